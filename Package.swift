@@ -1,0 +1,83 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Slipway: event-sourced ML lifecycle platform. One package, many executables.
+// Each service is a thin executable (`Services/<Name>`) over a library (`Services/<Name>Core`);
+// mechanics every service shares live in `Shared/`.
+
+let log = Target.Dependency.product(name: "Logging", package: "swift-log")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let hummingbirdTesting = Target.Dependency.product(name: "HummingbirdTesting", package: "hummingbird")
+let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres-nio")
+let httpClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let protobuf = Target.Dependency.product(name: "SwiftProtobuf", package: "swift-protobuf")
+let asyncAlgorithms = Target.Dependency.product(name: "AsyncAlgorithms", package: "swift-async-algorithms")
+let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+
+/// The six domain services share one shape: a Core library on the platform shell and a thin executable.
+let domainServices: [(executable: String, module: String)] = [
+    ("training-svc", "Training"),
+    ("registry-svc", "Registry"),
+    ("schedule-svc", "Schedule"),
+    ("deploy-svc", "Deploy"),
+    ("testing-svc", "Testing"),
+    ("metrics-svc", "Metrics"),
+]
+
+var targets: [Target] = [
+    .systemLibrary(
+        name: "CRdKafka",
+        path: "Shared/CRdKafka",
+        pkgConfig: "rdkafka",
+        providers: [.apt(["librdkafka-dev"])]
+    ),
+    .target(name: "SlipwayKafka", dependencies: ["CRdKafka", log], path: "Shared/SlipwayKafka"),
+    .target(name: "SlipwayContracts", dependencies: [protobuf], path: "Shared/SlipwayContracts"),
+    .target(
+        name: "SlipwayEventSourcing",
+        dependencies: ["SlipwayKafka", "SlipwayContracts", postgres, log, metrics, lifecycle, httpClient, asyncAlgorithms],
+        path: "Shared/SlipwayEventSourcing"
+    ),
+    .target(
+        name: "SlipwayPlatform",
+        dependencies: ["SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", hummingbird, httpTypes, postgres, httpClient, log, metrics, prometheus, lifecycle, argumentParser],
+        path: "Shared/SlipwayPlatform"
+    ),
+
+    .target(name: "GatewayCore", dependencies: ["SlipwayPlatform", hummingbird, httpTypes, httpClient, log], path: "Services/GatewayCore"),
+    .executableTarget(name: "gateway", dependencies: ["GatewayCore", "SlipwayPlatform"], path: "Services/Gateway"),
+
+
+
+]
+
+for service in domainServices {
+    targets.append(.target(name: "\(service.module)Core", dependencies: ["SlipwayPlatform"], path: "Services/\(service.module)Core"))
+    targets.append(.executableTarget(name: service.executable, dependencies: [.target(name: "\(service.module)Core"), "SlipwayPlatform"], path: "Services/\(service.module)Service"))
+}
+
+let package = Package(
+    name: "slipway",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gateway", targets: ["gateway"]),
+    ] + domainServices.map { .executable(name: $0.executable, targets: [$0.executable]) },
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+    ],
+    targets: targets
+)

@@ -1,0 +1,9 @@
+import DeployCore
+import SlipwayPlatform
+
+@main
+struct DeployServiceMain {
+    static func main() async throws {
+        try await SlipwayServiceRunner.run(DeployService.definition)
+    }
+}

@@ -1,0 +1,8 @@
+import GatewayCore
+
+@main
+struct GatewayMain {
+    static func main() async throws {
+        try await Gateway.run()
+    }
+}

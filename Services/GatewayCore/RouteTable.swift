@@ -1,0 +1,76 @@
+/// Which service owns which `/api/...` path. Rules are tried in order; `*` matches one segment,
+/// a trailing `**` any rest. Specific rules come before the general ones of the same prefix.
+public struct RouteTable: Sendable {
+    public struct Rule: Sendable {
+        public let pattern: [String]
+        public let service: String
+
+        public init(_ pattern: String, _ service: String) {
+            self.pattern = pattern.split(separator: "/").map(String.init)
+            self.service = service
+        }
+
+        func matches(_ segments: ArraySlice<String>) -> Bool {
+            var index = segments.startIndex
+            for (offset, part) in pattern.enumerated() {
+                if part == "**" { return offset == pattern.count - 1 }
+                guard index < segments.endIndex, part == "*" || part == segments[index] else { return false }
+                index += 1
+            }
+            return index == segments.endIndex
+        }
+    }
+
+    public let rules: [Rule]
+
+    public init(rules: [Rule]) { self.rules = rules }
+
+    /// The service owning `path` (which starts with `/api/`), or nil.
+    public func service(for path: String) -> String? {
+        let segments = path.split(separator: "/").map(String.init)
+        guard segments.first == "api" else { return nil }
+        let rest = segments.dropFirst()
+        return rules.first { $0.matches(rest) }?.service
+    }
+
+    /// The spec's API paths, mapped onto Slipway's services.
+    public static let standard = RouteTable(rules: [
+        // Schedules live under the training prefix in the spec's API.
+        Rule("training/schedules/**", "schedule"),
+        Rule("training-schedules/**", "schedule"),
+        // Deployment verbs nested under models and registered models belong to deploy-svc.
+        Rule("models/*/deployments/**", "deploy"),
+        Rule("models/*/api-keys/**", "deploy"),
+        Rule("models/*/undeploy/**", "deploy"),
+        Rule("models/*/endpoints/**", "deploy"),
+        Rule("registered-models/*/endpoints/**", "deploy"),
+        Rule("deployments/*/metrics/**", "metrics"),
+        Rule("deployed-endpoints/*/test/**", "testing"),
+        Rule("deployments/**", "deploy"),
+        Rule("endpoints/**", "deploy"),
+        Rule("deployed-endpoints/**", "deploy"),
+        Rule("api-keys/**", "deploy"),
+        Rule("v1/deployment/**", "deploy"),
+        // Training: datasets, configs, runs (including their webhooks), experiments.
+        Rule("models/*/training-runs/**", "training"),
+        Rule("training-runs/**", "training"),
+        Rule("datasets/**", "training"),
+        Rule("feature-configs/**", "training"),
+        Rule("model-configs/**", "training"),
+        Rule("experiments/**", "training"),
+        Rule("quick-tests/**", "training"),
+        // Registry.
+        Rule("registered-models/**", "registry"),
+        Rule("models/**", "registry"),
+        // Testing.
+        Rule("endpoint-tests/**", "testing"),
+        Rule("load-tests/**", "testing"),
+        // Metrics: serving metrics, alerts, drift, feedback.
+        Rule("metrics/**", "metrics"),
+        Rule("alerts/**", "metrics"),
+        Rule("drift/**", "metrics"),
+        Rule("feedback/**", "metrics"),
+        Rule("v1/monitoring/**", "metrics"),
+        Rule("v1/feedback/**", "metrics"),
+    ])
+}

@@ -1,0 +1,7 @@
+import SlipwayPlatform
+
+/// testing-svc on the common service shell. Its aggregates, read model and routes arrive with the
+/// testing domain issue; today it owns its database, event store, outbox relay and event feed.
+public enum TestingService {
+    public static let definition = ServiceDefinition(name: "testing", defaultPort: ServiceDirectory.defaultPorts["testing"]!)
+}

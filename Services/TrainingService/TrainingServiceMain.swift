@@ -1,0 +1,9 @@
+import TrainingCore
+import SlipwayPlatform
+
+@main
+struct TrainingServiceMain {
+    static func main() async throws {
+        try await SlipwayServiceRunner.run(TrainingService.definition)
+    }
+}

@@ -1,0 +1,31 @@
+/// A bounded context of Slipway: the service that owns its events and the Kafka topic they
+/// travel on.
+public enum EventContext: String, CaseIterable, Sendable {
+    case training
+    case registry
+    case schedule
+    case deploy
+    case testing
+    case metrics
+    /// serving-router's request logs (not event-sourced; high volume).
+    case serving
+
+    /// Kafka topic: `slipway.<context>.events`, or `slipway.serving.requests` for serving.
+    public var topic: String {
+        switch self {
+        case .serving: "slipway.serving.requests"
+        default: "slipway.\(rawValue).events"
+        }
+    }
+
+    /// Executable that emits this context's events (`EventEnvelope.sourceService`).
+    public var sourceService: String {
+        switch self {
+        case .serving: "serving-router"
+        default: "\(rawValue)-svc"
+        }
+    }
+
+    /// Protobuf package of this context's messages, e.g. `slipway.training.v1`.
+    public var protoPackage: String { "slipway.\(rawValue).v1" }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Logging
+import Metrics
+import PostgresNIO
+import ServiceLifecycle
+import SlipwayKafka
+
+/// Publishes the outbox to Kafka in order, at least once.
+///
+/// One relay per service database leads at a time (a session advisory lock on its own connection), so
+/// it can hand out gapless, commit-ordered source positions: positions are assigned in one statement
+/// before publishing, the rows are published by position, and only then removed from the outbox. A relay
+/// that dies after publishing republishes the same rows with the same positions: consumers skip them.
+public final class OutboxRelay: Service {
+    public struct Configuration: Sendable {
+        public var topic: String
+        public var database: PostgresConnection.Configuration
+        public var batchSize: Int = 1000
+        /// Longest sleep when there is nothing to publish; a commit in this process wakes the relay earlier.
+        public var idlePoll: Duration = .milliseconds(50)
+        public var retryDelay: Duration = .milliseconds(500)
+
+        public init(topic: String, database: PostgresConnection.Configuration) {
+            self.topic = topic
+            self.database = database
+        }
+    }
+
+    /// Called after a batch was published and before it is marked sent. Tests use it to die at the worst moment.
+    public typealias PublishedHook = @Sendable ([StoredEvent]) async throws -> Void
+
+    static let leaderLockKey: Int64 = 0x5_11B_0B0
+
+    let store: EventStore
+    let configuration: Configuration
+    let makeProducer: @Sendable () throws -> KafkaProducer
+    let afterPublish: PublishedHook?
+    let logger: Logger
+    let backlog: Gauge
+    let published: Counter
+
+    public init(
+        store: EventStore, configuration: Configuration, logger: Logger,
+        afterPublish: PublishedHook? = nil,
+        makeProducer: @escaping @Sendable () throws -> KafkaProducer
+    ) {
+        self.store = store
+        self.configuration = configuration
+        self.makeProducer = makeProducer
+        self.afterPublish = afterPublish
+        self.logger = logger
+        self.backlog = Gauge(label: "outbox.backlog", dimensions: [("service", store.service)])
+        self.published = Counter(label: "outbox.published", dimensions: [("service", store.service)])
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await lead()
+            } catch is CancellationError {
+                return
+            } catch let error as RelayStopped {
+                throw error.underlying
+            } catch {
+                logger.warning("outbox relay interrupted, reconnecting", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: configuration.retryDelay)
+            }
+        }
+    }
+
+    /// Wraps a failure of the test hook, which must stop the relay like a crash would.
+    struct RelayStopped: Error { let underlying: any Error }
+
+    private func lead() async throws {
+        let connection = try await PostgresConnection.connect(configuration: configuration.database, id: 1, logger: logger)
+        defer { Task { [connection] in try? await connection.close() } }
+        while true {
+            if Task.isCancelled || Task.isShuttingDownGracefully { return }
+            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.leaderLockKey))", logger: logger)
+            var isLeader = false
+            for try await value in rows.decode(Bool.self) { isLeader = value }
+            if isLeader { break }
+            try await Task.sleep(for: .seconds(1))
+        }
+        logger.info("outbox relay leads", metadata: ["kafka.topic": "\(configuration.topic)"])
+        var producer = try makeProducer()
+        defer { Task { [producer] in await producer.shutdown() } }
+        var lastBacklogReport = ContinuousClock.now - .seconds(10)
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            if ContinuousClock.now - lastBacklogReport > .seconds(1) {
+                lastBacklogReport = .now
+                let rows = try await connection.query("SELECT count(*) FROM slipway.outbox", logger: logger)
+                for try await count in rows.decode(Int64.self) { backlog.record(count) }
+            }
+            let batch = try await nextBatch(on: connection)
+            if batch.isEmpty {
+                await store.commits.wait(upTo: configuration.idlePoll)
+                continue
+            }
+            do {
+                _ = try await producer.send(batch.map(message(for:)))
+            } catch {
+                // An idempotent producer that lost its broker (a restarted dev broker forgets producer ids)
+                // can be fenced for good: start a fresh one and publish the same rows again.
+                logger.warning("publish failed, recreating producer", metadata: ["error": "\(error)", "kafka.topic": "\(configuration.topic)"])
+                await producer.shutdown()
+                try await Task.sleep(for: configuration.retryDelay)
+                producer = try makeProducer()
+                continue
+            }
+            if let afterPublish {
+                do { try await afterPublish(batch) } catch { throw RelayStopped(underlying: error) }
+            }
+            let sequences = batch.map(\.sequence)
+            try await connection.query("DELETE FROM slipway.outbox WHERE sequence = ANY(\(sequences))", logger: logger)
+            published.increment(by: batch.count)
+        }
+    }
+
+    /// Gives the next unpublished events gapless positions (one statement, so a reader of the feed never
+    /// sees a hole), then returns every outbox row in position order, including rows positioned by a relay
+    /// that died before marking them sent.
+    private func nextBatch(on connection: PostgresConnection) async throws -> [StoredEvent] {
+        try await connection.query("""
+            WITH base AS (SELECT coalesce(max(source_position), 0) AS position FROM slipway.events),
+            pending AS (
+                SELECT e.sequence, row_number() OVER (ORDER BY e.sequence) AS n
+                FROM slipway.outbox o JOIN slipway.events e ON e.sequence = o.sequence
+                WHERE e.source_position IS NULL
+                ORDER BY e.sequence LIMIT \(configuration.batchSize))
+            UPDATE slipway.events e SET source_position = base.position + pending.n
+            FROM pending, base WHERE e.sequence = pending.sequence
+            """, logger: logger)
+        let rows = try await connection.query("""
+            SELECT \(unescaped: EventStore.columns.split(separator: ",").map { "e." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
+            FROM slipway.outbox o JOIN slipway.events e ON e.sequence = o.sequence
+            WHERE e.source_position IS NOT NULL
+            ORDER BY e.source_position LIMIT \(configuration.batchSize)
+            """, logger: logger)
+        return try await EventStore.decodeRows(rows)
+    }
+
+    private func message(for event: StoredEvent) throws -> KafkaOutgoingMessage {
+        let envelope = event.envelope(sourceService: store.service)
+        let bytes: [UInt8] = try envelope.serializedBytes()
+        return KafkaOutgoingMessage(
+            topic: configuration.topic,
+            key: Array(event.aggregateID.utf8),
+            value: bytes,
+            headers: [KafkaHeader(key: "slipway-event-type", value: Array(event.eventType.utf8))]
+        )
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SlipwayEventSourcing
+
+extension Request {
+    /// Decodes a JSON body; a malformed body or a missing/mistyped field is a 400 naming the field.
+    public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext, maxBytes: Int = 8 * 1024 * 1024) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: maxBytes)
+        } catch {
+            throw APIError(.contentTooLarge, code: "too_large", message: "request body is larger than \(maxBytes) bytes")
+        }
+        guard buffer.readableBytes > 0 else { throw APIError.badRequest("request body is empty; expected JSON") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw APIError.fromDecoding(error)
+        }
+    }
+
+    /// `If-Match: 3` (or `"3"`): the version the client last saw; a stale one is answered 409.
+    public func expectedVersion() throws -> Int64? {
+        guard let value = headers[.ifMatch] else { return nil }
+        let trimmed = value.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/"))
+        guard let version = Int64(trimmed), version >= 0 else {
+            throw APIError.badRequest("If-Match must be an aggregate version number", field: "If-Match")
+        }
+        return version
+    }
+
+    /// The caller's correlation id (`X-Correlation-ID`), or a new one: it ends up in every event caused.
+    public var correlationID: String {
+        headers[HTTPField.Name.correlationID].flatMap { $0.isEmpty ? nil : String($0.prefix(128)) } ?? UUID.v7String()
+    }
+}
+
+extension HTTPField.Name {
+    public static let correlationID = HTTPField.Name("X-Correlation-ID")!
+}
+
+extension UUID {
+    static func v7String() -> String { UUID.v7().uuidString.lowercased() }
+}
+
+extension APIError {
+    static func fromDecoding(_ error: DecodingError) -> APIError {
+        func path(_ codingPath: [any CodingKey], _ key: (any CodingKey)? = nil) -> String {
+            let keys = codingPath + (key.map { [$0] } ?? [])
+            let joined = keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return joined.replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let field = path(context.codingPath, key)
+            return .badRequest("missing field '\(field)'", field: field)
+        case .typeMismatch(let type, let context):
+            let field = path(context.codingPath)
+            return .badRequest("field '\(field)' must be \(describe(type))", field: field)
+        case .valueNotFound(let type, let context):
+            let field = path(context.codingPath)
+            return .badRequest("field '\(field)' must be \(describe(type)), got null", field: field)
+        case .dataCorrupted(let context):
+            let field = path(context.codingPath)
+            if field.isEmpty { return .badRequest("request body is not valid JSON") }
+            return .badRequest("field '\(field)' is invalid: \(context.debugDescription)", field: field)
+        @unknown default:
+            return .badRequest("request body could not be decoded")
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "a string"
+        case is Int.Type, is Int64.Type, is Int32.Type: return "an integer"
+        case is Double.Type, is Float.Type: return "a number"
+        case is Bool.Type: return "a boolean"
+        default:
+            let name = String(describing: type)
+            if name.hasPrefix("Array") { return "an array" }
+            if name.hasPrefix("Dictionary") { return "an object" }
+            return "of type \(name)"
+        }
+    }
+}
+
+/// JSON responses with snake_case-free, stable output (keys as the Codable types name them).
+public func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.dateEncodingStrategy = .iso8601
+    let data = try encoder.encode(value)
+    var headers = extra
+    headers[.contentType] = "application/json; charset=utf-8"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}

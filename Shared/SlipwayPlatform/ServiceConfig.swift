@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+
+/// Where the platform's services listen by default; `slipway up` and the gateway use the same table.
+public enum ServiceDirectory {
+    public static let gatewayPort = 8080
+    public static let defaultPorts: [String: Int] = [
+        "training": 8101, "registry": 8102, "schedule": 8103, "deploy": 8104, "testing": 8105, "metrics": 8106,
+    ]
+    public static let domainServices = ["training", "registry", "schedule", "deploy", "testing", "metrics"]
+
+    public static func topic(for service: String) -> String { "slipway.\(service).events" }
+    public static let servingRequestsTopic = "slipway.serving.requests"
+}
+
+/// A service process's settings (see `ConfigReader` for precedence).
+public struct ServiceConfig: Sendable {
+    public var service: String
+    public var host: String
+    public var port: Int
+    public var database: DatabaseURL
+    public var kafkaBrokers: String
+    /// Base URLs of the other services, by service name (`--peer registry=http://127.0.0.1:8102`).
+    public var peers: [String: String]
+    public var logLevel: Logger.Level
+    public var fetchWaitMaxMs: Int
+
+    public static func load(service: String, defaultPort: Int, reader: ConfigReader = ConfigReader()) throws -> ServiceConfig {
+        let level = reader.string("log-level", default: "info")
+        guard let logLevel = Logger.Level(rawValue: level) else {
+            throw ConfigError(key: "log-level", message: "expected one of trace, debug, info, notice, warning, error, critical")
+        }
+        return ServiceConfig(
+            service: service,
+            host: reader.string("host", default: "127.0.0.1"),
+            port: try reader.int("port", default: defaultPort),
+            database: try DatabaseURL(reader.string("database-url", default: "postgres://postgres@127.0.0.1:5432/"), defaultDatabase: "slipway_\(service)"),
+            kafkaBrokers: reader.string("kafka-brokers", default: "127.0.0.1:9092"),
+            peers: try peers(reader),
+            logLevel: logLevel,
+            fetchWaitMaxMs: try reader.int("fetch-wait-max-ms", default: 20)
+        )
+    }
+
+    /// Peers from `--peer name=url` (repeatable) or `SLIPWAY_PEER=name=url,name=url`; unnamed services
+    /// default to 127.0.0.1 on their default port.
+    static func peers(_ reader: ConfigReader) throws -> [String: String] {
+        var peers = Dictionary(uniqueKeysWithValues: ServiceDirectory.defaultPorts.map { ($0.key, "http://127.0.0.1:\($0.value)") })
+        for entry in reader.strings("peer").flatMap({ $0.split(separator: ",") }) {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, parts[1].hasPrefix("http") else {
+                throw ConfigError(key: "peer", message: "expected name=http://host:port, got '\(entry)'")
+            }
+            peers[parts[0]] = parts[1].hasSuffix("/") ? String(parts[1].dropLast()) : parts[1]
+        }
+        return peers
+    }
+}
+
+/// `postgres://user[:password]@host[:port][/database][?sslmode=disable|prefer|require]`.
+/// An empty database path means "this service's own database" (`slipway_<service>`), which is how one
+/// `SLIPWAY_DATABASE_URL` serves every service of an installation.
+public struct DatabaseURL: Sendable, CustomStringConvertible {
+    public enum TLSMode: String, Sendable { case disable, prefer, require }
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var database: String
+    public var tls: TLSMode
+
+    public init(_ text: String, defaultDatabase: String) throws {
+        guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+              let host = components.host, !host.isEmpty
+        else {
+            throw ConfigError(key: "database-url", message: "expected postgres://user@host:port/database")
+        }
+        self.host = host
+        self.port = components.port ?? 5432
+        self.username = components.user ?? "postgres"
+        self.password = components.password
+        let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        self.database = path.isEmpty ? defaultDatabase : path
+        let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "disable"
+        guard let tls = TLSMode(rawValue: mode) else {
+            throw ConfigError(key: "database-url", message: "sslmode must be disable, prefer or require")
+        }
+        self.tls = tls
+    }
+
+    /// The password never appears in logs.
+    public var description: String { "postgres://\(username)@\(host):\(port)/\(database)" }
+}

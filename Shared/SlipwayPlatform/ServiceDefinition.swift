@@ -1,0 +1,65 @@
+import AsyncHTTPClient
+import Hummingbird
+import Logging
+import PostgresNIO
+import SlipwayEventSourcing
+
+/// What a domain service plugs into the common shell: its name, its own read model (updated inline
+/// by its commands), the projections it keeps of other services' events, and its API routes.
+public struct ServiceDefinition: Sendable {
+    public typealias Routes = @Sendable (_ router: Router<BasicRequestContext>, _ environment: ServiceEnvironment) -> Void
+
+    public var name: String
+    public var defaultPort: Int
+    /// Updated in the same transaction as every command's events.
+    public var readModel: (any Projection)?
+    public var projections: [ProjectionSubscription]
+    public var routes: Routes
+
+    public init(
+        name: String, defaultPort: Int, readModel: (any Projection)? = nil,
+        projections: [ProjectionSubscription] = [], routes: @escaping Routes = { _, _ in }
+    ) {
+        self.name = name
+        self.defaultPort = defaultPort
+        self.readModel = readModel
+        self.projections = projections
+        self.routes = routes
+    }
+
+    public var topic: String { ServiceDirectory.topic(for: name) }
+}
+
+/// A projection and the services whose events it folds.
+public struct ProjectionSubscription: Sendable {
+    public var projection: any Projection
+    public var sourceServices: [String]
+
+    public init(_ projection: any Projection, from sourceServices: [String]) {
+        self.projection = projection
+        self.sourceServices = sourceServices
+    }
+}
+
+/// What route handlers get to work with.
+public struct ServiceEnvironment: Sendable {
+    public let config: ServiceConfig
+    public let store: EventStore
+    public let postgres: PostgresClient
+    public let httpClient: HTTPClient
+    public let logger: Logger
+    public let readModel: (any Projection)?
+
+    /// Runs a command through the event store, updating this service's inline read model.
+    @discardableResult
+    public func execute<D: Decider>(_ decider: D.Type, aggregateID: String, command: D.Command, metadata: CommandMetadata) async throws -> CommandOutcome<D> {
+        try await store.execute(decider, aggregateID: aggregateID, command: command, metadata: metadata, readModel: readModel)
+    }
+}
+
+extension Request {
+    /// Command metadata from the request: correlation id and `If-Match` expected version.
+    public func commandMetadata() throws -> CommandMetadata {
+        CommandMetadata(correlationID: correlationID, expectedVersion: try expectedVersion())
+    }
+}
