@@ -51,8 +51,24 @@ var targets: [Target] = [
     .target(name: "GatewayCore", dependencies: ["SlipwayPlatform", hummingbird, httpTypes, httpClient, log], path: "Services/GatewayCore"),
     .executableTarget(name: "gateway", dependencies: ["GatewayCore", "SlipwayPlatform"], path: "Services/Gateway"),
 
+    .executableTarget(name: "slipway-devbroker", dependencies: ["SlipwayKafka", argumentParser, log], path: "Services/DevBroker"),
 
 
+    .testTarget(
+        name: "SlipwayKafkaTests",
+        dependencies: ["SlipwayKafka", log],
+        path: "Tests/SlipwayKafkaTests"
+    ),
+    .testTarget(
+        name: "SlipwayContractsTests",
+        dependencies: ["SlipwayContracts", protobuf],
+        path: "Tests/SlipwayContractsTests"
+    ),
+    .testTarget(
+        name: "SlipwayEventSourcingTests",
+        dependencies: ["SlipwayEventSourcing", "SlipwayPlatform", "SlipwayKafka", "SlipwayContracts", postgres, hummingbird, hummingbirdTesting, httpClient, log, lifecycle],
+        path: "Tests/SlipwayEventSourcingTests"
+    ),
 ]
 
 for service in domainServices {
@@ -64,6 +80,7 @@ let package = Package(
     name: "slipway",
     platforms: [.macOS(.v15)],
     products: [
+        .executable(name: "slipway-devbroker", targets: ["slipway-devbroker"]),
         .executable(name: "gateway", targets: ["gateway"]),
     ] + domainServices.map { .executable(name: $0.executable, targets: [$0.executable]) },
     dependencies: [

@@ -50,6 +50,15 @@ public struct ServiceEnvironment: Sendable {
     public let logger: Logger
     public let readModel: (any Projection)?
 
+    public init(config: ServiceConfig, store: EventStore, postgres: PostgresClient, httpClient: HTTPClient, logger: Logger, readModel: (any Projection)?) {
+        self.config = config
+        self.store = store
+        self.postgres = postgres
+        self.httpClient = httpClient
+        self.logger = logger
+        self.readModel = readModel
+    }
+
     /// Runs a command through the event store, updating this service's inline read model.
     @discardableResult
     public func execute<D: Decider>(_ decider: D.Type, aggregateID: String, command: D.Command, metadata: CommandMetadata) async throws -> CommandOutcome<D> {

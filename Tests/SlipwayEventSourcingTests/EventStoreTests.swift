@@ -1,0 +1,100 @@
+import Foundation
+import PostgresNIO
+import SlipwayEventSourcing
+import Testing
+
+@Suite("Event store on PostgreSQL", .serialized, .timeLimit(.minutes(2)))
+struct EventStoreTests {
+    let environment = TestEnvironment.shared
+
+    @Test("two writers with the same expected version: exactly one wins, the other gets a conflict")
+    func concurrentWritersOneWins() async throws {
+        let url = try await environment.freshDatabase("store")
+        try await withPostgres(url) { client in
+            try await migrateSource(client)
+            let source = SourceService(url: url, store: EventStore(service: "source", client: client, logger: TestEnvironment.logger), topic: "unused")
+            try await source.create("c1")
+            let results = await withTaskGroup(of: Result<Int64, any Error>.self) { group in
+                for _ in 0..<2 {
+                    group.addTask {
+                        do {
+                            let outcome = try await source.store.execute(
+                                Counter.self, aggregateID: "c1", command: .increment(by: 1),
+                                metadata: CommandMetadata(expectedVersion: 1), readModel: source.readModel)
+                            return .success(outcome.version)
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            let wins = results.compactMap { try? $0.get() }
+            let conflicts = results.filter { if case .failure(let error) = $0 { return error is ConcurrencyConflict } else { return false } }
+            #expect(wins == [2])
+            #expect(conflicts.count == 1)
+            let versions = try await source.store.events(aggregateType: Counter.aggregateType, aggregateID: "c1").map(\.version)
+            #expect(versions == [1, 2])
+            #expect(try await counterRows(client, logger: TestEnvironment.logger).first?.total == 1)
+            #expect(try await scalar(client, "SELECT count(*) FROM slipway.outbox") == 2)
+        }
+    }
+
+    @Test("racing writers without an expected version retry: nothing lost, nothing duplicated")
+    func concurrentWritersRetry() async throws {
+        let url = try await environment.freshDatabase("store")
+        try await withPostgres(url) { client in
+            try await migrateSource(client)
+            let source = SourceService(url: url, store: EventStore(service: "source", client: client, logger: TestEnvironment.logger, maxAttempts: 50), topic: "unused")
+            try await source.create("c1")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<12 { group.addTask { try await source.increment("c1") } }
+                try await group.waitForAll()
+            }
+            let versions = try await source.store.events(aggregateType: Counter.aggregateType, aggregateID: "c1").map(\.version)
+            #expect(versions == Array(1...13))
+            let row = try await counterRows(client, logger: TestEnvironment.logger).first
+            #expect(row?.total == 12)
+            #expect(row?.version == 13)
+        }
+    }
+
+    @Test("a stale expected version is a conflict and writes nothing")
+    func staleExpectedVersion() async throws {
+        let url = try await environment.freshDatabase("store")
+        try await withPostgres(url) { client in
+            try await migrateSource(client)
+            let store = EventStore(service: "source", client: client, logger: TestEnvironment.logger)
+            try await store.execute(Counter.self, aggregateID: "c1", command: .create(name: "c1"), metadata: CommandMetadata())
+            let error = await #expect(throws: ConcurrencyConflict.self) {
+                try await store.execute(Counter.self, aggregateID: "c1", command: .increment(by: 1), metadata: CommandMetadata(expectedVersion: 0))
+            }
+            #expect(error?.actualVersion == 1)
+            #expect(try await scalar(client, "SELECT count(*) FROM slipway.events") == 1)
+        }
+    }
+
+    @Test("a rejected command writes nothing")
+    func rejectedCommandWritesNothing() async throws {
+        let url = try await environment.freshDatabase("store")
+        try await withPostgres(url) { client in
+            try await migrateSource(client)
+            let store = EventStore(service: "source", client: client, logger: TestEnvironment.logger)
+            await #expect(throws: CommandRejected.self) {
+                try await store.execute(Counter.self, aggregateID: "nope", command: .increment(by: 1), metadata: CommandMetadata(), readModel: CounterTotals())
+            }
+            #expect(try await scalar(client, "SELECT count(*) FROM slipway.events") == 0)
+            #expect(try await scalar(client, "SELECT count(*) FROM counters") == 0)
+        }
+    }
+
+    @Test("migrations are recorded once and rerunning them changes nothing")
+    func migrationsAreIdempotent() async throws {
+        let url = try await environment.freshDatabase("store")
+        try await withPostgres(url) { client in
+            try await migrateSource(client)
+            try await migrateSource(client)
+            #expect(try await scalar(client, "SELECT count(*) FROM slipway.schema_migrations") == 2)
+        }
+    }
+}
