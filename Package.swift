@@ -47,12 +47,19 @@ var targets: [Target] = [
         dependencies: ["SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", hummingbird, httpTypes, postgres, httpClient, log, metrics, prometheus, lifecycle, argumentParser],
         path: "Shared/SlipwayPlatform"
     ),
+    .target(name: "SlipwayLocalRuntime", dependencies: [log], path: "Shared/SlipwayLocalRuntime"),
 
     .target(name: "GatewayCore", dependencies: ["SlipwayPlatform", hummingbird, httpTypes, httpClient, log], path: "Services/GatewayCore"),
     .executableTarget(name: "gateway", dependencies: ["GatewayCore", "SlipwayPlatform"], path: "Services/Gateway"),
 
     .executableTarget(name: "slipway-devbroker", dependencies: ["SlipwayKafka", argumentParser, log], path: "Services/DevBroker"),
 
+    .target(
+        name: "SlipwayCLICore",
+        dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", "SlipwayLocalRuntime", argumentParser, httpClient, postgres, log, lifecycle],
+        path: "Services/SlipwayCLICore"
+    ),
+    .executableTarget(name: "slipway", dependencies: ["SlipwayCLICore"], path: "Services/SlipwayCLI"),
 
     .testTarget(
         name: "SlipwayKafkaTests",
@@ -63,6 +70,11 @@ var targets: [Target] = [
         name: "SlipwayContractsTests",
         dependencies: ["SlipwayContracts", protobuf],
         path: "Tests/SlipwayContractsTests"
+    ),
+    .testTarget(
+        name: "SlipwayLocalRuntimeTests",
+        dependencies: ["SlipwayLocalRuntime"],
+        path: "Tests/SlipwayLocalRuntimeTests"
     ),
     .testTarget(
         name: "SlipwayEventSourcingTests",
@@ -80,6 +92,7 @@ let package = Package(
     name: "slipway",
     platforms: [.macOS(.v15)],
     products: [
+        .executable(name: "slipway", targets: ["slipway"]),
         .executable(name: "slipway-devbroker", targets: ["slipway-devbroker"]),
         .executable(name: "gateway", targets: ["gateway"]),
     ] + domainServices.map { .executable(name: $0.executable, targets: [$0.executable]) },

@@ -1,0 +1,8 @@
+import SlipwayCLICore
+
+@main
+struct SlipwayMain {
+    static func main() async {
+        await SlipwayCommand.runFromCommandLine()
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import SlipwayLocalRuntime
+
+/// PostgreSQL and Kafka for a benchmark: the ones given, or a throwaway embedded PostgreSQL cluster and
+/// a dev broker started for the run and removed afterwards.
+final class BenchInfrastructure: @unchecked Sendable {
+    let postgresURL: String
+    let kafkaBrokers: String
+    private let postgres: EmbeddedPostgres?
+    private let broker: Process?
+    private let directory: URL?
+
+    private init(postgresURL: String, kafkaBrokers: String, postgres: EmbeddedPostgres?, broker: Process?, directory: URL?) {
+        self.postgresURL = postgresURL
+        self.kafkaBrokers = kafkaBrokers
+        self.postgres = postgres
+        self.broker = broker
+        self.directory = directory
+    }
+
+    static func start(databaseURL: String?, kafkaBrokers: String?, logger: Logger) async throws -> BenchInfrastructure {
+        var directory: URL?
+        if databaseURL == nil || kafkaBrokers == nil {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-bench-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            directory = dir
+        }
+        var postgres: EmbeddedPostgres?
+        var url = databaseURL ?? ""
+        if databaseURL == nil, let directory {
+            let cluster = EmbeddedPostgres(directory: directory.appendingPathComponent("postgres"), logger: logger)
+            url = try await cluster.start().absoluteString
+            postgres = cluster
+            logger.info("bench: embedded PostgreSQL at \(url)")
+        }
+        var broker: Process?
+        var brokers = kafkaBrokers ?? ""
+        if kafkaBrokers == nil, let directory {
+            guard let executable = findExecutable(named: "slipway-devbroker") else {
+                throw BenchError("slipway-devbroker not found next to slipway or on PATH: build the package first")
+            }
+            let addressFile = directory.appendingPathComponent("broker.addr")
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = ["--port", "\(try freeTCPPort())", "--address-file", addressFile.path, "--log-level", "warning"]
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            broker = process
+            let deadline = Date().addingTimeInterval(20)
+            while (try? String(contentsOf: addressFile, encoding: .utf8))?.isEmpty ?? true {
+                guard Date() < deadline, process.isRunning else { throw BenchError("the dev broker did not start") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            brokers = try String(contentsOf: addressFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            logger.info("bench: dev broker at \(brokers)")
+        }
+        return BenchInfrastructure(postgresURL: url, kafkaBrokers: brokers, postgres: postgres, broker: broker, directory: directory)
+    }
+
+    func shutdown() async {
+        if let broker, broker.isRunning {
+            broker.terminate()
+            broker.waitUntilExit()
+        }
+        try? await postgres?.stop()
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import SlipwayLocalRuntime
+import SlipwayPlatform
+
+/// Where the CLI finds the platform: flags, then `SLIPWAY_*` variables, then what `slipway up` recorded
+/// in `.slipway/`, then the default ports.
+struct Endpoints {
+    let paths = SlipwayPaths.default
+
+    func serviceURL(_ service: String, override: String?) throws -> String {
+        if let override { return trimmed(override) }
+        if let value = ProcessInfo.processInfo.environment["SLIPWAY_\(service.uppercased())_URL"], !value.isEmpty { return trimmed(value) }
+        if let state = try? UpState.read(from: paths.stateFile),
+           let entry = state.processes.first(where: { $0.name == "\(service)-svc" || $0.name == service }),
+           let readiness = entry.readinessURL, let url = URL(string: readiness), let host = url.host, let port = url.port {
+            return "http://\(host):\(port)"
+        }
+        guard let port = ServiceDirectory.defaultPorts[service] ?? (service == "gateway" ? ServiceDirectory.gatewayPort : nil) else {
+            throw ValidationErrorMessage("unknown service '\(service)'; expected one of \(ServiceDirectory.domainServices.joined(separator: ", "))")
+        }
+        return "http://127.0.0.1:\(port)"
+    }
+
+    func kafkaBrokers(override: String?) throws -> String {
+        if let override { return override }
+        if let value = ProcessInfo.processInfo.environment["SLIPWAY_KAFKA_BROKERS"], !value.isEmpty { return value }
+        if let recorded = try? String(contentsOf: paths.root.appendingPathComponent("kafka-brokers"), encoding: .utf8) {
+            let value = recorded.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !value.isEmpty { return value }
+        }
+        throw ValidationErrorMessage("no Kafka brokers known: start the platform with `slipway up`, or pass --kafka-brokers / SLIPWAY_KAFKA_BROKERS")
+    }
+
+    private func trimmed(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()) : url }
+}
+
+struct ValidationErrorMessage: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

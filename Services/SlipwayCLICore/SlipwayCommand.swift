@@ -1,0 +1,31 @@
+import ArgumentParser
+
+/// `slipway`: runs the platform locally and talks to it.
+public struct SlipwayCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "slipway",
+        abstract: "Slipway: train, register, deploy and watch recommendation models; every change is an event.",
+        subcommands: [UpCommand.self, DownCommand.self, StatusCommand.self, EventsCommand.self, BenchCommand.self])
+
+    public init() {}
+
+    /// Parses and runs, always on the async path (see MACHINE-NOTES: a top-level `main()` can pick the sync one).
+    public static func runFromCommandLine() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmarks that print a RESULT line.",
+        subcommands: [BenchEventsCommand.self, BenchSinkCommand.self])
+}

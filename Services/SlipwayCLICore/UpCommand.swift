@@ -1,0 +1,168 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SlipwayLocalRuntime
+import SlipwayPlatform
+
+/// `slipway up`: the whole platform on this machine, as separate supervised processes.
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Run Slipway on this machine: PostgreSQL, the dev broker, every service and the gateway.",
+        discussion: """
+            State lives in --data-dir (.slipway/): the PostgreSQL cluster, logs/<process>.log and up.json.
+            SLIPWAY_DATABASE_URL / SLIPWAY_KAFKA_BROKERS (or the flags) use an external PostgreSQL server
+            (one database per service is created on it) or external Kafka instead of the embedded ones.
+            Ctrl-C stops everything in reverse order.
+            """)
+
+    @Option(help: "Directory for the embedded cluster, logs and state.") var dataDir = ".slipway"
+    @Option(help: "Address the services and the gateway listen on.") var host = "127.0.0.1"
+    @Option(help: "Port of the gateway (the public REST API).") var gatewayPort = ServiceDirectory.gatewayPort
+    @Option(help: "External PostgreSQL server (base URL); default: an embedded cluster in --data-dir.") var databaseURL: String?
+    @Option(help: "External Kafka bootstrap servers; default: the dev broker.") var kafkaBrokers: String?
+    @Option(help: "Log level of the services (trace, debug, info, notice, warning, error).") var logLevel = "info"
+
+    func run() async throws {
+        var logger = Logger(label: "slipway.up")
+        logger.logLevel = .info
+        let paths = SlipwayPaths(root: URL(fileURLWithPath: dataDir, isDirectory: true).standardizedFileURL)
+        try FileManager.default.createDirectory(at: paths.root, withIntermediateDirectories: true)
+        if let state = try? UpState.read(from: paths.stateFile), state.status != .stopped, state.isSupervisorAlive {
+            throw ValidationErrorMessage("Slipway is already running from \(paths.root.path) (pid \(state.supervisorPID)); `slipway status` or `slipway down`")
+        }
+        let environment = ProcessInfo.processInfo.environment
+
+        // PostgreSQL: external, or the embedded cluster.
+        var embedded: EmbeddedPostgres?
+        let database: String
+        if let external = databaseURL ?? environment["SLIPWAY_DATABASE_URL"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            database = external
+        } else {
+            let cluster = EmbeddedPostgres(directory: paths.postgresDirectory, logger: logger)
+            database = try await cluster.start().absoluteString
+            embedded = cluster
+            print("PostgreSQL   \(database) (embedded, \(paths.postgresDirectory.path))")
+        }
+
+        var processes: [ManagedProcess] = []
+        // Kafka: external, or the dev broker on a port kept across restarts of it.
+        let brokers: String
+        let brokersFile = paths.root.appendingPathComponent("kafka-brokers")
+        if let external = kafkaBrokers ?? environment["SLIPWAY_KAFKA_BROKERS"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            brokers = external
+            try (brokers + "\n").write(to: brokersFile, atomically: true, encoding: .utf8)
+        } else {
+            let port = try stablePort(file: paths.root.appendingPathComponent("kafka-port"))
+            brokers = "127.0.0.1:\(port)"
+            processes.append(ManagedProcess(
+                name: "devbroker", executable: try executable("slipway-devbroker"),
+                arguments: ["--port", "\(port)", "--address-file", brokersFile.path],
+                readiness: .file(brokersFile), readinessTimeout: .seconds(30)))
+        }
+
+        // Services, each on its default port when free.
+        var ports: [String: Int] = [:]
+        for service in ServiceDirectory.domainServices {
+            let preferred = ServiceDirectory.defaultPorts[service]!
+            ports[service] = isTCPPortFree(preferred) ? preferred : try freeTCPPort()
+        }
+        let peers = ServiceDirectory.domainServices.map { "\($0)=http://\(host):\(ports[$0]!)" }.joined(separator: ",")
+        for service in ServiceDirectory.domainServices {
+            let port = ports[service]!
+            processes.append(ManagedProcess(
+                name: "\(service)-svc", executable: try executable("\(service)-svc"),
+                arguments: ["--host", host, "--port", "\(port)", "--database-url", database, "--kafka-brokers", brokers,
+                            "--peer", peers, "--log-level", logLevel],
+                readiness: .http(URL(string: "http://\(host):\(port)/readyz")!), readinessTimeout: .seconds(60)))
+        }
+        guard isTCPPortFree(gatewayPort) else {
+            throw ValidationErrorMessage("port \(gatewayPort) is taken: pass --gateway-port")
+        }
+        processes.append(ManagedProcess(
+            name: "gateway", executable: try executable("gateway"),
+            arguments: ["--host", host, "--port", "\(gatewayPort)", "--peer", peers, "--log-level", logLevel],
+            readiness: .http(URL(string: "http://\(host):\(gatewayPort)/healthz")!)))
+
+        let cluster = embedded
+        let supervisor = try Supervisor(processes: processes, options: SupervisorOptions(paths: paths), logger: logger) {
+            if let cluster { try await cluster.stop() }
+        }
+        let gatewayURL = "http://\(host):\(gatewayPort)"
+        let servicePorts = ServiceDirectory.domainServices.map { "\($0) :\(ports[$0]!)" }.joined(separator: ", ")
+        let banner = """
+
+            Slipway is up.
+              API (gateway)   \(gatewayURL)/api/
+              Kafka           \(brokers)
+              PostgreSQL      \(database)
+              Services        \(servicePorts)
+              Logs            \(paths.logsDirectory.path)
+            `slipway status` in another terminal; Ctrl-C stops everything.
+
+            """
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await supervisor.run() }
+            group.addTask {
+                var phase = await supervisor.currentPhase
+                while phase == .starting || phase == .idle {
+                    try await Task.sleep(for: .milliseconds(100))
+                    phase = await supervisor.currentPhase
+                }
+                if phase == .running { print(banner) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    func executable(_ name: String) throws -> URL {
+        guard let url = findExecutable(named: name) else {
+            throw ValidationErrorMessage("\(name) not found next to slipway or on PATH: build the package (`swift build`) first")
+        }
+        return url
+    }
+
+    /// A port remembered in `file`: the same one on every `up` while it is free, so clients keep their address.
+    func stablePort(file: URL) throws -> Int {
+        if let text = try? String(contentsOf: file, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), isTCPPortFree(port) {
+            return port
+        }
+        let port = try freeTCPPort()
+        try "\(port)\n".write(to: file, atomically: true, encoding: .utf8)
+        return port
+    }
+}
+
+struct DownCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "down", abstract: "Stop a platform started by `slipway up`.")
+    @Option(help: "The directory `slipway up` used.") var dataDir = ".slipway"
+
+    func run() async throws {
+        let paths = SlipwayPaths(root: URL(fileURLWithPath: dataDir, isDirectory: true).standardizedFileURL)
+        guard FileManager.default.fileExists(atPath: paths.stateFile.path) else {
+            print("nothing to stop: no \(paths.stateFile.path)")
+            return
+        }
+        switch try await SupervisorControl.down(paths: paths) {
+        case .stopped(let pid): print("stopped (supervisor pid \(pid))")
+        case .notRunning(let killed): print(killed > 0 ? "was not running; killed \(killed) leftover processes" : "was not running")
+        }
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "List every process of `slipway up` with its readiness; exits 1 if any is not ready.")
+    @Option(help: "The directory `slipway up` used.") var dataDir = ".slipway"
+
+    func run() async throws {
+        let paths = SlipwayPaths(root: URL(fileURLWithPath: dataDir, isDirectory: true).standardizedFileURL)
+        guard FileManager.default.fileExists(atPath: paths.stateFile.path) else {
+            print("Slipway is not running here (no \(paths.stateFile.path)); start it with `slipway up`")
+            throw ExitCode(1)
+        }
+        let report = try await StatusReport.load(paths: paths)
+        print(report.formatted(colors: isatty(STDOUT_FILENO) == 1))
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+
+/// Kills the supervisor's children when the supervisor dies without shutting down.
+///
+/// Linux's `prctl(PR_SET_PDEATHSIG)` must be called in the child between fork and exec, which
+/// Foundation's `Process` (posix_spawn) offers no hook for. Instead a tiny `/bin/sh` loop runs
+/// beside the supervisor: once a second it checks that the supervisor pid is alive and that
+/// `.slipway/up.pids` still exists. A clean shutdown deletes the pids file, and the watchdog
+/// exits. If the supervisor disappears while the file exists (SIGKILL, crash), the watchdog
+/// sends SIGTERM to each listed child's process group (last-started first), waits up to 10 s,
+/// then SIGKILLs survivors. Children are killed within about a second.
+///
+/// Backstop: the next `slipway up` (and `slipway down`) reads `up.json` of a dead supervisor and
+/// kills recorded children whose pid and start time still match.
+struct OrphanWatchdog: Sendable {
+  let pid: Int32
+
+  static let script = #"""
+    sup=$1; pids=$2
+    while [ -f "$pids" ] && kill -0 "$sup" 2>/dev/null; do sleep 1; done
+    [ -f "$pids" ] || exit 0
+    list=$(cat "$pids"); rm -f "$pids"
+    [ -n "$list" ] || exit 0
+    for p in $list; do kill -TERM -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done
+    i=0
+    while [ $i -lt 10 ]; do
+      alive=
+      for p in $list; do kill -0 "$p" 2>/dev/null && alive=1; done
+      [ -z "$alive" ] && exit 0
+      sleep 1; i=$((i+1))
+    done
+    for p in $list; do kill -KILL -"$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null; done
+    """#
+
+  static func start(supervisorPID: Int32, pidsFile: URL) throws -> OrphanWatchdog {
+    if !FileManager.default.fileExists(atPath: pidsFile.path) {
+      try "".write(to: pidsFile, atomically: true, encoding: .utf8)
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", script, "slipway-watchdog", String(supervisorPID), pidsFile.path]
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return OrphanWatchdog(pid: process.processIdentifier)
+  }
+}
