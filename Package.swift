@@ -77,6 +77,11 @@ var targets: [Target] = [
         path: "Tests/SlipwayLocalRuntimeTests"
     ),
     .testTarget(
+        name: "GatewayTests",
+        dependencies: ["GatewayCore", "SlipwayPlatform", hummingbird, hummingbirdTesting, httpTypes, log],
+        path: "Tests/GatewayTests"
+    ),
+    .testTarget(
         name: "SlipwayEventSourcingTests",
         dependencies: ["SlipwayEventSourcing", "SlipwayPlatform", "SlipwayKafka", "SlipwayContracts", postgres, hummingbird, hummingbirdTesting, httpClient, log, lifecycle],
         path: "Tests/SlipwayEventSourcingTests"

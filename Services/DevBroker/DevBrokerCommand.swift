@@ -111,8 +111,8 @@ struct DevBrokerCommand: AsyncParsableCommand {
 
         let received = await waitForTermination()
         logger.info("dev broker stopping", metadata: ["signal": "\(received)"])
+        for proxy in proxies { proxy.stop() }
         cluster = nil
-        _ = proxies
         if let addressFile { unlink(addressFile) }
     }
 

@@ -19,6 +19,7 @@ final class TCPProxy: Sendable {
     private let listenFD: Int32
     private let logger: Logger
     private let rewriter = Mutex(KafkaAddressRewriter(addresses: [:]))
+    private let stopping = Atomic<Bool>(false)
 
     /// Binds now (so the port is known); `port == 0` picks a free port.
     init(port: UInt16, targetHost: String, targetPort: UInt16, logger: Logger) throws {
@@ -60,9 +61,19 @@ final class TCPProxy: Sendable {
         thread.start()
     }
 
+    /// Stops accepting (connections already open keep running until either side closes).
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        shutdown(listenFD, Int32(SHUT_RDWR))
+    }
+
     private func acceptLoop() {
         while true {
             let client = accept(listenFD, nil, nil)
+            if stopping.load(ordering: .acquiring) {
+                if client >= 0 { close(client) }
+                return
+            }
             if client < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 logger.error("proxy accept failed", metadata: ["errno": "\(errno)"])

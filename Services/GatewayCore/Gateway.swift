@@ -17,6 +17,14 @@ public struct GatewayConfig: Sendable {
     public var logLevel: Logger.Level
     public var maxBodyBytes: Int
 
+    public init(host: String, port: Int, peers: [String: String], logLevel: Logger.Level, maxBodyBytes: Int) {
+        self.host = host
+        self.port = port
+        self.peers = peers
+        self.logLevel = logLevel
+        self.maxBodyBytes = maxBodyBytes
+    }
+
     public static func load(reader: ConfigReader = ConfigReader()) throws -> GatewayConfig {
         let service = try ServiceConfig.load(service: "gateway", defaultPort: ServiceDirectory.gatewayPort, reader: reader)
         return GatewayConfig(

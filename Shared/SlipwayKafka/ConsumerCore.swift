@@ -29,11 +29,14 @@ final class ConsumerCore: RdKafkaCallbackHandler, @unchecked Sendable {
     private var pendingSeeks: [SeekRequest] = []
     private var seekingPartitions: Set<KafkaTopicPartition> = []
     private var seekingTopics: Set<String> = []
+    private var reportedClusterId: String?
 
     // Callback-thread only.
     private var lastOffsets: [KafkaTopicPartition: Int64] = [:]
     private var deferredSeeks: [KafkaTopicPartition: Int64] = [:]
     private var deferredTopics: Set<String> = []
+    private var knownClusterId: String?
+    private var lastClusterCheck = ContinuousClock.now
 
     init(maxBuffered: Int, events: AsyncStream<KafkaConsumerEvent>.Continuation, logger: Logger) {
         self.maxBuffered = maxBuffered
@@ -42,6 +45,12 @@ final class ConsumerCore: RdKafkaCallbackHandler, @unchecked Sendable {
     }
 
     // MARK: - Reader side
+
+    var bufferedCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return buffer.count - head
+    }
 
     func next(maxCount: Int) async throws -> [KafkaMessage]? {
         try await withTaskCancellationHandler {
@@ -131,6 +140,7 @@ final class ConsumerCore: RdKafkaCallbackHandler, @unchecked Sendable {
         var batch: [KafkaMessage] = []
         batch.reserveCapacity(512)
         while !thread.isStopRequested {
+            checkCluster(client)
             applyPendingSeeks(client)
             condition.lock()
             if buffer.count - head >= maxBuffered && terminal == nil {
@@ -174,7 +184,8 @@ final class ConsumerCore: RdKafkaCallbackHandler, @unchecked Sendable {
                 events.yield(.offsetReset(tp, message: text))
             default:
                 let error = KafkaError(code: message.err.rawValue, message: text)
-                logger.warning("kafka consumer error", metadata: ["error": "\(error)"])
+                // librdkafka already logged it (log callback) and retries by itself.
+            logger.debug("kafka consumer error", metadata: ["error": "\(error)"])
                 events.yield(.error(error))
             }
             return
@@ -284,6 +295,62 @@ final class ConsumerCore: RdKafkaCallbackHandler, @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Notices a replaced cluster (see `KafkaConsumerEvent.clusterChanged`) and restarts
+    /// every assigned partition from the beginning of the new log. Without this the
+    /// positions and stored offsets of the old log carry over, and everything produced to
+    /// the new broker below the old offsets is silently skipped.
+    private func checkCluster(_ client: RdKafkaClient) {
+        if knownClusterId == nil {
+            let now = ContinuousClock.now
+            guard now - lastClusterCheck > .milliseconds(500) else { return }
+            lastClusterCheck = now
+            if let id = rd_kafka_clusterid(client.handle, 0) {
+                knownClusterId = String(cString: id)
+                rd_kafka_mem_free(client.handle, id)
+            }
+            return
+        }
+        condition.lock()
+        let reported = reportedClusterId
+        condition.unlock()
+        guard let reported, reported != knownClusterId else { return }
+        let previous = knownClusterId
+        knownClusterId = reported
+
+        condition.lock()
+        let partitions = assigned
+        purge { _ in true }
+        condition.unlock()
+        lastOffsets = [:]
+        logger.warning(
+            "kafka cluster changed: rewinding assigned partitions",
+            metadata: ["kafka.cluster.previous": "\(previous ?? "-")", "kafka.cluster": "\(reported)", "kafka.partitions": "\(partitions.count)"])
+        if !partitions.isEmpty {
+            let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))!
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            for tp in partitions {
+                rd_kafka_topic_partition_list_add(list, tp.topic, tp.partition).pointee.offset = 0
+            }
+            let stored = rd_kafka_offsets_store(client.handle, list)
+            if stored != RD_KAFKA_RESP_ERR_NO_ERROR {
+                events.yield(.error(KafkaError(stored, "store offsets after cluster change")))
+            }
+            for i in 0..<Int(list.pointee.cnt) {
+                list.pointee.elems[i].offset = Int64(RD_KAFKA_OFFSET_BEGINNING)
+            }
+            if let error = rd_kafka_seek_partitions(client.handle, list, 5000) {
+                events.yield(.error(KafkaError(consuming: error, "seek after cluster change")))
+            }
+        }
+        events.yield(.clusterChanged(previous: previous, current: reported))
+    }
+
+    func observedClusterId(_ id: String) {
+        condition.lock()
+        reportedClusterId = id
+        condition.unlock()
+    }
+
     // MARK: - librdkafka callbacks
 
     func clientError(_ error: KafkaError) {
@@ -292,7 +359,8 @@ final class ConsumerCore: RdKafkaCallbackHandler, @unchecked Sendable {
             events.yield(.error(error))
             finish(throwing: error)
         } else {
-            logger.warning("kafka consumer error", metadata: ["error": "\(error)"])
+            // librdkafka already logged it (log callback) and retries by itself.
+            logger.debug("kafka consumer error", metadata: ["error": "\(error)"])
             events.yield(.error(error))
         }
     }

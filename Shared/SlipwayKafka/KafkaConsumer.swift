@@ -68,6 +68,10 @@ public final class KafkaConsumer: Sendable {
         KafkaMessageBatches(core: core, maxCount: max(1, maxCount))
     }
 
+    /// Messages fetched but not yet handed out by `batches` (at most about
+    /// `maxBufferedMessages` + 512: the poll thread checks the bound between poll rounds).
+    public var bufferedMessageCount: Int { core.bufferedCount }
+
     /// Marks `message` as processed: offset + 1 is committed by the next (auto) commit.
     public func storeOffset(_ message: KafkaMessage) throws {
         try storeOffsets([message])

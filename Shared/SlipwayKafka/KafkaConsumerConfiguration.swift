@@ -54,6 +54,9 @@ public struct KafkaConsumerConfiguration: Sendable {
             "enable.partition.eof": "false",
             "reconnect.backoff.ms": "50",
             "reconnect.backoff.max.ms": "1000",
+            // librdkafka 2.0 leaves Nagle on: small requests in flight then wait ~40 ms for
+            // delayed ACKs. Off by default (override through `extra` if ever needed).
+            "socket.nagle.disable": "true",
         ]
         settings.merge(extra) { _, new in new }
         settings["enable.auto.commit"] = "true"
@@ -88,6 +91,11 @@ public enum KafkaConsumerEvent: Sendable, Hashable {
     /// seek or reassignment in between: data was skipped (retention, reset to latest) or
     /// the broker lost it (e.g. the dev broker restarted empty and offsets went back).
     case offsetJump(KafkaTopicPartition, expected: Int64, actual: Int64)
+    /// The broker now belongs to a different cluster (the dev broker restarted empty). The
+    /// consumer dropped its buffered messages, stored offset 0 and rewound every assigned
+    /// partition to the beginning of the new log. Messages handed out before this event
+    /// belong to the old cluster: do not store their offsets.
+    case clusterChanged(previous: String?, current: String)
     /// A non-fatal client or broker error (librdkafka retries by itself).
     case error(KafkaError)
 }

@@ -20,6 +20,11 @@ public final class KafkaMockCluster: @unchecked Sendable {
         self.cluster = cluster
         self.logger = logger
         self.bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
+        let ports = Set(bootstrapServers.split(separator: ",").compactMap { $0.split(separator: ":").last.flatMap { UInt16($0) } })
+        let updated = Self.disableNagleOnListeners(ports: ports)
+        if updated != ports.count {
+            logger.warning("could not set TCP_NODELAY on every mock broker listener", metadata: ["kafka.listeners": "\(updated)/\(ports.count)"])
+        }
         logger.info("kafka mock cluster started", metadata: ["kafka.bootstrap": "\(bootstrapServers)", "kafka.brokers": "\(brokerCount)"])
     }
 

@@ -66,8 +66,11 @@ public final class KafkaProducer: Sendable {
                 if err == RD_KAFKA_RESP_ERR_NO_ERROR { break }
                 ticket.release()  // librdkafka did not take the message: no report will come
                 if err == RD_KAFKA_RESP_ERR__QUEUE_FULL {
-                    // The poll thread is draining delivery reports; give it a moment.
-                    try? await Task.sleep(for: .milliseconds(2))
+                    // Serve delivery reports now (non-blocking) and give the poll thread a
+                    // moment. The pause ignores cancellation on purpose: part of the batch
+                    // is already enqueued, so `send` must finish or fail as a whole.
+                    rd_kafka_poll(client.handle, 0)
+                    await pause(milliseconds: 2)
                     continue
                 }
                 batch.complete(index: index, with: .failure(KafkaError(err, "produce to \(message.topic)")))
@@ -191,6 +194,15 @@ public final class KafkaProducer: Sendable {
     }
 }
 
+/// Sleeps without a pool thread and without reacting to cancellation.
+private func pause(milliseconds: Int) async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) {
+            continuation.resume()
+        }
+    }
+}
+
 private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
     guard let bytes else { return body(nil) }
     return bytes.withUnsafeBytes { body($0) }
@@ -204,7 +216,8 @@ private final class ProducerCallbacks: RdKafkaCallbackHandler {
         if error.isFatal {
             logger.error("kafka producer fatal error", metadata: ["error": "\(error)"])
         } else {
-            logger.warning("kafka producer error", metadata: ["error": "\(error)"])
+            // librdkafka already logged it (log callback) and retries by itself.
+            logger.debug("kafka producer error", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -26,6 +26,9 @@ public struct KafkaProducerConfiguration: Sendable {
             // Reconnect quickly when a (dev) broker comes back on the same address.
             "reconnect.backoff.ms": "50",
             "reconnect.backoff.max.ms": "1000",
+            // librdkafka 2.0 leaves Nagle on: small requests in flight then wait ~40 ms for
+            // delayed ACKs. Off by default (override through `extra` if ever needed).
+            "socket.nagle.disable": "true",
         ]
         settings.merge(extra) { _, new in new }
         settings["enable.idempotence"] = "true"

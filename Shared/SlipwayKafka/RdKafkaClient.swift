@@ -8,10 +8,14 @@ protocol RdKafkaCallbackHandler: AnyObject, Sendable {
     func clientError(_ error: KafkaError)
     /// Consumers only: called on the poll thread from within `rd_kafka_consumer_poll`.
     func rebalance(_ client: OpaquePointer, _ err: rd_kafka_resp_err_t, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?)
+    /// A broker reported a cluster id different from the one the client knew (the broker
+    /// was replaced, e.g. the dev broker restarted empty). Called from librdkafka's threads.
+    func observedClusterId(_ id: String)
 }
 
 extension RdKafkaCallbackHandler {
     func rebalance(_ client: OpaquePointer, _ err: rd_kafka_resp_err_t, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {}
+    func observedClusterId(_ id: String) {}
 }
 
 /// The object whose address is registered with `rd_kafka_conf_set_opaque`. It is owned
@@ -64,6 +68,9 @@ final class RdKafkaClient: @unchecked Sendable {
             guard let context = RdKafkaContext.from(rk) else { return }
             let text = message.map { String(cString: $0) } ?? ""
             let fac = facility.map { String(cString: $0) } ?? ""
+            if fac == "CLUSTERID", let id = RdKafkaClient.reportedClusterId(in: text) {
+                context.handler?.observedClusterId(id)
+            }
             context.logger.log(
                 level: RdKafkaClient.logLevel(syslog: level), "\(text)",
                 metadata: ["kafka.facility": "\(fac)"])
@@ -104,6 +111,14 @@ final class RdKafkaClient: @unchecked Sendable {
 
     static func isFatal(_ rk: OpaquePointer?, _ err: Int32) -> Bool {
         err == RD_KAFKA_RESP_ERR__FATAL.rawValue
+    }
+
+    /// librdkafka 2.0 logs `Broker X reports different ClusterId "NEW" than previously known
+    /// "OLD"` (facility CLUSTERID) and does not otherwise tell the application.
+    static func reportedClusterId(in text: String) -> String? {
+        let parts = text.split(separator: "\"", omittingEmptySubsequences: false)
+        guard parts.count >= 2, text.contains("different ClusterId") else { return nil }
+        return String(parts[1])
     }
 
     static func logLevel(syslog level: Int32) -> Logger.Level {

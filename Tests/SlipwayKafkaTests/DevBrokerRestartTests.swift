@@ -27,11 +27,11 @@ final class DevBrokerProcess {
         }
     }
 
-    init(port: Int, topics: [String]) throws {
+    init(port: Int, topics: [String], brokers: Int = 1) throws {
         addressFile = FileManager.default.temporaryDirectory
             .appendingPathComponent("devbroker-\(UUID().uuidString).addr")
         process.executableURL = try Self.executable
-        process.arguments = ["--port", "\(port)", "--address-file", addressFile.path, "--log-level", "warning"]
+        process.arguments = ["--port", "\(port)", "--address-file", addressFile.path, "--log-level", "warning", "--brokers", "\(brokers)"]
             + topics.flatMap { ["--topic", $0] }
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -106,9 +106,53 @@ struct DevBrokerRestartTests {
         let consumerRecovery = clock.now - start
         print("DEVBROKER-RESTART: producer recovered in \(producerRecovery), consumer in \(consumerRecovery)")
         #expect(Set(receivedAfter.map { TestSupport.string($0.value)! }) == Set((0..<5).map { "after-\($0)" }))
+        // The new log starts at offset 0 and the consumer read it from there.
+        #expect(receivedAfter.map(\.offset).min() == 0)
+
+        // And it keeps going: a later batch arrives in full, nothing from before the restart.
+        _ = try await producer.send((0..<20).map {
+            KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0)"), value: TestSupport.bytes("later-\($0)"))
+        })
+        let later = try await TestSupport.consume(consumer, count: 20)
+        #expect(Set(later.map { TestSupport.string($0.value)! }) == Set((0..<20).map { "later-\($0)" }))
+        try await consumer.commit()
 
         await consumer.close()
         await producer.shutdown()
+        var sawClusterChange = false
+        for await event in consumer.events {
+            if case .clusterChanged = event { sawClusterChange = true }
+        }
+        #expect(sawClusterChange)
         #expect(await second.terminate() == 0)
+    }
+}
+
+extension DevBrokerRestartTests {
+    @Test func producerThroughputThroughProxy() async throws {
+        let topic = TestSupport.unique("proxy-throughput")
+        let broker = try DevBrokerProcess(port: 0, topics: ["\(topic):3"])
+        let bootstrap = try await broker.bootstrapAddress()
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: bootstrap), logger: logger)
+        _ = try await producer.send(KafkaOutgoingMessage(topic: topic, value: TestSupport.bytes("warm-up")))
+        let payload = [UInt8](repeating: 0x63, count: 300)
+        let total = 50_000
+        let clock = ContinuousClock()
+        let start = clock.now
+        var delivered = 0
+        for batchStart in stride(from: 0, to: total, by: 1_000) {
+            delivered += try await producer.send((batchStart..<batchStart + 1_000).map {
+                KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("aggregate-\($0 % 500)"), value: payload)
+            }).count
+        }
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let rate = Int(Double(total) / seconds)
+        print("PRODUCER-THROUGHPUT: \(total) x 300 B in batches of 1000 through the devbroker proxy: \(elapsed) = \(rate) msgs/s")
+        #expect(delivered == total)
+        #expect(rate > 10_000)
+        await producer.shutdown()
+        #expect(await broker.terminate() == 0)
     }
 }

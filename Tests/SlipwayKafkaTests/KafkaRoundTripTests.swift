@@ -168,3 +168,58 @@ struct KafkaRoundTripTests {
         }
     }
 }
+
+extension KafkaRoundTripTests {
+    @Test func slowReaderBoundsTheBufferAndLosesNothing() async throws {
+        let cluster = try KafkaMockCluster(logger: logger)
+        let topic = TestSupport.unique("backpressure")
+        try cluster.createTopic(topic, partitions: 3)
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        _ = try await producer.send((0..<5_000).map {
+            KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0 % 50)"), value: TestSupport.bytes("m\($0)"))
+        })
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(
+                bootstrapServers: cluster.bootstrapServers, groupId: TestSupport.unique("group"), topics: [topic],
+                maxBufferedMessages: 200),
+            logger: logger)
+        // Wait for the assignment and the first fetches, then do not read for a while.
+        var waited = 0
+        while consumer.bufferedMessageCount == 0 && waited < 100 {
+            try await Task.sleep(for: .milliseconds(100))
+            waited += 1
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let buffered = consumer.bufferedMessageCount
+        #expect(buffered > 0)
+        #expect(buffered < 200 + 512)
+        let all = try await TestSupport.consume(consumer, count: 5_000)
+        await consumer.close()
+        #expect(Set(all.map { TestSupport.string($0.value)! }).count == 5_000)
+        await producer.shutdown()
+    }
+}
+
+extension DevBrokerRestartTests {
+    @Test func multiBrokerClusterThroughProxies() async throws {
+        let topic = TestSupport.unique("multi")
+        let broker = try DevBrokerProcess(port: 0, topics: ["\(topic):6"], brokers: 3)
+        let bootstrap = try await broker.bootstrapAddress()
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: bootstrap), logger: logger)
+        let reports = try await producer.send((0..<300).map {
+            KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0)"), value: TestSupport.bytes("m\($0)"))
+        })
+        #expect(Set(reports.map(\.partition)).count == 6)
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(
+                bootstrapServers: bootstrap, groupId: TestSupport.unique("group"), topics: [topic]),
+            logger: logger)
+        let received = try await TestSupport.consume(consumer, count: 300)
+        #expect(Set(received.map { TestSupport.string($0.value)! }) == Set((0..<300).map { "m\($0)" }))
+        await consumer.close()
+        await producer.shutdown()
+        #expect(await broker.terminate() == 0)
+    }
+}
