@@ -76,6 +76,8 @@ var targets: [Target] = [
         dependencies: ["SlipwayLocalRuntime"],
         path: "Tests/SlipwayLocalRuntimeTests"
     ),
+    .testTarget(name: "SlipwayCLITests", path: "Tests/SlipwayCLITests"),
+    .testTarget(name: "SlipwayPlatformTests", dependencies: ["SlipwayPlatform"], path: "Tests/SlipwayPlatformTests"),
     .testTarget(
         name: "GatewayTests",
         dependencies: ["GatewayCore", "SlipwayPlatform", hummingbird, hummingbirdTesting, httpTypes, log],

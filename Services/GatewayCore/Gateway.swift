@@ -39,7 +39,7 @@ public enum Gateway {
         Observability.bootstrap(level: config.logLevel)
         let logger = serviceLogger("gateway", level: config.logLevel)
         let app = Application(
-            router: buildRouter(config: config, httpClient: .shared),
+            router: buildRouter(config: config, httpClient: .slipwayInternal),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "gateway"),
             logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -177,7 +177,7 @@ func httpRequest(_ method: NIOHTTP1.HTTPMethod, _ url: String, body: [UInt8]? = 
     }
     let response: HTTPClientResponse
     do {
-        response = try await HTTPClient.shared.execute(request, timeout: timeout)
+        response = try await HTTPClient.slipwayInternal.execute(request, timeout: timeout)
     } catch {
         throw ValidationErrorMessage("cannot reach \(url): is the platform running? (`slipway status`)")
     }

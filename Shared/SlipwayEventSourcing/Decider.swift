@@ -1,7 +1,8 @@
 /// A pure aggregate: commands are decided against the folded state, events evolve the state.
 /// No I/O, clock or randomness inside: time and ids arrive on the command.
 public protocol Decider {
-    associatedtype Command
+    /// Sendable: a command may be decided by another writer's task when commits are grouped.
+    associatedtype Command: Sendable
     associatedtype Event: EventCodable
     associatedtype State
 

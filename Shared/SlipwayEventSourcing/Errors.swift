@@ -3,14 +3,15 @@
 public struct ConcurrencyConflict: Error, CustomStringConvertible {
     public let aggregateType: String
     public let aggregateID: String
-    public let expectedVersion: Int64
+    /// The version the caller expected; nil when the command lost every retry to concurrent writers.
+    public let expectedVersion: Int64?
     public let actualVersion: Int64?
 
     public var description: String {
-        if let actualVersion {
+        if let actualVersion, let expectedVersion {
             return "\(aggregateType) \(aggregateID) is at version \(actualVersion), expected \(expectedVersion)"
         }
-        return "\(aggregateType) \(aggregateID) was changed concurrently (expected version \(expectedVersion))"
+        return "\(aggregateType) \(aggregateID) kept changing concurrently; try again"
     }
 }
 

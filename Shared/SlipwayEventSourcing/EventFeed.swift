@@ -15,7 +15,7 @@ public struct HTTPEventFeed: EventFeed {
     let httpClient: HTTPClient
     let timeout: TimeAmount
 
-    public init(baseURL: String, httpClient: HTTPClient = .shared, timeout: TimeAmount = .seconds(10)) {
+    public init(baseURL: String, httpClient: HTTPClient = .slipwayInternal, timeout: TimeAmount = .seconds(10)) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.httpClient = httpClient
         self.timeout = timeout
@@ -54,4 +54,16 @@ public struct LocalEventFeed: EventFeed {
     public func events(after position: Int64, limit: Int) async throws -> [EventEnvelope] {
         try await store.feed(after: position, limit: limit).map { $0.envelope(sourceService: store.service) }
     }
+}
+
+extension HTTPClient {
+    /// For calls between Slipway processes: a service that is down fails the call at once instead of
+    /// being retried until the request's deadline (AsyncHTTPClient's default), so callers can answer
+    /// 502 or try again later on their own schedule.
+    public static let slipwayInternal: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .seconds(2)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 }

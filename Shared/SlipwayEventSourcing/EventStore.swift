@@ -21,6 +21,21 @@ public struct CommandMetadata: Sendable {
     }
 }
 
+/// Carries a command's typed result out of the type-erased write job.
+final class OutcomeBox<D: Decider>: @unchecked Sendable {
+    // Written once by the job (inside the batch) before the writer reads it; the batch's completion
+    // (a continuation resume) orders the two.
+    private var state: D.State?
+    private var version: Int64 = 0
+
+    func set(state: D.State, version: Int64) {
+        self.state = state
+        self.version = version
+    }
+
+    func get() -> (D.State, Int64) { (state!, version) }
+}
+
 public struct CommandOutcome<D: Decider> {
     public let events: [StoredEvent]
     public let state: D.State
@@ -39,12 +54,17 @@ public final class EventStore: Sendable {
     /// Wakes the in-process outbox relay after a commit so it does not wait for its next poll.
     let commits: CommitSignal
     let conflicts: Counter
+    /// This service's own read model, updated in every command's transaction.
+    public let readModel: (any Projection)?
+    let batcher: WriteBatcher
 
-    public init(service: String, client: PostgresClient, logger: Logger, maxAttempts: Int = 4) {
+    public init(service: String, client: PostgresClient, logger: Logger, readModel: (any Projection)? = nil, maxAttempts: Int = 4, maxBatch: Int = 256) {
         self.service = service
         self.client = client
         self.logger = logger
+        self.readModel = readModel
         self.maxAttempts = maxAttempts
+        self.batcher = WriteBatcher(maxBatch: maxBatch)
         self.commits = CommitSignal()
         self.conflicts = Counter(label: "command.conflicts", dimensions: [("service", service)])
     }
@@ -112,82 +132,130 @@ public final class EventStore: Sendable {
     // MARK: Writing
 
     /// The write path: load, fold, decide, then in one transaction append with the expected version,
-    /// write the outbox and update the inline read model. A lost race is retried on fresh state;
-    /// a caller-supplied expected version is never retried.
+    /// write the outbox and update the inline read model. Concurrent commands share a transaction
+    /// (group commit, see `WriteBatcher`); a batch that loses a race to another writer is retried one
+    /// command at a time on fresh state, where a command with a caller-supplied expected version that
+    /// is now stale fails with `ConcurrencyConflict` instead of being applied to the newer state.
     @discardableResult
     public func execute<D: Decider>(
         _ decider: D.Type,
         aggregateID: String,
         command: D.Command,
-        metadata: CommandMetadata,
-        readModel: (any Projection)? = nil
+        metadata: CommandMetadata
     ) async throws -> CommandOutcome<D> {
-        var attempt = 0
-        while true {
-            attempt += 1
-            let history = try await events(aggregateType: D.aggregateType, aggregateID: aggregateID)
-            let decoded = try history.map { try D.Event.decode(eventType: $0.eventType, payload: $0.payload) }
+        let result = OutcomeBox<D>()
+        let job = WriteJob(aggregateType: D.aggregateType, aggregateID: aggregateID) { history in
             let currentVersion = history.last?.version ?? 0
             if let expected = metadata.expectedVersion, expected != currentVersion {
                 throw ConcurrencyConflict(aggregateType: D.aggregateType, aggregateID: aggregateID, expectedVersion: expected, actualVersion: currentVersion)
             }
-            let state = D.fold(decoded)
+            let state = D.fold(try history.map { try D.Event.decode(eventType: $0.eventType, payload: $0.payload) })
             let newEvents = try D.decide(command, state)
-            if newEvents.isEmpty {
-                return CommandOutcome(events: [], state: state, version: currentVersion)
-            }
-            let stored = try newEvents.enumerated().map { offset, event in
+            result.set(state: newEvents.reduce(state, D.evolve), version: currentVersion + Int64(newEvents.count))
+            return try newEvents.enumerated().map { offset, event in
                 StoredEvent(
                     sequence: 0, eventID: UUID.v7(now: metadata.now), aggregateType: D.aggregateType, aggregateID: aggregateID,
                     version: currentVersion + Int64(offset) + 1, eventType: event.eventType, schemaVersion: 1,
                     payload: try event.encodePayload(), occurredAt: metadata.now,
                     correlationID: metadata.correlationID, causationID: metadata.causationID, sourcePosition: nil)
             }
-            do {
-                try await append(stored, readModel: readModel)
-                commits.signal()
-                return CommandOutcome(events: stored, state: newEvents.reduce(state, D.evolve), version: stored.last!.version)
-            } catch let error where isUniqueViolation(error) {
-                conflicts.increment()
-                if metadata.expectedVersion != nil || attempt >= maxAttempts {
-                    throw ConcurrencyConflict(aggregateType: D.aggregateType, aggregateID: aggregateID, expectedVersion: currentVersion, actualVersion: nil)
+        }
+        let events = try await batcher.submit(job) { batch in await self.commit(batch) }
+        let (state, version) = result.get()
+        return CommandOutcome(events: events, state: state, version: version)
+    }
+
+    /// Commits a batch in one transaction. If the transaction fails (a concurrent writer took a
+    /// version, or anything else), each command is retried alone so one bad apple fails only itself.
+    func commit(_ batch: [WriteJob]) async {
+        if batch.count > 1, (try? await attempt(batch)) != nil { return }
+        for job in batch where !job.outcome.isResolved {
+            var attemptNumber = 0
+            while true {
+                attemptNumber += 1
+                do {
+                    try await attempt([job])
+                    break
+                } catch where isUniqueViolation(error) {
+                    conflicts.increment()
+                    if attemptNumber >= maxAttempts {
+                        job.outcome.resolve(.failure(ConcurrencyConflict(
+                            aggregateType: job.aggregateType, aggregateID: job.aggregateID, expectedVersion: nil, actualVersion: nil)))
+                        break
+                    }
+                    logger.debug("command conflict, retrying", metadata: ["slipway.aggregate.id": "\(job.aggregateID)", "slipway.attempt": "\(attemptNumber)"])
+                } catch {
+                    job.outcome.resolve(.failure(error))
+                    break
                 }
-                logger.debug("command conflict, retrying", metadata: ["slipway.aggregate.id": "\(aggregateID)", "slipway.attempt": "\(attempt)"])
             }
         }
     }
 
-    /// Appends already-versioned events (all of one aggregate) with their outbox rows and the
-    /// inline read model update, atomically.
-    public func append(_ events: [StoredEvent], readModel: (any Projection)? = nil) async throws {
-        guard let first = events.first else { return }
+    /// One transaction: load every history the batch touches, decide each command in order (a later
+    /// command on the same aggregate sees the earlier one's events), append all new events with their
+    /// outbox rows, update the inline read model, commit. Commands whose decision fails are resolved
+    /// with that error and leave no trace; the others are resolved only after the commit.
+    private func attempt(_ batch: [WriteJob]) async throws {
+        var decided: [(WriteJob, [StoredEvent])] = []
+        let rejected: [(WriteJob, any Error)] = try await client.withTransaction(logger: logger) { connection in
+            var histories = try await self.histories(for: Set(batch.map(\.key)), on: connection)
+            var rejected: [(WriteJob, any Error)] = []
+            var appended: [StoredEvent] = []
+            for job in batch {
+                do {
+                    let events = try job.decide(histories[job.key] ?? [])
+                    histories[job.key, default: []].append(contentsOf: events)
+                    appended.append(contentsOf: events)
+                    decided.append((job, events))
+                } catch {
+                    rejected.append((job, error))
+                }
+            }
+            if !appended.isEmpty {
+                try await self.insert(appended, on: connection)
+                if let readModel = self.readModel {
+                    try await readModel.apply(appended.map { $0.envelope(sourceService: self.service) }, on: connection, logger: self.logger)
+                }
+            }
+            return rejected
+        }
+        for (job, error) in rejected { job.outcome.resolve(.failure(error)) }
+        for (job, events) in decided { job.outcome.resolve(.success(events)) }
+        if decided.contains(where: { !$0.1.isEmpty }) { commits.signal() }
+    }
+
+    private func histories(for keys: Set<AggregateKey>, on connection: PostgresConnection) async throws -> [AggregateKey: [StoredEvent]] {
+        let types = keys.map(\.type)
+        let ids = keys.map(\.id)
+        let rows = try await connection.query("""
+            SELECT \(unescaped: Self.columns) FROM slipway.events
+            WHERE (aggregate_type, aggregate_id) IN (SELECT * FROM unnest(\(types)::text[], \(ids)::text[]))
+            ORDER BY aggregate_type, aggregate_id, version
+            """, logger: logger)
+        var result: [AggregateKey: [StoredEvent]] = [:]
+        for event in try await Self.decodeRows(rows) {
+            result[AggregateKey(type: event.aggregateType, id: event.aggregateID), default: []].append(event)
+        }
+        return result
+    }
+
+    /// Appends versioned events (of any aggregates) and their outbox rows in one statement.
+    private func insert(_ events: [StoredEvent], on connection: PostgresConnection) async throws {
         var payloads: [ByteBuffer] = []
         payloads.reserveCapacity(events.count)
         for event in events { payloads.append(ByteBuffer(bytes: event.payload)) }
-        let eventIDs = events.map(\.eventID)
-        let versions = events.map(\.version)
-        let types = events.map(\.eventType)
-        let schemaVersions = events.map(\.schemaVersion)
-        let occurred = events.map(\.occurredAt)
-        let correlations = events.map(\.correlationID)
-        let causations = events.map(\.causationID)
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("""
-                WITH inserted AS (
-                    INSERT INTO slipway.events (event_id, aggregate_type, aggregate_id, version, event_type, schema_version,
-                                                payload, occurred_at, correlation_id, causation_id)
-                    SELECT e.event_id, \(first.aggregateType), \(first.aggregateID), e.version, e.event_type, e.schema_version,
-                           e.payload, e.occurred_at, e.correlation_id, e.causation_id
-                    FROM unnest(\(eventIDs)::uuid[], \(versions)::bigint[], \(types)::text[], \(schemaVersions)::integer[],
-                                \(payloads)::bytea[], \(occurred)::timestamptz[], \(correlations)::text[], \(causations)::text[])
-                         AS e(event_id, version, event_type, schema_version, payload, occurred_at, correlation_id, causation_id)
-                    RETURNING sequence)
-                INSERT INTO slipway.outbox (sequence) SELECT sequence FROM inserted
-                """, logger: logger)
-            if let readModel {
-                try await readModel.apply(events.map { $0.envelope(sourceService: service) }, on: connection, logger: logger)
-            }
-        }
+        try await connection.query("""
+            WITH inserted AS (
+                INSERT INTO slipway.events (event_id, aggregate_type, aggregate_id, version, event_type, schema_version,
+                                            payload, occurred_at, correlation_id, causation_id)
+                SELECT * FROM unnest(\(events.map(\.eventID))::uuid[], \(events.map(\.aggregateType))::text[], \(events.map(\.aggregateID))::text[],
+                                     \(events.map(\.version))::bigint[], \(events.map(\.eventType))::text[], \(events.map(\.schemaVersion))::integer[],
+                                     \(payloads)::bytea[], \(events.map(\.occurredAt))::timestamptz[], \(events.map(\.correlationID))::text[],
+                                     \(events.map(\.causationID))::text[])
+                RETURNING sequence)
+            INSERT INTO slipway.outbox (sequence) SELECT sequence FROM inserted
+            """, logger: logger)
     }
 
     // MARK: Rows

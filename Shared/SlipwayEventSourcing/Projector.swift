@@ -78,7 +78,7 @@ public final class Projector: Service {
         }
         // Catch up from the feeds before listening: a fresh projection or one restarted after a long stop
         // should not wait for Kafka to redeliver what the feeds already hold.
-        for service in sources.keys { try await catchUp(service, &states) }
+        for service in sources.keys { await catchUpLogged(service, &states) }
 
         let consumer = try KafkaConsumer(configuration: configuration.kafka, logger: logger)
         do {
@@ -126,7 +126,7 @@ public final class Projector: Service {
             if !state.buffer.isEmpty {
                 try await drain(service, &states)
             } else if ContinuousClock.now - state.lastHeard >= configuration.catchUpInterval {
-                try await catchUp(service, &states)
+                await catchUpLogged(service, &states)
                 states[service]?.lastHeard = .now
             }
         }
@@ -144,9 +144,14 @@ public final class Projector: Service {
                 logger.info("filling a gap from the source feed", metadata: [
                     "slipway.source": "\(service)", "slipway.checkpoint": "\(state.checkpoint)", "slipway.next_buffered": "\(lowest)",
                 ])
-                try await backfill(service, &state, through: lowest - 1)
-                try await applyContiguous(service, &state)
-                state.gapSince = state.buffer.isEmpty ? nil : now
+                do {
+                    try await backfill(service, &state, through: lowest - 1)
+                    try await applyContiguous(service, &state)
+                    state.gapSince = state.buffer.isEmpty ? nil : now
+                } catch {
+                    // The source may be restarting: keep the buffer and try again on a later tick.
+                    logger.warning("backfill failed; will retry", metadata: ["slipway.source": "\(service)", "error": "\(error)"])
+                }
             }
         } else {
             state.gapSince = nil
@@ -171,6 +176,15 @@ public final class Projector: Service {
             let page = try await source.feed.events(after: state.checkpoint, limit: min(configuration.feedPageSize, Int(target - state.checkpoint)))
             if page.isEmpty { break }
             state.checkpoint = try await apply(page, source: service)
+        }
+    }
+
+    /// A source whose feed is unreachable (restarting, not started yet) is retried on a later tick.
+    func catchUpLogged(_ service: String, _ states: inout [String: SourceState]) async {
+        do {
+            try await catchUp(service, &states)
+        } catch {
+            logger.warning("catch-up from the source feed failed; will retry", metadata: ["slipway.source": "\(service)", "error": "\(error)"])
         }
     }
 

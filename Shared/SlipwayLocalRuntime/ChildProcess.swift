@@ -73,7 +73,7 @@ final class ChildProcess: Sendable {
       }
     }
     do {
-      try process.run()
+      try SignalMask.withCleared { try process.run() }
     } catch {
       close(logFD)
       throw LocalRuntimeError.launchFailed(name: spec.name, reason: "\(spec.executable.path): \(error)")
@@ -103,7 +103,9 @@ final class ChildProcess: Sendable {
   func waitForExit(timeout: Duration, abort: @Sendable () -> Bool = { false }) async -> Bool {
     let clock = ContinuousClock()
     let deadline = clock.now.advanced(by: timeout)
-    while !hasExited {
+    // A zombie counts as exited: Foundation notices an exit when a socket it hands the child is
+    // closed, which is late if the child left a background process holding it.
+    while !hasExited && ProcessInspection.isAlive(pid) {
       if clock.now >= deadline || abort() { return false }
       try? await Task.sleep(for: .milliseconds(20))
     }

@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Linux's `prctl(PR_SET_PDEATHSIG)` must be called in the child between fork and exec, which
 /// Foundation's `Process` (posix_spawn) offers no hook for. Instead a tiny `/bin/sh` loop runs
-/// beside the supervisor: once a second it checks that the supervisor pid is alive and that
+/// beside the supervisor: once a second it checks that the supervisor pid is alive (and not a zombie: an unreaped
+/// supervisor would still answer `kill -0`) and that
 /// `.slipway/up.pids` still exists. A clean shutdown deletes the pids file, and the watchdog
 /// exits. If the supervisor disappears while the file exists (SIGKILL, crash), the watchdog
 /// sends SIGTERM to each listed child's process group (last-started first), waits up to 10 s,
@@ -17,7 +18,8 @@ struct OrphanWatchdog: Sendable {
 
   static let script = #"""
     sup=$1; pids=$2
-    while [ -f "$pids" ] && kill -0 "$sup" 2>/dev/null; do sleep 1; done
+    alive() { s=$(cat /proc/"$1"/stat 2>/dev/null) || return 1; s=${s##*) }; [ "${s%% *}" != Z ]; }
+    while [ -f "$pids" ] && alive "$sup"; do sleep 1; done
     [ -f "$pids" ] || exit 0
     list=$(cat "$pids"); rm -f "$pids"
     [ -n "$list" ] || exit 0
@@ -25,7 +27,7 @@ struct OrphanWatchdog: Sendable {
     i=0
     while [ $i -lt 10 ]; do
       alive=
-      for p in $list; do kill -0 "$p" 2>/dev/null && alive=1; done
+      for p in $list; do alive "$p" && alive=1; done
       [ -z "$alive" ] && exit 0
       sleep 1; i=$((i+1))
     done
@@ -42,7 +44,7 @@ struct OrphanWatchdog: Sendable {
     process.standardInput = FileHandle.nullDevice
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
-    try process.run()
+    try SignalMask.withCleared { try process.run() }
     return OrphanWatchdog(pid: process.processIdentifier)
   }
 }

@@ -117,7 +117,7 @@ public actor Supervisor {
   public var currentPhase: Phase { phase }
 
   public func snapshot() -> [ProcessSnapshot] {
-    slots.map { ProcessSnapshot(name: $0.spec.name, pid: $0.child?.pid, restarts: $0.restarts, isRunning: $0.child.map { !$0.hasExited } ?? false) }
+    slots.map { ProcessSnapshot(name: $0.spec.name, pid: $0.child?.pid, restarts: $0.restarts, isRunning: $0.child.map { !$0.hasExited && ProcessInspection.isAlive($0.pid) } ?? false) }
   }
 
   /// Asks `run()` to shut down gracefully; a second call stops waiting for children and kills them.
@@ -349,7 +349,7 @@ public actor Supervisor {
     }
     let me = getpid()
     let entries = slots.map { slot -> UpState.ProcessEntry in
-      let child = slot.child.flatMap { $0.hasExited ? nil : $0 }
+      let child = phase == .stopped ? nil : slot.child.flatMap { $0.hasExited || !ProcessInspection.isAlive($0.pid) ? nil : $0 }
       var url: String?
       var file: String?
       switch slot.spec.readiness {
@@ -377,7 +377,7 @@ public actor Supervisor {
 
   private func installSignalHandlers() {
     for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
-      signal(signalNumber, SIG_IGN)
+      SignalMask.catchWithoutAction(signalNumber)
       let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
       let logger = self.logger
       source.setEventHandler { [weak self] in
@@ -390,6 +390,7 @@ public actor Supervisor {
   }
 
   private func removeSignalHandlers() {
+    guard !signalSources.isEmpty else { return }
     for source in signalSources { source.cancel() }
     signalSources.removeAll()
     for signalNumber in [SIGINT, SIGTERM, SIGHUP] { signal(signalNumber, SIG_DFL) }

@@ -62,7 +62,8 @@ extension APIError {
         case let error as APIError:
             return error
         case let error as ConcurrencyConflict:
-            var details = ["aggregate_type": error.aggregateType, "aggregate_id": error.aggregateID, "expected_version": "\(error.expectedVersion)"]
+            var details = ["aggregate_type": error.aggregateType, "aggregate_id": error.aggregateID]
+            if let expected = error.expectedVersion { details["expected_version"] = "\(expected)" }
             if let actual = error.actualVersion { details["current_version"] = "\(actual)" }
             return .conflict(error.description, details: details)
         case let error as CommandRejected:

@@ -48,21 +48,19 @@ public struct ServiceEnvironment: Sendable {
     public let postgres: PostgresClient
     public let httpClient: HTTPClient
     public let logger: Logger
-    public let readModel: (any Projection)?
 
-    public init(config: ServiceConfig, store: EventStore, postgres: PostgresClient, httpClient: HTTPClient, logger: Logger, readModel: (any Projection)?) {
+    public init(config: ServiceConfig, store: EventStore, postgres: PostgresClient, httpClient: HTTPClient, logger: Logger) {
         self.config = config
         self.store = store
         self.postgres = postgres
         self.httpClient = httpClient
         self.logger = logger
-        self.readModel = readModel
     }
 
-    /// Runs a command through the event store, updating this service's inline read model.
+    /// Runs a command through the event store (which also updates this service's inline read model).
     @discardableResult
     public func execute<D: Decider>(_ decider: D.Type, aggregateID: String, command: D.Command, metadata: CommandMetadata) async throws -> CommandOutcome<D> {
-        try await store.execute(decider, aggregateID: aggregateID, command: command, metadata: metadata, readModel: readModel)
+        try await store.execute(decider, aggregateID: aggregateID, command: command, metadata: metadata)
     }
 }
 

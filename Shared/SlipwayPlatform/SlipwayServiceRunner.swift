@@ -21,9 +21,8 @@ public enum SlipwayServiceRunner {
             try await config.database.ensureDatabaseExists(logger: logger)
         }
         let postgres = PostgresClient(configuration: try config.database.clientConfiguration(), backgroundLogger: logger)
-        let store = EventStore(service: definition.name, client: postgres, logger: logger)
-        let environment = ServiceEnvironment(
-            config: config, store: store, postgres: postgres, httpClient: .shared, logger: logger, readModel: definition.readModel)
+        let store = EventStore(service: definition.name, client: postgres, logger: logger, readModel: definition.readModel)
+        let environment = ServiceEnvironment(config: config, store: store, postgres: postgres, httpClient: .slipwayInternal, logger: logger)
         let readiness = Readiness()
         let router = buildRouter(definition, environment: environment, readiness: readiness)
         let app = Application(

@@ -54,7 +54,7 @@ struct GatewayForwardingTests {
     static func gateway(upstreamPort: Int?) throws -> Application<RouterResponder<BasicRequestContext>> {
         let peers = ["training": "http://127.0.0.1:\(upstreamPort ?? 1)"]
         let config = GatewayConfig(host: "127.0.0.1", port: 0, peers: peers, logLevel: .warning, maxBodyBytes: 1 << 20)
-        return Application(router: Gateway.buildRouter(config: config, httpClient: .shared))
+        return Application(router: Gateway.buildRouter(config: config, httpClient: .slipwayInternal))
     }
 
     @Test("forwards method, path, query and body; propagates the correlation id both ways")

@@ -24,7 +24,7 @@ struct BrokerRestartTests {
             try await withPostgres(sinkURL) { sinkClient in
                 try await migrateSource(sourceClient)
                 try await Migrator.migrate([EventStore.migrations, CounterTotals().migrationSet], client: sinkClient, logger: TestEnvironment.logger)
-                let source = SourceService(url: sourceURL, store: EventStore(service: "source", client: sourceClient, logger: TestEnvironment.logger), topic: topic)
+                let source = SourceService(url: sourceURL, client: sourceClient, topic: topic)
                 let relay = try source.relay(brokers: brokers)
                 let feed = CountingFeed(LocalEventFeed(store: source.store))
                 let projector = makeProjector(client: sinkClient, service: "source", topic: topic, feed: feed, brokers: brokers, group: "sink.restart")

@@ -12,7 +12,7 @@ struct EventStoreTests {
         let url = try await environment.freshDatabase("store")
         try await withPostgres(url) { client in
             try await migrateSource(client)
-            let source = SourceService(url: url, store: EventStore(service: "source", client: client, logger: TestEnvironment.logger), topic: "unused")
+            let source = SourceService(url: url, client: client, topic: "unused")
             try await source.create("c1")
             let results = await withTaskGroup(of: Result<Int64, any Error>.self) { group in
                 for _ in 0..<2 {
@@ -20,7 +20,7 @@ struct EventStoreTests {
                         do {
                             let outcome = try await source.store.execute(
                                 Counter.self, aggregateID: "c1", command: .increment(by: 1),
-                                metadata: CommandMetadata(expectedVersion: 1), readModel: source.readModel)
+                                metadata: CommandMetadata(expectedVersion: 1))
                             return .success(outcome.version)
                         } catch {
                             return .failure(error)
@@ -45,7 +45,7 @@ struct EventStoreTests {
         let url = try await environment.freshDatabase("store")
         try await withPostgres(url) { client in
             try await migrateSource(client)
-            let source = SourceService(url: url, store: EventStore(service: "source", client: client, logger: TestEnvironment.logger, maxAttempts: 50), topic: "unused")
+            let source = SourceService(url: url, client: client, topic: "unused", maxAttempts: 50)
             try await source.create("c1")
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<12 { group.addTask { try await source.increment("c1") } }
@@ -56,6 +56,44 @@ struct EventStoreTests {
             let row = try await counterRows(client, logger: TestEnvironment.logger).first
             #expect(row?.total == 12)
             #expect(row?.version == 13)
+        }
+    }
+
+    @Test("commands committed together: a rejected or stale one fails alone, the others all land")
+    func groupCommitIsolatesFailures() async throws {
+        let url = try await environment.freshDatabase("store")
+        try await withPostgres(url) { client in
+            try await migrateSource(client)
+            let source = SourceService(url: url, client: client, topic: "unused")
+            for index in 0..<8 { try await source.create("c\(index)") }
+            let outcomes = await withTaskGroup(of: (String, Bool).self) { group in
+                for round in 0..<64 {
+                    group.addTask {
+                        let id = "c\(round % 8)"
+                        do {
+                            switch round % 16 {
+                            case 3: try await source.store.execute(Counter.self, aggregateID: "missing", command: .increment(by: 1), metadata: CommandMetadata())
+                            case 7: try await source.store.execute(Counter.self, aggregateID: id, command: .increment(by: 1), metadata: CommandMetadata(expectedVersion: 0))
+                            default: try await source.increment(id)
+                            }
+                            return (id, true)
+                        } catch {
+                            return (id, false)
+                        }
+                    }
+                }
+                return await group.reduce(into: [(String, Bool)]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { !$0.1 }.count == 8)
+            let rows = try await counterRows(client, logger: TestEnvironment.logger)
+            #expect(rows.map(\.total).reduce(0, +) == 56)
+            #expect(try await scalar(client, "SELECT count(*) FROM slipway.events") == 64)
+            // Versions stay gapless per aggregate and the read model agrees with the log.
+            for row in rows {
+                let versions = try await source.store.events(aggregateType: Counter.aggregateType, aggregateID: row.id).map(\.version)
+                #expect(versions == Array(1...Int64(versions.count)))
+                #expect(row.version == Int64(versions.count))
+            }
         }
     }
 
@@ -81,7 +119,7 @@ struct EventStoreTests {
             try await migrateSource(client)
             let store = EventStore(service: "source", client: client, logger: TestEnvironment.logger)
             await #expect(throws: CommandRejected.self) {
-                try await store.execute(Counter.self, aggregateID: "nope", command: .increment(by: 1), metadata: CommandMetadata(), readModel: CounterTotals())
+                try await store.execute(Counter.self, aggregateID: "nope", command: .increment(by: 1), metadata: CommandMetadata())
             }
             #expect(try await scalar(client, "SELECT count(*) FROM slipway.events") == 0)
             #expect(try await scalar(client, "SELECT count(*) FROM counters") == 0)

@@ -45,8 +45,8 @@ struct HTTPShellTests {
             try await Migrator.migrate([EventStore.migrations, CounterTotals().migrationSet], client: client, logger: TestEnvironment.logger)
             let config = try ServiceConfig.load(service: "counters", defaultPort: 0, reader: ConfigReader(arguments: [], environment: [:]))
             let environment = ServiceEnvironment(
-                config: config, store: EventStore(service: "counters", client: client, logger: TestEnvironment.logger),
-                postgres: client, httpClient: .shared, logger: TestEnvironment.logger, readModel: definition.readModel)
+                config: config, store: EventStore(service: "counters", client: client, logger: TestEnvironment.logger, readModel: definition.readModel),
+                postgres: client, httpClient: .slipwayInternal, logger: TestEnvironment.logger)
             let readiness = Readiness()
             readiness.markMigrated()
             let router = SlipwayServiceRunner.buildRouter(definition, environment: environment, readiness: readiness)

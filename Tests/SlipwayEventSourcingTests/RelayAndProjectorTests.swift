@@ -23,7 +23,7 @@ struct RelayAndProjectorTests {
             try await withPostgres(sinkURL) { sinkClient in
                 try await migrateSource(sourceClient)
                 try await Migrator.migrate([EventStore.migrations, CounterTotals().migrationSet], client: sinkClient, logger: TestEnvironment.logger)
-                let source = SourceService(url: sourceURL, store: EventStore(service: "source", client: sourceClient, logger: TestEnvironment.logger), topic: topic)
+                let source = SourceService(url: sourceURL, client: sourceClient, topic: topic)
                 for index in 0..<5 { try await source.create("c\(index)") }
                 for index in 0..<45 { try await source.increment("c\(index % 5)", by: Int64(index + 1)) }
 
@@ -65,7 +65,7 @@ struct RelayAndProjectorTests {
             try await withPostgres(sinkURL) { sinkClient in
                 try await migrateSource(sourceClient)
                 try await Migrator.migrate([EventStore.migrations, CounterTotals().migrationSet], client: sinkClient, logger: TestEnvironment.logger)
-                let source = SourceService(url: sourceURL, store: EventStore(service: "source", client: sourceClient, logger: TestEnvironment.logger), topic: topic)
+                let source = SourceService(url: sourceURL, client: sourceClient, topic: topic)
                 let relay = try source.relay(brokers: brokers)
                 let feed = CountingFeed(LocalEventFeed(store: source.store))
                 try await withBackground([{ try await relay.run() }]) {

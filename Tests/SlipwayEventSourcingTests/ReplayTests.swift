@@ -12,7 +12,7 @@ struct ReplayTests {
         let url = try await environment.freshDatabase("replay")
         try await withPostgres(url) { client in
             try await migrateSource(client)
-            let source = SourceService(url: url, store: EventStore(service: "source", client: client, logger: TestEnvironment.logger), topic: "unused")
+            let source = SourceService(url: url, client: client, topic: "unused")
             for index in 0..<20 { try await source.create("c\(index)") }
             for round in 0..<180 { try await source.increment("c\(round % 20)", by: Int64(round % 7 + 1)) }
 
@@ -41,7 +41,7 @@ struct ReplayTests {
             try await withPostgres(sinkURL) { sinkClient in
                 try await migrateSource(sourceClient)
                 try await Migrator.migrate([EventStore.migrations, CounterTotals().migrationSet], client: sinkClient, logger: TestEnvironment.logger)
-                let source = SourceService(url: sourceURL, store: EventStore(service: "source", client: sourceClient, logger: TestEnvironment.logger), topic: "unused")
+                let source = SourceService(url: sourceURL, client: sourceClient, topic: "unused")
                 for index in 0..<5 { try await source.create("c\(index)") }
                 for round in 0..<45 { try await source.increment("c\(round % 5)") }
                 // Publish positions as the relay would, without Kafka: the feed is what a replay reads.

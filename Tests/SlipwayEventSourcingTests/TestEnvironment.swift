@@ -102,8 +102,13 @@ func scalar(_ client: PostgresClient, _ sql: String) async throws -> Int64 {
 struct SourceService {
     let url: DatabaseURL
     let store: EventStore
-    let readModel = CounterTotals()
     let topic: String
+
+    init(url: DatabaseURL, client: PostgresClient, topic: String, maxAttempts: Int = 4) {
+        self.url = url
+        self.store = EventStore(service: "source", client: client, logger: TestEnvironment.logger, readModel: CounterTotals(), maxAttempts: maxAttempts)
+        self.topic = topic
+    }
 
     func relay(brokers: String, afterPublish: OutboxRelay.PublishedHook? = nil) throws -> OutboxRelay {
         var configuration = OutboxRelay.Configuration(topic: topic, database: try url.connectionConfiguration())
@@ -116,11 +121,11 @@ struct SourceService {
     }
 
     func create(_ id: String) async throws {
-        try await store.execute(Counter.self, aggregateID: id, command: .create(name: id), metadata: CommandMetadata(), readModel: readModel)
+        try await store.execute(Counter.self, aggregateID: id, command: .create(name: id), metadata: CommandMetadata())
     }
 
     func increment(_ id: String, by amount: Int64 = 1) async throws {
-        try await store.execute(Counter.self, aggregateID: id, command: .increment(by: amount), metadata: CommandMetadata(), readModel: readModel)
+        try await store.execute(Counter.self, aggregateID: id, command: .increment(by: amount), metadata: CommandMetadata())
     }
 }
 

@@ -63,7 +63,7 @@ struct DownAndWatchdogTests {
   @Test func watchdogKillsChildrenWhenTheSupervisorIsKilled() async throws {
     let temp = try TemporaryDirectory("watchdog")
     defer { temp.cleanup() }
-    let fakeSupervisor = try spawn("sleep 60")
+    let fakeSupervisor = try spawn("exec sleep 60")
     let child = try spawn("while :; do sleep 0.1; done")
     let pidsFile = temp.url.appendingPathComponent("up.pids")
     try "\(child.processIdentifier)\n".write(to: pidsFile, atomically: true, encoding: .utf8)

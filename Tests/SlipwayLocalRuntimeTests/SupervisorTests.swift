@@ -193,6 +193,35 @@ struct SupervisorTests {
     }
   }
 
+  /// The first shutdown request (what the SIGTERM/SIGINT handler calls) starts the graceful stop, the
+  /// second stops waiting for a child that ignores SIGTERM and kills it. Real signals to a real
+  /// `slipway up` process are covered by `UpCommandTests` (`slipway down` sends SIGTERM): sending them
+  /// to this shared test process made the test depend on which other suites were running.
+  @Test func shutdownRequestStopsAndASecondOneKills() async throws {
+    let temp = try TemporaryDirectory("signals")
+    defer { temp.cleanup() }
+    let paths = SlipwayPaths(root: temp.url)
+    let stubborn = shell("stubborn", "trap '' TERM; echo started; while :; do sleep 0.1; done", stopTimeout: .seconds(60))
+    let supervisor = try Supervisor(
+      processes: [stubborn],
+      options: SupervisorOptions(paths: paths, handleSignals: false, colors: false, output: OutputCollector().sink))
+    let running = Task { try await supervisor.run() }
+    #expect(await eventually { await supervisor.currentPhase == .running })
+    let pid = try #require(await supervisor.snapshot().first?.pid)
+
+    let clock = ContinuousClock()
+    let start = clock.now
+    supervisor.requestShutdown()
+    #expect(await eventually(timeout: .seconds(5)) { await supervisor.currentPhase == .stopping })
+    try await Task.sleep(for: .milliseconds(300))
+    #expect(ProcessInspection.isAlive(pid), "the child ignores SIGTERM")
+    supervisor.requestShutdown()
+    try await running.value
+    #expect(clock.now - start < .seconds(10))
+    #expect(!ProcessInspection.isAlive(pid))
+    #expect(try UpState.read(from: paths.stateFile).status == .stopped)
+  }
+
   @Test func duplicateNamesAreRejected() throws {
     #expect(throws: LocalRuntimeError.duplicateProcessName("a")) {
       try Supervisor(processes: [shell("a", "true"), shell("a", "true")])

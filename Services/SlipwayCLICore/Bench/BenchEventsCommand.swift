@@ -57,7 +57,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
 
             let ledger = LedgerProjection()
             try await Migrator.migrate([EventStore.migrations, ledger.migrationSet], client: client, logger: logger)
-            let store = EventStore(service: "bench", client: client, logger: logger)
+            let store = EventStore(service: "bench", client: client, logger: logger, readModel: ledger)
             let feedPort = try freeTCPPort()
             let sink = try startSink(sinkURL: sinkURL, brokers: infrastructure.kafkaBrokers, feedURL: "http://127.0.0.1:\(feedPort)", topic: topic)
             defer { if sink.process.isRunning { sink.process.terminate(); sink.process.waitUntilExit() } }
@@ -75,13 +75,13 @@ struct BenchEventsCommand: AsyncParsableCommand {
             try await waitFor(file: sink.readyFile, process: sink.process)
             // Warm-up: the sink joins its consumer group and the producer learns the partitions.
             let warmup = 500
-            try await write(store: store, count: warmup, writers: 4, readModel: ledger)
+            try await write(store: store, count: warmup, writers: 4)
             try await waitForCheckpoint(sinkClient, Int64(warmup), timeout: .seconds(60))
             print("  warm-up: \(warmup) events projected")
 
             // Throughput: as fast as the writers go; the clock stops when the other process has applied the last event.
             let started = ContinuousClock.now
-            try await write(store: store, count: events, writers: writers, readModel: ledger)
+            try await write(store: store, count: events, writers: writers)
             let written = ContinuousClock.now - started
             try await waitForCheckpoint(sinkClient, Int64(warmup + events), timeout: .seconds(600))
             let elapsed = ContinuousClock.now - started
@@ -92,7 +92,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
             // Latency at a fixed rate: commit on the source to visible in the sink's read model.
             let firstPosition = Int64(warmup + events) + 1
             let latencyEvents = rate * latencySeconds
-            try await writePaced(store: store, count: latencyEvents, rate: rate, readModel: ledger)
+            try await writePaced(store: store, count: latencyEvents, rate: rate)
             let lastPosition = Int64(warmup + events + latencyEvents)
             try await waitForCheckpoint(sinkClient, lastPosition, timeout: .seconds(120))
             let (p50, p99, maxLatency) = try await latencyPercentiles(sinkClient, from: firstPosition, to: lastPosition)
@@ -111,7 +111,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
 
     // MARK: Phases
 
-    func write(store: EventStore, count: Int, writers: Int, readModel: LedgerProjection) async throws {
+    func write(store: EventStore, count: Int, writers: Int) async throws {
         let accounts = self.accounts
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<writers {
@@ -119,7 +119,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
                     var index = writer
                     while index < count {
                         try await store.execute(BenchAccount.self, aggregateID: "acct-\(index % accounts)", command: .deposit([Int64(index % 100 + 1)]),
-                                                metadata: CommandMetadata(), readModel: readModel)
+                                                metadata: CommandMetadata())
                         index += writers
                     }
                 }
@@ -129,7 +129,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
     }
 
     /// Paced writes: one command every 1/rate seconds on a fixed schedule (late commands do not shift it).
-    func writePaced(store: EventStore, count: Int, rate: Int, readModel: LedgerProjection) async throws {
+    func writePaced(store: EventStore, count: Int, rate: Int) async throws {
         let accounts = self.accounts
         let interval = Duration.nanoseconds(1_000_000_000 / Int64(rate))
         let start = ContinuousClock.now
@@ -141,7 +141,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
                     while index < count {
                         try await Task.sleep(until: start + interval * index, clock: .continuous)
                         try await store.execute(BenchAccount.self, aggregateID: "acct-\(index % accounts)", command: .deposit([1]),
-                                                metadata: CommandMetadata(), readModel: readModel)
+                                                metadata: CommandMetadata())
                         index += lanes
                     }
                 }
@@ -159,7 +159,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
             defer { group.cancelAll() }
             let ledger = LedgerProjection()
             try await Migrator.migrate([EventStore.migrations, ledger.migrationSet], client: client, logger: logger)
-            let store = EventStore(service: "bench", client: client, logger: logger)
+            let store = EventStore(service: "bench", client: client, logger: logger, readModel: ledger)
             // Seed through the real write path, 1,000 events per command.
             let perCommand = 1000
             let commands = (replayEvents + perCommand - 1) / perCommand
@@ -171,7 +171,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
                         while command < commands {
                             let size = min(perCommand, replayEvents - command * perCommand)
                             try await store.execute(BenchAccount.self, aggregateID: "acct-\(command)", command: .deposit((0..<size).map { Int64($0 % 50 + 1) }),
-                                                    metadata: CommandMetadata(), readModel: ledger)
+                                                    metadata: CommandMetadata())
                             command += 4
                         }
                     }
@@ -219,7 +219,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
     func feedServer(store: EventStore, port: Int, logger: Logger) throws -> some Service {
         let definition = ServiceDefinition(name: "bench", defaultPort: port, readModel: LedgerProjection())
         let config = try ServiceConfig.load(service: "bench", defaultPort: port, reader: ConfigReader(arguments: [], environment: [:]))
-        let environment = ServiceEnvironment(config: config, store: store, postgres: store.client, httpClient: .shared, logger: logger, readModel: definition.readModel)
+        let environment = ServiceEnvironment(config: config, store: store, postgres: store.client, httpClient: .slipwayInternal, logger: logger)
         let readiness = Readiness()
         readiness.markMigrated()
         let router = SlipwayServiceRunner.buildRouter(definition, environment: environment, readiness: readiness)

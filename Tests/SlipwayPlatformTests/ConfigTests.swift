@@ -1,0 +1,51 @@
+import SlipwayPlatform
+import Testing
+
+@Suite("Configuration")
+struct ConfigTests {
+    @Test("command line beats environment beats default")
+    func precedence() throws {
+        let both = ConfigReader(arguments: ["svc", "--port", "9001"], environment: ["SLIPWAY_PORT": "9002"])
+        #expect(try both.int("port", default: 1) == 9001)
+        let equalsForm = ConfigReader(arguments: ["svc", "--port=9003"], environment: ["SLIPWAY_PORT": "9002"])
+        #expect(try equalsForm.int("port", default: 1) == 9003)
+        let environmentOnly = ConfigReader(arguments: ["svc"], environment: ["SLIPWAY_PORT": "9002"])
+        #expect(try environmentOnly.int("port", default: 1) == 9002)
+        #expect(try ConfigReader(arguments: [], environment: [:]).int("port", default: 7) == 7)
+    }
+
+    @Test("a malformed number names the setting")
+    func badNumber() {
+        let reader = ConfigReader(arguments: ["--port", "eighty"], environment: [:])
+        let error = #expect(throws: ConfigError.self) { try reader.int("port", default: 1) }
+        #expect(error?.description.contains("--port") == true)
+        #expect(error?.description.contains("SLIPWAY_PORT") == true)
+    }
+
+    @Test("service config: peers, database per service, log level")
+    func serviceConfig() throws {
+        let reader = ConfigReader(
+            arguments: ["--peer", "registry=http://10.0.0.5:9000/", "--database-url", "postgres://app:secret@db:6543/"],
+            environment: ["SLIPWAY_PEER": "ignored=http://x"])
+        let config = try ServiceConfig.load(service: "training", defaultPort: 8101, reader: reader)
+        #expect(config.port == 8101)
+        #expect(config.peers["registry"] == "http://10.0.0.5:9000")
+        #expect(config.peers["deploy"] == "http://127.0.0.1:8104")
+        #expect(config.database.database == "slipway_training")
+        #expect(config.database.port == 6543)
+        #expect(config.database.password == "secret")
+        #expect(!config.database.description.contains("secret"), "passwords never reach logs")
+    }
+
+    @Test("bad values are rejected with the setting's name", arguments: [
+        ["--database-url", "mysql://x"],
+        ["--database-url", "postgres://h/db?sslmode=sometimes"],
+        ["--peer", "registry"],
+        ["--log-level", "loud"],
+    ])
+    func rejects(arguments: [String]) {
+        #expect(throws: ConfigError.self) {
+            try ServiceConfig.load(service: "training", defaultPort: 1, reader: ConfigReader(arguments: arguments, environment: [:]))
+        }
+    }
+}
