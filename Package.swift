@@ -76,7 +76,7 @@ var targets: [Target] = [
         dependencies: ["SlipwayLocalRuntime"],
         path: "Tests/SlipwayLocalRuntimeTests"
     ),
-    .testTarget(name: "SlipwayCLITests", path: "Tests/SlipwayCLITests"),
+    .testTarget(name: "SlipwayCLITests", dependencies: ["SlipwayLocalRuntime"], path: "Tests/SlipwayCLITests"),
     .testTarget(name: "SlipwayPlatformTests", dependencies: ["SlipwayPlatform"], path: "Tests/SlipwayPlatformTests"),
     .testTarget(
         name: "GatewayTests",
@@ -85,7 +85,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "SlipwayEventSourcingTests",
-        dependencies: ["SlipwayEventSourcing", "SlipwayPlatform", "SlipwayKafka", "SlipwayContracts", postgres, hummingbird, hummingbirdTesting, httpClient, log, lifecycle],
+        dependencies: ["SlipwayEventSourcing", "SlipwayPlatform", "SlipwayKafka", "SlipwayContracts", "SlipwayLocalRuntime", postgres, hummingbird, hummingbirdTesting, httpClient, log, lifecycle],
         path: "Tests/SlipwayEventSourcingTests"
     ),
 ]

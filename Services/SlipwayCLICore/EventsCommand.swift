@@ -87,11 +87,12 @@ struct ShowCommand: AsyncParsableCommand {
             print(String(decoding: body, as: UTF8.self))
             return
         }
-        let events = try JSONDecoder.iso8601.decode([EventJSON].self, from: Data(body))
+        let events = try JSONDecoder.iso8601.decode([EventView].self, from: Data(body))
         if events.isEmpty { print("no events for \(aggregate) in \(service)-svc") }
+        let time = ISO8601DateFormatter()
         for event in events {
-            let position = event.source_position.map { "#\($0)" } ?? "(unpublished)"
-            print("\(event.occurred_at)  \(position)  \(event.aggregate_type)/\(event.aggregate_id) v\(event.version)  \(event.event_type)  \(event.payload)")
+            let position = event.sourcePosition.map { "#\($0)" } ?? "(unpublished)"
+            print("\(time.string(from: event.occurredAt))  \(position)  \(event.aggregateType)/\(event.aggregateID) v\(event.version)  \(event.eventType)  \(event.payload)")
         }
     }
 }
@@ -132,25 +133,18 @@ struct ReplayResponseJSON: Decodable {
     let reports: [ReplayReport]
 }
 
-/// The feed's JSON view of an event (see `EventView` in the platform).
-struct EventJSON: Decodable {
-    let event_type: String
-    let aggregate_type: String
-    let aggregate_id: String
-    let version: Int64
-    let source_position: Int64?
-    let occurred_at: String
-    let payload: String
-}
-
 /// One line per event for people reading a terminal.
 struct EventLine {
     let envelope: EventEnvelope
 
     var text: String {
         let time = ISO8601DateFormatter().string(from: envelope.occurredDate)
-        let payload = (try? EventCatalog.decodeJSON(typeName: envelope.eventType, payload: [UInt8](envelope.payload)))
-            .map { $0 ?? "(\(envelope.payload.count) bytes)" } ?? "(undecodable payload)"
+        let payload: String
+        switch Result(catching: { try EventCatalog.decodeJSON(typeName: envelope.eventType, payload: [UInt8](envelope.payload)) }) {
+        case .success(let json?): payload = json
+        case .success(nil): payload = "(\(envelope.payload.count) bytes of an uncatalogued type)"
+        case .failure: payload = "(undecodable payload)"
+        }
         return "\(time)  \(envelope.sourceService)#\(envelope.sourcePosition)  \(envelope.aggregateType)/\(envelope.aggregateID) v\(envelope.aggregateVersion)  \(envelope.eventType)  \(payload)"
     }
 }

@@ -58,13 +58,16 @@ public final class EventStore: Sendable {
     public let readModel: (any Projection)?
     let batcher: WriteBatcher
 
-    public init(service: String, client: PostgresClient, logger: Logger, readModel: (any Projection)? = nil, maxAttempts: Int = 4, maxBatch: Int = 256) {
+    public init(
+        service: String, client: PostgresClient, logger: Logger, readModel: (any Projection)? = nil,
+        maxAttempts: Int = 4, maxBatch: Int = 256, concurrentBatches: Int = 4
+    ) {
         self.service = service
         self.client = client
         self.logger = logger
         self.readModel = readModel
         self.maxAttempts = maxAttempts
-        self.batcher = WriteBatcher(maxBatch: maxBatch)
+        self.batcher = WriteBatcher(maxBatch: maxBatch, maxLeaders: concurrentBatches)
         self.commits = CommitSignal()
         self.conflicts = Counter(label: "command.conflicts", dimensions: [("service", service)])
     }

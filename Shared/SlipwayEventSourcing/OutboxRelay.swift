@@ -85,6 +85,9 @@ public final class OutboxRelay: Service {
         logger.info("outbox relay leads", metadata: ["kafka.topic": "\(configuration.topic)"])
         var producer = try makeProducer()
         defer { Task { [producer] in await producer.shutdown() } }
+        // A relay that died after positioning (and maybe publishing) rows left them in the outbox:
+        // they go out first, with the positions they already have.
+        var unsent = try await positionedOutboxRows(on: connection)
         var lastBacklogReport = ContinuousClock.now - .seconds(10)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if ContinuousClock.now - lastBacklogReport > .seconds(1) {
@@ -92,11 +95,12 @@ public final class OutboxRelay: Service {
                 let rows = try await connection.query("SELECT count(*) FROM slipway.outbox", logger: logger)
                 for try await count in rows.decode(Int64.self) { backlog.record(count) }
             }
-            let batch = try await nextBatch(on: connection)
+            let batch = unsent.isEmpty ? try await positionNextBatch(on: connection) : unsent
             if batch.isEmpty {
                 await store.commits.wait(upTo: configuration.idlePoll)
                 continue
             }
+            unsent = batch
             do {
                 _ = try await producer.send(batch.map(message(for:)))
             } catch {
@@ -113,32 +117,40 @@ public final class OutboxRelay: Service {
             }
             let sequences = batch.map(\.sequence)
             try await connection.query("DELETE FROM slipway.outbox WHERE sequence = ANY(\(sequences))", logger: logger)
+            unsent = []
             published.increment(by: batch.count)
         }
     }
 
-    /// Gives the next unpublished events gapless positions (one statement, so a reader of the feed never
-    /// sees a hole), then returns every outbox row in position order, including rows positioned by a relay
-    /// that died before marking them sent.
-    private func nextBatch(on connection: PostgresConnection) async throws -> [StoredEvent] {
-        try await connection.query("""
-            WITH base AS (SELECT coalesce(max(source_position), 0) AS position FROM slipway.events),
-            pending AS (
-                SELECT e.sequence, row_number() OVER (ORDER BY e.sequence) AS n
-                FROM slipway.outbox o JOIN slipway.events e ON e.sequence = o.sequence
-                WHERE e.source_position IS NULL
-                ORDER BY e.sequence LIMIT \(configuration.batchSize))
-            UPDATE slipway.events e SET source_position = base.position + pending.n
-            FROM pending, base WHERE e.sequence = pending.sequence
-            """, logger: logger)
+    /// Gives the next unpublished events gapless positions in one statement (so a reader of the feed
+    /// never sees a hole) and returns them in position order. The outbox drives the query: it holds only
+    /// what is not yet published, while the events table only grows.
+    private func positionNextBatch(on connection: PostgresConnection) async throws -> [StoredEvent] {
         let rows = try await connection.query("""
-            SELECT \(unescaped: EventStore.columns.split(separator: ",").map { "e." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
-            FROM slipway.outbox o JOIN slipway.events e ON e.sequence = o.sequence
-            WHERE e.source_position IS NOT NULL
-            ORDER BY e.source_position LIMIT \(configuration.batchSize)
+            WITH base AS (SELECT coalesce(max(source_position), 0) AS position FROM slipway.events),
+            pending AS MATERIALIZED (
+                SELECT o.sequence FROM slipway.outbox o JOIN slipway.events e ON e.sequence = o.sequence
+                WHERE e.source_position IS NULL ORDER BY o.sequence LIMIT \(configuration.batchSize)),
+            numbered AS (SELECT sequence, row_number() OVER (ORDER BY sequence) AS n FROM pending)
+            UPDATE slipway.events e SET source_position = base.position + numbered.n
+            FROM numbered, base WHERE e.sequence = numbered.sequence
+            RETURNING \(unescaped: Self.qualifiedColumns)
+            """, logger: logger)
+        return try await EventStore.decodeRows(rows).sorted { ($0.sourcePosition ?? 0) < ($1.sourcePosition ?? 0) }
+    }
+
+    /// Outbox rows that already have a position: published (or not) by a relay that died before marking them sent.
+    private func positionedOutboxRows(on connection: PostgresConnection) async throws -> [StoredEvent] {
+        let rows = try await connection.query("""
+            WITH unsent AS MATERIALIZED (SELECT sequence FROM slipway.outbox)
+            SELECT \(unescaped: Self.qualifiedColumns) FROM unsent JOIN slipway.events e ON e.sequence = unsent.sequence
+            WHERE e.source_position IS NOT NULL ORDER BY e.source_position LIMIT \(configuration.batchSize)
             """, logger: logger)
         return try await EventStore.decodeRows(rows)
     }
+
+    static let qualifiedColumns = EventStore.columns.split(separator: ",")
+        .map { "e." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
 
     private func message(for event: StoredEvent) throws -> KafkaOutgoingMessage {
         let envelope = event.envelope(sourceService: store.service)

@@ -1,51 +1,60 @@
 import Synchronization
 
-/// Group commit without a background task: the first writer to find nobody leading becomes the leader
-/// and commits whatever is queued (its own command and those that arrived meanwhile) in one transaction;
-/// when its own command is done it hands the lead to the next queued writer. Under load, many commands
-/// share one round-trip budget; alone, a command commits at once.
+/// Group commit without a background task: a writer that finds a free leader slot takes whatever is
+/// queued (its own command and those that arrived meanwhile) and commits it in one transaction; up to
+/// `maxLeaders` batches are in flight at once, each on its own connection. A leader whose command is done
+/// hands its slot to the next queued writer. Under load, many commands share one round-trip budget;
+/// alone, a command commits at once.
 final class WriteBatcher: Sendable {
     typealias Execute = @Sendable ([WriteJob]) async -> Void
 
     private struct State {
         var queue: [WriteJob] = []
-        var leading = false
+        var leaders = 0
+    }
+
+    private enum Step {
+        case done
+        case lead([WriteJob])
+        case wait
     }
 
     private let state = Mutex(State())
     let maxBatch: Int
+    let maxLeaders: Int
 
-    init(maxBatch: Int) { self.maxBatch = maxBatch }
+    init(maxBatch: Int, maxLeaders: Int) {
+        self.maxBatch = maxBatch
+        self.maxLeaders = maxLeaders
+    }
 
     /// Queues `job` and returns once it is committed (or rejected).
     func submit(_ job: WriteJob, execute: Execute) async throws -> [StoredEvent] {
-        let lead = state.withLock { state -> Bool in
-            state.queue.append(job)
-            if state.leading { return false }
-            state.leading = true
-            return true
-        }
-        if !lead {
-            if await job.outcome.wait() == .done { return try job.outcome.result() }
-            // The previous leader finished its own command and passed the lead on: ours is next in the queue.
-        }
-        while !job.outcome.isResolved {
-            let batch = state.withLock { state -> [WriteJob] in
+        state.withLock { $0.queue.append(job) }
+        while true {
+            let step = state.withLock { state -> Step in
+                if job.outcome.isResolved { return .done }
+                guard state.leaders < maxLeaders, !state.queue.isEmpty else { return .wait }
+                state.leaders += 1
                 let batch = Array(state.queue.prefix(maxBatch))
                 state.queue.removeFirst(batch.count)
-                return batch
+                return .lead(batch)
             }
-            await execute(batch)
-        }
-        let next = state.withLock { state -> WriteJob? in
-            guard let next = state.queue.first else {
-                state.leading = false
-                return nil
+            switch step {
+            case .done:
+                return try job.outcome.result()
+            case .lead(let batch):
+                await execute(batch)
+                // Free the slot; if work is waiting and this writer is done, wake the next writer to lead.
+                let next = state.withLock { state -> WriteJob? in
+                    state.leaders -= 1
+                    return job.outcome.isResolved ? state.queue.first : nil
+                }
+                next?.outcome.passLead()
+            case .wait:
+                _ = await job.outcome.wait()
             }
-            return next
         }
-        next?.outcome.passLead()
-        return try job.outcome.result()
     }
 }
 
@@ -95,18 +104,25 @@ final class WriteOutcome: Sendable {
 
     func passLead() {
         let waiter = state.withLock { state -> CheckedContinuation<Signal, Never>? in
-            state.leadPassed = true
-            defer { state.waiter = nil }
-            return state.waiter
+            guard let waiter = state.waiter else {
+                state.leadPassed = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
         }
         waiter?.resume(returning: .lead)
     }
 
+    /// Returns when the result is in, or when the lead was passed to this writer (consumed by this call).
     func wait() async -> Signal {
         await withCheckedContinuation { continuation in
             let now = state.withLock { state -> Signal? in
                 if state.result != nil { return .done }
-                if state.leadPassed { return .lead }
+                if state.leadPassed {
+                    state.leadPassed = false
+                    return .lead
+                }
                 state.waiter = continuation
                 return nil
             }

@@ -102,21 +102,22 @@ struct ServiceInfo: Encodable {
     let projections: [String]
 }
 
-/// An event as JSON for people: the payload decoded through the event catalog when its type is known.
-struct EventView: Encodable {
-    let eventID: String
-    let eventType: String
-    let aggregateType: String
-    let aggregateID: String
-    let version: Int64
-    let sourceService: String
-    let sourcePosition: Int64?
-    let occurredAt: Date
-    let correlationID: String
-    let causationID: String
-    let payload: String
+/// An event as JSON for people (`/internal/events?format=json`, `slipway events show`): the payload
+/// decoded through the event catalog when its type is known.
+public struct EventView: Codable, Sendable {
+    public let eventID: String
+    public let eventType: String
+    public let aggregateType: String
+    public let aggregateID: String
+    public let version: Int64
+    public let sourceService: String
+    public let sourcePosition: Int64?
+    public let occurredAt: Date
+    public let correlationID: String
+    public let causationID: String
+    public let payload: String
 
-    init(_ event: StoredEvent, service: String) {
+    public init(_ event: StoredEvent, service: String) {
         eventID = event.eventID.uuidString.lowercased()
         eventType = event.eventType
         aggregateType = event.aggregateType

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayLocalRuntime
 import Testing
 
 /// The README's first command, end to end: `slipway up` on embedded defaults in a fresh directory,
@@ -22,7 +23,7 @@ struct UpCommandTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let slipway = Self.environment.bin_directory + "/slipway"
-        let gatewayPort = try freePort()
+        let gatewayPort = try freeTCPPort()
         let logFile = directory.appendingPathComponent("up.out")
         FileManager.default.createFile(atPath: logFile.path, contents: nil)
 
@@ -91,18 +92,6 @@ struct UpCommandTests {
         let tail = (try? String(contentsOf: log, encoding: .utf8))?.suffix(3000) ?? ""
         Issue.record("timed out waiting for: \(what)\n\(tail)")
         throw CancellationError()
-    }
-
-    func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 import SlipwayEventSourcing
+import SlipwayLocalRuntime
 import Testing
 
 /// The dev broker forgets everything on restart. Projections must notice the reset and backfill.
@@ -10,7 +11,7 @@ struct BrokerRestartTests {
 
     @Test("events keep being written across a broker restart; the projection ends complete and correct")
     func brokerRestart() async throws {
-        let port = try freePort()
+        let port = try freeTCPPort()
         let addressFile = environment.workDirectory + "/broker-\(port).addr"
         let broker = BrokerHandle(path: environment.devbrokerPath, port: port, addressFile: addressFile)
         try broker.start()
@@ -22,8 +23,8 @@ struct BrokerRestartTests {
         let topic = "slipway.training.events"  // a topic the dev broker creates at start, so it exists again after the restart
         try await withPostgres(sourceURL) { sourceClient in
             try await withPostgres(sinkURL) { sinkClient in
-                try await migrateSource(sourceClient)
-                try await Migrator.migrate([EventStore.migrations, CounterTotals().migrationSet], client: sinkClient, logger: TestEnvironment.logger)
+                try await migrateCounterStore(sourceClient)
+                try await migrateCounterStore(sinkClient)
                 let source = SourceService(url: sourceURL, client: sourceClient, topic: topic)
                 let relay = try source.relay(brokers: brokers)
                 let feed = CountingFeed(LocalEventFeed(store: source.store))
@@ -102,18 +103,4 @@ final class BrokerHandle: @unchecked Sendable {
     }
 
     struct BrokerDidNotStart: Error {}
-}
-
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -11,7 +11,7 @@ struct EventStoreTests {
     func concurrentWritersOneWins() async throws {
         let url = try await environment.freshDatabase("store")
         try await withPostgres(url) { client in
-            try await migrateSource(client)
+            try await migrateCounterStore(client)
             let source = SourceService(url: url, client: client, topic: "unused")
             try await source.create("c1")
             let results = await withTaskGroup(of: Result<Int64, any Error>.self) { group in
@@ -44,7 +44,7 @@ struct EventStoreTests {
     func concurrentWritersRetry() async throws {
         let url = try await environment.freshDatabase("store")
         try await withPostgres(url) { client in
-            try await migrateSource(client)
+            try await migrateCounterStore(client)
             let source = SourceService(url: url, client: client, topic: "unused", maxAttempts: 50)
             try await source.create("c1")
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -63,7 +63,7 @@ struct EventStoreTests {
     func groupCommitIsolatesFailures() async throws {
         let url = try await environment.freshDatabase("store")
         try await withPostgres(url) { client in
-            try await migrateSource(client)
+            try await migrateCounterStore(client)
             let source = SourceService(url: url, client: client, topic: "unused")
             for index in 0..<8 { try await source.create("c\(index)") }
             let outcomes = await withTaskGroup(of: (String, Bool).self) { group in
@@ -101,7 +101,7 @@ struct EventStoreTests {
     func staleExpectedVersion() async throws {
         let url = try await environment.freshDatabase("store")
         try await withPostgres(url) { client in
-            try await migrateSource(client)
+            try await migrateCounterStore(client)
             let store = EventStore(service: "source", client: client, logger: TestEnvironment.logger)
             try await store.execute(Counter.self, aggregateID: "c1", command: .create(name: "c1"), metadata: CommandMetadata())
             let error = await #expect(throws: ConcurrencyConflict.self) {
@@ -116,7 +116,7 @@ struct EventStoreTests {
     func rejectedCommandWritesNothing() async throws {
         let url = try await environment.freshDatabase("store")
         try await withPostgres(url) { client in
-            try await migrateSource(client)
+            try await migrateCounterStore(client)
             let store = EventStore(service: "source", client: client, logger: TestEnvironment.logger)
             await #expect(throws: CommandRejected.self) {
                 try await store.execute(Counter.self, aggregateID: "nope", command: .increment(by: 1), metadata: CommandMetadata())
@@ -130,8 +130,8 @@ struct EventStoreTests {
     func migrationsAreIdempotent() async throws {
         let url = try await environment.freshDatabase("store")
         try await withPostgres(url) { client in
-            try await migrateSource(client)
-            try await migrateSource(client)
+            try await migrateCounterStore(client)
+            try await migrateCounterStore(client)
             #expect(try await scalar(client, "SELECT count(*) FROM slipway.schema_migrations") == 2)
         }
     }

@@ -42,7 +42,7 @@ struct HTTPShellTests {
         let url = try await environment.freshDatabase("shell")
         try await withPostgres(url) { client in
             let definition = Self.definition()
-            try await Migrator.migrate([EventStore.migrations, CounterTotals().migrationSet], client: client, logger: TestEnvironment.logger)
+            try await migrateCounterStore(client)
             let config = try ServiceConfig.load(service: "counters", defaultPort: 0, reader: ConfigReader(arguments: [], environment: [:]))
             let environment = ServiceEnvironment(
                 config: config, store: EventStore(service: "counters", client: client, logger: TestEnvironment.logger, readModel: definition.readModel),

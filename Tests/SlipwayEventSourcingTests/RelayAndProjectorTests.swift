@@ -21,8 +21,8 @@ struct RelayAndProjectorTests {
         let brokers = environment.kafkaBrokers
         try await withPostgres(sourceURL) { sourceClient in
             try await withPostgres(sinkURL) { sinkClient in
-                try await migrateSource(sourceClient)
-                try await Migrator.migrate([EventStore.migrations, CounterTotals().migrationSet], client: sinkClient, logger: TestEnvironment.logger)
+                try await migrateCounterStore(sourceClient)
+                try await migrateCounterStore(sinkClient)
                 let source = SourceService(url: sourceURL, client: sourceClient, topic: topic)
                 for index in 0..<5 { try await source.create("c\(index)") }
                 for index in 0..<45 { try await source.increment("c\(index % 5)", by: Int64(index + 1)) }
@@ -63,8 +63,8 @@ struct RelayAndProjectorTests {
         let brokers = environment.kafkaBrokers
         try await withPostgres(sourceURL) { sourceClient in
             try await withPostgres(sinkURL) { sinkClient in
-                try await migrateSource(sourceClient)
-                try await Migrator.migrate([EventStore.migrations, CounterTotals().migrationSet], client: sinkClient, logger: TestEnvironment.logger)
+                try await migrateCounterStore(sourceClient)
+                try await migrateCounterStore(sinkClient)
                 let source = SourceService(url: sourceURL, client: sourceClient, topic: topic)
                 let relay = try source.relay(brokers: brokers)
                 let feed = CountingFeed(LocalEventFeed(store: source.store))
@@ -91,7 +91,7 @@ struct RelayAndProjectorTests {
     func reorderAcrossPartitions() async throws {
         let sinkURL = try await environment.freshDatabase("sink")
         try await withPostgres(sinkURL) { sinkClient in
-            try await Migrator.migrate([EventStore.migrations, CounterTotals().migrationSet], client: sinkClient, logger: TestEnvironment.logger)
+            try await migrateCounterStore(sinkClient)
             let envelopes = try (1...4).map { position -> EventEnvelope in
                 var envelope = EventEnvelope()
                 envelope.sourceService = "source"

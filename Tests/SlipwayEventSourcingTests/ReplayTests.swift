@@ -11,7 +11,7 @@ struct ReplayTests {
     func replayVerify() async throws {
         let url = try await environment.freshDatabase("replay")
         try await withPostgres(url) { client in
-            try await migrateSource(client)
+            try await migrateCounterStore(client)
             let source = SourceService(url: url, client: client, topic: "unused")
             for index in 0..<20 { try await source.create("c\(index)") }
             for round in 0..<180 { try await source.increment("c\(round % 20)", by: Int64(round % 7 + 1)) }
@@ -39,8 +39,8 @@ struct ReplayTests {
         let sinkURL = try await environment.freshDatabase("sink")
         try await withPostgres(sourceURL) { sourceClient in
             try await withPostgres(sinkURL) { sinkClient in
-                try await migrateSource(sourceClient)
-                try await Migrator.migrate([EventStore.migrations, CounterTotals().migrationSet], client: sinkClient, logger: TestEnvironment.logger)
+                try await migrateCounterStore(sourceClient)
+                try await migrateCounterStore(sinkClient)
                 let source = SourceService(url: sourceURL, client: sourceClient, topic: "unused")
                 for index in 0..<5 { try await source.create("c\(index)") }
                 for round in 0..<45 { try await source.increment("c\(round % 5)") }

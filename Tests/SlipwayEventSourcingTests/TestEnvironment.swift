@@ -129,7 +129,8 @@ struct SourceService {
     }
 }
 
-func migrateSource(_ client: PostgresClient) async throws {
+/// The event store and the counters' read model: what both the source and a sink database need.
+func migrateCounterStore(_ client: PostgresClient) async throws {
     try await Migrator.migrate([EventStore.migrations, CounterTotals().migrationSet], client: client, logger: TestEnvironment.logger)
 }
 
