@@ -49,6 +49,12 @@ var targets: [Target] = [
     ),
     .target(name: "SlipwayLocalRuntime", dependencies: [log], path: "Shared/SlipwayLocalRuntime"),
 
+    .target(name: "SlipwayModelBundle", path: "Shared/SlipwayModelBundle"),
+    .target(name: "TrainerCore", dependencies: ["SlipwayModelBundle"], path: "Services/TrainerCore"),
+    .executableTarget(name: "slipway-trainer", dependencies: ["TrainerCore", "SlipwayModelBundle", argumentParser], path: "Services/SlipwayTrainer"),
+    .testTarget(name: "SlipwayModelBundleTests", dependencies: ["SlipwayModelBundle"], path: "Tests/SlipwayModelBundleTests"),
+    .testTarget(name: "TrainerCoreTests", dependencies: ["TrainerCore", "SlipwayModelBundle"], path: "Tests/TrainerCoreTests"),
+
     .target(name: "GatewayCore", dependencies: ["SlipwayPlatform", hummingbird, httpTypes, httpClient, log], path: "Services/GatewayCore"),
     .executableTarget(name: "gateway", dependencies: ["GatewayCore", "SlipwayPlatform"], path: "Services/Gateway"),
 
@@ -102,6 +108,7 @@ let package = Package(
         .executable(name: "slipway", targets: ["slipway"]),
         .executable(name: "slipway-devbroker", targets: ["slipway-devbroker"]),
         .executable(name: "gateway", targets: ["gateway"]),
+        .executable(name: "slipway-trainer", targets: ["slipway-trainer"]),
     ] + domainServices.map { .executable(name: $0.executable, targets: [$0.executable]) },
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),

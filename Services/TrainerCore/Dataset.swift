@@ -1,0 +1,247 @@
+import Foundation
+import SlipwayModelBundle
+
+/// One purchase after loading (indices into the dataset's id tables).
+public struct Interaction: Sendable, Equatable {
+    public var customer: Int32
+    public var product: Int32
+    public var revenue: Float
+    public var timestamp: Double
+    /// Index of the source row in the transactions file's row order (for per-row extra columns).
+    public var row: Int32
+}
+
+/// Transactions joined with optional customer/product attribute tables.
+public struct InteractionDataset: Sendable {
+    public var customerIds: [String] = []
+    public var productIds: [String] = []
+    /// Attribute column → value per customer index (nil = missing).
+    public var customerAttributes: [String: [String?]] = [:]
+    /// Attribute column → value per product index.
+    public var productAttributes: [String: [String?]] = [:]
+    /// Extra transaction columns → value per source row.
+    public var rowColumns: [String: [String?]] = [:]
+    public var interactions: [Interaction] = []
+    public var hasTimestamps = true
+    /// Counts per load/filter step, for the `examples` stage details.
+    public var report: [String: Double] = [:]
+
+    public init() {}
+}
+
+public enum DatasetLoader {
+    public static let aliases: [String: [String]] = [
+        "customer_id": ["customer_id", "customer", "customerid", "buyer_id", "client_id", "cust_id", "user_id", "customer_code"],
+        "product_id": ["product_id", "product", "productid", "item_id", "sku", "article_id", "product_code"],
+        "revenue": ["revenue", "amount", "sales", "value", "net_revenue", "total", "price_total"],
+        "timestamp": ["timestamp", "date", "ts", "datetime", "order_date", "transaction_date", "time", "created_at"],
+    ]
+
+    static func findColumn(_ canonical: String, in table: RawTable, overrides: [String: String]?, required: Bool) throws(DatasetError) -> Int? {
+        if let o = overrides?[canonical] {
+            guard let i = table.columnIndex(o) else {
+                throw .missingColumn(path: table.path, column: canonical, tried: [o], available: table.columns)
+            }
+            return i
+        }
+        let tried = aliases[canonical] ?? [canonical]
+        let lower = table.columns.map { $0.lowercased() }
+        for a in tried { if let i = lower.firstIndex(of: a) { return i } }
+        if required { throw .missingColumn(path: table.path, column: canonical, tried: tried, available: table.columns) }
+        return nil
+    }
+
+    /// Loads, joins and filters a dataset as the spec says.
+    public static func load(_ spec: DatasetSpec) throws(DatasetError) -> InteractionDataset {
+        let tx = try CSV.readTable(URL(fileURLWithPath: spec.transactions), format: spec.format, role: "transactions")
+        let ci = try findColumn("customer_id", in: tx, overrides: spec.columns, required: true)!
+        let pi = try findColumn("product_id", in: tx, overrides: spec.columns, required: true)!
+        let ri = try findColumn("revenue", in: tx, overrides: spec.columns, required: false)
+        let ti = try findColumn("timestamp", in: tx, overrides: spec.columns, required: false)
+        var ds = InteractionDataset()
+        ds.hasTimestamps = ti != nil
+        ds.report["rows_read"] = Double(tx.rows.count)
+
+        var custIndex: [String: Int32] = [:], prodIndex: [String: Int32] = [:]
+        var interactions: [Interaction] = []
+        interactions.reserveCapacity(tx.rows.count)
+        for (r, row) in tx.rows.enumerated() {
+            let line = tx.lines[r]
+            let c = row[ci].trimmingCharacters(in: .whitespaces), p = row[pi].trimmingCharacters(in: .whitespaces)
+            guard !c.isEmpty else { throw .malformedRow(path: tx.path, line: line, reason: "empty customer id") }
+            guard !p.isEmpty else { throw .malformedRow(path: tx.path, line: line, reason: "empty product id") }
+            var revenue: Float = 1
+            if let ri {
+                let s = row[ri]
+                if !s.isEmpty {
+                    guard let v = Double(s.trimmingCharacters(in: .whitespaces)), v.isFinite else {
+                        throw .malformedRow(path: tx.path, line: line, reason: "revenue '\(s)' (column '\(tx.columns[ri])') is not a number")
+                    }
+                    revenue = Float(v)
+                }
+            }
+            var ts = 0.0
+            if let ti {
+                guard let t = Timestamp.parse(row[ti]) else {
+                    throw .malformedRow(path: tx.path, line: line,
+                                        reason: "timestamp '\(row[ti])' (column '\(tx.columns[ti])') is not an ISO-8601 date/time or epoch seconds")
+                }
+                ts = t
+            }
+            let cIdx: Int32
+            if let e = custIndex[c] { cIdx = e } else { cIdx = Int32(ds.customerIds.count); custIndex[c] = cIdx; ds.customerIds.append(c) }
+            let pIdx: Int32
+            if let e = prodIndex[p] { pIdx = e } else { pIdx = Int32(ds.productIds.count); prodIndex[p] = pIdx; ds.productIds.append(p) }
+            interactions.append(Interaction(customer: cIdx, product: pIdx, revenue: revenue, timestamp: ts, row: Int32(r)))
+        }
+        let core = Set([ci, pi, ri, ti].compactMap { $0 })
+        for (j, name) in tx.columns.enumerated() where !core.contains(j) {
+            ds.rowColumns[name] = tx.rows.map { $0[j].isEmpty ? nil : $0[j] }
+        }
+
+        if let path = spec.customers {
+            let t = try CSV.readTable(URL(fileURLWithPath: path), format: spec.format, role: "customers")
+            ds.customerAttributes = try attributes(t, key: "customer_id", ids: ds.customerIds, index: custIndex, overrides: spec.columns)
+        }
+        if let path = spec.products {
+            let t = try CSV.readTable(URL(fileURLWithPath: path), format: spec.format, role: "products")
+            ds.productAttributes = try attributes(t, key: "product_id", ids: ds.productIds, index: prodIndex, overrides: spec.columns)
+        }
+        ds.interactions = interactions
+        try applyFilters(&ds, spec)
+        return ds
+    }
+
+    static func attributes(_ t: RawTable, key: String, ids: [String], index: [String: Int32],
+                           overrides: [String: String]?) throws(DatasetError) -> [String: [String?]] {
+        let k = try findColumn(key, in: t, overrides: overrides, required: true)!
+        var out: [String: [String?]] = [:]
+        for (j, name) in t.columns.enumerated() where j != k { out[name] = [String?](repeating: nil, count: ids.count) }
+        var seen = Set<String>()
+        for (r, row) in t.rows.enumerated() {
+            let id = row[k].trimmingCharacters(in: .whitespaces)
+            guard !id.isEmpty else { throw .malformedRow(path: t.path, line: t.lines[r], reason: "empty \(key)") }
+            guard seen.insert(id).inserted else {
+                throw .malformedRow(path: t.path, line: t.lines[r], reason: "duplicate \(key) '\(id)'")
+            }
+            guard let i = index[id] else { continue }  // attribute rows without transactions are ignored
+            for (j, name) in t.columns.enumerated() where j != k {
+                out[name]![Int(i)] = row[j].isEmpty ? nil : row[j]
+            }
+        }
+        return out
+    }
+
+    static func applyFilters(_ ds: inout InteractionDataset, _ spec: DatasetSpec) throws(DatasetError) {
+        var rows = ds.interactions
+        if let f = spec.filters {
+            if f.startDate != nil || f.endDate != nil {
+                guard ds.hasTimestamps else { throw .invalidOption("date filters need a timestamp column") }
+                var lo = -Double.infinity, hi = Double.infinity
+                if let s = f.startDate {
+                    guard let v = Timestamp.parse(s) else { throw .invalidOption("filters.start_date '\(s)' is not a date") }
+                    lo = v
+                }
+                if let s = f.endDate {
+                    guard let v = Timestamp.parse(s) else { throw .invalidOption("filters.end_date '\(s)' is not a date") }
+                    hi = v
+                }
+                rows = rows.filter { $0.timestamp >= lo && $0.timestamp < hi }
+                ds.report["rows_after_date_filter"] = Double(rows.count)
+            }
+            if let n = f.topNProducts {
+                guard n > 0 else { throw .invalidOption("filters.top_n_products must be > 0") }
+                var rev = [Double](repeating: 0, count: ds.productIds.count)
+                for r in rows { rev[Int(r.product)] += Double(r.revenue) }
+                let keep = Set(rev.indices.sorted { rev[$0] > rev[$1] || (rev[$0] == rev[$1] && $0 < $1) }.prefix(n))
+                rows = rows.filter { keep.contains(Int($0.product)) }
+                ds.report["rows_after_top_n_products"] = Double(rows.count)
+            }
+            if let m = f.minInteractionsPerCustomer, m > 1 {
+                var cnt = [Int](repeating: 0, count: ds.customerIds.count)
+                for r in rows { cnt[Int(r.customer)] += 1 }
+                rows = rows.filter { cnt[Int($0.customer)] >= m }
+                ds.report["rows_after_min_interactions"] = Double(rows.count)
+            }
+        }
+        if let pct = spec.samplePercent, pct < 100 {
+            guard pct > 0 else { throw .invalidOption("sample_percent must be in (0, 100]") }
+            var rng = SeededRandom(seed: (spec.split?.seed ?? 7) &+ 0x5A17)
+            rows = rows.filter { _ in rng.uniform() * 100 < pct }
+            ds.report["rows_after_sampling"] = Double(rows.count)
+        }
+        guard !rows.isEmpty else { throw .empty("no transactions left after filters and sampling") }
+        // Re-index customers/products to those still present (candidates = products in the data).
+        var cMap = [Int32](repeating: -1, count: ds.customerIds.count), pMap = [Int32](repeating: -1, count: ds.productIds.count)
+        var cIds: [String] = [], pIds: [String] = []
+        for i in rows.indices {
+            let c = Int(rows[i].customer), p = Int(rows[i].product)
+            if cMap[c] < 0 { cMap[c] = Int32(cIds.count); cIds.append(ds.customerIds[c]) }
+            if pMap[p] < 0 { pMap[p] = Int32(pIds.count); pIds.append(ds.productIds[p]) }
+            rows[i].customer = cMap[c]; rows[i].product = pMap[p]
+        }
+        func remap(_ attrs: [String: [String?]], _ map: [Int32], _ n: Int) -> [String: [String?]] {
+            attrs.mapValues { vals in
+                var out = [String?](repeating: nil, count: n)
+                for (old, new) in map.enumerated() where new >= 0 { out[Int(new)] = vals[old] }
+                return out
+            }
+        }
+        ds.customerAttributes = remap(ds.customerAttributes, cMap, cIds.count)
+        ds.productAttributes = remap(ds.productAttributes, pMap, pIds.count)
+        ds.customerIds = cIds; ds.productIds = pIds
+        ds.interactions = rows
+        ds.report["rows"] = Double(rows.count)
+        ds.report["customers"] = Double(cIds.count)
+        ds.report["products"] = Double(pIds.count)
+    }
+}
+
+/// Row indices (into `InteractionDataset.interactions`) of each split.
+public struct DatasetSplit: Sendable, Equatable {
+    public var train: [Int]
+    public var validation: [Int]
+    public var test: [Int]
+}
+
+public enum Splitter {
+    public static func split(_ ds: InteractionDataset, _ spec: SplitSpec) throws(DatasetError) -> DatasetSplit {
+        let n = ds.interactions.count
+        var rng = SeededRandom(seed: spec.seed)
+        func shuffled(_ a: [Int]) -> [Int] {
+            var a = a
+            for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, rng.int(i + 1)) }
+            return a
+        }
+        var out: DatasetSplit
+        switch spec.strategy {
+        case .random:
+            guard spec.testFraction > 0, spec.validationFraction >= 0, spec.testFraction + spec.validationFraction < 1 else {
+                throw .invalidOption("split: test_fraction + validation_fraction must be < 1 and test_fraction > 0")
+            }
+            let idx = shuffled(Array(0..<n))
+            let nt = Int((Double(n) * spec.testFraction).rounded()), nv = Int((Double(n) * spec.validationFraction).rounded())
+            out = DatasetSplit(train: Array(idx[(nt + nv)...]), validation: Array(idx[nt..<(nt + nv)]), test: Array(idx[..<nt]))
+        case .timeHoldout, .strictTemporal:
+            guard ds.hasTimestamps else { throw .invalidOption("split strategy \(spec.strategy.rawValue) needs a timestamp column") }
+            guard spec.holdoutDays > 0 else { throw .invalidOption("split.holdout_days must be > 0") }
+            let maxTs = ds.interactions.map(\.timestamp).max() ?? 0
+            let testStart = maxTs - Double(spec.holdoutDays) * 86400
+            var before: [Int] = [], test: [Int] = []
+            for (i, r) in ds.interactions.enumerated() { if r.timestamp > testStart { test.append(i) } else { before.append(i) } }
+            if spec.strategy == .timeHoldout {
+                let sh = shuffled(before)
+                let nv = Int((Double(sh.count) * spec.validationFraction).rounded())
+                out = DatasetSplit(train: Array(sh[nv...]).sorted(), validation: Array(sh[..<nv]).sorted(), test: test)
+            } else {
+                guard spec.validationDays > 0 else { throw .invalidOption("split.validation_days must be > 0") }
+                let valStart = testStart - Double(spec.validationDays) * 86400
+                out = DatasetSplit(train: before.filter { ds.interactions[$0].timestamp <= valStart },
+                                   validation: before.filter { ds.interactions[$0].timestamp > valStart }, test: test)
+            }
+        }
+        guard !out.train.isEmpty else { throw .empty("split \(spec.strategy.rawValue) produced an empty train set") }
+        guard !out.test.isEmpty else { throw .empty("split \(spec.strategy.rawValue) produced an empty test set") }
+        return out
+    }
+}

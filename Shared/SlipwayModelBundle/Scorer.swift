@@ -1,0 +1,213 @@
+/// One recommended candidate.
+public struct ScoredCandidate: Sendable, Equatable {
+    /// Row in the candidate matrix.
+    public var index: Int
+    /// ORIGINAL product id.
+    public var productId: String
+    public var score: Float
+    public init(index: Int, productId: String, score: Float) { self.index = index; self.productId = productId; self.score = score }
+}
+
+/// Serving-side answer for one query (the `predictions[i]` object of the model server).
+public struct Recommendations: Sendable, Equatable {
+    public var productIds: [String]
+    public var scores: [Float]
+    public init(productIds: [String], scores: [Float]) { self.productIds = productIds; self.scores = scores }
+}
+
+/// Query-tower forward pass over raw features (no allocation beyond the output).
+public struct QueryTower: Sendable {
+    public let encoders: [FeatureEncoder]
+    let tables: [[Float]?]
+    let tableDims: [Int]
+    let kernels: [[Float]]
+    let biases: [[Float]]
+    /// Layer widths, input first, output last.
+    public let sizes: [Int]
+    public let l2Normalize: Bool
+
+    init(transforms: [FeatureTransform], layout: TowerLayout, l2Normalize: Bool) {
+        encoders = transforms.map(FeatureEncoder.init)
+        tables = layout.tables.map { $0?.data }
+        tableDims = transforms.map { $0.inputWidth }
+        kernels = layout.kernels.map(\.data)
+        biases = layout.biases.map(\.data)
+        sizes = [layout.inputDim] + layout.kernels.map { $0.shape[1] }
+        self.l2Normalize = l2Normalize
+    }
+
+    public var outputDim: Int { sizes.last! }
+
+    /// Validates + transforms the raw features and runs the tower; writes `outputDim` floats.
+    public func embed(_ features: [String: FeatureValue], into out: UnsafeMutablePointer<Float>) throws(ScoringError) {
+        let width = sizes.max()!
+        try withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * width) { (buf) throws(ScoringError) in
+            let x = buf.baseAddress!, h = x + width
+            var off = 0
+            for (f, enc) in encoders.enumerated() {
+                let value = features[enc.name]
+                if let table = tables[f] {
+                    let row = Int(try enc.tableIndex(value))
+                    let d = tableDims[f]
+                    table.withUnsafeBufferPointer { t in (x + off).update(from: t.baseAddress! + row * d, count: d) }
+                    off += d
+                } else {
+                    try enc.writeDense(value, to: x + off)
+                    off += tableDims[f]
+                }
+            }
+            var cur = x, nxt = h
+            for l in 0..<kernels.count {
+                let nIn = sizes[l], nOut = sizes[l + 1]
+                let dst = l == kernels.count - 1 ? out : nxt
+                biases[l].withUnsafeBufferPointer { b in dst.update(from: b.baseAddress!, count: nOut) }
+                kernels[l].withUnsafeBufferPointer { k in
+                    for i in 0..<nIn where cur[i] != 0 { Kernels.axpy(dst, cur[i], k.baseAddress! + i * nOut, nOut) }
+                }
+                if l < kernels.count - 1 {
+                    for i in 0..<nOut where dst[i] < 0 { dst[i] = 0 }
+                    swap(&cur, &nxt)
+                }
+            }
+            if l2Normalize {
+                let n = Kernels.dot(out, out, outputDim).squareRoot()
+                if n > 0 { let inv = 1 / n; for i in 0..<outputDim { out[i] *= inv } }
+            }
+        }
+    }
+}
+
+/// Exact top-k retrieval over all candidates of a bundle.
+///
+/// Scores are dot products between the query-tower output and the precomputed candidate matrix
+/// (contiguous N×D Float32, SIMD kernels); selection keeps a k-sized min-heap (no full sort).
+public final class Scorer: Sendable {
+    public let manifest: Manifest
+    public let queryTower: QueryTower
+    /// N×D, row-major.
+    public let candidates: [Float]
+    public let candidateIds: [String]
+    public let dim: Int
+    let idIndex: [String: Int32]
+
+    /// Candidates scored per block (block of N×D rows stays in L1/L2 while a batch of queries runs over it).
+    public static let blockSize = 256
+
+    public init(bundle: ModelBundle) throws(BundleError) {
+        let layout = try TowerLayout(transforms: bundle.preprocessing.query, config: bundle.manifest.queryTower,
+                                     tensors: bundle.queryTower, side: "query")
+        manifest = bundle.manifest
+        queryTower = QueryTower(transforms: bundle.preprocessing.query, layout: layout,
+                                l2Normalize: bundle.manifest.queryTower.l2Normalize)
+        candidates = bundle.candidateEmbeddings
+        candidateIds = bundle.candidateIds
+        dim = bundle.manifest.outputDim
+        var ix: [String: Int32] = [:]
+        for (i, id) in candidateIds.enumerated() { ix[id] = Int32(i) }
+        idIndex = ix
+    }
+
+    public var candidateCount: Int { candidateIds.count }
+
+    /// Query embedding for raw features (validated and transformed with the bundle's preprocessing).
+    public func queryEmbedding(_ features: [String: FeatureValue]) throws(ScoringError) -> [Float] {
+        var out = [Float](repeating: 0, count: dim)
+        try out.withUnsafeMutableBufferPointer { (b) throws(ScoringError) in try queryTower.embed(features, into: b.baseAddress!) }
+        return out
+    }
+
+    /// Exact top-k of `query · candidates`; `excluded` holds candidate rows to skip.
+    public func topK(query: UnsafePointer<Float>, k: Int, excluded: Set<Int32> = []) -> [(index: Int, score: Float)] {
+        var heap = TopKHeap(k: min(max(k, 1), candidateCount))
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: Scorer.blockSize) { sbuf in
+            let scores = sbuf.baseAddress!
+            candidates.withUnsafeBufferPointer { cand in
+                var start = 0
+                let n = candidateCount
+                while start < n {
+                    let cnt = min(Scorer.blockSize, n - start)
+                    Kernels.scoreBlock(query: query, candidates: cand.baseAddress! + start * dim, count: cnt, dim: dim, scores: scores)
+                    var thr = heap.threshold
+                    for j in 0..<cnt where scores[j] >= thr {
+                        let idx = Int32(start + j)
+                        if !excluded.isEmpty && excluded.contains(idx) { continue }
+                        heap.push(scores[j], idx)
+                        thr = heap.threshold
+                    }
+                    start += cnt
+                }
+            }
+        }
+        return heap.sorted()
+    }
+
+    public func topK(query: [Float], k: Int, excluded: Set<Int32> = []) -> [(index: Int, score: Float)] {
+        precondition(query.count == dim, "query has \(query.count) dims, bundle has \(dim)")
+        return query.withUnsafeBufferPointer { topK(query: $0.baseAddress!, k: k, excluded: excluded) }
+    }
+
+    /// Raw features → top-k ORIGINAL product ids with scores. `excluding` takes product ids.
+    public func recommend(_ features: [String: FeatureValue], k: Int, excluding: Set<String> = []) throws(ScoringError) -> Recommendations {
+        guard k >= 1 else { throw .invalidK(k) }
+        let q = try queryEmbedding(features)
+        let ex = Set(excluding.compactMap { idIndex[$0] })
+        let top = topK(query: q, k: k, excluded: ex)
+        return Recommendations(productIds: top.map { candidateIds[$0.index] }, scores: top.map(\.score))
+    }
+
+    public func scoredCandidates(_ features: [String: FeatureValue], k: Int) throws(ScoringError) -> [ScoredCandidate] {
+        guard k >= 1 else { throw .invalidK(k) }
+        let q = try queryEmbedding(features)
+        return topK(query: q, k: k).map { ScoredCandidate(index: $0.index, productId: candidateIds[$0.index], score: $0.score) }
+    }
+
+    /// Top-k for a batch of query embeddings (Q×D row-major). Candidate blocks are reused across all
+    /// queries while hot in cache (blocked matrix × matrixᵀ).
+    public func topKBatch(queries: [Float], k: Int) -> [[(index: Int, score: Float)]] {
+        precondition(queries.count % dim == 0)
+        let q = queries.count / dim
+        if q == 0 { return [] }
+        var heaps = [TopKHeap](repeating: TopKHeap(k: min(max(k, 1), candidateCount)), count: q)
+        let block = Scorer.blockSize
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: block) { sbuf in
+            let scores = sbuf.baseAddress!
+            candidates.withUnsafeBufferPointer { cand in
+                queries.withUnsafeBufferPointer { qs in
+                    var start = 0
+                    let n = candidateCount
+                    while start < n {
+                        let cnt = min(block, n - start)
+                        let cb = cand.baseAddress! + start * dim
+                        for qi in 0..<q {
+                            Kernels.scoreBlock(query: qs.baseAddress! + qi * dim, candidates: cb, count: cnt, dim: dim, scores: scores)
+                            var thr = heaps[qi].threshold
+                            for j in 0..<cnt where scores[j] >= thr {
+                                heaps[qi].push(scores[j], Int32(start + j))
+                                thr = heaps[qi].threshold
+                            }
+                        }
+                        start += cnt
+                    }
+                }
+            }
+        }
+        return heaps.map { $0.sorted() }
+    }
+
+    /// Raw-feature batch → recommendations. The first invalid instance fails the batch with
+    /// `.instance(index:error:)` naming the instance and the feature.
+    public func recommendBatch(_ instances: [[String: FeatureValue]], k: Int) throws(ScoringError) -> [Recommendations] {
+        guard k >= 1 else { throw .invalidK(k) }
+        var qs = [Float](repeating: 0, count: instances.count * dim)
+        try qs.withUnsafeMutableBufferPointer { (b) throws(ScoringError) in
+            for (i, inst) in instances.enumerated() {
+                do throws(ScoringError) { try queryTower.embed(inst, into: b.baseAddress! + i * dim) } catch {
+                    throw .instance(index: i, error: error)
+                }
+            }
+        }
+        return topKBatch(queries: qs, k: k).map { top in
+            Recommendations(productIds: top.map { candidateIds[$0.index] }, scores: top.map(\.score))
+        }
+    }
+}
