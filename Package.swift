@@ -52,6 +52,7 @@ var targets: [Target] = [
     .target(name: "SlipwayModelBundle", path: "Shared/SlipwayModelBundle"),
     .target(name: "TrainerCore", dependencies: ["SlipwayModelBundle"], path: "Services/TrainerCore"),
     .executableTarget(name: "slipway-trainer", dependencies: ["TrainerCore", "SlipwayModelBundle", argumentParser], path: "Services/SlipwayTrainer"),
+    .executableTarget(name: "bundle-bench", dependencies: ["SlipwayModelBundle"], path: "Services/BundleBench"),
     .testTarget(name: "SlipwayModelBundleTests", dependencies: ["SlipwayModelBundle"], path: "Tests/SlipwayModelBundleTests"),
     .testTarget(name: "TrainerCoreTests", dependencies: ["TrainerCore", "SlipwayModelBundle"], path: "Tests/TrainerCoreTests"),
 

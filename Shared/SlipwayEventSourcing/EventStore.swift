@@ -210,7 +210,9 @@ public final class EventStore: Sendable {
             for job in batch {
                 do {
                     let events = try job.decide(histories[job.key] ?? [])
-                    histories[job.key, default: []].append(contentsOf: events)
+                    histories[job.key, default: []].append(contentsOf: events.map {
+                        HistoryEvent(version: $0.version, eventType: $0.eventType, payload: $0.payload)
+                    })
                     appended.append(contentsOf: events)
                     decided.append((job, events))
                 } catch {
@@ -230,17 +232,18 @@ public final class EventStore: Sendable {
         if decided.contains(where: { !$0.1.isEmpty }) { commits.signal() }
     }
 
-    private func histories(for keys: Set<AggregateKey>, on connection: PostgresConnection) async throws -> [AggregateKey: [StoredEvent]] {
+    private func histories(for keys: Set<AggregateKey>, on connection: PostgresConnection) async throws -> [AggregateKey: [HistoryEvent]] {
         let types = keys.map(\.type)
         let ids = keys.map(\.id)
         let rows = try await connection.query("""
-            SELECT \(unescaped: Self.columns) FROM slipway.events
+            SELECT aggregate_type, aggregate_id, version, event_type, payload FROM slipway.events
             WHERE (aggregate_type, aggregate_id) IN (SELECT * FROM unnest(\(types)::text[], \(ids)::text[]))
             ORDER BY aggregate_type, aggregate_id, version
             """, logger: logger)
-        var result: [AggregateKey: [StoredEvent]] = [:]
-        for event in try await Self.decodeRows(rows) {
-            result[AggregateKey(type: event.aggregateType, id: event.aggregateID), default: []].append(event)
+        var result: [AggregateKey: [HistoryEvent]] = [:]
+        for try await (type, id, version, eventType, payload) in rows.decode((String, String, Int64, String, ByteBuffer).self) {
+            result[AggregateKey(type: type, id: id), default: []]
+                .append(HistoryEvent(version: version, eventType: eventType, payload: Array(payload.readableBytesView)))
         }
         return result
     }

@@ -64,7 +64,7 @@ struct WriteJob: Sendable {
     let aggregateID: String
     /// Folds the aggregate's history (including events earlier commands of the same batch just decided)
     /// and returns the new, versioned events.
-    let decide: @Sendable ([StoredEvent]) throws -> [StoredEvent]
+    let decide: @Sendable ([HistoryEvent]) throws -> [StoredEvent]
     let outcome = WriteOutcome()
 
     var key: AggregateKey { AggregateKey(type: aggregateType, id: aggregateID) }
@@ -136,4 +136,12 @@ final class WriteOutcome: Sendable {
             return try result.get()
         }
     }
+}
+
+/// What deciding needs of a past event, and no more: loading only these columns keeps the write
+/// path's history query cheap to decode.
+struct HistoryEvent: Sendable {
+    let version: Int64
+    let eventType: String
+    let payload: [UInt8]
 }
