@@ -113,6 +113,7 @@ struct ReplayCommand: AsyncParsableCommand {
         if let projection { query += "&projection=\(percentEncoded(projection))" }
         let body = try await httpRequest(.POST, "\(base)/internal/replay?\(query)", timeout: .minutes(30))
         let response = try JSONDecoder().decode(ReplayResponseJSON.self, from: Data(body))
+        if response.reports.isEmpty { print("\(response.service)-svc has no read models to replay yet") }
         var failed = false
         for report in response.reports {
             print(String(format: "%@: %d events replayed in %.2f s (%.0f events/s) into schema %@%@",

@@ -109,7 +109,10 @@ struct UpCommand: AsyncParsableCommand {
                     try await Task.sleep(for: .milliseconds(100))
                     phase = await supervisor.currentPhase
                 }
-                if phase == .running { print(banner) }
+                if phase == .running {
+                    print(banner)
+                    fflush(nil)  // stdout may be a file or a pipe: show the URLs now, not at exit
+                }
             }
             try await group.waitForAll()
         }
