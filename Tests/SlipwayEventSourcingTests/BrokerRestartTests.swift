@@ -18,42 +18,35 @@ struct BrokerRestartTests {
         defer { broker.terminate() }
         let brokers = "127.0.0.1:\(port)"
 
-        let sourceURL = try await environment.freshDatabase("source")
-        let sinkURL = try await environment.freshDatabase("sink")
         let topic = "slipway.training.events"  // a topic the dev broker creates at start, so it exists again after the restart
-        try await withPostgres(sourceURL) { sourceClient in
-            try await withPostgres(sinkURL) { sinkClient in
-                try await migrateCounterStore(sourceClient)
-                try await migrateCounterStore(sinkClient)
-                let source = SourceService(url: sourceURL, client: sourceClient, topic: topic)
-                let relay = try source.relay(brokers: brokers)
-                let feed = CountingFeed(LocalEventFeed(store: source.store))
-                let projector = makeProjector(client: sinkClient, service: "source", topic: topic, feed: feed, brokers: brokers, group: "sink.restart")
-                try await withBackground([{ try await relay.run() }, { try await projector.run() }]) {
-                    for index in 0..<10 { try await source.create("c\(index)") }
-                    for round in 0..<300 {
-                        try await source.increment("c\(round % 10)", by: Int64(round + 1))
-                        if round == 100 {
-                            try await eventually("some events projected before the kill") {
-                                try await checkpoint(sinkClient, projection: "counter_totals", source: "source") > 50
-                            }
-                            broker.kill()
+        try await environment.withSourceAndSink(topic: topic) { source, sourceClient, sinkClient in
+            let relay = try source.relay(brokers: brokers)
+            let feed = CountingFeed(LocalEventFeed(store: source.store))
+            let projector = makeProjector(client: sinkClient, service: "source", topic: topic, feed: feed, brokers: brokers, group: "sink.restart")
+            try await withBackground([{ try await relay.run() }, { try await projector.run() }]) {
+                for index in 0..<10 { try await source.create("c\(index)") }
+                for round in 0..<300 {
+                    try await source.increment("c\(round % 10)", by: Int64(round + 1))
+                    if round == 100 {
+                        try await eventually("some events projected before the kill") {
+                            try await checkpoint(sinkClient, projection: "counter_totals", source: "source") > 50
                         }
-                        if round == 150 {
-                            try broker.start()
-                        }
-                        try await Task.sleep(for: .milliseconds(5))
+                        broker.kill()
                     }
-                    try await eventually(timeout: .seconds(60), "every event published after the restart") {
-                        try await scalar(sourceClient, "SELECT count(*) FROM slipway.outbox") == 0
+                    if round == 150 {
+                        try broker.start()
                     }
-                    try await eventually(timeout: .seconds(60), "projection complete") {
-                        try await checkpoint(sinkClient, projection: "counter_totals", source: "source") == 310
-                    }
+                    try await Task.sleep(for: .milliseconds(5))
                 }
-                #expect(try await counterRows(sinkClient, logger: TestEnvironment.logger) == counterRows(sourceClient, logger: TestEnvironment.logger))
-                #expect(feed.served > 0, "the gap left by the lost broker was filled from the source feed")
+                try await eventually(timeout: .seconds(60), "every event published after the restart") {
+                    try await scalar(sourceClient, "SELECT count(*) FROM slipway.outbox") == 0
+                }
+                try await eventually(timeout: .seconds(60), "projection complete") {
+                    try await checkpoint(sinkClient, projection: "counter_totals", source: "source") == 310
+                }
             }
+            #expect(try await counterRows(sinkClient, logger: TestEnvironment.logger) == counterRows(sourceClient, logger: TestEnvironment.logger))
+            #expect(feed.served > 0, "the gap left by the lost broker was filled from the source feed")
         }
     }
 

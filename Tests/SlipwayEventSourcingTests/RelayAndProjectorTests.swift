@@ -15,75 +15,61 @@ struct RelayAndProjectorTests {
 
     @Test("relay killed between publish and mark-sent, then restarted: all events arrive, each applied once")
     func relayCrashThenRestart() async throws {
-        let sourceURL = try await environment.freshDatabase("source")
-        let sinkURL = try await environment.freshDatabase("sink")
         let topic = environment.uniqueTopic("relaycrash")
         let brokers = environment.kafkaBrokers
-        try await withPostgres(sourceURL) { sourceClient in
-            try await withPostgres(sinkURL) { sinkClient in
-                try await migrateCounterStore(sourceClient)
-                try await migrateCounterStore(sinkClient)
-                let source = SourceService(url: sourceURL, client: sourceClient, topic: topic)
-                for index in 0..<5 { try await source.create("c\(index)") }
-                for index in 0..<45 { try await source.increment("c\(index % 5)", by: Int64(index + 1)) }
+        try await environment.withSourceAndSink(topic: topic) { source, sourceClient, sinkClient in
+            for index in 0..<5 { try await source.create("c\(index)") }
+            for index in 0..<45 { try await source.increment("c\(index % 5)", by: Int64(index + 1)) }
 
-                // First relay: publishes a batch, then "dies" before marking it sent.
-                let crashing = try source.relay(brokers: brokers) { _ in throw SimulatedCrash() }
-                await #expect(throws: SimulatedCrash.self) { try await crashing.run() }
-                #expect(try await scalar(sourceClient, "SELECT count(*) FROM slipway.outbox") == 50)
-                #expect(try await scalar(sourceClient, "SELECT count(*) FROM slipway.events WHERE source_position IS NOT NULL") > 0)
+            // First relay: publishes a batch, then "dies" before marking it sent.
+            let crashing = try source.relay(brokers: brokers) { _ in throw SimulatedCrash() }
+            await #expect(throws: SimulatedCrash.self) { try await crashing.run() }
+            #expect(try await scalar(sourceClient, "SELECT count(*) FROM slipway.outbox") == 50)
+            #expect(try await scalar(sourceClient, "SELECT count(*) FROM slipway.events WHERE source_position IS NOT NULL") > 0)
 
-                // Restarted relay and the other service's projection.
-                let relay = try source.relay(brokers: brokers)
-                let projector = makeProjector(client: sinkClient, service: "source", topic: topic, feed: EmptyFeed(), brokers: brokers, group: "sink.\(topic)")
-                try await withBackground([{ try await relay.run() }, { try await projector.run() }]) {
-                    try await eventually("sink applied all 50 events") {
-                        try await checkpoint(sinkClient, projection: "counter_totals", source: "source") == 50
-                    }
-                    try await eventually("outbox drained") { try await scalar(sourceClient, "SELECT count(*) FROM slipway.outbox") == 0 }
+            // Restarted relay and the other service's projection.
+            let relay = try source.relay(brokers: brokers)
+            let projector = makeProjector(client: sinkClient, service: "source", topic: topic, feed: EmptyFeed(), brokers: brokers, group: "sink.\(topic)")
+            try await withBackground([{ try await relay.run() }, { try await projector.run() }]) {
+                try await eventually("sink applied all 50 events") {
+                    try await checkpoint(sinkClient, projection: "counter_totals", source: "source") == 50
                 }
-                let expected = try await counterRows(sourceClient, logger: TestEnvironment.logger)
-                let projected = try await counterRows(sinkClient, logger: TestEnvironment.logger)
-                #expect(projected == expected)
-                #expect(projected.map(\.events).reduce(0, +) == 50)
-
-                // Kafka holds the first batch twice (at least once), positions 1...50 all present.
-                let positions = try await readAllPositions(topic: topic, brokers: brokers, atLeast: 100)
-                #expect(positions.count >= 100)
-                #expect(Set(positions) == Set(1...50))
+                try await eventually("outbox drained") { try await scalar(sourceClient, "SELECT count(*) FROM slipway.outbox") == 0 }
             }
+            let expected = try await counterRows(sourceClient, logger: TestEnvironment.logger)
+            let projected = try await counterRows(sinkClient, logger: TestEnvironment.logger)
+            #expect(projected == expected)
+            #expect(projected.map(\.events).reduce(0, +) == 50)
+
+            // Kafka holds the first batch twice (at least once), positions 1...50 all present.
+            let positions = try await readAllPositions(topic: topic, brokers: brokers, atLeast: 100)
+            #expect(positions.count >= 100)
+            #expect(Set(positions) == Set(1...50))
         }
     }
 
     @Test("projector restarted: it resumes from its checkpoint, nothing skipped or applied twice")
     func projectorRestart() async throws {
-        let sourceURL = try await environment.freshDatabase("source")
-        let sinkURL = try await environment.freshDatabase("sink")
         let topic = environment.uniqueTopic("restart")
         let brokers = environment.kafkaBrokers
-        try await withPostgres(sourceURL) { sourceClient in
-            try await withPostgres(sinkURL) { sinkClient in
-                try await migrateCounterStore(sourceClient)
-                try await migrateCounterStore(sinkClient)
-                let source = SourceService(url: sourceURL, client: sourceClient, topic: topic)
-                let relay = try source.relay(brokers: brokers)
-                let feed = CountingFeed(LocalEventFeed(store: source.store))
-                try await withBackground([{ try await relay.run() }]) {
-                    try await source.create("a")
-                    let first = makeProjector(client: sinkClient, service: "source", topic: topic, feed: feed, brokers: brokers, group: "sink.\(topic)")
-                    try await withBackground([{ try await first.run() }]) {
-                        for _ in 0..<29 { try await source.increment("a") }
-                        try await eventually("first 30 applied") { try await checkpoint(sinkClient, projection: "counter_totals", source: "source") == 30 }
-                    }
-                    for _ in 0..<30 { try await source.increment("a") }
-                    let second = makeProjector(client: sinkClient, service: "source", topic: topic, feed: feed, brokers: brokers, group: "sink.\(topic)")
-                    try await withBackground([{ try await second.run() }]) {
-                        try await eventually("all 60 applied") { try await checkpoint(sinkClient, projection: "counter_totals", source: "source") == 60 }
-                    }
+        try await environment.withSourceAndSink(topic: topic) { source, sourceClient, sinkClient in
+            let relay = try source.relay(brokers: brokers)
+            let feed = CountingFeed(LocalEventFeed(store: source.store))
+            try await withBackground([{ try await relay.run() }]) {
+                try await source.create("a")
+                let first = makeProjector(client: sinkClient, service: "source", topic: topic, feed: feed, brokers: brokers, group: "sink.\(topic)")
+                try await withBackground([{ try await first.run() }]) {
+                    for _ in 0..<29 { try await source.increment("a") }
+                    try await eventually("first 30 applied") { try await checkpoint(sinkClient, projection: "counter_totals", source: "source") == 30 }
                 }
-                let row = try await counterRows(sinkClient, logger: TestEnvironment.logger).first
-                #expect(row == CounterRow(id: "a", name: "a", total: 59, events: 60, version: 60))
+                for _ in 0..<30 { try await source.increment("a") }
+                let second = makeProjector(client: sinkClient, service: "source", topic: topic, feed: feed, brokers: brokers, group: "sink.\(topic)")
+                try await withBackground([{ try await second.run() }]) {
+                    try await eventually("all 60 applied") { try await checkpoint(sinkClient, projection: "counter_totals", source: "source") == 60 }
+                }
             }
+            let row = try await counterRows(sinkClient, logger: TestEnvironment.logger).first
+            #expect(row == CounterRow(id: "a", name: "a", total: 59, events: 60, version: 60))
         }
     }
 

@@ -35,28 +35,21 @@ struct ReplayTests {
 
     @Test("a projection of another service replays from that service's feed up to the live checkpoint")
     func replayFromFeed() async throws {
-        let sourceURL = try await environment.freshDatabase("source")
-        let sinkURL = try await environment.freshDatabase("sink")
-        try await withPostgres(sourceURL) { sourceClient in
-            try await withPostgres(sinkURL) { sinkClient in
-                try await migrateCounterStore(sourceClient)
-                try await migrateCounterStore(sinkClient)
-                let source = SourceService(url: sourceURL, client: sourceClient, topic: "unused")
-                for index in 0..<5 { try await source.create("c\(index)") }
-                for round in 0..<45 { try await source.increment("c\(round % 5)") }
-                // Publish positions as the relay would, without Kafka: the feed is what a replay reads.
-                try await sourceClient.query("UPDATE slipway.events SET source_position = sequence", logger: TestEnvironment.logger)
-                let projector = makeProjector(client: sinkClient, service: "source", topic: "unused", feed: LocalEventFeed(store: source.store), brokers: environment.kafkaBrokers, group: "unused")
-                var states: [String: Projector.SourceState] = ["source": .init(checkpoint: 0)]
-                try await projector.catchUp("source", &states)
-                #expect(try await checkpoint(sinkClient, projection: "counter_totals", source: "source") == 50)
+        try await environment.withSourceAndSink(topic: "unused") { source, sourceClient, sinkClient in
+            for index in 0..<5 { try await source.create("c\(index)") }
+            for round in 0..<45 { try await source.increment("c\(round % 5)") }
+            // Publish positions as the relay would, without Kafka: the feed is what a replay reads.
+            try await sourceClient.query("UPDATE slipway.events SET source_position = sequence", logger: TestEnvironment.logger)
+            let projector = makeProjector(client: sinkClient, service: "source", topic: "unused", feed: LocalEventFeed(store: source.store), brokers: environment.kafkaBrokers, group: "unused")
+            var states: [String: Projector.SourceState] = ["source": .init(checkpoint: 0)]
+            try await projector.catchUp("source", &states)
+            #expect(try await checkpoint(sinkClient, projection: "counter_totals", source: "source") == 50)
 
-                let report = try await Replayer.replay(
-                    CounterTotals(), sources: [Projector.Source(service: "source", topic: "unused", feed: LocalEventFeed(store: source.store))],
-                    client: sinkClient, verify: true, logger: TestEnvironment.logger)
-                #expect(report.events == 50)
-                #expect(report.verified == true)
-            }
+            let report = try await Replayer.replay(
+                CounterTotals(), sources: [Projector.Source(service: "source", topic: "unused", feed: LocalEventFeed(store: source.store))],
+                client: sinkClient, verify: true, logger: TestEnvironment.logger)
+            #expect(report.events == 50)
+            #expect(report.verified == true)
         }
     }
 }

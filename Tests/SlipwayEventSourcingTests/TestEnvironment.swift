@@ -41,6 +41,22 @@ struct TestEnvironment: Decodable {
         return url
     }
 
+    /// Two services' databases for one test, both migrated for counters: a source (event store, inline
+    /// read model, relay) and a sink that projects the source's events.
+    func withSourceAndSink<T: Sendable>(
+        topic: String, _ body: @Sendable (SourceService, PostgresClient, PostgresClient) async throws -> T
+    ) async throws -> T {
+        let sourceURL = try await freshDatabase("source")
+        let sinkURL = try await freshDatabase("sink")
+        return try await withPostgres(sourceURL) { sourceClient in
+            try await withPostgres(sinkURL) { sinkClient in
+                try await migrateCounterStore(sourceClient)
+                try await migrateCounterStore(sinkClient)
+                return try await body(SourceService(url: sourceURL, client: sourceClient, topic: topic), sourceClient, sinkClient)
+            }
+        }
+    }
+
     func uniqueTopic(_ prefix: String) -> String { "test.\(prefix).\(UUID().uuidString.prefix(8).lowercased())" }
 
     var devbrokerPath: String { binDirectory + "/slipway-devbroker" }
