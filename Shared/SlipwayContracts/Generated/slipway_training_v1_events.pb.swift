@@ -318,6 +318,73 @@ public nonisolated struct FeatureSpec: Sendable {
   /// timestamp / bucketised numeric
   public var bucketCount: Int32 = 0
 
+  /// The built-in trainer's vocabulary of raw types and transforms (docs/trainer-and-bundle.md).
+  public var rawType: String = String()
+
+  /// "vocabulary" | "normalize" | "bucketize" | "cyclical"
+  public var transform: String = String()
+
+  public var oovBuckets: Int32 = 0
+
+  /// normalize: log1p first
+  public var logTransform: Bool = false
+
+  /// cyclical: "day_of_week", "month", "hour_of_day", "day_of_month"
+  public var cycles: [String] = []
+
+  /// serving rejects a request without it
+  public var required: Bool = false
+
+  /// vocabulary keeps values seen at least this often
+  public var minCount: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Row selection applied when a dataset is read (all optional).
+public nonisolated struct DatasetSelection: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// inclusive, YYYY-MM-DD or ISO-8601
+  public var startDate: String = String()
+
+  /// exclusive
+  public var endDate: String = String()
+
+  /// keep the N products with the most revenue; 0 = all
+  public var topNProducts: Int32 = 0
+
+  /// 0 = no minimum
+  public var minInteractionsPerCustomer: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// How rows are split into train / validation / test.
+public nonisolated struct SplitConfig: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "random" | "time_holdout" | "strict_temporal"
+  public var strategy: String = String()
+
+  public var holdoutDays: Int32 = 0
+
+  public var validationDays: Int32 = 0
+
+  public var validationFraction: Double = 0
+
+  public var testFraction: Double = 0
+
+  public var seed: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -484,6 +551,12 @@ public nonisolated struct TrainingRunConfig: @unchecked Sendable {
     set {_uniqueStorage()._executor = newValue}
   }
 
+  /// a blessed run is registered only by an explicit push
+  public var skipAutoRegister: Bool {
+    get {_storage._skipAutoRegister}
+    set {_uniqueStorage()._skipAutoRegister = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -492,41 +565,119 @@ public nonisolated struct TrainingRunConfig: @unchecked Sendable {
 }
 
 /// Emitted when a dataset (CSV/JSONL files with column aliases and filters) is registered.
-public nonisolated struct DatasetRegistered: Sendable {
+public nonisolated struct DatasetRegistered: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var datasetID: String = String()
+  public var datasetID: String {
+    get {_storage._datasetID}
+    set {_uniqueStorage()._datasetID = newValue}
+  }
 
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
-  public var descriptionText: String = String()
+  public var descriptionText: String {
+    get {_storage._descriptionText}
+    set {_uniqueStorage()._descriptionText = newValue}
+  }
 
-  public var format: DatasetFormat = .unspecified
+  public var format: DatasetFormat {
+    get {_storage._format}
+    set {_uniqueStorage()._format = newValue}
+  }
 
   /// files or globs, artifact-store URIs
-  public var sourceUris: [String] = []
+  public var sourceUris: [String] {
+    get {_storage._sourceUris}
+    set {_uniqueStorage()._sourceUris = newValue}
+  }
 
   /// alias -> source column
-  public var columnAliases: Dictionary<String,String> = [:]
+  public var columnAliases: Dictionary<String,String> {
+    get {_storage._columnAliases}
+    set {_uniqueStorage()._columnAliases = newValue}
+  }
 
-  public var filters: [DatasetFilter] = []
+  public var filters: [DatasetFilter] {
+    get {_storage._filters}
+    set {_uniqueStorage()._filters = newValue}
+  }
 
-  public var columns: [DatasetColumn] = []
+  public var columns: [DatasetColumn] {
+    get {_storage._columns}
+    set {_uniqueStorage()._columns = newValue}
+  }
 
   /// 0 when unknown at registration
-  public var rowCount: Int64 = 0
+  public var rowCount: Int64 {
+    get {_storage._rowCount}
+    set {_uniqueStorage()._rowCount = newValue}
+  }
 
-  public var customerIDColumn: String = String()
+  public var customerIDColumn: String {
+    get {_storage._customerIDColumn}
+    set {_uniqueStorage()._customerIDColumn = newValue}
+  }
 
-  public var productIDColumn: String = String()
+  public var productIDColumn: String {
+    get {_storage._productIDColumn}
+    set {_uniqueStorage()._productIDColumn = newValue}
+  }
 
-  public var createdBy: String = String()
+  public var createdBy: String {
+    get {_storage._createdBy}
+    set {_uniqueStorage()._createdBy = newValue}
+  }
+
+  /// The files (paths or file:// URIs): transactions plus optional attribute tables.
+  public var transactionsUri: String {
+    get {_storage._transactionsUri}
+    set {_uniqueStorage()._transactionsUri = newValue}
+  }
+
+  public var customersUri: String {
+    get {_storage._customersUri}
+    set {_uniqueStorage()._customersUri = newValue}
+  }
+
+  public var productsUri: String {
+    get {_storage._productsUri}
+    set {_uniqueStorage()._productsUri = newValue}
+  }
+
+  public var selection: DatasetSelection {
+    get {_storage._selection ?? DatasetSelection()}
+    set {_uniqueStorage()._selection = newValue}
+  }
+  /// Returns true if `selection` has been explicitly set.
+  public var hasSelection: Bool {_storage._selection != nil}
+  /// Clears the value of `selection`. Subsequent reads from it will return its default value.
+  public mutating func clearSelection() {_uniqueStorage()._selection = nil}
+
+  /// 0 or 100 = all rows
+  public var samplePercent: Double {
+    get {_storage._samplePercent}
+    set {_uniqueStorage()._samplePercent = newValue}
+  }
+
+  public var split: SplitConfig {
+    get {_storage._split ?? SplitConfig()}
+    set {_uniqueStorage()._split = newValue}
+  }
+  /// Returns true if `split` has been explicitly set.
+  public var hasSplit: Bool {_storage._split != nil}
+  /// Clears the value of `split`. Subsequent reads from it will return its default value.
+  public mutating func clearSplit() {_uniqueStorage()._split = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Emitted when a feature configuration (query + candidate tower features) is created.
@@ -580,6 +731,11 @@ public nonisolated struct ModelConfigCreated: Sendable {
   public var extra: Dictionary<String,String> = [:]
 
   public var createdBy: String = String()
+
+  /// softmax temperature of the in-batch loss; 0 = trainer default
+  public var temperature: Double = 0
+
+  public var disableLogQCorrection: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -666,6 +822,12 @@ public nonisolated struct TrainingRunSubmitted: Sendable {
 
   /// process id / Job name, when known
   public var executorJobID: String = String()
+
+  /// hex SHA-256 of the run's webhook token (the token itself is never stored)
+  public var tokenSha256: String = String()
+
+  /// the run's artifact directory
+  public var artifactUri: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1125,7 +1287,7 @@ nonisolated extension DatasetFilter: SwiftProtobuf.Message, SwiftProtobuf._Messa
 
 nonisolated extension FeatureSpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FeatureSpec"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}source_column\0\u{1}kind\0\u{3}embedding_dim\0\u{3}max_vocab_size\0\u{3}bucket_count\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}source_column\0\u{1}kind\0\u{3}embedding_dim\0\u{3}max_vocab_size\0\u{3}bucket_count\0\u{3}raw_type\0\u{1}transform\0\u{3}oov_buckets\0\u{3}log_transform\0\u{1}cycles\0\u{1}required\0\u{3}min_count\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1139,6 +1301,13 @@ nonisolated extension FeatureSpec: SwiftProtobuf.Message, SwiftProtobuf._Message
       case 4: try { try decoder.decodeSingularInt32Field(value: &self.embeddingDim) }()
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.maxVocabSize) }()
       case 6: try { try decoder.decodeSingularInt32Field(value: &self.bucketCount) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.rawType) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.transform) }()
+      case 9: try { try decoder.decodeSingularInt32Field(value: &self.oovBuckets) }()
+      case 10: try { try decoder.decodeSingularBoolField(value: &self.logTransform) }()
+      case 11: try { try decoder.decodeRepeatedStringField(value: &self.cycles) }()
+      case 12: try { try decoder.decodeSingularBoolField(value: &self.required) }()
+      case 13: try { try decoder.decodeSingularInt32Field(value: &self.minCount) }()
       default: break
       }
     }
@@ -1163,6 +1332,27 @@ nonisolated extension FeatureSpec: SwiftProtobuf.Message, SwiftProtobuf._Message
     if self.bucketCount != 0 {
       try visitor.visitSingularInt32Field(value: self.bucketCount, fieldNumber: 6)
     }
+    if !self.rawType.isEmpty {
+      try visitor.visitSingularStringField(value: self.rawType, fieldNumber: 7)
+    }
+    if !self.transform.isEmpty {
+      try visitor.visitSingularStringField(value: self.transform, fieldNumber: 8)
+    }
+    if self.oovBuckets != 0 {
+      try visitor.visitSingularInt32Field(value: self.oovBuckets, fieldNumber: 9)
+    }
+    if self.logTransform != false {
+      try visitor.visitSingularBoolField(value: self.logTransform, fieldNumber: 10)
+    }
+    if !self.cycles.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.cycles, fieldNumber: 11)
+    }
+    if self.required != false {
+      try visitor.visitSingularBoolField(value: self.required, fieldNumber: 12)
+    }
+    if self.minCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.minCount, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1173,6 +1363,113 @@ nonisolated extension FeatureSpec: SwiftProtobuf.Message, SwiftProtobuf._Message
     if lhs.embeddingDim != rhs.embeddingDim {return false}
     if lhs.maxVocabSize != rhs.maxVocabSize {return false}
     if lhs.bucketCount != rhs.bucketCount {return false}
+    if lhs.rawType != rhs.rawType {return false}
+    if lhs.transform != rhs.transform {return false}
+    if lhs.oovBuckets != rhs.oovBuckets {return false}
+    if lhs.logTransform != rhs.logTransform {return false}
+    if lhs.cycles != rhs.cycles {return false}
+    if lhs.required != rhs.required {return false}
+    if lhs.minCount != rhs.minCount {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension DatasetSelection: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DatasetSelection"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}start_date\0\u{3}end_date\0\u{3}top_n_products\0\u{3}min_interactions_per_customer\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.startDate) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.endDate) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.topNProducts) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.minInteractionsPerCustomer) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.startDate.isEmpty {
+      try visitor.visitSingularStringField(value: self.startDate, fieldNumber: 1)
+    }
+    if !self.endDate.isEmpty {
+      try visitor.visitSingularStringField(value: self.endDate, fieldNumber: 2)
+    }
+    if self.topNProducts != 0 {
+      try visitor.visitSingularInt32Field(value: self.topNProducts, fieldNumber: 3)
+    }
+    if self.minInteractionsPerCustomer != 0 {
+      try visitor.visitSingularInt32Field(value: self.minInteractionsPerCustomer, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: DatasetSelection, rhs: DatasetSelection) -> Bool {
+    if lhs.startDate != rhs.startDate {return false}
+    if lhs.endDate != rhs.endDate {return false}
+    if lhs.topNProducts != rhs.topNProducts {return false}
+    if lhs.minInteractionsPerCustomer != rhs.minInteractionsPerCustomer {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension SplitConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SplitConfig"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}strategy\0\u{3}holdout_days\0\u{3}validation_days\0\u{3}validation_fraction\0\u{3}test_fraction\0\u{1}seed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.strategy) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.holdoutDays) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.validationDays) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.validationFraction) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.testFraction) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.seed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.strategy.isEmpty {
+      try visitor.visitSingularStringField(value: self.strategy, fieldNumber: 1)
+    }
+    if self.holdoutDays != 0 {
+      try visitor.visitSingularInt32Field(value: self.holdoutDays, fieldNumber: 2)
+    }
+    if self.validationDays != 0 {
+      try visitor.visitSingularInt32Field(value: self.validationDays, fieldNumber: 3)
+    }
+    if self.validationFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.validationFraction, fieldNumber: 4)
+    }
+    if self.testFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.testFraction, fieldNumber: 5)
+    }
+    if self.seed != 0 {
+      try visitor.visitSingularInt64Field(value: self.seed, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: SplitConfig, rhs: SplitConfig) -> Bool {
+    if lhs.strategy != rhs.strategy {return false}
+    if lhs.holdoutDays != rhs.holdoutDays {return false}
+    if lhs.validationDays != rhs.validationDays {return false}
+    if lhs.validationFraction != rhs.validationFraction {return false}
+    if lhs.testFraction != rhs.testFraction {return false}
+    if lhs.seed != rhs.seed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1384,7 +1681,7 @@ nonisolated extension DeploymentConfig: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension TrainingRunConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TrainingRunConfig"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}dataset_id\0\u{3}feature_config_id\0\u{3}model_config_id\0\u{3}training_params\0\u{3}gpu_config\0\u{3}evaluator_config\0\u{3}deployment_config\0\u{1}executor\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}dataset_id\0\u{3}feature_config_id\0\u{3}model_config_id\0\u{3}training_params\0\u{3}gpu_config\0\u{3}evaluator_config\0\u{3}deployment_config\0\u{1}executor\0\u{3}skip_auto_register\0")
 
   fileprivate class _StorageClass {
     var _datasetID: String = String()
@@ -1395,6 +1692,7 @@ nonisolated extension TrainingRunConfig: SwiftProtobuf.Message, SwiftProtobuf._M
     var _evaluatorConfig: EvaluatorConfig? = nil
     var _deploymentConfig: DeploymentConfig? = nil
     var _executor: String = String()
+    var _skipAutoRegister: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1413,6 +1711,7 @@ nonisolated extension TrainingRunConfig: SwiftProtobuf.Message, SwiftProtobuf._M
       _evaluatorConfig = source._evaluatorConfig
       _deploymentConfig = source._deploymentConfig
       _executor = source._executor
+      _skipAutoRegister = source._skipAutoRegister
     }
   }
 
@@ -1439,6 +1738,7 @@ nonisolated extension TrainingRunConfig: SwiftProtobuf.Message, SwiftProtobuf._M
         case 6: try { try decoder.decodeSingularMessageField(value: &_storage._evaluatorConfig) }()
         case 7: try { try decoder.decodeSingularMessageField(value: &_storage._deploymentConfig) }()
         case 8: try { try decoder.decodeSingularStringField(value: &_storage._executor) }()
+        case 9: try { try decoder.decodeSingularBoolField(value: &_storage._skipAutoRegister) }()
         default: break
         }
       }
@@ -1475,6 +1775,9 @@ nonisolated extension TrainingRunConfig: SwiftProtobuf.Message, SwiftProtobuf._M
       if !_storage._executor.isEmpty {
         try visitor.visitSingularStringField(value: _storage._executor, fieldNumber: 8)
       }
+      if _storage._skipAutoRegister != false {
+        try visitor.visitSingularBoolField(value: _storage._skipAutoRegister, fieldNumber: 9)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1492,6 +1795,7 @@ nonisolated extension TrainingRunConfig: SwiftProtobuf.Message, SwiftProtobuf._M
         if _storage._evaluatorConfig != rhs_storage._evaluatorConfig {return false}
         if _storage._deploymentConfig != rhs_storage._deploymentConfig {return false}
         if _storage._executor != rhs_storage._executor {return false}
+        if _storage._skipAutoRegister != rhs_storage._skipAutoRegister {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1503,84 +1807,188 @@ nonisolated extension TrainingRunConfig: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension DatasetRegistered: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DatasetRegistered"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}dataset_id\0\u{1}name\0\u{3}description_text\0\u{1}format\0\u{3}source_uris\0\u{3}column_aliases\0\u{1}filters\0\u{1}columns\0\u{3}row_count\0\u{3}customer_id_column\0\u{3}product_id_column\0\u{3}created_by\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}dataset_id\0\u{1}name\0\u{3}description_text\0\u{1}format\0\u{3}source_uris\0\u{3}column_aliases\0\u{1}filters\0\u{1}columns\0\u{3}row_count\0\u{3}customer_id_column\0\u{3}product_id_column\0\u{3}created_by\0\u{3}transactions_uri\0\u{3}customers_uri\0\u{3}products_uri\0\u{1}selection\0\u{3}sample_percent\0\u{1}split\0")
+
+  fileprivate class _StorageClass {
+    var _datasetID: String = String()
+    var _name: String = String()
+    var _descriptionText: String = String()
+    var _format: DatasetFormat = .unspecified
+    var _sourceUris: [String] = []
+    var _columnAliases: Dictionary<String,String> = [:]
+    var _filters: [DatasetFilter] = []
+    var _columns: [DatasetColumn] = []
+    var _rowCount: Int64 = 0
+    var _customerIDColumn: String = String()
+    var _productIDColumn: String = String()
+    var _createdBy: String = String()
+    var _transactionsUri: String = String()
+    var _customersUri: String = String()
+    var _productsUri: String = String()
+    var _selection: DatasetSelection? = nil
+    var _samplePercent: Double = 0
+    var _split: SplitConfig? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _datasetID = source._datasetID
+      _name = source._name
+      _descriptionText = source._descriptionText
+      _format = source._format
+      _sourceUris = source._sourceUris
+      _columnAliases = source._columnAliases
+      _filters = source._filters
+      _columns = source._columns
+      _rowCount = source._rowCount
+      _customerIDColumn = source._customerIDColumn
+      _productIDColumn = source._productIDColumn
+      _createdBy = source._createdBy
+      _transactionsUri = source._transactionsUri
+      _customersUri = source._customersUri
+      _productsUri = source._productsUri
+      _selection = source._selection
+      _samplePercent = source._samplePercent
+      _split = source._split
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.datasetID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.descriptionText) }()
-      case 4: try { try decoder.decodeSingularEnumField(value: &self.format) }()
-      case 5: try { try decoder.decodeRepeatedStringField(value: &self.sourceUris) }()
-      case 6: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.columnAliases) }()
-      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.filters) }()
-      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.columns) }()
-      case 9: try { try decoder.decodeSingularInt64Field(value: &self.rowCount) }()
-      case 10: try { try decoder.decodeSingularStringField(value: &self.customerIDColumn) }()
-      case 11: try { try decoder.decodeSingularStringField(value: &self.productIDColumn) }()
-      case 12: try { try decoder.decodeSingularStringField(value: &self.createdBy) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._datasetID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._descriptionText) }()
+        case 4: try { try decoder.decodeSingularEnumField(value: &_storage._format) }()
+        case 5: try { try decoder.decodeRepeatedStringField(value: &_storage._sourceUris) }()
+        case 6: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &_storage._columnAliases) }()
+        case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._filters) }()
+        case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._columns) }()
+        case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._rowCount) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._customerIDColumn) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._productIDColumn) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._createdBy) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._transactionsUri) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._customersUri) }()
+        case 15: try { try decoder.decodeSingularStringField(value: &_storage._productsUri) }()
+        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._selection) }()
+        case 17: try { try decoder.decodeSingularDoubleField(value: &_storage._samplePercent) }()
+        case 18: try { try decoder.decodeSingularMessageField(value: &_storage._split) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.datasetID.isEmpty {
-      try visitor.visitSingularStringField(value: self.datasetID, fieldNumber: 1)
-    }
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
-    }
-    if !self.descriptionText.isEmpty {
-      try visitor.visitSingularStringField(value: self.descriptionText, fieldNumber: 3)
-    }
-    if self.format != .unspecified {
-      try visitor.visitSingularEnumField(value: self.format, fieldNumber: 4)
-    }
-    if !self.sourceUris.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.sourceUris, fieldNumber: 5)
-    }
-    if !self.columnAliases.isEmpty {
-      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.columnAliases, fieldNumber: 6)
-    }
-    if !self.filters.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.filters, fieldNumber: 7)
-    }
-    if !self.columns.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.columns, fieldNumber: 8)
-    }
-    if self.rowCount != 0 {
-      try visitor.visitSingularInt64Field(value: self.rowCount, fieldNumber: 9)
-    }
-    if !self.customerIDColumn.isEmpty {
-      try visitor.visitSingularStringField(value: self.customerIDColumn, fieldNumber: 10)
-    }
-    if !self.productIDColumn.isEmpty {
-      try visitor.visitSingularStringField(value: self.productIDColumn, fieldNumber: 11)
-    }
-    if !self.createdBy.isEmpty {
-      try visitor.visitSingularStringField(value: self.createdBy, fieldNumber: 12)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._datasetID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._datasetID, fieldNumber: 1)
+      }
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 2)
+      }
+      if !_storage._descriptionText.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._descriptionText, fieldNumber: 3)
+      }
+      if _storage._format != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._format, fieldNumber: 4)
+      }
+      if !_storage._sourceUris.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._sourceUris, fieldNumber: 5)
+      }
+      if !_storage._columnAliases.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: _storage._columnAliases, fieldNumber: 6)
+      }
+      if !_storage._filters.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._filters, fieldNumber: 7)
+      }
+      if !_storage._columns.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._columns, fieldNumber: 8)
+      }
+      if _storage._rowCount != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._rowCount, fieldNumber: 9)
+      }
+      if !_storage._customerIDColumn.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._customerIDColumn, fieldNumber: 10)
+      }
+      if !_storage._productIDColumn.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._productIDColumn, fieldNumber: 11)
+      }
+      if !_storage._createdBy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._createdBy, fieldNumber: 12)
+      }
+      if !_storage._transactionsUri.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._transactionsUri, fieldNumber: 13)
+      }
+      if !_storage._customersUri.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._customersUri, fieldNumber: 14)
+      }
+      if !_storage._productsUri.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._productsUri, fieldNumber: 15)
+      }
+      try { if let v = _storage._selection {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      } }()
+      if _storage._samplePercent.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._samplePercent, fieldNumber: 17)
+      }
+      try { if let v = _storage._split {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: DatasetRegistered, rhs: DatasetRegistered) -> Bool {
-    if lhs.datasetID != rhs.datasetID {return false}
-    if lhs.name != rhs.name {return false}
-    if lhs.descriptionText != rhs.descriptionText {return false}
-    if lhs.format != rhs.format {return false}
-    if lhs.sourceUris != rhs.sourceUris {return false}
-    if lhs.columnAliases != rhs.columnAliases {return false}
-    if lhs.filters != rhs.filters {return false}
-    if lhs.columns != rhs.columns {return false}
-    if lhs.rowCount != rhs.rowCount {return false}
-    if lhs.customerIDColumn != rhs.customerIDColumn {return false}
-    if lhs.productIDColumn != rhs.productIDColumn {return false}
-    if lhs.createdBy != rhs.createdBy {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._datasetID != rhs_storage._datasetID {return false}
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._descriptionText != rhs_storage._descriptionText {return false}
+        if _storage._format != rhs_storage._format {return false}
+        if _storage._sourceUris != rhs_storage._sourceUris {return false}
+        if _storage._columnAliases != rhs_storage._columnAliases {return false}
+        if _storage._filters != rhs_storage._filters {return false}
+        if _storage._columns != rhs_storage._columns {return false}
+        if _storage._rowCount != rhs_storage._rowCount {return false}
+        if _storage._customerIDColumn != rhs_storage._customerIDColumn {return false}
+        if _storage._productIDColumn != rhs_storage._productIDColumn {return false}
+        if _storage._createdBy != rhs_storage._createdBy {return false}
+        if _storage._transactionsUri != rhs_storage._transactionsUri {return false}
+        if _storage._customersUri != rhs_storage._customersUri {return false}
+        if _storage._productsUri != rhs_storage._productsUri {return false}
+        if _storage._selection != rhs_storage._selection {return false}
+        if _storage._samplePercent != rhs_storage._samplePercent {return false}
+        if _storage._split != rhs_storage._split {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1648,7 +2056,7 @@ nonisolated extension FeatureConfigCreated: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension ModelConfigCreated: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelConfigCreated"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}model_config_id\0\u{1}name\0\u{3}description_text\0\u{3}model_type\0\u{3}query_tower_layers\0\u{3}candidate_tower_layers\0\u{3}output_embedding_dim\0\u{1}extra\0\u{3}created_by\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}model_config_id\0\u{1}name\0\u{3}description_text\0\u{3}model_type\0\u{3}query_tower_layers\0\u{3}candidate_tower_layers\0\u{3}output_embedding_dim\0\u{1}extra\0\u{3}created_by\0\u{1}temperature\0\u{3}disable_log_q_correction\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1665,6 +2073,8 @@ nonisolated extension ModelConfigCreated: SwiftProtobuf.Message, SwiftProtobuf._
       case 7: try { try decoder.decodeSingularInt32Field(value: &self.outputEmbeddingDim) }()
       case 8: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.extra) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.createdBy) }()
+      case 10: try { try decoder.decodeSingularDoubleField(value: &self.temperature) }()
+      case 11: try { try decoder.decodeSingularBoolField(value: &self.disableLogQCorrection) }()
       default: break
       }
     }
@@ -1698,6 +2108,12 @@ nonisolated extension ModelConfigCreated: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.createdBy.isEmpty {
       try visitor.visitSingularStringField(value: self.createdBy, fieldNumber: 9)
     }
+    if self.temperature.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.temperature, fieldNumber: 10)
+    }
+    if self.disableLogQCorrection != false {
+      try visitor.visitSingularBoolField(value: self.disableLogQCorrection, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1711,6 +2127,8 @@ nonisolated extension ModelConfigCreated: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.outputEmbeddingDim != rhs.outputEmbeddingDim {return false}
     if lhs.extra != rhs.extra {return false}
     if lhs.createdBy != rhs.createdBy {return false}
+    if lhs.temperature != rhs.temperature {return false}
+    if lhs.disableLogQCorrection != rhs.disableLogQCorrection {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1807,7 +2225,7 @@ nonisolated extension TrainingRunCreated: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension TrainingRunSubmitted: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TrainingRunSubmitted"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{1}executor\0\u{3}executor_job_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{1}executor\0\u{3}executor_job_id\0\u{3}token_sha256\0\u{3}artifact_uri\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1818,6 +2236,8 @@ nonisolated extension TrainingRunSubmitted: SwiftProtobuf.Message, SwiftProtobuf
       case 1: try { try decoder.decodeSingularStringField(value: &self.runID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.executor) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.executorJobID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.tokenSha256) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.artifactUri) }()
       default: break
       }
     }
@@ -1833,6 +2253,12 @@ nonisolated extension TrainingRunSubmitted: SwiftProtobuf.Message, SwiftProtobuf
     if !self.executorJobID.isEmpty {
       try visitor.visitSingularStringField(value: self.executorJobID, fieldNumber: 3)
     }
+    if !self.tokenSha256.isEmpty {
+      try visitor.visitSingularStringField(value: self.tokenSha256, fieldNumber: 4)
+    }
+    if !self.artifactUri.isEmpty {
+      try visitor.visitSingularStringField(value: self.artifactUri, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1840,6 +2266,8 @@ nonisolated extension TrainingRunSubmitted: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.runID != rhs.runID {return false}
     if lhs.executor != rhs.executor {return false}
     if lhs.executorJobID != rhs.executorJobID {return false}
+    if lhs.tokenSha256 != rhs.tokenSha256 {return false}
+    if lhs.artifactUri != rhs.artifactUri {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
