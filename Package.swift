@@ -17,15 +17,16 @@ let protobuf = Target.Dependency.product(name: "SwiftProtobuf", package: "swift-
 let asyncAlgorithms = Target.Dependency.product(name: "AsyncAlgorithms", package: "swift-async-algorithms")
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 
 /// The six domain services share one shape: a Core library on the platform shell and a thin executable.
-let domainServices: [(executable: String, module: String)] = [
-    ("training-svc", "Training"),
-    ("registry-svc", "Registry"),
-    ("schedule-svc", "Schedule"),
-    ("deploy-svc", "Deploy"),
-    ("testing-svc", "Testing"),
-    ("metrics-svc", "Metrics"),
+let domainServices: [(executable: String, module: String, dependencies: [Target.Dependency])] = [
+    ("training-svc", "Training", ["TrainerCore", "SlipwayModelBundle", crypto]),
+    ("registry-svc", "Registry", []),
+    ("schedule-svc", "Schedule", []),
+    ("deploy-svc", "Deploy", []),
+    ("testing-svc", "Testing", []),
+    ("metrics-svc", "Metrics", []),
 ]
 
 var targets: [Target] = [
@@ -39,7 +40,7 @@ var targets: [Target] = [
     .target(name: "SlipwayContracts", dependencies: [protobuf], path: "Shared/SlipwayContracts"),
     .target(
         name: "SlipwayEventSourcing",
-        dependencies: ["SlipwayKafka", "SlipwayContracts", postgres, log, metrics, lifecycle, httpClient, asyncAlgorithms],
+        dependencies: ["SlipwayKafka", "SlipwayContracts", protobuf, postgres, log, metrics, lifecycle, httpClient, asyncAlgorithms],
         path: "Shared/SlipwayEventSourcing"
     ),
     .target(
@@ -98,7 +99,8 @@ var targets: [Target] = [
 ]
 
 for service in domainServices {
-    targets.append(.target(name: "\(service.module)Core", dependencies: ["SlipwayPlatform"], path: "Services/\(service.module)Core"))
+    let shell: [Target.Dependency] = ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", hummingbird, postgres, log, lifecycle]
+    targets.append(.target(name: "\(service.module)Core", dependencies: shell + service.dependencies, path: "Services/\(service.module)Core"))
     targets.append(.executableTarget(name: service.executable, dependencies: [.target(name: "\(service.module)Core"), "SlipwayPlatform"], path: "Services/\(service.module)Service"))
 }
 
@@ -123,6 +125,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: targets
 )

@@ -51,6 +51,8 @@ public struct RouteTable: Sendable {
         Rule("deployed-endpoints/**", "deploy"),
         Rule("api-keys/**", "deploy"),
         Rule("v1/deployment/**", "deploy"),
+        // Pushing a run to the registry is a registry command, though it sits under the run's path.
+        Rule("training-runs/*/push/**", "registry"),
         // Training: datasets, configs, runs (including their webhooks), experiments.
         Rule("models/*/training-runs/**", "training"),
         Rule("training-runs/**", "training"),

@@ -73,7 +73,7 @@ struct UpCommand: AsyncParsableCommand {
             processes.append(ManagedProcess(
                 name: "\(service)-svc", executable: try executable("\(service)-svc"),
                 arguments: ["--host", host, "--port", "\(port)", "--database-url", database, "--kafka-brokers", brokers,
-                            "--peer", peers, "--log-level", logLevel],
+                            "--peer", peers, "--log-level", logLevel] + (try serviceArguments(service, paths: paths)),
                 readiness: .http(URL(string: "http://\(host):\(port)/readyz")!), readinessTimeout: .seconds(60)))
         }
         guard isTCPPortFree(gatewayPort) else {
@@ -116,6 +116,15 @@ struct UpCommand: AsyncParsableCommand {
             }
             try await group.waitForAll()
         }
+    }
+
+    /// Settings only one service takes: training-svc keeps run artifacts under `.slipway/artifacts` and runs
+    /// the slipway-trainer built with it.
+    func serviceArguments(_ service: String, paths: SlipwayPaths) throws -> [String] {
+        guard service == "training" else { return [] }
+        let trainer = try executable("slipway-trainer")
+        return ["--artifact-root", paths.root.appendingPathComponent("artifacts").path,
+                "--trainer-command", "\(trainer.path) run --spec {spec} --artifacts {artifacts}"]
     }
 
     func executable(_ name: String) throws -> URL {

@@ -21,9 +21,9 @@ public enum CSV {
     }
 
     /// Splits one line into fields; nil reason when fine.
-    static func split(_ line: Substring) -> (fields: [String], error: String?) {
+    static func split(_ line: Substring, separator: Character = ",") -> (fields: [String], error: String?) {
         if !line.utf8.contains(34) {
-            return (line.split(separator: ",", omittingEmptySubsequences: false).map(String.init), nil)
+            return (line.split(separator: separator, omittingEmptySubsequences: false).map(String.init), nil)
         }
         var out: [String] = []
         var field = ""
@@ -40,7 +40,7 @@ public enum CSV {
                         if n == "\"" { field.append("\"") } else { inQuotes = false; pending = n }
                     } else { inQuotes = false }
                 } else { field.append(ch) }
-            } else if ch == "," {
+            } else if ch == separator {
                 out.append(field); field = ""; wasQuoted = false
             } else if ch == "\"" {
                 if field.isEmpty && !wasQuoted { inQuotes = true; wasQuoted = true } else {
@@ -69,9 +69,12 @@ public enum CSV {
         }
     }
 
-    /// Reads a CSV file with a header row. Every data row must have as many fields as the header.
-    public static func read(_ url: URL, role: String) throws(DatasetError) -> RawTable {
+    /// Reads a CSV (or, with `separator: "\t"`, TSV) file with a header row. Every data row must have as
+    /// many fields as the header. `separator` nil: tab when the header has tabs and no commas, else comma.
+    public static func read(_ url: URL, role: String, separator: Character? = nil) throws(DatasetError) -> RawTable {
         let text = try readText(url, role: role)
+        let header = text.prefix { $0 != "\n" }
+        let separator = separator ?? (header.contains("\t") && !header.contains(",") ? "\t" : ",")
         var table = RawTable(path: url.path, columns: [], rows: [], lines: [])
         var lineNo = 0
         for rawBytes in text.utf8.split(separator: 10, omittingEmptySubsequences: false) {
@@ -79,7 +82,7 @@ public enum CSV {
             var line = Substring(rawBytes)
             if line.utf8.last == 13 { line = Substring(line.utf8.dropLast()) }
             if line.allSatisfy({ $0 == " " }) { continue }
-            let (fields, err) = split(line)
+            let (fields, err) = split(line, separator: separator)
             if let err { throw .malformedRow(path: url.path, line: lineNo, reason: err) }
             if table.columns.isEmpty {
                 table.columns = fields.map { $0.trimmingCharacters(in: .whitespaces) }
@@ -138,7 +141,8 @@ public enum CSV {
         if f == "jsonl" || f == "json" || (f == "auto" && (ext == "jsonl" || ext == "ndjson" || ext == "json")) {
             return try readJSONL(url, role: role)
         }
-        guard f == "csv" || f == "auto" else { throw .invalidOption("unknown dataset format '\(f)' (use csv or jsonl)") }
+        if f == "tsv" || (f == "auto" && (ext == "tsv" || ext == "tab")) { return try read(url, role: role, separator: "\t") }
+        guard f == "csv" || f == "auto" else { throw .invalidOption("unknown dataset format '\(f)' (use csv, tsv or jsonl)") }
         return try read(url, role: role)
     }
 }

@@ -31,9 +31,10 @@ public struct InteractionDataset: Sendable {
 
 public enum DatasetLoader {
     public static let aliases: [String: [String]] = [
-        "customer_id": ["customer_id", "customer", "customerid", "buyer_id", "client_id", "cust_id", "user_id", "customer_code"],
-        "product_id": ["product_id", "product", "productid", "item_id", "sku", "article_id", "product_code"],
-        "revenue": ["revenue", "amount", "sales", "value", "net_revenue", "total", "price_total"],
+        "customer_id": ["customer_id", "customer", "customerid", "buyer_id", "client_id", "cust_id", "user_id", "customer_code", "user", "userid"],
+        "product_id": ["product_id", "product", "productid", "item_id", "sku", "article_id", "product_code", "item", "itemid", "movie_id"],
+        // Without revenue every interaction weighs 1; an explicit rating serves as the weight.
+        "revenue": ["revenue", "amount", "sales", "value", "net_revenue", "total", "price_total", "rating"],
         "timestamp": ["timestamp", "date", "ts", "datetime", "order_date", "transaction_date", "time", "created_at"],
     ]
 
@@ -51,9 +52,24 @@ public enum DatasetLoader {
         return nil
     }
 
+    /// Column aliases for attribute columns: `columns["category"] = "division_desc"` makes the file's
+    /// `division_desc` column the feature `category` (the four canonical columns are looked up instead).
+    static func renamingAliases(_ table: RawTable, _ overrides: [String: String]?) -> RawTable {
+        guard let overrides else { return table }
+        var table = table
+        for (canonical, column) in overrides where aliases[canonical] == nil {
+            if let i = table.columnIndex(column) { table.columns[i] = canonical }
+        }
+        return table
+    }
+
+    static func readTable(_ path: String, _ spec: DatasetSpec, role: String) throws(DatasetError) -> RawTable {
+        renamingAliases(try CSV.readTable(URL(fileURLWithPath: path), format: spec.format, role: role), spec.columns)
+    }
+
     /// Loads, joins and filters a dataset as the spec says.
     public static func load(_ spec: DatasetSpec) throws(DatasetError) -> InteractionDataset {
-        let tx = try CSV.readTable(URL(fileURLWithPath: spec.transactions), format: spec.format, role: "transactions")
+        let tx = try readTable(spec.transactions, spec, role: "transactions")
         let ci = try findColumn("customer_id", in: tx, overrides: spec.columns, required: true)!
         let pi = try findColumn("product_id", in: tx, overrides: spec.columns, required: true)!
         let ri = try findColumn("revenue", in: tx, overrides: spec.columns, required: false)
@@ -100,11 +116,11 @@ public enum DatasetLoader {
         }
 
         if let path = spec.customers {
-            let t = try CSV.readTable(URL(fileURLWithPath: path), format: spec.format, role: "customers")
+            let t = try readTable(path, spec, role: "customers")
             ds.customerAttributes = try attributes(t, key: "customer_id", ids: ds.customerIds, index: custIndex, overrides: spec.columns)
         }
         if let path = spec.products {
-            let t = try CSV.readTable(URL(fileURLWithPath: path), format: spec.format, role: "products")
+            let t = try readTable(path, spec, role: "products")
             ds.productAttributes = try attributes(t, key: "product_id", ids: ds.productIds, index: prodIndex, overrides: spec.columns)
         }
         ds.interactions = interactions

@@ -1,9 +1,9 @@
-import TrainingCore
 import SlipwayPlatform
+import TrainingCore
 
 @main
 struct TrainingServiceMain {
     static func main() async throws {
-        try await SlipwayServiceRunner.run(TrainingService.definition)
+        try await SlipwayServiceRunner.run(try TrainingService.definition())
     }
 }

@@ -5,7 +5,9 @@ import SlipwayEventSourcing
 
 extension Request {
     /// Decodes a JSON body; a malformed body or a missing/mistyped field is a 400 naming the field.
-    public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext, maxBytes: Int = 8 * 1024 * 1024) async throws -> T {
+    /// Pass a decoder with `.convertFromSnakeCase` for snake_case bodies; errors still name fields in snake_case.
+    public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext, decoder: JSONDecoder = JSONDecoder(),
+                                         maxBytes: Int = 8 * 1024 * 1024) async throws -> T {
         let buffer: ByteBuffer
         do {
             buffer = try await body.collect(upTo: maxBytes)
@@ -14,7 +16,7 @@ extension Request {
         }
         guard buffer.readableBytes > 0 else { throw APIError.badRequest("request body is empty; expected JSON") }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
             throw APIError.fromDecoding(error)
         }
@@ -48,7 +50,7 @@ extension APIError {
     static func fromDecoding(_ error: DecodingError) -> APIError {
         func path(_ codingPath: [any CodingKey], _ key: (any CodingKey)? = nil) -> String {
             let keys = codingPath + (key.map { [$0] } ?? [])
-            let joined = keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            let joined = keys.map { $0.intValue.map { "[\($0)]" } ?? snakeCased($0.stringValue) }.joined(separator: ".")
             return joined.replacingOccurrences(of: ".[", with: "[")
         }
         switch error {
@@ -64,10 +66,21 @@ extension APIError {
         case .dataCorrupted(let context):
             let field = path(context.codingPath)
             if field.isEmpty { return .badRequest("request body is not valid JSON") }
-            return .badRequest("field '\(field)' is invalid: \(context.debugDescription)", field: field)
+            // Well-formed JSON with a value the field does not accept (an unknown enum case, a bad date): 422.
+            return .invalid("field '\(field)' is invalid: \(context.debugDescription)", field: field)
         @unknown default:
             return .badRequest("request body could not be decoded")
         }
+    }
+
+    /// `learningRate` → `learning_rate` (a key decoded with `.convertFromSnakeCase` arrives camel-cased).
+    static func snakeCased(_ key: String) -> String {
+        var out = ""
+        for character in key {
+            if character.isUppercase, !out.isEmpty { out += "_" }
+            out += character.lowercased()
+        }
+        return out
     }
 
     private static func describe(_ type: Any.Type) -> String {
@@ -83,6 +96,13 @@ extension APIError {
             return "of type \(name)"
         }
     }
+}
+
+/// A response whose body is JSON that is already encoded (e.g. an artifact file).
+public func rawJSONResponse(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json; charset=utf-8"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
 }
 
 /// JSON responses with snake_case-free, stable output (keys as the Codable types name them).

@@ -8,6 +8,8 @@ import SlipwayEventSourcing
 /// by its commands), the projections it keeps of other services' events, and its API routes.
 public struct ServiceDefinition: Sendable {
     public typealias Routes = @Sendable (_ router: Router<BasicRequestContext>, _ environment: ServiceEnvironment) -> Void
+    /// A long-running loop (an executor, a reactor) started after migrations; restarted with backoff if it fails.
+    public typealias Worker = @Sendable (_ environment: ServiceEnvironment) async throws -> Void
 
     public var name: String
     public var defaultPort: Int
@@ -15,16 +17,19 @@ public struct ServiceDefinition: Sendable {
     public var readModel: (any Projection)?
     public var projections: [ProjectionSubscription]
     public var routes: Routes
+    public var workers: [(name: String, run: Worker)]
 
     public init(
         name: String, defaultPort: Int, readModel: (any Projection)? = nil,
-        projections: [ProjectionSubscription] = [], routes: @escaping Routes = { _, _ in }
+        projections: [ProjectionSubscription] = [], routes: @escaping Routes = { _, _ in },
+        workers: [(name: String, run: Worker)] = []
     ) {
         self.name = name
         self.defaultPort = defaultPort
         self.readModel = readModel
         self.projections = projections
         self.routes = routes
+        self.workers = workers
     }
 
     public var topic: String { ServiceDirectory.topic(for: name) }

@@ -104,6 +104,10 @@ final class ServiceWorkers: Service {
             for (subscription, projector) in zip(definition.projections, projectors) {
                 group.addTask { try await keepRunning("projector \(subscription.projection.name)", logger: logger) { try await projector.run() } }
             }
+            for worker in definition.workers {
+                let environment = self.environment
+                group.addTask { try await keepRunning(worker.name, logger: logger) { try await worker.run(environment) } }
+            }
             try await group.waitForAll()
         }
     }

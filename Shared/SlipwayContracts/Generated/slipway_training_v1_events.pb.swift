@@ -169,9 +169,12 @@ public nonisolated enum TrainingStage: SwiftProtobuf.Enum, Swift.CaseIterable {
 
 public nonisolated enum DatasetFormat: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
+
+  /// chosen per file by its extension
   case unspecified // = 0
   case csv // = 1
   case jsonl // = 2
+  case tsv // = 3
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -183,6 +186,7 @@ public nonisolated enum DatasetFormat: SwiftProtobuf.Enum, Swift.CaseIterable {
     case 0: self = .unspecified
     case 1: self = .csv
     case 2: self = .jsonl
+    case 3: self = .tsv
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -192,6 +196,7 @@ public nonisolated enum DatasetFormat: SwiftProtobuf.Enum, Swift.CaseIterable {
     case .unspecified: return 0
     case .csv: return 1
     case .jsonl: return 2
+    case .tsv: return 3
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -201,6 +206,7 @@ public nonisolated enum DatasetFormat: SwiftProtobuf.Enum, Swift.CaseIterable {
     .unspecified,
     .csv,
     .jsonl,
+    .tsv,
   ]
 
 }
@@ -1203,7 +1209,7 @@ nonisolated extension TrainingStage: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension DatasetFormat: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DATASET_FORMAT_UNSPECIFIED\0\u{1}DATASET_FORMAT_CSV\0\u{1}DATASET_FORMAT_JSONL\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DATASET_FORMAT_UNSPECIFIED\0\u{1}DATASET_FORMAT_CSV\0\u{1}DATASET_FORMAT_JSONL\0\u{1}DATASET_FORMAT_TSV\0")
 }
 
 nonisolated extension FeatureKind: SwiftProtobuf._ProtoNameProviding {

@@ -1,0 +1,279 @@
+import Foundation
+import SlipwayContracts
+import SlipwayEventSourcing
+
+/// Datasets, feature configs and model configs are written once and never change (a run that used one
+/// can always be rerun as it was), so their deciders only refuse a second creation.
+public protocol CreateOnceDecider: Decider where Command == ProtoEvent, Event == ProtoEvent, State == Bool {
+    static var noun: String { get }
+}
+
+extension CreateOnceDecider {
+    public static var initial: Bool { false }
+    public static func decide(_ command: ProtoEvent, _ exists: Bool) throws -> [ProtoEvent] {
+        guard !exists else { throw CommandRejected(.conflict, field: "name", "a \(noun) with this name already exists") }
+        return [command]
+    }
+    public static func evolve(_ exists: Bool, _ event: ProtoEvent) -> Bool { true }
+}
+
+public enum DatasetDecider: CreateOnceDecider {
+    public static let aggregateType = "Dataset"
+    public static let noun = "dataset"
+}
+
+public enum FeatureConfigDecider: CreateOnceDecider {
+    public static let aggregateType = "FeatureConfig"
+    public static let noun = "feature config"
+}
+
+public enum ModelConfigDecider: CreateOnceDecider {
+    public static let aggregateType = "ModelConfig"
+    public static let noun = "model config"
+}
+
+/// A training run's life: pending → submitting → running → completed / not_blessed / failed / cancelled.
+/// Progress reports (stages, epochs) may arrive twice (a webhook retried), so repeats decide nothing.
+public enum TrainingRunDecider: Decider {
+    public typealias Event = ProtoEvent
+
+    public enum Command: Sendable {
+        case create(TrainingRunCreated, submit: TrainingRunSubmitted?)
+        case submit(TrainingRunSubmitted)
+        case start(jobID: String)
+        case stageStarted(TrainingStage)
+        case stageCompleted(StageCompleted)
+        case epoch(EpochCompleted)
+        /// Final metrics and the bundle; the decider blesses against the run's evaluator config.
+        case complete(metrics: [String: Double], artifactURI: String, artifacts: [String: String], durationMs: Int64)
+        case fail(stage: TrainingStage?, error: String, logTail: String, durationMs: Int64)
+        case cancel(reason: String, by: String)
+        case editConfig(TrainingRunConfig, fields: [String], by: String)
+    }
+
+    public struct State: Sendable {
+        public var exists = false
+        public var status: TrainingRunStatus = .unspecified
+        public var created = TrainingRunCreated()
+        public var config = TrainingRunConfig()
+        public var tokenSHA256 = ""
+        public var artifactURI = ""
+        public var currentStage: TrainingStage = .unspecified
+        public var startedStages: Set<Int> = []
+        public var finishedStages: Set<Int> = []
+        public var epochs: Set<Int32> = []
+
+        public var isTerminal: Bool { [.completed, .notBlessed, .failed, .cancelled].contains(status) }
+        var isActive: Bool { [.submitting, .running].contains(status) }
+    }
+
+    public static let aggregateType = "TrainingRun"
+    public static let initial = State()
+
+    public static func decide(_ command: Command, _ state: State) throws -> [ProtoEvent] {
+        if case .create(let created, let submit) = command {
+            guard !state.exists else { throw CommandRejected(.conflict, "training run \(created.runID) already exists") }
+            return [ProtoEvent(created)] + (submit.map { [ProtoEvent($0)] } ?? [])
+        }
+        guard state.exists else { throw CommandRejected(.notFound, "no such training run") }
+        let runID = state.created.runID
+        switch command {
+        case .create:
+            return []
+        case .submit(let submitted):
+            guard state.status == .pending else { throw notIn(state, "submitted", expected: "pending") }
+            return [ProtoEvent(submitted)]
+        case .start(let jobID):
+            guard state.status == .submitting else { throw notIn(state, "started", expected: "submitting") }
+            var started = TrainingRunStarted()
+            started.runID = runID
+            started.executorJobID = jobID
+            return [ProtoEvent(started)]
+        case .stageStarted(let stage):
+            var events = try progress(state)
+            guard !state.startedStages.contains(stage.rawValue), !state.finishedStages.contains(stage.rawValue) else { return [] }
+            var started = StageStarted()
+            started.runID = runID
+            started.stage = stage
+            started.attempt = 1
+            events.append(ProtoEvent(started))
+            return events
+        case .stageCompleted(let completed):
+            var events = try progress(state)
+            guard !state.finishedStages.contains(completed.stage.rawValue) else { return [] }
+            events.append(ProtoEvent(completed))
+            return events
+        case .epoch(let epoch):
+            var events = try progress(state)
+            guard !state.epochs.contains(epoch.epoch) else { return [] }
+            events.append(ProtoEvent(epoch))
+            return events
+        case .complete(let metrics, let artifactURI, let artifacts, let durationMs):
+            var events = try progress(state)
+            let blessed = state.config.blessing(of: metrics)
+            let register = blessed && !state.config.skipAutoRegister
+            if register {
+                var started = StageStarted()
+                started.runID = runID
+                started.stage = .register
+                started.attempt = 1
+                events.append(ProtoEvent(started))
+            } else {
+                events.append(ProtoEvent(skipped(runID, .register, blessed ? "auto-registration is off: push the run to the registry"
+                                                                        : "not blessed: \(blessingNote(state.config, metrics))")))
+            }
+            events.append(ProtoEvent(skipped(runID, .deploy, "auto-deploy is disabled")))
+            var completed = TrainingRunCompleted()
+            completed.runID = runID
+            completed.metrics = metrics
+            completed.blessed = blessed
+            completed.blessingMetric = state.config.evaluatorConfig.blessingMetric
+            completed.blessingThreshold = state.config.evaluatorConfig.blessingThreshold
+            completed.artifactUri = artifactURI
+            completed.artifacts = artifacts
+            completed.durationMs = durationMs
+            completed.epochsCompleted = Int32(state.epochs.count)
+            completed.modelName = state.created.modelName
+            completed.registeredModelID = state.created.modelName
+            completed.modelType = state.created.modelType
+            completed.runNumber = state.created.runNumber
+            completed.config = state.config
+            if state.created.hasScheduleID { completed.scheduleID = state.created.scheduleID }
+            events.append(ProtoEvent(completed))
+            return events
+        case .fail(let stage, let error, let logTail, let durationMs):
+            guard !state.isTerminal else { throw notIn(state, "failed", expected: "pending, submitting or running") }
+            let failedStage = stage ?? (state.currentStage == .unspecified ? .compile : state.currentStage)
+            var stageFailed = StageFailed()
+            stageFailed.runID = runID
+            stageFailed.stage = failedStage
+            stageFailed.error = error
+            stageFailed.logTail = logTail
+            var failed = TrainingRunFailed()
+            failed.runID = runID
+            failed.stage = failedStage
+            failed.error = error
+            failed.logTail = logTail
+            failed.durationMs = durationMs
+            if state.created.hasScheduleID { failed.scheduleID = state.created.scheduleID }
+            return [ProtoEvent(stageFailed), ProtoEvent(failed)]
+        case .cancel(let reason, let by):
+            guard !state.isTerminal else { throw notIn(state, "cancelled", expected: "pending, submitting or running") }
+            var cancelled = TrainingRunCancelled()
+            cancelled.runID = runID
+            cancelled.reason = reason
+            cancelled.cancelledBy = by
+            cancelled.previousStatus = state.status
+            cancelled.stage = state.currentStage
+            if state.created.hasScheduleID { cancelled.scheduleID = state.created.scheduleID }
+            return [ProtoEvent(cancelled)]
+        case .editConfig(let config, let fields, let by):
+            guard !state.isActive else {
+                throw CommandRejected(.conflict, "the configuration of a \(statusName(state.status)) run cannot change; cancel it or edit after it ends")
+            }
+            guard !fields.isEmpty else { return [] }
+            var edited = TrainingRunConfigEdited()
+            edited.runID = runID
+            edited.config = config
+            edited.updatedFields = fields
+            edited.editedBy = by
+            return [ProtoEvent(edited)]
+        }
+    }
+
+    /// Progress may arrive for a running run; an external trainer's first report also starts it.
+    static func progress(_ state: State) throws -> [ProtoEvent] {
+        switch state.status {
+        case .running: return []
+        case .submitting:
+            var started = TrainingRunStarted()
+            started.runID = state.created.runID
+            started.executorJobID = state.config.executor
+            return [ProtoEvent(started)]
+        default: throw notIn(state, "updated", expected: "running")
+        }
+    }
+
+    static func skipped(_ runID: String, _ stage: TrainingStage, _ reason: String) -> StageSkipped {
+        var skipped = StageSkipped()
+        skipped.runID = runID
+        skipped.stage = stage
+        skipped.reason = reason
+        return skipped
+    }
+
+    static func blessingNote(_ config: TrainingRunConfig, _ metrics: [String: Double]) -> String {
+        let metric = config.evaluatorConfig.blessingMetric
+        guard let value = metrics[metric] else { return "metric \(metric) was not reported" }
+        return "\(metric) \(String(format: "%.4f", value)) < threshold \(config.evaluatorConfig.blessingThreshold)"
+    }
+
+    static func notIn(_ state: State, _ verb: String, expected: String) -> CommandRejected {
+        CommandRejected(.conflict, "training run is \(statusName(state.status)); only a \(expected) run can be \(verb)")
+    }
+
+    public static func evolve(_ state: State, _ event: ProtoEvent) -> State {
+        var state = state
+        switch event.message {
+        case let created as TrainingRunCreated:
+            state.exists = true
+            state.created = created
+            state.config = created.config
+            state.status = .pending
+        case let submitted as TrainingRunSubmitted:
+            state.status = .submitting
+            state.tokenSHA256 = submitted.tokenSha256
+            state.artifactURI = submitted.artifactUri
+        case is TrainingRunStarted:
+            state.status = .running
+        case let edited as TrainingRunConfigEdited:
+            state.config = edited.config
+        case let started as StageStarted:
+            state.startedStages.insert(started.stage.rawValue)
+            state.currentStage = started.stage
+        case let completed as StageCompleted:
+            state.finishedStages.insert(completed.stage.rawValue)
+            state.currentStage = completed.stage
+        case let skipped as StageSkipped:
+            state.finishedStages.insert(skipped.stage.rawValue)
+        case let epoch as EpochCompleted:
+            state.epochs.insert(epoch.epoch)
+        case let completed as TrainingRunCompleted:
+            state.status = completed.blessed ? .completed : .notBlessed
+        case is TrainingRunFailed:
+            state.status = .failed
+        case is TrainingRunCancelled:
+            state.status = .cancelled
+        default:
+            break
+        }
+        return state
+    }
+}
+
+/// The API's status words (the spec's).
+func statusName(_ status: TrainingRunStatus) -> String {
+    switch status {
+    case .pending: "pending"
+    case .scheduled: "scheduled"
+    case .submitting: "submitting"
+    case .running: "running"
+    case .completed: "completed"
+    case .failed: "failed"
+    case .cancelled: "cancelled"
+    case .notBlessed: "not_blessed"
+    case .deploying: "deploying"
+    case .deployed: "deployed"
+    case .deployFailed: "deploy_failed"
+    default: "unknown"
+    }
+}
+
+/// The nine stages in pipeline order, with the API's names.
+public let pipelineStages: [(stage: TrainingStage, name: String)] = [
+    (.compile, "compile"), (.examples, "examples"), (.stats, "stats"), (.schema, "schema"), (.transform, "transform"),
+    (.train, "train"), (.evaluate, "evaluate"), (.register, "register"), (.deploy, "deploy"),
+]
+
+func stageName(_ stage: TrainingStage) -> String { pipelineStages.first { $0.stage == stage }?.name ?? "unknown" }
+func stage(named name: String) -> TrainingStage? { pipelineStages.first { $0.name == name }?.stage }

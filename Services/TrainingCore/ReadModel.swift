@@ -1,0 +1,201 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SlipwayContracts
+import SlipwayEventSourcing
+
+/// training-svc's own read model, updated in the same transaction as each command's events. Every
+/// timestamp comes from the event (never the clock), so a replay rebuilds identical rows.
+public struct TrainingReadModel: Projection {
+    public let name = "training"
+    public init() {}
+
+    public var migrations: [Migration] {
+        [Migration(1, "datasets, configs, runs, stages, epochs", [
+            "CREATE TABLE datasets (id text PRIMARY KEY, body jsonb NOT NULL, created_at timestamptz NOT NULL)",
+            "CREATE TABLE feature_configs (id text PRIMARY KEY, body jsonb NOT NULL, created_at timestamptz NOT NULL)",
+            "CREATE TABLE model_configs (id text PRIMARY KEY, body jsonb NOT NULL, created_at timestamptz NOT NULL)",
+            """
+            CREATE TABLE training_runs (
+                id text PRIMARY KEY, run_number integer NOT NULL, name text NOT NULL, description text NOT NULL,
+                model_type text NOT NULL, status text NOT NULL, current_stage text, config jsonb NOT NULL,
+                executor text NOT NULL, job_id text, artifact_uri text, token_sha256 text, metrics jsonb,
+                blessed boolean, error_message text, log_tail text, failed_stage text, rerun_of text, created_by text NOT NULL,
+                epochs_completed integer NOT NULL DEFAULT 0, created_at timestamptz NOT NULL, submitted_at timestamptz,
+                started_at timestamptz, completed_at timestamptz, duration_ms bigint, version bigint NOT NULL,
+                UNIQUE (name, run_number))
+            """,
+            "CREATE INDEX training_runs_status ON training_runs (status, submitted_at)",
+            """
+            CREATE TABLE training_run_stages (
+                run_id text NOT NULL, stage text NOT NULL, position integer NOT NULL, status text NOT NULL,
+                started_at timestamptz, completed_at timestamptz, duration_ms bigint, details jsonb, error text,
+                PRIMARY KEY (run_id, stage))
+            """,
+            """
+            CREATE TABLE training_run_epochs (
+                run_id text NOT NULL, epoch integer NOT NULL, total_epochs integer NOT NULL, loss double precision NOT NULL,
+                val_loss double precision NOT NULL, metrics jsonb NOT NULL, duration_ms bigint NOT NULL, recorded_at timestamptz NOT NULL,
+                PRIMARY KEY (run_id, epoch))
+            """,
+        ])]
+    }
+
+    public func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
+        for envelope in events {
+            let at = envelope.occurredDate
+            let version = envelope.aggregateVersion
+            switch try envelope.decode(as: ProtoEvent.self).message {
+            case let e as DatasetRegistered:
+                try await connection.query("INSERT INTO datasets (id, body, created_at) VALUES (\(e.datasetID), \(try json(e.view(createdAt: at)))::jsonb, \(at))", logger: logger)
+            case let e as FeatureConfigCreated:
+                try await connection.query("INSERT INTO feature_configs (id, body, created_at) VALUES (\(e.featureConfigID), \(try json(e.view(createdAt: at)))::jsonb, \(at))", logger: logger)
+            case let e as ModelConfigCreated:
+                try await connection.query("INSERT INTO model_configs (id, body, created_at) VALUES (\(e.modelConfigID), \(try json(e.view(createdAt: at)))::jsonb, \(at))", logger: logger)
+            case let e as TrainingRunCreated:
+                let config = try json(e.config.view)
+                try await connection.query("""
+                    INSERT INTO training_runs (id, run_number, name, description, model_type, status, config, executor, rerun_of,
+                        created_by, created_at, version)
+                    VALUES (\(e.runID), \(Int(e.runNumber)), \(e.modelName), \(e.descriptionText), \(ModelTypes.name(e.modelType)), 'pending',
+                        \(config)::jsonb, \(e.config.view.executor), \(e.rerunOfRunID.isEmpty ? nil : e.rerunOfRunID), \(e.createdBy), \(at), \(version))
+                    """, logger: logger)
+                for (position, stage) in pipelineStages.enumerated() {
+                    try await connection.query("""
+                        INSERT INTO training_run_stages (run_id, stage, position, status) VALUES (\(e.runID), \(stage.name), \(position + 1), 'pending')
+                        """, logger: logger)
+                }
+            case let e as TrainingRunSubmitted:
+                try await connection.query("""
+                    UPDATE training_runs SET status = 'submitting', executor = \(e.executor), token_sha256 = \(e.tokenSha256),
+                        artifact_uri = \(e.artifactUri), submitted_at = \(at), version = \(version) WHERE id = \(e.runID)
+                    """, logger: logger)
+            case let e as TrainingRunStarted:
+                try await connection.query("""
+                    UPDATE training_runs SET status = 'running', job_id = \(e.executorJobID), started_at = \(at), version = \(version) WHERE id = \(e.runID)
+                    """, logger: logger)
+            case let e as TrainingRunConfigEdited:
+                try await connection.query("""
+                    UPDATE training_runs SET config = \(try json(e.config.view))::jsonb, executor = \(e.config.view.executor), version = \(version)
+                    WHERE id = \(e.runID)
+                    """, logger: logger)
+            case let e as StageStarted:
+                try await connection.query("""
+                    UPDATE training_run_stages SET status = 'running', started_at = \(at) WHERE run_id = \(e.runID) AND stage = \(stageName(e.stage))
+                    """, logger: logger)
+                try await setCurrentStage(e.runID, e.stage, version: version, on: connection, logger: logger)
+            case let e as StageCompleted:
+                let details = try json(StageDetails(artifacts: e.artifacts, metrics: e.metrics))
+                try await connection.query("""
+                    UPDATE training_run_stages SET status = 'completed', started_at = COALESCE(started_at, \(at)), completed_at = \(at),
+                        duration_ms = \(e.durationMs), details = \(details)::jsonb
+                    WHERE run_id = \(e.runID) AND stage = \(stageName(e.stage))
+                    """, logger: logger)
+                try await setCurrentStage(e.runID, e.stage, version: version, on: connection, logger: logger)
+            case let e as StageSkipped:
+                try await connection.query("""
+                    UPDATE training_run_stages SET status = 'skipped', error = \(e.reason) WHERE run_id = \(e.runID) AND stage = \(stageName(e.stage))
+                    """, logger: logger)
+                try await bumpVersion(e.runID, version, on: connection, logger: logger)
+            case let e as StageFailed:
+                try await connection.query("""
+                    UPDATE training_run_stages SET status = 'failed', started_at = COALESCE(started_at, \(at)), completed_at = \(at), error = \(e.error)
+                    WHERE run_id = \(e.runID) AND stage = \(stageName(e.stage))
+                    """, logger: logger)
+                try await bumpVersion(e.runID, version, on: connection, logger: logger)
+            case let e as EpochCompleted:
+                var metrics = e.metrics
+                for (k, v) in e.recallAtK { metrics["recall_at_\(k)"] = v }
+                try await connection.query("""
+                    INSERT INTO training_run_epochs (run_id, epoch, total_epochs, loss, val_loss, metrics, duration_ms, recorded_at)
+                    VALUES (\(e.runID), \(Int(e.epoch)), \(Int(e.totalEpochs)), \(e.loss), \(e.valLoss), \(try json(metrics))::jsonb, \(e.durationMs), \(at))
+                    """, logger: logger)
+                try await connection.query("""
+                    UPDATE training_runs SET epochs_completed = epochs_completed + 1, version = \(version) WHERE id = \(e.runID)
+                    """, logger: logger)
+            case let e as TrainingRunCompleted:
+                try await connection.query("""
+                    UPDATE training_runs SET status = \(e.blessed ? "completed" : "not_blessed"), metrics = \(try json(e.metrics))::jsonb,
+                        blessed = \(e.blessed), artifact_uri = \(e.artifactUri), completed_at = \(at), duration_ms = \(e.durationMs), version = \(version)
+                    WHERE id = \(e.runID)
+                    """, logger: logger)
+            case let e as TrainingRunFailed:
+                try await connection.query("""
+                    UPDATE training_runs SET status = 'failed', error_message = \(e.error), log_tail = \(e.logTail), failed_stage = \(stageName(e.stage)),
+                        completed_at = \(at), duration_ms = \(e.durationMs), version = \(version)
+                    WHERE id = \(e.runID)
+                    """, logger: logger)
+            case let e as TrainingRunCancelled:
+                try await connection.query("""
+                    UPDATE training_runs SET status = 'cancelled', error_message = \(e.reason.isEmpty ? "cancelled" : "cancelled: \(e.reason)"),
+                        completed_at = \(at), version = \(version)
+                    WHERE id = \(e.runID)
+                    """, logger: logger)
+                try await connection.query("""
+                    UPDATE training_run_stages SET status = 'cancelled' WHERE run_id = \(e.runID) AND status IN ('pending', 'running')
+                    """, logger: logger)
+            default:
+                break
+            }
+        }
+    }
+
+    func setCurrentStage(_ runID: String, _ stage: TrainingStage, version: Int64, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("UPDATE training_runs SET current_stage = \(stageName(stage)), version = \(version) WHERE id = \(runID)", logger: logger)
+    }
+
+    func bumpVersion(_ runID: String, _ version: Int64, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("UPDATE training_runs SET version = \(version) WHERE id = \(runID)", logger: logger)
+    }
+}
+
+/// registry-svc's versions as training-svc sees them: the `register` stage of a run is done when
+/// the registry has registered it.
+public struct RunRegistrations: Projection {
+    public let name = "run_registrations"
+    public init() {}
+
+    public var migrations: [Migration] {
+        [Migration(1, "run registrations", [
+            """
+            CREATE TABLE run_registrations (run_id text PRIMARY KEY, model_name text NOT NULL, version_number integer NOT NULL,
+                version_id text NOT NULL, registered_at timestamptz NOT NULL)
+            """,
+        ])]
+    }
+
+    public func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
+        for envelope in events where envelope.eventType == ModelVersionRegistered.protoMessageName {
+            let e = try envelope.payload(as: ModelVersionRegistered.self)
+            guard !e.sourceRunID.isEmpty else { continue }
+            try await connection.query("""
+                INSERT INTO run_registrations (run_id, model_name, version_number, version_id, registered_at)
+                VALUES (\(e.sourceRunID), \(e.modelName), \(Int(e.versionNumber)), \(e.versionID), \(envelope.occurredDate))
+                ON CONFLICT (run_id) DO NOTHING
+                """, logger: logger)
+        }
+    }
+}
+
+public struct StageDetails: Codable, Sendable {
+    public var artifacts: [String: String]
+    public var metrics: [String: Double]
+}
+
+/// JSON text for a jsonb column (sorted keys, so replays compare equal byte for byte).
+func json<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.dateEncodingStrategy = .iso8601
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    decoder.dateDecodingStrategy = .iso8601
+    decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return try decoder.decode(T.self, from: Data(text.utf8))
+}
