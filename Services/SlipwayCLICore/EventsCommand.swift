@@ -164,21 +164,9 @@ func percentEncoded(_ text: String) -> String {
 
 /// A request to a Slipway service; non-2xx answers become an error carrying the service's message.
 func httpRequest(_ method: NIOHTTP1.HTTPMethod, _ url: String, body: [UInt8]? = nil, timeout: TimeAmount = .seconds(30)) async throws -> [UInt8] {
-    var request = HTTPClientRequest(url: url)
-    request.method = method
-    if let body {
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: body))
-    }
-    let response: HTTPClientResponse
-    do {
-        response = try await HTTPClient.slipwayInternal.execute(request, timeout: timeout)
-    } catch {
-        throw ValidationErrorMessage("cannot reach \(url): is the platform running? (`slipway status`)")
-    }
-    let bytes = Array(try await response.body.collect(upTo: 256 * 1024 * 1024).readableBytesView)
-    guard (200..<300).contains(response.status.code) else {
-        throw ValidationErrorMessage("\(url) answered \(response.status.code): \(String(decoding: bytes, as: UTF8.self))")
+    let (status, bytes) = try await httpCall(method, url, body: body, timeout: timeout)
+    guard (200..<300).contains(status) else {
+        throw ValidationErrorMessage("\(url) answered \(status): \(String(decoding: bytes, as: UTF8.self))")
     }
     return bytes
 }

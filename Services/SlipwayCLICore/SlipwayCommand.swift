@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 
 /// `slipway`: runs the platform locally and talks to it.
@@ -5,7 +6,8 @@ public struct SlipwayCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "slipway",
         abstract: "Slipway: train, register, deploy and watch recommendation models; every change is an event.",
-        subcommands: [UpCommand.self, DownCommand.self, StatusCommand.self, EventsCommand.self, BenchCommand.self])
+        subcommands: [UpCommand.self, DownCommand.self, StatusCommand.self, TrainCommand.self, RunsCommand.self, ModelsCommand.self,
+                      DatasetsCommand.self, EventsCommand.self, BenchCommand.self])
 
     public init() {}
 
@@ -27,5 +29,5 @@ public struct SlipwayCommand: AsyncParsableCommand {
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print a RESULT line.",
-        subcommands: [BenchEventsCommand.self, BenchSinkCommand.self])
+        subcommands: [BenchEventsCommand.self, BenchTrainCommand.self, BenchSinkCommand.self])
 }

@@ -98,14 +98,16 @@ public enum TrainingRunDecider: Decider {
             started.attempt = 1
             events.append(ProtoEvent(started))
             return events
-        case .stageCompleted(let completed):
+        case .stageCompleted(var completed):
             var events = try progress(state)
             guard !state.finishedStages.contains(completed.stage.rawValue) else { return [] }
+            completed.runID = runID
             events.append(ProtoEvent(completed))
             return events
-        case .epoch(let epoch):
+        case .epoch(var epoch):
             var events = try progress(state)
             guard !state.epochs.contains(epoch.epoch) else { return [] }
+            epoch.runID = runID
             events.append(ProtoEvent(epoch))
             return events
         case .complete(let metrics, let artifactURI, let artifacts, let durationMs):
