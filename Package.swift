@@ -95,10 +95,20 @@ var targets: [Target] = [
         dependencies: ["SlipwayEventSourcing", "SlipwayPlatform", "SlipwayKafka", "SlipwayContracts", "SlipwayLocalRuntime", postgres, hummingbird, hummingbirdTesting, httpClient, log, lifecycle],
         path: "Tests/SlipwayEventSourcingTests"
     ),
+    .testTarget(
+        name: "RegistryCoreTests",
+        dependencies: ["RegistryCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, protobuf, hummingbird, hummingbirdTesting, httpClient, log],
+        path: "Tests/RegistryCoreTests"
+    ),
+]
+
+/// What a service's Core imports beyond the platform shell.
+let coreDependencies: [String: [Target.Dependency]] = [
+    "Registry": ["SlipwayEventSourcing", "SlipwayContracts", postgres, hummingbird, protobuf, log],
 ]
 
 for service in domainServices {
-    targets.append(.target(name: "\(service.module)Core", dependencies: ["SlipwayPlatform"], path: "Services/\(service.module)Core"))
+    targets.append(.target(name: "\(service.module)Core", dependencies: ["SlipwayPlatform"] + (coreDependencies[service.module] ?? []), path: "Services/\(service.module)Core"))
     targets.append(.executableTarget(name: service.executable, dependencies: [.target(name: "\(service.module)Core"), "SlipwayPlatform"], path: "Services/\(service.module)Service"))
 }
 
