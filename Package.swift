@@ -97,7 +97,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "RegistryCoreTests",
-        dependencies: ["RegistryCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, protobuf, hummingbird, hummingbirdTesting, httpClient, log],
+        dependencies: ["RegistryCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka", postgres, protobuf, hummingbird, hummingbirdTesting, httpClient, log],
         path: "Tests/RegistryCoreTests"
     ),
 ]

@@ -7,12 +7,13 @@ import SlipwayEventSourcing
 import SlipwayPlatform
 import SwiftProtobuf
 
-/// The PostgreSQL cluster `scripts/test` started, read from the file it writes (not the
+/// The PostgreSQL cluster and dev broker `scripts/test` started, read from the file it writes (not the
 /// environment, which would make SwiftPM re-plan the build).
 struct TestDatabase: Decodable {
     let postgresURL: String
+    let kafkaBrokers: String
 
-    enum CodingKeys: String, CodingKey { case postgresURL = "postgres_url" }
+    enum CodingKeys: String, CodingKey { case postgresURL = "postgres_url", kafkaBrokers = "kafka_brokers" }
 
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
