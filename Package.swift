@@ -18,11 +18,12 @@ let asyncAlgorithms = Target.Dependency.product(name: "AsyncAlgorithms", package
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+let alwaysOptimized: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
 /// The six domain services share one shape: a Core library on the platform shell and a thin executable.
 let domainServices: [(executable: String, module: String, dependencies: [Target.Dependency])] = [
     ("training-svc", "Training", ["TrainerCore", "SlipwayModelBundle", crypto]),
-    ("registry-svc", "Registry", []),
+    ("registry-svc", "Registry", [protobuf]),
     ("schedule-svc", "Schedule", []),
     ("deploy-svc", "Deploy", []),
     ("testing-svc", "Testing", []),
@@ -50,8 +51,10 @@ var targets: [Target] = [
     ),
     .target(name: "SlipwayLocalRuntime", dependencies: [log], path: "Shared/SlipwayLocalRuntime"),
 
-    .target(name: "SlipwayModelBundle", path: "Shared/SlipwayModelBundle"),
-    .target(name: "TrainerCore", dependencies: ["SlipwayModelBundle"], path: "Services/TrainerCore"),
+    // Numeric kernels are optimised in every build: unoptimised, training and scoring run ~30x slower,
+    // which would make the debug build's end-to-end tests (real training runs) take minutes.
+    .target(name: "SlipwayModelBundle", path: "Shared/SlipwayModelBundle", swiftSettings: alwaysOptimized),
+    .target(name: "TrainerCore", dependencies: ["SlipwayModelBundle"], path: "Services/TrainerCore", swiftSettings: alwaysOptimized),
     .executableTarget(name: "slipway-trainer", dependencies: ["TrainerCore", "SlipwayModelBundle", argumentParser], path: "Services/SlipwayTrainer"),
     .executableTarget(name: "bundle-bench", dependencies: ["SlipwayModelBundle"], path: "Services/BundleBench"),
     .testTarget(name: "SlipwayModelBundleTests", dependencies: ["SlipwayModelBundle"], path: "Tests/SlipwayModelBundleTests"),
@@ -95,6 +98,11 @@ var targets: [Target] = [
         name: "SlipwayEventSourcingTests",
         dependencies: ["SlipwayEventSourcing", "SlipwayPlatform", "SlipwayKafka", "SlipwayContracts", "SlipwayLocalRuntime", postgres, hummingbird, hummingbirdTesting, httpClient, log, lifecycle],
         path: "Tests/SlipwayEventSourcingTests"
+    ),
+    .testTarget(
+        name: "RegistryCoreTests",
+        dependencies: ["RegistryCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka", postgres, protobuf, hummingbird, hummingbirdTesting, httpClient, log],
+        path: "Tests/RegistryCoreTests"
     ),
 ]
 

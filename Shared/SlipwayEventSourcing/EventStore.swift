@@ -16,7 +16,8 @@ public struct CommandMetadata: Sendable {
     public init(correlationID: String = UUID.v7().uuidString.lowercased(), causationID: String = "", now: Date = Date(), expectedVersion: Int64? = nil) {
         self.correlationID = correlationID
         self.causationID = causationID
-        self.now = now
+        // Stored in the event table and in read models alike: aligned once, equal everywhere.
+        self.now = now.microsecondAligned
         self.expectedVersion = expectedVersion
     }
 }

@@ -42,5 +42,18 @@ extension EventEnvelope {
         try Event.decode(eventType: eventType, payload: [UInt8](payload))
     }
 
-    public var occurredDate: Date { occurredAt.date }
+    /// The event's time, aligned as `Date.microsecondAligned` says, so a read model stores the same
+    /// instant whether it applies the command's envelope or a replayed one.
+    public var occurredDate: Date { occurredAt.date.microsecondAligned }
+}
+
+extension Date {
+    /// PostgreSQL keeps whole microseconds, and PostgresNIO converts through a Double and truncates, so
+    /// an instant can come back one microsecond early. Half a microsecond past a whole one sits far
+    /// from both truncation edges (a Date near today resolves ~0.12 µs), and realigning any value
+    /// within ±0.25 µs of either form gives the same date: every round trip is exact.
+    public var microsecondAligned: Date {
+        let micros = (timeIntervalSinceReferenceDate * 1_000_000 + 0.25).rounded(.down)
+        return Date(timeIntervalSinceReferenceDate: (micros + 0.5) / 1_000_000)
+    }
 }

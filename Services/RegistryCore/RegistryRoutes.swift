@@ -1,0 +1,258 @@
+import Foundation
+import Hummingbird
+import SlipwayContracts
+import SlipwayEventSourcing
+import SlipwayPlatform
+
+/// The registry's HTTP API. Every handler parses and validates its input before executing a
+/// command, and commands are validated by the decider before any event is written, so a rejected
+/// request leaves nothing behind. Hummingbird's router ignores trailing slashes, so the spec's
+/// `/api/registered-models/` spelling reaches the same handlers.
+public func addRegistryRoutes(to router: Router<BasicRequestContext>, environment: ServiceEnvironment) {
+    let routes = RegistryRoutes(environment: environment)
+
+    router.post("/api/registered-models") { request, context in try await routes.create(request, context) }
+    router.get("/api/registered-models") { request, _ in try await routes.list(request) }
+    // A constant segment outranks `:name` in the router, and "check-name" is reserved as a model name.
+    router.get("/api/registered-models/check-name") { request, _ in try await routes.checkName(request) }
+    router.get("/api/registered-models/:name") { _, context in try await routes.get(context) }
+    router.patch("/api/registered-models/:name") { request, context in try await routes.update(request, context) }
+    router.get("/api/registered-models/:name/versions") { _, context in try await routes.versions(context) }
+    router.get("/api/registered-models/:name/versions/:version") { _, context in try await routes.version(context) }
+    router.put("/api/registered-models/:name/aliases/:alias") { request, context in try await routes.setAlias(request, context) }
+    router.delete("/api/registered-models/:name/aliases/:alias") { request, context in try await routes.deleteAlias(request, context) }
+    router.post("/api/training-runs/:run_id/push") { request, context in try await routes.push(request, context) }
+}
+
+struct RegistryRoutes: Sendable {
+    let environment: ServiceEnvironment
+    let queries: RegistryQueries
+
+    init(environment: ServiceEnvironment) {
+        self.environment = environment
+        self.queries = RegistryQueries(client: environment.postgres, logger: environment.logger)
+    }
+
+    // MARK: Models
+
+    struct CreateBody: Decodable {
+        let name: String
+        let modelType: String
+        let description: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, modelType = "model_type", description
+        }
+    }
+
+    func create(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try await request.decodeJSON(as: CreateBody.self, context: context)
+        guard let modelType = ModelType(apiName: body.modelType) else {
+            throw APIError.invalid("model_type must be one of retrieval, ranking, multitask", field: "model_type")
+        }
+        let model = RegisteredModelDecider.NewModel(name: body.name, modelType: modelType, description: body.description ?? "")
+        try await execute(body.name, .create(model), request)
+        return try jsonResponse(try await requireModel(body.name), status: .created)
+    }
+
+    func list(_ request: Request) async throws -> Response {
+        let filter = try ModelFilter(request.uri.queryParameters)
+        let models = try await queries.models()
+        return try jsonResponse(ModelListJSON(registeredModels: models.filter(filter.matches), kpi: .init(models)))
+    }
+
+    func checkName(_ request: Request) async throws -> Response {
+        guard let name = request.uri.queryParameters.get("name"), !name.isEmpty else {
+            throw APIError.badRequest("query parameter 'name' is required", field: "name")
+        }
+        let problem = RegistryNames.modelNameProblem(name)
+        let model = problem == nil ? try await queries.model(name) : nil
+        return try jsonResponse(NameCheckJSON(
+            name: name, valid: problem == nil, problem: problem, exists: model != nil, registeredModelID: model?.id,
+            hasSchedule: model?.hasSchedule ?? false, scheduleID: model?.scheduleID))
+    }
+
+    func get(_ context: BasicRequestContext) async throws -> Response {
+        try jsonResponse(try await requireModel(try context.parameters.require("name")))
+    }
+
+    struct UpdateBody: Decodable {
+        let description: String?
+        let tags: [String: String]?
+    }
+
+    func update(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let body = try await request.decodeJSON(as: UpdateBody.self, context: context)
+        try await execute(name, .update(.init(description: body.description, tags: body.tags)), request)
+        return try jsonResponse(try await requireModel(name))
+    }
+
+    // MARK: Versions
+
+    func versions(_ context: BasicRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        guard try await queries.modelExists(name) else { throw modelNotFound(name) }
+        struct Body: Encodable { let versions: [VersionJSON] }
+        return try jsonResponse(Body(versions: try await queries.versions(of: name)))
+    }
+
+    func version(_ context: BasicRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let text = try context.parameters.require("version")
+        guard let number = RegistryNames.parseVersion(text) else {
+            throw APIError.badRequest("version must be a positive number or v<number>, got '\(text)'", field: "version")
+        }
+        if let version = try await queries.version(of: name, number: number) { return try jsonResponse(version) }
+        guard try await queries.modelExists(name) else { throw modelNotFound(name) }
+        throw APIError.notFound("registered model '\(name)' has no version \(number)")
+    }
+
+    // MARK: Aliases
+
+    struct AliasBody: Decodable {
+        let version: Int32
+    }
+
+    func setAlias(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let alias = try context.parameters.require("alias")
+        let body = try await request.decodeJSON(as: AliasBody.self, context: context)
+        guard body.version > 0 else { throw APIError.invalid("version must be a positive version number", field: "version") }
+        let outcome = try await execute(name, .setAlias(alias: alias, versionNumber: body.version, setBy: ""), request)
+        let versionID = outcome.state.version(body.version)?.id ?? ""
+        return try jsonResponse(AliasJSON(modelName: name, alias: alias, version: body.version, versionID: versionID))
+    }
+
+    func deleteAlias(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let alias = try context.parameters.require("alias")
+        try await execute(name, .deleteAlias(alias: alias, deletedBy: ""), request)
+        return Response(status: .noContent)
+    }
+
+    // MARK: Push
+
+    struct PushBody: Decodable {
+        let force: Bool?
+    }
+
+    /// Registers a completed run that was not registered automatically (not blessed, or it asked to
+    /// be pushed by hand). The run is known from training-svc's events, projected here.
+    func push(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let runID = try context.parameters.require("run_id")
+        var request = request
+        // An empty body means the defaults; collecting first lets `decodeJSON` read it again.
+        var force = false
+        if try await request.collectBody(upTo: 64 * 1024).readableBytes > 0 {
+            force = try await request.decodeJSON(as: PushBody.self, context: context).force ?? false
+        }
+
+        guard let run = try await queries.trainingRun(runID) else {
+            throw APIError.notFound("training run '\(runID)' not found")
+        }
+        if let existing = try await queries.version(fromRun: runID) { throw alreadyRegistered(runID, existing) }
+        switch run.status {
+        case .completed, .notBlessed: break
+        case .created, .failed, .cancelled:
+            throw APIError.conflict("training run '\(runID)' is not completed (\(run.status.rawValue))", details: ["status": run.status.rawValue])
+        }
+        guard !run.modelName.isEmpty else {
+            throw APIError.conflict("training run '\(runID)' names no registered model")
+        }
+        var completed = run.completedRun
+        completed.modelType = TrainingRunsProjection.assumedType(completed.modelType)
+        let versionID = UUID.v7().uuidString.lowercased()
+        let outcome = try await execute(run.modelName, .registerVersion(completed, versionID: versionID, force: force), request)
+        guard let number = outcome.state.version(fromRun: runID)?.number, let version = try await queries.version(of: run.modelName, number: number) else {
+            throw APIError.conflict("training run '\(runID)' could not be registered; try again")
+        }
+        // No events: another push or the reactor registered it between our check and the command.
+        if outcome.events.isEmpty { throw alreadyRegistered(runID, version) }
+        return try jsonResponse(version, status: .created)
+    }
+
+    private func alreadyRegistered(_ runID: String, _ version: VersionJSON) -> APIError {
+        APIError.conflict(
+            "training run '\(runID)' is already registered as \(version.modelName) \(version.versionLabel)",
+            details: ["model_name": version.modelName, "version": "\(version.version)", "version_id": version.id])
+    }
+
+    // MARK: Helpers
+
+    @discardableResult
+    private func execute(_ name: String, _ command: RegisteredModelDecider.Command, _ request: Request) async throws -> CommandOutcome<RegisteredModelDecider> {
+        do {
+            return try await environment.execute(RegisteredModelDecider.self, aggregateID: name, command: command, metadata: try request.commandMetadata())
+        } catch let rejected as CommandRejected where rejected.kind == .notFound && rejected.field == nil {
+            throw modelNotFound(name)
+        }
+    }
+
+    private func requireModel(_ name: String) async throws -> ModelJSON {
+        guard let model = try await queries.model(name) else { throw modelNotFound(name) }
+        return model
+    }
+
+    private func modelNotFound(_ name: String) -> APIError {
+        APIError.notFound("registered model '\(name)' not found")
+    }
+}
+
+/// The list's query parameters. Empty values mean "all" (what a UI's "All" choice sends); anything
+/// else that is not understood is a 400 naming the parameter.
+struct ModelFilter: Sendable {
+    enum StatusFilter: Sendable {
+        case status(ModelJSON.Status)
+        /// The filter bar's "Blessed": the latest version passed the blessing threshold.
+        case blessed
+    }
+
+    var modelType: String?
+    var status: StatusFilter?
+    var hasSchedule: Bool?
+    var search: String?
+
+    init(_ query: Parameters) throws {
+        func value(_ name: String) -> String? {
+            guard let text = query.get(name)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+            return text
+        }
+        if let type = value("model_type") {
+            guard ModelType(apiName: type) != nil else {
+                throw APIError.badRequest("model_type must be one of retrieval, ranking, multitask", field: "model_type")
+            }
+            modelType = type
+        }
+        if let text = value("status") {
+            if text == "blessed" {
+                status = .blessed
+            } else if let known = ModelJSON.Status(rawValue: text) {
+                status = .status(known)
+            } else {
+                let names = ModelJSON.Status.allCases.map(\.rawValue) + ["blessed"]
+                throw APIError.badRequest("status must be one of \(names.joined(separator: ", "))", field: "status")
+            }
+        }
+        if let text = value("has_schedule") {
+            switch text {
+            case "true": hasSchedule = true
+            case "false": hasSchedule = false
+            default: throw APIError.badRequest("has_schedule must be true or false", field: "has_schedule")
+            }
+        }
+        search = value("search")?.lowercased()
+    }
+
+    func matches(_ model: ModelJSON) -> Bool {
+        if let modelType, model.modelType != modelType { return false }
+        switch status {
+        case .status(let wanted)?: if model.status != wanted { return false }
+        case .blessed?: if !model.blessed { return false }
+        case nil: break
+        }
+        if let hasSchedule, model.hasSchedule != hasSchedule { return false }
+        if let search, !model.modelName.lowercased().contains(search) && !model.description.lowercased().contains(search) { return false }
+        return true
+    }
+}
