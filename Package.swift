@@ -100,6 +100,11 @@ var targets: [Target] = [
         path: "Tests/SlipwayEventSourcingTests"
     ),
     .testTarget(
+        name: "TrainingCoreTests",
+        dependencies: ["TrainingCore", "TrainerCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, hummingbird, hummingbirdTesting, httpTypes, log],
+        path: "Tests/TrainingCoreTests"
+    ),
+    .testTarget(
         name: "RegistryCoreTests",
         dependencies: ["RegistryCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka", postgres, protobuf, hummingbird, hummingbirdTesting, httpClient, log],
         path: "Tests/RegistryCoreTests"

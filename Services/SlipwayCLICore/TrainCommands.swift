@@ -202,14 +202,6 @@ struct TrainCommand: AsyncParsableCommand {
         let started = Date()
         while true {
             let run = try await api.expect(.GET, "/api/training-runs/\(runID)")
-            for stage in run["stages"] as? [[String: Any]] ?? [] {
-                guard let name = stage["name"] as? String, let status = stage["status"] as? String, status != "pending",
-                      printedStages[name] != status else { continue }
-                printedStages[name] = status
-                let seconds = (stage["duration_seconds"] as? Double).map { String(format: " %.1fs", $0) } ?? ""
-                let note = (stage["error"] as? String).map { " — \($0)" } ?? ""
-                say("  stage \(name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(status)\(seconds)\(note)")
-            }
             if (run["epochs_completed"] as? Int ?? 0) > printedEpochs {
                 let metrics = try await api.expect(.GET, "/api/training-runs/\(runID)/metrics")
                 for epoch in (metrics["epochs"] as? [[String: Any]] ?? []).dropFirst(printedEpochs) {
@@ -219,6 +211,14 @@ struct TrainCommand: AsyncParsableCommand {
                                  epoch["val_loss"] as? Double ?? 0, m["recall_at_100"] ?? 0, epoch["duration_seconds"] as? Double ?? 0))
                     printedEpochs += 1
                 }
+            }
+            for stage in run["stages"] as? [[String: Any]] ?? [] {
+                guard let name = stage["name"] as? String, let status = stage["status"] as? String, status != "pending",
+                      printedStages[name] != status else { continue }
+                printedStages[name] = status
+                let seconds = (stage["duration_seconds"] as? Double).map { String(format: " %.1fs", $0) } ?? ""
+                let note = (stage["error"] as? String).map { " — \($0)" } ?? ""
+                say("  stage \(name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(status)\(seconds)\(note)")
             }
             let status = run["status"] as? String ?? ""
             switch status {
