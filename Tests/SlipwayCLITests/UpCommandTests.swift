@@ -17,7 +17,7 @@ struct UpCommandTests {
         return try! JSONDecoder().decode(Environment.self, from: data)
     }()
 
-    @Test("up, status, a request through the gateway, down")
+    @Test("up, status, train twice through the gateway, a failing dataset, down")
     func upStatusDown() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-up-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -56,16 +56,78 @@ struct UpCommandTests {
         let (unknownCode, _) = try await get("http://127.0.0.1:\(gatewayPort)/api/no-such-thing/")
         #expect(unknownCode == 404)
 
+        try await trainTwice(slipway: slipway, gateway: "http://127.0.0.1:\(gatewayPort)", directory: directory)
+
         let down = try run(slipway, ["down"] + dataDir)
         #expect(down.status == 0)
         up.waitUntilExit()
         #expect(try run(slipway, ["status"] + dataDir).status != 0)
     }
 
-    func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Issue 3's must-hold: `slipway train --demo` trains, evaluates, blesses and registers v1, a second run
+    /// v2, both visible through the gateway with per-epoch metrics and data statistics; a dataset whose file
+    /// is missing fails its run at the examples stage with a readable error.
+    func trainTwice(slipway: String, gateway: String, directory: URL) async throws {
+        let demo = ["train", "--demo", "--customers", "300", "--products", "200", "--transactions", "9000", "--epochs", "3", "--gateway", gateway]
+        let first = try run(slipway, demo, in: directory)
+        #expect(first.status == 0, "\(first.output)")
+        #expect(first.output.contains("registered b2b-retrieval v1"), "\(first.output)")
+        let second = try run(slipway, demo, in: directory)
+        #expect(second.status == 0, "\(second.output)")
+        #expect(second.output.contains("registered b2b-retrieval v2"), "\(second.output)")
+
+        let (_, versions) = try await getJSON("\(gateway)/api/registered-models/b2b-retrieval/versions/")
+        let list = versions["versions"] as? [[String: Any]] ?? []
+        #expect(list.compactMap { $0["version"] as? Int }.sorted() == [1, 2])
+        #expect(list.allSatisfy { ($0["metrics"] as? [String: Any])?["recall_at_100"] is Double })
+        let (_, model) = try await getJSON("\(gateway)/api/registered-models/b2b-retrieval/")
+        #expect(model["total_versions"] as? Int == 2)
+        let (_, metrics) = try await getJSON("\(gateway)/api/training-runs/b2b-retrieval-1/metrics/")
+        #expect(((metrics["epochs"] as? [Any])?.count ?? 0) >= 1)
+        let (statisticsCode, statistics) = try await getJSON("\(gateway)/api/training-runs/b2b-retrieval-2/statistics/")
+        #expect(statisticsCode == 200)
+        #expect(statistics["num_examples"] as? Int == 9000)
+        let (schemaCode, _) = try await getJSON("\(gateway)/api/training-runs/b2b-retrieval-2/schema/")
+        #expect(schemaCode == 200)
+
+        // A dataset whose transactions file is missing: the run fails at `examples`, saying which file.
+        _ = try await postJSON("\(gateway)/api/datasets/", ["name": "missing-files", "transactions": directory.appendingPathComponent("gone.csv").path])
+        let (created, body) = try await postJSON("\(gateway)/api/training-runs/", [
+            "name": "broken-model", "dataset_id": "missing-files", "feature_config_id": "b2b-default", "model_config_id": "two-tower-64"])
+        #expect(created == 201, "\(body)")
+        var failed: [String: Any] = [:]
+        for _ in 0..<100 {
+            failed = try await getJSON("\(gateway)/api/training-runs/broken-model-1/").1
+            if failed["status"] as? String == "failed" { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(failed["status"] as? String == "failed")
+        #expect(failed["failed_stage"] as? String == "examples")
+        #expect((failed["error_message"] as? String)?.contains("gone.csv") == true, "\(failed)")
+        #expect((failed["log_tail"] as? String)?.isEmpty == false)
+        let (unknown, _) = try await getJSON("\(gateway)/api/training-runs/no-such-run/")
+        #expect(unknown == 404)
+    }
+
+    func getJSON(_ url: String) async throws -> (Int, [String: Any]) {
+        let (code, body) = try await get(url)
+        return (code, (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:])
+    }
+
+    func postJSON(_ url: String, _ body: [String: Any]) async throws -> (Int, [String: Any]) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = try JSONSerialization.data(withJSONObject: body)
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+    }
+
+    func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).out")
         FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
