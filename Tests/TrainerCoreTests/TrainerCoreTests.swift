@@ -201,6 +201,21 @@ struct ReferenceModel {
         #expect(ds2.interactions.map(\.timestamp) == [1_700_000_000, 1_700_000_100])
     }
 
+    @Test func importsRatingsTSVAndRenamesAttributeColumns() throws {
+        let d = tmp()
+        // MovieLens-style interactions: tab-separated, epoch-second timestamps, a rating as the weight.
+        let tsv = try write("user\titem\trating\ttimestamp\n196\t242\t3\t881250949\n186\t302\t3\t891717742\n196\t302\t5\t881251000\n", "ratings.tsv", in: d)
+        let products = try write("item_id,division_desc\n242,Comedy\n302,Drama\n", "items.csv", in: d)
+        let ds = try DatasetLoader.load(DatasetSpec(transactions: tsv, products: products, columns: ["category": "division_desc"]))
+        #expect(ds.customerIds == ["196", "186"] && ds.productIds == ["242", "302"])
+        #expect(ds.interactions.map(\.revenue) == [3, 3, 5])
+        #expect(ds.interactions[0].timestamp == 881_250_949)
+        #expect(ds.productAttributes["category"] == ["Comedy", "Drama"])
+        // The same file named .csv is still recognised as tab-separated by its header.
+        let csvNamed = try write(try String(contentsOfFile: tsv, encoding: .utf8), "ratings.csv", in: d)
+        #expect(try DatasetLoader.load(DatasetSpec(transactions: csvNamed)).interactions.count == 3)
+    }
+
     func syntheticDataset() -> InteractionDataset {
         var ds = InteractionDataset()
         ds.customerIds = (0..<10).map { "c\($0)" }
