@@ -78,9 +78,20 @@ func withPostgres<T: Sendable>(_ url: DatabaseURL, _ body: @Sendable (PostgresCl
 func withBackground<T: Sendable>(_ loops: [@Sendable () async throws -> Void], _ body: @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: Void.self) { group in
         for loop in loops {
+            // Restarted when it fails, as the service shell's `keepRunning` does: a projector that hits a
+            // broker outage mid-fetch dies and comes back in production too.
             group.addTask {
-                do { try await loop() } catch is CancellationError {} catch {
-                    if !Task.isCancelled { TestEnvironment.logger.error("background loop failed: \(error)") }
+                while !Task.isCancelled {
+                    do {
+                        try await loop()
+                        return
+                    } catch is CancellationError {
+                        return
+                    } catch {
+                        if Task.isCancelled { return }
+                        TestEnvironment.logger.warning("background loop failed, restarting: \(error)")
+                        try? await Task.sleep(for: .milliseconds(200))
+                    }
                 }
             }
         }
