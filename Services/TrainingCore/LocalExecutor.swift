@@ -138,13 +138,15 @@ public final class LocalExecutor: Sendable {
         return Array(ids.prefix(limit))
     }
 
-    /// Runs this host was running when training-svc stopped have no process anymore.
+    /// Runs that a training-svc on this host was running when it stopped have no trainer anymore. A job id
+    /// is `local:<host>:<pid of the training-svc>`; another replica on this host that is alive keeps its runs.
     func failRunsLeftRunning(_ environment: ServiceEnvironment) async throws {
         let host = "local:\(ProcessInfo.processInfo.hostName):"
         let rows = try await environment.postgres.query("""
-            SELECT id FROM training_runs WHERE status = 'running' AND executor = 'local' AND job_id LIKE \(host + "%")
+            SELECT id, job_id FROM training_runs WHERE status = 'running' AND executor = 'local' AND job_id LIKE \(host + "%")
             """, logger: environment.logger)
-        for try await runID in rows.decode(String.self) {
+        for try await (runID, jobID) in rows.decode((String, String).self) {
+            if let owner = Int32(jobID.dropFirst(host.count)), owner != getpid(), kill(owner, 0) == 0 { continue }
             environment.logger.warning("failing a run left running by an earlier training-svc", metadata: ["run_id": "\(runID)"])
             _ = try? await environment.execute(TrainingRunDecider.self, aggregateID: runID,
                 command: .fail(stage: nil, error: "training-svc restarted while the run was in progress; rerun it", logTail: "", durationMs: 0),
