@@ -60,6 +60,12 @@ var targets: [Target] = [
     .testTarget(name: "SlipwayModelBundleTests", dependencies: ["SlipwayModelBundle"], path: "Tests/SlipwayModelBundleTests"),
     .testTarget(name: "TrainerCoreTests", dependencies: ["TrainerCore", "SlipwayModelBundle"], path: "Tests/TrainerCoreTests"),
 
+    .target(name: "ModelServerCore", dependencies: ["SlipwayModelBundle", "SlipwayPlatform", hummingbird, httpTypes, log], path: "Services/ModelServerCore"),
+    .executableTarget(name: "model-server", dependencies: ["ModelServerCore", "SlipwayModelBundle", "SlipwayPlatform", hummingbird, argumentParser, log],
+                      path: "Services/ModelServer"),
+    .testTarget(name: "ModelServerTests", dependencies: ["ModelServerCore", "SlipwayModelBundle", hummingbird, hummingbirdTesting, httpTypes],
+                path: "Tests/ModelServerTests"),
+
     .target(name: "GatewayCore", dependencies: ["SlipwayPlatform", hummingbird, httpTypes, httpClient, log], path: "Services/GatewayCore"),
     .executableTarget(name: "gateway", dependencies: ["GatewayCore", "SlipwayPlatform"], path: "Services/Gateway"),
 
@@ -67,7 +73,7 @@ var targets: [Target] = [
 
     .target(
         name: "SlipwayCLICore",
-        dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", "SlipwayLocalRuntime", argumentParser, httpClient, postgres, log, lifecycle],
+        dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", "SlipwayLocalRuntime", "SlipwayModelBundle", argumentParser, httpClient, postgres, log, lifecycle],
         path: "Services/SlipwayCLICore"
     ),
     .executableTarget(name: "slipway", dependencies: ["SlipwayCLICore"], path: "Services/SlipwayCLI"),
@@ -125,6 +131,7 @@ let package = Package(
         .executable(name: "slipway-devbroker", targets: ["slipway-devbroker"]),
         .executable(name: "gateway", targets: ["gateway"]),
         .executable(name: "slipway-trainer", targets: ["slipway-trainer"]),
+        .executable(name: "model-server", targets: ["model-server"]),
     ] + domainServices.map { .executable(name: $0.executable, targets: [$0.executable]) },
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),

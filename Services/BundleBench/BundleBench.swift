@@ -2,7 +2,7 @@ import Foundation
 import SlipwayModelBundle
 
 /// Scoring benchmark: a synthetic bundle (default 10,000 candidates × 64 dims, query tower with
-/// 5,000-customer vocabulary, 2 hidden layers) is written, loaded through `ModelBundle.load`, then
+/// 5,000-customer vocabulary, one hidden layer of 128) is written, loaded through `ModelBundle.load`, then
 /// single queries and batches are timed. Prints a `RESULT` line.
 @main
 struct BundleBench {
@@ -25,34 +25,9 @@ struct BundleBench {
     static func main() throws {
         let n = arg("candidates", 10_000), d = arg("dim", 64), k = arg("k", 10), iters = arg("iterations", 20_000)
         let customers = 5_000
-        var r = RNG(s: 42)
-        func t(_ shape: [Int]) -> Tensor { Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in r.next() * 0.2 }) }
-        let query: [FeatureTransform] = [
-            .vocabulary("customer_id", values: (0..<customers).map { "C\($0)" }, embeddingDim: 32, required: true),
-            .vocabulary("city", values: (0..<20).map { "city\($0)" }, embeddingDim: 8),
-            .vocabulary("segment", values: ["enterprise", "mid_market", "small_business", "horeca"], embeddingDim: 8),
-        ]
-        let tensors: [String: Tensor] = [
-            "embedding/customer_id": t([customers + 1, 32]), "embedding/city": t([21, 8]), "embedding/segment": t([5, 8]),
-            "dense_0/kernel": t([48, 128]), "dense_0/bias": t([128]), "dense_1/kernel": t([128, d]), "dense_1/bias": t([d]),
-        ]
-        var cand = (0..<(n * d)).map { _ in r.next() }
-        for i in 0..<n {  // unit rows, like a trained bundle
-            var s: Float = 0
-            for j in 0..<d { s += cand[i * d + j] * cand[i * d + j] }
-            let inv = 1 / s.squareRoot()
-            for j in 0..<d { cand[i * d + j] *= inv }
-        }
-        let manifest = Manifest(
-            modelName: "bench", createdAt: Timestamp.format(Date().timeIntervalSince1970),
-            inputSchema: .init(query: query.map { .init(name: $0.name, type: $0.type, required: $0.required) },
-                               candidate: [.init(name: "product_id", type: .string, required: true)]),
-            transforms: [], queryTower: .init(layers: [128], outputDim: d, l2Normalize: true, weightsFile: "query_tower.bin"),
-            candidateTower: .init(layers: [128], outputDim: d, l2Normalize: true, weightsFile: nil), outputDim: d, temperature: 0.1,
-            candidates: .init(count: n, dim: d, idFeature: "product_id"), metrics: [:], lineage: .init())
+        var r = RNG(s: 7)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bundle-bench-\(getpid())")
-        try ModelBundle(manifest: manifest, preprocessing: Preprocessing(query: query, candidate: []), queryTower: tensors,
-                        candidateEmbeddings: cand, candidateIds: (0..<n).map { "P\(100_000 + $0)" }).write(to: dir)
+        try SyntheticBundle.make(candidates: n, dim: d, customers: customers, modelName: "bench").write(to: dir)
         let t0 = nowNs()
         let bundle = try ModelBundle.load(from: dir)
         let loadMs = Double(nowNs() - t0) / 1e6

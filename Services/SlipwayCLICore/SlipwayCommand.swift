@@ -29,5 +29,5 @@ public struct SlipwayCommand: AsyncParsableCommand {
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print a RESULT line.",
-        subcommands: [BenchEventsCommand.self, BenchTrainCommand.self, BenchSinkCommand.self])
+        subcommands: [BenchEventsCommand.self, BenchTrainCommand.self, BenchServeCommand.self, BenchSinkCommand.self])
 }
