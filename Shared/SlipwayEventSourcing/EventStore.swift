@@ -60,11 +60,13 @@ public final class EventStore: Sendable {
     /// (bigger batches, fewer round trips); more can help where PostgreSQL has cores to spare.
     public let readModel: (any Projection)?
     let batcher: WriteBatcher
+    let stateCache: StateCache
 
     public init(
         service: String, client: PostgresClient, logger: Logger, readModel: (any Projection)? = nil,
-        maxAttempts: Int = 4, maxBatch: Int = 256, concurrentBatches: Int = 1
+        maxAttempts: Int = 4, maxBatch: Int = 256, concurrentBatches: Int = 1, cachedAggregates: Int = 50_000
     ) {
+        self.stateCache = StateCache(capacity: cachedAggregates)
         self.service = service
         self.client = client
         self.logger = logger
@@ -150,21 +152,25 @@ public final class EventStore: Sendable {
         metadata: CommandMetadata
     ) async throws -> CommandOutcome<D> {
         let result = OutcomeBox<D>()
-        let job = WriteJob(aggregateType: D.aggregateType, aggregateID: aggregateID) { history in
-            let currentVersion = history.last?.version ?? 0
+        let job = WriteJob(aggregateType: D.aggregateType, aggregateID: aggregateID, stateType: ObjectIdentifier(D.State.self)) { base, newer in
+            var state = (base?.state as? D.State) ?? D.initial
+            for event in newer { state = D.evolve(state, try D.Event.decode(eventType: event.eventType, payload: event.payload)) }
+            let currentVersion = newer.last?.version ?? base?.version ?? 0
             if let expected = metadata.expectedVersion, expected != currentVersion {
                 throw ConcurrencyConflict(aggregateType: D.aggregateType, aggregateID: aggregateID, expectedVersion: expected, actualVersion: currentVersion)
             }
-            let state = D.fold(try history.map { try D.Event.decode(eventType: $0.eventType, payload: $0.payload) })
             let newEvents = try D.decide(command, state)
-            result.set(state: newEvents.reduce(state, D.evolve), version: currentVersion + Int64(newEvents.count))
-            return try newEvents.enumerated().map { offset, event in
+            let after = newEvents.reduce(state, D.evolve)
+            let newVersion = currentVersion + Int64(newEvents.count)
+            result.set(state: after, version: newVersion)
+            let stored = try newEvents.enumerated().map { offset, event in
                 StoredEvent(
                     sequence: 0, eventID: UUID.v7(now: metadata.now), aggregateType: D.aggregateType, aggregateID: aggregateID,
                     version: currentVersion + Int64(offset) + 1, eventType: event.eventType, schemaVersion: 1,
                     payload: try event.encodePayload(), occurredAt: metadata.now,
                     correlationID: metadata.correlationID, causationID: metadata.causationID, sourcePosition: nil)
             }
+            return (stored, AggregateSnapshot(version: newVersion, state: after))
         }
         let events = try await batcher.submit(job) { batch in await self.commit(batch) }
         let (state, version) = result.get()
@@ -204,16 +210,24 @@ public final class EventStore: Sendable {
     /// with that error and leave no trace; the others are resolved only after the commit.
     private func attempt(_ batch: [WriteJob]) async throws {
         var decided: [(WriteJob, [StoredEvent])] = []
+        // What the batch starts from: cached states, plus the events written after them.
+        var working = stateCache.snapshots(for: Set(batch.map(\.cacheKey)))
         let rejected: [(WriteJob, any Error)] = try await client.withTransaction(logger: logger) { connection in
-            var histories = try await self.histories(for: Set(batch.map(\.key)), on: connection)
+            var after: [AggregateKey: Int64] = [:]
+            for job in batch { after[job.key] = min(after[job.key] ?? .max, working[job.cacheKey]?.version ?? 0) }
+            var newer = try await self.histories(after: after, on: connection)
             var rejected: [(WriteJob, any Error)] = []
             var appended: [StoredEvent] = []
             for job in batch {
                 do {
-                    let events = try job.decide(histories[job.key] ?? [])
-                    histories[job.key, default: []].append(contentsOf: events.map {
+                    // A later command on the same aggregate starts from the state an earlier one left.
+                    let base = working[job.cacheKey]
+                    let unseen = (newer[job.key] ?? []).filter { $0.version > (base?.version ?? 0) }
+                    let (events, state) = try job.decide(base, unseen)
+                    working[job.cacheKey] = state
+                    newer[job.key] = (newer[job.key] ?? []) + events.map {
                         HistoryEvent(version: $0.version, eventType: $0.eventType, payload: $0.payload)
-                    })
+                    }
                     appended.append(contentsOf: events)
                     decided.append((job, events))
                 } catch {
@@ -228,18 +242,23 @@ public final class EventStore: Sendable {
             }
             return rejected
         }
+        stateCache.store(working)
         for (job, error) in rejected { job.outcome.resolve(.failure(error)) }
         for (job, events) in decided { job.outcome.resolve(.success(events)) }
         if decided.contains(where: { !$0.1.isEmpty }) { commits.signal() }
     }
 
-    private func histories(for keys: Set<AggregateKey>, on connection: PostgresConnection) async throws -> [AggregateKey: [HistoryEvent]] {
+    /// Each aggregate's events after the given version (0: its whole history), in version order.
+    private func histories(after versions: [AggregateKey: Int64], on connection: PostgresConnection) async throws -> [AggregateKey: [HistoryEvent]] {
+        let keys = Array(versions.keys)
         let types = keys.map(\.type)
         let ids = keys.map(\.id)
+        let after = keys.map { versions[$0]! }
         let rows = try await connection.query("""
-            SELECT aggregate_type, aggregate_id, version, event_type, payload FROM slipway.events
-            WHERE (aggregate_type, aggregate_id) IN (SELECT * FROM unnest(\(types)::text[], \(ids)::text[]))
-            ORDER BY aggregate_type, aggregate_id, version
+            SELECT e.aggregate_type, e.aggregate_id, e.version, e.event_type, e.payload
+            FROM unnest(\(types)::text[], \(ids)::text[], \(after)::bigint[]) AS k(aggregate_type, aggregate_id, after_version)
+            JOIN slipway.events e ON e.aggregate_type = k.aggregate_type AND e.aggregate_id = k.aggregate_id AND e.version > k.after_version
+            ORDER BY e.aggregate_type, e.aggregate_id, e.version
             """, logger: logger)
         var result: [AggregateKey: [HistoryEvent]] = [:]
         for try await (type, id, version, eventType, payload) in rows.decode((String, String, Int64, String, ByteBuffer).self) {

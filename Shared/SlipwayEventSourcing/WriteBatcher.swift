@@ -62,12 +62,15 @@ final class WriteBatcher: Sendable {
 struct WriteJob: Sendable {
     let aggregateType: String
     let aggregateID: String
-    /// Folds the aggregate's history (including events earlier commands of the same batch just decided)
-    /// and returns the new, versioned events.
-    let decide: @Sendable ([HistoryEvent]) throws -> [StoredEvent]
+    /// The decider's state type: with the aggregate, what a cached snapshot is filed under.
+    let stateType: ObjectIdentifier
+    /// Folds the events after `base` (all of them when there is no base) onto it, decides, and returns
+    /// the new, versioned events with the state after them.
+    let decide: @Sendable (_ base: AggregateSnapshot?, _ newer: [HistoryEvent]) throws -> (events: [StoredEvent], after: AggregateSnapshot)
     let outcome = WriteOutcome()
 
     var key: AggregateKey { AggregateKey(type: aggregateType, id: aggregateID) }
+    var cacheKey: StateCache.Key { StateCache.Key(aggregate: key, stateType: stateType) }
 }
 
 struct AggregateKey: Hashable, Sendable {

@@ -107,6 +107,12 @@ struct UpCommandTests {
         #expect((failed["log_tail"] as? String)?.isEmpty == false)
         let (unknown, _) = try await getJSON("\(gateway)/api/training-runs/no-such-run/")
         #expect(unknown == 404)
+
+        // Both read models rebuild from their event logs into exactly the live rows.
+        for service in ["training", "registry"] {
+            let replay = try run(slipway, ["events", "replay", "--service", service, "--verify"], in: directory)
+            #expect(replay.status == 0, "\(service): \(replay.output)")
+        }
     }
 
     func getJSON(_ url: String) async throws -> (Int, [String: Any]) {

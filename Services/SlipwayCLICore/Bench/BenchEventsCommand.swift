@@ -19,7 +19,9 @@ struct BenchEventsCommand: AsyncParsableCommand {
         discussion: "Starts a throwaway PostgreSQL and dev broker unless --database-url / --kafka-brokers are given. Ends with a RESULT line.")
 
     @Option(help: "Events for the throughput phase.") var events = 50_000
-    @Option(help: "Concurrent command writers in the throughput phase.") var writers = 16
+    /// Each writer waits for its own commit before the next command (a closed loop), so throughput is
+    /// writers ÷ commit latency: enough must be in flight to load the pipeline, as many API clients would.
+    @Option(help: "Concurrent command writers in the throughput phase.") var writers = 128
     @Option(help: "Accounts the commands are spread over.") var accounts = 5_000
     @Option(help: "Events per second in the latency phase.") var rate = 500
     @Option(help: "Seconds of the latency phase.") var latencySeconds = 10
