@@ -97,6 +97,27 @@ struct EventStoreTests {
         }
     }
 
+    @Test("a cached aggregate state sees events another replica wrote since")
+    func cachedStateCatchesUp() async throws {
+        let url = try await environment.freshDatabase("store")
+        try await withPostgres(url) { client in
+            try await migrateCounterStore(client)
+            let replicaA = EventStore(service: "source", client: client, logger: TestEnvironment.logger, readModel: CounterTotals())
+            let replicaB = EventStore(service: "source", client: client, logger: TestEnvironment.logger, readModel: CounterTotals())
+            try await replicaA.execute(Counter.self, aggregateID: "c1", command: .create(name: "one"), metadata: CommandMetadata())
+            try await replicaA.execute(Counter.self, aggregateID: "c1", command: .increment(by: 1), metadata: CommandMetadata())  // A caches v2
+            try await replicaB.execute(Counter.self, aggregateID: "c1", command: .increment(by: 10), metadata: CommandMetadata())  // v3, unseen by A
+            // A's cached state is at v2; the expected version 3 must match what is really stored.
+            let outcome = try await replicaA.execute(Counter.self, aggregateID: "c1", command: .increment(by: 100), metadata: CommandMetadata(expectedVersion: 3))
+            #expect(outcome.version == 4)
+            #expect(outcome.state.total == 111)
+            await #expect(throws: ConcurrencyConflict.self) {
+                try await replicaB.execute(Counter.self, aggregateID: "c1", command: .increment(by: 1), metadata: CommandMetadata(expectedVersion: 3))
+            }
+            #expect(try await counterRows(client, logger: TestEnvironment.logger).first?.total == 111)
+        }
+    }
+
     @Test("a stale expected version is a conflict and writes nothing")
     func staleExpectedVersion() async throws {
         let url = try await environment.freshDatabase("store")
