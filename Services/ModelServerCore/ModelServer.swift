@@ -58,23 +58,20 @@ public enum ModelServerRoutes {
             let topK = try checkedTopK(body.topK, default: ServingLimits.defaultPredictTopK)
             let instances = try checkedBatch(body.instances, field: "instances")
             let predictions = try score(model, instances, topK: topK, field: "instances")
-            return try encode(PredictResponse(predictions: predictions.map { Prediction(productIds: $0.productIds, scores: $0.scores) }))
+            return rawJSONResponse(RecommendationJSON.predict(predictions))
         }
         router.post("recommend") { request, context in
             let body = try await request.decodeJSON(as: RecommendRequest.self, context: context)
             let topK = try checkedTopK(body.topK, default: ServingLimits.defaultRecommendTopK)
             let result = try score(model, [body.features(idFeature: model.idFeature)], topK: topK, field: nil)[0]
-            return try encode(RecommendResponse(customerId: body.customerID.description, productIds: result.productIds, scores: result.scores,
-                                                modelName: model.name, modelVersion: model.version))
+            return rawJSONResponse(RecommendationJSON.recommend(customerID: body.customerID.description, result, model: model))
         }
         router.post("recommend-batch") { request, context in
             let body = try await request.decodeJSON(as: RecommendBatchRequest.self, context: context)
             let topK = try checkedTopK(body.topK, default: ServingLimits.defaultRecommendTopK)
             let customers = try checkedBatch(body.customers, field: "customers")
             let results = try score(model, customers.map { $0.features(idFeature: model.idFeature) }, topK: topK, field: "customers")
-            return try encode(RecommendBatchResponse(
-                recommendations: zip(customers, results).map { .init(customerId: $0.customerID.description, productIds: $1.productIds, scores: $1.scores) },
-                modelName: model.name, modelVersion: model.version))
+            return rawJSONResponse(RecommendationJSON.recommendBatch(zip(customers, results).map { ($0.customerID.description, $1) }, model: model))
         }
         return router
     }
@@ -158,32 +155,6 @@ struct RecommendBatchRequest: Decodable {
     var customers: [Customer]
     var topK: Int?
     enum CodingKeys: String, CodingKey { case customers, topK = "top_k" }
-}
-
-struct Prediction: Encodable {
-    var productIds: [String]
-    var scores: [Float]
-}
-
-struct PredictResponse: Encodable { var predictions: [Prediction] }
-
-struct RecommendResponse: Encodable {
-    var customerId: String
-    var productIds: [String]
-    var scores: [Float]
-    var modelName: String
-    var modelVersion: String
-}
-
-struct RecommendBatchResponse: Encodable {
-    struct Entry: Encodable {
-        var customerId: String
-        var productIds: [String]
-        var scores: [Float]
-    }
-    var recommendations: [Entry]
-    var modelName: String
-    var modelVersion: String
 }
 
 struct Health: Encodable {

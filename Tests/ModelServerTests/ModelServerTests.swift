@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import ModelServerCore
+@testable import ModelServerCore
 import NIOCore
 import SlipwayModelBundle
 import Testing
@@ -89,5 +89,16 @@ struct ModelServerTests {
             #expect(status == .badRequest && field(body) == "customers")
             try await http.execute(uri: "/v1/models/nope", method: .get) { #expect($0.status == .notFound) }
         }
+    }
+
+    @Test("hand-written answers are valid JSON, ids escaped")
+    func escaping() throws {
+        let ids = ["plain", "quote\"d", "back\\slash", "new\nline", "tab\tand\u{01}control", "zażółć"]
+        let bytes = RecommendationJSON.recommend(customerID: "c\"1", Recommendations(productIds: ids, scores: [1, 0.5, -0.25, 0, 3e-8, .nan]), model: Self.model)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+        #expect(object["product_ids"] as? [String] == ids)
+        #expect(object["customer_id"] as? String == "c\"1")
+        let scores = try #require(object["scores"] as? [Any])
+        #expect((scores[1] as? Double) == 0.5 && scores[5] is NSNull)
     }
 }
