@@ -18,6 +18,7 @@ let asyncAlgorithms = Target.Dependency.product(name: "AsyncAlgorithms", package
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let alwaysOptimized: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
 /// The six domain services share one shape: a Core library on the platform shell and a thin executable.
@@ -61,7 +62,7 @@ var targets: [Target] = [
     .testTarget(name: "TrainerCoreTests", dependencies: ["TrainerCore", "SlipwayModelBundle"], path: "Tests/TrainerCoreTests"),
 
     .target(name: "ModelServerCore", dependencies: ["SlipwayModelBundle", "SlipwayPlatform", hummingbird, httpTypes, log], path: "Services/ModelServerCore"),
-    .executableTarget(name: "model-server", dependencies: ["ModelServerCore", "SlipwayModelBundle", "SlipwayPlatform", hummingbird, argumentParser, log],
+    .executableTarget(name: "model-server", dependencies: ["ModelServerCore", "SlipwayModelBundle", "SlipwayPlatform", hummingbird, nioPosix, argumentParser, log],
                       path: "Services/ModelServer"),
     .testTarget(name: "ModelServerTests", dependencies: ["ModelServerCore", "SlipwayModelBundle", hummingbird, hummingbirdTesting, httpTypes],
                 path: "Tests/ModelServerTests"),
@@ -146,6 +147,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: targets
 )

@@ -17,6 +17,7 @@ struct BenchServeCommand: AsyncParsableCommand {
     @Option(help: "wrk threads.") var threads = 2
     @Option(help: "Seconds of load.") var duration = 10
     @Option(help: "Recommendations per request.") var topK = 10
+    @Option(help: "Extra model-server arguments, e.g. --event-loops 1.") var serverArguments: [String] = []
 
     func run() async throws {
         guard let wrk = findExecutable(named: "wrk") else { throw ValidationErrorMessage("wrk not found: scripts/setup installs it") }
@@ -30,7 +31,7 @@ struct BenchServeCommand: AsyncParsableCommand {
         let port = try freeTCPPort()
         let process = Process()
         process.executableURL = server
-        process.arguments = ["--bundle", bundle.path, "--port", "\(port)", "--log-level", "warning"]
+        process.arguments = ["--bundle", bundle.path, "--port", "\(port)", "--log-level", "warning"] + serverArguments
         try process.run()
         defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
         let base = "http://127.0.0.1:\(port)"
