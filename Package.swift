@@ -26,7 +26,7 @@ let domainServices: [(executable: String, module: String, dependencies: [Target.
     ("training-svc", "Training", ["TrainerCore", "SlipwayModelBundle", crypto]),
     ("registry-svc", "Registry", [protobuf]),
     ("schedule-svc", "Schedule", []),
-    ("deploy-svc", "Deploy", []),
+    ("deploy-svc", "Deploy", [crypto]),
     ("testing-svc", "Testing", []),
     ("metrics-svc", "Metrics", []),
 ]
@@ -110,6 +110,11 @@ var targets: [Target] = [
         name: "TrainingCoreTests",
         dependencies: ["TrainingCore", "TrainerCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, hummingbird, hummingbirdTesting, httpTypes, log],
         path: "Tests/TrainingCoreTests"
+    ),
+    .testTarget(
+        name: "DeployCoreTests",
+        dependencies: ["DeployCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, log],
+        path: "Tests/DeployCoreTests"
     ),
     .testTarget(
         name: "RegistryCoreTests",

@@ -1,7 +1,12 @@
 import SlipwayPlatform
 
-/// deploy-svc on the common service shell. Its aggregates, read model and routes arrive with the
-/// deploy domain issue; today it owns its database, event store, outbox relay and event feed.
+/// deploy-svc on the common service shell. Today: API keys per registered model (and the registry's
+/// model names they hang on). Endpoints, deployments, rollouts and targets arrive with the rest of the
+/// deploy domain.
 public enum DeployService {
-    public static let definition = ServiceDefinition(name: "deploy", defaultPort: ServiceDirectory.defaultPorts["deploy"]!)
+    public static let definition = ServiceDefinition(
+        name: "deploy", defaultPort: ServiceDirectory.defaultPorts["deploy"]!,
+        readModel: DeployReadModel(),
+        projections: [ProjectionSubscription(KnownModels(), from: ["registry"])],
+        routes: { router, environment in ApiKeyRoutes(environment: environment).add(to: router) })
 }

@@ -7,7 +7,7 @@ public struct SlipwayCommand: AsyncParsableCommand {
         commandName: "slipway",
         abstract: "Slipway: train, register, deploy and watch recommendation models; every change is an event.",
         subcommands: [UpCommand.self, DownCommand.self, StatusCommand.self, TrainCommand.self, RunsCommand.self, ModelsCommand.self,
-                      DatasetsCommand.self, EventsCommand.self, BenchCommand.self])
+                      DatasetsCommand.self, KeysCommand.self, EventsCommand.self, BenchCommand.self])
 
     public init() {}
 

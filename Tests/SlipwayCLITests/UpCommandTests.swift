@@ -108,8 +108,19 @@ struct UpCommandTests {
         let (unknown, _) = try await getJSON("\(gateway)/api/training-runs/no-such-run/")
         #expect(unknown == 404)
 
+        // deploy-svc learns the model from registry-svc's events; then an API key can be made for it.
+        var keyCreated = (status: Int32(1), output: "")
+        for _ in 0..<50 {
+            keyCreated = try run(slipway, ["keys", "create", "b2b-retrieval", "--name", "ci", "--gateway", gateway], in: directory)
+            if keyCreated.status == 0 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(keyCreated.status == 0, "\(keyCreated.output)")
+        let keys = try run(slipway, ["keys", "list", "b2b-retrieval", "--gateway", gateway], in: directory)
+        #expect(keys.output.contains("active"), "\(keys.output)")
+
         // Both read models rebuild from their event logs into exactly the live rows.
-        for service in ["training", "registry"] {
+        for service in ["training", "registry", "deploy"] {
             let replay = try run(slipway, ["events", "replay", "--service", service, "--verify"], in: directory)
             #expect(replay.status == 0, "\(service): \(replay.output)")
         }

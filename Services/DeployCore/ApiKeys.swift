@@ -1,0 +1,242 @@
+import Crypto
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import SlipwayContracts
+import SlipwayEventSourcing
+import SlipwayPlatform
+
+/// API keys per registered model: the plain key is shown once, at creation; only its SHA-256 and its
+/// first 8 characters (to tell keys apart in a list) are stored. serving-router checks requests against
+/// the hashes of the active keys.
+public enum ApiKeyDecider: Decider {
+    public typealias Event = ProtoEvent
+
+    public enum Command: Sendable {
+        case create(ApiKeyCreated)
+        case revoke(reason: String, by: String)
+    }
+
+    public struct State: Sendable {
+        public var created: ApiKeyCreated?
+        public var revoked = false
+    }
+
+    public static let aggregateType = "ApiKey"
+    public static let initial = State()
+
+    public static func decide(_ command: Command, _ state: State) throws -> [ProtoEvent] {
+        switch command {
+        case .create(let created):
+            guard state.created == nil else { throw CommandRejected(.conflict, "API key \(created.apiKeyID) already exists") }
+            return [ProtoEvent(created)]
+        case .revoke(let reason, let by):
+            guard let created = state.created else { throw CommandRejected(.notFound, "no such API key") }
+            guard !state.revoked else { throw CommandRejected(.conflict, "API key \(created.keyPrefix)… is already revoked") }
+            var revoked = ApiKeyRevoked()
+            revoked.apiKeyID = created.apiKeyID
+            revoked.registeredModelID = created.registeredModelID
+            revoked.keyPrefix = created.keyPrefix
+            revoked.revokedBy = by
+            revoked.reason = reason
+            return [ProtoEvent(revoked)]
+        }
+    }
+
+    public static func evolve(_ state: State, _ event: ProtoEvent) -> State {
+        var state = state
+        switch event.message {
+        case let created as ApiKeyCreated: state.created = created
+        case is ApiKeyRevoked: state.revoked = true
+        default: break
+        }
+        return state
+    }
+}
+
+public enum ApiKeyMaterial {
+    /// 32 random bytes, base64url without padding (43 characters), as `secrets.token_urlsafe(32)` makes.
+    public static func newKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    public static func sha256(_ key: String) -> String {
+        SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public static func prefix(_ key: String) -> String { String(key.prefix(8)) }
+}
+
+/// deploy-svc's read model of its own keys.
+public struct DeployReadModel: Projection {
+    public let name = "deploy"
+    public init() {}
+
+    public var migrations: [Migration] {
+        [Migration(1, "api keys", [
+            """
+            CREATE TABLE api_keys (id text PRIMARY KEY, model_name text NOT NULL, name text NOT NULL, key_prefix text NOT NULL,
+                key_sha256 text NOT NULL UNIQUE, is_active boolean NOT NULL, created_by text NOT NULL, created_at timestamptz NOT NULL,
+                expires_at timestamptz, revoked_at timestamptz, revoke_reason text, last_used_at timestamptz)
+            """,
+            "CREATE INDEX api_keys_model ON api_keys (model_name, created_at)",
+        ])]
+    }
+
+    public func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
+        for envelope in events {
+            let at = envelope.occurredDate
+            switch try envelope.decode(as: ProtoEvent.self).message {
+            case let e as ApiKeyCreated:
+                try await connection.query("""
+                    INSERT INTO api_keys (id, model_name, name, key_prefix, key_sha256, is_active, created_by, created_at, expires_at)
+                    VALUES (\(e.apiKeyID), \(e.registeredModelID), \(e.name), \(e.keyPrefix), \(e.keySha256), true, \(e.createdBy), \(at),
+                            \(e.hasExpiresAt ? e.expiresAt.date : nil))
+                    """, logger: logger)
+            case let e as ApiKeyRevoked:
+                try await connection.query("""
+                    UPDATE api_keys SET is_active = false, revoked_at = \(at), revoke_reason = \(e.reason) WHERE id = \(e.apiKeyID)
+                    """, logger: logger)
+            default:
+                break
+            }
+        }
+    }
+}
+
+/// The registered models deploy-svc may attach keys (and later endpoints) to, from registry-svc's events.
+public struct KnownModels: Projection {
+    public let name = "known_models"
+    public init() {}
+
+    public var migrations: [Migration] {
+        [Migration(1, "known models", ["CREATE TABLE known_models (name text PRIMARY KEY, deleted boolean NOT NULL DEFAULT false)"])]
+    }
+
+    public func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
+        for envelope in events {
+            switch envelope.eventType {
+            case RegisteredModelCreated.protoMessageName:
+                let e = try envelope.payload(as: RegisteredModelCreated.self)
+                try await connection.query("INSERT INTO known_models (name) VALUES (\(e.name)) ON CONFLICT (name) DO NOTHING", logger: logger)
+            case RegisteredModelDeleted.protoMessageName:
+                let e = try envelope.payload(as: RegisteredModelDeleted.self)
+                try await connection.query("UPDATE known_models SET deleted = true WHERE name = \(e.name)", logger: logger)
+            default:
+                break
+            }
+        }
+    }
+}
+
+/// `GET/POST /api/models/{model}/api-keys`, `GET/DELETE /api/api-keys/{id}`.
+struct ApiKeyRoutes: Sendable {
+    let environment: ServiceEnvironment
+
+    struct CreateBody: Decodable {
+        var name: String
+        var expiresAt: Date?
+        enum CodingKeys: String, CodingKey { case name, expiresAt = "expires_at" }
+    }
+
+    struct RevokeBody: Decodable { var reason: String? }
+
+    struct KeyView: Encodable {
+        var id: String
+        var modelName: String
+        var name: String
+        var keyPrefix: String
+        var isActive: Bool
+        var createdBy: String
+        var createdAt: Date
+        var expiresAt: Date?
+        var revokedAt: Date?
+        var lastUsedAt: Date?
+    }
+
+    struct Created: Encodable {
+        var apiKey: KeyView
+        /// The only time the plain key leaves the service.
+        var key: String
+        var message: String
+    }
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.get("api/models/:model/api-keys") { _, context in
+            let model = try await self.knownModel(try context.parameters.require("model"))
+            return try snakeCaseJSON(["api_keys": try await self.keys(where: "model_name = $1", model)])
+        }
+        router.post("api/models/:model/api-keys") { request, context in
+            let model = try await self.knownModel(try context.parameters.require("model"))
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            let body = try await request.decodeJSON(as: CreateBody.self, context: context, decoder: decoder)
+            let name = body.name.trimmingCharacters(in: .whitespaces)
+            guard (1...100).contains(name.count) else { throw APIError.invalid("name must be 1 to 100 characters", field: "name") }
+            if let expiry = body.expiresAt, expiry <= Date() { throw APIError.invalid("expires_at must be in the future", field: "expires_at") }
+            let key = ApiKeyMaterial.newKey()
+            var created = ApiKeyCreated()
+            created.apiKeyID = UUID.v7().uuidString.lowercased()
+            created.registeredModelID = model
+            created.name = name
+            created.keyPrefix = ApiKeyMaterial.prefix(key)
+            created.keySha256 = ApiKeyMaterial.sha256(key)
+            created.createdBy = "api"
+            if let expiry = body.expiresAt { created.expiresAt = .init(date: expiry) }
+            try await self.environment.execute(ApiKeyDecider.self, aggregateID: created.apiKeyID, command: .create(created),
+                                               metadata: try request.commandMetadata())
+            let view = try await self.keys(where: "id = $1", created.apiKeyID)[0]
+            return try snakeCaseJSON(Created(apiKey: view, key: key, message: "Store this key now: it is not shown again."), status: .created)
+        }
+        router.get("api/api-keys/:id") { _, context in
+            try snakeCaseJSON(try await self.key(try context.parameters.require("id")))
+        }
+        router.delete("api/api-keys/:id") { request, context in
+            let id = try context.parameters.require("id")
+            _ = try await self.key(id)
+            let body = (try? await request.decodeJSON(as: RevokeBody.self, context: context)) ?? RevokeBody()
+            try await self.environment.execute(ApiKeyDecider.self, aggregateID: id, command: .revoke(reason: body.reason ?? "", by: "api"),
+                                               metadata: try request.commandMetadata())
+            return try snakeCaseJSON(try await self.key(id))
+        }
+    }
+
+    func knownModel(_ name: String) async throws -> String {
+        let rows = try await environment.postgres.query("SELECT name FROM known_models WHERE name = \(name) AND NOT deleted", logger: environment.logger)
+        for try await found in rows.decode(String.self) { return found }
+        throw APIError.notFound("no registered model '\(name)'")
+    }
+
+    func key(_ id: String) async throws -> KeyView {
+        guard let key = try await keys(where: "id = $1", id).first else { throw APIError.notFound("no API key '\(id)'") }
+        return key
+    }
+
+    func keys(where condition: String, _ value: String) async throws -> [KeyView] {
+        var binds = PostgresBindings()
+        binds.append(value)
+        let rows = try await environment.postgres.query(PostgresQuery(unsafeSQL: """
+            SELECT id, model_name, name, key_prefix, is_active, created_by, created_at, expires_at, revoked_at, last_used_at
+            FROM api_keys WHERE \(condition) ORDER BY created_at DESC, id
+            """, binds: binds), logger: environment.logger)
+        var result: [KeyView] = []
+        for try await (id, model, name, prefix, active, by, createdAt, expiresAt, revokedAt, lastUsedAt)
+            in rows.decode((String, String, String, String, Bool, String, Date, Date?, Date?, Date?).self) {
+            result.append(KeyView(id: id, modelName: model, name: name, keyPrefix: prefix, isActive: active, createdBy: by,
+                                  createdAt: createdAt, expiresAt: expiresAt, revokedAt: revokedAt, lastUsedAt: lastUsedAt))
+        }
+        return result
+    }
+}
+
+func snakeCaseJSON<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.dateEncodingStrategy = .iso8601
+    return rawJSONResponse(Array(try encoder.encode(value)), status: status)
+}
