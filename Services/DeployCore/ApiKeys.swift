@@ -168,7 +168,7 @@ struct ApiKeyRoutes: Sendable {
     func add(to router: Router<BasicRequestContext>) {
         router.get("api/models/:model/api-keys") { _, context in
             let model = try await self.knownModel(try context.parameters.require("model"))
-            return try snakeCaseJSON(["api_keys": try await self.keys(where: "model_name = $1", model)])
+            return try snakeCaseJSONResponse(["api_keys": try await self.keys(where: "model_name = $1", model)])
         }
         router.post("api/models/:model/api-keys") { request, context in
             let model = try await self.knownModel(try context.parameters.require("model"))
@@ -190,10 +190,10 @@ struct ApiKeyRoutes: Sendable {
             try await self.environment.execute(ApiKeyDecider.self, aggregateID: created.apiKeyID, command: .create(created),
                                                metadata: try request.commandMetadata())
             let view = try await self.keys(where: "id = $1", created.apiKeyID)[0]
-            return try snakeCaseJSON(Created(apiKey: view, key: key, message: "Store this key now: it is not shown again."), status: .created)
+            return try snakeCaseJSONResponse(Created(apiKey: view, key: key, message: "Store this key now: it is not shown again."), status: .created)
         }
         router.get("api/api-keys/:id") { _, context in
-            try snakeCaseJSON(try await self.key(try context.parameters.require("id")))
+            try snakeCaseJSONResponse(try await self.key(try context.parameters.require("id")))
         }
         router.delete("api/api-keys/:id") { request, context in
             let id = try context.parameters.require("id")
@@ -201,7 +201,7 @@ struct ApiKeyRoutes: Sendable {
             let body = (try? await request.decodeJSON(as: RevokeBody.self, context: context)) ?? RevokeBody()
             try await self.environment.execute(ApiKeyDecider.self, aggregateID: id, command: .revoke(reason: body.reason ?? "", by: "api"),
                                                metadata: try request.commandMetadata())
-            return try snakeCaseJSON(try await self.key(id))
+            return try snakeCaseJSONResponse(try await self.key(id))
         }
     }
 
@@ -231,12 +231,4 @@ struct ApiKeyRoutes: Sendable {
         }
         return result
     }
-}
-
-func snakeCaseJSON<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-    let encoder = JSONEncoder()
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.outputFormatting = [.sortedKeys]
-    encoder.dateEncodingStrategy = .iso8601
-    return rawJSONResponse(Array(try encoder.encode(value)), status: status)
 }

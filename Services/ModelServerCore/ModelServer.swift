@@ -40,12 +40,12 @@ public enum ModelServerRoutes {
         router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: ErrorMiddleware())
         router.get("health") { _, _ in
-            try encode(Health(status: "ok", modelName: model.name, modelVersion: model.version, trainingRunId: model.trainingRunID,
+            try snakeCaseJSONResponse(Health(status: "ok", modelName: model.name, modelVersion: model.version, trainingRunId: model.trainingRunID,
                                     candidates: model.scorer.candidateCount, dim: model.scorer.dim))
         }
         router.get("v1/models/:nameAndVerb") { _, context in
             try requireName(try context.parameters.require("nameAndVerb"), model)
-            return try encode(ModelStatus(modelVersionStatus: [.init(version: model.version, state: "AVAILABLE", status: .init(errorCode: "OK", errorMessage: ""))]))
+            return try snakeCaseJSONResponse(ModelStatus(modelVersionStatus: [.init(version: model.version, state: "AVAILABLE", status: .init(errorCode: "OK", errorMessage: ""))]))
         }
         // `:predict` is part of the last segment (`/v1/models/b2b:predict`), so the segment is split here.
         router.post("v1/models/:nameAndVerb") { request, context in
@@ -109,12 +109,6 @@ public enum ModelServerRoutes {
             let path = [field.map { name in index.map { "\(name)[\($0)]" } ?? name }, inner.feature].compactMap { $0 }.joined(separator: ".")
             throw APIError.badRequest(inner.description, field: path.isEmpty ? nil : path)
         }
-    }
-
-    static func encode<T: Encodable>(_ value: T) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        return rawJSONResponse(Array(try encoder.encode(value)))
     }
 }
 

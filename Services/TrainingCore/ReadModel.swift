@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import SlipwayContracts
 import SlipwayEventSourcing
+import SlipwayPlatform
 
 /// training-svc's own read model, updated in the same transaction as each command's events. Every
 /// timestamp comes from the event (never the clock), so a replay rebuilds identical rows.
@@ -184,12 +185,7 @@ public struct StageDetails: Codable, Sendable {
 
 /// JSON text for a jsonb column (sorted keys, so replays compare equal byte for byte).
 func json<T: Encodable>(_ value: T) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.outputFormatting = [.sortedKeys]
-    encoder.dateEncodingStrategy = .iso8601
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
+    String(decoding: try makeSnakeCaseJSONEncoder().encode(value), as: UTF8.self)
 }
 
 func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {

@@ -54,12 +54,12 @@ struct TrainingRoutes: Sendable {
             return try await self.createRun(body, request: request)
         }
         runs.get(":id") { _, context in
-            try respond(try await self.queries.view(try await self.run(context)))
+            try snakeCaseJSONResponse(try await self.queries.view(try await self.run(context)))
         }
         runs.post(":id/submit") { request, context in
             let run = try await self.run(context)
             let token = try await self.submit(run, request: request)
-            return try respond(RunResponse(trainingRun: try await self.queries.view(try await self.run(context)), webhook: self.webhook(run, token)))
+            return try snakeCaseJSONResponse(RunResponse(trainingRun: try await self.queries.view(try await self.run(context)), webhook: self.webhook(run, token)))
         }
         runs.post(":id/cancel") { request, context in
             let run = try await self.run(context)
@@ -67,7 +67,7 @@ struct TrainingRoutes: Sendable {
             let body = (try? await request.decodeJSON(as: CancelBody.self, context: context)) ?? CancelBody()
             try await self.execute(TrainingRunDecider.self, run.id, .cancel(reason: body.reason ?? "", by: "api"), request)
             await self.executor.stop(runID: run.id)
-            return try respond(try await self.queries.view(try await self.run(context)))
+            return try snakeCaseJSONResponse(try await self.queries.view(try await self.run(context)))
         }
         runs.post(":id/rerun") { request, context in
             let source = try await self.run(context)
@@ -78,12 +78,12 @@ struct TrainingRoutes: Sendable {
                                                 modelType: try ModelTypes.parse(source.modelType, field: "model_type"),
                                                 config: try Self.protoConfig(source.config), rerunOf: source.id, submit: true, request: request)
             let view = try await self.queries.view(created.run)
-            return try respond(RerunResponse(success: true, trainingRun: view, webhook: self.webhook(created.run, created.token),
+            return try snakeCaseJSONResponse(RerunResponse(success: true, trainingRun: view, webhook: self.webhook(created.run, created.token),
                                              message: "Re-run created as \(view.displayName)"), status: .created)
         }
         runs.get(":id/config") { _, context in
             let run = try await self.run(context)
-            return try respond(ConfigResponse(config: ConfigResponse.Config(id: run.id, name: run.name, settings: run.config), updatedFields: nil))
+            return try snakeCaseJSONResponse(ConfigResponse(config: ConfigResponse.Config(id: run.id, name: run.name, settings: run.config), updatedFields: nil))
         }
         runs.patch(":id/config") { request, context in
             let run = try await self.run(context)
@@ -95,17 +95,17 @@ struct TrainingRoutes: Sendable {
             try await self.checkReferences(config)
             try await self.execute(TrainingRunDecider.self, run.id, .editConfig(config, fields: edit.updatedFields, by: "api"), request)
             let updated = try await self.run(context)
-            return try respond(ConfigResponse(config: ConfigResponse.Config(id: updated.id, name: updated.name, settings: updated.config),
+            return try snakeCaseJSONResponse(ConfigResponse(config: ConfigResponse.Config(id: updated.id, name: updated.name, settings: updated.config),
                                               updatedFields: edit.updatedFields))
         }
         runs.get(":id/logs") { request, context in
             let run = try await self.run(context)
             let count = try Self.intParameter(request, "lines", default: 200, range: 1...10_000)
-            return try respond(self.logs(run, lines: count))
+            return try snakeCaseJSONResponse(self.logs(run, lines: count))
         }
         runs.get(":id/metrics") { _, context in
             let run = try await self.run(context)
-            return try respond(MetricsResponse(runId: run.id, epochs: try await self.queries.epochs(run.id), final: run.metrics ?? [:]))
+            return try snakeCaseJSONResponse(MetricsResponse(runId: run.id, epochs: try await self.queries.epochs(run.id), final: run.metrics ?? [:]))
         }
         runs.get(":id/statistics") { _, context in try await self.insight(try await self.run(context), kind: "statistics", stage: "stats") }
         runs.get(":id/schema") { _, context in try await self.insight(try await self.run(context), kind: "schema", stage: "schema") }
@@ -116,7 +116,7 @@ struct TrainingRoutes: Sendable {
             let command = try await Webhooks.command(kind: kind, request: request, context: context, run: run)
             try await self.execute(TrainingRunDecider.self, run.id, command, request)
             let updated = try await self.run(context)
-            return try respond(WebhookResponse(accepted: true, runId: updated.id, status: updated.status))
+            return try snakeCaseJSONResponse(WebhookResponse(accepted: true, runId: updated.id, status: updated.status))
         }
     }
 
@@ -131,15 +131,15 @@ struct TrainingRoutes: Sendable {
         group.post { request, context in
             let id = try await create(request, context)
             guard let created = try await self.queries.item(View.self, table: table, id: id) else { throw APIError.notFound("\(id) vanished") }
-            return try respond(created, status: .created)
+            return try snakeCaseJSONResponse(created, status: .created)
         }
-        group.get { _, _ in try respond([key: try await self.queries.items(View.self, table: table)]) }
+        group.get { _, _ in try snakeCaseJSONResponse([key: try await self.queries.items(View.self, table: table)]) }
         group.get(":id") { _, context in
             let id = try context.parameters.require("id")
             guard let item = try await self.queries.item(View.self, table: table, id: id) else {
                 throw APIError.notFound("no \(path.dropLast()) '\(id)'")
             }
-            return try respond(item)
+            return try snakeCaseJSONResponse(item)
         }
     }
 
@@ -168,7 +168,7 @@ struct TrainingRoutes: Sendable {
         }
         let created = try await create(name: name, description: body.description ?? "", modelType: modelType, config: config,
                                        rerunOf: nil, submit: body.submit ?? true, request: request)
-        return try respond(RunResponse(trainingRun: try await queries.view(created.run), webhook: webhook(created.run, created.token)), status: .created)
+        return try snakeCaseJSONResponse(RunResponse(trainingRun: try await queries.view(created.run), webhook: webhook(created.run, created.token)), status: .created)
     }
 
     /// Numbers runs per model name: the next free number, retried if a concurrent create took it.
@@ -264,7 +264,7 @@ struct TrainingRoutes: Sendable {
         let (rows, total) = try await queries.listRuns(name: name ?? request.uri.queryParameters.get("name"), status: status, limit: limit, offset: offset)
         var views: [RunView] = []
         for row in rows { views.append(try await queries.view(row)) }
-        return try respond(RunList(trainingRuns: views, pagination: .init(total: total, limit: limit, offset: offset)))
+        return try snakeCaseJSONResponse(RunList(trainingRuns: views, pagination: .init(total: total, limit: limit, offset: offset)))
     }
 
     static func intParameter(_ request: Request, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
@@ -479,7 +479,3 @@ struct WebhookResponse: Encodable {
     var status: String
 }
 
-/// snake_case JSON with sorted keys, as every Slipway API answers.
-func respond<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-    rawJSONResponse(Array(try json(value).utf8), status: status)
-}

@@ -98,6 +98,22 @@ extension APIError {
     }
 }
 
+/// The API's JSON style for Swift types: camelCase properties become snake_case keys, keys sorted (stable
+/// output, byte-equal replays when stored), dates ISO-8601, non-finite numbers as strings.
+public func makeSnakeCaseJSONEncoder() -> JSONEncoder {
+    let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.dateEncodingStrategy = .iso8601
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return encoder
+}
+
+/// A response in the API's snake_case JSON style.
+public func snakeCaseJSONResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    rawJSONResponse(Array(try makeSnakeCaseJSONEncoder().encode(value)), status: status)
+}
+
 /// A response whose body is JSON that is already encoded (e.g. an artifact file).
 public func rawJSONResponse(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
     var headers = HTTPFields()
