@@ -106,19 +106,22 @@ var targets: [Target] = [
         dependencies: ["SlipwayEventSourcing", "SlipwayPlatform", "SlipwayKafka", "SlipwayContracts", "SlipwayLocalRuntime", postgres, hummingbird, hummingbirdTesting, httpClient, log, lifecycle],
         path: "Tests/SlipwayEventSourcingTests"
     ),
+    // What the integration tests of the domain services share: the test database and a service harness.
+    .target(name: "SlipwayTestSupport", dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", postgres, hummingbird, hummingbirdTesting, log],
+            path: "Tests/SlipwayTestSupport"),
     .testTarget(
         name: "TrainingCoreTests",
-        dependencies: ["TrainingCore", "TrainerCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, hummingbird, hummingbirdTesting, httpTypes, log],
+        dependencies: ["SlipwayTestSupport", "TrainingCore", "TrainerCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, hummingbird, hummingbirdTesting, httpTypes, log],
         path: "Tests/TrainingCoreTests"
     ),
     .testTarget(
         name: "DeployCoreTests",
-        dependencies: ["DeployCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, log],
+        dependencies: ["SlipwayTestSupport", "DeployCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, log],
         path: "Tests/DeployCoreTests"
     ),
     .testTarget(
         name: "RegistryCoreTests",
-        dependencies: ["RegistryCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka", postgres, protobuf, hummingbird, hummingbirdTesting, httpClient, log],
+        dependencies: ["SlipwayTestSupport", "RegistryCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka", postgres, protobuf, hummingbird, hummingbirdTesting, httpClient, log],
         path: "Tests/RegistryCoreTests"
     ),
 ]

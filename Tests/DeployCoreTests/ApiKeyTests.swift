@@ -3,13 +3,13 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import Logging
 import NIOCore
 import PostgresNIO
 import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayPlatform
 import SwiftProtobuf
+import SlipwayTestSupport
 import Testing
 
 @Suite("API key decider")
@@ -41,30 +41,12 @@ struct ApiKeyDeciderTests {
 /// The key routes against the real PostgreSQL that `scripts/test` starts.
 @Suite("deploy-svc API keys", .serialized, .timeLimit(.minutes(2)))
 struct ApiKeyRouteTests {
-    struct TestEnvironment: Decodable { let postgres_url: String }
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let environment: TestEnvironment = {
-        let data = try! Data(contentsOf: root.appendingPathComponent(".slipway-test/env.json"))
-        return try! JSONDecoder().decode(TestEnvironment.self, from: data)
-    }()
-    static var logger: Logger {
-        var logger = Logger(label: "test.deploy")
-        logger.logLevel = .error
-        return logger
-    }
     static let json: HTTPFields = [.contentType: "application/json"]
 
+    /// deploy-svc on a fresh database that already knows the model `b2b-retrieval` from registry-svc.
     func withService(_ test: @Sendable (any TestClientProtocol, PostgresClient) async throws -> Void) async throws {
-        let url = try DatabaseURL(Self.environment.postgres_url, defaultDatabase: "deploy_\(UUID().uuidString.prefix(8).lowercased())")
-        try await url.ensureDatabaseExists(logger: Self.logger)
         let definition = DeployService.definition
-        let client = PostgresClient(configuration: try url.clientConfiguration(), backgroundLogger: Self.logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            let sets = [EventStore.migrations] + [definition.readModel?.migrationSet].compactMap { $0 } + definition.projections.map(\.projection.migrationSet)
-            try await Migrator.migrate(sets, client: client, logger: Self.logger)
-            // registry-svc's event for the model the keys belong to, applied as the projector would.
+        try await withTestService(definition, prepare: { environment in
             var created = RegisteredModelCreated()
             created.modelID = "b2b-retrieval"
             created.name = "b2b-retrieval"
@@ -72,19 +54,11 @@ struct ApiKeyRouteTests {
             try envelope.setPayload(created)
             envelope.aggregateID = "b2b-retrieval"
             envelope.occurredAt = Google_Protobuf_Timestamp(date: Date())
-            try await client.withTransaction(logger: Self.logger) { connection in
-                try await definition.projections[0].projection.apply([envelope], on: connection, logger: Self.logger)
+            // Applied as the projector would: one transaction on the projection.
+            try await environment.postgres.withTransaction(logger: environment.logger) { connection in
+                try await definition.projections[0].projection.apply([envelope], on: connection, logger: environment.logger)
             }
-            let config = try ServiceConfig.load(service: "deploy", defaultPort: 0, reader: ConfigReader(arguments: [], environment: [:]))
-            let environment = ServiceEnvironment(
-                config: config, store: EventStore(service: "deploy", client: client, logger: Self.logger, readModel: definition.readModel),
-                postgres: client, httpClient: .slipwayInternal, logger: Self.logger)
-            let readiness = Readiness()
-            readiness.markMigrated()
-            try await Application(router: SlipwayServiceRunner.buildRouter(definition, environment: environment, readiness: readiness)).test(.router) {
-                try await test($0, client)
-            }
-        }
+        }) { http, environment in try await test(http, environment.postgres) }
     }
 
     func call(_ http: any TestClientProtocol, _ method: HTTPRequest.Method, _ uri: String, _ body: String? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
@@ -105,7 +79,7 @@ struct ApiKeyRouteTests {
             #expect(view["is_active"] as? Bool == true)
             #expect(view["key"] == nil)
 
-            let rows = try await client.query("SELECT key_sha256 FROM api_keys WHERE id = \(id)", logger: Self.logger)
+            let rows = try await client.query("SELECT key_sha256 FROM api_keys WHERE id = \(id)", logger: TestDatabase.logger)
             var stored: [String] = []
             for try await hash in rows.decode(String.self) { stored.append(hash) }
             #expect(stored == [ApiKeyMaterial.sha256(key)])

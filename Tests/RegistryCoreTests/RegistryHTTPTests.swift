@@ -8,6 +8,7 @@ import RegistryCore
 import SlipwayEventSourcing
 import SlipwayPlatform
 import Testing
+import SlipwayTestSupport
 
 /// The registry's routes through the shell's router (error middleware included), in process.
 @Suite("Registry HTTP API", .serialized, .timeLimit(.minutes(2)))

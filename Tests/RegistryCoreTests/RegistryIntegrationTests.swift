@@ -4,6 +4,7 @@ import RegistryCore
 import SlipwayContracts
 import SlipwayEventSourcing
 import Testing
+import SlipwayTestSupport
 
 /// Commands through a real event store with the registry's read model, and training events through
 /// the training projection with its reactions, against the PostgreSQL `scripts/test` started.

@@ -5,38 +5,8 @@ import RegistryCore
 import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayPlatform
+import SlipwayTestSupport
 import SwiftProtobuf
-
-/// The PostgreSQL cluster and dev broker `scripts/test` started, read from the file it writes (not the
-/// environment, which would make SwiftPM re-plan the build).
-struct TestDatabase: Decodable {
-    let postgresURL: String
-    let kafkaBrokers: String
-
-    enum CodingKeys: String, CodingKey { case postgresURL = "postgres_url", kafkaBrokers = "kafka_brokers" }
-
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static let shared: TestDatabase = {
-        let file = packageRoot.appendingPathComponent(".slipway-test/env.json")
-        guard let data = try? Data(contentsOf: file), let database = try? JSONDecoder().decode(TestDatabase.self, from: data) else {
-            fatalError("integration tests need \(file.path): run them through `make test` (scripts/test), which starts PostgreSQL")
-        }
-        return database
-    }()
-
-    static var logger: Logger {
-        var logger = Logger(label: "test.registry")
-        logger.logLevel = .warning
-        return logger
-    }
-
-    func freshDatabase(_ prefix: String) async throws -> DatabaseURL {
-        let url = try DatabaseURL(postgresURL, defaultDatabase: "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())")
-        try await url.ensureDatabaseExists(logger: Self.logger)
-        return url
-    }
-}
 
 /// A migrated registry database with its event store, reactor and projections, as the shell wires them.
 struct RegistryHarness: Sendable {
