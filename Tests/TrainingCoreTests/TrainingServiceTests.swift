@@ -2,11 +2,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import Logging
 import NIOCore
-import PostgresNIO
-import SlipwayEventSourcing
 import SlipwayPlatform
+import SlipwayTestSupport
 import Testing
 @testable import TrainingCore
 
@@ -14,24 +12,10 @@ import Testing
 /// with stand-in trainer scripts (the real trainer runs in the `slipway up` end-to-end test).
 @Suite("training-svc", .serialized, .timeLimit(.minutes(3)))
 struct TrainingServiceTests {
-    struct TestEnvironment: Decodable {
-        let postgres_url: String
-    }
-
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let environment: TestEnvironment = {
-        let data = try! Data(contentsOf: root.appendingPathComponent(".slipway-test/env.json"))
-        return try! JSONDecoder().decode(TestEnvironment.self, from: data)
-    }()
-    static var logger: Logger {
-        var logger = Logger(label: "test.training")
-        logger.logLevel = .error
-        return logger
-    }
     static let json: HTTPFields = [.contentType: "application/json"]
 
-    /// A fresh database and artifact root, training-svc's router, and its executor running `trainer`
-    /// (a shell script given the spec and artifact paths).
+    /// training-svc on a fresh database and artifact root, its executor running `trainer` (a shell
+    /// script given the spec and artifact paths).
     func withService(trainer: String, _ test: @Sendable (any TestClientProtocol, URL) async throws -> Void) async throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("training-svc-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -39,30 +23,11 @@ struct TrainingServiceTests {
         let script = scratch.appendingPathComponent("trainer.sh")
         try ("#!/bin/sh\n" + trainer + "\n").write(to: script, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
-
-        let url = try DatabaseURL(Self.environment.postgres_url, defaultDatabase: "training_\(UUID().uuidString.prefix(8).lowercased())")
-        try await url.ensureDatabaseExists(logger: Self.logger)
         let reader = ConfigReader(arguments: ["--artifact-root", scratch.appendingPathComponent("artifacts").path,
                                               "--trainer-command", "\(script.path) {spec} {artifacts}"], environment: [:])
-        let definition = try TrainingService.definition(reader: reader)
-        let client = PostgresClient(configuration: try url.clientConfiguration(), backgroundLogger: Self.logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            let sets = [EventStore.migrations] + [definition.readModel?.migrationSet].compactMap { $0 } + definition.projections.map(\.projection.migrationSet)
-            try await Migrator.migrate(sets, client: client, logger: Self.logger)
-            let config = try ServiceConfig.load(service: "training", defaultPort: 0, reader: reader)
-            let environment = ServiceEnvironment(
-                config: config, store: EventStore(service: "training", client: client, logger: Self.logger, readModel: definition.readModel),
-                postgres: client, httpClient: .slipwayInternal, logger: Self.logger)
-            group.addTask { try await definition.workers[0].run(environment) }
-            let readiness = Readiness()
-            readiness.markMigrated()
-            let app = Application(router: SlipwayServiceRunner.buildRouter(definition, environment: environment, readiness: readiness))
-            try await app.test(.router) { http in
-                try await self.createCatalog(http)
-                try await test(http, scratch)
-            }
+        try await withTestService(try TrainingService.definition(reader: reader), reader: reader) { http, _ in
+            try await self.createCatalog(http)
+            try await test(http, scratch)
         }
     }
 
@@ -214,9 +179,25 @@ struct TrainingServiceTests {
             expectError(.notFound, field: nil, try await get(http, "/api/training-runs/no-such-run-1"))
             expectError(.notFound, field: nil, try await get(http, "/api/datasets/no-such-dataset"))
             expectError(.badRequest, field: "status", try await get(http, "/api/training-runs?status=happy"))
-            // Nothing was written by the rejected requests.
+            for path in ["submit", "cancel", "rerun"] {
+                expectError(.notFound, field: nil, try await post(http, "/api/training-runs/no-such-run-1/\(path)", "{}"))
+            }
+            for path in ["metrics", "logs", "statistics", "schema", "config"] {
+                expectError(.notFound, field: nil, try await get(http, "/api/training-runs/no-such-run-1/\(path)"))
+            }
+            // A run that exists but is not in a state for the verb, or asked for a silly page.
+            let (_, pending) = try await post(http, "/api/training-runs",
+                #"{"name": "p", "dataset_id": "ds", "feature_config_id": "fc", "model_config_id": "mc", "submit": false}"#)
+            #expect((pending["training_run"] as? [String: Any])?["status"] as? String == "pending")
+            expectError(.conflict, field: nil, try await post(http, "/api/training-runs/p-1/rerun", "{}"))
+            expectError(.badRequest, field: "lines", try await get(http, "/api/training-runs/p-1/logs?lines=0"))
+            expectError(.notFound, field: nil, try await get(http, "/api/training-runs/p-1/statistics"))
+            expectError(.unauthorized, field: nil, try await post(http, "/api/training-runs/p-1/webhook/failed", #"{"error": "x"}"#))
+            _ = try await post(http, "/api/training-runs/p-1/cancel", "{}")
+            expectError(.conflict, field: nil, try await post(http, "/api/training-runs/p-1/submit", "{}"))
+            // Nothing was written by the rejected requests (the one pending run above was created on purpose).
             let (_, list) = try await get(http, "/api/training-runs")
-            #expect((list["training_runs"] as? [Any])?.isEmpty == true)
+            #expect((list["training_runs"] as? [[String: Any]])?.map { $0["id"] as? String } == ["p-1"])
             let (_, datasets) = try await get(http, "/api/datasets")
             #expect((datasets["datasets"] as? [Any])?.count == 1)
         }
