@@ -67,6 +67,16 @@ var targets: [Target] = [
     .testTarget(name: "ModelServerTests", dependencies: ["ModelServerCore", "SlipwayModelBundle", hummingbird, hummingbirdTesting, httpTypes],
                 path: "Tests/ModelServerTests"),
 
+    // The public prediction entry point: API keys, weighted sticky split across revisions, request logs.
+    .target(name: "ServingRouterCore",
+            dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", hummingbird, httpTypes, httpClient, nioPosix, crypto, protobuf, log, metrics],
+            path: "Services/ServingRouterCore"),
+    .executableTarget(name: "serving-router", dependencies: ["ServingRouterCore", "SlipwayPlatform", argumentParser, log], path: "Services/ServingRouter"),
+    .testTarget(name: "ServingRouterTests",
+                dependencies: ["SlipwayTestSupport", "ServingRouterCore", "SlipwayModelBundle", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka",
+                               hummingbird, hummingbirdTesting, httpTypes, httpClient, log],
+                path: "Tests/ServingRouterTests"),
+
     .target(name: "GatewayCore", dependencies: ["SlipwayPlatform", hummingbird, httpTypes, httpClient, log], path: "Services/GatewayCore"),
     .executableTarget(name: "gateway", dependencies: ["GatewayCore", "SlipwayPlatform"], path: "Services/Gateway"),
 
@@ -141,6 +151,7 @@ let package = Package(
         .executable(name: "gateway", targets: ["gateway"]),
         .executable(name: "slipway-trainer", targets: ["slipway-trainer"]),
         .executable(name: "model-server", targets: ["model-server"]),
+        .executable(name: "serving-router", targets: ["serving-router"]),
     ] + domainServices.map { .executable(name: $0.executable, targets: [$0.executable]) },
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),

@@ -1,0 +1,6 @@
+import ServingRouterCore
+
+@main
+struct ServingRouterMain {
+    static func main() async throws {}
+}

@@ -1,0 +1,2 @@
+// serving-router: built in Services/ServingRouterCore (work in progress).
+public enum ServingRouterPlaceholder {}
