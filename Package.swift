@@ -26,7 +26,7 @@ let domainServices: [(executable: String, module: String, dependencies: [Target.
     ("training-svc", "Training", ["TrainerCore", "SlipwayModelBundle", crypto]),
     ("registry-svc", "Registry", [protobuf]),
     ("schedule-svc", "Schedule", []),
-    ("deploy-svc", "Deploy", [crypto]),
+    ("deploy-svc", "Deploy", [crypto, "SlipwayLocalRuntime", httpClient]),
     ("testing-svc", "Testing", []),
     ("metrics-svc", "Metrics", []),
 ]
@@ -61,10 +61,14 @@ var targets: [Target] = [
     .testTarget(name: "SlipwayModelBundleTests", dependencies: ["SlipwayModelBundle"], path: "Tests/SlipwayModelBundleTests"),
     .testTarget(name: "TrainerCoreTests", dependencies: ["TrainerCore", "SlipwayModelBundle"], path: "Tests/TrainerCoreTests"),
 
-    .target(name: "ModelServerCore", dependencies: ["SlipwayModelBundle", "SlipwayPlatform", hummingbird, httpTypes, log], path: "Services/ModelServerCore"),
-    .executableTarget(name: "model-server", dependencies: ["ModelServerCore", "SlipwayModelBundle", "SlipwayPlatform", hummingbird, nioPosix, argumentParser, log],
+    // model-server: HTTP/1.1 straight on SwiftNIO (requests scored on the event loop that read them).
+    .target(name: "ModelServerCore",
+            dependencies: ["SlipwayModelBundle", "SlipwayPlatform", .product(name: "NIOCore", package: "swift-nio"), nioPosix,
+                           .product(name: "NIOHTTP1", package: "swift-nio"), httpTypes, lifecycle, log],
+            path: "Services/ModelServerCore"),
+    .executableTarget(name: "model-server", dependencies: ["ModelServerCore", "SlipwayModelBundle", "SlipwayPlatform", nioPosix, argumentParser, lifecycle, log],
                       path: "Services/ModelServer"),
-    .testTarget(name: "ModelServerTests", dependencies: ["ModelServerCore", "SlipwayModelBundle", hummingbird, hummingbirdTesting, httpTypes],
+    .testTarget(name: "ModelServerTests", dependencies: ["ModelServerCore", "SlipwayModelBundle", .product(name: "NIOCore", package: "swift-nio"), nioPosix],
                 path: "Tests/ModelServerTests"),
 
     // The public prediction entry point: API keys, weighted sticky split across revisions, request logs.
@@ -126,7 +130,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "DeployCoreTests",
-        dependencies: ["SlipwayTestSupport", "DeployCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, log],
+        dependencies: ["SlipwayTestSupport", "DeployCore", "SlipwayLocalRuntime", "SlipwayModelBundle", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, log],
         path: "Tests/DeployCoreTests"
     ),
     .testTarget(

@@ -16,6 +16,8 @@ public enum ApiKeyDecider: Decider {
     public enum Command: Sendable {
         case create(ApiKeyCreated)
         case revoke(reason: String, by: String)
+        /// serving-router's usage report; ignored for a revoked key.
+        case recordUsage(ApiKeyUsed)
     }
 
     public struct State: Sendable {
@@ -41,6 +43,11 @@ public enum ApiKeyDecider: Decider {
             revoked.revokedBy = by
             revoked.reason = reason
             return [ProtoEvent(revoked)]
+        case .recordUsage(var used):
+            guard let created = state.created else { throw CommandRejected(.notFound, "no such API key") }
+            guard !state.revoked, used.requestCount > 0 else { return [] }
+            used.registeredModelID = created.registeredModelID
+            return [ProtoEvent(used)]
         }
     }
 
@@ -71,50 +78,23 @@ public enum ApiKeyMaterial {
     public static func prefix(_ key: String) -> String { String(key.prefix(8)) }
 }
 
-/// deploy-svc's read model of its own keys.
-public struct DeployReadModel: Projection {
-    public let name = "deploy"
-    public init() {}
-
-    public var migrations: [Migration] {
-        [Migration(1, "api keys", [
-            """
-            CREATE TABLE api_keys (id text PRIMARY KEY, model_name text NOT NULL, name text NOT NULL, key_prefix text NOT NULL,
-                key_sha256 text NOT NULL UNIQUE, is_active boolean NOT NULL, created_by text NOT NULL, created_at timestamptz NOT NULL,
-                expires_at timestamptz, revoked_at timestamptz, revoke_reason text, last_used_at timestamptz)
-            """,
-            "CREATE INDEX api_keys_model ON api_keys (model_name, created_at)",
-        ])]
-    }
-
-    public func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
-        for envelope in events {
-            let at = envelope.occurredDate
-            switch try envelope.decode(as: ProtoEvent.self).message {
-            case let e as ApiKeyCreated:
-                try await connection.query("""
-                    INSERT INTO api_keys (id, model_name, name, key_prefix, key_sha256, is_active, created_by, created_at, expires_at)
-                    VALUES (\(e.apiKeyID), \(e.registeredModelID), \(e.name), \(e.keyPrefix), \(e.keySha256), true, \(e.createdBy), \(at),
-                            \(e.hasExpiresAt ? e.expiresAt.date : nil))
-                    """, logger: logger)
-            case let e as ApiKeyRevoked:
-                try await connection.query("""
-                    UPDATE api_keys SET is_active = false, revoked_at = \(at), revoke_reason = \(e.reason) WHERE id = \(e.apiKeyID)
-                    """, logger: logger)
-            default:
-                break
-            }
-        }
-    }
-}
-
-/// The registered models deploy-svc may attach keys (and later endpoints) to, from registry-svc's events.
+/// The registered models and versions deploy-svc may attach keys and endpoints to, from registry-svc's
+/// events: a deployment needs the version's bundle (`artifact_uri`), its blessing and its metrics.
 public struct KnownModels: Projection {
     public let name = "known_models"
     public init() {}
 
     public var migrations: [Migration] {
-        [Migration(1, "known models", ["CREATE TABLE known_models (name text PRIMARY KEY, deleted boolean NOT NULL DEFAULT false)"])]
+        [
+            Migration(1, "known models", ["CREATE TABLE known_models (name text PRIMARY KEY, deleted boolean NOT NULL DEFAULT false)"]),
+            Migration(2, "known versions", [
+                """
+                CREATE TABLE known_versions (model_name text NOT NULL, version_number int NOT NULL, version_id text NOT NULL,
+                    artifact_uri text NOT NULL, blessed boolean NOT NULL, metrics text NOT NULL, source_run_id text NOT NULL,
+                    PRIMARY KEY (model_name, version_number))
+                """,
+            ]),
+        ]
     }
 
     public func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
@@ -126,6 +106,14 @@ public struct KnownModels: Projection {
             case RegisteredModelDeleted.protoMessageName:
                 let e = try envelope.payload(as: RegisteredModelDeleted.self)
                 try await connection.query("UPDATE known_models SET deleted = true WHERE name = \(e.name)", logger: logger)
+            case ModelVersionRegistered.protoMessageName:
+                let e = try envelope.payload(as: ModelVersionRegistered.self)
+                try await connection.query("""
+                    INSERT INTO known_versions (model_name, version_number, version_id, artifact_uri, blessed, metrics, source_run_id)
+                    VALUES (\(e.modelName), \(Int(e.versionNumber)), \(e.versionID), \(e.artifactUri), \(e.blessed),
+                            \(try DeployJSON.metrics(e.metrics)), \(e.sourceRunID))
+                    ON CONFLICT (model_name, version_number) DO NOTHING
+                    """, logger: logger)
             default:
                 break
             }
@@ -205,11 +193,7 @@ struct ApiKeyRoutes: Sendable {
         }
     }
 
-    func knownModel(_ name: String) async throws -> String {
-        let rows = try await environment.postgres.query("SELECT name FROM known_models WHERE name = \(name) AND NOT deleted", logger: environment.logger)
-        for try await found in rows.decode(String.self) { return found }
-        throw APIError.notFound("no registered model '\(name)'")
-    }
+    func knownModel(_ name: String) async throws -> String { try await DeployQueries(environment: environment).knownModel(name) }
 
     func key(_ id: String) async throws -> KeyView {
         guard let key = try await keys(where: "id = $1", id).first else { throw APIError.notFound("no API key '\(id)'") }

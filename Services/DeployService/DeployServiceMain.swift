@@ -4,6 +4,6 @@ import SlipwayPlatform
 @main
 struct DeployServiceMain {
     static func main() async throws {
-        try await SlipwayServiceRunner.run(DeployService.definition)
+        try await SlipwayServiceRunner.run(try DeployService.definition())
     }
 }

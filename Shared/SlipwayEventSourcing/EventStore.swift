@@ -118,6 +118,12 @@ public final class EventStore: Sendable {
         return try await Self.decodeRows(rows)
     }
 
+    /// An aggregate's current state folded from its committed events, for reads that need the decider's view.
+    public func state<D: Decider>(_ decider: D.Type, aggregateID: String) async throws -> D.State {
+        let stored = try await events(aggregateType: D.aggregateType, aggregateID: aggregateID)
+        return D.fold(try stored.map { try D.Event.decode(eventType: $0.eventType, payload: $0.payload) })
+    }
+
     /// Published events after `position`, in position order: the feed behind `GET /internal/events`.
     public func feed(after position: Int64, limit: Int) async throws -> [StoredEvent] {
         let rows = try await client.query("""

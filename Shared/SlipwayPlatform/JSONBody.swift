@@ -47,7 +47,8 @@ extension UUID {
 }
 
 extension APIError {
-    static func fromDecoding(_ error: DecodingError) -> APIError {
+    /// A decoding error as a 400/422 naming the field in snake_case.
+    public static func fromDecoding(_ error: DecodingError) -> APIError {
         func path(_ codingPath: [any CodingKey], _ key: (any CodingKey)? = nil) -> String {
             let keys = codingPath + (key.map { [$0] } ?? [])
             let joined = keys.map { $0.intValue.map { "[\($0)]" } ?? snakeCased($0.stringValue) }.joined(separator: ".")

@@ -45,7 +45,7 @@ struct ApiKeyRouteTests {
 
     /// deploy-svc on a fresh database that already knows the model `b2b-retrieval` from registry-svc.
     func withService(_ test: @Sendable (any TestClientProtocol, PostgresClient) async throws -> Void) async throws {
-        let definition = DeployService.definition
+        let definition = try DeployService.definition()
         try await withTestService(definition, prepare: { environment in
             var created = RegisteredModelCreated()
             created.modelID = "b2b-retrieval"

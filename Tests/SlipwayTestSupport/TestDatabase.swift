@@ -11,8 +11,10 @@ import SlipwayPlatform
 public struct TestDatabase: Decodable, Sendable {
     public let postgresURL: String
     public let kafkaBrokers: String
+    /// Where `scripts/test` built the executables (model-server, slipway-devbroker, …).
+    public let binDirectory: String?
 
-    enum CodingKeys: String, CodingKey { case postgresURL = "postgres_url", kafkaBrokers = "kafka_brokers" }
+    enum CodingKeys: String, CodingKey { case postgresURL = "postgres_url", kafkaBrokers = "kafka_brokers", binDirectory = "bin_directory" }
 
     public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

@@ -1,0 +1,389 @@
+import Foundation
+import SlipwayContracts
+import SlipwayEventSourcing
+
+/// An endpoint and everything that happens on it: its deployments (v1..vN attempts to put a model
+/// version on it), the revisions that serve them (one model-server per deployment), and the traffic
+/// split between those revisions. One aggregate, so "what serves this endpoint" always changes in one
+/// ordered stream — which is also what serving-router folds. The aggregate id is the endpoint's name.
+public enum EndpointDecider: Decider {
+    public typealias Event = ProtoEvent
+
+    public enum Command: Sendable {
+        case create(EndpointCreated)
+        case update(EndpointUpdated)
+        /// `deployment_id` and `deployment_number` are assigned here (the endpoint's next number).
+        case requestDeployment(DeploymentRequested)
+        case startRevision(deploymentID: String, target: DeployTarget, resources: ServingResources)
+        case revisionReady(RevisionReady)
+        case revisionFailed(RevisionFailed)
+        case stopRevision(revisionID: String, reason: String)
+        case passStep(deploymentID: String, stepIndex: Int32, observed: [String: Double])
+        case failGate(RolloutGateFailed)
+        case rollback(toDeploymentID: String, trigger: RollbackTrigger, reason: String, by: String)
+        /// Manual split: deployment id → percent (sums to 100).
+        case setTraffic([String: Int32], by: String)
+        case undeploy(reason: String, by: String)
+        case delete(by: String)
+    }
+
+    public struct Deployment: Sendable {
+        public var requested: DeploymentRequested
+        public var status: DeployStatus = .requested
+        public var revisionID: String?
+        /// Index of the rollout step in progress (gradual), -1 before the first.
+        public var stepIndex: Int32 = -1
+        public var id: String { requested.deploymentID }
+        public var isInProgress: Bool { [.requested, .deploying, .rollingOut].contains(status) }
+    }
+
+    public struct Revision: Sendable {
+        public var id: String
+        public var deploymentID: String
+        public var address: String?
+        public var ready = false
+        public var stopped = false
+        public var isWarm: Bool { ready && !stopped }
+    }
+
+    public struct State: Sendable {
+        public var endpoint: EndpointCreated?
+        public var deleted = false
+        public var deployments: [Deployment] = []
+        public var revisions: [String: Revision] = [:]
+        /// revision id → percent; empty when nothing serves.
+        public var traffic: [String: Int32] = [:]
+        public var activeDeploymentID: String?
+
+        public var exists: Bool { endpoint != nil && !deleted }
+        public func deployment(_ id: String) -> Deployment? { deployments.first { $0.id == id } }
+        public var inProgress: Deployment? { deployments.last { $0.isInProgress } }
+        public var active: Deployment? { activeDeploymentID.flatMap(deployment) }
+    }
+
+    public static let aggregateType = "Endpoint"
+    public static let initial = State()
+
+    public static func revisionID(forDeployment deploymentID: String) -> String { "\(deploymentID)-r1" }
+
+    public static func decide(_ command: Command, _ state: State) throws -> [ProtoEvent] {
+        if case .create(let created) = command {
+            guard !state.exists else { throw CommandRejected(.conflict, field: "name", "endpoint '\(created.name)' already exists") }
+            return [ProtoEvent(created)]
+        }
+        guard let endpoint = state.endpoint, !state.deleted else { throw CommandRejected(.notFound, "no such endpoint") }
+        let name = endpoint.name
+
+        switch command {
+        case .create:
+            return []
+
+        case .update(let updated):
+            return [ProtoEvent(updated)]
+
+        case .requestDeployment(var requested):
+            if let running = state.inProgress {
+                throw CommandRejected(.conflict, "deployment \(running.id) (v\(running.requested.versionNumber)) is still in progress on '\(name)'")
+            }
+            if requested.strategy == .gradual {
+                guard let active = state.active, let revision = active.revisionID, state.traffic[revision, default: 0] > 0 else {
+                    throw CommandRejected(.invalid, field: "strategy", "a gradual rollout needs a version already serving on '\(name)' to shift traffic from; deploy immediately first")
+                }
+            }
+            if !requested.force, let active = state.active, active.requested.versionNumber == requested.versionNumber,
+               state.traffic.count == 1 {
+                throw CommandRejected(.conflict, field: "version", "v\(requested.versionNumber) is already serving on '\(name)'; pass force to redeploy it")
+            }
+            let number = Int32(state.deployments.count + 1)
+            requested.deploymentNumber = number
+            requested.deploymentID = "\(name)-\(number)"
+            requested.endpointID = name
+            requested.endpointName = name
+            return [ProtoEvent(requested)]
+
+        case .startRevision(let deploymentID, let target, let resources):
+            guard let deployment = state.deployment(deploymentID) else { throw CommandRejected(.notFound, "no deployment \(deploymentID)") }
+            guard deployment.status == .requested else { return [] }  // already started: idempotent
+            var started = RevisionStarted()
+            started.endpointID = name
+            started.deploymentID = deploymentID
+            started.revisionID = revisionID(forDeployment: deploymentID)
+            started.modelVersionID = deployment.requested.modelVersionID
+            started.versionNumber = deployment.requested.versionNumber
+            started.target = target
+            started.artifactUri = deployment.requested.artifactUri
+            started.resources = resources
+            return [ProtoEvent(started)]
+
+        case .revisionReady(var ready):
+            guard let revision = state.revisions[ready.revisionID], !revision.stopped,
+                  let deployment = state.deployment(revision.deploymentID) else { return [] }
+            if revision.ready, revision.address == ready.address { return [] }  // repeated report
+            ready.endpointID = name
+            ready.deploymentID = deployment.id
+            ready.modelVersionID = deployment.requested.modelVersionID
+            var events = [ProtoEvent(ready)]
+            guard deployment.status == .deploying else { return events }  // a restart or re-adoption of a serving revision
+            if deployment.requested.strategy == .gradual, let step = deployment.requested.steps.first {
+                events += startStep(0, step.trafficPercent, of: deployment, revisionID: revision.id, state: state)
+            } else {
+                events.append(shift([revision.id: 100], reason: .activation, deploymentID: deployment.id, by: deployment.requested.requestedBy, state: state))
+                events.append(activated(deployment, revisionID: revision.id, endpoint: endpoint, state: state))
+            }
+            return events
+
+        case .revisionFailed(var failed):
+            guard let revision = state.revisions[failed.revisionID], !revision.stopped,
+                  let deployment = state.deployment(revision.deploymentID) else { return [] }
+            failed.endpointID = name
+            failed.deploymentID = deployment.id
+            var events = [ProtoEvent(failed)]
+            switch deployment.status {
+            case .deploying:
+                var deploymentFailed = DeploymentFailed()
+                deploymentFailed.endpointID = name
+                deploymentFailed.deploymentID = deployment.id
+                deploymentFailed.modelVersionID = deployment.requested.modelVersionID
+                deploymentFailed.error = failed.error
+                deploymentFailed.sourceRunID = deployment.requested.sourceRunID
+                events.append(ProtoEvent(deploymentFailed))
+            case .rollingOut:
+                events += try rollBack(from: deployment, trigger: .gateFailed, reason: "revision failed: \(failed.error)", by: "deploy-svc", state: state)
+            default:
+                break  // a serving revision died: the target restarts it, traffic stays
+            }
+            return events
+
+        case .stopRevision(let revisionID, let reason):
+            guard let revision = state.revisions[revisionID], !revision.stopped else { return [] }
+            guard state.traffic[revisionID, default: 0] == 0 else {
+                throw CommandRejected(.conflict, "revision \(revisionID) still serves traffic")
+            }
+            var stopped = RevisionStopped()
+            stopped.endpointID = name
+            stopped.revisionID = revisionID
+            stopped.reason = reason
+            return [ProtoEvent(stopped)]
+
+        case .passStep(let deploymentID, let stepIndex, let observed):
+            guard let deployment = state.deployment(deploymentID), deployment.status == .rollingOut,
+                  deployment.stepIndex == stepIndex, let revisionID = deployment.revisionID else { return [] }
+            var passed = RolloutStepPassed()
+            passed.endpointID = name
+            passed.deploymentID = deploymentID
+            passed.stepIndex = stepIndex
+            passed.observed = observed
+            var events = [ProtoEvent(passed)]
+            let next = Int(stepIndex) + 1
+            if next < deployment.requested.steps.count {
+                events += startStep(Int32(next), deployment.requested.steps[next].trafficPercent, of: deployment, revisionID: revisionID, state: state)
+            } else {
+                if state.traffic != [revisionID: 100] {
+                    events.append(shift([revisionID: 100], reason: .rolloutStep, deploymentID: deploymentID, by: deployment.requested.requestedBy, state: state))
+                }
+                events.append(activated(deployment, revisionID: revisionID, endpoint: endpoint, state: state))
+            }
+            return events
+
+        case .failGate(var failed):
+            guard let deployment = state.deployment(failed.deploymentID), deployment.status == .rollingOut else { return [] }
+            failed.endpointID = name
+            return [ProtoEvent(failed)]
+                + (try rollBack(from: deployment, trigger: .gateFailed, reason: failed.reason, by: "deploy-svc", state: state))
+
+        case .rollback(let toDeploymentID, let trigger, let reason, let by):
+            guard let target = state.deployment(toDeploymentID) else {
+                throw CommandRejected(.notFound, "no deployment \(toDeploymentID) on '\(name)'")
+            }
+            guard let from = state.inProgress ?? state.active, from.id != target.id else {
+                throw CommandRejected(.conflict, "deployment \(toDeploymentID) (v\(target.requested.versionNumber)) is already what '\(name)' serves")
+            }
+            guard from.status == .rollingOut || from.status == .active || state.inProgress == nil else {
+                throw CommandRejected(.conflict, "deployment \(from.id) is still starting; wait for it or undeploy")
+            }
+            return try rollBack(from: from, to: target, trigger: trigger, reason: reason, by: by, state: state)
+
+        case .setTraffic(let split, let by):
+            if let running = state.inProgress {
+                throw CommandRejected(.conflict, "deployment \(running.id) is in progress on '\(name)'; set the split after it finishes")
+            }
+            guard split.values.reduce(0, +) == 100, split.values.allSatisfy({ (0...100).contains($0) }) else {
+                throw CommandRejected(.invalid, field: "traffic", "percentages must be between 0 and 100 and sum to 100")
+            }
+            var traffic: [String: Int32] = [:]
+            for (deploymentID, percent) in split where percent > 0 {
+                guard let deployment = state.deployment(deploymentID) else {
+                    throw CommandRejected(.invalid, field: "traffic", "no deployment \(deploymentID) on '\(name)'")
+                }
+                guard let revisionID = deployment.revisionID, state.revisions[revisionID]?.isWarm == true else {
+                    throw CommandRejected(.conflict, field: "traffic",
+                                          "v\(deployment.requested.versionNumber) (\(deploymentID)) has no running revision; roll back to it or redeploy it first")
+                }
+                traffic[revisionID] = percent
+            }
+            return [shift(traffic, reason: .manualSplit, deploymentID: "", by: by, state: state)]
+
+        case .undeploy(let reason, let by):
+            guard !state.traffic.isEmpty || state.inProgress != nil else {
+                throw CommandRejected(.conflict, "'\(name)' serves nothing")
+            }
+            var undeployed = Undeployed()
+            undeployed.endpointID = name
+            undeployed.deploymentID = state.activeDeploymentID ?? state.inProgress?.id ?? ""
+            undeployed.modelVersionID = (state.active ?? state.inProgress)?.requested.modelVersionID ?? ""
+            undeployed.requestedBy = by
+            undeployed.reason = reason
+            return [shift([:], reason: .undeploy, deploymentID: undeployed.deploymentID, by: by, state: state), ProtoEvent(undeployed)]
+
+        case .delete(let by):
+            guard state.traffic.isEmpty, state.inProgress == nil else {
+                throw CommandRejected(.conflict, "'\(name)' is deployed; undeploy it before deleting it")
+            }
+            var deleted = EndpointDeleted()
+            deleted.endpointID = name
+            deleted.name = name
+            deleted.deletedBy = by
+            return [ProtoEvent(deleted)]
+        }
+    }
+
+    static func shift(_ traffic: [String: Int32], reason: TrafficShiftReason, deploymentID: String, by: String, state: State) -> ProtoEvent {
+        var shifted = TrafficShifted()
+        shifted.endpointID = state.endpoint?.name ?? ""
+        shifted.deploymentID = deploymentID
+        shifted.traffic = traffic
+        shifted.reason = reason
+        shifted.shiftedBy = by
+        for revisionID in traffic.keys {
+            if let deployment = state.revisions[revisionID].flatMap({ state.deployment($0.deploymentID) }) {
+                shifted.revisionVersions[revisionID] = deployment.requested.modelVersionID
+            }
+        }
+        return ProtoEvent(shifted)
+    }
+
+    /// A gradual step: `percent` to the new revision, the rest to the revision serving before.
+    static func startStep(_ index: Int32, _ percent: Int32, of deployment: Deployment, revisionID: String, state: State) -> [ProtoEvent] {
+        var started = RolloutStepStarted()
+        started.endpointID = state.endpoint?.name ?? ""
+        started.deploymentID = deployment.id
+        started.stepIndex = index
+        started.trafficPercent = percent
+        started.revisionID = revisionID
+        var traffic: [String: Int32] = [revisionID: percent]
+        if percent < 100, let previous = state.active?.revisionID, previous != revisionID { traffic[previous] = 100 - percent }
+        return [ProtoEvent(started), shift(traffic, reason: .rolloutStep, deploymentID: deployment.id, by: deployment.requested.requestedBy, state: state)]
+    }
+
+    static func activated(_ deployment: Deployment, revisionID: String, endpoint: EndpointCreated, state: State) -> ProtoEvent {
+        var activated = DeploymentActivated()
+        activated.endpointID = endpoint.name
+        activated.endpointName = endpoint.name
+        activated.deploymentID = deployment.id
+        activated.registeredModelID = deployment.requested.registeredModelID
+        activated.modelVersionID = deployment.requested.modelVersionID
+        activated.versionNumber = deployment.requested.versionNumber
+        activated.revisionID = revisionID
+        activated.endpointURL = endpoint.url
+        activated.previousDeploymentID = state.activeDeploymentID ?? ""
+        activated.sourceRunID = deployment.requested.sourceRunID
+        return ProtoEvent(activated)
+    }
+
+    /// Traffic back to `to` (default: the deployment that served before `from`), which must still have a
+    /// warm revision — that is what makes a rollback instant.
+    static func rollBack(from: Deployment, to explicitTarget: Deployment? = nil, trigger: RollbackTrigger, reason: String, by: String,
+                         state: State) throws -> [ProtoEvent] {
+        let name = state.endpoint?.name ?? ""
+        let target: Deployment
+        if let explicitTarget {
+            target = explicitTarget
+        } else if let active = state.active, active.id != from.id {
+            target = active
+        } else {
+            throw CommandRejected(.conflict, "no earlier deployment to roll back to on '\(name)'")
+        }
+        guard let revisionID = target.revisionID, state.revisions[revisionID]?.isWarm == true else {
+            throw CommandRejected(.conflict, "v\(target.requested.versionNumber) (\(target.id)) has no running revision to roll back to")
+        }
+        var rolledBack = RolledBack()
+        rolledBack.endpointID = name
+        rolledBack.fromDeploymentID = from.id
+        rolledBack.toDeploymentID = target.id
+        rolledBack.fromModelVersionID = from.requested.modelVersionID
+        rolledBack.toModelVersionID = target.requested.modelVersionID
+        rolledBack.fromVersionNumber = from.requested.versionNumber
+        rolledBack.toVersionNumber = target.requested.versionNumber
+        rolledBack.revisionID = revisionID
+        rolledBack.trigger = trigger
+        rolledBack.reason = reason
+        rolledBack.requestedBy = by
+        return [shift([revisionID: 100], reason: .rollback, deploymentID: target.id, by: by, state: state), ProtoEvent(rolledBack)]
+    }
+
+    public static func evolve(_ state: State, _ event: ProtoEvent) -> State {
+        var state = state
+        func update(_ id: String, _ change: (inout Deployment) -> Void) {
+            if let index = state.deployments.firstIndex(where: { $0.id == id }) { change(&state.deployments[index]) }
+        }
+        switch event.message {
+        case let e as EndpointCreated:
+            state.endpoint = e
+            state.deleted = false
+        case let e as EndpointUpdated:
+            if e.hasResources { state.endpoint?.resources = e.resources }
+            if e.preset != .unspecified { state.endpoint?.preset = e.preset }
+            if e.updatedFields.contains("description") { state.endpoint?.descriptionText = e.descriptionText }
+        case is EndpointDeleted:
+            state.deleted = true
+        case let e as DeploymentRequested:
+            state.deployments.append(Deployment(requested: e))
+        case let e as RevisionStarted:
+            state.revisions[e.revisionID] = Revision(id: e.revisionID, deploymentID: e.deploymentID)
+            update(e.deploymentID) { $0.status = .deploying; $0.revisionID = e.revisionID }
+        case let e as RevisionReady:
+            state.revisions[e.revisionID]?.ready = true
+            state.revisions[e.revisionID]?.address = e.address
+        case let e as RevisionFailed:
+            state.revisions[e.revisionID]?.ready = false
+        case let e as RevisionStopped:
+            state.revisions[e.revisionID]?.stopped = true
+            state.revisions[e.revisionID]?.ready = false
+        case let e as DeploymentFailed:
+            update(e.deploymentID) { $0.status = .failed }
+        case let e as RolloutStepStarted:
+            update(e.deploymentID) { $0.status = .rollingOut; $0.stepIndex = e.stepIndex }
+        case let e as DeploymentActivated:
+            if let previous = state.activeDeploymentID, previous != e.deploymentID { update(previous) { $0.status = .inactive } }
+            update(e.deploymentID) { $0.status = .active }
+            state.activeDeploymentID = e.deploymentID
+        case let e as RolledBack:
+            update(e.fromDeploymentID) { $0.status = .rolledBack }
+            update(e.toDeploymentID) { $0.status = .active }
+            state.activeDeploymentID = e.toDeploymentID
+        case let e as TrafficShifted:
+            state.traffic = e.traffic
+            if e.reason == .manualSplit {
+                // In an A/B split every deployment with a share is serving; the one with the largest share
+                // is "the" active one (what a rollback rolls back from).
+                let serving = Set(e.traffic.keys.compactMap { state.revisions[$0]?.deploymentID })
+                for index in state.deployments.indices {
+                    let id = state.deployments[index].id
+                    if serving.contains(id) { state.deployments[index].status = .active }
+                    else if state.deployments[index].status == .active { state.deployments[index].status = .inactive }
+                }
+                if let top = e.traffic.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }), let id = state.revisions[top.key]?.deploymentID {
+                    state.activeDeploymentID = id
+                }
+            }
+        case is Undeployed:
+            for index in state.deployments.indices where state.deployments[index].isInProgress || state.deployments[index].status == .active {
+                state.deployments[index].status = .undeployed
+            }
+            state.activeDeploymentID = nil
+        default:
+            break
+        }
+        return state
+    }
+}

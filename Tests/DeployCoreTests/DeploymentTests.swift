@@ -1,0 +1,278 @@
+@testable import DeployCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import PostgresNIO
+import SlipwayContracts
+import SlipwayEventSourcing
+import SlipwayLocalRuntime
+import SlipwayModelBundle
+import SlipwayPlatform
+import SlipwayTestSupport
+import SwiftProtobuf
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Deployments end to end inside deploy-svc: the real PostgreSQL, the controller worker and real
+/// model-server processes (from the test build) on the local target. serving-router is not running
+/// here, so rollout gates judge health only.
+@Suite("deploy-svc deployments", .serialized, .timeLimit(.minutes(4)))
+struct DeploymentTests {
+    static let model = "b2b-retrieval"
+
+    struct Fixture: Sendable {
+        let http: any TestClientProtocol
+        let environment: ServiceEnvironment
+        let servingRoot: URL
+
+        func call(_ method: HTTPRequest.Method, _ uri: String, _ body: String? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
+            try await http.execute(uri: uri, method: method, headers: [.contentType: "application/json"], body: body.map { ByteBuffer(string: $0) }) {
+                ($0.status, (try? JSONSerialization.jsonObject(with: Data(buffer: $0.body))) as? [String: Any] ?? [:])
+            }
+        }
+
+        /// Polls the endpoint until `condition` holds (the controller works in the background).
+        @discardableResult
+        func waitFor(_ endpoint: String, timeout: Duration = .seconds(60), _ what: String,
+                     _ condition: ([String: Any]) -> Bool) async throws -> [String: Any] {
+            let deadline = ContinuousClock.now.advanced(by: timeout)
+            var last: [String: Any] = [:]
+            while ContinuousClock.now < deadline {
+                let (status, view) = try await call(.get, "/api/endpoints/\(endpoint)")
+                last = view
+                if status == .ok, condition(view) { return view }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            Issue.record("timed out waiting for \(what); last view: \(last)")
+            throw CancellationError()
+        }
+    }
+
+    static func traffic(_ view: [String: Any]) -> [Int: Int] {
+        var split: [Int: Int] = [:]
+        for entry in view["traffic"] as? [[String: Any]] ?? [] { split[entry["version"] as! Int] = entry["percent"] as? Int }
+        return split
+    }
+
+    static func deployment(_ view: [String: Any], _ id: String) -> [String: Any]? {
+        (view["deployments"] as? [[String: Any]])?.first { $0["id"] as? String == id }
+    }
+
+    static func revisionStatus(_ view: [String: Any], _ id: String) -> String? {
+        (deployment(view, id)?["revision"] as? [String: Any])?["status"] as? String
+    }
+
+    func withDeployService(_ test: @Sendable (Fixture) async throws -> Void) async throws {
+        let bin = try #require(TestDatabase.shared.binDirectory, "scripts/test writes bin_directory")
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-deploy-tests-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: work) }
+        // Three versions: v1 and v2 blessed, v3 not.
+        var written: [Int32: String] = [:]
+        for version in Int32(1)...3 {
+            let directory = work.appendingPathComponent("bundles/v\(version)")
+            try SyntheticBundle.make(candidates: 300, dim: 16, customers: 50, hidden: 16, modelName: Self.model, seed: UInt64(version)).write(to: directory)
+            written[version] = directory.path
+        }
+        let bundles = written
+        let servingRoot = work.appendingPathComponent("serving")
+        let reader = ConfigReader(arguments: ["deploy-svc", "--model-server", "\(bin)/model-server", "--serving-root", servingRoot.path,
+                                              "--stop-revisions-on-exit", "true", "--router-admin-url", "http://127.0.0.1:9",
+                                              "--rollback-window-seconds", "600"], environment: [:])
+        let definition = try DeployService.definition(reader: reader)
+        try await withTestService(definition, reader: reader, prepare: { environment in
+            var envelopes: [EventEnvelope] = []
+            var created = RegisteredModelCreated()
+            created.modelID = Self.model
+            created.name = Self.model
+            var envelope = EventEnvelope()
+            try envelope.setPayload(created)
+            envelopes.append(envelope)
+            for version in Int32(1)...3 {
+                var registered = ModelVersionRegistered()
+                registered.modelID = Self.model
+                registered.modelName = Self.model
+                registered.versionID = "\(Self.model)/v\(version)"
+                registered.versionNumber = version
+                registered.artifactUri = bundles[version]!
+                registered.blessed = version < 3
+                registered.metrics = ["recall_at_100": 0.4]
+                var envelope = EventEnvelope()
+                try envelope.setPayload(registered)
+                envelopes.append(envelope)
+            }
+            for index in envelopes.indices {
+                envelopes[index].aggregateID = Self.model
+                envelopes[index].occurredAt = Google_Protobuf_Timestamp(date: Date())
+            }
+            try await environment.postgres.withTransaction(logger: environment.logger) { connection in
+                try await definition.projections[0].projection.apply(envelopes, on: connection, logger: environment.logger)
+            }
+        }) { http, environment in
+            try await test(Fixture(http: http, environment: environment, servingRoot: servingRoot))
+        }
+    }
+
+    @Test("deploy v1, roll out v2 in gated steps, roll back instantly, split, survive a crash, undeploy, delete")
+    func lifecycle() async throws {
+        try await withDeployService { f in
+            // v1, immediately, onto a new endpoint.
+            var (status, body) = try await f.call(.post, "/api/models/\(Self.model)/deployments", #"{"version": 1, "endpoint": "shop", "preset": "development"}"#)
+            #expect(status == .accepted, "\(body)")
+            #expect(body["id"] as? String == "shop-1")
+            var view = try await f.waitFor("shop", "v1 serving") { Self.traffic($0) == [1: 100] }
+            #expect(view["status"] as? String == "serving")
+            #expect((view["resources"] as? [String: Any])?["memory"] as? String == "2Gi")
+            let v1Address = try #require((Self.deployment(view, "shop-1")?["revision"] as? [String: Any])?["address"] as? String)
+            #expect(await probe("\(v1Address)/health") == 200)
+
+            // v2 as a gradual rollout (steps without a minimum duration, so the test does not wait).
+            (status, body) = try await f.call(.post, "/api/models/\(Self.model)/deployments",
+                                              #"{"version": 2, "endpoint": "shop", "strategy": "gradual", "steps": [10, 50, 100], "step_seconds": 0}"#)
+            #expect(status == .accepted, "\(body)")
+            view = try await f.waitFor("shop", "v2 rolled out") { Self.deployment($0, "shop-2")?["status"] as? String == "active" }
+            #expect(Self.traffic(view) == [2: 100])
+            #expect(Self.deployment(view, "shop-1")?["status"] as? String == "inactive")
+            #expect(Self.deployment(view, "shop-1")?["rollback_instant"] as? Bool == true)
+            let events = try await f.environment.store.events(aggregateType: "Endpoint", aggregateID: "shop").map(\.eventType)
+            #expect(events.filter { $0 == RolloutStepPassed.protoMessageName }.count == 3)
+
+            // Instant rollback to v1 (its revision is still warm).
+            (status, body) = try await f.call(.post, "/api/endpoints/shop/rollback", "")
+            #expect(status == .ok, "\(body)")
+            #expect(body["instant"] as? Bool == true)
+            #expect(Self.traffic(body) == [1: 100])
+            #expect(Self.deployment(body, "shop-2")?["status"] as? String == "rolled_back")
+
+            // The rolled-back revision is stopped; splitting onto it is refused, naming the field.
+            view = try await f.waitFor("shop", "v2's revision stopped") { Self.revisionStatus($0, "shop-2") == "stopped" }
+            (status, body) = try await f.call(.post, "/api/endpoints/shop/traffic", #"{"traffic": {"v1": 50, "v2": 50}}"#)
+            #expect(status == .conflict, "\(body)")
+            #expect(((body["error"] as? [String: Any])?["details"] as? [String: String])?["field"] == "traffic")
+
+            // Rolling back to a stopped version deploys it again.
+            (status, body) = try await f.call(.post, "/api/deployments/shop-2/rollback", "")
+            #expect(status == .accepted, "\(body)")
+            #expect(body["instant"] as? Bool == false)
+            view = try await f.waitFor("shop", "v2 redeployed") { Self.traffic($0) == [2: 100] }
+
+            // A/B split between the two running versions.
+            (status, body) = try await f.call(.post, "/api/endpoints/shop/traffic", #"{"traffic": {"v1": 30, "v2": 70}}"#)
+            #expect(status == .ok, "\(body)")
+            #expect(Self.traffic(body) == [1: 30, 2: 70])
+            (status, body) = try await f.call(.post, "/api/endpoints/shop/traffic", #"{"traffic": {"v1": 30, "v2": 60}}"#)
+            #expect(status == .unprocessableContent, "\(body)")
+
+            // What serving-router loads.
+            (status, body) = try await f.call(.get, "/internal/routing")
+            let endpoints = try #require(body["endpoints"] as? [[String: Any]])
+            let routes = try #require(endpoints.first { $0["name"] as? String == "shop" }?["routes"] as? [[String: Any]])
+            #expect(routes.compactMap { $0["percent"] as? Int }.sorted() == [30, 70])
+            #expect(routes.allSatisfy { ($0["address"] as? String)?.hasPrefix("http://127.0.0.1:") == true })
+
+            // A crashed revision is restarted at the same address.
+            let record = try String(contentsOf: f.servingRoot.appendingPathComponent("shop-1-r1/process"), encoding: .utf8)
+            let pid = try #require(Int32(record.split(separator: " ")[0]))
+            kill(pid, SIGKILL)
+            view = try await f.waitFor("shop", "v1 restarted") { view in
+                guard Self.revisionStatus(view, "shop-1") == "ready",
+                      let text = try? String(contentsOf: f.servingRoot.appendingPathComponent("shop-1-r1/process"), encoding: .utf8) else { return false }
+                return Int32(text.split(separator: " ")[0]) != pid
+            }
+            #expect((Self.deployment(view, "shop-1")?["revision"] as? [String: Any])?["address"] as? String == v1Address)
+            #expect(await probe("\(v1Address)/health") == 200)
+
+            // A restarted deploy-svc adopts the running processes instead of starting new ones.
+            let fresh = LocalServingTarget(root: f.servingRoot, modelServer: URL(fileURLWithPath: "/nonexistent"), readinessTimeout: .seconds(5),
+                                           logger: f.environment.logger)
+            #expect(fresh.isRunning("shop-3-r1"))
+            let adopted = try await fresh.start(RevisionSpec(revisionID: "shop-3-r1", endpoint: "shop", modelName: Self.model, versionNumber: 2,
+                                                             artifactURI: "", resources: ServingResources(), previousAddress: nil))
+            #expect(adopted.startupMs == 0)
+
+            // Undeploy stops everything; then the endpoint can be deleted.
+            (status, body) = try await f.call(.delete, "/api/endpoints/shop")
+            #expect(status == .conflict)
+            (status, body) = try await f.call(.post, "/api/endpoints/shop/undeploy", #"{"reason": "done"}"#)
+            #expect(status == .ok, "\(body)")
+            #expect(Self.traffic(body).isEmpty)
+            view = try await f.waitFor("shop", "all revisions stopped") { view in
+                (view["deployments"] as? [[String: Any]] ?? []).allSatisfy { ($0["revision"] as? [String: Any])?["status"] as? String ?? "stopped" == "stopped" }
+            }
+            #expect(!fresh.isRunning("shop-1-r1") && !fresh.isRunning("shop-3-r1"))
+            #expect(await probe("\(v1Address)/health") == nil)
+            (status, _) = try await f.call(.delete, "/api/endpoints/shop")
+            #expect(status == .noContent)
+            (status, _) = try await f.call(.get, "/api/endpoints/shop")
+            #expect(status == .notFound)
+        }
+    }
+
+    @Test("bad deploys are refused naming the field, and write nothing")
+    func badInput() async throws {
+        try await withDeployService { f in
+            func refused(_ body: String, _ expected: HTTPResponse.Status, field: String) async throws {
+                let (status, answer) = try await f.call(.post, "/api/models/\(Self.model)/deployments", body)
+                #expect(status == expected, "\(body) → \(answer)")
+                #expect(((answer["error"] as? [String: Any])?["details"] as? [String: String])?["field"] == field, "\(body) → \(answer)")
+            }
+            try await refused(#"{"version": 1, "endpoint": "Bad_Name"}"#, .unprocessableContent, field: "endpoint")
+            try await refused(#"{"version": 9, "endpoint": "shop"}"#, .unprocessableContent, field: "version")
+            try await refused(#"{"version": 3, "endpoint": "shop"}"#, .conflict, field: "force")
+            try await refused(#"{"version": 1, "endpoint": "shop", "strategy": "gradual"}"#, .unprocessableContent, field: "strategy")
+            try await refused(#"{"version": 1, "endpoint": "shop", "strategy": "sideways"}"#, .unprocessableContent, field: "strategy")
+            try await refused(#"{"version": 1, "endpoint": "shop", "preset": "huge"}"#, .unprocessableContent, field: "preset")
+            try await refused(#"{"version": 1, "endpoint": "shop", "memory": "a lot"}"#, .unprocessableContent, field: "memory")
+            try await refused(#"{"endpoint": "shop"}"#, .badRequest, field: "version")
+            try await refused(#"{"version": "one"}"#, .badRequest, field: "version")
+            var (status, _) = try await f.call(.get, "/api/endpoints/shop")
+            #expect(status == .notFound, "a refused deploy must not leave its endpoint behind")
+            (status, _) = try await f.call(.post, "/api/models/nope/deployments", #"{"version": 1}"#)
+            #expect(status == .notFound)
+
+            // Unblessed with force is accepted; a second deploy while one is in progress is a conflict.
+            var body: [String: Any]
+            (status, body) = try await f.call(.post, "/api/models/\(Self.model)/deployments", #"{"version": 3, "endpoint": "shop", "force": true}"#)
+            #expect(status == .accepted, "\(body)")
+            (status, body) = try await f.call(.post, "/api/models/\(Self.model)/deployments", #"{"version": 1, "endpoint": "shop"}"#)
+            #expect(status == .conflict, "\(body)")
+            try await f.waitFor("shop", "v3 serving") { Self.traffic($0) == [3: 100] }
+            try await refused(#"{"version": 2, "endpoint": "shop", "strategy": "gradual", "steps": [50, 10]}"#, .unprocessableContent, field: "steps")
+
+            // Endpoint creation and rules of its own.
+            (status, body) = try await f.call(.post, "/api/models/\(Self.model)/endpoints", #"{"name": "-x"}"#)
+            #expect(status == .unprocessableContent)
+            (status, body) = try await f.call(.post, "/api/models/\(Self.model)/endpoints", #"{"name": "shop"}"#)
+            #expect(status == .conflict)
+            (status, body) = try await f.call(.post, "/api/models/\(Self.model)/endpoints", #"{"preset": "high_traffic", "max_instances": 20}"#)
+            #expect(status == .created, "\(body)")
+            #expect(body["name"] as? String == "b2b-retrieval-serving")
+            #expect((body["resources"] as? [String: Any])?["max_instances"] as? Int == 20)
+            (status, body) = try await f.call(.patch, "/api/endpoints/b2b-retrieval-serving", #"{"min_instances": 30}"#)
+            #expect(status == .unprocessableContent, "\(body)")
+            (status, _) = try await f.call(.post, "/api/endpoints/nope/rollback", "")
+            #expect(status == .notFound)
+            (status, body) = try await f.call(.post, "/api/endpoints/shop/rollback", #"{"to_version": 7}"#)
+            #expect(status == .unprocessableContent, "\(body)")
+
+            // Key usage reported by the router becomes last_used_at.
+            (status, body) = try await f.call(.post, "/api/models/\(Self.model)/api-keys", #"{"name": "app"}"#)
+            let keyID = try #require((body["api_key"] as? [String: Any])?["id"] as? String)
+            (status, body) = try await f.call(.post, "/internal/api-keys/usage",
+                                              #"{"usage": [{"api_key_id": "\#(keyID)", "endpoint_id": "shop", "last_used_at": "2026-11-22T10:00:00Z", "request_count": 5}]}"#)
+            #expect(status == .ok, "\(body)")
+            (status, body) = try await f.call(.get, "/api/api-keys/\(keyID)")
+            #expect((body["last_used_at"] as? String)?.hasPrefix("2026-11-22T10:00:00") == true, "\(body)")
+            (status, body) = try await f.call(.post, "/internal/api-keys/usage", #"{"usage": [{"api_key_id": "x", "last_used_at": "yesterday", "request_count": 1}]}"#)
+            #expect(status == .unprocessableContent || status == .badRequest, "\(body)")
+        }
+    }
+
+    func probe(_ url: String) async -> Int? {
+        await HTTPProbe.status(of: URL(string: url)!)
+    }
+}
