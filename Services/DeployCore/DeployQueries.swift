@@ -34,6 +34,15 @@ struct DeployQueries: Sendable {
         return nil
     }
 
+    /// The model and version a training run registered.
+    func version(ofRun run: String) async throws -> (String, Int32)? {
+        let rows = try await environment.postgres.query("""
+            SELECT model_name, version_number FROM known_versions WHERE source_run_id = \(run) ORDER BY version_number DESC LIMIT 1
+            """, logger: logger)
+        for try await (model, number) in rows.decode((String, Int).self) { return (model, Int32(number)) }
+        return nil
+    }
+
     /// The model owning endpoint `name`, or nil when there is no such (undeleted) endpoint.
     func endpointOwner(_ name: String) async throws -> String? {
         let rows = try await environment.postgres.query("SELECT model_name FROM endpoints WHERE name = \(name) AND NOT deleted", logger: logger)

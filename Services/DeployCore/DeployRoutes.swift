@@ -44,7 +44,7 @@ struct DeployRoutes: Sendable {
     }
 
     struct DeployBody: Decodable {
-        var version: Int32
+        var version: Int32?
         var endpoint: String?
         var preset: String?
         var description: String?
@@ -175,6 +175,19 @@ struct DeployRoutes: Sendable {
             let id = try await self.deploy(model: model, body, metadata: try request.commandMetadata())
             return try self.json(try await self.queries.deployment(id), status: .accepted)
         }
+        // The spec's "deploy this training run" (deploy-cloud-run): the version the run registered.
+        for path in ["api/training-runs/:run/deploy", "api/training-runs/:run/deploy-cloud-run"] {
+            router.post(RouterPath(path)) { request, context in
+                let run = try context.parameters.require("run")
+                guard let (model, number) = try await self.queries.version(ofRun: run) else {
+                    throw APIError.notFound("training run '\(run)' has no registered version (it must be completed, blessed and registered)")
+                }
+                var body = try await self.optionalBody(request, context, as: DeployBody.self) ?? DeployBody()
+                body.version = number
+                let id = try await self.deploy(model: model, body, metadata: try request.commandMetadata())
+                return try self.json(try await self.queries.deployment(id), status: .accepted)
+            }
+        }
         router.get("api/deployments/:id") { _, context in
             try self.json(try await self.queries.deployment(try context.parameters.require("id")))
         }
@@ -222,11 +235,12 @@ struct DeployRoutes: Sendable {
     /// Validates everything first (version, blessing, steps, the endpoint's owner), so a refused deploy
     /// writes nothing — not even the endpoint it would have created.
     func deploy(model: String, _ body: DeployBody, metadata: CommandMetadata) async throws -> String {
-        guard let version = try await queries.version(model: model, number: body.version) else {
-            throw APIError.invalid("model '\(model)' has no version \(body.version)", field: "version")
+        guard let number = body.version else { throw APIError.badRequest("missing field 'version'", field: "version") }
+        guard let version = try await queries.version(model: model, number: number) else {
+            throw APIError.invalid("model '\(model)' has no version \(number)", field: "version")
         }
         if !version.blessed && body.force != true {
-            throw APIError(.conflict, code: "conflict", message: "v\(body.version) of '\(model)' is not blessed; pass \"force\": true to deploy it anyway",
+            throw APIError(.conflict, code: "conflict", message: "v\(number) of '\(model)' is not blessed; pass \"force\": true to deploy it anyway",
                            details: ["field": "force"])
         }
         let strategy = (body.strategy ?? (body.steps == nil ? "immediate" : "gradual")).lowercased()
@@ -267,7 +281,7 @@ struct DeployRoutes: Sendable {
         }
         requested.registeredModelID = model
         requested.modelVersionID = version.id
-        requested.versionNumber = body.version
+        requested.versionNumber = number
         requested.artifactUri = version.artifactURI
         requested.force = body.force ?? false
         requested.requestedBy = "api"

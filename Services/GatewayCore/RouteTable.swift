@@ -51,6 +51,9 @@ public struct RouteTable: Sendable {
         Rule("deployed-endpoints/**", "deploy"),
         Rule("api-keys/**", "deploy"),
         Rule("v1/deployment/**", "deploy"),
+        // Deploying a run's registered version is a deploy-svc command.
+        Rule("training-runs/*/deploy/**", "deploy"),
+        Rule("training-runs/*/deploy-cloud-run/**", "deploy"),
         // Pushing a run to the registry is a registry command, though it sits under the run's path.
         Rule("training-runs/*/push/**", "registry"),
         // Training: datasets, configs, runs (including their webhooks), experiments.

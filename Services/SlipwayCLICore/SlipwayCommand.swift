@@ -7,7 +7,8 @@ public struct SlipwayCommand: AsyncParsableCommand {
         commandName: "slipway",
         abstract: "Slipway: train, register, deploy and watch recommendation models; every change is an event.",
         subcommands: [UpCommand.self, DownCommand.self, StatusCommand.self, TrainCommand.self, RunsCommand.self, ModelsCommand.self,
-                      DatasetsCommand.self, KeysCommand.self, EventsCommand.self, BenchCommand.self])
+                      DatasetsCommand.self, DeployCommand.self, RollbackCommand.self, TrafficCommand.self, UndeployCommand.self,
+                      EndpointsCommand.self, KeysCommand.self, EventsCommand.self, BenchCommand.self])
 
     public init() {}
 
@@ -29,5 +30,5 @@ public struct SlipwayCommand: AsyncParsableCommand {
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print a RESULT line.",
-        subcommands: [BenchEventsCommand.self, BenchTrainCommand.self, BenchServeCommand.self, BenchSinkCommand.self])
+        subcommands: [BenchEventsCommand.self, BenchTrainCommand.self, BenchServeCommand.self, BenchRolloutCommand.self, BenchSinkCommand.self])
 }

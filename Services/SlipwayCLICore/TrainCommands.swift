@@ -42,9 +42,11 @@ struct APIClient {
     }
 }
 
-func httpCall(_ method: HTTPMethod, _ url: String, body: [UInt8]?, timeout: TimeAmount = .seconds(30)) async throws -> (UInt, [UInt8]) {
+func httpCall(_ method: HTTPMethod, _ url: String, body: [UInt8]?, headers: [String: String] = [:],
+              timeout: TimeAmount = .seconds(30)) async throws -> (UInt, [UInt8]) {
     var request = HTTPClientRequest(url: url)
     request.method = method
+    for (name, value) in headers { request.headers.add(name: name, value: value) }
     if let body {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: body))

@@ -19,6 +19,8 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Directory for the embedded cluster, logs and state.") var dataDir = ".slipway"
     @Option(help: "Address the services and the gateway listen on.") var host = "127.0.0.1"
     @Option(help: "Port of the gateway (the public REST API).") var gatewayPort = ServiceDirectory.gatewayPort
+    @Option(help: "Port of serving-router (the public prediction API).") var routerPort = 8081
+    @Option(help: "Port of serving-router's admin listener (/health, /metrics, rollout statistics).") var routerAdminPort = 8082
     @Option(help: "External PostgreSQL server (base URL); default: an embedded cluster in --data-dir.") var databaseURL: String?
     @Option(help: "External Kafka bootstrap servers; default: the dev broker.") var kafkaBrokers: String?
     @Option(help: "Log level of the services (trace, debug, info, notice, warning, error).") var logLevel = "info"
@@ -61,6 +63,9 @@ struct UpCommand: AsyncParsableCommand {
                 readiness: .file(brokersFile), readinessTimeout: .seconds(30)))
         }
 
+        for (port, flag) in [(routerPort, "--router-port"), (routerAdminPort, "--router-admin-port")] where !isTCPPortFree(port) {
+            throw ValidationErrorMessage("port \(port) is taken: pass \(flag)")
+        }
         // Services, each on its default port when free.
         var ports: [String: Int] = [:]
         for service in ServiceDirectory.domainServices {
@@ -76,6 +81,11 @@ struct UpCommand: AsyncParsableCommand {
                             "--peer", peers, "--log-level", logLevel] + (try serviceArguments(service, paths: paths)),
                 readiness: .http(URL(string: "http://\(host):\(port)/readyz")!), readinessTimeout: .seconds(60)))
         }
+        processes.append(ManagedProcess(
+            name: "serving-router", executable: try executable("serving-router"),
+            arguments: ["--host", host, "--port", "\(routerPort)", "--admin-port", "\(routerAdminPort)", "--deploy-url", "http://\(host):\(ports["deploy"]!)",
+                        "--kafka-brokers", brokers, "--log-level", logLevel],
+            readiness: .http(URL(string: "http://\(host):\(routerAdminPort)/health")!), readinessTimeout: .seconds(60)))
         guard isTCPPortFree(gatewayPort) else {
             throw ValidationErrorMessage("port \(gatewayPort) is taken: pass --gateway-port")
         }
@@ -94,6 +104,7 @@ struct UpCommand: AsyncParsableCommand {
 
             Slipway is up.
               API (gateway)   \(gatewayURL)/api/
+              Predictions     http://\(host):\(routerPort)/<endpoint>/recommend (serving-router)
               Kafka           \(brokers)
               PostgreSQL      \(database)
               Services        \(servicePorts)
@@ -119,12 +130,21 @@ struct UpCommand: AsyncParsableCommand {
     }
 
     /// Settings only one service takes: training-svc keeps run artifacts under `.slipway/artifacts` and runs
-    /// the slipway-trainer built with it.
+    /// the slipway-trainer built with it; deploy-svc runs model-server revisions with state under
+    /// `.slipway/serving`, stops them when it stops, and asks serving-router for rollout statistics.
     func serviceArguments(_ service: String, paths: SlipwayPaths) throws -> [String] {
-        guard service == "training" else { return [] }
-        let trainer = try executable("slipway-trainer")
-        return ["--artifact-root", paths.root.appendingPathComponent("artifacts").path,
-                "--trainer-command", "\(trainer.path) run --spec {spec} --artifacts {artifacts}"]
+        switch service {
+        case "training":
+            let trainer = try executable("slipway-trainer")
+            return ["--artifact-root", paths.root.appendingPathComponent("artifacts").path,
+                    "--trainer-command", "\(trainer.path) run --spec {spec} --artifacts {artifacts}"]
+        case "deploy":
+            return ["--serving-root", paths.root.appendingPathComponent("serving").path, "--model-server", try executable("model-server").path,
+                    "--stop-revisions-on-exit", "true", "--router-url", "http://\(host):\(routerPort)",
+                    "--router-admin-url", "http://\(host):\(routerAdminPort)"]
+        default:
+            return []
+        }
     }
 
     func executable(_ name: String) throws -> URL {
