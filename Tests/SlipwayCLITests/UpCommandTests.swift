@@ -4,7 +4,7 @@ import Testing
 
 /// The README's first command, end to end: `slipway up` on embedded defaults in a fresh directory,
 /// `slipway status`, a request through the gateway to a service, then `slipway down`.
-@Suite("slipway up", .serialized, .timeLimit(.minutes(3)))
+@Suite("slipway up", .serialized, .timeLimit(.minutes(5)))
 struct UpCommandTests {
     struct Environment: Decodable {
         let bin_directory: String
@@ -24,6 +24,8 @@ struct UpCommandTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let slipway = Self.environment.bin_directory + "/slipway"
         let gatewayPort = try freeTCPPort()
+        let routerPort = try freeTCPPort()
+        let routerAdminPort = try freeTCPPort()
         let logFile = directory.appendingPathComponent("up.out")
         FileManager.default.createFile(atPath: logFile.path, contents: nil)
 
@@ -31,6 +33,7 @@ struct UpCommandTests {
         up.executableURL = URL(fileURLWithPath: slipway)
         // The shared test broker stands in for the dev broker so this test stays quick; PostgreSQL is embedded.
         up.arguments = ["up", "--data-dir", directory.appendingPathComponent(".slipway").path, "--gateway-port", "\(gatewayPort)",
+                        "--router-port", "\(routerPort)", "--router-admin-port", "\(routerAdminPort)",
                         "--kafka-brokers", Self.environment.kafka_brokers, "--log-level", "warning"]
         up.currentDirectoryURL = directory
         up.standardOutput = try FileHandle(forWritingTo: logFile)
@@ -45,7 +48,7 @@ struct UpCommandTests {
             try run(slipway, ["status"] + dataDir).status == 0
         }
         let status = try run(slipway, ["status"] + dataDir)
-        for name in ["training-svc", "registry-svc", "schedule-svc", "deploy-svc", "testing-svc", "metrics-svc", "gateway"] {
+        for name in ["training-svc", "registry-svc", "schedule-svc", "deploy-svc", "testing-svc", "metrics-svc", "gateway", "serving-router"] {
             #expect(status.output.contains(name))
         }
 
@@ -56,7 +59,14 @@ struct UpCommandTests {
         let (unknownCode, _) = try await get("http://127.0.0.1:\(gatewayPort)/api/no-such-thing/")
         #expect(unknownCode == 404)
 
-        try await trainTwice(slipway: slipway, gateway: "http://127.0.0.1:\(gatewayPort)", directory: directory)
+        let gateway = "http://127.0.0.1:\(gatewayPort)"
+        try await trainTwice(slipway: slipway, gateway: gateway, directory: directory)
+        try await deployAndServe(slipway: slipway, gateway: gateway, router: "http://127.0.0.1:\(routerPort)", directory: directory)
+        // Every read model rebuilds from its event log into exactly the live rows.
+        for service in ["training", "registry", "deploy"] {
+            let replay = try run(slipway, ["events", "replay", "--service", service, "--verify"], in: directory)
+            #expect(replay.status == 0, "\(service): \(replay.output)")
+        }
 
         let down = try run(slipway, ["down"] + dataDir)
         #expect(down.status == 0)
@@ -108,6 +118,11 @@ struct UpCommandTests {
         let (unknown, _) = try await getJSON("\(gateway)/api/training-runs/no-such-run/")
         #expect(unknown == 404)
 
+    }
+
+    /// Issue 4's must-hold: deploy v1, query it through serving-router with a key and get real product
+    /// ids; v2 as a 10/50/100 rollout; roll back to v1; a wrong or revoked key gets a bare 401; undeploy.
+    func deployAndServe(slipway: String, gateway: String, router: String, directory: URL) async throws {
         // deploy-svc learns the model from registry-svc's events; then an API key can be made for it.
         var keyCreated = (status: Int32(1), output: "")
         for _ in 0..<50 {
@@ -116,14 +131,78 @@ struct UpCommandTests {
             try await Task.sleep(for: .milliseconds(200))
         }
         #expect(keyCreated.status == 0, "\(keyCreated.output)")
+        let keyLines = keyCreated.output.split(separator: "\n")
+        let key = String(keyLines.last ?? "")
+        let keyID = String(keyLines.first?.split(separator: " ").dropFirst().first ?? "")
         let keys = try run(slipway, ["keys", "list", "b2b-retrieval", "--gateway", gateway], in: directory)
         #expect(keys.output.contains("active"), "\(keys.output)")
 
-        // Both read models rebuild from their event logs into exactly the live rows.
-        for service in ["training", "registry", "deploy"] {
-            let replay = try run(slipway, ["events", "replay", "--service", service, "--verify"], in: directory)
-            #expect(replay.status == 0, "\(service): \(replay.output)")
+        let v1 = try run(slipway, ["deploy", "b2b-retrieval", "--version", "1", "--endpoint", "shop", "--gateway", gateway], in: directory)
+        #expect(v1.status == 0, "\(v1.output)")
+        #expect(v1.output.contains("v1 serves"), "\(v1.output)")
+
+        func predict(_ key: String) async throws -> (Int, [String: Any], String) {
+            let (status, bytes) = try await send("POST", "\(router)/shop/recommend", key: key, body: #"{"customer_id": "C1", "top_k": 5}"#)
+            return (status, (try? JSONSerialization.jsonObject(with: Data(bytes.utf8))) as? [String: Any] ?? [:], bytes)
         }
+        func servedVersion() async throws -> String {
+            let (_, body) = try await send("GET", "\(router)/shop/health", key: key, body: nil)
+            let json = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+            return "\(json["model_version"] ?? "")"
+        }
+        func waitForVersion(_ version: String, within: Duration) async throws -> Bool {
+            let deadline = ContinuousClock.now.advanced(by: within)
+            while ContinuousClock.now < deadline {
+                if try await servedVersion() == version { return true }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return false
+        }
+        #expect(try await waitForVersion("1", within: .seconds(5)), "the router never served v1")
+        let (status, answer, raw) = try await predict(key)
+        #expect(status == 200, "\(raw)")
+        let products = (answer["product_ids"] as? [String]) ?? ((answer["recommendations"] as? [[String: Any]])?.compactMap { $0["product_id"] as? String }) ?? []
+        #expect(products.count == 5, "\(raw)")
+
+        let (wrong, _, wrongBody) = try await predict("not-a-key")
+        #expect(wrong == 401)
+        #expect(wrongBody.replacingOccurrences(of: " ", with: "") == #"{"error":"unauthorized"}"#, "\(wrongBody)")
+
+        let v2 = try run(slipway, ["deploy", "b2b-retrieval", "--version", "2", "--endpoint", "shop", "--rollout", "10,50,100",
+                                   "--step-seconds", "1", "--gateway", gateway], in: directory)
+        #expect(v2.status == 0, "\(v2.output)")
+        #expect(v2.output.contains("v2 10%"), "\(v2.output)")
+        #expect(try await waitForVersion("2", within: .seconds(5)))
+
+        let rollback = try run(slipway, ["rollback", "shop", "--to-version", "1", "--gateway", gateway], in: directory)
+        #expect(rollback.status == 0, "\(rollback.output)")
+        #expect(try await waitForVersion("1", within: .seconds(3)), "the rollback did not reach the router")
+
+        let revoke = try run(slipway, ["keys", "revoke", keyID, "--gateway", gateway], in: directory)
+        #expect(revoke.status == 0, "\(revoke.output)")
+        var revoked = 0
+        for _ in 0..<150 where revoked != 401 {
+            revoked = try await predict(key).0
+            if revoked != 401 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(revoked == 401, "a revoked key still worked")
+
+        let undeploy = try run(slipway, ["undeploy", "shop", "--gateway", gateway], in: directory)
+        #expect(undeploy.status == 0, "\(undeploy.output)")
+        let show = try run(slipway, ["endpoints", "show", "shop", "--gateway", gateway], in: directory)
+        #expect(show.output.contains("not_serving"), "\(show.output)")
+    }
+
+    func send(_ method: String, _ url: String, key: String, body: String?) async throws -> (Int, String) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = method
+        request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
     func getJSON(_ url: String) async throws -> (Int, [String: Any]) {
