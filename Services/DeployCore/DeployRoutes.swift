@@ -99,12 +99,19 @@ struct DeployRoutes: Sendable {
             if body.name != nil && body.name != name { throw APIError.invalid("an endpoint cannot be renamed", field: "name") }
             var updated = EndpointUpdated()
             updated.endpointID = name
-            let presetName = body.preset ?? (current["preset"] as? String ?? "production")
-            guard let preset = ServingPresets.preset(named: presetName) else {
-                throw APIError.invalid("unknown preset '\(presetName)' (development, production, high_traffic, custom)", field: "preset")
+            let state = try await self.environment.store.state(EndpointDecider.self, aggregateID: name)
+            if let presetName = body.preset {
+                // A new preset starts from its own resources; without one, the overrides change the current ones.
+                guard let preset = ServingPresets.preset(named: presetName) else {
+                    throw APIError.invalid("unknown preset '\(presetName)' (development, production, high_traffic, custom)", field: "preset")
+                }
+                updated.preset = preset
+                updated.resources = try ServingPresets.resolve(preset: preset, overrides: body.overrides)
+            } else {
+                updated.preset = state.endpoint?.preset ?? .production
+                updated.resources = try ServingPresets.resolve(base: state.endpoint?.resources ?? ServingPresets.resources(for: .production),
+                                                               overrides: body.overrides)
             }
-            updated.preset = preset
-            updated.resources = try ServingPresets.resolve(preset: preset, overrides: body.overrides)
             updated.descriptionText = body.description ?? (current["description"] as? String ?? "")
             updated.updatedFields = (body.preset != nil ? ["preset"] : []) + (body.overrides.isEmpty ? [] : ["resources"])
                 + (body.description != nil ? ["description"] : [])

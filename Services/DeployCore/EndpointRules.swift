@@ -78,7 +78,12 @@ public enum ServingPresets {
 
     /// The preset's resources with the overrides applied, checked; errors name the field.
     public static func resolve(preset: EndpointPreset, overrides: Overrides) throws -> ServingResources {
-        var resources = resources(for: preset)
+        try resolve(base: resources(for: preset), overrides: overrides)
+    }
+
+    /// `base` (a preset's or an endpoint's current resources) with the overrides applied, checked.
+    public static func resolve(base: ServingResources, overrides: Overrides) throws -> ServingResources {
+        var resources = base
         if let value = overrides.minInstances { resources.minInstances = value }
         if let value = overrides.maxInstances { resources.maxInstances = value }
         if let value = overrides.memory { resources.memory = value }

@@ -254,6 +254,11 @@ struct DeploymentTests {
             #expect((body["resources"] as? [String: Any])?["max_instances"] as? Int == 20)
             (status, body) = try await f.call(.patch, "/api/endpoints/b2b-retrieval-serving", #"{"min_instances": 30}"#)
             #expect(status == .unprocessableContent, "\(body)")
+            (status, body) = try await f.call(.patch, "/api/endpoints/b2b-retrieval-serving", #"{"min_instances": 4, "description": "peak"}"#)
+            #expect(status == .ok, "\(body)")
+            let resources = body["resources"] as? [String: Any]
+            #expect(resources?["min_instances"] as? Int == 4 && resources?["max_instances"] as? Int == 20, "\(body)")
+            #expect(body["description"] as? String == "peak")
             (status, _) = try await f.call(.post, "/api/endpoints/nope/rollback", "")
             #expect(status == .notFound)
             (status, body) = try await f.call(.post, "/api/endpoints/shop/rollback", #"{"to_version": 7}"#)
