@@ -1,0 +1,175 @@
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SlipwayContracts
+import SlipwayEventSourcing
+
+/// The public prediction API's decisions, apart from the network: which API a path is, the API key check,
+/// the endpoint and the revision of its split (sticky per customer). `PublicServer` runs it on its
+/// event loops; every answer is recorded (stats, key usage, request log) through `finish`.
+struct PublicAPI: Sendable {
+    let store: RoutingTableStore
+    let stats: RevisionStats
+    let usage: KeyUsage
+    let logs: RequestLogBuffer
+
+    enum Decision {
+        /// Answer right away (401, 404, 503, …) with a JSON body.
+        case respond(HTTPResponseStatus, String)
+        /// Send to `split.routes[index]` (then to `split.fallback(after:)` if that one cannot be reached).
+        case forward(RoutingTable.Endpoint, index: Int, pathAndQuery: String)
+    }
+
+    static let unauthorizedBody = #"{"error": "unauthorized"}"#
+
+    /// Decides what to do with a complete request, filling the log record as far as it gets.
+    func decide(method: HTTPMethod, uri: String, authorization: String?, body: ByteBuffer, record: inout RequestLogRecord) -> Decision {
+        let (path, query) = Self.split(uri)
+        let target = PublicTarget(method: method, path: path)
+        record.endpointID = target.endpoint
+        record.endpointName = target.endpoint
+        record.api = target.api
+        if method == .POST, target.api != .unspecified {
+            let parsed = PredictionBody(api: target.api, json: PredictionBody.parse(body))
+            record.customerID = parsed.customerID
+            record.topK = parsed.topK
+            record.instanceCount = parsed.instanceCount
+            record.requestBody = body
+        }
+
+        let table = store.current
+        guard table.loaded else {
+            record.error = "routing_not_loaded"
+            return .respond(.serviceUnavailable, Self.errorBody("routing table not loaded yet; retry shortly"))
+        }
+        // The log names the endpoint whatever happens next; the caller learns nothing without a valid key.
+        let known = table.endpointsByName[target.endpoint]
+        if let known {
+            record.endpointID = known.endpointID
+            record.modelName = known.modelName
+        }
+        guard let key = Self.apiKey(authorization, table: table, now: record.receivedAt) else {
+            record.error = "unauthorized"
+            return .respond(.unauthorized, Self.unauthorizedBody)
+        }
+        guard let endpoint = known else {
+            record.error = "endpoint_not_found"
+            return .respond(.notFound, Self.errorBody("endpoint \(target.endpoint) not found"))
+        }
+        guard key.modelName == endpoint.modelName else {
+            record.error = "unauthorized"
+            return .respond(.unauthorized, Self.unauthorizedBody)
+        }
+        record.apiKeyID = key.apiKeyID
+        usage.record(apiKeyID: key.apiKeyID, endpointID: endpoint.endpointID, at: record.receivedAt)
+        guard target.isKnownRoute else {
+            record.error = "route_not_found"
+            return .respond(.notFound, Self.errorBody(
+                "no route \(method.rawValue) /\(target.endpoint)\(target.rest); the API is GET /{endpoint}/v1/models/{model}, POST /{endpoint}/v1/models/{model}:predict, POST /{endpoint}/recommend, POST /{endpoint}/recommend-batch, GET /{endpoint}/health"))
+        }
+        guard let index = endpoint.split.index(forCustomer: record.customerID) else {
+            record.error = "no_serving_revision"
+            return .respond(.serviceUnavailable, Self.errorBody("endpoint \(endpoint.name) has no serving revision"))
+        }
+        return .forward(endpoint, index: index, pathAndQuery: target.rest + (query.map { "?" + $0 } ?? ""))
+    }
+
+    /// Notes the revision a request goes to.
+    static func route(_ route: TrafficSplit.Route, into record: inout RequestLogRecord) {
+        record.revisionID = route.revisionID
+        record.deploymentID = route.deploymentID
+        record.modelVersionID = route.modelVersionID
+        record.versionNumber = route.versionNumber
+    }
+
+    /// Records an answered request: revision stats (when routed) and the request log.
+    func finish(_ record: RequestLogRecord, upstreamFailed: Bool) {
+        if !record.revisionID.isEmpty {
+            stats.record(revisionID: record.revisionID, endpointID: record.endpointID, latencyMicros: record.latencyMicros,
+                         isError: upstreamFailed || record.status >= 500)
+        }
+        logs.append(record)
+    }
+
+    static func split(_ uri: String) -> (path: String, query: String?) {
+        guard let mark = uri.firstIndex(of: "?") else { return (uri, nil) }
+        return (String(uri[..<mark]), String(uri[uri.index(after: mark)...]))
+    }
+
+    static func apiKey(_ authorization: String?, table: RoutingTable, now: Date) -> RoutingTable.Key? {
+        guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else { return nil }
+        let secret = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        guard !secret.isEmpty, let key = table.keysBySha256[sha256Hex(secret)] else { return nil }
+        if let expiry = key.expiresAt, expiry <= now { return nil }
+        return key
+    }
+
+    static func sha256Hex(_ text: String) -> String {
+        let digest = SHA256.hash(data: Array(text.utf8))
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in digest {
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func errorBody(_ message: String) -> String { #"{"error": "# + jsonString(message) + "}" }
+
+    static func jsonString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// `/{endpoint}{rest}` and which serving API `rest` is.
+struct PublicTarget: Sendable, Equatable {
+    let endpoint: String
+    /// The path after the endpoint, with its leading slash ("/recommend"), as forwarded.
+    let rest: String
+    let api: ServingApi
+    let isKnownRoute: Bool
+
+    init(method: HTTPMethod, path: String) {
+        let trimmed = path.drop { $0 == "/" }
+        let slash = trimmed.firstIndex(of: "/") ?? trimmed.endIndex
+        endpoint = String(trimmed[..<slash]).removingPercentEncoding ?? String(trimmed[..<slash])
+        rest = slash == trimmed.endIndex ? "/" : String(trimmed[slash...])
+        switch (method, rest) {
+        case (.POST, "/recommend"):
+            (api, isKnownRoute) = (.recommend, true)
+        case (.POST, "/recommend-batch"):
+            (api, isKnownRoute) = (.recommendBatch, true)
+        case (.GET, "/health"):
+            (api, isKnownRoute) = (.unspecified, true)
+        default:
+            // "/v1/models/{model}" or "/v1/models/{model}:predict"
+            let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
+            if parts.count == 4, parts[1] == "v1", parts[2] == "models", !parts[3].isEmpty {
+                if method == .POST, parts[3].hasSuffix(":predict"), parts[3].count > ":predict".count {
+                    (api, isKnownRoute) = (.predict, true)
+                } else if method == .GET, !parts[3].contains(":") {
+                    (api, isKnownRoute) = (.metadata, true)
+                } else {
+                    (api, isKnownRoute) = (.unspecified, false)
+                }
+            } else {
+                (api, isKnownRoute) = (.unspecified, false)
+            }
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SlipwayContracts
+import SlipwayEventSourcing
+import SlipwayKafka
+import SlipwayPlatform
+import Synchronization
+
+/// Keeps the routing table current: deploy-svc's snapshot at start and every `resyncSeconds` (sooner
+/// after a gap in the stream), and the deploy event stream in between.
+final class RoutingSync: Sendable {
+    let store: RoutingTableStore
+    let config: ServingRouterConfig
+    let httpClient: HTTPClient
+    let logger: Logger
+    /// True once the deploy-event consumer has partitions (events published from then on are seen).
+    let streamAssigned = Atomic<Bool>(false)
+    let snapshotsLoaded = Atomic<Int>(0)
+    let eventsApplied = Atomic<Int>(0)
+
+    init(store: RoutingTableStore, config: ServingRouterConfig, httpClient: HTTPClient, logger: Logger) {
+        self.store = store
+        self.config = config
+        self.httpClient = httpClient
+        self.logger = logger
+    }
+
+    // MARK: Snapshot
+
+    /// Fetches `GET {deploy-url}/internal/routing` and merges it.
+    func loadSnapshot() async throws {
+        let startedAt = store.generation
+        let request = HTTPClientRequest(url: config.deployURL + "/internal/routing")
+        let response = try await httpClient.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
+        guard response.status == .ok else {
+            throw SnapshotError(message: "deploy-svc answered \(response.status.code) to GET /internal/routing")
+        }
+        let document = try JSONDecoder().decode(RoutingDocument.self, from: Data(body.readableBytesView))
+        store.merge(document, startedAt: startedAt)
+        snapshotsLoaded.add(1, ordering: .relaxed)
+        logger.debug("routing snapshot merged", metadata: ["router.endpoints": "\(document.endpoints.count)", "router.api_keys": "\(document.apiKeys.count)"])
+    }
+
+    /// Loads the snapshot until it succeeds (with backoff, serving 503 meanwhile), then reloads it every
+    /// `resyncSeconds`, or within a second of a gap seen in the stream.
+    func runResync() async {
+        var delay: Duration = .milliseconds(200)
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await loadSnapshot()
+                logger.info("routing table loaded", metadata: ["router.endpoints": "\(store.current.endpointCount)"])
+                break
+            } catch {
+                logger.warning("routing snapshot failed, retrying", metadata: ["error": "\(error)", "deploy.url": "\(config.deployURL)"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        var lastLoad = ContinuousClock.now
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .milliseconds(100))
+            let due = ContinuousClock.now - lastLoad >= .seconds(config.resyncSeconds)
+            let wanted = ContinuousClock.now - lastLoad >= .seconds(1) && store.takeResyncRequest()
+            guard due || wanted else { continue }
+            lastLoad = ContinuousClock.now
+            do {
+                try await loadSnapshot()
+            } catch {
+                logger.warning("routing resync failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: Stream
+
+    /// Consumes `slipway.deploy.events` from the latest offset (the snapshot covers the past) under a group
+    /// of its own, committing nothing. Restarted with backoff if the client fails.
+    func runStream() async {
+        var delay: Duration = .milliseconds(500)
+        while !Task.isCancelled {
+            do {
+                try await consumeStream()
+                return
+            } catch is CancellationError {
+                return
+            } catch {
+                streamAssigned.store(false, ordering: .relaxed)
+                logger.error("deploy event stream failed, restarting", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
+    }
+
+    private func consumeStream() async throws {
+        let topic = ServiceDirectory.topic(for: "deploy")
+        let configuration = KafkaConsumerConfiguration(
+            bootstrapServers: config.kafkaBrokers, groupId: "serving-router.\(UUID().uuidString.lowercased())", topics: [topic],
+            autoOffsetReset: "latest", fetchWaitMaxMs: config.fetchWaitMaxMs)
+        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
+        defer { streamAssigned.store(false, ordering: .relaxed) }
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { [self] in
+                    for await event in consumer.events {
+                        switch event {
+                        case .partitionsAssigned:
+                            streamAssigned.store(true, ordering: .relaxed)
+                            logger.info("deploy event stream assigned", metadata: ["kafka.topic": "\(topic)"])
+                        case .partitionsRevoked:
+                            streamAssigned.store(false, ordering: .relaxed)
+                        case .clusterChanged, .offsetReset, .offsetJump:
+                            store.requestResync()
+                        case .error(let error):
+                            logger.debug("deploy event stream client error", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+                try await cancelWhenGracefulShutdown {
+                    for try await batch in consumer.batches(maxCount: 512) {
+                        for message in batch { self.handle(message) }
+                    }
+                }
+                group.cancelAll()
+            }
+        } catch {
+            await consumer.close()
+            throw error
+        }
+        await consumer.close()
+    }
+
+    func handle(_ message: KafkaMessage) {
+        do {
+            let envelope = try EventEnvelope(serializedBytes: message.value)
+            guard envelope.aggregateType == "Endpoint" || envelope.aggregateType == "ApiKey" else { return }
+            guard let event = try EventCatalog.decode(typeName: envelope.eventType, payload: Array(envelope.payload)) else { return }
+            let outcome = store.apply(envelope, event: event)
+            if outcome == .applied || outcome == .appliedAfterGap { eventsApplied.add(1, ordering: .relaxed) }
+            logger.debug("deploy event", metadata: [
+                "slipway.event.type": "\(envelope.eventType)", "slipway.aggregate.id": "\(envelope.aggregateID)",
+                "slipway.aggregate.version": "\(envelope.aggregateVersion)", "router.outcome": "\(outcome)",
+            ])
+        } catch {
+            logger.warning("undecodable deploy event skipped", metadata: ["kafka.offset": "\(message.offset)", "error": "\(error)"])
+        }
+    }
+}
+
+struct SnapshotError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}

@@ -1,0 +1,305 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import SlipwayContracts
+import SlipwayKafka
+import SlipwayModelBundle
+import SlipwayPlatform
+import SlipwayTestSupport
+import SwiftProtobuf
+import Synchronization
+import Testing
+@testable import ServingRouterCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `scripts/test` started: the dev broker and where the built executables are.
+struct RouterTestEnvironment: Decodable {
+    let kafkaBrokers: String
+    let binDirectory: String
+
+    enum CodingKeys: String, CodingKey { case kafkaBrokers = "kafka_brokers", binDirectory = "bin_directory" }
+
+    static let shared: RouterTestEnvironment = {
+        let file = TestDatabase.packageRoot.appendingPathComponent(".slipway-test/env.json")
+        guard let data = try? Data(contentsOf: file), let env = try? JSONDecoder().decode(RouterTestEnvironment.self, from: data) else {
+            fatalError("serving-router tests need \(file.path): run them through scripts/test")
+        }
+        return env
+    }()
+
+    static let modelName = "b2b-retrieval"
+
+    /// One small synthetic bundle, written once per test process.
+    static let bundleDirectory: URL = {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("serving-router-bundle-\(UUID().uuidString.prefix(8))")
+        try! SyntheticBundle.make(candidates: 300, dim: 16, customers: 200, hidden: 32, modelName: modelName).write(to: directory)
+        return directory
+    }()
+
+    static var logger: Logger {
+        var logger = Logger(label: "serving-router-test")
+        logger.logLevel = .warning
+        return logger
+    }
+}
+
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A real `model-server` process over the synthetic bundle. `version` is what its answers report as
+/// `model_version`, which tells the tests which revision served a request.
+final class ModelServerProcess: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+    var address: String { "http://127.0.0.1:\(port)" }
+
+    init(version: String) throws {
+        port = freePort()
+        process.executableURL = URL(fileURLWithPath: RouterTestEnvironment.shared.binDirectory).appendingPathComponent("model-server")
+        process.arguments = ["--bundle", RouterTestEnvironment.bundleDirectory.path, "--name", RouterTestEnvironment.modelName,
+                             "--version", version, "--port", "\(port)", "--log-level", "warning"]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    static func start(version: String) async throws -> ModelServerProcess {
+        _ = RouterTestEnvironment.bundleDirectory
+        let server = try ModelServerProcess(version: version)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: server.address + "/health"), timeout: .seconds(1)),
+               response.status == .ok {
+                return server
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        server.stop()
+        throw TestFailure("model-server on \(server.port) did not become healthy")
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Stands in for deploy-svc's internal routes: `GET /internal/routing` (the snapshot) and
+/// `POST /internal/api-keys/usage` (recorded).
+final class FakeDeploySvc: Sendable {
+    let document = Mutex(RoutingDocument())
+    let routingStatus = Mutex(200)
+    let routingFetches = Atomic<Int>(0)
+    let usageStatus = Mutex(200)
+    let usageReports = Mutex<[KeyUsage.Report]>([])
+    let port = Mutex<Int?>(nil)
+
+    var url: String { "http://127.0.0.1:\(port.withLock { $0 } ?? 0)" }
+
+    func run() async throws {
+        let router = Router(context: BasicRequestContext.self)
+        router.get("/internal/routing") { [self] _, _ in
+            routingFetches.add(1, ordering: .relaxed)
+            let status = routingStatus.withLock { $0 }
+            guard status == 200 else { return Response(status: .init(code: status)) }
+            return rawJSONResponse(Array(try JSONEncoder().encode(document.withLock { $0 })))
+        }
+        router.post("/internal/api-keys/usage") { [self] request, context in
+            let status = usageStatus.withLock { $0 }
+            guard status == 200 else { return Response(status: .init(code: status)) }
+            let report = try await request.decode(as: KeyUsage.Report.self, context: context)
+            usageReports.withLock { $0.append(report) }
+            return Response(status: .noContent)
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { [self] channel in port.withLock { $0 = channel.localAddress?.port } },
+                              logger: RouterTestEnvironment.logger)
+        try await app.runService()
+    }
+}
+
+/// Test API keys: the plain key and what deploy-svc would publish about it.
+struct TestKey {
+    let id: String
+    let secret: String
+    let model: String
+    var sha256: String { PublicAPI.sha256Hex(secret) }
+    var bearer: String { "Bearer \(secret)" }
+
+    init(model: String = RouterTestEnvironment.modelName) {
+        id = "key-\(UUID().uuidString.prefix(8).lowercased())"
+        secret = "sk_test_\(UUID().uuidString.lowercased())"
+        self.model = model
+    }
+
+    func document(active: Bool = true, version: Int64 = 1) -> RoutingDocument.ApiKey {
+        RoutingDocument.ApiKey(apiKeyID: id, modelName: model, keySha256: sha256, active: active, version: version)
+    }
+}
+
+/// Publishes deploy events to the dev broker as the outbox relay would.
+enum DeployEvents {
+    static let producer: KafkaProducer = {
+        try! KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: RouterTestEnvironment.shared.kafkaBrokers, clientId: "router-test"),
+                           logger: RouterTestEnvironment.logger)
+    }()
+
+    static func publish<M: SwiftProtobuf.Message>(_ event: M, aggregateType: String, id: String, version: Int64) async throws {
+        var envelope = EventEnvelope()
+        envelope.eventID = UUID().uuidString.lowercased()
+        envelope.aggregateType = aggregateType
+        envelope.aggregateID = id
+        envelope.aggregateVersion = version
+        envelope.sourceService = "deploy-svc"
+        envelope.occurredAt = Google_Protobuf_Timestamp(date: Date())
+        envelope.schemaVersion = 1
+        try envelope.setPayload(event)
+        _ = try await producer.send(KafkaOutgoingMessage(topic: ServiceDirectory.topic(for: "deploy"), key: Array(id.utf8), value: try envelope.serializedBytes()))
+    }
+}
+
+/// A running router (in this process) and helpers to call it.
+struct RouterHandle: Sendable {
+    let router: ServingRouter
+    let deploy: FakeDeploySvc
+
+    var base: String { "http://127.0.0.1:\(router.publicPort!)" }
+    var admin: String { "http://127.0.0.1:\(router.adminPort!)" }
+    var table: RoutingTable { router.parts.store.current }
+
+    struct Answer {
+        let status: Int
+        let body: String
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
+    }
+
+    func call(_ path: String, key: TestKey? = nil, authorization: String? = nil, body: String? = nil) async throws -> Answer {
+        try await Self.call(.POST, base + path, authorization: authorization ?? key?.bearer, body: body)
+    }
+
+    func call(_ method: HTTPMethod, _ path: String, key: TestKey? = nil, authorization: String? = nil, body: String? = nil) async throws -> Answer {
+        try await Self.call(method, base + path, authorization: authorization ?? key?.bearer, body: body)
+    }
+
+    static func call(_ url: String, authorization: String? = nil, body: String? = nil) async throws -> Answer {
+        try await call(.POST, url, authorization: authorization, body: body)
+    }
+
+    static func call(_ method: HTTPMethod, _ url: String, authorization: String? = nil, body: String? = nil) async throws -> Answer {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let collected = try await response.body.collect(upTo: 16 * 1024 * 1024)
+        return Answer(status: Int(response.status.code), body: String(buffer: collected))
+    }
+
+    func adminGet(_ path: String) async throws -> Answer { try await Self.call(.GET, admin + path) }
+
+    /// Which revision answered a `/recommend` (the model servers report their version).
+    func servedVersion(customer: String, key: TestKey, endpoint: String) async throws -> String? {
+        let answer = try await call("/\(endpoint)/recommend", key: key, body: #"{"customer_id": "\#(customer)", "top_k": 3}"#)
+        return answer.status == 200 ? answer.json["model_version"] as? String : "status \(answer.status)"
+    }
+
+    /// Publishes probe key events until the router shows one: from then on it sees every event published.
+    func waitForStream() async throws {
+        let probe = "probe-\(UUID().uuidString.prefix(8).lowercased())"
+        let deadline = ContinuousClock.now + .seconds(40)
+        var version: Int64 = 0
+        while ContinuousClock.now < deadline {
+            version += 1
+            var created = ApiKeyCreated()
+            created.apiKeyID = probe
+            created.registeredModelID = "probe-model"
+            created.keySha256 = String(repeating: "0", count: 63) + "\(version % 10)"
+            try await DeployEvents.publish(created, aggregateType: "ApiKey", id: probe, version: version)
+            let waitUntil = ContinuousClock.now + .milliseconds(700)
+            while ContinuousClock.now < waitUntil {
+                if table.document.apiKeys.contains(where: { $0.apiKeyID == probe }) { return }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        throw TestFailure("the router never saw a probe event on the deploy stream")
+    }
+
+    /// Polls `condition` every 10 ms; returns the time it took to hold, or throws after `timeout`.
+    @discardableResult
+    static func waitUntil(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws -> Duration {
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < timeout {
+            if try await condition() { return ContinuousClock.now - start }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TestFailure("condition not met within \(timeout)")
+    }
+}
+
+/// Runs a router on free ports against a fake deploy-svc holding `document`, until `body` returns.
+func withRouter(
+    _ document: RoutingDocument, kafkaBrokers: String = RouterTestEnvironment.shared.kafkaBrokers,
+    configure: (inout ServingRouterConfig) -> Void = { _ in },
+    waitForLoad: Bool = true, initialRoutingStatus: Int = 200,
+    _ body: @Sendable (RouterHandle) async throws -> Void
+) async throws {
+    Observability.bootstrap(level: .warning)  // as the executable does: metrics reach /metrics
+    let deploy = FakeDeploySvc()
+    deploy.document.withLock { $0 = document }
+    deploy.routingStatus.withLock { $0 = initialRoutingStatus }
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await deploy.run() }
+        defer { group.cancelAll() }
+        try await RouterHandle.waitUntil { deploy.port.withLock { $0 } != nil }
+        var config = ServingRouterConfig()
+        config.port = 0
+        config.adminPort = 0
+        config.deployURL = deploy.url
+        config.kafkaBrokers = kafkaBrokers
+        config.logLevel = .warning
+        configure(&config)
+        let router = try ServingRouter(config: config, logger: RouterTestEnvironment.logger)
+        group.addTask { try await router.run() }
+        let handle = RouterHandle(router: router, deploy: deploy)
+        try await RouterHandle.waitUntil(timeout: .seconds(10)) { router.publicPort != nil && router.adminPort != nil }
+        if waitForLoad { try await RouterHandle.waitUntil(timeout: .seconds(10)) { handle.table.loaded } }
+        try await body(handle)
+    }
+}
+
+/// An endpoint document with a split over model servers (revision id → (server, percent)).
+func endpointDocument(name: String, id: String = "ep-\(UUID().uuidString.prefix(8).lowercased())", version: Int64 = 3,
+                      model: String = RouterTestEnvironment.modelName, routes: [(String, String, Int)]) -> RoutingDocument.Endpoint {
+    RoutingDocument.Endpoint(endpointID: id, name: name, modelName: model, version: version, routes: routes.map { revision, address, percent in
+        RoutingDocument.Route(revisionID: revision, deploymentID: "dep-\(revision)", address: address, percent: percent,
+                              modelVersionID: "\(model)/\(revision)", versionNumber: 1)
+    })
+}
+
+func uniqueName(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(6).lowercased())" }

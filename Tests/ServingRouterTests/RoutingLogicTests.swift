@@ -1,0 +1,261 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SlipwayContracts
+import SwiftProtobuf
+import Testing
+@testable import ServingRouterCore
+
+@Suite("Traffic split")
+struct TrafficSplitTests {
+    func route(_ id: String, _ percent: Int) -> TrafficSplit.Route {
+        TrafficSplit.Route(revisionID: id, deploymentID: "d", address: "http://\(id)", modelVersionID: "m/\(id)", versionNumber: 1, percent: percent)
+    }
+
+    @Test func fnv1aMatchesTheReferenceVectors() {
+        #expect(TrafficSplit.fnv1a("") == 0xcbf2_9ce4_8422_2325)
+        #expect(TrafficSplit.fnv1a("a") == 0xaf63_dc4c_8601_ec8c)
+        #expect(TrafficSplit.fnv1a("foobar") == 0x8594_4171_f739_67e8)
+    }
+
+    @Test(arguments: [(0, "r1"), (89, "r1"), (90, "r2"), (99, "r2")])
+    func bucketsWalkCumulativeSharesInRevisionOrder(bucket: Int, expected: String) {
+        let split = TrafficSplit([route("r2", 10), route("r1", 90)])  // given out of order
+        #expect(split.routes.map(\.revisionID) == ["r1", "r2"])
+        #expect(split.routes[split.index(forBucket: bucket)!].revisionID == expected)
+    }
+
+    @Test func sameCustomerAlwaysGetsTheSameRevisionAndSharesAreAboutRight() {
+        let split = TrafficSplit([route("a", 90), route("b", 10)])
+        var counts = [0, 0]
+        for customer in 0..<10_000 {
+            let first = split.index(forCustomer: "C\(customer)")!
+            #expect(split.index(forCustomer: "C\(customer)") == first)
+            counts[first] += 1
+        }
+        #expect((8_700...9_300).contains(counts[0]), "a got \(counts[0]) of 10000")
+    }
+
+    @Test func sharesNotAddingUpTo100AreScaledOntoTheTotal() {
+        let split = TrafficSplit([route("a", 30), route("b", 30)])  // a third revision was left out (not ready)
+        #expect(split.total == 60)
+        #expect(split.index(forBucket: 0) == 0)
+        #expect(split.index(forBucket: 49) == 0)
+        #expect(split.index(forBucket: 50) == 1)
+        #expect(split.index(forBucket: 99) == 1)
+    }
+
+    @Test func emptySplitHasNoRouteAndFallbackNeedsAnotherRevision() {
+        #expect(TrafficSplit([]).index(forCustomer: "C1") == nil)
+        #expect(TrafficSplit([route("a", 100)]).fallback(after: 0) == nil)
+        #expect(TrafficSplit([route("a", 50), route("b", 50)]).fallback(after: 1) == 0)
+    }
+}
+
+@Suite("Routing state: snapshot and stream merge by aggregate version")
+struct RoutingStateTests {
+    func snapshot(endpointVersion: Int64, traffic: [(String, Int)], keyVersion: Int64 = 1, keyActive: Bool = true) -> RoutingDocument {
+        RoutingDocument(
+            endpoints: [RoutingDocument.Endpoint(endpointID: "e1", name: "b2b-prod", modelName: "b2b", version: endpointVersion,
+                                                 routes: traffic.map { .init(revisionID: $0.0, deploymentID: "d-\($0.0)", address: "http://\($0.0)", percent: $0.1) })],
+            apiKeys: [RoutingDocument.ApiKey(apiKeyID: "k1", modelName: "b2b", keySha256: "ab", active: keyActive, version: keyVersion)])
+    }
+
+    func shift(_ traffic: [String: Int32]) -> TrafficShifted {
+        var event = TrafficShifted()
+        event.endpointID = "e1"
+        event.traffic = traffic
+        return event
+    }
+
+    func revoked() -> ApiKeyRevoked {
+        var event = ApiKeyRevoked()
+        event.apiKeyID = "k1"
+        return event
+    }
+
+    func traffic(_ state: RoutingState) -> [String: Int] { state.endpoints["e1"]?.traffic ?? [:] }
+
+    @Test func newerEventAppliesOnTopOfSnapshotAndOlderOrDuplicateIsIgnored() {
+        var state = RoutingState()
+        state.merge(snapshot(endpointVersion: 5, traffic: [("r1", 100), ("r2", 0)]), startedAt: 0)
+        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 6, event: shift(["r2": 100])) == .applied)
+        #expect(traffic(state) == ["r2": 100])
+        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 6, event: shift(["r1": 100])) == .stale)
+        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 4, event: shift(["r1": 100])) == .stale)
+        #expect(traffic(state) == ["r2": 100])
+        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 9, event: shift(["r1": 100])) == .appliedAfterGap)
+    }
+
+    @Test func olderSnapshotDoesNotUndoNewerEventsButKeepsItsOwnFields() {
+        var state = RoutingState()
+        // The stream is first: the endpoint is known only from a TrafficShifted and a revocation.
+        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 6, event: shift(["r2": 100])) == .appliedAfterGap)
+        _ = state.apply(aggregateType: "ApiKey", aggregateID: "k1", version: 2, event: revoked())
+        let started = state.generation
+        state.merge(snapshot(endpointVersion: 5, traffic: [("r1", 100), ("r2", 0)]), startedAt: started)
+        let endpoint = state.endpoints["e1"]!
+        #expect(endpoint.version == 6)
+        #expect(endpoint.traffic == ["r2": 100])
+        #expect(endpoint.name == "b2b-prod")  // from the snapshot, which the event alone did not carry
+        #expect(endpoint.revisions["r2"]?.address == "http://r2")
+        #expect(state.apiKeys["k1"]?.active == false)
+        #expect(RoutingTable(state).keysBySha256.isEmpty)
+        #expect(RoutingTable(state).endpointsByName["b2b-prod"]?.split.routes.map(\.revisionID) == ["r2"])
+    }
+
+    @Test func newerSnapshotReplacesState() {
+        var state = RoutingState()
+        _ = state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 6, event: shift(["r2": 100]))
+        state.merge(snapshot(endpointVersion: 8, traffic: [("r1", 60), ("r2", 40)]), startedAt: state.generation)
+        #expect(traffic(state) == ["r1": 60, "r2": 40])
+        #expect(state.endpoints["e1"]?.version == 8)
+        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 7, event: shift(["r1": 100])) == .stale)
+    }
+
+    @Test func aggregatesMissingFromSnapshotAreDroppedUnlessChangedWhileItWasFetched() {
+        var state = RoutingState()
+        state.merge(snapshot(endpointVersion: 5, traffic: [("r1", 100)]), startedAt: 0)
+        let started = state.generation
+        var created = EndpointCreated()
+        created.endpointID = "e2"
+        created.name = "fresh"
+        created.registeredModelID = "b2b"
+        _ = state.apply(aggregateType: "Endpoint", aggregateID: "e2", version: 1, event: created)
+        state.merge(RoutingDocument(), startedAt: started)
+        #expect(state.endpoints["e1"] == nil)  // deleted while we were not looking
+        #expect(state.endpoints["e2"]?.name == "fresh")  // created after the snapshot was taken
+        #expect(state.apiKeys.isEmpty)
+    }
+
+    @Test func lifecycleEventsBuildAServableEndpoint() {
+        var state = RoutingState()
+        state.merge(RoutingDocument(), startedAt: 0)
+        var created = EndpointCreated()
+        created.endpointID = "e1"; created.name = "ep"; created.registeredModelID = "b2b"
+        var started = RevisionStarted()
+        started.endpointID = "e1"; started.revisionID = "r1"; started.deploymentID = "d1"; started.modelVersionID = "b2b/v1"; started.versionNumber = 1
+        var ready = RevisionReady()
+        ready.endpointID = "e1"; ready.revisionID = "r1"; ready.address = "http://127.0.0.1:1"
+        var shifted = shift(["r1": 100])
+        shifted.revisionVersions = ["r1": "b2b/v1"]
+        for (version, event) in [(1, created), (2, started), (3, ready), (4, shifted)] as [(Int64, any SwiftProtobuf.Message)] {
+            #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: version, event: event) == .applied)
+        }
+        var table = RoutingTable(state)
+        let route = table.endpointsByName["ep"]!.split.routes[0]
+        #expect(route == .init(revisionID: "r1", deploymentID: "d1", address: "http://127.0.0.1:1", modelVersionID: "b2b/v1", versionNumber: 1, percent: 100))
+
+        _ = state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 5, event: Undeployed())
+        table = RoutingTable(state)
+        #expect(table.endpointsByName["ep"]!.split.isEmpty)
+
+        var stopped = RevisionStopped()
+        stopped.revisionID = "r1"
+        _ = state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 6, event: stopped)
+        _ = state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 7, event: EndpointDeleted())
+        table = RoutingTable(state)
+        #expect(table.endpointsByName["ep"] == nil)
+        // An older snapshot that still lists the endpoint does not bring it back.
+        state.merge(snapshot(endpointVersion: 4, traffic: [("r1", 100)]), startedAt: state.generation)
+        #expect(RoutingTable(state).endpointsByName["b2b-prod"] == nil)
+    }
+
+    @Test func eventsOfOtherAggregatesAndTypesAreIgnored() {
+        var state = RoutingState()
+        #expect(state.apply(aggregateType: "Deployment", aggregateID: "x", version: 1, event: shift([:])) == .ignored)
+        #expect(state.apply(aggregateType: "ApiKey", aggregateID: "k", version: 1, event: shift([:])) == .ignored)
+    }
+}
+
+@Suite("Revision stats window")
+struct RevisionStatsTests {
+    @Test func countsErrorsAndPercentilesOverTheWindowOnly() {
+        let stats = RevisionStats()
+        let now: Int64 = 1_000_000
+        for i in 0..<98 { stats.record(revisionID: "r1", endpointID: "e1", latencyMicros: 1_000 + Int64(i), isError: false, second: now - Int64(i % 10)) }
+        stats.record(revisionID: "r1", endpointID: "e1", latencyMicros: 200_000, isError: true, second: now)
+        stats.record(revisionID: "r1", endpointID: "e1", latencyMicros: 200_000, isError: true, second: now)
+        stats.record(revisionID: "r1", endpointID: "e1", latencyMicros: 5_000, isError: false, second: now - 120)  // outside 60 s
+        stats.record(revisionID: "r2", endpointID: "e1", latencyMicros: 5_000, isError: false, second: now - 120)
+        let summaries = stats.summaries(windowSeconds: 60, now: now)
+        #expect(summaries.map(\.revisionID) == ["r1"])
+        let r1 = summaries[0]
+        #expect(r1.requests == 100)
+        #expect(r1.errors == 2)
+        #expect(r1.errorRate == 0.02)
+        #expect(abs(r1.p50Ms - 1.0) < 0.1, "p50 \(r1.p50Ms)")
+        #expect(abs(r1.p99Ms - 200) < 20, "p99 \(r1.p99Ms)")
+        #expect(stats.summaries(windowSeconds: 600, now: now).map(\.requests) == [101, 1])
+    }
+
+    @Test func histogramBucketsAreWithinFifteenPercent() {
+        for micros: Int64 in [60, 300, 1_000, 12_345, 2_000_000] {
+            let millis = RevisionStats.bucketMillis(RevisionStats.histogramIndex(micros: micros))
+            #expect(abs(millis * 1000 - Double(micros)) / Double(micros) < 0.15)
+        }
+    }
+}
+
+@Suite("Request parsing")
+struct RequestParsingTests {
+    @Test(arguments: [
+        ("POST", "/ep/v1/models/b2b:predict", "ep", "/v1/models/b2b:predict", ServingApi.predict, true),
+        ("GET", "/ep/v1/models/b2b", "ep", "/v1/models/b2b", .metadata, true),
+        ("POST", "/ep/recommend", "ep", "/recommend", .recommend, true),
+        ("POST", "/ep/recommend-batch", "ep", "/recommend-batch", .recommendBatch, true),
+        ("GET", "/ep/health", "ep", "/health", .unspecified, true),
+        ("GET", "/ep/recommend", "ep", "/recommend", .unspecified, false),
+        ("POST", "/ep/v1/models/b2b:explain", "ep", "/v1/models/b2b:explain", .unspecified, false),
+        ("GET", "/ep", "ep", "/", .unspecified, false),
+    ])
+    func targets(method: String, path: String, endpoint: String, rest: String, api: ServingApi, known: Bool) {
+        let target = PublicTarget(method: HTTPMethod(rawValue: method), path: path)
+        #expect(target.endpoint == endpoint)
+        #expect(target.rest == rest)
+        #expect(target.api == api)
+        #expect(target.isKnownRoute == known)
+    }
+
+    @Test func customerIDsAndCountsComeFromEachAPIsBody() {
+        let recommend = PredictionBody(api: .recommend, json: PredictionBody.parse(ByteBuffer(string: #"{"customer_id": 42, "top_k": 5}"#)))
+        #expect(recommend.customerID == "42")
+        #expect(recommend.topK == 5)
+        let batch = PredictionBody(api: .recommendBatch, json: PredictionBody.parse(ByteBuffer(string: #"{"customers": [{"customer_id": "C1"}, {"customer_id": "C2"}]}"#)))
+        #expect(batch.customerID == "C1")
+        #expect(batch.instanceCount == 2)
+        let predict = PredictionBody(api: .predict, json: PredictionBody.parse(ByteBuffer(string: #"{"instances": [{"customer_id": "C7", "city": "x"}]}"#)))
+        #expect(predict.customerID == "C7")
+        #expect(PredictionBody(api: .predict, json: PredictionBody.parse(ByteBuffer(string: "not json"))).customerID == nil)
+    }
+
+    @Test func instancesBecomeTypedFeatureRows() {
+        let json = PredictionBody.parse(ByteBuffer(string: #"{"instances": [{"s": "x", "i": 3, "d": 2.5, "b": true, "l": ["a", "b"], "n": [1.5, 2]}]}"#))
+        let rows = PredictionBody.sampledInstances(api: .predict, json: json, limit: 10)
+        let features = rows[0].features
+        #expect(features["s"]?.stringValue == "x")
+        #expect(features["i"]?.int64Value == 3)
+        #expect(features["d"]?.doubleValue == 2.5)
+        #expect(features["b"]?.boolValue == true)
+        #expect(features["l"]?.stringList.values == ["a", "b"])
+        #expect(features["n"]?.doubleList.values == [1.5, 2])
+    }
+
+    @Test func keyHashIsLowercaseHexSHA256() {
+        #expect(PublicAPI.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
+    @Test func failedUsageReportKeepsCountsForTheNextOne() {
+        let usage = KeyUsage()
+        let t = Date(timeIntervalSince1970: 1_800_000_000)
+        usage.record(apiKeyID: "k1", endpointID: "e1", at: t)
+        usage.record(apiKeyID: "k1", endpointID: "e1", at: t.addingTimeInterval(5))
+        let taken = usage.take()
+        usage.record(apiKeyID: "k1", endpointID: "e1", at: t.addingTimeInterval(9))
+        usage.restore(taken)
+        let report = KeyUsage.report(usage.take())
+        #expect(report.usage.count == 1)
+        #expect(report.usage[0].requestCount == 3)
+        #expect(report.usage[0].lastUsedAt.hasPrefix("2027-01-15T08:00:09"))
+    }
+}
