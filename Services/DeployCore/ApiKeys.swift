@@ -79,7 +79,8 @@ public enum ApiKeyMaterial {
 }
 
 /// The registered models and versions deploy-svc may attach keys and endpoints to, from registry-svc's
-/// events: a deployment needs the version's bundle (`artifact_uri`), its blessing and its metrics.
+/// events (a deployment needs the version's bundle, its blessing and its metrics), and the auto-deploys
+/// training-svc asks for.
 public struct KnownModels: Projection {
     public let name = "known_models"
     public init() {}
@@ -94,6 +95,12 @@ public struct KnownModels: Projection {
                     PRIMARY KEY (model_name, version_number))
                 """,
             ]),
+            Migration(3, "auto-deploy requests", [
+                """
+                CREATE TABLE run_deploy_requests (run_id text PRIMARY KEY, model_name text NOT NULL, version_number int NOT NULL,
+                    endpoint_name text NOT NULL, preset text NOT NULL, requested_at timestamptz NOT NULL)
+                """,
+            ]),
         ]
     }
 
@@ -106,6 +113,15 @@ public struct KnownModels: Projection {
             case RegisteredModelDeleted.protoMessageName:
                 let e = try envelope.payload(as: RegisteredModelDeleted.self)
                 try await connection.query("UPDATE known_models SET deleted = true WHERE name = \(e.name)", logger: logger)
+            case TrainingRunDeployRequested.protoMessageName:
+                let e = try envelope.payload(as: TrainingRunDeployRequested.self)
+                let preset = e.deploymentConfig.preset == .unspecified ? "production" : ServingPresets.name(of: e.deploymentConfig.preset)
+                try await connection.query("""
+                    INSERT INTO run_deploy_requests (run_id, model_name, version_number, endpoint_name, preset, requested_at)
+                    VALUES (\(e.runID), \(e.registeredModelID), \(Int(e.versionNumber)), \(e.deploymentConfig.endpointName), \(preset),
+                            \(envelope.occurredDate))
+                    ON CONFLICT (run_id) DO NOTHING
+                    """, logger: logger)
             case ModelVersionRegistered.protoMessageName:
                 let e = try envelope.payload(as: ModelVersionRegistered.self)
                 try await connection.query("""

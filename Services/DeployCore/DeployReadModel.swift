@@ -50,6 +50,12 @@ public struct DeployReadModel: Projection {
                 """,
                 "CREATE INDEX revisions_endpoint ON revisions (endpoint_name, status)",
             ]),
+            Migration(3, "auto-deploy rejections", [
+                """
+                CREATE TABLE run_deploy_rejections (run_id text PRIMARY KEY, endpoint_name text NOT NULL, error text NOT NULL,
+                    rejected_at timestamptz NOT NULL)
+                """,
+            ]),
         ]
     }
 
@@ -175,6 +181,11 @@ public struct DeployReadModel: Projection {
                     """)
                 try await query("UPDATE endpoints SET active_deployment_id = \(e.deploymentID) WHERE name = \(e.endpointID)")
                 try await touch(e.endpointID)
+            case let e as DeploymentFailed where e.deploymentID.isEmpty:
+                try await query("""
+                    INSERT INTO run_deploy_rejections (run_id, endpoint_name, error, rejected_at) VALUES (\(e.sourceRunID), \(e.endpointID), \(e.error), \(at))
+                    ON CONFLICT (run_id) DO NOTHING
+                    """)
             case let e as DeploymentFailed:
                 try await query("""
                     UPDATE deployments SET status = 'failed', error = \(e.error), ended_at = \(at), updated_at = \(at) WHERE id = \(e.deploymentID)

@@ -241,7 +241,7 @@ struct DeployRoutes: Sendable {
 
     /// Validates everything first (version, blessing, steps, the endpoint's owner), so a refused deploy
     /// writes nothing — not even the endpoint it would have created.
-    func deploy(model: String, _ body: DeployBody, metadata: CommandMetadata) async throws -> String {
+    func deploy(model: String, _ body: DeployBody, requestedBy: String = "api", metadata: CommandMetadata) async throws -> String {
         guard let number = body.version else { throw APIError.badRequest("missing field 'version'", field: "version") }
         guard let version = try await queries.version(model: model, number: number) else {
             throw APIError.invalid("model '\(model)' has no version \(number)", field: "version")
@@ -291,7 +291,7 @@ struct DeployRoutes: Sendable {
         requested.versionNumber = number
         requested.artifactUri = version.artifactURI
         requested.force = body.force ?? false
-        requested.requestedBy = "api"
+        requested.requestedBy = requestedBy
         requested.reason = body.reason ?? ""
         requested.sourceRunID = body.sourceRunId ?? version.sourceRunID
         requested.metrics = version.metrics

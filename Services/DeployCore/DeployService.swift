@@ -15,7 +15,7 @@ public enum DeployService {
         return ServiceDefinition(
             name: name, defaultPort: port,
             readModel: DeployReadModel(),
-            projections: [ProjectionSubscription(KnownModels(), from: ["registry"])],
+            projections: [ProjectionSubscription(KnownModels(), from: ["registry", "training"])],
             routes: { router, environment in
                 ApiKeyRoutes(environment: environment).add(to: router)
                 DeployRoutes(environment: environment, settings: settings).add(to: router)

@@ -77,6 +77,7 @@ public final class DeploymentController: Sendable {
     }
 
     func tick(_ environment: ServiceEnvironment) async throws {
+        try await requestRunDeploys(environment)
         try await startRequested(environment)
         try await superviseRevisions(environment)
         try await advanceRollouts(environment)
@@ -85,6 +86,42 @@ public final class DeploymentController: Sendable {
     static func metadata() -> CommandMetadata { CommandMetadata(causationID: "deploy-controller") }
 
     // MARK: - Starting
+
+    /// Auto-deploys training-svc asked for that have neither a deployment nor a rejection yet. One waits
+    /// while its endpoint has another deployment in progress; anything else that refuses it is recorded.
+    func requestRunDeploys(_ environment: ServiceEnvironment) async throws {
+        let rows = try await environment.postgres.query("""
+            SELECT q.run_id, q.model_name, q.version_number, q.endpoint_name, q.preset FROM run_deploy_requests q
+            WHERE NOT EXISTS (SELECT 1 FROM deployments d WHERE d.source_run_id = q.run_id)
+              AND NOT EXISTS (SELECT 1 FROM run_deploy_rejections j WHERE j.run_id = q.run_id)
+            ORDER BY q.requested_at
+            """, logger: environment.logger)
+        var pending: [(String, String, Int, String, String)] = []
+        for try await row in rows.decode((String, String, Int, String, String).self) { pending.append(row) }
+        let routes = DeployRoutes(environment: environment, settings: settings)
+        for (runID, model, version, endpointName, preset) in pending {
+            var body = DeployRoutes.DeployBody()
+            body.version = Int32(version)
+            body.endpoint = endpointName.isEmpty ? nil : endpointName
+            body.preset = preset
+            body.sourceRunId = runID
+            body.reason = "auto-deploy of training run \(runID)"
+            let target = body.endpoint ?? EndpointName.suggested(forModel: model)
+            // registry-svc's event may reach this service after training-svc's request: wait for the version.
+            guard try await DeployQueries(environment: environment).version(model: model, number: Int32(version)) != nil else { continue }
+            if try await environment.store.state(EndpointDecider.self, aggregateID: target).inProgress != nil { continue }
+            do {
+                _ = try await routes.deploy(model: model, body, requestedBy: "auto-deploy", metadata: Self.metadata())
+            } catch {
+                var failed = DeploymentFailed()
+                failed.endpointID = target
+                failed.sourceRunID = runID
+                failed.error = (APIError.from(error)?.message) ?? "\(error)"
+                environment.logger.warning("auto-deploy refused", metadata: ["run": "\(runID)", "error": "\(failed.error)"])
+                try await environment.execute(EndpointDecider.self, aggregateID: target, command: .rejectRunDeploy(failed), metadata: Self.metadata())
+            }
+        }
+    }
 
     func startRequested(_ environment: ServiceEnvironment) async throws {
         let rows = try await environment.postgres.query("""

@@ -25,6 +25,9 @@ public enum EndpointDecider: Decider {
         case setTraffic([String: Int32], by: String)
         case undeploy(reason: String, by: String)
         case delete(by: String)
+        /// An auto-deploy that could not even be requested (e.g. the endpoint belongs to another model):
+        /// recorded as a `DeploymentFailed` without a deployment, so the training run learns why.
+        case rejectRunDeploy(DeploymentFailed)
     }
 
     public struct Deployment: Sendable {
@@ -67,6 +70,10 @@ public enum EndpointDecider: Decider {
     public static func revisionID(forDeployment deploymentID: String) -> String { "\(deploymentID)-r1" }
 
     public static func decide(_ command: Command, _ state: State) throws -> [ProtoEvent] {
+        if case .rejectRunDeploy(var failed) = command {
+            failed.deploymentID = ""
+            return [ProtoEvent(failed)]
+        }
         if case .create(let created) = command {
             guard !state.exists else { throw CommandRejected(.conflict, field: "name", "endpoint '\(created.name)' already exists") }
             return [ProtoEvent(created)]
@@ -75,7 +82,7 @@ public enum EndpointDecider: Decider {
         let name = endpoint.name
 
         switch command {
-        case .create:
+        case .create, .rejectRunDeploy:
             return []
 
         case .update(let updated):

@@ -49,6 +49,10 @@ public enum TrainingRunDecider: Decider {
         case fail(stage: TrainingStage?, error: String, logTail: String, durationMs: Int64)
         case cancel(reason: String, by: String)
         case editConfig(TrainingRunConfig, fields: [String], by: String)
+        /// Auto-deploy: the run's registered version goes to deploy-svc (status `deploying`).
+        case requestDeploy(TrainingRunDeployRequested)
+        case deployed(TrainingRunDeployed)
+        case deployFailed(TrainingRunDeployFailed)
     }
 
     public struct State: Sendable {
@@ -63,7 +67,7 @@ public enum TrainingRunDecider: Decider {
         public var finishedStages: Set<Int> = []
         public var epochs: Set<Int32> = []
 
-        public var isTerminal: Bool { [.completed, .notBlessed, .failed, .cancelled].contains(status) }
+        public var isTerminal: Bool { [.completed, .notBlessed, .failed, .cancelled, .deploying, .deployed, .deployFailed].contains(status) }
         var isActive: Bool { [.submitting, .running].contains(status) }
     }
 
@@ -124,7 +128,11 @@ public enum TrainingRunDecider: Decider {
                 events.append(ProtoEvent(skipped(runID, .register, blessed ? "auto-registration is off: push the run to the registry"
                                                                         : "not blessed: \(blessingNote(state.config, metrics))")))
             }
-            events.append(ProtoEvent(skipped(runID, .deploy, "auto-deploy is disabled")))
+            if !state.config.deploymentConfig.enabled {
+                events.append(ProtoEvent(skipped(runID, .deploy, "auto-deploy is disabled")))
+            } else if !register {
+                events.append(ProtoEvent(skipped(runID, .deploy, "nothing to deploy: the run registers no version")))
+            }
             var completed = TrainingRunCompleted()
             completed.runID = runID
             completed.metrics = metrics
@@ -143,6 +151,33 @@ public enum TrainingRunDecider: Decider {
             if state.created.hasScheduleID { completed.scheduleID = state.created.scheduleID }
             events.append(ProtoEvent(completed))
             return events
+        case .requestDeploy(var requested):
+            guard state.status == .completed, state.config.deploymentConfig.enabled else {
+                throw notIn(state, "deployed automatically", expected: "completed run with auto-deploy on; a")
+            }
+            requested.runID = runID
+            requested.deploymentConfig = state.config.deploymentConfig
+            var started = StageStarted()
+            started.runID = runID
+            started.stage = .deploy
+            started.attempt = 1
+            return [ProtoEvent(started), ProtoEvent(requested)]
+        case .deployed(var deployed):
+            guard state.status == .deploying else { return [] }
+            deployed.runID = runID
+            var completed = StageCompleted()
+            completed.runID = runID
+            completed.stage = .deploy
+            completed.artifacts = ["endpoint": deployed.endpointURL]
+            return [ProtoEvent(completed), ProtoEvent(deployed)]
+        case .deployFailed(var failed):
+            guard state.status == .deploying else { return [] }
+            failed.runID = runID
+            var stageFailed = StageFailed()
+            stageFailed.runID = runID
+            stageFailed.stage = .deploy
+            stageFailed.error = failed.error
+            return [ProtoEvent(stageFailed), ProtoEvent(failed)]
         case .fail(let stage, let error, let logTail, let durationMs):
             guard !state.isTerminal else { throw notIn(state, "failed", expected: "pending, submitting or running") }
             let failedStage = stage ?? (state.currentStage == .unspecified ? .compile : state.currentStage)
@@ -246,6 +281,12 @@ public enum TrainingRunDecider: Decider {
             state.status = .failed
         case is TrainingRunCancelled:
             state.status = .cancelled
+        case is TrainingRunDeployRequested:
+            state.status = .deploying
+        case is TrainingRunDeployed:
+            state.status = .deployed
+        case is TrainingRunDeployFailed:
+            state.status = .deployFailed
         default:
             break
         }

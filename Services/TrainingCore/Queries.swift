@@ -31,7 +31,7 @@ public struct RunRow: Sendable {
     public var durationMs: Int64?
     public var version: Int64
 
-    var isTerminal: Bool { ["completed", "not_blessed", "failed", "cancelled"].contains(status) }
+    var isTerminal: Bool { ["completed", "not_blessed", "failed", "cancelled", "deploying", "deployed", "deploy_failed"].contains(status) }
 }
 
 public struct StageView: Codable, Sendable {
@@ -79,7 +79,12 @@ public struct RunView: Codable, Sendable {
     public var rerunOf: String?
     public var registeredModel: RegistrationView?
     public var deployEnabled: Bool
+    /// From the `deploy` stage: pending, deploying, deployed, failed or skipped.
     public var deploymentStatus: String
+    public var deploymentError: String?
+    public var deployedEndpointUrl: String?
+    public var deploymentStartedAt: Date?
+    public var deploymentCompletedAt: Date?
     public var costUsd: Double
     public var createdBy: String
     public var createdAt: Date
@@ -162,6 +167,16 @@ struct TrainingQueries {
         return nil
     }
 
+    static func deploymentStatus(_ stage: StageView?) -> String {
+        switch stage?.status {
+        case "running": "deploying"
+        case "completed": "deployed"
+        case "failed": "failed"
+        case "skipped": "skipped"
+        default: "pending"
+        }
+    }
+
     func view(_ row: RunRow) async throws -> RunView {
         var stages = try await stages(row.id)
         let registration = try await registration(row.id)
@@ -171,6 +186,7 @@ struct TrainingQueries {
             stages[i].completedAt = registration.registeredAt
             stages[i].durationSeconds = stages[i].startedAt.map { registration.registeredAt.timeIntervalSince($0) }
         }
+        let deployStage = stages.first { $0.name == "deploy" }
         let metrics = row.metrics ?? [:]
         let duration: Double? = row.durationMs.map { Double($0) / 1000 }
             ?? row.startedAt.map { (row.completedAt ?? Date()).timeIntervalSince($0) }
@@ -181,7 +197,10 @@ struct TrainingQueries {
             recallAt50: metrics["recall_at_50"], recallAt100: metrics["recall_at_100"], isBlessed: row.blessed,
             epochsCompleted: row.epochsCompleted, totalEpochs: row.config.trainingParams.epochs ?? 0, artifactUri: row.artifactUri,
             errorMessage: row.errorMessage, logTail: row.logTail, failedStage: row.failedStage, rerunOf: row.rerunOf,
-            registeredModel: registration, deployEnabled: row.config.deploymentConfig.enabled ?? false, deploymentStatus: "skipped",
+            registeredModel: registration, deployEnabled: row.config.deploymentConfig.enabled ?? false,
+            deploymentStatus: Self.deploymentStatus(deployStage), deploymentError: deployStage?.status == "failed" ? deployStage?.error : nil,
+            deployedEndpointUrl: deployStage?.details?.artifacts["endpoint"], deploymentStartedAt: deployStage?.startedAt,
+            deploymentCompletedAt: deployStage?.completedAt,
             costUsd: 0, createdBy: row.createdBy, createdAt: row.createdAt, submittedAt: row.submittedAt, startedAt: row.startedAt,
             completedAt: row.completedAt, durationSeconds: duration, version: row.version)
     }

@@ -120,6 +120,14 @@ public struct TrainingReadModel: Projection {
                         blessed = \(e.blessed), artifact_uri = \(e.artifactUri), completed_at = \(at), duration_ms = \(e.durationMs), version = \(version)
                     WHERE id = \(e.runID)
                     """, logger: logger)
+            case let e as TrainingRunDeployRequested:
+                try await connection.query("UPDATE training_runs SET status = 'deploying', version = \(version) WHERE id = \(e.runID)", logger: logger)
+            case let e as TrainingRunDeployed:
+                try await connection.query("UPDATE training_runs SET status = 'deployed', version = \(version) WHERE id = \(e.runID)", logger: logger)
+            case let e as TrainingRunDeployFailed:
+                try await connection.query("""
+                    UPDATE training_runs SET status = 'deploy_failed', error_message = \(e.error), version = \(version) WHERE id = \(e.runID)
+                    """, logger: logger)
             case let e as TrainingRunFailed:
                 try await connection.query("""
                     UPDATE training_runs SET status = 'failed', error_message = \(e.error), log_tail = \(e.logTail), failed_stage = \(stageName(e.stage)),

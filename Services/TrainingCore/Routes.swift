@@ -249,7 +249,7 @@ struct TrainingRoutes: Sendable {
         try RunConfigValidation.merged(
             base: nil, datasetID: view.datasetId, featureConfigID: view.featureConfigId, modelConfigID: view.modelConfigId,
             trainingParams: view.trainingParams, gpu: view.gpuConfig, evaluator: view.evaluatorConfig,
-            deployment: DeploymentConfigBody(enabled: false, serviceName: view.deploymentConfig.serviceName, preset: nil),
+            deployment: view.deploymentConfig,
             executor: view.executor, autoRegister: view.autoRegister)
     }
 

@@ -178,13 +178,20 @@ enum RunConfigValidation {
             }
         }
         if let d = deployment {
-            // Auto-deploy needs deploy-svc's endpoints; until that service exists, saying yes would
-            // leave the run waiting for a deployment nobody performs.
-            if d.enabled == true {
-                throw invalid("deployment_config.enabled", "auto-deploy is not available yet: deploy-svc does not deploy models in this version")
+            config.deploymentConfig.enabled = d.enabled ?? false
+            if let v = d.serviceName {
+                if let problem = EndpointName.problem(v) { throw invalid("deployment_config.service_name", "deployment_config.service_name \(problem)") }
+                config.deploymentConfig.endpointName = v
+                config.deploymentConfig.customName = true
             }
-            config.deploymentConfig.enabled = false
-            if let v = d.serviceName { config.deploymentConfig.endpointName = v }
+            if let v = d.preset {
+                let presets: [String: EndpointPreset] = ["development": .development, "production": .production, "high_traffic": .highTraffic,
+                                                         "high-traffic": .highTraffic]
+                guard let preset = presets[v.lowercased()] else {
+                    throw invalid("deployment_config.preset", "deployment_config.preset must be development, production or high_traffic")
+                }
+                config.deploymentConfig.preset = preset
+            }
         }
         if let executor {
             guard Executors.all.contains(executor) else { throw invalid("executor", "executor must be one of \(Executors.all.joined(separator: ", "))") }
@@ -192,6 +199,14 @@ enum RunConfigValidation {
         }
         if let autoRegister { config.skipAutoRegister = !autoRegister }
         return config
+    }
+}
+
+func presetName(_ preset: EndpointPreset) -> String {
+    switch preset {
+    case .development: "development"
+    case .highTraffic: "high_traffic"
+    default: "production"
     }
 }
 
@@ -206,7 +221,8 @@ extension TrainingRunConfig {
                                      preemptible: gpuConfig.preemptible),
             evaluatorConfig: EvaluatorConfigBody(enabled: evaluatorConfig.enabled, blessingMetric: evaluatorConfig.blessingMetric,
                                                  blessingThreshold: evaluatorConfig.blessingThreshold),
-            deploymentConfig: DeploymentConfigBody(enabled: deploymentConfig.enabled, serviceName: deploymentConfig.endpointName, preset: nil),
+            deploymentConfig: DeploymentConfigBody(enabled: deploymentConfig.enabled, serviceName: deploymentConfig.endpointName.isEmpty ? nil : deploymentConfig.endpointName,
+                                                   preset: deploymentConfig.preset == .unspecified ? nil : presetName(deploymentConfig.preset)),
             executor: executor.isEmpty ? Executors.local : executor,
             autoRegister: !skipAutoRegister)
     }

@@ -11,8 +11,10 @@ public enum TrainingService {
         return ServiceDefinition(
             name: name, defaultPort: port,
             readModel: TrainingReadModel(),
-            projections: [ProjectionSubscription(RunRegistrations(), from: ["registry"])],
+            projections: [ProjectionSubscription(RunRegistrations(), from: ["registry"]),
+                          ProjectionSubscription(RunDeployOutcomes(), from: ["deploy"])],
             routes: { router, environment in TrainingRoutes(environment: environment, executor: executor).add(to: router) },
-            workers: [("local executor", { environment in try await executor.run(environment) })])
+            workers: [("local executor", { environment in try await executor.run(environment) }),
+                      ("auto-deploy", { environment in try await AutoDeployWorker().run(environment) })])
     }
 }

@@ -191,6 +191,27 @@ struct UpCommandTests {
         #expect(undeploy.status == 0, "\(undeploy.output)")
         let show = try run(slipway, ["endpoints", "show", "shop", "--gateway", gateway], in: directory)
         #expect(show.output.contains("not_serving"), "\(show.output)")
+
+        // Auto-deploy: a run with deployment_config.enabled ends `deployed`, its version serving on the endpoint it named.
+        let (created, body) = try await postJSON("\(gateway)/api/training-runs/", [
+            "name": "b2b-retrieval", "dataset_id": "demo-b2b-300c-200p-9000t-s42", "feature_config_id": "b2b-default",
+            "model_config_id": "two-tower-64", "training_params": ["epochs": 2],
+            "deployment_config": ["enabled": true, "service_name": "auto-shop", "preset": "development"]])
+        #expect(created == 201, "\(body)")
+        let runID = (body["training_run"] as? [String: Any])?["id"] as? String ?? ""
+        var runView: [String: Any] = [:]
+        for _ in 0..<300 {
+            runView = try await getJSON("\(gateway)/api/training-runs/\(runID)/").1
+            if ["deployed", "deploy_failed", "failed", "not_blessed"].contains(runView["status"] as? String ?? "") { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(runView["status"] as? String == "deployed", "\(runView)")
+        #expect(runView["deployment_status"] as? String == "deployed")
+        #expect((runView["deployed_endpoint_url"] as? String)?.hasSuffix("/auto-shop") == true, "\(runView)")
+        let (_, endpoint) = try await getJSON("\(gateway)/api/endpoints/auto-shop/")
+        #expect(endpoint["status"] as? String == "serving", "\(endpoint)")
+        let autoUndeploy = try run(slipway, ["undeploy", "auto-shop", "--gateway", gateway], in: directory)
+        #expect(autoUndeploy.status == 0, "\(autoUndeploy.output)")
     }
 
     func send(_ method: String, _ url: String, key: String, body: String?) async throws -> (Int, String) {

@@ -119,6 +119,34 @@ struct TrainingDeciderTests {
         #expect(state.status == .running)
     }
 
+    @Test("auto-deploy: the deploy stage waits for the registered version, then the run ends deployed or deploy_failed")
+    func autoDeploy() throws {
+        var config = try Self.config()
+        config.deploymentConfig.enabled = true
+        config.deploymentConfig.endpointName = "shop"
+        let complete = D.Command.complete(metrics: ["recall_at_100": 0.5], artifactURI: "/b", artifacts: [:], durationMs: 1)
+        let (completed, events) = try Self.play([complete], from: try Self.running(config))
+        #expect(completed.status == .completed)
+        #expect(!events.contains { ($0.message as? StageSkipped)?.stage == .deploy }, "the deploy stage stays pending")
+        var requested = TrainingRunDeployRequested()
+        requested.versionNumber = 1
+        let (deploying, requestEvents) = try Self.play([.requestDeploy(requested)], from: completed)
+        #expect(deploying.status == .deploying)
+        #expect((requestEvents.last?.message as? TrainingRunDeployRequested)?.deploymentConfig.endpointName == "shop")
+        #expect(throws: CommandRejected.self) { try D.decide(.requestDeploy(requested), deploying) }
+        var deployed = TrainingRunDeployed()
+        deployed.endpointURL = "http://127.0.0.1:8081/shop"
+        let (done, _) = try Self.play([.deployed(deployed)], from: deploying)
+        #expect(done.status == .deployed)
+        #expect(try D.decide(.deployFailed(TrainingRunDeployFailed()), done).isEmpty, "a late outcome changes nothing")
+        let (failed, _) = try Self.play([.deployFailed(TrainingRunDeployFailed())], from: deploying)
+        #expect(failed.status == .deployFailed)
+        // Without auto-deploy the stage is skipped and nothing can be requested.
+        let (plain, plainEvents) = try Self.play([complete], from: try Self.running(try Self.config()))
+        #expect(plainEvents.contains { ($0.message as? StageSkipped)?.stage == .deploy })
+        #expect(throws: CommandRejected.self) { try D.decide(.requestDeploy(requested), plain) }
+    }
+
     @Test("a failure names the stage in progress")
     func failureStage() throws {
         let inTrain = try Self.play([.stageStarted(.train)], from: try Self.running(try Self.config())).0
@@ -147,7 +175,9 @@ struct TrainingConfigTests {
         #expect(field { try merged(TrainingParamsBody(learningRate: -1)) } == "training_params.learning_rate")
         #expect(field { try merged(evaluator: EvaluatorConfigBody(blessingMetric: "auc")) } == "evaluator_config.blessing_metric")
         #expect(field { try merged(evaluator: EvaluatorConfigBody(blessingThreshold: 2)) } == "evaluator_config.blessing_threshold")
-        #expect(field { try merged(deployment: DeploymentConfigBody(enabled: true)) } == "deployment_config.enabled")
+        #expect(field { try merged(deployment: DeploymentConfigBody(enabled: true, serviceName: "Shop_1")) } == "deployment_config.service_name")
+        #expect(field { try merged(deployment: DeploymentConfigBody(enabled: true, preset: "huge")) } == "deployment_config.preset")
+        #expect(field { try merged(deployment: DeploymentConfigBody(enabled: true, serviceName: "shop", preset: "development")) } == nil)
         #expect(field { try merged(executor: "slurm") } == "executor")
         #expect(field { try merged(dataset: nil) } == "dataset_id")
         #expect(field { try merged(TrainingParamsBody(epochs: 3, batchSize: 128)) } == nil)
