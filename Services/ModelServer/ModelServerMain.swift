@@ -1,10 +1,10 @@
 import ArgumentParser
 import Foundation
-import Hummingbird
 import Logging
+import ModelServerCore
 import NIOCore
 import NIOPosix
-import ModelServerCore
+import ServiceLifecycle
 import SlipwayModelBundle
 import SlipwayPlatform
 
@@ -21,9 +21,10 @@ struct ModelServerCommand: AsyncParsableCommand {
     @Option var host = "127.0.0.1"
     @Option var port = 8500
     @Option(help: "trace … critical") var logLevel = "info"
-    /// One network thread measured best on 2 cores: scoring runs on the concurrency pool, and a second
-    /// event loop only adds context switches (9–10k rps, p99 7 ms against 8–9k rps, p99 11 ms).
-    @Option(help: "Network event-loop threads.") var eventLoops = 1
+    /// Requests are scored on the event loop that read them, so event loops are the scoring threads too.
+    @Option(help: "Network event-loop threads (each also scores the requests it reads).") var eventLoops = 1
+    @Option(help: "Coalesce concurrent :predict requests into batches of up to this many instances (0 or 1: off).") var maxBatchSize = 0
+    @Option(help: "Longest wait for a :predict batch to fill, in milliseconds.") var batchTimeoutMs = 2
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
@@ -38,11 +39,14 @@ struct ModelServerCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let model = try ServedModel(bundle: loaded, name: name, version: version)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoops))
+        let batcher = maxBatchSize > 1
+            ? PredictBatcher(scorer: model.scorer, maxBatchSize: maxBatchSize, timeout: .milliseconds(Int64(max(0, batchTimeoutMs))),
+                             loop: MultiThreadedEventLoopGroup(numberOfThreads: 1).next())
+            : nil
         logger.info("serving", metadata: ["model": "\(model.name)", "version": "\(model.version)", "candidates": "\(model.scorer.candidateCount)",
-                                          "http.port": "\(port)"])
-        let app = Application(router: ModelServerRoutes.router(model: model),
-                              configuration: .init(address: .hostname(host, port: port), serverName: "model-server"),
-                              eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoops))), logger: logger)
-        try await app.runService()
+                                          "http.port": "\(port)", "batch.max_size": "\(batcher?.maxBatchSize ?? 1)"])
+        let server = ModelHTTPServer(api: ModelServerAPI(model: model, batcher: batcher), host: host, port: port, group: group, logger: logger)
+        try await ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }
 }

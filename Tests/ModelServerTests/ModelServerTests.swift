@@ -1,43 +1,48 @@
 import Foundation
-import HTTPTypes
-import Hummingbird
-import HummingbirdTesting
 @testable import ModelServerCore
 import NIOCore
+import NIOPosix
 import SlipwayModelBundle
 import Testing
 
-@Suite("model-server")
+/// The model server over real TCP: each test binds a server on a free port and talks HTTP/1.1 to it.
+@Suite("model-server", .timeLimit(.minutes(2)))
 struct ModelServerTests {
     static let model = try! ServedModel(bundle: SyntheticBundle.make(candidates: 500, dim: 16, customers: 50, hidden: 32, modelName: "b2b"), version: "3")
-    static let json: HTTPFields = [.contentType: "application/json"]
 
-    func withServer(_ test: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        try await Application(router: ModelServerRoutes.router(model: Self.model)).test(.router, test)
-    }
-
-    func post(_ http: any TestClientProtocol, _ uri: String, _ body: String) async throws -> (HTTPResponse.Status, [String: Any]) {
-        try await http.execute(uri: uri, method: .post, headers: Self.json, body: ByteBuffer(string: body)) {
-            ($0.status, (try? JSONSerialization.jsonObject(with: Data(buffer: $0.body))) as? [String: Any] ?? [:])
+    func withServer(maxBatchSize: Int = 0, batchTimeout: TimeAmount = .milliseconds(2),
+                    _ test: (_ port: Int, _ batcher: PredictBatcher?) async throws -> Void) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let batcher = maxBatchSize > 1 ? PredictBatcher(scorer: Self.model.scorer, maxBatchSize: maxBatchSize, timeout: batchTimeout, loop: group.next()) : nil
+        let channel = try await ModelHTTPServer.bind(api: ModelServerAPI(model: Self.model, batcher: batcher), host: "127.0.0.1", port: 0, group: group)
+        let port = try #require(channel.localAddress?.port)
+        do {
+            try await test(port, batcher)
+        } catch {
+            try? await channel.close()
+            try? await group.shutdownGracefully()
+            throw error
         }
+        try await channel.close()
+        try await group.shutdownGracefully()
     }
-
-    func field(_ body: [String: Any]) -> String? { ((body["error"] as? [String: Any])?["details"] as? [String: Any])?["field"] as? String }
 
     @Test("status, health, predict, recommend and recommend-batch answer real product ids")
     func happyPaths() async throws {
-        try await withServer { http in
-            try await http.execute(uri: "/v1/models/b2b", method: .get) { response in
-                #expect(response.status == .ok)
-                #expect(String(buffer: response.body).contains(#""state":"AVAILABLE""#))
-            }
-            try await http.execute(uri: "/health", method: .get) { response in
-                #expect(String(buffer: response.body).contains(#""model_version":"3""#))
-            }
-            let (status, predicted) = try await post(http, "/v1/models/b2b:predict",
-                #"{"instances": [{"customer_id": "C1", "city": "city2", "segment": "horeca"}, {"customer_id": "unknown-customer"}]}"#)
-            #expect(status == .ok)
-            let predictions = try #require(predicted["predictions"] as? [[String: Any]])
+        try await withServer { port, _ in
+            let http = try RawHTTPConnection(port: port)
+            var response = try http.request("GET", "/v1/models/b2b")
+            #expect(response.status == 200)
+            #expect(response.text.contains(#""state":"AVAILABLE""#))
+            #expect(response.headers["content-type"] == "application/json; charset=utf-8")
+            response = try http.request("GET", "/health")
+            #expect(response.status == 200)
+            #expect(response.text.contains(#""model_version":"3""#) && response.text.contains(#""status":"ok""#))
+
+            response = try http.request("POST", "/v1/models/b2b:predict",
+                body: #"{"instances": [{"customer_id": "C1", "city": "city2", "segment": "horeca"}, {"customer_id": "unknown-customer"}]}"#)
+            #expect(response.status == 200)
+            let predictions = try #require(response.json["predictions"] as? [[String: Any]])
             #expect(predictions.count == 2)
             let ids = try #require(predictions[0]["product_ids"] as? [String])
             #expect(ids.count == 100 && ids.allSatisfy { $0.hasPrefix("P1") })
@@ -47,13 +52,17 @@ struct ModelServerTests {
             let direct = try Self.model.scorer.recommend(["customer_id": .string("C1"), "city": .string("city2"), "segment": .string("horeca")], k: 100)
             #expect(ids == direct.productIds)
 
-            let (_, recommended) = try await post(http, "/recommend", #"{"customer_id": "C7", "top_k": 5}"#)
-            #expect((recommended["product_ids"] as? [String])?.count == 5)
-            #expect(recommended["customer_id"] as? String == "C7")
-            let (_, numeric) = try await post(http, "/recommend", #"{"customer_id": 7, "top_k": 3}"#)
-            #expect((numeric["product_ids"] as? [String])?.count == 3, "a numeric customer id is accepted as a string feature")
-            let (_, batch) = try await post(http, "/recommend-batch", #"{"customers": [{"customer_id": "C1"}, {"customer_id": "C2", "features": {"city": "city1"}}], "top_k": 4}"#)
-            let entries = try #require(batch["recommendations"] as? [[String: Any]])
+            response = try http.request("POST", "/recommend", body: #"{"customer_id": "C7", "top_k": 5}"#)
+            #expect((response.json["product_ids"] as? [String])?.count == 5)
+            #expect(response.json["customer_id"] as? String == "C7")
+            #expect(response.json["model_name"] as? String == "b2b" && response.json["model_version"] as? String == "3")
+            #expect(response.json["product_ids"] as? [String] == (try Self.model.scorer.recommend(["customer_id": .string("C7")], k: 5)).productIds)
+            response = try http.request("POST", "/recommend", body: #"{"customer_id": 7, "top_k": 3}"#)
+            #expect((response.json["product_ids"] as? [String])?.count == 3, "a numeric customer id is accepted as a string feature")
+            response = try http.request("POST", "/recommend", body: #"{"customer_id": "C2", "features": {"city": "city1"}}"#)
+            #expect((response.json["product_ids"] as? [String])?.count == ServingLimits.defaultRecommendTopK)
+            response = try http.request("POST", "/recommend-batch", body: #"{"customers": [{"customer_id": "C1"}, {"customer_id": "C2", "features": {"city": "city1"}}], "top_k": 4}"#)
+            let entries = try #require(response.json["recommendations"] as? [[String: Any]])
             #expect(entries.map { $0["customer_id"] as? String } == ["C1", "C2"])
             #expect(entries.allSatisfy { ($0["product_ids"] as? [String])?.count == 4 })
         }
@@ -61,41 +70,167 @@ struct ModelServerTests {
 
     @Test("bad input: 400/404 naming the field, never a crash")
     func badInput() async throws {
-        try await withServer { http in
-            var (status, body) = try await post(http, "/v1/models/b2b:predict", #"{"instances": [{"city": "city1"}]}"#)
-            #expect(status == .badRequest)
-            #expect(field(body) == "instances[0].customer_id")
-            (status, body) = try await post(http, "/v1/models/b2b:predict", #"{"instances": [{"customer_id": "C1"}, {"customer_id": "C2", "city": true}]}"#)
-            #expect(status == .badRequest)
-            (status, body) = try await post(http, "/v1/models/b2b:predict", #"{"instances": [{"customer_id": "C1"}, {"customer_id": "C2", "city": 4.5}]}"#)
-            #expect(status == .badRequest)
-            #expect(field(body) == "instances[1].city")
-            (status, body) = try await post(http, "/v1/models/b2b:predict", #"{"instances": []}"#)
-            #expect(status == .badRequest && field(body) == "instances")
-            (status, body) = try await post(http, "/v1/models/other:predict", #"{"instances": [{"customer_id": "C1"}]}"#)
-            #expect(status == .notFound)
-            (status, body) = try await post(http, "/v1/models/b2b:explain", #"{"instances": [{"customer_id": "C1"}]}"#)
-            #expect(status == .notFound)
-            (status, body) = try await post(http, "/recommend", #"{"customer_id": "C1", "top_k": 0}"#)
-            #expect(status == .badRequest && field(body) == "top_k")
-            (status, body) = try await post(http, "/recommend", #"{"customer_id": "C1", "top_k": 5000}"#)
-            #expect(status == .badRequest && field(body) == "top_k")
-            (status, body) = try await post(http, "/recommend", #"{"top_k": 3}"#)
-            #expect(status == .badRequest && field(body) == "customer_id")
-            (status, body) = try await post(http, "/recommend", "not json")
-            #expect(status == .badRequest)
+        try await withServer { port, _ in
+            let http = try RawHTTPConnection(port: port)
+            var response = try http.request("POST", "/v1/models/b2b:predict", body: #"{"instances": [{"city": "city1"}]}"#)
+            #expect(response.status == 400)
+            #expect(response.field == "instances[0].customer_id")
+            response = try http.request("POST", "/v1/models/b2b:predict", body: #"{"instances": [{"customer_id": "C1"}, {"customer_id": "C2", "city": true}]}"#)
+            #expect(response.status == 400 && response.field == "instances[1].city")
+            response = try http.request("POST", "/v1/models/b2b:predict", body: #"{"instances": [{"customer_id": "C1"}, {"customer_id": "C2", "city": 4.5}]}"#)
+            #expect(response.status == 400)
+            #expect(response.field == "instances[1].city")
+            response = try http.request("POST", "/v1/models/b2b:predict", body: #"{"instances": []}"#)
+            #expect(response.status == 400 && response.field == "instances")
+            response = try http.request("POST", "/v1/models/b2b:predict", body: #"{"instances": [{"customer_id": "C1"}], "top_k": "x"}"#)
+            #expect(response.status == 400 && response.field == "top_k")
+            response = try http.request("POST", "/v1/models/other:predict", body: #"{"instances": [{"customer_id": "C1"}]}"#)
+            #expect(response.status == 404)
+            response = try http.request("POST", "/v1/models/b2b:explain", body: #"{"instances": [{"customer_id": "C1"}]}"#)
+            #expect(response.status == 404)
+            response = try http.request("POST", "/recommend", body: #"{"customer_id": "C1", "top_k": 0}"#)
+            #expect(response.status == 400 && response.field == "top_k")
+            response = try http.request("POST", "/recommend", body: #"{"customer_id": "C1", "top_k": 5000}"#)
+            #expect(response.status == 400 && response.field == "top_k")
+            response = try http.request("POST", "/recommend", body: #"{"top_k": 3}"#)
+            #expect(response.status == 400 && response.field == "customer_id")
+            response = try http.request("POST", "/recommend", body: #"{"customer_id": null}"#)
+            #expect(response.status == 400 && response.field == "customer_id")
+            response = try http.request("POST", "/recommend", body: #"{"customer_id": 7.5}"#)
+            #expect(response.status == 400 && response.field == "customer_id")
+            response = try http.request("POST", "/recommend", body: #"{"customer_id": "C1", "features": {"city": null}}"#)
+            #expect(response.status == 400 && response.field == "features.city")
+            response = try http.request("POST", "/recommend", body: "not json")
+            #expect(response.status == 400)
+            #expect((response.json["error"] as? [String: Any])?["code"] as? String == "bad_request")
+            response = try http.request("POST", "/recommend", body: "")
+            #expect(response.status == 400)
             let customers = (0..<1001).map { #"{"customer_id": "C\#($0 % 50)"}"# }.joined(separator: ",")
-            (status, body) = try await post(http, "/recommend-batch", #"{"customers": [\#(customers)]}"#)
-            #expect(status == .badRequest && field(body) == "customers")
-            try await http.execute(uri: "/v1/models/nope", method: .get) { #expect($0.status == .notFound) }
+            response = try http.request("POST", "/recommend-batch", body: #"{"customers": [\#(customers)]}"#)
+            #expect(response.status == 400 && response.field == "customers")
+            response = try http.request("POST", "/recommend-batch", body: #"{"customers": [{"customer_id": "C1"}, {"features": {"city": "city1"}}]}"#)
+            #expect(response.status == 400 && response.field == "customers[1].customer_id")
+            response = try http.request("GET", "/v1/models/nope")
+            #expect(response.status == 404)
+            response = try http.request("GET", "/nothing")
+            #expect(response.status == 404 && response.text.contains("no route for this path"))
+            response = try http.request("DELETE", "/recommend")
+            #expect(response.status == 404)
+            // After all of that the connection still serves.
+            #expect(try http.request("GET", "/health").status == 200)
         }
+    }
+
+    @Test("keep-alive, pipelined requests answered in order, HTTP/1.0 and Connection: close, malformed HTTP, oversized body")
+    func connectionHandling() async throws {
+        try await withServer { port, _ in
+            let http = try RawHTTPConnection(port: port)
+            try http.send("POST", "/recommend", body: #"{"customer_id": "C1", "top_k": 1}"#)
+            try http.send("GET", "/health")
+            try http.send("POST", "/recommend", body: #"{"customer_id": "C2", "top_k": 2}"#)
+            let answers = try (0..<3).map { _ in try http.readResponse() }
+            #expect(answers.map(\.status) == [200, 200, 200])
+            #expect(answers[0].json["customer_id"] as? String == "C1" && answers[2].json["customer_id"] as? String == "C2")
+            #expect((answers[2].json["product_ids"] as? [String])?.count == 2)
+
+            let closing = try RawHTTPConnection(port: port)
+            try closing.send("GET", "/health", headers: ["Connection: close"])
+            #expect(try closing.readResponse().status == 200)
+            #expect(closing.isClosedByPeer())
+
+            let old = try RawHTTPConnection(port: port)
+            try old.send("GET", "/health", version: "HTTP/1.0")
+            #expect(try old.readResponse().status == 200)
+            #expect(old.isClosedByPeer())
+
+            let garbage = try RawHTTPConnection(port: port)
+            try garbage.send(Array("NOT HTTP AT ALL\r\n\r\n".utf8))
+            #expect(try garbage.readResponse().status == 400)
+
+            let large = try RawHTTPConnection(port: port)
+            let padding = String(repeating: " ", count: ServingLimits.maxBodyBytes)
+            let oversized = try large.request("POST", "/recommend", body: #"{"customer_id": "C1"\#(padding)}"#)
+            #expect(oversized.status == 413)
+            #expect(try large.request("GET", "/health").status == 200)
+
+            #expect(try RawHTTPConnection(port: port).request("GET", "/health").status == 200, "the server still accepts")
+        }
+    }
+
+    @Test("batched :predict: concurrent requests scored together, same answers as unbatched, a bad request fails alone")
+    func batchedPredict() async throws {
+        try await withServer(maxBatchSize: 64, batchTimeout: .milliseconds(300)) { port, batcher in
+            let batcher = try #require(batcher)
+            let customers = ["C1", "C2", "C3", "bad", "C4", "unknown-customer"]
+            let connections = try customers.map { _ in try RawHTTPConnection(port: port) }
+            // Every request is sent before any answer is read, so all wait in the same batch.
+            for (customer, connection) in zip(customers, connections) {
+                let instance = customer == "bad" ? #"{"customer_id": "C5", "city": 4.5}"# : #"{"customer_id": "\#(customer)", "segment": "horeca"}"#
+                try connection.send("POST", "/v1/models/b2b:predict", body: #"{"instances": [\#(instance), {"customer_id": "C9"}], "top_k": 7}"#)
+            }
+            let answers = try connections.map { try $0.readResponse() }
+            #expect(batcher.batchesScored == 1)
+            for (customer, answer) in zip(customers, answers) {
+                if customer == "bad" {
+                    #expect(answer.status == 400 && answer.field == "instances[0].city")
+                    continue
+                }
+                #expect(answer.status == 200)
+                let predictions = try #require(answer.json["predictions"] as? [[String: Any]])
+                let direct = try Self.model.scorer.recommendBatch([["customer_id": .string(customer), "segment": .string("horeca")], ["customer_id": .string("C9")]], k: 7)
+                #expect(predictions.map { $0["product_ids"] as? [String] ?? [] } == direct.map(\.productIds))
+            }
+            // A lone request is answered when the batch timeout ends its wait.
+            let lone = try connections[0].request("POST", "/v1/models/b2b:predict", body: #"{"instances": [{"customer_id": "C1"}], "top_k": 3}"#)
+            #expect(lone.status == 200 && (lone.json["predictions"] as? [[String: Any]])?.count == 1)
+            #expect(batcher.batchesScored == 2)
+        }
+    }
+
+    @Test("a batch is sent as soon as it holds max-batch-size instances")
+    func batchFillsUp() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let batcher = PredictBatcher(scorer: Self.model.scorer, maxBatchSize: 4, timeout: .seconds(60), loop: group.next())
+        let loop = group.next()
+        let futures = (0..<4).map { i in batcher.submit([["customer_id": .string("C\(i)")]], k: 2, on: loop) }
+        for (i, future) in futures.enumerated() {
+            let recommendations = try await future.get().get()
+            #expect(recommendations == [try Self.model.scorer.recommend(["customer_id": .string("C\(i)")], k: 2)])
+        }
+        #expect(batcher.batchesScored == 1)
+        try await group.shutdownGracefully()
+    }
+
+    static let recommendBodies = [
+        #"{"customer_id":"C12","top_k":10}"#, #"{ "customer_id" : 7 , "top_k" : null }"#, #"{"top_k": 3, "customer_id": "C1", "features": {"city": "city1", "n": -42}}"#,
+        #"{"customer_id": "C1", "features": {}}"#, #"{"customer_id": "C1", "features": null}"#, "\n{\"customer_id\":\"C1\"}\r\n",
+        // Everything below must fall back to JSONDecoder (its answer, whatever it is, stays the answer).
+        #"{"customer_id": "C\u0031"}"#, #"{"customer_id": "zażółć"}"#, #"{"customer_id": 7.0}"#, #"{"customer_id": 1e3}"#, #"{"customer_id": 007}"#,
+        #"{"customer_id": "C1", "top_k": 2.5}"#, #"{"customer_id": "C1", "top_k": "3"}"#, #"{"customer_id": "C1", "customer_id": "C2"}"#,
+        #"{"customer_id": "C1", "extra": 1}"#, #"{"customer_id": "C1",}"#, #"{"customer_id": "C1"} x"#, #"{"customer_id": "C1""#, #"{"top_k": 3}"#,
+        #"{"customer_id": true}"#, #"{"customer_id": null}"#, #"{"customer_id": "C1", "features": {"a": 1, "a": 2}}"#, #"{"customer_id": 12345678901234567890}"#,
+        "[]", "", "not json", #"{"customer_id": -}"#,
+    ]
+
+    @Test("the /recommend hand parser decodes exactly what JSONDecoder decodes, and leaves the rest to it")
+    func recommendFastParser() throws {
+        var fast = 0
+        for body in Self.recommendBodies {
+            let parsed = Array(body.utf8).withUnsafeBytes { RecommendFastParser.parse($0) }
+            guard let parsed else { continue }
+            fast += 1
+            let decoded = try JSONDecoder().decode(RecommendRequest.self, from: Data(body.utf8))
+            #expect(parsed.customerID == decoded.customerID && parsed.topK == decoded.topK && parsed.features == decoded.features, "\(body)")
+        }
+        #expect(fast == 6, "the six usual shapes take the fast path, nothing else does")
     }
 
     @Test("hand-written answers are valid JSON, ids escaped")
     func escaping() throws {
         let ids = ["plain", "quote\"d", "back\\slash", "new\nline", "tab\tand\u{01}control", "zażółć"]
-        let bytes = RecommendationJSON.recommend(customerID: "c\"1", Recommendations(productIds: ids, scores: [1, 0.5, -0.25, 0, 3e-8, .nan]), model: Self.model)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+        var buffer = ByteBuffer()
+        RecommendationJSON.recommend(customerID: "c\"1", Recommendations(productIds: ids, scores: [1, 0.5, -0.25, 0, 3e-8, .nan]), model: Self.model, into: &buffer)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
         #expect(object["product_ids"] as? [String] == ids)
         #expect(object["customer_id"] as? String == "c\"1")
         let scores = try #require(object["scores"] as? [Any])

@@ -1,0 +1,79 @@
+import NIOCore
+import NIOHTTP1
+
+/// One connection's HTTP/1.1 handler: collects the body, routes, scores inline on the event loop and
+/// writes the answer (head and body leave in one `writev`). Keep-alive as the client asks; pipelined
+/// requests are ordered by NIO's `HTTPServerPipelineHandler` in front of this one.
+final class ModelHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let api: ModelServerAPI
+    private var head: HTTPRequestHead?
+    private var body: ByteBuffer?
+    private var tooLarge = false
+
+    init(api: ModelServerAPI) {
+        self.api = api
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body = nil
+            tooLarge = false
+        case .body(var part):
+            guard !tooLarge else { return }
+            if (body?.readableBytes ?? 0) + part.readableBytes > ServingLimits.maxBodyBytes {
+                tooLarge = true
+                body = nil
+            } else if body == nil {
+                body = part
+            } else {
+                body!.writeBuffer(&part)
+            }
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let requestBody = body
+            body = nil
+            let keepAlive = head.isKeepAlive
+            if tooLarge {
+                write(ModelServerAPI.errorAnswer(ModelServerAPI.tooLarge, allocator: context.channel.allocator), version: head.version, keepAlive: keepAlive, context: context)
+                return
+            }
+            switch api.handle(method: head.method, uri: head.uri, body: requestBody, allocator: context.channel.allocator, eventLoop: context.eventLoop) {
+            case .now(let answer):
+                write(answer, version: head.version, keepAlive: keepAlive, context: context)
+            case .later(let future):
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                future.whenSuccess { answer in
+                    let (handler, context) = bound.value
+                    handler.write(answer, version: head.version, keepAlive: keepAlive, context: context)
+                }
+            }
+        }
+    }
+
+    private func write(_ answer: APIAnswer, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(4)
+        headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+        headers.add(name: "Content-Length", value: String(answer.body.readableBytes))
+        headers.add(name: "Server", value: "model-server")
+        if !keepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if version.major == 1, version.minor == 0 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: answer.status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(answer.body))), promise: nil)
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
