@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -57,9 +58,12 @@ final class PublicServer: Service, Sendable {
             .bind(host: host, port: port).get()
         boundPort.withLock { $0 = channel.localAddress?.port }
         logger.info("public server listening", metadata: ["http.port": "\(channel.localAddress?.port ?? port)"])
-        // Until shutdown; then stop accepting. Connections in flight finish their current exchange.
+        // Until shutdown; then stop accepting, give exchanges in flight half a second, and stop the loops
+        // (which closes the connections left).
         try? await gracefulShutdown()
         try? await channel.close()
+        if !Task.isCancelled { try? await Task.sleep(for: .milliseconds(500)) }
+        try? await group.shutdownGracefully()
     }
 }
 
@@ -187,10 +191,28 @@ final class PublicRequestHandler: ChannelInboundHandler {
         var record = record
         record.status = Int(status.code)
         record.latencyMicros = (NIODeadline.now() - start).nanoseconds / 1000
+        RequestCounters.shared.increment(status: record.status)
         if countStats {
             api.finish(record, upstreamFailed: upstreamFailed)
         } else {
             api.logs.append(record)
         }
+    }
+}
+
+/// `slipway_router_requests_total{status_code}`: one counter per status, made once (a lookup in the
+/// metrics registry per request would cost more than the count).
+final class RequestCounters: Sendable {
+    static let shared = RequestCounters()
+    private let counters = Mutex<[Int: Counter]>([:])
+
+    func increment(status: Int) {
+        if let counter = counters.withLock({ $0[status] }) {
+            counter.increment()
+            return
+        }
+        let counter = Counter(label: "slipway.router.requests_total", dimensions: [("status_code", "\(status)")])
+        counters.withLock { $0[status] = counter }
+        counter.increment()
     }
 }
