@@ -30,6 +30,55 @@ struct PredictionBody: Sendable {
         }
     }
 
+    /// The first `"customer_id": <string or number>` in a body, found by scanning bytes rather than parsing
+    /// the document: the request path needs only this (the log's other fields are parsed off the path).
+    /// For the three APIs the first occurrence is the one routing uses (`customer_id`,
+    /// `customers[0].customer_id`, `instances[0].customer_id`). A value with escapes returns nil
+    /// (`scanFailed`), and the caller falls back to a full parse.
+    static func scanCustomerID(_ buffer: ByteBuffer) -> (id: String?, scanFailed: Bool) {
+        buffer.withUnsafeReadableBytes { bytes -> (String?, Bool) in
+            let key = Array(#""customer_id""#.utf8)
+            let count = bytes.count
+            var i = 0
+            func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
+            while i + key.count <= count {
+                guard bytes[i] == UInt8(ascii: "\""), bytes[i + 1] == UInt8(ascii: "c") else { i += 1; continue }
+                var matches = true
+                for k in 0..<key.count where bytes[i + k] != key[k] { matches = false; break }
+                guard matches else { i += 1; continue }
+                var j = i + key.count
+                while j < count, isSpace(bytes[j]) { j += 1 }
+                guard j < count, bytes[j] == UInt8(ascii: ":") else { i += key.count; continue }  // a value, not a key
+                j += 1
+                while j < count, isSpace(bytes[j]) { j += 1 }
+                guard j < count else { return (nil, true) }
+                if bytes[j] == UInt8(ascii: "\"") {
+                    let start = j + 1
+                    var end = start
+                    while end < count, bytes[end] != UInt8(ascii: "\"") {
+                        if bytes[end] == UInt8(ascii: "\\") { return (nil, true) }
+                        end += 1
+                    }
+                    guard end < count else { return (nil, true) }
+                    return (String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self), false)
+                }
+                var end = j
+                while end < count, (bytes[end] >= UInt8(ascii: "0") && bytes[end] <= UInt8(ascii: "9")) || bytes[end] == UInt8(ascii: "-") { end += 1 }
+                guard end > j else { return (nil, true) }  // null, an object, a float…: let the parser decide
+                if end < count, bytes[end] == UInt8(ascii: ".") || bytes[end] == UInt8(ascii: "e") || bytes[end] == UInt8(ascii: "E") { return (nil, true) }
+                return (String(decoding: UnsafeRawBufferPointer(rebasing: bytes[j..<end]), as: UTF8.self), false)
+            }
+            return (nil, false)
+        }
+    }
+
+    /// The customer id the request routes on: the byte scan, or a full parse when the scan cannot tell.
+    static func routingCustomerID(api: ServingApi, body: ByteBuffer) -> String? {
+        let scanned = scanCustomerID(body)
+        if !scanned.scanFailed { return scanned.id }
+        return PredictionBody(api: api, json: parse(body)).customerID
+    }
+
     static func parse(_ buffer: ByteBuffer) -> Any? {
         guard buffer.readableBytes > 0 else { return nil }
         return buffer.withUnsafeReadableBytes { raw in
@@ -112,6 +161,7 @@ struct PredictionBody: Sendable {
     /// The first result's product ids in a model-server answer (`product_ids` at the top level for
     /// `/recommend`, in `predictions[0]` or `recommendations[0]` for the batch APIs).
     static func firstProductIDs(_ buffer: ByteBuffer, limit: Int) -> [String] {
+        if let scanned = scanFirstProductIDs(buffer, limit: limit) { return scanned }
         guard let object = parse(buffer) as? [String: Any] else { return [] }
         let ids: [Any]
         if let top = object["product_ids"] as? [Any] {
@@ -124,5 +174,44 @@ struct PredictionBody: Sendable {
         }
         return ids.prefix(limit).compactMap { text($0) }
     }
-}
 
+    /// The first `"product_ids": ["…", …]` array of a model-server answer, by scanning (the first result's
+    /// ids come first in every answer shape); nil when the bytes are not that simple (then a full parse).
+    static func scanFirstProductIDs(_ buffer: ByteBuffer, limit: Int) -> [String]? {
+        buffer.withUnsafeReadableBytes { bytes -> [String]? in
+            let key = Array(#""product_ids""#.utf8)
+            let count = bytes.count
+            var i = 0
+            while i + key.count <= count {
+                var matches = true
+                for k in 0..<key.count where bytes[i + k] != key[k] { matches = false; break }
+                if !matches { i += 1; continue }
+                var j = i + key.count
+                while j < count, bytes[j] == 0x20 { j += 1 }
+                guard j < count, bytes[j] == UInt8(ascii: ":") else { return nil }
+                j += 1
+                while j < count, bytes[j] == 0x20 { j += 1 }
+                guard j < count, bytes[j] == UInt8(ascii: "[") else { return nil }
+                j += 1
+                var ids: [String] = []
+                while j < count {
+                    while j < count, bytes[j] == 0x20 || bytes[j] == UInt8(ascii: ",") { j += 1 }
+                    guard j < count else { return nil }
+                    if bytes[j] == UInt8(ascii: "]") { return ids }
+                    guard bytes[j] == UInt8(ascii: "\"") else { return nil }
+                    let start = j + 1
+                    var end = start
+                    while end < count, bytes[end] != UInt8(ascii: "\"") {
+                        if bytes[end] == UInt8(ascii: "\\") { return nil }
+                        end += 1
+                    }
+                    guard end < count else { return nil }
+                    if ids.count < limit { ids.append(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)) }
+                    j = end + 1
+                }
+                return nil
+            }
+            return nil
+        }
+    }
+}

@@ -31,10 +31,9 @@ struct PublicAPI: Sendable {
         record.endpointName = target.endpoint
         record.api = target.api
         if method == .POST, target.api != .unspecified {
-            let parsed = PredictionBody(api: target.api, json: PredictionBody.parse(body))
-            record.customerID = parsed.customerID
-            record.topK = parsed.topK
-            record.instanceCount = parsed.instanceCount
+            // Only the customer id is needed here; top_k, instance_count and instances are read off the
+            // request path by the log shipper.
+            record.customerID = PredictionBody.routingCustomerID(api: target.api, body: body)
             record.requestBody = body
         }
 
@@ -147,7 +146,8 @@ struct PublicTarget: Sendable, Equatable {
     init(method: HTTPMethod, path: String) {
         let trimmed = path.drop { $0 == "/" }
         let slash = trimmed.firstIndex(of: "/") ?? trimmed.endIndex
-        endpoint = String(trimmed[..<slash]).removingPercentEncoding ?? String(trimmed[..<slash])
+        let segment = String(trimmed[..<slash])
+        endpoint = segment.contains("%") ? (segment.removingPercentEncoding ?? segment) : segment
         rest = slash == trimmed.endIndex ? "/" : String(trimmed[slash...])
         switch (method, rest) {
         case (.POST, "/recommend"):

@@ -156,14 +156,20 @@ final class RequestLogShipper: Sendable {
         event.upstreamLatencyUs = record.upstreamLatencyMicros
         event.statusCode = Int32(record.status)
         event.error = record.error
-        event.customerID = record.customerID ?? ""
-        event.topK = Int32(clamping: record.topK ?? 0)
-        event.instanceCount = Int32(clamping: record.instanceCount)
+        var topK = record.topK
+        var instanceCount = record.instanceCount
         if let body = record.requestBody {
-            event.instances = PredictionBody.sampledInstances(api: record.api, json: PredictionBody.parse(body), limit: sampleInstances)
+            let json = PredictionBody.parse(body)
+            let parsed = PredictionBody(api: record.api, json: json)
+            topK = topK ?? parsed.topK
+            instanceCount = max(instanceCount, parsed.instanceCount)
+            event.instances = PredictionBody.sampledInstances(api: record.api, json: json, limit: sampleInstances)
         }
+        event.customerID = record.customerID ?? ""
+        event.topK = Int32(clamping: topK ?? 0)
+        event.instanceCount = Int32(clamping: instanceCount)
         if let body = record.responseBody, (200..<300).contains(record.status) {
-            event.productIds = PredictionBody.firstProductIDs(body, limit: record.topK.map { max($0, 1) } ?? 1000)
+            event.productIds = PredictionBody.firstProductIDs(body, limit: topK.map { max($0, 1) } ?? 1000)
         }
         var envelope = EventEnvelope()
         envelope.eventID = UUID.v7(now: record.receivedAt).uuidString.lowercased()

@@ -259,3 +259,32 @@ struct RequestParsingTests {
         #expect(report.usage[0].lastUsedAt.hasPrefix("2027-01-15T08:00:09"))
     }
 }
+
+@Suite("Body scanning agrees with parsing")
+struct BodyScanTests {
+    @Test(arguments: [
+        (ServingApi.recommend, #"{"customer_id": "C12", "top_k": 3}"#, "C12"),
+        (.recommend, #"{"top_k":3,"customer_id":42}"#, "42"),
+        (.recommend, #"{"features": {"city": "customer_id"}, "customer_id" : "C7"}"#, "C7"),
+        (.recommendBatch, #"{"customers": [{"customer_id": "C1"}, {"customer_id": "C2"}]}"#, "C1"),
+        (.predict, #"{"instances": [{"city": "x", "customer_id": "C9"}, {"customer_id": "C2"}]}"#, "C9"),
+        (.predict, #"{"instances": [{"customer_id": "C\"9"}]}"#, "C\"9"),
+        (.predict, #"{"instances": [{"customer_id": 1.5}]}"#, "1.5"),
+        (.recommend, #"{"top_k": 3}"#, nil),
+    ] as [(ServingApi, String, String?)])
+    func customerID(api: ServingApi, body: String, expected: String?) {
+        let buffer = ByteBuffer(string: body)
+        #expect(PredictionBody.routingCustomerID(api: api, body: buffer) == expected)
+        #expect(PredictionBody.routingCustomerID(api: api, body: buffer) == PredictionBody(api: api, json: PredictionBody.parse(buffer)).customerID)
+    }
+
+    @Test func productIDsOfTheFirstResult() {
+        let recommend = ByteBuffer(string: #"{"customer_id":"C1","model_name":"m","model_version":"1","product_ids":["P1","P2","P3"],"scores":[0.5,0.4,0.3]}"#)
+        #expect(PredictionBody.scanFirstProductIDs(recommend, limit: 2) == ["P1", "P2"])
+        let predict = ByteBuffer(string: #"{"predictions":[{"product_ids":["P9"],"scores":[1]},{"product_ids":["P8"],"scores":[1]}]}"#)
+        #expect(PredictionBody.firstProductIDs(predict, limit: 10) == ["P9"])
+        let escaped = ByteBuffer(string: #"{"product_ids":["P\"1"],"scores":[1]}"#)
+        #expect(PredictionBody.scanFirstProductIDs(escaped, limit: 10) == nil)
+        #expect(PredictionBody.firstProductIDs(escaped, limit: 10) == ["P\"1"])
+    }
+}
