@@ -172,11 +172,12 @@ struct DeployQueries: Sendable {
         return result
     }
 
-    /// serving-router's table: every endpoint with the revisions that get traffic, and every API key.
+    /// serving-router's table: every endpoint with its running revisions — those without a share too (percent
+    /// 0), so a rollback to a warm revision finds its address — and every API key.
     func routingSnapshot() async throws -> [String: Any] {
         let endpointRows = try await environment.postgres.query("""
             SELECT e.name, e.model_name, e.version, r.id, r.deployment_id, r.address, r.traffic_percent, r.model_version_id, r.version_number
-            FROM endpoints e LEFT JOIN revisions r ON r.endpoint_name = e.name AND r.traffic_percent > 0 AND r.status <> 'stopped'
+            FROM endpoints e LEFT JOIN revisions r ON r.endpoint_name = e.name AND r.status <> 'stopped' AND r.address IS NOT NULL
             WHERE NOT e.deleted ORDER BY e.name, r.id
             """, logger: logger)
         var endpoints: [String: [String: Any]] = [:]

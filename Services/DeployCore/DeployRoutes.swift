@@ -310,9 +310,7 @@ struct DeployRoutes: Sendable {
         } else {
             // Default: the deployment that served before the current one.
             let current = state.inProgress?.id ?? state.activeDeploymentID
-            guard let previous = state.deployments.last(where: {
-                $0.id != current && [.inactive, .rolledBack, .active].contains($0.status) && $0.revisionID != nil
-            }) ?? state.deployments.last(where: { $0.id != current && $0.status == .inactive }) else {
+            guard let previous = state.deployments.last(where: { $0.id != current && [.inactive, .active].contains($0.status) }) else {
                 throw APIError.conflict("'\(endpoint)' has no earlier deployment to roll back to")
             }
             targetID = previous.id

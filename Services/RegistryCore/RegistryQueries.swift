@@ -26,7 +26,8 @@ public struct RegistryQueries: Sendable {
                      WHERE r.model_name = m.name AND r.status IN ('completed', 'not_blessed')
                      ORDER BY r.completed_at DESC NULLS LAST, r.run_number DESC LIMIT 1),
                    s.schedule_id, s.status,
-                   (SELECT max(v.version_number) FROM model_versions v WHERE v.model_name = m.name AND v.status = 'deployed')
+                   (SELECT max(v.version_number) FROM model_versions v WHERE v.model_name = m.name
+                     AND EXISTS (SELECT 1 FROM serving_versions s WHERE s.version_id = v.version_id))
             FROM registered_models m
             LEFT JOIN LATERAL (
                 SELECT schedule_id, status FROM model_schedules
@@ -125,7 +126,8 @@ public struct RegistryQueries: Sendable {
 
     static let versionColumns = """
         v.version_id, v.model_name, v.version_number, v.source_run_id, v.run_number, v.artifact_uri, v.metrics::text, v.blessed,
-        v.status, v.registered_at, v.lineage::text
+        CASE WHEN EXISTS (SELECT 1 FROM serving_versions s WHERE s.version_id = v.version_id) THEN 'deployed' ELSE v.status END,
+        v.registered_at, v.lineage::text
         """
 
     private func decodeVersions(_ rows: PostgresRowSequence, aliases: [String: [(alias: String, version: Int32)]]) async throws -> [VersionJSON] {

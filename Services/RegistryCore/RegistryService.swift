@@ -16,6 +16,7 @@ public func buildRegistryDefinition(reactor: RegistryReactor = RegistryReactor()
         projections: [
             ProjectionSubscription(TrainingRunsProjection(reactor: reactor), from: ["training"]),
             ProjectionSubscription(ModelSchedulesProjection(), from: ["schedule"]),
+            ProjectionSubscription(ServingVersionsProjection(), from: ["deploy"]),
         ],
         routes: { router, environment in
             // The shell builds the routes before it starts any projector: the earliest point where the

@@ -164,6 +164,15 @@ struct UpCommandTests {
         let products = (answer["product_ids"] as? [String]) ?? ((answer["recommendations"] as? [[String: Any]])?.compactMap { $0["product_id"] as? String }) ?? []
         #expect(products.count == 5, "\(raw)")
 
+        // The registry shows what serves, from deploy-svc's events.
+        var registered: [String: Any] = [:]
+        for _ in 0..<50 {
+            registered = try await getJSON("\(gateway)/api/registered-models/b2b-retrieval/").1
+            if registered["is_deployed"] as? Bool == true { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(registered["is_deployed"] as? Bool == true && registered["deployed_version"] as? Int == 1, "\(registered)")
+
         let (wrong, _, wrongBody) = try await predict("not-a-key")
         #expect(wrong == 401)
         #expect(wrongBody.replacingOccurrences(of: " ", with: "") == #"{"error":"unauthorized"}"#, "\(wrongBody)")
