@@ -100,6 +100,7 @@ struct DeploymentTests {
                 registered.versionNumber = version
                 registered.artifactUri = bundles[version]!
                 registered.blessed = version < 3
+                registered.sourceRunID = "\(Self.model)-\(version)"
                 registered.metrics = ["recall_at_100": 0.4]
                 var envelope = EventEnvelope()
                 try envelope.setPayload(registered)
@@ -263,6 +264,20 @@ struct DeploymentTests {
             #expect(status == .notFound)
             (status, body) = try await f.call(.post, "/api/endpoints/shop/rollback", #"{"to_version": 7}"#)
             #expect(status == .unprocessableContent, "\(body)")
+
+            // The other verbs: unknown names are 404s, a verb that makes no sense now is a 409.
+            for (method, uri) in [(HTTPRequest.Method.post, "/api/endpoints/nope/undeploy"), (.post, "/api/models/nope/undeploy"),
+                                  (.get, "/api/deployments/nope"), (.post, "/api/deployments/nope/rollback"),
+                                  (.post, "/api/training-runs/nope/deploy"), (.post, "/api/endpoints/nope/traffic")] {
+                (status, body) = try await f.call(method, uri, method == .post ? "{}" : nil)
+                #expect(status == .notFound, "\(uri) → \(body)")
+            }
+            (status, body) = try await f.call(.post, "/api/endpoints/b2b-retrieval-serving/undeploy", "")
+            #expect(status == .conflict, "\(body)")
+            (status, body) = try await f.call(.post, "/api/training-runs/\(Self.model)-1/deploy-cloud-run", #"{"strategy": "sideways"}"#)
+            #expect(status == .unprocessableContent, "\(body)")
+            (status, body) = try await f.call(.post, "/api/training-runs/\(Self.model)-3/deploy", #"{"endpoint": "from-run"}"#)
+            #expect(status == .conflict, "the run's version is not blessed: \(body)")
 
             // Key usage reported by the router becomes last_used_at.
             (status, body) = try await f.call(.post, "/api/models/\(Self.model)/api-keys", #"{"name": "app"}"#)
