@@ -19,6 +19,8 @@ let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-htt
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
 let alwaysOptimized: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
 /// The six domain services share one shape: a Core library on the platform shell and a thin executable.
@@ -73,9 +75,11 @@ var targets: [Target] = [
 
     // The public prediction entry point: API keys, weighted sticky split across revisions, request logs.
     .target(name: "ServingRouterCore",
-            dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", hummingbird, httpTypes, httpClient, nioPosix, crypto, protobuf, log, metrics],
+            dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", hummingbird, httpTypes, httpClient,
+                           nioCore, nioPosix, nioHTTP1, crypto, protobuf, log, metrics, lifecycle],
             path: "Services/ServingRouterCore"),
-    .executableTarget(name: "serving-router", dependencies: ["ServingRouterCore", "SlipwayPlatform", argumentParser, log], path: "Services/ServingRouter"),
+    .executableTarget(name: "serving-router", dependencies: ["ServingRouterCore", "SlipwayPlatform", argumentParser, log, lifecycle],
+                      path: "Services/ServingRouter"),
     .testTarget(name: "ServingRouterTests",
                 dependencies: ["SlipwayTestSupport", "ServingRouterCore", "SlipwayModelBundle", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka",
                                hummingbird, hummingbirdTesting, httpTypes, httpClient, log],
