@@ -279,10 +279,7 @@ struct DeployRoutes: Sendable {
             var overrides = ServingPresets.Overrides()
             (overrides.minInstances, overrides.maxInstances, overrides.memory) = (body.minInstances, body.maxInstances, body.memory)
             (overrides.cpu, overrides.timeoutSeconds, overrides.maxBatchSize) = (body.cpu, body.timeoutSeconds, body.maxBatchSize)
-            if ServingPresets.preset(named: body.preset ?? "production") == nil {
-                throw APIError.invalid("unknown preset '\(body.preset ?? "")' (development, production, high_traffic, custom)", field: "preset")
-            }
-            _ = try ServingPresets.resolve(preset: ServingPresets.preset(named: body.preset ?? "production")!, overrides: overrides)
+            // createEndpoint checks the preset and resources before it writes anything.
             _ = try await createEndpoint(model: model, name: endpointName, preset: body.preset, overrides: overrides,
                                          description: body.description, metadata: metadata)
         }
