@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 import NIOHTTP1
 
@@ -12,6 +17,9 @@ final class ModelHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var tooLarge = false
+    /// The `Date` header (RFC 9110 asks an origin server with a clock for one), formatted once per second.
+    private var dateSecond = time_t(0)
+    private var dateHeader = ""
 
     init(api: ModelServerAPI) {
         self.api = api
@@ -58,9 +66,10 @@ final class ModelHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func write(_ answer: APIAnswer, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
-        headers.reserveCapacity(4)
+        headers.reserveCapacity(5)
         headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
         headers.add(name: "Content-Length", value: String(answer.body.readableBytes))
+        headers.add(name: "Date", value: httpDate())
         headers.add(name: "Server", value: "model-server")
         if !keepAlive {
             headers.add(name: "Connection", value: "close")
@@ -75,5 +84,20 @@ final class ModelHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }
+    }
+
+    /// `Sun, 22 Nov 2026 10:22:03 GMT`
+    private func httpDate() -> String {
+        var now = time(nil)
+        guard now != dateSecond else { return dateHeader }
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        dateSecond = now
+        dateHeader = "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+        return dateHeader
     }
 }

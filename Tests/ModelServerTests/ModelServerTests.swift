@@ -35,6 +35,7 @@ struct ModelServerTests {
             #expect(response.status == 200)
             #expect(response.text.contains(#""state":"AVAILABLE""#))
             #expect(response.headers["content-type"] == "application/json; charset=utf-8")
+            #expect(response.headers["date"]?.hasSuffix(" GMT") == true && response.headers["server"] == "model-server")
             response = try http.request("GET", "/health")
             #expect(response.status == 200)
             #expect(response.text.contains(#""model_version":"3""#) && response.text.contains(#""status":"ok""#))
