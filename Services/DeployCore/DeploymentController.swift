@@ -167,20 +167,23 @@ public final class DeploymentController: Sendable {
     func superviseRevisions(_ environment: ServiceEnvironment) async throws {
         let rows = try await environment.postgres.query("""
             SELECT r.id, r.endpoint_name, r.model_name, r.version_number, r.artifact_uri, r.address, r.status, r.traffic_percent,
-                   d.status, d.ended_at > now() - make_interval(secs => \(Double(settings.rollbackWindowSeconds)))
+                   d.status, d.ended_at > now() - make_interval(secs => \(Double(settings.rollbackWindowSeconds))),
+                   d.updated_at > now() - make_interval(secs => \(Self.drainSeconds))
             FROM revisions r JOIN deployments d ON d.id = r.deployment_id
             WHERE r.status <> 'stopped'
             """, logger: environment.logger)
-        var revisions: [(RevisionSpec, String, Int, String, Bool?)] = []
-        for try await (id, endpoint, model, version, artifact, address, status, traffic, deploymentStatus, recentlyEnded)
-            in rows.decode((String, String, String, Int, String, String?, String, Int, String, Bool?).self) {
+        var revisions: [(RevisionSpec, String, Int, String, Bool?, Bool)] = []
+        for try await (id, endpoint, model, version, artifact, address, status, traffic, deploymentStatus, recentlyEnded, draining)
+            in rows.decode((String, String, String, Int, String, String?, String, Int, String, Bool?, Bool).self) {
             let spec = RevisionSpec(revisionID: id, endpoint: endpoint, modelName: model, versionNumber: Int32(version), artifactURI: artifact,
                                     resources: ServingResources(), previousAddress: address)
-            revisions.append((spec, status, traffic, deploymentStatus, recentlyEnded))
+            revisions.append((spec, status, traffic, deploymentStatus, recentlyEnded, draining))
         }
-        for (spec, status, traffic, deploymentStatus, recentlyEnded) in revisions {
+        for (spec, status, traffic, deploymentStatus, recentlyEnded, draining) in revisions {
             let inFlight = launching.withLock { $0.contains(spec.revisionID) }
-            let keep = traffic > 0 || ["deploying", "rolling_out"].contains(deploymentStatus)
+            // A revision that just lost its traffic keeps running a few seconds more: serving-router learns of
+            // the new split through Kafka (tens of ms) and may still have requests on their way to it.
+            let keep = traffic > 0 || draining || ["deploying", "rolling_out"].contains(deploymentStatus)
                 || (["active", "inactive"].contains(deploymentStatus) && recentlyEnded != false)
             if !keep {
                 guard !inFlight else { continue }
@@ -205,6 +208,9 @@ public final class DeploymentController: Sendable {
             }
         }
     }
+
+    /// How long a revision keeps running after its deployment last changed (rolled back, undeployed, …).
+    static let drainSeconds = 5.0
 
     /// Exponential backoff between crash restarts of one revision: 0.5 s, 1 s, 2 s … 30 s.
     func restartDue(_ revisionID: String) -> Bool {
