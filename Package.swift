@@ -49,7 +49,8 @@ var targets: [Target] = [
     ),
     .target(
         name: "SlipwayPlatform",
-        dependencies: ["SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", hummingbird, httpTypes, postgres, httpClient, log, metrics, prometheus, lifecycle, argumentParser],
+        dependencies: ["SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", hummingbird, httpTypes, nioCore, nioHTTP1, postgres, httpClient, log, metrics,
+                       prometheus, lifecycle, argumentParser],
         path: "Shared/SlipwayPlatform"
     ),
     .target(name: "SlipwayLocalRuntime", dependencies: [log], path: "Shared/SlipwayLocalRuntime"),

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import NIOCore
 import NIOHTTP1
+import SlipwayPlatform
 
 /// One connection's HTTP/1.1 handler: collects the body, routes, scores inline on the event loop and
 /// writes the answer (head and body leave in one `writev`). Keep-alive as the client asks; pipelined
@@ -14,9 +15,7 @@ final class ModelHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let api: ModelServerAPI
-    private var head: HTTPRequestHead?
-    private var body: ByteBuffer?
-    private var tooLarge = false
+    private var assembler = HTTPRequestAssembler(maxBodyBytes: ServingLimits.maxBodyBytes)
     /// The `Date` header (RFC 9110 asks an origin server with a clock for one), formatted once per second.
     private var dateSecond = time_t(0)
     private var dateHeader = ""
@@ -26,40 +25,21 @@ final class ModelHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            self.head = head
-            body = nil
-            tooLarge = false
-        case .body(var part):
-            guard !tooLarge else { return }
-            if (body?.readableBytes ?? 0) + part.readableBytes > ServingLimits.maxBodyBytes {
-                tooLarge = true
-                body = nil
-            } else if body == nil {
-                body = part
-            } else {
-                body!.writeBuffer(&part)
-            }
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            let requestBody = body
-            body = nil
-            let keepAlive = head.isKeepAlive
-            if tooLarge {
-                write(ModelServerAPI.errorAnswer(ModelServerAPI.tooLarge, allocator: context.channel.allocator), version: head.version, keepAlive: keepAlive, context: context)
-                return
-            }
-            switch api.handle(method: head.method, uri: head.uri, body: requestBody, allocator: context.channel.allocator, eventLoop: context.eventLoop) {
-            case .now(let answer):
-                write(answer, version: head.version, keepAlive: keepAlive, context: context)
-            case .later(let future):
-                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                future.whenSuccess { answer in
-                    let (handler, context) = bound.value
-                    handler.write(answer, version: head.version, keepAlive: keepAlive, context: context)
-                }
+        guard let request = assembler.add(unwrapInboundIn(data)) else { return }
+        let head = request.head
+        let keepAlive = head.isKeepAlive
+        if request.tooLarge {
+            write(ModelServerAPI.errorAnswer(ModelServerAPI.tooLarge, allocator: context.channel.allocator), version: head.version, keepAlive: keepAlive, context: context)
+            return
+        }
+        switch api.handle(method: head.method, uri: head.uri, body: request.body, allocator: context.channel.allocator, eventLoop: context.eventLoop) {
+        case .now(let answer):
+            write(answer, version: head.version, keepAlive: keepAlive, context: context)
+        case .later(let future):
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            future.whenSuccess { answer in
+                let (handler, context) = bound.value
+                handler.write(answer, version: head.version, keepAlive: keepAlive, context: context)
             }
         }
     }

@@ -7,6 +7,7 @@ import NIOPosix
 import ServiceLifecycle
 import SlipwayContracts
 import SlipwayEventSourcing
+import SlipwayPlatform
 import Synchronization
 
 /// The public port as a plain SwiftNIO HTTP/1.1 forwarder: a request is decided (`PublicAPI`) and
@@ -75,9 +76,7 @@ final class PublicRequestHandler: ChannelInboundHandler {
     let api: PublicAPI
     let pool: UpstreamPool
     let logger: Logger
-    private var head: HTTPRequestHead?
-    private var body: ByteBuffer?
-    private var tooLarge = false
+    private var assembler = HTTPRequestAssembler(maxBodyBytes: PublicServer.maxBodyBytes)
 
     init(api: PublicAPI, pool: UpstreamPool, logger: Logger) {
         self.api = api
@@ -86,30 +85,11 @@ final class PublicRequestHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let requestHead):
-            head = requestHead
-            body = nil
-            tooLarge = false
-        case .body(var part):
-            guard !tooLarge else { return }
-            if (body?.readableBytes ?? 0) + part.readableBytes > PublicServer.maxBodyBytes {
-                tooLarge = true
-                body = nil
-            } else if body == nil {
-                body = part
-            } else {
-                body!.writeBuffer(&part)
-            }
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            handle(context: context, head: head, body: body ?? ByteBuffer())
-            body = nil
-        }
+        guard let request = assembler.add(unwrapInboundIn(data)) else { return }
+        handle(context: context, head: request.head, body: request.body ?? ByteBuffer(), tooLarge: request.tooLarge)
     }
 
-    private func handle(context: ChannelHandlerContext, head: HTTPRequestHead, body: ByteBuffer) {
+    private func handle(context: ChannelHandlerContext, head: HTTPRequestHead, body: ByteBuffer, tooLarge: Bool) {
         let start = NIODeadline.now()
         let requestID = head.headers.first(name: "X-Request-ID").flatMap { $0.isEmpty ? nil : String($0.prefix(128)) }
             ?? UUID.v7().uuidString.lowercased()
