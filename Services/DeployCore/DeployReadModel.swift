@@ -64,9 +64,6 @@ public struct DeployReadModel: Projection {
             let at = envelope.occurredDate
             let version = Int64(envelope.aggregateVersion)
             func query(_ sql: PostgresQuery) async throws { try await connection.query(sql, logger: logger) }
-            func touch(_ endpoint: String) async throws {
-                try await query("UPDATE endpoints SET version = \(version), updated_at = \(at) WHERE name = \(endpoint)")
-            }
             switch try envelope.decode(as: ProtoEvent.self).message {
             case let e as ApiKeyCreated:
                 try await query("""
@@ -99,10 +96,8 @@ public struct DeployReadModel: Projection {
                     UPDATE endpoints SET preset = \(ServingPresets.name(of: e.preset)), resources = \(try DeployJSON.resources(e.resources)),
                         description = \(e.descriptionText) WHERE name = \(e.endpointID)
                     """)
-                try await touch(e.endpointID)
             case let e as EndpointDeleted:
                 try await query("UPDATE endpoints SET deleted = true WHERE name = \(e.endpointID)")
-                try await touch(e.endpointID)
 
             case let e as DeploymentRequested:
                 try await query("""
@@ -113,7 +108,6 @@ public struct DeployReadModel: Projection {
                             \(try DeployJSON.steps(e.steps)), \(e.force), \(e.requestedBy), \(e.reason), \(e.sourceRunID),
                             \(try DeployJSON.metrics(e.metrics)), 'requested', \(at), \(at))
                     """)
-                try await touch(e.endpointID)
             case let e as RevisionStarted:
                 try await query("""
                     INSERT INTO revisions (id, endpoint_name, deployment_id, model_name, model_version_id, version_number, artifact_uri, target,
@@ -123,22 +117,18 @@ public struct DeployReadModel: Projection {
                     FROM deployments d WHERE d.id = \(e.deploymentID)
                     """)
                 try await query("UPDATE deployments SET status = 'deploying', revision_id = \(e.revisionID), updated_at = \(at) WHERE id = \(e.deploymentID)")
-                try await touch(e.endpointID)
             case let e as RevisionReady:
                 try await query("""
                     UPDATE revisions SET status = 'ready', address = \(e.address), startup_ms = \(e.startupMs), ready_at = \(at), error = ''
                     WHERE id = \(e.revisionID)
                     """)
-                try await touch(e.endpointID)
             case let e as RevisionFailed:
                 try await query("UPDATE revisions SET status = 'failed', error = \(e.error), log_tail = \(e.logTail) WHERE id = \(e.revisionID)")
-                try await touch(e.endpointID)
             case let e as RevisionStopped:
                 try await query("""
                     UPDATE revisions SET status = 'stopped', stopped_at = \(at), traffic_percent = 0,
                         error = CASE WHEN \(e.reason) = '' THEN error ELSE \(e.reason) END WHERE id = \(e.revisionID)
                     """)
-                try await touch(e.endpointID)
             case let e as TrafficShifted:
                 try await query("UPDATE revisions SET traffic_percent = 0 WHERE endpoint_name = \(e.endpointID) AND traffic_percent <> 0")
                 try await query("UPDATE deployments SET traffic_percent = 0 WHERE endpoint_name = \(e.endpointID) AND traffic_percent <> 0")
@@ -159,18 +149,13 @@ public struct DeployReadModel: Projection {
                             ORDER BY traffic_percent DESC, id DESC LIMIT 1) WHERE name = \(e.endpointID)
                         """)
                 }
-                try await touch(e.endpointID)
             case let e as RolloutStepStarted:
                 try await query("""
                     UPDATE deployments SET status = 'rolling_out', step_index = \(Int(e.stepIndex)), step_started_at = \(at), updated_at = \(at)
                     WHERE id = \(e.deploymentID)
                     """)
-                try await touch(e.endpointID)
-            case let e as RolloutStepPassed:
-                try await touch(e.endpointID)
             case let e as RolloutGateFailed:
                 try await query("UPDATE deployments SET error = \(e.reason), updated_at = \(at) WHERE id = \(e.deploymentID)")
-                try await touch(e.endpointID)
             case let e as DeploymentActivated:
                 try await query("""
                     UPDATE deployments SET status = 'inactive', ended_at = \(at), updated_at = \(at)
@@ -180,7 +165,6 @@ public struct DeployReadModel: Projection {
                     UPDATE deployments SET status = 'active', activated_at = \(at), ended_at = NULL, updated_at = \(at) WHERE id = \(e.deploymentID)
                     """)
                 try await query("UPDATE endpoints SET active_deployment_id = \(e.deploymentID) WHERE name = \(e.endpointID)")
-                try await touch(e.endpointID)
             case let e as DeploymentFailed where e.deploymentID.isEmpty:
                 try await query("""
                     INSERT INTO run_deploy_rejections (run_id, endpoint_name, error, rejected_at) VALUES (\(e.sourceRunID), \(e.endpointID), \(e.error), \(at))
@@ -190,7 +174,6 @@ public struct DeployReadModel: Projection {
                 try await query("""
                     UPDATE deployments SET status = 'failed', error = \(e.error), ended_at = \(at), updated_at = \(at) WHERE id = \(e.deploymentID)
                     """)
-                try await touch(e.endpointID)
             case let e as RolledBack:
                 try await query("""
                     UPDATE deployments SET status = 'rolled_back', ended_at = \(at), updated_at = \(at),
@@ -198,16 +181,18 @@ public struct DeployReadModel: Projection {
                     """)
                 try await query("UPDATE deployments SET status = 'active', ended_at = NULL, updated_at = \(at) WHERE id = \(e.toDeploymentID)")
                 try await query("UPDATE endpoints SET active_deployment_id = \(e.toDeploymentID) WHERE name = \(e.endpointID)")
-                try await touch(e.endpointID)
             case let e as Undeployed:
                 try await query("""
                     UPDATE deployments SET status = 'undeployed', ended_at = \(at), updated_at = \(at)
                     WHERE endpoint_name = \(e.endpointID) AND status IN ('requested', 'deploying', 'rolling_out', 'active')
                     """)
                 try await query("UPDATE endpoints SET active_deployment_id = NULL WHERE name = \(e.endpointID)")
-                try await touch(e.endpointID)
             default:
                 break
+            }
+            // Every endpoint event moves the endpoint's version (what serving-router compares) and updated_at.
+            if envelope.aggregateType == EndpointDecider.aggregateType {
+                try await query("UPDATE endpoints SET version = \(version), updated_at = \(at) WHERE name = \(envelope.aggregateID)")
             }
         }
     }
