@@ -19,7 +19,19 @@ struct DeployRoutes: Sendable {
         return decoder
     }()
 
-    struct EndpointBody: Decodable {
+    /// The resource fields a body may override a preset with (creating an endpoint, or deploying onto a new one).
+    protocol ResourceOverrides {
+        var minInstances: Int32? { get }
+        var maxInstances: Int32? { get }
+        var memory: String? { get }
+        var cpu: String? { get }
+        var timeoutSeconds: Int32? { get }
+        /// The spec's name for `timeout_seconds`.
+        var timeout: Int32? { get }
+        var maxBatchSize: Int32? { get }
+    }
+
+    struct EndpointBody: Decodable, ResourceOverrides {
         var name: String?
         var preset: String?
         var description: String?
@@ -30,20 +42,9 @@ struct DeployRoutes: Sendable {
         var timeoutSeconds: Int32?
         var timeout: Int32?
         var maxBatchSize: Int32?
-
-        var overrides: ServingPresets.Overrides {
-            var overrides = ServingPresets.Overrides()
-            overrides.minInstances = minInstances
-            overrides.maxInstances = maxInstances
-            overrides.memory = memory
-            overrides.cpu = cpu
-            overrides.timeoutSeconds = timeoutSeconds ?? timeout
-            overrides.maxBatchSize = maxBatchSize
-            return overrides
-        }
     }
 
-    struct DeployBody: Decodable {
+    struct DeployBody: Decodable, ResourceOverrides {
         var version: Int32?
         var endpoint: String?
         var preset: String?
@@ -53,6 +54,7 @@ struct DeployRoutes: Sendable {
         var memory: String?
         var cpu: String?
         var timeoutSeconds: Int32?
+        var timeout: Int32?
         var maxBatchSize: Int32?
         var strategy: String?
         var steps: [Int32]?
@@ -276,9 +278,7 @@ struct DeployRoutes: Sendable {
             if requested.strategy == .gradual {
                 throw APIError.invalid("a gradual rollout needs a version already serving; deploy the first version immediately", field: "strategy")
             }
-            var overrides = ServingPresets.Overrides()
-            (overrides.minInstances, overrides.maxInstances, overrides.memory) = (body.minInstances, body.maxInstances, body.memory)
-            (overrides.cpu, overrides.timeoutSeconds, overrides.maxBatchSize) = (body.cpu, body.timeoutSeconds, body.maxBatchSize)
+            let overrides = body.overrides
             // createEndpoint checks the preset and resources before it writes anything.
             _ = try await createEndpoint(model: model, name: endpointName, preset: body.preset, overrides: overrides,
                                          description: body.description, metadata: metadata)
@@ -385,6 +385,19 @@ struct DeployRoutes: Sendable {
 
     func json(_ value: Any, status: HTTPResponse.Status = .ok) throws -> Response {
         rawJSONResponse(Array(try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])), status: status)
+    }
+}
+
+extension DeployRoutes.ResourceOverrides {
+    var overrides: ServingPresets.Overrides {
+        var overrides = ServingPresets.Overrides()
+        overrides.minInstances = minInstances
+        overrides.maxInstances = maxInstances
+        overrides.memory = memory
+        overrides.cpu = cpu
+        overrides.timeoutSeconds = timeoutSeconds ?? timeout
+        overrides.maxBatchSize = maxBatchSize
+        return overrides
     }
 }
 
