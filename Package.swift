@@ -50,7 +50,7 @@ var targets: [Target] = [
     .target(
         name: "SlipwayPlatform",
         dependencies: ["SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", hummingbird, httpTypes, nioCore, nioHTTP1, postgres, httpClient, log, metrics,
-                       prometheus, lifecycle, argumentParser],
+                       prometheus, lifecycle, argumentParser, asyncAlgorithms],
         path: "Shared/SlipwayPlatform"
     ),
     .target(name: "SlipwayLocalRuntime", dependencies: [log], path: "Shared/SlipwayLocalRuntime"),
@@ -122,11 +122,11 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "SlipwayEventSourcingTests",
-        dependencies: ["SlipwayEventSourcing", "SlipwayPlatform", "SlipwayKafka", "SlipwayContracts", "SlipwayLocalRuntime", postgres, hummingbird, hummingbirdTesting, httpClient, log, lifecycle],
+        dependencies: ["SlipwayTestSupport", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayKafka", "SlipwayContracts", "SlipwayLocalRuntime", postgres, hummingbird, hummingbirdTesting, httpClient, log, lifecycle],
         path: "Tests/SlipwayEventSourcingTests"
     ),
     // What the integration tests of the domain services share: the test database and a service harness.
-    .target(name: "SlipwayTestSupport", dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", postgres, hummingbird, hummingbirdTesting, log],
+    .target(name: "SlipwayTestSupport", dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", postgres, hummingbird, hummingbirdTesting, httpClient, httpTypes, protobuf, log],
             path: "Tests/SlipwayTestSupport"),
     .testTarget(
         name: "TrainingCoreTests",

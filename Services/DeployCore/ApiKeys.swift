@@ -11,8 +11,6 @@ import SlipwayPlatform
 /// first 8 characters (to tell keys apart in a list) are stored. serving-router checks requests against
 /// the hashes of the active keys.
 public enum ApiKeyDecider: Decider {
-    public typealias Event = ProtoEvent
-
     public enum Command: Sendable {
         case create(ApiKeyCreated)
         case revoke(reason: String, by: String)
@@ -20,19 +18,17 @@ public enum ApiKeyDecider: Decider {
         case recordUsage(ApiKeyUsed)
     }
 
-    public struct State: Sendable {
-        public var created: ApiKeyCreated?
-        public var revoked = false
-    }
+    /// The key's fold, shared with serving-router.
+    public typealias State = ApiKeyState
 
     public static let aggregateType = "ApiKey"
     public static let initial = State()
 
-    public static func decide(_ command: Command, _ state: State) throws -> [ProtoEvent] {
+    public static func decide(_ command: Command, _ state: State) throws -> [DeployEvent] {
         switch command {
         case .create(let created):
             guard state.created == nil else { throw CommandRejected(.conflict, "API key \(created.apiKeyID) already exists") }
-            return [ProtoEvent(created)]
+            return [.apiKeyCreated(created)]
         case .revoke(let reason, let by):
             guard let created = state.created else { throw CommandRejected(.notFound, "no such API key") }
             guard !state.revoked else { throw CommandRejected(.conflict, "API key \(created.keyPrefix)… is already revoked") }
@@ -42,22 +38,18 @@ public enum ApiKeyDecider: Decider {
             revoked.keyPrefix = created.keyPrefix
             revoked.revokedBy = by
             revoked.reason = reason
-            return [ProtoEvent(revoked)]
+            return [.apiKeyRevoked(revoked)]
         case .recordUsage(var used):
             guard let created = state.created else { throw CommandRejected(.notFound, "no such API key") }
             guard !state.revoked, used.requestCount > 0 else { return [] }
             used.registeredModelID = created.registeredModelID
-            return [ProtoEvent(used)]
+            return [.apiKeyUsed(used)]
         }
     }
 
-    public static func evolve(_ state: State, _ event: ProtoEvent) -> State {
+    public static func evolve(_ state: State, _ event: DeployEvent) -> State {
         var state = state
-        switch event.message {
-        case let created as ApiKeyCreated: state.created = created
-        case is ApiKeyRevoked: state.revoked = true
-        default: break
-        }
+        state.apply(event)
         return state
     }
 }
@@ -104,34 +96,38 @@ public struct KnownModels: Projection {
         ]
     }
 
-    public func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
-        for envelope in events {
-            switch envelope.eventType {
-            case RegisteredModelCreated.protoMessageName:
-                let e = try envelope.payload(as: RegisteredModelCreated.self)
+    public func apply(_ events: [Recorded<SlipwayEvent>], on connection: PostgresConnection, logger: Logger) async throws {
+        for recorded in events {
+            switch recorded.event {
+            case .registry(.registeredModelCreated(let e)):
                 try await connection.query("INSERT INTO known_models (name) VALUES (\(e.name)) ON CONFLICT (name) DO NOTHING", logger: logger)
-            case RegisteredModelDeleted.protoMessageName:
-                let e = try envelope.payload(as: RegisteredModelDeleted.self)
+            case .registry(.registeredModelDeleted(let e)):
                 try await connection.query("UPDATE known_models SET deleted = true WHERE name = \(e.name)", logger: logger)
-            case TrainingRunDeployRequested.protoMessageName:
-                let e = try envelope.payload(as: TrainingRunDeployRequested.self)
+            case .training(.trainingRunDeployRequested(let e)):
                 let preset = e.deploymentConfig.preset == .unspecified ? "production" : ServingPresets.name(of: e.deploymentConfig.preset)
                 try await connection.query("""
                     INSERT INTO run_deploy_requests (run_id, model_name, version_number, endpoint_name, preset, requested_at)
                     VALUES (\(e.runID), \(e.registeredModelID), \(Int(e.versionNumber)), \(e.deploymentConfig.endpointName), \(preset),
-                            \(envelope.occurredDate))
+                            \(recorded.occurredAt))
                     ON CONFLICT (run_id) DO NOTHING
                     """, logger: logger)
-            case ModelVersionRegistered.protoMessageName:
-                let e = try envelope.payload(as: ModelVersionRegistered.self)
+            case .registry(.modelVersionRegistered(let e)):
                 try await connection.query("""
                     INSERT INTO known_versions (model_name, version_number, version_id, artifact_uri, blessed, metrics, source_run_id)
                     VALUES (\(e.modelName), \(Int(e.versionNumber)), \(e.versionID), \(e.artifactUri), \(e.blessed),
                             \(try DeployJSON.metrics(e.metrics)), \(e.sourceRunID))
                     ON CONFLICT (model_name, version_number) DO NOTHING
                     """, logger: logger)
-            default:
-                break
+            case .registry(.registeredModelUpdated), .registry(.modelAliasSet), .registry(.modelAliasDeleted), .registry(.modelVersionStatusChanged):
+                break  // names, versions and blessing are all a deployment needs of the registry
+            case .training(.datasetRegistered), .training(.featureConfigCreated), .training(.modelConfigCreated),
+                 .training(.trainingRunCreated), .training(.trainingRunSubmitted), .training(.trainingRunStarted),
+                 .training(.trainingRunConfigEdited), .training(.stageStarted), .training(.stageCompleted), .training(.stageFailed),
+                 .training(.stageSkipped), .training(.epochCompleted), .training(.trainingRunCompleted), .training(.trainingRunFailed),
+                 .training(.trainingRunCancelled), .training(.trainingRunDeployed), .training(.trainingRunDeployFailed):
+                break  // of training, only a run's request to deploy its version
+            case .schedule, .deploy, .testing, .metrics, .serving:
+                break  // not subscribed
             }
         }
     }
@@ -169,7 +165,7 @@ struct ApiKeyRoutes: Sendable {
         var message: String
     }
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: RouteCollection<SlipwayRequestContext>) {
         router.get("api/models/:model/api-keys") { _, context in
             let model = try await self.knownModel(try context.parameters.require("model"))
             return try snakeCaseJSONResponse(["api_keys": try await self.keys(where: "model_name = $1", model)])

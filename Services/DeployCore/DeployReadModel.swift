@@ -59,29 +59,29 @@ public struct DeployReadModel: Projection {
         ]
     }
 
-    public func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
-        for envelope in events {
-            let at = envelope.occurredDate
-            let version = Int64(envelope.aggregateVersion)
+    public func apply(_ events: [Recorded<DeployEvent>], on connection: PostgresConnection, logger: Logger) async throws {
+        for recorded in events {
+            let at = recorded.occurredAt
+            let version = recorded.version
             func query(_ sql: PostgresQuery) async throws { try await connection.query(sql, logger: logger) }
-            switch try envelope.decode(as: ProtoEvent.self).message {
-            case let e as ApiKeyCreated:
+            switch recorded.event {
+            case .apiKeyCreated(let e):
                 try await query("""
                     INSERT INTO api_keys (id, model_name, name, key_prefix, key_sha256, is_active, created_by, created_at, expires_at, version)
                     VALUES (\(e.apiKeyID), \(e.registeredModelID), \(e.name), \(e.keyPrefix), \(e.keySha256), true, \(e.createdBy), \(at),
                             \(e.hasExpiresAt ? e.expiresAt.date : nil), \(version))
                     """)
-            case let e as ApiKeyRevoked:
+            case .apiKeyRevoked(let e):
                 try await query("""
                     UPDATE api_keys SET is_active = false, revoked_at = \(at), revoke_reason = \(e.reason), version = \(version) WHERE id = \(e.apiKeyID)
                     """)
-            case let e as ApiKeyUsed:
+            case .apiKeyUsed(let e):
                 try await query("""
                     UPDATE api_keys SET last_used_at = GREATEST(last_used_at, \(e.lastUsedAt.date.microsecondAligned)),
                         request_count = request_count + \(e.requestCount), version = \(version) WHERE id = \(e.apiKeyID)
                     """)
 
-            case let e as EndpointCreated:
+            case .endpointCreated(let e):
                 try await query("""
                     INSERT INTO endpoints (name, model_name, preset, resources, target, url, description, created_by, created_at, updated_at, version)
                     VALUES (\(e.name), \(e.registeredModelID), \(ServingPresets.name(of: e.preset)), \(try DeployJSON.resources(e.resources)),
@@ -91,15 +91,15 @@ public struct DeployReadModel: Projection {
                         created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, deleted = false, active_deployment_id = NULL,
                         version = EXCLUDED.version
                     """)
-            case let e as EndpointUpdated:
+            case .endpointUpdated(let e):
                 try await query("""
                     UPDATE endpoints SET preset = \(ServingPresets.name(of: e.preset)), resources = \(try DeployJSON.resources(e.resources)),
                         description = \(e.descriptionText) WHERE name = \(e.endpointID)
                     """)
-            case let e as EndpointDeleted:
+            case .endpointDeleted(let e):
                 try await query("UPDATE endpoints SET deleted = true WHERE name = \(e.endpointID)")
 
-            case let e as DeploymentRequested:
+            case .deploymentRequested(let e):
                 try await query("""
                     INSERT INTO deployments (id, endpoint_name, number, model_name, model_version_id, version_number, artifact_uri, strategy,
                         steps, force, requested_by, reason, source_run_id, metrics, status, created_at, updated_at)
@@ -108,7 +108,7 @@ public struct DeployReadModel: Projection {
                             \(try DeployJSON.steps(e.steps)), \(e.force), \(e.requestedBy), \(e.reason), \(e.sourceRunID),
                             \(try DeployJSON.metrics(e.metrics)), 'requested', \(at), \(at))
                     """)
-            case let e as RevisionStarted:
+            case .revisionStarted(let e):
                 try await query("""
                     INSERT INTO revisions (id, endpoint_name, deployment_id, model_name, model_version_id, version_number, artifact_uri, target,
                         resources, status, started_at)
@@ -117,19 +117,19 @@ public struct DeployReadModel: Projection {
                     FROM deployments d WHERE d.id = \(e.deploymentID)
                     """)
                 try await query("UPDATE deployments SET status = 'deploying', revision_id = \(e.revisionID), updated_at = \(at) WHERE id = \(e.deploymentID)")
-            case let e as RevisionReady:
+            case .revisionReady(let e):
                 try await query("""
                     UPDATE revisions SET status = 'ready', address = \(e.address), startup_ms = \(e.startupMs), ready_at = \(at), error = ''
                     WHERE id = \(e.revisionID)
                     """)
-            case let e as RevisionFailed:
+            case .revisionFailed(let e):
                 try await query("UPDATE revisions SET status = 'failed', error = \(e.error), log_tail = \(e.logTail) WHERE id = \(e.revisionID)")
-            case let e as RevisionStopped:
+            case .revisionStopped(let e):
                 try await query("""
                     UPDATE revisions SET status = 'stopped', stopped_at = \(at), traffic_percent = 0,
                         error = CASE WHEN \(e.reason) = '' THEN error ELSE \(e.reason) END WHERE id = \(e.revisionID)
                     """)
-            case let e as TrafficShifted:
+            case .trafficShifted(let e):
                 try await query("UPDATE revisions SET traffic_percent = 0 WHERE endpoint_name = \(e.endpointID) AND traffic_percent <> 0")
                 try await query("UPDATE deployments SET traffic_percent = 0 WHERE endpoint_name = \(e.endpointID) AND traffic_percent <> 0")
                 for (revision, percent) in e.traffic {
@@ -149,14 +149,14 @@ public struct DeployReadModel: Projection {
                             ORDER BY traffic_percent DESC, id DESC LIMIT 1) WHERE name = \(e.endpointID)
                         """)
                 }
-            case let e as RolloutStepStarted:
+            case .rolloutStepStarted(let e):
                 try await query("""
                     UPDATE deployments SET status = 'rolling_out', step_index = \(Int(e.stepIndex)), step_started_at = \(at), updated_at = \(at)
                     WHERE id = \(e.deploymentID)
                     """)
-            case let e as RolloutGateFailed:
+            case .rolloutGateFailed(let e):
                 try await query("UPDATE deployments SET error = \(e.reason), updated_at = \(at) WHERE id = \(e.deploymentID)")
-            case let e as DeploymentActivated:
+            case .deploymentActivated(let e):
                 try await query("""
                     UPDATE deployments SET status = 'inactive', ended_at = \(at), updated_at = \(at)
                     WHERE endpoint_name = \(e.endpointID) AND status = 'active' AND id <> \(e.deploymentID)
@@ -165,34 +165,34 @@ public struct DeployReadModel: Projection {
                     UPDATE deployments SET status = 'active', activated_at = \(at), ended_at = NULL, updated_at = \(at) WHERE id = \(e.deploymentID)
                     """)
                 try await query("UPDATE endpoints SET active_deployment_id = \(e.deploymentID) WHERE name = \(e.endpointID)")
-            case let e as DeploymentFailed where e.deploymentID.isEmpty:
+            case .deploymentFailed(let e) where e.deploymentID.isEmpty:
                 try await query("""
                     INSERT INTO run_deploy_rejections (run_id, endpoint_name, error, rejected_at) VALUES (\(e.sourceRunID), \(e.endpointID), \(e.error), \(at))
                     ON CONFLICT (run_id) DO NOTHING
                     """)
-            case let e as DeploymentFailed:
+            case .deploymentFailed(let e):
                 try await query("""
                     UPDATE deployments SET status = 'failed', error = \(e.error), ended_at = \(at), updated_at = \(at) WHERE id = \(e.deploymentID)
                     """)
-            case let e as RolledBack:
+            case .rolledBack(let e):
                 try await query("""
                     UPDATE deployments SET status = 'rolled_back', ended_at = \(at), updated_at = \(at),
                         error = CASE WHEN error = '' THEN \(e.reason) ELSE error END WHERE id = \(e.fromDeploymentID)
                     """)
                 try await query("UPDATE deployments SET status = 'active', ended_at = NULL, updated_at = \(at) WHERE id = \(e.toDeploymentID)")
                 try await query("UPDATE endpoints SET active_deployment_id = \(e.toDeploymentID) WHERE name = \(e.endpointID)")
-            case let e as Undeployed:
+            case .undeployed(let e):
                 try await query("""
                     UPDATE deployments SET status = 'undeployed', ended_at = \(at), updated_at = \(at)
                     WHERE endpoint_name = \(e.endpointID) AND status IN ('requested', 'deploying', 'rolling_out', 'active')
                     """)
                 try await query("UPDATE endpoints SET active_deployment_id = NULL WHERE name = \(e.endpointID)")
-            default:
-                break
+            case .rolloutStepPassed:
+                break  // progress the deployment and revision rows do not show
             }
             // Every endpoint event moves the endpoint's version (what serving-router compares) and updated_at.
-            if envelope.aggregateType == EndpointDecider.aggregateType {
-                try await query("UPDATE endpoints SET version = \(version), updated_at = \(at) WHERE name = \(envelope.aggregateID)")
+            if recorded.aggregateType == EndpointDecider.aggregateType {
+                try await query("UPDATE endpoints SET version = \(version), updated_at = \(at) WHERE name = \(recorded.aggregateID)")
             }
         }
     }

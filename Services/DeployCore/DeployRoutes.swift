@@ -76,7 +76,7 @@ struct DeployRoutes: Sendable {
     struct TrafficBody: Decodable { var traffic: [String: Int32] }
     struct ReasonBody: Decodable { var reason: String? }
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: RouteCollection<SlipwayRequestContext>) {
         // Endpoints of a model.
         for prefix in ["api/models/:model/endpoints", "api/registered-models/:model/endpoints"] {
             router.get(RouterPath(prefix)) { _, context in
@@ -344,7 +344,7 @@ struct DeployRoutes: Sendable {
     }
 
     /// serving-router's periodic report of which keys were used: one throttled `ApiKeyUsed` per key.
-    func recordUsage(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func recordUsage(_ request: Request, _ context: SlipwayRequestContext) async throws -> Response {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.dateDecodingStrategy = .custom { decoder in
@@ -373,7 +373,7 @@ struct DeployRoutes: Sendable {
 
     // MARK: - Helpers
 
-    func optionalBody<T: Decodable>(_ request: Request, _ context: BasicRequestContext, as type: T.Type) async throws -> T? {
+    func optionalBody<T: Decodable>(_ request: Request, _ context: SlipwayRequestContext, as type: T.Type) async throws -> T? {
         let buffer = try await request.body.collect(upTo: 1 << 20)
         guard buffer.readableBytes > 0 else { return nil }
         do {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import ServiceLifecycle
 import PostgresNIO
 import SlipwayContracts
 import SlipwayEventSourcing
@@ -48,19 +49,22 @@ public struct DeploySettings: Sendable {
 /// the target, reports them ready or failed, walks gradual rollouts through their gated steps, restarts
 /// crashed revisions, and stops the ones nothing needs any more. Every decision is a command on the
 /// endpoint, so the log says what happened and why; the loop itself only holds which starts are in flight.
-public final class DeploymentController: Sendable {
+public final class DeploymentController: Service {
     let settings: DeploySettings
     let target: any ServingTarget
+    let environment: ServiceEnvironment
     private let launching = Mutex<Set<String>>([])
     /// Crash restarts per revision: (count, last attempt), for backoff.
     private let restarts = Mutex<[String: (count: Int, at: ContinuousClock.Instant)]>([:])
 
-    public init(settings: DeploySettings, target: any ServingTarget) {
+    public init(settings: DeploySettings, target: any ServingTarget, environment: ServiceEnvironment) {
         self.settings = settings
         self.target = target
+        self.environment = environment
     }
 
-    public func run(_ environment: ServiceEnvironment) async throws {
+    public func run() async throws {
+        let environment = self.environment
         do {
             while !Task.isCancelled {
                 do {

@@ -7,8 +7,6 @@ import SlipwayEventSourcing
 /// split between those revisions. One aggregate, so "what serves this endpoint" always changes in one
 /// ordered stream — which is also what serving-router folds. The aggregate id is the endpoint's name.
 public enum EndpointDecider: Decider {
-    public typealias Event = ProtoEvent
-
     public enum Command: Sendable {
         case create(EndpointCreated)
         case update(EndpointUpdated)
@@ -30,53 +28,23 @@ public enum EndpointDecider: Decider {
         case rejectRunDeploy(DeploymentFailed)
     }
 
-    public struct Deployment: Sendable {
-        public var requested: DeploymentRequested
-        public var status: DeployStatus = .requested
-        public var revisionID: String?
-        /// Index of the rollout step in progress (gradual), -1 before the first.
-        public var stepIndex: Int32 = -1
-        public var id: String { requested.deploymentID }
-        public var isInProgress: Bool { [.requested, .deploying, .rollingOut].contains(status) }
-    }
-
-    public struct Revision: Sendable {
-        public var id: String
-        public var deploymentID: String
-        public var address: String?
-        public var ready = false
-        public var stopped = false
-        public var isWarm: Bool { ready && !stopped }
-    }
-
-    public struct State: Sendable {
-        public var endpoint: EndpointCreated?
-        public var deleted = false
-        public var deployments: [Deployment] = []
-        public var revisions: [String: Revision] = [:]
-        /// revision id → percent; empty when nothing serves.
-        public var traffic: [String: Int32] = [:]
-        public var activeDeploymentID: String?
-
-        public var exists: Bool { endpoint != nil && !deleted }
-        public func deployment(_ id: String) -> Deployment? { deployments.first { $0.id == id } }
-        public var inProgress: Deployment? { deployments.last { $0.isInProgress } }
-        public var active: Deployment? { activeDeploymentID.flatMap(deployment) }
-    }
+    /// The endpoint's fold, shared with serving-router.
+    public typealias State = EndpointState
+    public typealias Deployment = EndpointState.Deployment
 
     public static let aggregateType = "Endpoint"
     public static let initial = State()
 
     public static func revisionID(forDeployment deploymentID: String) -> String { "\(deploymentID)-r1" }
 
-    public static func decide(_ command: Command, _ state: State) throws -> [ProtoEvent] {
+    public static func decide(_ command: Command, _ state: State) throws -> [DeployEvent] {
         if case .rejectRunDeploy(var failed) = command {
             failed.deploymentID = ""
-            return [ProtoEvent(failed)]
+            return [.deploymentFailed(failed)]
         }
         if case .create(let created) = command {
             guard !state.exists else { throw CommandRejected(.conflict, field: "name", "endpoint '\(created.name)' already exists") }
-            return [ProtoEvent(created)]
+            return [.endpointCreated(created)]
         }
         guard let endpoint = state.endpoint, !state.deleted else { throw CommandRejected(.notFound, "no such endpoint") }
         let name = endpoint.name
@@ -86,7 +54,7 @@ public enum EndpointDecider: Decider {
             return []
 
         case .update(let updated):
-            return [ProtoEvent(updated)]
+            return [.endpointUpdated(updated)]
 
         case .requestDeployment(var requested):
             if let running = state.inProgress {
@@ -106,7 +74,7 @@ public enum EndpointDecider: Decider {
             requested.deploymentID = "\(name)-\(number)"
             requested.endpointID = name
             requested.endpointName = name
-            return [ProtoEvent(requested)]
+            return [.deploymentRequested(requested)]
 
         case .startRevision(let deploymentID, let target, let resources):
             guard let deployment = state.deployment(deploymentID) else { throw CommandRejected(.notFound, "no deployment \(deploymentID)") }
@@ -120,7 +88,7 @@ public enum EndpointDecider: Decider {
             started.target = target
             started.artifactUri = deployment.requested.artifactUri
             started.resources = resources
-            return [ProtoEvent(started)]
+            return [.revisionStarted(started)]
 
         case .revisionReady(var ready):
             guard let revision = state.revisions[ready.revisionID], !revision.stopped,
@@ -129,7 +97,7 @@ public enum EndpointDecider: Decider {
             ready.endpointID = name
             ready.deploymentID = deployment.id
             ready.modelVersionID = deployment.requested.modelVersionID
-            var events = [ProtoEvent(ready)]
+            var events: [DeployEvent] = [.revisionReady(ready)]
             guard deployment.status == .deploying else { return events }  // a restart or re-adoption of a serving revision
             if deployment.requested.strategy == .gradual, let step = deployment.requested.steps.first {
                 events += startStep(0, step.trafficPercent, of: deployment, revisionID: revision.id, state: state)
@@ -144,7 +112,7 @@ public enum EndpointDecider: Decider {
                   let deployment = state.deployment(revision.deploymentID) else { return [] }
             failed.endpointID = name
             failed.deploymentID = deployment.id
-            var events = [ProtoEvent(failed)]
+            var events: [DeployEvent] = [.revisionFailed(failed)]
             switch deployment.status {
             case .deploying:
                 var deploymentFailed = DeploymentFailed()
@@ -153,7 +121,7 @@ public enum EndpointDecider: Decider {
                 deploymentFailed.modelVersionID = deployment.requested.modelVersionID
                 deploymentFailed.error = failed.error
                 deploymentFailed.sourceRunID = deployment.requested.sourceRunID
-                events.append(ProtoEvent(deploymentFailed))
+                events.append(.deploymentFailed(deploymentFailed))
             case .rollingOut:
                 events += try rollBack(from: deployment, trigger: .gateFailed, reason: "revision failed: \(failed.error)", by: "deploy-svc", state: state)
             default:
@@ -170,7 +138,7 @@ public enum EndpointDecider: Decider {
             stopped.endpointID = name
             stopped.revisionID = revisionID
             stopped.reason = reason
-            return [ProtoEvent(stopped)]
+            return [.revisionStopped(stopped)]
 
         case .passStep(let deploymentID, let stepIndex, let observed):
             guard let deployment = state.deployment(deploymentID), deployment.status == .rollingOut,
@@ -180,7 +148,7 @@ public enum EndpointDecider: Decider {
             passed.deploymentID = deploymentID
             passed.stepIndex = stepIndex
             passed.observed = observed
-            var events = [ProtoEvent(passed)]
+            var events: [DeployEvent] = [.rolloutStepPassed(passed)]
             let next = Int(stepIndex) + 1
             if next < deployment.requested.steps.count {
                 events += startStep(Int32(next), deployment.requested.steps[next].trafficPercent, of: deployment, revisionID: revisionID, state: state)
@@ -195,7 +163,7 @@ public enum EndpointDecider: Decider {
         case .failGate(var failed):
             guard let deployment = state.deployment(failed.deploymentID), deployment.status == .rollingOut else { return [] }
             failed.endpointID = name
-            return [ProtoEvent(failed)]
+            return [.rolloutGateFailed(failed)]
                 + (try rollBack(from: deployment, trigger: .gateFailed, reason: failed.reason, by: "deploy-svc", state: state))
 
         case .rollback(let toDeploymentID, let trigger, let reason, let by):
@@ -240,7 +208,7 @@ public enum EndpointDecider: Decider {
             undeployed.modelVersionID = (state.active ?? state.inProgress)?.requested.modelVersionID ?? ""
             undeployed.requestedBy = by
             undeployed.reason = reason
-            return [shift([:], reason: .undeploy, deploymentID: undeployed.deploymentID, by: by, state: state), ProtoEvent(undeployed)]
+            return [shift([:], reason: .undeploy, deploymentID: undeployed.deploymentID, by: by, state: state), .undeployed(undeployed)]
 
         case .delete(let by):
             guard state.traffic.isEmpty, state.inProgress == nil else {
@@ -250,11 +218,11 @@ public enum EndpointDecider: Decider {
             deleted.endpointID = name
             deleted.name = name
             deleted.deletedBy = by
-            return [ProtoEvent(deleted)]
+            return [.endpointDeleted(deleted)]
         }
     }
 
-    static func shift(_ traffic: [String: Int32], reason: TrafficShiftReason, deploymentID: String, by: String, state: State) -> ProtoEvent {
+    static func shift(_ traffic: [String: Int32], reason: TrafficShiftReason, deploymentID: String, by: String, state: State) -> DeployEvent {
         var shifted = TrafficShifted()
         shifted.endpointID = state.endpoint?.name ?? ""
         shifted.deploymentID = deploymentID
@@ -266,11 +234,11 @@ public enum EndpointDecider: Decider {
                 shifted.revisionVersions[revisionID] = deployment.requested.modelVersionID
             }
         }
-        return ProtoEvent(shifted)
+        return .trafficShifted(shifted)
     }
 
     /// A gradual step: `percent` to the new revision, the rest to the revision serving before.
-    static func startStep(_ index: Int32, _ percent: Int32, of deployment: Deployment, revisionID: String, state: State) -> [ProtoEvent] {
+    static func startStep(_ index: Int32, _ percent: Int32, of deployment: Deployment, revisionID: String, state: State) -> [DeployEvent] {
         var started = RolloutStepStarted()
         started.endpointID = state.endpoint?.name ?? ""
         started.deploymentID = deployment.id
@@ -279,10 +247,10 @@ public enum EndpointDecider: Decider {
         started.revisionID = revisionID
         var traffic: [String: Int32] = [revisionID: percent]
         if percent < 100, let previous = state.active?.revisionID, previous != revisionID { traffic[previous] = 100 - percent }
-        return [ProtoEvent(started), shift(traffic, reason: .rolloutStep, deploymentID: deployment.id, by: deployment.requested.requestedBy, state: state)]
+        return [.rolloutStepStarted(started), shift(traffic, reason: .rolloutStep, deploymentID: deployment.id, by: deployment.requested.requestedBy, state: state)]
     }
 
-    static func activated(_ deployment: Deployment, revisionID: String, endpoint: EndpointCreated, state: State) -> ProtoEvent {
+    static func activated(_ deployment: Deployment, revisionID: String, endpoint: EndpointCreated, state: State) -> DeployEvent {
         var activated = DeploymentActivated()
         activated.endpointID = endpoint.name
         activated.endpointName = endpoint.name
@@ -294,13 +262,13 @@ public enum EndpointDecider: Decider {
         activated.endpointURL = endpoint.url
         activated.previousDeploymentID = state.activeDeploymentID ?? ""
         activated.sourceRunID = deployment.requested.sourceRunID
-        return ProtoEvent(activated)
+        return .deploymentActivated(activated)
     }
 
     /// Traffic back to `to` (default: the deployment that served before `from`), which must still have a
     /// warm revision — that is what makes a rollback instant.
     static func rollBack(from: Deployment, to explicitTarget: Deployment? = nil, trigger: RollbackTrigger, reason: String, by: String,
-                         state: State) throws -> [ProtoEvent] {
+                         state: State) throws -> [DeployEvent] {
         let name = state.endpoint?.name ?? ""
         let target: Deployment
         if let explicitTarget {
@@ -325,72 +293,12 @@ public enum EndpointDecider: Decider {
         rolledBack.trigger = trigger
         rolledBack.reason = reason
         rolledBack.requestedBy = by
-        return [shift([revisionID: 100], reason: .rollback, deploymentID: target.id, by: by, state: state), ProtoEvent(rolledBack)]
+        return [shift([revisionID: 100], reason: .rollback, deploymentID: target.id, by: by, state: state), .rolledBack(rolledBack)]
     }
 
-    public static func evolve(_ state: State, _ event: ProtoEvent) -> State {
+    public static func evolve(_ state: State, _ event: DeployEvent) -> State {
         var state = state
-        func update(_ id: String, _ change: (inout Deployment) -> Void) {
-            if let index = state.deployments.firstIndex(where: { $0.id == id }) { change(&state.deployments[index]) }
-        }
-        switch event.message {
-        case let e as EndpointCreated:
-            state.endpoint = e
-            state.deleted = false
-        case let e as EndpointUpdated:
-            if e.hasResources { state.endpoint?.resources = e.resources }
-            if e.preset != .unspecified { state.endpoint?.preset = e.preset }
-            if e.updatedFields.contains("description") { state.endpoint?.descriptionText = e.descriptionText }
-        case is EndpointDeleted:
-            state.deleted = true
-        case let e as DeploymentRequested:
-            state.deployments.append(Deployment(requested: e))
-        case let e as RevisionStarted:
-            state.revisions[e.revisionID] = Revision(id: e.revisionID, deploymentID: e.deploymentID)
-            update(e.deploymentID) { $0.status = .deploying; $0.revisionID = e.revisionID }
-        case let e as RevisionReady:
-            state.revisions[e.revisionID]?.ready = true
-            state.revisions[e.revisionID]?.address = e.address
-        case let e as RevisionFailed:
-            state.revisions[e.revisionID]?.ready = false
-        case let e as RevisionStopped:
-            state.revisions[e.revisionID]?.stopped = true
-            state.revisions[e.revisionID]?.ready = false
-        case let e as DeploymentFailed:
-            update(e.deploymentID) { $0.status = .failed }
-        case let e as RolloutStepStarted:
-            update(e.deploymentID) { $0.status = .rollingOut; $0.stepIndex = e.stepIndex }
-        case let e as DeploymentActivated:
-            if let previous = state.activeDeploymentID, previous != e.deploymentID { update(previous) { $0.status = .inactive } }
-            update(e.deploymentID) { $0.status = .active }
-            state.activeDeploymentID = e.deploymentID
-        case let e as RolledBack:
-            update(e.fromDeploymentID) { $0.status = .rolledBack }
-            update(e.toDeploymentID) { $0.status = .active }
-            state.activeDeploymentID = e.toDeploymentID
-        case let e as TrafficShifted:
-            state.traffic = e.traffic
-            if e.reason == .manualSplit {
-                // In an A/B split every deployment with a share is serving; the one with the largest share
-                // is "the" active one (what a rollback rolls back from).
-                let serving = Set(e.traffic.keys.compactMap { state.revisions[$0]?.deploymentID })
-                for index in state.deployments.indices {
-                    let id = state.deployments[index].id
-                    if serving.contains(id) { state.deployments[index].status = .active }
-                    else if state.deployments[index].status == .active { state.deployments[index].status = .inactive }
-                }
-                if let top = e.traffic.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }), let id = state.revisions[top.key]?.deploymentID {
-                    state.activeDeploymentID = id
-                }
-            }
-        case is Undeployed:
-            for index in state.deployments.indices where state.deployments[index].isInProgress || state.deployments[index].status == .active {
-                state.deployments[index].status = .undeployed
-            }
-            state.activeDeploymentID = nil
-        default:
-            break
-        }
+        state.apply(event)
         return state
     }
 }

@@ -42,16 +42,16 @@ public enum Gateway {
             router: buildRouter(config: config, httpClient: .slipwayInternal),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "gateway"),
             logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var configuration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = ShutdownBudget.graceful
+        configuration.maximumCancellationDuration = ShutdownBudget.cancellation
         logger.info("gateway listening", metadata: ["http.port": "\(config.port)"])
-        try await group.run()
+        try await ServiceGroup(configuration: configuration).run()
     }
 
-    public static func buildRouter(config: GatewayConfig, httpClient: HTTPClient, routes: RouteTable = .standard) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
-        let readiness = Readiness()
-        readiness.markMigrated()
-        StandardRoutes.add(to: router, readiness: readiness)
+    public static func buildRouter(config: GatewayConfig, httpClient: HTTPClient, routes: RouteTable = .standard) -> Router<SlipwayRequestContext> {
+        let router = platformRouter()
+        InternalRoutes.addHealth(to: router, readiness: Readiness(), postgres: nil, kafkaBrokers: nil)
         let proxy = Proxy(config: config, httpClient: httpClient, routes: routes)
         router.on("/api/**", method: .get, use: proxy.forward)
         router.on("/api/**", method: .post, use: proxy.forward)
@@ -70,7 +70,7 @@ struct Proxy: Sendable {
     /// Headers that describe one hop, not the message (RFC 9110 §7.6.1).
     static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length"]
 
-    @Sendable func forward(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func forward(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
         let path = request.uri.path
         guard let service = routes.service(for: path) else {
             throw APIError.notFound("no API route for \(path)")

@@ -27,13 +27,12 @@ public final class ModelServerAPI: Sendable {
     public init(model: ServedModel, batcher: PredictBatcher? = nil) {
         self.model = model
         self.batcher = batcher
-        let encoder = makeSnakeCaseJSONEncoder()
-        healthBody = Array((try? encoder.encode(Health(
+        healthBody = ((try? PlatformJSON.encode(Health(
             status: "ok", modelName: model.name, modelVersion: model.version, trainingRunId: model.trainingRunID,
-            candidates: model.scorer.candidateCount, dim: model.scorer.dim))) ?? Data())
-        statusBody = Array((try? encoder.encode(ModelStatus(modelVersionStatus: [
+            candidates: model.scorer.candidateCount, dim: model.scorer.dim))) ?? [])
+        statusBody = (try? PlatformJSON.encode(ModelStatus(modelVersionStatus: [
             .init(version: model.version, state: "AVAILABLE", status: .init(errorCode: "OK", errorMessage: "")),
-        ]))) ?? Data())
+        ]))) ?? []
     }
 
     /// An answer now, or later when the request waits for a `:predict` batch.

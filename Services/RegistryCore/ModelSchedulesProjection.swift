@@ -30,12 +30,11 @@ public struct ModelSchedulesProjection: Projection {
     /// Schedule statuses under which a model counts as scheduled.
     static let liveStatuses = ["active", "paused"]
 
-    public func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
-        for envelope in events {
-            let at = envelope.occurredDate
-            switch envelope.eventType {
-            case ScheduleCreated.protoMessageName:
-                let created = try ScheduleCreated(serializedBytes: envelope.payload)
+    public func apply(_ events: [Recorded<ScheduleEvent>], on connection: PostgresConnection, logger: Logger) async throws {
+        for recorded in events {
+            let at = recorded.occurredAt
+            switch recorded.event {
+            case .scheduleCreated(let created):
                 // Registry ids are model names, so either field names the model.
                 let model = created.modelName.isEmpty ? created.registeredModelID : created.modelName
                 try await connection.query("""
@@ -43,23 +42,18 @@ public struct ModelSchedulesProjection: Projection {
                     VALUES (\(created.scheduleID), \(model), \(created.name), 'active', \(at), \(at))
                     ON CONFLICT (schedule_id) DO NOTHING
                     """, logger: logger)
-            case SchedulePaused.protoMessageName:
-                let paused = try SchedulePaused(serializedBytes: envelope.payload)
+            case .schedulePaused(let paused):
                 try await setStatus(paused.scheduleID, "paused", at: at, on: connection, logger: logger)
-            case ScheduleResumed.protoMessageName:
-                let resumed = try ScheduleResumed(serializedBytes: envelope.payload)
+            case .scheduleResumed(let resumed):
                 try await setStatus(resumed.scheduleID, "active", at: at, on: connection, logger: logger)
-            case ScheduleCancelled.protoMessageName:
-                let cancelled = try ScheduleCancelled(serializedBytes: envelope.payload)
+            case .scheduleCancelled(let cancelled):
                 try await setStatus(cancelled.scheduleID, "cancelled", at: at, on: connection, logger: logger)
-            case ScheduleCompleted.protoMessageName:
-                let completed = try ScheduleCompleted(serializedBytes: envelope.payload)
+            case .scheduleCompleted(let completed):
                 try await setStatus(completed.scheduleID, "completed", at: at, on: connection, logger: logger)
-            case ScheduleDeleted.protoMessageName:
-                let deleted = try ScheduleDeleted(serializedBytes: envelope.payload)
+            case .scheduleDeleted(let deleted):
                 try await connection.query("DELETE FROM model_schedules WHERE schedule_id = \(deleted.scheduleID)", logger: logger)
-            default:
-                continue
+            case .scheduleUpdated, .scheduleTriggered, .scheduleRunOutcomeRecorded:
+                break  // timing, firings and outcomes do not change which model a schedule retrains
             }
         }
     }

@@ -160,7 +160,7 @@ public enum RegisteredModelDecider: Decider {
             event.versionNumber = number
             event.previousVersionID = previous.flatMap { state.version($0)?.id } ?? ""
             event.setBy = setBy
-            return [.aliasSet(event)]
+            return [.modelAliasSet(event)]
 
         case .deleteAlias(let alias, let deletedBy):
             guard state.exists else { throw modelNotFound }
@@ -172,7 +172,7 @@ public enum RegisteredModelDecider: Decider {
             event.alias = alias
             event.versionID = state.version(number)?.id ?? ""
             event.deletedBy = deletedBy
-            return [.aliasDeleted(event)]
+            return [.modelAliasDeleted(event)]
         }
     }
 
@@ -192,7 +192,7 @@ public enum RegisteredModelDecider: Decider {
         event.tags = update.tags ?? state.tags
         event.updatedFields = changed
         event.updatedBy = update.updatedBy
-        return [.modelUpdated(event)]
+        return [.registeredModelUpdated(event)]
     }
 
     private static func decideRegistration(_ run: CompletedRun, versionID: String, force: Bool, _ state: State) throws -> [RegistryEvent] {
@@ -243,7 +243,7 @@ public enum RegisteredModelDecider: Decider {
         event.blessed = run.blessed
         event.lineage = lineage
         event.modelType = modelType
-        events.append(.versionRegistered(event))
+        events.append(.modelVersionRegistered(event))
         return events
     }
 
@@ -254,7 +254,7 @@ public enum RegisteredModelDecider: Decider {
         event.modelType = model.modelType
         event.descriptionText = model.description
         event.createdBy = model.createdBy
-        return .modelCreated(event)
+        return .registeredModelCreated(event)
     }
 
     /// The aggregate id (the name) is not part of these commands; the routes put it into the message.
@@ -293,22 +293,26 @@ public enum RegisteredModelDecider: Decider {
     public static func evolve(_ state: State, _ event: RegistryEvent) -> State {
         var state = state
         switch event {
-        case .modelCreated(let created):
+        case .registeredModelCreated(let created):
             state.exists = true
             state.name = created.name
             state.modelType = created.modelType
             state.description = created.descriptionText
             state.tags = created.tags
-        case .modelUpdated(let updated):
+        case .registeredModelUpdated(let updated):
             if updated.updatedFields.contains("description") { state.description = updated.descriptionText }
             if updated.updatedFields.contains("tags") { state.tags = updated.tags }
-        case .versionRegistered(let registered):
+        case .modelVersionRegistered(let registered):
             state.versions.append(Version(
                 id: registered.versionID, number: registered.versionNumber, sourceRunID: registered.sourceRunID, blessed: registered.blessed))
-        case .aliasSet(let set):
+        case .modelAliasSet(let set):
             state.aliases[set.alias] = set.versionNumber
-        case .aliasDeleted(let deleted):
+        case .modelAliasDeleted(let deleted):
             state.aliases[deleted.alias] = nil
+        case .modelVersionStatusChanged:
+            break  // a version's serving status is the read model's, derived from deploy-svc's events
+        case .registeredModelDeleted:
+            state.exists = false  // versions keep their numbers if the name is used again
         }
         return state
     }

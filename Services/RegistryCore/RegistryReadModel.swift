@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import SlipwayContracts
 import SlipwayEventSourcing
+import SlipwayPlatform
 
 /// registry-svc's own read model, updated inline in every command's transaction. Every column
 /// derives from the events alone (timestamps are the envelope's occurred-at), so a replay rebuilds
@@ -60,20 +61,20 @@ public struct RegistryReadModel: Projection {
         ])]
     }
 
-    public func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
-        for envelope in events where envelope.aggregateType == RegisteredModelDecider.aggregateType {
-            let at = envelope.occurredDate
-            let name = envelope.aggregateID
-            let version = envelope.aggregateVersion
-            switch try envelope.decode(as: RegistryEvent.self) {
-            case .modelCreated(let created):
+    public func apply(_ events: [Recorded<RegistryEvent>], on connection: PostgresConnection, logger: Logger) async throws {
+        for recorded in events {
+            let at = recorded.occurredAt
+            let name = recorded.aggregateID
+            let version = recorded.version
+            switch recorded.event {
+            case .registeredModelCreated(let created):
                 try await connection.query("""
                     INSERT INTO registered_models (name, model_type, description, tags, created_by, created_at, updated_at, aggregate_version)
                     VALUES (\(name), \(created.modelType.apiName), \(created.descriptionText), \(try JSONText.object(created.tags))::jsonb,
                             \(created.createdBy), \(at), \(at), \(version))
                     """, logger: logger)
 
-            case .modelUpdated(let updated):
+            case .registeredModelUpdated(let updated):
                 let setDescription = updated.updatedFields.contains("description")
                 let setTags = updated.updatedFields.contains("tags")
                 try await connection.query("""
@@ -84,7 +85,7 @@ public struct RegistryReadModel: Projection {
                     WHERE name = \(name)
                     """, logger: logger)
 
-            case .versionRegistered(let registered):
+            case .modelVersionRegistered(let registered):
                 try await connection.query("""
                     INSERT INTO model_versions (version_id, model_name, version_number, source_run_id, run_number, model_type,
                                                 artifact_uri, metrics, blessed, registered_at, lineage, status)
@@ -101,7 +102,7 @@ public struct RegistryReadModel: Projection {
                     WHERE name = \(name)
                     """, logger: logger)
 
-            case .aliasSet(let set):
+            case .modelAliasSet(let set):
                 try await connection.query("""
                     INSERT INTO model_aliases (model_name, alias, version_number, version_id, set_at)
                     VALUES (\(name), \(set.alias), \(Int(set.versionNumber)), \(set.versionID), \(at))
@@ -110,10 +111,15 @@ public struct RegistryReadModel: Projection {
                     """, logger: logger)
                 try await touch(name, at: at, version: version, on: connection, logger: logger)
 
-            case .aliasDeleted(let deleted):
+            case .modelAliasDeleted(let deleted):
                 try await connection.query("""
                     DELETE FROM model_aliases WHERE model_name = \(name) AND alias = \(deleted.alias)
                     """, logger: logger)
+                try await touch(name, at: at, version: version, on: connection, logger: logger)
+
+            case .modelVersionStatusChanged, .registeredModelDeleted:
+                // Not emitted yet: serving status is derived from deploy-svc's events at query time, and
+                // models are not deleted. The aggregate's version still moves.
                 try await touch(name, at: at, version: version, on: connection, logger: logger)
             }
         }
@@ -126,7 +132,7 @@ public struct RegistryReadModel: Projection {
     }
 }
 
-/// JSON text for jsonb columns, with sorted keys so equal values always produce equal text.
+/// JSON text for jsonb columns, in the API's JSON style (snake_case keys, sorted).
 enum JSONText {
     static func object(_ value: [String: String]) throws -> String {
         try encode(value)
@@ -143,41 +149,34 @@ enum JSONText {
     }
 
     static func encode<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        String(decoding: try PlatformJSON.encode(value), as: UTF8.self)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
-        try JSONDecoder().decode(type, from: Data(text.utf8))
+        try PlatformJSON.decoder.decode(type, from: Data(text.utf8))
     }
 }
 
 /// The `lineage` column: where a version came from. The training config itself stays in the event
 /// (bytes of another context's message); the column keeps what the API shows and filters on.
 struct LineageColumn: Codable, Equatable {
-    var runID: String
+    var runId: String
     var runNumber: Int32
-    var datasetID: String
-    var featureConfigID: String
-    var modelConfigID: String
-    var scheduleID: String
-    var parentVersionID: String
+    var datasetId: String
+    var featureConfigId: String
+    var modelConfigId: String
+    var scheduleId: String
+    var parentVersionId: String
     var artifacts: [String: String]
 
-    enum CodingKeys: String, CodingKey {
-        case runID = "run_id", runNumber = "run_number", datasetID = "dataset_id", featureConfigID = "feature_config_id"
-        case modelConfigID = "model_config_id", scheduleID = "schedule_id", parentVersionID = "parent_version_id", artifacts
-    }
-
     init(_ lineage: ModelLineage) {
-        runID = lineage.runID
+        runId = lineage.runID
         runNumber = lineage.runNumber
-        datasetID = lineage.datasetID
-        featureConfigID = lineage.featureConfigID
-        modelConfigID = lineage.modelConfigID
-        scheduleID = lineage.scheduleID
-        parentVersionID = lineage.parentVersionID
+        datasetId = lineage.datasetID
+        featureConfigId = lineage.featureConfigID
+        modelConfigId = lineage.modelConfigID
+        scheduleId = lineage.scheduleID
+        parentVersionId = lineage.parentVersionID
         artifacts = lineage.artifacts
     }
 }

@@ -8,22 +8,6 @@ import SlipwayPlatform
 /// command, and commands are validated by the decider before any event is written, so a rejected
 /// request leaves nothing behind. Hummingbird's router ignores trailing slashes, so the spec's
 /// `/api/registered-models/` spelling reaches the same handlers.
-public func addRegistryRoutes(to router: Router<BasicRequestContext>, environment: ServiceEnvironment) {
-    let routes = RegistryRoutes(environment: environment)
-
-    router.post("/api/registered-models") { request, context in try await routes.create(request, context) }
-    router.get("/api/registered-models") { request, _ in try await routes.list(request) }
-    // A constant segment outranks `:name` in the router, and "check-name" is reserved as a model name.
-    router.get("/api/registered-models/check-name") { request, _ in try await routes.checkName(request) }
-    router.get("/api/registered-models/:name") { _, context in try await routes.get(context) }
-    router.patch("/api/registered-models/:name") { request, context in try await routes.update(request, context) }
-    router.get("/api/registered-models/:name/versions") { _, context in try await routes.versions(context) }
-    router.get("/api/registered-models/:name/versions/:version") { _, context in try await routes.version(context) }
-    router.put("/api/registered-models/:name/aliases/:alias") { request, context in try await routes.setAlias(request, context) }
-    router.delete("/api/registered-models/:name/aliases/:alias") { request, context in try await routes.deleteAlias(request, context) }
-    router.post("/api/training-runs/:run_id/push") { request, context in try await routes.push(request, context) }
-}
-
 struct RegistryRoutes: Sendable {
     let environment: ServiceEnvironment
     let queries: RegistryQueries
@@ -33,47 +17,59 @@ struct RegistryRoutes: Sendable {
         self.queries = RegistryQueries(client: environment.postgres, logger: environment.logger)
     }
 
+    var collection: RouteCollection<SlipwayRequestContext> {
+        let routes = RouteCollection(context: SlipwayRequestContext.self)
+        routes.post("/api/registered-models", use: create)
+        routes.get("/api/registered-models", use: list)
+        // A constant segment outranks `:name` in the router, and "check-name" is reserved as a model name.
+        routes.get("/api/registered-models/check-name", use: checkName)
+        routes.get("/api/registered-models/:name", use: get)
+        routes.patch("/api/registered-models/:name", use: update)
+        routes.get("/api/registered-models/:name/versions", use: versions)
+        routes.get("/api/registered-models/:name/versions/:version", use: version)
+        routes.put("/api/registered-models/:name/aliases/:alias", use: setAlias)
+        routes.delete("/api/registered-models/:name/aliases/:alias", use: deleteAlias)
+        routes.post("/api/training-runs/:run_id/push", use: push)
+        return routes
+    }
+
     // MARK: Models
 
     struct CreateBody: Decodable {
         let name: String
         let modelType: String
         let description: String?
-
-        enum CodingKeys: String, CodingKey {
-            case name, modelType = "model_type", description
-        }
     }
 
-    func create(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let body = try await request.decodeJSON(as: CreateBody.self, context: context)
+    @Sendable func create(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<ModelJSON> {
+        let body = try await request.decode(as: CreateBody.self, context: context)
         guard let modelType = ModelType(apiName: body.modelType) else {
             throw APIError.invalid("model_type must be one of retrieval, ranking, multitask", field: "model_type")
         }
         let model = RegisteredModelDecider.NewModel(name: body.name, modelType: modelType, description: body.description ?? "")
         try await execute(body.name, .create(model), request)
-        return try jsonResponse(try await requireModel(body.name), status: .created)
+        return EditedResponse(status: .created, response: try await requireModel(body.name))
     }
 
-    func list(_ request: Request) async throws -> Response {
+    @Sendable func list(_ request: Request, context: SlipwayRequestContext) async throws -> ModelListJSON {
         let filter = try ModelFilter(request.uri.queryParameters)
         let models = try await queries.models()
-        return try jsonResponse(ModelListJSON(registeredModels: models.filter(filter.matches), kpi: .init(models)))
+        return ModelListJSON(registeredModels: models.filter(filter.matches), kpi: .init(models))
     }
 
-    func checkName(_ request: Request) async throws -> Response {
+    @Sendable func checkName(_ request: Request, context: SlipwayRequestContext) async throws -> NameCheckJSON {
         guard let name = request.uri.queryParameters.get("name"), !name.isEmpty else {
             throw APIError.badRequest("query parameter 'name' is required", field: "name")
         }
         let problem = RegistryNames.modelNameProblem(name)
         let model = problem == nil ? try await queries.model(name) : nil
-        return try jsonResponse(NameCheckJSON(
+        return NameCheckJSON(
             name: name, valid: problem == nil, problem: problem, exists: model != nil, registeredModelID: model?.id,
-            hasSchedule: model?.hasSchedule ?? false, scheduleID: model?.scheduleID))
+            hasSchedule: model?.hasSchedule ?? false, scheduleID: model?.scheduleID)
     }
 
-    func get(_ context: BasicRequestContext) async throws -> Response {
-        try jsonResponse(try await requireModel(try context.parameters.require("name")))
+    @Sendable func get(_ request: Request, context: SlipwayRequestContext) async throws -> ModelJSON {
+        try await requireModel(try context.parameters.require("name"))
     }
 
     struct UpdateBody: Decodable {
@@ -81,29 +77,28 @@ struct RegistryRoutes: Sendable {
         let tags: [String: String]?
     }
 
-    func update(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    @Sendable func update(_ request: Request, context: SlipwayRequestContext) async throws -> ModelJSON {
         let name = try context.parameters.require("name")
-        let body = try await request.decodeJSON(as: UpdateBody.self, context: context)
+        let body = try await request.decode(as: UpdateBody.self, context: context)
         try await execute(name, .update(.init(description: body.description, tags: body.tags)), request)
-        return try jsonResponse(try await requireModel(name))
+        return try await requireModel(name)
     }
 
     // MARK: Versions
 
-    func versions(_ context: BasicRequestContext) async throws -> Response {
+    @Sendable func versions(_ request: Request, context: SlipwayRequestContext) async throws -> VersionListJSON {
         let name = try context.parameters.require("name")
         guard try await queries.modelExists(name) else { throw modelNotFound(name) }
-        struct Body: Encodable { let versions: [VersionJSON] }
-        return try jsonResponse(Body(versions: try await queries.versions(of: name)))
+        return VersionListJSON(versions: try await queries.versions(of: name))
     }
 
-    func version(_ context: BasicRequestContext) async throws -> Response {
+    @Sendable func version(_ request: Request, context: SlipwayRequestContext) async throws -> VersionJSON {
         let name = try context.parameters.require("name")
         let text = try context.parameters.require("version")
         guard let number = RegistryNames.parseVersion(text) else {
             throw APIError.badRequest("version must be a positive number or v<number>, got '\(text)'", field: "version")
         }
-        if let version = try await queries.version(of: name, number: number) { return try jsonResponse(version) }
+        if let version = try await queries.version(of: name, number: number) { return version }
         guard try await queries.modelExists(name) else { throw modelNotFound(name) }
         throw APIError.notFound("registered model '\(name)' has no version \(number)")
     }
@@ -114,21 +109,21 @@ struct RegistryRoutes: Sendable {
         let version: Int32
     }
 
-    func setAlias(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    @Sendable func setAlias(_ request: Request, context: SlipwayRequestContext) async throws -> AliasJSON {
         let name = try context.parameters.require("name")
         let alias = try context.parameters.require("alias")
-        let body = try await request.decodeJSON(as: AliasBody.self, context: context)
+        let body = try await request.decode(as: AliasBody.self, context: context)
         guard body.version > 0 else { throw APIError.invalid("version must be a positive version number", field: "version") }
         let outcome = try await execute(name, .setAlias(alias: alias, versionNumber: body.version, setBy: ""), request)
         let versionID = outcome.state.version(body.version)?.id ?? ""
-        return try jsonResponse(AliasJSON(modelName: name, alias: alias, version: body.version, versionID: versionID))
+        return AliasJSON(modelName: name, alias: alias, version: body.version, versionID: versionID)
     }
 
-    func deleteAlias(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    @Sendable func deleteAlias(_ request: Request, context: SlipwayRequestContext) async throws -> HTTPResponse.Status {
         let name = try context.parameters.require("name")
         let alias = try context.parameters.require("alias")
         try await execute(name, .deleteAlias(alias: alias, deletedBy: ""), request)
-        return Response(status: .noContent)
+        return .noContent
     }
 
     // MARK: Push
@@ -139,15 +134,9 @@ struct RegistryRoutes: Sendable {
 
     /// Registers a completed run that was not registered automatically (not blessed, or it asked to
     /// be pushed by hand). The run is known from training-svc's events, projected here.
-    func push(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    @Sendable func push(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<VersionJSON> {
         let runID = try context.parameters.require("run_id")
-        var request = request
-        // An empty body means the defaults; collecting first lets `decodeJSON` read it again.
-        var force = false
-        if try await request.collectBody(upTo: 64 * 1024).readableBytes > 0 {
-            force = try await request.decodeJSON(as: PushBody.self, context: context).force ?? false
-        }
-
+        let force = try await request.decodeIfPresent(as: PushBody.self, context: context)?.force ?? false
         guard let run = try await queries.trainingRun(runID) else {
             throw APIError.notFound("training run '\(runID)' not found")
         }
@@ -169,7 +158,7 @@ struct RegistryRoutes: Sendable {
         }
         // No events: another push or the reactor registered it between our check and the command.
         if outcome.events.isEmpty { throw alreadyRegistered(runID, version) }
-        return try jsonResponse(version, status: .created)
+        return EditedResponse(status: .created, response: version)
     }
 
     private func alreadyRegistered(_ runID: String, _ version: VersionJSON) -> APIError {
@@ -214,17 +203,13 @@ struct ModelFilter: Sendable {
     var search: String?
 
     init(_ query: Parameters) throws {
-        func value(_ name: String) -> String? {
-            guard let text = query.get(name)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
-            return text
-        }
-        if let type = value("model_type") {
+        if let type = query.nonEmpty("model_type") {
             guard ModelType(apiName: type) != nil else {
                 throw APIError.badRequest("model_type must be one of retrieval, ranking, multitask", field: "model_type")
             }
             modelType = type
         }
-        if let text = value("status") {
+        if let text = query.nonEmpty("status") {
             if text == "blessed" {
                 status = .blessed
             } else if let known = ModelJSON.Status(rawValue: text) {
@@ -234,14 +219,8 @@ struct ModelFilter: Sendable {
                 throw APIError.badRequest("status must be one of \(names.joined(separator: ", "))", field: "status")
             }
         }
-        if let text = value("has_schedule") {
-            switch text {
-            case "true": hasSchedule = true
-            case "false": hasSchedule = false
-            default: throw APIError.badRequest("has_schedule must be true or false", field: "has_schedule")
-            }
-        }
-        search = value("search")?.lowercased()
+        hasSchedule = try query.boolean("has_schedule")
+        search = query.nonEmpty("search")?.lowercased()
     }
 
     func matches(_ model: ModelJSON) -> Bool {

@@ -16,14 +16,20 @@ public struct ServingVersionsProjection: Projection {
         ])]
     }
 
-    public func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
-        for envelope in events where envelope.eventType == TrafficShifted.protoMessageName {
-            let e = try envelope.payload(as: TrafficShifted.self)
-            try await connection.query("DELETE FROM serving_versions WHERE endpoint_name = \(e.endpointID)", logger: logger)
-            let serving = Set(e.traffic.filter { $0.value > 0 }.compactMap { e.revisionVersions[$0.key] })
-            for versionID in serving.sorted() {
-                try await connection.query("INSERT INTO serving_versions (endpoint_name, version_id) VALUES (\(e.endpointID), \(versionID))",
-                                           logger: logger)
+    public func apply(_ events: [Recorded<DeployEvent>], on connection: PostgresConnection, logger: Logger) async throws {
+        for recorded in events {
+            switch recorded.event {
+            case .trafficShifted(let shifted):
+                try await connection.query("DELETE FROM serving_versions WHERE endpoint_name = \(shifted.endpointID)", logger: logger)
+                let serving = Set(shifted.traffic.filter { $0.value > 0 }.compactMap { shifted.revisionVersions[$0.key] })
+                for versionID in serving.sorted() {
+                    try await connection.query(
+                        "INSERT INTO serving_versions (endpoint_name, version_id) VALUES (\(shifted.endpointID), \(versionID))", logger: logger)
+                }
+            case .endpointCreated, .endpointUpdated, .endpointDeleted, .deploymentRequested, .revisionStarted, .revisionReady,
+                 .revisionFailed, .revisionStopped, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed, .deploymentActivated,
+                 .deploymentFailed, .rolledBack, .undeployed, .apiKeyCreated, .apiKeyRevoked, .apiKeyUsed:
+                break  // every change of what serves is a TrafficShifted with the complete split
             }
         }
     }

@@ -29,8 +29,8 @@ public struct TrainingRunRecord: Sendable, Equatable {
     public var completedRun: RegisteredModelDecider.CompletedRun {
         RegisteredModelDecider.CompletedRun(
             modelName: modelName, modelType: modelType, runID: runID, runNumber: runNumber, artifactURI: artifactURI,
-            metrics: metrics, blessed: blessed, datasetID: lineage.datasetID, featureConfigID: lineage.featureConfigID,
-            modelConfigID: lineage.modelConfigID, scheduleID: lineage.scheduleID, trainingConfig: trainingConfig,
+            metrics: metrics, blessed: blessed, datasetID: lineage.datasetId, featureConfigID: lineage.featureConfigId,
+            modelConfigID: lineage.modelConfigId, scheduleID: lineage.scheduleId, trainingConfig: trainingConfig,
             artifacts: lineage.artifacts, createdBy: createdBy)
     }
 
@@ -59,22 +59,17 @@ public struct TrainingRunRecord: Sendable, Equatable {
 
 /// The `lineage` column of `training_runs_seen`: the run's inputs, copied into a version's lineage.
 public struct RunLineage: Codable, Sendable, Equatable {
-    public var datasetID: String
-    public var featureConfigID: String
-    public var modelConfigID: String
-    public var scheduleID: String
+    public var datasetId: String
+    public var featureConfigId: String
+    public var modelConfigId: String
+    public var scheduleId: String
     public var artifacts: [String: String]
 
-    enum CodingKeys: String, CodingKey {
-        case datasetID = "dataset_id", featureConfigID = "feature_config_id", modelConfigID = "model_config_id"
-        case scheduleID = "schedule_id", artifacts
-    }
-
     init(config: TrainingRunConfig, scheduleID: String, artifacts: [String: String]) {
-        datasetID = config.datasetID
-        featureConfigID = config.featureConfigID
-        modelConfigID = config.modelConfigID
-        self.scheduleID = scheduleID
+        datasetId = config.datasetID
+        featureConfigId = config.featureConfigID
+        modelConfigId = config.modelConfigID
+        self.scheduleId = scheduleID
         self.artifacts = artifacts
     }
 }

@@ -10,9 +10,9 @@ import SwiftProtobuf
 /// reactions to them: a created run makes its model exist ("pending"), a blessed completed run becomes
 /// the model's next version unless the run asked to be registered only by an explicit push.
 ///
-/// Why the reactions run inside `apply` rather than in a separate poller: the shell gives a service
-/// no place for extra workers, and the commands are idempotent (`ensureExists`; a registered source
-/// run yields no events), so at-least-once is enough. Each reaction commits in its own transaction
+/// Why the reactions run inside `apply` rather than in a separate worker: they must follow the events
+/// in order and exactly when the projection sees them, and the commands are idempotent (`ensureExists`;
+/// a registered source run yields no events), so at-least-once is enough. Each reaction commits in its own transaction
 /// through the event store before the projector commits this batch's checkpoint. If the checkpoint
 /// commit is lost, the batch is applied again and the reactions decide to do nothing; if a reaction
 /// fails for infrastructure reasons the whole batch rolls back and is retried. A reaction the
@@ -21,13 +21,14 @@ import SwiftProtobuf
 /// never `training_runs_seen`, so the two transactions cannot wait on each other's locks.
 public struct TrainingRunsProjection: Projection {
     public let name = "training_runs"
-    let reactor: RegistryReactor
+    /// Where the reactions' commands go: the registry's own event store.
+    let store: EventStore
     /// Reactions belong to the live read model only: a replay rebuilds these rows into a scratch
     /// schema and must not command anything.
     let liveSchema: String
 
-    public init(reactor: RegistryReactor, liveSchema: String = "public") {
-        self.reactor = reactor
+    public init(store: EventStore, liveSchema: String = "public") {
+        self.store = store
         self.liveSchema = liveSchema
     }
 
@@ -59,24 +60,23 @@ public struct TrainingRunsProjection: Projection {
         case register(runID: String)
     }
 
-    public func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
-        var reactions: [(EventEnvelope, Reaction)] = []
-        for envelope in events {
-            if let reaction = try await applyOne(envelope, on: connection, logger: logger) {
-                reactions.append((envelope, reaction))
+    public func apply(_ events: [Recorded<TrainingEvent>], on connection: PostgresConnection, logger: Logger) async throws {
+        var reactions: [(Recorded<TrainingEvent>, Reaction)] = []
+        for recorded in events {
+            if let reaction = try await applyOne(recorded, on: connection, logger: logger) {
+                reactions.append((recorded, reaction))
             }
         }
         guard !reactions.isEmpty, try await isLive(connection, logger: logger) else { return }
-        for (envelope, reaction) in reactions {
-            try await react(reaction, to: envelope, on: connection, logger: logger)
+        for (recorded, reaction) in reactions {
+            try await react(reaction, to: recorded, on: connection, logger: logger)
         }
     }
 
-    private func applyOne(_ envelope: EventEnvelope, on connection: PostgresConnection, logger: Logger) async throws -> Reaction? {
-        let at = envelope.occurredDate
-        switch envelope.eventType {
-        case TrainingRunCreated.protoMessageName:
-            let created = try TrainingRunCreated(serializedBytes: envelope.payload)
+    private func applyOne(_ recorded: Recorded<TrainingEvent>, on connection: PostgresConnection, logger: Logger) async throws -> Reaction? {
+        let at = recorded.occurredAt
+        switch recorded.event {
+        case .trainingRunCreated(let created):
             let scheduleID = created.hasScheduleID ? created.scheduleID : ""
             let lineage = RunLineage(config: created.config, scheduleID: scheduleID, artifacts: [:])
             let config: [UInt8] = created.hasConfig ? try created.config.serializedBytes() : []
@@ -92,8 +92,7 @@ public struct TrainingRunsProjection: Projection {
             return .ensureModel(RegisteredModelDecider.NewModel(
                 name: created.modelName, modelType: Self.assumedType(created.modelType), createdBy: created.createdBy))
 
-        case TrainingRunConfigEdited.protoMessageName:
-            let edited = try TrainingRunConfigEdited(serializedBytes: envelope.payload)
+        case .trainingRunConfigEdited(let edited):
             let config: [UInt8] = try edited.config.serializedBytes()
             try await connection.query("""
                 UPDATE training_runs_seen SET
@@ -105,8 +104,7 @@ public struct TrainingRunsProjection: Projection {
                 """, logger: logger)
             return nil
 
-        case TrainingRunCompleted.protoMessageName:
-            let completed = try TrainingRunCompleted(serializedBytes: envelope.payload)
+        case .trainingRunCompleted(let completed):
             let scheduleID = completed.hasScheduleID ? completed.scheduleID : ""
             let lineage = RunLineage(config: completed.config, scheduleID: scheduleID, artifacts: completed.artifacts)
             let config: [UInt8] = completed.hasConfig ? try completed.config.serializedBytes() : []
@@ -132,18 +130,18 @@ public struct TrainingRunsProjection: Projection {
                 """, logger: logger)
             return completed.blessed ? .register(runID: completed.runID) : nil
 
-        case TrainingRunFailed.protoMessageName:
-            let failed = try TrainingRunFailed(serializedBytes: envelope.payload)
+        case .trainingRunFailed(let failed):
             try await finish(failed.runID, as: .failed, at: at, on: connection, logger: logger)
             return nil
 
-        case TrainingRunCancelled.protoMessageName:
-            let cancelled = try TrainingRunCancelled(serializedBytes: envelope.payload)
+        case .trainingRunCancelled(let cancelled):
             try await finish(cancelled.runID, as: .cancelled, at: at, on: connection, logger: logger)
             return nil
 
-        default:
-            return nil
+        case .datasetRegistered, .featureConfigCreated, .modelConfigCreated, .trainingRunSubmitted, .trainingRunStarted,
+             .stageStarted, .stageCompleted, .stageFailed, .stageSkipped, .epochCompleted, .trainingRunDeployRequested,
+             .trainingRunDeployed, .trainingRunDeployFailed:
+            return nil  // progress and deployment do not change what the registry knows of a run
         }
     }
 
@@ -159,10 +157,10 @@ public struct TrainingRunsProjection: Projection {
         return false
     }
 
-    private func react(_ reaction: Reaction, to envelope: EventEnvelope, on connection: PostgresConnection, logger: Logger) async throws {
+    private func react(_ reaction: Reaction, to recorded: Recorded<TrainingEvent>, on connection: PostgresConnection, logger: Logger) async throws {
         let metadata = CommandMetadata(
-            correlationID: envelope.correlationID.isEmpty ? UUID.v7().uuidString.lowercased() : envelope.correlationID,
-            causationID: envelope.eventID)
+            correlationID: recorded.correlationID.isEmpty ? UUID.v7().uuidString.lowercased() : recorded.correlationID,
+            causationID: recorded.eventID)
         let modelName: String
         let command: RegisteredModelDecider.Command
         switch reaction {
@@ -179,10 +177,10 @@ public struct TrainingRunsProjection: Projection {
             command = .registerVersion(run, versionID: UUID.v7().uuidString.lowercased(), force: false)
         }
         do {
-            try await reactor.execute(aggregateID: modelName, command: command, metadata: metadata)
+            try await store.execute(RegisteredModelDecider.self, aggregateID: modelName, command: command, metadata: metadata)
         } catch let rejected as CommandRejected {
             logger.warning("training event not applied to the registry", metadata: [
-                "slipway.event.id": "\(envelope.eventID)", "slipway.aggregate.id": "\(modelName)", "error": "\(rejected.message)",
+                "slipway.event.id": "\(recorded.eventID)", "slipway.aggregate.id": "\(modelName)", "error": "\(rejected.message)",
             ])
         }
     }

@@ -36,9 +36,9 @@ enum AdminRoutes {
         enum CodingKeys: String, CodingKey { case loaded, endpoints, apiKeys = "api_keys" }
     }
 
-    static func router(_ parts: ServingRouter.Parts) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
-        StandardRoutes.add(to: router, readiness: parts.readiness)
+    static func router(_ parts: ServingRouter.Parts) -> Router<SlipwayRequestContext> {
+        let router = platformRouter()
+        InternalRoutes.addHealth(to: router, readiness: parts.readiness, postgres: nil, kafkaBrokers: nil)
         router.get("/health") { _, _ in
             let table = parts.store.current
             let health = Health(

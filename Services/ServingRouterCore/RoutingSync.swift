@@ -97,7 +97,7 @@ final class RoutingSync: Sendable {
     }
 
     private func consumeStream() async throws {
-        let topic = ServiceDirectory.topic(for: "deploy")
+        let topic = EventContext.deploy.topic
         let configuration = KafkaConsumerConfiguration(
             bootstrapServers: config.kafkaBrokers, groupId: "serving-router.\(UUID().uuidString.lowercased())", topics: [topic],
             autoOffsetReset: "latest", fetchWaitMaxMs: config.fetchWaitMaxMs)

@@ -16,7 +16,7 @@ struct Endpoints {
             return "http://\(host):\(port)"
         }
         guard let port = ServiceDirectory.defaultPorts[service] ?? (service == "gateway" ? ServiceDirectory.gatewayPort : nil) else {
-            throw ValidationErrorMessage("unknown service '\(service)'; expected one of \(ServiceDirectory.domainServices.joined(separator: ", "))")
+            throw ValidationErrorMessage("unknown service '\(service)'; expected one of \(ServiceDirectory.domainServices.map(\.rawValue).joined(separator: ", "))")
         }
         return "http://127.0.0.1:\(port)"
     }

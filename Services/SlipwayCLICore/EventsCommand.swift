@@ -87,12 +87,12 @@ struct ShowCommand: AsyncParsableCommand {
             print(String(decoding: body, as: UTF8.self))
             return
         }
-        let events = try JSONDecoder.iso8601.decode([EventView].self, from: Data(body))
+        let events = try PlatformJSON.decoder.decode([EventView].self, from: Data(body))
         if events.isEmpty { print("no events for \(aggregate) in \(service)-svc") }
         let time = ISO8601DateFormatter()
         for event in events {
             let position = event.sourcePosition.map { "#\($0)" } ?? "(unpublished)"
-            print("\(time.string(from: event.occurredAt))  \(position)  \(event.aggregateType)/\(event.aggregateID) v\(event.version)  \(event.eventType)  \(event.payload)")
+            print("\(time.string(from: event.occurredAt))  \(position)  \(event.aggregateType)/\(event.aggregateId) v\(event.version)  \(event.eventType)  \(event.payload)")
         }
     }
 }
@@ -112,7 +112,7 @@ struct ReplayCommand: AsyncParsableCommand {
         var query = "verify=\(verify)&keep=\(keep)"
         if let projection { query += "&projection=\(percentEncoded(projection))" }
         let body = try await httpRequest(.POST, "\(base)/internal/replay?\(query)", timeout: .minutes(30))
-        let response = try JSONDecoder().decode(ReplayResponseJSON.self, from: Data(body))
+        let response = try PlatformJSON.decoder.decode(ReplayResponseJSON.self, from: Data(body))
         if response.reports.isEmpty { print("\(response.service)-svc has no read models to replay yet") }
         var failed = false
         for report in response.reports {
@@ -147,14 +147,6 @@ struct EventLine {
         case .failure: payload = "(undecodable payload)"
         }
         return "\(time)  \(envelope.sourceService)#\(envelope.sourcePosition)  \(envelope.aggregateType)/\(envelope.aggregateID) v\(envelope.aggregateVersion)  \(envelope.eventType)  \(payload)"
-    }
-}
-
-extension JSONDecoder {
-    static var iso8601: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
     }
 }
 

@@ -68,12 +68,12 @@ struct UpCommand: AsyncParsableCommand {
         }
         // Services, each on its default port when free.
         var ports: [String: Int] = [:]
-        for service in ServiceDirectory.domainServices {
+        for service in ServiceDirectory.domainServices.map(\.rawValue) {
             let preferred = ServiceDirectory.defaultPorts[service]!
             ports[service] = isTCPPortFree(preferred) ? preferred : try freeTCPPort()
         }
-        let peers = ServiceDirectory.domainServices.map { "\($0)=http://\(host):\(ports[$0]!)" }.joined(separator: ",")
-        for service in ServiceDirectory.domainServices {
+        let peers = ServiceDirectory.domainServices.map { "\($0.rawValue)=http://\(host):\(ports[$0.rawValue]!)" }.joined(separator: ",")
+        for service in ServiceDirectory.domainServices.map(\.rawValue) {
             let port = ports[service]!
             processes.append(ManagedProcess(
                 name: "\(service)-svc", executable: try executable("\(service)-svc"),
@@ -99,7 +99,7 @@ struct UpCommand: AsyncParsableCommand {
             if let cluster { try await cluster.stop() }
         }
         let gatewayURL = "http://\(host):\(gatewayPort)"
-        let servicePorts = ServiceDirectory.domainServices.map { "\($0) :\(ports[$0]!)" }.joined(separator: ", ")
+        let servicePorts = ServiceDirectory.domainServices.map { "\($0.rawValue) :\(ports[$0.rawValue]!)" }.joined(separator: ", ")
         let banner = """
 
             Slipway is up.

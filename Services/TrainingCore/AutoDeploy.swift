@@ -20,25 +20,25 @@ public struct RunDeployOutcomes: Projection {
         ])]
     }
 
-    public func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
-        for envelope in events {
+    public func apply(_ events: [Recorded<DeployEvent>], on connection: PostgresConnection, logger: Logger) async throws {
+        for recorded in events {
             let outcome: (run: String, outcome: String, endpoint: String, deployment: String, url: String, error: String)
-            switch envelope.eventType {
-            case DeploymentActivated.protoMessageName:
-                let e = try envelope.payload(as: DeploymentActivated.self)
+            switch recorded.event {
+            case .deploymentActivated(let e):
                 outcome = (e.sourceRunID, "deployed", e.endpointName, e.deploymentID, e.endpointURL, "")
-            case DeploymentFailed.protoMessageName:
-                let e = try envelope.payload(as: DeploymentFailed.self)
+            case .deploymentFailed(let e):
                 outcome = (e.sourceRunID, "failed", e.endpointID, e.deploymentID, "", e.error)
-            default:
-                continue
+            case .endpointCreated, .endpointUpdated, .endpointDeleted, .deploymentRequested, .revisionStarted, .revisionReady,
+                 .revisionFailed, .revisionStopped, .trafficShifted, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed,
+                 .rolledBack, .undeployed, .apiKeyCreated, .apiKeyRevoked, .apiKeyUsed:
+                continue  // a run's deployment ends activated or failed; nothing else is its outcome
             }
             guard !outcome.run.isEmpty else { continue }
             // The first outcome is the run's: a later rollback or redeploy of the same version does not change it.
             try await connection.query("""
                 INSERT INTO run_deploy_outcomes (run_id, outcome, endpoint_name, deployment_id, endpoint_url, error, recorded_at)
                 VALUES (\(outcome.run), \(outcome.outcome), \(outcome.endpoint), \(outcome.deployment), \(outcome.url), \(outcome.error),
-                        \(envelope.occurredDate))
+                        \(recorded.occurredAt))
                 ON CONFLICT (run_id) DO NOTHING
                 """, logger: logger)
         }
@@ -51,17 +51,9 @@ public struct RunDeployOutcomes: Projection {
 public struct AutoDeployWorker: Sendable {
     public init() {}
 
-    public func run(_ environment: ServiceEnvironment) async throws {
-        while !Task.isCancelled {
-            do {
-                try await step(environment)
-            } catch is CancellationError {
-                return
-            } catch {
-                environment.logger.warning("auto-deploy step failed", metadata: ["error": "\(error)"])
-            }
-            try await Task.sleep(for: .milliseconds(250))
-        }
+    /// The worker as a service of training-svc: a step every 250 ms.
+    public func service(_ environment: ServiceEnvironment) -> PollingWorker {
+        PollingWorker("auto-deploy", every: .milliseconds(250), logger: environment.logger) { try await step(environment) }
     }
 
     func step(_ environment: ServiceEnvironment) async throws {

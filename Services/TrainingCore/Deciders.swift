@@ -4,17 +4,17 @@ import SlipwayEventSourcing
 
 /// Datasets, feature configs and model configs are written once and never change (a run that used one
 /// can always be rerun as it was), so their deciders only refuse a second creation.
-public protocol CreateOnceDecider: Decider where Command == ProtoEvent, Event == ProtoEvent, State == Bool {
+public protocol CreateOnceDecider: Decider where Command == TrainingEvent, Event == TrainingEvent, State == Bool {
     static var noun: String { get }
 }
 
 extension CreateOnceDecider {
     public static var initial: Bool { false }
-    public static func decide(_ command: ProtoEvent, _ exists: Bool) throws -> [ProtoEvent] {
+    public static func decide(_ command: TrainingEvent, _ exists: Bool) throws -> [TrainingEvent] {
         guard !exists else { throw CommandRejected(.conflict, field: "name", "a \(noun) with this name already exists") }
         return [command]
     }
-    public static func evolve(_ exists: Bool, _ event: ProtoEvent) -> Bool { true }
+    public static func evolve(_ exists: Bool, _ event: TrainingEvent) -> Bool { true }
 }
 
 public enum DatasetDecider: CreateOnceDecider {
@@ -35,7 +35,6 @@ public enum ModelConfigDecider: CreateOnceDecider {
 /// A training run's life: pending → submitting → running → completed / not_blessed / failed / cancelled.
 /// Progress reports (stages, epochs) may arrive twice (a webhook retried), so repeats decide nothing.
 public enum TrainingRunDecider: Decider {
-    public typealias Event = ProtoEvent
 
     public enum Command: Sendable {
         case create(TrainingRunCreated, submit: TrainingRunSubmitted?)
@@ -74,10 +73,10 @@ public enum TrainingRunDecider: Decider {
     public static let aggregateType = "TrainingRun"
     public static let initial = State()
 
-    public static func decide(_ command: Command, _ state: State) throws -> [ProtoEvent] {
+    public static func decide(_ command: Command, _ state: State) throws -> [TrainingEvent] {
         if case .create(let created, let submit) = command {
             guard !state.exists else { throw CommandRejected(.conflict, "training run \(created.runID) already exists") }
-            return [ProtoEvent(created)] + (submit.map { [ProtoEvent($0)] } ?? [])
+            return [.trainingRunCreated(created)] + (submit.map { [.trainingRunSubmitted($0)] } ?? [])
         }
         guard state.exists else { throw CommandRejected(.notFound, "no such training run") }
         let runID = state.created.runID
@@ -86,13 +85,13 @@ public enum TrainingRunDecider: Decider {
             return []
         case .submit(let submitted):
             guard state.status == .pending else { throw notIn(state, "submitted", expected: "pending") }
-            return [ProtoEvent(submitted)]
+            return [.trainingRunSubmitted(submitted)]
         case .start(let jobID):
             guard state.status == .submitting else { throw notIn(state, "started", expected: "submitting") }
             var started = TrainingRunStarted()
             started.runID = runID
             started.executorJobID = jobID
-            return [ProtoEvent(started)]
+            return [.trainingRunStarted(started)]
         case .stageStarted(let stage):
             var events = try progress(state)
             guard !state.startedStages.contains(stage.rawValue), !state.finishedStages.contains(stage.rawValue) else { return [] }
@@ -100,19 +99,19 @@ public enum TrainingRunDecider: Decider {
             started.runID = runID
             started.stage = stage
             started.attempt = 1
-            events.append(ProtoEvent(started))
+            events.append(.stageStarted(started))
             return events
         case .stageCompleted(var completed):
             var events = try progress(state)
             guard !state.finishedStages.contains(completed.stage.rawValue) else { return [] }
             completed.runID = runID
-            events.append(ProtoEvent(completed))
+            events.append(.stageCompleted(completed))
             return events
         case .epoch(var epoch):
             var events = try progress(state)
             guard !state.epochs.contains(epoch.epoch) else { return [] }
             epoch.runID = runID
-            events.append(ProtoEvent(epoch))
+            events.append(.epochCompleted(epoch))
             return events
         case .complete(let metrics, let artifactURI, let artifacts, let durationMs):
             var events = try progress(state)
@@ -123,15 +122,15 @@ public enum TrainingRunDecider: Decider {
                 started.runID = runID
                 started.stage = .register
                 started.attempt = 1
-                events.append(ProtoEvent(started))
+                events.append(.stageStarted(started))
             } else {
-                events.append(ProtoEvent(skipped(runID, .register, blessed ? "auto-registration is off: push the run to the registry"
+                events.append(.stageSkipped(skipped(runID, .register, blessed ? "auto-registration is off: push the run to the registry"
                                                                         : "not blessed: \(blessingNote(state.config, metrics))")))
             }
             if !state.config.deploymentConfig.enabled {
-                events.append(ProtoEvent(skipped(runID, .deploy, "auto-deploy is disabled")))
+                events.append(.stageSkipped(skipped(runID, .deploy, "auto-deploy is disabled")))
             } else if !register {
-                events.append(ProtoEvent(skipped(runID, .deploy, "nothing to deploy: the run registers no version")))
+                events.append(.stageSkipped(skipped(runID, .deploy, "nothing to deploy: the run registers no version")))
             }
             var completed = TrainingRunCompleted()
             completed.runID = runID
@@ -149,7 +148,7 @@ public enum TrainingRunDecider: Decider {
             completed.runNumber = state.created.runNumber
             completed.config = state.config
             if state.created.hasScheduleID { completed.scheduleID = state.created.scheduleID }
-            events.append(ProtoEvent(completed))
+            events.append(.trainingRunCompleted(completed))
             return events
         case .requestDeploy(var requested):
             guard state.status == .completed, state.config.deploymentConfig.enabled else {
@@ -161,7 +160,7 @@ public enum TrainingRunDecider: Decider {
             started.runID = runID
             started.stage = .deploy
             started.attempt = 1
-            return [ProtoEvent(started), ProtoEvent(requested)]
+            return [.stageStarted(started), .trainingRunDeployRequested(requested)]
         case .deployed(var deployed):
             guard state.status == .deploying else { return [] }
             deployed.runID = runID
@@ -169,7 +168,7 @@ public enum TrainingRunDecider: Decider {
             completed.runID = runID
             completed.stage = .deploy
             completed.artifacts = ["endpoint": deployed.endpointURL]
-            return [ProtoEvent(completed), ProtoEvent(deployed)]
+            return [.stageCompleted(completed), .trainingRunDeployed(deployed)]
         case .deployFailed(var failed):
             guard state.status == .deploying else { return [] }
             failed.runID = runID
@@ -177,7 +176,7 @@ public enum TrainingRunDecider: Decider {
             stageFailed.runID = runID
             stageFailed.stage = .deploy
             stageFailed.error = failed.error
-            return [ProtoEvent(stageFailed), ProtoEvent(failed)]
+            return [.stageFailed(stageFailed), .trainingRunDeployFailed(failed)]
         case .fail(let stage, let error, let logTail, let durationMs):
             guard !state.isTerminal else { throw notIn(state, "failed", expected: "pending, submitting or running") }
             let failedStage = stage ?? (state.currentStage == .unspecified ? .compile : state.currentStage)
@@ -193,7 +192,7 @@ public enum TrainingRunDecider: Decider {
             failed.logTail = logTail
             failed.durationMs = durationMs
             if state.created.hasScheduleID { failed.scheduleID = state.created.scheduleID }
-            return [ProtoEvent(stageFailed), ProtoEvent(failed)]
+            return [.stageFailed(stageFailed), .trainingRunFailed(failed)]
         case .cancel(let reason, let by):
             guard !state.isTerminal else { throw notIn(state, "cancelled", expected: "pending, submitting or running") }
             var cancelled = TrainingRunCancelled()
@@ -203,7 +202,7 @@ public enum TrainingRunDecider: Decider {
             cancelled.previousStatus = state.status
             cancelled.stage = state.currentStage
             if state.created.hasScheduleID { cancelled.scheduleID = state.created.scheduleID }
-            return [ProtoEvent(cancelled)]
+            return [.trainingRunCancelled(cancelled)]
         case .editConfig(let config, let fields, let by):
             guard !state.isActive else {
                 throw CommandRejected(.conflict, "the configuration of a \(statusName(state.status)) run cannot change; cancel it or edit after it ends")
@@ -214,19 +213,19 @@ public enum TrainingRunDecider: Decider {
             edited.config = config
             edited.updatedFields = fields
             edited.editedBy = by
-            return [ProtoEvent(edited)]
+            return [.trainingRunConfigEdited(edited)]
         }
     }
 
     /// Progress may arrive for a running run; an external trainer's first report also starts it.
-    static func progress(_ state: State) throws -> [ProtoEvent] {
+    static func progress(_ state: State) throws -> [TrainingEvent] {
         switch state.status {
         case .running: return []
         case .submitting:
             var started = TrainingRunStarted()
             started.runID = state.created.runID
             started.executorJobID = state.config.executor
-            return [ProtoEvent(started)]
+            return [.trainingRunStarted(started)]
         default: throw notIn(state, "updated", expected: "running")
         }
     }
@@ -249,46 +248,48 @@ public enum TrainingRunDecider: Decider {
         CommandRejected(.conflict, "training run is \(statusName(state.status)); only a \(expected) run can be \(verb)")
     }
 
-    public static func evolve(_ state: State, _ event: ProtoEvent) -> State {
+    public static func evolve(_ state: State, _ event: TrainingEvent) -> State {
         var state = state
-        switch event.message {
-        case let created as TrainingRunCreated:
+        switch event {
+        case .trainingRunCreated(let created):
             state.exists = true
             state.created = created
             state.config = created.config
             state.status = .pending
-        case let submitted as TrainingRunSubmitted:
+        case .trainingRunSubmitted(let submitted):
             state.status = .submitting
             state.tokenSHA256 = submitted.tokenSha256
             state.artifactURI = submitted.artifactUri
-        case is TrainingRunStarted:
+        case .trainingRunStarted:
             state.status = .running
-        case let edited as TrainingRunConfigEdited:
+        case .trainingRunConfigEdited(let edited):
             state.config = edited.config
-        case let started as StageStarted:
+        case .stageStarted(let started):
             state.startedStages.insert(started.stage.rawValue)
             state.currentStage = started.stage
-        case let completed as StageCompleted:
+        case .stageCompleted(let completed):
             state.finishedStages.insert(completed.stage.rawValue)
             state.currentStage = completed.stage
-        case let skipped as StageSkipped:
+        case .stageSkipped(let skipped):
             state.finishedStages.insert(skipped.stage.rawValue)
-        case let epoch as EpochCompleted:
+        case .epochCompleted(let epoch):
             state.epochs.insert(epoch.epoch)
-        case let completed as TrainingRunCompleted:
+        case .trainingRunCompleted(let completed):
             state.status = completed.blessed ? .completed : .notBlessed
-        case is TrainingRunFailed:
+        case .trainingRunFailed:
             state.status = .failed
-        case is TrainingRunCancelled:
+        case .trainingRunCancelled:
             state.status = .cancelled
-        case is TrainingRunDeployRequested:
+        case .trainingRunDeployRequested:
             state.status = .deploying
-        case is TrainingRunDeployed:
+        case .trainingRunDeployed:
             state.status = .deployed
-        case is TrainingRunDeployFailed:
+        case .trainingRunDeployFailed:
             state.status = .deployFailed
-        default:
-            break
+        case .stageFailed:
+            break  // always followed by TrainingRunFailed, which ends the run
+        case .datasetRegistered, .featureConfigCreated, .modelConfigCreated:
+            break  // not a run's: datasets and configs are aggregates of their own
         }
         return state
     }

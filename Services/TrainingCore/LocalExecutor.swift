@@ -77,15 +77,17 @@ enum RunToken {
 /// The `local` executor: a queue of submitted runs in the read model, at most `maxConcurrentRuns` trainer
 /// processes at a time. A run is claimed with a `start` command, so two replicas never run it twice.
 /// Progress lines on the trainer's stdout become the run's events.
-public final class LocalExecutor: Sendable {
+public final class LocalExecutor: Service {
     let settings: TrainingSettings
+    let environment: ServiceEnvironment
     private let jobs = Mutex<[String: TrainerProcess]>([:])
     private let claimed = Mutex<Set<String>>([])
     private let nudged = Mutex(false)
     let jobPrefix: String
 
-    public init(settings: TrainingSettings) {
+    public init(settings: TrainingSettings, environment: ServiceEnvironment) {
         self.settings = settings
+        self.environment = environment
         jobPrefix = "local:\(ProcessInfo.processInfo.hostName):\(getpid())"
     }
 
@@ -100,7 +102,8 @@ public final class LocalExecutor: Sendable {
         }
     }
 
-    public func run(_ environment: ServiceEnvironment) async throws {
+    public func run() async throws {
+        let environment = self.environment
         try await failRunsLeftRunning(environment)
         try await withThrowingTaskGroup(of: Void.self) { group in
             while !Task.isCancelled && !Task.isShuttingDownGracefully {

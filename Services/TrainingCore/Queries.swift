@@ -114,11 +114,11 @@ struct TrainingQueries {
         let rows = try await postgres.query(query, logger: logger)
         for try await row in rows {
             let c = row.makeRandomAccess()
-            let metrics = try c[12].decode(String?.self).map { try decodeJSON([String: Double].self, $0) }
+            let metrics = try c[12].decode(String?.self).map { try decodeColumn([String: Double].self, $0) }
             result.append(RunRow(
                 id: try c[0].decode(String.self), runNumber: try c[1].decode(Int.self), name: try c[2].decode(String.self),
                 description: try c[3].decode(String.self), modelType: try c[4].decode(String.self), status: try c[5].decode(String.self),
-                currentStage: try c[6].decode(String?.self), config: try decodeJSON(RunConfigView.self, try c[7].decode(String.self)),
+                currentStage: try c[6].decode(String?.self), config: try decodeColumn(RunConfigView.self, try c[7].decode(String.self)),
                 executor: try c[8].decode(String.self), jobId: try c[9].decode(String?.self), artifactUri: try c[10].decode(String?.self),
                 tokenSha256: try c[11].decode(String?.self), metrics: metrics, blessed: try c[13].decode(Bool?.self),
                 errorMessage: try c[14].decode(String?.self), logTail: try c[15].decode(String?.self), failedStage: try c[16].decode(String?.self),
@@ -152,7 +152,7 @@ struct TrainingQueries {
         for try await (stage, status, startedAt, completedAt, durationMs, details, error) in rows.decode((String, String, Date?, Date?, Int64?, String?, String?).self) {
             stages.append(StageView(name: stage, status: status, startedAt: startedAt, completedAt: completedAt,
                                     durationSeconds: durationMs.map { Double($0) / 1000 },
-                                    details: try details.map { try decodeJSON(StageDetails.self, $0) }, error: error))
+                                    details: try details.map { try decodeColumn(StageDetails.self, $0) }, error: error))
         }
         return stages
     }
@@ -221,7 +221,7 @@ struct TrainingQueries {
             """, logger: logger)
         var result: [EpochView] = []
         for try await (epoch, total, loss, valLoss, metrics, ms, at) in rows.decode((Int, Int, Double, Double, String, Int64, Date).self) {
-            result.append(EpochView(epoch: epoch, totalEpochs: total, loss: loss, valLoss: valLoss, metrics: try decodeJSON([String: Double].self, metrics),
+            result.append(EpochView(epoch: epoch, totalEpochs: total, loss: loss, valLoss: valLoss, metrics: try decodeColumn([String: Double].self, metrics),
                                     durationSeconds: Double(ms) / 1000, recordedAt: at))
         }
         return result
@@ -241,14 +241,14 @@ struct TrainingQueries {
 
     func item<T: Decodable>(_ type: T.Type, table: String, id: String) async throws -> T? {
         let rows = try await postgres.query(PostgresQuery(unsafeSQL: "SELECT body::text FROM \(table) WHERE id = $1", binds: binds(id)), logger: logger)
-        for try await body in rows.decode(String.self) { return try decodeJSON(T.self, body) }
+        for try await body in rows.decode(String.self) { return try decodeColumn(T.self, body) }
         return nil
     }
 
     func items<T: Decodable>(_ type: T.Type, table: String) async throws -> [T] {
         let rows = try await postgres.query(PostgresQuery(unsafeSQL: "SELECT body::text FROM \(table) ORDER BY created_at DESC, id"), logger: logger)
         var result: [T] = []
-        for try await body in rows.decode(String.self) { result.append(try decodeJSON(T.self, body)) }
+        for try await body in rows.decode(String.self) { result.append(try decodeColumn(T.self, body)) }
         return result
     }
 

@@ -42,18 +42,18 @@ public struct TrainingReadModel: Projection {
         ])]
     }
 
-    public func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
-        for envelope in events {
-            let at = envelope.occurredDate
-            let version = envelope.aggregateVersion
-            switch try envelope.decode(as: ProtoEvent.self).message {
-            case let e as DatasetRegistered:
+    public func apply(_ events: [Recorded<TrainingEvent>], on connection: PostgresConnection, logger: Logger) async throws {
+        for recorded in events {
+            let at = recorded.occurredAt
+            let version = recorded.version
+            switch recorded.event {
+            case .datasetRegistered(let e):
                 try await connection.query("INSERT INTO datasets (id, body, created_at) VALUES (\(e.datasetID), \(try json(e.view(createdAt: at)))::jsonb, \(at))", logger: logger)
-            case let e as FeatureConfigCreated:
+            case .featureConfigCreated(let e):
                 try await connection.query("INSERT INTO feature_configs (id, body, created_at) VALUES (\(e.featureConfigID), \(try json(e.view(createdAt: at)))::jsonb, \(at))", logger: logger)
-            case let e as ModelConfigCreated:
+            case .modelConfigCreated(let e):
                 try await connection.query("INSERT INTO model_configs (id, body, created_at) VALUES (\(e.modelConfigID), \(try json(e.view(createdAt: at)))::jsonb, \(at))", logger: logger)
-            case let e as TrainingRunCreated:
+            case .trainingRunCreated(let e):
                 let config = try json(e.config.view)
                 try await connection.query("""
                     INSERT INTO training_runs (id, run_number, name, description, model_type, status, config, executor, rerun_of,
@@ -66,26 +66,26 @@ public struct TrainingReadModel: Projection {
                         INSERT INTO training_run_stages (run_id, stage, position, status) VALUES (\(e.runID), \(stage.name), \(position + 1), 'pending')
                         """, logger: logger)
                 }
-            case let e as TrainingRunSubmitted:
+            case .trainingRunSubmitted(let e):
                 try await connection.query("""
                     UPDATE training_runs SET status = 'submitting', executor = \(e.executor), token_sha256 = \(e.tokenSha256),
                         artifact_uri = \(e.artifactUri), submitted_at = \(at), version = \(version) WHERE id = \(e.runID)
                     """, logger: logger)
-            case let e as TrainingRunStarted:
+            case .trainingRunStarted(let e):
                 try await connection.query("""
                     UPDATE training_runs SET status = 'running', job_id = \(e.executorJobID), started_at = \(at), version = \(version) WHERE id = \(e.runID)
                     """, logger: logger)
-            case let e as TrainingRunConfigEdited:
+            case .trainingRunConfigEdited(let e):
                 try await connection.query("""
                     UPDATE training_runs SET config = \(try json(e.config.view))::jsonb, executor = \(e.config.view.executor), version = \(version)
                     WHERE id = \(e.runID)
                     """, logger: logger)
-            case let e as StageStarted:
+            case .stageStarted(let e):
                 try await connection.query("""
                     UPDATE training_run_stages SET status = 'running', started_at = \(at) WHERE run_id = \(e.runID) AND stage = \(stageName(e.stage))
                     """, logger: logger)
                 try await setCurrentStage(e.runID, e.stage, version: version, on: connection, logger: logger)
-            case let e as StageCompleted:
+            case .stageCompleted(let e):
                 let details = try json(StageDetails(artifacts: e.artifacts, metrics: e.metrics))
                 try await connection.query("""
                     UPDATE training_run_stages SET status = 'completed', started_at = COALESCE(started_at, \(at)), completed_at = \(at),
@@ -93,18 +93,18 @@ public struct TrainingReadModel: Projection {
                     WHERE run_id = \(e.runID) AND stage = \(stageName(e.stage))
                     """, logger: logger)
                 try await setCurrentStage(e.runID, e.stage, version: version, on: connection, logger: logger)
-            case let e as StageSkipped:
+            case .stageSkipped(let e):
                 try await connection.query("""
                     UPDATE training_run_stages SET status = 'skipped', error = \(e.reason) WHERE run_id = \(e.runID) AND stage = \(stageName(e.stage))
                     """, logger: logger)
                 try await bumpVersion(e.runID, version, on: connection, logger: logger)
-            case let e as StageFailed:
+            case .stageFailed(let e):
                 try await connection.query("""
                     UPDATE training_run_stages SET status = 'failed', started_at = COALESCE(started_at, \(at)), completed_at = \(at), error = \(e.error)
                     WHERE run_id = \(e.runID) AND stage = \(stageName(e.stage))
                     """, logger: logger)
                 try await bumpVersion(e.runID, version, on: connection, logger: logger)
-            case let e as EpochCompleted:
+            case .epochCompleted(let e):
                 var metrics = e.metrics
                 for (k, v) in e.recallAtK { metrics["recall_at_\(k)"] = v }
                 try await connection.query("""
@@ -114,27 +114,27 @@ public struct TrainingReadModel: Projection {
                 try await connection.query("""
                     UPDATE training_runs SET epochs_completed = epochs_completed + 1, version = \(version) WHERE id = \(e.runID)
                     """, logger: logger)
-            case let e as TrainingRunCompleted:
+            case .trainingRunCompleted(let e):
                 try await connection.query("""
                     UPDATE training_runs SET status = \(e.blessed ? "completed" : "not_blessed"), metrics = \(try json(e.metrics))::jsonb,
                         blessed = \(e.blessed), artifact_uri = \(e.artifactUri), completed_at = \(at), duration_ms = \(e.durationMs), version = \(version)
                     WHERE id = \(e.runID)
                     """, logger: logger)
-            case let e as TrainingRunDeployRequested:
+            case .trainingRunDeployRequested(let e):
                 try await connection.query("UPDATE training_runs SET status = 'deploying', version = \(version) WHERE id = \(e.runID)", logger: logger)
-            case let e as TrainingRunDeployed:
+            case .trainingRunDeployed(let e):
                 try await connection.query("UPDATE training_runs SET status = 'deployed', version = \(version) WHERE id = \(e.runID)", logger: logger)
-            case let e as TrainingRunDeployFailed:
+            case .trainingRunDeployFailed(let e):
                 try await connection.query("""
                     UPDATE training_runs SET status = 'deploy_failed', error_message = \(e.error), version = \(version) WHERE id = \(e.runID)
                     """, logger: logger)
-            case let e as TrainingRunFailed:
+            case .trainingRunFailed(let e):
                 try await connection.query("""
                     UPDATE training_runs SET status = 'failed', error_message = \(e.error), log_tail = \(e.logTail), failed_stage = \(stageName(e.stage)),
                         completed_at = \(at), duration_ms = \(e.durationMs), version = \(version)
                     WHERE id = \(e.runID)
                     """, logger: logger)
-            case let e as TrainingRunCancelled:
+            case .trainingRunCancelled(let e):
                 try await connection.query("""
                     UPDATE training_runs SET status = 'cancelled', error_message = \(e.reason.isEmpty ? "cancelled" : "cancelled: \(e.reason)"),
                         completed_at = \(at), version = \(version)
@@ -143,8 +143,6 @@ public struct TrainingReadModel: Projection {
                 try await connection.query("""
                     UPDATE training_run_stages SET status = 'cancelled' WHERE run_id = \(e.runID) AND status IN ('pending', 'running')
                     """, logger: logger)
-            default:
-                break
             }
         }
     }
@@ -173,15 +171,20 @@ public struct RunRegistrations: Projection {
         ])]
     }
 
-    public func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
-        for envelope in events where envelope.eventType == ModelVersionRegistered.protoMessageName {
-            let e = try envelope.payload(as: ModelVersionRegistered.self)
-            guard !e.sourceRunID.isEmpty else { continue }
-            try await connection.query("""
-                INSERT INTO run_registrations (run_id, model_name, version_number, version_id, registered_at)
-                VALUES (\(e.sourceRunID), \(e.modelName), \(Int(e.versionNumber)), \(e.versionID), \(envelope.occurredDate))
-                ON CONFLICT (run_id) DO NOTHING
-                """, logger: logger)
+    public func apply(_ events: [Recorded<RegistryEvent>], on connection: PostgresConnection, logger: Logger) async throws {
+        for recorded in events {
+            switch recorded.event {
+            case .modelVersionRegistered(let e):
+                guard !e.sourceRunID.isEmpty else { continue }
+                try await connection.query("""
+                    INSERT INTO run_registrations (run_id, model_name, version_number, version_id, registered_at)
+                    VALUES (\(e.sourceRunID), \(e.modelName), \(Int(e.versionNumber)), \(e.versionID), \(recorded.occurredAt))
+                    ON CONFLICT (run_id) DO NOTHING
+                    """, logger: logger)
+            case .registeredModelCreated, .registeredModelUpdated, .modelAliasSet, .modelAliasDeleted, .modelVersionStatusChanged,
+                 .registeredModelDeleted:
+                break  // only a registered version finishes a run's register stage
+            }
         }
     }
 }
@@ -193,13 +196,10 @@ public struct StageDetails: Codable, Sendable {
 
 /// JSON text for a jsonb column (sorted keys, so replays compare equal byte for byte).
 func json<T: Encodable>(_ value: T) throws -> String {
-    String(decoding: try makeSnakeCaseJSONEncoder().encode(value), as: UTF8.self)
+    String(decoding: try PlatformJSON.encode(value), as: UTF8.self)
 }
 
-func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
-    let decoder = JSONDecoder()
-    decoder.keyDecodingStrategy = .convertFromSnakeCase
-    decoder.dateDecodingStrategy = .iso8601
-    decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return try decoder.decode(T.self, from: Data(text.utf8))
+/// A jsonb column's text back as `T`.
+func decodeColumn<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+    try PlatformJSON.decoder.decode(T.self, from: Data(text.utf8))
 }

@@ -19,23 +19,29 @@ struct TrainingRoutes: Sendable {
         return decoder
     }
 
-    func add(to router: Router<BasicRequestContext>) {
+    var collection: RouteCollection<SlipwayRequestContext> {
+        let router = RouteCollection(context: SlipwayRequestContext.self)
+        add(to: router)
+        return router
+    }
+
+    func add(to router: RouteCollection<SlipwayRequestContext>) {
         addCatalog(router, path: "datasets", table: "datasets", view: DatasetView.self) { request, context in
             let body = try await request.decodeJSON(as: DatasetBody.self, context: context, decoder: Self.bodyDecoder)
             let event = try body.validated()
-            try await self.execute(DatasetDecider.self, event.datasetID, ProtoEvent(event), request)
+            try await self.execute(DatasetDecider.self, event.datasetID, .datasetRegistered(event), request)
             return event.datasetID
         }
         addCatalog(router, path: "feature-configs", table: "feature_configs", view: FeatureConfigView.self) { request, context in
             let body = try await request.decodeJSON(as: FeatureConfigBody.self, context: context, decoder: Self.bodyDecoder)
             let event = try body.validated()
-            try await self.execute(FeatureConfigDecider.self, event.featureConfigID, ProtoEvent(event), request)
+            try await self.execute(FeatureConfigDecider.self, event.featureConfigID, .featureConfigCreated(event), request)
             return event.featureConfigID
         }
         addCatalog(router, path: "model-configs", table: "model_configs", view: ModelConfigView.self) { request, context in
             let body = try await request.decodeJSON(as: ModelConfigBody.self, context: context, decoder: Self.bodyDecoder)
             let event = try body.validated()
-            try await self.execute(ModelConfigDecider.self, event.modelConfigID, ProtoEvent(event), request)
+            try await self.execute(ModelConfigDecider.self, event.modelConfigID, .modelConfigCreated(event), request)
             return event.modelConfigID
         }
 
@@ -123,8 +129,8 @@ struct TrainingRoutes: Sendable {
     // MARK: - Datasets, feature configs, model configs
 
     func addCatalog<View: Codable & Sendable>(
-        _ router: Router<BasicRequestContext>, path: String, table: String, view: View.Type,
-        create: @escaping @Sendable (Request, BasicRequestContext) async throws -> String
+        _ router: RouteCollection<SlipwayRequestContext>, path: String, table: String, view: View.Type,
+        create: @escaping @Sendable (Request, SlipwayRequestContext) async throws -> String
     ) {
         let group = router.group(RouterPath("api/\(path)"))
         let key = table
@@ -145,7 +151,7 @@ struct TrainingRoutes: Sendable {
 
     // MARK: - Runs
 
-    func run(_ context: BasicRequestContext) async throws -> RunRow {
+    func run(_ context: SlipwayRequestContext) async throws -> RunRow {
         let id = try context.parameters.require("id")
         guard let run = try await queries.runRow(id) else { throw APIError.notFound("no training run '\(id)'") }
         return run
@@ -345,7 +351,7 @@ enum Webhooks {
         var logTail: String?
     }
 
-    static func command(kind: String, request: Request, context: BasicRequestContext, run: RunRow) async throws -> TrainingRunDecider.Command {
+    static func command(kind: String, request: Request, context: SlipwayRequestContext, run: RunRow) async throws -> TrainingRunDecider.Command {
         let decoder = TrainingRoutes.bodyDecoder
         func parseStage(_ name: String, field: String) throws -> TrainingStage {
             guard let stage = stage(named: name) else {

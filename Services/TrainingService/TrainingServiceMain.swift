@@ -4,6 +4,6 @@ import TrainingCore
 @main
 struct TrainingServiceMain {
     static func main() async throws {
-        try await SlipwayServiceRunner.run(try TrainingService.definition())
+        try await SlipwayServiceRunner.run(TrainingService.definition())
     }
 }

@@ -12,8 +12,8 @@ import SwiftProtobuf
 /// envelope's payload bytes back into a message or into protobuf JSON without knowing the
 /// type at compile time.
 ///
-/// A new event message is added to the `.proto` file with a `// Emitted ...` doc comment and
-/// to the list of its context below; `EventCatalogTests` fails if the two disagree.
+/// A new event message is added to the `.proto` file with a `// Emitted ...` doc comment;
+/// `scripts/gen-proto` then regenerates the context enums this catalog is derived from.
 public enum EventCatalog {
     /// One catalogued event type.
     public struct Entry: Sendable {
@@ -23,90 +23,15 @@ public enum EventCatalog {
         public let messageType: any SwiftProtobuf.Message.Type
     }
 
-    /// The event message types of each context.
+    /// The event message types of each context, from the generated context enums.
     public static let eventTypes: [EventContext: [any SwiftProtobuf.Message.Type]] = [
-        .training: [
-            DatasetRegistered.self,
-            FeatureConfigCreated.self,
-            ModelConfigCreated.self,
-            TrainingRunCreated.self,
-            TrainingRunSubmitted.self,
-            TrainingRunStarted.self,
-            TrainingRunConfigEdited.self,
-            StageStarted.self,
-            StageCompleted.self,
-            StageFailed.self,
-            StageSkipped.self,
-            EpochCompleted.self,
-            TrainingRunCompleted.self,
-            TrainingRunFailed.self,
-            TrainingRunCancelled.self,
-            TrainingRunDeployRequested.self,
-            TrainingRunDeployed.self,
-            TrainingRunDeployFailed.self,
-        ],
-        .registry: [
-            RegisteredModelCreated.self,
-            RegisteredModelUpdated.self,
-            ModelVersionRegistered.self,
-            ModelAliasSet.self,
-            ModelAliasDeleted.self,
-            ModelVersionStatusChanged.self,
-            RegisteredModelDeleted.self,
-        ],
-        .schedule: [
-            ScheduleCreated.self,
-            ScheduleUpdated.self,
-            SchedulePaused.self,
-            ScheduleResumed.self,
-            ScheduleCancelled.self,
-            ScheduleDeleted.self,
-            ScheduleTriggered.self,
-            ScheduleCompleted.self,
-            ScheduleRunOutcomeRecorded.self,
-        ],
-        .deploy: [
-            EndpointCreated.self,
-            EndpointUpdated.self,
-            EndpointDeleted.self,
-            DeploymentRequested.self,
-            RevisionStarted.self,
-            RevisionReady.self,
-            RevisionFailed.self,
-            RevisionStopped.self,
-            TrafficShifted.self,
-            RolloutStepStarted.self,
-            RolloutStepPassed.self,
-            RolloutGateFailed.self,
-            DeploymentActivated.self,
-            DeploymentFailed.self,
-            RolledBack.self,
-            Undeployed.self,
-            ApiKeyCreated.self,
-            ApiKeyRevoked.self,
-            ApiKeyUsed.self,
-        ],
-        .testing: [
-            EndpointTestStarted.self,
-            EndpointTestCompleted.self,
-            ScheduledCheckConfigured.self,
-        ],
-        .metrics: [
-            AlertRuleCreated.self,
-            AlertRuleUpdated.self,
-            AlertRuleDeleted.self,
-            AlertFired.self,
-            AlertAcknowledged.self,
-            AlertResolved.self,
-            DriftDetected.self,
-            FeedbackRecorded.self,
-            FeedbackFlagChanged.self,
-            FeedbackDeleted.self,
-            FeedbackSentToTraining.self,
-        ],
-        .serving: [
-            PredictionRequestLogged.self
-        ],
+        .training: TrainingEvent.messageTypes,
+        .registry: RegistryEvent.messageTypes,
+        .schedule: ScheduleEvent.messageTypes,
+        .deploy: DeployEvent.messageTypes,
+        .testing: TestingEvent.messageTypes,
+        .metrics: MetricsEvent.messageTypes,
+        .serving: ServingEvent.messageTypes,
     ]
 
     /// All entries, grouped by context in `EventContext.allCases` order.

@@ -1,5 +1,6 @@
-/// A bounded context of Slipway: the service that owns its events and the Kafka topic they
-/// travel on.
+/// A bounded context of Slipway: the service that owns its events (named by the context's raw value,
+/// which is also `EventEnvelope.sourceService`) and the Kafka topic they travel on — the one place topic
+/// names are made.
 public enum EventContext: String, CaseIterable, Sendable {
     case training
     case registry
@@ -15,14 +16,6 @@ public enum EventContext: String, CaseIterable, Sendable {
         switch self {
         case .serving: "slipway.serving.requests"
         default: "slipway.\(rawValue).events"
-        }
-    }
-
-    /// Executable that emits this context's events (`EventEnvelope.sourceService`).
-    public var sourceService: String {
-        switch self {
-        case .serving: "serving-router"
-        default: "\(rawValue)-svc"
         }
     }
 

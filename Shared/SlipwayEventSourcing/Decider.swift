@@ -1,8 +1,13 @@
+import SlipwayContracts
+
 /// A pure aggregate: commands are decided against the folded state, events evolve the state.
-/// No I/O, clock or randomness inside: time and ids arrive on the command.
+/// No I/O, clock or randomness inside: time and ids arrive on the command. Commands are the domain's
+/// intents (`Rollback(to:reason:actor:)`), never event messages, and every rule about a command lives
+/// in `decide`; `evolve` switches over the context's event enum exhaustively (no `default:`).
 public protocol Decider {
     /// Sendable: a command may be decided by another writer's task when commits are grouped.
     associatedtype Command: Sendable
+    /// The context's generated event enum (`DeployEvent`, `TrainingEvent`, …).
     associatedtype Event: EventCodable
     associatedtype State
 
@@ -17,17 +22,4 @@ extension Decider {
     public static func fold(_ events: some Sequence<Event>) -> State {
         events.reduce(initial, evolve)
     }
-}
-
-/// How an event travels: a type name (the payload message's full name) and its serialized bytes.
-public protocol EventCodable: Sendable {
-    var eventType: String { get }
-    func encodePayload() throws -> [UInt8]
-    static func decode(eventType: String, payload: [UInt8]) throws -> Self
-}
-
-public struct UnknownEventType: Error, CustomStringConvertible {
-    public let eventType: String
-    public init(_ eventType: String) { self.eventType = eventType }
-    public var description: String { "unknown event type \(eventType)" }
 }

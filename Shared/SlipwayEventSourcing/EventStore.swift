@@ -135,8 +135,8 @@ public final class EventStore: Sendable {
 
     /// Every event in commit order of its aggregate (by sequence), published or not: what a replay of
     /// this service's own read model folds.
-    public func allEvents(afterSequence sequence: Int64, limit: Int) async throws -> [StoredEvent] {
-        let rows = try await client.query("""
+    public func allEvents(afterSequence sequence: Int64, limit: Int, on connection: PostgresConnection) async throws -> [StoredEvent] {
+        let rows = try await connection.query("""
             SELECT \(unescaped: Self.columns) FROM slipway.events
             WHERE sequence > \(sequence) ORDER BY sequence LIMIT \(limit)
             """, logger: logger)
@@ -243,7 +243,7 @@ public final class EventStore: Sendable {
             if !appended.isEmpty {
                 try await self.insert(appended, on: connection)
                 if let readModel = self.readModel {
-                    try await readModel.apply(appended.map { $0.envelope(sourceService: self.service) }, on: connection, logger: self.logger)
+                    try await readModel.apply(envelopes: appended.map { $0.envelope(sourceService: self.service) }, on: connection, logger: self.logger)
                 }
             }
             return rejected

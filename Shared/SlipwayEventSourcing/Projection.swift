@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PostgresNIO
 import SlipwayContracts
@@ -7,14 +8,54 @@ import SlipwayContracts
 /// `search_path` set to the schema being written: the live one, or a fresh one during a replay.
 /// So table names in `migrations` and `apply` are unqualified, and rows must derive from events only
 /// (no `now()`), or a replay could never equal the live model.
+///
+/// `Event` is the generated enum of the context the projection folds (`DeployEvent`), or
+/// `SlipwayEvent` when it folds several; `apply` switches over it exhaustively, so a new event is a
+/// decision, not a silent skip.
 public protocol Projection: Sendable {
+    associatedtype Event: EventCodable
     /// Names the checkpoint rows and the migration component.
     var name: String { get }
     var migrations: [Migration] { get }
-    /// Events arrive in source order; types the projection does not care about are skipped by it.
-    func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws
+    /// Events arrive in source order.
+    func apply(_ events: [Recorded<Event>], on connection: PostgresConnection, logger: Logger) async throws
+}
+
+/// An event with what the log knows about it.
+public struct Recorded<Event: Sendable>: Sendable {
+    public let event: Event
+    public let envelope: EventEnvelope
+
+    public init(_ event: Event, envelope: EventEnvelope) {
+        self.event = event
+        self.envelope = envelope
+    }
+
+    public var aggregateType: String { envelope.aggregateType }
+    public var aggregateID: String { envelope.aggregateID }
+    /// The aggregate's version after this event.
+    public var version: Int64 { envelope.aggregateVersion }
+    /// Aligned as `Date.microsecondAligned` says: the same instant live and in a replay.
+    public var occurredAt: Date { envelope.occurredDate }
+    public var eventID: String { envelope.eventID }
+    public var correlationID: String { envelope.correlationID }
 }
 
 extension Projection {
     public var migrationSet: MigrationSet { MigrationSet(component: "read-model.\(name)", migrations: migrations) }
+
+    /// Decodes envelopes as this projection's events and applies them. An event type the projection's
+    /// family does not know (a newer producer's) is skipped: events evolve additively.
+    public func apply(envelopes: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
+        var recorded: [Recorded<Event>] = []
+        recorded.reserveCapacity(envelopes.count)
+        for envelope in envelopes {
+            do {
+                recorded.append(Recorded(try envelope.decode(as: Event.self), envelope: envelope))
+            } catch let unknown as UnknownEventType {
+                logger.debug("projection skips an unknown event type", metadata: ["slipway.event.type": "\(unknown.eventType)"])
+            }
+        }
+        if !recorded.isEmpty { try await apply(recorded, on: connection, logger: logger) }
+    }
 }

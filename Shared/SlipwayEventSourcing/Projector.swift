@@ -226,7 +226,7 @@ public final class Projector: Service {
             }
             guard let last = fresh.last else { return current }
             try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \(quoteIdentifier(schema))"), logger: logger)
-            try await projection.apply(fresh, on: connection, logger: logger)
+            try await projection.apply(envelopes: fresh, on: connection, logger: logger)
             try await connection.query("""
                 UPDATE slipway.projection_checkpoints SET position = \(last.sourcePosition), updated_at = now()
                 WHERE projection = \(name) AND source_service = \(source)

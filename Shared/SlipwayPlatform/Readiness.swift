@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import Logging
 import PostgresNIO
 import Synchronization
@@ -12,7 +13,7 @@ public final class Readiness: Sendable {
     public func markMigrated() { migrated.withLock { $0 = true } }
     public var isMigrated: Bool { migrated.withLock { $0 } }
 
-    public struct Report: Encodable, Sendable {
+    public struct Report: ResponseEncodable, Sendable {
         public var ready: Bool
         public var checks: [String: String]
     }
@@ -21,7 +22,7 @@ public final class Readiness: Sendable {
         var checks: [String: String] = [:]
         if let postgres {
             do {
-                try await withTimeout(.seconds(1)) {
+                _ = try await withTimeout(.seconds(1)) {
                     try await postgres.query("SELECT 1", logger: logger)
                 }
                 checks["postgres"] = "ok"

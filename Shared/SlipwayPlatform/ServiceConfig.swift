@@ -1,16 +1,20 @@
 import Foundation
 import Logging
+import SlipwayContracts
 
-/// Where the platform's services listen by default; `slipway up` and the gateway use the same table.
+/// The domain services and where they listen by default; `slipway up` and the gateway use the same table.
+/// A service is named by its context (`deploy`); its topic is the context's (`EventContext.topic`).
 public enum ServiceDirectory {
     public static let gatewayPort = 8080
-    public static let defaultPorts: [String: Int] = [
-        "training": 8101, "registry": 8102, "schedule": 8103, "deploy": 8104, "testing": 8105, "metrics": 8106,
-    ]
-    public static let domainServices = ["training", "registry", "schedule", "deploy", "testing", "metrics"]
+    /// Every context that runs as a service (serving's request log is serving-router's, not a service's).
+    public static let domainServices: [EventContext] = [.training, .registry, .schedule, .deploy, .testing, .metrics]
 
-    public static func topic(for service: String) -> String { "slipway.\(service).events" }
-    public static let servingRequestsTopic = "slipway.serving.requests"
+    public static func defaultPort(of context: EventContext) -> Int {
+        8101 + (domainServices.firstIndex(of: context) ?? 0)
+    }
+
+    /// Service name → default port.
+    public static let defaultPorts: [String: Int] = Dictionary(uniqueKeysWithValues: domainServices.map { ($0.rawValue, defaultPort(of: $0)) })
 }
 
 /// A service process's settings (see `ConfigReader` for precedence).
@@ -40,6 +44,11 @@ public struct ServiceConfig: Sendable {
             logLevel: logLevel,
             fetchWaitMaxMs: try reader.int("fetch-wait-max-ms", default: 20)
         )
+    }
+
+    /// A peer service's base URL: configured, or its default port on this machine.
+    public func peerURL(_ service: String) -> String {
+        peers[service] ?? "http://127.0.0.1:\(ServiceDirectory.defaultPorts[service] ?? 80)"
     }
 
     /// Peers from `--peer name=url` (repeatable) or `SLIPWAY_PEER=name=url,name=url`; unnamed services

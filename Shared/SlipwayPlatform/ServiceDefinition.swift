@@ -2,51 +2,70 @@ import AsyncHTTPClient
 import Hummingbird
 import Logging
 import PostgresNIO
+import ServiceLifecycle
+import SlipwayContracts
 import SlipwayEventSourcing
 
-/// What a domain service plugs into the common shell: its name, its own read model (updated inline
-/// by its commands), the projections it keeps of other services' events, and its API routes.
+/// What a domain service plugs into the common shell: its context (which names the service, its
+/// database and its topic), its own read model (updated inline by its commands), and the parts built
+/// once the shell has made the environment — projections, routes and long-running workers.
 public struct ServiceDefinition: Sendable {
-    public typealias Routes = @Sendable (_ router: Router<BasicRequestContext>, _ environment: ServiceEnvironment) -> Void
-    /// A long-running loop (an executor, a reactor) started after migrations; restarted with backoff if it fails.
-    public typealias Worker = @Sendable (_ environment: ServiceEnvironment) async throws -> Void
+    public typealias Build = @Sendable (_ environment: ServiceEnvironment) throws -> ServiceComponents
 
+    /// The context's name (`deploy`): names the database, the event store's source and the peers' URLs.
     public var name: String
+    /// Where the relay publishes: the context's topic.
+    public var topic: String
     public var defaultPort: Int
     /// Updated in the same transaction as every command's events.
     public var readModel: (any Projection)?
-    public var projections: [ProjectionSubscription]
-    public var routes: Routes
-    public var workers: [(name: String, run: Worker)]
+    public var build: Build
 
-    public init(
-        name: String, defaultPort: Int, readModel: (any Projection)? = nil,
-        projections: [ProjectionSubscription] = [], routes: @escaping Routes = { _, _ in },
-        workers: [(name: String, run: Worker)] = []
-    ) {
+    /// A service of one of Slipway's contexts.
+    public init(context: EventContext, readModel: (any Projection)? = nil, build: @escaping Build = { _ in ServiceComponents() }) {
+        self.init(name: context.rawValue, topic: context.topic, defaultPort: ServiceDirectory.defaultPort(of: context),
+                  readModel: readModel, build: build)
+    }
+
+    /// A service outside the catalogue (the event benchmark's, the kit's tests').
+    public init(name: String, topic: String, defaultPort: Int, readModel: (any Projection)? = nil, build: @escaping Build = { _ in ServiceComponents() }) {
         self.name = name
+        self.topic = topic
         self.defaultPort = defaultPort
         self.readModel = readModel
+        self.build = build
+    }
+}
+
+/// The parts of a service that need its environment.
+public struct ServiceComponents {
+    /// Read models of other services' events (or of this one's, for reactions).
+    public var projections: [ProjectionSubscription]
+    /// The service's API: one collection per area, each registering its own routes.
+    public var routes: [RouteCollection<SlipwayRequestContext>]
+    /// Long-running loops (an executor, a controller), in dependency order: they start after the
+    /// migrations, stop before the projectors and the relay, and each ends on graceful shutdown.
+    public var workers: [any Service]
+
+    public init(projections: [ProjectionSubscription] = [], routes: [RouteCollection<SlipwayRequestContext>] = [], workers: [any Service] = []) {
         self.projections = projections
         self.routes = routes
         self.workers = workers
     }
-
-    public var topic: String { ServiceDirectory.topic(for: name) }
 }
 
-/// A projection and the services whose events it folds.
+/// A projection and the contexts whose events it folds.
 public struct ProjectionSubscription: Sendable {
     public var projection: any Projection
-    public var sourceServices: [String]
+    public var sources: [EventContext]
 
-    public init(_ projection: any Projection, from sourceServices: [String]) {
+    public init(_ projection: any Projection, from sources: [EventContext]) {
         self.projection = projection
-        self.sourceServices = sourceServices
+        self.sources = sources
     }
 }
 
-/// What route handlers get to work with.
+/// What route handlers and workers get to work with.
 public struct ServiceEnvironment: Sendable {
     public let config: ServiceConfig
     public let store: EventStore
@@ -66,12 +85,5 @@ public struct ServiceEnvironment: Sendable {
     @discardableResult
     public func execute<D: Decider>(_ decider: D.Type, aggregateID: String, command: D.Command, metadata: CommandMetadata) async throws -> CommandOutcome<D> {
         try await store.execute(decider, aggregateID: aggregateID, command: command, metadata: metadata)
-    }
-}
-
-extension Request {
-    /// Command metadata from the request: correlation id and `If-Match` expected version.
-    public func commandMetadata() throws -> CommandMetadata {
-        CommandMetadata(correlationID: correlationID, expectedVersion: try expectedVersion())
     }
 }

@@ -4,147 +4,112 @@ import Hummingbird
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayKafka
 
 /// The common shell every domain service runs in.
 ///
-/// Service order (shutdown runs in reverse): PostgreSQL client → workers (migrations, outbox relay,
-/// projectors) → HTTP server. So on SIGTERM the server stops taking requests first, projectors finish the
-/// event in hand, the producer flushes, and PostgreSQL closes last.
+/// One `ServiceGroup`, in dependency order: the PostgreSQL client, the migrations, the outbox relay, each
+/// projector, each worker, the HTTP server. Nothing but the client starts before the migrations are
+/// applied — the server does not even listen. Shutdown runs in reverse, one service at a time: the server
+/// stops taking requests, workers and projectors finish what is in hand, the relay flushes its producer,
+/// PostgreSQL closes last. Each step is bounded (`ShutdownBudget`), so SIGTERM always ends the process.
 public enum SlipwayServiceRunner {
     public static func run(_ definition: ServiceDefinition, reader: ConfigReader = ConfigReader()) async throws {
         let config = try ServiceConfig.load(service: definition.name, defaultPort: definition.defaultPort, reader: reader)
         Observability.bootstrap(level: config.logLevel)
         let logger = serviceLogger(definition.name, level: config.logLevel)
-        try await retrying("create database \(config.database)", logger: logger) {
-            try await config.database.ensureDatabaseExists(logger: logger)
-        }
+        let httpClient = HTTPClient.slipwayInternal
         let postgres = PostgresClient(configuration: try config.database.clientConfiguration(), backgroundLogger: logger)
         let store = EventStore(service: definition.name, client: postgres, logger: logger, readModel: definition.readModel)
-        let environment = ServiceEnvironment(config: config, store: store, postgres: postgres, httpClient: .slipwayInternal, logger: logger)
+        let environment = ServiceEnvironment(config: config, store: store, postgres: postgres, httpClient: httpClient, logger: logger)
+        let components = try definition.build(environment)
         let readiness = Readiness()
-        let router = buildRouter(definition, environment: environment, readiness: readiness)
         let app = Application(
-            router: router,
+            router: buildRouter(definition, components, environment: environment, readiness: readiness),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: definition.name),
             logger: logger)
-        let workers = ServiceWorkers(definition: definition, environment: environment, readiness: readiness)
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: postgres), .init(service: workers), .init(service: app)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        logger.info("starting", metadata: ["http.port": "\(config.port)", "db": "\(config.database)", "kafka.brokers": "\(config.kafkaBrokers)"])
-        try await group.run()
-    }
 
-    /// The service's router: shared middleware and internal routes, then the domain routes.
-    public static func buildRouter(_ definition: ServiceDefinition, environment: ServiceEnvironment, readiness: Readiness) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: RequestMetricsMiddleware())
-        router.add(middleware: ErrorMiddleware())
-        InternalRoutes.addHealth(to: router, readiness: readiness, environment: environment, kafkaBrokers: environment.config.kafkaBrokers)
-        InternalRoutes.addEventRoutes(to: router, definition: definition, environment: environment) { subscription in
-            projectorSources(subscription, config: environment.config, store: environment.store)
-        }
-        definition.routes(router, environment)
-        return router
-    }
-
-    static func projectorSources(_ subscription: ProjectionSubscription, config: ServiceConfig, store: EventStore) -> [Projector.Source] {
-        subscription.sourceServices.map { service in
-            let feed: any EventFeed = service == config.service
-                ? LocalEventFeed(store: store)
-                : HTTPEventFeed(baseURL: config.peers[service] ?? "http://127.0.0.1:\(ServiceDirectory.defaultPorts[service] ?? 80)")
-            return Projector.Source(service: service, topic: ServiceDirectory.topic(for: service), feed: feed)
-        }
-    }
-}
-
-/// Runs migrations, then the outbox relay and every projector until shutdown. A projector that fails
-/// (a peer's feed down, a broker gone) is restarted with backoff rather than taking the service down.
-final class ServiceWorkers: Service {
-    let definition: ServiceDefinition
-    let environment: ServiceEnvironment
-    let readiness: Readiness
-
-    init(definition: ServiceDefinition, environment: ServiceEnvironment, readiness: Readiness) {
-        self.definition = definition
-        self.environment = environment
-        self.readiness = readiness
-    }
-
-    func run() async throws {
-        let logger = environment.logger
-        let config = environment.config
-        let sets = [EventStore.migrations] + [definition.readModel?.migrationSet].compactMap { $0 }
-            + definition.projections.map { $0.projection.migrationSet }
-        try await retrying("migrate", logger: logger) {
-            try await Migrator.migrate(sets, client: self.environment.postgres, logger: logger)
-        }
-        readiness.markMigrated()
-
+        let startup = StartupGate()
+        let migrations = MigrationService(
+            database: config.database, client: postgres, sets: migrationSets(definition, components), readiness: readiness,
+            gate: startup, logger: logger)
         let relay = OutboxRelay(
-            store: environment.store,
-            configuration: .init(topic: definition.topic, database: try config.database.connectionConfiguration()),
+            store: store, configuration: .init(topic: definition.topic, database: try config.database.connectionConfiguration()),
             logger: logger
         ) {
             try KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: config.kafkaBrokers, clientId: "\(config.service)-relay"), logger: logger)
         }
-        let projectors = definition.projections.map { subscription in
-            var kafka = KafkaConsumerConfiguration(bootstrapServers: config.kafkaBrokers, groupId: "\(config.service).\(subscription.projection.name)", topics: [])
-            kafka.fetchWaitMaxMs = config.fetchWaitMaxMs
-            return Projector(
-                projection: subscription.projection,
-                sources: SlipwayServiceRunner.projectorSources(subscription, config: config, store: environment.store),
-                client: environment.postgres, configuration: Projector.Configuration(kafka: kafka), logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: postgres, serviceName: "postgres"),
+            .init(service: migrations, successTerminationBehavior: .ignore, serviceName: "migrations"),
+            .init(service: AfterStartup(relay, name: "outbox relay", gate: startup, logger: logger), serviceName: "outbox relay"),
+        ]
+        for subscription in components.projections {
+            let projector = makeProjector(subscription, environment: environment)
+            let name = "projector \(subscription.projection.name)"
+            services.append(.init(service: AfterStartup(projector, name: name, gate: startup, logger: logger), serviceName: name))
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await keepRunning("outbox relay", logger: logger) { try await relay.run() } }
-            for (subscription, projector) in zip(definition.projections, projectors) {
-                group.addTask { try await keepRunning("projector \(subscription.projection.name)", logger: logger) { try await projector.run() } }
-            }
-            for worker in definition.workers {
-                let environment = self.environment
-                group.addTask { try await keepRunning(worker.name, logger: logger) { try await worker.run(environment) } }
-            }
-            try await group.waitForAll()
+        for worker in components.workers {
+            let name = String(describing: type(of: worker))
+            services.append(.init(service: AfterStartup(worker, name: name, gate: startup, logger: logger), serviceName: name))
+        }
+        services.append(.init(service: AfterStartup(app, name: "http", gate: startup, restartOnFailure: false, logger: logger), serviceName: "http"))
+
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = ShutdownBudget.graceful
+        configuration.maximumCancellationDuration = ShutdownBudget.cancellation
+        logger.info("starting", metadata: [
+            "http.port": "\(config.port)", "db.name": "\(config.database)", "kafka.brokers": "\(config.kafkaBrokers)",
+        ])
+        try await ServiceGroup(configuration: configuration).run()
+        logger.info("stopped")
+    }
+
+    /// The service's router: the shared middleware and internal routes, then the domain's collections.
+    public static func buildRouter(
+        _ definition: ServiceDefinition, _ components: ServiceComponents, environment: ServiceEnvironment, readiness: Readiness
+    ) -> Router<SlipwayRequestContext> {
+        let router = platformRouter()
+        InternalRoutes.addHealth(to: router, readiness: readiness, postgres: environment.postgres, kafkaBrokers: environment.config.kafkaBrokers)
+        InternalRoutes.addEventRoutes(to: router, definition: definition, components: components, environment: environment)
+        for routes in components.routes { router.addRoutes(routes) }
+        return router
+    }
+
+    /// Every migration the service runs: the event store's, its read model's, each projection's.
+    public static func migrationSets(_ definition: ServiceDefinition, _ components: ServiceComponents) -> [MigrationSet] {
+        [EventStore.migrations] + [definition.readModel?.migrationSet].compactMap { $0 } + components.projections.map(\.projection.migrationSet)
+    }
+
+    public static func makeProjector(_ subscription: ProjectionSubscription, environment: ServiceEnvironment) -> Projector {
+        let config = environment.config
+        var kafka = KafkaConsumerConfiguration(bootstrapServers: config.kafkaBrokers, groupId: "\(config.service).\(subscription.projection.name)", topics: [])
+        kafka.fetchWaitMaxMs = config.fetchWaitMaxMs
+        return Projector(
+            projection: subscription.projection, sources: projectorSources(subscription, environment: environment),
+            client: environment.postgres, configuration: Projector.Configuration(kafka: kafka), logger: environment.logger)
+    }
+
+    /// Each source context's topic, and its feed: the service's own store, or the peer's `/internal/events`.
+    static func projectorSources(_ subscription: ProjectionSubscription, environment: ServiceEnvironment) -> [Projector.Source] {
+        subscription.sources.map { context in
+            let service = context.rawValue
+            let feed: any EventFeed = service == environment.config.service
+                ? LocalEventFeed(store: environment.store)
+                : HTTPEventFeed(baseURL: environment.config.peerURL(service), httpClient: environment.httpClient)
+            return Projector.Source(service: service, topic: context.topic, feed: feed)
         }
     }
 }
 
-/// Retries an operation with backoff until it succeeds or the service shuts down (start-up ordering:
-/// PostgreSQL may still be starting when a service comes up).
-func retrying(_ what: String, logger: Logger, attempts: Int = 60, _ body: @Sendable () async throws -> Void) async throws {
-    var delay: Duration = .milliseconds(250)
-    for attempt in 1...attempts {
-        do {
-            try await body()
-            return
-        } catch {
-            if attempt == attempts || Task.isCancelled { throw error }
-            logger.warning("\(what) failed, retrying", metadata: ["error": "\(error)", "slipway.attempt": "\(attempt)"])
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, .seconds(5))
-        }
-    }
-}
-
-/// Restarts a long-running loop that failed, with backoff, until graceful shutdown.
-func keepRunning(_ what: String, logger: Logger, _ body: @Sendable () async throws -> Void) async throws {
-    var delay: Duration = .milliseconds(500)
-    while !Task.isCancelled && !Task.isShuttingDownGracefully {
-        do {
-            try await body()
-            return
-        } catch is CancellationError {
-            return
-        } catch {
-            logger.error("\(what) failed, restarting", metadata: ["error": "\(error)"])
-            try? await Task.sleep(for: delay)
-            delay = min(delay * 2, .seconds(10))
-        }
-    }
+/// How long each stage of shutdown may take before it is escalated: graceful shutdown of the whole group
+/// (each service in turn), then task cancellation. Past both, the process ends with a fatal error rather
+/// than hanging on to its port.
+public enum ShutdownBudget {
+    public static let graceful: Duration = .seconds(10)
+    public static let cancellation: Duration = .seconds(5)
 }
 
 public func serviceLogger(_ name: String, level: Logger.Level) -> Logger {

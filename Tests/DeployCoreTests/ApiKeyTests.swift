@@ -46,7 +46,7 @@ struct ApiKeyRouteTests {
     /// deploy-svc on a fresh database that already knows the model `b2b-retrieval` from registry-svc.
     func withService(_ test: @Sendable (any TestClientProtocol, PostgresClient) async throws -> Void) async throws {
         let definition = try DeployService.definition()
-        try await withTestService(definition, prepare: { environment in
+        try await withTestService(definition, prepare: { service in
             var created = RegisteredModelCreated()
             created.modelID = "b2b-retrieval"
             created.name = "b2b-retrieval"
@@ -54,11 +54,8 @@ struct ApiKeyRouteTests {
             try envelope.setPayload(created)
             envelope.aggregateID = "b2b-retrieval"
             envelope.occurredAt = Google_Protobuf_Timestamp(date: Date())
-            // Applied as the projector would: one transaction on the projection.
-            try await environment.postgres.withTransaction(logger: environment.logger) { connection in
-                try await definition.projections[0].projection.apply([envelope], on: connection, logger: environment.logger)
-            }
-        }) { http, environment in try await test(http, environment.postgres) }
+            try await service.project([envelope], into: "known_models")
+        }) { service in try await test(service.testClient, service.postgres) }
     }
 
     func call(_ http: any TestClientProtocol, _ method: HTTPRequest.Method, _ uri: String, _ body: String? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
@@ -79,7 +76,7 @@ struct ApiKeyRouteTests {
             #expect(view["is_active"] as? Bool == true)
             #expect(view["key"] == nil)
 
-            let rows = try await client.query("SELECT key_sha256 FROM api_keys WHERE id = \(id)", logger: TestDatabase.logger)
+            let rows = try await client.query("SELECT key_sha256 FROM api_keys WHERE id = \(id)", logger: TestInfrastructure.logger)
             var stored: [String] = []
             for try await hash in rows.decode(String.self) { stored.append(hash) }
             #expect(stored == [ApiKeyMaterial.sha256(key)])

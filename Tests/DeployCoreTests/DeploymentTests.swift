@@ -68,7 +68,7 @@ struct DeploymentTests {
     }
 
     func withDeployService(_ test: @Sendable (Fixture) async throws -> Void) async throws {
-        let bin = try #require(TestDatabase.shared.binDirectory, "scripts/test writes bin_directory")
+        let bin = try #require(TestInfrastructure.shared.binDirectory, "scripts/test writes bin_directory")
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-deploy-tests-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: work) }
         // Three versions: v1 and v2 blessed, v3 not.
@@ -84,7 +84,7 @@ struct DeploymentTests {
                                               "--stop-revisions-on-exit", "true", "--router-admin-url", "http://127.0.0.1:9",
                                               "--rollback-window-seconds", "600"], environment: [:])
         let definition = try DeployService.definition(reader: reader)
-        try await withTestService(definition, reader: reader, prepare: { environment in
+        try await withTestService(definition, reader: reader, prepare: { service in
             var envelopes: [EventEnvelope] = []
             var created = RegisteredModelCreated()
             created.modelID = Self.model
@@ -110,11 +110,9 @@ struct DeploymentTests {
                 envelopes[index].aggregateID = Self.model
                 envelopes[index].occurredAt = Google_Protobuf_Timestamp(date: Date())
             }
-            try await environment.postgres.withTransaction(logger: environment.logger) { connection in
-                try await definition.projections[0].projection.apply(envelopes, on: connection, logger: environment.logger)
-            }
-        }) { http, environment in
-            try await test(Fixture(http: http, environment: environment, servingRoot: servingRoot))
+            try await service.project(envelopes, into: "known_models")
+        }) { service in
+            try await test(Fixture(http: service.testClient, environment: service.environment, servingRoot: servingRoot))
         }
     }
 

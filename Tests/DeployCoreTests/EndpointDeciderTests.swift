@@ -9,7 +9,7 @@ import Testing
 struct EndpointDeciderTests {
     typealias D = EndpointDecider
 
-    func run(_ state: D.State, _ command: D.Command) throws -> (D.State, [ProtoEvent]) {
+    func run(_ state: D.State, _ command: D.Command) throws -> (D.State, [DeployEvent]) {
         let events = try D.decide(command, state)
         return (events.reduce(state, D.evolve), events)
     }
@@ -38,7 +38,7 @@ struct EndpointDeciderTests {
     }
 
     /// Request → revision started → ready.
-    func deploy(_ state: D.State, _ version: Int32, gradual: Bool = false) throws -> (D.State, [ProtoEvent]) {
+    func deploy(_ state: D.State, _ version: Int32, gradual: Bool = false) throws -> (D.State, [DeployEvent]) {
         var (state, _) = try run(state, .requestDeployment(try request(version, gradual: gradual)))
         let id = state.deployments.last!.id
         (state, _) = try run(state, .startRevision(deploymentID: id, target: .local, resources: ServingResources()))
@@ -66,7 +66,7 @@ struct EndpointDeciderTests {
     @Test("a gradual rollout moves 10 → 50 → 100 through passed steps, then activates")
     func gradual() throws {
         var (state, _) = try deploy(try endpoint(), 1)
-        var events: [ProtoEvent]
+        var events: [DeployEvent]
         (state, events) = try deploy(state, 2, gradual: true)
         #expect(events.map(\.eventType).contains(RolloutStepStarted.protoMessageName))
         #expect(state.traffic == ["shop-2-r1": 10, "shop-1-r1": 90])
@@ -91,7 +91,7 @@ struct EndpointDeciderTests {
         failed.deploymentID = "shop-2"
         failed.gate = .errorRate
         failed.reason = "error rate 5% above 1%"
-        let events: [ProtoEvent]
+        let events: [DeployEvent]
         (state, events) = try run(state, .failGate(failed))
         #expect(events.map(\.eventType) == [RolloutGateFailed.protoMessageName, TrafficShifted.protoMessageName, RolledBack.protoMessageName])
         #expect(state.traffic == ["shop-1-r1": 100])

@@ -38,20 +38,20 @@ struct RouteTableTests {
 @Suite("Gateway forwarding", .serialized, .timeLimit(.minutes(1)))
 struct GatewayForwardingTests {
     /// A stand-in upstream that echoes what it received, as a service would see it.
-    static func upstream() -> Application<RouterResponder<BasicRequestContext>> {
-        let router = Router()
-        router.post("/api/training-runs/:id/rerun/") { request, context -> Response in
+    static func upstream() -> Application<RouterResponder<SlipwayRequestContext>> {
+        let router = platformRouter()
+        router.post("/api/training-runs/:id/rerun/") { request, context in
             let body = try await request.body.collect(upTo: 1 << 20)
             let echo = [
                 "path": request.uri.path, "query": request.uri.query ?? "", "body": String(buffer: body),
                 "correlation": request.headers[.correlationID] ?? "",
             ]
-            return try jsonResponse(echo, status: .created)
+            return EditedResponse(status: .created, response: RawJSON(try PlatformJSON.encode(echo)))
         }
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     }
 
-    static func gateway(upstreamPort: Int?) throws -> Application<RouterResponder<BasicRequestContext>> {
+    static func gateway(upstreamPort: Int?) throws -> Application<RouterResponder<SlipwayRequestContext>> {
         let peers = ["training": "http://127.0.0.1:\(upstreamPort ?? 1)"]
         let config = GatewayConfig(host: "127.0.0.1", port: 0, peers: peers, logLevel: .warning, maxBodyBytes: 1 << 20)
         return Application(router: Gateway.buildRouter(config: config, httpClient: .slipwayInternal))

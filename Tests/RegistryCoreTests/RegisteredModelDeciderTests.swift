@@ -2,29 +2,28 @@ import Foundation
 import RegistryCore
 import SlipwayContracts
 import SlipwayEventSourcing
+import SlipwayTestSupport
 import Testing
 
-/// Given earlier commands (folded into state), when a command, then events or a rejection.
+/// Given earlier events (made by commands, so each test reads as a story), when a command, then events
+/// or a rejection.
 @Suite("RegisteredModel decider")
 struct RegisteredModelDeciderTests {
     typealias Decider = RegisteredModelDecider
 
-    /// Decides each command on the state the previous ones left; returns the final state and the last events.
+    /// The history the commands make, then the last command's events and the state after it.
     @discardableResult
-    func given(_ commands: [Decider.Command], _ state: Decider.State = Decider.initial) throws -> (state: Decider.State, events: [RegistryEvent]) {
-        var state = state
-        var last: [RegistryEvent] = []
-        for command in commands {
-            last = try Decider.decide(command, state)
-            state = last.reduce(state, Decider.evolve)
-        }
-        return (state, last)
+    func given(_ commands: [Decider.Command], _ earlier: [RegistryEvent] = []) throws -> (state: Decider.State, events: [RegistryEvent], history: [RegistryEvent]) {
+        let history = earlier + (try SlipwayTestSupport.history(Decider.self, Array(commands.dropLast()), after: earlier))
+        guard let last = commands.last else { return (Decider.fold(history), [], history) }
+        let events = try decide(Decider.self, given: history, when: last)
+        return (Decider.fold(history + events), events, history + events)
     }
 
-    func rejection(_ command: Decider.Command, after commands: [Decider.Command] = []) throws -> CommandRejected? {
-        let state = try given(commands).state
+    func rejection(_ command: Decider.Command, after commands: [Decider.Command] = [], sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandRejected? {
+        let history = try SlipwayTestSupport.history(Decider.self, commands)
         do {
-            _ = try Decider.decide(command, state)
+            _ = try decide(Decider.self, given: history, when: command)
             return nil
         } catch let rejected as CommandRejected {
             return rejected
@@ -48,7 +47,7 @@ struct RegisteredModelDeciderTests {
     @Test("create emits RegisteredModelCreated with the model's identity")
     func create() throws {
         let events = try given([Self.create]).events
-        guard case .modelCreated(let created)? = events.first, events.count == 1 else { Issue.record("got \(events)"); return }
+        guard case .registeredModelCreated(let created)? = events.first, events.count == 1 else { Issue.record("got \(events)"); return }
         #expect(created.name == "recs")
         #expect(created.modelID == "recs")
         #expect(created.modelType == .retrieval)
@@ -96,8 +95,8 @@ struct RegisteredModelDeciderTests {
 
     @Test("registering runs numbers versions 1, 2, ... and links each to its parent")
     func numbering() throws {
-        let (state, events) = try given([Self.create, Self.register("r1"), Self.register("r2")])
-        guard case .versionRegistered(let v2)? = events.first, events.count == 1 else { Issue.record("got \(events)"); return }
+        let (state, events, _) = try given([Self.create, Self.register("r1"), Self.register("r2")])
+        guard case .modelVersionRegistered(let v2)? = events.first, events.count == 1 else { Issue.record("got \(events)"); return }
         #expect(v2.versionNumber == 2)
         #expect(v2.versionID == "ver-r2")
         #expect(v2.sourceRunID == "r2")
@@ -113,7 +112,7 @@ struct RegisteredModelDeciderTests {
     func registerCreates() throws {
         let events = try given([Self.register("r1")]).events
         #expect(events.count == 2)
-        guard case .modelCreated(let created)? = events.first, case .versionRegistered(let v1)? = events.last else {
+        guard case .registeredModelCreated(let created)? = events.first, case .modelVersionRegistered(let v1)? = events.last else {
             Issue.record("got \(events)"); return
         }
         #expect(created.name == "recs")
@@ -134,7 +133,7 @@ struct RegisteredModelDeciderTests {
         #expect(rejected?.kind == .conflict)
         #expect(rejected?.message.contains("run is not blessed") == true)
         let events = try given([Self.create, Self.register("r1", blessed: false, force: true)]).events
-        guard case .versionRegistered(let v1)? = events.first else { Issue.record("got \(events)"); return }
+        guard case .modelVersionRegistered(let v1)? = events.first else { Issue.record("got \(events)"); return }
         #expect(v1.blessed == false)
         #expect(v1.versionNumber == 1)
     }
@@ -160,20 +159,20 @@ struct RegisteredModelDeciderTests {
     func aliases() throws {
         let history: [Decider.Command] = [Self.create, Self.register("r1"), Self.register("r2")]
         let set = try given(history + [.setAlias(alias: "champion", versionNumber: 1, setBy: "bob")])
-        guard case .aliasSet(let first)? = set.events.first else { Issue.record("got \(set.events)"); return }
+        guard case .modelAliasSet(let first)? = set.events.first else { Issue.record("got \(set.events)"); return }
         #expect(first.versionID == "ver-r1")
         #expect(first.previousVersionID == "")
         #expect(set.state.aliases == ["champion": 1])
 
-        let moved = try given([.setAlias(alias: "champion", versionNumber: 2, setBy: "bob")], set.state)
-        guard case .aliasSet(let move)? = moved.events.first else { Issue.record("got \(moved.events)"); return }
+        let moved = try given([.setAlias(alias: "champion", versionNumber: 2, setBy: "bob")], set.history)
+        guard case .modelAliasSet(let move)? = moved.events.first else { Issue.record("got \(moved.events)"); return }
         #expect(move.versionNumber == 2)
         #expect(move.previousVersionID == "ver-r1")
 
-        #expect(try given([.setAlias(alias: "champion", versionNumber: 2, setBy: "bob")], moved.state).events.isEmpty)
+        #expect(try given([.setAlias(alias: "champion", versionNumber: 2, setBy: "bob")], moved.history).events.isEmpty)
 
-        let deleted = try given([.deleteAlias(alias: "champion", deletedBy: "bob")], moved.state)
-        guard case .aliasDeleted(let removal)? = deleted.events.first else { Issue.record("got \(deleted.events)"); return }
+        let deleted = try given([.deleteAlias(alias: "champion", deletedBy: "bob")], moved.history)
+        guard case .modelAliasDeleted(let removal)? = deleted.events.first else { Issue.record("got \(deleted.events)"); return }
         #expect(removal.versionID == "ver-r2")
         #expect(deleted.state.aliases.isEmpty)
     }
@@ -206,13 +205,13 @@ struct RegisteredModelDeciderTests {
     @Test("update records only what changed")
     func update() throws {
         let events = try given([Self.create, .update(.init(description: "new", tags: ["team": "recs"]))]).events
-        guard case .modelUpdated(let updated)? = events.first else { Issue.record("got \(events)"); return }
+        guard case .registeredModelUpdated(let updated)? = events.first else { Issue.record("got \(events)"); return }
         #expect(updated.updatedFields == ["description", "tags"])
         #expect(updated.descriptionText == "new")
         #expect(updated.tags == ["team": "recs"])
 
         let tagsOnly = try given([Self.create, .update(.init(tags: ["a": "b"]))])
-        guard case .modelUpdated(let second)? = tagsOnly.events.first else { Issue.record("got \(tagsOnly.events)"); return }
+        guard case .registeredModelUpdated(let second)? = tagsOnly.events.first else { Issue.record("got \(tagsOnly.events)"); return }
         #expect(second.updatedFields == ["tags"])
         #expect(tagsOnly.state.description == "two towers")
 

@@ -47,7 +47,7 @@ struct RegistryIntegrationTests {
             #expect(try await registry.queries.version(of: "recs", number: 2)?.lineage.parentVersionID == v1.id)
 
             // The read model derives from the events alone: a replay rebuilds the same rows.
-            let report = try await Replayer.replay(RegistryReadModel(), from: store, verify: true, logger: TestDatabase.logger)
+            let report = try await Replayer.replay(RegistryReadModel(), from: store, verify: true, logger: TestInfrastructure.logger)
             #expect(report.verified == true, "\(report.tables)")
         }
     }
@@ -158,8 +158,8 @@ struct RegistryIntegrationTests {
             var feed = EventFeedBuilder(service: "training")
             let events = try feed.run("run-1", model: "recs", number: 1, blessed: true)
             let training = registry.training
-            try await registry.client.withTransaction(logger: TestDatabase.logger) { connection in
-                try await Migrator.createFresh(training.migrations, schema: "replay_training_test", on: connection, logger: TestDatabase.logger)
+            try await registry.client.withTransaction(logger: TestInfrastructure.logger) { connection in
+                try await Migrator.createFresh(training.migrations, schema: "replay_training_test", on: connection, logger: TestInfrastructure.logger)
             }
             try await registry.apply(events, to: training, schema: "replay_training_test")
             #expect(try await registry.count("SELECT count(*) FROM replay_training_test.training_runs_seen") == 1)

@@ -27,7 +27,7 @@ struct RegistryProjectorTests {
         try await withRegistry { registry in
             let feed = MemoryFeed()
             var kafka = KafkaConsumerConfiguration(
-                bootstrapServers: TestDatabase.shared.kafkaBrokers, groupId: "registry-test-\(UUID().uuidString.prefix(8))",
+                bootstrapServers: TestInfrastructure.shared.kafkaBrokers, groupId: "registry-test-\(UUID().uuidString.prefix(8))",
                 topics: [], fetchWaitMaxMs: 10)
             kafka.sessionTimeoutMs = 6000
             var configuration = Projector.Configuration(kafka: kafka)
@@ -35,7 +35,7 @@ struct RegistryProjectorTests {
             let projector = Projector(
                 projection: registry.training,
                 sources: [Projector.Source(service: "training", topic: "test.training.\(UUID().uuidString.prefix(8).lowercased())", feed: feed)],
-                client: registry.client, configuration: configuration, logger: TestDatabase.logger)
+                client: registry.client, configuration: configuration, logger: TestInfrastructure.logger)
 
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await projector.run() }
@@ -55,15 +55,4 @@ struct RegistryProjectorTests {
             }
         }
     }
-}
-
-/// Polls `condition` until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(30), _ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    struct TimedOut: Error, CustomStringConvertible { let description: String }
-    throw TimedOut(description: "timed out waiting for: \(what)")
 }

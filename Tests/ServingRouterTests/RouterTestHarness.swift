@@ -26,7 +26,7 @@ struct RouterTestEnvironment: Decodable {
     enum CodingKeys: String, CodingKey { case kafkaBrokers = "kafka_brokers", binDirectory = "bin_directory" }
 
     static let shared: RouterTestEnvironment = {
-        let file = TestDatabase.packageRoot.appendingPathComponent(".slipway-test/env.json")
+        let file = TestInfrastructure.packageRoot.appendingPathComponent(".slipway-test/env.json")
         guard let data = try? Data(contentsOf: file), let env = try? JSONDecoder().decode(RouterTestEnvironment.self, from: data) else {
             fatalError("serving-router tests need \(file.path): run them through scripts/test")
         }
@@ -177,7 +177,7 @@ enum DeployEvents {
         envelope.occurredAt = Google_Protobuf_Timestamp(date: Date())
         envelope.schemaVersion = 1
         try envelope.setPayload(event)
-        _ = try await producer.send(KafkaOutgoingMessage(topic: ServiceDirectory.topic(for: "deploy"), key: Array(id.utf8), value: try envelope.serializedBytes()))
+        _ = try await producer.send(KafkaOutgoingMessage(topic: EventContext.deploy.topic, key: Array(id.utf8), value: try envelope.serializedBytes()))
     }
 }
 

@@ -258,7 +258,7 @@ struct ServingRouterIntegrationTests {
         let endpoint = endpointDocument(name: name, routes: [("r1", server.address, 100)])
         let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(
             bootstrapServers: RouterTestEnvironment.shared.kafkaBrokers, groupId: "router-test-\(UUID().uuidString)",
-            topics: [ServiceDirectory.servingRequestsTopic], autoOffsetReset: "earliest"), logger: RouterTestEnvironment.logger)
+            topics: [EventContext.serving.topic], autoOffsetReset: "earliest"), logger: RouterTestEnvironment.logger)
         let requests: @Sendable (RouterHandle) async throws -> Void = { router in
             let first = try await router.call("/\(name)/recommend", key: key, body: #"{"customer_id": "C5", "top_k": 4, "features": {"city": "city2"}}"#)
             #expect(first.status == 200)

@@ -25,7 +25,7 @@ struct EnvelopeTests {
         envelope.aggregateType = "TrainingRun"
         envelope.aggregateID = created.runID
         envelope.aggregateVersion = 1
-        envelope.sourceService = EventContext.training.sourceService
+        envelope.sourceService = EventContext.training.rawValue
         envelope.sourcePosition = 42
         envelope.occurredAt = Google_Protobuf_Timestamp(seconds: 1_790_000_000, nanos: 123_000_000)
         envelope.correlationID = "corr-1"

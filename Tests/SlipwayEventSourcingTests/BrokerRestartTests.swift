@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import SlipwayEventSourcing
 import SlipwayLocalRuntime
+import SlipwayTestSupport
 import Testing
 
 /// The dev broker forgets everything on restart. Projections must notice the reset and backfill.

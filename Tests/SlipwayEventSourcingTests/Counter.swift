@@ -89,17 +89,17 @@ struct CounterTotals: Projection {
         ])]
     }
 
-    func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
-        for envelope in events where envelope.aggregateType == Counter.aggregateType {
-            switch try envelope.decode(as: Counter.Event.self) {
+    func apply(_ events: [Recorded<Counter.Event>], on connection: PostgresConnection, logger: Logger) async throws {
+        for recorded in events where recorded.aggregateType == Counter.aggregateType {
+            switch recorded.event {
             case .created(let name):
                 try await connection.query("""
-                    INSERT INTO counters (id, name, total, events, version) VALUES (\(envelope.aggregateID), \(name), 0, 1, \(envelope.aggregateVersion))
+                    INSERT INTO counters (id, name, total, events, version) VALUES (\(recorded.aggregateID), \(name), 0, 1, \(recorded.version))
                     """, logger: logger)
             case .incremented(let by):
                 try await connection.query("""
-                    UPDATE counters SET total = total + \(by), events = events + 1, version = \(envelope.aggregateVersion)
-                    WHERE id = \(envelope.aggregateID)
+                    UPDATE counters SET total = total + \(by), events = events + 1, version = \(recorded.version)
+                    WHERE id = \(recorded.aggregateID)
                     """, logger: logger)
             }
         }

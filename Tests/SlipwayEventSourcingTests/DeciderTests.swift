@@ -1,4 +1,5 @@
 import SlipwayEventSourcing
+import SlipwayTestSupport
 import Testing
 
 @Suite("Counter decider (pure)")

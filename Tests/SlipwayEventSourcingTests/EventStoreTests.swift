@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 import SlipwayEventSourcing
+import SlipwayTestSupport
 import Testing
 
 @Suite("Event store on PostgreSQL", .serialized, .timeLimit(.minutes(2)))

@@ -6,6 +6,7 @@ import PostgresNIO
 import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayPlatform
+import SlipwayTestSupport
 import Testing
 
 /// The common service shell's HTTP behaviour, with the counter aggregate mounted as a domain.
@@ -22,19 +23,25 @@ struct HTTPShellTests {
         let by: Int64
     }
 
+    struct Version: ResponseEncodable {
+        let version: Int64
+    }
+
     static func definition() -> ServiceDefinition {
-        ServiceDefinition(name: "counters", defaultPort: 0, readModel: CounterTotals()) { router, environment in
-            router.post("/api/counters") { request, context in
-                let body = try await request.decodeJSON(as: CreateCounter.self, context: context)
+        ServiceDefinition(name: "counters", topic: "test.counters.events", defaultPort: 0, readModel: CounterTotals()) { environment in
+            let routes = RouteCollection(context: SlipwayRequestContext.self)
+            routes.post("/api/counters") { request, context in
+                let body = try await request.decode(as: CreateCounter.self, context: context)
                 let outcome = try await environment.execute(Counter.self, aggregateID: body.id, command: .create(name: body.name), metadata: try request.commandMetadata())
-                return try jsonResponse(["version": outcome.version], status: .created)
+                return EditedResponse(status: .created, response: Version(version: outcome.version))
             }
-            router.post("/api/counters/:id/increments") { request, context in
+            routes.post("/api/counters/:id/increments") { request, context in
                 let id = try context.parameters.require("id")
-                let body = try await request.decodeJSON(as: Increment.self, context: context)
+                let body = try await request.decode(as: Increment.self, context: context)
                 let outcome = try await environment.execute(Counter.self, aggregateID: id, command: .increment(by: body.by), metadata: try request.commandMetadata())
-                return try jsonResponse(["version": outcome.version])
+                return Version(version: outcome.version)
             }
+            return ServiceComponents(routes: [routes])
         }
     }
 
@@ -49,7 +56,7 @@ struct HTTPShellTests {
                 postgres: client, httpClient: .slipwayInternal, logger: TestEnvironment.logger)
             let readiness = Readiness()
             readiness.markMigrated()
-            let router = SlipwayServiceRunner.buildRouter(definition, environment: environment, readiness: readiness)
+            let router = SlipwayServiceRunner.buildRouter(definition, try definition.build(environment), environment: environment, readiness: readiness)
             let app = Application(router: router)
             try await app.test(.live) { http in try await test(http, client) }
         }

@@ -3,6 +3,7 @@ import PostgresNIO
 import SlipwayContracts
 @testable import SlipwayEventSourcing
 import SlipwayKafka
+import SlipwayTestSupport
 import Testing
 
 /// The outbox relay and a projection in another service (its own database and consumer group),

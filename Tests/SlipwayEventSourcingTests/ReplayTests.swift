@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 @testable import SlipwayEventSourcing
+import SlipwayTestSupport
 import Testing
 
 @Suite("Replay into a fresh schema", .serialized, .timeLimit(.minutes(2)))

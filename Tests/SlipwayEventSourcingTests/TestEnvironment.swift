@@ -4,43 +4,12 @@ import PostgresNIO
 import SlipwayEventSourcing
 import SlipwayKafka
 import SlipwayPlatform
+import SlipwayTestSupport
 
-/// What `scripts/test` started for this run: a real PostgreSQL cluster and the dev broker.
-/// Read from a file (not the environment, which would make SwiftPM re-plan the build).
-struct TestEnvironment: Decodable {
-    let postgresURL: String
-    let kafkaBrokers: String
-    let binDirectory: String
-    let workDirectory: String
+/// The kit's tests use the test kit's infrastructure under the name they grew up with.
+typealias TestEnvironment = TestInfrastructure
 
-    enum CodingKeys: String, CodingKey {
-        case postgresURL = "postgres_url", kafkaBrokers = "kafka_brokers", binDirectory = "bin_directory", workDirectory = "work_directory"
-    }
-
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static let shared: TestEnvironment = {
-        let file = packageRoot.appendingPathComponent(".slipway-test/env.json")
-        guard let data = try? Data(contentsOf: file), let environment = try? JSONDecoder().decode(TestEnvironment.self, from: data) else {
-            fatalError("integration tests need \(file.path): run them through `make test` (scripts/test), which starts PostgreSQL and the dev broker")
-        }
-        return environment
-    }()
-
-    static var logger: Logger {
-        var logger = Logger(label: "test")
-        logger.logLevel = .warning
-        return logger
-    }
-
-    /// A database of its own for one test, created on the shared cluster.
-    func freshDatabase(_ prefix: String) async throws -> DatabaseURL {
-        let name = "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
-        let url = try DatabaseURL(postgresURL, defaultDatabase: name)
-        try await url.ensureDatabaseExists(logger: Self.logger)
-        return url
-    }
-
+extension TestInfrastructure {
     /// Two services' databases for one test, both migrated for counters: a source (event store, inline
     /// read model, relay) and a sink that projects the source's events.
     func withSourceAndSink<T: Sendable>(
@@ -57,24 +26,10 @@ struct TestEnvironment: Decodable {
         }
     }
 
-    func uniqueTopic(_ prefix: String) -> String { "test.\(prefix).\(UUID().uuidString.prefix(8).lowercased())" }
-
     var devbrokerPath: String { binDirectory + "/slipway-devbroker" }
 }
 
-/// Runs `body` with a PostgreSQL client whose pool is running.
-func withPostgres<T: Sendable>(_ url: DatabaseURL, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-    var quiet = TestEnvironment.logger
-    quiet.logLevel = .error  // the pool warns when a query races its own start-up: expected here
-    let client = PostgresClient(configuration: try url.clientConfiguration(), backgroundLogger: quiet)
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { await client.run() }
-        defer { group.cancelAll() }
-        return try await body(client)
-    }
-}
-
-/// Runs long-lived loops (relays, projectors) in the background of `body`; cancels them afterwards.
+/// Runs long-running loops (relays, projectors) beside `body`; cancelled when it returns.
 func withBackground<T: Sendable>(_ loops: [@Sendable () async throws -> Void], _ body: @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: Void.self) { group in
         for loop in loops {
@@ -98,17 +53,6 @@ func withBackground<T: Sendable>(_ loops: [@Sendable () async throws -> Void], _
         defer { group.cancelAll() }
         return try await body()
     }
-}
-
-/// Polls `condition` until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(30), _ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    struct TimedOut: Error, CustomStringConvertible { let description: String }
-    throw TimedOut(description: "timed out waiting for: \(what)")
 }
 
 func checkpoint(_ client: PostgresClient, projection: String, source: String) async throws -> Int64 {

@@ -34,9 +34,9 @@ struct TrainingDeciderTests {
     }
 
     /// Decides and folds a sequence of commands; returns the state and every event.
-    static func play(_ commands: [D.Command], from state: D.State = D.initial) throws -> (D.State, [ProtoEvent]) {
+    static func play(_ commands: [D.Command], from state: D.State = D.initial) throws -> (D.State, [TrainingEvent]) {
         var state = state
-        var all: [ProtoEvent] = []
+        var all: [TrainingEvent] = []
         for command in commands {
             let events = try D.decide(command, state)
             state = events.reduce(state, D.evolve)

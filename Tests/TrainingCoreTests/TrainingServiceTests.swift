@@ -25,7 +25,8 @@ struct TrainingServiceTests {
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
         let reader = ConfigReader(arguments: ["--artifact-root", scratch.appendingPathComponent("artifacts").path,
                                               "--trainer-command", "\(script.path) {spec} {artifacts}"], environment: [:])
-        try await withTestService(try TrainingService.definition(reader: reader), reader: reader) { http, _ in
+        try await withTestService(TrainingService.definition(reader: reader), reader: reader) { service in
+            let http = service.testClient
             try await self.createCatalog(http)
             try await test(http, scratch)
         }

@@ -219,12 +219,12 @@ struct BenchEventsCommand: AsyncParsableCommand {
     }
 
     func feedServer(store: EventStore, port: Int, logger: Logger) throws -> some Service {
-        let definition = ServiceDefinition(name: "bench", defaultPort: port, readModel: LedgerProjection())
+        let definition = ServiceDefinition(name: "bench", topic: "slipway.bench.events", defaultPort: port, readModel: LedgerProjection())
         let config = try ServiceConfig.load(service: "bench", defaultPort: port, reader: ConfigReader(arguments: [], environment: [:]))
         let environment = ServiceEnvironment(config: config, store: store, postgres: store.client, httpClient: .slipwayInternal, logger: logger)
         let readiness = Readiness()
         readiness.markMigrated()
-        let router = SlipwayServiceRunner.buildRouter(definition, environment: environment, readiness: readiness)
+        let router = SlipwayServiceRunner.buildRouter(definition, ServiceComponents(), environment: environment, readiness: readiness)
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
     }
 

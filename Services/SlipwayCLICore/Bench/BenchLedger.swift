@@ -58,15 +58,14 @@ struct LedgerProjection: Projection {
         ])]
     }
 
-    func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
+    func apply(_ events: [Recorded<BenchAccount.Deposited>], on connection: PostgresConnection, logger: Logger) async throws {
         var totals: [String: (balance: Int64, deposits: Int64, version: Int64)] = [:]
-        for envelope in events where envelope.aggregateType == BenchAccount.aggregateType {
-            let deposit = try BenchAccount.Deposited.decode(eventType: envelope.eventType, payload: [UInt8](envelope.payload))
-            var entry = totals[envelope.aggregateID] ?? (0, 0, 0)
-            entry.balance += deposit.amount
+        for recorded in events where recorded.aggregateType == BenchAccount.aggregateType {
+            var entry = totals[recorded.aggregateID] ?? (0, 0, 0)
+            entry.balance += recorded.event.amount
             entry.deposits += 1
-            entry.version = max(entry.version, envelope.aggregateVersion)
-            totals[envelope.aggregateID] = entry
+            entry.version = max(entry.version, recorded.version)
+            totals[recorded.aggregateID] = entry
         }
         guard !totals.isEmpty else { return }
         let ids = Array(totals.keys)
@@ -91,11 +90,11 @@ struct LatencyRecordingLedger: Projection {
         ledger.migrations + [Migration(2, "latency samples", ["CREATE TABLE bench_latency (position bigint PRIMARY KEY, latency_us bigint NOT NULL)"])]
     }
 
-    func apply(_ events: [EventEnvelope], on connection: PostgresConnection, logger: Logger) async throws {
+    func apply(_ events: [Recorded<BenchAccount.Deposited>], on connection: PostgresConnection, logger: Logger) async throws {
         try await ledger.apply(events, on: connection, logger: logger)
         let now = Date()
-        let positions = events.map(\.sourcePosition)
-        let latencies = events.map { Int64(now.timeIntervalSince($0.occurredDate) * 1_000_000) }
+        let positions = events.map(\.envelope.sourcePosition)
+        let latencies = events.map { Int64(now.timeIntervalSince($0.occurredAt) * 1_000_000) }
         try await connection.query("""
             INSERT INTO bench_latency (position, latency_us) SELECT * FROM unnest(\(positions)::bigint[], \(latencies)::bigint[])
             ON CONFLICT DO NOTHING

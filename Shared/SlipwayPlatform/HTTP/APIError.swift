@@ -108,3 +108,56 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
+
+extension APIError {
+    /// A decoding error as a 400/422 naming the field in snake_case.
+    public static func fromDecoding(_ error: DecodingError) -> APIError {
+        func path(_ codingPath: [any CodingKey], _ key: (any CodingKey)? = nil) -> String {
+            let keys = codingPath + (key.map { [$0] } ?? [])
+            let joined = keys.map { $0.intValue.map { "[\($0)]" } ?? snakeCased($0.stringValue) }.joined(separator: ".")
+            return joined.replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let field = path(context.codingPath, key)
+            return .badRequest("missing field '\(field)'", field: field)
+        case .typeMismatch(let type, let context):
+            let field = path(context.codingPath)
+            return .badRequest("field '\(field)' must be \(describe(type))", field: field)
+        case .valueNotFound(let type, let context):
+            let field = path(context.codingPath)
+            return .badRequest("field '\(field)' must be \(describe(type)), got null", field: field)
+        case .dataCorrupted(let context):
+            let field = path(context.codingPath)
+            if field.isEmpty { return .badRequest("request body is not valid JSON") }
+            // Well-formed JSON with a value the field does not accept (an unknown enum case, a bad date): 422.
+            return .invalid("field '\(field)' is invalid: \(context.debugDescription)", field: field)
+        @unknown default:
+            return .badRequest("request body could not be decoded")
+        }
+    }
+
+    /// `learningRate` → `learning_rate` (a key decoded with `.convertFromSnakeCase` arrives camel-cased).
+    static func snakeCased(_ key: String) -> String {
+        var out = ""
+        for character in key {
+            if character.isUppercase, !out.isEmpty { out += "_" }
+            out += character.lowercased()
+        }
+        return out
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "a string"
+        case is Int.Type, is Int64.Type, is Int32.Type: return "an integer"
+        case is Double.Type, is Float.Type: return "a number"
+        case is Bool.Type: return "a boolean"
+        default:
+            let name = String(describing: type)
+            if name.hasPrefix("Array") { return "an array" }
+            if name.hasPrefix("Dictionary") { return "an object" }
+            return "of type \(name)"
+        }
+    }
+}
