@@ -1,0 +1,20 @@
+/// Log metadata keys, dotted lowercase (STYLE.md), listed once. A module adds its own in one
+/// `LogKey+<Module>.swift` extension; nothing logs a key spelled inline.
+public enum LogKey {
+    public static let error = "error"
+    public static let attempt = "slipway.attempt"
+    public static let aggregateID = "slipway.aggregate.id"
+    public static let eventID = "slipway.event.id"
+    public static let eventType = "slipway.event.type"
+    public static let service = "slipway.service"
+    /// The service whose events a projector folds.
+    public static let source = "slipway.source"
+    public static let checkpoint = "slipway.checkpoint"
+    public static let nextBuffered = "slipway.next_buffered"
+    public static let kafkaTopic = "kafka.topic"
+    public static let kafkaOffset = "kafka.offset"
+    public static let kafkaBrokers = "kafka.brokers"
+    public static let httpPort = "http.port"
+    public static let httpRoute = "http.route"
+    public static let databaseName = "db.name"
+}
