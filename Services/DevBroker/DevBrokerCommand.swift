@@ -95,7 +95,7 @@ struct DevBrokerCommand: AsyncParsableCommand {
                 proxy.start(rewriter: rewriter)
                 logger.info(
                     "broker proxy listening",
-                    metadata: ["proxy.port": "\(proxy.port)", "kafka.mock": "\(proxy.targetHost):\(proxy.targetPort)"])
+                    metadata: [LogKey.proxyPort: "\(proxy.port)", LogKey.kafkaMock: "\(proxy.targetHost):\(proxy.targetPort)"])
             }
             bootstrap = "127.0.0.1:\(proxies[0].port)"
         }
@@ -107,10 +107,10 @@ struct DevBrokerCommand: AsyncParsableCommand {
             }
         }
         FileHandle.standardOutput.write(Data("SLIPWAY_KAFKA_BROKERS=\(bootstrap)\n".utf8))
-        logger.info("dev broker ready", metadata: ["kafka.bootstrap": "\(bootstrap)"])
+        logger.info("dev broker ready", metadata: [LogKey.kafkaBootstrap: "\(bootstrap)"])
 
         let received = await waitForTermination()
-        logger.info("dev broker stopping", metadata: ["signal": "\(received)"])
+        logger.info("dev broker stopping", metadata: [LogKey.signal: "\(received)"])
         for proxy in proxies { proxy.stop() }
         cluster = nil
         if let addressFile { unlink(addressFile) }

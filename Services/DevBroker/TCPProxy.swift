@@ -76,18 +76,18 @@ final class TCPProxy: Sendable {
             }
             if client < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
-                logger.error("proxy accept failed", metadata: ["errno": "\(errno)"])
+                logger.error("proxy accept failed", metadata: [LogKey.errno: "\(errno)"])
                 return
             }
             setNoDelay(client)
             let upstream = connectTarget()
             guard upstream >= 0 else {
-                logger.warning("proxy cannot reach the mock broker", metadata: ["errno": "\(errno)"])
+                logger.warning("proxy cannot reach the mock broker", metadata: [LogKey.errno: "\(errno)"])
                 close(client)
                 continue
             }
             setNoDelay(upstream)
-            logger.debug("proxy connection", metadata: ["proxy.client.fd": "\(client)"])
+            logger.debug("proxy connection", metadata: [LogKey.proxyClientFd: "\(client)"])
             let pair = SocketPair(a: client, b: upstream, rewriter: rewriter.withLock { $0 })
             let requests = Thread { pair.pumpRequests() }
             let responses = Thread { pair.pumpResponses() }

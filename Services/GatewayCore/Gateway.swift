@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import SlipwayEventSourcing
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
@@ -45,7 +46,7 @@ public enum Gateway {
         var configuration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = ShutdownBudget.graceful
         configuration.maximumCancellationDuration = ShutdownBudget.cancellation
-        logger.info("gateway listening", metadata: ["http.port": "\(config.port)"])
+        logger.info("gateway listening", metadata: [LogKey.httpPort: "\(config.port)"])
         try await ServiceGroup(configuration: configuration).run()
     }
 
@@ -92,7 +93,7 @@ struct Proxy: Sendable {
         do {
             response = try await httpClient.execute(upstream, timeout: .seconds(60))
         } catch {
-            context.logger.warning("upstream unavailable", metadata: ["slipway.service": "\(service)", "error": "\(error)"])
+            context.logger.warning("upstream unavailable", metadata: [LogKey.service: "\(service)", LogKey.error: "\(error)"])
             throw APIError(.badGateway, code: "upstream_unavailable", message: "\(service)-svc is not reachable")
         }
         let responseBody = try await response.body.collect(upTo: config.maxBodyBytes)

@@ -36,7 +36,7 @@ struct ModelServerCommand: AsyncParsableCommand {
         do {
             loaded = try ModelBundle.load(from: URL(fileURLWithPath: bundle))
         } catch {
-            logger.critical("cannot load the bundle", metadata: ["bundle": "\(bundle)", "error": "\(error)"])
+            logger.critical("cannot load the bundle", metadata: [LogKey.bundle: "\(bundle)", LogKey.error: "\(error)"])
             throw ExitCode(2)
         }
         let model = try ServedModel(bundle: loaded, name: name, version: version)
@@ -45,8 +45,8 @@ struct ModelServerCommand: AsyncParsableCommand {
             ? PredictBatcher(scorer: model.scorer, maxBatchSize: maxBatchSize, timeout: .milliseconds(Int64(max(0, batchTimeoutMs))),
                              loop: MultiThreadedEventLoopGroup(numberOfThreads: 1).next())
             : nil
-        logger.info("serving", metadata: ["model": "\(model.name)", "version": "\(model.version)", "candidates": "\(model.scorer.candidateCount)",
-                                          "http.port": "\(port)", "batch.max_size": "\(batcher?.maxBatchSize ?? 1)"])
+        logger.info("serving", metadata: [LogKey.model: "\(model.name)", LogKey.version: "\(model.version)", LogKey.candidates: "\(model.scorer.candidateCount)",
+                                          LogKey.httpPort: "\(port)", LogKey.batchMaxSize: "\(batcher?.maxBatchSize ?? 1)"])
         let server = ModelHTTPServer(api: ModelServerAPI(model: model, batcher: batcher), host: host, port: port, group: group, logger: logger)
         try await ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }

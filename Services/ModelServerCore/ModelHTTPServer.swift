@@ -43,7 +43,7 @@ public final class ModelHTTPServer: Service {
 
     public func run() async throws {
         let channel = try await Self.bind(api: api, host: host, port: port, group: group)
-        logger.info("listening", metadata: ["http.host": "\(host)", "http.port": "\(channel.localAddress?.port ?? port)"])
+        logger.info("listening", metadata: [LogKey.httpHost: "\(host)", LogKey.httpPort: "\(channel.localAddress?.port ?? port)"])
         try await withGracefulShutdownHandler {
             try await channel.closeFuture.get()
         } onGracefulShutdown: {

@@ -27,9 +27,6 @@ public struct ModelSchedulesProjection: Projection {
         ])]
     }
 
-    /// Schedule statuses under which a model counts as scheduled.
-    static let liveStatuses = ["active", "paused"]
-
     public func apply(_ events: [Recorded<ScheduleEvent>], on connection: PostgresConnection, logger: Logger) async throws {
         for recorded in events {
             let at = recorded.occurredAt

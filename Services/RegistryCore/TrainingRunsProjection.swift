@@ -180,7 +180,7 @@ public struct TrainingRunsProjection: Projection {
             try await store.execute(RegisteredModelDecider.self, aggregateID: modelName, command: command, metadata: metadata)
         } catch let rejected as CommandRejected {
             logger.warning("training event not applied to the registry", metadata: [
-                "slipway.event.id": "\(recorded.eventID)", "slipway.aggregate.id": "\(modelName)", "error": "\(rejected.message)",
+                LogKey.eventID: "\(recorded.eventID)", LogKey.aggregateID: "\(modelName)", LogKey.error: "\(rejected.message)",
             ])
         }
     }

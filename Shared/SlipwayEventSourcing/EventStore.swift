@@ -201,7 +201,7 @@ public final class EventStore: Sendable {
                             aggregateType: job.aggregateType, aggregateID: job.aggregateID, expectedVersion: nil, actualVersion: nil)))
                         break
                     }
-                    logger.debug("command conflict, retrying", metadata: ["slipway.aggregate.id": "\(job.aggregateID)", "slipway.attempt": "\(attemptNumber)"])
+                    logger.debug("command conflict, retrying", metadata: [LogKey.aggregateID: "\(job.aggregateID)", LogKey.attempt: "\(attemptNumber)"])
                 } catch {
                     job.outcome.resolve(.failure(error))
                     break

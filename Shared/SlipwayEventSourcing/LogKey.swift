@@ -17,4 +17,6 @@ public enum LogKey {
     public static let httpPort = "http.port"
     public static let httpRoute = "http.route"
     public static let databaseName = "db.name"
+    public static let migrationComponent = "slipway.migration.component"
+    public static let migrationVersion = "slipway.migration.version"
 }

@@ -61,8 +61,8 @@ public enum Migrator {
                                 """, logger: logger)
                         }
                         logger.info("applied migration", metadata: [
-                            "slipway.migration.component": "\(set.component)",
-                            "slipway.migration.version": "\(migration.version)",
+                            LogKey.migrationComponent: "\(set.component)",
+                            LogKey.migrationVersion: "\(migration.version)",
                         ])
                     }
                 }

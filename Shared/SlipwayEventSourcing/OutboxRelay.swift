@@ -62,7 +62,7 @@ public final class OutboxRelay: Service {
             } catch let error as RelayStopped {
                 throw error.underlying
             } catch {
-                logger.warning("outbox relay interrupted, reconnecting", metadata: ["error": "\(error)"])
+                logger.warning("outbox relay interrupted, reconnecting", metadata: [LogKey.error: "\(error)"])
                 try? await Task.sleep(for: configuration.retryDelay)
             }
         }
@@ -71,9 +71,20 @@ public final class OutboxRelay: Service {
     /// Wraps a failure of the test hook, which must stop the relay like a crash would.
     struct RelayStopped: Error { let underlying: any Error }
 
+    /// Connects, waits to lead, publishes until shutdown. The connection and the producer are closed before
+    /// it returns, however it ends; closing the producer flushes what it still holds.
     private func lead() async throws {
         let connection = try await PostgresConnection.connect(configuration: configuration.database, id: 1, logger: logger)
-        defer { Task { [connection] in try? await connection.close() } }
+        do {
+            try await lead(on: connection)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try? await connection.close()
+    }
+
+    private func lead(on connection: PostgresConnection) async throws {
         while true {
             if Task.isCancelled || Task.isShuttingDownGracefully { return }
             let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.leaderLockKey))", logger: logger)
@@ -82,9 +93,18 @@ public final class OutboxRelay: Service {
             if isLeader { break }
             try await Task.sleep(for: .seconds(1))
         }
-        logger.info("outbox relay leads", metadata: ["kafka.topic": "\(configuration.topic)"])
+        logger.info("outbox relay leads", metadata: [LogKey.kafkaTopic: "\(configuration.topic)"])
         var producer = try makeProducer()
-        defer { Task { [producer] in await producer.shutdown() } }
+        do {
+            try await publish(on: connection, producer: &producer)
+        } catch {
+            await producer.shutdown()
+            throw error
+        }
+        await producer.shutdown()
+    }
+
+    private func publish(on connection: PostgresConnection, producer: inout KafkaProducer) async throws {
         // A relay that died after positioning (and maybe publishing) rows left them in the outbox:
         // they go out first, with the positions they already have.
         var unsent = try await positionedOutboxRows(on: connection)
@@ -106,7 +126,7 @@ public final class OutboxRelay: Service {
             } catch {
                 // An idempotent producer that lost its broker (a restarted dev broker forgets producer ids)
                 // can be fenced for good: start a fresh one and publish the same rows again.
-                logger.warning("publish failed, recreating producer", metadata: ["error": "\(error)", "kafka.topic": "\(configuration.topic)"])
+                logger.warning("publish failed, recreating producer", metadata: [LogKey.error: "\(error)", LogKey.kafkaTopic: "\(configuration.topic)"])
                 await producer.shutdown()
                 try await Task.sleep(for: configuration.retryDelay)
                 producer = try makeProducer()

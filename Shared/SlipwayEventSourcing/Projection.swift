@@ -53,7 +53,7 @@ extension Projection {
             do {
                 recorded.append(Recorded(try envelope.decode(as: Event.self), envelope: envelope))
             } catch let unknown as UnknownEventType {
-                logger.debug("projection skips an unknown event type", metadata: ["slipway.event.type": "\(unknown.eventType)"])
+                logger.debug("projection skips an unknown event type", metadata: [LogKey.eventType: "\(unknown.eventType)"])
             }
         }
         if !recorded.isEmpty { try await apply(recorded, on: connection, logger: logger) }

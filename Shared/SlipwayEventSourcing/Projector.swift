@@ -106,7 +106,7 @@ public final class Projector: Service {
         var touched = Set<String>()
         for message in messages {
             guard let envelope = try? EventEnvelope(serializedBytes: message.value) else {
-                logger.warning("skipping undecodable message", metadata: ["kafka.topic": "\(message.topic)", "kafka.offset": "\(message.offset)"])
+                logger.warning("skipping undecodable message", metadata: [LogKey.kafkaTopic: "\(message.topic)", LogKey.kafkaOffset: "\(message.offset)"])
                 continue
             }
             guard var state = states[envelope.sourceService] else { continue }
@@ -142,7 +142,7 @@ public final class Projector: Service {
             state.gapSince = since
             if now - since >= configuration.gapTimeout || state.buffer.count >= configuration.maxBatch * 4 {
                 logger.info("filling a gap from the source feed", metadata: [
-                    "slipway.source": "\(service)", "slipway.checkpoint": "\(state.checkpoint)", "slipway.next_buffered": "\(lowest)",
+                    LogKey.source: "\(service)", LogKey.checkpoint: "\(state.checkpoint)", LogKey.nextBuffered: "\(lowest)",
                 ])
                 do {
                     try await backfill(service, &state, through: lowest - 1)
@@ -150,7 +150,7 @@ public final class Projector: Service {
                     state.gapSince = state.buffer.isEmpty ? nil : now
                 } catch {
                     // The source may be restarting: keep the buffer and try again on a later tick.
-                    logger.warning("backfill failed; will retry", metadata: ["slipway.source": "\(service)", "error": "\(error)"])
+                    logger.warning("backfill failed; will retry", metadata: [LogKey.source: "\(service)", LogKey.error: "\(error)"])
                 }
             }
         } else {
@@ -184,7 +184,7 @@ public final class Projector: Service {
         do {
             try await catchUp(service, &states)
         } catch {
-            logger.warning("catch-up from the source feed failed; will retry", metadata: ["slipway.source": "\(service)", "error": "\(error)"])
+            logger.warning("catch-up from the source feed failed; will retry", metadata: [LogKey.source: "\(service)", LogKey.error: "\(error)"])
         }
     }
 

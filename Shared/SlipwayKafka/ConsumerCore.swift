@@ -180,19 +180,19 @@ final class ConsumerCore: RdKafkaCallbackHandler, @unchecked Sendable {
             case RD_KAFKA_RESP_ERR__PARTITION_EOF:
                 break
             case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
-                logger.warning("kafka offset reset", metadata: ["kafka.partition": "\(tp?.description ?? "-")", "error": "\(text)"])
+                logger.warning("kafka offset reset", metadata: [LogKey.kafkaPartition: "\(tp?.description ?? "-")", LogKey.error: "\(text)"])
                 events.yield(.offsetReset(tp, message: text))
             default:
                 let error = KafkaError(code: message.err.rawValue, message: text)
                 // librdkafka already logged it (log callback) and retries by itself.
-            logger.debug("kafka consumer error", metadata: ["error": "\(error)"])
+            logger.debug("kafka consumer error", metadata: [LogKey.error: "\(error)"])
                 events.yield(.error(error))
             }
             return
         }
         if let last = lastOffsets[tp], message.offset != last + 1 {
             logger.warning(
-                "kafka offset jump", metadata: ["kafka.partition": "\(tp)", "kafka.expected": "\(last + 1)", "kafka.offset": "\(message.offset)"])
+                "kafka offset jump", metadata: [LogKey.kafkaPartition: "\(tp)", LogKey.kafkaExpected: "\(last + 1)", LogKey.kafkaOffset: "\(message.offset)"])
             events.yield(.offsetJump(tp, expected: last + 1, actual: message.offset))
         }
         lastOffsets[tp] = message.offset
@@ -273,10 +273,10 @@ final class ConsumerCore: RdKafkaCallbackHandler, @unchecked Sendable {
             }
             if let error = rd_kafka_seek_partitions(client.handle, list, 5000) {
                 let failure = KafkaError(consuming: error, "seek")
-                logger.warning("kafka seek failed", metadata: ["error": "\(failure)"])
+                logger.warning("kafka seek failed", metadata: [LogKey.error: "\(failure)"])
                 events.yield(.error(failure))
             } else if let failure = firstPartitionError(list) {
-                logger.warning("kafka seek failed", metadata: ["error": "\(failure)"])
+                logger.warning("kafka seek failed", metadata: [LogKey.error: "\(failure)"])
                 events.yield(.error(failure))
             }
             rd_kafka_topic_partition_list_destroy(list)
@@ -324,7 +324,7 @@ final class ConsumerCore: RdKafkaCallbackHandler, @unchecked Sendable {
         lastOffsets = [:]
         logger.warning(
             "kafka cluster changed: rewinding assigned partitions",
-            metadata: ["kafka.cluster.previous": "\(previous ?? "-")", "kafka.cluster": "\(reported)", "kafka.partitions": "\(partitions.count)"])
+            metadata: [LogKey.kafkaClusterPrevious: "\(previous ?? "-")", LogKey.kafkaCluster: "\(reported)", LogKey.kafkaPartitions: "\(partitions.count)"])
         if !partitions.isEmpty {
             let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))!
             defer { rd_kafka_topic_partition_list_destroy(list) }
@@ -355,12 +355,12 @@ final class ConsumerCore: RdKafkaCallbackHandler, @unchecked Sendable {
 
     func clientError(_ error: KafkaError) {
         if error.isFatal {
-            logger.error("kafka consumer fatal error", metadata: ["error": "\(error)"])
+            logger.error("kafka consumer fatal error", metadata: [LogKey.error: "\(error)"])
             events.yield(.error(error))
             finish(throwing: error)
         } else {
             // librdkafka already logged it (log callback) and retries by itself.
-            logger.debug("kafka consumer error", metadata: ["error": "\(error)"])
+            logger.debug("kafka consumer error", metadata: [LogKey.error: "\(error)"])
             events.yield(.error(error))
         }
     }
@@ -399,7 +399,7 @@ final class ConsumerCore: RdKafkaCallbackHandler, @unchecked Sendable {
                 let result = rd_kafka_assign(client, partitions)
                 if result != RD_KAFKA_RESP_ERR_NO_ERROR { events.yield(.error(KafkaError(result, "assign"))) }
             }
-            logger.info("kafka partitions assigned", metadata: ["kafka.partitions": "\(tps)"])
+            logger.info("kafka partitions assigned", metadata: [LogKey.kafkaPartitions: "\(tps)"])
             events.yield(.partitionsAssigned(tps))
         default:
             let revoked = err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? tps : Array(assignedSnapshot())
@@ -419,7 +419,7 @@ final class ConsumerCore: RdKafkaCallbackHandler, @unchecked Sendable {
             if err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS {
                 events.yield(.error(KafkaError(err, "rebalance")))
             }
-            logger.info("kafka partitions revoked", metadata: ["kafka.partitions": "\(revoked)"])
+            logger.info("kafka partitions revoked", metadata: [LogKey.kafkaPartitions: "\(revoked)"])
             events.yield(.partitionsRevoked(revoked))
         }
     }

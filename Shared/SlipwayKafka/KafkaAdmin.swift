@@ -73,9 +73,9 @@ public enum KafkaAdmin {
             let err = rd_kafka_topic_result_error(topicResult)
             switch err {
             case RD_KAFKA_RESP_ERR_NO_ERROR:
-                logger.info("kafka topic created", metadata: ["kafka.topic": "\(name)"])
+                logger.info("kafka topic created", metadata: [LogKey.kafkaTopic: "\(name)"])
             case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
-                logger.debug("kafka topic already exists", metadata: ["kafka.topic": "\(name)"])
+                logger.debug("kafka topic already exists", metadata: [LogKey.kafkaTopic: "\(name)"])
             default:
                 let text = rd_kafka_topic_result_error_string(topicResult).map { String(cString: $0) } ?? ""
                 throw KafkaError(code: err.rawValue, message: "create topic \(name): \(text)")

@@ -53,7 +53,7 @@ public final class KafkaConsumer: Sendable {
         }
         logger.info(
             "kafka consumer started",
-            metadata: ["kafka.group": "\(configuration.groupId)", "kafka.topics": "\(configuration.topics)"])
+            metadata: [LogKey.kafkaGroup: "\(configuration.groupId)", LogKey.kafkaTopics: "\(configuration.topics)"])
     }
 
     deinit {
@@ -141,7 +141,7 @@ public final class KafkaConsumer: Sendable {
             rd_kafka_consumer_close(client.handle)
         }
         if let err, err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.warning("kafka consumer close failed", metadata: ["error": "\(KafkaError(err, "close"))"])
+            logger.warning("kafka consumer close failed", metadata: [LogKey.error: "\(KafkaError(err, "close"))"])
         }
         core.finish(throwing: nil)
         logger.info("kafka consumer closed")

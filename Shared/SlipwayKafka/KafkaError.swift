@@ -47,9 +47,4 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Hashable {
         code: RD_KAFKA_RESP_ERR__DESTROY.rawValue, message: "the client has been shut down")
 
     public var description: String { "KafkaError(\(name) [\(code)]: \(message))" }
-
-    /// Well-known codes callers may want to match on.
-    public static let autoOffsetResetCode: Int32 = RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET.rawValue
-    public static let queueFullCode: Int32 = RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue
-    public static let timedOutCode: Int32 = RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue
 }

@@ -23,9 +23,9 @@ public final class KafkaMockCluster: @unchecked Sendable {
         let ports = Set(bootstrapServers.split(separator: ",").compactMap { $0.split(separator: ":").last.flatMap { UInt16($0) } })
         let updated = Self.disableNagleOnListeners(ports: ports)
         if updated != ports.count {
-            logger.warning("could not set TCP_NODELAY on every mock broker listener", metadata: ["kafka.listeners": "\(updated)/\(ports.count)"])
+            logger.warning("could not set TCP_NODELAY on every mock broker listener", metadata: [LogKey.kafkaListeners: "\(updated)/\(ports.count)"])
         }
-        logger.info("kafka mock cluster started", metadata: ["kafka.bootstrap": "\(bootstrapServers)", "kafka.brokers": "\(brokerCount)"])
+        logger.info("kafka mock cluster started", metadata: [LogKey.kafkaBootstrap: "\(bootstrapServers)", LogKey.kafkaBrokers: "\(brokerCount)"])
     }
 
     deinit {
@@ -39,12 +39,6 @@ public final class KafkaMockCluster: @unchecked Sendable {
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(err, "create topic \(name)")
         }
-        logger.debug("kafka mock topic created", metadata: ["kafka.topic": "\(name)", "kafka.partitions": "\(partitions)"])
-    }
-
-    /// Takes broker `id` (1-based) down or up, for failure tests.
-    public func setBroker(_ id: Int32, up: Bool) throws {
-        let err = up ? rd_kafka_mock_broker_set_up(cluster, id) : rd_kafka_mock_broker_set_down(cluster, id)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, "set broker \(id)") }
+        logger.debug("kafka mock topic created", metadata: [LogKey.kafkaTopic: "\(name)", LogKey.kafkaPartitions: "\(partitions)"])
     }
 }

@@ -39,7 +39,7 @@ public final class KafkaProducer: Sendable {
             }
             KafkaProducer.drainOnStop(client)
         }
-        logger.info("kafka producer started", metadata: ["kafka.client": "\(client.name)"])
+        logger.info("kafka producer started", metadata: [LogKey.kafkaClient: "\(client.name)"])
     }
 
     deinit {
@@ -101,7 +101,7 @@ public final class KafkaProducer: Sendable {
         do {
             try await flush(timeout: .seconds(10))
         } catch {
-            logger.warning("kafka producer flush on shutdown failed", metadata: ["error": "\(error)"])
+            logger.warning("kafka producer flush on shutdown failed", metadata: [LogKey.error: "\(error)"])
         }
         await pollThread.stopAndWait()
         logger.info("kafka producer stopped")
@@ -214,10 +214,10 @@ private final class ProducerCallbacks: RdKafkaCallbackHandler {
 
     func clientError(_ error: KafkaError) {
         if error.isFatal {
-            logger.error("kafka producer fatal error", metadata: ["error": "\(error)"])
+            logger.error("kafka producer fatal error", metadata: [LogKey.error: "\(error)"])
         } else {
             // librdkafka already logged it (log callback) and retries by itself.
-            logger.debug("kafka producer error", metadata: ["error": "\(error)"])
+            logger.debug("kafka producer error", metadata: [LogKey.error: "\(error)"])
         }
     }
 }

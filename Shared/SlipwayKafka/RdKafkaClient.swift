@@ -73,7 +73,7 @@ final class RdKafkaClient: @unchecked Sendable {
             }
             context.logger.log(
                 level: RdKafkaClient.logLevel(syslog: level), "\(text)",
-                metadata: ["kafka.facility": "\(fac)"])
+                metadata: [LogKey.kafkaFacility: "\(fac)"])
         }
         rd_kafka_conf_set_error_cb(conf) { rk, err, reason, _ in
             guard let context = RdKafkaContext.from(rk) else { return }

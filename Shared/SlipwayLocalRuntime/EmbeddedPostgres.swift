@@ -65,9 +65,6 @@ public actor EmbeddedPostgres {
   public nonisolated var logFile: URL { configuration.directory.appendingPathComponent("postgres.log") }
   public nonisolated var portFile: URL { configuration.directory.appendingPathComponent("port") }
 
-  /// `postgres://postgres@127.0.0.1:PORT/` once started (or found running).
-  public var connectionURL: URL? { port.map(Self.url(port:)) }
-
   public static func url(port: Int) -> URL {
     URL(string: "postgres://postgres@127.0.0.1:\(port)/")!
   }
@@ -111,7 +108,7 @@ public actor EmbeddedPostgres {
       if let requested = configuration.port, requested != running.port {
         throw LocalRuntimeError.postgresRunningOnOtherPort(pid: running.pid, port: running.port, requested: requested)
       }
-      logger.info("reusing running PostgreSQL", metadata: ["postgres.pid": "\(running.pid)", "postgres.port": "\(running.port)"])
+      logger.info("reusing running PostgreSQL", metadata: [LogKey.postgresPid: "\(running.pid)", LogKey.postgresPort: "\(running.port)"])
       try? String(running.port).write(to: portFile, atomically: true, encoding: .utf8)
       port = running.port
       return Self.url(port: running.port)
@@ -122,7 +119,7 @@ public actor EmbeddedPostgres {
     let socketDirectory = try await prepareSocketDirectory(runner: runner)
 
     if !fileManager.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) {
-      logger.info("initialising PostgreSQL cluster", metadata: ["postgres.data": "\(dataDirectory.path)"])
+      logger.info("initialising PostgreSQL cluster", metadata: [LogKey.postgresData: "\(dataDirectory.path)"])
       try await runner.check(
         bin.appendingPathComponent("initdb").path,
         ["-D", dataDirectory.path, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]
@@ -143,7 +140,7 @@ public actor EmbeddedPostgres {
     }
     try String(chosenPort).write(to: portFile, atomically: true, encoding: .utf8)
     port = chosenPort
-    logger.info("PostgreSQL started", metadata: ["postgres.port": "\(chosenPort)", "postgres.durable": "\(configuration.durable)"])
+    logger.info("PostgreSQL started", metadata: [LogKey.postgresPort: "\(chosenPort)", LogKey.postgresDurable: "\(configuration.durable)"])
     return Self.url(port: chosenPort)
   }
 
@@ -156,7 +153,7 @@ public actor EmbeddedPostgres {
     let bin = try configuration.binDirectory ?? Self.findBinaries()
     let runner = CommandRunner(runAsUser: geteuid() == 0 ? "postgres" : nil)
     try await runner.check(bin.appendingPathComponent("pg_ctl").path, ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"])
-    logger.info("PostgreSQL stopped", metadata: ["postgres.pid": "\(running.pid)"])
+    logger.info("PostgreSQL stopped", metadata: [LogKey.postgresPid: "\(running.pid)"])
     port = nil
   }
 

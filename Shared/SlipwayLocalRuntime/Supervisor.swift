@@ -141,7 +141,7 @@ public actor Supervisor {
       await stopAll()
       return
     } catch {
-      logger.error("start failed; shutting down", metadata: ["error": "\(error)"])
+      logger.error("start failed; shutting down", metadata: [LogKey.error: "\(error)"])
       await stopAll()
       throw error
     }
@@ -162,14 +162,14 @@ public actor Supervisor {
       do {
         watchdog = try OrphanWatchdog.start(supervisorPID: getpid(), pidsFile: options.paths.pidsFile)
       } catch {
-        logger.warning("orphan watchdog not started; children may outlive a killed supervisor", metadata: ["error": "\(error)"])
+        logger.warning("orphan watchdog not started; children may outlive a killed supervisor", metadata: [LogKey.error: "\(error)"])
       }
     }
     for index in slots.indices {
       if shutdownRequests.current > 0 { throw StartInterrupted() }
       let child = try launch(index)
       try await waitUntilReady(child)
-      logger.info("ready", metadata: ["slipway.process.name": "\(child.spec.name)", "slipway.process.pid": "\(child.pid)"])
+      logger.info("ready", metadata: [LogKey.processName: "\(child.spec.name)", LogKey.processPid: "\(child.pid)"])
     }
     phase = .running
     try writeState()
@@ -186,7 +186,7 @@ public actor Supervisor {
     }
     for entry in previous.processes.reversed() {
       guard let pid = entry.pid, ProcessInspection.isSameProcess(pid, startTicks: entry.startTicks) else { continue }
-      logger.warning("killing orphan of a previous run", metadata: ["slipway.process.name": "\(entry.name)", "slipway.process.pid": "\(pid)"])
+      logger.warning("killing orphan of a previous run", metadata: [LogKey.processName: "\(entry.name)", LogKey.processPid: "\(pid)"])
       if getpgid(pid) == pid { kill(-pid, SIGKILL) }
       kill(pid, SIGKILL)
     }
@@ -205,7 +205,7 @@ public actor Supervisor {
       sink.yield(.exited(index: index, generation: child.generation, exit: exit))
     }
     slots[index].child = child
-    logger.debug("launched", metadata: ["slipway.process.name": "\(spec.name)", "slipway.process.pid": "\(child.pid)"])
+    logger.debug("launched", metadata: [LogKey.processName: "\(spec.name)", LogKey.processPid: "\(child.pid)"])
     try? writeState()
     return child
   }
@@ -276,7 +276,7 @@ public actor Supervisor {
     slots[index].child = nil
     try? writeState()
     guard let backoff = spec.restartPolicy.backoff(forExitStatus: exit.status, reason: exit.reason) else {
-      logger.warning("\(spec.name) \(how); not restarting (policy)", metadata: ["slipway.process.name": "\(spec.name)"])
+      logger.warning("\(spec.name) \(how); not restarting (policy)", metadata: [LogKey.processName: "\(spec.name)"])
       return nil
     }
     if ranFor >= backoff.resetAfter { slots[index].lastDelay = nil }
@@ -284,7 +284,7 @@ public actor Supervisor {
     slots[index].lastDelay = delay
     logger.warning(
       "\(spec.name) \(how); restarting in \(delay)",
-      metadata: ["slipway.process.name": "\(spec.name)", "slipway.restart.attempt": "\(slots[index].restarts + 1)"])
+      metadata: [LogKey.processName: "\(spec.name)", LogKey.restartAttempt: "\(slots[index].restarts + 1)"])
     return delay
   }
 
@@ -295,10 +295,10 @@ public actor Supervisor {
       let child = try launch(index)
       logger.info(
         "restarted \(slots[index].spec.name)",
-        metadata: ["slipway.process.name": "\(slots[index].spec.name)", "slipway.process.pid": "\(child.pid)",
-                   "slipway.restart.attempt": "\(slots[index].restarts)"])
+        metadata: [LogKey.processName: "\(slots[index].spec.name)", LogKey.processPid: "\(child.pid)",
+                   LogKey.restartAttempt: "\(slots[index].restarts)"])
     } catch {
-      logger.error("restart failed", metadata: ["slipway.process.name": "\(slots[index].spec.name)", "error": "\(error)"])
+      logger.error("restart failed", metadata: [LogKey.processName: "\(slots[index].spec.name)", LogKey.error: "\(error)"])
       // Treat a failed launch as an immediate exit so the backoff keeps growing.
       eventSink.yield(.exited(index: index, generation: slots[index].generation, exit: .init(status: 127, reason: .exit)))
     }
@@ -312,12 +312,12 @@ public actor Supervisor {
     for index in slots.indices.reversed() {
       guard let child = slots[index].child, !child.hasExited else { continue }
       let name = child.spec.name
-      logger.info("stopping", metadata: ["slipway.process.name": "\(name)", "slipway.process.pid": "\(child.pid)"])
+      logger.info("stopping", metadata: [LogKey.processName: "\(name)", LogKey.processPid: "\(child.pid)"])
       child.send(SIGTERM)
       let requests = shutdownRequests
       let stopped = await child.waitForExit(timeout: child.spec.stopTimeout) { requests.current >= 2 }
       if !stopped {
-        logger.warning("did not stop after SIGTERM; sending SIGKILL", metadata: ["slipway.process.name": "\(name)"])
+        logger.warning("did not stop after SIGTERM; sending SIGKILL", metadata: [LogKey.processName: "\(name)"])
         child.send(SIGKILL)
         _ = await child.waitForExit(timeout: .seconds(5))
       }
@@ -326,7 +326,7 @@ public actor Supervisor {
       do {
         try await onShutdown()
       } catch {
-        logger.error("shutdown hook failed", metadata: ["error": "\(error)"])
+        logger.error("shutdown hook failed", metadata: [LogKey.error: "\(error)"])
       }
     }
     phase = .stopped

@@ -1,13 +1,3 @@
-/// One recommended candidate.
-public struct ScoredCandidate: Sendable, Equatable {
-    /// Row in the candidate matrix.
-    public var index: Int
-    /// ORIGINAL product id.
-    public var productId: String
-    public var score: Float
-    public init(index: Int, productId: String, score: Float) { self.index = index; self.productId = productId; self.score = score }
-}
-
 /// Serving-side answer for one query (the `predictions[i]` object of the model server).
 public struct Recommendations: Sendable, Equatable {
     public var productIds: [String]
@@ -153,12 +143,6 @@ public final class Scorer: Sendable {
         let ex = Set(excluding.compactMap { idIndex[$0] })
         let top = topK(query: q, k: k, excluded: ex)
         return Recommendations(productIds: top.map { candidateIds[$0.index] }, scores: top.map(\.score))
-    }
-
-    public func scoredCandidates(_ features: [String: FeatureValue], k: Int) throws(ScoringError) -> [ScoredCandidate] {
-        guard k >= 1 else { throw .invalidK(k) }
-        let q = try queryEmbedding(features)
-        return topK(query: q, k: k).map { ScoredCandidate(index: $0.index, productId: candidateIds[$0.index], score: $0.score) }
     }
 
     /// Top-k for a batch of query embeddings (Q×D row-major). Candidate blocks are reused across all

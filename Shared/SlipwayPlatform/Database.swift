@@ -40,7 +40,7 @@ extension DatabaseURL {
         for try await _ in rows { return }
         do {
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(quoteIdentifier(database))"), logger: logger)
-            logger.info("created database", metadata: ["db.name": "\(database)"])
+            logger.info("created database", metadata: [LogKey.databaseName: "\(database)"])
         } catch where sqlState(of: error) == "42P04" || sqlState(of: error) == "23505" {
             // Another replica created it at the same moment.
         }

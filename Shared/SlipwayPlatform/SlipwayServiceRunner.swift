@@ -61,7 +61,7 @@ public enum SlipwayServiceRunner {
         configuration.maximumGracefulShutdownDuration = ShutdownBudget.graceful
         configuration.maximumCancellationDuration = ShutdownBudget.cancellation
         logger.info("starting", metadata: [
-            "http.port": "\(config.port)", "db.name": "\(config.database)", "kafka.brokers": "\(config.kafkaBrokers)",
+            LogKey.httpPort: "\(config.port)", LogKey.databaseName: "\(config.database)", LogKey.kafkaBrokers: "\(config.kafkaBrokers)",
         ])
         try await ServiceGroup(configuration: configuration).run()
         logger.info("stopped")

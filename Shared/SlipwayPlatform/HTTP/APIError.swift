@@ -102,7 +102,7 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 return try apiError.response(from: request, context: context)
             }
             context.logger.error("unhandled error", metadata: [
-                "http.route": "\(context.endpointPath ?? request.uri.path)", "error": "\(String(reflecting: error))",
+                LogKey.httpRoute: "\(context.endpointPath ?? request.uri.path)", LogKey.error: "\(String(reflecting: error))",
             ])
             return try APIError(.internalServerError, code: "internal", message: "internal error").response(from: request, context: context)
         }

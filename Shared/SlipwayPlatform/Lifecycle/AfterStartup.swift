@@ -1,4 +1,5 @@
 import Logging
+import SlipwayEventSourcing
 import ServiceLifecycle
 
 /// Runs a service once the startup gate opens (the migrations are applied). A loop that fails — a peer's
@@ -32,7 +33,7 @@ struct AfterStartup: Service {
                 return
             } catch {
                 guard restartOnFailure, !Task.isCancelled, !Task.isShuttingDownGracefully else { throw error }
-                logger.error("\(name) failed, restarting", metadata: ["error": "\(error)"])
+                logger.error("\(name) failed, restarting", metadata: [LogKey.error: "\(error)"])
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(10))
             }

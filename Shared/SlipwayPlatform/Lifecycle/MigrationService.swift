@@ -50,7 +50,7 @@ func retrying(_ what: String, logger: Logger, attempts: Int = 60, _ body: @Senda
             return
         } catch {
             if attempt == attempts || Task.isCancelled || Task.isShuttingDownGracefully { throw error }
-            logger.warning("\(what) failed, retrying", metadata: ["error": "\(error)", "slipway.attempt": "\(attempt)"])
+            logger.warning("\(what) failed, retrying", metadata: [LogKey.error: "\(error)", LogKey.attempt: "\(attempt)"])
             try await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(5))
         }

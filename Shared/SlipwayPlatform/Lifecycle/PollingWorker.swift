@@ -1,5 +1,6 @@
 import AsyncAlgorithms
 import Logging
+import SlipwayEventSourcing
 import ServiceLifecycle
 
 /// A loop that takes one step every `interval` until graceful shutdown: the shape of every controller
@@ -25,7 +26,7 @@ public struct PollingWorker: Service {
             } catch is CancellationError {
                 return
             } catch {
-                logger.warning("\(name) step failed", metadata: ["error": "\(error)"])
+                logger.warning("\(name) step failed", metadata: [LogKey.error: "\(error)"])
             }
         }
     }
