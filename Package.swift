@@ -114,6 +114,8 @@ var targets: [Target] = [
         path: "Tests/SlipwayLocalRuntimeTests"
     ),
     .testTarget(name: "SlipwayCLITests", dependencies: ["SlipwayLocalRuntime"], path: "Tests/SlipwayCLITests"),
+    .testTarget(name: "ShutdownTests", dependencies: ["SlipwayTestSupport", "SlipwayLocalRuntime", "SlipwayModelBundle", "SlipwayPlatform", postgres],
+                path: "Tests/ShutdownTests"),
     .testTarget(name: "SlipwayPlatformTests", dependencies: ["SlipwayPlatform"], path: "Tests/SlipwayPlatformTests"),
     .testTarget(
         name: "GatewayTests",

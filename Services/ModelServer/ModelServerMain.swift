@@ -40,14 +40,26 @@ struct ModelServerCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let model = try ServedModel(bundle: loaded, name: name, version: version)
+        // The process owns its event-loop groups and shuts them down once the server has stopped.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoops))
-        let batcher = maxBatchSize > 1
-            ? PredictBatcher(scorer: model.scorer, maxBatchSize: maxBatchSize, timeout: .milliseconds(Int64(max(0, batchTimeoutMs))),
-                             loop: MultiThreadedEventLoopGroup(numberOfThreads: 1).next())
-            : nil
+        let batchGroup = maxBatchSize > 1 ? MultiThreadedEventLoopGroup(numberOfThreads: 1) : nil
+        let batcher = batchGroup.map {
+            PredictBatcher(scorer: model.scorer, maxBatchSize: maxBatchSize, timeout: .milliseconds(Int64(max(0, batchTimeoutMs))), loop: $0.next())
+        }
         logger.info("serving", metadata: [LogKey.model: "\(model.name)", LogKey.version: "\(model.version)", LogKey.candidates: "\(model.scorer.candidateCount)",
                                           LogKey.httpPort: "\(port)", LogKey.batchMaxSize: "\(batcher?.maxBatchSize ?? 1)"])
         let server = ModelHTTPServer(api: ModelServerAPI(model: model, batcher: batcher), host: host, port: port, group: group, logger: logger)
-        try await ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+        var configuration = ServiceGroupConfiguration(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = ShutdownBudget.graceful
+        configuration.maximumCancellationDuration = ShutdownBudget.cancellation
+        do {
+            try await ServiceGroup(configuration: configuration).run()
+        } catch {
+            try? await group.shutdownGracefully()
+            try? await batchGroup?.shutdownGracefully()
+            throw error
+        }
+        try await group.shutdownGracefully()
+        try await batchGroup?.shutdownGracefully()
     }
 }

@@ -54,9 +54,10 @@ public final class OutboxRelay: Service {
     }
 
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        while !Task.isCancelled {
             do {
                 try await lead()
+                if Task.isShuttingDownGracefully { return }
             } catch is CancellationError {
                 return
             } catch let error as RelayStopped {
@@ -109,7 +110,10 @@ public final class OutboxRelay: Service {
         // they go out first, with the positions they already have.
         var unsent = try await positionedOutboxRows(on: connection)
         var lastBacklogReport = ContinuousClock.now - .seconds(10)
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        // On graceful shutdown the relay stops only once the outbox is empty: the HTTP server, the workers
+        // and the projectors stop before it, so nothing new arrives and what they committed still goes out.
+        // Cancellation (the shutdown budget spent, say with the broker gone) stops it at once.
+        while !Task.isCancelled {
             if ContinuousClock.now - lastBacklogReport > .seconds(1) {
                 lastBacklogReport = .now
                 let rows = try await connection.query("SELECT count(*) FROM slipway.outbox", logger: logger)
@@ -117,6 +121,7 @@ public final class OutboxRelay: Service {
             }
             let batch = unsent.isEmpty ? try await positionNextBatch(on: connection) : unsent
             if batch.isEmpty {
+                if Task.isShuttingDownGracefully { return }
                 await store.commits.wait(upTo: configuration.idlePoll)
                 continue
             }

@@ -13,7 +13,8 @@ public struct ManagedProcess: Sendable, Equatable {
   /// How long to wait for readiness at start before failing `slipway up`.
   public var readinessTimeout: Duration
   public var restartPolicy: RestartPolicy
-  /// After SIGTERM, how long to wait before SIGKILL.
+  /// After SIGTERM, how long to wait before SIGKILL: longer than a Slipway process's own bound on its
+  /// shutdown (`ShutdownBudget`, 11 s), so SIGKILL only ever meets a process that is stuck.
   public var stopTimeout: Duration
 
   public init(
@@ -25,7 +26,7 @@ public struct ManagedProcess: Sendable, Equatable {
     readiness: Readiness = .none,
     readinessTimeout: Duration = .seconds(30),
     restartPolicy: RestartPolicy = .always(),
-    stopTimeout: Duration = .seconds(10)
+    stopTimeout: Duration = .seconds(15)
   ) {
     self.name = name
     self.executable = executable

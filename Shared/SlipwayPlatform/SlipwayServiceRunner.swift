@@ -106,10 +106,12 @@ public enum SlipwayServiceRunner {
 
 /// How long each stage of shutdown may take before it is escalated: graceful shutdown of the whole group
 /// (each service in turn), then task cancellation. Past both, the process ends with a fatal error rather
-/// than hanging on to its port.
+/// than hanging on to its port. Together they stay under `slipway up`'s wait before SIGKILL (15 s).
 public enum ShutdownBudget {
-    public static let graceful: Duration = .seconds(10)
-    public static let cancellation: Duration = .seconds(5)
+    public static let graceful: Duration = .seconds(8)
+    public static let cancellation: Duration = .seconds(3)
+    /// The longest a process takes from SIGTERM to exit.
+    public static var total: Duration { graceful + cancellation }
 }
 
 public func serviceLogger(_ name: String, level: Logger.Level) -> Logger {

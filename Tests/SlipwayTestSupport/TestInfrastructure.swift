@@ -69,4 +69,5 @@ public func eventually(timeout: Duration = .seconds(30), _ what: String, _ condi
 
 public struct TimedOut: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }

@@ -1,0 +1,158 @@
+import Foundation
+import PostgresNIO
+import SlipwayLocalRuntime
+import SlipwayModelBundle
+import SlipwayPlatform
+import SlipwayTestSupport
+import Testing
+
+/// Every executable, started as `slipway up` starts it and kept lightly busy, ends on SIGTERM with
+/// status 0 within `ShutdownBudget.graceful` — every loop honours graceful shutdown, none waits for the
+/// escalation to cancellation; an event-sourced service leaves its outbox empty (the relay publishes what
+/// was committed before it stops).
+@Suite("SIGTERM", .serialized, .timeLimit(.minutes(5)))
+struct ShutdownTests {
+    let infrastructure = TestInfrastructure.shared
+
+    @Test("a domain service exits 0 within the bound, its outbox drained", arguments: ServiceDirectory.domainServices.map(\.rawValue))
+    func domainService(_ service: String) async throws {
+        let database = try await infrastructure.freshDatabase("shutdown_\(service)")
+        let port = try freeTCPPort()
+        let work = try scratch(service)
+        var arguments = ["--host", "127.0.0.1", "--port", "\(port)", "--database-url", "\(database)",
+                         "--kafka-brokers", infrastructure.kafkaBrokers, "--log-level", "warning"]
+        switch service {
+        case "training": arguments += ["--artifact-root", work.appendingPathComponent("artifacts").path]
+        case "deploy": arguments += ["--serving-root", work.appendingPathComponent("serving").path, "--stop-revisions-on-exit", "true"]
+        default: break
+        }
+        let process = try Launched(infrastructure.executable("\(service)-svc"), arguments, log: work.appendingPathComponent("\(service).log"))
+        let api = APITestClient(baseURL: "http://127.0.0.1:\(port)")
+        try await process.waitUntil("\(service)-svc ready") { (try? await api.get("/readyz").status) == .ok }
+
+        // Light load: reads, and for the services whose API writes without peers, commands (events in the outbox).
+        let writes: (path: String, body: @Sendable (Int) -> String)? = switch service {
+        case "registry": ("/api/registered-models", { #"{"name": "model-\#($0)", "model_type": "retrieval"}"# })
+        case "training": ("/api/datasets", { #"{"name": "ds-\#($0)", "transactions": "/nowhere/transactions-\#($0).csv"}"# })
+        default: nil
+        }
+        let elapsed = try await process.terminate(underLoad: {
+            var index = 0
+            while !Task.isCancelled {
+                index += 1
+                _ = try? await api.get("/healthz")
+                if let writes { _ = try? await api.post(writes.path, writes.body(index)) }
+            }
+        })
+        #expect(process.exitStatus == 0, "\(service)-svc: \(process.logTail)")
+        #expect(elapsed < ShutdownBudget.graceful, "\(service)-svc took \(elapsed) to stop")
+
+        try await withPostgres(database) { client in
+            let rows = try await client.query("SELECT (SELECT count(*) FROM slipway.events), (SELECT count(*) FROM slipway.outbox)", logger: TestInfrastructure.logger)
+            for try await (events, outbox) in rows.decode((Int64, Int64).self) {
+                if writes != nil { #expect(events > 0, "\(service)-svc: the load wrote no events") }
+                #expect(outbox == 0, "\(service)-svc left \(outbox) unpublished events")
+            }
+        }
+    }
+
+    @Test("the gateway exits 0 within the bound")
+    func gateway() async throws {
+        let port = try freeTCPPort()
+        let process = try Launched(infrastructure.executable("gateway"), ["--host", "127.0.0.1", "--port", "\(port)", "--log-level", "warning"],
+                                   log: try scratch("gateway").appendingPathComponent("gateway.log"))
+        let api = APITestClient(baseURL: "http://127.0.0.1:\(port)")
+        try await process.waitUntil("gateway listening") { (try? await api.get("/healthz").status) == .ok }
+        let elapsed = try await process.terminate(underLoad: {
+            while !Task.isCancelled { _ = try? await api.get("/api/registered-models") }
+        })
+        #expect(process.exitStatus == 0, "gateway: \(process.logTail)")
+        #expect(elapsed < ShutdownBudget.graceful, "took \(elapsed) to stop")
+    }
+
+    @Test("serving-router exits 0 within the bound, even with deploy-svc unreachable")
+    func servingRouter() async throws {
+        let (port, adminPort) = (try freeTCPPort(), try freeTCPPort())
+        let process = try Launched(
+            infrastructure.executable("serving-router"),
+            ["--host", "127.0.0.1", "--port", "\(port)", "--admin-port", "\(adminPort)", "--deploy-url", "http://127.0.0.1:9",
+             "--kafka-brokers", infrastructure.kafkaBrokers, "--log-level", "error"],
+            log: try scratch("router").appendingPathComponent("router.log"))
+        let admin = APITestClient(baseURL: "http://127.0.0.1:\(adminPort)")
+        try await process.waitUntil("router admin listening") { (try? await admin.get("/health")) != nil }
+        let api = APITestClient(baseURL: "http://127.0.0.1:\(port)")
+        let elapsed = try await process.terminate(underLoad: {
+            while !Task.isCancelled { _ = try? await api.post("/shop/recommend", #"{"customer_id": "C1"}"#) }
+        })
+        #expect(process.exitStatus == 0, "serving-router: \(process.logTail)")
+        #expect(elapsed < ShutdownBudget.graceful, "took \(elapsed) to stop")
+    }
+
+    @Test("model-server exits 0 within the bound while answering")
+    func modelServer() async throws {
+        let work = try scratch("model-server")
+        let bundle = work.appendingPathComponent("bundle")
+        try SyntheticBundle.make(candidates: 500, dim: 16, customers: 100).write(to: bundle)
+        let port = try freeTCPPort()
+        let process = try Launched(infrastructure.executable("model-server"),
+                                   ["--bundle", bundle.path, "--port", "\(port)", "--max-batch-size", "8", "--log-level", "warning"],
+                                   log: work.appendingPathComponent("model-server.log"))
+        let api = APITestClient(baseURL: "http://127.0.0.1:\(port)")
+        try await process.waitUntil("model-server healthy") { (try? await api.get("/health").status) == .ok }
+        let elapsed = try await process.terminate(underLoad: {
+            while !Task.isCancelled { _ = try? await api.post("/recommend", #"{"customer_id": "C1", "top_k": 5}"#) }
+        })
+        #expect(process.exitStatus == 0, "model-server: \(process.logTail)")
+        #expect(elapsed < ShutdownBudget.graceful, "took \(elapsed) to stop")
+    }
+
+    func scratch(_ name: String) throws -> URL {
+        let directory = URL(fileURLWithPath: infrastructure.workDirectory).appendingPathComponent("shutdown-\(name)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+}
+
+/// An executable started for one test, its output in a log file.
+final class Launched: @unchecked Sendable {
+    let process = Process()
+    let log: URL
+
+    init(_ executable: URL, _ arguments: [String], log: URL) throws {
+        self.log = log
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.executableURL = executable
+        process.arguments = arguments
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    deinit { if process.isRunning { process.interrupt(); kill(process.processIdentifier, SIGKILL) } }
+
+    var exitStatus: Int32? { process.isRunning ? nil : process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus }
+    var logTail: String { String((try? String(contentsOf: log, encoding: .utf8))?.suffix(2000) ?? "") }
+
+    func waitUntil(_ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
+        try await eventually(timeout: .seconds(60), what) {
+            guard process.isRunning else { throw TimedOut(description: "exited before \(what): \(logTail)") }
+            return try await condition()
+        }
+    }
+
+    /// Keeps `load` running, sends SIGTERM after a moment of it, and returns how long the process took to exit.
+    func terminate(underLoad load: @escaping @Sendable () async -> Void) async throws -> Duration {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 { group.addTask { await load() } }
+            try await Task.sleep(for: .milliseconds(500))
+            let started = ContinuousClock.now
+            kill(process.processIdentifier, SIGTERM)
+            while process.isRunning, ContinuousClock.now - started < .seconds(30) { try await Task.sleep(for: .milliseconds(20)) }
+            let elapsed = ContinuousClock.now - started
+            group.cancelAll()
+            print("\(process.executableURL?.lastPathComponent ?? "?") stopped \(elapsed) after SIGTERM")
+            return elapsed
+        }
+    }
+}
