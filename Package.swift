@@ -113,7 +113,7 @@ var targets: [Target] = [
         dependencies: ["SlipwayLocalRuntime"],
         path: "Tests/SlipwayLocalRuntimeTests"
     ),
-    .testTarget(name: "SlipwayCLITests", dependencies: ["SlipwayLocalRuntime"], path: "Tests/SlipwayCLITests"),
+    .testTarget(name: "SlipwayCLITests", dependencies: ["SlipwayTestSupport", "SlipwayLocalRuntime", httpTypes], path: "Tests/SlipwayCLITests"),
     .testTarget(name: "ShutdownTests", dependencies: ["SlipwayTestSupport", "SlipwayLocalRuntime", "SlipwayModelBundle", "SlipwayPlatform", postgres],
                 path: "Tests/ShutdownTests"),
     .testTarget(name: "SlipwayPlatformTests", dependencies: ["SlipwayPlatform"], path: "Tests/SlipwayPlatformTests"),

@@ -175,9 +175,14 @@ struct DownCommand: AsyncParsableCommand {
             print("nothing to stop: no \(paths.stateFile.path)")
             return
         }
-        switch try await SupervisorControl.down(paths: paths) {
+        let (result, leftovers) = try await SupervisorControl.downCompletely(paths: paths)
+        switch result {
         case .stopped(let pid): print("stopped (supervisor pid \(pid))")
         case .notRunning(let killed): print(killed > 0 ? "was not running; killed \(killed) leftover processes" : "was not running")
+        }
+        if !leftovers.commandLines.isEmpty {
+            print("ended \(leftovers.commandLines.count) process(es) still running from \(paths.root.path):")
+            for line in leftovers.commandLines { print("  \(line)") }
         }
     }
 }

@@ -53,6 +53,30 @@ public enum ProcessInspection {
     return true
   }
 
+  /// The environment variable every process of `slipway up` carries: its data directory.
+  public static let upRootVariable = "SLIPWAY_UP_ROOT"
+
+  /// Processes (other than this one) whose environment says they belong to `slipway up` in `root`.
+  /// Linux only (`/proc/PID/environ`); empty elsewhere.
+  public static func processes(taggedWith root: String) -> [Int32] {
+    #if os(Linux)
+    let tag = Array("\(upRootVariable)=\(root)".utf8)
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { Int32($0) }.filter { pid in
+      guard pid != getpid(), isAlive(pid), let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+      return environ.split(separator: 0).contains { $0.elementsEqual(tag) }
+    }.sorted()
+    #else
+    return []
+    #endif
+  }
+
+  /// The process's command line, for telling people what was still running.
+  public static func commandLine(_ pid: Int32) -> String {
+    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return "pid \(pid)" }
+    return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+  }
+
   /// Fields of `/proc/PID/stat` after the command name: index 0 is the state (field 3).
   private static func statFields(_ pid: Int32) -> [Substring]? {
     guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }

@@ -197,9 +197,13 @@ public actor Supervisor {
     let generation = slots[index].generation
     let spec = slots[index].spec
     if case .file(let url) = spec.readiness { try? FileManager.default.removeItem(at: url) }
+    // Tagged, and so are its own children (they inherit the environment): `slipway down` finds whatever is
+    // still running by the tag, model-servers of a deploy-svc that did not stop them included.
+    var tagged = spec
+    tagged.environment[ProcessInspection.upRootVariable] = options.paths.root.path
     let sink = eventSink
     let child = try ChildProcess.launch(
-      spec, generation: generation, logFile: options.paths.logFile(for: spec.name), output: output,
+      tagged, generation: generation, logFile: options.paths.logFile(for: spec.name), output: output,
       prefix: slots[index].prefix
     ) { child, exit in
       sink.yield(.exited(index: index, generation: child.generation, exit: exit))

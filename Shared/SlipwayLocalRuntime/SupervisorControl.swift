@@ -15,6 +15,24 @@ public enum SupervisorControl {
     case notRunning(orphansKilled: Int)
   }
 
+  /// What `down` found still running after the supervisor: processes tagged with the data directory
+  /// (`ProcessInspection.upRootVariable`) that it ended, by command line. Empty when every service
+  /// stopped what it had started, as it should.
+  public struct Leftovers: Sendable, Equatable {
+    public var commandLines: [String]
+  }
+
+  /// `down`, then ends whatever tagged with this data directory is still running (SIGTERM, SIGKILL after
+  /// `grace`): a model-server whose deploy-svc did not stop it, a child of a supervisor that was killed.
+  public static func downCompletely(paths: SlipwayPaths = .default, grace: Duration = .seconds(3)) async throws -> (DownResult, Leftovers) {
+    let result = try await down(paths: paths)
+    let pids = ProcessInspection.processes(taggedWith: paths.root.path)
+    let commandLines = pids.map(ProcessInspection.commandLine)
+    for pid in pids { ProcessInspection.send(SIGTERM, to: pid) }
+    for pid in pids where !(await ProcessInspection.waitForExit(pid, timeout: grace)) { ProcessInspection.send(SIGKILL, to: pid) }
+    return (result, Leftovers(commandLines: commandLines))
+  }
+
   /// Sends SIGTERM to the supervisor recorded in `up.json` and waits for it to exit.
   ///
   /// The default `timeout` covers the supervisor's own shutdown (10 s per child, then its

@@ -1,28 +1,22 @@
 import Foundation
+import HTTPTypes
 import SlipwayLocalRuntime
+import SlipwayTestSupport
 import Testing
 
 /// The README's first command, end to end: `slipway up` on embedded defaults in a fresh directory,
-/// `slipway status`, a request through the gateway to a service, then `slipway down`.
-@Suite("slipway up", .serialized, .timeLimit(.minutes(5)))
+/// `slipway status`, training, deploying and serving through the gateway and serving-router, `slipway down`
+/// leaving nothing running, and `up` again at once serving what was deployed.
+@Suite("slipway up", .serialized, .timeLimit(.minutes(8)))
 struct UpCommandTests {
-    struct Environment: Decodable {
-        let bin_directory: String
-        let kafka_brokers: String
-    }
-
-    static let environment: Environment = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let data = try! Data(contentsOf: root.appendingPathComponent(".slipway-test/env.json"))
-        return try! JSONDecoder().decode(Environment.self, from: data)
-    }()
+    static let infrastructure = TestInfrastructure.shared
 
     @Test("up, status, train twice through the gateway, a failing dataset, down")
     func upStatusDown() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-up-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let slipway = Self.environment.bin_directory + "/slipway"
+        let slipway = Self.infrastructure.executable("slipway").path
         let gatewayPort = try freeTCPPort()
         let routerPort = try freeTCPPort()
         let routerAdminPort = try freeTCPPort()
@@ -34,7 +28,7 @@ struct UpCommandTests {
         // The shared test broker stands in for the dev broker so this test stays quick; PostgreSQL is embedded.
         up.arguments = ["up", "--data-dir", directory.appendingPathComponent(".slipway").path, "--gateway-port", "\(gatewayPort)",
                         "--router-port", "\(routerPort)", "--router-admin-port", "\(routerAdminPort)",
-                        "--kafka-brokers", Self.environment.kafka_brokers, "--log-level", "warning"]
+                        "--kafka-brokers", Self.infrastructure.kafkaBrokers, "--log-level", "warning"]
         up.currentDirectoryURL = directory
         up.standardOutput = try FileHandle(forWritingTo: logFile)
         up.standardError = up.standardOutput
@@ -53,31 +47,83 @@ struct UpCommandTests {
         }
 
         // Through the gateway to registry-svc, which has no such model: its 404, in the error shape.
-        let (code, body) = try await get("http://127.0.0.1:\(gatewayPort)/api/registered-models/does-not-exist/")
-        #expect(code == 404)
-        #expect(body.contains(#""error""#))
-        let (unknownCode, _) = try await get("http://127.0.0.1:\(gatewayPort)/api/no-such-thing/")
-        #expect(unknownCode == 404)
+        let gatewayAPI = APITestClient(baseURL: "http://127.0.0.1:\(gatewayPort)")
+        let missing = try await gatewayAPI.get("/api/registered-models/does-not-exist/", expect: .notFound)
+        #expect(missing.errorCode == "not_found")
+        try await gatewayAPI.get("/api/no-such-thing/", expect: .notFound)
 
         let gateway = "http://127.0.0.1:\(gatewayPort)"
-        try await trainTwice(slipway: slipway, gateway: gateway, directory: directory)
-        try await deployAndServe(slipway: slipway, gateway: gateway, router: "http://127.0.0.1:\(routerPort)", directory: directory)
+        let router = APITestClient(baseURL: "http://127.0.0.1:\(routerPort)")
+        try await trainTwice(slipway: slipway, gateway: gatewayAPI, directory: directory)
+        try await deployAndServe(slipway: slipway, gateway: gatewayAPI, router: router, directory: directory)
         // Every read model rebuilds from its event log into exactly the live rows.
         for service in ["training", "registry", "deploy"] {
             let replay = try run(slipway, ["events", "replay", "--service", service, "--verify"], in: directory)
             #expect(replay.status == 0, "\(service): \(replay.output)")
         }
 
-        let down = try run(slipway, ["down"] + dataDir)
-        #expect(down.status == 0)
-        up.waitUntilExit()
-        #expect(try run(slipway, ["status"] + dataDir).status != 0)
+        // Down leaves nothing of this platform running — deploy-svc stops its model-servers itself, so `down`
+        // finds nothing left to end — and up at once serves what was deployed again.
+        let servingKey = try await keepServing(slipway: slipway, gateway: gateway, router: router, directory: directory)
+        var current = up
+        for cycle in 1...3 {
+            let down = try run(slipway, ["down"] + dataDir)
+            #expect(down.status == 0, "cycle \(cycle): \(down.output)")
+            #expect(!down.output.contains("still running"), "cycle \(cycle): down had to end leftovers: \(down.output)")
+            current.waitUntilExit()
+            #expect(ProcessInspection.processes(taggedWith: dataDir[1]).isEmpty, "cycle \(cycle): processes left running")
+            #expect(try run(slipway, ["status"] + dataDir).status != 0)
+            guard cycle < 3 else { break }
+            current = try startUp(slipway: slipway, arguments: up.arguments ?? [], directory: directory, log: logFile)
+            try await eventually(timeout: .seconds(120), "cycle \(cycle): up again, every process ready", log: logFile) {
+                try run(slipway, ["status"] + dataDir).status == 0
+            }
+            #expect(try await servedVersion(router, key: servingKey, within: .seconds(30)) == "1", "cycle \(cycle): the endpoint does not serve again")
+        }
+    }
+
+    func startUp(slipway: String, arguments: [String], directory: URL, log: URL) throws -> Process {
+        let up = Process()
+        up.executableURL = URL(fileURLWithPath: slipway)
+        up.arguments = arguments
+        up.currentDirectoryURL = directory
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        up.standardOutput = handle
+        up.standardError = handle
+        try up.run()
+        return up
+    }
+
+    /// Deploys v1 on `shop` with a fresh key and waits until the router serves it; returns the key.
+    func keepServing(slipway: String, gateway: String, router: APITestClient, directory: URL) async throws -> String {
+        let created = try run(slipway, ["keys", "create", "b2b-retrieval", "--name", "cycles", "--gateway", gateway], in: directory)
+        #expect(created.status == 0, "\(created.output)")
+        let key = String(created.output.split(separator: "\n").last ?? "")
+        let deployed = try run(slipway, ["deploy", "b2b-retrieval", "--version", "1", "--endpoint", "shop", "--gateway", gateway], in: directory)
+        #expect(deployed.status == 0, "\(deployed.output)")
+        #expect(try await servedVersion(router, key: key, within: .seconds(10)) == "1")
+        return key
+    }
+
+    /// The version `shop` answers from through the router, once it answers at all within `within`.
+    func servedVersion(_ router: APITestClient, key: String, within: Duration) async throws -> String? {
+        let deadline = ContinuousClock.now + within
+        while ContinuousClock.now < deadline {
+            if let health = try? await router.get("/shop/health", headers: [.authorization: "Bearer \(key)"]), health.status == .ok,
+               let version = try? health.json()["model_version"] {
+                return "\(version)"
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
     }
 
     /// Issue 3's must-hold: `slipway train --demo` trains, evaluates, blesses and registers v1, a second run
     /// v2, both visible through the gateway with per-epoch metrics and data statistics; a dataset whose file
     /// is missing fails its run at the examples stage with a readable error.
-    func trainTwice(slipway: String, gateway: String, directory: URL) async throws {
+    func trainTwice(slipway: String, gateway api: APITestClient, directory: URL) async throws {
+        let gateway = api.baseURL
         let demo = ["train", "--demo", "--customers", "300", "--products", "200", "--transactions", "9000", "--epochs", "3", "--gateway", gateway]
         let first = try run(slipway, demo, in: directory)
         #expect(first.status == 0, "\(first.output)")
@@ -86,28 +132,26 @@ struct UpCommandTests {
         #expect(second.status == 0, "\(second.output)")
         #expect(second.output.contains("registered b2b-retrieval v2"), "\(second.output)")
 
-        let (_, versions) = try await getJSON("\(gateway)/api/registered-models/b2b-retrieval/versions/")
+        let versions = try await api.get("/api/registered-models/b2b-retrieval/versions/").json()
         let list = versions["versions"] as? [[String: Any]] ?? []
         #expect(list.compactMap { $0["version"] as? Int }.sorted() == [1, 2])
         #expect(list.allSatisfy { ($0["metrics"] as? [String: Any])?["recall_at_100"] is Double })
-        let (_, model) = try await getJSON("\(gateway)/api/registered-models/b2b-retrieval/")
+        let model = try await api.get("/api/registered-models/b2b-retrieval/").json()
         #expect(model["total_versions"] as? Int == 2)
-        let (_, metrics) = try await getJSON("\(gateway)/api/training-runs/b2b-retrieval-1/metrics/")
+        let metrics = try await api.get("/api/training-runs/b2b-retrieval-1/metrics/").json()
         #expect(((metrics["epochs"] as? [Any])?.count ?? 0) >= 1)
-        let (statisticsCode, statistics) = try await getJSON("\(gateway)/api/training-runs/b2b-retrieval-2/statistics/")
-        #expect(statisticsCode == 200)
+        let statistics = try await api.get("/api/training-runs/b2b-retrieval-2/statistics/", expect: .ok).json()
         #expect(statistics["num_examples"] as? Int == 9000)
-        let (schemaCode, _) = try await getJSON("\(gateway)/api/training-runs/b2b-retrieval-2/schema/")
-        #expect(schemaCode == 200)
+        try await api.get("/api/training-runs/b2b-retrieval-2/schema/", expect: .ok)
 
         // A dataset whose transactions file is missing: the run fails at `examples`, saying which file.
-        _ = try await postJSON("\(gateway)/api/datasets/", ["name": "missing-files", "transactions": directory.appendingPathComponent("gone.csv").path])
-        let (created, body) = try await postJSON("\(gateway)/api/training-runs/", [
-            "name": "broken-model", "dataset_id": "missing-files", "feature_config_id": "b2b-default", "model_config_id": "two-tower-64"])
-        #expect(created == 201, "\(body)")
+        try await api.post("/api/datasets/", #"{"name": "missing-files", "transactions": "\#(directory.appendingPathComponent("gone.csv").path)"}"#)
+        try await api.post("/api/training-runs/", #"""
+            {"name": "broken-model", "dataset_id": "missing-files", "feature_config_id": "b2b-default", "model_config_id": "two-tower-64"}
+            """#, expect: .created)
         var failed: [String: Any] = [:]
         for _ in 0..<100 {
-            failed = try await getJSON("\(gateway)/api/training-runs/broken-model-1/").1
+            failed = try await api.get("/api/training-runs/broken-model-1/").json()
             if failed["status"] as? String == "failed" { break }
             try await Task.sleep(for: .milliseconds(200))
         }
@@ -115,14 +159,13 @@ struct UpCommandTests {
         #expect(failed["failed_stage"] as? String == "examples")
         #expect((failed["error_message"] as? String)?.contains("gone.csv") == true, "\(failed)")
         #expect((failed["log_tail"] as? String)?.isEmpty == false)
-        let (unknown, _) = try await getJSON("\(gateway)/api/training-runs/no-such-run/")
-        #expect(unknown == 404)
-
+        try await api.get("/api/training-runs/no-such-run/", expect: .notFound)
     }
 
     /// Issue 4's must-hold: deploy v1, query it through serving-router with a key and get real product
     /// ids; v2 as a 10/50/100 rollout; roll back to v1; a wrong or revoked key gets a bare 401; undeploy.
-    func deployAndServe(slipway: String, gateway: String, router: String, directory: URL) async throws {
+    func deployAndServe(slipway: String, gateway api: APITestClient, router: APITestClient, directory: URL) async throws {
+        let gateway = api.baseURL
         // deploy-svc learns the model from registry-svc's events; then an API key can be made for it.
         var keyCreated = (status: Int32(1), output: "")
         for _ in 0..<50 {
@@ -142,13 +185,12 @@ struct UpCommandTests {
         #expect(v1.output.contains("v1 serves"), "\(v1.output)")
 
         func predict(_ key: String) async throws -> (Int, [String: Any], String) {
-            let (status, bytes) = try await send("POST", "\(router)/shop/recommend", key: key, body: #"{"customer_id": "C1", "top_k": 5}"#)
-            return (status, (try? JSONSerialization.jsonObject(with: Data(bytes.utf8))) as? [String: Any] ?? [:], bytes)
+            let answer = try await router.post("/shop/recommend", #"{"customer_id": "C1", "top_k": 5}"#, headers: [.authorization: "Bearer \(key)"])
+            return (answer.status.code, (try? answer.json()) ?? [:], answer.text)
         }
         func servedVersion() async throws -> String {
-            let (_, body) = try await send("GET", "\(router)/shop/health", key: key, body: nil)
-            let json = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
-            return "\(json["model_version"] ?? "")"
+            let health = try await router.get("/shop/health", headers: [.authorization: "Bearer \(key)"])
+            return "\((try? health.json())?["model_version"] ?? "")"
         }
         func waitForVersion(_ version: String, within: Duration) async throws -> Bool {
             let deadline = ContinuousClock.now.advanced(by: within)
@@ -167,7 +209,7 @@ struct UpCommandTests {
         // The registry shows what serves, from deploy-svc's events.
         var registered: [String: Any] = [:]
         for _ in 0..<50 {
-            registered = try await getJSON("\(gateway)/api/registered-models/b2b-retrieval/").1
+            registered = try await api.get("/api/registered-models/b2b-retrieval/").json()
             if registered["is_deployed"] as? Bool == true { break }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -202,51 +244,25 @@ struct UpCommandTests {
         #expect(show.output.contains("not_serving"), "\(show.output)")
 
         // Auto-deploy: a run with deployment_config.enabled ends `deployed`, its version serving on the endpoint it named.
-        let (created, body) = try await postJSON("\(gateway)/api/training-runs/", [
-            "name": "b2b-retrieval", "dataset_id": "demo-b2b-300c-200p-9000t-s42", "feature_config_id": "b2b-default",
-            "model_config_id": "two-tower-64", "training_params": ["epochs": 2],
-            "deployment_config": ["enabled": true, "service_name": "auto-shop", "preset": "development"]])
-        #expect(created == 201, "\(body)")
+        let body = try await api.post("/api/training-runs/", #"""
+            {"name": "b2b-retrieval", "dataset_id": "demo-b2b-300c-200p-9000t-s42", "feature_config_id": "b2b-default",
+             "model_config_id": "two-tower-64", "training_params": {"epochs": 2},
+             "deployment_config": {"enabled": true, "service_name": "auto-shop", "preset": "development"}}
+            """#, expect: .created).json()
         let runID = (body["training_run"] as? [String: Any])?["id"] as? String ?? ""
         var runView: [String: Any] = [:]
         for _ in 0..<300 {
-            runView = try await getJSON("\(gateway)/api/training-runs/\(runID)/").1
+            runView = try await api.get("/api/training-runs/\(runID)/").json()
             if ["deployed", "deploy_failed", "failed", "not_blessed"].contains(runView["status"] as? String ?? "") { break }
             try await Task.sleep(for: .milliseconds(200))
         }
         #expect(runView["status"] as? String == "deployed", "\(runView)")
         #expect(runView["deployment_status"] as? String == "deployed")
         #expect((runView["deployed_endpoint_url"] as? String)?.hasSuffix("/auto-shop") == true, "\(runView)")
-        let (_, endpoint) = try await getJSON("\(gateway)/api/endpoints/auto-shop/")
+        let endpoint = try await api.get("/api/endpoints/auto-shop/").json()
         #expect(endpoint["status"] as? String == "serving", "\(endpoint)")
         let autoUndeploy = try run(slipway, ["undeploy", "auto-shop", "--gateway", gateway], in: directory)
         #expect(autoUndeploy.status == 0, "\(autoUndeploy.output)")
-    }
-
-    func send(_ method: String, _ url: String, key: String, body: String?) async throws -> (Int, String) {
-        var request = URLRequest(url: URL(string: url)!)
-        request.httpMethod = method
-        request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
-        if let body {
-            request.httpBody = Data(body.utf8)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
-    }
-
-    func getJSON(_ url: String) async throws -> (Int, [String: Any]) {
-        let (code, body) = try await get(url)
-        return (code, (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:])
-    }
-
-    func postJSON(_ url: String, _ body: [String: Any]) async throws -> (Int, [String: Any]) {
-        var request = URLRequest(url: URL(string: url)!)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = try JSONSerialization.data(withJSONObject: body)
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
     }
 
     func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
@@ -266,11 +282,6 @@ struct UpCommandTests {
         return (process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
     }
 
-    func get(_ url: String) async throws -> (Int, String) {
-        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
-    }
-
     func eventually(timeout: Duration, _ what: String, log: URL, _ condition: () throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -282,7 +293,3 @@ struct UpCommandTests {
         throw CancellationError()
     }
 }
-
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif

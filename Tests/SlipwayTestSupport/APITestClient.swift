@@ -18,6 +18,12 @@ public struct APITestClient: Sendable {
     let transport: Transport
 
     public init(_ client: any TestClientProtocol) { transport = .inProcess(client) }
+
+    /// The live server's base URL (empty in process).
+    public var baseURL: String {
+        if case .live(let url) = transport { return url }
+        return ""
+    }
     public init(baseURL: String) { transport = .live(baseURL: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL) }
 
     /// Sends a request; with `expect`, records a test issue (with the answer's body) when the status differs.
