@@ -92,19 +92,24 @@ TS_RE = re.compile(r"\b\d{4}-\d{2}-\d{2}([T ])\d{2}:\d{2}:\d{2}(?:([.,])(\d+))?(
 ADDR_RE = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}:\d{1,5}\b|\blocalhost:\d{1,5}\b|\[::1?\]:\d{1,5}")
 SHA256_RE = re.compile(r"\b[0-9a-f]{64}\b")
 PID_RE = re.compile(r"\b(pid[ =:]+)\d+")
-# Numbers inside free text that measure time or speed ("3.2 s", "45000 ex/s", "12 ms").
-TEXT_NUMBER_RE = re.compile(r"(?<![\w<.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w>])")
 
 # Keys whose values are secrets: replaced whatever they hold.
 SECRET_KEYS = {"key", "token", "key_prefix", "key_sha256", "token_sha256"}
-# Keys whose numbers measure time, speed or a process: replaced by <int>/<float>.
-VOLATILE_NUMBER_KEYS = {
-    "duration_seconds", "duration_ms", "startup_ms", "examples_per_s", "train_s", "latency_us", "latency_ms",
-    "upstream_latency_us", "pid", "port", "elapsed_ms", "elapsed_seconds", "uptime_seconds",
-    "p50_ms", "p99_ms", "request_count",
+# Keys whose numbers are measured (time, speed): replaced by "<number>". These are Doubles, and Swift's
+# encoders write an integral Double without a fraction (a stage that took 0 ms is `0`, one that took 7 ms
+# `0.007`), so whether the literal is an int or a float depends on the measurement, not on the code.
+MEASURED_KEYS = {
+    "duration_seconds", "seconds", "train_seconds", "examples_per_s", "elapsed_seconds", "uptime_seconds",
+    "latency_ms", "p50_ms", "p99_ms", "error_rate",
 }
-# Keys of free-text fields whose numbers are timings (trainer logs): digits become <n>.
-TEXT_NUMBER_KEYS = {"lines", "log_tail"}
+# Keys whose integers vary from run to run (a process, a port, a startup time): "<int>" (or "<float>" if one
+# ever arrives with a fraction, which would be a change of type).
+VOLATILE_INT_KEYS = {"startup_ms", "duration_ms", "pid", "port", "latency_us", "upstream_latency_us", "request_count"}
+# Keys of free-text fields that may quote measured values (the trainer's JSON log lines): `"seconds":0.12`
+# inside the text becomes `"seconds":<number>`.
+TEXT_KEYS = {"lines", "log_tail"}
+TEXT_MEASURED_RE = re.compile(r'("(?:' + "|".join(sorted(MEASURED_KEYS | VOLATILE_INT_KEYS)) +
+                              r')"\s*:\s*)-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?')
 
 
 def ts_placeholder(m):
@@ -128,7 +133,6 @@ class Normalizer:
     def __init__(self):
         self.paths = []    # (absolute prefix, placeholder), longest first
         self.secrets = {}  # plain value -> placeholder
-        self.volatile_floats = set(VOLATILE_NUMBER_KEYS)
 
     def add_path(self, path, placeholder):
         if not path:
@@ -155,8 +159,8 @@ class Normalizer:
         s = ADDR_RE.sub("<addr>", s)
         s = SHA256_RE.sub("<sha256>", s)
         s = PID_RE.sub(lambda m: m.group(1) + "<pid>", s)
-        if key in TEXT_NUMBER_KEYS:
-            s = TEXT_NUMBER_RE.sub("<n>", s)
+        if key in TEXT_KEYS:
+            s = TEXT_MEASURED_RE.sub(lambda m: m.group(1) + "<number>", s)
         return s
 
     def value(self, v, key=None, volatile=frozenset()):
@@ -170,13 +174,11 @@ class Normalizer:
             return [self.value(x, key, volatile) for x in v]
         if isinstance(v, bool) or v is None:
             return v
-        if isinstance(v, FloatLit):
-            if key in self.volatile_floats or key in volatile:
-                return "<float>"
-            return v
-        if isinstance(v, int):
-            if key in self.volatile_floats or key in volatile:
-                return "<int>"
+        if isinstance(v, (FloatLit, int)):
+            if key in MEASURED_KEYS or key in volatile:
+                return "<number>"
+            if key in VOLATILE_INT_KEYS:
+                return "<float>" if isinstance(v, FloatLit) else "<int>"
             return v
         if isinstance(v, str):
             return self.string(v, key)
