@@ -163,15 +163,16 @@ class Normalizer:
             s = TEXT_MEASURED_RE.sub(lambda m: m.group(1) + "<number>", s)
         return s
 
-    def value(self, v, key=None, volatile=frozenset()):
-        """Normalize parsed JSON. `volatile` holds extra keys whose numbers vary (per step)."""
+    def value(self, v, key=None, volatile=frozenset(), racy=frozenset()):
+        """Normalize parsed JSON. Per step, `volatile` names more keys whose numbers vary, `racy` keys whose
+        whole value depends on a race the scenario cannot avoid (replaced by "<racy>")."""
         if isinstance(v, Obj):
             out = Obj()
             for k, x in v:
-                out.append((self.string(k), self.value(x, k, volatile)))
+                out.append((self.string(k), "<racy>" if k in racy else self.value(x, k, volatile, racy)))
             return out
         if isinstance(v, list):
-            return [self.value(x, key, volatile) for x in v]
+            return [self.value(x, key, volatile, racy) for x in v]
         if isinstance(v, bool) or v is None:
             return v
         if isinstance(v, (FloatLit, int)):
