@@ -89,7 +89,7 @@ var targets: [Target] = [
     .target(name: "GatewayCore", dependencies: ["SlipwayPlatform", hummingbird, httpTypes, httpClient, log], path: "Services/GatewayCore"),
     .executableTarget(name: "gateway", dependencies: ["GatewayCore", "SlipwayPlatform"], path: "Services/Gateway"),
 
-    .executableTarget(name: "slipway-devbroker", dependencies: ["SlipwayKafka", argumentParser, log], path: "Services/DevBroker"),
+    .executableTarget(name: "slipway-devbroker", dependencies: ["SlipwayKafka", "SlipwayContracts", argumentParser, log], path: "Services/DevBroker"),
 
     .target(
         name: "SlipwayCLICore",

@@ -2,21 +2,14 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import SlipwayContracts
 import SlipwayKafka
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The platform's topics, created at start.
-let platformTopics: [(name: String, partitions: Int32)] = [
-    ("slipway.training.events", 3),
-    ("slipway.registry.events", 3),
-    ("slipway.schedule.events", 3),
-    ("slipway.deploy.events", 3),
-    ("slipway.testing.events", 3),
-    ("slipway.metrics.events", 3),
-    ("slipway.serving.requests", 6),
-]
+let platformTopics: [(name: String, partitions: Int32)] = EventContext.allCases.map { ($0.topic, $0.partitions) }
 
 @main
 struct DevBrokerCommand: AsyncParsableCommand {

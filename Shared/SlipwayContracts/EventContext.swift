@@ -19,6 +19,11 @@ public enum EventContext: String, CaseIterable, Sendable {
         }
     }
 
+    /// Partitions of the topic where Slipway creates it (the dev broker; compose and Kubernetes use the same):
+    /// events are keyed by aggregate, so three keep one aggregate's order and spread the rest; request
+    /// logs are the volume.
+    public var partitions: Int32 { self == .serving ? 6 : 3 }
+
     /// Protobuf package of this context's messages, e.g. `slipway.training.v1`.
     public var protoPackage: String { "slipway.\(rawValue).v1" }
 }
