@@ -11,6 +11,10 @@ import Foundation
 /// sends SIGTERM to each listed child's process group (last-started first), waits up to 10 s,
 /// then SIGKILLs survivors. Children are killed within about a second.
 ///
+/// The file's first line names the supervisor it belongs to. `slipway down` followed at once by
+/// `slipway up` writes a new file while the old watchdog may still be in its last second of sleep; the
+/// old one must not find its supervisor gone, see a pids file, and end the new platform's children.
+///
 /// Backstop: the next `slipway up` (and `slipway down`) reads `up.json` of a dead supervisor and
 /// kills recorded children whose pid and start time still match.
 struct OrphanWatchdog: Sendable {
@@ -20,8 +24,10 @@ struct OrphanWatchdog: Sendable {
     sup=$1; pids=$2
     alive() { s=$(cat /proc/"$1"/stat 2>/dev/null) || return 1; s=${s##*) }; [ "${s%% *}" != Z ]; }
     while [ -f "$pids" ] && alive "$sup"; do sleep 1; done
-    [ -f "$pids" ] || exit 0
-    list=$(cat "$pids"); rm -f "$pids"
+    content=$(cat "$pids" 2>/dev/null) || exit 0
+    [ "$(printf '%s\n' "$content" | head -n 1)" = "supervisor $sup" ] || exit 0
+    rm -f "$pids"
+    list=$(printf '%s\n' "$content" | tail -n +2)
     [ -n "$list" ] || exit 0
     for p in $list; do kill -TERM -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done
     i=0
@@ -34,10 +40,13 @@ struct OrphanWatchdog: Sendable {
     for p in $list; do kill -KILL -"$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null; done
     """#
 
+  /// The pids file: `supervisor <pid>`, then one child pid per line.
+  static func pidsFileContents(supervisorPID: Int32, children: [String]) -> String {
+    (["supervisor \(supervisorPID)"] + children).joined(separator: "\n") + "\n"
+  }
+
   static func start(supervisorPID: Int32, pidsFile: URL) throws -> OrphanWatchdog {
-    if !FileManager.default.fileExists(atPath: pidsFile.path) {
-      try "".write(to: pidsFile, atomically: true, encoding: .utf8)
-    }
+    try pidsFileContents(supervisorPID: supervisorPID, children: []).write(to: pidsFile, atomically: true, encoding: .utf8)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/sh")
     process.arguments = ["-c", script, "slipway-watchdog", String(supervisorPID), pidsFile.path]

@@ -371,9 +371,10 @@ public actor Supervisor {
       stoppedAt: phase == .stopped ? Date() : nil, processes: entries)
     try state.write(to: options.paths.stateFile)
     if phase != .stopped {
-      // Reverse start order, so the watchdog signals the last-started first.
-      let pids = entries.reversed().compactMap(\.pid).map(String.init).joined(separator: "\n")
-      try (pids.isEmpty ? "" : pids + "\n").write(to: options.paths.pidsFile, atomically: true, encoding: .utf8)
+      // Reverse start order, so the watchdog signals the last-started first. The first line names this
+      // supervisor: a watchdog of an earlier one, still in its last second, must not take them for its own.
+      let pids = entries.reversed().compactMap(\.pid).map(String.init)
+      try OrphanWatchdog.pidsFileContents(supervisorPID: me, children: pids).write(to: options.paths.pidsFile, atomically: true, encoding: .utf8)
     }
   }
 

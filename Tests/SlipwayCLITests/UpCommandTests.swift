@@ -65,6 +65,9 @@ struct UpCommandTests {
         // Down leaves nothing of this platform running — deploy-svc stops its model-servers itself, so `down`
         // finds nothing left to end — and up at once serves what was deployed again.
         let servingKey = try await keepServing(slipway: slipway, gateway: gateway, router: router, directory: directory)
+        let running = ProcessInspection.processes(taggedWith: dataDir[1]).map(ProcessInspection.commandLine)
+        #expect(running.count >= 9, "every process of up carries the tag: \(running)")
+        #expect(running.contains { $0.contains("model-server") }, "a revision's model-server inherits the tag: \(running)")
         var current = up
         for cycle in 1...3 {
             let down = try run(slipway, ["down"] + dataDir)

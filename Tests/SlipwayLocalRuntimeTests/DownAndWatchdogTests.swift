@@ -66,8 +66,9 @@ struct DownAndWatchdogTests {
     let fakeSupervisor = try spawn("exec sleep 60")
     let child = try spawn("while :; do sleep 0.1; done")
     let pidsFile = temp.url.appendingPathComponent("up.pids")
-    try "\(child.processIdentifier)\n".write(to: pidsFile, atomically: true, encoding: .utf8)
     let watchdog = try OrphanWatchdog.start(supervisorPID: fakeSupervisor.processIdentifier, pidsFile: pidsFile)
+    try OrphanWatchdog.pidsFileContents(supervisorPID: fakeSupervisor.processIdentifier, children: ["\(child.processIdentifier)"])
+      .write(to: pidsFile, atomically: true, encoding: .utf8)
 
     try await Task.sleep(for: .milliseconds(300))
     #expect(ProcessInspection.isAlive(child.processIdentifier))
@@ -82,11 +83,32 @@ struct DownAndWatchdogTests {
     let child = try spawn("while :; do sleep 0.1; done")
     defer { child.terminate() }
     let pidsFile = temp.url.appendingPathComponent("up.pids")
-    try "\(child.processIdentifier)\n".write(to: pidsFile, atomically: true, encoding: .utf8)
     let watchdog = try OrphanWatchdog.start(supervisorPID: getpid(), pidsFile: pidsFile)
+    try OrphanWatchdog.pidsFileContents(supervisorPID: getpid(), children: ["\(child.processIdentifier)"])
+      .write(to: pidsFile, atomically: true, encoding: .utf8)
     try FileManager.default.removeItem(at: pidsFile)
     #expect(await ProcessInspection.waitForExit(watchdog.pid, timeout: .seconds(5)))
     #expect(ProcessInspection.isAlive(child.processIdentifier))
+  }
+
+  /// `slipway down` then `slipway up` at once: the old supervisor is gone and a pids file exists again —
+  /// the new supervisor's. The old watchdog, waking up in that state, must leave the new children alone.
+  @Test func anEarlierSupervisorsWatchdogLeavesANewerOnesChildrenAlone() async throws {
+    let temp = try TemporaryDirectory("watchdog-next")
+    defer { temp.cleanup() }
+    let oldSupervisor = try spawn("exec sleep 60")
+    let newChild = try spawn("while :; do sleep 0.1; done")
+    defer { newChild.terminate() }
+    let pidsFile = temp.url.appendingPathComponent("up.pids")
+    let watchdog = try OrphanWatchdog.start(supervisorPID: oldSupervisor.processIdentifier, pidsFile: pidsFile)
+    // The old supervisor shuts down cleanly (its file goes) and the new one writes its own at once.
+    try FileManager.default.removeItem(at: pidsFile)
+    try OrphanWatchdog.pidsFileContents(supervisorPID: getpid(), children: ["\(newChild.processIdentifier)"])
+      .write(to: pidsFile, atomically: true, encoding: .utf8)
+    kill(oldSupervisor.processIdentifier, SIGKILL)
+    #expect(await ProcessInspection.waitForExit(watchdog.pid, timeout: .seconds(5)))
+    #expect(ProcessInspection.isAlive(newChild.processIdentifier), "the old watchdog ended the new platform's child")
+    #expect(FileManager.default.fileExists(atPath: pidsFile.path))
   }
 }
 
