@@ -4,8 +4,11 @@ import Synchronization
 /// arrived since the last wait, otherwise at the next signal or after the timeout.
 final class CommitSignal: Sendable {
     private struct State {
+        /// A commit signalled while nobody waited: the next wait returns at once.
         var pending = false
         var waiter: CheckedContinuation<Void, Never>?
+        /// The current wait was woken (timeout, cancellation) before its waiter was registered.
+        var wakeRequested = false
     }
     private let state = Mutex(State())
 
@@ -21,29 +24,49 @@ final class CommitSignal: Sendable {
         waiter?.resume()
     }
 
-    /// One waiter at a time (the relay).
+    /// One waiter at a time (the relay). The timeout only ends this wait: it never leaves a signal behind,
+    /// or every later wait would return at once and the relay would poll without pause.
     func wait(upTo timeout: Duration) async {
+        state.withLock { $0.wakeRequested = false }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                await withCheckedContinuation { continuation in
-                    let resumeNow = self.state.withLock { state -> Bool in
-                        if state.pending {
-                            state.pending = false
-                            return true
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { continuation in
+                        let resumeNow = self.state.withLock { state -> Bool in
+                            if state.pending {
+                                state.pending = false
+                                return true
+                            }
+                            if state.wakeRequested { return true }
+                            state.waiter = continuation
+                            return false
                         }
-                        state.waiter = continuation
-                        return false
+                        if resumeNow { continuation.resume() }
                     }
-                    if resumeNow { continuation.resume() }
+                } onCancel: {
+                    self.wake()
                 }
             }
             group.addTask {
-                try? await Task.sleep(for: timeout)
-                self.signal()
+                // Cancelled when a signal won: the wait is over anyway.
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                self.wake()
             }
             await group.next()
             group.cancelAll()
         }
-        // A timeout signal that raced with a real one may leave `pending` set: harmless, one extra poll.
+    }
+
+    /// Ends the current wait, whether or not its waiter is registered yet.
+    private func wake() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.wakeRequested = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
     }
 }

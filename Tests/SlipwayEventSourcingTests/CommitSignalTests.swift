@@ -1,0 +1,32 @@
+@testable import SlipwayEventSourcing
+import Testing
+
+/// The relay's wake-up: a commit ends a wait at once, and without commits each wait lasts its timeout —
+/// the bench found a timeout that left a signal behind, so the relay polled PostgreSQL without pause.
+@Suite("commit signal")
+struct CommitSignalTests {
+    @Test("a signal ends the next wait at once; afterwards waits last their timeout")
+    func signalThenQuiet() async {
+        let signal = CommitSignal()
+        signal.signal()
+        let clock = ContinuousClock()
+        let first = await clock.measure { await signal.wait(upTo: .seconds(5)) }
+        #expect(first < .seconds(1))
+        let quiet = await clock.measure {
+            for _ in 0..<5 { await signal.wait(upTo: .milliseconds(20)) }
+        }
+        #expect(quiet >= .milliseconds(100), "five quiet waits of 20 ms took \(quiet)")
+    }
+
+    @Test("a signal during a wait ends it, and does not shorten the next one")
+    func signalDuringWait() async throws {
+        let signal = CommitSignal()
+        let clock = ContinuousClock()
+        async let waited = clock.measure { await signal.wait(upTo: .seconds(5)) }
+        try await Task.sleep(for: .milliseconds(50))
+        signal.signal()
+        #expect(await waited < .seconds(2))
+        let next = await clock.measure { await signal.wait(upTo: .milliseconds(100)) }
+        #expect(next >= .milliseconds(100), "the next wait took \(next)")
+    }
+}
