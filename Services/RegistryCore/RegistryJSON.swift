@@ -129,6 +129,6 @@ public struct AliasJSON: ResponseEncodable, Sendable {
 }
 
 /// `GET /api/registered-models/{name}/versions`.
-public struct VersionListJSON: ResponseEncodable, Sendable {
+public struct VersionListJSON: Encodable, Sendable {
     public var versions: [VersionJSON]
 }

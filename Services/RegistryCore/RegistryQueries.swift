@@ -1,10 +1,12 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SlipwayPlatform
 
 /// Reads behind the registry's API. They join the service's own read model with its projections of
-/// training (for pending / not_blessed) and schedule events (for has_schedule), which are separate
-/// components and so cannot share a view.
+/// training (for pending / not_blessed), schedule (for has_schedule) and deploy events (for deployed),
+/// which are separate components and so cannot share a view. A model is one statement; its versions one
+/// more.
 public struct RegistryQueries: Sendable {
     let client: PostgresClient
     let logger: Logger
@@ -16,31 +18,115 @@ public struct RegistryQueries: Sendable {
 
     // MARK: Models
 
-    /// Every model (or the one named), newest first. The list is small (one row per model name), and
-    /// the KPIs need all of it anyway, so filters are applied by the caller rather than in SQL.
-    public func models(named name: String? = nil) async throws -> [ModelJSON] {
+    /// Every model, newest first. The list is small (one row per model name), and the KPIs need all of it
+    /// anyway, so filters are applied by the caller rather than in SQL.
+    public func models() async throws -> [ModelJSON] {
+        try await ModelRow.decode(try await client.query("SELECT \(unescaped: ModelRow.columns) \(unescaped: ModelRow.from) ORDER BY m.created_at DESC, m.name",
+                                                         logger: logger))
+    }
+
+    public func model(_ name: String) async throws -> ModelJSON? {
+        try await ModelRow.decode(try await client.query("SELECT \(unescaped: ModelRow.columns) \(unescaped: ModelRow.from) WHERE m.name = \(name)",
+                                                         logger: logger)).first
+    }
+
+    public func modelExists(_ name: String) async throws -> Bool {
+        let rows = try await client.query("SELECT count(*) FROM registered_models WHERE name = \(name)", logger: logger)
+        for try await count in rows.decode(Int64.self) { return count > 0 }
+        return false
+    }
+
+    /// What a model's answers are made of, as numbers that move whenever any of it changes: the model's
+    /// aggregate version in this service's read model, and the checkpoints of the projections its answers
+    /// read. nil when there is no such model. Equal numbers mean equal answers (`RenderedViews`).
+    public func viewVersion(of name: String) async throws -> [Int64]? {
         let rows = try await client.query("""
-            SELECT m.name, m.model_type, m.description, m.tags::text, m.created_at, m.updated_at, m.total_versions,
-                   m.first_registered_at, m.latest_registered_at, m.blessed,
-                   (SELECT r.status FROM training_runs_seen r
-                     WHERE r.model_name = m.name AND r.status IN ('completed', 'not_blessed')
-                     ORDER BY r.completed_at DESC NULLS LAST, r.run_number DESC LIMIT 1),
-                   s.schedule_id, s.status,
-                   (SELECT max(v.version_number) FROM model_versions v WHERE v.model_name = m.name
-                     AND EXISTS (SELECT 1 FROM serving_versions s WHERE s.version_id = v.version_id))
-            FROM registered_models m
-            LEFT JOIN LATERAL (
-                SELECT schedule_id, status FROM model_schedules
-                WHERE model_name = m.name AND status IN ('active', 'paused')
-                ORDER BY created_at DESC LIMIT 1) s ON true
-            WHERE \(name == nil) OR m.name = \(name ?? "")
-            ORDER BY m.created_at DESC, m.name
+            SELECT m.aggregate_version,
+                   coalesce((SELECT array_agg(position ORDER BY projection, source_service) FROM slipway.projection_checkpoints
+                             WHERE projection IN ('training_runs', 'model_schedules', 'serving_versions')), '{}')
+            FROM registered_models m WHERE m.name = \(name)
             """, logger: logger)
+        for try await (version, checkpoints) in rows.decode((Int64, [Int64]).self) { return [version] + checkpoints }
+        return nil
+    }
+
+    // MARK: Versions
+
+    /// Newest first.
+    public func versions(of name: String) async throws -> [VersionJSON] {
+        let rows = try await client.query("""
+            SELECT \(unescaped: VersionRow.columns) FROM model_versions v WHERE v.model_name = \(name) ORDER BY v.version_number DESC
+            """, logger: logger)
+        return try await VersionRow.decode(rows, aliases: try await aliases(of: name))
+    }
+
+    public func version(of name: String, number: Int32) async throws -> VersionJSON? {
+        let rows = try await client.query("""
+            SELECT \(unescaped: VersionRow.columns) FROM model_versions v WHERE v.model_name = \(name) AND v.version_number = \(number)
+            """, logger: logger)
+        return try await VersionRow.decode(rows, aliases: try await aliases(of: name)).first
+    }
+
+    public func version(fromRun runID: String) async throws -> VersionJSON? {
+        let rows = try await client.query("SELECT model_name, version_number FROM model_versions WHERE source_run_id = \(runID)", logger: logger)
+        for try await (name, number) in rows.decode((String, Int32).self) {
+            return try await version(of: name, number: number)
+        }
+        return nil
+    }
+
+    /// alias → version number.
+    private func aliases(of name: String) async throws -> [String: Int32] {
+        let rows = try await client.query("SELECT alias, version_number FROM model_aliases WHERE model_name = \(name)", logger: logger)
+        var result: [String: Int32] = [:]
+        for try await (alias, version) in rows.decode((String, Int32).self) { result[alias] = version }
+        return result
+    }
+
+    // MARK: Training runs
+
+    public func trainingRun(_ runID: String) async throws -> TrainingRunRecord? {
+        try await TrainingRunRecord.decode(try await client.query(TrainingRunRecord.select(runID: runID), logger: logger)).first
+    }
+}
+
+/// A model with everything its answer shows, in one row: its status inputs (the latest finished run's
+/// outcome, its schedule, the highest version serving), its aliases and its latest version.
+enum ModelRow {
+    static let columns = """
+        m.name, m.model_type, m.description, m.tags::text, m.created_at, m.updated_at, m.total_versions,
+        m.first_registered_at, m.latest_registered_at, m.blessed,
+        (SELECT r.status FROM training_runs_seen r
+          WHERE r.model_name = m.name AND r.status IN ('completed', 'not_blessed')
+          ORDER BY r.completed_at DESC NULLS LAST, r.run_number DESC LIMIT 1),
+        s.schedule_id, s.status,
+        (SELECT max(v.version_number) FROM serving_versions sv JOIN model_versions v ON v.version_id = sv.version_id
+          WHERE v.model_name = m.name),
+        coalesce(a.aliases, '{}'), coalesce(a.versions, '{}'),
+        \(VersionRow.columns.replacingOccurrences(of: "v.", with: "lv."))
+        """
+
+    static let from = """
+        FROM registered_models m
+        LEFT JOIN LATERAL (
+            SELECT schedule_id, status FROM model_schedules
+            WHERE model_name = m.name AND status IN ('active', 'paused')
+            ORDER BY created_at DESC LIMIT 1) s ON true
+        LEFT JOIN LATERAL (
+            SELECT array_agg(alias ORDER BY alias) AS aliases, array_agg(version_number ORDER BY alias) AS versions
+            FROM model_aliases WHERE model_name = m.name) a ON true
+        LEFT JOIN model_versions lv ON lv.model_name = m.name AND lv.version_number = m.latest_version
+        """
+
+    static func decode(_ rows: PostgresRowSequence) async throws -> [ModelJSON] {
         var models: [ModelJSON] = []
-        for try await (modelName, modelType, description, tags, createdAt, updatedAt, totalVersions, firstRegisteredAt, latestRegisteredAt,
-                       blessed, lastOutcome, scheduleID, scheduleStatus, deployedVersion)
-            in rows.decode((String, String, String, String, Date, Date, Int32, Date?, Date?, Bool, String?, String?, String?, Int32?).self)
-        {
+        for try await row in rows {
+            let c = row.makeRandomAccess()
+            let name = try c[0].decode(String.self)
+            let totalVersions = try c[6].decode(Int32.self)
+            let lastOutcome = try c[10].decode(String?.self)
+            let deployedVersion = try c[13].decode(Int32?.self)
+            let aliases = Dictionary(uniqueKeysWithValues: zip(try c[14].decode([String].self), try c[15].decode([Int32].self)))
             let status: ModelJSON.Status
             if deployedVersion != nil {
                 status = .deployed
@@ -51,109 +137,46 @@ public struct RegistryQueries: Sendable {
             } else {
                 status = .pending
             }
+            // The latest version's columns start at 16; NULL when the model has no version yet.
+            let latest = try c[16].decode(String?.self) == nil ? nil : try VersionRow.version(c, from: 16, modelName: name, aliases: aliases)
+            let scheduleID = try c[11].decode(String?.self)
             models.append(ModelJSON(
-                id: modelName, modelName: modelName, modelType: modelType, description: description,
-                tags: try JSONText.decode([String: String].self, from: tags), status: status, isRegistered: totalVersions > 0,
-                blessed: totalVersions > 0 && blessed, totalVersions: totalVersions, latestVersion: nil, aliases: [:],
-                hasSchedule: scheduleID != nil, scheduleID: scheduleID, scheduleStatus: scheduleStatus,
-                isDeployed: deployedVersion != nil, deployedVersion: deployedVersion, firstRegisteredAt: firstRegisteredAt,
-                latestRegisteredAt: latestRegisteredAt, createdAt: createdAt, updatedAt: updatedAt))
-        }
-        guard !models.isEmpty else { return [] }
-
-        let aliases = try await aliasesByModel(name)
-        var latest: [String: VersionJSON] = [:]
-        let latestRows = try await client.query("""
-            SELECT \(unescaped: Self.versionColumns) FROM model_versions v
-            JOIN registered_models m ON m.name = v.model_name AND m.latest_version = v.version_number
-            WHERE \(name == nil) OR m.name = \(name ?? "")
-            """, logger: logger)
-        for version in try await decodeVersions(latestRows, aliases: aliases) { latest[version.modelName] = version }
-
-        for index in models.indices {
-            let name = models[index].modelName
-            models[index].latestVersion = latest[name]
-            models[index].aliases = Dictionary(uniqueKeysWithValues: (aliases[name] ?? []).map { ($0.alias, $0.version) })
+                id: name, modelName: name, modelType: try c[1].decode(String.self), description: try c[2].decode(String.self),
+                tags: try JSONText.decode([String: String].self, from: try c[3].decode(String.self)), status: status,
+                isRegistered: totalVersions > 0, blessed: try totalVersions > 0 && c[9].decode(Bool.self), totalVersions: totalVersions,
+                latestVersion: latest, aliases: aliases, hasSchedule: scheduleID != nil, scheduleID: scheduleID,
+                scheduleStatus: try c[12].decode(String?.self), isDeployed: deployedVersion != nil, deployedVersion: deployedVersion,
+                firstRegisteredAt: try c[7].decode(Date?.self), latestRegisteredAt: try c[8].decode(Date?.self),
+                createdAt: try c[4].decode(Date.self), updatedAt: try c[5].decode(Date.self)))
         }
         return models
     }
+}
 
-    public func model(_ name: String) async throws -> ModelJSON? {
-        try await models(named: name).first
-    }
-
-    public func modelExists(_ name: String) async throws -> Bool {
-        let rows = try await client.query("SELECT count(*) FROM registered_models WHERE name = \(name)", logger: logger)
-        for try await count in rows.decode(Int64.self) { return count > 0 }
-        return false
-    }
-
-    // MARK: Versions
-
-    /// Newest first.
-    public func versions(of name: String) async throws -> [VersionJSON] {
-        let rows = try await client.query("""
-            SELECT \(unescaped: Self.versionColumns) FROM model_versions v WHERE v.model_name = \(name) ORDER BY v.version_number DESC
-            """, logger: logger)
-        return try await decodeVersions(rows, aliases: try await aliasesByModel(name))
-    }
-
-    public func version(of name: String, number: Int32) async throws -> VersionJSON? {
-        let rows = try await client.query("""
-            SELECT \(unescaped: Self.versionColumns) FROM model_versions v
-            WHERE v.model_name = \(name) AND v.version_number = \(number)
-            """, logger: logger)
-        return try await decodeVersions(rows, aliases: try await aliasesByModel(name)).first
-    }
-
-    public func version(fromRun runID: String) async throws -> VersionJSON? {
-        let rows = try await client.query("""
-            SELECT model_name, version_number FROM model_versions WHERE source_run_id = \(runID)
-            """, logger: logger)
-        for try await (name, number) in rows.decode((String, Int32).self) {
-            return try await version(of: name, number: number)
-        }
-        return nil
-    }
-
-    // MARK: Training runs
-
-    public func trainingRun(_ runID: String) async throws -> TrainingRunRecord? {
-        try await TrainingRunRecord.decode(try await client.query(TrainingRunRecord.select(runID: runID), logger: logger)).first
-    }
-
-    // MARK: Rows
-
-    static let versionColumns = """
-        v.version_id, v.model_name, v.version_number, v.source_run_id, v.run_number, v.artifact_uri, v.metrics::text, v.blessed,
+/// One version's columns, its status resolved against what serves.
+enum VersionRow {
+    static let columns = """
+        v.version_id, v.version_number, v.source_run_id, v.run_number, v.artifact_uri, v.metrics::text, v.blessed,
         CASE WHEN EXISTS (SELECT 1 FROM serving_versions s WHERE s.version_id = v.version_id) THEN 'deployed' ELSE v.status END,
-        v.registered_at, v.lineage::text
+        v.registered_at, v.lineage::text, v.model_name
         """
-
-    private func decodeVersions(_ rows: PostgresRowSequence, aliases: [String: [(alias: String, version: Int32)]]) async throws -> [VersionJSON] {
+    static func decode(_ rows: PostgresRowSequence, aliases: [String: Int32]) async throws -> [VersionJSON] {
         var versions: [VersionJSON] = []
-        for try await (id, modelName, number, sourceRunID, runNumber, artifactURI, metrics, blessed, status, registeredAt, lineage)
-            in rows.decode((String, String, Int32, String, Int32, String, String, Bool, String, Date, String).self)
-        {
-            versions.append(VersionJSON(
-                id: id, modelName: modelName, version: number, versionLabel: RegistryNames.versionLabel(number),
-                sourceRunID: sourceRunID, runNumber: runNumber, artifactURI: artifactURI,
-                metrics: try JSONText.decode([String: Double].self, from: metrics), blessed: blessed, status: status,
-                aliases: (aliases[modelName] ?? []).filter { $0.version == number }.map(\.alias).sorted(),
-                registeredAt: registeredAt, lineage: VersionJSON.Lineage(try JSONText.decode(LineageColumn.self, from: lineage))))
+        for try await row in rows {
+            let c = row.makeRandomAccess()
+            versions.append(try version(c, from: 0, modelName: try c[10].decode(String.self), aliases: aliases))
         }
         return versions
     }
 
-    private func aliasesByModel(_ name: String?) async throws -> [String: [(alias: String, version: Int32)]] {
-        let rows = try await client.query("""
-            SELECT model_name, alias, version_number FROM model_aliases
-            WHERE \(name == nil) OR model_name = \(name ?? "") ORDER BY model_name, alias
-            """, logger: logger)
-        var result: [String: [(alias: String, version: Int32)]] = [:]
-        for try await (model, alias, version) in rows.decode((String, String, Int32).self) {
-            result[model, default: []].append((alias, version))
-        }
-        return result
+    static func version(_ c: PostgresRandomAccessRow, from start: Int, modelName: String, aliases: [String: Int32]) throws -> VersionJSON {
+        let number = try c[start + 1].decode(Int32.self)
+        return VersionJSON(
+            id: try c[start].decode(String.self), modelName: modelName, version: number, versionLabel: RegistryNames.versionLabel(number),
+            sourceRunID: try c[start + 2].decode(String.self), runNumber: try c[start + 3].decode(Int32.self),
+            artifactURI: try c[start + 4].decode(String.self), metrics: try JSONText.decode([String: Double].self, from: try c[start + 5].decode(String.self)),
+            blessed: try c[start + 6].decode(Bool.self), status: try c[start + 7].decode(String.self),
+            aliases: aliases.filter { $0.value == number }.map(\.key).sorted(), registeredAt: try c[start + 8].decode(Date.self),
+            lineage: VersionJSON.Lineage(try JSONText.decode(LineageColumn.self, from: try c[start + 9].decode(String.self))))
     }
 }

@@ -104,12 +104,13 @@ public struct RegistryReadModel: Projection {
 
             case .modelAliasSet(let set):
                 try await connection.query("""
-                    INSERT INTO model_aliases (model_name, alias, version_number, version_id, set_at)
-                    VALUES (\(name), \(set.alias), \(Int(set.versionNumber)), \(set.versionID), \(at))
-                    ON CONFLICT (model_name, alias) DO UPDATE
-                    SET version_number = EXCLUDED.version_number, version_id = EXCLUDED.version_id, set_at = EXCLUDED.set_at
+                    WITH alias AS (
+                        INSERT INTO model_aliases (model_name, alias, version_number, version_id, set_at)
+                        VALUES (\(name), \(set.alias), \(Int(set.versionNumber)), \(set.versionID), \(at))
+                        ON CONFLICT (model_name, alias) DO UPDATE
+                        SET version_number = EXCLUDED.version_number, version_id = EXCLUDED.version_id, set_at = EXCLUDED.set_at)
+                    UPDATE registered_models SET updated_at = \(at), aggregate_version = \(version) WHERE name = \(name)
                     """, logger: logger)
-                try await touch(name, at: at, version: version, on: connection, logger: logger)
 
             case .modelAliasDeleted(let deleted):
                 try await connection.query("""

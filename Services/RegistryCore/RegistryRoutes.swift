@@ -11,10 +11,13 @@ import SlipwayPlatform
 struct RegistryRoutes: Sendable {
     let environment: ServiceEnvironment
     let queries: RegistryQueries
+    /// A model's answer and its version list, kept encoded while nothing they show has changed.
+    let views: RenderedViews
 
-    init(environment: ServiceEnvironment) {
+    init(environment: ServiceEnvironment, views: RenderedViews = RenderedViews()) {
         self.environment = environment
         self.queries = RegistryQueries(client: environment.postgres, logger: environment.logger)
+        self.views = views
     }
 
     var collection: RouteCollection<SlipwayRequestContext> {
@@ -68,8 +71,10 @@ struct RegistryRoutes: Sendable {
             hasSchedule: model?.hasSchedule ?? false, scheduleID: model?.scheduleID)
     }
 
-    @Sendable func get(_ request: Request, context: SlipwayRequestContext) async throws -> ModelJSON {
-        try await requireModel(try context.parameters.require("name"))
+    @Sendable func get(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
+        let name = try context.parameters.require("name")
+        guard let version = try await queries.viewVersion(of: name) else { throw modelNotFound(name) }
+        return try await views.rendered("model \(name)", version: version) { try await requireModel(name) }
     }
 
     struct UpdateBody: Decodable {
@@ -86,10 +91,10 @@ struct RegistryRoutes: Sendable {
 
     // MARK: Versions
 
-    @Sendable func versions(_ request: Request, context: SlipwayRequestContext) async throws -> VersionListJSON {
+    @Sendable func versions(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
         let name = try context.parameters.require("name")
-        guard try await queries.modelExists(name) else { throw modelNotFound(name) }
-        return VersionListJSON(versions: try await queries.versions(of: name))
+        guard let version = try await queries.viewVersion(of: name) else { throw modelNotFound(name) }
+        return try await views.rendered("versions \(name)", version: version) { VersionListJSON(versions: try await queries.versions(of: name)) }
     }
 
     @Sendable func version(_ request: Request, context: SlipwayRequestContext) async throws -> VersionJSON {

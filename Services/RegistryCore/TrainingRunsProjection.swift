@@ -52,6 +52,13 @@ public struct TrainingRunsProjection: Projection {
                 completed_at timestamptz)
             """,
             "CREATE INDEX training_runs_seen_model ON training_runs_seen (model_name, completed_at)",
+        ]),
+        // A model's latest finished run (its pending / not_blessed status) without sorting all of its runs.
+        Migration(2, "latest outcome per model", [
+            """
+            CREATE INDEX training_runs_seen_outcome ON training_runs_seen (model_name, completed_at DESC NULLS LAST, run_number DESC)
+            WHERE status IN ('completed', 'not_blessed')
+            """,
         ])]
     }
 

@@ -208,10 +208,7 @@ public final class Projector: Service {
         let schema = configuration.schema
         let logger = self.logger
         let checkpoint: Int64 = try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("""
-                INSERT INTO slipway.projection_checkpoints (projection, source_service) VALUES (\(name), \(source))
-                ON CONFLICT DO NOTHING
-                """, logger: logger)
+            // Locking the row (made by `loadCheckpoint`) serializes replicas applying the same source.
             let rows = try await connection.query("""
                 SELECT position FROM slipway.projection_checkpoints WHERE projection = \(name) AND source_service = \(source) FOR UPDATE
                 """, logger: logger)
@@ -225,11 +222,14 @@ public final class Projector: Service {
                 expected += 1
             }
             guard let last = fresh.last else { return current }
-            try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \(quoteIdentifier(schema))"), logger: logger)
+            // Pooled connections resolve unqualified names in `public`; another schema is set for this transaction.
+            if schema != "public" {
+                try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \(quoteIdentifier(schema))"), logger: logger)
+            }
             try await projection.apply(envelopes: fresh, on: connection, logger: logger)
             try await connection.query("""
-                UPDATE slipway.projection_checkpoints SET position = \(last.sourcePosition), updated_at = now()
-                WHERE projection = \(name) AND source_service = \(source)
+                INSERT INTO slipway.projection_checkpoints (projection, source_service, position) VALUES (\(name), \(source), \(last.sourcePosition))
+                ON CONFLICT (projection, source_service) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
                 """, logger: logger)
             return last.sourcePosition
         }
@@ -240,7 +240,12 @@ public final class Projector: Service {
         return checkpoint
     }
 
+    /// The checkpoint of `source`, its row created at 0 the first time.
     func loadCheckpoint(source: String) async throws -> Int64 {
+        try await client.query("""
+            INSERT INTO slipway.projection_checkpoints (projection, source_service) VALUES (\(projection.name), \(source))
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
         let rows = try await client.query("""
             SELECT position FROM slipway.projection_checkpoints WHERE projection = \(projection.name) AND source_service = \(source)
             """, logger: logger)
