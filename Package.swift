@@ -28,7 +28,7 @@ let domainServices: [(executable: String, module: String, dependencies: [Target.
     ("training-svc", "Training", ["TrainerCore", "SlipwayModelBundle", crypto]),
     ("registry-svc", "Registry", [protobuf]),
     ("schedule-svc", "Schedule", []),
-    ("deploy-svc", "Deploy", [crypto, "SlipwayLocalRuntime", httpClient]),
+    ("deploy-svc", "Deploy", [crypto, "SlipwayLocalRuntime", httpClient, asyncAlgorithms]),
     ("testing-svc", "Testing", []),
     ("metrics-svc", "Metrics", []),
 ]
