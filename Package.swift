@@ -135,7 +135,8 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "DeployCoreTests",
-        dependencies: ["SlipwayTestSupport", "DeployCore", "SlipwayLocalRuntime", "SlipwayModelBundle", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, log],
+        dependencies: ["SlipwayTestSupport", "DeployCore", "SlipwayLocalRuntime", "SlipwayModelBundle", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, log,
+                       .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle")],
         path: "Tests/DeployCoreTests"
     ),
     .testTarget(
