@@ -221,15 +221,18 @@ public enum EndpointDecider: Decider {
         case .deploy(let request):
             return try decideDeploy(request, state)
 
-        default:
-            break
+        case .update, .startRevision, .revisionReady, .revisionFailed, .stopRevision, .passStep, .failGate, .rollback, .setTraffic, .undeploy, .delete:
+            guard let endpoint = state.endpoint, !state.deleted else { throw endpointNotFound }
+            return try decide(command, on: endpoint, state)
         }
-        guard let endpoint = state.endpoint, !state.deleted else { throw endpointNotFound }
-        let name = endpoint.name
+    }
 
+    /// The commands about an endpoint that exists.
+    static func decide(_ command: Command, on endpoint: EndpointCreated, _ state: State) throws -> [DeployEvent] {
+        let name = endpoint.name
         switch command {
         case .create, .deploy, .rejectRunDeploy:
-            return []  // decided above
+            return []  // decided in `decide(_:_:)`
 
         case .update(let change):
             return [.endpointUpdated(try endpointUpdated(change, endpoint))]
