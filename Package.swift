@@ -28,7 +28,7 @@ let domainServices: [(executable: String, module: String, dependencies: [Target.
     ("training-svc", "Training", ["TrainerCore", "SlipwayModelBundle", crypto]),
     ("registry-svc", "Registry", [protobuf]),
     ("schedule-svc", "Schedule", []),
-    ("deploy-svc", "Deploy", [crypto, "SlipwayLocalRuntime", httpClient]),
+    ("deploy-svc", "Deploy", [crypto, "SlipwayLocalRuntime", httpClient, asyncAlgorithms]),
     ("testing-svc", "Testing", []),
     ("metrics-svc", "Metrics", []),
 ]
@@ -137,7 +137,8 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "DeployCoreTests",
-        dependencies: ["SlipwayTestSupport", "DeployCore", "SlipwayLocalRuntime", "SlipwayModelBundle", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, log],
+        dependencies: ["SlipwayTestSupport", "DeployCore", "SlipwayLocalRuntime", "SlipwayModelBundle", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, log,
+                       .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle")],
         path: "Tests/DeployCoreTests"
     ),
     .testTarget(

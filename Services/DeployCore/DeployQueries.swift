@@ -1,64 +1,76 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SlipwayContracts
+import SlipwayEventSourcing
 import SlipwayPlatform
 
-/// Reads of deploy-svc's read model, shaped as the API's JSON (snake_case keys).
+/// Reads behind deploy-svc's API: its read model, the models and versions it knows from registry-svc,
+/// and — for what a rollback to each deployment would do — the endpoint's fold, so that answer comes from
+/// the same rule the decider applies (`EndpointState.rollbackPath`).
 struct DeployQueries: Sendable {
-    let environment: ServiceEnvironment
-    var logger: Logger { environment.logger }
+    let postgres: PostgresClient
+    let store: EventStore
+    let logger: Logger
 
-    struct Version: Sendable {
-        var id: String
-        var artifactURI: String
-        var blessed: Bool
-        var metrics: [String: Double]
-        var sourceRunID: String
+    init(environment: ServiceEnvironment) {
+        postgres = environment.postgres
+        store = environment.store
+        logger = environment.logger
     }
 
+    // MARK: Facts for commands
+
+    /// The model's name when registry-svc registered it (and did not delete it); a 404 otherwise.
     func knownModel(_ name: String) async throws -> String {
-        let rows = try await environment.postgres.query("SELECT name FROM known_models WHERE name = \(name) AND NOT deleted", logger: logger)
+        let rows = try await postgres.query("SELECT name FROM known_models WHERE name = \(name) AND NOT deleted", logger: logger)
         for try await found in rows.decode(String.self) { return found }
         throw APIError.notFound("no registered model '\(name)'")
     }
 
-    func version(model: String, number: Int32) async throws -> Version? {
-        let rows = try await environment.postgres.query("""
+    func knownVersion(model: String, number: Int32) async throws -> EndpointDecider.KnownVersion? {
+        let rows = try await postgres.query("""
             SELECT version_id, artifact_uri, blessed, metrics, source_run_id FROM known_versions
             WHERE model_name = \(model) AND version_number = \(Int(number))
             """, logger: logger)
         for try await (id, uri, blessed, metrics, run) in rows.decode((String, String, Bool, String, String).self) {
-            let decoded = (try? JSONDecoder().decode([String: Double].self, from: Data(metrics.utf8))) ?? [:]
-            return Version(id: id, artifactURI: uri, blessed: blessed, metrics: decoded, sourceRunID: run)
+            return EndpointDecider.KnownVersion(
+                id: id, number: number, artifactURI: uri, blessed: blessed, metrics: try DeployColumns.decodeMetrics(metrics), sourceRunID: run)
         }
         return nil
     }
 
     /// The model and version a training run registered.
-    func version(ofRun run: String) async throws -> (String, Int32)? {
-        let rows = try await environment.postgres.query("""
+    func version(ofRun run: String) async throws -> (model: String, number: Int32)? {
+        let rows = try await postgres.query("""
             SELECT model_name, version_number FROM known_versions WHERE source_run_id = \(run) ORDER BY version_number DESC LIMIT 1
             """, logger: logger)
-        for try await (model, number) in rows.decode((String, Int).self) { return (model, Int32(number)) }
+        for try await (model, number) in rows.decode((String, Int32).self) { return (model, number) }
         return nil
     }
 
-    /// The model owning endpoint `name`, or nil when there is no such (undeleted) endpoint.
-    func endpointOwner(_ name: String) async throws -> String? {
-        let rows = try await environment.postgres.query("SELECT model_name FROM endpoints WHERE name = \(name) AND NOT deleted", logger: logger)
-        for try await model in rows.decode(String.self) { return model }
-        return nil
-    }
-
-    func onlyEndpoint(model: String) async throws -> String? {
-        let rows = try await environment.postgres.query("SELECT name FROM endpoints WHERE model_name = \(model) AND NOT deleted", logger: logger)
+    /// The endpoint a deploy of `model` goes to: the one asked for; else `<model>-serving` when it exists,
+    /// else the model's only endpoint ("update the existing endpoint" is the default then), else a new
+    /// `<model>-serving`.
+    func deployTarget(model: String, requested: String?) async throws -> String {
+        if let requested { return requested }
+        let suggested = EndpointName.suggested(forModel: model)
+        if try await endpointExists(suggested) { return suggested }
+        let rows = try await postgres.query("SELECT name FROM endpoints WHERE model_name = \(model) AND NOT deleted", logger: logger)
         var names: [String] = []
         for try await name in rows.decode(String.self) { names.append(name) }
-        return names.count == 1 ? names[0] : nil
+        return names.count == 1 ? names[0] : suggested
     }
 
+    func endpointExists(_ name: String) async throws -> Bool {
+        let rows = try await postgres.query("SELECT count(*) FROM endpoints WHERE name = \(name) AND NOT deleted", logger: logger)
+        for try await count in rows.decode(Int64.self) { return count > 0 }
+        return false
+    }
+
+    /// Endpoints of the model that serve or are being deployed to.
     func servingEndpoints(model: String) async throws -> [String] {
-        let rows = try await environment.postgres.query("""
+        let rows = try await postgres.query("""
             SELECT DISTINCT e.name FROM endpoints e JOIN deployments d ON d.endpoint_name = e.name
             WHERE e.model_name = \(model) AND NOT e.deleted AND (d.traffic_percent > 0 OR d.status IN ('requested', 'deploying', 'rolling_out'))
             ORDER BY e.name
@@ -68,150 +80,165 @@ struct DeployQueries: Sendable {
         return names
     }
 
-    /// A deployment named by its id or by `vN` (the newest deployment of version N on the endpoint).
-    func deploymentID(endpoint: String, reference: String, field: String) async throws -> String {
-        let rows: PostgresRowSequence
-        if reference.hasPrefix("v"), let number = Int(reference.dropFirst()) {
-            rows = try await environment.postgres.query("""
-                SELECT id FROM deployments WHERE endpoint_name = \(endpoint) AND version_number = \(number) ORDER BY number DESC LIMIT 1
-                """, logger: logger)
-        } else {
-            rows = try await environment.postgres.query("SELECT id FROM deployments WHERE endpoint_name = \(endpoint) AND id = \(reference)", logger: logger)
-        }
-        for try await id in rows.decode(String.self) { return id }
-        throw APIError.invalid("'\(endpoint)' has no deployment '\(reference)' (give a deployment id or vN)", field: field)
-    }
+    // MARK: Endpoints
 
-    // MARK: - Views
-
-    func endpoints(model: String) async throws -> [[String: Any]] {
-        let rows = try await environment.postgres.query("SELECT name FROM endpoints WHERE model_name = \(model) AND NOT deleted ORDER BY name", logger: logger)
+    func endpoints(model: String) async throws -> [EndpointJSON] {
+        let rows = try await postgres.query("SELECT name FROM endpoints WHERE model_name = \(model) AND NOT deleted ORDER BY name", logger: logger)
         var names: [String] = []
         for try await name in rows.decode(String.self) { names.append(name) }
-        var result: [[String: Any]] = []
+        var result: [EndpointJSON] = []
         for name in names { result.append(try await endpoint(name)) }
         return result
     }
 
-    func endpoint(_ name: String) async throws -> [String: Any] {
-        let rows = try await environment.postgres.query("""
+    func endpoint(_ name: String) async throws -> EndpointJSON {
+        let rows = try await postgres.query("""
             SELECT name, model_name, preset, resources, target, url, description, created_by, created_at, updated_at, active_deployment_id, version
             FROM endpoints WHERE name = \(name) AND NOT deleted
             """, logger: logger)
-        var found: [String: Any]?
-        for try await (name, model, preset, resources, target, url, description, by, createdAt, updatedAt, active, version)
-            in rows.decode((String, String, String, String, String, String, String, String, Date, Date, String?, Int64).self) {
-            found = [
-                "name": name, "id": name, "model_name": model, "preset": preset, "resources": Self.object(resources), "target": target,
-                "url": url, "description": description, "created_by": by, "created_at": Self.iso(createdAt), "updated_at": Self.iso(updatedAt),
-                "version": version, "active_deployment_id": active ?? NSNull(),
-            ]
+        for try await (name, model, preset, resources, target, url, description, createdBy, createdAt, updatedAt, activeID, version)
+            in rows.decode((String, String, String, String, String, String, String, String, Date, Date, String?, Int64).self)
+        {
+            let deployments = try await self.deployments(endpoint: name)
+            let serving = deployments.filter { $0.trafficPercent > 0 }
+            let inProgress = deployments.contains { ["requested", "deploying", "rolling_out"].contains($0.status) }
+            return EndpointJSON(
+                name: name, id: name, modelName: model, preset: preset, resources: try DeployColumns.decodeResources(resources), target: target,
+                url: url, description: description, createdBy: createdBy, createdAt: MillisecondDate(createdAt),
+                updatedAt: MillisecondDate(updatedAt), version: version, activeDeploymentID: activeID,
+                traffic: serving.map { TrafficJSON(deploymentID: $0.id, version: $0.version, percent: $0.trafficPercent, revisionID: $0.revisionID) },
+                deployments: deployments, activeDeployment: deployments.first { $0.id == activeID },
+                status: inProgress ? .deploying : (serving.isEmpty ? .notServing : .serving))
         }
-        guard var view = found else { throw APIError.notFound("no endpoint '\(name)'") }
-        let deployments = try await self.deployments(where: "d.endpoint_name = $1", name)
-        let serving = deployments.filter { ($0["traffic_percent"] as? Int ?? 0) > 0 }
-        view["traffic"] = serving.map {
-            ["deployment_id": $0["id"]!, "version": $0["version"]!, "percent": $0["traffic_percent"]!, "revision_id": $0["revision_id"]!] as [String: Any]
-        }
-        view["deployments"] = deployments
-        view["active_deployment"] = deployments.first { $0["id"] as? String == view["active_deployment_id"] as? String } ?? NSNull()
-        let inProgress = deployments.contains { ["requested", "deploying", "rolling_out"].contains($0["status"] as? String ?? "") }
-        view["status"] = inProgress ? "deploying" : (serving.isEmpty ? "not_serving" : "serving")
-        return view
+        throw APIError.notFound("no endpoint '\(name)'")
     }
 
-    func deployment(_ id: String) async throws -> [String: Any] {
-        guard let found = try await deployments(where: "d.id = $1", id).first else { throw APIError.notFound("no deployment '\(id)'") }
+    /// A 404 unless the endpoint exists: what the endpoint's routes check before reading their body.
+    func requireEndpoint(_ name: String) async throws {
+        guard try await endpointExists(name) else { throw APIError.notFound("no endpoint '\(name)'") }
+    }
+
+    // MARK: Deployments
+
+    func deployment(_ id: String) async throws -> DeploymentJSON {
+        guard let found = try await deployments(id: id).first else { throw APIError.notFound("no deployment '\(id)'") }
         return found
     }
 
-    /// Deployments (newest first) with their revision; `rollback_available` says whether a rollback to it is instant.
-    func deployments(where condition: String, _ value: String) async throws -> [[String: Any]] {
-        var binds = PostgresBindings()
-        binds.append(value)
-        let rows = try await environment.postgres.query(PostgresQuery(unsafeSQL: """
+    /// Deployments (newest first) of one endpoint, of one model, or the one with `id`.
+    func deployments(endpoint: String? = nil, model: String? = nil, id: String? = nil) async throws -> [DeploymentJSON] {
+        let rows = try await postgres.query("""
             SELECT d.id, d.endpoint_name, d.number, d.model_name, d.model_version_id, d.version_number, d.strategy, d.steps, d.force,
                    d.requested_by, d.reason, d.source_run_id, d.metrics, d.status, d.traffic_percent, d.step_index, d.error,
-                   d.created_at, d.activated_at, d.ended_at, r.id, r.address, r.status, r.startup_ms, r.error
-            FROM deployments d LEFT JOIN revisions r ON r.id = d.revision_id
-            WHERE \(condition) ORDER BY d.created_at DESC, d.number DESC
-            """, binds: binds), logger: logger)
-        var result: [[String: Any]] = []
-        for try await row in rows {
-            let columns = row.makeRandomAccess()
-            func column<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T { try columns[index].decode(T.self) }
-            let (id, endpoint, number, model, versionID) = (try column(0, String.self), try column(1, String.self), try column(2, Int.self),
-                                                            try column(3, String.self), try column(4, String.self))
-            let (version, strategy, steps, force, by) = (try column(5, Int.self), try column(6, String.self), try column(7, String.self),
-                                                         try column(8, Bool.self), try column(9, String.self))
-            let (reason, run, metrics, status, traffic) = (try column(10, String.self), try column(11, String.self), try column(12, String.self),
-                                                           try column(13, String.self), try column(14, Int.self))
-            let (step, error) = (try column(15, Int.self), try column(16, String.self))
-            let createdAt = try columns[17].decode(Date.self)
-            let activatedAt = try columns[18].decode(Date?.self)
-            let endedAt = try columns[19].decode(Date?.self)
-            let revisionID = try columns[20].decode(String?.self)
-            var revision: Any = NSNull()
-            if let revisionID {
-                revision = [
-                    "id": revisionID, "address": try columns[21].decode(String?.self) ?? NSNull(), "status": try columns[22].decode(String.self),
-                    "startup_ms": try columns[23].decode(Int64?.self) ?? NSNull(), "error": try columns[24].decode(String.self),
-                ] as [String: Any]
-            }
-            let warm = (revision as? [String: Any])?["status"] as? String == "ready"
-            result.append([
-                "id": id, "endpoint": endpoint, "number": number, "model_name": model, "model_version_id": versionID, "version": version,
-                "strategy": strategy, "steps": Self.object(steps), "force": force, "requested_by": by, "reason": reason, "source_run_id": run,
-                "metrics": Self.object(metrics), "status": status, "traffic_percent": traffic, "step_index": step, "error": error,
-                "created_at": Self.iso(createdAt), "activated_at": activatedAt.map(Self.iso) ?? NSNull(), "ended_at": endedAt.map(Self.iso) ?? NSNull(),
-                "revision_id": revisionID ?? NSNull(), "revision": revision,
-                "rollback_available": traffic < 100 && ["inactive", "rolled_back", "active", "failed", "undeployed"].contains(status),
-                "rollback_instant": traffic < 100 && warm,
-            ])
+                   d.created_at, d.activated_at, d.ended_at
+            FROM deployments d
+            WHERE (\(endpoint == nil) OR d.endpoint_name = \(endpoint ?? ""))
+              AND (\(model == nil) OR d.model_name = \(model ?? ""))
+              AND (\(id == nil) OR d.id = \(id ?? ""))
+            ORDER BY d.created_at DESC, d.number DESC
+            """, logger: logger)
+        var result: [DeploymentJSON] = []
+        for try await (id, endpoint, number, model, versionID, version, strategy, steps, force, requestedBy, reason, run, metrics, status,
+                       traffic, stepIndex, error, createdAt, activatedAt, endedAt)
+            in rows.decode((String, String, Int, String, String, Int, String, String, Bool, String, String, String, String, String,
+                            Int, Int, String, Date, Date?, Date?).self)
+        {
+            result.append(DeploymentJSON(
+                id: id, endpoint: endpoint, number: number, modelName: model, modelVersionID: versionID, version: version, strategy: strategy,
+                steps: try DeployColumns.decodeSteps(steps), force: force, requestedBy: requestedBy, reason: reason, sourceRunID: run,
+                metrics: try DeployColumns.decodeMetrics(metrics), status: status, trafficPercent: traffic, stepIndex: stepIndex, error: error,
+                createdAt: MillisecondDate(createdAt), activatedAt: activatedAt.map(MillisecondDate.init), endedAt: endedAt.map(MillisecondDate.init),
+                revisionID: nil, revision: nil, rollbackAvailable: false, rollbackInstant: false))
         }
-        return result
+        return try await withRevisionsAndRollbacks(result)
     }
 
-    /// serving-router's table: every endpoint with its running revisions — those without a share too (percent
-    /// 0), so a rollback to a warm revision finds its address — and every API key.
-    func routingSnapshot() async throws -> [String: Any] {
-        let endpointRows = try await environment.postgres.query("""
+    /// Adds each deployment's revision (from the read model) and what a rollback to it would do (from its
+    /// endpoint's fold).
+    private func withRevisionsAndRollbacks(_ deployments: [DeploymentJSON]) async throws -> [DeploymentJSON] {
+        guard !deployments.isEmpty else { return [] }
+        let ids = deployments.map(\.id)
+        let rows = try await postgres.query("""
+            SELECT d.id, r.id, r.address, r.status, r.startup_ms, r.error FROM deployments d
+            JOIN revisions r ON r.id = d.revision_id WHERE d.id = ANY(\(ids))
+            """, logger: logger)
+        var revisions: [String: RevisionJSON] = [:]
+        for try await (deploymentID, id, address, status, startupMs, error) in rows.decode((String, String, String?, String, Int64?, String).self) {
+            revisions[deploymentID] = RevisionJSON(id: id, address: address, status: status, startupMs: startupMs, error: error)
+        }
+        var states: [String: EndpointState] = [:]
+        for endpoint in Set(deployments.map(\.endpoint)) {
+            states[endpoint] = try await store.state(EndpointDecider.self, aggregateID: endpoint)
+        }
+        return deployments.map { deployment in
+            var deployment = deployment
+            if let revision = revisions[deployment.id] {
+                deployment.revisionID = revision.id
+                deployment.revision = revision
+            }
+            if let state = states[deployment.endpoint], let folded = state.deployment(deployment.id) {
+                switch state.rollbackPath(to: folded) {
+                case .instant: (deployment.rollbackAvailable, deployment.rollbackInstant) = (true, true)
+                case .redeploy: (deployment.rollbackAvailable, deployment.rollbackInstant) = (true, false)
+                case .unavailable: (deployment.rollbackAvailable, deployment.rollbackInstant) = (false, false)
+                }
+            }
+            return deployment
+        }
+    }
+
+    // MARK: serving-router
+
+    func routingSnapshot() async throws -> RoutingSnapshotJSON {
+        let endpointRows = try await postgres.query("""
             SELECT e.name, e.model_name, e.version, r.id, r.deployment_id, r.address, r.traffic_percent, r.model_version_id, r.version_number
             FROM endpoints e LEFT JOIN revisions r ON r.endpoint_name = e.name AND r.status <> 'stopped' AND r.address IS NOT NULL
             WHERE NOT e.deleted ORDER BY e.name, r.id
             """, logger: logger)
-        var endpoints: [String: [String: Any]] = [:]
-        var order: [String] = []
+        var endpoints: [RoutingSnapshotJSON.Endpoint] = []
         for try await (name, model, version, revision, deployment, address, percent, versionID, number)
-            in endpointRows.decode((String, String, Int64, String?, String?, String?, Int?, String?, Int?).self) {
-            if endpoints[name] == nil {
-                order.append(name)
-                endpoints[name] = ["endpoint_id": name, "name": name, "model_name": model, "version": version, "routes": [[String: Any]]()]
+            in endpointRows.decode((String, String, Int64, String?, String?, String?, Int?, String?, Int?).self)
+        {
+            if endpoints.last?.endpointID != name {
+                endpoints.append(.init(endpointID: name, name: name, modelName: model, version: version, routes: []))
             }
             if let revision, let address {
-                var routes = endpoints[name]!["routes"] as! [[String: Any]]
-                routes.append(["revision_id": revision, "deployment_id": deployment ?? "", "address": address, "percent": percent ?? 0,
-                               "model_version_id": versionID ?? "", "version_number": number ?? 0])
-                endpoints[name]!["routes"] = routes
+                endpoints[endpoints.count - 1].routes.append(.init(
+                    revisionID: revision, deploymentID: deployment ?? "", address: address, percent: percent ?? 0, modelVersionID: versionID ?? "",
+                    versionNumber: number ?? 0))
             }
         }
-        let keyRows = try await environment.postgres.query("""
+        let keyRows = try await postgres.query("""
             SELECT id, model_name, key_sha256, is_active AND (expires_at IS NULL OR expires_at > now()), version FROM api_keys ORDER BY id
             """, logger: logger)
-        var keys: [[String: Any]] = []
+        var keys: [RoutingSnapshotJSON.ApiKey] = []
         for try await (id, model, hash, active, version) in keyRows.decode((String, String, String, Bool, Int64).self) {
-            keys.append(["api_key_id": id, "model_name": model, "key_sha256": hash, "active": active, "version": version])
+            keys.append(.init(apiKeyID: id, modelName: model, keySha256: hash, active: active, version: version))
         }
-        return ["endpoints": order.map { endpoints[$0]! }, "api_keys": keys]
+        return RoutingSnapshotJSON(endpoints: endpoints, apiKeys: keys)
     }
 
-    static func object(_ json: String) -> Any {
-        (try? JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed])) ?? NSNull()
+    // MARK: API keys
+
+    func apiKey(_ id: String) async throws -> ApiKeyJSON {
+        guard let key = try await apiKeys(id: id).first else { throw APIError.notFound("no API key '\(id)'") }
+        return key
     }
 
-    static func iso(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+    /// Keys of one model, or the one with `id`; newest first.
+    func apiKeys(model: String? = nil, id: String? = nil) async throws -> [ApiKeyJSON] {
+        let rows = try await postgres.query("""
+            SELECT id, model_name, name, key_prefix, is_active, created_by, created_at, expires_at, revoked_at, last_used_at
+            FROM api_keys WHERE (\(model == nil) OR model_name = \(model ?? "")) AND (\(id == nil) OR id = \(id ?? ""))
+            ORDER BY created_at DESC, id
+            """, logger: logger)
+        var result: [ApiKeyJSON] = []
+        for try await (id, model, name, prefix, active, createdBy, createdAt, expiresAt, revokedAt, lastUsedAt)
+            in rows.decode((String, String, String, String, Bool, String, Date, Date?, Date?, Date?).self)
+        {
+            result.append(ApiKeyJSON(id: id, modelName: model, name: name, keyPrefix: prefix, isActive: active, createdBy: createdBy,
+                                     createdAt: createdAt, expiresAt: expiresAt, revokedAt: revokedAt, lastUsedAt: lastUsedAt))
+        }
+        return result
     }
 }

@@ -84,8 +84,8 @@ public struct DeployReadModel: Projection {
             case .endpointCreated(let e):
                 try await query("""
                     INSERT INTO endpoints (name, model_name, preset, resources, target, url, description, created_by, created_at, updated_at, version)
-                    VALUES (\(e.name), \(e.registeredModelID), \(ServingPresets.name(of: e.preset)), \(try DeployJSON.resources(e.resources)),
-                            \(DeployJSON.name(of: e.target)), \(e.url), \(e.descriptionText), \(e.createdBy), \(at), \(at), \(version))
+                    VALUES (\(e.name), \(e.registeredModelID), \(ServingPresets.name(of: e.preset)), \(try DeployColumns.resources(e.resources)),
+                            \(DeployColumns.name(of: e.target)), \(e.url), \(e.descriptionText), \(e.createdBy), \(at), \(at), \(version))
                     ON CONFLICT (name) DO UPDATE SET model_name = EXCLUDED.model_name, preset = EXCLUDED.preset, resources = EXCLUDED.resources,
                         target = EXCLUDED.target, url = EXCLUDED.url, description = EXCLUDED.description, created_by = EXCLUDED.created_by,
                         created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, deleted = false, active_deployment_id = NULL,
@@ -93,7 +93,7 @@ public struct DeployReadModel: Projection {
                     """)
             case .endpointUpdated(let e):
                 try await query("""
-                    UPDATE endpoints SET preset = \(ServingPresets.name(of: e.preset)), resources = \(try DeployJSON.resources(e.resources)),
+                    UPDATE endpoints SET preset = \(ServingPresets.name(of: e.preset)), resources = \(try DeployColumns.resources(e.resources)),
                         description = \(e.descriptionText) WHERE name = \(e.endpointID)
                     """)
             case .endpointDeleted(let e):
@@ -105,15 +105,15 @@ public struct DeployReadModel: Projection {
                         steps, force, requested_by, reason, source_run_id, metrics, status, created_at, updated_at)
                     VALUES (\(e.deploymentID), \(e.endpointID), \(Int(e.deploymentNumber)), \(e.registeredModelID), \(e.modelVersionID),
                             \(Int(e.versionNumber)), \(e.artifactUri), \(e.strategy == .gradual ? "gradual" : "immediate"),
-                            \(try DeployJSON.steps(e.steps)), \(e.force), \(e.requestedBy), \(e.reason), \(e.sourceRunID),
-                            \(try DeployJSON.metrics(e.metrics)), 'requested', \(at), \(at))
+                            \(try DeployColumns.steps(e.steps)), \(e.force), \(e.requestedBy), \(e.reason), \(e.sourceRunID),
+                            \(try DeployColumns.metrics(e.metrics)), 'requested', \(at), \(at))
                     """)
             case .revisionStarted(let e):
                 try await query("""
                     INSERT INTO revisions (id, endpoint_name, deployment_id, model_name, model_version_id, version_number, artifact_uri, target,
                         resources, status, started_at)
                     SELECT \(e.revisionID), \(e.endpointID), \(e.deploymentID), d.model_name, \(e.modelVersionID), \(Int(e.versionNumber)),
-                           \(e.artifactUri), \(DeployJSON.name(of: e.target)), \(try DeployJSON.resources(e.resources)), 'starting', \(at)
+                           \(e.artifactUri), \(DeployColumns.name(of: e.target)), \(try DeployColumns.resources(e.resources)), 'starting', \(at)
                     FROM deployments d WHERE d.id = \(e.deploymentID)
                     """)
                 try await query("UPDATE deployments SET status = 'deploying', revision_id = \(e.revisionID), updated_at = \(at) WHERE id = \(e.deploymentID)")
@@ -175,9 +175,12 @@ public struct DeployReadModel: Projection {
                     UPDATE deployments SET status = 'failed', error = \(e.error), ended_at = \(at), updated_at = \(at) WHERE id = \(e.deploymentID)
                     """)
             case .rolledBack(let e):
+                // As `EndpointState` folds it: the deployment rolled back from ends, unless the rollback deployed its
+                // version again and that activation superseded it already.
                 try await query("""
                     UPDATE deployments SET status = 'rolled_back', ended_at = \(at), updated_at = \(at),
-                        error = CASE WHEN error = '' THEN \(e.reason) ELSE error END WHERE id = \(e.fromDeploymentID)
+                        error = CASE WHEN error = '' THEN \(e.reason) ELSE error END
+                    WHERE id = \(e.fromDeploymentID) AND status IN ('requested', 'deploying', 'rolling_out', 'active')
                     """)
                 try await query("UPDATE deployments SET status = 'active', ended_at = NULL, updated_at = \(at) WHERE id = \(e.toDeploymentID)")
                 try await query("UPDATE endpoints SET active_deployment_id = \(e.toDeploymentID) WHERE name = \(e.endpointID)")
@@ -195,44 +198,5 @@ public struct DeployReadModel: Projection {
                 try await query("UPDATE endpoints SET version = \(version), updated_at = \(at) WHERE name = \(recorded.aggregateID)")
             }
         }
-    }
-}
-
-/// How deploy-svc's enums and nested messages are written into its read model and its JSON.
-enum DeployJSON {
-    static func name(of target: DeployTarget) -> String { target == .kubernetes ? "kubernetes" : "local" }
-
-    static func resources(_ resources: ServingResources) throws -> String {
-        try jsonString([
-            "min_instances": Int(resources.minInstances), "max_instances": Int(resources.maxInstances), "memory": resources.memory,
-            "cpu": resources.cpu, "timeout_seconds": Int(resources.timeoutSeconds), "max_batch_size": Int(resources.maxBatchSize),
-        ])
-    }
-
-    static func steps(_ steps: [RolloutStep]) throws -> String {
-        try jsonString(steps.map { step in
-            [
-                "traffic_percent": Int(step.trafficPercent), "min_duration_seconds": Int(step.minDurationSeconds), "min_requests": Int(step.minRequests),
-                "gates": step.gates.map { ["kind": gateName($0.kind), "threshold": $0.threshold] as [String: Any] },
-            ] as [String: Any]
-        })
-    }
-
-    static func metrics(_ metrics: [String: Double]) throws -> String { try jsonString(metrics) }
-
-    static func gateName(_ kind: RolloutGateKind) -> String {
-        switch kind {
-        case .health: "health"
-        case .errorRate: "error_rate"
-        case .latencyP95: "latency_p95"
-        case .latencyP99: "latency_p99"
-        case .endpointTest: "endpoint_test"
-        case .noAlerts: "no_alerts"
-        default: "unspecified"
-        }
-    }
-
-    private static func jsonString(_ value: Any) throws -> String {
-        String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]), as: UTF8.self)
     }
 }

@@ -1,5 +1,3 @@
-import Hummingbird
-import Logging
 import SlipwayContracts
 import SlipwayPlatform
 
@@ -11,12 +9,9 @@ public enum DeployService {
         return ServiceDefinition(context: .deploy, readModel: DeployReadModel()) { environment in
             let target = LocalServingTarget(root: settings.servingRoot, modelServer: settings.modelServer,
                                             readinessTimeout: .seconds(settings.readinessTimeoutSeconds), logger: environment.logger)
-            let routes = RouteCollection(context: SlipwayRequestContext.self)
-            ApiKeyRoutes(environment: environment).add(to: routes)
-            DeployRoutes(environment: environment, settings: settings).add(to: routes)
             return ServiceComponents(
-                projections: [ProjectionSubscription(KnownModels(), from: [.registry, .training])],
-                routes: [routes],
+                projections: [ProjectionSubscription(KnownModelsProjection(), from: [.registry, .training])],
+                routes: [ApiKeyRoutes(environment: environment).collection, DeployRoutes(environment: environment, settings: settings).collection],
                 workers: [DeploymentController(settings: settings, target: target, environment: environment)])
         }
     }

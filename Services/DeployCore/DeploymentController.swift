@@ -1,58 +1,29 @@
+import AsyncAlgorithms
 import AsyncHTTPClient
 import Foundation
 import Logging
-import ServiceLifecycle
 import PostgresNIO
+import ServiceLifecycle
 import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayLocalRuntime
 import SlipwayPlatform
 import Synchronization
 
-/// deploy-svc's settings beyond the common ones.
-public struct DeploySettings: Sendable {
-    /// Public base URL of serving-router (endpoint URLs are `<router>/<endpoint>`).
-    public var routerURL: String
-    /// serving-router's admin listener, whose `/internal/stats` feeds the rollout gates.
-    public var routerAdminURL: String
-    /// Per-revision state and logs of the local target.
-    public var servingRoot: URL
-    public var modelServer: URL
-    /// How long a superseded revision stays warm, so a rollback to it is instant.
-    public var rollbackWindowSeconds: Int
-    public var readinessTimeoutSeconds: Int
-    /// Stop every revision when deploy-svc shuts down (`slipway up` sets it); otherwise they keep serving
-    /// and a restarted deploy-svc adopts them.
-    public var stopRevisionsOnExit: Bool
-    public var controllerInterval: Duration
-
-    /// `--router-url`, `--router-admin-url`, `--serving-root`, `--model-server`, `--rollback-window-seconds`,
-    /// `--readiness-timeout-seconds`, `--stop-revisions-on-exit`.
-    public static func load(reader: ConfigReader) throws -> DeploySettings {
-        let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("model-server")
-        let window = try reader.int("rollback-window-seconds", default: 1800)
-        guard window >= 0 else { throw ConfigError(key: "rollback-window-seconds", message: "must not be negative") }
-        let readiness = try reader.int("readiness-timeout-seconds", default: 60)
-        guard readiness >= 1 else { throw ConfigError(key: "readiness-timeout-seconds", message: "must be at least 1") }
-        return DeploySettings(
-            routerURL: reader.string("router-url", default: "http://127.0.0.1:8081"),
-            routerAdminURL: reader.string("router-admin-url", default: "http://127.0.0.1:8082"),
-            servingRoot: URL(fileURLWithPath: reader.string("serving-root", default: ".slipway/serving")).standardizedFileURL,
-            modelServer: URL(fileURLWithPath: reader.string("model-server", default: sibling.path)),
-            rollbackWindowSeconds: window, readinessTimeoutSeconds: readiness,
-            stopRevisionsOnExit: ["1", "true", "yes"].contains(reader.string("stop-revisions-on-exit", default: "false").lowercased()),
-            controllerInterval: .milliseconds(200))
-    }
-}
-
-/// Drives deployments forward from the read model: starts the revisions of requested deployments on
-/// the target, reports them ready or failed, walks gradual rollouts through their gated steps, restarts
-/// crashed revisions, and stops the ones nothing needs any more. Every decision is a command on the
-/// endpoint, so the log says what happened and why; the loop itself only holds which starts are in flight.
+/// Drives deployments forward from the read model: requests the auto-deploys training-svc asked for,
+/// starts the revisions of requested deployments on the target, reports them ready or failed, walks gradual
+/// rollouts through their gated steps, restarts crashed revisions, and stops the ones nothing needs any
+/// more. Every decision is a command on the endpoint, so the log says what happened and why; the loop
+/// itself only holds which starts are in flight.
+///
+/// A step every `controllerInterval` until graceful shutdown; revision starts run as child tasks of `run()`
+/// and are cancelled then (a restarted deploy-svc adopts or restarts those revisions). With
+/// `stopRevisionsOnExit`, every revision is stopped before `run()` returns.
 public final class DeploymentController: Service {
     let settings: DeploySettings
     let target: any ServingTarget
     let environment: ServiceEnvironment
+    let queries: DeployQueries
     private let launching = Mutex<Set<String>>([])
     /// Crash restarts per revision: (count, last attempt), for backoff.
     private let restarts = Mutex<[String: (count: Int, at: ContinuousClock.Instant)]>([:])
@@ -61,128 +32,121 @@ public final class DeploymentController: Service {
         self.settings = settings
         self.target = target
         self.environment = environment
+        self.queries = DeployQueries(environment: environment)
     }
 
+    var logger: Logger { environment.logger }
+
     public func run() async throws {
-        let environment = self.environment
-        do {
-            while !Task.isCancelled {
+        await withDiscardingTaskGroup { group in
+            for await _ in AsyncTimerSequence(interval: settings.controllerInterval, clock: .continuous).cancelOnGracefulShutdown() {
                 do {
-                    try await tick(environment)
+                    try await requestRunDeploys()
+                    try await startRequested()
+                    for spec in try await superviseRevisions() { launch(spec, in: &group) }
+                    try await advanceRollouts()
                 } catch is CancellationError {
                     break
                 } catch {
-                    environment.logger.warning("deployment controller step failed", metadata: ["error": "\(error)"])
+                    logger.warning("deployment controller step failed", metadata: [LogKey.error: "\(error)"])
                 }
-                try await Task.sleep(for: settings.controllerInterval)
             }
-        } catch is CancellationError {}
+            group.cancelAll()
+        }
         if settings.stopRevisionsOnExit { await target.stopAll() }
-    }
-
-    func tick(_ environment: ServiceEnvironment) async throws {
-        try await requestRunDeploys(environment)
-        try await startRequested(environment)
-        try await superviseRevisions(environment)
-        try await advanceRollouts(environment)
     }
 
     static func metadata() -> CommandMetadata { CommandMetadata(causationID: "deploy-controller") }
 
+    func execute(_ endpoint: String, _ command: EndpointDecider.Command) async throws {
+        try await environment.execute(EndpointDecider.self, aggregateID: endpoint, command: command, metadata: Self.metadata())
+    }
+
     // MARK: - Starting
 
-    /// Auto-deploys training-svc asked for that have neither a deployment nor a rejection yet. One waits
-    /// while its endpoint has another deployment in progress; anything else that refuses it is recorded.
-    func requestRunDeploys(_ environment: ServiceEnvironment) async throws {
+    /// Auto-deploys training-svc asked for that have neither a deployment nor a rejection yet: the same
+    /// `.deploy` command the API executes. One waits while its endpoint has another deployment in progress;
+    /// a refused one is recorded, so the run learns why.
+    func requestRunDeploys() async throws {
         let rows = try await environment.postgres.query("""
             SELECT q.run_id, q.model_name, q.version_number, q.endpoint_name, q.preset FROM run_deploy_requests q
             WHERE NOT EXISTS (SELECT 1 FROM deployments d WHERE d.source_run_id = q.run_id)
               AND NOT EXISTS (SELECT 1 FROM run_deploy_rejections j WHERE j.run_id = q.run_id)
             ORDER BY q.requested_at
-            """, logger: environment.logger)
-        var pending: [(String, String, Int, String, String)] = []
-        for try await row in rows.decode((String, String, Int, String, String).self) { pending.append(row) }
-        let routes = DeployRoutes(environment: environment, settings: settings)
-        for (runID, model, version, endpointName, preset) in pending {
-            var body = DeployRoutes.DeployBody()
-            body.version = Int32(version)
-            body.endpoint = endpointName.isEmpty ? nil : endpointName
-            body.preset = preset
-            body.sourceRunId = runID
-            body.reason = "auto-deploy of training run \(runID)"
-            let target = body.endpoint ?? EndpointName.suggested(forModel: model)
+            """, logger: logger)
+        var pending: [(String, String, Int32, String, String)] = []
+        for try await row in rows.decode((String, String, Int32, String, String).self) { pending.append(row) }
+        for (runID, model, number, endpointName, preset) in pending {
             // registry-svc's event may reach this service after training-svc's request: wait for the version.
-            guard try await DeployQueries(environment: environment).version(model: model, number: Int32(version)) != nil else { continue }
-            if try await environment.store.state(EndpointDecider.self, aggregateID: target).inProgress != nil { continue }
+            guard let version = try await queries.knownVersion(model: model, number: number) else { continue }
+            let name = try await queries.deployTarget(model: model, requested: endpointName.isEmpty ? nil : endpointName)
+            if try await environment.store.state(EndpointDecider.self, aggregateID: name).inProgress != nil { continue }
+            let endpoint = EndpointDecider.NewEndpoint(name: name, model: model, preset: preset, url: settings.endpointURL(name), createdBy: "api")
+            let request = EndpointDecider.DeployRequest(
+                endpoint: endpoint, version: version, reason: "auto-deploy of training run \(runID)", sourceRunID: runID, requestedBy: "auto-deploy")
             do {
-                _ = try await routes.deploy(model: model, body, requestedBy: "auto-deploy", metadata: Self.metadata())
-            } catch {
-                var failed = DeploymentFailed()
-                failed.endpointID = target
-                failed.sourceRunID = runID
-                failed.error = (APIError.from(error)?.message) ?? "\(error)"
-                environment.logger.warning("auto-deploy refused", metadata: ["run": "\(runID)", "error": "\(failed.error)"])
-                try await environment.execute(EndpointDecider.self, aggregateID: target, command: .rejectRunDeploy(failed), metadata: Self.metadata())
+                try await execute(name, .deploy(request))
+            } catch let refused as CommandRejected {
+                logger.warning("auto-deploy refused", metadata: [LogKey.runID: "\(runID)", LogKey.error: "\(refused.message)"])
+                try await execute(name, .rejectRunDeploy(.init(endpoint: name, runID: runID, error: refused.message)))
             }
         }
     }
 
-    func startRequested(_ environment: ServiceEnvironment) async throws {
+    func startRequested() async throws {
         let rows = try await environment.postgres.query("""
             SELECT d.id, d.endpoint_name FROM deployments d WHERE d.status = 'requested' ORDER BY d.created_at
-            """, logger: environment.logger)
+            """, logger: logger)
         var requested: [(String, String)] = []
         for try await row in rows.decode((String, String).self) { requested.append(row) }
         for (deploymentID, endpoint) in requested {
-            let state = try await environment.store.state(EndpointDecider.self, aggregateID: endpoint)
-            let resources = state.endpoint?.resources ?? ServingPresets.resources(for: .production)
-            try await environment.execute(EndpointDecider.self, aggregateID: endpoint,
-                                          command: .startRevision(deploymentID: deploymentID, target: .local, resources: resources),
-                                          metadata: Self.metadata())
+            try await execute(endpoint, .startRevision(deploymentID: deploymentID, target: .local))
         }
     }
 
-    /// Starts (or adopts) a revision in the background and reports the outcome as a command.
-    func launch(_ spec: RevisionSpec, _ environment: ServiceEnvironment) {
+    /// Starts (or adopts) a revision as a child task of `run()` and reports the outcome as a command. A start
+    /// cut short by shutdown reports nothing: the next deploy-svc adopts or restarts the revision.
+    func launch(_ spec: RevisionSpec, in group: inout DiscardingTaskGroup) {
         guard launching.withLock({ $0.insert(spec.revisionID).inserted }) else { return }
-        Task {
+        group.addTask { [self] in
             defer { _ = launching.withLock { $0.remove(spec.revisionID) } }
             do {
                 let (address, startupMs) = try await target.start(spec)
-                var ready = RevisionReady()
-                ready.revisionID = spec.revisionID
-                ready.address = address
-                ready.startupMs = startupMs
-                try await environment.execute(EndpointDecider.self, aggregateID: spec.endpoint, command: .revisionReady(ready), metadata: Self.metadata())
+                try await execute(spec.endpoint, .revisionReady(revisionID: spec.revisionID, address: address, startupMs: startupMs))
             } catch {
-                var failed = RevisionFailed()
-                failed.revisionID = spec.revisionID
-                failed.error = "\(error)"
-                failed.logTail = (error as? RevisionStartError)?.logTail ?? ""
-                environment.logger.warning("revision failed to start", metadata: ["revision": "\(spec.revisionID)", "error": "\(error)"])
-                _ = try? await environment.execute(EndpointDecider.self, aggregateID: spec.endpoint, command: .revisionFailed(failed), metadata: Self.metadata())
+                if error is CancellationError || Task.isCancelled { return }
+                logger.warning("revision failed to start", metadata: [LogKey.revisionID: "\(spec.revisionID)", LogKey.error: "\(error)"])
+                let failed = EndpointDecider.Command.revisionFailed(
+                    revisionID: spec.revisionID, error: "\(error)", logTail: (error as? RevisionStartError)?.logTail ?? "")
+                do {
+                    try await execute(spec.endpoint, failed)
+                } catch {
+                    logger.warning("revision failure not recorded", metadata: [LogKey.revisionID: "\(spec.revisionID)", LogKey.error: "\(error)"])
+                }
             }
         }
     }
 
     // MARK: - Supervising
 
-    /// Keeps what serves or may serve soon running; stops the rest.
-    func superviseRevisions(_ environment: ServiceEnvironment) async throws {
+    /// Keeps what serves or may serve soon running and stops the rest; returns the revisions to (re)start.
+    func superviseRevisions() async throws -> [RevisionSpec] {
         let rows = try await environment.postgres.query("""
             SELECT r.id, r.endpoint_name, r.model_name, r.version_number, r.artifact_uri, r.address, r.status, r.traffic_percent,
                    d.status, d.ended_at > now() - make_interval(secs => \(Double(settings.rollbackWindowSeconds))),
                    d.updated_at > now() - make_interval(secs => \(Self.drainSeconds))
             FROM revisions r JOIN deployments d ON d.id = r.deployment_id
             WHERE r.status <> 'stopped'
-            """, logger: environment.logger)
+            """, logger: logger)
         var revisions: [(RevisionSpec, String, Int, String, Bool?, Bool)] = []
         for try await (id, endpoint, model, version, artifact, address, status, traffic, deploymentStatus, recentlyEnded, draining)
-            in rows.decode((String, String, String, Int, String, String?, String, Int, String, Bool?, Bool).self) {
-            let spec = RevisionSpec(revisionID: id, endpoint: endpoint, modelName: model, versionNumber: Int32(version), artifactURI: artifact,
+            in rows.decode((String, String, String, Int32, String, String?, String, Int, String, Bool?, Bool).self)
+        {
+            let spec = RevisionSpec(revisionID: id, endpoint: endpoint, modelName: model, versionNumber: version, artifactURI: artifact,
                                     resources: ServingResources(), previousAddress: address)
             revisions.append((spec, status, traffic, deploymentStatus, recentlyEnded, draining))
         }
+        var toStart: [RevisionSpec] = []
         for (spec, status, traffic, deploymentStatus, recentlyEnded, draining) in revisions {
             let inFlight = launching.withLock { $0.contains(spec.revisionID) }
             // A revision that just lost its traffic keeps running a few seconds more: serving-router learns of
@@ -191,26 +155,22 @@ public final class DeploymentController: Service {
                 || (["active", "inactive"].contains(deploymentStatus) && recentlyEnded != false)
             if !keep {
                 guard !inFlight else { continue }
-                try await environment.execute(EndpointDecider.self, aggregateID: spec.endpoint,
-                                              command: .stopRevision(revisionID: spec.revisionID, reason: "not serving (deployment \(deploymentStatus))"),
-                                              metadata: Self.metadata())
+                try await execute(spec.endpoint, .stopRevision(revisionID: spec.revisionID, reason: "not serving (deployment \(deploymentStatus))"))
                 await target.stop(spec.revisionID)
                 continue
             }
             guard !inFlight else { continue }
             if status == "starting" {
-                launch(spec, environment)  // first start, or one interrupted by a deploy-svc restart
+                toStart.append(spec)  // first start, or one interrupted by a deploy-svc restart
             } else if deploymentStatus != "deploying", !target.isRunning(spec.revisionID), restartDue(spec.revisionID) {
                 if status == "ready" {
-                    var failed = RevisionFailed()
-                    failed.revisionID = spec.revisionID
-                    failed.error = "model-server is not running; restarting it"
-                    try await environment.execute(EndpointDecider.self, aggregateID: spec.endpoint, command: .revisionFailed(failed), metadata: Self.metadata())
+                    try await execute(spec.endpoint, .revisionFailed(revisionID: spec.revisionID, error: "model-server is not running; restarting it", logTail: ""))
                 }
-                environment.logger.warning("restarting revision", metadata: ["revision": "\(spec.revisionID)"])
-                launch(spec, environment)
+                logger.warning("restarting revision", metadata: [LogKey.revisionID: "\(spec.revisionID)"])
+                toStart.append(spec)
             }
         }
+        return toStart
     }
 
     /// How long a revision keeps running after its deployment last changed (rolled back, undeployed, …).
@@ -232,11 +192,11 @@ public final class DeploymentController: Service {
 
     // MARK: - Rollouts
 
-    func advanceRollouts(_ environment: ServiceEnvironment) async throws {
+    func advanceRollouts() async throws {
         let rows = try await environment.postgres.query("""
             SELECT d.id, d.endpoint_name, d.step_index, EXTRACT(EPOCH FROM now() - d.step_started_at)::float8, r.id, r.address
             FROM deployments d JOIN revisions r ON r.id = d.revision_id WHERE d.status = 'rolling_out'
-            """, logger: environment.logger)
+            """, logger: logger)
         var rolling: [(String, String, Int, Double, String, String?)] = []
         for try await row in rows.decode((String, String, Int, Double, String, String?).self) { rolling.append(row) }
         for (deploymentID, endpoint, stepIndex, elapsed, revisionID, address) in rolling {
@@ -245,8 +205,8 @@ public final class DeploymentController: Service {
             let step = deployment.requested.steps[stepIndex]
             guard elapsed >= Double(step.minDurationSeconds) else { continue }
             var healthy = false
-            if let address { healthy = await HTTPProbe.isOK(URL(string: "\(address)/health")!, timeout: .seconds(1)) }
-            let stats = await routerStats(revisionID: revisionID, windowSeconds: max(1, min(Int(elapsed.rounded(.up)), 300)), environment)
+            if let address, let url = URL(string: "\(address)/health") { healthy = await HTTPProbe.isOK(url, timeout: .seconds(1)) }
+            let stats = await routerStats(revisionID: revisionID, windowSeconds: max(1, min(Int(elapsed.rounded(.up)), 300)))
             let requests = stats?.requests ?? 0
             // Wait for the step's minimum number of requests, but not forever: after three times the step's
             // duration (at least a minute more) the gates are judged on what was seen.
@@ -254,19 +214,12 @@ public final class DeploymentController: Service {
             let observation = RolloutPlan.Observation(healthy: healthy, requests: requests, errorRate: stats?.errorRate ?? 0, p99Ms: stats?.p99Ms ?? 0)
             switch RolloutPlan.evaluate(step, observation) {
             case .pass(let observed):
-                try await environment.execute(EndpointDecider.self, aggregateID: endpoint,
-                                              command: .passStep(deploymentID: deploymentID, stepIndex: Int32(stepIndex), observed: observed),
-                                              metadata: Self.metadata())
+                try await execute(endpoint, .passStep(deploymentID: deploymentID, stepIndex: Int32(stepIndex), observed: observed))
             case .fail(let gate, let threshold, let observed, let reason):
-                var failed = RolloutGateFailed()
-                failed.deploymentID = deploymentID
-                failed.stepIndex = Int32(stepIndex)
-                failed.gate = gate
-                failed.threshold = threshold
-                failed.observedValue = observed
-                failed.reason = reason
-                environment.logger.warning("rollout gate failed; rolling back", metadata: ["deployment": "\(deploymentID)", "reason": "\(reason)"])
-                try await environment.execute(EndpointDecider.self, aggregateID: endpoint, command: .failGate(failed), metadata: Self.metadata())
+                logger.warning("rollout gate failed; rolling back", metadata: [LogKey.deploymentID: "\(deploymentID)", LogKey.reason: "\(reason)"])
+                let failure = EndpointDecider.GateFailure(
+                    deploymentID: deploymentID, stepIndex: Int32(stepIndex), gate: gate, threshold: threshold, observed: observed, reason: reason)
+                try await execute(endpoint, .failGate(failure))
             }
         }
     }
@@ -280,19 +233,17 @@ public final class DeploymentController: Service {
 
     /// The router's view of the revision over the window; nil when the router cannot be asked (the metric
     /// gates then wait for data, and only health decides).
-    func routerStats(revisionID: String, windowSeconds: Int, _ environment: ServiceEnvironment) async -> RevisionStats? {
+    func routerStats(revisionID: String, windowSeconds: Int) async -> RevisionStats? {
         struct Body: Decodable { var revisions: [RevisionStats] }
         do {
             let request = HTTPClientRequest(url: "\(settings.routerAdminURL)/internal/stats?window_seconds=\(windowSeconds)")
             let response = try await environment.httpClient.execute(request, timeout: .seconds(2))
             guard response.status == .ok else { return nil }
             let bytes = try await response.body.collect(upTo: 4 << 20)
-            let decoder = JSONDecoder()
-            decoder.keyDecodingStrategy = .convertFromSnakeCase
-            let body = try decoder.decode(Body.self, from: Data(bytes.readableBytesView))
+            let body = try PlatformJSON.decoder.decode(Body.self, from: Data(bytes.readableBytesView))
             return body.revisions.first { $0.revisionId == revisionID } ?? RevisionStats(revisionId: revisionID, requests: 0, errorRate: 0, p99Ms: 0)
         } catch {
-            environment.logger.debug("router stats unavailable", metadata: ["error": "\(error)"])
+            logger.debug("router stats unavailable", metadata: [LogKey.error: "\(error)"])
             return nil
         }
     }

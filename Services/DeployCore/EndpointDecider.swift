@@ -6,77 +6,238 @@ import SlipwayEventSourcing
 /// version on it), the revisions that serve them (one model-server per deployment), and the traffic
 /// split between those revisions. One aggregate, so "what serves this endpoint" always changes in one
 /// ordered stream — which is also what serving-router folds. The aggregate id is the endpoint's name.
+///
+/// Commands are intents with the facts they need (a version's facts come from the `known_versions` read
+/// model, the router's URL from the settings); every rule about them is decided here, before anything is
+/// written, so a refused command leaves nothing behind.
 public enum EndpointDecider: Decider {
-    public enum Command: Sendable {
-        case create(EndpointCreated)
-        case update(EndpointUpdated)
-        /// `deployment_id` and `deployment_number` are assigned here (the endpoint's next number).
-        case requestDeployment(DeploymentRequested)
-        case startRevision(deploymentID: String, target: DeployTarget, resources: ServingResources)
-        case revisionReady(RevisionReady)
-        case revisionFailed(RevisionFailed)
+    public enum Command: Sendable, Equatable {
+        case create(NewEndpoint)
+        case update(EndpointChange)
+        /// Creates the endpoint first when it does not exist yet (with `DeployRequest.endpoint`'s settings),
+        /// in the same decision, so a refused deploy creates nothing either.
+        case deploy(DeployRequest)
+        /// The controller starts the revision of a requested deployment on `target`.
+        case startRevision(deploymentID: String, target: DeployTarget)
+        case revisionReady(revisionID: String, address: String, startupMs: Int64)
+        case revisionFailed(revisionID: String, error: String, logTail: String)
         case stopRevision(revisionID: String, reason: String)
         case passStep(deploymentID: String, stepIndex: Int32, observed: [String: Double])
-        case failGate(RolloutGateFailed)
-        case rollback(toDeploymentID: String, trigger: RollbackTrigger, reason: String, by: String)
-        /// Manual split: deployment id → percent (sums to 100).
-        case setTraffic([String: Int32], by: String)
-        case undeploy(reason: String, by: String)
-        case delete(by: String)
-        /// An auto-deploy that could not even be requested (e.g. the endpoint belongs to another model):
-        /// recorded as a `DeploymentFailed` without a deployment, so the training run learns why.
-        case rejectRunDeploy(DeploymentFailed)
+        case failGate(GateFailure)
+        case rollback(Rollback)
+        /// A manual split: deployment reference (`vN` or a deployment id) → percent, summing to 100.
+        case setTraffic(split: [String: Int32], actor: String)
+        case undeploy(reason: String, actor: String)
+        case delete(actor: String)
+        /// An auto-deploy that could not even be requested (the endpoint belongs to another model, …): recorded
+        /// as a `DeploymentFailed` without a deployment, so the training run learns why.
+        case rejectRunDeploy(RunDeployRejection)
+    }
+
+    /// An endpoint as a request describes it; its preset and resources are resolved and checked here.
+    public struct NewEndpoint: Sendable, Equatable {
+        /// The aggregate id.
+        public var name: String
+        public var model: String
+        /// A preset's name (`development`, `production`, `high_traffic`, `custom`); nil: production.
+        public var preset: String?
+        public var overrides: ServingPresets.Overrides
+        public var description: String
+        /// The public URL through serving-router.
+        public var url: String
+        public var createdBy: String
+
+        public init(name: String, model: String, preset: String? = nil, overrides: ServingPresets.Overrides = .init(),
+                    description: String = "", url: String = "", createdBy: String = "api") {
+            self.name = name
+            self.model = model
+            self.preset = preset
+            self.overrides = overrides
+            self.description = description
+            self.url = url
+            self.createdBy = createdBy
+        }
+    }
+
+    /// A change to an endpoint's settings; nil fields stay as they are. A new preset starts from its own
+    /// resources; without one, the overrides change the current resources.
+    public struct EndpointChange: Sendable, Equatable {
+        /// When given, it must be the endpoint's own name: endpoints are not renamed.
+        public var name: String?
+        public var preset: String?
+        public var overrides: ServingPresets.Overrides
+        public var description: String?
+        public var updatedBy: String
+
+        public init(name: String? = nil, preset: String? = nil, overrides: ServingPresets.Overrides = .init(), description: String? = nil,
+                    updatedBy: String = "api") {
+            self.name = name
+            self.preset = preset
+            self.overrides = overrides
+            self.description = description
+            self.updatedBy = updatedBy
+        }
+    }
+
+    /// What deploy-svc knows of a registered model version (registry-svc's events, projected).
+    public struct KnownVersion: Sendable, Equatable {
+        public var id: String
+        public var number: Int32
+        public var artifactURI: String
+        public var blessed: Bool
+        public var metrics: [String: Double]
+        public var sourceRunID: String
+
+        public init(id: String, number: Int32, artifactURI: String, blessed: Bool, metrics: [String: Double] = [:], sourceRunID: String = "") {
+            self.id = id
+            self.number = number
+            self.artifactURI = artifactURI
+            self.blessed = blessed
+            self.metrics = metrics
+            self.sourceRunID = sourceRunID
+        }
+    }
+
+    /// A gradual rollout's parameters as asked; nil fields take `RolloutPlan`'s defaults.
+    public struct RolloutParameters: Sendable, Equatable {
+        public var steps: [Int32]?
+        public var stepSeconds: Int32?
+        public var minRequests: Int64?
+        public var maxErrorRate: Double?
+        public var maxP99Ms: Double?
+
+        public init(steps: [Int32]? = nil, stepSeconds: Int32? = nil, minRequests: Int64? = nil, maxErrorRate: Double? = nil, maxP99Ms: Double? = nil) {
+            self.steps = steps
+            self.stepSeconds = stepSeconds
+            self.minRequests = minRequests
+            self.maxErrorRate = maxErrorRate
+            self.maxP99Ms = maxP99Ms
+        }
+    }
+
+    /// Put a model version on an endpoint.
+    public struct DeployRequest: Sendable, Equatable {
+        /// The endpoint; created with these settings when it does not exist yet (ignored otherwise).
+        public var endpoint: NewEndpoint
+        public var version: KnownVersion
+        /// `immediate` or `gradual` as the request spelled it; nil: gradual when steps are given.
+        public var strategy: String?
+        public var rollout: RolloutParameters
+        /// Deploys a version that is not blessed, or the one already serving.
+        public var force: Bool
+        public var reason: String
+        /// The training run that asked (auto-deploy); nil: the run the version came from.
+        public var sourceRunID: String?
+        public var requestedBy: String
+
+        public init(endpoint: NewEndpoint, version: KnownVersion, strategy: String? = nil, rollout: RolloutParameters = .init(), force: Bool = false,
+                    reason: String = "", sourceRunID: String? = nil, requestedBy: String = "api") {
+            self.endpoint = endpoint
+            self.version = version
+            self.strategy = strategy
+            self.rollout = rollout
+            self.force = force
+            self.reason = reason
+            self.sourceRunID = sourceRunID
+            self.requestedBy = requestedBy
+        }
+    }
+
+    /// A rollout gate that failed: the step is rolled back.
+    public struct GateFailure: Sendable, Equatable {
+        public var deploymentID: String
+        public var stepIndex: Int32
+        public var gate: RolloutGateKind
+        public var threshold: Double
+        public var observed: Double
+        public var reason: String
+
+        public init(deploymentID: String, stepIndex: Int32, gate: RolloutGateKind, threshold: Double = 0, observed: Double = 0, reason: String) {
+            self.deploymentID = deploymentID
+            self.stepIndex = stepIndex
+            self.gate = gate
+            self.threshold = threshold
+            self.observed = observed
+            self.reason = reason
+        }
+    }
+
+    /// Back to an earlier deployment (nil: the one that served before, `EndpointState.defaultRollbackTarget`):
+    /// instant while its revision runs, otherwise its version is deployed again (`EndpointState.rollbackPath`).
+    public struct Rollback: Sendable, Equatable {
+        public var to: DeploymentReference?
+        public var trigger: RollbackTrigger
+        public var reason: String
+        public var actor: String
+
+        public init(to: DeploymentReference? = nil, trigger: RollbackTrigger = .manual, reason: String = "", actor: String = "api") {
+            self.to = to
+            self.trigger = trigger
+            self.reason = reason
+            self.actor = actor
+        }
+    }
+
+    public struct RunDeployRejection: Sendable, Equatable {
+        public var endpoint: String
+        public var runID: String
+        public var error: String
+
+        public init(endpoint: String, runID: String, error: String) {
+            self.endpoint = endpoint
+            self.runID = runID
+            self.error = error
+        }
     }
 
     /// The endpoint's fold, shared with serving-router.
     public typealias State = EndpointState
     public typealias Deployment = EndpointState.Deployment
 
-    public static let aggregateType = "Endpoint"
+    public static let aggregateType = EndpointState.aggregateType
     public static let initial = State()
 
     public static func revisionID(forDeployment deploymentID: String) -> String { "\(deploymentID)-r1" }
 
+    /// The actor of decisions deploy-svc takes on its own (a failed gate's rollback).
+    static let serviceActor = "deploy-svc"
+
+    // MARK: Decide
+
     public static func decide(_ command: Command, _ state: State) throws -> [DeployEvent] {
-        if case .rejectRunDeploy(var failed) = command {
-            failed.deploymentID = ""
-            return [.deploymentFailed(failed)]
-        }
-        if case .create(let created) = command {
-            guard !state.exists else { throw CommandRejected(.conflict, field: "name", "endpoint '\(created.name)' already exists") }
-            return [.endpointCreated(created)]
-        }
-        guard let endpoint = state.endpoint, !state.deleted else { throw CommandRejected(.notFound, "no such endpoint") }
-        let name = endpoint.name
-
         switch command {
-        case .create, .rejectRunDeploy:
-            return []
+        case .rejectRunDeploy(let rejection):
+            var failed = DeploymentFailed()
+            failed.endpointID = rejection.endpoint
+            failed.sourceRunID = rejection.runID
+            failed.error = rejection.error
+            return [.deploymentFailed(failed)]
 
-        case .update(let updated):
-            return [.endpointUpdated(updated)]
+        case .create(let new):
+            let created = try endpointCreated(new, nameField: "name")
+            guard !state.exists else { throw CommandRejected(.conflict, field: "name", "endpoint '\(new.name)' already exists") }
+            return [.endpointCreated(created)]
 
-        case .requestDeployment(var requested):
-            if let running = state.inProgress {
-                throw CommandRejected(.conflict, "deployment \(running.id) (v\(running.requested.versionNumber)) is still in progress on '\(name)'")
-            }
-            if requested.strategy == .gradual {
-                guard let active = state.active, let revision = active.revisionID, state.traffic[revision, default: 0] > 0 else {
-                    throw CommandRejected(.invalid, field: "strategy", "a gradual rollout needs a version already serving on '\(name)' to shift traffic from; deploy immediately first")
-                }
-            }
-            if !requested.force, let active = state.active, active.requested.versionNumber == requested.versionNumber,
-               state.traffic.count == 1 {
-                throw CommandRejected(.conflict, field: "version", "v\(requested.versionNumber) is already serving on '\(name)'; pass force to redeploy it")
-            }
-            let number = Int32(state.deployments.count + 1)
-            requested.deploymentNumber = number
-            requested.deploymentID = "\(name)-\(number)"
-            requested.endpointID = name
-            requested.endpointName = name
-            return [.deploymentRequested(requested)]
+        case .deploy(let request):
+            return try decideDeploy(request, state)
 
-        case .startRevision(let deploymentID, let target, let resources):
+        case .update, .startRevision, .revisionReady, .revisionFailed, .stopRevision, .passStep, .failGate, .rollback, .setTraffic, .undeploy, .delete:
+            guard let endpoint = state.endpoint, !state.deleted else { throw endpointNotFound }
+            return try decide(command, on: endpoint, state)
+        }
+    }
+
+    /// The commands about an endpoint that exists.
+    static func decide(_ command: Command, on endpoint: EndpointCreated, _ state: State) throws -> [DeployEvent] {
+        let name = endpoint.name
+        switch command {
+        case .create, .deploy, .rejectRunDeploy:
+            return []  // decided in `decide(_:_:)`
+
+        case .update(let change):
+            return [.endpointUpdated(try endpointUpdated(change, endpoint))]
+
+        case .startRevision(let deploymentID, let target):
             guard let deployment = state.deployment(deploymentID) else { throw CommandRejected(.notFound, "no deployment \(deploymentID)") }
             guard deployment.status == .requested else { return [] }  // already started: idempotent
             var started = RevisionStarted()
@@ -87,31 +248,38 @@ public enum EndpointDecider: Decider {
             started.versionNumber = deployment.requested.versionNumber
             started.target = target
             started.artifactUri = deployment.requested.artifactUri
-            started.resources = resources
+            started.resources = endpoint.resources
             return [.revisionStarted(started)]
 
-        case .revisionReady(var ready):
-            guard let revision = state.revisions[ready.revisionID], !revision.stopped,
+        case .revisionReady(let revisionID, let address, let startupMs):
+            guard let revision = state.revisions[revisionID], !revision.stopped,
                   let deployment = state.deployment(revision.deploymentID) else { return [] }
-            if revision.ready, revision.address == ready.address { return [] }  // repeated report
+            if revision.ready, revision.address == address { return [] }  // repeated report
+            var ready = RevisionReady()
             ready.endpointID = name
             ready.deploymentID = deployment.id
+            ready.revisionID = revisionID
+            ready.address = address
+            ready.startupMs = startupMs
             ready.modelVersionID = deployment.requested.modelVersionID
             var events: [DeployEvent] = [.revisionReady(ready)]
             guard deployment.status == .deploying else { return events }  // a restart or re-adoption of a serving revision
             if deployment.requested.strategy == .gradual, let step = deployment.requested.steps.first {
-                events += startStep(0, step.trafficPercent, of: deployment, revisionID: revision.id, state: state)
+                events += startStep(0, step.trafficPercent, of: deployment, revisionID: revisionID, state: state)
             } else {
-                events.append(shift([revision.id: 100], reason: .activation, deploymentID: deployment.id, by: deployment.requested.requestedBy, state: state))
-                events.append(activated(deployment, revisionID: revision.id, endpoint: endpoint, state: state))
+                events += activation(deployment, revisionID: revisionID, shift: .activation, endpoint: endpoint, state: state)
             }
             return events
 
-        case .revisionFailed(var failed):
-            guard let revision = state.revisions[failed.revisionID], !revision.stopped,
+        case .revisionFailed(let revisionID, let error, let logTail):
+            guard let revision = state.revisions[revisionID], !revision.stopped,
                   let deployment = state.deployment(revision.deploymentID) else { return [] }
+            var failed = RevisionFailed()
             failed.endpointID = name
             failed.deploymentID = deployment.id
+            failed.revisionID = revisionID
+            failed.error = error
+            failed.logTail = logTail
             var events: [DeployEvent] = [.revisionFailed(failed)]
             switch deployment.status {
             case .deploying:
@@ -119,11 +287,11 @@ public enum EndpointDecider: Decider {
                 deploymentFailed.endpointID = name
                 deploymentFailed.deploymentID = deployment.id
                 deploymentFailed.modelVersionID = deployment.requested.modelVersionID
-                deploymentFailed.error = failed.error
+                deploymentFailed.error = error
                 deploymentFailed.sourceRunID = deployment.requested.sourceRunID
                 events.append(.deploymentFailed(deploymentFailed))
             case .rollingOut:
-                events += try rollBack(from: deployment, trigger: .gateFailed, reason: "revision failed: \(failed.error)", by: "deploy-svc", state: state)
+                events += try rollBack(Rollback(trigger: .gateFailed, reason: "revision failed: \(error)", actor: serviceActor), state)
             default:
                 break  // a serving revision died: the target restarts it, traffic stays
             }
@@ -153,32 +321,32 @@ public enum EndpointDecider: Decider {
             if next < deployment.requested.steps.count {
                 events += startStep(Int32(next), deployment.requested.steps[next].trafficPercent, of: deployment, revisionID: revisionID, state: state)
             } else {
-                if state.traffic != [revisionID: 100] {
-                    events.append(shift([revisionID: 100], reason: .rolloutStep, deploymentID: deploymentID, by: deployment.requested.requestedBy, state: state))
-                }
-                events.append(activated(deployment, revisionID: revisionID, endpoint: endpoint, state: state))
+                let shift: TrafficShiftReason? = state.traffic != [revisionID: 100] ? .rolloutStep : nil
+                events += activation(deployment, revisionID: revisionID, shift: shift, endpoint: endpoint, state: state)
             }
             return events
 
-        case .failGate(var failed):
-            guard let deployment = state.deployment(failed.deploymentID), deployment.status == .rollingOut else { return [] }
+        case .failGate(let failure):
+            guard let deployment = state.deployment(failure.deploymentID), deployment.status == .rollingOut else { return [] }
+            var failed = RolloutGateFailed()
             failed.endpointID = name
-            return [.rolloutGateFailed(failed)]
-                + (try rollBack(from: deployment, trigger: .gateFailed, reason: failed.reason, by: "deploy-svc", state: state))
+            failed.deploymentID = failure.deploymentID
+            failed.stepIndex = failure.stepIndex
+            failed.gate = failure.gate
+            failed.threshold = failure.threshold
+            failed.observedValue = failure.observed
+            failed.reason = failure.reason
+            return [.rolloutGateFailed(failed)] + (try rollBack(Rollback(trigger: .gateFailed, reason: failure.reason, actor: serviceActor), state))
 
-        case .rollback(let toDeploymentID, let trigger, let reason, let by):
-            guard let target = state.deployment(toDeploymentID) else {
-                throw CommandRejected(.notFound, "no deployment \(toDeploymentID) on '\(name)'")
-            }
-            guard let from = state.inProgress ?? state.active, from.id != target.id else {
-                throw CommandRejected(.conflict, "deployment \(toDeploymentID) (v\(target.requested.versionNumber)) is already what '\(name)' serves")
-            }
-            guard from.status == .rollingOut || from.status == .active || state.inProgress == nil else {
-                throw CommandRejected(.conflict, "deployment \(from.id) is still starting; wait for it or undeploy")
-            }
-            return try rollBack(from: from, to: target, trigger: trigger, reason: reason, by: by, state: state)
+        case .rollback(let rollback):
+            return try rollBack(rollback, state)
 
-        case .setTraffic(let split, let by):
+        case .setTraffic(let requested, let actor):
+            var split: [String: Int32] = [:]
+            for (text, percent) in requested.sorted(by: { $0.key < $1.key }) {
+                let reference = DeploymentReference(text, field: "traffic.\(text)")
+                split[try deployment(reference, state).id, default: 0] += percent
+            }
             if let running = state.inProgress {
                 throw CommandRejected(.conflict, "deployment \(running.id) is in progress on '\(name)'; set the split after it finishes")
             }
@@ -186,7 +354,7 @@ public enum EndpointDecider: Decider {
                 throw CommandRejected(.invalid, field: "traffic", "percentages must be between 0 and 100 and sum to 100")
             }
             var traffic: [String: Int32] = [:]
-            for (deploymentID, percent) in split where percent > 0 {
+            for (deploymentID, percent) in split.sorted(by: { $0.key < $1.key }) where percent > 0 {
                 guard let deployment = state.deployment(deploymentID) else {
                     throw CommandRejected(.invalid, field: "traffic", "no deployment \(deploymentID) on '\(name)'")
                 }
@@ -196,9 +364,9 @@ public enum EndpointDecider: Decider {
                 }
                 traffic[revisionID] = percent
             }
-            return [shift(traffic, reason: .manualSplit, deploymentID: "", by: by, state: state)]
+            return [shift(traffic, reason: .manualSplit, deploymentID: "", by: actor, state: state)]
 
-        case .undeploy(let reason, let by):
+        case .undeploy(let reason, let actor):
             guard !state.traffic.isEmpty || state.inProgress != nil else {
                 throw CommandRejected(.conflict, "'\(name)' serves nothing")
             }
@@ -206,25 +374,147 @@ public enum EndpointDecider: Decider {
             undeployed.endpointID = name
             undeployed.deploymentID = state.activeDeploymentID ?? state.inProgress?.id ?? ""
             undeployed.modelVersionID = (state.active ?? state.inProgress)?.requested.modelVersionID ?? ""
-            undeployed.requestedBy = by
+            undeployed.requestedBy = actor
             undeployed.reason = reason
-            return [shift([:], reason: .undeploy, deploymentID: undeployed.deploymentID, by: by, state: state), .undeployed(undeployed)]
+            return [shift([:], reason: .undeploy, deploymentID: undeployed.deploymentID, by: actor, state: state), .undeployed(undeployed)]
 
-        case .delete(let by):
+        case .delete(let actor):
             guard state.traffic.isEmpty, state.inProgress == nil else {
                 throw CommandRejected(.conflict, "'\(name)' is deployed; undeploy it before deleting it")
             }
             var deleted = EndpointDeleted()
             deleted.endpointID = name
             deleted.name = name
-            deleted.deletedBy = by
+            deleted.deletedBy = actor
             return [.endpointDeleted(deleted)]
         }
     }
 
+    /// The aggregate id (the name) is not part of most commands; the routes put it into their message.
+    static let endpointNotFound = CommandRejected(.notFound, "no such endpoint")
+
+    // MARK: Endpoints
+
+    /// The creation event of a new endpoint: its name, preset and resources checked. `nameField` is what a
+    /// bad name is reported as (`name` when creating, `endpoint` when deploying).
+    static func endpointCreated(_ new: NewEndpoint, nameField: String) throws -> EndpointCreated {
+        if let problem = EndpointName.problem(new.name) { throw CommandRejected(.invalid, field: nameField, "endpoint name \(problem)") }
+        let preset = try preset(named: new.preset ?? "production")
+        var created = EndpointCreated()
+        created.endpointID = new.name
+        created.name = new.name
+        created.registeredModelID = new.model
+        created.modelName = new.model
+        created.preset = preset
+        created.resources = try ServingPresets.resolve(preset: preset, overrides: new.overrides)
+        created.target = .local
+        created.descriptionText = new.description
+        created.createdBy = new.createdBy
+        created.url = new.url
+        return created
+    }
+
+    static func endpointUpdated(_ change: EndpointChange, _ endpoint: EndpointCreated) throws -> EndpointUpdated {
+        if let renamed = change.name, renamed != endpoint.name { throw CommandRejected(.invalid, field: "name", "an endpoint cannot be renamed") }
+        var updated = EndpointUpdated()
+        updated.endpointID = endpoint.name
+        if let presetName = change.preset {
+            updated.preset = try preset(named: presetName)
+            updated.resources = try ServingPresets.resolve(preset: updated.preset, overrides: change.overrides)
+        } else {
+            updated.preset = endpoint.preset
+            updated.resources = try ServingPresets.resolve(base: endpoint.resources, overrides: change.overrides)
+        }
+        updated.descriptionText = change.description ?? endpoint.descriptionText
+        updated.updatedFields = (change.preset != nil ? ["preset"] : []) + (change.overrides.isEmpty ? [] : ["resources"])
+            + (change.description != nil ? ["description"] : [])
+        updated.updatedBy = change.updatedBy
+        return updated
+    }
+
+    static func preset(named name: String) throws -> EndpointPreset {
+        guard let preset = ServingPresets.preset(named: name) else {
+            throw CommandRejected(.invalid, field: "preset", "unknown preset '\(name)' (development, production, high_traffic, custom)")
+        }
+        return preset
+    }
+
+    // MARK: Deploying
+
+    /// Everything is checked before anything is decided — the version's blessing, the strategy and its
+    /// steps, the endpoint's owner, a new endpoint's settings — so a refused deploy writes nothing.
+    static func decideDeploy(_ request: DeployRequest, _ state: State) throws -> [DeployEvent] {
+        let version = request.version
+        let model = request.endpoint.model
+        let name = request.endpoint.name
+        if !version.blessed && !request.force {
+            throw CommandRejected(.conflict, field: "force", "v\(version.number) of '\(model)' is not blessed; pass \"force\": true to deploy it anyway")
+        }
+        let strategyName = (request.strategy ?? (request.rollout.steps == nil ? "immediate" : "gradual")).lowercased()
+        guard ["immediate", "gradual"].contains(strategyName) else { throw CommandRejected(.invalid, field: "strategy", "strategy is immediate or gradual") }
+        var requested = DeploymentRequested()
+        requested.strategy = strategyName == "gradual" ? .gradual : .immediate
+        if requested.strategy == .gradual {
+            let rollout = request.rollout
+            requested.steps = try RolloutPlan.steps(
+                percents: rollout.steps ?? [10, 50, 100], stepSeconds: rollout.stepSeconds ?? 60, minRequests: rollout.minRequests ?? 0,
+                maxErrorRate: rollout.maxErrorRate ?? RolloutPlan.defaultMaxErrorRate, maxP99Ms: rollout.maxP99Ms ?? RolloutPlan.defaultMaxP99Ms)
+        }
+        var events: [DeployEvent] = []
+        var state = state
+        if state.exists {
+            guard state.modelName == model else {
+                throw CommandRejected(.conflict, field: "endpoint",
+                                      "endpoint '\(name)' belongs to model '\(state.modelName)'; choose one of '\(model)''s endpoints or a new name")
+            }
+        } else {
+            if let problem = EndpointName.problem(name) { throw CommandRejected(.invalid, field: "endpoint", "endpoint name \(problem)") }
+            if requested.strategy == .gradual {
+                throw CommandRejected(.invalid, field: "strategy", "a gradual rollout needs a version already serving; deploy the first version immediately")
+            }
+            let created = DeployEvent.endpointCreated(try endpointCreated(request.endpoint, nameField: "endpoint"))
+            events.append(created)
+            state = evolve(state, created)
+        }
+        requested.registeredModelID = model
+        requested.modelVersionID = version.id
+        requested.versionNumber = version.number
+        requested.artifactUri = version.artifactURI
+        requested.force = request.force
+        requested.requestedBy = request.requestedBy
+        requested.reason = request.reason
+        requested.sourceRunID = request.sourceRunID ?? version.sourceRunID
+        requested.metrics = version.metrics
+        return events + [try deploymentRequested(requested, state)]
+    }
+
+    /// The endpoint's next deployment, if the endpoint can take one now.
+    static func deploymentRequested(_ requested: DeploymentRequested, _ state: State) throws -> DeployEvent {
+        let name = state.name
+        if let running = state.inProgress {
+            throw CommandRejected(.conflict, "deployment \(running.id) (v\(running.requested.versionNumber)) is still in progress on '\(name)'")
+        }
+        if requested.strategy == .gradual {
+            guard let active = state.active, let revision = active.revisionID, state.traffic[revision, default: 0] > 0 else {
+                throw CommandRejected(.invalid, field: "strategy",
+                                      "a gradual rollout needs a version already serving on '\(name)' to shift traffic from; deploy immediately first")
+            }
+        }
+        if !requested.force, let active = state.active, active.requested.versionNumber == requested.versionNumber, state.traffic.count == 1 {
+            throw CommandRejected(.conflict, field: "version", "v\(requested.versionNumber) is already serving on '\(name)'; pass force to redeploy it")
+        }
+        var requested = requested
+        let number = Int32(state.deployments.count + 1)
+        requested.deploymentNumber = number
+        requested.deploymentID = "\(name)-\(number)"
+        requested.endpointID = name
+        requested.endpointName = name
+        return .deploymentRequested(requested)
+    }
+
     static func shift(_ traffic: [String: Int32], reason: TrafficShiftReason, deploymentID: String, by: String, state: State) -> DeployEvent {
         var shifted = TrafficShifted()
-        shifted.endpointID = state.endpoint?.name ?? ""
+        shifted.endpointID = state.name
         shifted.deploymentID = deploymentID
         shifted.traffic = traffic
         shifted.reason = reason
@@ -240,7 +530,7 @@ public enum EndpointDecider: Decider {
     /// A gradual step: `percent` to the new revision, the rest to the revision serving before.
     static func startStep(_ index: Int32, _ percent: Int32, of deployment: Deployment, revisionID: String, state: State) -> [DeployEvent] {
         var started = RolloutStepStarted()
-        started.endpointID = state.endpoint?.name ?? ""
+        started.endpointID = state.name
         started.deploymentID = deployment.id
         started.stepIndex = index
         started.trafficPercent = percent
@@ -250,51 +540,106 @@ public enum EndpointDecider: Decider {
         return [.rolloutStepStarted(started), shift(traffic, reason: .rolloutStep, deploymentID: deployment.id, by: deployment.requested.requestedBy, state: state)]
     }
 
-    static func activated(_ deployment: Deployment, revisionID: String, endpoint: EndpointCreated, state: State) -> DeployEvent {
+    /// The deployment's revision takes all traffic (shifted for `reason`; nil when it has it already) and the
+    /// deployment becomes the active one. A deployment that is a rollback says so: `RolledBack` follows.
+    static func activation(_ deployment: Deployment, revisionID: String, shift reason: TrafficShiftReason?, endpoint: EndpointCreated,
+                           state: State) -> [DeployEvent] {
+        let requested = deployment.requested
+        let isRollback = !requested.rollbackToDeploymentID.isEmpty
+        var events: [DeployEvent] = []
+        if let reason {
+            events.append(shift([revisionID: 100], reason: isRollback ? .rollback : reason, deploymentID: deployment.id, by: requested.requestedBy,
+                                state: state))
+        }
         var activated = DeploymentActivated()
         activated.endpointID = endpoint.name
         activated.endpointName = endpoint.name
         activated.deploymentID = deployment.id
-        activated.registeredModelID = deployment.requested.registeredModelID
-        activated.modelVersionID = deployment.requested.modelVersionID
-        activated.versionNumber = deployment.requested.versionNumber
+        activated.registeredModelID = requested.registeredModelID
+        activated.modelVersionID = requested.modelVersionID
+        activated.versionNumber = requested.versionNumber
         activated.revisionID = revisionID
         activated.endpointURL = endpoint.url
         activated.previousDeploymentID = state.activeDeploymentID ?? ""
-        activated.sourceRunID = deployment.requested.sourceRunID
-        return .deploymentActivated(activated)
+        activated.sourceRunID = requested.sourceRunID
+        events.append(.deploymentActivated(activated))
+        if isRollback {
+            events.append(rolledBack(from: state.active, to: deployment, revisionID: revisionID, trigger: .manual,
+                                     reason: requested.reason, by: requested.requestedBy, state: state))
+        }
+        return events
     }
 
-    /// Traffic back to `to` (default: the deployment that served before `from`), which must still have a
-    /// warm revision — that is what makes a rollback instant.
-    static func rollBack(from: Deployment, to explicitTarget: Deployment? = nil, trigger: RollbackTrigger, reason: String, by: String,
-                         state: State) throws -> [DeployEvent] {
-        let name = state.endpoint?.name ?? ""
+    // MARK: Rolling back
+
+    /// Traffic back to the target (named, or `defaultRollbackTarget`). `EndpointState.rollbackPath` says how:
+    /// at once to a warm revision, or by deploying the target's version again — a deployment that records
+    /// the rollback (`rollback_to_deployment_id`) and emits `RolledBack` when it activates.
+    static func rollBack(_ rollback: Rollback, _ state: State) throws -> [DeployEvent] {
+        let name = state.name
         let target: Deployment
-        if let explicitTarget {
-            target = explicitTarget
-        } else if let active = state.active, active.id != from.id {
-            target = active
+        if let reference = rollback.to {
+            target = try deployment(reference, state)
+        } else if let previous = state.defaultRollbackTarget {
+            target = previous
         } else {
-            throw CommandRejected(.conflict, "no earlier deployment to roll back to on '\(name)'")
+            throw CommandRejected(.conflict, "'\(name)' has no earlier deployment to roll back to")
         }
-        guard let revisionID = target.revisionID, state.revisions[revisionID]?.isWarm == true else {
-            throw CommandRejected(.conflict, "v\(target.requested.versionNumber) (\(target.id)) has no running revision to roll back to")
+        switch state.rollbackPath(to: target) {
+        case .unavailable:
+            throw CommandRejected(.conflict, "deployment \(target.id) (v\(target.requested.versionNumber)) is already what '\(name)' serves")
+
+        case .instant(let revisionID):
+            let from = state.current
+            if let from, from.status != .active, from.status != .rollingOut {
+                throw CommandRejected(.conflict, "deployment \(from.id) is still starting; wait for it or undeploy")
+            }
+            return [shift([revisionID: 100], reason: .rollback, deploymentID: target.id, by: rollback.actor, state: state),
+                    rolledBack(from: from, to: target, revisionID: revisionID, trigger: rollback.trigger, reason: rollback.reason,
+                               by: rollback.actor, state: state)]
+
+        case .redeploy:
+            // Only a rollback someone asked for deploys a version again; an automatic one (a failed gate during a
+            // rollout) needs the revision that still serves the rest of the traffic.
+            guard rollback.trigger == .manual else {
+                throw CommandRejected(.conflict, "v\(target.requested.versionNumber) (\(target.id)) has no running revision to roll back to")
+            }
+            var requested = target.requested
+            requested.strategy = .immediate
+            requested.steps = []
+            requested.force = true
+            requested.requestedBy = rollback.actor
+            requested.reason = "rollback to v\(target.requested.versionNumber)" + (rollback.reason.isEmpty ? "" : ": \(rollback.reason)")
+            requested.rollbackToDeploymentID = target.id
+            return [try deploymentRequested(requested, state)]
         }
+    }
+
+    static func rolledBack(from: Deployment?, to target: Deployment, revisionID: String, trigger: RollbackTrigger, reason: String, by: String,
+                           state: State) -> DeployEvent {
         var rolledBack = RolledBack()
-        rolledBack.endpointID = name
-        rolledBack.fromDeploymentID = from.id
+        rolledBack.endpointID = state.name
+        rolledBack.fromDeploymentID = from?.id ?? ""
         rolledBack.toDeploymentID = target.id
-        rolledBack.fromModelVersionID = from.requested.modelVersionID
+        rolledBack.fromModelVersionID = from?.requested.modelVersionID ?? ""
         rolledBack.toModelVersionID = target.requested.modelVersionID
-        rolledBack.fromVersionNumber = from.requested.versionNumber
+        rolledBack.fromVersionNumber = from?.requested.versionNumber ?? 0
         rolledBack.toVersionNumber = target.requested.versionNumber
         rolledBack.revisionID = revisionID
         rolledBack.trigger = trigger
         rolledBack.reason = reason
         rolledBack.requestedBy = by
-        return [shift([revisionID: 100], reason: .rollback, deploymentID: target.id, by: by, state: state), .rolledBack(rolledBack)]
+        return .rolledBack(rolledBack)
     }
+
+    static func deployment(_ reference: DeploymentReference, _ state: State) throws -> Deployment {
+        guard let deployment = reference.resolve(in: state) else {
+            throw CommandRejected(.invalid, field: reference.field, "'\(state.name)' has no deployment '\(reference.text)' (give a deployment id or vN)")
+        }
+        return deployment
+    }
+
+    // MARK: Evolve
 
     public static func evolve(_ state: State, _ event: DeployEvent) -> State {
         var state = state

@@ -12,7 +12,7 @@ struct ServingRouterMain {
         let config = try ServingRouterConfig.load()
         Observability.bootstrap(level: config.logLevel)
         let logger = serviceLogger("serving-router", level: config.logLevel)
-        let router = try ServingRouter(config: config, logger: logger)
+        let router = ServingRouter(config: config, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [router], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

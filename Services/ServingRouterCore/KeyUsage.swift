@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import ServiceLifecycle
+import SlipwayEventSourcing
 import Synchronization
 
 /// Counts requests per API key and endpoint, and reports them to deploy-svc
@@ -90,10 +91,10 @@ final class KeyUsage: Sendable {
             guard (200..<300).contains(Int(response.status.code)) else {
                 throw SnapshotError(message: "deploy-svc answered \(response.status.code) to the usage report")
             }
-            logger.debug("key usage reported", metadata: ["router.keys": "\(taken.count)"])
+            logger.debug("key usage reported", metadata: [LogKey.routerKeys: "\(taken.count)"])
         } catch {
             restore(taken)
-            logger.warning("key usage report failed; kept for the next one", metadata: ["error": "\(error)"])
+            logger.warning("key usage report failed; kept for the next one", metadata: [LogKey.error: "\(error)"])
         }
     }
 

@@ -18,32 +18,49 @@ final class PublicServer: Service, Sendable {
     let api: PublicAPI
     let host: String
     let port: Int
-    let group: any EventLoopGroup
-    let pools: [ObjectIdentifier: NIOLoopBound<UpstreamPool>]
+    /// Threads of the event-loop group the server makes for itself (and shuts down) in `run`.
+    let eventLoops: Int
+    let upstreamTimeoutSeconds: Int
+    let maxIdlePerAddress: Int
     let logger: Logger
     let boundPort = Mutex<Int?>(nil)
     static let maxBodyBytes = 16 * 1024 * 1024
 
-    init(api: PublicAPI, host: String, port: Int, group: MultiThreadedEventLoopGroup, upstreamTimeoutSeconds: Int, maxIdlePerAddress: Int, logger: Logger) {
+    init(api: PublicAPI, host: String, port: Int, eventLoops: Int, upstreamTimeoutSeconds: Int, maxIdlePerAddress: Int, logger: Logger) {
         self.api = api
         self.host = host
         self.port = port
-        self.group = group
-        var pools: [ObjectIdentifier: NIOLoopBound<UpstreamPool>] = [:]
-        for loop in group.makeIterator() {
-            let pool = try! loop.submit {
-                NIOLoopBound(UpstreamPool(eventLoop: loop, timeout: .seconds(Int64(upstreamTimeoutSeconds)), maxIdlePerAddress: maxIdlePerAddress), eventLoop: loop)
-            }.wait()
-            pools[ObjectIdentifier(loop)] = pool
-        }
-        self.pools = pools
+        self.eventLoops = eventLoops
+        self.upstreamTimeoutSeconds = upstreamTimeoutSeconds
+        self.maxIdlePerAddress = maxIdlePerAddress
         self.logger = logger
     }
 
+    /// Serves until graceful shutdown; the event loops (and with them every connection) end with it, also
+    /// when binding fails.
     func run() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoops)
+        do {
+            try await serve(on: group)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try? await group.shutdownGracefully()
+    }
+
+    private func serve(on group: MultiThreadedEventLoopGroup) async throws {
         let api = self.api
-        let pools = self.pools
         let logger = self.logger
+        var pools: [ObjectIdentifier: NIOLoopBound<UpstreamPool>] = [:]
+        for loop in group.makeIterator() {
+            let timeout = TimeAmount.seconds(Int64(upstreamTimeoutSeconds))
+            let maxIdle = maxIdlePerAddress
+            pools[ObjectIdentifier(loop)] = try await loop.submit {
+                NIOLoopBound(UpstreamPool(eventLoop: loop, timeout: timeout, maxIdlePerAddress: maxIdle), eventLoop: loop)
+            }.get()
+        }
+        let loopPools = pools
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -51,148 +68,18 @@ final class PublicServer: Service, Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    guard let pool = pools[ObjectIdentifier(channel.eventLoop)] else { throw ChannelError.ioOnClosedChannel }
+                    guard let pool = loopPools[ObjectIdentifier(channel.eventLoop)] else { throw ChannelError.ioOnClosedChannel }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(PublicRequestHandler(api: api, pool: pool.value, logger: logger))
                 }
             }
             .bind(host: host, port: port).get()
         boundPort.withLock { $0 = channel.localAddress?.port }
-        logger.info("public server listening", metadata: ["http.port": "\(channel.localAddress?.port ?? port)"])
-        // Until shutdown; then stop accepting, give exchanges in flight half a second, and stop the loops
-        // (which closes the connections left).
+        logger.info("public server listening", metadata: [LogKey.httpPort: "\(channel.localAddress?.port ?? port)"])
+        // Until shutdown; then stop accepting and give exchanges in flight half a second (`run` then stops the
+        // loops, which closes the connections left).
         try? await gracefulShutdown()
         try? await channel.close()
         if !Task.isCancelled { try? await Task.sleep(for: .milliseconds(500)) }
-        try? await group.shutdownGracefully()
-    }
-}
-
-/// One public connection: collects a request, asks `PublicAPI`, forwards it, writes the answer.
-final class PublicRequestHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    let api: PublicAPI
-    let pool: UpstreamPool
-    let logger: Logger
-    private var assembler = HTTPRequestAssembler(maxBodyBytes: PublicServer.maxBodyBytes)
-
-    init(api: PublicAPI, pool: UpstreamPool, logger: Logger) {
-        self.api = api
-        self.pool = pool
-        self.logger = logger
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let request = assembler.add(unwrapInboundIn(data)) else { return }
-        handle(context: context, head: request.head, body: request.body ?? ByteBuffer(), tooLarge: request.tooLarge)
-    }
-
-    private func handle(context: ChannelHandlerContext, head: HTTPRequestHead, body: ByteBuffer, tooLarge: Bool) {
-        let start = NIODeadline.now()
-        let requestID = head.headers.first(name: "X-Request-ID").flatMap { $0.isEmpty ? nil : String($0.prefix(128)) }
-            ?? UUID.v7().uuidString.lowercased()
-        var record = RequestLogRecord(requestID: requestID, endpointID: "", endpointName: "", api: .unspecified, receivedAt: Date(), status: 0)
-        let keepAlive = head.isKeepAlive
-        if tooLarge {
-            record.error = "body_too_large"
-            respond(context: context, status: .payloadTooLarge, contentType: nil,
-                    body: ByteBuffer(string: PublicAPI.errorBody("request body is larger than \(PublicServer.maxBodyBytes) bytes")),
-                    requestID: requestID, keepAlive: false, record: record, start: start, upstreamFailed: false)
-            return
-        }
-        switch api.decide(method: head.method, uri: head.uri, authorization: head.headers.first(name: "Authorization"), body: body, record: &record) {
-        case .respond(let status, let text):
-            respond(context: context, status: status, contentType: nil, body: ByteBuffer(string: text), requestID: requestID,
-                    keepAlive: keepAlive, record: record, start: start, upstreamFailed: false)
-        case .forward(let endpoint, let index, let pathAndQuery):
-            forward(context: context, head: head, body: body, endpoint: endpoint, index: index, tried: [], pathAndQuery: pathAndQuery,
-                    requestID: requestID, keepAlive: keepAlive, record: record, start: start)
-        }
-    }
-
-    private func forward(context: ChannelHandlerContext, head: HTTPRequestHead, body: ByteBuffer, endpoint: RoutingTable.Endpoint, index: Int,
-                         tried: Set<Int>, pathAndQuery: String, requestID: String, keepAlive: Bool, record: RequestLogRecord, start: NIODeadline) {
-        var record = record
-        let route = endpoint.split.routes[index]
-        PublicAPI.route(route, into: &record)
-        let upstreamStart = NIODeadline.now()
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let routed = record
-        pool.send(address: route.address, method: head.method, uri: pathAndQuery, contentType: head.headers.first(name: "Content-Type"), body: body)
-            .whenComplete { result in
-                let (handler, context) = loopBound.value
-                var record = routed
-                record.upstreamLatencyMicros = (NIODeadline.now() - upstreamStart).nanoseconds / 1000
-                switch result {
-                case .success(let answer):
-                    if answer.status.code >= 400 {
-                        record.error = "upstream_\(answer.status.code)"
-                    } else {
-                        record.responseBody = answer.body
-                    }
-                    handler.respond(context: context, status: answer.status, contentType: answer.contentType, body: answer.body,
-                                    requestID: requestID, keepAlive: keepAlive, record: record, start: start, upstreamFailed: false)
-                case .failure(let error):
-                    // This revision counts an error; the request goes to another revision of the split if there is one.
-                    handler.api.stats.record(revisionID: route.revisionID, endpointID: endpoint.endpointID,
-                                             latencyMicros: (NIODeadline.now() - start).nanoseconds / 1000, isError: true)
-                    let tried = tried.union([index])
-                    if let next = endpoint.split.fallback(after: index), !tried.contains(next) {
-                        handler.logger.debug("revision unreachable, trying another", metadata: ["router.revision": "\(route.revisionID)", "error": "\(error)"])
-                        handler.forward(context: context, head: head, body: body, endpoint: endpoint, index: next, tried: tried, pathAndQuery: pathAndQuery,
-                                        requestID: requestID, keepAlive: keepAlive, record: record, start: start)
-                        return
-                    }
-                    record.error = "upstream_unavailable"
-                    handler.respond(context: context, status: .badGateway, contentType: nil,
-                                    body: ByteBuffer(string: PublicAPI.errorBody("revision \(route.revisionID) of endpoint \(endpoint.name) is unavailable")),
-                                    requestID: requestID, keepAlive: keepAlive, record: record, start: start, upstreamFailed: true, countStats: false)
-                }
-            }
-    }
-
-    private func respond(context: ChannelHandlerContext, status: HTTPResponseStatus, contentType: String?, body: ByteBuffer, requestID: String,
-                         keepAlive: Bool, record: RequestLogRecord, start: NIODeadline, upstreamFailed: Bool, countStats: Bool = true) {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(4)
-        headers.add(name: "Content-Type", value: contentType ?? "application/json; charset=utf-8")
-        headers.add(name: "Content-Length", value: String(body.readableBytes))
-        headers.add(name: "X-Request-ID", value: requestID)
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        if keepAlive {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        } else {
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
-        }
-        var record = record
-        record.status = Int(status.code)
-        record.latencyMicros = (NIODeadline.now() - start).nanoseconds / 1000
-        RequestCounters.shared.increment(status: record.status)
-        if countStats {
-            api.finish(record, upstreamFailed: upstreamFailed)
-        } else {
-            api.logs.append(record)
-        }
-    }
-}
-
-/// `slipway_router_requests_total{status_code}`: one counter per status, made once (a lookup in the
-/// metrics registry per request would cost more than the count).
-final class RequestCounters: Sendable {
-    static let shared = RequestCounters()
-    private let counters = Mutex<[Int: Counter]>([:])
-
-    func increment(status: Int) {
-        if let counter = counters.withLock({ $0[status] }) {
-            counter.increment()
-            return
-        }
-        let counter = Counter(label: "slipway.router.requests_total", dimensions: [("status_code", "\(status)")])
-        counters.withLock { $0[status] = counter }
-        counter.increment()
     }
 }

@@ -3,37 +3,21 @@ import SlipwayContracts
 import SwiftProtobuf
 
 /// The router's knowledge of endpoints and API keys, merged from deploy-svc snapshots and the deploy
-/// event stream. Pure value logic (no I/O, no clock): each aggregate carries the aggregate version it
-/// reflects, and only newer information replaces it, whichever path delivers it first.
+/// event stream. Each aggregate is the shared fold of its events (`EndpointState`, `ApiKeyState`: the
+/// same deploy-svc decides against), with the aggregate version it reflects; only newer information
+/// replaces it, whichever path delivers it first. Pure value logic (no I/O, no clock).
 struct RoutingState: Sendable {
-    struct Revision: Sendable, Equatable {
-        var revisionID: String
-        var deploymentID = ""
-        var address = ""
-        var modelVersionID = ""
-        var versionNumber = 0
-    }
-
-    struct Endpoint: Sendable, Equatable {
+    struct Endpoint: Sendable {
         var endpointID: String
-        var name = ""
-        var modelName = ""
+        var state = EndpointState()
         var version: Int64 = 0
-        var revisions: [String: Revision] = [:]
-        /// The complete split, revision id → percent.
-        var traffic: [String: Int] = [:]
-        /// A tombstone: kept so an older snapshot cannot bring the endpoint back.
-        var deleted = false
         /// Generation of the last change (see `merge`).
         var touched: UInt64 = 0
     }
 
-    struct ApiKey: Sendable, Equatable {
+    struct ApiKey: Sendable {
         var apiKeyID: String
-        var modelName = ""
-        var keySha256 = ""
-        var active = false
-        var expiresAt: Date?
+        var state = ApiKeyState()
         var version: Int64 = 0
         var touched: UInt64 = 0
     }
@@ -47,7 +31,7 @@ struct RoutingState: Sendable {
     /// brought forward by replaying it on top.
     struct RetainedEvent: Sendable {
         let version: Int64
-        let message: any SwiftProtobuf.Message
+        let event: DeployEvent
     }
 
     enum Outcome: Equatable, Sendable {
@@ -72,30 +56,30 @@ struct RoutingState: Sendable {
 
     // MARK: - Events
 
-    /// Applies one deploy event if it is newer than what the state holds for its aggregate.
-    mutating func apply(aggregateType: String, aggregateID: String, version: Int64, event: any SwiftProtobuf.Message) -> Outcome {
+    /// Applies one deploy event if it is newer than what the state holds for its aggregate. Every event of
+    /// an Endpoint moves its version, even those that change no route.
+    mutating func apply(aggregateType: String, aggregateID: String, version: Int64, event: DeployEvent) -> Outcome {
         switch aggregateType {
-        case "Endpoint":
-            guard Self.isEndpointEvent(event) else { return .ignored }
+        case EndpointState.aggregateType:
             let current = endpoints[aggregateID]
             if let current, version <= current.version { return .stale }
-            let gap = current.map { version != $0.version + 1 } ?? !(event is EndpointCreated)
+            let gap = current.map { version != $0.version + 1 } ?? !event.isEndpointCreated
             generation += 1
             var record = current ?? Endpoint(endpointID: aggregateID)
-            Self.evolve(&record, event)
+            record.state.apply(event)
             record.version = version
             record.touched = generation
             endpoints[aggregateID] = record
             retain(.endpoint(aggregateID), version: version, event: event)
             return gap ? .appliedAfterGap : .applied
-        case "ApiKey":
-            guard event is ApiKeyCreated || event is ApiKeyRevoked || event is ApiKeyUsed else { return .ignored }
+        case ApiKeyState.aggregateType:
+            guard event.isApiKeyEvent else { return .ignored }
             let current = apiKeys[aggregateID]
             if let current, version <= current.version { return .stale }
-            let gap = current.map { version != $0.version + 1 } ?? !(event is ApiKeyCreated)
+            let gap = current.map { version != $0.version + 1 } ?? !event.isApiKeyCreated
             generation += 1
             var record = current ?? ApiKey(apiKeyID: aggregateID)
-            Self.evolve(&record, event)
+            record.state.apply(event)
             record.version = version
             record.touched = generation
             apiKeys[aggregateID] = record
@@ -106,68 +90,9 @@ struct RoutingState: Sendable {
         }
     }
 
-    static func isEndpointEvent(_ event: any SwiftProtobuf.Message) -> Bool {
-        // Every Endpoint event advances the aggregate's version, even those that change no route.
-        EventCatalog.entry(for: type(of: event).protoMessageName)?.context == .deploy
-    }
-
-    static func evolve(_ endpoint: inout Endpoint, _ event: any SwiftProtobuf.Message) {
-        switch event {
-        case let created as EndpointCreated:
-            endpoint.name = created.name
-            endpoint.modelName = created.registeredModelID.isEmpty ? created.modelName : created.registeredModelID
-            endpoint.deleted = false
-        case let started as RevisionStarted:
-            var revision = endpoint.revisions[started.revisionID] ?? Revision(revisionID: started.revisionID)
-            revision.deploymentID = started.deploymentID
-            revision.modelVersionID = started.modelVersionID
-            revision.versionNumber = Int(started.versionNumber)
-            endpoint.revisions[started.revisionID] = revision
-        case let ready as RevisionReady:
-            var revision = endpoint.revisions[ready.revisionID] ?? Revision(revisionID: ready.revisionID)
-            revision.address = ready.address
-            if !ready.deploymentID.isEmpty { revision.deploymentID = ready.deploymentID }
-            if !ready.modelVersionID.isEmpty { revision.modelVersionID = ready.modelVersionID }
-            endpoint.revisions[ready.revisionID] = revision
-        case let shifted as TrafficShifted:
-            endpoint.traffic = shifted.traffic.mapValues(Int.init)
-            for (revisionID, modelVersionID) in shifted.revisionVersions {
-                var revision = endpoint.revisions[revisionID] ?? Revision(revisionID: revisionID)
-                revision.modelVersionID = modelVersionID
-                endpoint.revisions[revisionID] = revision
-            }
-        case let stopped as RevisionStopped:
-            endpoint.revisions[stopped.revisionID] = nil
-            endpoint.traffic[stopped.revisionID] = nil
-        case is Undeployed:
-            endpoint.traffic = [:]
-        case let deleted as EndpointDeleted:
-            if endpoint.name.isEmpty { endpoint.name = deleted.name }
-            endpoint.deleted = true
-            endpoint.traffic = [:]
-            endpoint.revisions = [:]
-        default:
-            break
-        }
-    }
-
-    static func evolve(_ key: inout ApiKey, _ event: any SwiftProtobuf.Message) {
-        switch event {
-        case let created as ApiKeyCreated:
-            key.modelName = created.registeredModelID
-            key.keySha256 = created.keySha256.lowercased()
-            key.active = true
-            key.expiresAt = created.hasExpiresAt ? created.expiresAt.date : nil
-        case is ApiKeyRevoked:
-            key.active = false
-        default:
-            break
-        }
-    }
-
-    private mutating func retain(_ key: AggregateKey, version: Int64, event: any SwiftProtobuf.Message) {
+    private mutating func retain(_ key: AggregateKey, version: Int64, event: DeployEvent) {
         var events = retained[key] ?? []
-        events.append(RetainedEvent(version: version, message: event))
+        events.append(RetainedEvent(version: version, event: event))
         if events.count > Self.retainedPerAggregate { events.removeFirst(events.count - Self.retainedPerAggregate) }
         retained[key] = events
     }
@@ -186,18 +111,11 @@ struct RoutingState: Sendable {
         var seenEndpoints = Set<String>()
         for entry in document.endpoints {
             seenEndpoints.insert(entry.endpointID)
-            var base = Endpoint(endpointID: entry.endpointID, name: entry.name, modelName: entry.modelName, version: entry.version)
-            for route in entry.routes {
-                base.revisions[route.revisionID] = Revision(
-                    revisionID: route.revisionID, deploymentID: route.deploymentID, address: route.address,
-                    modelVersionID: route.modelVersionID, versionNumber: route.versionNumber)
-                if route.percent > 0 { base.traffic[route.revisionID] = route.percent }
-            }
-            base.touched = now
+            var base = Endpoint(endpointID: entry.endpointID, state: Self.state(of: entry), version: entry.version, touched: now)
             if let current = endpoints[entry.endpointID], current.version > entry.version {
-                for event in retained[.endpoint(entry.endpointID)] ?? [] where event.version > base.version {
-                    Self.evolve(&base, event.message)
-                    base.version = event.version
+                for retained in retained[.endpoint(entry.endpointID)] ?? [] where retained.version > base.version {
+                    base.state.apply(retained.event)
+                    base.version = retained.version
                 }
                 if base.version < current.version { continue }  // cannot rebuild: keep the newer state
             }
@@ -211,12 +129,12 @@ struct RoutingState: Sendable {
         var seenKeys = Set<String>()
         for entry in document.apiKeys {
             seenKeys.insert(entry.apiKeyID)
-            var base = ApiKey(apiKeyID: entry.apiKeyID, modelName: entry.modelName, keySha256: entry.keySha256,
-                              active: entry.active, expiresAt: apiKeys[entry.apiKeyID]?.expiresAt, version: entry.version, touched: now)
+            let expiresAt = apiKeys[entry.apiKeyID]?.state.created.flatMap { $0.hasExpiresAt ? $0.expiresAt : nil }
+            var base = ApiKey(apiKeyID: entry.apiKeyID, state: Self.state(of: entry, expiresAt: expiresAt), version: entry.version, touched: now)
             if let current = apiKeys[entry.apiKeyID], current.version > entry.version {
-                for event in retained[.apiKey(entry.apiKeyID)] ?? [] where event.version > base.version {
-                    Self.evolve(&base, event.message)
-                    base.version = event.version
+                for retained in retained[.apiKey(entry.apiKeyID)] ?? [] where retained.version > base.version {
+                    base.state.apply(retained.event)
+                    base.version = retained.version
                 }
                 if base.version < current.version { continue }
             }
@@ -229,23 +147,54 @@ struct RoutingState: Sendable {
         snapshotLoaded = true
     }
 
+    /// An endpoint as a snapshot lists it: its running revisions and their shares.
+    static func state(of entry: RoutingDocument.Endpoint) -> EndpointState {
+        var state = EndpointState()
+        state.name = entry.name
+        state.modelName = entry.modelName
+        for route in entry.routes {
+            var revision = EndpointState.Revision(id: route.revisionID, deploymentID: route.deploymentID, address: route.address.isEmpty ? nil : route.address)
+            revision.modelVersionID = route.modelVersionID
+            revision.versionNumber = Int32(clamping: route.versionNumber)
+            state.revisions[route.revisionID] = revision
+            if route.percent > 0 { state.traffic[route.revisionID] = Int32(clamping: route.percent) }
+        }
+        return state
+    }
+
+    /// A key as a snapshot lists it (which carries no expiry: the one the router knew is kept).
+    static func state(of entry: RoutingDocument.ApiKey, expiresAt: Google_Protobuf_Timestamp?) -> ApiKeyState {
+        var created = ApiKeyCreated()
+        created.apiKeyID = entry.apiKeyID
+        created.registeredModelID = entry.modelName
+        created.keySha256 = entry.keySha256
+        if let expiresAt { created.expiresAt = expiresAt }
+        var state = ApiKeyState()
+        state.created = created
+        state.revoked = !entry.active
+        return state
+    }
+
     // MARK: - Views
 
-    /// The routing table as JSON (every revision known, its traffic share as `percent`).
+    /// The routing table as JSON: every revision that is not stopped, its traffic share as `percent`.
     var document: RoutingDocument {
-        let endpoints = self.endpoints.values.filter { !$0.deleted }.sorted { $0.endpointID < $1.endpointID }.map { endpoint in
-            let ids = Set(endpoint.revisions.keys).union(endpoint.traffic.keys).sorted()
+        let endpoints = self.endpoints.values.filter { !$0.state.deleted }.sorted { $0.endpointID < $1.endpointID }.map { endpoint in
+            let state = endpoint.state
+            let running = state.revisions.filter { !$0.value.stopped }
+            let ids = Set(running.keys).union(state.traffic.keys).sorted()
             return RoutingDocument.Endpoint(
-                endpointID: endpoint.endpointID, name: endpoint.name, modelName: endpoint.modelName, version: endpoint.version,
+                endpointID: endpoint.endpointID, name: state.name, modelName: state.modelName, version: endpoint.version,
                 routes: ids.map { id in
-                    let revision = endpoint.revisions[id] ?? Revision(revisionID: id)
-                    return RoutingDocument.Route(revisionID: id, deploymentID: revision.deploymentID, address: revision.address,
-                                                 percent: endpoint.traffic[id] ?? 0, modelVersionID: revision.modelVersionID,
-                                                 versionNumber: revision.versionNumber)
+                    let revision = running[id] ?? EndpointState.Revision(id: id, deploymentID: "")
+                    return RoutingDocument.Route(revisionID: id, deploymentID: revision.deploymentID, address: revision.address ?? "",
+                                                 percent: Int(state.traffic[id] ?? 0), modelVersionID: revision.modelVersionID,
+                                                 versionNumber: Int(revision.versionNumber))
                 })
         }
         let keys = apiKeys.values.sorted { $0.apiKeyID < $1.apiKeyID }.map {
-            RoutingDocument.ApiKey(apiKeyID: $0.apiKeyID, modelName: $0.modelName, keySha256: $0.keySha256, active: $0.active, version: $0.version)
+            RoutingDocument.ApiKey(apiKeyID: $0.apiKeyID, modelName: $0.state.modelName, keySha256: $0.state.created?.keySha256.lowercased() ?? "",
+                                   active: $0.state.isActive, version: $0.version)
         }
         return RoutingDocument(endpoints: endpoints, apiKeys: keys)
     }

@@ -42,35 +42,39 @@ final class RoutingSync: Sendable {
         let document = try JSONDecoder().decode(RoutingDocument.self, from: Data(body.readableBytesView))
         store.merge(document, startedAt: startedAt)
         snapshotsLoaded.add(1, ordering: .relaxed)
-        logger.debug("routing snapshot merged", metadata: ["router.endpoints": "\(document.endpoints.count)", "router.api_keys": "\(document.apiKeys.count)"])
+        logger.debug("routing snapshot merged", metadata: [LogKey.routerEndpoints: "\(document.endpoints.count)", LogKey.routerApiKeys: "\(document.apiKeys.count)"])
     }
 
     /// Loads the snapshot until it succeeds (with backoff, serving 503 meanwhile), then reloads it every
-    /// `resyncSeconds`, or within a second of a gap seen in the stream.
+    /// `resyncSeconds`, or within a second of a gap seen in the stream. Ends on graceful shutdown: a wait
+    /// or a snapshot request in progress is cancelled then.
     func runResync() async {
-        var delay: Duration = .milliseconds(200)
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await loadSnapshot()
-                logger.info("routing table loaded", metadata: ["router.endpoints": "\(store.current.endpointCount)"])
-                break
-            } catch {
-                logger.warning("routing snapshot failed, retrying", metadata: ["error": "\(error)", "deploy.url": "\(config.deployURL)"])
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
+        await cancelWhenGracefulShutdown {
+            var delay: Duration = .milliseconds(200)
+            while !Task.isCancelled {
+                do {
+                    try await self.loadSnapshot()
+                    self.logger.info("routing table loaded", metadata: [LogKey.routerEndpoints: "\(self.store.current.endpointCount)"])
+                    break
+                } catch {
+                    if Task.isCancelled { return }
+                    self.logger.warning("routing snapshot failed, retrying", metadata: [LogKey.error: "\(error)", LogKey.deployURL: "\(self.config.deployURL)"])
+                    try? await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(5))
+                }
             }
-        }
-        var lastLoad = ContinuousClock.now
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(100))
-            let due = ContinuousClock.now - lastLoad >= .seconds(config.resyncSeconds)
-            let wanted = ContinuousClock.now - lastLoad >= .seconds(1) && store.takeResyncRequest()
-            guard due || wanted else { continue }
-            lastLoad = ContinuousClock.now
-            do {
-                try await loadSnapshot()
-            } catch {
-                logger.warning("routing resync failed", metadata: ["error": "\(error)"])
+            var lastLoad = ContinuousClock.now
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                let due = ContinuousClock.now - lastLoad >= .seconds(self.config.resyncSeconds)
+                let wanted = ContinuousClock.now - lastLoad >= .seconds(1) && self.store.takeResyncRequest()
+                guard due || wanted, !Task.isCancelled else { continue }
+                lastLoad = ContinuousClock.now
+                do {
+                    try await self.loadSnapshot()
+                } catch {
+                    if !Task.isCancelled { self.logger.warning("routing resync failed", metadata: [LogKey.error: "\(error)"]) }
+                }
             }
         }
     }
@@ -78,10 +82,10 @@ final class RoutingSync: Sendable {
     // MARK: Stream
 
     /// Consumes `slipway.deploy.events` from the latest offset (the snapshot covers the past) under a group
-    /// of its own, committing nothing. Restarted with backoff if the client fails.
+    /// of its own, committing nothing. Restarted with backoff if the client fails; ends on graceful shutdown.
     func runStream() async {
         var delay: Duration = .milliseconds(500)
-        while !Task.isCancelled {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await consumeStream()
                 return
@@ -89,8 +93,10 @@ final class RoutingSync: Sendable {
                 return
             } catch {
                 streamAssigned.store(false, ordering: .relaxed)
-                logger.error("deploy event stream failed, restarting", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: delay)
+                if Task.isShuttingDownGracefully { return }
+                logger.error("deploy event stream failed, restarting", metadata: [LogKey.error: "\(error)"])
+                let wait = delay
+                await cancelWhenGracefulShutdown { try? await Task.sleep(for: wait) }
                 delay = min(delay * 2, .seconds(10))
             }
         }
@@ -110,13 +116,13 @@ final class RoutingSync: Sendable {
                         switch event {
                         case .partitionsAssigned:
                             streamAssigned.store(true, ordering: .relaxed)
-                            logger.info("deploy event stream assigned", metadata: ["kafka.topic": "\(topic)"])
+                            logger.info("deploy event stream assigned", metadata: [LogKey.kafkaTopic: "\(topic)"])
                         case .partitionsRevoked:
                             streamAssigned.store(false, ordering: .relaxed)
                         case .clusterChanged, .offsetReset, .offsetJump:
                             store.requestResync()
                         case .error(let error):
-                            logger.debug("deploy event stream client error", metadata: ["error": "\(error)"])
+                            logger.debug("deploy event stream client error", metadata: [LogKey.error: "\(error)"])
                         }
                     }
                 }
@@ -134,19 +140,22 @@ final class RoutingSync: Sendable {
         await consumer.close()
     }
 
+    /// Applies one message of the deploy topic: an Endpoint or ApiKey event, decoded as the context's events.
+    /// An event type this build does not know (a newer deploy-svc's) is skipped.
     func handle(_ message: KafkaMessage) {
         do {
             let envelope = try EventEnvelope(serializedBytes: message.value)
-            guard envelope.aggregateType == "Endpoint" || envelope.aggregateType == "ApiKey" else { return }
-            guard let event = try EventCatalog.decode(typeName: envelope.eventType, payload: Array(envelope.payload)) else { return }
-            let outcome = store.apply(envelope, event: event)
+            guard envelope.aggregateType == EndpointState.aggregateType || envelope.aggregateType == ApiKeyState.aggregateType else { return }
+            let outcome = store.apply(envelope, event: try envelope.decode(as: DeployEvent.self))
             if outcome == .applied || outcome == .appliedAfterGap { eventsApplied.add(1, ordering: .relaxed) }
             logger.debug("deploy event", metadata: [
-                "slipway.event.type": "\(envelope.eventType)", "slipway.aggregate.id": "\(envelope.aggregateID)",
-                "slipway.aggregate.version": "\(envelope.aggregateVersion)", "router.outcome": "\(outcome)",
+                LogKey.eventType: "\(envelope.eventType)", LogKey.aggregateID: "\(envelope.aggregateID)",
+                LogKey.aggregateVersion: "\(envelope.aggregateVersion)", LogKey.routerOutcome: "\(outcome)",
             ])
+        } catch let unknown as UnknownEventType {
+            logger.debug("unknown deploy event type skipped", metadata: [LogKey.eventType: "\(unknown.eventType)"])
         } catch {
-            logger.warning("undecodable deploy event skipped", metadata: ["kafka.offset": "\(message.offset)", "error": "\(error)"])
+            logger.warning("undecodable deploy event skipped", metadata: [LogKey.kafkaOffset: "\(message.offset)", LogKey.error: "\(error)"])
         }
     }
 }

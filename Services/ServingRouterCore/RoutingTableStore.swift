@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import SlipwayContracts
-import SwiftProtobuf
 import Synchronization
 
 /// Owns the routing state; every change rebuilds the immutable `RoutingTable` and swaps it in.
@@ -25,7 +24,7 @@ final class RoutingTableStore: Sendable {
 
     /// Applies one deploy event envelope (ignored unless it is an Endpoint/ApiKey event newer than the table).
     @discardableResult
-    func apply(_ envelope: EventEnvelope, event: any SwiftProtobuf.Message) -> RoutingState.Outcome {
+    func apply(_ envelope: EventEnvelope, event: DeployEvent) -> RoutingState.Outcome {
         let outcome = update { state in
             state.apply(aggregateType: envelope.aggregateType, aggregateID: envelope.aggregateID, version: envelope.aggregateVersion, event: event)
         }

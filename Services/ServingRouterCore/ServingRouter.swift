@@ -2,8 +2,6 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
-import NIOCore
-import NIOPosix
 import ServiceLifecycle
 import SlipwayEventSourcing
 import SlipwayKafka
@@ -15,7 +13,9 @@ import Synchronization
 ///
 /// Inside, in start order (shutdown runs in reverse): request-log shipper, key-usage reporter, deploy
 /// event stream, snapshot resync, admin HTTP, public HTTP. So on shutdown the public port stops first
-/// and the shipper sends the last request logs before the producer flushes.
+/// and the shipper sends the last request logs before its producer flushes. Each part owns what it
+/// makes (the shipper its Kafka producer, the public server its event loops) and ends on graceful
+/// shutdown.
 public final class ServingRouter: Service, Sendable {
     /// The pieces the HTTP handlers share.
     struct Parts: Sendable {
@@ -31,48 +31,48 @@ public final class ServingRouter: Service, Sendable {
     public let config: ServingRouterConfig
     let logger: Logger
     let parts: Parts
-    private let boundPorts = Mutex<(public: Int?, admin: Int?)>((nil, nil))
+    private let boundAdminPort = Mutex<Int?>(nil)
     private let publicServer: PublicServer
 
-    public init(config: ServingRouterConfig, logger: Logger) throws {
+    public init(config: ServingRouterConfig, logger: Logger) {
         self.config = config
         self.logger = logger
         let store = RoutingTableStore()
         let logs = RequestLogBuffer(capacity: config.logBuffer)
-        let producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(bootstrapServers: config.kafkaBrokers, clientId: "serving-router", lingerMs: 5,
-                                                      extra: ["message.timeout.ms": "10000"]),
-            logger: logger)
         let readiness = Readiness()
         readiness.markMigrated()
+        let producer = KafkaProducerConfiguration(bootstrapServers: config.kafkaBrokers, clientId: "serving-router", lingerMs: 5,
+                                                  extra: ["message.timeout.ms": "10000"])
         parts = Parts(
             store: store,
             sync: RoutingSync(store: store, config: config, httpClient: .slipwayInternal, logger: logger),
             stats: RevisionStats(), usage: KeyUsage(), logs: logs,
-            shipper: RequestLogShipper(buffer: logs, producer: producer, sampleInstances: config.logSampleInstances, logger: logger),
+            shipper: RequestLogShipper(buffer: logs, sampleInstances: config.logSampleInstances, logger: logger) {
+                try KafkaProducer(configuration: producer, logger: logger)
+            },
             readiness: readiness)
         publicServer = PublicServer(
             api: PublicAPI(store: store, stats: parts.stats, usage: parts.usage, logs: logs), host: config.host, port: config.port,
-            group: MultiThreadedEventLoopGroup(numberOfThreads: config.eventLoops), upstreamTimeoutSeconds: config.upstreamTimeoutSeconds,
+            eventLoops: config.eventLoops, upstreamTimeoutSeconds: config.upstreamTimeoutSeconds,
             maxIdlePerAddress: config.upstreamConnectionsPerHost, logger: logger)
     }
 
     /// The ports actually bound (useful with port 0), once listening.
     public var publicPort: Int? { publicServer.boundPort.withLock { $0 } }
-    public var adminPort: Int? { boundPorts.withLock { $0.admin } }
+    public var adminPort: Int? { boundAdminPort.withLock { $0 } }
 
     public func run() async throws {
         let parts = self.parts
         let config = self.config
         let logger = self.logger
         let adminApp = Application(
-            router: AdminRoutes.router(parts),
+            router: ServingRouterAdminRoutes(parts: parts).router(),
             configuration: .init(address: .hostname(config.adminHost, port: config.adminPort), serverName: "serving-router-admin"),
-            onServerRunning: { [self] channel in self.boundPorts.withLock { $0.admin = channel.localAddress?.port } },
+            onServerRunning: { [self] channel in self.boundAdminPort.withLock { $0 = channel.localAddress?.port } },
             logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [
-                LoopService("request-log shipper") { await parts.shipper.run() },
+                LoopService("request-log shipper") { try await parts.shipper.run() },
                 LoopService("key usage") {
                     await parts.usage.run(intervalSeconds: config.usageIntervalSeconds, deployURL: config.deployURL, httpClient: .slipwayInternal, logger: logger)
                 },
@@ -82,22 +82,9 @@ public final class ServingRouter: Service, Sendable {
             ],
             logger: logger))
         logger.info("starting", metadata: [
-            "http.port": "\(config.port)", "http.admin_port": "\(config.adminPort)", "deploy.url": "\(config.deployURL)",
-            "kafka.brokers": "\(config.kafkaBrokers)",
+            LogKey.httpPort: "\(config.port)", LogKey.httpAdminPort: "\(config.adminPort)", LogKey.deployURL: "\(config.deployURL)",
+            LogKey.kafkaBrokers: "\(config.kafkaBrokers)",
         ])
         try await group.run()
     }
-}
-
-/// A background loop as a `Service`: it returns on graceful shutdown or cancellation.
-struct LoopService: Service {
-    let name: String
-    let body: @Sendable () async -> Void
-
-    init(_ name: String, _ body: @escaping @Sendable () async -> Void) {
-        self.name = name
-        self.body = body
-    }
-
-    func run() async throws { await body() }
 }

@@ -26,14 +26,21 @@ struct DeploymentTests {
     static let model = "b2b-retrieval"
 
     struct Fixture: Sendable {
-        let http: any TestClientProtocol
-        let environment: ServiceEnvironment
+        let service: TestService
         let servingRoot: URL
 
+        var api: APITestClient { service.api }
+        var environment: ServiceEnvironment { service.environment }
+
+        /// An answer's status and JSON object (empty when the body is not one).
         func call(_ method: HTTPRequest.Method, _ uri: String, _ body: String? = nil) async throws -> (HTTPResponse.Status, [String: Any]) {
-            try await http.execute(uri: uri, method: method, headers: [.contentType: "application/json"], body: body.map { ByteBuffer(string: $0) }) {
-                ($0.status, (try? JSONSerialization.jsonObject(with: Data(buffer: $0.body))) as? [String: Any] ?? [:])
-            }
+            let answer = try await api.send(method, uri, body)
+            return (answer.status, (try? JSONSerialization.jsonObject(with: Data(answer.body))) as? [String: Any] ?? [:])
+        }
+
+        /// The endpoint's events, in order.
+        func events(_ endpoint: String) async throws -> [DeployEvent] {
+            try await environment.store.events(aggregateType: EndpointDecider.aggregateType, aggregateID: endpoint).map { try DeployEvent.decode(eventType: $0.eventType, payload: $0.payload) }
         }
 
         /// Polls the endpoint until `condition` holds (the controller works in the background).
@@ -68,7 +75,7 @@ struct DeploymentTests {
     }
 
     func withDeployService(_ test: @Sendable (Fixture) async throws -> Void) async throws {
-        let bin = try #require(TestInfrastructure.shared.binDirectory, "scripts/test writes bin_directory")
+        let bin = TestInfrastructure.shared.binDirectory
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-deploy-tests-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: work) }
         // Three versions: v1 and v2 blessed, v3 not.
@@ -85,13 +92,12 @@ struct DeploymentTests {
                                               "--rollback-window-seconds", "600"], environment: [:])
         let definition = try DeployService.definition(reader: reader)
         try await withTestService(definition, reader: reader, prepare: { service in
-            var envelopes: [EventEnvelope] = []
+            // What registry-svc published: the model and three versions.
+            var registry = EnvelopeBuilder(service: "registry")
             var created = RegisteredModelCreated()
             created.modelID = Self.model
             created.name = Self.model
-            var envelope = EventEnvelope()
-            try envelope.setPayload(created)
-            envelopes.append(envelope)
+            var envelopes = [try registry.envelope(created, aggregateType: "RegisteredModel", aggregateID: Self.model)]
             for version in Int32(1)...3 {
                 var registered = ModelVersionRegistered()
                 registered.modelID = Self.model
@@ -102,17 +108,11 @@ struct DeploymentTests {
                 registered.blessed = version < 3
                 registered.sourceRunID = "\(Self.model)-\(version)"
                 registered.metrics = ["recall_at_100": 0.4]
-                var envelope = EventEnvelope()
-                try envelope.setPayload(registered)
-                envelopes.append(envelope)
-            }
-            for index in envelopes.indices {
-                envelopes[index].aggregateID = Self.model
-                envelopes[index].occurredAt = Google_Protobuf_Timestamp(date: Date())
+                envelopes.append(try registry.envelope(registered, aggregateType: "RegisteredModel", aggregateID: Self.model))
             }
             try await service.project(envelopes, into: "known_models")
         }) { service in
-            try await test(Fixture(http: service.testClient, environment: service.environment, servingRoot: servingRoot))
+            try await test(Fixture(service: service, servingRoot: servingRoot))
         }
     }
 
@@ -137,6 +137,8 @@ struct DeploymentTests {
             #expect(Self.traffic(view) == [2: 100])
             #expect(Self.deployment(view, "shop-1")?["status"] as? String == "inactive")
             #expect(Self.deployment(view, "shop-1")?["rollback_instant"] as? Bool == true)
+            #expect(Self.deployment(view, "shop-1")?["rollback_available"] as? Bool == true)
+            #expect(Self.deployment(view, "shop-2")?["rollback_available"] as? Bool == false, "what serves is no rollback target")
             let events = try await f.environment.store.events(aggregateType: "Endpoint", aggregateID: "shop").map(\.eventType)
             #expect(events.filter { $0 == RolloutStepPassed.protoMessageName }.count == 3)
 
@@ -146,6 +148,8 @@ struct DeploymentTests {
             #expect(body["instant"] as? Bool == true)
             #expect(Self.traffic(body) == [1: 100])
             #expect(Self.deployment(body, "shop-2")?["status"] as? String == "rolled_back")
+            guard case .rolledBack(let instant)? = try await f.events("shop").last else { Issue.record("no RolledBack"); return }
+            #expect(instant.fromDeploymentID == "shop-2" && instant.toDeploymentID == "shop-1" && instant.trigger == .manual)
 
             // The rolled-back revision is stopped; splitting onto it is refused, naming the field.
             view = try await f.waitFor("shop", "v2's revision stopped") { Self.revisionStatus($0, "shop-2") == "stopped" }
@@ -157,7 +161,20 @@ struct DeploymentTests {
             (status, body) = try await f.call(.post, "/api/deployments/shop-2/rollback", "")
             #expect(status == .accepted, "\(body)")
             #expect(body["instant"] as? Bool == false)
+            #expect(body["message"] as? String == "v2 was no longer running, so it is being deployed again")
+            #expect(body["id"] as? String == "shop-3" && body["reason"] as? String == "rollback to v2" && body["force"] as? Bool == true)
             view = try await f.waitFor("shop", "v2 redeployed") { Self.traffic($0) == [2: 100] }
+            // The history says it was a rollback: the new deployment names the one it returns to, and its
+            // activation is followed by RolledBack. The deployment it replaced is superseded, and stays warm.
+            let history = try await f.events("shop")
+            let redeploy = history.compactMap { if case .deploymentRequested(let e) = $0, e.deploymentID == "shop-3" { e } else { nil } }.first
+            #expect(redeploy?.rollbackToDeploymentID == "shop-2")
+            let activation = try #require(history.firstIndex { if case .deploymentActivated(let e) = $0 { e.deploymentID == "shop-3" } else { false } })
+            guard history.indices.contains(activation + 1), case .rolledBack(let redeployed) = history[activation + 1] else {
+                Issue.record("no RolledBack after the activation: \(history.map(\.eventType))"); return
+            }
+            #expect(redeployed.fromDeploymentID == "shop-1" && redeployed.toDeploymentID == "shop-3" && redeployed.revisionID == "shop-3-r1")
+            #expect(Self.deployment(view, "shop-1")?["status"] as? String == "inactive")
 
             // A/B split between the two running versions.
             (status, body) = try await f.call(.post, "/api/endpoints/shop/traffic", #"{"traffic": {"v1": 30, "v2": 70}}"#)
@@ -230,6 +247,8 @@ struct DeploymentTests {
             try await refused(#"{"version": "one"}"#, .badRequest, field: "version")
             var (status, _) = try await f.call(.get, "/api/endpoints/shop")
             #expect(status == .notFound, "a refused deploy must not leave its endpoint behind")
+            #expect(try await f.events("shop").isEmpty, "a refused deploy writes no event")
+            #expect(try await f.events("Bad_Name").isEmpty)
             (status, _) = try await f.call(.post, "/api/models/nope/deployments", #"{"version": 1}"#)
             #expect(status == .notFound)
 
@@ -276,6 +295,39 @@ struct DeploymentTests {
             #expect(status == .unprocessableContent, "\(body)")
             (status, body) = try await f.call(.post, "/api/training-runs/\(Self.model)-3/deploy", #"{"endpoint": "from-run"}"#)
             #expect(status == .conflict, "the run's version is not blessed: \(body)")
+
+            // Every changed route: a malformed body is a 400, a rule a well-formed body breaks a 422 naming the field.
+            for (method, uri, body, expected, field) in [
+                (HTTPRequest.Method.post, "/api/models/\(Self.model)/endpoints", #"{"name": "#, HTTPResponse.Status.badRequest, nil),
+                (.post, "/api/models/\(Self.model)/endpoints", #"{"name": 5}"#, .badRequest, "name"),
+                (.post, "/api/models/\(Self.model)/endpoints", #"{"name": "ok", "preset": "huge"}"#, .unprocessableContent, "preset"),
+                (.post, "/api/models/\(Self.model)/endpoints", #"{"name": "ok", "min_instances": 30}"#, .unprocessableContent, "min_instances"),
+                (.patch, "/api/endpoints/shop", #"{"preset": "#, .badRequest, nil),
+                (.patch, "/api/endpoints/shop", #"{"min_instances": "x"}"#, .badRequest, "min_instances"),
+                (.patch, "/api/endpoints/shop", #"{"name": "other"}"#, .unprocessableContent, "name"),
+                (.patch, "/api/endpoints/shop", #"{"preset": "huge"}"#, .unprocessableContent, "preset"),
+                (.patch, "/api/endpoints/shop", #"{"memory": "lots"}"#, .unprocessableContent, "memory"),
+                (.post, "/api/endpoints/shop/undeploy", #"{"reason": "#, .badRequest, nil),
+                (.post, "/api/endpoints/shop/undeploy", #"{"reason": 5}"#, .badRequest, "reason"),
+                (.post, "/api/models/\(Self.model)/undeploy", #"["#, .badRequest, nil),
+                (.post, "/api/endpoints/shop/traffic", #"{"traffic": "#, .badRequest, nil),
+                (.post, "/api/endpoints/shop/traffic", #"{}"#, .badRequest, "traffic"),
+                (.post, "/api/endpoints/shop/traffic", #"{"traffic": {"v9": 100}}"#, .unprocessableContent, "traffic.v9"),
+                (.post, "/api/endpoints/shop/traffic", #"{"traffic": {"v3": 90}}"#, .unprocessableContent, "traffic"),
+                (.post, "/api/endpoints/shop/rollback", #"{"to_version": "#, .badRequest, nil),
+                (.post, "/api/endpoints/shop/rollback", #"{"to_version": "x"}"#, .badRequest, "to_version"),
+                (.post, "/api/endpoints/shop/rollback", #"{"to_deployment": "shop-9"}"#, .unprocessableContent, "to_deployment"),
+                (.post, "/api/deployments/shop-1/rollback", #"{"reason": "#, .badRequest, nil),
+                (.post, "/api/models/\(Self.model)/deployments", #"{"version": 1,"#, .badRequest, nil),
+                (.post, "/api/models/\(Self.model)/deployments", #"{"version": 1, "endpoint": "shop", "steps": "10"}"#, .badRequest, "steps"),
+                (.post, "/api/training-runs/\(Self.model)-1/deploy", #"{"endpoint": "#, .badRequest, nil),
+                (.post, "/api/training-runs/\(Self.model)-1/deploy", #"{"endpoint": "Bad_Name"}"#, .unprocessableContent, "endpoint"),
+            ] as [(HTTPRequest.Method, String, String, HTTPResponse.Status, String?)] {
+                let answer = try await f.api.send(method, uri, body, expect: expected)
+                #expect(answer.errorField == field, "\(method) \(uri) \(body) → \(answer.text)")
+            }
+            #expect(try await f.events("ok").isEmpty)
+            #expect(Self.traffic(try await f.call(.get, "/api/endpoints/shop").1) == [3: 100], "refused requests changed nothing")
 
             // Key usage reported by the router becomes last_used_at.
             (status, body) = try await f.call(.post, "/api/models/\(Self.model)/api-keys", #"{"name": "app"}"#)

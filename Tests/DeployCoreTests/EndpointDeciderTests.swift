@@ -2,148 +2,357 @@
 import Foundation
 import SlipwayContracts
 import SlipwayEventSourcing
+import SlipwayTestSupport
 import Testing
 
-/// The endpoint aggregate's rules, without I/O.
+/// The endpoint aggregate's rules, without I/O: given earlier events (written as the commands that made
+/// them), when a command, then events or a rejection.
 @Suite("endpoint decider")
 struct EndpointDeciderTests {
     typealias D = EndpointDecider
 
-    func run(_ state: D.State, _ command: D.Command) throws -> (D.State, [DeployEvent]) {
-        let events = try D.decide(command, state)
-        return (events.reduce(state, D.evolve), events)
+    // MARK: Commands of a story
+
+    static func version(_ number: Int32, blessed: Bool = true) -> D.KnownVersion {
+        D.KnownVersion(id: "m/v\(number)", number: number, artifactURI: "file:///bundles/v\(number)", blessed: blessed,
+                       metrics: ["recall_at_100": 0.4], sourceRunID: "run-\(number)")
     }
 
-    func endpoint() throws -> D.State {
-        var created = EndpointCreated()
-        created.endpointID = "shop"
-        created.name = "shop"
-        created.registeredModelID = "m"
-        return try run(D.initial, .create(created)).0
+    static func endpoint(_ name: String = "shop", model: String = "m", preset: String? = nil, overrides: ServingPresets.Overrides = .init()) -> D.NewEndpoint {
+        D.NewEndpoint(name: name, model: model, preset: preset, overrides: overrides, url: "http://router/\(name)")
     }
 
-    func request(_ version: Int32, gradual: Bool = false, force: Bool = false) throws -> DeploymentRequested {
-        var requested = DeploymentRequested()
-        requested.registeredModelID = "m"
-        requested.modelVersionID = "m/v\(version)"
-        requested.versionNumber = version
-        requested.force = force
-        if gradual {
-            requested.strategy = .gradual
-            requested.steps = try RolloutPlan.steps(percents: [10, 50, 100], stepSeconds: 0)
-        } else {
-            requested.strategy = .immediate
+    static func deploy(_ number: Int32, gradual: Bool = false, force: Bool = false, blessed: Bool = true, strategy: String? = nil,
+                       steps: [Int32]? = nil, endpoint: D.NewEndpoint = endpoint()) -> D.Command {
+        let rollout = D.RolloutParameters(steps: steps ?? (gradual ? [10, 50, 100] : nil), stepSeconds: 0)
+        return .deploy(D.DeployRequest(endpoint: endpoint, version: version(number, blessed: blessed), strategy: strategy ?? (gradual ? "gradual" : nil),
+                                       rollout: rollout, force: force, reason: "test"))
+    }
+
+    static func start(_ deployment: Int) -> D.Command { .startRevision(deploymentID: "shop-\(deployment)", target: .local) }
+    static func ready(_ deployment: Int) -> D.Command {
+        .revisionReady(revisionID: "shop-\(deployment)-r1", address: "http://127.0.0.1:\(9000 + deployment)", startupMs: 5)
+    }
+
+    /// Version `number` deployed as the endpoint's `deployment`-th deployment: requested, started, ready.
+    static func deployed(_ number: Int32, as deployment: Int, gradual: Bool = false) -> [D.Command] {
+        [deploy(number, gradual: gradual), start(deployment), ready(deployment)]
+    }
+
+    static func stop(_ deployment: Int) -> D.Command { .stopRevision(revisionID: "shop-\(deployment)-r1", reason: "not serving") }
+    static func rollback(to reference: String? = nil, field: String = "to_version", reason: String = "") -> D.Command {
+        .rollback(D.Rollback(to: reference.map { DeploymentReference($0, field: field) }, reason: reason, actor: "t"))
+    }
+
+    /// v1 then v2, each immediately: v2 serves, v1 is superseded and warm.
+    static let twoVersions = deployed(1, as: 1) + deployed(2, as: 2)
+
+    func history(_ commands: [D.Command]) throws -> [DeployEvent] { try SlipwayTestSupport.history(D.self, commands) }
+    func state(_ commands: [D.Command]) throws -> D.State { D.fold(try history(commands)) }
+
+    func types(_ events: [DeployEvent]) -> [String] { events.map(\.eventType) }
+
+    // MARK: Deploy
+
+    @Test("deploying to a missing endpoint creates it and requests the deployment in one decision")
+    func deployCreates() throws {
+        let events = try decide(D.self, given: [], when: Self.deploy(1))
+        guard events.count == 2, case .endpointCreated(let created) = events[0], case .deploymentRequested(let requested) = events[1] else {
+            Issue.record("got \(events)"); return
         }
-        return requested
-    }
-
-    /// Request → revision started → ready.
-    func deploy(_ state: D.State, _ version: Int32, gradual: Bool = false) throws -> (D.State, [DeployEvent]) {
-        var (state, _) = try run(state, .requestDeployment(try request(version, gradual: gradual)))
-        let id = state.deployments.last!.id
-        (state, _) = try run(state, .startRevision(deploymentID: id, target: .local, resources: ServingResources()))
-        var ready = RevisionReady()
-        ready.revisionID = D.revisionID(forDeployment: id)
-        ready.address = "http://127.0.0.1:\(9000 + version)"
-        return try run(state, .revisionReady(ready))
+        #expect(created.name == "shop" && created.registeredModelID == "m" && created.url == "http://router/shop")
+        #expect(created.preset == .production && created.resources.memory == "4Gi")
+        #expect(requested.deploymentID == "shop-1" && requested.deploymentNumber == 1 && requested.endpointID == "shop")
+        #expect(requested.modelVersionID == "m/v1" && requested.versionNumber == 1 && requested.artifactUri == "file:///bundles/v1")
+        #expect(requested.strategy == .immediate && requested.steps.isEmpty && !requested.force)
+        #expect(requested.sourceRunID == "run-1" && requested.metrics == ["recall_at_100": 0.4] && requested.reason == "test")
+        #expect(requested.rollbackToDeploymentID.isEmpty)
     }
 
     @Test("an immediate deploy takes all traffic once its revision is ready; the previous deployment becomes inactive")
     func immediate() throws {
-        var (state, events) = try deploy(try endpoint(), 1)
-        #expect(events.map(\.eventType) == [RevisionReady.protoMessageName, TrafficShifted.protoMessageName, DeploymentActivated.protoMessageName])
-        #expect(state.traffic == ["shop-1-r1": 100])
-        #expect(state.activeDeploymentID == "shop-1")
-        (state, _) = try deploy(state, 2)
-        #expect(state.traffic == ["shop-2-r1": 100])
+        let events = try decide(D.self, given: try history(Self.deployed(1, as: 1) + [Self.deploy(2), Self.start(2)]), when: Self.ready(2))
+        #expect(types(events) == [RevisionReady.protoMessageName, TrafficShifted.protoMessageName, DeploymentActivated.protoMessageName])
+        guard case .trafficShifted(let shifted) = events[1], case .deploymentActivated(let activated) = events[2] else { return }
+        #expect(shifted.traffic == ["shop-2-r1": 100] && shifted.reason == .activation && shifted.revisionVersions == ["shop-2-r1": "m/v2"])
+        #expect(activated.deploymentID == "shop-2" && activated.previousDeploymentID == "shop-1" && activated.endpointURL == "http://router/shop")
+        let state = D.fold(try history(Self.twoVersions))
         #expect(state.deployment("shop-1")?.status == .inactive)
-        #expect(state.deployment("shop-2")?.status == .active)
-        // The same version again needs force.
-        #expect(throws: CommandRejected.self) { try D.decide(.requestDeployment(try request(2)), state) }
-        #expect(try D.decide(.requestDeployment(try request(2, force: true)), state).count == 1)
+        #expect(state.activeDeploymentID == "shop-2")
     }
+
+    struct Refusal: Sendable, CustomTestStringConvertible {
+        let name: String
+        let given: [D.Command]
+        let when: D.Command
+        let kind: CommandRejected.Kind
+        let field: String?
+        var testDescription: String { name }
+    }
+
+    @Test("a refused deploy names the field and decides nothing", arguments: [
+        Refusal(name: "not blessed", given: [], when: deploy(3, blessed: false), kind: .conflict, field: "force"),
+        Refusal(name: "unknown strategy", given: [], when: deploy(1, strategy: "sideways"), kind: .invalid, field: "strategy"),
+        Refusal(name: "gradual onto a new endpoint", given: [], when: deploy(1, gradual: true), kind: .invalid, field: "strategy"),
+        Refusal(name: "bad endpoint name", given: [], when: deploy(1, endpoint: endpoint("Bad_Name")), kind: .invalid, field: "endpoint"),
+        Refusal(name: "unknown preset", given: [], when: deploy(1, endpoint: endpoint(preset: "huge")), kind: .invalid, field: "preset"),
+        Refusal(name: "bad memory", given: [], when: deploy(1, endpoint: endpoint(overrides: { var o = ServingPresets.Overrides(); o.memory = "a lot"; return o }())),
+                kind: .invalid, field: "memory"),
+        Refusal(name: "steps that do not increase", given: deployed(1, as: 1), when: deploy(2, gradual: true, steps: [50, 10]), kind: .invalid, field: "steps"),
+        Refusal(name: "another model's endpoint", given: deployed(1, as: 1), when: deploy(1, endpoint: endpoint(model: "other")), kind: .conflict,
+                field: "endpoint"),
+        Refusal(name: "a deployment in progress", given: [deploy(1)], when: deploy(2), kind: .conflict, field: nil),
+        Refusal(name: "gradual with nothing serving", given: deployed(1, as: 1) + [.undeploy(reason: "", actor: "t")], when: deploy(2, gradual: true),
+                kind: .invalid, field: "strategy"),
+        Refusal(name: "the version already serving", given: deployed(1, as: 1), when: deploy(1), kind: .conflict, field: "version"),
+    ])
+    func refusedDeploy(_ refusal: Refusal) throws {
+        expectRejection(D.self, given: try history(refusal.given), when: refusal.when, kind: refusal.kind, field: refusal.field)
+    }
+
+    @Test("force deploys an unblessed version and the version already serving")
+    func force() throws {
+        #expect(types(try decide(D.self, given: [], when: Self.deploy(3, force: true, blessed: false)))
+            == [EndpointCreated.protoMessageName, DeploymentRequested.protoMessageName])
+        #expect(types(try decide(D.self, given: try history(Self.deployed(1, as: 1)), when: Self.deploy(1, force: true)))
+            == [DeploymentRequested.protoMessageName])
+    }
+
+    // MARK: Endpoints
+
+    @Test("creating checks the name, preset and resources; an existing name is a conflict", arguments: [
+        Refusal(name: "bad name", given: [], when: .create(endpoint("-x")), kind: .invalid, field: "name"),
+        Refusal(name: "unknown preset", given: [], when: .create(endpoint(preset: "huge")), kind: .invalid, field: "preset"),
+        Refusal(name: "min above max", given: [], when: .create(endpoint(overrides: { var o = ServingPresets.Overrides(); o.minInstances = 30; return o }())),
+                kind: .invalid, field: "min_instances"),
+        Refusal(name: "exists", given: [.create(endpoint())], when: .create(endpoint()), kind: .conflict, field: "name"),
+        Refusal(name: "rename", given: [.create(endpoint())], when: .update(.init(name: "other")), kind: .invalid, field: "name"),
+        Refusal(name: "unknown preset on update", given: [.create(endpoint())], when: .update(.init(preset: "huge")), kind: .invalid, field: "preset"),
+        Refusal(name: "update of a missing endpoint", given: [], when: .update(.init(description: "x")), kind: .notFound, field: nil),
+    ])
+    func endpointRules(_ refusal: Refusal) throws {
+        expectRejection(D.self, given: try history(refusal.given), when: refusal.when, kind: refusal.kind, field: refusal.field)
+    }
+
+    @Test("an update without a preset changes the current resources; with one, it starts from the preset's")
+    func update() throws {
+        let given = try history([.create(Self.endpoint(preset: "high_traffic"))])
+        var overrides = ServingPresets.Overrides()
+        overrides.minInstances = 4
+        let events = try decide(D.self, given: given, when: .update(.init(overrides: overrides, description: "peak")))
+        guard case .endpointUpdated(let updated)? = events.first, events.count == 1 else { Issue.record("got \(events)"); return }
+        #expect(updated.preset == .highTraffic && updated.resources.minInstances == 4 && updated.resources.maxInstances == 50)
+        #expect(updated.descriptionText == "peak" && updated.updatedFields == ["resources", "description"])
+        let reset = try decide(D.self, given: given, when: .update(.init(preset: "development")))
+        guard case .endpointUpdated(let development)? = reset.first else { return }
+        #expect(development.resources.maxInstances == 2 && development.updatedFields == ["preset"])
+    }
+
+    // MARK: Rollouts
 
     @Test("a gradual rollout moves 10 → 50 → 100 through passed steps, then activates")
     func gradual() throws {
-        var (state, _) = try deploy(try endpoint(), 1)
-        var events: [DeployEvent]
-        (state, events) = try deploy(state, 2, gradual: true)
-        #expect(events.map(\.eventType).contains(RolloutStepStarted.protoMessageName))
+        let given = Self.deployed(1, as: 1) + Self.deployed(2, as: 2, gradual: true)
+        var state = try state(given)
         #expect(state.traffic == ["shop-2-r1": 10, "shop-1-r1": 90])
         #expect(state.deployment("shop-2")?.status == .rollingOut)
-        (state, _) = try run(state, .passStep(deploymentID: "shop-2", stepIndex: 0, observed: [:]))
+        let pass0 = D.Command.passStep(deploymentID: "shop-2", stepIndex: 0, observed: [:])
+        state = try self.state(given + [pass0])
         #expect(state.traffic == ["shop-2-r1": 50, "shop-1-r1": 50])
         // A repeated or stale pass changes nothing.
-        #expect(try D.decide(.passStep(deploymentID: "shop-2", stepIndex: 0, observed: [:]), state).isEmpty)
-        (state, _) = try run(state, .passStep(deploymentID: "shop-2", stepIndex: 1, observed: [:]))
+        #expect(try decide(D.self, given: try history(given + [pass0]), when: pass0).isEmpty)
+        let pass1 = D.Command.passStep(deploymentID: "shop-2", stepIndex: 1, observed: [:])
+        #expect(try self.state(given + [pass0, pass1]).traffic == ["shop-2-r1": 100])
+        let last = try decide(D.self, given: try history(given + [pass0, pass1]), when: .passStep(deploymentID: "shop-2", stepIndex: 2, observed: [:]))
+        #expect(types(last) == [RolloutStepPassed.protoMessageName, DeploymentActivated.protoMessageName])
+        state = try self.state(given + [pass0, pass1, .passStep(deploymentID: "shop-2", stepIndex: 2, observed: [:])])
         #expect(state.traffic == ["shop-2-r1": 100])
-        (state, events) = try run(state, .passStep(deploymentID: "shop-2", stepIndex: 2, observed: [:]))
-        #expect(events.last?.eventType == DeploymentActivated.protoMessageName)
         #expect(state.deployment("shop-2")?.status == .active)
         #expect(state.deployment("shop-1")?.status == .inactive)
     }
 
-    @Test("a failed gate rolls the traffic back to the previous deployment")
+    @Test("a failed gate rolls the traffic back to the deployment that served before, recorded as a rollback")
     func gateFailure() throws {
-        var (state, _) = try deploy(try endpoint(), 1)
-        (state, _) = try deploy(state, 2, gradual: true)
-        var failed = RolloutGateFailed()
-        failed.deploymentID = "shop-2"
-        failed.gate = .errorRate
-        failed.reason = "error rate 5% above 1%"
-        let events: [DeployEvent]
-        (state, events) = try run(state, .failGate(failed))
-        #expect(events.map(\.eventType) == [RolloutGateFailed.protoMessageName, TrafficShifted.protoMessageName, RolledBack.protoMessageName])
+        let given = try history(Self.deployed(1, as: 1) + Self.deployed(2, as: 2, gradual: true))
+        let failure = D.GateFailure(deploymentID: "shop-2", stepIndex: 0, gate: .errorRate, threshold: 0.01, observed: 0.05, reason: "error rate 5% above 1%")
+        let events = try decide(D.self, given: given, when: .failGate(failure))
+        #expect(types(events) == [RolloutGateFailed.protoMessageName, TrafficShifted.protoMessageName, RolledBack.protoMessageName])
+        guard case .rolledBack(let rolledBack) = events[2] else { return }
+        #expect(rolledBack.fromDeploymentID == "shop-2" && rolledBack.toDeploymentID == "shop-1" && rolledBack.trigger == .gateFailed)
+        let state = D.fold(given + events)
         #expect(state.traffic == ["shop-1-r1": 100])
         #expect(state.deployment("shop-2")?.status == .rolledBack)
         #expect(state.activeDeploymentID == "shop-1")
-    }
-
-    @Test("rollback is instant to a warm revision and refused to a stopped one; gradual needs something serving")
-    func rollback() throws {
-        #expect(throws: CommandRejected.self) { try D.decide(.requestDeployment(try request(1, gradual: true)), try endpoint()) }
-        var (state, _) = try deploy(try endpoint(), 1)
-        (state, _) = try deploy(state, 2)
-        (state, _) = try run(state, .rollback(toDeploymentID: "shop-1", trigger: .manual, reason: "", by: "t"))
-        #expect(state.traffic == ["shop-1-r1": 100])
-        #expect(state.deployment("shop-2")?.status == .rolledBack)
-        (state, _) = try run(state, .stopRevision(revisionID: "shop-2-r1", reason: "rolled back"))
-        #expect(throws: CommandRejected.self) { try D.decide(.rollback(toDeploymentID: "shop-2", trigger: .manual, reason: "", by: "t"), state) }
-        // A serving revision cannot be stopped.
-        #expect(throws: CommandRejected.self) { try D.decide(.stopRevision(revisionID: "shop-1-r1", reason: ""), state) }
-    }
-
-    @Test("a manual split names warm deployments and sums to 100; undeploy empties the traffic; delete needs undeploy")
-    func splitUndeployDelete() throws {
-        var (state, _) = try deploy(try endpoint(), 1)
-        (state, _) = try deploy(state, 2)
-        #expect(throws: CommandRejected.self) { try D.decide(.setTraffic(["shop-1": 50, "shop-2": 40], by: "t"), state) }
-        #expect(throws: CommandRejected.self) { try D.decide(.setTraffic(["shop-9": 100], by: "t"), state) }
-        (state, _) = try run(state, .setTraffic(["shop-1": 30, "shop-2": 70], by: "t"))
-        #expect(state.traffic == ["shop-1-r1": 30, "shop-2-r1": 70])
-        #expect(state.deployment("shop-1")?.status == .active)
-        #expect(state.activeDeploymentID == "shop-2")
-        #expect(throws: CommandRejected.self) { try D.decide(.delete(by: "t"), state) }
-        (state, _) = try run(state, .undeploy(reason: "", by: "t"))
-        #expect(state.traffic.isEmpty)
-        #expect(state.deployments.allSatisfy { $0.status == .undeployed })
-        #expect(throws: CommandRejected.self) { try D.decide(.undeploy(reason: "", by: "t"), state) }
-        (state, _) = try run(state, .delete(by: "t"))
-        #expect(!state.exists)
     }
 
     @Test("a revision that fails to start fails its deployment and leaves the traffic alone")
     func startFailure() throws {
-        var (state, _) = try deploy(try endpoint(), 1)
-        (state, _) = try run(state, .requestDeployment(try request(2)))
-        (state, _) = try run(state, .startRevision(deploymentID: "shop-2", target: .local, resources: ServingResources()))
-        var failed = RevisionFailed()
-        failed.revisionID = "shop-2-r1"
-        failed.error = "exited with status 2"
-        (state, _) = try run(state, .revisionFailed(failed))
+        let given = try history(Self.deployed(1, as: 1) + [Self.deploy(2), Self.start(2)])
+        let events = try decide(D.self, given: given, when: .revisionFailed(revisionID: "shop-2-r1", error: "exited with status 2", logTail: ""))
+        #expect(types(events) == [RevisionFailed.protoMessageName, DeploymentFailed.protoMessageName])
+        let state = D.fold(given + events)
         #expect(state.deployment("shop-2")?.status == .failed)
         #expect(state.traffic == ["shop-1-r1": 100])
         #expect(state.inProgress == nil)
+    }
+
+    // MARK: Rollback
+
+    struct RollbackCase: Sendable, CustomTestStringConvertible {
+        let name: String
+        let given: [D.Command]
+        let when: D.Command
+        /// The deployment the traffic goes back to, and the one rolled back from.
+        let to: String
+        let from: String
+        var testDescription: String { name }
+    }
+
+    @Test("a rollback to a warm revision moves the traffic at once and records RolledBack", arguments: [
+        RollbackCase(name: "default: the deployment that served before", given: twoVersions, when: rollback(), to: "shop-1", from: "shop-2"),
+        RollbackCase(name: "to a version", given: twoVersions, when: rollback(to: "v1"), to: "shop-1", from: "shop-2"),
+        RollbackCase(name: "to a deployment id", given: twoVersions, when: rollback(to: "shop-1", field: "to_deployment"), to: "shop-1", from: "shop-2"),
+        RollbackCase(name: "default with three: the most recent superseded one", given: twoVersions + deployed(3, as: 3), when: rollback(),
+                     to: "shop-2", from: "shop-3"),
+        RollbackCase(name: "default during a rollout: the deployment still serving the rest", given: deployed(1, as: 1) + deployed(2, as: 2, gradual: true),
+                     when: rollback(), to: "shop-1", from: "shop-2"),
+    ])
+    func instantRollback(_ test: RollbackCase) throws {
+        let given = try history(test.given)
+        let events = try decide(D.self, given: given, when: test.when)
+        guard events.count == 2, case .trafficShifted(let shifted) = events[0], case .rolledBack(let rolledBack) = events[1] else {
+            Issue.record("got \(events)"); return
+        }
+        #expect(shifted.traffic == ["\(test.to)-r1": 100] && shifted.reason == .rollback && shifted.deploymentID == test.to)
+        #expect(rolledBack.fromDeploymentID == test.from && rolledBack.toDeploymentID == test.to && rolledBack.revisionID == "\(test.to)-r1")
+        #expect(rolledBack.trigger == .manual && rolledBack.requestedBy == "t")
+        let state = D.fold(given + events)
+        #expect(state.activeDeploymentID == test.to)
+        #expect(state.deployment(test.from)?.status == .rolledBack)
+    }
+
+    @Test("a rollback to a stopped revision deploys its version again, and its activation is recorded as the rollback")
+    func rollbackRedeploys() throws {
+        // v2 rolled back to v1 at once, then v2's revision stopped; now back to v2.
+        let story = Self.twoVersions + [Self.rollback(to: "v1"), Self.stop(2)]
+        let given = try history(story)
+        let requestedEvents = try decide(D.self, given: given, when: Self.rollback(to: "v2", reason: "v1 is worse"))
+        guard requestedEvents.count == 1, case .deploymentRequested(let requested) = requestedEvents[0] else { Issue.record("got \(requestedEvents)"); return }
+        #expect(requested.deploymentID == "shop-3" && requested.versionNumber == 2 && requested.modelVersionID == "m/v2")
+        #expect(requested.strategy == .immediate && requested.force && requested.requestedBy == "t")
+        #expect(requested.reason == "rollback to v2: v1 is worse")
+        #expect(requested.rollbackToDeploymentID == "shop-2")
+
+        let started = try history(story + [Self.rollback(to: "v2", reason: "v1 is worse"), Self.start(3)])
+        let activation = try decide(D.self, given: started, when: Self.ready(3))
+        #expect(types(activation) == [RevisionReady.protoMessageName, TrafficShifted.protoMessageName, DeploymentActivated.protoMessageName,
+                                      RolledBack.protoMessageName])
+        guard case .trafficShifted(let shifted) = activation[1], case .rolledBack(let rolledBack) = activation[3] else { return }
+        #expect(shifted.reason == .rollback && shifted.traffic == ["shop-3-r1": 100])
+        #expect(rolledBack.fromDeploymentID == "shop-1" && rolledBack.toDeploymentID == "shop-3" && rolledBack.toVersionNumber == 2)
+        #expect(rolledBack.revisionID == "shop-3-r1" && rolledBack.trigger == .manual && rolledBack.reason == "rollback to v2: v1 is worse")
+        let state = D.fold(started + activation)
+        #expect(state.activeDeploymentID == "shop-3")
+        #expect(state.deployment("shop-3")?.status == .active)
+        // The deployment it replaced was superseded by the activation, and stays warm for another rollback.
+        #expect(state.deployment("shop-1")?.status == .inactive)
+    }
+
+    @Test("a rollback that cannot happen is refused", arguments: [
+        Refusal(name: "nothing earlier", given: deployed(1, as: 1), when: rollback(), kind: .conflict, field: nil),
+        Refusal(name: "to what serves", given: twoVersions, when: rollback(to: "v2"), kind: .conflict, field: nil),
+        Refusal(name: "unknown version", given: twoVersions, when: rollback(to: "v7"), kind: .invalid, field: "to_version"),
+        Refusal(name: "unknown deployment", given: twoVersions, when: rollback(to: "shop-9", field: "to_deployment"), kind: .invalid, field: "to_deployment"),
+        Refusal(name: "while the next deployment starts", given: twoVersions + [deploy(3), start(3)], when: rollback(to: "v1"), kind: .conflict, field: nil),
+        Refusal(name: "a redeploy while one is in progress", given: twoVersions + [stop(1), deploy(3)],
+                when: rollback(to: "v1"), kind: .conflict, field: nil),
+        Refusal(name: "a missing endpoint", given: [], when: rollback(), kind: .notFound, field: nil),
+    ])
+    func refusedRollback(_ refusal: Refusal) throws {
+        expectRejection(D.self, given: try history(refusal.given), when: refusal.when, kind: refusal.kind, field: refusal.field)
+    }
+
+    // MARK: Traffic, undeploy, delete
+
+    @Test("a manual split names warm deployments and sums to 100; undeploy empties the traffic; delete needs undeploy")
+    func splitUndeployDelete() throws {
+        let given = Self.twoVersions
+        expectRejection(D.self, given: try history(given), when: .setTraffic(split: ["shop-1": 50, "shop-2": 40], actor: "t"), kind: .invalid, field: "traffic")
+        expectRejection(D.self, given: try history(given), when: .setTraffic(split: ["v9": 100], actor: "t"), kind: .invalid, field: "traffic.v9")
+        let split = D.Command.setTraffic(split: ["v1": 30, "shop-2": 70], actor: "t")
+        let events = try decide(D.self, given: try history(given), when: split)
+        guard case .trafficShifted(let shifted)? = events.first, events.count == 1 else { Issue.record("got \(events)"); return }
+        #expect(shifted.traffic == ["shop-1-r1": 30, "shop-2-r1": 70] && shifted.reason == .manualSplit)
+        var state = try self.state(given + [split])
+        #expect(state.deployment("shop-1")?.status == .active)
+        #expect(state.activeDeploymentID == "shop-2")
+        expectRejection(D.self, given: try history(given + [split]), when: .delete(actor: "t"), kind: .conflict)
+        let undeploy = D.Command.undeploy(reason: "", actor: "t")
+        #expect(types(try decide(D.self, given: try history(given + [split]), when: undeploy)) == [TrafficShifted.protoMessageName, Undeployed.protoMessageName])
+        state = try self.state(given + [split, undeploy])
+        #expect(state.traffic.isEmpty)
+        #expect(state.deployments.allSatisfy { $0.status == .undeployed })
+        expectRejection(D.self, given: try history(given + [split, undeploy]), when: undeploy, kind: .conflict)
+        state = try self.state(given + [split, undeploy, .delete(actor: "t")])
+        #expect(!state.exists)
+    }
+
+    @Test("a split onto a stopped revision is refused naming the traffic; a serving revision cannot be stopped")
+    func stopped() throws {
+        let given = try history(Self.twoVersions + [Self.rollback(to: "v1"), Self.stop(2)])
+        expectRejection(D.self, given: given, when: .setTraffic(split: ["v1": 50, "v2": 50], actor: "t"), kind: .conflict, field: "traffic")
+        expectRejection(D.self, given: given, when: Self.stop(1), kind: .conflict)
+    }
+
+    @Test("a refused auto-deploy is recorded without a deployment")
+    func rejectRunDeploy() throws {
+        let events = try decide(D.self, given: [], when: .rejectRunDeploy(.init(endpoint: "shop", runID: "run-7", error: "not blessed")))
+        guard case .deploymentFailed(let failed)? = events.first, events.count == 1 else { Issue.record("got \(events)"); return }
+        #expect(failed.endpointID == "shop" && failed.sourceRunID == "run-7" && failed.deploymentID.isEmpty && failed.error == "not blessed")
+    }
+}
+
+/// The one rollback rule (`EndpointState`): what the decider does, and what every deployment view shows.
+@Suite("rollback rule")
+struct RollbackRuleTests {
+    typealias D = EndpointDecider
+    typealias T = EndpointDeciderTests
+
+    struct PathCase: Sendable, CustomTestStringConvertible {
+        let name: String
+        let given: [D.Command]
+        let deployment: String
+        let path: EndpointState.RollbackPath
+        var testDescription: String { name }
+    }
+
+    @Test("instant to a warm revision, a redeploy to a stopped one, unavailable to what serves or is in progress", arguments: [
+        PathCase(name: "superseded and warm", given: T.twoVersions, deployment: "shop-1", path: .instant(revisionID: "shop-1-r1")),
+        PathCase(name: "the active one", given: T.twoVersions, deployment: "shop-2", path: .unavailable),
+        PathCase(name: "superseded and stopped", given: T.twoVersions + [T.stop(1)], deployment: "shop-1", path: .redeploy),
+        PathCase(name: "rolled back, revision stopped", given: T.twoVersions + [T.rollback(to: "v1"), T.stop(2)], deployment: "shop-2", path: .redeploy),
+        PathCase(name: "in progress", given: T.twoVersions + [T.deploy(3)], deployment: "shop-3", path: .unavailable),
+        PathCase(name: "the active one during a rollout", given: T.deployed(1, as: 1) + T.deployed(2, as: 2, gradual: true), deployment: "shop-1",
+                 path: .instant(revisionID: "shop-1-r1")),
+        PathCase(name: "failed to start", given: T.deployed(1, as: 1) + [T.deploy(2), T.start(2),
+                 .revisionFailed(revisionID: "shop-2-r1", error: "x", logTail: "")], deployment: "shop-2", path: .redeploy),
+    ])
+    func path(_ test: PathCase) throws {
+        let state = D.fold(try SlipwayTestSupport.history(D.self, test.given))
+        let deployment = try #require(state.deployment(test.deployment))
+        #expect(state.rollbackPath(to: deployment) == test.path)
+    }
+
+    @Test("the default target is the deployment that served before the current one")
+    func defaultTarget() throws {
+        func target(_ commands: [D.Command]) throws -> String? {
+            D.fold(try SlipwayTestSupport.history(D.self, commands)).defaultRollbackTarget?.id
+        }
+        #expect(try target(T.deployed(1, as: 1)) == nil)
+        #expect(try target(T.twoVersions) == "shop-1")
+        #expect(try target(T.twoVersions + T.deployed(3, as: 3)) == "shop-2")
+        #expect(try target(T.twoVersions + [T.rollback()]) == nil, "shop-2 was rolled back from, shop-1 serves: nothing earlier served")
+        #expect(try target(T.deployed(1, as: 1) + T.deployed(2, as: 2, gradual: true)) == "shop-1")
     }
 }
 

@@ -3,7 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
-import NIOHTTP1
+import HTTPTypes
 import SlipwayContracts
 import SlipwayKafka
 import SlipwayModelBundle
@@ -18,21 +18,8 @@ import Testing
 import Glibc
 #endif
 
-/// What `scripts/test` started: the dev broker and where the built executables are.
-struct RouterTestEnvironment: Decodable {
-    let kafkaBrokers: String
-    let binDirectory: String
-
-    enum CodingKeys: String, CodingKey { case kafkaBrokers = "kafka_brokers", binDirectory = "bin_directory" }
-
-    static let shared: RouterTestEnvironment = {
-        let file = TestInfrastructure.packageRoot.appendingPathComponent(".slipway-test/env.json")
-        guard let data = try? Data(contentsOf: file), let env = try? JSONDecoder().decode(RouterTestEnvironment.self, from: data) else {
-            fatalError("serving-router tests need \(file.path): run them through scripts/test")
-        }
-        return env
-    }()
-
+/// The router tests' model and bundle; the broker and the executables are the kit's (`TestInfrastructure`).
+enum RouterTestEnvironment {
     static let modelName = "b2b-retrieval"
 
     /// One small synthetic bundle, written once per test process.
@@ -71,7 +58,7 @@ final class ModelServerProcess: @unchecked Sendable {
 
     init(version: String) throws {
         port = freePort()
-        process.executableURL = URL(fileURLWithPath: RouterTestEnvironment.shared.binDirectory).appendingPathComponent("model-server")
+        process.executableURL = URL(fileURLWithPath: TestInfrastructure.shared.binDirectory).appendingPathComponent("model-server")
         process.arguments = ["--bundle", RouterTestEnvironment.bundleDirectory.path, "--name", RouterTestEnvironment.modelName,
                              "--version", version, "--port", "\(port)", "--log-level", "warning"]
         process.standardOutput = FileHandle.nullDevice
@@ -119,21 +106,34 @@ final class FakeDeploySvc: Sendable {
 
     var url: String { "http://127.0.0.1:\(port.withLock { $0 } ?? 0)" }
 
+    struct Failure: Error, HTTPResponseError {
+        let status: HTTPResponse.Status
+        func response(from request: Request, context: some RequestContext) throws -> Response { Response(status: status) }
+    }
+
+    @Sendable func routing(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
+        routingFetches.add(1, ordering: .relaxed)
+        let status = routingStatus.withLock { $0 }
+        guard status == 200 else { throw Failure(status: .init(code: status)) }
+        return RawJSON(Array(try JSONEncoder().encode(document.withLock { $0 })))
+    }
+
+    @Sendable func usage(_ request: Request, context: SlipwayRequestContext) async throws -> HTTPResponse.Status {
+        let status = usageStatus.withLock { $0 }
+        guard status == 200 else { throw Failure(status: .init(code: status)) }
+        // The report spells its keys out (`api_key_id`), as deploy-svc's snake_case decoding reads them.
+        let body = try await request.body.collect(upTo: 1 << 20)
+        let report = try JSONDecoder().decode(KeyUsage.Report.self, from: Data(buffer: body))
+        usageReports.withLock { $0.append(report) }
+        return .noContent
+    }
+
     func run() async throws {
-        let router = Router(context: BasicRequestContext.self)
-        router.get("/internal/routing") { [self] _, _ in
-            routingFetches.add(1, ordering: .relaxed)
-            let status = routingStatus.withLock { $0 }
-            guard status == 200 else { return Response(status: .init(code: status)) }
-            return rawJSONResponse(Array(try JSONEncoder().encode(document.withLock { $0 })))
-        }
-        router.post("/internal/api-keys/usage") { [self] request, context in
-            let status = usageStatus.withLock { $0 }
-            guard status == 200 else { return Response(status: .init(code: status)) }
-            let report = try await request.decode(as: KeyUsage.Report.self, context: context)
-            usageReports.withLock { $0.append(report) }
-            return Response(status: .noContent)
-        }
+        let routes = RouteCollection(context: SlipwayRequestContext.self)
+        routes.get("/internal/routing", use: routing)
+        routes.post("/internal/api-keys/usage", use: usage)
+        let router = Router(context: SlipwayRequestContext.self)
+        router.addRoutes(routes)
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { [self] channel in port.withLock { $0 = channel.localAddress?.port } },
                               logger: RouterTestEnvironment.logger)
@@ -163,7 +163,7 @@ struct TestKey {
 /// Publishes deploy events to the dev broker as the outbox relay would.
 enum DeployEvents {
     static let producer: KafkaProducer = {
-        try! KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: RouterTestEnvironment.shared.kafkaBrokers, clientId: "router-test"),
+        try! KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: TestInfrastructure.shared.kafkaBrokers, clientId: "router-test"),
                            logger: RouterTestEnvironment.logger)
     }()
 
@@ -181,52 +181,40 @@ enum DeployEvents {
     }
 }
 
-/// A running router (in this process) and helpers to call it.
+/// A running router (in this process) and the kit's clients for its two ports.
 struct RouterHandle: Sendable {
     let router: ServingRouter
     let deploy: FakeDeploySvc
 
     var base: String { "http://127.0.0.1:\(router.publicPort!)" }
     var admin: String { "http://127.0.0.1:\(router.adminPort!)" }
+    var publicAPI: APITestClient { APITestClient(baseURL: base) }
+    var adminAPI: APITestClient { APITestClient(baseURL: admin) }
     var table: RoutingTable { router.parts.store.current }
 
-    struct Answer {
-        let status: Int
-        let body: String
-        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
+    func call(_ path: String, key: TestKey? = nil, authorization: String? = nil, body: String? = nil) async throws -> APIResponse {
+        try await call(.post, path, key: key, authorization: authorization, body: body)
     }
 
-    func call(_ path: String, key: TestKey? = nil, authorization: String? = nil, body: String? = nil) async throws -> Answer {
-        try await Self.call(.POST, base + path, authorization: authorization ?? key?.bearer, body: body)
+    func call(_ method: HTTPRequest.Method, _ path: String, key: TestKey? = nil, authorization: String? = nil, body: String? = nil) async throws -> APIResponse {
+        var headers = HTTPFields()
+        if let authorization = authorization ?? key?.bearer { headers[.authorization] = authorization }
+        return try await publicAPI.send(method, path, body, headers: headers)
     }
 
-    func call(_ method: HTTPMethod, _ path: String, key: TestKey? = nil, authorization: String? = nil, body: String? = nil) async throws -> Answer {
-        try await Self.call(method, base + path, authorization: authorization ?? key?.bearer, body: body)
+    /// A POST straight to a model-server, bypassing the router.
+    static func call(_ url: String, body: String? = nil) async throws -> APIResponse {
+        let components = try #require(URLComponents(string: url))
+        let base = "\(components.scheme ?? "http")://\(components.host ?? "127.0.0.1"):\(components.port ?? 80)"
+        return try await APITestClient(baseURL: base).post(components.path, body)
     }
 
-    static func call(_ url: String, authorization: String? = nil, body: String? = nil) async throws -> Answer {
-        try await call(.POST, url, authorization: authorization, body: body)
-    }
-
-    static func call(_ method: HTTPMethod, _ url: String, authorization: String? = nil, body: String? = nil) async throws -> Answer {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-        }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-        let collected = try await response.body.collect(upTo: 16 * 1024 * 1024)
-        return Answer(status: Int(response.status.code), body: String(buffer: collected))
-    }
-
-    func adminGet(_ path: String) async throws -> Answer { try await Self.call(.GET, admin + path) }
+    func adminGet(_ path: String) async throws -> APIResponse { try await adminAPI.get(path) }
 
     /// Which revision answered a `/recommend` (the model servers report their version).
     func servedVersion(customer: String, key: TestKey, endpoint: String) async throws -> String? {
         let answer = try await call("/\(endpoint)/recommend", key: key, body: #"{"customer_id": "\#(customer)", "top_k": 3}"#)
-        return answer.status == 200 ? answer.json["model_version"] as? String : "status \(answer.status)"
+        return answer.status == 200 ? try answer.json()["model_version"] as? String : "status \(answer.status.code)"
     }
 
     /// Publishes probe key events until the router shows one: from then on it sees every event published.
@@ -264,7 +252,7 @@ struct RouterHandle: Sendable {
 
 /// Runs a router on free ports against a fake deploy-svc holding `document`, until `body` returns.
 func withRouter(
-    _ document: RoutingDocument, kafkaBrokers: String = RouterTestEnvironment.shared.kafkaBrokers,
+    _ document: RoutingDocument, kafkaBrokers: String = TestInfrastructure.shared.kafkaBrokers,
     configure: (inout ServingRouterConfig) -> Void = { _ in },
     waitForLoad: Bool = true, initialRoutingStatus: Int = 200,
     _ body: @Sendable (RouterHandle) async throws -> Void
@@ -284,7 +272,7 @@ func withRouter(
         config.kafkaBrokers = kafkaBrokers
         config.logLevel = .warning
         configure(&config)
-        let router = try ServingRouter(config: config, logger: RouterTestEnvironment.logger)
+        let router = ServingRouter(config: config, logger: RouterTestEnvironment.logger)
         group.addTask { try await router.run() }
         let handle = RouterHandle(router: router, deploy: deploy)
         try await RouterHandle.waitUntil(timeout: .seconds(10)) { router.publicPort != nil && router.adminPort != nil }

@@ -74,43 +74,43 @@ struct RoutingStateTests {
         return event
     }
 
-    func traffic(_ state: RoutingState) -> [String: Int] { state.endpoints["e1"]?.traffic ?? [:] }
+    func traffic(_ state: RoutingState) -> [String: Int32] { state.endpoints["e1"]?.state.traffic ?? [:] }
 
     @Test func newerEventAppliesOnTopOfSnapshotAndOlderOrDuplicateIsIgnored() {
         var state = RoutingState()
         state.merge(snapshot(endpointVersion: 5, traffic: [("r1", 100), ("r2", 0)]), startedAt: 0)
-        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 6, event: shift(["r2": 100])) == .applied)
+        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 6, event: .trafficShifted(shift(["r2": 100]))) == .applied)
         #expect(traffic(state) == ["r2": 100])
-        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 6, event: shift(["r1": 100])) == .stale)
-        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 4, event: shift(["r1": 100])) == .stale)
+        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 6, event: .trafficShifted(shift(["r1": 100]))) == .stale)
+        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 4, event: .trafficShifted(shift(["r1": 100]))) == .stale)
         #expect(traffic(state) == ["r2": 100])
-        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 9, event: shift(["r1": 100])) == .appliedAfterGap)
+        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 9, event: .trafficShifted(shift(["r1": 100]))) == .appliedAfterGap)
     }
 
     @Test func olderSnapshotDoesNotUndoNewerEventsButKeepsItsOwnFields() {
         var state = RoutingState()
         // The stream is first: the endpoint is known only from a TrafficShifted and a revocation.
-        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 6, event: shift(["r2": 100])) == .appliedAfterGap)
-        _ = state.apply(aggregateType: "ApiKey", aggregateID: "k1", version: 2, event: revoked())
+        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 6, event: .trafficShifted(shift(["r2": 100]))) == .appliedAfterGap)
+        _ = state.apply(aggregateType: "ApiKey", aggregateID: "k1", version: 2, event: .apiKeyRevoked(revoked()))
         let started = state.generation
         state.merge(snapshot(endpointVersion: 5, traffic: [("r1", 100), ("r2", 0)]), startedAt: started)
         let endpoint = state.endpoints["e1"]!
         #expect(endpoint.version == 6)
-        #expect(endpoint.traffic == ["r2": 100])
-        #expect(endpoint.name == "b2b-prod")  // from the snapshot, which the event alone did not carry
-        #expect(endpoint.revisions["r2"]?.address == "http://r2")
-        #expect(state.apiKeys["k1"]?.active == false)
+        #expect(endpoint.state.traffic == ["r2": 100])
+        #expect(endpoint.state.name == "b2b-prod")  // from the snapshot, which the event alone did not carry
+        #expect(endpoint.state.revisions["r2"]?.address == "http://r2")
+        #expect(state.apiKeys["k1"]?.state.isActive == false)
         #expect(RoutingTable(state).keysBySha256.isEmpty)
         #expect(RoutingTable(state).endpointsByName["b2b-prod"]?.split.routes.map(\.revisionID) == ["r2"])
     }
 
     @Test func newerSnapshotReplacesState() {
         var state = RoutingState()
-        _ = state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 6, event: shift(["r2": 100]))
+        _ = state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 6, event: .trafficShifted(shift(["r2": 100])))
         state.merge(snapshot(endpointVersion: 8, traffic: [("r1", 60), ("r2", 40)]), startedAt: state.generation)
         #expect(traffic(state) == ["r1": 60, "r2": 40])
         #expect(state.endpoints["e1"]?.version == 8)
-        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 7, event: shift(["r1": 100])) == .stale)
+        #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 7, event: .trafficShifted(shift(["r1": 100]))) == .stale)
     }
 
     @Test func aggregatesMissingFromSnapshotAreDroppedUnlessChangedWhileItWasFetched() {
@@ -121,10 +121,10 @@ struct RoutingStateTests {
         created.endpointID = "e2"
         created.name = "fresh"
         created.registeredModelID = "b2b"
-        _ = state.apply(aggregateType: "Endpoint", aggregateID: "e2", version: 1, event: created)
+        _ = state.apply(aggregateType: "Endpoint", aggregateID: "e2", version: 1, event: .endpointCreated(created))
         state.merge(RoutingDocument(), startedAt: started)
         #expect(state.endpoints["e1"] == nil)  // deleted while we were not looking
-        #expect(state.endpoints["e2"]?.name == "fresh")  // created after the snapshot was taken
+        #expect(state.endpoints["e2"]?.state.name == "fresh")  // created after the snapshot was taken
         #expect(state.apiKeys.isEmpty)
     }
 
@@ -139,21 +139,23 @@ struct RoutingStateTests {
         ready.endpointID = "e1"; ready.revisionID = "r1"; ready.address = "http://127.0.0.1:1"
         var shifted = shift(["r1": 100])
         shifted.revisionVersions = ["r1": "b2b/v1"]
-        for (version, event) in [(1, created), (2, started), (3, ready), (4, shifted)] as [(Int64, any SwiftProtobuf.Message)] {
+        for (version, event) in [(1, .endpointCreated(created)), (2, .revisionStarted(started)), (3, .revisionReady(ready)), (4, .trafficShifted(shifted))]
+            as [(Int64, DeployEvent)] {
             #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: version, event: event) == .applied)
         }
         var table = RoutingTable(state)
         let route = table.endpointsByName["ep"]!.split.routes[0]
         #expect(route == .init(revisionID: "r1", deploymentID: "d1", address: "http://127.0.0.1:1", modelVersionID: "b2b/v1", versionNumber: 1, percent: 100))
 
-        _ = state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 5, event: Undeployed())
+        _ = state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 5, event: .undeployed(Undeployed()))
         table = RoutingTable(state)
         #expect(table.endpointsByName["ep"]!.split.isEmpty)
 
         var stopped = RevisionStopped()
         stopped.revisionID = "r1"
-        _ = state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 6, event: stopped)
-        _ = state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 7, event: EndpointDeleted())
+        _ = state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 6, event: .revisionStopped(stopped))
+        #expect(state.document.endpoints.first { $0.endpointID == "e1" }?.routes.isEmpty == true, "a stopped revision is no route")
+        _ = state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 7, event: .endpointDeleted(EndpointDeleted()))
         table = RoutingTable(state)
         #expect(table.endpointsByName["ep"] == nil)
         // An older snapshot that still lists the endpoint does not bring it back.
@@ -163,8 +165,8 @@ struct RoutingStateTests {
 
     @Test func eventsOfOtherAggregatesAndTypesAreIgnored() {
         var state = RoutingState()
-        #expect(state.apply(aggregateType: "Deployment", aggregateID: "x", version: 1, event: shift([:])) == .ignored)
-        #expect(state.apply(aggregateType: "ApiKey", aggregateID: "k", version: 1, event: shift([:])) == .ignored)
+        #expect(state.apply(aggregateType: "Deployment", aggregateID: "x", version: 1, event: .trafficShifted(shift([:]))) == .ignored)
+        #expect(state.apply(aggregateType: "ApiKey", aggregateID: "k", version: 1, event: .trafficShifted(shift([:]))) == .ignored)
     }
 }
 

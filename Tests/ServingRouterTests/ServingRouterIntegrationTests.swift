@@ -1,9 +1,11 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import Logging
 import SlipwayContracts
 import SlipwayKafka
 import SlipwayPlatform
+import SlipwayTestSupport
 import SwiftProtobuf
 import Testing
 @testable import ServingRouterCore
@@ -22,22 +24,22 @@ struct ServingRouterIntegrationTests {
         try await withRouter(document) { router in
             let recommend = try await router.call("/\(name)/recommend", key: key, body: #"{"customer_id": "C1", "top_k": 3}"#)
             #expect(recommend.status == 200)
-            #expect((recommend.json["product_ids"] as? [String])?.count == 3)
-            #expect(recommend.json["model_version"] as? String == "1")
+            #expect((try recommend.json()["product_ids"] as? [String])?.count == 3)
+            #expect(try recommend.json()["model_version"] as? String == "1")
 
             let predict = try await router.call("/\(name)/v1/models/\(Self.model):predict", key: key,
                                                 body: #"{"instances": [{"customer_id": "C1"}, {"customer_id": "C2"}], "top_k": 2}"#)
             #expect(predict.status == 200)
-            #expect((predict.json["predictions"] as? [Any])?.count == 2)
+            #expect((try predict.json()["predictions"] as? [Any])?.count == 2)
 
             let batch = try await router.call("/\(name)/recommend-batch", key: key, body: #"{"customers": [{"customer_id": "C3"}], "top_k": 2}"#)
             #expect(batch.status == 200)
-            let metadata = try await router.call(.GET, "/\(name)/v1/models/\(Self.model)", key: key)
+            let metadata = try await router.call(.get, "/\(name)/v1/models/\(Self.model)", key: key)
             #expect(metadata.status == 200)
-            #expect(metadata.body.contains("AVAILABLE"))
-            let health = try await router.call(.GET, "/\(name)/health", key: key)
+            #expect(metadata.text.contains("AVAILABLE"))
+            let health = try await router.call(.get, "/\(name)/health", key: key)
             #expect(health.status == 200)
-            #expect(health.json["model_name"] as? String == Self.model)
+            #expect(try health.json()["model_name"] as? String == Self.model)
 
             // model-server's 400/404 bodies reach the caller unchanged.
             for (path, body) in [("/recommend", #"{"customer_id": "C1", "top_k": 0}"#), ("/v1/models/\(Self.model):predict", #"{"instances": [{"city": "city1"}]}"#),
@@ -46,9 +48,9 @@ struct ServingRouterIntegrationTests {
                 let routed = try await router.call("/\(name)\(path)", key: key, body: body)
                 #expect(direct.status == 400 || direct.status == 404)
                 #expect(routed.status == direct.status)
-                #expect(routed.body == direct.body)
+                #expect(routed.text == direct.text)
             }
-            let unknownRoute = try await router.call(.GET, "/\(name)/v1/other", key: key)
+            let unknownRoute = try await router.call(.get, "/\(name)/v1/other", key: key)
             #expect(unknownRoute.status == 404)
         }
     }
@@ -78,13 +80,13 @@ struct ServingRouterIntegrationTests {
                 for path in paths {
                     let answer = try await router.call(path, authorization: authorization ?? "", body: body)
                     #expect(answer.status == 401, "\(what) \(path)")
-                    #expect(answer.body == #"{"error": "unauthorized"}"#, "\(what) \(path)")
+                    #expect(answer.text == #"{"error": "unauthorized"}"#, "\(what) \(path)")
                 }
             }
             for holder in [key, otherModelKey] {
                 let unknown = try await router.call("/no-such-endpoint/recommend", key: holder, body: body)
                 #expect(unknown.status == 404)
-                #expect(unknown.body == #"{"error": "endpoint no-such-endpoint not found"}"#)
+                #expect(unknown.text == #"{"error": "endpoint no-such-endpoint not found"}"#)
             }
             // The other model's key does work on its own endpoint.
             #expect(try await router.call("/\(other)/recommend", key: otherModelKey, body: body).status == 200)
@@ -120,7 +122,7 @@ struct ServingRouterIntegrationTests {
                 try await router.servedVersion(customer: "C1", key: key, endpoint: name) == "status 503"
             }
             let empty = try await router.call("/\(name)/recommend", key: key, body: #"{"customer_id": "C1"}"#)
-            #expect(empty.body == #"{"error": "endpoint \#(name) has no serving revision"}"#)
+            #expect(empty.text == #"{"error": "endpoint \#(name) has no serving revision"}"#)
 
             var revoked = ApiKeyRevoked()
             revoked.apiKeyID = key.id
@@ -133,9 +135,9 @@ struct ServingRouterIntegrationTests {
 
             // The admin view of the table shows what the stream changed.
             let routing = try await router.adminGet("/internal/routing")
-            let keys = routing.json["api_keys"] as? [[String: Any]] ?? []
+            let keys = try routing.json()["api_keys"] as? [[String: Any]] ?? []
             #expect(keys.first { $0["api_key_id"] as? String == key.id }?["active"] as? Bool == false)
-            let endpoints = routing.json["endpoints"] as? [[String: Any]] ?? []
+            let endpoints = try routing.json()["endpoints"] as? [[String: Any]] ?? []
             #expect(endpoints.first { $0["endpoint_id"] as? String == endpoint.endpointID }?["version"] as? Int == 6)
         }
     }
@@ -213,7 +215,7 @@ struct ServingRouterIntegrationTests {
                 #expect(answer.status == 502)
             }
             let stats = try await router.adminGet("/internal/stats?window_seconds=60")
-            let revisions = stats.json["revisions"] as? [[String: Any]] ?? []
+            let revisions = try stats.json()["revisions"] as? [[String: Any]] ?? []
             let r3 = revisions.first { $0["revision_id"] as? String == "r3" }
             #expect(r3?["requests"] as? Int == 15)
             #expect(r3?["errors"] as? Int == 5)
@@ -242,7 +244,7 @@ struct ServingRouterIntegrationTests {
             #expect(try await router.adminGet("/health").status == 503)
             router.deploy.routingStatus.withLock { $0 = 200 }
             try await RouterHandle.waitUntil(timeout: .seconds(10)) { try await router.adminGet("/health").status == 200 }
-            let health = try await router.adminGet("/health").json
+            let health = try await router.adminGet("/health").json()
             #expect(health["loaded"] as? Bool == true)
             #expect(health["endpoints"] as? Int == 1)
             #expect(health["api_keys"] as? Int == 1)
@@ -257,7 +259,7 @@ struct ServingRouterIntegrationTests {
         let name = uniqueName("logs")
         let endpoint = endpointDocument(name: name, routes: [("r1", server.address, 100)])
         let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(
-            bootstrapServers: RouterTestEnvironment.shared.kafkaBrokers, groupId: "router-test-\(UUID().uuidString)",
+            bootstrapServers: TestInfrastructure.shared.kafkaBrokers, groupId: "router-test-\(UUID().uuidString)",
             topics: [EventContext.serving.topic], autoOffsetReset: "earliest"), logger: RouterTestEnvironment.logger)
         let requests: @Sendable (RouterHandle) async throws -> Void = { router in
             let first = try await router.call("/\(name)/recommend", key: key, body: #"{"customer_id": "C5", "top_k": 4, "features": {"city": "city2"}}"#)
@@ -364,12 +366,12 @@ struct ServingRouterIntegrationTests {
             for customer in 0..<40 {
                 #expect(try await router.call("/\(name)/recommend", key: key, body: #"{"customer_id": "C\#(customer)"}"#).status == 200)
             }
-            let health = try await router.adminGet("/health").json
+            let health = try await router.adminGet("/health").json()
             let logs = health["request_logs"] as? [String: Any] ?? [:]
             let dropped = logs["dropped"] as? Int ?? 0
             #expect(dropped >= 30, "dropped \(dropped): \(logs)")
             #expect(logs["sent"] as? Int == 0)
-            let metrics = try await router.adminGet("/metrics").body
+            let metrics = try await router.adminGet("/metrics").text
             #expect(metrics.contains("slipway_router_request_logs_dropped_total"))
         }
     }

@@ -6,6 +6,9 @@
 /// applies newer events): a revision or deployment an event refers to but the state has not seen is
 /// created from what the event carries.
 public struct EndpointState: Sendable {
+    /// The aggregate type of an endpoint's events (the aggregate id is the endpoint's name).
+    public static let aggregateType = "Endpoint"
+
     public struct Deployment: Sendable {
         public var requested: DeploymentRequested
         public var status: DeployStatus = .requested
@@ -56,8 +59,8 @@ public struct EndpointState: Sendable {
     public func deployment(_ id: String) -> Deployment? { deployments.first { $0.id == id } }
     public var inProgress: Deployment? { deployments.last { $0.isInProgress } }
     public var active: Deployment? { activeDeploymentID.flatMap(deployment) }
-    /// Revisions that can take requests: not stopped, with an address.
-    public var routableRevisions: [Revision] { revisions.values.filter { !$0.stopped && $0.address != nil } }
+    /// What the endpoint is moving to (the deployment in progress) or serves (the active one).
+    public var current: Deployment? { inProgress ?? active }
 
     public mutating func apply(_ event: DeployEvent) {
         switch event {
@@ -113,7 +116,9 @@ public struct EndpointState: Sendable {
         case .deploymentFailed(let e):
             updateDeployment(e.deploymentID) { $0.status = .failed }
         case .rolledBack(let e):
-            updateDeployment(e.fromDeploymentID) { $0.status = .rolledBack }
+            // A rollback that started its version again follows that deployment's activation, which has
+            // already superseded the deployment it replaced (inactive, kept warm like any superseded one).
+            updateDeployment(e.fromDeploymentID) { if $0.status == .active || $0.isInProgress { $0.status = .rolledBack } }
             updateDeployment(e.toDeploymentID) { $0.status = .active }
             activeDeploymentID = e.toDeploymentID
         case .undeployed:
@@ -127,6 +132,34 @@ public struct EndpointState: Sendable {
         case .apiKeyCreated, .apiKeyRevoked, .apiKeyUsed:
             break  // events of the ApiKey aggregate, never in an endpoint's stream
         }
+    }
+
+    // MARK: Rollback
+
+    /// What a rollback to a deployment does. The one rule: deploy-svc decides rollbacks by it and shows it
+    /// on every deployment (`rollback_available`, `rollback_instant`).
+    public enum RollbackPath: Sendable, Equatable {
+        /// Its revision still runs: the traffic moves back to it at once.
+        case instant(revisionID: String)
+        /// Its revision has stopped or failed: its version is deployed again, recorded as a rollback.
+        case redeploy
+        /// It is what the endpoint serves or is moving to.
+        case unavailable
+    }
+
+    public func rollbackPath(to target: Deployment) -> RollbackPath {
+        if target.isInProgress || target.id == current?.id { return .unavailable }
+        if let revisionID = target.revisionID, revisions[revisionID]?.isWarm == true { return .instant(revisionID: revisionID) }
+        return .redeploy
+    }
+
+    /// Where a rollback goes when none is named: the deployment that served before the current one. During
+    /// a rollout that is the active deployment (it still takes the rest of the traffic); otherwise the most
+    /// recent other deployment that has served (superseded, or sharing a split).
+    public var defaultRollbackTarget: Deployment? {
+        let current = self.current
+        if let current, current.isInProgress, let active, active.id != current.id { return active }
+        return deployments.last { $0.id != current?.id && ($0.status == .active || $0.status == .inactive) }
     }
 
     /// In an A/B split every deployment with a share is serving; the one with the largest share is "the"
@@ -152,6 +185,9 @@ public struct EndpointState: Sendable {
 
 /// An API key as serving-router checks it and deploy-svc decides about it, folded from its events.
 public struct ApiKeyState: Sendable, Equatable {
+    /// The aggregate type of a key's events (the aggregate id is the key's id).
+    public static let aggregateType = "ApiKey"
+
     public var created: ApiKeyCreated?
     public var revoked = false
 

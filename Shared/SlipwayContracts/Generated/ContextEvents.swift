@@ -290,7 +290,7 @@ public enum DeployEvent: ContextEvent, Equatable {
     case endpointUpdated(EndpointUpdated)
     /// Emitted when an endpoint is deleted (after it has been undeployed).
     case endpointDeleted(EndpointDeleted)
-    /// Emitted when a model version is asked onto an endpoint (API, auto-deploy from a training run, or rollback). `force` deploys even if the version is not blessed / already active.
+    /// Emitted when a model version is asked onto an endpoint (API, auto-deploy from a training run, or rollback). `force` deploys even if the version is not blessed / already active. A rollback to a deployment whose revision no longer runs starts that version again: it sets `rollback_to_deployment_id`, and when this deployment activates, RolledBack follows its DeploymentActivated.
     case deploymentRequested(DeploymentRequested)
     /// Emitted when a revision (one model-server process/pod serving one version) is being started.
     case revisionStarted(RevisionStarted)
@@ -312,7 +312,7 @@ public enum DeployEvent: ContextEvent, Equatable {
     case deploymentActivated(DeploymentActivated)
     /// Emitted when a deployment cannot complete (revision failed, gate failed without rollback target, target error). Traffic stays on the previous revision.
     case deploymentFailed(DeploymentFailed)
-    /// Emitted when an endpoint returns to an earlier version (instant: the traffic moves to a kept or restarted revision of that version).
+    /// Emitted when an endpoint returns to an earlier version: at once when that version's revision is still running (the traffic moves back to it), or, when it had stopped, as the version's new deployment (DeploymentRequested.rollback_to_deployment_id) activates — then `to_deployment_id` is that new deployment, and the deployment it replaced is already inactive.
     case rolledBack(RolledBack)
     /// Emitted when an endpoint stops serving (all revisions stopped, traffic empty).
     case undeployed(Undeployed)

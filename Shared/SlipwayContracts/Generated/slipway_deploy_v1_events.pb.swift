@@ -468,6 +468,9 @@ public nonisolated struct EndpointDeleted: Sendable {
 
 /// Emitted when a model version is asked onto an endpoint (API, auto-deploy from a training
 /// run, or rollback). `force` deploys even if the version is not blessed / already active.
+/// A rollback to a deployment whose revision no longer runs starts that version again: it sets
+/// `rollback_to_deployment_id`, and when this deployment activates, RolledBack follows its
+/// DeploymentActivated.
 public nonisolated struct DeploymentRequested: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -506,6 +509,9 @@ public nonisolated struct DeploymentRequested: Sendable {
 
   /// version metrics snapshot (recall@k, ...)
   public var metrics: Dictionary<String,Double> = [:]
+
+  /// set when this deployment is a (manual) rollback: the deployment returned to
+  public var rollbackToDeploymentID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -758,8 +764,10 @@ public nonisolated struct DeploymentFailed: Sendable {
   public init() {}
 }
 
-/// Emitted when an endpoint returns to an earlier version (instant: the traffic moves to a
-/// kept or restarted revision of that version).
+/// Emitted when an endpoint returns to an earlier version: at once when that version's revision
+/// is still running (the traffic moves back to it), or, when it had stopped, as the version's new
+/// deployment (DeploymentRequested.rollback_to_deployment_id) activates — then `to_deployment_id`
+/// is that new deployment, and the deployment it replaced is already inactive.
 public nonisolated struct RolledBack: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1193,7 +1201,7 @@ nonisolated extension EndpointDeleted: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension DeploymentRequested: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DeploymentRequested"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}deployment_id\0\u{3}endpoint_id\0\u{3}endpoint_name\0\u{3}registered_model_id\0\u{3}model_version_id\0\u{3}version_number\0\u{3}artifact_uri\0\u{1}strategy\0\u{1}steps\0\u{1}force\0\u{3}requested_by\0\u{1}reason\0\u{3}source_run_id\0\u{3}deployment_number\0\u{1}metrics\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}deployment_id\0\u{3}endpoint_id\0\u{3}endpoint_name\0\u{3}registered_model_id\0\u{3}model_version_id\0\u{3}version_number\0\u{3}artifact_uri\0\u{1}strategy\0\u{1}steps\0\u{1}force\0\u{3}requested_by\0\u{1}reason\0\u{3}source_run_id\0\u{3}deployment_number\0\u{1}metrics\0\u{3}rollback_to_deployment_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1216,6 +1224,7 @@ nonisolated extension DeploymentRequested: SwiftProtobuf.Message, SwiftProtobuf.
       case 13: try { try decoder.decodeSingularStringField(value: &self.sourceRunID) }()
       case 14: try { try decoder.decodeSingularInt32Field(value: &self.deploymentNumber) }()
       case 15: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: &self.metrics) }()
+      case 16: try { try decoder.decodeSingularStringField(value: &self.rollbackToDeploymentID) }()
       default: break
       }
     }
@@ -1267,6 +1276,9 @@ nonisolated extension DeploymentRequested: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.metrics.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: self.metrics, fieldNumber: 15)
     }
+    if !self.rollbackToDeploymentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.rollbackToDeploymentID, fieldNumber: 16)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1286,6 +1298,7 @@ nonisolated extension DeploymentRequested: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.sourceRunID != rhs.sourceRunID {return false}
     if lhs.deploymentNumber != rhs.deploymentNumber {return false}
     if lhs.metrics != rhs.metrics {return false}
+    if lhs.rollbackToDeploymentID != rhs.rollbackToDeploymentID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

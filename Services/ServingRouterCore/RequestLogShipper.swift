@@ -10,75 +10,12 @@ import SlipwayPlatform
 import SwiftProtobuf
 import Synchronization
 
-/// One answered request, as the public handler saw it. Cheap to make: bodies are kept by reference
-/// and parsed into the log event by the background shipper, not on the request path.
-struct RequestLogRecord: Sendable {
-    var requestID: String
-    /// The endpoint's id, or the URL's endpoint segment when the endpoint is unknown.
-    var endpointID: String
-    var endpointName: String
-    var deploymentID = ""
-    var revisionID = ""
-    var modelName = ""
-    var modelVersionID = ""
-    var versionNumber = 0
-    var apiKeyID = ""
-    var api: ServingApi
-    var receivedAt: Date
-    var latencyMicros: Int64 = 0
-    var upstreamLatencyMicros: Int64 = 0
-    var status: Int
-    var error = ""
-    var customerID: String?
-    var topK: Int?
-    var instanceCount = 0
-    var requestBody: ByteBuffer?
-    var responseBody: ByteBuffer?
-}
-
-/// A bounded in-memory queue of request logs. Appending never blocks a request: when full, the record
-/// is dropped and counted.
-final class RequestLogBuffer: Sendable {
-    let capacity: Int
-    private let records = Mutex<[RequestLogRecord]>([])
-    let dropped = Atomic<Int>(0)
-    private let droppedCounter = Counter(label: "slipway.router.request_logs.dropped_total")
-
-    init(capacity: Int) {
-        self.capacity = capacity
-    }
-
-    func append(_ record: RequestLogRecord) {
-        let accepted = records.withLock { records -> Bool in
-            guard records.count < capacity else { return false }
-            records.append(record)
-            return true
-        }
-        if !accepted {
-            dropped.add(1, ordering: .relaxed)
-            droppedCounter.increment()
-        }
-    }
-
-    /// Everything queued, oldest first.
-    func takeAll() -> [RequestLogRecord] {
-        records.withLock { records in
-            guard !records.isEmpty else { return [] }
-            var taken: [RequestLogRecord] = []
-            taken.reserveCapacity(min(capacity, 1024))
-            swap(&taken, &records)
-            return taken
-        }
-    }
-
-    var count: Int { records.withLock { $0.count } }
-}
-
 /// Drains the buffer into `slipway.serving.requests` in batches, as `PredictionRequestLogged` envelopes
 /// keyed by endpoint id. Failures are counted, never retried into the buffer (the buffer bound holds).
+/// The Kafka producer is its own: made when `run` starts, flushed and shut down when it ends.
 final class RequestLogShipper: Sendable {
     let buffer: RequestLogBuffer
-    let producer: KafkaProducer
+    let makeProducer: @Sendable () throws -> KafkaProducer
     let sampleInstances: Int
     let logger: Logger
     let sent = Atomic<Int>(0)
@@ -88,15 +25,16 @@ final class RequestLogShipper: Sendable {
     private let failedCounter = Counter(label: "slipway.router.request_logs.failed_total")
     static let batchSize = 1000
 
-    init(buffer: RequestLogBuffer, producer: KafkaProducer, sampleInstances: Int, logger: Logger) {
+    init(buffer: RequestLogBuffer, sampleInstances: Int, logger: Logger, makeProducer: @escaping @Sendable () throws -> KafkaProducer) {
         self.buffer = buffer
-        self.producer = producer
+        self.makeProducer = makeProducer
         self.sampleInstances = sampleInstances
         self.logger = logger
     }
 
     /// Runs until graceful shutdown (it is the last service stopped), then ships what is left and flushes.
-    func run() async {
+    func run() async throws {
+        let producer = try makeProducer()
         while true {
             let records = buffer.takeAll()
             if records.isEmpty {
@@ -108,13 +46,13 @@ final class RequestLogShipper: Sendable {
             while start < records.count {
                 let chunk = records[start..<min(start + Self.batchSize, records.count)]
                 start += chunk.count
-                await ship(Array(chunk))
+                await ship(Array(chunk), with: producer)
             }
         }
         await producer.shutdown()
     }
 
-    func ship(_ records: [RequestLogRecord]) async {
+    func ship(_ records: [RequestLogRecord], with producer: KafkaProducer) async {
         var messages: [KafkaOutgoingMessage] = []
         messages.reserveCapacity(records.count)
         for record in records {
@@ -135,7 +73,7 @@ final class RequestLogShipper: Sendable {
         } catch {
             failed.add(messages.count, ordering: .relaxed)
             failedCounter.increment(by: messages.count)
-            logger.warning("request logs not delivered", metadata: ["router.count": "\(messages.count)", "error": "\(error)"])
+            logger.warning("request logs not delivered", metadata: [LogKey.routerCount: "\(messages.count)", LogKey.error: "\(error)"])
         }
     }
 
@@ -173,7 +111,7 @@ final class RequestLogShipper: Sendable {
         }
         var envelope = EventEnvelope()
         envelope.eventID = UUID.v7(now: record.receivedAt).uuidString.lowercased()
-        envelope.aggregateType = "Endpoint"
+        envelope.aggregateType = EndpointState.aggregateType
         envelope.aggregateID = record.endpointID
         envelope.aggregateVersion = 0
         envelope.sourceService = "serving-router"

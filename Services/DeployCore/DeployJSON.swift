@@ -1,0 +1,168 @@
+import Foundation
+import Hummingbird
+import SlipwayPlatform
+
+// deploy-svc's answers. Endpoint and deployment dates carry milliseconds (`MillisecondDate`); API keys'
+// are whole seconds. Keys the answers promise even without a value are `@Nullable`.
+
+/// An endpoint with its traffic and its deployment history (newest first).
+public struct EndpointJSON: ResponseEncodable, Sendable {
+    public enum Status: String, Encodable, Sendable {
+        /// A deployment is in progress.
+        case deploying
+        case serving
+        case notServing = "not_serving"
+    }
+
+    public var name: String
+    public var id: String
+    public var modelName: String
+    public var preset: String
+    public var resources: ResourcesColumn
+    public var target: String
+    public var url: String
+    public var description: String
+    public var createdBy: String
+    public var createdAt: MillisecondDate
+    public var updatedAt: MillisecondDate
+    /// The aggregate version.
+    public var version: Int64
+    @Nullable public var activeDeploymentID: String?
+    /// The deployments with a share of the traffic.
+    public var traffic: [TrafficJSON]
+    public var deployments: [DeploymentJSON]
+    @Nullable public var activeDeployment: DeploymentJSON?
+    public var status: Status
+    /// Only in an instant rollback's answer (`true`).
+    public var instant: Bool?
+}
+
+/// A deployment's share of its endpoint's traffic.
+public struct TrafficJSON: Encodable, Sendable {
+    public var deploymentID: String
+    public var version: Int
+    public var percent: Int
+    @Nullable public var revisionID: String?
+}
+
+/// One deployment (an attempt to put a model version on an endpoint) with its revision.
+public struct DeploymentJSON: ResponseEncodable, Sendable {
+    public var id: String
+    public var endpoint: String
+    public var number: Int
+    public var modelName: String
+    public var modelVersionID: String
+    public var version: Int
+    public var strategy: String
+    public var steps: [StepColumn]
+    public var force: Bool
+    public var requestedBy: String
+    public var reason: String
+    public var sourceRunID: String
+    public var metrics: [String: Double]
+    public var status: String
+    public var trafficPercent: Int
+    public var stepIndex: Int
+    public var error: String
+    public var createdAt: MillisecondDate
+    @Nullable public var activatedAt: MillisecondDate?
+    @Nullable public var endedAt: MillisecondDate?
+    @Nullable public var revisionID: String?
+    @Nullable public var revision: RevisionJSON?
+    /// Whether a rollback can return to it, and whether that would be instant (`EndpointState.rollbackPath`).
+    public var rollbackAvailable: Bool
+    public var rollbackInstant: Bool
+    /// Only in the answer to a rollback that deploys the version again: `false`, and why.
+    public var instant: Bool?
+    public var message: String?
+}
+
+/// The model-server process (or pod) of a deployment.
+public struct RevisionJSON: Encodable, Sendable {
+    public var id: String
+    @Nullable public var address: String?
+    public var status: String
+    @Nullable public var startupMs: Int64?
+    public var error: String
+}
+
+/// `GET /api/models/{model}/endpoints`.
+public struct EndpointListJSON: ResponseEncodable, Sendable {
+    public var endpoints: [EndpointJSON]
+}
+
+/// `GET /api/models/{model}/deployments`.
+public struct DeploymentListJSON: ResponseEncodable, Sendable {
+    public var deployments: [DeploymentJSON]
+}
+
+/// `POST /api/models/{model}/undeploy`.
+public struct ModelUndeployedJSON: ResponseEncodable, Sendable {
+    public var model: String
+    public var undeployedEndpoints: [String]
+}
+
+/// `POST /internal/api-keys/usage`: how many keys' usage was recorded.
+public struct UsageRecordedJSON: ResponseEncodable, Sendable {
+    public var recorded: Int
+}
+
+/// `GET /internal/routing`: serving-router's table — every endpoint with its running revisions (those
+/// without a share too, at 0, so a rollback to a warm revision finds its address) and every API key.
+/// `version` is the aggregate version an entry reflects.
+public struct RoutingSnapshotJSON: ResponseEncodable, Sendable {
+    public struct Endpoint: Encodable, Sendable {
+        public var endpointID: String
+        public var name: String
+        public var modelName: String
+        public var version: Int64
+        public var routes: [Route]
+    }
+
+    public struct Route: Encodable, Sendable {
+        public var revisionID: String
+        public var deploymentID: String
+        public var address: String
+        public var percent: Int
+        public var modelVersionID: String
+        public var versionNumber: Int
+    }
+
+    public struct ApiKey: Encodable, Sendable {
+        public var apiKeyID: String
+        public var modelName: String
+        public var keySha256: String
+        /// Not revoked and not expired.
+        public var active: Bool
+        public var version: Int64
+    }
+
+    public var endpoints: [Endpoint]
+    public var apiKeys: [ApiKey]
+}
+
+/// An API key as the API shows it: never the key itself. Absent dates are left out.
+public struct ApiKeyJSON: ResponseEncodable, Sendable {
+    public var id: String
+    public var modelName: String
+    public var name: String
+    public var keyPrefix: String
+    public var isActive: Bool
+    public var createdBy: String
+    public var createdAt: Date
+    public var expiresAt: Date?
+    public var revokedAt: Date?
+    public var lastUsedAt: Date?
+}
+
+/// `GET /api/models/{model}/api-keys`.
+public struct ApiKeyListJSON: ResponseEncodable, Sendable {
+    public var apiKeys: [ApiKeyJSON]
+}
+
+/// `POST /api/models/{model}/api-keys`: the only answer with the plain key.
+public struct ApiKeyCreatedJSON: ResponseEncodable, Sendable {
+    public var apiKey: ApiKeyJSON
+    public var key: String
+    public var message: String
+}

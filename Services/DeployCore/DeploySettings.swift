@@ -1,0 +1,41 @@
+import Foundation
+import SlipwayPlatform
+
+/// deploy-svc's settings beyond the common ones.
+public struct DeploySettings: Sendable {
+    /// Public base URL of serving-router (endpoint URLs are `<router>/<endpoint>`).
+    public var routerURL: String
+    /// serving-router's admin listener, whose `/internal/stats` feeds the rollout gates.
+    public var routerAdminURL: String
+    /// Per-revision state and logs of the local target.
+    public var servingRoot: URL
+    public var modelServer: URL
+    /// How long a superseded revision stays warm, so a rollback to it is instant.
+    public var rollbackWindowSeconds: Int
+    public var readinessTimeoutSeconds: Int
+    /// Stop every revision when deploy-svc shuts down (`slipway up` sets it); otherwise they keep serving
+    /// and a restarted deploy-svc adopts them.
+    public var stopRevisionsOnExit: Bool
+    public var controllerInterval: Duration
+
+    /// `--router-url`, `--router-admin-url`, `--serving-root`, `--model-server`, `--rollback-window-seconds`,
+    /// `--readiness-timeout-seconds`, `--stop-revisions-on-exit`.
+    public static func load(reader: ConfigReader) throws -> DeploySettings {
+        let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("model-server")
+        let window = try reader.int("rollback-window-seconds", default: 1800)
+        guard window >= 0 else { throw ConfigError(key: "rollback-window-seconds", message: "must not be negative") }
+        let readiness = try reader.int("readiness-timeout-seconds", default: 60)
+        guard readiness >= 1 else { throw ConfigError(key: "readiness-timeout-seconds", message: "must be at least 1") }
+        return DeploySettings(
+            routerURL: reader.string("router-url", default: "http://127.0.0.1:8081"),
+            routerAdminURL: reader.string("router-admin-url", default: "http://127.0.0.1:8082"),
+            servingRoot: URL(fileURLWithPath: reader.string("serving-root", default: ".slipway/serving")).standardizedFileURL,
+            modelServer: URL(fileURLWithPath: reader.string("model-server", default: sibling.path)),
+            rollbackWindowSeconds: window, readinessTimeoutSeconds: readiness,
+            stopRevisionsOnExit: ["1", "true", "yes"].contains(reader.string("stop-revisions-on-exit", default: "false").lowercased()),
+            controllerInterval: .milliseconds(200))
+    }
+
+    /// An endpoint's public URL.
+    public func endpointURL(_ endpoint: String) -> String { "\(routerURL)/\(endpoint)" }
+}

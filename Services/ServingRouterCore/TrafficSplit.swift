@@ -1,0 +1,57 @@
+import Foundation
+
+/// A weighted split across revisions, sticky per customer: the customer id hashes (FNV-1a) into a
+/// bucket 0..<100, and the bucket falls into one revision's cumulative share, revisions ordered by id.
+/// Shares that do not add up to 100 (a revision not ready yet is left out) are scaled onto the total.
+struct TrafficSplit: Sendable {
+    struct Route: Sendable, Equatable {
+        let revisionID: String
+        let deploymentID: String
+        let address: String
+        let modelVersionID: String
+        let versionNumber: Int
+        let percent: Int
+    }
+
+    let routes: [Route]
+    private let cumulative: [Int]
+    let total: Int
+
+    init(_ routes: [Route]) {
+        self.routes = routes.sorted { $0.revisionID < $1.revisionID }
+        var running = 0
+        cumulative = self.routes.map { running += $0.percent; return running }
+        total = running
+    }
+
+    var isEmpty: Bool { routes.isEmpty }
+
+    /// The route for a bucket in 0..<100.
+    func index(forBucket bucket: Int) -> Int? {
+        guard total > 0 else { return nil }
+        let point = bucket * total / 100
+        return cumulative.firstIndex { point < $0 } ?? routes.count - 1
+    }
+
+    /// The route a customer sticks to; no customer id → a random bucket.
+    func index(forCustomer customerID: String?) -> Int? {
+        index(forBucket: customerID.map(Self.bucket(for:)) ?? Int.random(in: 0..<100))
+    }
+
+    /// Another revision of the split to retry on after an upstream failure, if there is one.
+    func fallback(after index: Int) -> Int? {
+        routes.count > 1 ? (index + 1) % routes.count : nil
+    }
+
+    static func bucket(for customerID: String) -> Int { Int(fnv1a(customerID) % 100) }
+
+    /// 64-bit FNV-1a: stable across processes and releases (unlike `Hasher`).
+    static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+}

@@ -1,0 +1,59 @@
+@testable import DeployCore
+import Foundation
+import ServiceLifecycleTestKit
+import SlipwayContracts
+import SlipwayEventSourcing
+import SlipwayTestSupport
+import Synchronization
+import Testing
+
+/// The controller as a service: it ends on graceful shutdown within a tick, its revision starts end with
+/// it (recording nothing), and it stops every revision on the way out when configured.
+@Suite("deployment controller lifecycle", .serialized, .timeLimit(.minutes(1)))
+struct DeploymentControllerTests {
+    /// A target whose starts never finish on their own (a model-server that does not get healthy).
+    final class HangingTarget: ServingTarget {
+        let starts = Atomic<Int>(0)
+        let stopAlls = Atomic<Int>(0)
+
+        func start(_ revision: RevisionSpec) async throws -> (address: String, startupMs: Int64) {
+            starts.add(1, ordering: .relaxed)
+            try await Task.sleep(for: .seconds(600))
+            return ("http://127.0.0.1:1", 0)
+        }
+
+        func isRunning(_ revisionID: String) -> Bool { false }
+        func stop(_ revisionID: String) async {}
+        func stopAll() async { stopAlls.add(1, ordering: .relaxed) }
+    }
+
+    @Test("graceful shutdown ends the controller within a tick, cancels revision starts and stops the revisions")
+    func gracefulShutdown() async throws {
+        try await withTestService(try DeployService.definition(), runWorkers: false) { service in
+            let version = EndpointDecider.KnownVersion(id: "m/v1", number: 1, artifactURI: "file:///nowhere", blessed: true)
+            let deploy = EndpointDecider.DeployRequest(endpoint: .init(name: "shop", model: "m"), version: version)
+            try await service.environment.execute(EndpointDecider.self, aggregateID: "shop", command: .deploy(deploy), metadata: CommandMetadata())
+
+            let target = HangingTarget()
+            let settings = DeploySettings(
+                routerURL: "http://127.0.0.1:1", routerAdminURL: "http://127.0.0.1:1", servingRoot: URL(fileURLWithPath: "/nonexistent"),
+                modelServer: URL(fileURLWithPath: "/nonexistent"), rollbackWindowSeconds: 60, readinessTimeoutSeconds: 60, stopRevisionsOnExit: true,
+                controllerInterval: .milliseconds(50))
+            let controller = DeploymentController(settings: settings, target: target, environment: service.environment)
+            try await testGracefulShutdown { trigger in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await controller.run() }
+                    try await eventually(timeout: .seconds(20), "the revision's start began") { target.starts.load(ordering: .relaxed) > 0 }
+                    let shutdown = ContinuousClock.now
+                    trigger.triggerGracefulShutdown()
+                    try await group.next()
+                    #expect(ContinuousClock.now - shutdown < .seconds(3), "the controller ended \(ContinuousClock.now - shutdown) after the shutdown began")
+                }
+            }
+            #expect(target.stopAlls.load(ordering: .relaxed) == 1)
+            let events = try await service.store.events(aggregateType: EndpointDecider.aggregateType, aggregateID: "shop").map(\.eventType)
+            #expect(events.contains(RevisionStarted.protoMessageName))
+            #expect(!events.contains(RevisionFailed.protoMessageName), "a start cut short by shutdown is not the revision's failure: \(events)")
+        }
+    }
+}
