@@ -6,7 +6,9 @@ import SlipwayPlatform
 import SlipwayTestSupport
 import Testing
 
-/// Every executable, started as `slipway up` starts it and kept lightly busy, ends on SIGTERM with
+/// Every executable, started as `slipway up` starts it (on a dev broker of its own: the services publish
+/// on the platform's real topics, which must not reach other suites' projections) and kept lightly busy,
+/// ends on SIGTERM with
 /// status 0 within `ShutdownBudget.graceful` — every loop honours graceful shutdown, none waits for the
 /// escalation to cancellation; an event-sourced service leaves its outbox empty (the relay publishes what
 /// was committed before it stops).
@@ -19,8 +21,10 @@ struct ShutdownTests {
         let database = try await infrastructure.freshDatabase("shutdown_\(service)")
         let port = try freeTCPPort()
         let work = try scratch(service)
+        let broker = try await ownBroker(work)
+        defer { withExtendedLifetime(broker.process) {} }
         var arguments = ["--host", "127.0.0.1", "--port", "\(port)", "--database-url", "\(database)",
-                         "--kafka-brokers", infrastructure.kafkaBrokers, "--log-level", "warning"]
+                         "--kafka-brokers", broker.address, "--log-level", "warning"]
         switch service {
         case "training": arguments += ["--artifact-root", work.appendingPathComponent("artifacts").path]
         case "deploy": arguments += ["--serving-root", work.appendingPathComponent("serving").path, "--stop-revisions-on-exit", "true"]
@@ -73,11 +77,14 @@ struct ShutdownTests {
     @Test("serving-router exits 0 within the bound, even with deploy-svc unreachable")
     func servingRouter() async throws {
         let (port, adminPort) = (try freeTCPPort(), try freeTCPPort())
+        let work = try scratch("router")
+        let broker = try await ownBroker(work)
+        defer { withExtendedLifetime(broker.process) {} }
         let process = try Launched(
             infrastructure.executable("serving-router"),
             ["--host", "127.0.0.1", "--port", "\(port)", "--admin-port", "\(adminPort)", "--deploy-url", "http://127.0.0.1:9",
-             "--kafka-brokers", infrastructure.kafkaBrokers, "--log-level", "error"],
-            log: try scratch("router").appendingPathComponent("router.log"))
+             "--kafka-brokers", broker.address, "--log-level", "error"],
+            log: work.appendingPathComponent("router.log"))
         let admin = APITestClient(baseURL: "http://127.0.0.1:\(adminPort)")
         try await process.waitUntil("router admin listening") { (try? await admin.get("/health")) != nil }
         let api = APITestClient(baseURL: "http://127.0.0.1:\(port)")
@@ -104,6 +111,17 @@ struct ShutdownTests {
         })
         #expect(process.exitStatus == 0, "model-server: \(process.logTail)")
         #expect(elapsed < ShutdownBudget.graceful, "took \(elapsed) to stop")
+    }
+
+    /// A dev broker for one test, with the platform's topics; it ends with the test (`Launched`'s deinit).
+    func ownBroker(_ work: URL) async throws -> (process: Launched, address: String) {
+        let addressFile = work.appendingPathComponent("broker.addr")
+        let broker = try Launched(infrastructure.executable("slipway-devbroker"),
+                                  ["--port", "\(try freeTCPPort())", "--address-file", addressFile.path, "--log-level", "warning"],
+                                  log: work.appendingPathComponent("broker.log"))
+        try await broker.waitUntil("dev broker listening") { FileManager.default.fileExists(atPath: addressFile.path) }
+        let address = try String(contentsOf: addressFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        return (broker, address)
     }
 
     func scratch(_ name: String) throws -> URL {

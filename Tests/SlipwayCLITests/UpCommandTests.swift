@@ -25,10 +25,11 @@ struct UpCommandTests {
 
         let up = Process()
         up.executableURL = URL(fileURLWithPath: slipway)
-        // The shared test broker stands in for the dev broker so this test stays quick; PostgreSQL is embedded.
+        // Embedded PostgreSQL and its own dev broker, as the README's command runs: the platform's real topics
+        // must not be shared with other suites' services on the test broker.
         up.arguments = ["up", "--data-dir", directory.appendingPathComponent(".slipway").path, "--gateway-port", "\(gatewayPort)",
                         "--router-port", "\(routerPort)", "--router-admin-port", "\(routerAdminPort)",
-                        "--kafka-brokers", Self.infrastructure.kafkaBrokers, "--log-level", "warning"]
+                        "--log-level", "warning"]
         up.currentDirectoryURL = directory
         up.standardOutput = try FileHandle(forWritingTo: logFile)
         up.standardError = up.standardOutput
