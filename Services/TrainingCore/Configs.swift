@@ -2,7 +2,7 @@ import Foundation
 import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayModelBundle
-import TrainerCore
+import RecommenderKit
 
 // The API's configuration objects (snake_case JSON), their validation (422 naming the field) and their
 // mapping onto the protobuf events. Datasets, feature configs and model configs are immutable once
@@ -187,16 +187,16 @@ extension DatasetRegistered {
 public struct FeatureConfigBody: Codable, Sendable {
     public var name: String
     public var description: String?
-    public var query: [TrainerCore.FeatureSpec]
-    public var candidate: [TrainerCore.FeatureSpec]
+    public var query: [RecommenderKit.FeatureSpec]
+    public var candidate: [RecommenderKit.FeatureSpec]
 }
 
 public struct FeatureConfigView: Codable, Sendable, Equatable {
     public var id: String
     public var name: String
     public var description: String
-    public var query: [TrainerCore.FeatureSpec]
-    public var candidate: [TrainerCore.FeatureSpec]
+    public var query: [RecommenderKit.FeatureSpec]
+    public var candidate: [RecommenderKit.FeatureSpec]
     public var createdAt: Date?
 
     public var trainerConfig: FeatureConfig { FeatureConfig(id: id, query: query, candidate: candidate) }
@@ -225,7 +225,7 @@ extension FeatureConfigBody {
         return event
     }
 
-    static func validated(_ spec: TrainerCore.FeatureSpec, field: String) throws -> SlipwayContracts.FeatureSpec {
+    static func validated(_ spec: RecommenderKit.FeatureSpec, field: String) throws -> SlipwayContracts.FeatureSpec {
         guard !spec.name.isEmpty else { throw invalid("\(field).name", "\(field).name must not be empty") }
         let allowed: [RawFeatureType: Set<FeatureTransform.Kind>] = [
             .string: [.vocabulary], .int: [.vocabulary, .normalize, .bucketize],
@@ -261,8 +261,8 @@ extension FeatureConfigBody {
 }
 
 extension SlipwayContracts.FeatureSpec {
-    var trainerSpec: TrainerCore.FeatureSpec {
-        TrainerCore.FeatureSpec(
+    var trainerSpec: RecommenderKit.FeatureSpec {
+        RecommenderKit.FeatureSpec(
             name: name, type: RawFeatureType(rawValue: rawType) ?? .string, transform: FeatureTransform.Kind(rawValue: transform),
             embeddingDim: Int(embeddingDim), oovBuckets: Int(max(oovBuckets, 1)), buckets: Int(max(bucketCount, 2)), log: logTransform,
             cycles: cycles.compactMap(FeatureTransform.Cycle.init(rawValue:)), required: required, minCount: Int(max(minCount, 1)))

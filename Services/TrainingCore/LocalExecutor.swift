@@ -7,7 +7,7 @@ import SlipwayEventSourcing
 import SlipwayPlatform
 import ServiceLifecycle
 import Synchronization
-import TrainerCore
+import RecommenderKit
 
 /// How training-svc runs trainers on this machine.
 public struct TrainingSettings: Sendable {

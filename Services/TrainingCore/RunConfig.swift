@@ -1,7 +1,7 @@
 import Foundation
 import SlipwayContracts
 import SlipwayEventSourcing
-import TrainerCore
+import RecommenderKit
 
 /// The spec's training wizard settings. In requests every field is optional (defaults fill in);
 /// in responses every field is set.

@@ -2,7 +2,7 @@ import Foundation
 import SlipwayContracts
 import SlipwayEventSourcing
 import Testing
-import TrainerCore
+import RecommenderKit
 @testable import TrainingCore
 
 @Suite("training run decider")
@@ -199,12 +199,12 @@ struct TrainingConfigTests {
         #expect(field { try dataset { $0.filters = DatasetFilters(startDate: "yesterday") }.validated() } == "filters.start_date")
         #expect(field { try dataset { _ in }.validated() } == nil)
 
-        let noProduct = FeatureConfigBody(name: "fc", description: nil, query: [TrainerCore.FeatureSpec(name: "customer_id")],
-                                          candidate: [TrainerCore.FeatureSpec(name: "category")])
+        let noProduct = FeatureConfigBody(name: "fc", description: nil, query: [RecommenderKit.FeatureSpec(name: "customer_id")],
+                                          candidate: [RecommenderKit.FeatureSpec(name: "category")])
         #expect(field { try noProduct.validated() } == "candidate")
         let badTransform = FeatureConfigBody(name: "fc", description: nil,
-                                             query: [TrainerCore.FeatureSpec(name: "customer_id", type: .string, transform: .normalize)],
-                                             candidate: [TrainerCore.FeatureSpec(name: "product_id")])
+                                             query: [RecommenderKit.FeatureSpec(name: "customer_id", type: .string, transform: .normalize)],
+                                             candidate: [RecommenderKit.FeatureSpec(name: "product_id")])
         #expect(field { try badTransform.validated() } == "query[0].transform")
     }
 
