@@ -131,7 +131,7 @@ var targets: [Target] = [
             path: "Tests/SlipwayTestSupport"),
     .testTarget(
         name: "TrainingCoreTests",
-        dependencies: ["SlipwayTestSupport", "TrainingCore", "RecommenderKit", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, hummingbird, hummingbirdTesting, httpTypes, log],
+        dependencies: ["SlipwayTestSupport", "TrainingCore", "RecommenderKit", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, hummingbird, hummingbirdTesting, httpTypes, log, lifecycle],
         path: "Tests/TrainingCoreTests"
     ),
     .testTarget(
