@@ -155,6 +155,7 @@ struct TrainingRoutes: Sendable {
         let catalog = try await queries.catalog(
             datasets: [source.config.datasetID], featureConfigs: [source.config.featureConfigID], modelConfigs: [source.config.modelConfigID])
         let created = try await createNumbered(model: run.name, submit: true, request) { number, submission in
+            // `submit: true` above: a rerun always has its submission.
             .rerun(.init(source: source, number: number, catalog: catalog, createdBy: "api", submission: submission!))
         }
         let view = try await queries.view(created.run)
