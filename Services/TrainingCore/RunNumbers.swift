@@ -19,11 +19,11 @@ final class RunNumbers: Sendable {
         self.attempts = attempts
     }
 
-    /// Creates a run of `model` with `create(number)`, numbered as above; returns its id and the outcome.
-    func create(
-        model: String, next: () async throws -> Int32,
-        _ create: (Int32) async throws -> CommandOutcome<TrainingRunDecider>
-    ) async throws -> (runID: String, outcome: CommandOutcome<TrainingRunDecider>) {
+    /// Creates a run of `model` with `create(number)` (which executes the creation command), numbered
+    /// as above with `next()`; returns the run's id and what `create` returned.
+    func create<Outcome>(
+        model: String, next: () async throws -> Int32, _ create: (Int32) async throws -> Outcome
+    ) async throws -> (runID: String, outcome: Outcome) {
         try await turns.run(model) {
             for attempt in 1...attempts {
                 let number = try await next()
