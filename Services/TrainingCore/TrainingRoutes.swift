@@ -22,6 +22,7 @@ struct TrainingRoutes: Sendable {
         runNumbers = RunNumbers()
     }
 
+    /// Where runs' artifacts and tokens go.
     var settings: TrainingSettings { executor.settings }
 
     var collection: RouteCollection<SlipwayRequestContext> {
@@ -68,14 +69,14 @@ struct TrainingRoutes: Sendable {
 
     private func createRun(_ body: CreateRunBody, name: String?, _ request: Request) async throws -> EditedResponse<RunResponse> {
         guard let name else { throw CommandRejected.invalid("name", "name is required: the registered model the run trains") }
-        let settings = body.settings
+        let runSettings = body.settings
         let catalog = try await queries.catalog(
-            datasets: [settings.datasetId].compactMap { $0 }, featureConfigs: [settings.featureConfigId].compactMap { $0 },
-            modelConfigs: [settings.modelConfigId].compactMap { $0 })
+            datasets: [runSettings.datasetId].compactMap { $0 }, featureConfigs: [runSettings.featureConfigId].compactMap { $0 },
+            modelConfigs: [runSettings.modelConfigId].compactMap { $0 })
         let created = try await createNumbered(model: name, submit: body.submit ?? true, request) { number, submission in
             .create(.init(
-                model: name, number: number, description: body.description ?? "", modelType: body.modelType, settings: settings, catalog: catalog,
-                createdBy: "api", submission: submission))
+                model: name, number: number, description: body.description ?? "", modelType: body.modelType, settings: runSettings,
+                catalog: catalog, createdBy: "api", submission: submission))
         }
         return EditedResponse(status: .created, response: RunResponse(trainingRun: try await queries.view(created.run), webhook: webhook(created.run, created.token)))
     }
