@@ -25,7 +25,7 @@ let alwaysOptimized: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
 /// The six domain services share one shape: a Core library on the platform shell and a thin executable.
 let domainServices: [(executable: String, module: String, dependencies: [Target.Dependency])] = [
-    ("training-svc", "Training", ["TrainerCore", "SlipwayModelBundle", crypto]),
+    ("training-svc", "Training", ["RecommenderKit", "SlipwayModelBundle", crypto]),
     ("registry-svc", "Registry", [protobuf]),
     ("schedule-svc", "Schedule", []),
     ("deploy-svc", "Deploy", [crypto, "SlipwayLocalRuntime", httpClient, asyncAlgorithms]),
@@ -58,11 +58,12 @@ var targets: [Target] = [
     // Numeric kernels are optimised in every build: unoptimised, training and scoring run ~30x slower,
     // which would make the debug build's end-to-end tests (real training runs) take minutes.
     .target(name: "SlipwayModelBundle", path: "Shared/SlipwayModelBundle", swiftSettings: alwaysOptimized),
-    .target(name: "TrainerCore", dependencies: ["SlipwayModelBundle"], path: "Services/TrainerCore", swiftSettings: alwaysOptimized),
-    .executableTarget(name: "slipway-trainer", dependencies: ["TrainerCore", "SlipwayModelBundle", argumentParser], path: "Services/SlipwayTrainer"),
+    // The recommender ML library (towers, training loop, evaluation, bundle export): what slipway-trainer runs.
+    .target(name: "RecommenderKit", dependencies: ["SlipwayModelBundle"], path: "Shared/RecommenderKit", swiftSettings: alwaysOptimized),
+    .executableTarget(name: "slipway-trainer", dependencies: ["RecommenderKit", "SlipwayModelBundle", argumentParser], path: "Services/SlipwayTrainer"),
     .executableTarget(name: "bundle-bench", dependencies: ["SlipwayModelBundle"], path: "Services/BundleBench"),
     .testTarget(name: "SlipwayModelBundleTests", dependencies: ["SlipwayModelBundle"], path: "Tests/SlipwayModelBundleTests"),
-    .testTarget(name: "TrainerCoreTests", dependencies: ["TrainerCore", "SlipwayModelBundle"], path: "Tests/TrainerCoreTests"),
+    .testTarget(name: "RecommenderKitTests", dependencies: ["RecommenderKit", "SlipwayModelBundle"], path: "Tests/RecommenderKitTests"),
 
     // model-server: HTTP/1.1 straight on SwiftNIO (requests scored on the event loop that read them).
     .target(name: "ModelServerCore",
@@ -132,7 +133,7 @@ var targets: [Target] = [
             path: "Tests/SlipwayTestSupport"),
     .testTarget(
         name: "TrainingCoreTests",
-        dependencies: ["SlipwayTestSupport", "TrainingCore", "TrainerCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, hummingbird, hummingbirdTesting, httpTypes, log],
+        dependencies: ["SlipwayTestSupport", "TrainingCore", "RecommenderKit", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, hummingbird, hummingbirdTesting, httpTypes, log, lifecycle],
         path: "Tests/TrainingCoreTests"
     ),
     .testTarget(

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import SlipwayModelBundle
-import TrainerCore
+import RecommenderKit
 
 @main
 struct SlipwayTrainerCommand: AsyncParsableCommand {

@@ -5,7 +5,7 @@ import Synchronization
 import Glibc
 #endif
 
-/// One trainer child process: its stdout lines as an async stream (read on a dedicated thread, so a
+/// One trainer child process: its stdout lines as an async stream (read on dedicated threads, so a
 /// blocking read never sits on the cooperative pool), stderr into the same log, and the last lines
 /// kept for error messages.
 final class TrainerProcess: Sendable {
@@ -17,8 +17,24 @@ final class TrainerProcess: Sendable {
     /// What the reader threads and the termination handler share (kept apart from `self` so the
     /// process's handler does not retain the process).
     final class Output: Sendable {
+        struct Exit {
+            var status: Int32?
+            var waiters: [CheckedContinuation<Int32, Never>] = []
+        }
+
         let tail = Mutex<[String]>([])
-        let exitStatus = Mutex<Int32?>(nil)
+        let exit = Mutex(Exit())
+        /// Pipes still being read; the last reader to finish closes the log and ends `lines`.
+        let openReaders = Mutex(2)
+
+        func exited(_ status: Int32) {
+            let waiters = exit.withLock { exit -> [CheckedContinuation<Int32, Never>] in
+                exit.status = status
+                defer { exit.waiters = [] }
+                return exit.waiters
+            }
+            for waiter in waiters { waiter.resume(returning: status) }
+        }
     }
 
     var pid: Int32 { process.processIdentifier }
@@ -41,18 +57,14 @@ final class TrainerProcess: Sendable {
         let (lines, continuation) = AsyncStream.makeStream(of: String.self)
         self.lines = lines
         let output = self.output
-        process.terminationHandler = { finished in
-            output.exitStatus.withLock { $0 = finished.terminationStatus }
-        }
+        process.terminationHandler = { finished in output.exited(finished.terminationStatus) }
         do {
             try process.run()
         } catch {
             throw TrainerLaunchError(message: "cannot start \(executable): \(error)")
         }
         let logLock = Mutex(())
-        let readers = DispatchGroup()
         for (pipe, isStdout) in [(stdout, true), (stderr, false)] {
-            readers.enter()
             let thread = Thread {
                 var buffer: [UInt8] = []
                 let handle = pipe.fileHandleForReading
@@ -75,15 +87,13 @@ final class TrainerProcess: Sendable {
                     }
                 }
                 if !buffer.isEmpty { deliver(buffer) }
-                readers.leave()
+                if output.openReaders.withLock({ $0 -= 1; return $0 }) == 0 {
+                    logLock.withLock { _ in try? log.close() }
+                    continuation.finish()
+                }
             }
             thread.name = "trainer-output"
             thread.start()
-        }
-        DispatchQueue.global().async {
-            readers.wait()
-            try? log.close()
-            continuation.finish()
         }
     }
 
@@ -91,26 +101,44 @@ final class TrainerProcess: Sendable {
     var logTail: String { output.tail.withLock { $0.joined(separator: "\n") } }
 
     /// The exit status once the process has ended (its output is fully read when `lines` finishes).
+    /// Not cancellable: a cancelled job kills its process first (`killNow()`), so the wait is short.
     func waitForExit() async -> Int32 {
-        while true {
-            if let status = output.exitStatus.withLock({ $0 }) { return status }
-            if !process.isRunning { return process.terminationStatus }
-            try? await Task.sleep(for: .milliseconds(20))
+        await withCheckedContinuation { continuation in
+            let status = output.exit.withLock { exit -> Int32? in
+                if let status = exit.status { return status }
+                exit.waiters.append(continuation)
+                return nil
+            }
+            if let status { continuation.resume(returning: status) }
         }
     }
 
+    var isRunning: Bool { output.exit.withLock { $0.status == nil } }
+
     /// SIGTERM to the process group (a shell wrapper's children too), SIGKILL if it is still there
-    /// after `grace`: a cancel must end the job within 2 s.
-    func terminate(grace: Duration = .milliseconds(1200)) async {
-        let pid = self.pid
-        guard pid > 0, process.isRunning else { return }
-        signalGroup(pid, SIGTERM)
+    /// after `grace`: a cancel ends the job within `grace` and a moment.
+    func terminate(grace: Duration = TrainerProcess.grace) async {
+        guard isRunning else { return }
+        signalGroup(SIGTERM)
         let deadline = ContinuousClock.now.advanced(by: grace)
-        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(25)) }
-        if process.isRunning { signalGroup(pid, SIGKILL) }
+        while isRunning, ContinuousClock.now < deadline {
+            do { try await Task.sleep(for: .milliseconds(25)) } catch { break }
+        }
+        if isRunning { killNow() }
     }
 
-    private func signalGroup(_ pid: Int32, _ signal: Int32) {
+    /// SIGKILL to the process group, at once.
+    func killNow() {
+        guard isRunning else { return }
+        signalGroup(SIGKILL)
+    }
+
+    /// How long a trainer has to stop on SIGTERM before SIGKILL (README "Executors").
+    static let grace: Duration = .milliseconds(1200)
+
+    private func signalGroup(_ signal: Int32) {
+        let pid = self.pid
+        guard pid > 0 else { return }
         if getpgid(pid) == pid, kill(-pid, signal) == 0 { return }
         _ = kill(pid, signal)
     }

@@ -3,12 +3,16 @@ import SlipwayPlatform
 
 /// training-svc: datasets, feature and model configs, training runs and the local executor.
 public enum TrainingService {
+    /// Its own read model; projections of the registry's versions (a run's register stage) and of
+    /// deploy-svc's outcomes (auto-deploy); its routes; the local executor and auto-deploy as workers.
     public static func definition(reader: ConfigReader = ConfigReader()) -> ServiceDefinition {
         ServiceDefinition(context: .training, readModel: TrainingReadModel()) { environment in
             let executor = LocalExecutor(settings: try TrainingSettings.load(reader: reader, config: environment.config), environment: environment)
             return ServiceComponents(
-                projections: [ProjectionSubscription(RunRegistrations(), from: [.registry]),
-                              ProjectionSubscription(RunDeployOutcomes(), from: [.deploy])],
+                projections: [
+                    ProjectionSubscription(RunRegistrations(), from: [.registry]),
+                    ProjectionSubscription(RunDeployOutcomes(), from: [.deploy]),
+                ],
                 routes: [TrainingRoutes(environment: environment, executor: executor).collection],
                 workers: [executor, AutoDeployWorker().service(environment)])
         }

@@ -99,9 +99,4 @@ public enum Timestamp {
         func p2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
         return "\(y)-\(p2(m))-\(p2(d))T\(p2(rem / 3600)):\(p2(rem / 60 % 60)):\(p2(rem % 60))Z"
     }
-
-    /// Date-only text (`YYYY-MM-DD`).
-    public static func formatDate(_ seconds: Double) -> String {
-        String(format(seconds).prefix(10))
-    }
 }

@@ -48,22 +48,22 @@ public struct TrainingReadModel: Projection {
             let version = recorded.version
             switch recorded.event {
             case .datasetRegistered(let e):
-                try await connection.query("INSERT INTO datasets (id, body, created_at) VALUES (\(e.datasetID), \(try json(e.view(createdAt: at)))::jsonb, \(at))", logger: logger)
+                try await connection.query("INSERT INTO datasets (id, body, created_at) VALUES (\(e.datasetID), \(try JSONText.encode(DatasetView(e, createdAt: at)))::jsonb, \(at))", logger: logger)
             case .featureConfigCreated(let e):
-                try await connection.query("INSERT INTO feature_configs (id, body, created_at) VALUES (\(e.featureConfigID), \(try json(e.view(createdAt: at)))::jsonb, \(at))", logger: logger)
+                try await connection.query("INSERT INTO feature_configs (id, body, created_at) VALUES (\(e.featureConfigID), \(try JSONText.encode(FeatureConfigView(e, createdAt: at)))::jsonb, \(at))", logger: logger)
             case .modelConfigCreated(let e):
-                try await connection.query("INSERT INTO model_configs (id, body, created_at) VALUES (\(e.modelConfigID), \(try json(e.view(createdAt: at)))::jsonb, \(at))", logger: logger)
+                try await connection.query("INSERT INTO model_configs (id, body, created_at) VALUES (\(e.modelConfigID), \(try JSONText.encode(ModelConfigView(e, createdAt: at)))::jsonb, \(at))", logger: logger)
             case .trainingRunCreated(let e):
-                let config = try json(e.config.view)
+                let config = try JSONText.encode(e.config.view)
                 try await connection.query("""
                     INSERT INTO training_runs (id, run_number, name, description, model_type, status, config, executor, rerun_of,
                         created_by, created_at, version)
                     VALUES (\(e.runID), \(Int(e.runNumber)), \(e.modelName), \(e.descriptionText), \(ModelTypes.name(e.modelType)), 'pending',
                         \(config)::jsonb, \(e.config.view.executor), \(e.rerunOfRunID.isEmpty ? nil : e.rerunOfRunID), \(e.createdBy), \(at), \(version))
                     """, logger: logger)
-                for (position, stage) in pipelineStages.enumerated() {
+                for (position, stage) in TrainingStage.pipeline.enumerated() {
                     try await connection.query("""
-                        INSERT INTO training_run_stages (run_id, stage, position, status) VALUES (\(e.runID), \(stage.name), \(position + 1), 'pending')
+                        INSERT INTO training_run_stages (run_id, stage, position, status) VALUES (\(e.runID), \(stage.apiName), \(position + 1), 'pending')
                         """, logger: logger)
                 }
             case .trainingRunSubmitted(let e):
@@ -77,31 +77,31 @@ public struct TrainingReadModel: Projection {
                     """, logger: logger)
             case .trainingRunConfigEdited(let e):
                 try await connection.query("""
-                    UPDATE training_runs SET config = \(try json(e.config.view))::jsonb, executor = \(e.config.view.executor), version = \(version)
+                    UPDATE training_runs SET config = \(try JSONText.encode(e.config.view))::jsonb, executor = \(e.config.view.executor), version = \(version)
                     WHERE id = \(e.runID)
                     """, logger: logger)
             case .stageStarted(let e):
                 try await connection.query("""
-                    UPDATE training_run_stages SET status = 'running', started_at = \(at) WHERE run_id = \(e.runID) AND stage = \(stageName(e.stage))
+                    UPDATE training_run_stages SET status = 'running', started_at = \(at) WHERE run_id = \(e.runID) AND stage = \(e.stage.apiName)
                     """, logger: logger)
                 try await setCurrentStage(e.runID, e.stage, version: version, on: connection, logger: logger)
             case .stageCompleted(let e):
-                let details = try json(StageDetails(artifacts: e.artifacts, metrics: e.metrics))
+                let details = try JSONText.encode(StageDetails(artifacts: e.artifacts, metrics: e.metrics))
                 try await connection.query("""
                     UPDATE training_run_stages SET status = 'completed', started_at = COALESCE(started_at, \(at)), completed_at = \(at),
                         duration_ms = \(e.durationMs), details = \(details)::jsonb
-                    WHERE run_id = \(e.runID) AND stage = \(stageName(e.stage))
+                    WHERE run_id = \(e.runID) AND stage = \(e.stage.apiName)
                     """, logger: logger)
                 try await setCurrentStage(e.runID, e.stage, version: version, on: connection, logger: logger)
             case .stageSkipped(let e):
                 try await connection.query("""
-                    UPDATE training_run_stages SET status = 'skipped', error = \(e.reason) WHERE run_id = \(e.runID) AND stage = \(stageName(e.stage))
+                    UPDATE training_run_stages SET status = 'skipped', error = \(e.reason) WHERE run_id = \(e.runID) AND stage = \(e.stage.apiName)
                     """, logger: logger)
                 try await bumpVersion(e.runID, version, on: connection, logger: logger)
             case .stageFailed(let e):
                 try await connection.query("""
                     UPDATE training_run_stages SET status = 'failed', started_at = COALESCE(started_at, \(at)), completed_at = \(at), error = \(e.error)
-                    WHERE run_id = \(e.runID) AND stage = \(stageName(e.stage))
+                    WHERE run_id = \(e.runID) AND stage = \(e.stage.apiName)
                     """, logger: logger)
                 try await bumpVersion(e.runID, version, on: connection, logger: logger)
             case .epochCompleted(let e):
@@ -109,14 +109,14 @@ public struct TrainingReadModel: Projection {
                 for (k, v) in e.recallAtK { metrics["recall_at_\(k)"] = v }
                 try await connection.query("""
                     INSERT INTO training_run_epochs (run_id, epoch, total_epochs, loss, val_loss, metrics, duration_ms, recorded_at)
-                    VALUES (\(e.runID), \(Int(e.epoch)), \(Int(e.totalEpochs)), \(e.loss), \(e.valLoss), \(try json(metrics))::jsonb, \(e.durationMs), \(at))
+                    VALUES (\(e.runID), \(Int(e.epoch)), \(Int(e.totalEpochs)), \(e.loss), \(e.valLoss), \(try JSONText.encode(metrics))::jsonb, \(e.durationMs), \(at))
                     """, logger: logger)
                 try await connection.query("""
                     UPDATE training_runs SET epochs_completed = epochs_completed + 1, version = \(version) WHERE id = \(e.runID)
                     """, logger: logger)
             case .trainingRunCompleted(let e):
                 try await connection.query("""
-                    UPDATE training_runs SET status = \(e.blessed ? "completed" : "not_blessed"), metrics = \(try json(e.metrics))::jsonb,
+                    UPDATE training_runs SET status = \(e.blessed ? "completed" : "not_blessed"), metrics = \(try JSONText.encode(e.metrics))::jsonb,
                         blessed = \(e.blessed), artifact_uri = \(e.artifactUri), completed_at = \(at), duration_ms = \(e.durationMs), version = \(version)
                     WHERE id = \(e.runID)
                     """, logger: logger)
@@ -130,7 +130,7 @@ public struct TrainingReadModel: Projection {
                     """, logger: logger)
             case .trainingRunFailed(let e):
                 try await connection.query("""
-                    UPDATE training_runs SET status = 'failed', error_message = \(e.error), log_tail = \(e.logTail), failed_stage = \(stageName(e.stage)),
+                    UPDATE training_runs SET status = 'failed', error_message = \(e.error), log_tail = \(e.logTail), failed_stage = \(e.stage.apiName),
                         completed_at = \(at), duration_ms = \(e.durationMs), version = \(version)
                     WHERE id = \(e.runID)
                     """, logger: logger)
@@ -148,58 +148,10 @@ public struct TrainingReadModel: Projection {
     }
 
     func setCurrentStage(_ runID: String, _ stage: TrainingStage, version: Int64, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("UPDATE training_runs SET current_stage = \(stageName(stage)), version = \(version) WHERE id = \(runID)", logger: logger)
+        try await connection.query("UPDATE training_runs SET current_stage = \(stage.apiName), version = \(version) WHERE id = \(runID)", logger: logger)
     }
 
     func bumpVersion(_ runID: String, _ version: Int64, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query("UPDATE training_runs SET version = \(version) WHERE id = \(runID)", logger: logger)
     }
-}
-
-/// registry-svc's versions as training-svc sees them: the `register` stage of a run is done when
-/// the registry has registered it.
-public struct RunRegistrations: Projection {
-    public let name = "run_registrations"
-    public init() {}
-
-    public var migrations: [Migration] {
-        [Migration(1, "run registrations", [
-            """
-            CREATE TABLE run_registrations (run_id text PRIMARY KEY, model_name text NOT NULL, version_number integer NOT NULL,
-                version_id text NOT NULL, registered_at timestamptz NOT NULL)
-            """,
-        ])]
-    }
-
-    public func apply(_ events: [Recorded<RegistryEvent>], on connection: PostgresConnection, logger: Logger) async throws {
-        for recorded in events {
-            switch recorded.event {
-            case .modelVersionRegistered(let e):
-                guard !e.sourceRunID.isEmpty else { continue }
-                try await connection.query("""
-                    INSERT INTO run_registrations (run_id, model_name, version_number, version_id, registered_at)
-                    VALUES (\(e.sourceRunID), \(e.modelName), \(Int(e.versionNumber)), \(e.versionID), \(recorded.occurredAt))
-                    ON CONFLICT (run_id) DO NOTHING
-                    """, logger: logger)
-            case .registeredModelCreated, .registeredModelUpdated, .modelAliasSet, .modelAliasDeleted, .modelVersionStatusChanged,
-                 .registeredModelDeleted:
-                break  // only a registered version finishes a run's register stage
-            }
-        }
-    }
-}
-
-public struct StageDetails: Codable, Sendable {
-    public var artifacts: [String: String]
-    public var metrics: [String: Double]
-}
-
-/// JSON text for a jsonb column (sorted keys, so replays compare equal byte for byte).
-func json<T: Encodable>(_ value: T) throws -> String {
-    String(decoding: try PlatformJSON.encode(value), as: UTF8.self)
-}
-
-/// A jsonb column's text back as `T`.
-func decodeColumn<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
-    try PlatformJSON.decoder.decode(T.self, from: Data(text.utf8))
 }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import SlipwayModelBundle
-@testable import TrainerCore
+@testable import RecommenderKit
 
 func tmp() -> URL {
     let u = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-trainer-tests-\(UUID().uuidString)")

@@ -1,0 +1,256 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SlipwayContracts
+
+/// Every read of training-svc's read model: typed, with bound parameters (SQL text never comes from a caller).
+struct TrainingQueries: Sendable {
+    let postgres: PostgresClient
+    let logger: Logger
+
+    // MARK: Runs
+
+    static let runColumns = """
+        id, run_number, name, description, model_type, status, current_stage, config::text, executor, job_id, artifact_uri, token_sha256,
+        metrics::text, blessed, error_message, log_tail, failed_stage, rerun_of, created_by, epochs_completed, created_at, submitted_at,
+        started_at, completed_at, duration_ms, version
+        """
+
+    func run(_ id: String) async throws -> RunRow? {
+        try await runs("SELECT \(unescaped: Self.runColumns) FROM training_runs WHERE id = \(id)").first
+    }
+
+    /// Newest first, optionally of one model and in one status; with the count of all that match.
+    func runs(model: String?, status: String?, limit: Int, offset: Int) async throws -> (runs: [RunRow], total: Int) {
+        let total = try await postgres.query("""
+            SELECT count(*) FROM training_runs
+            WHERE (\(model == nil) OR name = \(model ?? "")) AND (\(status == nil) OR status = \(status ?? ""))
+            """, logger: logger)
+        var count = 0
+        for try await n in total.decode(Int.self) { count = n }
+        let runs = try await runs("""
+            SELECT \(unescaped: Self.runColumns) FROM training_runs
+            WHERE (\(model == nil) OR name = \(model ?? "")) AND (\(status == nil) OR status = \(status ?? ""))
+            ORDER BY created_at DESC, id DESC LIMIT \(limit) OFFSET \(offset)
+            """)
+        return (runs, count)
+    }
+
+    /// The number the model's next run gets: one past its highest. Fresh after every command of this
+    /// service (its read model is updated in the command's transaction).
+    func nextRunNumber(_ model: String) async throws -> Int32 {
+        let rows = try await postgres.query("SELECT COALESCE(max(run_number), 0) + 1 FROM training_runs WHERE name = \(model)", logger: logger)
+        for try await n in rows.decode(Int32.self) { return n }
+        return 1
+    }
+
+    private func runs(_ query: PostgresQuery) async throws -> [RunRow] {
+        var result: [RunRow] = []
+        let rows = try await postgres.query(query, logger: logger)
+        for try await row in rows {
+            let c = row.makeRandomAccess()
+            let metrics = try c[12].decode(String?.self).map { try JSONText.decode([String: Double].self, from: $0) }
+            result.append(RunRow(
+                id: try c[0].decode(String.self), runNumber: try c[1].decode(Int.self), name: try c[2].decode(String.self),
+                description: try c[3].decode(String.self), modelType: try c[4].decode(String.self), status: try c[5].decode(String.self),
+                currentStage: try c[6].decode(String?.self), config: try JSONText.decode(RunConfigView.self, from: try c[7].decode(String.self)),
+                executor: try c[8].decode(String.self), jobId: try c[9].decode(String?.self), artifactUri: try c[10].decode(String?.self),
+                tokenSha256: try c[11].decode(String?.self), metrics: metrics, blessed: try c[13].decode(Bool?.self),
+                errorMessage: try c[14].decode(String?.self), logTail: try c[15].decode(String?.self), failedStage: try c[16].decode(String?.self),
+                rerunOf: try c[17].decode(String?.self), createdBy: try c[18].decode(String.self), epochsCompleted: try c[19].decode(Int.self),
+                createdAt: try c[20].decode(Date.self), submittedAt: try c[21].decode(Date?.self), startedAt: try c[22].decode(Date?.self),
+                completedAt: try c[23].decode(Date?.self), durationMs: try c[24].decode(Int64?.self), version: try c[25].decode(Int64.self)))
+        }
+        return result
+    }
+
+    func stages(_ runID: String) async throws -> [StageView] {
+        let rows = try await postgres.query("""
+            SELECT stage, status, started_at, completed_at, duration_ms, details::text, error FROM training_run_stages WHERE run_id = \(runID)
+            ORDER BY position
+            """, logger: logger)
+        var stages: [StageView] = []
+        for try await (stage, status, startedAt, completedAt, durationMs, details, error)
+            in rows.decode((String, String, Date?, Date?, Int64?, String?, String?).self)
+        {
+            stages.append(StageView(
+                name: stage, status: status, startedAt: startedAt, completedAt: completedAt, durationSeconds: durationMs.map { Double($0) / 1000 },
+                details: try details.map { try JSONText.decode(StageDetails.self, from: $0) }, error: error))
+        }
+        return stages
+    }
+
+    func registration(_ runID: String) async throws -> RegistrationView? {
+        let rows = try await postgres.query("""
+            SELECT model_name, version_number, version_id, registered_at FROM run_registrations WHERE run_id = \(runID)
+            """, logger: logger)
+        for try await (model, version, versionID, at) in rows.decode((String, Int, String, Date).self) {
+            return RegistrationView(modelName: model, version: version, versionId: versionID, registeredAt: at)
+        }
+        return nil
+    }
+
+    func epochs(_ runID: String) async throws -> [EpochView] {
+        let rows = try await postgres.query("""
+            SELECT epoch, total_epochs, loss, val_loss, metrics::text, duration_ms, recorded_at FROM training_run_epochs WHERE run_id = \(runID)
+            ORDER BY epoch
+            """, logger: logger)
+        var result: [EpochView] = []
+        for try await (epoch, total, loss, valLoss, metrics, ms, at) in rows.decode((Int, Int, Double, Double, String, Int64, Date).self) {
+            result.append(EpochView(
+                epoch: epoch, totalEpochs: total, loss: loss, valLoss: valLoss, metrics: try JSONText.decode([String: Double].self, from: metrics),
+                durationSeconds: Double(ms) / 1000, recordedAt: at))
+        }
+        return result
+    }
+
+    /// The run as the API shows it: its row, stages and registered version.
+    func view(_ row: RunRow) async throws -> RunView {
+        var stages = try await stages(row.id)
+        let registration = try await registration(row.id)
+        // The registry's version arrives as its own event; until then `register` shows running.
+        if let registration, let i = stages.firstIndex(where: { $0.name == "register" }), stages[i].status == "running" {
+            stages[i].status = "completed"
+            stages[i].completedAt = registration.registeredAt
+            stages[i].durationSeconds = stages[i].startedAt.map { registration.registeredAt.timeIntervalSince($0) }
+        }
+        let deployStage = stages.first { $0.name == "deploy" }
+        let metrics = row.metrics ?? [:]
+        let duration: Double? =
+            row.durationMs.map { Double($0) / 1000 }
+            ?? row.startedAt.map { (row.completedAt ?? Date()).timeIntervalSince($0) }
+        return RunView(
+            id: row.id, runNumber: row.runNumber, name: row.name, displayName: "\(row.name) #\(row.runNumber)", description: row.description,
+            modelType: row.modelType, status: row.status, currentStage: row.currentStage, stages: stages, config: row.config,
+            executor: row.executor, metrics: metrics, recallAt5: metrics["recall_at_5"], recallAt10: metrics["recall_at_10"],
+            recallAt50: metrics["recall_at_50"], recallAt100: metrics["recall_at_100"], isBlessed: row.blessed,
+            epochsCompleted: row.epochsCompleted, totalEpochs: row.config.trainingParams.epochs ?? 0, artifactUri: row.artifactUri,
+            errorMessage: row.errorMessage, logTail: row.logTail, failedStage: row.failedStage, rerunOf: row.rerunOf,
+            registeredModel: registration, deployEnabled: row.config.deploymentConfig.enabled ?? false,
+            deploymentStatus: Self.deploymentStatus(deployStage), deploymentError: deployStage?.status == "failed" ? deployStage?.error : nil,
+            deployedEndpointUrl: deployStage?.details?.artifacts["endpoint"], deploymentStartedAt: deployStage?.startedAt,
+            deploymentCompletedAt: deployStage?.completedAt,
+            costUsd: 0, createdBy: row.createdBy, createdAt: row.createdAt, submittedAt: row.submittedAt, startedAt: row.startedAt,
+            completedAt: row.completedAt, durationSeconds: duration, version: row.version)
+    }
+
+    static func deploymentStatus(_ stage: StageView?) -> String {
+        switch stage?.status {
+        case "running": "deploying"
+        case "completed": "deployed"
+        case "failed": "failed"
+        case "skipped": "skipped"
+        default: "pending"
+        }
+    }
+
+    // MARK: Datasets and configs (stored as their API view)
+
+    func dataset(_ id: String) async throws -> DatasetView? {
+        try await bodies(DatasetView.self, "SELECT body::text FROM datasets WHERE id = \(id)").first
+    }
+
+    func featureConfig(_ id: String) async throws -> FeatureConfigView? {
+        try await bodies(FeatureConfigView.self, "SELECT body::text FROM feature_configs WHERE id = \(id)").first
+    }
+
+    func modelConfig(_ id: String) async throws -> ModelConfigView? {
+        try await bodies(ModelConfigView.self, "SELECT body::text FROM model_configs WHERE id = \(id)").first
+    }
+
+    /// Newest first.
+    func datasets() async throws -> [DatasetView] {
+        try await bodies(DatasetView.self, "SELECT body::text FROM datasets ORDER BY created_at DESC, id")
+    }
+
+    func featureConfigs() async throws -> [FeatureConfigView] {
+        try await bodies(FeatureConfigView.self, "SELECT body::text FROM feature_configs ORDER BY created_at DESC, id")
+    }
+
+    func modelConfigs() async throws -> [ModelConfigView] {
+        try await bodies(ModelConfigView.self, "SELECT body::text FROM model_configs ORDER BY created_at DESC, id")
+    }
+
+    /// Which of these datasets and configs exist: the facts a run's command is decided on.
+    func catalog(datasets: [String], featureConfigs: [String], modelConfigs: [String]) async throws -> TrainingRunDecider.Catalog {
+        TrainingRunDecider.Catalog(
+            datasets: try await ids("SELECT id FROM datasets WHERE id = ANY(\(datasets))"),
+            featureConfigs: try await ids("SELECT id FROM feature_configs WHERE id = ANY(\(featureConfigs))"),
+            modelConfigs: try await ids("SELECT id FROM model_configs WHERE id = ANY(\(modelConfigs))"))
+    }
+
+    private func bodies<T: Decodable>(_ type: T.Type, _ query: PostgresQuery) async throws -> [T] {
+        let rows = try await postgres.query(query, logger: logger)
+        var result: [T] = []
+        for try await body in rows.decode(String.self) { result.append(try JSONText.decode(T.self, from: body)) }
+        return result
+    }
+
+    private func ids(_ query: PostgresQuery) async throws -> Set<String> {
+        var result = Set<String>()
+        for try await id in try await postgres.query(query, logger: logger).decode(String.self) { result.insert(id) }
+        return result
+    }
+
+    // MARK: The local executor's
+
+    /// Submitted local runs in the order they were submitted.
+    func queuedLocalRuns(limit: Int) async throws -> [String] {
+        let rows = try await postgres.query("""
+            SELECT id FROM training_runs WHERE status = 'submitting' AND executor = 'local' ORDER BY submitted_at, id LIMIT \(limit)
+            """, logger: logger)
+        var ids: [String] = []
+        for try await id in rows.decode(String.self) { ids.append(id) }
+        return ids
+    }
+
+    /// Running local runs whose job id starts with `jobPrefix`, with their job ids.
+    func runningLocalRuns(jobPrefix: String) async throws -> [(runID: String, jobID: String)] {
+        let rows = try await postgres.query("""
+            SELECT id, job_id FROM training_runs WHERE status = 'running' AND executor = 'local' AND job_id LIKE \(jobPrefix + "%")
+            """, logger: logger)
+        var result: [(String, String)] = []
+        for try await row in rows.decode((String, String).self) { result.append(row) }
+        return result
+    }
+
+    /// Those of `runIDs` that ended (cancelled, perhaps through another replica).
+    func endedRuns(among runIDs: [String]) async throws -> [String] {
+        let rows = try await postgres.query("""
+            SELECT id FROM training_runs WHERE id = ANY(\(runIDs)) AND status IN ('cancelled', 'failed', 'completed', 'not_blessed')
+            """, logger: logger)
+        var ids: [String] = []
+        for try await id in rows.decode(String.self) { ids.append(id) }
+        return ids
+    }
+
+    // MARK: Auto-deploy's
+
+    /// Completed runs with auto-deploy on whose version the registry has registered.
+    func registeredRunsToDeploy() async throws -> [(runID: String, version: TrainingRunDecider.RegisteredVersion)] {
+        let rows = try await postgres.query("""
+            SELECT r.id, g.model_name, g.version_number, g.version_id FROM training_runs r JOIN run_registrations g ON g.run_id = r.id
+            WHERE r.status = 'completed' AND COALESCE((r.config -> 'deployment_config' ->> 'enabled')::boolean, false)
+            """, logger: logger)
+        var result: [(String, TrainingRunDecider.RegisteredVersion)] = []
+        for try await (runID, model, number, versionID) in rows.decode((String, String, Int32, String).self) {
+            result.append((runID, .init(model: model, number: number, versionID: versionID)))
+        }
+        return result
+    }
+
+    /// Deploying runs of which deploy-svc has reported the outcome.
+    func deployOutcomes() async throws -> [(runID: String, outcome: TrainingRunDecider.DeployOutcome)] {
+        let rows = try await postgres.query("""
+            SELECT r.id, o.outcome, o.endpoint_name, o.deployment_id, o.endpoint_url, o.error
+            FROM training_runs r JOIN run_deploy_outcomes o ON o.run_id = r.id WHERE r.status = 'deploying'
+            """, logger: logger)
+        var result: [(String, TrainingRunDecider.DeployOutcome)] = []
+        for try await (runID, outcome, endpoint, deployment, url, error) in rows.decode((String, String, String, String, String, String).self) {
+            result.append((runID, outcome == "deployed"
+                ? .deployed(endpoint: endpoint, deploymentID: deployment, url: url)
+                : .failed(endpoint: endpoint, deploymentID: deployment, error: error)))
+        }
+        return result
+    }
+}

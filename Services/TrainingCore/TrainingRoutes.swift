@@ -1,0 +1,290 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SlipwayContracts
+import SlipwayEventSourcing
+import SlipwayPlatform
+
+/// training-svc's REST API: the spec's paths for datasets, configs, training runs and their webhooks.
+/// Handlers parse the request, look up the facts a command needs (which datasets and configs exist, a
+/// rerun's source, a bundle's loadability) and execute it; the deciders hold the rules.
+struct TrainingRoutes: Sendable {
+    let environment: ServiceEnvironment
+    let executor: LocalExecutor
+    let queries: TrainingQueries
+    /// This process's numbering of runs: one per service, shared by every request.
+    let runNumbers: RunNumbers
+
+    init(environment: ServiceEnvironment, executor: LocalExecutor) {
+        self.environment = environment
+        self.executor = executor
+        queries = TrainingQueries(postgres: environment.postgres, logger: environment.logger)
+        runNumbers = RunNumbers()
+    }
+
+    /// Where runs' artifacts and tokens go.
+    var settings: TrainingSettings { executor.settings }
+
+    var collection: RouteCollection<SlipwayRequestContext> {
+        let routes = RouteCollection(context: SlipwayRequestContext.self)
+        routes.post("/api/datasets", use: createDataset)
+        routes.get("/api/datasets", use: datasets)
+        routes.get("/api/datasets/:id", use: dataset)
+        routes.post("/api/feature-configs", use: createFeatureConfig)
+        routes.get("/api/feature-configs", use: featureConfigs)
+        routes.get("/api/feature-configs/:id", use: featureConfig)
+        routes.post("/api/model-configs", use: createModelConfig)
+        routes.get("/api/model-configs", use: modelConfigs)
+        routes.get("/api/model-configs/:id", use: modelConfig)
+
+        routes.post("/api/training-runs", use: create)
+        routes.get("/api/training-runs", use: list)
+        routes.post("/api/models/:name/training-runs", use: createForModel)
+        routes.get("/api/models/:name/training-runs", use: listForModel)
+        routes.get("/api/training-runs/:id", use: get)
+        routes.post("/api/training-runs/:id/submit", use: submit)
+        routes.post("/api/training-runs/:id/cancel", use: cancel)
+        routes.post("/api/training-runs/:id/rerun", use: rerun)
+        routes.get("/api/training-runs/:id/config", use: config)
+        routes.patch("/api/training-runs/:id/config", use: editConfig)
+        routes.get("/api/training-runs/:id/logs", use: logs)
+        routes.get("/api/training-runs/:id/metrics", use: metrics)
+        routes.get("/api/training-runs/:id/statistics", use: statistics)
+        routes.get("/api/training-runs/:id/schema", use: schema)
+        routes.post("/api/training-runs/:id/webhook/:kind", use: webhook)
+        return routes
+    }
+
+    // MARK: Create
+
+    @Sendable func create(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<RunResponse> {
+        let body = try await request.decode(as: CreateRunBody.self, context: context)
+        return try await createRun(body, name: body.name, request)
+    }
+
+    @Sendable func createForModel(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<RunResponse> {
+        let body = try await request.decode(as: CreateRunBody.self, context: context)
+        return try await createRun(body, name: try context.parameters.require("name"), request)
+    }
+
+    private func createRun(_ body: CreateRunBody, name: String?, _ request: Request) async throws -> EditedResponse<RunResponse> {
+        guard let name else { throw CommandRejected.invalid("name", "name is required: the registered model the run trains") }
+        let runSettings = body.settings
+        let catalog = try await queries.catalog(
+            datasets: [runSettings.datasetId].compactMap { $0 }, featureConfigs: [runSettings.featureConfigId].compactMap { $0 },
+            modelConfigs: [runSettings.modelConfigId].compactMap { $0 })
+        let created = try await createNumbered(model: name, submit: body.submit ?? true, request) { number, submission in
+            .create(.init(
+                model: name, number: number, description: body.description ?? "", modelType: body.modelType, settings: runSettings,
+                catalog: catalog, createdBy: "api", submission: submission))
+        }
+        return EditedResponse(status: .created, response: RunResponse(trainingRun: try await queries.view(created.run), webhook: webhook(created.run, created.token)))
+    }
+
+    /// Runs a creation command under the model's next number (`RunNumbers`), with a fresh webhook token
+    /// when the run is submitted at once; the token's file is removed when the command is refused.
+    private func createNumbered(
+        model: String, submit: Bool, _ request: Request,
+        _ command: (Int32, TrainingRunDecider.Submission?) -> TrainingRunDecider.Command
+    ) async throws -> (run: RunRow, token: String?) {
+        var token: String?
+        let metadata = try request.commandMetadata()
+        let (runID, _) = try await runNumbers.create(model: model, next: { try await queries.nextRunNumber(model) }) { number in
+            let runID = TrainingRunDecider.runID(model: model, number: number)
+            let written = try submit ? RunToken.create(root: settings.artifactRoot) : nil
+            let submission = written.map {
+                TrainingRunDecider.Submission(tokenSHA256: $0.sha256, artifactURI: settings.artifactDirectory(for: runID).path)
+            }
+            do {
+                let outcome = try await environment.execute(TrainingRunDecider.self, aggregateID: runID, command: command(number, submission), metadata: metadata)
+                token = written?.token
+                return outcome
+            } catch {
+                if let written { try? FileManager.default.removeItem(at: written.file) }
+                throw error
+            }
+        }
+        if submit { submitted(runID) }
+        guard let run = try await queries.run(runID) else { throw APIError.notFound("run \(runID) vanished") }
+        return (run, token)
+    }
+
+    /// A run went to its executor: its artifact directory exists, and the local executor looks now.
+    private func submitted(_ runID: String) {
+        try? FileManager.default.createDirectory(at: settings.artifactDirectory(for: runID), withIntermediateDirectories: true)
+        executor.nudge()
+    }
+
+    // MARK: One run
+
+    @Sendable func get(_ request: Request, context: SlipwayRequestContext) async throws -> RunView {
+        try await queries.view(try await run(context))
+    }
+
+    @Sendable func submit(_ request: Request, context: SlipwayRequestContext) async throws -> RunResponse {
+        let run = try await run(context)
+        let written = try RunToken.create(root: settings.artifactRoot)
+        do {
+            let submission = TrainingRunDecider.Submission(tokenSHA256: written.sha256, artifactURI: settings.artifactDirectory(for: run.id).path)
+            try await execute(run.id, .submit(submission), request)
+        } catch {
+            try? FileManager.default.removeItem(at: written.file)
+            throw error
+        }
+        submitted(run.id)
+        return RunResponse(trainingRun: try await queries.view(try await self.run(context)), webhook: webhook(run, written.token))
+    }
+
+    struct CancelBody: Decodable {
+        var reason: String?
+    }
+
+    /// The body is optional (`{"reason": "…"}`); a malformed one is a 400.
+    @Sendable func cancel(_ request: Request, context: SlipwayRequestContext) async throws -> RunView {
+        let run = try await run(context)
+        let body = try await request.decodeIfPresent(as: CancelBody.self, context: context)
+        try await execute(run.id, .cancel(reason: body?.reason ?? "", by: "api"), request)
+        await executor.stop(runID: run.id)
+        return try await queries.view(try await self.run(context))
+    }
+
+    @Sendable func rerun(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<RerunResponse> {
+        let run = try await run(context)
+        let source = TrainingRunDecider.RerunSource(
+            id: run.id, model: run.name, number: Int32(run.runNumber), status: run.runStatus,
+            modelType: try ModelTypes.parse(run.modelType, field: "model_type"), config: try RunSettings(run.config).config(over: nil))
+        let catalog = try await queries.catalog(
+            datasets: [source.config.datasetID], featureConfigs: [source.config.featureConfigID], modelConfigs: [source.config.modelConfigID])
+        let created = try await createNumbered(model: run.name, submit: true, request) { number, submission in
+            // `submit: true` above: a rerun always has its submission.
+            .rerun(.init(source: source, number: number, catalog: catalog, createdBy: "api", submission: submission!))
+        }
+        let view = try await queries.view(created.run)
+        return EditedResponse(
+            status: .created,
+            response: RerunResponse(
+                success: true, trainingRun: view, webhook: webhook(created.run, created.token), message: "Re-run created as \(view.displayName)"))
+    }
+
+    @Sendable func config(_ request: Request, context: SlipwayRequestContext) async throws -> ConfigResponse {
+        let run = try await run(context)
+        return ConfigResponse(config: .init(id: run.id, name: run.name, settings: run.config), updatedFields: nil)
+    }
+
+    @Sendable func editConfig(_ request: Request, context: SlipwayRequestContext) async throws -> ConfigResponse {
+        let run = try await run(context)
+        let edit = try await request.decode(as: RunSettings.self, context: context)
+        let catalog = try await queries.catalog(
+            datasets: [edit.datasetId ?? run.config.datasetId], featureConfigs: [edit.featureConfigId ?? run.config.featureConfigId],
+            modelConfigs: [edit.modelConfigId ?? run.config.modelConfigId])
+        try await execute(run.id, .editConfig(edit, catalog: catalog, by: "api"), request)
+        let updated = try await self.run(context)
+        return ConfigResponse(config: .init(id: updated.id, name: updated.name, settings: updated.config), updatedFields: edit.givenFields)
+    }
+
+    @Sendable func logs(_ request: Request, context: SlipwayRequestContext) async throws -> LogsResponse {
+        let run = try await run(context)
+        let count = try request.uri.queryParameters.integer("lines", default: 200, in: 1...10_000)
+        let file = settings.artifactDirectory(for: run.id).appendingPathComponent("run.log")
+        if let text = try? String(contentsOf: file, encoding: .utf8) {
+            let all = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
+            return LogsResponse(runId: run.id, lines: Array(all.suffix(count)), totalLines: all.count, logFile: file.path)
+        }
+        let tail = (run.logTail ?? "").split(separator: "\n").map(String.init)
+        return LogsResponse(runId: run.id, lines: Array(tail.suffix(count)), totalLines: tail.count, logFile: nil)
+    }
+
+    @Sendable func metrics(_ request: Request, context: SlipwayRequestContext) async throws -> MetricsResponse {
+        let run = try await run(context)
+        return MetricsResponse(runId: run.id, epochs: try await queries.epochs(run.id), final: run.metrics ?? [:])
+    }
+
+    @Sendable func statistics(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
+        try await insight(try await run(context), kind: "statistics", stage: .stats)
+    }
+
+    @Sendable func schema(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
+        try await insight(try await run(context), kind: "schema", stage: .schema)
+    }
+
+    /// Data Insights: the file the stats/schema stage wrote (its path is in the stage's artifacts).
+    private func insight(_ run: RunRow, kind: String, stage: TrainingStage) async throws -> RawJSON {
+        let stageView = try await queries.stages(run.id).first { $0.name == stage.apiName }
+        let path = stageView?.details?.artifacts[kind]
+        guard let path, let data = FileManager.default.contents(atPath: path.hasPrefix("file://") ? String(path.dropFirst(7)) : path) else {
+            let why = stageView?.status == "completed" ? "no \(kind) artifact" : "not completed"
+            throw APIError.notFound("no \(kind) for run \(run.id) yet: the \(stage.apiName) stage has \(why)")
+        }
+        return RawJSON(Array(data))
+    }
+
+    @Sendable func webhook(_ request: Request, context: SlipwayRequestContext) async throws -> WebhookResponse {
+        let run = try await run(context)
+        try authenticate(request, run)
+        let kind = try context.parameters.require("kind")
+        let command = try await Webhooks.command(kind: kind, request: request, context: context, run: run, now: Date())
+        try await execute(run.id, command, request)
+        let updated = try await self.run(context)
+        return WebhookResponse(accepted: true, runId: updated.id, status: updated.status)
+    }
+
+    // MARK: Lists
+
+    @Sendable func list(_ request: Request, context: SlipwayRequestContext) async throws -> RunList {
+        try await listRuns(request, model: request.uri.queryParameters.get("name"))
+    }
+
+    @Sendable func listForModel(_ request: Request, context: SlipwayRequestContext) async throws -> RunList {
+        try await listRuns(request, model: try context.parameters.require("name"))
+    }
+
+    private func listRuns(_ request: Request, model: String?) async throws -> RunList {
+        let query = request.uri.queryParameters
+        let status = query.get("status")
+        if let status, TrainingRunStatus(apiName: status) == nil {
+            throw APIError.badRequest("status must be one of \(TrainingRunStatus.listable.map(\.apiName).joined(separator: ", "))", field: "status")
+        }
+        let limit = try query.integer("limit", default: 50, in: 1...500)
+        let offset = try query.integer("offset", default: 0, in: 0...Int(Int32.max))
+        let (rows, total) = try await queries.runs(model: model, status: status, limit: limit, offset: offset)
+        var views: [RunView] = []
+        for row in rows { views.append(try await queries.view(row)) }
+        return RunList(trainingRuns: views, pagination: .init(total: total, limit: limit, offset: offset))
+    }
+
+    // MARK: Helpers
+
+    func run(_ context: SlipwayRequestContext) async throws -> RunRow {
+        let id = try context.parameters.require("id")
+        guard let run = try await queries.run(id) else { throw APIError.notFound("no training run '\(id)'") }
+        return run
+    }
+
+    func execute<D: Decider>(_ decider: D.Type, _ id: String, _ command: D.Command, _ request: Request) async throws {
+        try await environment.execute(decider, aggregateID: id, command: command, metadata: try request.commandMetadata())
+    }
+
+    func execute(_ runID: String, _ command: TrainingRunDecider.Command, _ request: Request) async throws {
+        try await execute(TrainingRunDecider.self, runID, command, request)
+    }
+
+    /// An external trainer needs its token; a local one reads it from the artifact root.
+    func webhook(_ run: RunRow, _ token: String?) -> WebhookInfo? {
+        guard let token, run.executor == Executors.external else { return nil }
+        return WebhookInfo(url: "/api/training-runs/\(run.id)/webhook/", token: token, kinds: Webhooks.kinds)
+    }
+
+    func authenticate(_ request: Request, _ run: RunRow) throws {
+        let header = request.headers[.authorization] ?? ""
+        let token = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
+        guard let expected = run.tokenSha256, !token.isEmpty, Self.constantTimeEqual(RunToken.sha256(token), expected) else {
+            throw APIError(.unauthorized, code: "unauthorized", message: "a valid run token is required (Authorization: Bearer <token>)")
+        }
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import SlipwayModelBundle
+import SlipwayPlatform
+
+/// The external-trainer contract (README "Training webhooks"): each body becomes the run's command, as
+/// reported; the decider holds every rule about it.
+enum Webhooks {
+    static let kinds = ["stage-complete", "epoch-complete", "completed", "failed"]
+
+    struct StageBody: Decodable {
+        var stage: String
+        var status: String?
+        var durationSeconds: Double?
+        var artifacts: [String: String]?
+        var metrics: [String: Double]?
+    }
+
+    struct EpochBody: Decodable {
+        var epoch: Int
+        var totalEpochs: Int?
+        var loss: Double
+        var valLoss: Double?
+        var recallAt5: Double?
+        var recallAt10: Double?
+        var recallAt50: Double?
+        var recallAt100: Double?
+        var metrics: [String: Double]?
+        var durationSeconds: Double?
+    }
+
+    struct CompletedBody: Decodable {
+        var metrics: [String: Double]
+        var artifactUri: String
+        var artifacts: [String: String]?
+        var durationSeconds: Double?
+    }
+
+    struct FailedBody: Decodable {
+        var error: String
+        var stage: String?
+        var logTail: String?
+    }
+
+    /// The command a webhook call of `kind` asks for; `now` measures a run's duration when the trainer does not say.
+    static func command(
+        kind: String, request: Request, context: SlipwayRequestContext, run: RunRow, now: Date
+    ) async throws -> TrainingRunDecider.Command {
+        func milliseconds(_ seconds: Double?) -> Int64 { Int64((seconds ?? 0) * 1000) }
+        let sinceStart = run.startedAt.map { now.timeIntervalSince($0) }
+        switch kind {
+        case "stage-complete":
+            let body = try await request.decode(as: StageBody.self, context: context)
+            return .reportStage(.init(
+                stage: body.stage, status: body.status, durationMs: milliseconds(body.durationSeconds), artifacts: body.artifacts ?? [:],
+                metrics: body.metrics ?? [:]))
+        case "epoch-complete":
+            let body = try await request.decode(as: EpochBody.self, context: context)
+            var recallAtK: [Int32: Double] = [:]
+            for (k, value) in [(5, body.recallAt5), (10, body.recallAt10), (50, body.recallAt50), (100, body.recallAt100)] {
+                if let value { recallAtK[Int32(k)] = value }
+            }
+            return .reportEpoch(.init(
+                epoch: body.epoch, totalEpochs: body.totalEpochs, loss: body.loss, valLoss: body.valLoss, recallAtK: recallAtK,
+                metrics: body.metrics ?? [:], durationMs: milliseconds(body.durationSeconds)))
+        case "completed":
+            let body = try await request.decode(as: CompletedBody.self, context: context)
+            return .complete(.init(
+                metrics: body.metrics, artifactURI: body.artifactUri, artifacts: body.artifacts ?? [:],
+                durationMs: milliseconds(body.durationSeconds ?? sinceStart), bundleProblem: bundleProblem(body.artifactUri)))
+        case "failed":
+            let body = try await request.decode(as: FailedBody.self, context: context)
+            return .fail(.init(stage: body.stage, error: body.error, logTail: body.logTail ?? "", durationMs: milliseconds(sinceStart)))
+        default:
+            throw APIError.notFound("unknown webhook '\(kind)': use stage-complete, epoch-complete, completed or failed")
+        }
+    }
+
+    /// Why a local bundle does not load (a version is registered from it); other schemes are trusted.
+    static func bundleProblem(_ uri: String) -> String? {
+        guard uri.hasPrefix("/") || uri.hasPrefix("file://") else { return nil }
+        let path = uri.hasPrefix("file://") ? String(uri.dropFirst(7)) : uri
+        do {
+            _ = try ModelBundle.load(from: URL(fileURLWithPath: path))
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+}
