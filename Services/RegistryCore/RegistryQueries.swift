@@ -38,15 +38,12 @@ public struct RegistryQueries: Sendable {
 
     /// What a model's answers are made of, as numbers that move whenever any of it changes: the model's
     /// aggregate version in this service's read model, and the checkpoints of the projections its answers
-    /// read. nil when there is no such model. Equal numbers mean equal answers (`RenderedViews`).
+    /// read. nil when there is no such model. Equal numbers mean equal answers (`RenderedViews`). Every read
+    /// of a model asks it, so it is a prepared statement.
     public func viewVersion(of name: String) async throws -> [Int64]? {
-        let rows = try await client.query("""
-            SELECT m.aggregate_version,
-                   coalesce((SELECT array_agg(position ORDER BY projection, source_service) FROM slipway.projection_checkpoints
-                             WHERE projection IN ('training_runs', 'model_schedules', 'serving_versions')), '{}')
-            FROM registered_models m WHERE m.name = \(name)
-            """, logger: logger)
-        for try await (version, checkpoints) in rows.decode((Int64, [Int64]).self) { return [version] + checkpoints }
+        for try await (version, checkpoints) in try await client.execute(ModelViewVersion(name: name), logger: logger) {
+            return [version] + checkpoints
+        }
         return nil
     }
 
@@ -88,6 +85,26 @@ public struct RegistryQueries: Sendable {
     public func trainingRun(_ runID: String) async throws -> TrainingRunRecord? {
         try await TrainingRunRecord.decode(try await client.query(TrainingRunRecord.select(runID: runID), logger: logger)).first
     }
+}
+
+struct ModelViewVersion: PostgresPreparedStatement {
+    static let sql = """
+        SELECT m.aggregate_version,
+               coalesce((SELECT array_agg(position ORDER BY projection, source_service) FROM slipway.projection_checkpoints
+                         WHERE projection IN ('training_runs', 'model_schedules', 'serving_versions')), '{}')
+        FROM registered_models m WHERE m.name = $1
+        """
+    typealias Row = (Int64, [Int64])
+
+    var name: String
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(name)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
 
 /// A model with everything its answer shows, in one row: its status inputs (the latest finished run's

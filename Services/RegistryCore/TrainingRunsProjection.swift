@@ -75,8 +75,28 @@ public struct TrainingRunsProjection: Projection {
             }
         }
         guard !reactions.isEmpty, try await isLive(connection, logger: logger) else { return }
+        // The batch's reactions commit together (in order, see `EventStore.executeAll`).
+        var commands: [(aggregateID: String, command: RegisteredModelDecider.Command, metadata: CommandMetadata)] = []
+        var causes: [Recorded<TrainingEvent>] = []
         for (recorded, reaction) in reactions {
-            try await react(reaction, to: recorded, on: connection, logger: logger)
+            guard let (model, command) = try await command(for: reaction, on: connection, logger: logger) else { continue }
+            let metadata = CommandMetadata(
+                correlationID: recorded.correlationID.isEmpty ? UUID.v7().uuidString.lowercased() : recorded.correlationID,
+                causationID: recorded.eventID)
+            commands.append((model, command, metadata))
+            causes.append(recorded)
+        }
+        for ((cause, command), result) in zip(zip(causes, commands), await store.executeAll(RegisteredModelDecider.self, commands)) {
+            switch result {
+            case .success:
+                break
+            case .failure(let rejected as CommandRejected):
+                logger.warning("training event not applied to the registry", metadata: [
+                    LogKey.eventID: "\(cause.eventID)", LogKey.aggregateID: "\(command.aggregateID)", LogKey.error: "\(rejected.message)",
+                ])
+            case .failure(let error):
+                throw error  // infrastructure: the projector retries the batch
+            }
         }
     }
 
@@ -164,31 +184,23 @@ public struct TrainingRunsProjection: Projection {
         return false
     }
 
-    private func react(_ reaction: Reaction, to recorded: Recorded<TrainingEvent>, on connection: PostgresConnection, logger: Logger) async throws {
-        let metadata = CommandMetadata(
-            correlationID: recorded.correlationID.isEmpty ? UUID.v7().uuidString.lowercased() : recorded.correlationID,
-            causationID: recorded.eventID)
-        let modelName: String
-        let command: RegisteredModelDecider.Command
+    /// The command a reaction needs, or nil when there is nothing to do: a model that exists already (the
+    /// read model, updated with the registry's own events, says so) or a run that registers only by a push.
+    private func command(for reaction: Reaction, on connection: PostgresConnection, logger: Logger) async throws
+        -> (model: String, command: RegisteredModelDecider.Command)?
+    {
         switch reaction {
         case .ensureModel(let model):
-            modelName = model.name
-            command = .ensureExists(model)
+            let rows = try await connection.query("SELECT 1 FROM registered_models WHERE name = \(model.name)", logger: logger)
+            for try await _ in rows { return nil }
+            return (model.name, .ensureExists(model))
         case .register(let runID):
             // Read back the row just written: it merges the created and completed events' values.
             let records = try await TrainingRunRecord.decode(try await connection.query(TrainingRunRecord.select(runID: runID), logger: logger))
-            guard let record = records.first, !record.skipAutoRegister, !record.modelName.isEmpty else { return }
+            guard let record = records.first, !record.skipAutoRegister, !record.modelName.isEmpty else { return nil }
             var run = record.completedRun
             run.modelType = Self.assumedType(run.modelType)
-            modelName = run.modelName
-            command = .registerVersion(run, versionID: UUID.v7().uuidString.lowercased(), force: false)
-        }
-        do {
-            try await store.execute(RegisteredModelDecider.self, aggregateID: modelName, command: command, metadata: metadata)
-        } catch let rejected as CommandRejected {
-            logger.warning("training event not applied to the registry", metadata: [
-                LogKey.eventID: "\(recorded.eventID)", LogKey.aggregateID: "\(modelName)", LogKey.error: "\(rejected.message)",
-            ])
+            return (run.modelName, .registerVersion(run, versionID: UUID.v7().uuidString.lowercased(), force: false))
         }
     }
 

@@ -22,17 +22,16 @@ enum RunToken {
     /// Where a run's token was kept before tokens were named by their hash.
     static func legacyFile(in artifacts: URL) -> URL { artifacts.appendingPathComponent(".token") }
 
-    /// Writes a new token readable by the owner only; the caller removes `file` if no run takes it.
-    static func create(root: URL) throws -> (token: String, sha256: String, file: URL) {
+    /// Keeps `token` for the local executor, readable by the owner only; the caller removes the file if no
+    /// run takes it.
+    static func write(_ token: String, root: URL) throws -> URL {
         let directory = root.appendingPathComponent("tokens")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let token = make()
-        let hash = sha256(token)
-        let file = self.file(root: root, sha256: hash)
+        let file = self.file(root: root, sha256: sha256(token))
         guard FileManager.default.createFile(atPath: file.path, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw TrainerLaunchError(message: "cannot write \(file.path)")
         }
-        return (token, hash, file)
+        return file
     }
 
     /// The run's token: the one whose hash its events hold.

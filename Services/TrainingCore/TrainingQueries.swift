@@ -38,10 +38,11 @@ struct TrainingQueries: Sendable {
 
     /// The number the model's next run gets: one past its highest. Fresh after every command of this
     /// service (its read model is updated in the command's transaction).
-    func nextRunNumber(_ model: String) async throws -> Int32 {
-        let rows = try await postgres.query("SELECT COALESCE(max(run_number), 0) + 1 FROM training_runs WHERE name = \(model)", logger: logger)
+    /// The model's highest run number so far (0 before its first run).
+    func highestRunNumber(_ model: String) async throws -> Int32 {
+        let rows = try await postgres.query("SELECT COALESCE(max(run_number), 0) FROM training_runs WHERE name = \(model)", logger: logger)
         for try await n in rows.decode(Int32.self) { return n }
-        return 1
+        return 0
     }
 
     private func runs(_ query: PostgresQuery) async throws -> [RunRow] {
@@ -172,23 +173,28 @@ struct TrainingQueries: Sendable {
     }
 
     /// Which of these datasets and configs exist: the facts a run's command is decided on.
+    /// Which of these datasets and configs exist, in one statement.
     func catalog(datasets: [String], featureConfigs: [String], modelConfigs: [String]) async throws -> TrainingRunDecider.Catalog {
-        TrainingRunDecider.Catalog(
-            datasets: try await ids("SELECT id FROM datasets WHERE id = ANY(\(datasets))"),
-            featureConfigs: try await ids("SELECT id FROM feature_configs WHERE id = ANY(\(featureConfigs))"),
-            modelConfigs: try await ids("SELECT id FROM model_configs WHERE id = ANY(\(modelConfigs))"))
+        let rows = try await postgres.query("""
+            SELECT 'dataset', id FROM datasets WHERE id = ANY(\(datasets))
+            UNION ALL SELECT 'feature_config', id FROM feature_configs WHERE id = ANY(\(featureConfigs))
+            UNION ALL SELECT 'model_config', id FROM model_configs WHERE id = ANY(\(modelConfigs))
+            """, logger: logger)
+        var catalog = TrainingRunDecider.Catalog()
+        for try await (kind, id) in rows.decode((String, String).self) {
+            switch kind {
+            case "dataset": catalog.datasets.insert(id)
+            case "feature_config": catalog.featureConfigs.insert(id)
+            default: catalog.modelConfigs.insert(id)
+            }
+        }
+        return catalog
     }
 
     private func bodies<T: Decodable>(_ type: T.Type, _ query: PostgresQuery) async throws -> [T] {
         let rows = try await postgres.query(query, logger: logger)
         var result: [T] = []
         for try await body in rows.decode(String.self) { result.append(try JSONText.decode(T.self, from: body)) }
-        return result
-    }
-
-    private func ids(_ query: PostgresQuery) async throws -> Set<String> {
-        var result = Set<String>()
-        for try await id in try await postgres.query(query, logger: logger).decode(String.self) { result.insert(id) }
         return result
     }
 

@@ -55,17 +55,18 @@ public struct TrainingReadModel: Projection {
                 try await connection.query("INSERT INTO model_configs (id, body, created_at) VALUES (\(e.modelConfigID), \(try JSONText.encode(ModelConfigView(e, createdAt: at)))::jsonb, \(at))", logger: logger)
             case .trainingRunCreated(let e):
                 let config = try JSONText.encode(e.config.view)
+                // The run and its nine pending stages, in one statement.
+                let stages = TrainingStage.pipeline.map(\.apiName)
                 try await connection.query("""
-                    INSERT INTO training_runs (id, run_number, name, description, model_type, status, config, executor, rerun_of,
-                        created_by, created_at, version)
-                    VALUES (\(e.runID), \(Int(e.runNumber)), \(e.modelName), \(e.descriptionText), \(ModelTypes.name(e.modelType)), 'pending',
-                        \(config)::jsonb, \(e.config.view.executor), \(e.rerunOfRunID.isEmpty ? nil : e.rerunOfRunID), \(e.createdBy), \(at), \(version))
+                    WITH run AS (
+                        INSERT INTO training_runs (id, run_number, name, description, model_type, status, config, executor, rerun_of,
+                            created_by, created_at, version)
+                        VALUES (\(e.runID), \(Int(e.runNumber)), \(e.modelName), \(e.descriptionText), \(ModelTypes.name(e.modelType)), 'pending',
+                            \(config)::jsonb, \(e.config.view.executor), \(e.rerunOfRunID.isEmpty ? nil : e.rerunOfRunID), \(e.createdBy), \(at),
+                            \(version)))
+                    INSERT INTO training_run_stages (run_id, stage, position, status)
+                    SELECT \(e.runID), stage, position, 'pending' FROM unnest(\(stages)::text[]) WITH ORDINALITY AS s(stage, position)
                     """, logger: logger)
-                for (position, stage) in TrainingStage.pipeline.enumerated() {
-                    try await connection.query("""
-                        INSERT INTO training_run_stages (run_id, stage, position, status) VALUES (\(e.runID), \(stage.apiName), \(position + 1), 'pending')
-                        """, logger: logger)
-                }
             case .trainingRunSubmitted(let e):
                 try await connection.query("""
                     UPDATE training_runs SET status = 'submitting', executor = \(e.executor), token_sha256 = \(e.tokenSha256),

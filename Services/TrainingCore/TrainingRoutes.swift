@@ -81,36 +81,42 @@ struct TrainingRoutes: Sendable {
         return EditedResponse(status: .created, response: RunResponse(trainingRun: try await queries.view(created.run), webhook: webhook(created.run, created.token)))
     }
 
-    /// Runs a creation command under the model's next number (`RunNumbers`), with a fresh webhook token
-    /// when the run is submitted at once; the token's file is removed when the command is refused.
+    /// Runs a creation command under the model's next number (`RunNumbers`), with a fresh webhook token when
+    /// the run is submitted at once. A dry run of the decider on a new aggregate comes first, so a creation
+    /// it refuses spends no number. Only a run the local executor will start keeps its token in a file (its
+    /// trainer gets it); an external trainer has it from the answer, once.
     private func createNumbered(
         model: String, submit: Bool, _ request: Request,
         _ command: (Int32, TrainingRunDecider.Submission?) -> TrainingRunDecider.Command
     ) async throws -> (run: RunRow, token: String?) {
-        var token: String?
+        let token = submit ? RunToken.make() : nil
+        let dryRun = try TrainingRunDecider.decide(
+            command(1, token.map { .init(tokenSHA256: RunToken.sha256($0), artifactURI: "") }), TrainingRunDecider.initial)
+        let local = dryRun.contains { if case .trainingRunCreated(let created) = $0 { created.config.executor == Executors.local } else { false } }
+        let tokenFile = try token.flatMap { local ? try RunToken.write($0, root: settings.artifactRoot) : nil }
         let metadata = try request.commandMetadata()
-        let (runID, _) = try await runNumbers.create(model: model, next: { try await queries.nextRunNumber(model) }) { number in
-            let runID = TrainingRunDecider.runID(model: model, number: number)
-            let written = try submit ? RunToken.create(root: settings.artifactRoot) : nil
-            let submission = written.map {
-                TrainingRunDecider.Submission(tokenSHA256: $0.sha256, artifactURI: settings.artifactDirectory(for: runID).path)
+        let runID: String
+        do {
+            (runID, _) = try await runNumbers.create(model: model, highest: { try await queries.highestRunNumber(model) }) { number in
+                let submission = token.map {
+                    TrainingRunDecider.Submission(
+                        tokenSHA256: RunToken.sha256($0),
+                        artifactURI: settings.artifactDirectory(for: TrainingRunDecider.runID(model: model, number: number)).path)
+                }
+                let runID = TrainingRunDecider.runID(model: model, number: number)
+                return try await environment.execute(TrainingRunDecider.self, aggregateID: runID, command: command(number, submission), metadata: metadata)
             }
-            do {
-                let outcome = try await environment.execute(TrainingRunDecider.self, aggregateID: runID, command: command(number, submission), metadata: metadata)
-                token = written?.token
-                return outcome
-            } catch {
-                if let written { try? FileManager.default.removeItem(at: written.file) }
-                throw error
-            }
+        } catch {
+            if let tokenFile { try? FileManager.default.removeItem(at: tokenFile) }
+            throw error
         }
-        if submit { submitted(runID) }
+        if submit && local { startsLocally(runID) }
         guard let run = try await queries.run(runID) else { throw APIError.notFound("run \(runID) vanished") }
         return (run, token)
     }
 
-    /// A run went to its executor: its artifact directory exists, and the local executor looks now.
-    private func submitted(_ runID: String) {
+    /// A run went to the local executor: its artifact directory exists, and the executor looks now.
+    private func startsLocally(_ runID: String) {
         try? FileManager.default.createDirectory(at: settings.artifactDirectory(for: runID), withIntermediateDirectories: true)
         executor.nudge()
     }
@@ -123,16 +129,18 @@ struct TrainingRoutes: Sendable {
 
     @Sendable func submit(_ request: Request, context: SlipwayRequestContext) async throws -> RunResponse {
         let run = try await run(context)
-        let written = try RunToken.create(root: settings.artifactRoot)
+        let token = RunToken.make()
+        let local = run.executor == Executors.local
+        let tokenFile = local ? try RunToken.write(token, root: settings.artifactRoot) : nil
         do {
-            let submission = TrainingRunDecider.Submission(tokenSHA256: written.sha256, artifactURI: settings.artifactDirectory(for: run.id).path)
+            let submission = TrainingRunDecider.Submission(tokenSHA256: RunToken.sha256(token), artifactURI: settings.artifactDirectory(for: run.id).path)
             try await execute(run.id, .submit(submission), request)
         } catch {
-            try? FileManager.default.removeItem(at: written.file)
+            if let tokenFile { try? FileManager.default.removeItem(at: tokenFile) }
             throw error
         }
-        submitted(run.id)
-        return RunResponse(trainingRun: try await queries.view(try await self.run(context)), webhook: webhook(run, written.token))
+        if local { startsLocally(run.id) }
+        return RunResponse(trainingRun: try await queries.view(try await self.run(context)), webhook: webhook(run, token))
     }
 
     struct CancelBody: Decodable {
@@ -223,9 +231,9 @@ struct TrainingRoutes: Sendable {
         try authenticate(request, run)
         let kind = try context.parameters.require("kind")
         let command = try await Webhooks.command(kind: kind, request: request, context: context, run: run, now: Date())
-        try await execute(run.id, command, request)
-        let updated = try await self.run(context)
-        return WebhookResponse(accepted: true, runId: updated.id, status: updated.status)
+        // The run's status after the report, as its events say (and the read model, updated with them, shows).
+        let outcome = try await environment.execute(TrainingRunDecider.self, aggregateID: run.id, command: command, metadata: try request.commandMetadata())
+        return WebhookResponse(accepted: true, runId: run.id, status: outcome.state.status.apiName)
     }
 
     // MARK: Lists

@@ -157,6 +157,38 @@ public final class EventStore: Sendable {
         command: D.Command,
         metadata: CommandMetadata
     ) async throws -> CommandOutcome<D> {
+        let (job, result) = Self.job(decider, aggregateID: aggregateID, command: command, metadata: metadata)
+        let events = try await batcher.submit(job) { batch in await self.commit(batch) }
+        let (state, version) = result.get()
+        return CommandOutcome(events: events, state: state, version: version)
+    }
+
+    /// Several commands queued together and in order, so they commit in one transaction when they fit in a
+    /// batch (each alone if that transaction fails, as always); a later command on the same aggregate decides
+    /// on the earlier ones' events. For reactions to a batch of another service's events. Each command's
+    /// outcome or error, in order.
+    public func executeAll<D: Decider>(
+        _ decider: D.Type, _ commands: [(aggregateID: String, command: D.Command, metadata: CommandMetadata)]
+    ) async -> [Result<CommandOutcome<D>, any Error>] {
+        let jobs = commands.map { Self.job(decider, aggregateID: $0.aggregateID, command: $0.command, metadata: $0.metadata) }
+        batcher.enqueue(jobs.map(\.job))
+        var results: [Result<CommandOutcome<D>, any Error>] = []
+        for (job, result) in jobs {
+            do {
+                let events = try await batcher.finish(job) { batch in await self.commit(batch) }
+                let (state, version) = result.get()
+                results.append(.success(CommandOutcome(events: events, state: state, version: version)))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
+
+    /// The write job of one command: it folds, checks the expected version, decides and versions the events.
+    private static func job<D: Decider>(
+        _ decider: D.Type, aggregateID: String, command: D.Command, metadata: CommandMetadata
+    ) -> (job: WriteJob, result: OutcomeBox<D>) {
         let result = OutcomeBox<D>()
         let job = WriteJob(aggregateType: D.aggregateType, aggregateID: aggregateID, stateType: ObjectIdentifier(D.State.self)) { base, newer in
             var state = (base?.state as? D.State) ?? D.initial
@@ -178,9 +210,7 @@ public final class EventStore: Sendable {
             }
             return (stored, AggregateSnapshot(version: newVersion, state: after))
         }
-        let events = try await batcher.submit(job) { batch in await self.commit(batch) }
-        let (state, version) = result.get()
-        return CommandOutcome(events: events, state: state, version: version)
+        return (job, result)
     }
 
     /// Commits a batch in one transaction. If the transaction fails (a concurrent writer took a

@@ -109,13 +109,14 @@ public final class Projector: Service {
                 logger.warning("skipping undecodable message", metadata: [LogKey.kafkaTopic: "\(message.topic)", LogKey.kafkaOffset: "\(message.offset)"])
                 continue
             }
-            guard var state = states[envelope.sourceService] else { continue }
-            state.lastHeard = .now
-            if envelope.sourcePosition > state.checkpoint {
-                state.buffer[envelope.sourcePosition] = envelope
-                touched.insert(envelope.sourceService)
+            // Mutated in place: a copy of the state would copy its whole buffer for every message.
+            let service = envelope.sourceService
+            guard let checkpoint = states[service]?.checkpoint else { continue }
+            states[service]?.lastHeard = .now
+            if envelope.sourcePosition > checkpoint {
+                states[service]?.buffer[envelope.sourcePosition] = envelope
+                touched.insert(service)
             }
-            states[envelope.sourceService] = state
         }
         for service in touched { try await drain(service, &states) }
     }
@@ -134,7 +135,9 @@ public final class Projector: Service {
 
     /// Applies the contiguous run after the checkpoint; backfills a hole that waited too long.
     func drain(_ service: String, _ states: inout [String: SourceState]) async throws {
-        guard var state = states[service] else { return }
+        // Taken out of the dictionary and put back, so its buffer is not copied.
+        guard var state = states.removeValue(forKey: service) else { return }
+        defer { states[service] = state }
         try await applyContiguous(service, &state)
         if let lowest = state.buffer.keys.min() {
             let now = ContinuousClock.now
@@ -156,7 +159,6 @@ public final class Projector: Service {
         } else {
             state.gapSince = nil
         }
-        states[service] = state
     }
 
     private func applyContiguous(_ service: String, _ state: inout SourceState) async throws {
@@ -189,7 +191,8 @@ public final class Projector: Service {
     }
 
     func catchUp(_ service: String, _ states: inout [String: SourceState]) async throws {
-        guard var state = states[service], let source = sources[service] else { return }
+        guard let source = sources[service], var state = states.removeValue(forKey: service) else { return }
+        defer { states[service] = state }
         while true {
             let page = try await source.feed.events(after: state.checkpoint, limit: configuration.feedPageSize)
             if page.isEmpty { break }
@@ -197,7 +200,6 @@ public final class Projector: Service {
             if page.count < configuration.feedPageSize { break }
         }
         state.buffer = state.buffer.filter { $0.key > state.checkpoint }
-        states[service] = state
     }
 
     /// Applies events (contiguous, ascending) and advances the checkpoint in one transaction. Another

@@ -30,7 +30,17 @@ final class WriteBatcher: Sendable {
 
     /// Queues `job` and returns once it is committed (or rejected).
     func submit(_ job: WriteJob, execute: Execute) async throws -> [StoredEvent] {
-        state.withLock { $0.queue.append(job) }
+        enqueue([job])
+        return try await finish(job, execute: execute)
+    }
+
+    /// Queues `jobs` together and in order, so they share a transaction when they fit in one batch.
+    func enqueue(_ jobs: [WriteJob]) {
+        state.withLock { $0.queue.append(contentsOf: jobs) }
+    }
+
+    /// Leads batches or waits until `job` is committed (or rejected).
+    func finish(_ job: WriteJob, execute: Execute) async throws -> [StoredEvent] {
         while true {
             let step = state.withLock { state -> Step in
                 if job.outcome.isResolved { return .done }

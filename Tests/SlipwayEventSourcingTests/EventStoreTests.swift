@@ -41,6 +41,27 @@ struct EventStoreTests {
         }
     }
 
+    @Test("commands executed together commit in order, a later one seeing the earlier one's events; a refused one fails alone")
+    func executeAllInOrder() async throws {
+        let url = try await environment.freshDatabase("store")
+        try await withPostgres(url) { client in
+            try await migrateCounterStore(client)
+            let source = SourceService(url: url, client: client, topic: "unused")
+            let results = await source.store.executeAll(Counter.self, [
+                ("a", .create(name: "a"), CommandMetadata()),
+                ("a", .increment(by: 2), CommandMetadata()),
+                ("a", .create(name: "again"), CommandMetadata()),
+                ("b", .increment(by: 1), CommandMetadata()),
+                ("a", .increment(by: 3), CommandMetadata()),
+            ])
+            #expect(results.map { (try? $0.get())?.version } == [1, 2, nil, nil, 3])
+            let refusals: [CommandRejected.Kind?] = results.map { if case .failure(let error as CommandRejected) = $0 { error.kind } else { nil } }
+            #expect(refusals == [nil, nil, .conflict, .notFound, nil])
+            #expect(try await counterRows(client, logger: TestEnvironment.logger).map(\.total) == [5])
+            #expect(try await source.store.events(aggregateType: Counter.aggregateType, aggregateID: "a").map(\.version) == [1, 2, 3])
+        }
+    }
+
     @Test("racing writers without an expected version retry: nothing lost, nothing duplicated")
     func concurrentWritersRetry() async throws {
         let url = try await environment.freshDatabase("store")
