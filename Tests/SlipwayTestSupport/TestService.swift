@@ -13,8 +13,6 @@ import SwiftProtobuf
 /// a test feeds a projection with `project`, as the projector would.
 public struct TestService: Sendable {
     public let api: APITestClient
-    /// HummingbirdTesting's client under `api` (transitional: for tests not yet on `api`).
-    public let testClient: any TestClientProtocol
     public let environment: ServiceEnvironment
     public let projections: [ProjectionSubscription]
 
@@ -69,7 +67,7 @@ public func withTestService(
         let projections = components.projections
         let workers = components.workers
         try await Application(router: router).test(.router) { client in
-            let service = TestService(api: APITestClient(client), testClient: client, environment: environment, projections: projections)
+            let service = TestService(api: APITestClient(client), environment: environment, projections: projections)
             try await prepare(service)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 if runWorkers {
