@@ -70,8 +70,11 @@ struct BundleBench {
         let tb = nowNs()
         for _ in 0..<reps { sink &+= try scorer.recommendBatch(batch, k: k).count }
         let batchPerQuery = Double(nowNs() - tb) / 1e3 / Double(reps * batch.count)
-        print(String(format: "candidates=%d dim=%d k=%d load_ms=%.1f topk_us_p50=%.1f topk_us_p99=%.1f recommend_us_p50=%.1f recommend_us_p99=%.1f batch64_us_per_query=%.1f (sink %d)",
-                     n, d, k, loadMs, p50, p99, e2e[iters / 2], e2e[iters * 99 / 100], batchPerQuery, sink % 7))
+        print(
+            String(
+                format:
+                    "candidates=%d dim=%d k=%d load_ms=%.1f topk_us_p50=%.1f topk_us_p99=%.1f recommend_us_p50=%.1f recommend_us_p99=%.1f batch64_us_per_query=%.1f (sink %d)",
+                n, d, k, loadMs, p50, p99, e2e[iters / 2], e2e[iters * 99 / 100], batchPerQuery, sink % 7))
         print(String(format: "RESULT score_us_p50=%.1f score_us_p99=%.1f qps_single_thread=%.0f", p50, p99, qps))
     }
 }

@@ -26,8 +26,10 @@ public enum ApiKeyDecider: Decider {
         public var createdBy: String
         public var now: Date
 
-        public init(id: String, model: String, name: String, keyPrefix: String, keySha256: String, expiresAt: Date? = nil,
-                    createdBy: String = "api", now: Date) {
+        public init(
+            id: String, model: String, name: String, keyPrefix: String, keySha256: String, expiresAt: Date? = nil,
+            createdBy: String = "api", now: Date
+        ) {
             self.id = id
             self.model = model
             self.name = name

@@ -70,8 +70,9 @@ struct ApiKeyRoutes: Sendable {
         let id = try context.parameters.require("id")
         _ = try await queries.apiKey(id)
         let body = try await request.decodeIfPresent(as: RevokeBody.self, context: context)
-        try await environment.execute(ApiKeyDecider.self, aggregateID: id, command: .revoke(reason: body?.reason ?? "", actor: "api"),
-                                      metadata: try request.commandMetadata())
+        try await environment.execute(
+            ApiKeyDecider.self, aggregateID: id, command: .revoke(reason: body?.reason ?? "", actor: "api"),
+            metadata: try request.commandMetadata())
         return try await queries.apiKey(id)
     }
 
@@ -82,8 +83,9 @@ struct ApiKeyRoutes: Sendable {
         for (index, entry) in body.usage.enumerated() {
             let usage = ApiKeyDecider.ApiKeyUsage(endpointID: entry.endpointId ?? "", lastUsedAt: entry.lastUsedAt, requestCount: entry.requestCount)
             do {
-                try await environment.execute(ApiKeyDecider.self, aggregateID: entry.apiKeyId, command: .recordUsage(usage),
-                                              metadata: try request.commandMetadata())
+                try await environment.execute(
+                    ApiKeyDecider.self, aggregateID: entry.apiKeyId, command: .recordUsage(usage),
+                    metadata: try request.commandMetadata())
                 recorded += 1
             } catch let rejected as CommandRejected where rejected.kind == .notFound {
                 continue  // a key the router knew and this service does not: nothing to record

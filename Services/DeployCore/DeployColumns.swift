@@ -17,12 +17,14 @@ enum DeployColumns {
     }
 
     static func steps(_ steps: [RolloutStep]) throws -> String {
-        try jsonString(steps.map { step in
-            [
-                "traffic_percent": Int(step.trafficPercent), "min_duration_seconds": Int(step.minDurationSeconds), "min_requests": Int(step.minRequests),
-                "gates": step.gates.map { ["kind": gateName($0.kind), "threshold": $0.threshold] as [String: Any] },
-            ] as [String: Any]
-        })
+        try jsonString(
+            steps.map { step in
+                [
+                    "traffic_percent": Int(step.trafficPercent), "min_duration_seconds": Int(step.minDurationSeconds),
+                    "min_requests": Int(step.minRequests),
+                    "gates": step.gates.map { ["kind": gateName($0.kind), "threshold": $0.threshold] as [String: Any] },
+                ] as [String: Any]
+            })
     }
 
     static func metrics(_ metrics: [String: Double]) throws -> String { try jsonString(metrics) }
@@ -45,7 +47,9 @@ enum DeployColumns {
 
     // MARK: Reading
 
-    static func decodeResources(_ text: String) throws -> ResourcesColumn { try PlatformJSON.decoder.decode(ResourcesColumn.self, from: Data(text.utf8)) }
+    static func decodeResources(_ text: String) throws -> ResourcesColumn {
+        try PlatformJSON.decoder.decode(ResourcesColumn.self, from: Data(text.utf8))
+    }
     static func decodeSteps(_ text: String) throws -> [StepColumn] { try PlatformJSON.decoder.decode([StepColumn].self, from: Data(text.utf8)) }
     /// Metric names are user data: read without any key conversion.
     static func decodeMetrics(_ text: String) throws -> [String: Double] { try JSONDecoder().decode([String: Double].self, from: Data(text.utf8)) }

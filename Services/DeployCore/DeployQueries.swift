@@ -29,7 +29,8 @@ struct DeployQueries: Sendable {
     }
 
     func knownVersion(model: String, number: Int32) async throws -> EndpointDecider.KnownVersion? {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT version_id, artifact_uri, blessed, metrics, source_run_id FROM known_versions
             WHERE model_name = \(model) AND version_number = \(Int(number))
             """, logger: logger)
@@ -42,7 +43,8 @@ struct DeployQueries: Sendable {
 
     /// The model and version a training run registered.
     func version(ofRun run: String) async throws -> (model: String, number: Int32)? {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT model_name, version_number FROM known_versions WHERE source_run_id = \(run) ORDER BY version_number DESC LIMIT 1
             """, logger: logger)
         for try await (model, number) in rows.decode((String, Int32).self) { return (model, number) }
@@ -70,7 +72,8 @@ struct DeployQueries: Sendable {
 
     /// Endpoints of the model that serve or are being deployed to.
     func servingEndpoints(model: String) async throws -> [String] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT DISTINCT e.name FROM endpoints e JOIN deployments d ON d.endpoint_name = e.name
             WHERE e.model_name = \(model) AND NOT e.deleted AND (d.traffic_percent > 0 OR d.status IN ('requested', 'deploying', 'rolling_out'))
             ORDER BY e.name
@@ -92,7 +95,8 @@ struct DeployQueries: Sendable {
     }
 
     func endpoint(_ name: String) async throws -> EndpointJSON {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT name, model_name, preset, resources, target, url, description, created_by, created_at, updated_at, active_deployment_id, version
             FROM endpoints WHERE name = \(name) AND NOT deleted
             """, logger: logger)
@@ -127,7 +131,8 @@ struct DeployQueries: Sendable {
 
     /// Deployments (newest first) of one endpoint, of one model, or the one with `id`.
     func deployments(endpoint: String? = nil, model: String? = nil, id: String? = nil) async throws -> [DeploymentJSON] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT d.id, d.endpoint_name, d.number, d.model_name, d.model_version_id, d.version_number, d.strategy, d.steps, d.force,
                    d.requested_by, d.reason, d.source_run_id, d.metrics, d.status, d.traffic_percent, d.step_index, d.error,
                    d.created_at, d.activated_at, d.ended_at
@@ -138,17 +143,24 @@ struct DeployQueries: Sendable {
             ORDER BY d.created_at DESC, d.number DESC
             """, logger: logger)
         var result: [DeploymentJSON] = []
-        for try await (id, endpoint, number, model, versionID, version, strategy, steps, force, requestedBy, reason, run, metrics, status,
-                       traffic, stepIndex, error, createdAt, activatedAt, endedAt)
-            in rows.decode((String, String, Int, String, String, Int, String, String, Bool, String, String, String, String, String,
-                            Int, Int, String, Date, Date?, Date?).self)
+        for try await (
+            id, endpoint, number, model, versionID, version, strategy, steps, force, requestedBy, reason, run, metrics, status,
+            traffic, stepIndex, error, createdAt, activatedAt, endedAt
+        )
+            in rows.decode(
+                (
+                    String, String, Int, String, String, Int, String, String, Bool, String, String, String, String, String,
+                    Int, Int, String, Date, Date?, Date?
+                ).self)
         {
-            result.append(DeploymentJSON(
-                id: id, endpoint: endpoint, number: number, modelName: model, modelVersionID: versionID, version: version, strategy: strategy,
-                steps: try DeployColumns.decodeSteps(steps), force: force, requestedBy: requestedBy, reason: reason, sourceRunID: run,
-                metrics: try DeployColumns.decodeMetrics(metrics), status: status, trafficPercent: traffic, stepIndex: stepIndex, error: error,
-                createdAt: MillisecondDate(createdAt), activatedAt: activatedAt.map(MillisecondDate.init), endedAt: endedAt.map(MillisecondDate.init),
-                revisionID: nil, revision: nil, rollbackAvailable: false, rollbackInstant: false))
+            result.append(
+                DeploymentJSON(
+                    id: id, endpoint: endpoint, number: number, modelName: model, modelVersionID: versionID, version: version, strategy: strategy,
+                    steps: try DeployColumns.decodeSteps(steps), force: force, requestedBy: requestedBy, reason: reason, sourceRunID: run,
+                    metrics: try DeployColumns.decodeMetrics(metrics), status: status, trafficPercent: traffic, stepIndex: stepIndex, error: error,
+                    createdAt: MillisecondDate(createdAt), activatedAt: activatedAt.map(MillisecondDate.init),
+                    endedAt: endedAt.map(MillisecondDate.init),
+                    revisionID: nil, revision: nil, rollbackAvailable: false, rollbackInstant: false))
         }
         return try await withRevisionsAndRollbacks(result)
     }
@@ -158,7 +170,8 @@ struct DeployQueries: Sendable {
     private func withRevisionsAndRollbacks(_ deployments: [DeploymentJSON]) async throws -> [DeploymentJSON] {
         guard !deployments.isEmpty else { return [] }
         let ids = deployments.map(\.id)
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT d.id, r.id, r.address, r.status, r.startup_ms, r.error FROM deployments d
             JOIN revisions r ON r.id = d.revision_id WHERE d.id = ANY(\(ids))
             """, logger: logger)
@@ -190,7 +203,8 @@ struct DeployQueries: Sendable {
     // MARK: serving-router
 
     func routingSnapshot() async throws -> RoutingSnapshotJSON {
-        let endpointRows = try await postgres.query("""
+        let endpointRows = try await postgres.query(
+            """
             SELECT e.name, e.model_name, e.version, r.id, r.deployment_id, r.address, r.traffic_percent, r.model_version_id, r.version_number
             FROM endpoints e LEFT JOIN revisions r ON r.endpoint_name = e.name AND r.status <> 'stopped' AND r.address IS NOT NULL
             WHERE NOT e.deleted ORDER BY e.name, r.id
@@ -203,12 +217,15 @@ struct DeployQueries: Sendable {
                 endpoints.append(.init(endpointID: name, name: name, modelName: model, version: version, routes: []))
             }
             if let revision, let address {
-                endpoints[endpoints.count - 1].routes.append(.init(
-                    revisionID: revision, deploymentID: deployment ?? "", address: address, percent: percent ?? 0, modelVersionID: versionID ?? "",
-                    versionNumber: number ?? 0))
+                endpoints[endpoints.count - 1].routes.append(
+                    .init(
+                        revisionID: revision, deploymentID: deployment ?? "", address: address, percent: percent ?? 0,
+                        modelVersionID: versionID ?? "",
+                        versionNumber: number ?? 0))
             }
         }
-        let keyRows = try await postgres.query("""
+        let keyRows = try await postgres.query(
+            """
             SELECT id, model_name, key_sha256, is_active AND (expires_at IS NULL OR expires_at > now()), version FROM api_keys ORDER BY id
             """, logger: logger)
         var keys: [RoutingSnapshotJSON.ApiKey] = []
@@ -227,7 +244,8 @@ struct DeployQueries: Sendable {
 
     /// Keys of one model, or the one with `id`; newest first.
     func apiKeys(model: String? = nil, id: String? = nil) async throws -> [ApiKeyJSON] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT id, model_name, name, key_prefix, is_active, created_by, created_at, expires_at, revoked_at, last_used_at
             FROM api_keys WHERE (\(model == nil) OR model_name = \(model ?? "")) AND (\(id == nil) OR id = \(id ?? ""))
             ORDER BY created_at DESC, id
@@ -236,8 +254,10 @@ struct DeployQueries: Sendable {
         for try await (id, model, name, prefix, active, createdBy, createdAt, expiresAt, revokedAt, lastUsedAt)
             in rows.decode((String, String, String, String, Bool, String, Date, Date?, Date?, Date?).self)
         {
-            result.append(ApiKeyJSON(id: id, modelName: model, name: name, keyPrefix: prefix, isActive: active, createdBy: createdBy,
-                                     createdAt: createdAt, expiresAt: expiresAt, revokedAt: revokedAt, lastUsedAt: lastUsedAt))
+            result.append(
+                ApiKeyJSON(
+                    id: id, modelName: model, name: name, keyPrefix: prefix, isActive: active, createdBy: createdBy,
+                    createdAt: createdAt, expiresAt: expiresAt, revokedAt: revokedAt, lastUsedAt: lastUsedAt))
         }
         return result
     }

@@ -265,8 +265,9 @@ struct DeployRoutes: Sendable {
         let deploy = EndpointDecider.DeployRequest(
             endpoint: newEndpoint(name, model: model, preset: body.preset, overrides: body.overrides, description: body.description),
             version: version, strategy: body.strategy,
-            rollout: .init(steps: body.steps, stepSeconds: body.stepSeconds, minRequests: body.minRequests, maxErrorRate: body.maxErrorRate,
-                           maxP99Ms: body.maxP99Ms),
+            rollout: .init(
+                steps: body.steps, stepSeconds: body.stepSeconds, minRequests: body.minRequests, maxErrorRate: body.maxErrorRate,
+                maxP99Ms: body.maxP99Ms),
             force: body.force ?? false, reason: body.reason ?? "", sourceRunID: body.sourceRunId, requestedBy: "api")
         let outcome = try await execute(name, .deploy(deploy), request)
         return try DeployRoutes.requestedDeploymentID(outcome)
@@ -290,10 +291,13 @@ struct DeployRoutes: Sendable {
 
     // MARK: Helpers
 
-    private func newEndpoint(_ name: String, model: String, preset: String?, overrides: ServingPresets.Overrides,
-                             description: String?) -> EndpointDecider.NewEndpoint {
-        EndpointDecider.NewEndpoint(name: name, model: model, preset: preset, overrides: overrides, description: description ?? "",
-                                    url: settings.endpointURL(name), createdBy: "api")
+    private func newEndpoint(
+        _ name: String, model: String, preset: String?, overrides: ServingPresets.Overrides,
+        description: String?
+    ) -> EndpointDecider.NewEndpoint {
+        EndpointDecider.NewEndpoint(
+            name: name, model: model, preset: preset, overrides: overrides, description: description ?? "",
+            url: settings.endpointURL(name), createdBy: "api")
     }
 
     @discardableResult

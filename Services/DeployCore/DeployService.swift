@@ -7,8 +7,9 @@ public enum DeployService {
     public static func definition(reader: ConfigReader = ConfigReader()) throws -> ServiceDefinition {
         let settings = try DeploySettings.load(reader: reader)
         return ServiceDefinition(context: .deploy, readModel: DeployReadModel()) { environment in
-            let target = LocalServingTarget(root: settings.servingRoot, modelServer: settings.modelServer,
-                                            readinessTimeout: .seconds(settings.readinessTimeoutSeconds), logger: environment.logger)
+            let target = LocalServingTarget(
+                root: settings.servingRoot, modelServer: settings.modelServer,
+                readinessTimeout: .seconds(settings.readinessTimeoutSeconds), logger: environment.logger)
             return ServiceComponents(
                 projections: [ProjectionSubscription(KnownModelsProjection(), from: [.registry, .training])],
                 routes: [ApiKeyRoutes(environment: environment).collection, DeployRoutes(environment: environment, settings: settings).collection],

@@ -68,7 +68,8 @@ public final class DeploymentController: Service {
     /// `.deploy` command the API executes. One waits while its endpoint has another deployment in progress;
     /// a refused one is recorded, so the run learns why.
     func requestRunDeploys() async throws {
-        let rows = try await environment.postgres.query("""
+        let rows = try await environment.postgres.query(
+            """
             SELECT q.run_id, q.model_name, q.version_number, q.endpoint_name, q.preset FROM run_deploy_requests q
             WHERE NOT EXISTS (SELECT 1 FROM deployments d WHERE d.source_run_id = q.run_id)
               AND NOT EXISTS (SELECT 1 FROM run_deploy_rejections j WHERE j.run_id = q.run_id)
@@ -94,7 +95,8 @@ public final class DeploymentController: Service {
     }
 
     func startRequested() async throws {
-        let rows = try await environment.postgres.query("""
+        let rows = try await environment.postgres.query(
+            """
             SELECT d.id, d.endpoint_name FROM deployments d WHERE d.status = 'requested' ORDER BY d.created_at
             """, logger: logger)
         var requested: [(String, String)] = []
@@ -131,7 +133,8 @@ public final class DeploymentController: Service {
 
     /// Keeps what serves or may serve soon running and stops the rest; returns the revisions to (re)start.
     func superviseRevisions() async throws -> [RevisionSpec] {
-        let rows = try await environment.postgres.query("""
+        let rows = try await environment.postgres.query(
+            """
             SELECT r.id, r.endpoint_name, r.model_name, r.version_number, r.artifact_uri, r.address, r.status, r.traffic_percent,
                    d.status, d.ended_at > now() - make_interval(secs => \(Double(settings.rollbackWindowSeconds))),
                    d.updated_at > now() - make_interval(secs => \(Self.drainSeconds))
@@ -142,8 +145,9 @@ public final class DeploymentController: Service {
         for try await (id, endpoint, model, version, artifact, address, status, traffic, deploymentStatus, recentlyEnded, draining)
             in rows.decode((String, String, String, Int32, String, String?, String, Int, String, Bool?, Bool).self)
         {
-            let spec = RevisionSpec(revisionID: id, endpoint: endpoint, modelName: model, versionNumber: version, artifactURI: artifact,
-                                    resources: ServingResources(), previousAddress: address)
+            let spec = RevisionSpec(
+                revisionID: id, endpoint: endpoint, modelName: model, versionNumber: version, artifactURI: artifact,
+                resources: ServingResources(), previousAddress: address)
             revisions.append((spec, status, traffic, deploymentStatus, recentlyEnded, draining))
         }
         var toStart: [RevisionSpec] = []
@@ -151,7 +155,8 @@ public final class DeploymentController: Service {
             let inFlight = launching.withLock { $0.contains(spec.revisionID) }
             // A revision that just lost its traffic keeps running a few seconds more: serving-router learns of
             // the new split through Kafka (tens of ms) and may still have requests on their way to it.
-            let keep = traffic > 0 || draining || ["deploying", "rolling_out"].contains(deploymentStatus)
+            let keep =
+                traffic > 0 || draining || ["deploying", "rolling_out"].contains(deploymentStatus)
                 || (["active", "inactive"].contains(deploymentStatus) && recentlyEnded != false)
             if !keep {
                 guard !inFlight else { continue }
@@ -164,7 +169,8 @@ public final class DeploymentController: Service {
                 toStart.append(spec)  // first start, or one interrupted by a deploy-svc restart
             } else if deploymentStatus != "deploying", !target.isRunning(spec.revisionID), restartDue(spec.revisionID) {
                 if status == "ready" {
-                    try await execute(spec.endpoint, .revisionFailed(revisionID: spec.revisionID, error: "model-server is not running; restarting it", logTail: ""))
+                    try await execute(
+                        spec.endpoint, .revisionFailed(revisionID: spec.revisionID, error: "model-server is not running; restarting it", logTail: ""))
                 }
                 logger.warning("restarting revision", metadata: [LogKey.revisionID: "\(spec.revisionID)"])
                 toStart.append(spec)
@@ -193,7 +199,8 @@ public final class DeploymentController: Service {
     // MARK: - Rollouts
 
     func advanceRollouts() async throws {
-        let rows = try await environment.postgres.query("""
+        let rows = try await environment.postgres.query(
+            """
             SELECT d.id, d.endpoint_name, d.step_index, EXTRACT(EPOCH FROM now() - d.step_started_at)::float8, r.id, r.address
             FROM deployments d JOIN revisions r ON r.id = d.revision_id WHERE d.status = 'rolling_out'
             """, logger: logger)
@@ -211,7 +218,8 @@ public final class DeploymentController: Service {
             // Wait for the step's minimum number of requests, but not forever: after three times the step's
             // duration (at least a minute more) the gates are judged on what was seen.
             if requests < step.minRequests, elapsed < max(3 * Double(step.minDurationSeconds), Double(step.minDurationSeconds) + 60) { continue }
-            let observation = RolloutPlan.Observation(healthy: healthy, requests: requests, errorRate: stats?.errorRate ?? 0, p99Ms: stats?.p99Ms ?? 0)
+            let observation = RolloutPlan.Observation(
+                healthy: healthy, requests: requests, errorRate: stats?.errorRate ?? 0, p99Ms: stats?.p99Ms ?? 0)
             switch RolloutPlan.evaluate(step, observation) {
             case .pass(let observed):
                 try await execute(endpoint, .passStep(deploymentID: deploymentID, stepIndex: Int32(stepIndex), observed: observed))

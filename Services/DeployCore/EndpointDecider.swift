@@ -47,8 +47,10 @@ public enum EndpointDecider: Decider {
         public var url: String
         public var createdBy: String
 
-        public init(name: String, model: String, preset: String? = nil, overrides: ServingPresets.Overrides = .init(),
-                    description: String = "", url: String = "", createdBy: String = "api") {
+        public init(
+            name: String, model: String, preset: String? = nil, overrides: ServingPresets.Overrides = .init(),
+            description: String = "", url: String = "", createdBy: String = "api"
+        ) {
             self.name = name
             self.model = model
             self.preset = preset
@@ -69,8 +71,10 @@ public enum EndpointDecider: Decider {
         public var description: String?
         public var updatedBy: String
 
-        public init(name: String? = nil, preset: String? = nil, overrides: ServingPresets.Overrides = .init(), description: String? = nil,
-                    updatedBy: String = "api") {
+        public init(
+            name: String? = nil, preset: String? = nil, overrides: ServingPresets.Overrides = .init(), description: String? = nil,
+            updatedBy: String = "api"
+        ) {
             self.name = name
             self.preset = preset
             self.overrides = overrides
@@ -106,7 +110,8 @@ public enum EndpointDecider: Decider {
         public var maxErrorRate: Double?
         public var maxP99Ms: Double?
 
-        public init(steps: [Int32]? = nil, stepSeconds: Int32? = nil, minRequests: Int64? = nil, maxErrorRate: Double? = nil, maxP99Ms: Double? = nil) {
+        public init(steps: [Int32]? = nil, stepSeconds: Int32? = nil, minRequests: Int64? = nil, maxErrorRate: Double? = nil, maxP99Ms: Double? = nil)
+        {
             self.steps = steps
             self.stepSeconds = stepSeconds
             self.minRequests = minRequests
@@ -130,8 +135,10 @@ public enum EndpointDecider: Decider {
         public var sourceRunID: String?
         public var requestedBy: String
 
-        public init(endpoint: NewEndpoint, version: KnownVersion, strategy: String? = nil, rollout: RolloutParameters = .init(), force: Bool = false,
-                    reason: String = "", sourceRunID: String? = nil, requestedBy: String = "api") {
+        public init(
+            endpoint: NewEndpoint, version: KnownVersion, strategy: String? = nil, rollout: RolloutParameters = .init(), force: Bool = false,
+            reason: String = "", sourceRunID: String? = nil, requestedBy: String = "api"
+        ) {
             self.endpoint = endpoint
             self.version = version
             self.strategy = strategy
@@ -221,7 +228,8 @@ public enum EndpointDecider: Decider {
         case .deploy(let request):
             return try decideDeploy(request, state)
 
-        case .update, .startRevision, .revisionReady, .revisionFailed, .stopRevision, .passStep, .failGate, .rollback, .setTraffic, .undeploy, .delete:
+        case .update, .startRevision, .revisionReady, .revisionFailed, .stopRevision, .passStep, .failGate, .rollback, .setTraffic, .undeploy,
+            .delete:
             guard let endpoint = state.endpoint, !state.deleted else { throw endpointNotFound }
             return try decide(command, on: endpoint, state)
         }
@@ -253,7 +261,8 @@ public enum EndpointDecider: Decider {
 
         case .revisionReady(let revisionID, let address, let startupMs):
             guard let revision = state.revisions[revisionID], !revision.stopped,
-                  let deployment = state.deployment(revision.deploymentID) else { return [] }
+                let deployment = state.deployment(revision.deploymentID)
+            else { return [] }
             if revision.ready, revision.address == address { return [] }  // repeated report
             var ready = RevisionReady()
             ready.endpointID = name
@@ -273,7 +282,8 @@ public enum EndpointDecider: Decider {
 
         case .revisionFailed(let revisionID, let error, let logTail):
             guard let revision = state.revisions[revisionID], !revision.stopped,
-                  let deployment = state.deployment(revision.deploymentID) else { return [] }
+                let deployment = state.deployment(revision.deploymentID)
+            else { return [] }
             var failed = RevisionFailed()
             failed.endpointID = name
             failed.deploymentID = deployment.id
@@ -310,7 +320,8 @@ public enum EndpointDecider: Decider {
 
         case .passStep(let deploymentID, let stepIndex, let observed):
             guard let deployment = state.deployment(deploymentID), deployment.status == .rollingOut,
-                  deployment.stepIndex == stepIndex, let revisionID = deployment.revisionID else { return [] }
+                deployment.stepIndex == stepIndex, let revisionID = deployment.revisionID
+            else { return [] }
             var passed = RolloutStepPassed()
             passed.endpointID = name
             passed.deploymentID = deploymentID
@@ -319,7 +330,8 @@ public enum EndpointDecider: Decider {
             var events: [DeployEvent] = [.rolloutStepPassed(passed)]
             let next = Int(stepIndex) + 1
             if next < deployment.requested.steps.count {
-                events += startStep(Int32(next), deployment.requested.steps[next].trafficPercent, of: deployment, revisionID: revisionID, state: state)
+                events += startStep(
+                    Int32(next), deployment.requested.steps[next].trafficPercent, of: deployment, revisionID: revisionID, state: state)
             } else {
                 let shift: TrafficShiftReason? = state.traffic != [revisionID: 100] ? .rolloutStep : nil
                 events += activation(deployment, revisionID: revisionID, shift: shift, endpoint: endpoint, state: state)
@@ -359,8 +371,9 @@ public enum EndpointDecider: Decider {
                     throw CommandRejected(.invalid, field: "traffic", "no deployment \(deploymentID) on '\(name)'")
                 }
                 guard let revisionID = deployment.revisionID, state.revisions[revisionID]?.isWarm == true else {
-                    throw CommandRejected(.conflict, field: "traffic",
-                                          "v\(deployment.requested.versionNumber) (\(deploymentID)) has no running revision; roll back to it or redeploy it first")
+                    throw CommandRejected(
+                        .conflict, field: "traffic",
+                        "v\(deployment.requested.versionNumber) (\(deploymentID)) has no running revision; roll back to it or redeploy it first")
                 }
                 traffic[revisionID] = percent
             }
@@ -426,7 +439,8 @@ public enum EndpointDecider: Decider {
             updated.resources = try ServingPresets.resolve(base: endpoint.resources, overrides: change.overrides)
         }
         updated.descriptionText = change.description ?? endpoint.descriptionText
-        updated.updatedFields = (change.preset != nil ? ["preset"] : []) + (change.overrides.isEmpty ? [] : ["resources"])
+        updated.updatedFields =
+            (change.preset != nil ? ["preset"] : []) + (change.overrides.isEmpty ? [] : ["resources"])
             + (change.description != nil ? ["description"] : [])
         updated.updatedBy = change.updatedBy
         return updated
@@ -448,10 +462,13 @@ public enum EndpointDecider: Decider {
         let model = request.endpoint.model
         let name = request.endpoint.name
         if !version.blessed && !request.force {
-            throw CommandRejected(.conflict, field: "force", "v\(version.number) of '\(model)' is not blessed; pass \"force\": true to deploy it anyway")
+            throw CommandRejected(
+                .conflict, field: "force", "v\(version.number) of '\(model)' is not blessed; pass \"force\": true to deploy it anyway")
         }
         let strategyName = (request.strategy ?? (request.rollout.steps == nil ? "immediate" : "gradual")).lowercased()
-        guard ["immediate", "gradual"].contains(strategyName) else { throw CommandRejected(.invalid, field: "strategy", "strategy is immediate or gradual") }
+        guard ["immediate", "gradual"].contains(strategyName) else {
+            throw CommandRejected(.invalid, field: "strategy", "strategy is immediate or gradual")
+        }
         var requested = DeploymentRequested()
         requested.strategy = strategyName == "gradual" ? .gradual : .immediate
         if requested.strategy == .gradual {
@@ -464,13 +481,15 @@ public enum EndpointDecider: Decider {
         var state = state
         if state.exists {
             guard state.modelName == model else {
-                throw CommandRejected(.conflict, field: "endpoint",
-                                      "endpoint '\(name)' belongs to model '\(state.modelName)'; choose one of '\(model)''s endpoints or a new name")
+                throw CommandRejected(
+                    .conflict, field: "endpoint",
+                    "endpoint '\(name)' belongs to model '\(state.modelName)'; choose one of '\(model)''s endpoints or a new name")
             }
         } else {
             if let problem = EndpointName.problem(name) { throw CommandRejected(.invalid, field: "endpoint", "endpoint name \(problem)") }
             if requested.strategy == .gradual {
-                throw CommandRejected(.invalid, field: "strategy", "a gradual rollout needs a version already serving; deploy the first version immediately")
+                throw CommandRejected(
+                    .invalid, field: "strategy", "a gradual rollout needs a version already serving; deploy the first version immediately")
             }
             let created = DeployEvent.endpointCreated(try endpointCreated(request.endpoint, nameField: "endpoint"))
             events.append(created)
@@ -496,12 +515,14 @@ public enum EndpointDecider: Decider {
         }
         if requested.strategy == .gradual {
             guard let active = state.active, let revision = active.revisionID, state.traffic[revision, default: 0] > 0 else {
-                throw CommandRejected(.invalid, field: "strategy",
-                                      "a gradual rollout needs a version already serving on '\(name)' to shift traffic from; deploy immediately first")
+                throw CommandRejected(
+                    .invalid, field: "strategy",
+                    "a gradual rollout needs a version already serving on '\(name)' to shift traffic from; deploy immediately first")
             }
         }
         if !requested.force, let active = state.active, active.requested.versionNumber == requested.versionNumber, state.traffic.count == 1 {
-            throw CommandRejected(.conflict, field: "version", "v\(requested.versionNumber) is already serving on '\(name)'; pass force to redeploy it")
+            throw CommandRejected(
+                .conflict, field: "version", "v\(requested.versionNumber) is already serving on '\(name)'; pass force to redeploy it")
         }
         var requested = requested
         let number = Int32(state.deployments.count + 1)
@@ -537,19 +558,26 @@ public enum EndpointDecider: Decider {
         started.revisionID = revisionID
         var traffic: [String: Int32] = [revisionID: percent]
         if percent < 100, let previous = state.active?.revisionID, previous != revisionID { traffic[previous] = 100 - percent }
-        return [.rolloutStepStarted(started), shift(traffic, reason: .rolloutStep, deploymentID: deployment.id, by: deployment.requested.requestedBy, state: state)]
+        return [
+            .rolloutStepStarted(started),
+            shift(traffic, reason: .rolloutStep, deploymentID: deployment.id, by: deployment.requested.requestedBy, state: state),
+        ]
     }
 
     /// The deployment's revision takes all traffic (shifted for `reason`; nil when it has it already) and the
     /// deployment becomes the active one. A deployment that is a rollback says so: `RolledBack` follows.
-    static func activation(_ deployment: Deployment, revisionID: String, shift reason: TrafficShiftReason?, endpoint: EndpointCreated,
-                           state: State) -> [DeployEvent] {
+    static func activation(
+        _ deployment: Deployment, revisionID: String, shift reason: TrafficShiftReason?, endpoint: EndpointCreated,
+        state: State
+    ) -> [DeployEvent] {
         let requested = deployment.requested
         let isRollback = !requested.rollbackToDeploymentID.isEmpty
         var events: [DeployEvent] = []
         if let reason {
-            events.append(shift([revisionID: 100], reason: isRollback ? .rollback : reason, deploymentID: deployment.id, by: requested.requestedBy,
-                                state: state))
+            events.append(
+                shift(
+                    [revisionID: 100], reason: isRollback ? .rollback : reason, deploymentID: deployment.id, by: requested.requestedBy,
+                    state: state))
         }
         var activated = DeploymentActivated()
         activated.endpointID = endpoint.name
@@ -564,8 +592,10 @@ public enum EndpointDecider: Decider {
         activated.sourceRunID = requested.sourceRunID
         events.append(.deploymentActivated(activated))
         if isRollback {
-            events.append(rolledBack(from: state.active, to: deployment, revisionID: revisionID, trigger: .manual,
-                                     reason: requested.reason, by: requested.requestedBy, state: state))
+            events.append(
+                rolledBack(
+                    from: state.active, to: deployment, revisionID: revisionID, trigger: .manual,
+                    reason: requested.reason, by: requested.requestedBy, state: state))
         }
         return events
     }
@@ -594,9 +624,12 @@ public enum EndpointDecider: Decider {
             if let from, from.status != .active, from.status != .rollingOut {
                 throw CommandRejected(.conflict, "deployment \(from.id) is still starting; wait for it or undeploy")
             }
-            return [shift([revisionID: 100], reason: .rollback, deploymentID: target.id, by: rollback.actor, state: state),
-                    rolledBack(from: from, to: target, revisionID: revisionID, trigger: rollback.trigger, reason: rollback.reason,
-                               by: rollback.actor, state: state)]
+            return [
+                shift([revisionID: 100], reason: .rollback, deploymentID: target.id, by: rollback.actor, state: state),
+                rolledBack(
+                    from: from, to: target, revisionID: revisionID, trigger: rollback.trigger, reason: rollback.reason,
+                    by: rollback.actor, state: state),
+            ]
 
         case .redeploy:
             // Only a rollback someone asked for deploys a version again; an automatic one (a failed gate during a
@@ -615,8 +648,10 @@ public enum EndpointDecider: Decider {
         }
     }
 
-    static func rolledBack(from: Deployment?, to target: Deployment, revisionID: String, trigger: RollbackTrigger, reason: String, by: String,
-                           state: State) -> DeployEvent {
+    static func rolledBack(
+        from: Deployment?, to target: Deployment, revisionID: String, trigger: RollbackTrigger, reason: String, by: String,
+        state: State
+    ) -> DeployEvent {
         var rolledBack = RolledBack()
         rolledBack.endpointID = state.name
         rolledBack.fromDeploymentID = from?.id ?? ""
@@ -634,7 +669,8 @@ public enum EndpointDecider: Decider {
 
     static func deployment(_ reference: DeploymentReference, _ state: State) throws -> Deployment {
         guard let deployment = reference.resolve(in: state) else {
-            throw CommandRejected(.invalid, field: reference.field, "'\(state.name)' has no deployment '\(reference.text)' (give a deployment id or vN)")
+            throw CommandRejected(
+                .invalid, field: reference.field, "'\(state.name)' has no deployment '\(reference.text)' (give a deployment id or vN)")
         }
         return deployment
     }

@@ -13,19 +13,23 @@ public struct KnownModelsProjection: Projection {
     public var migrations: [Migration] {
         [
             Migration(1, "known models", ["CREATE TABLE known_models (name text PRIMARY KEY, deleted boolean NOT NULL DEFAULT false)"]),
-            Migration(2, "known versions", [
-                """
-                CREATE TABLE known_versions (model_name text NOT NULL, version_number int NOT NULL, version_id text NOT NULL,
-                    artifact_uri text NOT NULL, blessed boolean NOT NULL, metrics text NOT NULL, source_run_id text NOT NULL,
-                    PRIMARY KEY (model_name, version_number))
-                """,
-            ]),
-            Migration(3, "auto-deploy requests", [
-                """
-                CREATE TABLE run_deploy_requests (run_id text PRIMARY KEY, model_name text NOT NULL, version_number int NOT NULL,
-                    endpoint_name text NOT NULL, preset text NOT NULL, requested_at timestamptz NOT NULL)
-                """,
-            ]),
+            Migration(
+                2, "known versions",
+                [
+                    """
+                    CREATE TABLE known_versions (model_name text NOT NULL, version_number int NOT NULL, version_id text NOT NULL,
+                        artifact_uri text NOT NULL, blessed boolean NOT NULL, metrics text NOT NULL, source_run_id text NOT NULL,
+                        PRIMARY KEY (model_name, version_number))
+                    """
+                ]),
+            Migration(
+                3, "auto-deploy requests",
+                [
+                    """
+                    CREATE TABLE run_deploy_requests (run_id text PRIMARY KEY, model_name text NOT NULL, version_number int NOT NULL,
+                        endpoint_name text NOT NULL, preset text NOT NULL, requested_at timestamptz NOT NULL)
+                    """
+                ]),
         ]
     }
 
@@ -38,14 +42,16 @@ public struct KnownModelsProjection: Projection {
                 try await connection.query("UPDATE known_models SET deleted = true WHERE name = \(e.name)", logger: logger)
             case .training(.trainingRunDeployRequested(let e)):
                 let preset = e.deploymentConfig.preset == .unspecified ? "production" : ServingPresets.name(of: e.deploymentConfig.preset)
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO run_deploy_requests (run_id, model_name, version_number, endpoint_name, preset, requested_at)
                     VALUES (\(e.runID), \(e.registeredModelID), \(Int(e.versionNumber)), \(e.deploymentConfig.endpointName), \(preset),
                             \(recorded.occurredAt))
                     ON CONFLICT (run_id) DO NOTHING
                     """, logger: logger)
             case .registry(.modelVersionRegistered(let e)):
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO known_versions (model_name, version_number, version_id, artifact_uri, blessed, metrics, source_run_id)
                     VALUES (\(e.modelName), \(Int(e.versionNumber)), \(e.versionID), \(e.artifactUri), \(e.blessed),
                             \(try DeployColumns.metrics(e.metrics)), \(e.sourceRunID))
@@ -54,10 +60,10 @@ public struct KnownModelsProjection: Projection {
             case .registry(.registeredModelUpdated), .registry(.modelAliasSet), .registry(.modelAliasDeleted), .registry(.modelVersionStatusChanged):
                 break  // names, versions and blessing are all a deployment needs of the registry
             case .training(.datasetRegistered), .training(.featureConfigCreated), .training(.modelConfigCreated),
-                 .training(.trainingRunCreated), .training(.trainingRunSubmitted), .training(.trainingRunStarted),
-                 .training(.trainingRunConfigEdited), .training(.stageStarted), .training(.stageCompleted), .training(.stageFailed),
-                 .training(.stageSkipped), .training(.epochCompleted), .training(.trainingRunCompleted), .training(.trainingRunFailed),
-                 .training(.trainingRunCancelled), .training(.trainingRunDeployed), .training(.trainingRunDeployFailed):
+                .training(.trainingRunCreated), .training(.trainingRunSubmitted), .training(.trainingRunStarted),
+                .training(.trainingRunConfigEdited), .training(.stageStarted), .training(.stageCompleted), .training(.stageFailed),
+                .training(.stageSkipped), .training(.epochCompleted), .training(.trainingRunCompleted), .training(.trainingRunFailed),
+                .training(.trainingRunCancelled), .training(.trainingRunDeployed), .training(.trainingRunDeployFailed):
                 break  // of training, only a run's request to deploy its version
             case .schedule, .deploy, .testing, .metrics, .serving:
                 break  // not subscribed

@@ -6,7 +6,7 @@ import SlipwayLocalRuntime
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// model-server processes on this machine, one per revision, on free loopback ports. Each revision has
@@ -40,7 +40,8 @@ public final class LocalServingTarget: ServingTarget {
         let clock = ContinuousClock()
         let began = clock.now
         if let adopted = await adopt(revision.revisionID) {
-            logger.info("adopted a running revision", metadata: [LogKey.revisionID: "\(revision.revisionID)", LogKey.revisionPort: "\(adopted.port)"])
+            logger.info(
+                "adopted a running revision", metadata: [LogKey.revisionID: "\(revision.revisionID)", LogKey.revisionPort: "\(adopted.port)"])
             return (Self.address(adopted.port), 0)
         }
         await stop(revision.revisionID)
@@ -50,8 +51,10 @@ public final class LocalServingTarget: ServingTarget {
         let bundle = revision.artifactURI.hasPrefix("file://") ? String(revision.artifactURI.dropFirst(7)) : revision.artifactURI
         let process = Process()
         process.executableURL = modelServer
-        process.arguments = ["--bundle", bundle, "--name", revision.modelName, "--version", "\(revision.versionNumber)",
-                             "--host", "127.0.0.1", "--port", "\(port)"]
+        process.arguments = [
+            "--bundle", bundle, "--name", revision.modelName, "--version", "\(revision.versionNumber)",
+            "--host", "127.0.0.1", "--port", "\(port)",
+        ]
         process.standardInput = FileHandle.nullDevice
         let logFile = directory.appendingPathComponent("model-server.log")
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)

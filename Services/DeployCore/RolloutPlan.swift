@@ -8,11 +8,19 @@ public enum RolloutPlan {
     public static let defaultMaxErrorRate = 0.01
     public static let defaultMaxP99Ms = 250.0
 
-    public static func steps(percents: [Int32], stepSeconds: Int32, minRequests: Int64 = 0,
-                             maxErrorRate: Double = defaultMaxErrorRate, maxP99Ms: Double = defaultMaxP99Ms) throws -> [RolloutStep] {
-        guard !percents.isEmpty, percents.count <= 10 else { throw CommandRejected(.invalid, field: "steps", "give 1 to 10 steps, e.g. [10, 50, 100]") }
-        guard percents.allSatisfy({ (1...100).contains($0) }) else { throw CommandRejected(.invalid, field: "steps", "each step is a percentage from 1 to 100") }
-        guard zip(percents, percents.dropFirst()).allSatisfy({ $0 < $1 }) else { throw CommandRejected(.invalid, field: "steps", "percentages must increase") }
+    public static func steps(
+        percents: [Int32], stepSeconds: Int32, minRequests: Int64 = 0,
+        maxErrorRate: Double = defaultMaxErrorRate, maxP99Ms: Double = defaultMaxP99Ms
+    ) throws -> [RolloutStep] {
+        guard !percents.isEmpty, percents.count <= 10 else {
+            throw CommandRejected(.invalid, field: "steps", "give 1 to 10 steps, e.g. [10, 50, 100]")
+        }
+        guard percents.allSatisfy({ (1...100).contains($0) }) else {
+            throw CommandRejected(.invalid, field: "steps", "each step is a percentage from 1 to 100")
+        }
+        guard zip(percents, percents.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw CommandRejected(.invalid, field: "steps", "percentages must increase")
+        }
         guard percents.last == 100 else { throw CommandRejected(.invalid, field: "steps", "the last step must be 100") }
         guard (0...86_400).contains(stepSeconds) else { throw CommandRejected(.invalid, field: "step_seconds", "must be 0 to 86400") }
         guard (0.0...1.0).contains(maxErrorRate) else { throw CommandRejected(.invalid, field: "max_error_rate", "must be between 0 and 1") }
@@ -67,14 +75,16 @@ public enum RolloutPlan {
             case .errorRate where observation.requests > 0:
                 observed["error_rate"] = observation.errorRate
                 if observation.errorRate > gate.threshold {
-                    return .fail(gate: .errorRate, threshold: gate.threshold, observed: observation.errorRate,
-                                 reason: String(format: "error rate %.2f%% above %.2f%%", observation.errorRate * 100, gate.threshold * 100))
+                    return .fail(
+                        gate: .errorRate, threshold: gate.threshold, observed: observation.errorRate,
+                        reason: String(format: "error rate %.2f%% above %.2f%%", observation.errorRate * 100, gate.threshold * 100))
                 }
             case .latencyP99 where observation.requests > 0:
                 observed["p99_ms"] = observation.p99Ms
                 if observation.p99Ms > gate.threshold {
-                    return .fail(gate: .latencyP99, threshold: gate.threshold, observed: observation.p99Ms,
-                                 reason: String(format: "p99 latency %.1f ms above %.1f ms", observation.p99Ms, gate.threshold))
+                    return .fail(
+                        gate: .latencyP99, threshold: gate.threshold, observed: observation.p99Ms,
+                        reason: String(format: "p99 latency %.1f ms above %.1f ms", observation.p99Ms, gate.threshold))
                 }
             default:
                 break

@@ -45,7 +45,9 @@ public enum ServingPresets {
 
         public init() {}
 
-        public var isEmpty: Bool { [minInstances, maxInstances, timeoutSeconds, maxBatchSize].allSatisfy { $0 == nil } && memory == nil && cpu == nil }
+        public var isEmpty: Bool {
+            [minInstances, maxInstances, timeoutSeconds, maxBatchSize].allSatisfy { $0 == nil } && memory == nil && cpu == nil
+        }
     }
 
     /// The preset's resources with the overrides applied, checked; errors name the field.

@@ -4,8 +4,9 @@ import Foundation
 import Logging
 import SlipwayContracts
 import SlipwayKafka
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The platform's topics, created at start.
@@ -17,9 +18,10 @@ struct DevBrokerCommand: AsyncParsableCommand {
         commandName: "slipway-devbroker",
         abstract: "A local Kafka-protocol broker (librdkafka's mock cluster) with the platform's topics.")
 
-    @Option(help: ArgumentHelp(
-        "Publish a stable address: a proxy on 127.0.0.1:PORT (PORT+i for broker i+1) forwards to the mock cluster and makes clients use only the proxy addresses, so they survive a restart on the same port (0 = free ports).",
-        valueName: "PORT"))
+    @Option(
+        help: ArgumentHelp(
+            "Publish a stable address: a proxy on 127.0.0.1:PORT (PORT+i for broker i+1) forwards to the mock cluster and makes clients use only the proxy addresses, so they survive a restart on the same port (0 = free ports).",
+            valueName: "PORT"))
     var port: Int?
 
     @Option(help: "Number of mock brokers.")

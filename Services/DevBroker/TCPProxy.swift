@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import Logging
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A Kafka-aware TCP forwarder: listens on 127.0.0.1:port and pipes every accepted
 /// connection to one mock broker (`target`). Requests pass through byte for byte; responses

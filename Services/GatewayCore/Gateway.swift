@@ -3,10 +3,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import SlipwayEventSourcing
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
+import SlipwayEventSourcing
 import SlipwayPlatform
 
 /// The public REST entry point: forwards `/api/...` to the owning service by the route table, with a
@@ -69,7 +69,9 @@ struct Proxy: Sendable {
     let routes: RouteTable
 
     /// Headers that describe one hop, not the message (RFC 9110 §7.6.1).
-    static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length"]
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length",
+    ]
 
     @Sendable func forward(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
         let path = request.uri.path

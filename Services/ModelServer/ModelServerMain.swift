@@ -46,8 +46,12 @@ struct ModelServerCommand: AsyncParsableCommand {
         let batcher = batchGroup.map {
             PredictBatcher(scorer: model.scorer, maxBatchSize: maxBatchSize, timeout: .milliseconds(Int64(max(0, batchTimeoutMs))), loop: $0.next())
         }
-        logger.info("serving", metadata: [LogKey.model: "\(model.name)", LogKey.version: "\(model.version)", LogKey.candidates: "\(model.scorer.candidateCount)",
-                                          LogKey.httpPort: "\(port)", LogKey.batchMaxSize: "\(batcher?.maxBatchSize ?? 1)"])
+        logger.info(
+            "serving",
+            metadata: [
+                LogKey.model: "\(model.name)", LogKey.version: "\(model.version)", LogKey.candidates: "\(model.scorer.candidateCount)",
+                LogKey.httpPort: "\(port)", LogKey.batchMaxSize: "\(batcher?.maxBatchSize ?? 1)",
+            ])
         let server = ModelHTTPServer(api: ModelServerAPI(model: model, batcher: batcher), host: host, port: port, group: group, logger: logger)
         var configuration = ServiceGroupConfiguration(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = ShutdownBudget.graceful

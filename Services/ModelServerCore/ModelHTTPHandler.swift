@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
 import NIOHTTP1
 import SlipwayPlatform
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// One connection's HTTP/1.1 handler: collects the body, routes, scores inline on the event loop and
 /// writes the answer (head and body leave in one `writev`). Keep-alive as the client asks; pipelined
@@ -29,10 +30,13 @@ final class ModelHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         let head = request.head
         let keepAlive = head.isKeepAlive
         if request.tooLarge {
-            write(ModelServerAPI.errorAnswer(ModelServerAPI.tooLarge, allocator: context.channel.allocator), version: head.version, keepAlive: keepAlive, context: context)
+            write(
+                ModelServerAPI.errorAnswer(ModelServerAPI.tooLarge, allocator: context.channel.allocator), version: head.version,
+                keepAlive: keepAlive, context: context)
             return
         }
-        switch api.handle(method: head.method, uri: head.uri, body: request.body, allocator: context.channel.allocator, eventLoop: context.eventLoop) {
+        switch api.handle(method: head.method, uri: head.uri, body: request.body, allocator: context.channel.allocator, eventLoop: context.eventLoop)
+        {
         case .now(let answer):
             write(answer, version: head.version, keepAlive: keepAlive, context: context)
         case .later(let future):
@@ -76,7 +80,8 @@ final class ModelHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
         dateSecond = now
-        dateHeader = "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+        dateHeader =
+            "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
         return dateHeader
     }

@@ -27,12 +27,16 @@ public final class ModelServerAPI: Sendable {
     public init(model: ServedModel, batcher: PredictBatcher? = nil) {
         self.model = model
         self.batcher = batcher
-        healthBody = ((try? PlatformJSON.encode(Health(
-            status: "ok", modelName: model.name, modelVersion: model.version, trainingRunId: model.trainingRunID,
-            candidates: model.scorer.candidateCount, dim: model.scorer.dim))) ?? [])
-        statusBody = (try? PlatformJSON.encode(ModelStatus(modelVersionStatus: [
-            .init(version: model.version, state: "AVAILABLE", status: .init(errorCode: "OK", errorMessage: "")),
-        ]))) ?? []
+        healthBody =
+            ((try? PlatformJSON.encode(
+                Health(
+                    status: "ok", modelName: model.name, modelVersion: model.version, trainingRunId: model.trainingRunID,
+                    candidates: model.scorer.candidateCount, dim: model.scorer.dim))) ?? [])
+        statusBody =
+            (try? PlatformJSON.encode(
+                ModelStatus(modelVersionStatus: [
+                    .init(version: model.version, state: "AVAILABLE", status: .init(errorCode: "OK", errorMessage: ""))
+                ]))) ?? []
     }
 
     /// An answer now, or later when the request waits for a `:predict` batch.
@@ -104,7 +108,8 @@ public final class ModelServerAPI: Sendable {
         if let batcher {
             let answer = batcher.submit(instances, k: topK, on: eventLoop).map { result -> APIAnswer in
                 do throws(APIError) {
-                    return Self.predictAnswer(try Self.mapScoringResult(result, instanceCount: instances.count, field: "instances"), allocator: allocator)
+                    return Self.predictAnswer(
+                        try Self.mapScoringResult(result, instanceCount: instances.count, field: "instances"), allocator: allocator)
                 } catch {
                     return Self.errorAnswer(error, allocator: allocator)
                 }
@@ -165,7 +170,9 @@ public final class ModelServerAPI: Sendable {
     }
 
     /// A scoring error becomes a 400 whose field is `instances[i].feature` (or `customer_id` for `/recommend`).
-    static func mapScoringResult(_ result: Result<[Recommendations], ScoringError>, instanceCount: Int, field: String?) throws(APIError) -> [Recommendations] {
+    static func mapScoringResult(_ result: Result<[Recommendations], ScoringError>, instanceCount: Int, field: String?) throws(APIError)
+        -> [Recommendations]
+    {
         switch result {
         case .success(let recommendations):
             return recommendations
@@ -185,7 +192,8 @@ public final class ModelServerAPI: Sendable {
     public static func errorAnswer(_ error: APIError, allocator: ByteBufferAllocator) -> APIAnswer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let bytes = (try? encoder.encode(ErrorBody(error: .init(code: error.code, message: error.message, details: error.details))))
+        let bytes =
+            (try? encoder.encode(ErrorBody(error: .init(code: error.code, message: error.message, details: error.details))))
             ?? Data(#"{"error":{"code":"internal","details":{},"message":"internal error"}}"#.utf8)
         var out = allocator.buffer(capacity: bytes.count)
         out.writeBytes(bytes)

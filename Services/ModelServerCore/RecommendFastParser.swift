@@ -108,7 +108,8 @@ struct RecommendFastParser {
     private mutating func takeNull() -> Bool {
         skipWhitespace()
         guard bytes.count - at >= 4, bytes[at] == UInt8(ascii: "n"), bytes[at + 1] == UInt8(ascii: "u"),
-              bytes[at + 2] == UInt8(ascii: "l"), bytes[at + 3] == UInt8(ascii: "l") else { return false }
+            bytes[at + 2] == UInt8(ascii: "l"), bytes[at + 3] == UInt8(ascii: "l")
+        else { return false }
         at += 4
         return true
     }

@@ -13,18 +13,22 @@ public struct ModelSchedulesProjection: Projection {
     public init() {}
 
     public var migrations: [Migration] {
-        [Migration(1, "model schedules", [
-            """
-            CREATE TABLE model_schedules (
-                schedule_id text PRIMARY KEY,
-                model_name text NOT NULL,
-                name text NOT NULL DEFAULT '',
-                status text NOT NULL,
-                created_at timestamptz NOT NULL,
-                updated_at timestamptz NOT NULL)
-            """,
-            "CREATE INDEX model_schedules_model ON model_schedules (model_name)",
-        ])]
+        [
+            Migration(
+                1, "model schedules",
+                [
+                    """
+                    CREATE TABLE model_schedules (
+                        schedule_id text PRIMARY KEY,
+                        model_name text NOT NULL,
+                        name text NOT NULL DEFAULT '',
+                        status text NOT NULL,
+                        created_at timestamptz NOT NULL,
+                        updated_at timestamptz NOT NULL)
+                    """,
+                    "CREATE INDEX model_schedules_model ON model_schedules (model_name)",
+                ])
+        ]
     }
 
     public func apply(_ events: [Recorded<ScheduleEvent>], on connection: PostgresConnection, logger: Logger) async throws {
@@ -34,7 +38,8 @@ public struct ModelSchedulesProjection: Projection {
             case .scheduleCreated(let created):
                 // Registry ids are model names, so either field names the model.
                 let model = created.modelName.isEmpty ? created.registeredModelID : created.modelName
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO model_schedules (schedule_id, model_name, name, status, created_at, updated_at)
                     VALUES (\(created.scheduleID), \(model), \(created.name), 'active', \(at), \(at))
                     ON CONFLICT (schedule_id) DO NOTHING
@@ -56,7 +61,8 @@ public struct ModelSchedulesProjection: Projection {
     }
 
     private func setStatus(_ scheduleID: String, _ status: String, at: Date, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE model_schedules SET status = \(status), updated_at = \(at) WHERE schedule_id = \(scheduleID)
             """, logger: logger)
     }

@@ -303,8 +303,9 @@ public enum RegisteredModelDecider: Decider {
             if updated.updatedFields.contains("description") { state.description = updated.descriptionText }
             if updated.updatedFields.contains("tags") { state.tags = updated.tags }
         case .modelVersionRegistered(let registered):
-            state.versions.append(Version(
-                id: registered.versionID, number: registered.versionNumber, sourceRunID: registered.sourceRunID, blessed: registered.blessed))
+            state.versions.append(
+                Version(
+                    id: registered.versionID, number: registered.versionNumber, sourceRunID: registered.sourceRunID, blessed: registered.blessed))
         case .modelAliasSet(let set):
             state.aliases[set.alias] = set.versionNumber
         case .modelAliasDeleted(let deleted):

@@ -21,13 +21,18 @@ public struct RegistryQueries: Sendable {
     /// Every model, newest first. The list is small (one row per model name), and the KPIs need all of it
     /// anyway, so filters are applied by the caller rather than in SQL.
     public func models() async throws -> [ModelJSON] {
-        try await ModelRow.decode(try await client.query("SELECT \(unescaped: ModelRow.columns) \(unescaped: ModelRow.from) ORDER BY m.created_at DESC, m.name",
-                                                         logger: logger))
+        try await ModelRow.decode(
+            try await client.query(
+                "SELECT \(unescaped: ModelRow.columns) \(unescaped: ModelRow.from) ORDER BY m.created_at DESC, m.name",
+                logger: logger))
     }
 
     public func model(_ name: String) async throws -> ModelJSON? {
-        try await ModelRow.decode(try await client.query("SELECT \(unescaped: ModelRow.columns) \(unescaped: ModelRow.from) WHERE m.name = \(name)",
-                                                         logger: logger)).first
+        try await ModelRow.decode(
+            try await client.query(
+                "SELECT \(unescaped: ModelRow.columns) \(unescaped: ModelRow.from) WHERE m.name = \(name)",
+                logger: logger)
+        ).first
     }
 
     public func modelExists(_ name: String) async throws -> Bool {
@@ -51,14 +56,16 @@ public struct RegistryQueries: Sendable {
 
     /// Newest first.
     public func versions(of name: String) async throws -> [VersionJSON] {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT \(unescaped: VersionRow.columns) FROM model_versions v WHERE v.model_name = \(name) ORDER BY v.version_number DESC
             """, logger: logger)
         return try await VersionRow.decode(rows, aliases: try await aliases(of: name))
     }
 
     public func version(of name: String, number: Int32) async throws -> VersionJSON? {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT \(unescaped: VersionRow.columns) FROM model_versions v WHERE v.model_name = \(name) AND v.version_number = \(number)
             """, logger: logger)
         return try await VersionRow.decode(rows, aliases: try await aliases(of: name)).first
@@ -157,14 +164,15 @@ enum ModelRow {
             // The latest version's columns start at 16; NULL when the model has no version yet.
             let latest = try c[16].decode(String?.self) == nil ? nil : try VersionRow.version(c, from: 16, modelName: name, aliases: aliases)
             let scheduleID = try c[11].decode(String?.self)
-            models.append(ModelJSON(
-                id: name, modelName: name, modelType: try c[1].decode(String.self), description: try c[2].decode(String.self),
-                tags: try JSONText.decode([String: String].self, from: try c[3].decode(String.self)), status: status,
-                isRegistered: totalVersions > 0, blessed: try totalVersions > 0 && c[9].decode(Bool.self), totalVersions: totalVersions,
-                latestVersion: latest, aliases: aliases, hasSchedule: scheduleID != nil, scheduleID: scheduleID,
-                scheduleStatus: try c[12].decode(String?.self), isDeployed: deployedVersion != nil, deployedVersion: deployedVersion,
-                firstRegisteredAt: try c[7].decode(Date?.self), latestRegisteredAt: try c[8].decode(Date?.self),
-                createdAt: try c[4].decode(Date.self), updatedAt: try c[5].decode(Date.self)))
+            models.append(
+                ModelJSON(
+                    id: name, modelName: name, modelType: try c[1].decode(String.self), description: try c[2].decode(String.self),
+                    tags: try JSONText.decode([String: String].self, from: try c[3].decode(String.self)), status: status,
+                    isRegistered: totalVersions > 0, blessed: try totalVersions > 0 && c[9].decode(Bool.self), totalVersions: totalVersions,
+                    latestVersion: latest, aliases: aliases, hasSchedule: scheduleID != nil, scheduleID: scheduleID,
+                    scheduleStatus: try c[12].decode(String?.self), isDeployed: deployedVersion != nil, deployedVersion: deployedVersion,
+                    firstRegisteredAt: try c[7].decode(Date?.self), latestRegisteredAt: try c[8].decode(Date?.self),
+                    createdAt: try c[4].decode(Date.self), updatedAt: try c[5].decode(Date.self)))
         }
         return models
     }
@@ -191,7 +199,8 @@ enum VersionRow {
         return VersionJSON(
             id: try c[start].decode(String.self), modelName: modelName, version: number, versionLabel: RegistryNames.versionLabel(number),
             sourceRunID: try c[start + 2].decode(String.self), runNumber: try c[start + 3].decode(Int32.self),
-            artifactURI: try c[start + 4].decode(String.self), metrics: try JSONText.decode([String: Double].self, from: try c[start + 5].decode(String.self)),
+            artifactURI: try c[start + 4].decode(String.self),
+            metrics: try JSONText.decode([String: Double].self, from: try c[start + 5].decode(String.self)),
             blessed: try c[start + 6].decode(Bool.self), status: try c[start + 7].decode(String.self),
             aliases: aliases.filter { $0.value == number }.map(\.key).sorted(), registeredAt: try c[start + 8].decode(Date.self),
             lineage: VersionJSON.Lineage(try JSONText.decode(LineageColumn.self, from: try c[start + 9].decode(String.self))))

@@ -15,50 +15,54 @@ public struct RegistryReadModel: Projection {
     public init() {}
 
     public var migrations: [Migration] {
-        [Migration(1, "registered models, versions, aliases", [
-            """
-            CREATE TABLE registered_models (
-                name text PRIMARY KEY,
-                model_type text NOT NULL,
-                description text NOT NULL DEFAULT '',
-                tags jsonb NOT NULL DEFAULT '{}',
-                created_by text NOT NULL DEFAULT '',
-                created_at timestamptz NOT NULL,
-                updated_at timestamptz NOT NULL,
-                latest_version integer NOT NULL DEFAULT 0,
-                total_versions integer NOT NULL DEFAULT 0,
-                first_registered_at timestamptz,
-                latest_registered_at timestamptz,
-                blessed boolean NOT NULL DEFAULT false,
-                aggregate_version bigint NOT NULL)
-            """,
-            // `status` is the seam for deploy-svc's events: 'idle' until a deploy projection moves it.
-            """
-            CREATE TABLE model_versions (
-                version_id text PRIMARY KEY,
-                model_name text NOT NULL REFERENCES registered_models (name),
-                version_number integer NOT NULL,
-                source_run_id text NOT NULL UNIQUE,
-                run_number integer NOT NULL,
-                model_type text NOT NULL,
-                artifact_uri text NOT NULL,
-                metrics jsonb NOT NULL DEFAULT '{}',
-                blessed boolean NOT NULL,
-                registered_at timestamptz NOT NULL,
-                lineage jsonb NOT NULL DEFAULT '{}',
-                status text NOT NULL DEFAULT 'idle',
-                UNIQUE (model_name, version_number))
-            """,
-            """
-            CREATE TABLE model_aliases (
-                model_name text NOT NULL REFERENCES registered_models (name),
-                alias text NOT NULL,
-                version_number integer NOT NULL,
-                version_id text NOT NULL REFERENCES model_versions (version_id),
-                set_at timestamptz NOT NULL,
-                PRIMARY KEY (model_name, alias))
-            """,
-        ])]
+        [
+            Migration(
+                1, "registered models, versions, aliases",
+                [
+                    """
+                    CREATE TABLE registered_models (
+                        name text PRIMARY KEY,
+                        model_type text NOT NULL,
+                        description text NOT NULL DEFAULT '',
+                        tags jsonb NOT NULL DEFAULT '{}',
+                        created_by text NOT NULL DEFAULT '',
+                        created_at timestamptz NOT NULL,
+                        updated_at timestamptz NOT NULL,
+                        latest_version integer NOT NULL DEFAULT 0,
+                        total_versions integer NOT NULL DEFAULT 0,
+                        first_registered_at timestamptz,
+                        latest_registered_at timestamptz,
+                        blessed boolean NOT NULL DEFAULT false,
+                        aggregate_version bigint NOT NULL)
+                    """,
+                    // `status` is the seam for deploy-svc's events: 'idle' until a deploy projection moves it.
+                    """
+                    CREATE TABLE model_versions (
+                        version_id text PRIMARY KEY,
+                        model_name text NOT NULL REFERENCES registered_models (name),
+                        version_number integer NOT NULL,
+                        source_run_id text NOT NULL UNIQUE,
+                        run_number integer NOT NULL,
+                        model_type text NOT NULL,
+                        artifact_uri text NOT NULL,
+                        metrics jsonb NOT NULL DEFAULT '{}',
+                        blessed boolean NOT NULL,
+                        registered_at timestamptz NOT NULL,
+                        lineage jsonb NOT NULL DEFAULT '{}',
+                        status text NOT NULL DEFAULT 'idle',
+                        UNIQUE (model_name, version_number))
+                    """,
+                    """
+                    CREATE TABLE model_aliases (
+                        model_name text NOT NULL REFERENCES registered_models (name),
+                        alias text NOT NULL,
+                        version_number integer NOT NULL,
+                        version_id text NOT NULL REFERENCES model_versions (version_id),
+                        set_at timestamptz NOT NULL,
+                        PRIMARY KEY (model_name, alias))
+                    """,
+                ])
+        ]
     }
 
     public func apply(_ events: [Recorded<RegistryEvent>], on connection: PostgresConnection, logger: Logger) async throws {
@@ -68,7 +72,8 @@ public struct RegistryReadModel: Projection {
             let version = recorded.version
             switch recorded.event {
             case .registeredModelCreated(let created):
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO registered_models (name, model_type, description, tags, created_by, created_at, updated_at, aggregate_version)
                     VALUES (\(name), \(created.modelType.apiName), \(created.descriptionText), \(try JSONText.object(created.tags))::jsonb,
                             \(created.createdBy), \(at), \(at), \(version))
@@ -77,7 +82,8 @@ public struct RegistryReadModel: Projection {
             case .registeredModelUpdated(let updated):
                 let setDescription = updated.updatedFields.contains("description")
                 let setTags = updated.updatedFields.contains("tags")
-                try await connection.query("""
+                try await connection.query(
+                    """
                     UPDATE registered_models SET
                         description = CASE WHEN \(setDescription) THEN \(updated.descriptionText) ELSE description END,
                         tags = CASE WHEN \(setTags) THEN \(try JSONText.object(updated.tags))::jsonb ELSE tags END,
@@ -86,7 +92,8 @@ public struct RegistryReadModel: Projection {
                     """, logger: logger)
 
             case .modelVersionRegistered(let registered):
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO model_versions (version_id, model_name, version_number, source_run_id, run_number, model_type,
                                                 artifact_uri, metrics, blessed, registered_at, lineage, status)
                     VALUES (\(registered.versionID), \(name), \(Int(registered.versionNumber)), \(registered.sourceRunID),
@@ -94,7 +101,8 @@ public struct RegistryReadModel: Projection {
                             \(try JSONText.metrics(registered.metrics))::jsonb, \(registered.blessed), \(at),
                             \(try JSONText.lineage(registered.lineage))::jsonb, \(registered.blessed ? "idle" : "not_blessed"))
                     """, logger: logger)
-                try await connection.query("""
+                try await connection.query(
+                    """
                     UPDATE registered_models SET
                         latest_version = \(Int(registered.versionNumber)), total_versions = total_versions + 1,
                         first_registered_at = COALESCE(first_registered_at, \(at)), latest_registered_at = \(at),
@@ -103,7 +111,8 @@ public struct RegistryReadModel: Projection {
                     """, logger: logger)
 
             case .modelAliasSet(let set):
-                try await connection.query("""
+                try await connection.query(
+                    """
                     WITH alias AS (
                         INSERT INTO model_aliases (model_name, alias, version_number, version_id, set_at)
                         VALUES (\(name), \(set.alias), \(Int(set.versionNumber)), \(set.versionID), \(at))
@@ -113,7 +122,8 @@ public struct RegistryReadModel: Projection {
                     """, logger: logger)
 
             case .modelAliasDeleted(let deleted):
-                try await connection.query("""
+                try await connection.query(
+                    """
                     DELETE FROM model_aliases WHERE model_name = \(name) AND alias = \(deleted.alias)
                     """, logger: logger)
                 try await touch(name, at: at, version: version, on: connection, logger: logger)
@@ -127,7 +137,8 @@ public struct RegistryReadModel: Projection {
     }
 
     private func touch(_ name: String, at: Date, version: Int64, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             UPDATE registered_models SET updated_at = \(at), aggregate_version = \(version) WHERE name = \(name)
             """, logger: logger)
     }

@@ -158,7 +158,8 @@ struct RegistryRoutes: Sendable {
         completed.modelType = TrainingRunsProjection.assumedType(completed.modelType)
         let versionID = UUID.v7().uuidString.lowercased()
         let outcome = try await execute(run.modelName, .registerVersion(completed, versionID: versionID, force: force), request)
-        guard let number = outcome.state.version(fromRun: runID)?.number, let version = try await queries.version(of: run.modelName, number: number) else {
+        guard let number = outcome.state.version(fromRun: runID)?.number, let version = try await queries.version(of: run.modelName, number: number)
+        else {
             throw APIError.conflict("training run '\(runID)' could not be registered; try again")
         }
         // No events: another push or the reactor registered it between our check and the command.
@@ -175,9 +176,12 @@ struct RegistryRoutes: Sendable {
     // MARK: Helpers
 
     @discardableResult
-    private func execute(_ name: String, _ command: RegisteredModelDecider.Command, _ request: Request) async throws -> CommandOutcome<RegisteredModelDecider> {
+    private func execute(_ name: String, _ command: RegisteredModelDecider.Command, _ request: Request) async throws -> CommandOutcome<
+        RegisteredModelDecider
+    > {
         do {
-            return try await environment.execute(RegisteredModelDecider.self, aggregateID: name, command: command, metadata: try request.commandMetadata())
+            return try await environment.execute(
+                RegisteredModelDecider.self, aggregateID: name, command: command, metadata: try request.commandMetadata())
         } catch let rejected as CommandRejected where rejected.kind == .notFound && rejected.field == nil {
             throw modelNotFound(name)
         }

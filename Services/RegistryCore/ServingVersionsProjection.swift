@@ -10,10 +10,14 @@ public struct ServingVersionsProjection: Projection {
     public init() {}
 
     public var migrations: [Migration] {
-        [Migration(1, "serving versions", [
-            "CREATE TABLE serving_versions (endpoint_name text NOT NULL, version_id text NOT NULL, PRIMARY KEY (endpoint_name, version_id))",
-            "CREATE INDEX serving_versions_version ON serving_versions (version_id)",
-        ])]
+        [
+            Migration(
+                1, "serving versions",
+                [
+                    "CREATE TABLE serving_versions (endpoint_name text NOT NULL, version_id text NOT NULL, PRIMARY KEY (endpoint_name, version_id))",
+                    "CREATE INDEX serving_versions_version ON serving_versions (version_id)",
+                ])
+        ]
     }
 
     public func apply(_ events: [Recorded<DeployEvent>], on connection: PostgresConnection, logger: Logger) async throws {
@@ -27,8 +31,8 @@ public struct ServingVersionsProjection: Projection {
                         "INSERT INTO serving_versions (endpoint_name, version_id) VALUES (\(shifted.endpointID), \(versionID))", logger: logger)
                 }
             case .endpointCreated, .endpointUpdated, .endpointDeleted, .deploymentRequested, .revisionStarted, .revisionReady,
-                 .revisionFailed, .revisionStopped, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed, .deploymentActivated,
-                 .deploymentFailed, .rolledBack, .undeployed, .apiKeyCreated, .apiKeyRevoked, .apiKeyUsed:
+                .revisionFailed, .revisionStopped, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed, .deploymentActivated,
+                .deploymentFailed, .rolledBack, .undeployed, .apiKeyCreated, .apiKeyRevoked, .apiKeyUsed:
                 break  // every change of what serves is a TrafficShifted with the complete split
             }
         }

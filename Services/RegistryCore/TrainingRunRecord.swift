@@ -47,11 +47,12 @@ public struct TrainingRunRecord: Sendable, Equatable {
         for try await (runID, modelName, modelType, runNumber, status, metrics, blessed, artifactURI, lineage, config, skip, createdBy, completedAt)
             in rows.decode((String, String, String, Int32, String, String, Bool, String, String, ByteBuffer, Bool, String, Date?).self)
         {
-            records.append(TrainingRunRecord(
-                runID: runID, modelName: modelName, modelType: ModelType(apiName: modelType) ?? .unspecified, runNumber: runNumber,
-                status: Status(rawValue: status) ?? .created, metrics: try JSONText.decode([String: Double].self, from: metrics),
-                blessed: blessed, artifactURI: artifactURI, lineage: try JSONText.decode(RunLineage.self, from: lineage),
-                trainingConfig: Data(config.readableBytesView), skipAutoRegister: skip, createdBy: createdBy, completedAt: completedAt))
+            records.append(
+                TrainingRunRecord(
+                    runID: runID, modelName: modelName, modelType: ModelType(apiName: modelType) ?? .unspecified, runNumber: runNumber,
+                    status: Status(rawValue: status) ?? .created, metrics: try JSONText.decode([String: Double].self, from: metrics),
+                    blessed: blessed, artifactURI: artifactURI, lineage: try JSONText.decode(RunLineage.self, from: lineage),
+                    trainingConfig: Data(config.readableBytesView), skipAutoRegister: skip, createdBy: createdBy, completedAt: completedAt))
         }
         return records
     }

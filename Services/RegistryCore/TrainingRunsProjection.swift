@@ -33,33 +33,39 @@ public struct TrainingRunsProjection: Projection {
     }
 
     public var migrations: [Migration] {
-        [Migration(1, "training runs seen", [
-            """
-            CREATE TABLE training_runs_seen (
-                run_id text PRIMARY KEY,
-                model_name text NOT NULL,
-                model_type text NOT NULL,
-                run_number integer NOT NULL,
-                status text NOT NULL,
-                metrics jsonb NOT NULL DEFAULT '{}',
-                blessed boolean NOT NULL DEFAULT false,
-                artifact_uri text NOT NULL DEFAULT '',
-                lineage jsonb NOT NULL DEFAULT '{}',
-                training_config bytea NOT NULL DEFAULT '',
-                skip_auto_register boolean NOT NULL DEFAULT false,
-                created_by text NOT NULL DEFAULT '',
-                created_at timestamptz,
-                completed_at timestamptz)
-            """,
-            "CREATE INDEX training_runs_seen_model ON training_runs_seen (model_name, completed_at)",
-        ]),
-        // A model's latest finished run (its pending / not_blessed status) without sorting all of its runs.
-        Migration(2, "latest outcome per model", [
-            """
-            CREATE INDEX training_runs_seen_outcome ON training_runs_seen (model_name, completed_at DESC NULLS LAST, run_number DESC)
-            WHERE status IN ('completed', 'not_blessed')
-            """,
-        ])]
+        [
+            Migration(
+                1, "training runs seen",
+                [
+                    """
+                    CREATE TABLE training_runs_seen (
+                        run_id text PRIMARY KEY,
+                        model_name text NOT NULL,
+                        model_type text NOT NULL,
+                        run_number integer NOT NULL,
+                        status text NOT NULL,
+                        metrics jsonb NOT NULL DEFAULT '{}',
+                        blessed boolean NOT NULL DEFAULT false,
+                        artifact_uri text NOT NULL DEFAULT '',
+                        lineage jsonb NOT NULL DEFAULT '{}',
+                        training_config bytea NOT NULL DEFAULT '',
+                        skip_auto_register boolean NOT NULL DEFAULT false,
+                        created_by text NOT NULL DEFAULT '',
+                        created_at timestamptz,
+                        completed_at timestamptz)
+                    """,
+                    "CREATE INDEX training_runs_seen_model ON training_runs_seen (model_name, completed_at)",
+                ]),
+            // A model's latest finished run (its pending / not_blessed status) without sorting all of its runs.
+            Migration(
+                2, "latest outcome per model",
+                [
+                    """
+                    CREATE INDEX training_runs_seen_outcome ON training_runs_seen (model_name, completed_at DESC NULLS LAST, run_number DESC)
+                    WHERE status IN ('completed', 'not_blessed')
+                    """
+                ]),
+        ]
     }
 
     enum Reaction {
@@ -91,9 +97,11 @@ public struct TrainingRunsProjection: Projection {
             case .success:
                 break
             case .failure(let rejected as CommandRejected):
-                logger.warning("training event not applied to the registry", metadata: [
-                    LogKey.eventID: "\(cause.eventID)", LogKey.aggregateID: "\(command.aggregateID)", LogKey.error: "\(rejected.message)",
-                ])
+                logger.warning(
+                    "training event not applied to the registry",
+                    metadata: [
+                        LogKey.eventID: "\(cause.eventID)", LogKey.aggregateID: "\(command.aggregateID)", LogKey.error: "\(rejected.message)",
+                    ])
             case .failure(let error):
                 throw error  // infrastructure: the projector retries the batch
             }
@@ -107,7 +115,8 @@ public struct TrainingRunsProjection: Projection {
             let scheduleID = created.hasScheduleID ? created.scheduleID : ""
             let lineage = RunLineage(config: created.config, scheduleID: scheduleID, artifacts: [:])
             let config: [UInt8] = created.hasConfig ? try created.config.serializedBytes() : []
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO training_runs_seen (run_id, model_name, model_type, run_number, status, lineage, training_config,
                                                 skip_auto_register, created_by, created_at)
                 VALUES (\(created.runID), \(created.modelName), \(created.modelType.apiName), \(created.runNumber), 'created',
@@ -116,12 +125,14 @@ public struct TrainingRunsProjection: Projection {
                 ON CONFLICT (run_id) DO NOTHING
                 """, logger: logger)
             guard !created.modelName.isEmpty else { return nil }
-            return .ensureModel(RegisteredModelDecider.NewModel(
-                name: created.modelName, modelType: Self.assumedType(created.modelType), createdBy: created.createdBy))
+            return .ensureModel(
+                RegisteredModelDecider.NewModel(
+                    name: created.modelName, modelType: Self.assumedType(created.modelType), createdBy: created.createdBy))
 
         case .trainingRunConfigEdited(let edited):
             let config: [UInt8] = try edited.config.serializedBytes()
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE training_runs_seen SET
                     training_config = \(ByteBuffer(bytes: config)), skip_auto_register = \(edited.config.skipAutoRegister),
                     lineage = lineage || jsonb_build_object('dataset_id', \(edited.config.datasetID)::text,
@@ -138,7 +149,8 @@ public struct TrainingRunsProjection: Projection {
             let status: TrainingRunRecord.Status = completed.blessed ? .completed : .notBlessed
             // The completed event repeats the run's identity (denormalised for us); where it is empty the
             // created event's values stay.
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO training_runs_seen (run_id, model_name, model_type, run_number, status, metrics, blessed, artifact_uri,
                                                 lineage, training_config, skip_auto_register, completed_at)
                 VALUES (\(completed.runID), \(completed.modelName), \(completed.modelType.apiName), \(completed.runNumber),
@@ -166,14 +178,17 @@ public struct TrainingRunsProjection: Projection {
             return nil
 
         case .datasetRegistered, .featureConfigCreated, .modelConfigCreated, .trainingRunSubmitted, .trainingRunStarted,
-             .stageStarted, .stageCompleted, .stageFailed, .stageSkipped, .epochCompleted, .trainingRunDeployRequested,
-             .trainingRunDeployed, .trainingRunDeployFailed:
+            .stageStarted, .stageCompleted, .stageFailed, .stageSkipped, .epochCompleted, .trainingRunDeployRequested,
+            .trainingRunDeployed, .trainingRunDeployFailed:
             return nil  // progress and deployment do not change what the registry knows of a run
         }
     }
 
-    private func finish(_ runID: String, as status: TrainingRunRecord.Status, at: Date, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("""
+    private func finish(_ runID: String, as status: TrainingRunRecord.Status, at: Date, on connection: PostgresConnection, logger: Logger)
+        async throws
+    {
+        try await connection.query(
+            """
             UPDATE training_runs_seen SET status = \(status.rawValue), completed_at = \(at) WHERE run_id = \(runID)
             """, logger: logger)
     }

@@ -18,8 +18,8 @@ extension DeployEvent {
         case .apiKeyCreated, .apiKeyRevoked, .apiKeyUsed:
             true
         case .endpointCreated, .endpointUpdated, .endpointDeleted, .deploymentRequested, .revisionStarted, .revisionReady, .revisionFailed,
-             .revisionStopped, .trafficShifted, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed, .deploymentActivated,
-             .deploymentFailed, .rolledBack, .undeployed:
+            .revisionStopped, .trafficShifted, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed, .deploymentActivated,
+            .deploymentFailed, .rolledBack, .undeployed:
             false
         }
     }

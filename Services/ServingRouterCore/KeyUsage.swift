@@ -71,10 +71,12 @@ final class KeyUsage: Sendable {
     static func report(_ taken: [Key: Usage]) -> Report {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return Report(usage: taken.sorted { ($0.key.apiKeyID, $0.key.endpointID) < ($1.key.apiKeyID, $1.key.endpointID) }.map {
-            Report.Entry(apiKeyID: $0.key.apiKeyID, endpointID: $0.key.endpointID, lastUsedAt: formatter.string(from: $0.value.lastUsedAt),
-                         requestCount: $0.value.requestCount)
-        })
+        return Report(
+            usage: taken.sorted { ($0.key.apiKeyID, $0.key.endpointID) < ($1.key.apiKeyID, $1.key.endpointID) }.map {
+                Report.Entry(
+                    apiKeyID: $0.key.apiKeyID, endpointID: $0.key.endpointID, lastUsedAt: formatter.string(from: $0.value.lastUsedAt),
+                    requestCount: $0.value.requestCount)
+            })
     }
 
     /// Sends what was counted since the last report; on failure the counts stay for the next try.

@@ -63,9 +63,13 @@ struct PredictionBody: Sendable {
                     return (String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self), false)
                 }
                 var end = j
-                while end < count, (bytes[end] >= UInt8(ascii: "0") && bytes[end] <= UInt8(ascii: "9")) || bytes[end] == UInt8(ascii: "-") { end += 1 }
+                while end < count, (bytes[end] >= UInt8(ascii: "0") && bytes[end] <= UInt8(ascii: "9")) || bytes[end] == UInt8(ascii: "-") {
+                    end += 1
+                }
                 guard end > j else { return (nil, true) }  // null, an object, a float…: let the parser decide
-                if end < count, bytes[end] == UInt8(ascii: ".") || bytes[end] == UInt8(ascii: "e") || bytes[end] == UInt8(ascii: "E") { return (nil, true) }
+                if end < count, bytes[end] == UInt8(ascii: ".") || bytes[end] == UInt8(ascii: "e") || bytes[end] == UInt8(ascii: "E") {
+                    return (nil, true)
+                }
                 return (String(decoding: UnsafeRawBufferPointer(rebasing: bytes[j..<end]), as: UTF8.self), false)
             }
             return (nil, false)
@@ -82,8 +86,10 @@ struct PredictionBody: Sendable {
     static func parse(_ buffer: ByteBuffer) -> Any? {
         guard buffer.readableBytes > 0 else { return nil }
         return buffer.withUnsafeReadableBytes { raw in
-            try? JSONSerialization.jsonObject(with: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: raw.baseAddress!), count: raw.count,
-                                                         deallocator: .none), options: [.fragmentsAllowed])
+            try? JSONSerialization.jsonObject(
+                with: Data(
+                    bytesNoCopy: UnsafeMutableRawPointer(mutating: raw.baseAddress!), count: raw.count,
+                    deallocator: .none), options: [.fragmentsAllowed])
         }
     }
 
@@ -167,7 +173,8 @@ struct PredictionBody: Sendable {
         if let top = object["product_ids"] as? [Any] {
             ids = top
         } else if let first = ((object["predictions"] ?? object["recommendations"]) as? [Any])?.first as? [String: Any],
-                  let nested = first["product_ids"] as? [Any] {
+            let nested = first["product_ids"] as? [Any]
+        {
             ids = nested
         } else {
             return []

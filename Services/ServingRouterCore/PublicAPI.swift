@@ -64,8 +64,11 @@ struct PublicAPI: Sendable {
         usage.record(apiKeyID: key.apiKeyID, endpointID: endpoint.endpointID, at: record.receivedAt)
         guard target.isKnownRoute else {
             record.error = "route_not_found"
-            return .respond(.notFound, Self.errorBody(
-                "no route \(method.rawValue) /\(target.endpoint)\(target.rest); the API is GET /{endpoint}/v1/models/{model}, POST /{endpoint}/v1/models/{model}:predict, POST /{endpoint}/recommend, POST /{endpoint}/recommend-batch, GET /{endpoint}/health"))
+            return .respond(
+                .notFound,
+                Self.errorBody(
+                    "no route \(method.rawValue) /\(target.endpoint)\(target.rest); the API is GET /{endpoint}/v1/models/{model}, POST /{endpoint}/v1/models/{model}:predict, POST /{endpoint}/recommend, POST /{endpoint}/recommend-batch, GET /{endpoint}/health"
+                ))
         }
         guard let index = endpoint.split.index(forCustomer: record.customerID) else {
             record.error = "no_serving_revision"
@@ -85,8 +88,9 @@ struct PublicAPI: Sendable {
     /// Records an answered request: revision stats (when routed) and the request log.
     func finish(_ record: RequestLogRecord, upstreamFailed: Bool) {
         if !record.revisionID.isEmpty {
-            stats.record(revisionID: record.revisionID, endpointID: record.endpointID, latencyMicros: record.latencyMicros,
-                         isError: upstreamFailed || record.status >= 500)
+            stats.record(
+                revisionID: record.revisionID, endpointID: record.endpointID, latencyMicros: record.latencyMicros,
+                isError: upstreamFailed || record.status >= 500)
         }
         logs.append(record)
     }

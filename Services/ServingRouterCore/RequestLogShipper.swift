@@ -58,8 +58,10 @@ final class RequestLogShipper: Sendable {
         for record in records {
             do {
                 let envelope = try envelope(for: record)
-                messages.append(KafkaOutgoingMessage(topic: EventContext.serving.topic, key: Array(envelope.aggregateID.utf8),
-                                                     value: try envelope.serializedBytes()))
+                messages.append(
+                    KafkaOutgoingMessage(
+                        topic: EventContext.serving.topic, key: Array(envelope.aggregateID.utf8),
+                        value: try envelope.serializedBytes()))
             } catch {
                 failed.add(1, ordering: .relaxed)
                 failedCounter.increment()

@@ -44,7 +44,8 @@ final class RevisionStats: Sendable {
         public var p99Ms: Double
 
         enum CodingKeys: String, CodingKey {
-            case revisionID = "revision_id", endpointID = "endpoint_id", requests, errors, errorRate = "error_rate", p50Ms = "p50_ms", p99Ms = "p99_ms"
+            case revisionID = "revision_id", endpointID = "endpoint_id", requests, errors, errorRate = "error_rate", p50Ms = "p50_ms", p99Ms =
+                "p99_ms"
         }
     }
 
@@ -89,9 +90,10 @@ final class RevisionStats: Sendable {
                     for (i, count) in bucket.histogram.enumerated() { histogram[i] += UInt64(count) }
                 }
                 guard requests > 0 else { return nil }
-                return Summary(revisionID: revisionID, endpointID: entry.endpointID, requests: requests, errors: errors,
-                               errorRate: Double(errors) / Double(requests),
-                               p50Ms: Self.percentile(0.50, histogram, total: requests), p99Ms: Self.percentile(0.99, histogram, total: requests))
+                return Summary(
+                    revisionID: revisionID, endpointID: entry.endpointID, requests: requests, errors: errors,
+                    errorRate: Double(errors) / Double(requests),
+                    p50Ms: Self.percentile(0.50, histogram, total: requests), p99Ms: Self.percentile(0.99, histogram, total: requests))
             }.sorted { $0.revisionID < $1.revisionID }
         }
     }

@@ -12,7 +12,8 @@ public struct RoutingDocument: Codable, Sendable, Equatable {
         public var modelVersionID: String
         public var versionNumber: Int
 
-        public init(revisionID: String, deploymentID: String = "", address: String, percent: Int, modelVersionID: String = "", versionNumber: Int = 0) {
+        public init(revisionID: String, deploymentID: String = "", address: String, percent: Int, modelVersionID: String = "", versionNumber: Int = 0)
+        {
             self.revisionID = revisionID
             self.deploymentID = deploymentID
             self.address = address

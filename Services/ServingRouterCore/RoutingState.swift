@@ -153,7 +153,8 @@ struct RoutingState: Sendable {
         state.name = entry.name
         state.modelName = entry.modelName
         for route in entry.routes {
-            var revision = EndpointState.Revision(id: route.revisionID, deploymentID: route.deploymentID, address: route.address.isEmpty ? nil : route.address)
+            var revision = EndpointState.Revision(
+                id: route.revisionID, deploymentID: route.deploymentID, address: route.address.isEmpty ? nil : route.address)
             revision.modelVersionID = route.modelVersionID
             revision.versionNumber = Int32(clamping: route.versionNumber)
             state.revisions[route.revisionID] = revision
@@ -187,14 +188,16 @@ struct RoutingState: Sendable {
                 endpointID: endpoint.endpointID, name: state.name, modelName: state.modelName, version: endpoint.version,
                 routes: ids.map { id in
                     let revision = running[id] ?? EndpointState.Revision(id: id, deploymentID: "")
-                    return RoutingDocument.Route(revisionID: id, deploymentID: revision.deploymentID, address: revision.address ?? "",
-                                                 percent: Int(state.traffic[id] ?? 0), modelVersionID: revision.modelVersionID,
-                                                 versionNumber: Int(revision.versionNumber))
+                    return RoutingDocument.Route(
+                        revisionID: id, deploymentID: revision.deploymentID, address: revision.address ?? "",
+                        percent: Int(state.traffic[id] ?? 0), modelVersionID: revision.modelVersionID,
+                        versionNumber: Int(revision.versionNumber))
                 })
         }
         let keys = apiKeys.values.sorted { $0.apiKeyID < $1.apiKeyID }.map {
-            RoutingDocument.ApiKey(apiKeyID: $0.apiKeyID, modelName: $0.state.modelName, keySha256: $0.state.created?.keySha256.lowercased() ?? "",
-                                   active: $0.state.isActive, version: $0.version)
+            RoutingDocument.ApiKey(
+                apiKeyID: $0.apiKeyID, modelName: $0.state.modelName, keySha256: $0.state.created?.keySha256.lowercased() ?? "",
+                active: $0.state.isActive, version: $0.version)
         }
         return RoutingDocument(endpoints: endpoints, apiKeys: keys)
     }

@@ -42,7 +42,9 @@ final class RoutingSync: Sendable {
         let document = try JSONDecoder().decode(RoutingDocument.self, from: Data(body.readableBytesView))
         store.merge(document, startedAt: startedAt)
         snapshotsLoaded.add(1, ordering: .relaxed)
-        logger.debug("routing snapshot merged", metadata: [LogKey.routerEndpoints: "\(document.endpoints.count)", LogKey.routerApiKeys: "\(document.apiKeys.count)"])
+        logger.debug(
+            "routing snapshot merged",
+            metadata: [LogKey.routerEndpoints: "\(document.endpoints.count)", LogKey.routerApiKeys: "\(document.apiKeys.count)"])
     }
 
     /// Loads the snapshot until it succeeds (with backoff, serving 503 meanwhile), then reloads it every
@@ -58,7 +60,8 @@ final class RoutingSync: Sendable {
                     break
                 } catch {
                     if Task.isCancelled { return }
-                    self.logger.warning("routing snapshot failed, retrying", metadata: [LogKey.error: "\(error)", LogKey.deployURL: "\(self.config.deployURL)"])
+                    self.logger.warning(
+                        "routing snapshot failed, retrying", metadata: [LogKey.error: "\(error)", LogKey.deployURL: "\(self.config.deployURL)"])
                     try? await Task.sleep(for: delay)
                     delay = min(delay * 2, .seconds(5))
                 }
@@ -148,10 +151,12 @@ final class RoutingSync: Sendable {
             guard envelope.aggregateType == EndpointState.aggregateType || envelope.aggregateType == ApiKeyState.aggregateType else { return }
             let outcome = store.apply(envelope, event: try envelope.decode(as: DeployEvent.self))
             if outcome == .applied || outcome == .appliedAfterGap { eventsApplied.add(1, ordering: .relaxed) }
-            logger.debug("deploy event", metadata: [
-                LogKey.eventType: "\(envelope.eventType)", LogKey.aggregateID: "\(envelope.aggregateID)",
-                LogKey.aggregateVersion: "\(envelope.aggregateVersion)", LogKey.routerOutcome: "\(outcome)",
-            ])
+            logger.debug(
+                "deploy event",
+                metadata: [
+                    LogKey.eventType: "\(envelope.eventType)", LogKey.aggregateID: "\(envelope.aggregateID)",
+                    LogKey.aggregateVersion: "\(envelope.aggregateVersion)", LogKey.routerOutcome: "\(outcome)",
+                ])
         } catch let unknown as UnknownEventType {
             logger.debug("unknown deploy event type skipped", metadata: [LogKey.eventType: "\(unknown.eventType)"])
         } catch {

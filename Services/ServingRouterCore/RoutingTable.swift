@@ -36,17 +36,20 @@ public final class RoutingTable: Sendable {
             let routes = folded.traffic.compactMap { revisionID, percent -> TrafficSplit.Route? in
                 guard percent > 0, let revision = folded.revisions[revisionID], !revision.stopped, let address = revision.address, !address.isEmpty
                 else { return nil }
-                return TrafficSplit.Route(revisionID: revisionID, deploymentID: revision.deploymentID, address: address,
-                                          modelVersionID: revision.modelVersionID, versionNumber: Int(revision.versionNumber), percent: Int(percent))
+                return TrafficSplit.Route(
+                    revisionID: revisionID, deploymentID: revision.deploymentID, address: address,
+                    modelVersionID: revision.modelVersionID, versionNumber: Int(revision.versionNumber), percent: Int(percent))
             }
-            endpoints[folded.name] = Endpoint(endpointID: endpoint.endpointID, name: folded.name, modelName: folded.modelName,
-                                              split: TrafficSplit(routes))
+            endpoints[folded.name] = Endpoint(
+                endpointID: endpoint.endpointID, name: folded.name, modelName: folded.modelName,
+                split: TrafficSplit(routes))
         }
         var keys: [String: Key] = [:]
         for key in state.apiKeys.values where key.state.isActive {
             guard let created = key.state.created, !created.keySha256.isEmpty else { continue }
-            keys[created.keySha256.lowercased()] = Key(apiKeyID: key.apiKeyID, modelName: key.state.modelName,
-                                                        expiresAt: created.hasExpiresAt ? created.expiresAt.date : nil)
+            keys[created.keySha256.lowercased()] = Key(
+                apiKeyID: key.apiKeyID, modelName: key.state.modelName,
+                expiresAt: created.hasExpiresAt ? created.expiresAt.date : nil)
         }
         endpointsByName = endpoints
         keysBySha256 = keys

@@ -41,8 +41,9 @@ public final class ServingRouter: Service, Sendable {
         let logs = RequestLogBuffer(capacity: config.logBuffer)
         let readiness = Readiness()
         readiness.markMigrated()
-        let producer = KafkaProducerConfiguration(bootstrapServers: config.kafkaBrokers, clientId: "serving-router", lingerMs: 5,
-                                                  extra: ["message.timeout.ms": "10000"])
+        let producer = KafkaProducerConfiguration(
+            bootstrapServers: config.kafkaBrokers, clientId: "serving-router", lingerMs: 5,
+            extra: ["message.timeout.ms": "10000"])
         parts = Parts(
             store: store,
             sync: RoutingSync(store: store, config: config, httpClient: .slipwayInternal, logger: logger),
@@ -70,21 +71,25 @@ public final class ServingRouter: Service, Sendable {
             configuration: .init(address: .hostname(config.adminHost, port: config.adminPort), serverName: "serving-router-admin"),
             onServerRunning: { [self] channel in self.boundAdminPort.withLock { $0 = channel.localAddress?.port } },
             logger: logger)
-        let group = ServiceGroup(configuration: .init(
-            services: [
-                LoopService("request-log shipper") { try await parts.shipper.run() },
-                LoopService("key usage") {
-                    await parts.usage.run(intervalSeconds: config.usageIntervalSeconds, deployURL: config.deployURL, httpClient: .slipwayInternal, logger: logger)
-                },
-                LoopService("deploy event stream") { await parts.sync.runStream() },
-                LoopService("routing resync") { await parts.sync.runResync() },
-                adminApp, publicServer,
-            ],
-            logger: logger))
-        logger.info("starting", metadata: [
-            LogKey.httpPort: "\(config.port)", LogKey.httpAdminPort: "\(config.adminPort)", LogKey.deployURL: "\(config.deployURL)",
-            LogKey.kafkaBrokers: "\(config.kafkaBrokers)",
-        ])
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    LoopService("request-log shipper") { try await parts.shipper.run() },
+                    LoopService("key usage") {
+                        await parts.usage.run(
+                            intervalSeconds: config.usageIntervalSeconds, deployURL: config.deployURL, httpClient: .slipwayInternal, logger: logger)
+                    },
+                    LoopService("deploy event stream") { await parts.sync.runStream() },
+                    LoopService("routing resync") { await parts.sync.runResync() },
+                    adminApp, publicServer,
+                ],
+                logger: logger))
+        logger.info(
+            "starting",
+            metadata: [
+                LogKey.httpPort: "\(config.port)", LogKey.httpAdminPort: "\(config.adminPort)", LogKey.deployURL: "\(config.deployURL)",
+                LogKey.kafkaBrokers: "\(config.kafkaBrokers)",
+            ])
         try await group.run()
     }
 }

@@ -60,8 +60,9 @@ struct ServingRouterAdminRoutes: Sendable {
             streamAssigned: parts.sync.streamAssigned.load(ordering: .relaxed),
             snapshotsLoaded: parts.sync.snapshotsLoaded.load(ordering: .relaxed),
             eventsApplied: parts.sync.eventsApplied.load(ordering: .relaxed),
-            requestLogs: .init(buffered: parts.logs.count, capacity: parts.logs.capacity, sent: parts.shipper.sent.load(ordering: .relaxed),
-                               failed: parts.shipper.failed.load(ordering: .relaxed), dropped: parts.logs.dropped.load(ordering: .relaxed)))
+            requestLogs: .init(
+                buffered: parts.logs.count, capacity: parts.logs.capacity, sent: parts.shipper.sent.load(ordering: .relaxed),
+                failed: parts.shipper.failed.load(ordering: .relaxed), dropped: parts.logs.dropped.load(ordering: .relaxed)))
         return EditedResponse(status: table.loaded ? .ok : .serviceUnavailable, response: health)
     }
 

@@ -20,7 +20,9 @@ struct TrafficSplit: Sendable {
     init(_ routes: [Route]) {
         self.routes = routes.sorted { $0.revisionID < $1.revisionID }
         var running = 0
-        cumulative = self.routes.map { running += $0.percent; return running }
+        cumulative = self.routes.map {
+            running += $0.percent; return running
+        }
         total = running
     }
 

@@ -33,8 +33,10 @@ final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.promise = nil
             timer?.cancel()
             reusable = head.isKeepAlive
-            promise.succeed(UpstreamAnswer(status: head.status, contentType: head.headers.first(name: "Content-Type"),
-                                           body: body ?? ByteBuffer()))
+            promise.succeed(
+                UpstreamAnswer(
+                    status: head.status, contentType: head.headers.first(name: "Content-Type"),
+                    body: body ?? ByteBuffer()))
         }
     }
 

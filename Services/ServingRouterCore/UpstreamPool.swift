@@ -94,7 +94,9 @@ final class UpstreamPool {
             .flatMapErrorThrowing { error in throw UpstreamError(description: "connect \(address): \(error)", beforeResponse: true) }
     }
 
-    private func exchange(_ channel: Channel, address: String, method: HTTPMethod, uri: String, contentType: String?, body: ByteBuffer) -> EventLoopFuture<UpstreamAnswer> {
+    private func exchange(_ channel: Channel, address: String, method: HTTPMethod, uri: String, contentType: String?, body: ByteBuffer)
+        -> EventLoopFuture<UpstreamAnswer>
+    {
         let handler: UpstreamHandler
         do {
             handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)

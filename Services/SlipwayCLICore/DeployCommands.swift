@@ -52,7 +52,9 @@ func waitForOutcome(_ client: APIClient, endpoint: String, deployment id: String
     while ContinuousClock.now < deadline {
         let view = try await client.expect(.GET, "/api/endpoints/\(endpoint)")
         let deployments = view["deployments"] as? [[String: Any]] ?? []
-        guard let deployment = deployments.first(where: { $0["id"] as? String == id }) else { throw ValidationErrorMessage("deployment \(id) vanished") }
+        guard let deployment = deployments.first(where: { $0["id"] as? String == id }) else {
+            throw ValidationErrorMessage("deployment \(id) vanished")
+        }
         let status = deployment["status"] as? String ?? ""
         let line = "  \(status) \(trafficLine(view))"
         if line != last { say(line); last = line }
@@ -148,8 +150,10 @@ struct EndpointsCommand: AsyncParsableCommand {
             say("traffic: \(trafficLine(view))")
             for deployment in view["deployments"] as? [[String: Any]] ?? [] {
                 let revision = deployment["revision"] as? [String: Any]
-                say("  \(deployment["id"] ?? "")\tv\(deployment["version"] ?? "")\t\(deployment["status"] ?? "")\t\(deployment["traffic_percent"] ?? 0)%\t"
-                    + "\(deployment["strategy"] ?? "")\trevision \(revision?["status"] ?? "-")\t\(deployment["created_at"] ?? "")\t\(deployment["error"] ?? "")")
+                say(
+                    "  \(deployment["id"] ?? "")\tv\(deployment["version"] ?? "")\t\(deployment["status"] ?? "")\t\(deployment["traffic_percent"] ?? 0)%\t"
+                        + "\(deployment["strategy"] ?? "")\trevision \(revision?["status"] ?? "-")\t\(deployment["created_at"] ?? "")\t\(deployment["error"] ?? "")"
+                )
             }
         }
     }

@@ -11,12 +11,14 @@ struct Endpoints {
         if let override { return trimmed(override) }
         if let value = ProcessInfo.processInfo.environment["SLIPWAY_\(service.uppercased())_URL"], !value.isEmpty { return trimmed(value) }
         if let state = try? UpState.read(from: paths.stateFile),
-           let entry = state.processes.first(where: { $0.name == "\(service)-svc" || $0.name == service }),
-           let readiness = entry.readinessURL, let url = URL(string: readiness), let host = url.host, let port = url.port {
+            let entry = state.processes.first(where: { $0.name == "\(service)-svc" || $0.name == service }),
+            let readiness = entry.readinessURL, let url = URL(string: readiness), let host = url.host, let port = url.port
+        {
             return "http://\(host):\(port)"
         }
         guard let port = ServiceDirectory.defaultPorts[service] ?? (service == "gateway" ? ServiceDirectory.gatewayPort : nil) else {
-            throw ValidationErrorMessage("unknown service '\(service)'; expected one of \(ServiceDirectory.domainServices.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationErrorMessage(
+                "unknown service '\(service)'; expected one of \(ServiceDirectory.domainServices.map(\.rawValue).joined(separator: ", "))")
         }
         return "http://127.0.0.1:\(port)"
     }

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import NIOHTTP1
 import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayKafka
@@ -18,7 +19,8 @@ struct EventsCommand: AsyncParsableCommand {
 struct TailCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "tail", abstract: "Follow events on the bus, decoded.")
 
-    @Option(name: .customLong("context"), help: "Contexts to follow (training, registry, schedule, deploy, testing, metrics, serving); all when omitted.")
+    @Option(
+        name: .customLong("context"), help: "Contexts to follow (training, registry, schedule, deploy, testing, metrics, serving); all when omitted.")
     var contexts: [String] = []
     @Option(help: "A topic to follow instead of contexts (repeatable).") var topic: [String] = []
     @Flag(help: "Start at the oldest event the broker still holds instead of new ones.") var fromBeginning = false
@@ -92,14 +94,17 @@ struct ShowCommand: AsyncParsableCommand {
         let time = ISO8601DateFormatter()
         for event in events {
             let position = event.sourcePosition.map { "#\($0)" } ?? "(unpublished)"
-            print("\(time.string(from: event.occurredAt))  \(position)  \(event.aggregateType)/\(event.aggregateId) v\(event.version)  \(event.eventType)  \(event.payload)")
+            print(
+                "\(time.string(from: event.occurredAt))  \(position)  \(event.aggregateType)/\(event.aggregateId) v\(event.version)  \(event.eventType)  \(event.payload)"
+            )
         }
     }
 }
 
 /// Rebuilds a service's read models from the log into a fresh schema; with --verify compares them.
 struct ReplayCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "replay", abstract: "Rebuild a service's read model from the log; --verify diffs it against the live one.")
+    static let configuration = CommandConfiguration(
+        commandName: "replay", abstract: "Rebuild a service's read model from the log; --verify diffs it against the live one.")
 
     @Option(help: "The service whose read models to rebuild.") var service: String
     @Option(help: "One read model by name (default: all of the service's).") var projection: String?
@@ -116,8 +121,10 @@ struct ReplayCommand: AsyncParsableCommand {
         if response.reports.isEmpty { print("\(response.service)-svc has no read models to replay yet") }
         var failed = false
         for report in response.reports {
-            print(String(format: "%@: %d events replayed in %.2f s (%.0f events/s) into schema %@%@",
-                         report.projection, report.events, report.seconds, report.eventsPerSecond, report.schema, report.schemaKept ? " (kept)" : ""))
+            print(
+                String(
+                    format: "%@: %d events replayed in %.2f s (%.0f events/s) into schema %@%@",
+                    report.projection, report.events, report.seconds, report.eventsPerSecond, report.schema, report.schemaKept ? " (kept)" : ""))
             for table in report.tables {
                 let verdict = table.equal ? "equal" : "DIFFERENT (\(table.onlyInLive) rows only live, \(table.onlyInReplay) only rebuilt)"
                 print("  \(table.table): live \(table.liveRows) rows, rebuilt \(table.replayRows) rows: \(verdict)")
@@ -146,7 +153,8 @@ struct EventLine {
         case .success(nil): payload = "(\(envelope.payload.count) bytes of an uncatalogued type)"
         case .failure: payload = "(undecodable payload)"
         }
-        return "\(time)  \(envelope.sourceService)#\(envelope.sourcePosition)  \(envelope.aggregateType)/\(envelope.aggregateID) v\(envelope.aggregateVersion)  \(envelope.eventType)  \(payload)"
+        return
+            "\(time)  \(envelope.sourceService)#\(envelope.sourcePosition)  \(envelope.aggregateType)/\(envelope.aggregateID) v\(envelope.aggregateVersion)  \(envelope.eventType)  \(payload)"
     }
 }
 
@@ -162,5 +170,3 @@ func httpRequest(_ method: NIOHTTP1.HTTPMethod, _ url: String, body: [UInt8]? = 
     }
     return bytes
 }
-
-import NIOHTTP1

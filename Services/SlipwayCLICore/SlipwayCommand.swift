@@ -1,14 +1,16 @@
-import Foundation
 import ArgumentParser
+import Foundation
 
 /// `slipway`: runs the platform locally and talks to it.
 public struct SlipwayCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "slipway",
         abstract: "Slipway: train, register, deploy and watch recommendation models; every change is an event.",
-        subcommands: [UpCommand.self, DownCommand.self, StatusCommand.self, TrainCommand.self, RunsCommand.self, ModelsCommand.self,
-                      DatasetsCommand.self, DeployCommand.self, RollbackCommand.self, TrafficCommand.self, UndeployCommand.self,
-                      EndpointsCommand.self, KeysCommand.self, EventsCommand.self, BenchCommand.self])
+        subcommands: [
+            UpCommand.self, DownCommand.self, StatusCommand.self, TrainCommand.self, RunsCommand.self, ModelsCommand.self,
+            DatasetsCommand.self, DeployCommand.self, RollbackCommand.self, TrafficCommand.self, UndeployCommand.self,
+            EndpointsCommand.self, KeysCommand.self, EventsCommand.self, BenchCommand.self,
+        ])
 
     public init() {}
 
@@ -30,6 +32,8 @@ public struct SlipwayCommand: AsyncParsableCommand {
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print a RESULT line.",
-        subcommands: [BenchEventsCommand.self, BenchTrainCommand.self, BenchServeCommand.self, BenchRolloutCommand.self, BenchApiCommand.self,
-                      BenchSinkCommand.self])
+        subcommands: [
+            BenchEventsCommand.self, BenchTrainCommand.self, BenchServeCommand.self, BenchRolloutCommand.self, BenchApiCommand.self,
+            BenchSinkCommand.self,
+        ])
 }

@@ -42,8 +42,10 @@ struct APIClient {
     }
 }
 
-func httpCall(_ method: HTTPMethod, _ url: String, body: [UInt8]?, headers: [String: String] = [:],
-              timeout: TimeAmount = .seconds(30)) async throws -> (UInt, [UInt8]) {
+func httpCall(
+    _ method: HTTPMethod, _ url: String, body: [UInt8]?, headers: [String: String] = [:],
+    timeout: TimeAmount = .seconds(30)
+) async throws -> (UInt, [UInt8]) {
     var request = HTTPClientRequest(url: url)
     request.method = method
     for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -94,8 +96,10 @@ struct DatasetsCommand: AsyncParsableCommand {
             @Option(help: "Output directory.") var out = "demo-data"
 
             func run() async throws {
-                try runTrainerTool(["generate", "b2b", "--customers", "\(customers)", "--products", "\(products)",
-                                    "--transactions", "\(transactions)", "--seed", "\(seed)", "--out", out])
+                try runTrainerTool([
+                    "generate", "b2b", "--customers", "\(customers)", "--products", "\(products)",
+                    "--transactions", "\(transactions)", "--seed", "\(seed)", "--out", out,
+                ])
             }
         }
     }
@@ -174,26 +178,39 @@ struct TrainCommand: AsyncParsableCommand {
         let files = ["transactions", "customers", "products"].map { directory.appendingPathComponent("\($0).csv") }
         if !files.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) {
             say("generating demo data in \(directory.path)")
-            try runTrainerTool(["generate", "b2b", "--customers", "\(customers)", "--products", "\(products)",
-                                "--transactions", "\(transactions)", "--seed", "\(seed)", "--out", directory.path], quiet: true)
+            try runTrainerTool(
+                [
+                    "generate", "b2b", "--customers", "\(customers)", "--products", "\(products)",
+                    "--transactions", "\(transactions)", "--seed", "\(seed)", "--out", directory.path,
+                ], quiet: true)
         }
-        try await api.ensure("/api/datasets", [
-            "name": name, "description": "Generated B2B demo data (slipway train --demo)",
-            "transactions": files[0].path, "customers": files[1].path, "products": files[2].path,
-            "split": ["strategy": "time_holdout", "holdout_days": 30],
-        ])
-        try await api.ensure("/api/feature-configs", [
-            "name": "b2b-default", "description": "customer id, city, segment → product id, category, sub-category, price",
-            "query": [["name": "customer_id", "embedding_dim": 32, "required": true],
-                      ["name": "city", "embedding_dim": 8], ["name": "segment", "embedding_dim": 8]],
-            "candidate": [["name": "product_id", "embedding_dim": 32, "required": true],
-                          ["name": "category", "embedding_dim": 8], ["name": "sub_category", "embedding_dim": 16],
-                          ["name": "price", "type": "float", "transform": "bucketize", "embedding_dim": 8, "buckets": 10]],
-        ])
-        try await api.ensure("/api/model-configs", [
-            "name": "two-tower-64", "description": "one hidden layer of 64 per tower, 64-d output",
-            "model_type": "retrieval", "query_layers": [64], "candidate_layers": [64], "output_dim": 64,
-        ])
+        try await api.ensure(
+            "/api/datasets",
+            [
+                "name": name, "description": "Generated B2B demo data (slipway train --demo)",
+                "transactions": files[0].path, "customers": files[1].path, "products": files[2].path,
+                "split": ["strategy": "time_holdout", "holdout_days": 30],
+            ])
+        try await api.ensure(
+            "/api/feature-configs",
+            [
+                "name": "b2b-default", "description": "customer id, city, segment → product id, category, sub-category, price",
+                "query": [
+                    ["name": "customer_id", "embedding_dim": 32, "required": true],
+                    ["name": "city", "embedding_dim": 8], ["name": "segment", "embedding_dim": 8],
+                ],
+                "candidate": [
+                    ["name": "product_id", "embedding_dim": 32, "required": true],
+                    ["name": "category", "embedding_dim": 8], ["name": "sub_category", "embedding_dim": 16],
+                    ["name": "price", "type": "float", "transform": "bucketize", "embedding_dim": 8, "buckets": 10],
+                ],
+            ])
+        try await api.ensure(
+            "/api/model-configs",
+            [
+                "name": "two-tower-64", "description": "one hidden layer of 64 per tower, 64-d output",
+                "model_type": "retrieval", "query_layers": [64], "candidate_layers": [64], "output_dim": 64,
+            ])
         return (name, "b2b-default", "two-tower-64")
     }
 
@@ -208,15 +225,18 @@ struct TrainCommand: AsyncParsableCommand {
                 let metrics = try await api.expect(.GET, "/api/training-runs/\(runID)/metrics")
                 for epoch in (metrics["epochs"] as? [[String: Any]] ?? []).dropFirst(printedEpochs) {
                     let m = epoch["metrics"] as? [String: Double] ?? [:]
-                    say(String(format: "    epoch %d/%d loss %.4f val_loss %.4f val recall@100 %.4f (%.1fs)",
-                                 epoch["epoch"] as? Int ?? 0, epoch["total_epochs"] as? Int ?? 0, epoch["loss"] as? Double ?? 0,
-                                 epoch["val_loss"] as? Double ?? 0, m["recall_at_100"] ?? 0, epoch["duration_seconds"] as? Double ?? 0))
+                    say(
+                        String(
+                            format: "    epoch %d/%d loss %.4f val_loss %.4f val recall@100 %.4f (%.1fs)",
+                            epoch["epoch"] as? Int ?? 0, epoch["total_epochs"] as? Int ?? 0, epoch["loss"] as? Double ?? 0,
+                            epoch["val_loss"] as? Double ?? 0, m["recall_at_100"] ?? 0, epoch["duration_seconds"] as? Double ?? 0))
                     printedEpochs += 1
                 }
             }
             for stage in run["stages"] as? [[String: Any]] ?? [] {
                 guard let name = stage["name"] as? String, let status = stage["status"] as? String, status != "pending",
-                      printedStages[name] != status else { continue }
+                    printedStages[name] != status
+                else { continue }
                 printedStages[name] = status
                 let seconds = (stage["duration_seconds"] as? Double).map { String(format: " %.1fs", $0) } ?? ""
                 let note = (stage["error"] as? String).map { " — \($0)" } ?? ""
@@ -234,9 +254,11 @@ struct TrainCommand: AsyncParsableCommand {
             case "completed":
                 if let version = run["registered_model"] as? [String: Any] {
                     let metrics = run["metrics"] as? [String: Double] ?? [:]
-                    say(String(format: "run %@ completed in %.1fs: recall@100 %.4f (popularity %.4f, lift %.2fx), blessed",
-                                 runID, run["duration_seconds"] as? Double ?? 0, metrics["recall_at_100"] ?? 0,
-                                 metrics["popularity_recall_at_100"] ?? 0, metrics["lift_at_100"] ?? 0))
+                    say(
+                        String(
+                            format: "run %@ completed in %.1fs: recall@100 %.4f (popularity %.4f, lift %.2fx), blessed",
+                            runID, run["duration_seconds"] as? Double ?? 0, metrics["recall_at_100"] ?? 0,
+                            metrics["popularity_recall_at_100"] ?? 0, metrics["lift_at_100"] ?? 0))
                     say("registered \(version["model_name"] ?? "") v\(version["version"] ?? "") (version id \(version["version_id"] ?? ""))")
                     return
                 }
@@ -268,7 +290,8 @@ struct RunsCommand: AsyncParsableCommand {
             var query: [String] = []
             if let model { query.append("name=\(percentEncoded(model))") }
             if let status { query.append("status=\(percentEncoded(status))") }
-            let json = try await APIClient(gateway: gateway).expect(.GET, "/api/training-runs" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+            let json = try await APIClient(gateway: gateway).expect(
+                .GET, "/api/training-runs" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
             for run in json["training_runs"] as? [[String: Any]] ?? [] {
                 let recall = (run["recall_at_100"] as? Double).map { String(format: "%.4f", $0) } ?? "-"
                 say("\(run["id"] ?? "")\t\(run["status"] ?? "")\t\(run["current_stage"] ?? "-")\trecall@100 \(recall)")
@@ -363,7 +386,9 @@ struct BenchTrainCommand: AsyncParsableCommand {
     @Option var seed = 42
 
     func run() async throws {
-        try runTrainerTool(["bench", "--customers", "\(customers)", "--products", "\(products)",
-                            "--transactions", "\(transactions)", "--seed", "\(seed)"])
+        try runTrainerTool([
+            "bench", "--customers", "\(customers)", "--products", "\(products)",
+            "--transactions", "\(transactions)", "--seed", "\(seed)",
+        ])
     }
 }

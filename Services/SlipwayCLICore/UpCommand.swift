@@ -31,7 +31,8 @@ struct UpCommand: AsyncParsableCommand {
         let paths = SlipwayPaths(root: URL(fileURLWithPath: dataDir, isDirectory: true).standardizedFileURL)
         try FileManager.default.createDirectory(at: paths.root, withIntermediateDirectories: true)
         if let state = try? UpState.read(from: paths.stateFile), state.status != .stopped, state.isSupervisorAlive {
-            throw ValidationErrorMessage("Slipway is already running from \(paths.root.path) (pid \(state.supervisorPID)); `slipway status` or `slipway down`")
+            throw ValidationErrorMessage(
+                "Slipway is already running from \(paths.root.path) (pid \(state.supervisorPID)); `slipway status` or `slipway down`")
         }
         let environment = ProcessInfo.processInfo.environment
 
@@ -57,10 +58,11 @@ struct UpCommand: AsyncParsableCommand {
         } else {
             let port = try stablePort(file: paths.root.appendingPathComponent("kafka-port"))
             brokers = "127.0.0.1:\(port)"
-            processes.append(ManagedProcess(
-                name: "devbroker", executable: try executable("slipway-devbroker"),
-                arguments: ["--port", "\(port)", "--address-file", brokersFile.path],
-                readiness: .file(brokersFile), readinessTimeout: .seconds(30)))
+            processes.append(
+                ManagedProcess(
+                    name: "devbroker", executable: try executable("slipway-devbroker"),
+                    arguments: ["--port", "\(port)", "--address-file", brokersFile.path],
+                    readiness: .file(brokersFile), readinessTimeout: .seconds(30)))
         }
 
         for (port, flag) in [(routerPort, "--router-port"), (routerAdminPort, "--router-admin-port")] where !isTCPPortFree(port) {
@@ -75,24 +77,32 @@ struct UpCommand: AsyncParsableCommand {
         let peers = ServiceDirectory.domainServices.map { "\($0.rawValue)=http://\(host):\(ports[$0.rawValue]!)" }.joined(separator: ",")
         for service in ServiceDirectory.domainServices.map(\.rawValue) {
             let port = ports[service]!
-            processes.append(ManagedProcess(
-                name: "\(service)-svc", executable: try executable("\(service)-svc"),
-                arguments: ["--host", host, "--port", "\(port)", "--database-url", database, "--kafka-brokers", brokers,
-                            "--peer", peers, "--log-level", logLevel] + (try serviceArguments(service, paths: paths)),
-                readiness: .http(URL(string: "http://\(host):\(port)/readyz")!), readinessTimeout: .seconds(60)))
+            processes.append(
+                ManagedProcess(
+                    name: "\(service)-svc", executable: try executable("\(service)-svc"),
+                    arguments: [
+                        "--host", host, "--port", "\(port)", "--database-url", database, "--kafka-brokers", brokers,
+                        "--peer", peers, "--log-level", logLevel,
+                    ] + (try serviceArguments(service, paths: paths)),
+                    readiness: .http(URL(string: "http://\(host):\(port)/readyz")!), readinessTimeout: .seconds(60)))
         }
-        processes.append(ManagedProcess(
-            name: "serving-router", executable: try executable("serving-router"),
-            arguments: ["--host", host, "--port", "\(routerPort)", "--admin-port", "\(routerAdminPort)", "--deploy-url", "http://\(host):\(ports["deploy"]!)",
-                        "--kafka-brokers", brokers, "--log-level", logLevel],
-            readiness: .http(URL(string: "http://\(host):\(routerAdminPort)/health")!), readinessTimeout: .seconds(60)))
+        processes.append(
+            ManagedProcess(
+                name: "serving-router", executable: try executable("serving-router"),
+                arguments: [
+                    "--host", host, "--port", "\(routerPort)", "--admin-port", "\(routerAdminPort)", "--deploy-url",
+                    "http://\(host):\(ports["deploy"]!)",
+                    "--kafka-brokers", brokers, "--log-level", logLevel,
+                ],
+                readiness: .http(URL(string: "http://\(host):\(routerAdminPort)/health")!), readinessTimeout: .seconds(60)))
         guard isTCPPortFree(gatewayPort) else {
             throw ValidationErrorMessage("port \(gatewayPort) is taken: pass --gateway-port")
         }
-        processes.append(ManagedProcess(
-            name: "gateway", executable: try executable("gateway"),
-            arguments: ["--host", host, "--port", "\(gatewayPort)", "--peer", peers, "--log-level", logLevel],
-            readiness: .http(URL(string: "http://\(host):\(gatewayPort)/healthz")!)))
+        processes.append(
+            ManagedProcess(
+                name: "gateway", executable: try executable("gateway"),
+                arguments: ["--host", host, "--port", "\(gatewayPort)", "--peer", peers, "--log-level", logLevel],
+                readiness: .http(URL(string: "http://\(host):\(gatewayPort)/healthz")!)))
 
         let cluster = embedded
         let supervisor = try Supervisor(processes: processes, options: SupervisorOptions(paths: paths), logger: logger) {
@@ -136,12 +146,16 @@ struct UpCommand: AsyncParsableCommand {
         switch service {
         case "training":
             let trainer = try executable("slipway-trainer")
-            return ["--artifact-root", paths.root.appendingPathComponent("artifacts").path,
-                    "--trainer-command", "\(trainer.path) run --spec {spec} --artifacts {artifacts}"]
+            return [
+                "--artifact-root", paths.root.appendingPathComponent("artifacts").path,
+                "--trainer-command", "\(trainer.path) run --spec {spec} --artifacts {artifacts}",
+            ]
         case "deploy":
-            return ["--serving-root", paths.root.appendingPathComponent("serving").path, "--model-server", try executable("model-server").path,
-                    "--stop-revisions-on-exit", "true", "--router-url", "http://\(host):\(routerPort)",
-                    "--router-admin-url", "http://\(host):\(routerAdminPort)"]
+            return [
+                "--serving-root", paths.root.appendingPathComponent("serving").path, "--model-server", try executable("model-server").path,
+                "--stop-revisions-on-exit", "true", "--router-url", "http://\(host):\(routerPort)",
+                "--router-admin-url", "http://\(host):\(routerAdminPort)",
+            ]
         default:
             return []
         }
@@ -156,7 +170,9 @@ struct UpCommand: AsyncParsableCommand {
 
     /// A port remembered in `file`: the same one on every `up` while it is free, so clients keep their address.
     func stablePort(file: URL) throws -> Int {
-        if let text = try? String(contentsOf: file, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), isTCPPortFree(port) {
+        if let text = try? String(contentsOf: file, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+            isTCPPortFree(port)
+        {
             return port
         }
         let port = try freeTCPPort()

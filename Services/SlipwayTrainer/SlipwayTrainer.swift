@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import SlipwayModelBundle
 import RecommenderKit
+import SlipwayModelBundle
 
 @main
 struct SlipwayTrainerCommand: AsyncParsableCommand {
@@ -36,7 +36,8 @@ struct Generate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Generate demo data.", subcommands: [B2B.self])
 
     struct B2B: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "b2b", abstract: "B2B customers/products/transactions CSVs with planted structure.")
+        static let configuration = CommandConfiguration(
+            commandName: "b2b", abstract: "B2B customers/products/transactions CSVs with planted structure.")
         @Option var customers = 5_000
         @Option var products = 2_000
         @Option var transactions = 200_000
@@ -50,9 +51,12 @@ struct Generate: AsyncParsableCommand {
         func run() async throws {
             let data = DemoDataGenerator.generate(DemoDataConfig(customers: customers, products: products, transactions: transactions, seed: seed))
             let urls = try DemoDataGenerator.write(data, to: URL(fileURLWithPath: out))
-            printEvent(.object([("event", .string("generated")), ("customers", .int(data.customers.count)),
-                                ("products", .int(data.products.count)), ("transactions", .int(data.transactions.count)),
-                                ("files", .array(urls.map { .string($0.path) }))]))
+            printEvent(
+                .object([
+                    ("event", .string("generated")), ("customers", .int(data.customers.count)),
+                    ("products", .int(data.products.count)), ("transactions", .int(data.transactions.count)),
+                    ("files", .array(urls.map { .string($0.path) })),
+                ]))
         }
     }
 }
@@ -86,17 +90,23 @@ struct Bench: AsyncParsableCommand {
         if let batchSize { mc.batchSize = batchSize }
         if noLogQ { mc.logQCorrection = false }
         if let epochs { mc.epochs = epochs }
-        if let optimizer, let k = OptimizerKind(rawValue: optimizer) { mc.optimizer = k; if k == .adam && learningRate == nil { mc.learningRate = 0.003 } }
-        let spec = RunSpec(runId: "bench", modelName: "bench-two-tower",
-                           dataset: DatasetSpec(id: "demo-b2b", transactions: dataDir.appendingPathComponent("transactions.csv").path,
-                                                customers: dataDir.appendingPathComponent("customers.csv").path,
-                                                products: dataDir.appendingPathComponent("products.csv").path,
-                                                split: SplitSpec(strategy: .timeHoldout)),
-                           modelConfig: mc)
+        if let optimizer, let k = OptimizerKind(rawValue: optimizer) {
+            mc.optimizer = k; if k == .adam && learningRate == nil { mc.learningRate = 0.003 }
+        }
+        let spec = RunSpec(
+            runId: "bench", modelName: "bench-two-tower",
+            dataset: DatasetSpec(
+                id: "demo-b2b", transactions: dataDir.appendingPathComponent("transactions.csv").path,
+                customers: dataDir.appendingPathComponent("customers.csv").path,
+                products: dataDir.appendingPathComponent("products.csv").path,
+                split: SplitSpec(strategy: .timeHoldout)),
+            modelConfig: mc)
         let verbose = self.verbose
         let t0 = Date()
         let p = TrainingPipeline(spec: spec, artifacts: base.appendingPathComponent("artifacts")) { e in
-            if verbose { printEvent(e) } else if e["event"]?.stringValue == "epoch_completed" || e["event"]?.stringValue == "failed" {
+            if verbose {
+                printEvent(e)
+            } else if e["event"]?.stringValue == "epoch_completed" || e["event"]?.stringValue == "failed" {
                 printEvent(e)
             }
         }
@@ -104,7 +114,11 @@ struct Bench: AsyncParsableCommand {
         let wall = Date().timeIntervalSince(t0)
         let eps = r.epochs.map(\.examplesPerSecond).reduce(0, +) / Double(max(r.epochs.count, 1))
         let perEpoch = r.epochs.map(\.seconds).reduce(0, +) / Double(max(r.epochs.count, 1))
-        print("customers=\(customers) products=\(products) transactions=\(transactions) epochs_run=\(r.epochs.count) seconds_per_epoch=\(String(format: "%.2f", perEpoch)) load_to_bundle_s=\(String(format: "%.2f", wall)) recall_at_10=\(String(format: "%.4f", r.metrics["recall_at_10"] ?? 0)) popularity_recall_at_10=\(String(format: "%.4f", r.metrics["popularity_recall_at_10"] ?? 0)) blessed=\(r.blessed)")
-        print("RESULT train_s=\(String(format: "%.2f", wall)) recall_at_100=\(String(format: "%.4f", r.metrics["recall_at_100"] ?? 0)) popularity_recall_at_100=\(String(format: "%.4f", r.metrics["popularity_recall_at_100"] ?? 0)) examples_per_s=\(Int(eps))")
+        print(
+            "customers=\(customers) products=\(products) transactions=\(transactions) epochs_run=\(r.epochs.count) seconds_per_epoch=\(String(format: "%.2f", perEpoch)) load_to_bundle_s=\(String(format: "%.2f", wall)) recall_at_10=\(String(format: "%.4f", r.metrics["recall_at_10"] ?? 0)) popularity_recall_at_10=\(String(format: "%.4f", r.metrics["popularity_recall_at_10"] ?? 0)) blessed=\(r.blessed)"
+        )
+        print(
+            "RESULT train_s=\(String(format: "%.2f", wall)) recall_at_100=\(String(format: "%.4f", r.metrics["recall_at_100"] ?? 0)) popularity_recall_at_100=\(String(format: "%.4f", r.metrics["popularity_recall_at_100"] ?? 0)) examples_per_s=\(Int(eps))"
+        )
     }
 }

@@ -1,5 +1,5 @@
-import TestingCore
 import SlipwayPlatform
+import TestingCore
 
 @main
 struct TestingServiceMain {

@@ -29,7 +29,8 @@ public struct AutoDeployWorker: Sendable {
             try await environment.execute(
                 TrainingRunDecider.self, aggregateID: runID, command: command, metadata: CommandMetadata(causationID: "auto-deploy"))
         } catch let rejected as CommandRejected where rejected.kind == .conflict {
-            environment.logger.debug("auto-deploy command not applied", metadata: [LogKey.runID: "\(runID)", LogKey.rejection: "\(rejected.message)"])
+            environment.logger.debug(
+                "auto-deploy command not applied", metadata: [LogKey.runID: "\(runID)", LogKey.rejection: "\(rejected.message)"])
         }
     }
 }

@@ -18,7 +18,8 @@ struct CreateRunBody: Decodable {
 
     var settings: RunSettings {
         RunSettings(
-            datasetId: datasetId, featureConfigId: featureConfigId, modelConfigId: modelConfigId, trainingParams: trainingParams, gpuConfig: gpuConfig,
+            datasetId: datasetId, featureConfigId: featureConfigId, modelConfigId: modelConfigId, trainingParams: trainingParams,
+            gpuConfig: gpuConfig,
             evaluatorConfig: evaluatorConfig, deploymentConfig: deploymentConfig, executor: executor, autoRegister: autoRegister)
     }
 }

@@ -28,8 +28,8 @@ public enum DatasetDecider: Decider {
         switch event {
         case .datasetRegistered: true
         case .featureConfigCreated, .modelConfigCreated, .trainingRunCreated, .trainingRunSubmitted, .trainingRunStarted,
-             .trainingRunConfigEdited, .stageStarted, .stageCompleted, .stageSkipped, .stageFailed, .epochCompleted, .trainingRunCompleted,
-             .trainingRunFailed, .trainingRunCancelled, .trainingRunDeployRequested, .trainingRunDeployed, .trainingRunDeployFailed:
+            .trainingRunConfigEdited, .stageStarted, .stageCompleted, .stageSkipped, .stageFailed, .epochCompleted, .trainingRunCompleted,
+            .trainingRunFailed, .trainingRunCancelled, .trainingRunDeployRequested, .trainingRunDeployed, .trainingRunDeployFailed:
             exists  // not a dataset's
         }
     }

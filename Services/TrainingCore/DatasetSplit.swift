@@ -22,7 +22,8 @@ public struct DatasetSplit: Codable, Sendable, Equatable {
     }
 
     init(_ config: SplitConfig) {
-        self.init(strategy: config.strategy, holdoutDays: Int(config.holdoutDays), validationDays: Int(config.validationDays),
-                  validationFraction: config.validationFraction, testFraction: config.testFraction, seed: config.seed)
+        self.init(
+            strategy: config.strategy, holdoutDays: Int(config.holdoutDays), validationDays: Int(config.validationDays),
+            validationFraction: config.validationFraction, testFraction: config.testFraction, seed: config.seed)
     }
 }

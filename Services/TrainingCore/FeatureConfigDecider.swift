@@ -1,7 +1,7 @@
 import RecommenderKit
-import SlipwayModelBundle
 import SlipwayContracts
 import SlipwayEventSourcing
+import SlipwayModelBundle
 
 /// A feature config, identified by its name: created once and never changed.
 public enum FeatureConfigDecider: Decider {
@@ -26,8 +26,8 @@ public enum FeatureConfigDecider: Decider {
         switch event {
         case .featureConfigCreated: true
         case .datasetRegistered, .modelConfigCreated, .trainingRunCreated, .trainingRunSubmitted, .trainingRunStarted,
-             .trainingRunConfigEdited, .stageStarted, .stageCompleted, .stageSkipped, .stageFailed, .epochCompleted, .trainingRunCompleted,
-             .trainingRunFailed, .trainingRunCancelled, .trainingRunDeployRequested, .trainingRunDeployed, .trainingRunDeployFailed:
+            .trainingRunConfigEdited, .stageStarted, .stageCompleted, .stageSkipped, .stageFailed, .epochCompleted, .trainingRunCompleted,
+            .trainingRunFailed, .trainingRunCancelled, .trainingRunDeployRequested, .trainingRunDeployed, .trainingRunDeployFailed:
             exists  // not a feature config's
         }
     }

@@ -1,6 +1,6 @@
 import RecommenderKit
-import SlipwayModelBundle
 import SlipwayContracts
+import SlipwayModelBundle
 
 extension SlipwayContracts.FeatureSpec {
     /// The trainer's spec of a recorded feature.

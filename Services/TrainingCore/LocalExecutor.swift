@@ -66,7 +66,11 @@ public final class LocalExecutor: Service {
     /// Up to 500 ms, less when nudged: a submitted run starts within ~50 ms, an idle queue costs one query per 0.5 s.
     private func pause() async {
         for _ in 0..<10 {
-            if nudged.withLock({ let was = $0; $0 = false; return was }) { return }
+            if nudged.withLock({
+                let was = $0; $0 = false; return was
+            }) {
+                return
+            }
             do { try await Task.sleep(for: .milliseconds(50)) } catch { return }
             if Task.isShuttingDownGracefully { return }
         }
@@ -129,7 +133,8 @@ public final class LocalExecutor: Service {
         func elapsedMs() -> Int64 { Int64((ContinuousClock.now - started) / .milliseconds(1)) }
         func send(_ command: TrainingRunDecider.Command) async -> Bool {
             do {
-                try await environment.execute(TrainingRunDecider.self, aggregateID: runID, command: command, metadata: CommandMetadata(causationID: runID))
+                try await environment.execute(
+                    TrainingRunDecider.self, aggregateID: runID, command: command, metadata: CommandMetadata(causationID: runID))
                 return true
             } catch {
                 logger.info("trainer report not applied", metadata: [LogKey.runID: "\(runID)", LogKey.error: "\(error)"])

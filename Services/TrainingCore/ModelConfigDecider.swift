@@ -25,8 +25,8 @@ public enum ModelConfigDecider: Decider {
         switch event {
         case .modelConfigCreated: true
         case .datasetRegistered, .featureConfigCreated, .trainingRunCreated, .trainingRunSubmitted, .trainingRunStarted,
-             .trainingRunConfigEdited, .stageStarted, .stageCompleted, .stageSkipped, .stageFailed, .epochCompleted, .trainingRunCompleted,
-             .trainingRunFailed, .trainingRunCancelled, .trainingRunDeployRequested, .trainingRunDeployed, .trainingRunDeployFailed:
+            .trainingRunConfigEdited, .stageStarted, .stageCompleted, .stageSkipped, .stageFailed, .epochCompleted, .trainingRunCompleted,
+            .trainingRunFailed, .trainingRunCancelled, .trainingRunDeployRequested, .trainingRunDeployed, .trainingRunDeployFailed:
             exists  // not a model config's
         }
     }

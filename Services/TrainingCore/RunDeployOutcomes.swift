@@ -12,12 +12,16 @@ public struct RunDeployOutcomes: Projection {
     public init() {}
 
     public var migrations: [Migration] {
-        [Migration(1, "run deploy outcomes", [
-            """
-            CREATE TABLE run_deploy_outcomes (run_id text PRIMARY KEY, outcome text NOT NULL, endpoint_name text NOT NULL,
-                deployment_id text NOT NULL, endpoint_url text NOT NULL, error text NOT NULL, recorded_at timestamptz NOT NULL)
-            """,
-        ])]
+        [
+            Migration(
+                1, "run deploy outcomes",
+                [
+                    """
+                    CREATE TABLE run_deploy_outcomes (run_id text PRIMARY KEY, outcome text NOT NULL, endpoint_name text NOT NULL,
+                        deployment_id text NOT NULL, endpoint_url text NOT NULL, error text NOT NULL, recorded_at timestamptz NOT NULL)
+                    """
+                ])
+        ]
     }
 
     public func apply(_ events: [Recorded<DeployEvent>], on connection: PostgresConnection, logger: Logger) async throws {
@@ -29,13 +33,14 @@ public struct RunDeployOutcomes: Projection {
             case .deploymentFailed(let e):
                 outcome = (e.sourceRunID, "failed", e.endpointID, e.deploymentID, "", e.error)
             case .endpointCreated, .endpointUpdated, .endpointDeleted, .deploymentRequested, .revisionStarted, .revisionReady,
-                 .revisionFailed, .revisionStopped, .trafficShifted, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed,
-                 .rolledBack, .undeployed, .apiKeyCreated, .apiKeyRevoked, .apiKeyUsed:
+                .revisionFailed, .revisionStopped, .trafficShifted, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed,
+                .rolledBack, .undeployed, .apiKeyCreated, .apiKeyRevoked, .apiKeyUsed:
                 continue  // a run's deployment ends activated or failed; nothing else is its outcome
             }
             guard !outcome.run.isEmpty else { continue }
             // The first outcome is the run's: a later rollback or redeploy of the same version does not change it.
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO run_deploy_outcomes (run_id, outcome, endpoint_name, deployment_id, endpoint_url, error, recorded_at)
                 VALUES (\(outcome.run), \(outcome.outcome), \(outcome.endpoint), \(outcome.deployment), \(outcome.url), \(outcome.error),
                         \(recorded.occurredAt))

@@ -12,12 +12,16 @@ public struct RunRegistrations: Projection {
     public init() {}
 
     public var migrations: [Migration] {
-        [Migration(1, "run registrations", [
-            """
-            CREATE TABLE run_registrations (run_id text PRIMARY KEY, model_name text NOT NULL, version_number integer NOT NULL,
-                version_id text NOT NULL, registered_at timestamptz NOT NULL)
-            """,
-        ])]
+        [
+            Migration(
+                1, "run registrations",
+                [
+                    """
+                    CREATE TABLE run_registrations (run_id text PRIMARY KEY, model_name text NOT NULL, version_number integer NOT NULL,
+                        version_id text NOT NULL, registered_at timestamptz NOT NULL)
+                    """
+                ])
+        ]
     }
 
     public func apply(_ events: [Recorded<RegistryEvent>], on connection: PostgresConnection, logger: Logger) async throws {
@@ -25,13 +29,14 @@ public struct RunRegistrations: Projection {
             switch recorded.event {
             case .modelVersionRegistered(let e):
                 guard !e.sourceRunID.isEmpty else { continue }
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO run_registrations (run_id, model_name, version_number, version_id, registered_at)
                     VALUES (\(e.sourceRunID), \(e.modelName), \(Int(e.versionNumber)), \(e.versionID), \(recorded.occurredAt))
                     ON CONFLICT (run_id) DO NOTHING
                     """, logger: logger)
             case .registeredModelCreated, .registeredModelUpdated, .modelAliasSet, .modelAliasDeleted, .modelVersionStatusChanged,
-                 .registeredModelDeleted:
+                .registeredModelDeleted:
                 break  // only a registered version finishes a run's register stage
             }
         }

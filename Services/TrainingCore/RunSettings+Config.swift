@@ -30,12 +30,16 @@ extension RunSettings {
         if let datasetId { config.datasetID = datasetId }
         if let featureConfigId { config.featureConfigID = featureConfigId }
         if let modelConfigId { config.modelConfigID = modelConfigId }
-        for (value, field) in [(config.datasetID, "dataset_id"), (config.featureConfigID, "feature_config_id"), (config.modelConfigID, "model_config_id")] {
+        for (value, field) in [
+            (config.datasetID, "dataset_id"), (config.featureConfigID, "feature_config_id"), (config.modelConfigID, "model_config_id"),
+        ] {
             guard !value.isEmpty else { throw CommandRejected.invalid(field, "\(field) is required") }
         }
         if let p = trainingParams {
             if let v = p.epochs {
-                guard (1...1000).contains(v) else { throw CommandRejected.invalid("training_params.epochs", "training_params.epochs must be in 1...1000") }
+                guard (1...1000).contains(v) else {
+                    throw CommandRejected.invalid("training_params.epochs", "training_params.epochs must be in 1...1000")
+                }
                 config.trainingParams.epochs = Int32(v)
             }
             if let v = p.batchSize {
@@ -79,7 +83,8 @@ extension RunSettings {
             if let v = e.blessingMetric {
                 guard Self.blessingMetrics.contains(v) else {
                     throw CommandRejected.invalid(
-                        "evaluator_config.blessing_metric", "evaluator_config.blessing_metric must be one of \(Self.blessingMetrics.joined(separator: ", "))")
+                        "evaluator_config.blessing_metric",
+                        "evaluator_config.blessing_metric must be one of \(Self.blessingMetrics.joined(separator: ", "))")
                 }
                 config.evaluatorConfig.blessingMetric = v
             }
@@ -104,7 +109,8 @@ extension RunSettings {
                     "development": .development, "production": .production, "high_traffic": .highTraffic, "high-traffic": .highTraffic,
                 ]
                 guard let preset = presets[v.lowercased()] else {
-                    throw CommandRejected.invalid("deployment_config.preset", "deployment_config.preset must be development, production or high_traffic")
+                    throw CommandRejected.invalid(
+                        "deployment_config.preset", "deployment_config.preset must be development, production or high_traffic")
                 }
                 config.deploymentConfig.preset = preset
             }

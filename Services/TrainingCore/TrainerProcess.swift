@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One trainer child process: its stdout lines as an async stream (read on dedicated threads, so a
@@ -87,7 +87,9 @@ final class TrainerProcess: Sendable {
                     }
                 }
                 if !buffer.isEmpty { deliver(buffer) }
-                if output.openReaders.withLock({ $0 -= 1; return $0 }) == 0 {
+                if output.openReaders.withLock({
+                    $0 -= 1; return $0
+                }) == 0 {
                     logLock.withLock { _ in try? log.close() }
                     continuation.finish()
                 }

@@ -49,9 +49,10 @@ struct TrainerReport {
             for k: Int32 in [5, 10, 50, 100] { if let v = number("recall_at_\(k)") { recallAtK[k] = v } }
             var metrics: [String: Double] = [:]
             if let v = number("examples_per_s") { metrics["examples_per_s"] = v }
-            return .reportEpoch(.init(
-                epoch: (object["epoch"] as? NSNumber)?.intValue ?? 0, totalEpochs: Int(totalEpochs), loss: number("loss") ?? .nan,
-                valLoss: number("val_loss"), recallAtK: recallAtK, metrics: metrics, durationMs: Int64((number("seconds") ?? 0) * 1000)))
+            return .reportEpoch(
+                .init(
+                    epoch: (object["epoch"] as? NSNumber)?.intValue ?? 0, totalEpochs: Int(totalEpochs), loss: number("loss") ?? .nan,
+                    valLoss: number("val_loss"), recallAtK: recallAtK, metrics: metrics, durationMs: Int64((number("seconds") ?? 0) * 1000)))
         case "completed":
             var metrics: [String: Double] = [:]
             for (key, value) in object["metrics"] as? [String: Any] ?? [:] {
@@ -62,8 +63,10 @@ struct TrainerReport {
             files["log"] = artifacts.appendingPathComponent("run.log").path
             return .complete(.init(metrics: metrics, artifactURI: bundle, artifacts: files, durationMs: elapsedMs))
         case "failed":
-            return .fail(.init(
-                stage: stage()?.apiName, error: object["error"] as? String ?? "the trainer reported a failure", logTail: logTail(), durationMs: elapsedMs))
+            return .fail(
+                .init(
+                    stage: stage()?.apiName, error: object["error"] as? String ?? "the trainer reported a failure", logTail: logTail(),
+                    durationMs: elapsedMs))
         default:
             return nil
         }

@@ -22,13 +22,15 @@ struct TrainingQueries: Sendable {
 
     /// Newest first, optionally of one model and in one status; with the count of all that match.
     func runs(model: String?, status: String?, limit: Int, offset: Int) async throws -> (runs: [RunRow], total: Int) {
-        let total = try await postgres.query("""
+        let total = try await postgres.query(
+            """
             SELECT count(*) FROM training_runs
             WHERE (\(model == nil) OR name = \(model ?? "")) AND (\(status == nil) OR status = \(status ?? ""))
             """, logger: logger)
         var count = 0
         for try await n in total.decode(Int.self) { count = n }
-        let runs = try await runs("""
+        let runs = try await runs(
+            """
             SELECT \(unescaped: Self.runColumns) FROM training_runs
             WHERE (\(model == nil) OR name = \(model ?? "")) AND (\(status == nil) OR status = \(status ?? ""))
             ORDER BY created_at DESC, id DESC LIMIT \(limit) OFFSET \(offset)
@@ -51,22 +53,25 @@ struct TrainingQueries: Sendable {
         for try await row in rows {
             let c = row.makeRandomAccess()
             let metrics = try c[12].decode(String?.self).map { try JSONText.decode([String: Double].self, from: $0) }
-            result.append(RunRow(
-                id: try c[0].decode(String.self), runNumber: try c[1].decode(Int.self), name: try c[2].decode(String.self),
-                description: try c[3].decode(String.self), modelType: try c[4].decode(String.self), status: try c[5].decode(String.self),
-                currentStage: try c[6].decode(String?.self), config: try JSONText.decode(RunConfigView.self, from: try c[7].decode(String.self)),
-                executor: try c[8].decode(String.self), jobId: try c[9].decode(String?.self), artifactUri: try c[10].decode(String?.self),
-                tokenSha256: try c[11].decode(String?.self), metrics: metrics, blessed: try c[13].decode(Bool?.self),
-                errorMessage: try c[14].decode(String?.self), logTail: try c[15].decode(String?.self), failedStage: try c[16].decode(String?.self),
-                rerunOf: try c[17].decode(String?.self), createdBy: try c[18].decode(String.self), epochsCompleted: try c[19].decode(Int.self),
-                createdAt: try c[20].decode(Date.self), submittedAt: try c[21].decode(Date?.self), startedAt: try c[22].decode(Date?.self),
-                completedAt: try c[23].decode(Date?.self), durationMs: try c[24].decode(Int64?.self), version: try c[25].decode(Int64.self)))
+            result.append(
+                RunRow(
+                    id: try c[0].decode(String.self), runNumber: try c[1].decode(Int.self), name: try c[2].decode(String.self),
+                    description: try c[3].decode(String.self), modelType: try c[4].decode(String.self), status: try c[5].decode(String.self),
+                    currentStage: try c[6].decode(String?.self), config: try JSONText.decode(RunConfigView.self, from: try c[7].decode(String.self)),
+                    executor: try c[8].decode(String.self), jobId: try c[9].decode(String?.self), artifactUri: try c[10].decode(String?.self),
+                    tokenSha256: try c[11].decode(String?.self), metrics: metrics, blessed: try c[13].decode(Bool?.self),
+                    errorMessage: try c[14].decode(String?.self), logTail: try c[15].decode(String?.self),
+                    failedStage: try c[16].decode(String?.self),
+                    rerunOf: try c[17].decode(String?.self), createdBy: try c[18].decode(String.self), epochsCompleted: try c[19].decode(Int.self),
+                    createdAt: try c[20].decode(Date.self), submittedAt: try c[21].decode(Date?.self), startedAt: try c[22].decode(Date?.self),
+                    completedAt: try c[23].decode(Date?.self), durationMs: try c[24].decode(Int64?.self), version: try c[25].decode(Int64.self)))
         }
         return result
     }
 
     func stages(_ runID: String) async throws -> [StageView] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT stage, status, started_at, completed_at, duration_ms, details::text, error FROM training_run_stages WHERE run_id = \(runID)
             ORDER BY position
             """, logger: logger)
@@ -74,15 +79,18 @@ struct TrainingQueries: Sendable {
         for try await (stage, status, startedAt, completedAt, durationMs, details, error)
             in rows.decode((String, String, Date?, Date?, Int64?, String?, String?).self)
         {
-            stages.append(StageView(
-                name: stage, status: status, startedAt: startedAt, completedAt: completedAt, durationSeconds: durationMs.map { Double($0) / 1000 },
-                details: try details.map { try JSONText.decode(StageDetails.self, from: $0) }, error: error))
+            stages.append(
+                StageView(
+                    name: stage, status: status, startedAt: startedAt, completedAt: completedAt,
+                    durationSeconds: durationMs.map { Double($0) / 1000 },
+                    details: try details.map { try JSONText.decode(StageDetails.self, from: $0) }, error: error))
         }
         return stages
     }
 
     func registration(_ runID: String) async throws -> RegistrationView? {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT model_name, version_number, version_id, registered_at FROM run_registrations WHERE run_id = \(runID)
             """, logger: logger)
         for try await (model, version, versionID, at) in rows.decode((String, Int, String, Date).self) {
@@ -92,15 +100,18 @@ struct TrainingQueries: Sendable {
     }
 
     func epochs(_ runID: String) async throws -> [EpochView] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT epoch, total_epochs, loss, val_loss, metrics::text, duration_ms, recorded_at FROM training_run_epochs WHERE run_id = \(runID)
             ORDER BY epoch
             """, logger: logger)
         var result: [EpochView] = []
         for try await (epoch, total, loss, valLoss, metrics, ms, at) in rows.decode((Int, Int, Double, Double, String, Int64, Date).self) {
-            result.append(EpochView(
-                epoch: epoch, totalEpochs: total, loss: loss, valLoss: valLoss, metrics: try JSONText.decode([String: Double].self, from: metrics),
-                durationSeconds: Double(ms) / 1000, recordedAt: at))
+            result.append(
+                EpochView(
+                    epoch: epoch, totalEpochs: total, loss: loss, valLoss: valLoss,
+                    metrics: try JSONText.decode([String: Double].self, from: metrics),
+                    durationSeconds: Double(ms) / 1000, recordedAt: at))
         }
         return result
     }
@@ -175,7 +186,8 @@ struct TrainingQueries: Sendable {
     /// Which of these datasets and configs exist: the facts a run's command is decided on.
     /// Which of these datasets and configs exist, in one statement.
     func catalog(datasets: [String], featureConfigs: [String], modelConfigs: [String]) async throws -> TrainingRunDecider.Catalog {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT 'dataset', id FROM datasets WHERE id = ANY(\(datasets))
             UNION ALL SELECT 'feature_config', id FROM feature_configs WHERE id = ANY(\(featureConfigs))
             UNION ALL SELECT 'model_config', id FROM model_configs WHERE id = ANY(\(modelConfigs))
@@ -202,7 +214,8 @@ struct TrainingQueries: Sendable {
 
     /// Submitted local runs in the order they were submitted.
     func queuedLocalRuns(limit: Int) async throws -> [String] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT id FROM training_runs WHERE status = 'submitting' AND executor = 'local' ORDER BY submitted_at, id LIMIT \(limit)
             """, logger: logger)
         var ids: [String] = []
@@ -212,7 +225,8 @@ struct TrainingQueries: Sendable {
 
     /// Running local runs whose job id starts with `jobPrefix`, with their job ids.
     func runningLocalRuns(jobPrefix: String) async throws -> [(runID: String, jobID: String)] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT id, job_id FROM training_runs WHERE status = 'running' AND executor = 'local' AND job_id LIKE \(jobPrefix + "%")
             """, logger: logger)
         var result: [(String, String)] = []
@@ -222,7 +236,8 @@ struct TrainingQueries: Sendable {
 
     /// Those of `runIDs` that ended (cancelled, perhaps through another replica).
     func endedRuns(among runIDs: [String]) async throws -> [String] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT id FROM training_runs WHERE id = ANY(\(runIDs)) AND status IN ('cancelled', 'failed', 'completed', 'not_blessed')
             """, logger: logger)
         var ids: [String] = []
@@ -234,7 +249,8 @@ struct TrainingQueries: Sendable {
 
     /// Completed runs with auto-deploy on whose version the registry has registered.
     func registeredRunsToDeploy() async throws -> [(runID: String, version: TrainingRunDecider.RegisteredVersion)] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT r.id, g.model_name, g.version_number, g.version_id FROM training_runs r JOIN run_registrations g ON g.run_id = r.id
             WHERE r.status = 'completed' AND COALESCE((r.config -> 'deployment_config' ->> 'enabled')::boolean, false)
             """, logger: logger)
@@ -247,15 +263,20 @@ struct TrainingQueries: Sendable {
 
     /// Deploying runs of which deploy-svc has reported the outcome.
     func deployOutcomes() async throws -> [(runID: String, outcome: TrainingRunDecider.DeployOutcome)] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT r.id, o.outcome, o.endpoint_name, o.deployment_id, o.endpoint_url, o.error
             FROM training_runs r JOIN run_deploy_outcomes o ON o.run_id = r.id WHERE r.status = 'deploying'
             """, logger: logger)
         var result: [(String, TrainingRunDecider.DeployOutcome)] = []
         for try await (runID, outcome, endpoint, deployment, url, error) in rows.decode((String, String, String, String, String, String).self) {
-            result.append((runID, outcome == "deployed"
-                ? .deployed(endpoint: endpoint, deploymentID: deployment, url: url)
-                : .failed(endpoint: endpoint, deploymentID: deployment, error: error)))
+            result.append(
+                (
+                    runID,
+                    outcome == "deployed"
+                        ? .deployed(endpoint: endpoint, deploymentID: deployment, url: url)
+                        : .failed(endpoint: endpoint, deploymentID: deployment, error: error)
+                ))
         }
         return result
     }

@@ -74,11 +74,13 @@ struct TrainingRoutes: Sendable {
             datasets: [runSettings.datasetId].compactMap { $0 }, featureConfigs: [runSettings.featureConfigId].compactMap { $0 },
             modelConfigs: [runSettings.modelConfigId].compactMap { $0 })
         let created = try await createNumbered(model: name, submit: body.submit ?? true, request) { number, submission in
-            .create(.init(
-                model: name, number: number, description: body.description ?? "", modelType: body.modelType, settings: runSettings,
-                catalog: catalog, createdBy: "api", submission: submission))
+            .create(
+                .init(
+                    model: name, number: number, description: body.description ?? "", modelType: body.modelType, settings: runSettings,
+                    catalog: catalog, createdBy: "api", submission: submission))
         }
-        return EditedResponse(status: .created, response: RunResponse(trainingRun: try await queries.view(created.run), webhook: webhook(created.run, created.token)))
+        return EditedResponse(
+            status: .created, response: RunResponse(trainingRun: try await queries.view(created.run), webhook: webhook(created.run, created.token)))
     }
 
     /// Runs a creation command under the model's next number (`RunNumbers`), with a fresh webhook token when
@@ -104,7 +106,8 @@ struct TrainingRoutes: Sendable {
                         artifactURI: settings.artifactDirectory(for: TrainingRunDecider.runID(model: model, number: number)).path)
                 }
                 let runID = TrainingRunDecider.runID(model: model, number: number)
-                return try await environment.execute(TrainingRunDecider.self, aggregateID: runID, command: command(number, submission), metadata: metadata)
+                return try await environment.execute(
+                    TrainingRunDecider.self, aggregateID: runID, command: command(number, submission), metadata: metadata)
             }
         } catch {
             if let tokenFile { try? FileManager.default.removeItem(at: tokenFile) }
@@ -133,7 +136,8 @@ struct TrainingRoutes: Sendable {
         let local = run.executor == Executors.local
         let tokenFile = local ? try RunToken.write(token, root: settings.artifactRoot) : nil
         do {
-            let submission = TrainingRunDecider.Submission(tokenSHA256: RunToken.sha256(token), artifactURI: settings.artifactDirectory(for: run.id).path)
+            let submission = TrainingRunDecider.Submission(
+                tokenSHA256: RunToken.sha256(token), artifactURI: settings.artifactDirectory(for: run.id).path)
             try await execute(run.id, .submit(submission), request)
         } catch {
             if let tokenFile { try? FileManager.default.removeItem(at: tokenFile) }
@@ -232,7 +236,8 @@ struct TrainingRoutes: Sendable {
         let kind = try context.parameters.require("kind")
         let command = try await Webhooks.command(kind: kind, request: request, context: context, run: run, now: Date())
         // The run's status after the report, as its events say (and the read model, updated with them, shows).
-        let outcome = try await environment.execute(TrainingRunDecider.self, aggregateID: run.id, command: command, metadata: try request.commandMetadata())
+        let outcome = try await environment.execute(
+            TrainingRunDecider.self, aggregateID: run.id, command: command, metadata: try request.commandMetadata())
         return WebhookResponse(accepted: true, runId: run.id, status: outcome.state.status.apiName)
     }
 

@@ -124,7 +124,8 @@ extension TrainingRunDecider {
         public var durationMs: Int64
 
         public init(
-            epoch: Int, totalEpochs: Int? = nil, loss: Double, valLoss: Double? = nil, recallAtK: [Int32: Double] = [:], metrics: [String: Double] = [:],
+            epoch: Int, totalEpochs: Int? = nil, loss: Double, valLoss: Double? = nil, recallAtK: [Int32: Double] = [:],
+            metrics: [String: Double] = [:],
             durationMs: Int64 = 0
         ) {
             self.epoch = epoch
@@ -146,7 +147,9 @@ extension TrainingRunDecider {
         /// Why the bundle at a local `artifactURI` does not load, when the caller checked it (webhooks do).
         public var bundleProblem: String?
 
-        public init(metrics: [String: Double], artifactURI: String, artifacts: [String: String] = [:], durationMs: Int64, bundleProblem: String? = nil) {
+        public init(
+            metrics: [String: Double], artifactURI: String, artifacts: [String: String] = [:], durationMs: Int64, bundleProblem: String? = nil
+        ) {
             self.metrics = metrics
             self.artifactURI = artifactURI
             self.artifacts = artifacts

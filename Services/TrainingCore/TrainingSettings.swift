@@ -32,8 +32,9 @@ public struct TrainingSettings: Sendable {
         let limit = try reader.int("max-concurrent-runs", default: 1)
         guard limit >= 1 else { throw ConfigError(key: "max-concurrent-runs", message: "must be at least 1") }
         let host = config.host == "0.0.0.0" ? "127.0.0.1" : config.host
-        return TrainingSettings(artifactRoot: artifactRoot, trainerCommand: command, maxConcurrentRuns: limit,
-                                webhookBaseURL: "http://\(host):\(config.port)")
+        return TrainingSettings(
+            artifactRoot: artifactRoot, trainerCommand: command, maxConcurrentRuns: limit,
+            webhookBaseURL: "http://\(host):\(config.port)")
     }
 
     func artifactDirectory(for runID: String) -> URL {

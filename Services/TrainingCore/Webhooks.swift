@@ -51,23 +51,26 @@ enum Webhooks {
         switch kind {
         case "stage-complete":
             let body = try await request.decode(as: StageBody.self, context: context)
-            return .reportStage(.init(
-                stage: body.stage, status: body.status, durationMs: milliseconds(body.durationSeconds), artifacts: body.artifacts ?? [:],
-                metrics: body.metrics ?? [:]))
+            return .reportStage(
+                .init(
+                    stage: body.stage, status: body.status, durationMs: milliseconds(body.durationSeconds), artifacts: body.artifacts ?? [:],
+                    metrics: body.metrics ?? [:]))
         case "epoch-complete":
             let body = try await request.decode(as: EpochBody.self, context: context)
             var recallAtK: [Int32: Double] = [:]
             for (k, value) in [(5, body.recallAt5), (10, body.recallAt10), (50, body.recallAt50), (100, body.recallAt100)] {
                 if let value { recallAtK[Int32(k)] = value }
             }
-            return .reportEpoch(.init(
-                epoch: body.epoch, totalEpochs: body.totalEpochs, loss: body.loss, valLoss: body.valLoss, recallAtK: recallAtK,
-                metrics: body.metrics ?? [:], durationMs: milliseconds(body.durationSeconds)))
+            return .reportEpoch(
+                .init(
+                    epoch: body.epoch, totalEpochs: body.totalEpochs, loss: body.loss, valLoss: body.valLoss, recallAtK: recallAtK,
+                    metrics: body.metrics ?? [:], durationMs: milliseconds(body.durationSeconds)))
         case "completed":
             let body = try await request.decode(as: CompletedBody.self, context: context)
-            return .complete(.init(
-                metrics: body.metrics, artifactURI: body.artifactUri, artifacts: body.artifacts ?? [:],
-                durationMs: milliseconds(body.durationSeconds ?? sinceStart), bundleProblem: bundleProblem(body.artifactUri)))
+            return .complete(
+                .init(
+                    metrics: body.metrics, artifactURI: body.artifactUri, artifacts: body.artifacts ?? [:],
+                    durationMs: milliseconds(body.durationSeconds ?? sinceStart), bundleProblem: bundleProblem(body.artifactUri)))
         case "failed":
             let body = try await request.decode(as: FailedBody.self, context: context)
             return .fail(.init(stage: body.stage, error: body.error, logTail: body.logTail ?? "", durationMs: milliseconds(sinceStart)))

@@ -38,12 +38,18 @@ public enum CSV {
                 if ch == "\"" {
                     if let n = it.next() {
                         if n == "\"" { field.append("\"") } else { inQuotes = false; pending = n }
-                    } else { inQuotes = false }
-                } else { field.append(ch) }
+                    } else {
+                        inQuotes = false
+                    }
+                } else {
+                    field.append(ch)
+                }
             } else if ch == separator {
                 out.append(field); field = ""; wasQuoted = false
             } else if ch == "\"" {
-                if field.isEmpty && !wasQuoted { inQuotes = true; wasQuoted = true } else {
+                if field.isEmpty && !wasQuoted {
+                    inQuotes = true; wasQuoted = true
+                } else {
                     return (out, "unexpected quote inside an unquoted field")
                 }
             } else {
@@ -92,8 +98,9 @@ public enum CSV {
                 continue
             }
             guard fields.count == table.columns.count else {
-                throw .malformedRow(path: url.path, line: lineNo,
-                                    reason: "expected \(table.columns.count) fields (\(table.columns.joined(separator: ","))), found \(fields.count)")
+                throw .malformedRow(
+                    path: url.path, line: lineNo,
+                    reason: "expected \(table.columns.count) fields (\(table.columns.joined(separator: ","))), found \(fields.count)")
             }
             table.rows.append(fields)
             table.lines.append(lineNo)

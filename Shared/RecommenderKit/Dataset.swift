@@ -99,8 +99,9 @@ public enum DatasetLoader {
             var ts = 0.0
             if let ti {
                 guard let t = Timestamp.parse(row[ti]) else {
-                    throw .malformedRow(path: tx.path, line: line,
-                                        reason: "timestamp '\(row[ti])' (column '\(tx.columns[ti])') is not an ISO-8601 date/time or epoch seconds")
+                    throw .malformedRow(
+                        path: tx.path, line: line,
+                        reason: "timestamp '\(row[ti])' (column '\(tx.columns[ti])') is not an ISO-8601 date/time or epoch seconds")
                 }
                 ts = t
             }
@@ -128,8 +129,10 @@ public enum DatasetLoader {
         return ds
     }
 
-    static func attributes(_ t: RawTable, key: String, ids: [String], index: [String: Int32],
-                           overrides: [String: String]?) throws(DatasetError) -> [String: [String?]] {
+    static func attributes(
+        _ t: RawTable, key: String, ids: [String], index: [String: Int32],
+        overrides: [String: String]?
+    ) throws(DatasetError) -> [String: [String?]] {
         let k = try findColumn(key, in: t, overrides: overrides, required: true)!
         var out: [String: [String?]] = [:]
         for (j, name) in t.columns.enumerated() where j != k { out[name] = [String?](repeating: nil, count: ids.count) }
@@ -252,8 +255,9 @@ public enum Splitter {
             } else {
                 guard spec.validationDays > 0 else { throw .invalidOption("split.validation_days must be > 0") }
                 let valStart = testStart - Double(spec.validationDays) * 86400
-                out = DatasetSplit(train: before.filter { ds.interactions[$0].timestamp <= valStart },
-                                   validation: before.filter { ds.interactions[$0].timestamp > valStart }, test: test)
+                out = DatasetSplit(
+                    train: before.filter { ds.interactions[$0].timestamp <= valStart },
+                    validation: before.filter { ds.interactions[$0].timestamp > valStart }, test: test)
             }
         }
         guard !out.train.isEmpty else { throw .empty("split \(spec.strategy.rawValue) produced an empty train set") }

@@ -52,11 +52,15 @@ public struct DemoData: Sendable, Equatable {
 /// - Products inside a sub-category follow a Zipf popularity (`popularitySkew`), so popularity is a
 ///   fair but beatable baseline. Everything is deterministic for a given seed.
 public enum DemoDataGenerator {
-    static let categoryNames = ["Beverages", "Dairy", "Bakery", "Produce", "Meat", "Seafood", "Frozen", "Snacks",
-                                "Cleaning", "Paper", "Office", "Packaging", "Hygiene", "Tools", "Electrical", "Safety"]
-    static let cityNames = ["Warsaw", "Krakow", "Lodz", "Wroclaw", "Poznan", "Gdansk", "Szczecin", "Bydgoszcz", "Lublin",
-                            "Bialystok", "Katowice", "Gdynia", "Czestochowa", "Radom", "Torun", "Kielce", "Rzeszow",
-                            "Gliwice", "Zabrze", "Olsztyn"]
+    static let categoryNames = [
+        "Beverages", "Dairy", "Bakery", "Produce", "Meat", "Seafood", "Frozen", "Snacks",
+        "Cleaning", "Paper", "Office", "Packaging", "Hygiene", "Tools", "Electrical", "Safety",
+    ]
+    static let cityNames = [
+        "Warsaw", "Krakow", "Lodz", "Wroclaw", "Poznan", "Gdansk", "Szczecin", "Bydgoszcz", "Lublin",
+        "Bialystok", "Katowice", "Gdynia", "Czestochowa", "Radom", "Torun", "Kielce", "Rzeszow",
+        "Gliwice", "Zabrze", "Olsztyn",
+    ]
     static let segments = ["enterprise", "mid_market", "small_business", "horeca"]
     static let segmentShare = [0.12, 0.23, 0.45, 0.20]
 
@@ -79,8 +83,10 @@ public enum DemoDataGenerator {
             let sub = p < nCat * nSub ? p : rng.int(nCat * nSub)  // every sub-category gets at least one product
             let c = sub / nSub
             let price = (basePrice[c] * exp(0.5 * rng.normal()) * 100).rounded() / 100
-            products.append(DemoProduct(id: String(format: "P%06d", 100_000 + p * 7 + 3), category: catName(c),
-                                        subCategory: "\(catName(c)) \(sub % nSub + 1)", price: max(price, 0.5)))
+            products.append(
+                DemoProduct(
+                    id: String(format: "P%06d", 100_000 + p * 7 + 3), category: catName(c),
+                    subCategory: "\(catName(c)) \(sub % nSub + 1)", price: max(price, 0.5)))
             productSub.append(sub)
             bySub[sub].append(p)
         }
@@ -107,10 +113,11 @@ public enum DemoDataGenerator {
             let wOwn = cfg.ownTasteWeight, wSeg = 0.75 * (1 - wOwn), wCity = 0.25 * (1 - wOwn)
             let taste = (0..<nCat).map { wSeg * segTaste[s][$0] + wCity * cityTaste[city][$0] + wOwn * own[$0] }
             catSamplers.append(DiscreteSampler(weights: taste))
-            subPrefs.append((0..<nCat).map { c in
-                let o = rng.dirichlet(0.2, count: nSub)
-                return DiscreteSampler(weights: (0..<nSub).map { 0.2 * segSub[s][c][$0] + 0.8 * o[$0] })
-            })
+            subPrefs.append(
+                (0..<nCat).map { c in
+                    let o = rng.dirichlet(0.2, count: nSub)
+                    return DiscreteSampler(weights: (0..<nSub).map { 0.2 * segSub[s][c][$0] + 0.8 * o[$0] })
+                })
             activity.append(exp(0.8 * rng.normal()) * (s == 0 ? 2 : 1))
         }
 

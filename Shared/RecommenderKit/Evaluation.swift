@@ -47,8 +47,10 @@ public enum Evaluator {
     public static let ks = [5, 10, 50, 100]
 
     /// Recall of a ranking given per-customer scores (`scoreFn` fills n scores for customer slot s).
-    static func recall(_ set: EvaluationSet, productCount n: Int, ks: [Int],
-                       scoreFn: (Int, UnsafeMutablePointer<Float>) -> Void) -> RecallMetrics {
+    static func recall(
+        _ set: EvaluationSet, productCount n: Int, ks: [Int],
+        scoreFn: (Int, UnsafeMutablePointer<Float>) -> Void
+    ) -> RecallMetrics {
         let kmax = min(ks.max() ?? 100, n)
         var hits = [Int](repeating: 0, count: ks.count)
         var pairs = 0
@@ -76,8 +78,10 @@ public enum Evaluator {
     }
 
     /// Model recall: query embeddings of the set's rows against all candidate embeddings.
-    public static func modelRecall(_ set: EvaluationSet, queryTower: Tower, queryEnc: EncodedFeatures,
-                                   candidateEmbeddings: [Float], productCount n: Int, ks: [Int] = ks) -> RecallMetrics {
+    public static func modelRecall(
+        _ set: EvaluationSet, queryTower: Tower, queryEnc: EncodedFeatures,
+        candidateEmbeddings: [Float], productCount n: Int, ks: [Int] = ks
+    ) -> RecallMetrics {
         let d = queryTower.outputDim
         var qEmb = [Float](repeating: 0, count: set.queryRows.count * d)
         var start = 0
@@ -99,8 +103,10 @@ public enum Evaluator {
     }
 
     /// Popularity baseline: products ranked by train purchase count (same exclusions, same targets).
-    public static func popularityRecall(_ set: EvaluationSet, dataset ds: InteractionDataset, trainRows: [Int],
-                                        ks: [Int] = ks) -> RecallMetrics {
+    public static func popularityRecall(
+        _ set: EvaluationSet, dataset ds: InteractionDataset, trainRows: [Int],
+        ks: [Int] = ks
+    ) -> RecallMetrics {
         var counts = [Float](repeating: 0, count: ds.productIds.count)
         for r in trainRows { counts[Int(ds.interactions[r].product)] += 1 }
         return counts.withUnsafeBufferPointer { cp in

@@ -46,8 +46,9 @@ public struct FeaturePipeline: Sendable {
             if f.name == "timestamp" { return .timestamp }
             if f.name == "revenue" { return .revenue }
             if let r = ds.rowColumns[f.name] { return .rowColumn(r) }
-            throw .unknownFeature(name: f.name, side: side,
-                                  available: ["customer_id", "timestamp", "revenue"] + ds.customerAttributes.keys + ds.rowColumns.keys)
+            throw .unknownFeature(
+                name: f.name, side: side,
+                available: ["customer_id", "timestamp", "revenue"] + ds.customerAttributes.keys + ds.rowColumns.keys)
         } else {
             if f.name == "product_id" { return .productId }
             if let a = ds.productAttributes[f.name] { return .productAttribute(a) }
@@ -115,7 +116,8 @@ public struct FeaturePipeline: Sendable {
             case .vocabulary:
                 var counts: [String: Int] = [:]
                 for (v, w) in values { counts[v.description, default: 0] += w }
-                let vocab = counts.filter { $0.value >= f.minCount }.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.map(\.key)
+                let vocab = counts.filter { $0.value >= f.minCount }.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.map(
+                    \.key)
                 t.vocabulary = vocab; t.oovBuckets = max(1, f.oovBuckets); t.embeddingDim = f.embeddingDim
             case .normalize:
                 var s = 0.0, s2 = 0.0, n = 0.0
@@ -162,14 +164,17 @@ public struct FeaturePipeline: Sendable {
     }
 
     /// Encodes `count` items with the same encoders serving uses.
-    static func encode(_ transforms: [FeatureTransform], specs: [FeatureSpec], side: String, ds: InteractionDataset,
-                       count: Int) throws -> EncodedFeatures {
+    static func encode(
+        _ transforms: [FeatureTransform], specs: [FeatureSpec], side: String, ds: InteractionDataset,
+        count: Int
+    ) throws -> EncodedFeatures {
         let encoders = transforms.map(FeatureEncoder.init)
         let tables = transforms.filter(\.isTable).count
         let denseW = transforms.filter { !$0.isTable }.reduce(0) { $0 + $1.denseWidth }
-        var out = EncodedFeatures(count: count, tableCount: tables, denseWidth: denseW,
-                                  tableIndex: [Int32](repeating: 0, count: count * tables),
-                                  dense: [Float](repeating: 0, count: count * max(denseW, 0)))
+        var out = EncodedFeatures(
+            count: count, tableCount: tables, denseWidth: denseW,
+            tableIndex: [Int32](repeating: 0, count: count * tables),
+            dense: [Float](repeating: 0, count: count * max(denseW, 0)))
         let sources = try specs.map { (f) throws(FeatureError) in try source(f, side: side, ds: ds) }
         try out.dense.withUnsafeMutableBufferPointer { dense in
             for i in 0..<count {

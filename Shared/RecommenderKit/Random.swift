@@ -65,7 +65,9 @@ public struct DiscreteSampler: Sendable {
     let cumulative: [Double]
     public init(weights: [Double]) {
         var acc = 0.0
-        cumulative = weights.map { acc += max($0, 0); return acc }
+        cumulative = weights.map {
+            acc += max($0, 0); return acc
+        }
     }
     public func sample(_ rng: inout SeededRandom) -> Int {
         let total = cumulative.last ?? 0

@@ -11,9 +11,11 @@ public struct RunSpec: Sendable, Codable, Equatable {
     public var modelConfig: ModelConfig
     public var evaluator: EvaluatorConfig
 
-    public init(runId: String = "local-run", modelName: String = "two-tower", dataset: DatasetSpec,
-                featureConfig: FeatureConfig = .b2bDefault, modelConfig: ModelConfig = .init(),
-                evaluator: EvaluatorConfig = .init()) {
+    public init(
+        runId: String = "local-run", modelName: String = "two-tower", dataset: DatasetSpec,
+        featureConfig: FeatureConfig = .b2bDefault, modelConfig: ModelConfig = .init(),
+        evaluator: EvaluatorConfig = .init()
+    ) {
         self.runId = runId; self.modelName = modelName; self.dataset = dataset
         self.featureConfig = featureConfig; self.modelConfig = modelConfig; self.evaluator = evaluator
     }
@@ -137,9 +139,11 @@ public struct DatasetSpec: Sendable, Codable, Equatable {
     public var samplePercent: Double?
     public var split: SplitSpec?
 
-    public init(id: String? = nil, transactions: String, customers: String? = nil, products: String? = nil,
-                format: String? = nil, columns: [String: String]? = nil, filters: DatasetFilters? = nil,
-                samplePercent: Double? = nil, split: SplitSpec? = nil) {
+    public init(
+        id: String? = nil, transactions: String, customers: String? = nil, products: String? = nil,
+        format: String? = nil, columns: [String: String]? = nil, filters: DatasetFilters? = nil,
+        samplePercent: Double? = nil, split: SplitSpec? = nil
+    ) {
         self.id = id; self.transactions = transactions; self.customers = customers; self.products = products
         self.format = format; self.columns = columns; self.filters = filters; self.samplePercent = samplePercent
         self.split = split
@@ -171,9 +175,11 @@ public struct FeatureSpec: Sendable, Codable, Equatable {
     /// Vocabulary keeps values seen at least this often in train.
     public var minCount: Int
 
-    public init(name: String, type: RawFeatureType = .string, transform: FeatureTransform.Kind? = nil, embeddingDim: Int = 16,
-                oovBuckets: Int = 1, buckets: Int = 10, log: Bool = false, cycles: [FeatureTransform.Cycle] = [.dayOfWeek, .month],
-                required: Bool = false, minCount: Int = 1) {
+    public init(
+        name: String, type: RawFeatureType = .string, transform: FeatureTransform.Kind? = nil, embeddingDim: Int = 16,
+        oovBuckets: Int = 1, buckets: Int = 10, log: Bool = false, cycles: [FeatureTransform.Cycle] = [.dayOfWeek, .month],
+        required: Bool = false, minCount: Int = 1
+    ) {
         self.name = name; self.type = type
         self.transform = transform ?? FeatureSpec.defaultTransform(type)
         self.embeddingDim = embeddingDim; self.oovBuckets = oovBuckets; self.buckets = buckets; self.log = log
@@ -192,15 +198,16 @@ public struct FeatureSpec: Sendable, Codable, Equatable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let type = try c.decodeIfPresent(RawFeatureType.self, forKey: .type) ?? .string
-        self.init(name: try c.decode(String.self, forKey: .name), type: type,
-                  transform: try c.decodeIfPresent(FeatureTransform.Kind.self, forKey: .transform),
-                  embeddingDim: try c.decodeIfPresent(Int.self, forKey: .embeddingDim) ?? 16,
-                  oovBuckets: try c.decodeIfPresent(Int.self, forKey: .oovBuckets) ?? 1,
-                  buckets: try c.decodeIfPresent(Int.self, forKey: .buckets) ?? 10,
-                  log: try c.decodeIfPresent(Bool.self, forKey: .log) ?? false,
-                  cycles: try c.decodeIfPresent([FeatureTransform.Cycle].self, forKey: .cycles) ?? [.dayOfWeek, .month],
-                  required: try c.decodeIfPresent(Bool.self, forKey: .required) ?? false,
-                  minCount: try c.decodeIfPresent(Int.self, forKey: .minCount) ?? 1)
+        self.init(
+            name: try c.decode(String.self, forKey: .name), type: type,
+            transform: try c.decodeIfPresent(FeatureTransform.Kind.self, forKey: .transform),
+            embeddingDim: try c.decodeIfPresent(Int.self, forKey: .embeddingDim) ?? 16,
+            oovBuckets: try c.decodeIfPresent(Int.self, forKey: .oovBuckets) ?? 1,
+            buckets: try c.decodeIfPresent(Int.self, forKey: .buckets) ?? 10,
+            log: try c.decodeIfPresent(Bool.self, forKey: .log) ?? false,
+            cycles: try c.decodeIfPresent([FeatureTransform.Cycle].self, forKey: .cycles) ?? [.dayOfWeek, .month],
+            required: try c.decodeIfPresent(Bool.self, forKey: .required) ?? false,
+            minCount: try c.decodeIfPresent(Int.self, forKey: .minCount) ?? 1)
     }
 }
 

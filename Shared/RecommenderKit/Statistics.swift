@@ -44,15 +44,21 @@ public enum DataStatistics {
             for i in 0..<n {
                 guard let s = col.value(i), !s.isEmpty else { missing += 1; continue }
                 if allNumeric {
-                    if let d = Double(s), d.isFinite { nums.append(d); if d != d.rounded() { allInt = false } } else { allNumeric = false; allInt = false }
+                    if let d = Double(s), d.isFinite {
+                        nums.append(d); if d != d.rounded() { allInt = false }
+                    } else {
+                        allNumeric = false; allInt = false
+                    }
                 }
                 if !allNumeric || counts.count <= 50_000 { counts[s, default: 0] += 1 }
             }
             let present = n - missing
             let isTimestamp = col.name == "timestamp" && ds.hasTimestamps
             let isId = col.name == "customer_id" || col.name == "product_id"
-            var kv: [(String, JSONValue)] = [("name", .string(col.name)), ("source", .string(col.source)),
-                                              ("count", .int(present)), ("missing_pct", .num(n > 0 ? 100 * Double(missing) / Double(n) : 0))]
+            var kv: [(String, JSONValue)] = [
+                ("name", .string(col.name)), ("source", .string(col.source)),
+                ("count", .int(present)), ("missing_pct", .num(n > 0 ? 100 * Double(missing) / Double(n) : 0)),
+            ]
             let type: String
             if allNumeric && present > 0 && !isId {
                 numericCount += 1
@@ -65,11 +71,18 @@ public enum DataStatistics {
                 let bins = 10
                 var hist = [Int](repeating: 0, count: bins)
                 for x in nums { hist[hi > lo ? min(bins - 1, Int((x - lo) / (hi - lo) * Double(bins))) : 0] += 1 }
-                kv += [("type", .string("numeric")), ("mean", .num(mean)), ("std", .num(variance.squareRoot())),
-                       ("zeros_pct", .num(100 * Double(zeros) / Double(nums.count))), ("min", .num(lo)),
-                       ("median", .num(nums[nums.count / 2])), ("max", .num(hi)),
-                       ("histogram", .object([("min", .num(lo)), ("max", .num(hi)),
-                                              ("counts", .array(hist.map { .int($0) }))]))]
+                kv += [
+                    ("type", .string("numeric")), ("mean", .num(mean)), ("std", .num(variance.squareRoot())),
+                    ("zeros_pct", .num(100 * Double(zeros) / Double(nums.count))), ("min", .num(lo)),
+                    ("median", .num(nums[nums.count / 2])), ("max", .num(hi)),
+                    (
+                        "histogram",
+                        .object([
+                            ("min", .num(lo)), ("max", .num(hi)),
+                            ("counts", .array(hist.map { .int($0) })),
+                        ])
+                    ),
+                ]
                 if isTimestamp {
                     kv += [("min_date", .string(Timestamp.format(lo))), ("max_date", .string(Timestamp.format(hi)))]
                 }
@@ -77,19 +90,26 @@ public enum DataStatistics {
                 categoricalCount += 1
                 type = "string"
                 let top = counts.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.prefix(10)
-                kv += [("type", .string("categorical")), ("unique", .int(counts.count)),
-                       ("top_values", .array(top.map { .object([("value", .string($0.key)), ("count", .int($0.value))]) }))]
+                kv += [
+                    ("type", .string("categorical")), ("unique", .int(counts.count)),
+                    ("top_values", .array(top.map { .object([("value", .string($0.key)), ("count", .int($0.value))]) })),
+                ]
             }
             features.append(.object(kv))
-            var skv: [(String, JSONValue)] = [("name", .string(col.name)), ("type", .string(type)),
-                                               ("presence", .num(n > 0 ? Double(present) / Double(n) : 0)),
-                                               ("source", .string(col.source))]
+            var skv: [(String, JSONValue)] = [
+                ("name", .string(col.name)), ("type", .string(type)),
+                ("presence", .num(n > 0 ? Double(present) / Double(n) : 0)),
+                ("source", .string(col.source)),
+            ]
             if type == "string" { skv.append(("domain_size", .int(counts.count))) }
             schema.append(.object(skv))
         }
         let stats: JSONValue = .object([
             ("num_examples", .int(n)),
-            ("splits", .object([("train", .int(split.train.count)), ("validation", .int(split.validation.count)), ("test", .int(split.test.count))])),
+            (
+                "splits",
+                .object([("train", .int(split.train.count)), ("validation", .int(split.validation.count)), ("test", .int(split.test.count))])
+            ),
             ("numeric_columns", .int(numericCount)), ("categorical_columns", .int(categoricalCount)),
             ("features", .array(features)),
         ])

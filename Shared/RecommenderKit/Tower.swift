@@ -63,8 +63,10 @@ public final class Tower: @unchecked Sendable {
         for l in 0..<(sizes.count - 1) {
             let (i, o) = (sizes[l], sizes[l + 1])
             let lim = (6.0 / Double(i + o)).squareRoot()
-            kernels.append(Parameter(name: "dense_\(l)/kernel", rows: i, cols: o, sparse: false,
-                                     value: (0..<(i * o)).map { _ in Float((rng.uniform() * 2 - 1) * lim) }))
+            kernels.append(
+                Parameter(
+                    name: "dense_\(l)/kernel", rows: i, cols: o, sparse: false,
+                    value: (0..<(i * o)).map { _ in Float((rng.uniform() * 2 - 1) * lim) }))
             biases.append(Parameter(name: "dense_\(l)/bias", rows: 1, cols: o, sparse: false, value: [Float](repeating: 0, count: o)))
         }
     }

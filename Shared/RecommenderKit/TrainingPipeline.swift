@@ -45,8 +45,11 @@ public final class TrainingPipeline {
         let t0 = now()
         do {
             let (v, details) = try body()
-            emit(.object([("event", .string("stage_completed")), ("stage", .string(name)),
-                          ("seconds", .num(now() - t0, digits: 4)), ("details", .object(details))]))
+            emit(
+                .object([
+                    ("event", .string("stage_completed")), ("stage", .string(name)),
+                    ("seconds", .num(now() - t0, digits: 4)), ("details", .object(details)),
+                ]))
             return v
         } catch let e as PipelineError {
             throw e
@@ -60,9 +63,12 @@ public final class TrainingPipeline {
     public func run() -> RunResult? {
         do {
             let r = try runStages()
-            emit(.object([("event", .string("completed")),
-                          ("metrics", .object(r.metrics.sorted { $0.key < $1.key }.map { ($0.key, .num($0.value)) })),
-                          ("blessed", .bool(r.blessed)), ("bundle", .string(r.bundle.path))]))
+            emit(
+                .object([
+                    ("event", .string("completed")),
+                    ("metrics", .object(r.metrics.sorted { $0.key < $1.key }.map { ($0.key, .num($0.value)) })),
+                    ("blessed", .bool(r.blessed)), ("bundle", .string(r.bundle.path)),
+                ]))
             return r
         } catch let e as PipelineError {
             emit(.object([("event", .string("failed")), ("stage", .string(e.stage)), ("error", .string(e.message))]))
@@ -84,9 +90,14 @@ public final class TrainingPipeline {
                 throw SpecError.invalidValue("feature_config.candidate must include product_id")
             }
             try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
-            return ((), [("run_id", .string(spec.runId)), ("model_name", .string(spec.modelName)),
-                         ("optimizer", .string(mc.optimizer.rawValue)), ("epochs", .int(mc.epochs)),
-                         ("split", .string(splitSpec.strategy.rawValue))])
+            return (
+                (),
+                [
+                    ("run_id", .string(spec.runId)), ("model_name", .string(spec.modelName)),
+                    ("optimizer", .string(mc.optimizer.rawValue)), ("epochs", .int(mc.epochs)),
+                    ("split", .string(splitSpec.strategy.rawValue)),
+                ]
+            )
         }
         let (ds, split) = try stage("examples") { () throws -> ((InteractionDataset, DatasetSplit), [(String, JSONValue)]) in
             let ds = try DatasetLoader.load(spec.dataset)
@@ -107,7 +118,8 @@ public final class TrainingPipeline {
             if case .array(let a)? = schemaBody["features"] { fields = a.count }
             return ((), [("features", .int(fields))])
         }
-        let (pipeline, qEnc, cEnc) = try stage("transform") { () throws -> ((FeaturePipeline, EncodedFeatures, EncodedFeatures), [(String, JSONValue)]) in
+        let (pipeline, qEnc, cEnc) = try stage("transform") {
+            () throws -> ((FeaturePipeline, EncodedFeatures, EncodedFeatures), [(String, JSONValue)]) in
             let p = try FeaturePipeline.fit(config: fc, dataset: ds, trainRows: split.train)
             let q = try p.encodeQueries(config: fc, dataset: ds)
             let c = try p.encodeCandidates(config: fc, dataset: ds)
@@ -122,32 +134,43 @@ public final class TrainingPipeline {
 
         var rng = SeededRandom(seed: mc.seed)
         let qTower = Tower(transforms: pipeline.query, layers: mc.queryLayers, outputDim: mc.outputDim, l2Normalize: mc.l2Normalize, rng: &rng)
-        let cTower = Tower(transforms: pipeline.candidate, layers: mc.candidateLayers, outputDim: mc.outputDim, l2Normalize: mc.l2Normalize, rng: &rng)
+        let cTower = Tower(
+            transforms: pipeline.candidate, layers: mc.candidateLayers, outputDim: mc.outputDim, l2Normalize: mc.l2Normalize, rng: &rng)
         var counts = [Double](repeating: 0, count: ds.productIds.count)
         for r in split.train { counts[Int(ds.interactions[r].product)] += 1 }
         let total = Double(split.train.count)
         let logQ = counts.map { Float(log(max($0, 0.5) / total)) }
-        let model = TwoTowerModel(query: qTower, candidate: cTower, temperature: Float(mc.temperature), logQ: logQ,
-                                  logQCorrection: mc.logQCorrection)
+        let model = TwoTowerModel(
+            query: qTower, candidate: cTower, temperature: Float(mc.temperature), logQ: logQ,
+            logQCorrection: mc.logQCorrection)
         let valSet = EvaluationSet.build(dataset: ds, trainRows: split.train, heldOutRows: split.validation)
         var epochs: [EpochReport] = []
         let tTrain = now()
         try stage("train") {
             let trainer = Trainer(model: model, config: mc)
             epochs = trainer.fit(dataset: ds, split: split, queryEnc: qEnc, candEnc: cEnc, valSet: valSet) { rep in
-                self.emit(.object([("event", .string("epoch_completed")), ("epoch", .int(rep.epoch)), ("loss", .num(rep.loss)),
-                                   ("val_loss", .num(rep.valLoss)), ("recall_at_10", .num(rep.recallAt10)),
-                                   ("recall_at_100", .num(rep.recallAt100)), ("seconds", .num(rep.seconds, digits: 4)),
-                                   ("examples_per_s", .num(rep.examplesPerSecond.rounded()))]))
+                self.emit(
+                    .object([
+                        ("event", .string("epoch_completed")), ("epoch", .int(rep.epoch)), ("loss", .num(rep.loss)),
+                        ("val_loss", .num(rep.valLoss)), ("recall_at_10", .num(rep.recallAt10)),
+                        ("recall_at_100", .num(rep.recallAt100)), ("seconds", .num(rep.seconds, digits: 4)),
+                        ("examples_per_s", .num(rep.examplesPerSecond.rounded())),
+                    ]))
             }
-            return ((), [("epochs_run", .int(epochs.count)), ("best_epoch", .int(trainer.bestEpoch)),
-                         ("parameters", .int(model.parameters.reduce(0) { $0 + $1.value.count }))])
+            return (
+                (),
+                [
+                    ("epochs_run", .int(epochs.count)), ("best_epoch", .int(trainer.bestEpoch)),
+                    ("parameters", .int(model.parameters.reduce(0) { $0 + $1.value.count })),
+                ]
+            )
         }
         let trainSeconds = now() - tTrain
         let result = try stage("evaluate") { () throws -> (RunResult, [(String, JSONValue)]) in
             let candEmb = cTower.embedAll(cEnc)
             let testSet = EvaluationSet.build(dataset: ds, trainRows: split.train, heldOutRows: split.test)
-            let m = Evaluator.modelRecall(testSet, queryTower: qTower, queryEnc: qEnc, candidateEmbeddings: candEmb, productCount: ds.productIds.count)
+            let m = Evaluator.modelRecall(
+                testSet, queryTower: qTower, queryEnc: qEnc, candidateEmbeddings: candEmb, productCount: ds.productIds.count)
             let pop = Evaluator.popularityRecall(testSet, dataset: ds, trainRows: split.train)
             var metrics: [String: Double] = [:]
             for k in Evaluator.ks {
@@ -161,14 +184,21 @@ public final class TrainingPipeline {
             metrics["train_seconds"] = now() - tTrain
             let blessed = !spec.evaluator.enabled || m[100] >= spec.evaluator.minRecallAt100
             let bundleURL = artifacts.appendingPathComponent("bundle")
-            let bundle = try BundleExporter.makeBundle(spec: spec, pipeline: pipeline, queryTower: qTower, candidateTower: cTower,
-                                                       candidateEmbeddings: candEmb, candidateIds: ds.productIds, metrics: metrics)
+            let bundle = try BundleExporter.makeBundle(
+                spec: spec, pipeline: pipeline, queryTower: qTower, candidateTower: cTower,
+                candidateEmbeddings: candEmb, candidateIds: ds.productIds, metrics: metrics)
             try bundle.write(to: bundleURL)
-            let r = RunResult(metrics: metrics, blessed: blessed, bundle: bundleURL, epochs: epochs,
-                              trainSeconds: trainSeconds, totalSeconds: now() - tStart)
-            return (r, [("recall_at_100", .num(m[100])), ("popularity_recall_at_100", .num(pop[100])),
-                        ("lift_at_100", .num(metrics["lift_at_100"]!)), ("blessed", .bool(blessed)),
-                        ("blessing_threshold", .num(spec.evaluator.minRecallAt100)), ("bundle", .string(bundleURL.path))])
+            let r = RunResult(
+                metrics: metrics, blessed: blessed, bundle: bundleURL, epochs: epochs,
+                trainSeconds: trainSeconds, totalSeconds: now() - tStart)
+            return (
+                r,
+                [
+                    ("recall_at_100", .num(m[100])), ("popularity_recall_at_100", .num(pop[100])),
+                    ("lift_at_100", .num(metrics["lift_at_100"]!)), ("blessed", .bool(blessed)),
+                    ("blessing_threshold", .num(spec.evaluator.minRecallAt100)), ("bundle", .string(bundleURL.path)),
+                ]
+            )
         }
         return result
     }
@@ -199,8 +229,10 @@ public final class Trainer {
         return batches > 0 ? total / Double(batches) : .nan
     }
 
-    public func fit(dataset ds: InteractionDataset, split: DatasetSplit, queryEnc: EncodedFeatures, candEnc: EncodedFeatures,
-                    valSet: EvaluationSet, onEpoch: (EpochReport) -> Void) -> [EpochReport] {
+    public func fit(
+        dataset ds: InteractionDataset, split: DatasetSplit, queryEnc: EncodedFeatures, candEnc: EncodedFeatures,
+        valSet: EvaluationSet, onEpoch: (EpochReport) -> Void
+    ) -> [EpochReport] {
         var rng = SeededRandom(seed: config.seed &+ 101)
         var opt = Optimizer(kind: config.optimizer, learningRate: Float(config.learningRate))
         let params = model.parameters
@@ -233,13 +265,15 @@ public final class Trainer {
             var r10 = 0.0, r100 = 0.0
             if !valSet.customers.isEmpty {
                 let candEmb = model.candidate.embedAll(candEnc)
-                let m = Evaluator.modelRecall(valSet, queryTower: model.query, queryEnc: queryEnc, candidateEmbeddings: candEmb,
-                                              productCount: ds.productIds.count, ks: [10, 100])
+                let m = Evaluator.modelRecall(
+                    valSet, queryTower: model.query, queryEnc: queryEnc, candidateEmbeddings: candEmb,
+                    productCount: ds.productIds.count, ks: [10, 100])
                 r10 = m[10]; r100 = m[100]
             }
             let secs = Double(DispatchTime.now().uptimeNanoseconds) / 1e9 - t0
-            let rep = EpochReport(epoch: epoch, loss: lossSum / Double(max(batches, 1)), valLoss: valLoss, recallAt10: r10,
-                                  recallAt100: r100, seconds: secs, examplesPerSecond: Double(examples) / max(trainTime, 1e-9))
+            let rep = EpochReport(
+                epoch: epoch, loss: lossSum / Double(max(batches, 1)), valLoss: valLoss, recallAt10: r10,
+                recallAt100: r100, seconds: secs, examplesPerSecond: Double(examples) / max(trainTime, 1e-9))
             reports.append(rep)
             onEpoch(rep)
             if valLoss < best - 1e-4 || best.isInfinite {

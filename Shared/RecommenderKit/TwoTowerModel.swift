@@ -33,8 +33,10 @@ public final class TwoTowerModel: @unchecked Sendable {
     /// - Parameters: `queryRows` index `queryEnc`, `productRows` index `candEnc` (product per pair).
     /// - Returns: mean loss.
     @discardableResult
-    public func step(queryRows: [Int32], productRows: [Int32], queryEnc: EncodedFeatures, candEnc: EncodedFeatures,
-                     backward: Bool) -> Double {
+    public func step(
+        queryRows: [Int32], productRows: [Int32], queryEnc: EncodedFeatures, candEnc: EncodedFeatures,
+        backward: Bool
+    ) -> Double {
         let b = queryRows.count, d = query.outputDim
         queryRows.withUnsafeBufferPointer { query.forward(rows: $0, enc: queryEnc) }
         productRows.withUnsafeBufferPointer { candidate.forward(rows: $0, enc: candEnc) }
@@ -65,7 +67,7 @@ public final class TwoTowerModel: @unchecked Sendable {
                 if backward {
                     let inv = Float(1 / sum) / Float(b)
                     for j in 0..<b { row[j] *= inv }  // G = P / B ...
-                    row[i] -= 1 / Float(b)            // ... − I / B
+                    row[i] -= 1 / Float(b)  // ... − I / B
                 }
             }
             guard backward else { return }

@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import SwiftProtobuf
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Every Slipway event payload type, keyed by its fully-qualified protobuf message name
 /// (the value of `EventEnvelope.eventType`, e.g. `"slipway.training.v1.TrainingRunCreated"`).

@@ -13,7 +13,9 @@ public struct CommandMetadata: Sendable {
     /// When set, the command applies only if the aggregate is at exactly this version (HTTP If-Match).
     public var expectedVersion: Int64?
 
-    public init(correlationID: String = UUID.v7().uuidString.lowercased(), causationID: String = "", now: Date = Date(), expectedVersion: Int64? = nil) {
+    public init(
+        correlationID: String = UUID.v7().uuidString.lowercased(), causationID: String = "", now: Date = Date(), expectedVersion: Int64? = nil
+    ) {
         self.correlationID = correlationID
         self.causationID = causationID
         // Stored in the event table and in read models alike: aligned once, equal everywhere.
@@ -77,41 +79,46 @@ public final class EventStore: Sendable {
         self.conflicts = Counter(label: "command.conflicts", dimensions: [("service", service)])
     }
 
-    public static let migrations = MigrationSet(component: "slipway.event-store", migrations: [
-        Migration(1, "events and outbox", [
-            """
-            CREATE TABLE slipway.events (
-                sequence bigserial PRIMARY KEY,
-                event_id uuid NOT NULL UNIQUE,
-                aggregate_type text NOT NULL,
-                aggregate_id text NOT NULL,
-                version bigint NOT NULL,
-                event_type text NOT NULL,
-                schema_version integer NOT NULL DEFAULT 1,
-                payload bytea NOT NULL,
-                occurred_at timestamptz NOT NULL,
-                correlation_id text NOT NULL DEFAULT '',
-                causation_id text NOT NULL DEFAULT '',
-                source_position bigint UNIQUE,
-                UNIQUE (aggregate_type, aggregate_id, version))
-            """,
-            // The outbox holds what the relay has not yet seen delivered; the event row is the content.
-            "CREATE TABLE slipway.outbox (sequence bigint PRIMARY KEY REFERENCES slipway.events (sequence))",
-            """
-            CREATE TABLE slipway.projection_checkpoints (
-                projection text NOT NULL,
-                source_service text NOT NULL,
-                position bigint NOT NULL DEFAULT 0,
-                updated_at timestamptz NOT NULL DEFAULT now(),
-                PRIMARY KEY (projection, source_service))
-            """,
-        ]),
-    ])
+    public static let migrations = MigrationSet(
+        component: "slipway.event-store",
+        migrations: [
+            Migration(
+                1, "events and outbox",
+                [
+                    """
+                    CREATE TABLE slipway.events (
+                        sequence bigserial PRIMARY KEY,
+                        event_id uuid NOT NULL UNIQUE,
+                        aggregate_type text NOT NULL,
+                        aggregate_id text NOT NULL,
+                        version bigint NOT NULL,
+                        event_type text NOT NULL,
+                        schema_version integer NOT NULL DEFAULT 1,
+                        payload bytea NOT NULL,
+                        occurred_at timestamptz NOT NULL,
+                        correlation_id text NOT NULL DEFAULT '',
+                        causation_id text NOT NULL DEFAULT '',
+                        source_position bigint UNIQUE,
+                        UNIQUE (aggregate_type, aggregate_id, version))
+                    """,
+                    // The outbox holds what the relay has not yet seen delivered; the event row is the content.
+                    "CREATE TABLE slipway.outbox (sequence bigint PRIMARY KEY REFERENCES slipway.events (sequence))",
+                    """
+                    CREATE TABLE slipway.projection_checkpoints (
+                        projection text NOT NULL,
+                        source_service text NOT NULL,
+                        position bigint NOT NULL DEFAULT 0,
+                        updated_at timestamptz NOT NULL DEFAULT now(),
+                        PRIMARY KEY (projection, source_service))
+                    """,
+                ])
+        ])
 
     // MARK: Reading
 
     public func events(aggregateType: String, aggregateID: String) async throws -> [StoredEvent] {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT \(unescaped: Self.columns) FROM slipway.events
             WHERE aggregate_type = \(aggregateType) AND aggregate_id = \(aggregateID) ORDER BY version
             """, logger: logger)
@@ -126,7 +133,8 @@ public final class EventStore: Sendable {
 
     /// Published events after `position`, in position order: the feed behind `GET /internal/events`.
     public func feed(after position: Int64, limit: Int) async throws -> [StoredEvent] {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT \(unescaped: Self.columns) FROM slipway.events
             WHERE source_position > \(position) ORDER BY source_position LIMIT \(limit)
             """, logger: logger)
@@ -136,7 +144,8 @@ public final class EventStore: Sendable {
     /// Every event in commit order of its aggregate (by sequence), published or not: what a replay of
     /// this service's own read model folds.
     public func allEvents(afterSequence sequence: Int64, limit: Int, on connection: PostgresConnection) async throws -> [StoredEvent] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT \(unescaped: Self.columns) FROM slipway.events
             WHERE sequence > \(sequence) ORDER BY sequence LIMIT \(limit)
             """, logger: logger)
@@ -195,7 +204,8 @@ public final class EventStore: Sendable {
             for event in newer { state = D.evolve(state, try D.Event.decode(eventType: event.eventType, payload: event.payload)) }
             let currentVersion = newer.last?.version ?? base?.version ?? 0
             if let expected = metadata.expectedVersion, expected != currentVersion {
-                throw ConcurrencyConflict(aggregateType: D.aggregateType, aggregateID: aggregateID, expectedVersion: expected, actualVersion: currentVersion)
+                throw ConcurrencyConflict(
+                    aggregateType: D.aggregateType, aggregateID: aggregateID, expectedVersion: expected, actualVersion: currentVersion)
             }
             let newEvents = try D.decide(command, state)
             let after = newEvents.reduce(state, D.evolve)
@@ -224,14 +234,17 @@ public final class EventStore: Sendable {
                 do {
                     try await attempt([job])
                     break
-                } catch where isUniqueViolation(error) {
+                } catch  where isUniqueViolation(error) {
                     conflicts.increment()
                     if attemptNumber >= maxAttempts {
-                        job.outcome.resolve(.failure(ConcurrencyConflict(
-                            aggregateType: job.aggregateType, aggregateID: job.aggregateID, expectedVersion: nil, actualVersion: nil)))
+                        job.outcome.resolve(
+                            .failure(
+                                ConcurrencyConflict(
+                                    aggregateType: job.aggregateType, aggregateID: job.aggregateID, expectedVersion: nil, actualVersion: nil)))
                         break
                     }
-                    logger.debug("command conflict, retrying", metadata: [LogKey.aggregateID: "\(job.aggregateID)", LogKey.attempt: "\(attemptNumber)"])
+                    logger.debug(
+                        "command conflict, retrying", metadata: [LogKey.aggregateID: "\(job.aggregateID)", LogKey.attempt: "\(attemptNumber)"])
                 } catch {
                     job.outcome.resolve(.failure(error))
                     break
@@ -261,9 +274,11 @@ public final class EventStore: Sendable {
                     let unseen = (newer[job.key] ?? []).filter { $0.version > (base?.version ?? 0) }
                     let (events, state) = try job.decide(base, unseen)
                     working[job.cacheKey] = state
-                    newer[job.key] = (newer[job.key] ?? []) + events.map {
-                        HistoryEvent(version: $0.version, eventType: $0.eventType, payload: $0.payload)
-                    }
+                    newer[job.key] =
+                        (newer[job.key] ?? [])
+                        + events.map {
+                            HistoryEvent(version: $0.version, eventType: $0.eventType, payload: $0.payload)
+                        }
                     appended.append(contentsOf: events)
                     decided.append((job, events))
                 } catch {
@@ -273,7 +288,8 @@ public final class EventStore: Sendable {
             if !appended.isEmpty {
                 try await self.insert(appended, on: connection)
                 if let readModel = self.readModel {
-                    try await readModel.apply(envelopes: appended.map { $0.envelope(sourceService: self.service) }, on: connection, logger: self.logger)
+                    try await readModel.apply(
+                        envelopes: appended.map { $0.envelope(sourceService: self.service) }, on: connection, logger: self.logger)
                 }
             }
             return rejected
@@ -290,7 +306,8 @@ public final class EventStore: Sendable {
         let types = keys.map(\.type)
         let ids = keys.map(\.id)
         let after = keys.map { versions[$0]! }
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT e.aggregate_type, e.aggregate_id, e.version, e.event_type, e.payload
             FROM unnest(\(types)::text[], \(ids)::text[], \(after)::bigint[]) AS k(aggregate_type, aggregate_id, after_version)
             JOIN slipway.events e ON e.aggregate_type = k.aggregate_type AND e.aggregate_id = k.aggregate_id AND e.version > k.after_version
@@ -309,7 +326,8 @@ public final class EventStore: Sendable {
         var payloads: [ByteBuffer] = []
         payloads.reserveCapacity(events.count)
         for event in events { payloads.append(ByteBuffer(bytes: event.payload)) }
-        try await connection.query("""
+        try await connection.query(
+            """
             WITH inserted AS (
                 INSERT INTO slipway.events (event_id, aggregate_type, aggregate_id, version, event_type, schema_version,
                                             payload, occurred_at, correlation_id, causation_id)
@@ -331,13 +349,17 @@ public final class EventStore: Sendable {
 
     static func decodeRows(_ rows: PostgresRowSequence) async throws -> [StoredEvent] {
         var result: [StoredEvent] = []
-        for try await (sequence, eventID, aggregateType, aggregateID, version, eventType, schemaVersion, payload, occurredAt, correlationID, causationID, position)
+        for try await (
+            sequence, eventID, aggregateType, aggregateID, version, eventType, schemaVersion, payload, occurredAt, correlationID, causationID,
+            position
+        )
             in rows.decode((Int64, UUID, String, String, Int64, String, Int32, ByteBuffer, Date, String, String, Int64?).self)
         {
-            result.append(StoredEvent(
-                sequence: sequence, eventID: eventID, aggregateType: aggregateType, aggregateID: aggregateID, version: version,
-                eventType: eventType, schemaVersion: schemaVersion, payload: Array(payload.readableBytesView), occurredAt: occurredAt,
-                correlationID: correlationID, causationID: causationID, sourcePosition: position))
+            result.append(
+                StoredEvent(
+                    sequence: sequence, eventID: eventID, aggregateType: aggregateType, aggregateID: aggregateID, version: version,
+                    eventType: eventType, schemaVersion: schemaVersion, payload: Array(payload.readableBytesView), occurredAt: occurredAt,
+                    correlationID: correlationID, causationID: causationID, sourcePosition: position))
         }
         return result
     }
@@ -361,7 +383,8 @@ extension EventStore {
     /// One aggregate's history, published or not, in order: "what happened to deployment 12".
     public func history(aggregateID: String, aggregateType: String? = nil) async throws -> [StoredEvent] {
         if let aggregateType { return try await events(aggregateType: aggregateType, aggregateID: aggregateID) }
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT \(unescaped: Self.columns) FROM slipway.events WHERE aggregate_id = \(aggregateID) ORDER BY sequence
             """, logger: logger)
         return try await Self.decodeRows(rows)

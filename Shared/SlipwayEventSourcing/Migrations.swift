@@ -37,7 +37,8 @@ public enum Migrator {
             do {
                 try await connection.query("CREATE SCHEMA IF NOT EXISTS slipway", logger: logger)
                 // The version table is the one object that must exist before any numbered migration.
-                try await connection.query("""
+                try await connection.query(
+                    """
                     CREATE TABLE IF NOT EXISTS slipway.schema_migrations (
                         component text NOT NULL,
                         version integer NOT NULL,
@@ -55,15 +56,18 @@ public enum Migrator {
                             for statement in migration.statements {
                                 try await transaction.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                             }
-                            try await transaction.query("""
+                            try await transaction.query(
+                                """
                                 INSERT INTO slipway.schema_migrations (component, version, name)
                                 VALUES (\(set.component), \(migration.version), \(migration.name))
                                 """, logger: logger)
                         }
-                        logger.info("applied migration", metadata: [
-                            LogKey.migrationComponent: "\(set.component)",
-                            LogKey.migrationVersion: "\(migration.version)",
-                        ])
+                        logger.info(
+                            "applied migration",
+                            metadata: [
+                                LogKey.migrationComponent: "\(set.component)",
+                                LogKey.migrationVersion: "\(migration.version)",
+                            ])
                     }
                 }
             } catch {

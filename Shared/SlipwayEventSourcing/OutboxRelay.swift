@@ -131,7 +131,8 @@ public final class OutboxRelay: Service {
             } catch {
                 // An idempotent producer that lost its broker (a restarted dev broker forgets producer ids)
                 // can be fenced for good: start a fresh one and publish the same rows again.
-                logger.warning("publish failed, recreating producer", metadata: [LogKey.error: "\(error)", LogKey.kafkaTopic: "\(configuration.topic)"])
+                logger.warning(
+                    "publish failed, recreating producer", metadata: [LogKey.error: "\(error)", LogKey.kafkaTopic: "\(configuration.topic)"])
                 await producer.shutdown()
                 try await Task.sleep(for: configuration.retryDelay)
                 producer = try makeProducer()
@@ -151,7 +152,8 @@ public final class OutboxRelay: Service {
     /// never sees a hole) and returns them in position order. The outbox drives the query: it holds only
     /// what is not yet published, while the events table only grows.
     private func positionNextBatch(on connection: PostgresConnection) async throws -> [StoredEvent] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             WITH base AS (SELECT coalesce(max(source_position), 0) AS position FROM slipway.events),
             pending AS MATERIALIZED (
                 SELECT o.sequence FROM slipway.outbox o JOIN slipway.events e ON e.sequence = o.sequence
@@ -166,7 +168,8 @@ public final class OutboxRelay: Service {
 
     /// Outbox rows that already have a position: published (or not) by a relay that died before marking them sent.
     private func positionedOutboxRows(on connection: PostgresConnection) async throws -> [StoredEvent] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             WITH unsent AS MATERIALIZED (SELECT sequence FROM slipway.outbox)
             SELECT \(unescaped: Self.qualifiedColumns) FROM unsent JOIN slipway.events e ON e.sequence = unsent.sequence
             WHERE e.source_position IS NOT NULL ORDER BY e.source_position LIMIT \(configuration.batchSize)

@@ -106,7 +106,8 @@ public final class Projector: Service {
         var touched = Set<String>()
         for message in messages {
             guard let envelope = try? EventEnvelope(serializedBytes: message.value) else {
-                logger.warning("skipping undecodable message", metadata: [LogKey.kafkaTopic: "\(message.topic)", LogKey.kafkaOffset: "\(message.offset)"])
+                logger.warning(
+                    "skipping undecodable message", metadata: [LogKey.kafkaTopic: "\(message.topic)", LogKey.kafkaOffset: "\(message.offset)"])
                 continue
             }
             // Mutated in place: a copy of the state would copy its whole buffer for every message.
@@ -144,9 +145,11 @@ public final class Projector: Service {
             let since = state.gapSince ?? now
             state.gapSince = since
             if now - since >= configuration.gapTimeout || state.buffer.count >= configuration.maxBatch * 4 {
-                logger.info("filling a gap from the source feed", metadata: [
-                    LogKey.source: "\(service)", LogKey.checkpoint: "\(state.checkpoint)", LogKey.nextBuffered: "\(lowest)",
-                ])
+                logger.info(
+                    "filling a gap from the source feed",
+                    metadata: [
+                        LogKey.source: "\(service)", LogKey.checkpoint: "\(state.checkpoint)", LogKey.nextBuffered: "\(lowest)",
+                    ])
                 do {
                     try await backfill(service, &state, through: lowest - 1)
                     try await applyContiguous(service, &state)
@@ -211,7 +214,8 @@ public final class Projector: Service {
         let logger = self.logger
         let checkpoint: Int64 = try await client.withTransaction(logger: logger) { connection in
             // Locking the row (made by `loadCheckpoint`) serializes replicas applying the same source.
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 SELECT position FROM slipway.projection_checkpoints WHERE projection = \(name) AND source_service = \(source) FOR UPDATE
                 """, logger: logger)
             var current: Int64 = 0
@@ -229,7 +233,8 @@ public final class Projector: Service {
                 try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \(quoteIdentifier(schema))"), logger: logger)
             }
             try await projection.apply(envelopes: fresh, on: connection, logger: logger)
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO slipway.projection_checkpoints (projection, source_service, position) VALUES (\(name), \(source), \(last.sourcePosition))
                 ON CONFLICT (projection, source_service) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
                 """, logger: logger)
@@ -244,11 +249,13 @@ public final class Projector: Service {
 
     /// The checkpoint of `source`, its row created at 0 the first time.
     func loadCheckpoint(source: String) async throws -> Int64 {
-        try await client.query("""
+        try await client.query(
+            """
             INSERT INTO slipway.projection_checkpoints (projection, source_service) VALUES (\(projection.name), \(source))
             ON CONFLICT DO NOTHING
             """, logger: logger)
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT position FROM slipway.projection_checkpoints WHERE projection = \(projection.name) AND source_service = \(source)
             """, logger: logger)
         for try await position in rows.decode(Int64.self) { return position }

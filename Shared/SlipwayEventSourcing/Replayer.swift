@@ -42,7 +42,8 @@ public enum Replayer {
         _ projection: any Projection, from store: EventStore, liveSchema: String = "public",
         verify: Bool, keepSchema: Bool = false, logger: Logger
     ) async throws -> ReplayReport {
-        try await rebuild(projection, client: store.client, liveSchema: liveSchema, verify: verify, keepSchema: keepSchema, logger: logger) { connection, apply in
+        try await rebuild(projection, client: store.client, liveSchema: liveSchema, verify: verify, keepSchema: keepSchema, logger: logger) {
+            connection, apply in
             var after: Int64 = 0
             while true {
                 let page = try await store.allEvents(afterSequence: after, limit: pageSize, on: connection)
@@ -59,9 +60,11 @@ public enum Replayer {
         _ projection: any Projection, sources: [Projector.Source], client: PostgresClient, liveSchema: String = "public",
         verify: Bool, keepSchema: Bool = false, logger: Logger
     ) async throws -> ReplayReport {
-        try await rebuild(projection, client: client, liveSchema: liveSchema, verify: verify, keepSchema: keepSchema, logger: logger) { connection, apply in
+        try await rebuild(projection, client: client, liveSchema: liveSchema, verify: verify, keepSchema: keepSchema, logger: logger) {
+            connection, apply in
             for source in sources {
-                let rows = try await connection.query("""
+                let rows = try await connection.query(
+                    """
                     SELECT position FROM slipway.projection_checkpoints WHERE projection = \(projection.name) AND source_service = \(source.service)
                     """, logger: logger)
                 var target: Int64 = 0
@@ -109,9 +112,12 @@ public enum Replayer {
         }
     }
 
-    static func compare(schema: String, with liveSchema: String, on connection: PostgresConnection, logger: Logger) async throws -> [ReplayReport.TableComparison] {
+    static func compare(schema: String, with liveSchema: String, on connection: PostgresConnection, logger: Logger) async throws -> [ReplayReport
+        .TableComparison]
+    {
         var names: [String] = []
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT table_name::text FROM information_schema.tables WHERE table_schema = \(schema) ORDER BY table_name
             """, logger: logger)
         for try await name in rows.decode(String.self) { names.append(name) }
@@ -119,11 +125,13 @@ public enum Replayer {
         for name in names {
             let live = "\(quoteIdentifier(liveSchema)).\(quoteIdentifier(name))"
             let replay = "\(quoteIdentifier(schema)).\(quoteIdentifier(name))"
-            let counts = try await connection.query(PostgresQuery(unsafeSQL: """
-                SELECT (SELECT count(*) FROM \(live)), (SELECT count(*) FROM \(replay)),
-                       (SELECT count(*) FROM (SELECT * FROM \(live) EXCEPT ALL SELECT * FROM \(replay)) d),
-                       (SELECT count(*) FROM (SELECT * FROM \(replay) EXCEPT ALL SELECT * FROM \(live)) d)
-                """), logger: logger)
+            let counts = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT (SELECT count(*) FROM \(live)), (SELECT count(*) FROM \(replay)),
+                               (SELECT count(*) FROM (SELECT * FROM \(live) EXCEPT ALL SELECT * FROM \(replay)) d),
+                               (SELECT count(*) FROM (SELECT * FROM \(replay) EXCEPT ALL SELECT * FROM \(live)) d)
+                        """), logger: logger)
             var comparison = ReplayReport.TableComparison(table: name, liveRows: 0, replayRows: 0, onlyInLive: 0, onlyInReplay: 0, samples: [])
             for try await (liveRows, replayRows, onlyLive, onlyReplay) in counts.decode((Int64, Int64, Int64, Int64).self) {
                 comparison.liveRows = liveRows
@@ -132,11 +140,13 @@ public enum Replayer {
                 comparison.onlyInReplay = onlyReplay
             }
             if !comparison.equal {
-                let samples = try await connection.query(PostgresQuery(unsafeSQL: """
-                    (SELECT 'live: ' || row_to_json(d)::text FROM (SELECT * FROM \(live) EXCEPT ALL SELECT * FROM \(replay)) d LIMIT 3)
-                    UNION ALL
-                    (SELECT 'replay: ' || row_to_json(d)::text FROM (SELECT * FROM \(replay) EXCEPT ALL SELECT * FROM \(live)) d LIMIT 3)
-                    """), logger: logger)
+                let samples = try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            (SELECT 'live: ' || row_to_json(d)::text FROM (SELECT * FROM \(live) EXCEPT ALL SELECT * FROM \(replay)) d LIMIT 3)
+                            UNION ALL
+                            (SELECT 'replay: ' || row_to_json(d)::text FROM (SELECT * FROM \(replay) EXCEPT ALL SELECT * FROM \(live)) d LIMIT 3)
+                            """), logger: logger)
                 for try await sample in samples.decode(String.self) { comparison.samples.append(sample) }
             }
             result.append(comparison)

@@ -14,7 +14,10 @@ extension UUID {
         bytes[7] = UInt8(truncatingIfNeeded: randA)
         bytes[8] = 0x80 | UInt8(truncatingIfNeeded: randB >> 56) & 0x3F
         for index in 9..<16 { bytes[index] = UInt8(truncatingIfNeeded: randB >> (8 * (15 - UInt64(index)))) }
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        return UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            ))
     }
 }

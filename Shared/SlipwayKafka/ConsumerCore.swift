@@ -185,14 +185,15 @@ final class ConsumerCore: RdKafkaCallbackHandler, @unchecked Sendable {
             default:
                 let error = KafkaError(code: message.err.rawValue, message: text)
                 // librdkafka already logged it (log callback) and retries by itself.
-            logger.debug("kafka consumer error", metadata: [LogKey.error: "\(error)"])
+                logger.debug("kafka consumer error", metadata: [LogKey.error: "\(error)"])
                 events.yield(.error(error))
             }
             return
         }
         if let last = lastOffsets[tp], message.offset != last + 1 {
             logger.warning(
-                "kafka offset jump", metadata: [LogKey.kafkaPartition: "\(tp)", LogKey.kafkaExpected: "\(last + 1)", LogKey.kafkaOffset: "\(message.offset)"])
+                "kafka offset jump",
+                metadata: [LogKey.kafkaPartition: "\(tp)", LogKey.kafkaExpected: "\(last + 1)", LogKey.kafkaOffset: "\(message.offset)"])
             events.yield(.offsetJump(tp, expected: last + 1, actual: message.offset))
         }
         lastOffsets[tp] = message.offset
@@ -201,9 +202,10 @@ final class ConsumerCore: RdKafkaCallbackHandler, @unchecked Sendable {
 
     private static func convert(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>, _ tp: KafkaTopicPartition) -> KafkaMessage {
         let message = pointer.pointee
-        let value: [UInt8] = message.payload.map {
-            Array(UnsafeRawBufferPointer(start: $0, count: message.len))
-        } ?? []
+        let value: [UInt8] =
+            message.payload.map {
+                Array(UnsafeRawBufferPointer(start: $0, count: message.len))
+            } ?? []
         let key: [UInt8]? = message.key.map {
             Array(UnsafeRawBufferPointer(start: $0, count: message.key_len))
         }
@@ -324,7 +326,9 @@ final class ConsumerCore: RdKafkaCallbackHandler, @unchecked Sendable {
         lastOffsets = [:]
         logger.warning(
             "kafka cluster changed: rewinding assigned partitions",
-            metadata: [LogKey.kafkaClusterPrevious: "\(previous ?? "-")", LogKey.kafkaCluster: "\(reported)", LogKey.kafkaPartitions: "\(partitions.count)"])
+            metadata: [
+                LogKey.kafkaClusterPrevious: "\(previous ?? "-")", LogKey.kafkaCluster: "\(reported)", LogKey.kafkaPartitions: "\(partitions.count)",
+            ])
         if !partitions.isEmpty {
             let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))!
             defer { rd_kafka_topic_partition_list_destroy(list) }

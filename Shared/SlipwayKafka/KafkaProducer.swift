@@ -82,8 +82,9 @@ public final class KafkaProducer: Sendable {
 
     /// Waits until every enqueued message has been delivered (or `timeout` expires).
     public func flush(timeout: Duration) async throws {
-        let milliseconds = Int32(clamping: timeout.components.seconds * 1000
-            + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int32(
+            clamping: timeout.components.seconds * 1000
+                + timeout.components.attoseconds / 1_000_000_000_000_000)
         let client = self.client
         let err = try await runBlocking(on: blockingQueue) {
             rd_kafka_flush(client.handle, milliseconds)

@@ -2,9 +2,9 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A local PostgreSQL cluster kept in one directory (`.slipway/postgres` by default).
@@ -21,218 +21,220 @@ import Darwin
 ///
 /// A cluster already running for the directory (a live pid in `data/postmaster.pid`) is reused.
 public actor EmbeddedPostgres {
-  public struct Configuration: Sendable, Equatable {
-    /// The cluster directory.
-    public var directory: URL
-    /// The TCP port; `nil` reuses the remembered port when free, else picks a free one.
-    public var port: Int?
-    /// `false` (the dev default) runs with `fsync=off`: fast, but a machine crash can lose data.
-    public var durable: Bool
-    /// Where `initdb` and `pg_ctl` live; `nil` finds the newest `/usr/lib/postgresql/*/bin`.
-    public var binDirectory: URL?
-    /// How long `pg_ctl start -w` may wait for the server.
-    public var startTimeoutSeconds: Int
+    public struct Configuration: Sendable, Equatable {
+        /// The cluster directory.
+        public var directory: URL
+        /// The TCP port; `nil` reuses the remembered port when free, else picks a free one.
+        public var port: Int?
+        /// `false` (the dev default) runs with `fsync=off`: fast, but a machine crash can lose data.
+        public var durable: Bool
+        /// Where `initdb` and `pg_ctl` live; `nil` finds the newest `/usr/lib/postgresql/*/bin`.
+        public var binDirectory: URL?
+        /// How long `pg_ctl start -w` may wait for the server.
+        public var startTimeoutSeconds: Int
 
-    public init(directory: URL, port: Int? = nil, durable: Bool = false, binDirectory: URL? = nil, startTimeoutSeconds: Int = 60) {
-      self.directory = directory.standardizedFileURL
-      self.port = port
-      self.durable = durable
-      self.binDirectory = binDirectory
-      self.startTimeoutSeconds = startTimeoutSeconds
-    }
-  }
-
-  /// A postmaster found running for the directory.
-  public struct RunningCluster: Sendable, Equatable {
-    public var pid: Int32
-    public var port: Int
-  }
-
-  public nonisolated let configuration: Configuration
-  private let logger: Logger
-  private var port: Int?
-
-  public init(configuration: Configuration, logger: Logger = Logger(label: "slipway.postgres")) {
-    self.configuration = configuration
-    self.logger = logger
-  }
-
-  public init(directory: URL, port: Int? = nil, durable: Bool = false, logger: Logger = Logger(label: "slipway.postgres")) {
-    self.init(configuration: Configuration(directory: directory, port: port, durable: durable), logger: logger)
-  }
-
-  public nonisolated var dataDirectory: URL { configuration.directory.appendingPathComponent("data") }
-  public nonisolated var logFile: URL { configuration.directory.appendingPathComponent("postgres.log") }
-  public nonisolated var portFile: URL { configuration.directory.appendingPathComponent("port") }
-
-  public static func url(port: Int) -> URL {
-    URL(string: "postgres://postgres@127.0.0.1:\(port)/")!
-  }
-
-  /// The newest `/usr/lib/postgresql/<version>/bin` holding `initdb` and `pg_ctl`.
-  public static func findBinaries(root: URL = URL(fileURLWithPath: "/usr/lib/postgresql")) throws -> URL {
-    let versions = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
-    let sorted = versions.sorted { lhs, rhs in
-      lhs.split(separator: ".").map { Int($0) ?? 0 }.lexicographicallyPrecedes(rhs.split(separator: ".").map { Int($0) ?? 0 })
-    }
-    for version in sorted.reversed() {
-      let bin = root.appendingPathComponent(version).appendingPathComponent("bin")
-      if FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent("initdb").path),
-        FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent("pg_ctl").path)
-      {
-        return bin
-      }
-    }
-    throw LocalRuntimeError.postgresNotInstalled(searched: ["\(root.path)/*/bin"])
-  }
-
-  /// The postmaster currently running for this directory, if any (from `data/postmaster.pid`).
-  public nonisolated func runningCluster() -> RunningCluster? {
-    let pidFile = dataDirectory.appendingPathComponent("postmaster.pid")
-    guard let text = try? String(contentsOf: pidFile, encoding: .utf8) else { return nil }
-    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-    guard lines.count >= 4, let pid = Int32(lines[0].trimmingCharacters(in: .whitespaces)),
-      let port = Int(lines[3].trimmingCharacters(in: .whitespaces)), ProcessInspection.isAlive(pid)
-    else { return nil }
-    return RunningCluster(pid: pid, port: port)
-  }
-
-  /// Initialises the cluster if new, starts it (or reuses a running one) and returns its URL.
-  @discardableResult
-  public func start() async throws -> URL {
-    let bin = try configuration.binDirectory ?? Self.findBinaries()
-    let fileManager = FileManager.default
-    try fileManager.createDirectory(at: configuration.directory, withIntermediateDirectories: true)
-
-    if let running = runningCluster() {
-      if let requested = configuration.port, requested != running.port {
-        throw LocalRuntimeError.postgresRunningOnOtherPort(pid: running.pid, port: running.port, requested: requested)
-      }
-      logger.info("reusing running PostgreSQL", metadata: [LogKey.postgresPid: "\(running.pid)", LogKey.postgresPort: "\(running.port)"])
-      try? String(running.port).write(to: portFile, atomically: true, encoding: .utf8)
-      port = running.port
-      return Self.url(port: running.port)
+        public init(directory: URL, port: Int? = nil, durable: Bool = false, binDirectory: URL? = nil, startTimeoutSeconds: Int = 60) {
+            self.directory = directory.standardizedFileURL
+            self.port = port
+            self.durable = durable
+            self.binDirectory = binDirectory
+            self.startTimeoutSeconds = startTimeoutSeconds
+        }
     }
 
-    let chosenPort = try choosePort()
-    let runner = try await prepareRunner()
-    let socketDirectory = try await prepareSocketDirectory(runner: runner)
-
-    if !fileManager.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) {
-      logger.info("initialising PostgreSQL cluster", metadata: [LogKey.postgresData: "\(dataDirectory.path)"])
-      try await runner.check(
-        bin.appendingPathComponent("initdb").path,
-        ["-D", dataDirectory.path, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]
-      )
+    /// A postmaster found running for the directory.
+    public struct RunningCluster: Sendable, Equatable {
+        public var pid: Int32
+        public var port: Int
     }
 
-    var options = "-p \(chosenPort) -c listen_addresses=127.0.0.1 -k \(socketDirectory.path)"
-    if !configuration.durable { options += " -c fsync=off" }
-    let result = try await runner.run(
-      bin.appendingPathComponent("pg_ctl").path,
-      ["-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", String(configuration.startTimeoutSeconds), "-o", options, "start"]
-    )
-    guard result.status == 0 else {
-      let tail = Self.tail(of: logFile, lines: 15).joined(separator: "\n")
-      throw LocalRuntimeError.commandFailed(
-        command: "pg_ctl start (-D \(dataDirectory.path) \(options))", status: result.status,
-        output: result.output + (tail.isEmpty ? "" : "\nserver log (\(logFile.path)):\n\(tail)"))
-    }
-    try String(chosenPort).write(to: portFile, atomically: true, encoding: .utf8)
-    port = chosenPort
-    logger.info("PostgreSQL started", metadata: [LogKey.postgresPort: "\(chosenPort)", LogKey.postgresDurable: "\(configuration.durable)"])
-    return Self.url(port: chosenPort)
-  }
+    public nonisolated let configuration: Configuration
+    private let logger: Logger
+    private var port: Int?
 
-  /// Stops the cluster (`pg_ctl stop -m fast`); does nothing when it is not running.
-  public func stop() async throws {
-    guard let running = runningCluster() else {
-      port = nil
-      return
+    public init(configuration: Configuration, logger: Logger = Logger(label: "slipway.postgres")) {
+        self.configuration = configuration
+        self.logger = logger
     }
-    let bin = try configuration.binDirectory ?? Self.findBinaries()
-    let runner = CommandRunner(runAsUser: geteuid() == 0 ? "postgres" : nil)
-    try await runner.check(bin.appendingPathComponent("pg_ctl").path, ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"])
-    logger.info("PostgreSQL stopped", metadata: [LogKey.postgresPid: "\(running.pid)"])
-    port = nil
-  }
 
-  /// Creates database `name` unless it exists (one database per service). `name`: `[a-z0-9_]+`.
-  public func ensureDatabase(_ name: String) async throws {
-    guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) else {
-      throw LocalRuntimeError.commandFailed(command: "createdb \(name)", status: 1, output: "invalid database name")
+    public init(directory: URL, port: Int? = nil, durable: Bool = false, logger: Logger = Logger(label: "slipway.postgres")) {
+        self.init(configuration: Configuration(directory: directory, port: port, durable: durable), logger: logger)
     }
-    guard let port else { throw LocalRuntimeError.commandFailed(command: "createdb \(name)", status: 1, output: "PostgreSQL is not started") }
-    let bin = try configuration.binDirectory ?? Self.findBinaries()
-    let runner = CommandRunner(runAsUser: nil)
-    let connection = ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres"]
-    let exists = try await runner.check(
-      bin.appendingPathComponent("psql").path, connection + ["-d", "postgres", "-tAc", "SELECT 1 FROM pg_database WHERE datname = '\(name)'"])
-    if exists.trimmingCharacters(in: .whitespacesAndNewlines) != "1" {
-      try await runner.check(bin.appendingPathComponent("createdb").path, connection + [name])
+
+    public nonisolated var dataDirectory: URL { configuration.directory.appendingPathComponent("data") }
+    public nonisolated var logFile: URL { configuration.directory.appendingPathComponent("postgres.log") }
+    public nonisolated var portFile: URL { configuration.directory.appendingPathComponent("port") }
+
+    public static func url(port: Int) -> URL {
+        URL(string: "postgres://postgres@127.0.0.1:\(port)/")!
     }
-  }
 
-  // MARK: - Private
-
-  private func choosePort() throws -> Int {
-    if let requested = configuration.port {
-      guard isTCPPortFree(requested) else { throw LocalRuntimeError.portInUse(requested) }
-      return requested
+    /// The newest `/usr/lib/postgresql/<version>/bin` holding `initdb` and `pg_ctl`.
+    public static func findBinaries(root: URL = URL(fileURLWithPath: "/usr/lib/postgresql")) throws -> URL {
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        let sorted = versions.sorted { lhs, rhs in
+            lhs.split(separator: ".").map { Int($0) ?? 0 }.lexicographicallyPrecedes(rhs.split(separator: ".").map { Int($0) ?? 0 })
+        }
+        for version in sorted.reversed() {
+            let bin = root.appendingPathComponent(version).appendingPathComponent("bin")
+            if FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent("initdb").path),
+                FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent("pg_ctl").path)
+            {
+                return bin
+            }
+        }
+        throw LocalRuntimeError.postgresNotInstalled(searched: ["\(root.path)/*/bin"])
     }
-    if let text = try? String(contentsOf: portFile, encoding: .utf8),
-      let remembered = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), isTCPPortFree(remembered)
-    {
-      return remembered
+
+    /// The postmaster currently running for this directory, if any (from `data/postmaster.pid`).
+    public nonisolated func runningCluster() -> RunningCluster? {
+        let pidFile = dataDirectory.appendingPathComponent("postmaster.pid")
+        guard let text = try? String(contentsOf: pidFile, encoding: .utf8) else { return nil }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count >= 4, let pid = Int32(lines[0].trimmingCharacters(in: .whitespaces)),
+            let port = Int(lines[3].trimmingCharacters(in: .whitespaces)), ProcessInspection.isAlive(pid)
+        else { return nil }
+        return RunningCluster(pid: pid, port: port)
     }
-    return try freeTCPPort()
-  }
 
-  /// As root: make sure the `postgres` user exists and owns the directory, and run as it.
-  private func prepareRunner() async throws -> CommandRunner {
-    guard geteuid() == 0 else { return CommandRunner(runAsUser: nil) }
-    let root = CommandRunner(runAsUser: nil)
-    if getpwnam("postgres") == nil {
-      logger.info("creating system user postgres")
-      let useradd = ["/usr/sbin/useradd", "/sbin/useradd"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/useradd"
-      try await root.check(useradd, ["--system", "--no-create-home", "postgres"])
+    /// Initialises the cluster if new, starts it (or reuses a running one) and returns its URL.
+    @discardableResult
+    public func start() async throws -> URL {
+        let bin = try configuration.binDirectory ?? Self.findBinaries()
+        let fileManager = FileManager.default
+        try fileManager.createDirectory(at: configuration.directory, withIntermediateDirectories: true)
+
+        if let running = runningCluster() {
+            if let requested = configuration.port, requested != running.port {
+                throw LocalRuntimeError.postgresRunningOnOtherPort(pid: running.pid, port: running.port, requested: requested)
+            }
+            logger.info("reusing running PostgreSQL", metadata: [LogKey.postgresPid: "\(running.pid)", LogKey.postgresPort: "\(running.port)"])
+            try? String(running.port).write(to: portFile, atomically: true, encoding: .utf8)
+            port = running.port
+            return Self.url(port: running.port)
+        }
+
+        let chosenPort = try choosePort()
+        let runner = try await prepareRunner()
+        let socketDirectory = try await prepareSocketDirectory(runner: runner)
+
+        if !fileManager.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) {
+            logger.info("initialising PostgreSQL cluster", metadata: [LogKey.postgresData: "\(dataDirectory.path)"])
+            try await runner.check(
+                bin.appendingPathComponent("initdb").path,
+                ["-D", dataDirectory.path, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]
+            )
+        }
+
+        var options = "-p \(chosenPort) -c listen_addresses=127.0.0.1 -k \(socketDirectory.path)"
+        if !configuration.durable { options += " -c fsync=off" }
+        let result = try await runner.run(
+            bin.appendingPathComponent("pg_ctl").path,
+            ["-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", String(configuration.startTimeoutSeconds), "-o", options, "start"]
+        )
+        guard result.status == 0 else {
+            let tail = Self.tail(of: logFile, lines: 15).joined(separator: "\n")
+            throw LocalRuntimeError.commandFailed(
+                command: "pg_ctl start (-D \(dataDirectory.path) \(options))", status: result.status,
+                output: result.output + (tail.isEmpty ? "" : "\nserver log (\(logFile.path)):\n\(tail)"))
+        }
+        try String(chosenPort).write(to: portFile, atomically: true, encoding: .utf8)
+        port = chosenPort
+        logger.info("PostgreSQL started", metadata: [LogKey.postgresPort: "\(chosenPort)", LogKey.postgresDurable: "\(configuration.durable)"])
+        return Self.url(port: chosenPort)
     }
-    let directory = configuration.directory.path
-    if Self.owner(of: directory) != getpwnam("postgres")?.pointee.pw_uid || Self.owner(of: dataDirectory.path).map({ $0 != getpwnam("postgres")?.pointee.pw_uid }) == true {
-      try await root.check("/bin/chown", ["-R", "postgres:", directory])
+
+    /// Stops the cluster (`pg_ctl stop -m fast`); does nothing when it is not running.
+    public func stop() async throws {
+        guard let running = runningCluster() else {
+            port = nil
+            return
+        }
+        let bin = try configuration.binDirectory ?? Self.findBinaries()
+        let runner = CommandRunner(runAsUser: geteuid() == 0 ? "postgres" : nil)
+        try await runner.check(bin.appendingPathComponent("pg_ctl").path, ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"])
+        logger.info("PostgreSQL stopped", metadata: [LogKey.postgresPid: "\(running.pid)"])
+        port = nil
     }
-    let asPostgres = CommandRunner(runAsUser: "postgres")
-    let reachable = try await asPostgres.run("/usr/bin/test", ["-w", directory, "-a", "-x", directory])
-    guard reachable.status == 0 else { throw LocalRuntimeError.directoryNotReachableByPostgresUser(directory) }
-    return asPostgres
-  }
 
-  /// The Unix socket directory: the cluster directory, unless its path is too long for a socket
-  /// path (108 bytes on Linux), then a private directory under /tmp.
-  private func prepareSocketDirectory(runner: CommandRunner) async throws -> URL {
-    let directory = configuration.directory
-    if directory.path.utf8.count + "/.s.PGSQL.65535.lock".utf8.count < 100 { return directory }
-    let short = URL(fileURLWithPath: "/tmp/slipway-pg-\(String(Self.fnv1a(directory.path), radix: 36))")
-    try FileManager.default.createDirectory(at: short, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    if runner.runAsUser != nil {
-      try await CommandRunner(runAsUser: nil).check("/bin/chown", ["postgres:", short.path])
+    /// Creates database `name` unless it exists (one database per service). `name`: `[a-z0-9_]+`.
+    public func ensureDatabase(_ name: String) async throws {
+        guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) else {
+            throw LocalRuntimeError.commandFailed(command: "createdb \(name)", status: 1, output: "invalid database name")
+        }
+        guard let port else { throw LocalRuntimeError.commandFailed(command: "createdb \(name)", status: 1, output: "PostgreSQL is not started") }
+        let bin = try configuration.binDirectory ?? Self.findBinaries()
+        let runner = CommandRunner(runAsUser: nil)
+        let connection = ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres"]
+        let exists = try await runner.check(
+            bin.appendingPathComponent("psql").path, connection + ["-d", "postgres", "-tAc", "SELECT 1 FROM pg_database WHERE datname = '\(name)'"])
+        if exists.trimmingCharacters(in: .whitespacesAndNewlines) != "1" {
+            try await runner.check(bin.appendingPathComponent("createdb").path, connection + [name])
+        }
     }
-    return short
-  }
 
-  private static func fnv1a(_ text: String) -> UInt64 {
-    text.utf8.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
-  }
+    // MARK: - Private
 
-  private static func owner(of path: String) -> uid_t? {
-    var info = stat()
-    guard stat(path, &info) == 0 else { return nil }
-    return info.st_uid
-  }
+    private func choosePort() throws -> Int {
+        if let requested = configuration.port {
+            guard isTCPPortFree(requested) else { throw LocalRuntimeError.portInUse(requested) }
+            return requested
+        }
+        if let text = try? String(contentsOf: portFile, encoding: .utf8),
+            let remembered = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), isTCPPortFree(remembered)
+        {
+            return remembered
+        }
+        return try freeTCPPort()
+    }
 
-  static func tail(of file: URL, lines count: Int) -> [String] {
-    guard let data = FileManager.default.contents(atPath: file.path) else { return [] }
-    let lines = String(decoding: data.suffix(64 * 1024), as: UTF8.self).split(separator: "\n").map(String.init)
-    return Array(lines.suffix(count))
-  }
+    /// As root: make sure the `postgres` user exists and owns the directory, and run as it.
+    private func prepareRunner() async throws -> CommandRunner {
+        guard geteuid() == 0 else { return CommandRunner(runAsUser: nil) }
+        let root = CommandRunner(runAsUser: nil)
+        if getpwnam("postgres") == nil {
+            logger.info("creating system user postgres")
+            let useradd = ["/usr/sbin/useradd", "/sbin/useradd"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/useradd"
+            try await root.check(useradd, ["--system", "--no-create-home", "postgres"])
+        }
+        let directory = configuration.directory.path
+        if Self.owner(of: directory) != getpwnam("postgres")?.pointee.pw_uid
+            || Self.owner(of: dataDirectory.path).map({ $0 != getpwnam("postgres")?.pointee.pw_uid }) == true
+        {
+            try await root.check("/bin/chown", ["-R", "postgres:", directory])
+        }
+        let asPostgres = CommandRunner(runAsUser: "postgres")
+        let reachable = try await asPostgres.run("/usr/bin/test", ["-w", directory, "-a", "-x", directory])
+        guard reachable.status == 0 else { throw LocalRuntimeError.directoryNotReachableByPostgresUser(directory) }
+        return asPostgres
+    }
+
+    /// The Unix socket directory: the cluster directory, unless its path is too long for a socket
+    /// path (108 bytes on Linux), then a private directory under /tmp.
+    private func prepareSocketDirectory(runner: CommandRunner) async throws -> URL {
+        let directory = configuration.directory
+        if directory.path.utf8.count + "/.s.PGSQL.65535.lock".utf8.count < 100 { return directory }
+        let short = URL(fileURLWithPath: "/tmp/slipway-pg-\(String(Self.fnv1a(directory.path), radix: 36))")
+        try FileManager.default.createDirectory(at: short, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        if runner.runAsUser != nil {
+            try await CommandRunner(runAsUser: nil).check("/bin/chown", ["postgres:", short.path])
+        }
+        return short
+    }
+
+    private static func fnv1a(_ text: String) -> UInt64 {
+        text.utf8.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+    }
+
+    private static func owner(of path: String) -> uid_t? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return info.st_uid
+    }
+
+    static func tail(of file: URL, lines count: Int) -> [String] {
+        guard let data = FileManager.default.contents(atPath: file.path) else { return [] }
+        let lines = String(decoding: data.suffix(64 * 1024), as: UTF8.self).split(separator: "\n").map(String.init)
+        return Array(lines.suffix(count))
+    }
 }

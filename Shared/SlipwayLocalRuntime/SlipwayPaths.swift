@@ -10,23 +10,23 @@ import Foundation
 ///   postgres/          the embedded PostgreSQL cluster (data/, port, postgres.log)
 /// ```
 public struct SlipwayPaths: Sendable, Equatable {
-  public var root: URL
+    public var root: URL
 
-  public init(root: URL) {
-    self.root = root.standardizedFileURL
-  }
+    public init(root: URL) {
+        self.root = root.standardizedFileURL
+    }
 
-  /// `.slipway` in the current working directory.
-  public static var `default`: SlipwayPaths {
-    SlipwayPaths(root: URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".slipway"))
-  }
+    /// `.slipway` in the current working directory.
+    public static var `default`: SlipwayPaths {
+        SlipwayPaths(root: URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".slipway"))
+    }
 
-  public var stateFile: URL { root.appendingPathComponent("up.json") }
-  public var pidsFile: URL { root.appendingPathComponent("up.pids") }
-  public var logsDirectory: URL { root.appendingPathComponent("logs") }
-  public var postgresDirectory: URL { root.appendingPathComponent("postgres") }
+    public var stateFile: URL { root.appendingPathComponent("up.json") }
+    public var pidsFile: URL { root.appendingPathComponent("up.pids") }
+    public var logsDirectory: URL { root.appendingPathComponent("logs") }
+    public var postgresDirectory: URL { root.appendingPathComponent("postgres") }
 
-  public func logFile(for name: String) -> URL {
-    logsDirectory.appendingPathComponent("\(name).log")
-  }
+    public func logFile(for name: String) -> URL {
+        logsDirectory.appendingPathComponent("\(name).log")
+    }
 }

@@ -1,60 +1,60 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Returns a TCP port on 127.0.0.1 that was free a moment ago: binds port 0, reads the port the
 /// kernel chose, and closes the socket. Another process may take it before the caller binds it.
 public func freeTCPPort() throws -> Int {
-  let fd = socket(AF_INET, Int32(SOCK_STREAM_VALUE), 0)
-  guard fd >= 0 else { throw POSIXError.current("socket") }
-  defer { close(fd) }
-  var address = loopbackAddress(port: 0)
-  let bound = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-  }
-  guard bound == 0 else { throw POSIXError.current("bind") }
-  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-  let named = withUnsafeMutablePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-  }
-  guard named == 0 else { throw POSIXError.current("getsockname") }
-  return Int(UInt16(bigEndian: address.sin_port))
+    let fd = socket(AF_INET, Int32(SOCK_STREAM_VALUE), 0)
+    guard fd >= 0 else { throw POSIXError.current("socket") }
+    defer { close(fd) }
+    var address = loopbackAddress(port: 0)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw POSIXError.current("bind") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let named = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    guard named == 0 else { throw POSIXError.current("getsockname") }
+    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// Whether `port` on 127.0.0.1 can be bound right now (with SO_REUSEADDR, as servers do).
 public func isTCPPortFree(_ port: Int) -> Bool {
-  let fd = socket(AF_INET, Int32(SOCK_STREAM_VALUE), 0)
-  guard fd >= 0 else { return false }
-  defer { close(fd) }
-  var one: Int32 = 1
-  _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-  var address = loopbackAddress(port: port)
-  let bound = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-  }
-  return bound == 0
+    let fd = socket(AF_INET, Int32(SOCK_STREAM_VALUE), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var one: Int32 = 1
+    _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    var address = loopbackAddress(port: port)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    return bound == 0
 }
 
 func loopbackAddress(port: Int) -> sockaddr_in {
-  var address = sockaddr_in()
-  address.sin_family = sa_family_t(AF_INET)
-  address.sin_port = UInt16(port).bigEndian
-  address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-  return address
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+    return address
 }
 
 #if canImport(Glibc)
-let SOCK_STREAM_VALUE = Int32(SOCK_STREAM.rawValue)
+    let SOCK_STREAM_VALUE = Int32(SOCK_STREAM.rawValue)
 #else
-let SOCK_STREAM_VALUE = SOCK_STREAM
+    let SOCK_STREAM_VALUE = SOCK_STREAM
 #endif
 
 extension POSIXError {
-  static func current(_ call: String) -> POSIXError {
-    POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO, userInfo: [NSLocalizedDescriptionKey: "\(call) failed"])
-  }
+    static func current(_ call: String) -> POSIXError {
+        POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO, userInfo: [NSLocalizedDescriptionKey: "\(call) failed"])
+    }
 }

@@ -45,20 +45,25 @@ public struct FeatureTransform: Sendable, Codable, Equatable {
         case logTransform = "log_transform"
     }
 
-    public init(name: String, type: RawFeatureType, kind: Kind, required: Bool = false,
-                vocabulary: [String]? = nil, oovBuckets: Int? = nil, embeddingDim: Int? = nil,
-                mean: Double? = nil, std: Double? = nil, logTransform: Bool? = nil,
-                boundaries: [Double]? = nil, cycles: [Cycle]? = nil) {
+    public init(
+        name: String, type: RawFeatureType, kind: Kind, required: Bool = false,
+        vocabulary: [String]? = nil, oovBuckets: Int? = nil, embeddingDim: Int? = nil,
+        mean: Double? = nil, std: Double? = nil, logTransform: Bool? = nil,
+        boundaries: [Double]? = nil, cycles: [Cycle]? = nil
+    ) {
         self.name = name; self.type = type; self.kind = kind; self.required = required
         self.vocabulary = vocabulary; self.oovBuckets = oovBuckets; self.embeddingDim = embeddingDim
         self.mean = mean; self.std = std; self.logTransform = logTransform
         self.boundaries = boundaries; self.cycles = cycles
     }
 
-    public static func vocabulary(_ name: String, type: RawFeatureType = .string, values: [String],
-                                  oovBuckets: Int = 1, embeddingDim: Int, required: Bool = false) -> Self {
-        .init(name: name, type: type, kind: .vocabulary, required: required, vocabulary: values,
-              oovBuckets: oovBuckets, embeddingDim: embeddingDim)
+    public static func vocabulary(
+        _ name: String, type: RawFeatureType = .string, values: [String],
+        oovBuckets: Int = 1, embeddingDim: Int, required: Bool = false
+    ) -> Self {
+        .init(
+            name: name, type: type, kind: .vocabulary, required: required, vocabulary: values,
+            oovBuckets: oovBuckets, embeddingDim: embeddingDim)
     }
 
     public var isTable: Bool { kind == .vocabulary || kind == .bucketize }

@@ -43,8 +43,10 @@ public enum Kernels {
 
     /// C[m×n] (+)= A[m×k] · B[k×n].
     @inlinable
-    public static func gemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                            c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    public static func gemm(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
         if !accumulate { c.update(repeating: 0, count: m * n) }
         for i in 0..<m {
             let crow = c + i * n
@@ -58,8 +60,10 @@ public enum Kernels {
 
     /// C[m×n] (+)= A[m×k] · B[n×k]ᵀ (row-by-row dot products).
     @inlinable
-    public static func gemmNT(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                              c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    public static func gemmNT(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
         for i in 0..<m {
             let arow = a + i * k
             let crow = c + i * n
@@ -72,8 +76,10 @@ public enum Kernels {
 
     /// C[k×n] (+)= A[m×k]ᵀ · B[m×n].
     @inlinable
-    public static func gemmTN(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                              c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    public static func gemmTN(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
         if !accumulate { c.update(repeating: 0, count: k * n) }
         for i in 0..<m {
             let arow = a + i * k
@@ -88,8 +94,10 @@ public enum Kernels {
     /// scores[j] = q · cand[j], j in 0..<count, candidates contiguous with stride `d`.
     /// Four candidates per iteration share the query loads.
     @inlinable
-    public static func scoreBlock(query q: UnsafePointer<Float>, candidates: UnsafePointer<Float>, count: Int, dim d: Int,
-                                  scores: UnsafeMutablePointer<Float>) {
+    public static func scoreBlock(
+        query q: UnsafePointer<Float>, candidates: UnsafePointer<Float>, count: Int, dim d: Int,
+        scores: UnsafeMutablePointer<Float>
+    ) {
         var j = 0
         if d % 8 == 0 {
             while j + 4 <= count {
@@ -107,7 +115,8 @@ public enum Kernels {
                 // Horizontal sums of four accumulators at once (a 4×4 transpose LLVM lowers to shuffles).
                 let s0 = a0.lowHalf + a0.highHalf, s1 = a1.lowHalf + a1.highHalf
                 let s2 = a2.lowHalf + a2.highHalf, s3 = a3.lowHalf + a3.highHalf
-                let r = SIMD4(s0[0], s1[0], s2[0], s3[0]) + SIMD4(s0[1], s1[1], s2[1], s3[1])
+                let r =
+                    SIMD4(s0[0], s1[0], s2[0], s3[0]) + SIMD4(s0[1], s1[1], s2[1], s3[1])
                     + SIMD4(s0[2], s1[2], s2[2], s3[2]) + SIMD4(s0[3], s1[3], s2[3], s3[3])
                 UnsafeMutableRawPointer(scores + j).storeBytes(of: r, as: SIMD4<Float>.self)
                 j += 4
@@ -152,7 +161,9 @@ public struct TopKHeap: Sendable {
                         let parent = (pos - 1) >> 1
                         if TopKHeap.worse(score, index, s[parent], ix[parent]) {
                             s[pos] = s[parent]; ix[pos] = ix[parent]; pos = parent
-                        } else { break }
+                        } else {
+                            break
+                        }
                     }
                     s[pos] = score; ix[pos] = index
                 }
@@ -170,7 +181,9 @@ public struct TopKHeap: Sendable {
                         if r < n && TopKHeap.worse(s[r], ix[r], s[l], ix[l]) { child = r }
                         if TopKHeap.worse(s[child], ix[child], score, index) {
                             s[pos] = s[child]; ix[pos] = ix[child]; pos = child
-                        } else { break }
+                        } else {
+                            break
+                        }
                     }
                     s[pos] = score; ix[pos] = index
                 }

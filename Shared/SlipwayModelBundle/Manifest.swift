@@ -61,8 +61,10 @@ public struct Manifest: Sendable, Codable, Equatable {
             case idsFile = "ids_file"
             case idFeature = "id_feature"
         }
-        public init(count: Int, dim: Int, embeddingsFile: String = "candidates.bin",
-                    idsFile: String = "candidate_ids.json", idFeature: String) {
+        public init(
+            count: Int, dim: Int, embeddingsFile: String = "candidates.bin",
+            idsFile: String = "candidate_ids.json", idFeature: String
+        ) {
             self.count = count; self.dim = dim; self.embeddingsFile = embeddingsFile
             self.idsFile = idsFile; self.idFeature = idFeature
         }
@@ -79,8 +81,10 @@ public struct Manifest: Sendable, Codable, Equatable {
             case modelConfigId = "model_config_id"
             case trainingRunId = "training_run_id"
         }
-        public init(datasetId: String? = nil, featureConfigId: String? = nil, modelConfigId: String? = nil,
-                    trainingRunId: String? = nil) {
+        public init(
+            datasetId: String? = nil, featureConfigId: String? = nil, modelConfigId: String? = nil,
+            trainingRunId: String? = nil
+        ) {
             self.datasetId = datasetId; self.featureConfigId = featureConfigId
             self.modelConfigId = modelConfigId; self.trainingRunId = trainingRunId
         }
@@ -117,11 +121,13 @@ public struct Manifest: Sendable, Codable, Equatable {
         case outputDim = "output_dim"
     }
 
-    public init(formatVersion: Int = Manifest.currentFormatVersion, modelName: String,
-                modelType: String = "two_tower_retrieval", createdAt: String, inputSchema: InputSchema,
-                preprocessingFile: String = "preprocessing.json", transforms: [TransformSummary],
-                queryTower: TowerConfig, candidateTower: TowerConfig, outputDim: Int, similarity: String = "dot",
-                temperature: Double?, candidates: Candidates, metrics: [String: Double], lineage: Lineage) {
+    public init(
+        formatVersion: Int = Manifest.currentFormatVersion, modelName: String,
+        modelType: String = "two_tower_retrieval", createdAt: String, inputSchema: InputSchema,
+        preprocessingFile: String = "preprocessing.json", transforms: [TransformSummary],
+        queryTower: TowerConfig, candidateTower: TowerConfig, outputDim: Int, similarity: String = "dot",
+        temperature: Double?, candidates: Candidates, metrics: [String: Double], lineage: Lineage
+    ) {
         self.formatVersion = formatVersion; self.modelName = modelName; self.modelType = modelType
         self.createdAt = createdAt; self.inputSchema = inputSchema; self.preprocessingFile = preprocessingFile
         self.transforms = transforms; self.queryTower = queryTower; self.candidateTower = candidateTower

@@ -13,8 +13,10 @@ public struct ModelBundle: Sendable {
     /// ORIGINAL product ids, row i ↔ `candidateEmbeddings[i*D..<(i+1)*D]`.
     public var candidateIds: [String]
 
-    public init(manifest: Manifest, preprocessing: Preprocessing, queryTower: [String: Tensor],
-                candidateTower: [String: Tensor]? = nil, candidateEmbeddings: [Float], candidateIds: [String]) {
+    public init(
+        manifest: Manifest, preprocessing: Preprocessing, queryTower: [String: Tensor],
+        candidateTower: [String: Tensor]? = nil, candidateEmbeddings: [Float], candidateIds: [String]
+    ) {
         self.manifest = manifest; self.preprocessing = preprocessing; self.queryTower = queryTower
         self.candidateTower = candidateTower; self.candidateEmbeddings = candidateEmbeddings; self.candidateIds = candidateIds
     }
@@ -73,8 +75,9 @@ public struct ModelBundle: Sendable {
         let cURL = directory.appendingPathComponent(manifest.candidates.embeddingsFile)
         let (emb, n, d) = try BinaryFormat.decodeCandidates(try readBytes(cURL), path: cURL.path)
         let ids = try decodeJSON([String].self, directory.appendingPathComponent(manifest.candidates.idsFile))
-        let bundle = ModelBundle(manifest: manifest, preprocessing: pre, queryTower: qt, candidateTower: ct,
-                                 candidateEmbeddings: emb, candidateIds: ids)
+        let bundle = ModelBundle(
+            manifest: manifest, preprocessing: pre, queryTower: qt, candidateTower: ct,
+            candidateEmbeddings: emb, candidateIds: ids)
         guard n == manifest.candidates.count, d == manifest.candidates.dim else {
             throw .shapeMismatch("\(cURL.lastPathComponent) is \(n)×\(d) but manifest says \(manifest.candidates.count)×\(manifest.candidates.dim)")
         }
@@ -87,7 +90,8 @@ public struct ModelBundle: Sendable {
         for t in preprocessing.query + preprocessing.candidate { try t.validate() }
         let n = candidateIds.count, d = manifest.outputDim
         guard manifest.candidates.dim == d, manifest.queryTower.outputDim == d else {
-            throw .shapeMismatch("output_dim \(d) differs from candidates.dim \(manifest.candidates.dim) or query_tower.output_dim \(manifest.queryTower.outputDim)")
+            throw .shapeMismatch(
+                "output_dim \(d) differs from candidates.dim \(manifest.candidates.dim) or query_tower.output_dim \(manifest.queryTower.outputDim)")
         }
         guard candidateEmbeddings.count == n * d else {
             throw .shapeMismatch("\(n) candidate ids but \(candidateEmbeddings.count / max(d, 1)) embedding rows")
@@ -128,8 +132,9 @@ public struct ModelBundle: Sendable {
         if let f = manifest.candidateTower.weightsFile, let ct = candidateTower {
             try put(BinaryFormat.encodeTensors(ordered(ct)), f)
         }
-        try put(BinaryFormat.encodeCandidates(candidateEmbeddings, count: candidateIds.count, dim: manifest.outputDim),
-                manifest.candidates.embeddingsFile)
+        try put(
+            BinaryFormat.encodeCandidates(candidateEmbeddings, count: candidateIds.count, dim: manifest.outputDim),
+            manifest.candidates.embeddingsFile)
     }
 }
 

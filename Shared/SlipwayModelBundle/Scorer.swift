@@ -84,11 +84,13 @@ public final class Scorer: Sendable {
     public static let blockSize = 256
 
     public init(bundle: ModelBundle) throws(BundleError) {
-        let layout = try TowerLayout(transforms: bundle.preprocessing.query, config: bundle.manifest.queryTower,
-                                     tensors: bundle.queryTower, side: "query")
+        let layout = try TowerLayout(
+            transforms: bundle.preprocessing.query, config: bundle.manifest.queryTower,
+            tensors: bundle.queryTower, side: "query")
         manifest = bundle.manifest
-        queryTower = QueryTower(transforms: bundle.preprocessing.query, layout: layout,
-                                l2Normalize: bundle.manifest.queryTower.l2Normalize)
+        queryTower = QueryTower(
+            transforms: bundle.preprocessing.query, layout: layout,
+            l2Normalize: bundle.manifest.queryTower.l2Normalize)
         candidates = bundle.candidateEmbeddings
         candidateIds = bundle.candidateIds
         dim = bundle.manifest.outputDim

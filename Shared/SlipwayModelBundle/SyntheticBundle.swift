@@ -9,8 +9,10 @@ public enum SyntheticBundle {
 
     public static func customerID(_ index: Int) -> String { "C\(index)" }
 
-    public static func make(candidates n: Int = 10_000, dim d: Int = 64, customers: Int = 5_000, hidden: Int = 128,
-                            modelName: String = "synthetic", seed: UInt64 = 42) -> ModelBundle {
+    public static func make(
+        candidates n: Int = 10_000, dim d: Int = 64, customers: Int = 5_000, hidden: Int = 128,
+        modelName: String = "synthetic", seed: UInt64 = 42
+    ) -> ModelBundle {
         var state = seed
         func next() -> Float {
             state = state &* 6364136223846793005 &+ 1442695040888963407
@@ -37,12 +39,14 @@ public enum SyntheticBundle {
         }
         let manifest = Manifest(
             modelName: modelName, createdAt: Timestamp.format(Date().timeIntervalSince1970),
-            inputSchema: .init(query: query.map { .init(name: $0.name, type: $0.type, required: $0.required) },
-                               candidate: [.init(name: "product_id", type: .string, required: true)]),
+            inputSchema: .init(
+                query: query.map { .init(name: $0.name, type: $0.type, required: $0.required) },
+                candidate: [.init(name: "product_id", type: .string, required: true)]),
             transforms: [], queryTower: .init(layers: [hidden], outputDim: d, l2Normalize: true, weightsFile: "query_tower.bin"),
             candidateTower: .init(layers: [hidden], outputDim: d, l2Normalize: true, weightsFile: nil), outputDim: d, temperature: 0.1,
             candidates: .init(count: n, dim: d, idFeature: "product_id"), metrics: [:], lineage: .init())
-        return ModelBundle(manifest: manifest, preprocessing: Preprocessing(query: query, candidate: []), queryTower: tensors,
-                           candidateEmbeddings: embeddings, candidateIds: (0..<n).map { "P\(100_000 + $0)" })
+        return ModelBundle(
+            manifest: manifest, preprocessing: Preprocessing(query: query, candidate: []), queryTower: tensors,
+            candidateEmbeddings: embeddings, candidateIds: (0..<n).map { "P\(100_000 + $0)" })
     }
 }

@@ -32,9 +32,9 @@ public enum BinaryFormat {
 
     static func appendFloats(_ f: [Float], to d: inout Data) {
         #if _endian(little)
-        f.withUnsafeBytes { d.append(contentsOf: $0) }
+            f.withUnsafeBytes { d.append(contentsOf: $0) }
         #else
-        for x in f { appendU32(x.bitPattern, to: &d) }
+            for x in f { appendU32(x.bitPattern, to: &d) }
         #endif
     }
 
@@ -86,14 +86,14 @@ public enum BinaryFormat {
             }
             var out = [Float](repeating: 0, count: n)
             #if _endian(little)
-            out.withUnsafeMutableBytes { dst in
-                bytes.withUnsafeBytes { src in
-                    dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[pos..<(pos + 4 * n)]))
+                out.withUnsafeMutableBytes { dst in
+                    bytes.withUnsafeBytes { src in
+                        dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[pos..<(pos + 4 * n)]))
+                    }
                 }
-            }
-            pos += 4 * n
+                pos += 4 * n
             #else
-            for i in 0..<n { out[i] = Float(bitPattern: try u32()) }
+                for i in 0..<n { out[i] = Float(bitPattern: try u32()) }
             #endif
             return out
         }

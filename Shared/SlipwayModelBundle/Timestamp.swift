@@ -59,7 +59,8 @@ public enum Timestamp {
             return true
         }
         guard let y = num(4), expect(45), let mo = num(2), expect(45), let d = num(2),
-              (1...12).contains(mo), (1...31).contains(d) else { return nil }
+            (1...12).contains(mo), (1...31).contains(d)
+        else { return nil }
         var secs = Double(daysFromCivil(year: y, month: mo, day: d)) * 86400
         if i == bytes.count { return secs }
         guard bytes[i] == UInt8(ascii: "T") || bytes[i] == 32 else { return nil }

@@ -41,7 +41,7 @@ extension DatabaseURL {
         do {
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(quoteIdentifier(database))"), logger: logger)
             logger.info("created database", metadata: [LogKey.databaseName: "\(database)"])
-        } catch where sqlState(of: error) == "42P04" || sqlState(of: error) == "23505" {
+        } catch  where sqlState(of: error) == "42P04" || sqlState(of: error) == "23505" {
             // Another replica created it at the same moment.
         }
     }

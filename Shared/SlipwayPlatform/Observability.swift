@@ -75,9 +75,11 @@ final class RequestTimers: Sendable {
     func timer(route: String, method: String, status: Int) -> Metrics.Timer {
         let key = Key(route: route, method: method, status: status)
         if let timer = timers.withLock({ $0[key] }) { return timer }
-        let timer = Metrics.Timer(label: "http.server.request.duration", dimensions: [
-            ("http_route", route), ("http_request_method", method), ("http_response_status_code", "\(status)"),
-        ])
+        let timer = Metrics.Timer(
+            label: "http.server.request.duration",
+            dimensions: [
+                ("http_route", route), ("http_request_method", method), ("http_response_status_code", "\(status)"),
+            ])
         timers.withLock { $0[key] = timer }
         return timer
     }

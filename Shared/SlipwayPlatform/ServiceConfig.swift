@@ -38,7 +38,8 @@ public struct ServiceConfig: Sendable {
             service: service,
             host: reader.string("host", default: "127.0.0.1"),
             port: try reader.int("port", default: defaultPort),
-            database: try DatabaseURL(reader.string("database-url", default: "postgres://postgres@127.0.0.1:5432/"), defaultDatabase: "slipway_\(service)"),
+            database: try DatabaseURL(
+                reader.string("database-url", default: "postgres://postgres@127.0.0.1:5432/"), defaultDatabase: "slipway_\(service)"),
             kafkaBrokers: reader.string("kafka-brokers", default: "127.0.0.1:9092"),
             peers: try peers(reader),
             logLevel: logLevel,
@@ -80,7 +81,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
 
     public init(_ text: String, defaultDatabase: String) throws {
         guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? ""),
-              let host = components.host, !host.isEmpty
+            let host = components.host, !host.isEmpty
         else {
             throw ConfigError(key: "database-url", message: "expected postgres://user@host:port/database")
         }

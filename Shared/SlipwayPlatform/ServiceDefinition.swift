@@ -23,12 +23,15 @@ public struct ServiceDefinition: Sendable {
 
     /// A service of one of Slipway's contexts.
     public init(context: EventContext, readModel: (any Projection)? = nil, build: @escaping Build = { _ in ServiceComponents() }) {
-        self.init(name: context.rawValue, topic: context.topic, defaultPort: ServiceDirectory.defaultPort(of: context),
-                  readModel: readModel, build: build)
+        self.init(
+            name: context.rawValue, topic: context.topic, defaultPort: ServiceDirectory.defaultPort(of: context),
+            readModel: readModel, build: build)
     }
 
     /// A service outside the catalogue (the event benchmark's, the kit's tests').
-    public init(name: String, topic: String, defaultPort: Int, readModel: (any Projection)? = nil, build: @escaping Build = { _ in ServiceComponents() }) {
+    public init(
+        name: String, topic: String, defaultPort: Int, readModel: (any Projection)? = nil, build: @escaping Build = { _ in ServiceComponents() }
+    ) {
         self.name = name
         self.topic = topic
         self.defaultPort = defaultPort
@@ -83,7 +86,9 @@ public struct ServiceEnvironment: Sendable {
 
     /// Runs a command through the event store (which also updates this service's inline read model).
     @discardableResult
-    public func execute<D: Decider>(_ decider: D.Type, aggregateID: String, command: D.Command, metadata: CommandMetadata) async throws -> CommandOutcome<D> {
+    public func execute<D: Decider>(_ decider: D.Type, aggregateID: String, command: D.Command, metadata: CommandMetadata) async throws
+        -> CommandOutcome<D>
+    {
         try await store.execute(decider, aggregateID: aggregateID, command: command, metadata: metadata)
     }
 }

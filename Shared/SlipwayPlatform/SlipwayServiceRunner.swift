@@ -39,7 +39,8 @@ public enum SlipwayServiceRunner {
             store: store, configuration: .init(topic: definition.topic, database: try config.database.connectionConfiguration()),
             logger: logger
         ) {
-            try KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: config.kafkaBrokers, clientId: "\(config.service)-relay"), logger: logger)
+            try KafkaProducer(
+                configuration: KafkaProducerConfiguration(bootstrapServers: config.kafkaBrokers, clientId: "\(config.service)-relay"), logger: logger)
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: postgres, serviceName: "postgres"),
@@ -60,9 +61,11 @@ public enum SlipwayServiceRunner {
         var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = ShutdownBudget.graceful
         configuration.maximumCancellationDuration = ShutdownBudget.cancellation
-        logger.info("starting", metadata: [
-            LogKey.httpPort: "\(config.port)", LogKey.databaseName: "\(config.database)", LogKey.kafkaBrokers: "\(config.kafkaBrokers)",
-        ])
+        logger.info(
+            "starting",
+            metadata: [
+                LogKey.httpPort: "\(config.port)", LogKey.databaseName: "\(config.database)", LogKey.kafkaBrokers: "\(config.kafkaBrokers)",
+            ])
         try await ServiceGroup(configuration: configuration).run()
         logger.info("stopped")
     }
@@ -85,7 +88,8 @@ public enum SlipwayServiceRunner {
 
     public static func makeProjector(_ subscription: ProjectionSubscription, environment: ServiceEnvironment) -> Projector {
         let config = environment.config
-        var kafka = KafkaConsumerConfiguration(bootstrapServers: config.kafkaBrokers, groupId: "\(config.service).\(subscription.projection.name)", topics: [])
+        var kafka = KafkaConsumerConfiguration(
+            bootstrapServers: config.kafkaBrokers, groupId: "\(config.service).\(subscription.projection.name)", topics: [])
         kafka.fetchWaitMaxMs = config.fetchWaitMaxMs
         return Projector(
             projection: subscription.projection, sources: projectorSources(subscription, environment: environment),
@@ -96,7 +100,8 @@ public enum SlipwayServiceRunner {
     static func projectorSources(_ subscription: ProjectionSubscription, environment: ServiceEnvironment) -> [Projector.Source] {
         subscription.sources.map { context in
             let service = context.rawValue
-            let feed: any EventFeed = service == environment.config.service
+            let feed: any EventFeed =
+                service == environment.config.service
                 ? LocalEventFeed(store: environment.store)
                 : HTTPEventFeed(baseURL: environment.config.peerURL(service), httpClient: environment.httpClient)
             return Projector.Source(service: service, topic: context.topic, feed: feed)

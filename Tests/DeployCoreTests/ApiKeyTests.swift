@@ -34,19 +34,24 @@ struct ApiKeyDeciderTests {
         var testDescription: String { name }
     }
 
-    @Test("created once, revoked once; bad input names the field; an unknown key is not found", arguments: [
-        Refusal(name: "empty name", given: [], when: create(name: "  "), kind: .invalid, field: "name"),
-        Refusal(name: "long name", given: [], when: create(name: String(repeating: "n", count: 101)), kind: .invalid, field: "name"),
-        Refusal(name: "expired", given: [], when: create(expiresAt: now), kind: .invalid, field: "expires_at"),
-        Refusal(name: "exists", given: [create()], when: create(), kind: .conflict, field: nil),
-        Refusal(name: "revoke unknown", given: [], when: .revoke(reason: "", actor: "t"), kind: .notFound, field: nil),
-        Refusal(name: "revoke twice", given: [create(), .revoke(reason: "leaked", actor: "t")], when: .revoke(reason: "", actor: "t"),
+    @Test(
+        "created once, revoked once; bad input names the field; an unknown key is not found",
+        arguments: [
+            Refusal(name: "empty name", given: [], when: create(name: "  "), kind: .invalid, field: "name"),
+            Refusal(name: "long name", given: [], when: create(name: String(repeating: "n", count: 101)), kind: .invalid, field: "name"),
+            Refusal(name: "expired", given: [], when: create(expiresAt: now), kind: .invalid, field: "expires_at"),
+            Refusal(name: "exists", given: [create()], when: create(), kind: .conflict, field: nil),
+            Refusal(name: "revoke unknown", given: [], when: .revoke(reason: "", actor: "t"), kind: .notFound, field: nil),
+            Refusal(
+                name: "revoke twice", given: [create(), .revoke(reason: "leaked", actor: "t")], when: .revoke(reason: "", actor: "t"),
                 kind: .conflict, field: nil),
-        Refusal(name: "negative usage", given: [create()], when: .recordUsage(.init(endpointID: "e", lastUsedAt: now, requestCount: -1)),
+            Refusal(
+                name: "negative usage", given: [create()], when: .recordUsage(.init(endpointID: "e", lastUsedAt: now, requestCount: -1)),
                 kind: .invalid, field: "request_count"),
-        Refusal(name: "usage of an unknown key", given: [], when: .recordUsage(.init(endpointID: "e", lastUsedAt: now, requestCount: 1)),
+            Refusal(
+                name: "usage of an unknown key", given: [], when: .recordUsage(.init(endpointID: "e", lastUsedAt: now, requestCount: 1)),
                 kind: .notFound, field: nil),
-    ])
+        ])
     func refused(_ refusal: Refusal) throws {
         expectRejection(D.self, given: try history(D.self, refusal.given), when: refusal.when, kind: refusal.kind, field: refusal.field)
     }
@@ -83,13 +88,16 @@ struct ApiKeyDeciderTests {
 struct ApiKeyRouteTests {
     /// deploy-svc on a fresh database that already knows the model `b2b-retrieval` from registry-svc.
     func withService(_ test: @Sendable (TestService) async throws -> Void) async throws {
-        try await withTestService(try DeployService.definition(), prepare: { service in
-            var registry = EnvelopeBuilder(service: "registry")
-            var created = RegisteredModelCreated()
-            created.modelID = "b2b-retrieval"
-            created.name = "b2b-retrieval"
-            try await service.project([try registry.envelope(created, aggregateType: "RegisteredModel", aggregateID: "b2b-retrieval")], into: "known_models")
-        }, test)
+        try await withTestService(
+            try DeployService.definition(),
+            prepare: { service in
+                var registry = EnvelopeBuilder(service: "registry")
+                var created = RegisteredModelCreated()
+                created.modelID = "b2b-retrieval"
+                created.name = "b2b-retrieval"
+                try await service.project(
+                    [try registry.envelope(created, aggregateType: "RegisteredModel", aggregateID: "b2b-retrieval")], into: "known_models")
+            }, test)
     }
 
     @Test("create shows the key once and stores only its hash; list, revoke; bad input named")
@@ -140,14 +148,17 @@ struct ApiKeyRouteTests {
             #expect(try await service.scalar("SELECT count(*) FROM slipway.events WHERE aggregate_type = 'ApiKey'") == 3)
 
             // serving-router's usage report: unknown keys are skipped; bad entries are named.
-            let usage = try await api.post("/internal/api-keys/usage", """
+            let usage = try await api.post(
+                "/internal/api-keys/usage",
+                """
                 {"usage": [{"api_key_id": "\(secondID)", "endpoint_id": "shop", "last_used_at": "2026-11-22T10:00:00.250Z", "request_count": 5},
                            {"api_key_id": "unknown", "last_used_at": "2026-11-22T10:00:00Z", "request_count": 1}]}
                 """, expect: .ok)
             #expect(usage.text == #"{"recorded":1}"#)
-            let negative = try await api.post("/internal/api-keys/usage",
-                                              #"{"usage": [{"api_key_id": "\#(secondID)", "last_used_at": "2026-11-22T10:00:00Z", "request_count": -1}]}"#,
-                                              expect: .unprocessableContent)
+            let negative = try await api.post(
+                "/internal/api-keys/usage",
+                #"{"usage": [{"api_key_id": "\#(secondID)", "last_used_at": "2026-11-22T10:00:00Z", "request_count": -1}]}"#,
+                expect: .unprocessableContent)
             #expect(negative.errorField == "usage[0].request_count")
             try await api.post("/internal/api-keys/usage", #"{"usage": {}}"#, expect: .badRequest)
         }

@@ -1,4 +1,3 @@
-@testable import DeployCore
 import Foundation
 import ServiceLifecycleTestKit
 import SlipwayContracts
@@ -6,6 +5,8 @@ import SlipwayEventSourcing
 import SlipwayTestSupport
 import Synchronization
 import Testing
+
+@testable import DeployCore
 
 /// The controller as a service: it ends on graceful shutdown within a tick, its revision starts end with
 /// it (recording nothing), and it stops every revision on the way out when configured.
@@ -47,7 +48,9 @@ struct DeploymentControllerTests {
                     let shutdown = ContinuousClock.now
                     trigger.triggerGracefulShutdown()
                     try await group.next()
-                    #expect(ContinuousClock.now - shutdown < .seconds(3), "the controller ended \(ContinuousClock.now - shutdown) after the shutdown began")
+                    #expect(
+                        ContinuousClock.now - shutdown < .seconds(3),
+                        "the controller ended \(ContinuousClock.now - shutdown) after the shutdown began")
                 }
             }
             #expect(target.stopAlls.load(ordering: .relaxed) == 1)

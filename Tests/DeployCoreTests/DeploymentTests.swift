@@ -1,4 +1,3 @@
-@testable import DeployCore
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -14,8 +13,10 @@ import SlipwayTestSupport
 import SwiftProtobuf
 import Testing
 
+@testable import DeployCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Deployments end to end inside deploy-svc: the real PostgreSQL, the controller worker and real
@@ -40,13 +41,17 @@ struct DeploymentTests {
 
         /// The endpoint's events, in order.
         func events(_ endpoint: String) async throws -> [DeployEvent] {
-            try await environment.store.events(aggregateType: EndpointDecider.aggregateType, aggregateID: endpoint).map { try DeployEvent.decode(eventType: $0.eventType, payload: $0.payload) }
+            try await environment.store.events(aggregateType: EndpointDecider.aggregateType, aggregateID: endpoint).map {
+                try DeployEvent.decode(eventType: $0.eventType, payload: $0.payload)
+            }
         }
 
         /// Polls the endpoint until `condition` holds (the controller works in the background).
         @discardableResult
-        func waitFor(_ endpoint: String, timeout: Duration = .seconds(60), _ what: String,
-                     _ condition: ([String: Any]) -> Bool) async throws -> [String: Any] {
+        func waitFor(
+            _ endpoint: String, timeout: Duration = .seconds(60), _ what: String,
+            _ condition: ([String: Any]) -> Bool
+        ) async throws -> [String: Any] {
             let deadline = ContinuousClock.now.advanced(by: timeout)
             var last: [String: Any] = [:]
             while ContinuousClock.now < deadline {
@@ -82,36 +87,43 @@ struct DeploymentTests {
         var written: [Int32: String] = [:]
         for version in Int32(1)...3 {
             let directory = work.appendingPathComponent("bundles/v\(version)")
-            try SyntheticBundle.make(candidates: 300, dim: 16, customers: 50, hidden: 16, modelName: Self.model, seed: UInt64(version)).write(to: directory)
+            try SyntheticBundle.make(candidates: 300, dim: 16, customers: 50, hidden: 16, modelName: Self.model, seed: UInt64(version)).write(
+                to: directory)
             written[version] = directory.path
         }
         let bundles = written
         let servingRoot = work.appendingPathComponent("serving")
-        let reader = ConfigReader(arguments: ["deploy-svc", "--model-server", "\(bin)/model-server", "--serving-root", servingRoot.path,
-                                              "--stop-revisions-on-exit", "true", "--router-admin-url", "http://127.0.0.1:9",
-                                              "--rollback-window-seconds", "600"], environment: [:])
+        let reader = ConfigReader(
+            arguments: [
+                "deploy-svc", "--model-server", "\(bin)/model-server", "--serving-root", servingRoot.path,
+                "--stop-revisions-on-exit", "true", "--router-admin-url", "http://127.0.0.1:9",
+                "--rollback-window-seconds", "600",
+            ], environment: [:])
         let definition = try DeployService.definition(reader: reader)
-        try await withTestService(definition, reader: reader, prepare: { service in
-            // What registry-svc published: the model and three versions.
-            var registry = EnvelopeBuilder(service: "registry")
-            var created = RegisteredModelCreated()
-            created.modelID = Self.model
-            created.name = Self.model
-            var envelopes = [try registry.envelope(created, aggregateType: "RegisteredModel", aggregateID: Self.model)]
-            for version in Int32(1)...3 {
-                var registered = ModelVersionRegistered()
-                registered.modelID = Self.model
-                registered.modelName = Self.model
-                registered.versionID = "\(Self.model)/v\(version)"
-                registered.versionNumber = version
-                registered.artifactUri = bundles[version]!
-                registered.blessed = version < 3
-                registered.sourceRunID = "\(Self.model)-\(version)"
-                registered.metrics = ["recall_at_100": 0.4]
-                envelopes.append(try registry.envelope(registered, aggregateType: "RegisteredModel", aggregateID: Self.model))
+        try await withTestService(
+            definition, reader: reader,
+            prepare: { service in
+                // What registry-svc published: the model and three versions.
+                var registry = EnvelopeBuilder(service: "registry")
+                var created = RegisteredModelCreated()
+                created.modelID = Self.model
+                created.name = Self.model
+                var envelopes = [try registry.envelope(created, aggregateType: "RegisteredModel", aggregateID: Self.model)]
+                for version in Int32(1)...3 {
+                    var registered = ModelVersionRegistered()
+                    registered.modelID = Self.model
+                    registered.modelName = Self.model
+                    registered.versionID = "\(Self.model)/v\(version)"
+                    registered.versionNumber = version
+                    registered.artifactUri = bundles[version]!
+                    registered.blessed = version < 3
+                    registered.sourceRunID = "\(Self.model)-\(version)"
+                    registered.metrics = ["recall_at_100": 0.4]
+                    envelopes.append(try registry.envelope(registered, aggregateType: "RegisteredModel", aggregateID: Self.model))
+                }
+                try await service.project(envelopes, into: "known_models")
             }
-            try await service.project(envelopes, into: "known_models")
-        }) { service in
+        ) { service in
             try await test(Fixture(service: service, servingRoot: servingRoot))
         }
     }
@@ -120,7 +132,8 @@ struct DeploymentTests {
     func lifecycle() async throws {
         try await withDeployService { f in
             // v1, immediately, onto a new endpoint.
-            var (status, body) = try await f.call(.post, "/api/models/\(Self.model)/deployments", #"{"version": 1, "endpoint": "shop", "preset": "development"}"#)
+            var (status, body) = try await f.call(
+                .post, "/api/models/\(Self.model)/deployments", #"{"version": 1, "endpoint": "shop", "preset": "development"}"#)
             #expect(status == .accepted, "\(body)")
             #expect(body["id"] as? String == "shop-1")
             var view = try await f.waitFor("shop", "v1 serving") { Self.traffic($0) == [1: 100] }
@@ -130,8 +143,9 @@ struct DeploymentTests {
             #expect(await probe("\(v1Address)/health") == 200)
 
             // v2 as a gradual rollout (steps without a minimum duration, so the test does not wait).
-            (status, body) = try await f.call(.post, "/api/models/\(Self.model)/deployments",
-                                              #"{"version": 2, "endpoint": "shop", "strategy": "gradual", "steps": [10, 50, 100], "step_seconds": 0}"#)
+            (status, body) = try await f.call(
+                .post, "/api/models/\(Self.model)/deployments",
+                #"{"version": 2, "endpoint": "shop", "strategy": "gradual", "steps": [10, 50, 100], "step_seconds": 0}"#)
             #expect(status == .accepted, "\(body)")
             view = try await f.waitFor("shop", "v2 rolled out") { Self.deployment($0, "shop-2")?["status"] as? String == "active" }
             #expect(Self.traffic(view) == [2: 100])
@@ -169,7 +183,8 @@ struct DeploymentTests {
             let history = try await f.events("shop")
             let redeploy = history.compactMap { if case .deploymentRequested(let e) = $0, e.deploymentID == "shop-3" { e } else { nil } }.first
             #expect(redeploy?.rollbackToDeploymentID == "shop-2")
-            let activation = try #require(history.firstIndex { if case .deploymentActivated(let e) = $0 { e.deploymentID == "shop-3" } else { false } })
+            let activation = try #require(
+                history.firstIndex { if case .deploymentActivated(let e) = $0 { e.deploymentID == "shop-3" } else { false } })
             guard history.indices.contains(activation + 1), case .rolledBack(let redeployed) = history[activation + 1] else {
                 Issue.record("no RolledBack after the activation: \(history.map(\.eventType))"); return
             }
@@ -196,18 +211,22 @@ struct DeploymentTests {
             kill(pid, SIGKILL)
             view = try await f.waitFor("shop", "v1 restarted") { view in
                 guard Self.revisionStatus(view, "shop-1") == "ready",
-                      let text = try? String(contentsOf: f.servingRoot.appendingPathComponent("shop-1-r1/process"), encoding: .utf8) else { return false }
+                    let text = try? String(contentsOf: f.servingRoot.appendingPathComponent("shop-1-r1/process"), encoding: .utf8)
+                else { return false }
                 return Int32(text.split(separator: " ")[0]) != pid
             }
             #expect((Self.deployment(view, "shop-1")?["revision"] as? [String: Any])?["address"] as? String == v1Address)
             #expect(await probe("\(v1Address)/health") == 200)
 
             // A restarted deploy-svc adopts the running processes instead of starting new ones.
-            let fresh = LocalServingTarget(root: f.servingRoot, modelServer: URL(fileURLWithPath: "/nonexistent"), readinessTimeout: .seconds(5),
-                                           logger: f.environment.logger)
+            let fresh = LocalServingTarget(
+                root: f.servingRoot, modelServer: URL(fileURLWithPath: "/nonexistent"), readinessTimeout: .seconds(5),
+                logger: f.environment.logger)
             #expect(fresh.isRunning("shop-3-r1"))
-            let adopted = try await fresh.start(RevisionSpec(revisionID: "shop-3-r1", endpoint: "shop", modelName: Self.model, versionNumber: 2,
-                                                             artifactURI: "", resources: ServingResources(), previousAddress: nil))
+            let adopted = try await fresh.start(
+                RevisionSpec(
+                    revisionID: "shop-3-r1", endpoint: "shop", modelName: Self.model, versionNumber: 2,
+                    artifactURI: "", resources: ServingResources(), previousAddress: nil))
             #expect(adopted.startupMs == 0)
 
             // Undeploy stops everything; then the endpoint can be deleted.
@@ -217,7 +236,9 @@ struct DeploymentTests {
             #expect(status == .ok, "\(body)")
             #expect(Self.traffic(body).isEmpty)
             view = try await f.waitFor("shop", "all revisions stopped") { view in
-                (view["deployments"] as? [[String: Any]] ?? []).allSatisfy { ($0["revision"] as? [String: Any])?["status"] as? String ?? "stopped" == "stopped" }
+                (view["deployments"] as? [[String: Any]] ?? []).allSatisfy {
+                    ($0["revision"] as? [String: Any])?["status"] as? String ?? "stopped" == "stopped"
+                }
             }
             #expect(!fresh.isRunning("shop-1-r1") && !fresh.isRunning("shop-3-r1"))
             #expect(await probe("\(v1Address)/health") == nil)
@@ -283,9 +304,11 @@ struct DeploymentTests {
             #expect(status == .unprocessableContent, "\(body)")
 
             // The other verbs: unknown names are 404s, a verb that makes no sense now is a 409.
-            for (method, uri) in [(HTTPRequest.Method.post, "/api/endpoints/nope/undeploy"), (.post, "/api/models/nope/undeploy"),
-                                  (.get, "/api/deployments/nope"), (.post, "/api/deployments/nope/rollback"),
-                                  (.post, "/api/training-runs/nope/deploy"), (.post, "/api/endpoints/nope/traffic")] {
+            for (method, uri) in [
+                (HTTPRequest.Method.post, "/api/endpoints/nope/undeploy"), (.post, "/api/models/nope/undeploy"),
+                (.get, "/api/deployments/nope"), (.post, "/api/deployments/nope/rollback"),
+                (.post, "/api/training-runs/nope/deploy"), (.post, "/api/endpoints/nope/traffic"),
+            ] {
                 (status, body) = try await f.call(method, uri, method == .post ? "{}" : nil)
                 #expect(status == .notFound, "\(uri) → \(body)")
             }
@@ -332,12 +355,14 @@ struct DeploymentTests {
             // Key usage reported by the router becomes last_used_at.
             (status, body) = try await f.call(.post, "/api/models/\(Self.model)/api-keys", #"{"name": "app"}"#)
             let keyID = try #require((body["api_key"] as? [String: Any])?["id"] as? String)
-            (status, body) = try await f.call(.post, "/internal/api-keys/usage",
-                                              #"{"usage": [{"api_key_id": "\#(keyID)", "endpoint_id": "shop", "last_used_at": "2026-11-22T10:00:00Z", "request_count": 5}]}"#)
+            (status, body) = try await f.call(
+                .post, "/internal/api-keys/usage",
+                #"{"usage": [{"api_key_id": "\#(keyID)", "endpoint_id": "shop", "last_used_at": "2026-11-22T10:00:00Z", "request_count": 5}]}"#)
             #expect(status == .ok, "\(body)")
             (status, body) = try await f.call(.get, "/api/api-keys/\(keyID)")
             #expect((body["last_used_at"] as? String)?.hasPrefix("2026-11-22T10:00:00") == true, "\(body)")
-            (status, body) = try await f.call(.post, "/internal/api-keys/usage", #"{"usage": [{"api_key_id": "x", "last_used_at": "yesterday", "request_count": 1}]}"#)
+            (status, body) = try await f.call(
+                .post, "/internal/api-keys/usage", #"{"usage": [{"api_key_id": "x", "last_used_at": "yesterday", "request_count": 1}]}"#)
             #expect(status == .unprocessableContent || status == .badRequest, "\(body)")
         }
     }

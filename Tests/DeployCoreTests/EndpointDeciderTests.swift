@@ -1,9 +1,10 @@
-@testable import DeployCore
 import Foundation
 import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayTestSupport
 import Testing
+
+@testable import DeployCore
 
 /// The endpoint aggregate's rules, without I/O: given earlier events (written as the commands that made
 /// them), when a command, then events or a rejection.
@@ -14,19 +15,26 @@ struct EndpointDeciderTests {
     // MARK: Commands of a story
 
     static func version(_ number: Int32, blessed: Bool = true) -> D.KnownVersion {
-        D.KnownVersion(id: "m/v\(number)", number: number, artifactURI: "file:///bundles/v\(number)", blessed: blessed,
-                       metrics: ["recall_at_100": 0.4], sourceRunID: "run-\(number)")
+        D.KnownVersion(
+            id: "m/v\(number)", number: number, artifactURI: "file:///bundles/v\(number)", blessed: blessed,
+            metrics: ["recall_at_100": 0.4], sourceRunID: "run-\(number)")
     }
 
-    static func endpoint(_ name: String = "shop", model: String = "m", preset: String? = nil, overrides: ServingPresets.Overrides = .init()) -> D.NewEndpoint {
+    static func endpoint(_ name: String = "shop", model: String = "m", preset: String? = nil, overrides: ServingPresets.Overrides = .init())
+        -> D.NewEndpoint
+    {
         D.NewEndpoint(name: name, model: model, preset: preset, overrides: overrides, url: "http://router/\(name)")
     }
 
-    static func deploy(_ number: Int32, gradual: Bool = false, force: Bool = false, blessed: Bool = true, strategy: String? = nil,
-                       steps: [Int32]? = nil, endpoint: D.NewEndpoint = endpoint()) -> D.Command {
+    static func deploy(
+        _ number: Int32, gradual: Bool = false, force: Bool = false, blessed: Bool = true, strategy: String? = nil,
+        steps: [Int32]? = nil, endpoint: D.NewEndpoint = endpoint()
+    ) -> D.Command {
         let rollout = D.RolloutParameters(steps: steps ?? (gradual ? [10, 50, 100] : nil), stepSeconds: 0)
-        return .deploy(D.DeployRequest(endpoint: endpoint, version: version(number, blessed: blessed), strategy: strategy ?? (gradual ? "gradual" : nil),
-                                       rollout: rollout, force: force, reason: "test"))
+        return .deploy(
+            D.DeployRequest(
+                endpoint: endpoint, version: version(number, blessed: blessed), strategy: strategy ?? (gradual ? "gradual" : nil),
+                rollout: rollout, force: force, reason: "test"))
     }
 
     static func start(_ deployment: Int) -> D.Command { .startRevision(deploymentID: "shop-\(deployment)", target: .local) }
@@ -90,46 +98,70 @@ struct EndpointDeciderTests {
         var testDescription: String { name }
     }
 
-    @Test("a refused deploy names the field and decides nothing", arguments: [
-        Refusal(name: "not blessed", given: [], when: deploy(3, blessed: false), kind: .conflict, field: "force"),
-        Refusal(name: "unknown strategy", given: [], when: deploy(1, strategy: "sideways"), kind: .invalid, field: "strategy"),
-        Refusal(name: "gradual onto a new endpoint", given: [], when: deploy(1, gradual: true), kind: .invalid, field: "strategy"),
-        Refusal(name: "bad endpoint name", given: [], when: deploy(1, endpoint: endpoint("Bad_Name")), kind: .invalid, field: "endpoint"),
-        Refusal(name: "unknown preset", given: [], when: deploy(1, endpoint: endpoint(preset: "huge")), kind: .invalid, field: "preset"),
-        Refusal(name: "bad memory", given: [], when: deploy(1, endpoint: endpoint(overrides: { var o = ServingPresets.Overrides(); o.memory = "a lot"; return o }())),
+    @Test(
+        "a refused deploy names the field and decides nothing",
+        arguments: [
+            Refusal(name: "not blessed", given: [], when: deploy(3, blessed: false), kind: .conflict, field: "force"),
+            Refusal(name: "unknown strategy", given: [], when: deploy(1, strategy: "sideways"), kind: .invalid, field: "strategy"),
+            Refusal(name: "gradual onto a new endpoint", given: [], when: deploy(1, gradual: true), kind: .invalid, field: "strategy"),
+            Refusal(name: "bad endpoint name", given: [], when: deploy(1, endpoint: endpoint("Bad_Name")), kind: .invalid, field: "endpoint"),
+            Refusal(name: "unknown preset", given: [], when: deploy(1, endpoint: endpoint(preset: "huge")), kind: .invalid, field: "preset"),
+            Refusal(
+                name: "bad memory", given: [],
+                when: deploy(
+                    1,
+                    endpoint: endpoint(
+                        overrides: {
+                            var o = ServingPresets.Overrides(); o.memory = "a lot"; return o
+                        }())),
                 kind: .invalid, field: "memory"),
-        Refusal(name: "steps that do not increase", given: deployed(1, as: 1), when: deploy(2, gradual: true, steps: [50, 10]), kind: .invalid, field: "steps"),
-        Refusal(name: "another model's endpoint", given: deployed(1, as: 1), when: deploy(1, endpoint: endpoint(model: "other")), kind: .conflict,
+            Refusal(
+                name: "steps that do not increase", given: deployed(1, as: 1), when: deploy(2, gradual: true, steps: [50, 10]), kind: .invalid,
+                field: "steps"),
+            Refusal(
+                name: "another model's endpoint", given: deployed(1, as: 1), when: deploy(1, endpoint: endpoint(model: "other")), kind: .conflict,
                 field: "endpoint"),
-        Refusal(name: "a deployment in progress", given: [deploy(1)], when: deploy(2), kind: .conflict, field: nil),
-        Refusal(name: "gradual with nothing serving", given: deployed(1, as: 1) + [.undeploy(reason: "", actor: "t")], when: deploy(2, gradual: true),
+            Refusal(name: "a deployment in progress", given: [deploy(1)], when: deploy(2), kind: .conflict, field: nil),
+            Refusal(
+                name: "gradual with nothing serving", given: deployed(1, as: 1) + [.undeploy(reason: "", actor: "t")], when: deploy(2, gradual: true),
                 kind: .invalid, field: "strategy"),
-        Refusal(name: "the version already serving", given: deployed(1, as: 1), when: deploy(1), kind: .conflict, field: "version"),
-    ])
+            Refusal(name: "the version already serving", given: deployed(1, as: 1), when: deploy(1), kind: .conflict, field: "version"),
+        ])
     func refusedDeploy(_ refusal: Refusal) throws {
         expectRejection(D.self, given: try history(refusal.given), when: refusal.when, kind: refusal.kind, field: refusal.field)
     }
 
     @Test("force deploys an unblessed version and the version already serving")
     func force() throws {
-        #expect(types(try decide(D.self, given: [], when: Self.deploy(3, force: true, blessed: false)))
-            == [EndpointCreated.protoMessageName, DeploymentRequested.protoMessageName])
-        #expect(types(try decide(D.self, given: try history(Self.deployed(1, as: 1)), when: Self.deploy(1, force: true)))
-            == [DeploymentRequested.protoMessageName])
+        #expect(
+            types(try decide(D.self, given: [], when: Self.deploy(3, force: true, blessed: false)))
+                == [EndpointCreated.protoMessageName, DeploymentRequested.protoMessageName])
+        #expect(
+            types(try decide(D.self, given: try history(Self.deployed(1, as: 1)), when: Self.deploy(1, force: true)))
+                == [DeploymentRequested.protoMessageName])
     }
 
     // MARK: Endpoints
 
-    @Test("creating checks the name, preset and resources; an existing name is a conflict", arguments: [
-        Refusal(name: "bad name", given: [], when: .create(endpoint("-x")), kind: .invalid, field: "name"),
-        Refusal(name: "unknown preset", given: [], when: .create(endpoint(preset: "huge")), kind: .invalid, field: "preset"),
-        Refusal(name: "min above max", given: [], when: .create(endpoint(overrides: { var o = ServingPresets.Overrides(); o.minInstances = 30; return o }())),
+    @Test(
+        "creating checks the name, preset and resources; an existing name is a conflict",
+        arguments: [
+            Refusal(name: "bad name", given: [], when: .create(endpoint("-x")), kind: .invalid, field: "name"),
+            Refusal(name: "unknown preset", given: [], when: .create(endpoint(preset: "huge")), kind: .invalid, field: "preset"),
+            Refusal(
+                name: "min above max", given: [],
+                when: .create(
+                    endpoint(
+                        overrides: {
+                            var o = ServingPresets.Overrides(); o.minInstances = 30; return o
+                        }())),
                 kind: .invalid, field: "min_instances"),
-        Refusal(name: "exists", given: [.create(endpoint())], when: .create(endpoint()), kind: .conflict, field: "name"),
-        Refusal(name: "rename", given: [.create(endpoint())], when: .update(.init(name: "other")), kind: .invalid, field: "name"),
-        Refusal(name: "unknown preset on update", given: [.create(endpoint())], when: .update(.init(preset: "huge")), kind: .invalid, field: "preset"),
-        Refusal(name: "update of a missing endpoint", given: [], when: .update(.init(description: "x")), kind: .notFound, field: nil),
-    ])
+            Refusal(name: "exists", given: [.create(endpoint())], when: .create(endpoint()), kind: .conflict, field: "name"),
+            Refusal(name: "rename", given: [.create(endpoint())], when: .update(.init(name: "other")), kind: .invalid, field: "name"),
+            Refusal(
+                name: "unknown preset on update", given: [.create(endpoint())], when: .update(.init(preset: "huge")), kind: .invalid, field: "preset"),
+            Refusal(name: "update of a missing endpoint", given: [], when: .update(.init(description: "x")), kind: .notFound, field: nil),
+        ])
     func endpointRules(_ refusal: Refusal) throws {
         expectRejection(D.self, given: try history(refusal.given), when: refusal.when, kind: refusal.kind, field: refusal.field)
     }
@@ -163,7 +195,8 @@ struct EndpointDeciderTests {
         #expect(try decide(D.self, given: try history(given + [pass0]), when: pass0).isEmpty)
         let pass1 = D.Command.passStep(deploymentID: "shop-2", stepIndex: 1, observed: [:])
         #expect(try self.state(given + [pass0, pass1]).traffic == ["shop-2-r1": 100])
-        let last = try decide(D.self, given: try history(given + [pass0, pass1]), when: .passStep(deploymentID: "shop-2", stepIndex: 2, observed: [:]))
+        let last = try decide(
+            D.self, given: try history(given + [pass0, pass1]), when: .passStep(deploymentID: "shop-2", stepIndex: 2, observed: [:]))
         #expect(types(last) == [RolloutStepPassed.protoMessageName, DeploymentActivated.protoMessageName])
         state = try self.state(given + [pass0, pass1, .passStep(deploymentID: "shop-2", stepIndex: 2, observed: [:])])
         #expect(state.traffic == ["shop-2-r1": 100])
@@ -174,7 +207,8 @@ struct EndpointDeciderTests {
     @Test("a failed gate rolls the traffic back to the deployment that served before, recorded as a rollback")
     func gateFailure() throws {
         let given = try history(Self.deployed(1, as: 1) + Self.deployed(2, as: 2, gradual: true))
-        let failure = D.GateFailure(deploymentID: "shop-2", stepIndex: 0, gate: .errorRate, threshold: 0.01, observed: 0.05, reason: "error rate 5% above 1%")
+        let failure = D.GateFailure(
+            deploymentID: "shop-2", stepIndex: 0, gate: .errorRate, threshold: 0.01, observed: 0.05, reason: "error rate 5% above 1%")
         let events = try decide(D.self, given: given, when: .failGate(failure))
         #expect(types(events) == [RolloutGateFailed.protoMessageName, TrafficShifted.protoMessageName, RolledBack.protoMessageName])
         guard case .rolledBack(let rolledBack) = events[2] else { return }
@@ -208,15 +242,21 @@ struct EndpointDeciderTests {
         var testDescription: String { name }
     }
 
-    @Test("a rollback to a warm revision moves the traffic at once and records RolledBack", arguments: [
-        RollbackCase(name: "default: the deployment that served before", given: twoVersions, when: rollback(), to: "shop-1", from: "shop-2"),
-        RollbackCase(name: "to a version", given: twoVersions, when: rollback(to: "v1"), to: "shop-1", from: "shop-2"),
-        RollbackCase(name: "to a deployment id", given: twoVersions, when: rollback(to: "shop-1", field: "to_deployment"), to: "shop-1", from: "shop-2"),
-        RollbackCase(name: "default with three: the most recent superseded one", given: twoVersions + deployed(3, as: 3), when: rollback(),
-                     to: "shop-2", from: "shop-3"),
-        RollbackCase(name: "default during a rollout: the deployment still serving the rest", given: deployed(1, as: 1) + deployed(2, as: 2, gradual: true),
-                     when: rollback(), to: "shop-1", from: "shop-2"),
-    ])
+    @Test(
+        "a rollback to a warm revision moves the traffic at once and records RolledBack",
+        arguments: [
+            RollbackCase(name: "default: the deployment that served before", given: twoVersions, when: rollback(), to: "shop-1", from: "shop-2"),
+            RollbackCase(name: "to a version", given: twoVersions, when: rollback(to: "v1"), to: "shop-1", from: "shop-2"),
+            RollbackCase(
+                name: "to a deployment id", given: twoVersions, when: rollback(to: "shop-1", field: "to_deployment"), to: "shop-1", from: "shop-2"),
+            RollbackCase(
+                name: "default with three: the most recent superseded one", given: twoVersions + deployed(3, as: 3), when: rollback(),
+                to: "shop-2", from: "shop-3"),
+            RollbackCase(
+                name: "default during a rollout: the deployment still serving the rest",
+                given: deployed(1, as: 1) + deployed(2, as: 2, gradual: true),
+                when: rollback(), to: "shop-1", from: "shop-2"),
+        ])
     func instantRollback(_ test: RollbackCase) throws {
         let given = try history(test.given)
         let events = try decide(D.self, given: given, when: test.when)
@@ -237,7 +277,9 @@ struct EndpointDeciderTests {
         let story = Self.twoVersions + [Self.rollback(to: "v1"), Self.stop(2)]
         let given = try history(story)
         let requestedEvents = try decide(D.self, given: given, when: Self.rollback(to: "v2", reason: "v1 is worse"))
-        guard requestedEvents.count == 1, case .deploymentRequested(let requested) = requestedEvents[0] else { Issue.record("got \(requestedEvents)"); return }
+        guard requestedEvents.count == 1, case .deploymentRequested(let requested) = requestedEvents[0] else {
+            Issue.record("got \(requestedEvents)"); return
+        }
         #expect(requested.deploymentID == "shop-3" && requested.versionNumber == 2 && requested.modelVersionID == "m/v2")
         #expect(requested.strategy == .immediate && requested.force && requested.requestedBy == "t")
         #expect(requested.reason == "rollback to v2: v1 is worse")
@@ -245,8 +287,11 @@ struct EndpointDeciderTests {
 
         let started = try history(story + [Self.rollback(to: "v2", reason: "v1 is worse"), Self.start(3)])
         let activation = try decide(D.self, given: started, when: Self.ready(3))
-        #expect(types(activation) == [RevisionReady.protoMessageName, TrafficShifted.protoMessageName, DeploymentActivated.protoMessageName,
-                                      RolledBack.protoMessageName])
+        #expect(
+            types(activation) == [
+                RevisionReady.protoMessageName, TrafficShifted.protoMessageName, DeploymentActivated.protoMessageName,
+                RolledBack.protoMessageName,
+            ])
         guard case .trafficShifted(let shifted) = activation[1], case .rolledBack(let rolledBack) = activation[3] else { return }
         #expect(shifted.reason == .rollback && shifted.traffic == ["shop-3-r1": 100])
         #expect(rolledBack.fromDeploymentID == "shop-1" && rolledBack.toDeploymentID == "shop-3" && rolledBack.toVersionNumber == 2)
@@ -258,16 +303,23 @@ struct EndpointDeciderTests {
         #expect(state.deployment("shop-1")?.status == .inactive)
     }
 
-    @Test("a rollback that cannot happen is refused", arguments: [
-        Refusal(name: "nothing earlier", given: deployed(1, as: 1), when: rollback(), kind: .conflict, field: nil),
-        Refusal(name: "to what serves", given: twoVersions, when: rollback(to: "v2"), kind: .conflict, field: nil),
-        Refusal(name: "unknown version", given: twoVersions, when: rollback(to: "v7"), kind: .invalid, field: "to_version"),
-        Refusal(name: "unknown deployment", given: twoVersions, when: rollback(to: "shop-9", field: "to_deployment"), kind: .invalid, field: "to_deployment"),
-        Refusal(name: "while the next deployment starts", given: twoVersions + [deploy(3), start(3)], when: rollback(to: "v1"), kind: .conflict, field: nil),
-        Refusal(name: "a redeploy while one is in progress", given: twoVersions + [stop(1), deploy(3)],
+    @Test(
+        "a rollback that cannot happen is refused",
+        arguments: [
+            Refusal(name: "nothing earlier", given: deployed(1, as: 1), when: rollback(), kind: .conflict, field: nil),
+            Refusal(name: "to what serves", given: twoVersions, when: rollback(to: "v2"), kind: .conflict, field: nil),
+            Refusal(name: "unknown version", given: twoVersions, when: rollback(to: "v7"), kind: .invalid, field: "to_version"),
+            Refusal(
+                name: "unknown deployment", given: twoVersions, when: rollback(to: "shop-9", field: "to_deployment"), kind: .invalid,
+                field: "to_deployment"),
+            Refusal(
+                name: "while the next deployment starts", given: twoVersions + [deploy(3), start(3)], when: rollback(to: "v1"), kind: .conflict,
+                field: nil),
+            Refusal(
+                name: "a redeploy while one is in progress", given: twoVersions + [stop(1), deploy(3)],
                 when: rollback(to: "v1"), kind: .conflict, field: nil),
-        Refusal(name: "a missing endpoint", given: [], when: rollback(), kind: .notFound, field: nil),
-    ])
+            Refusal(name: "a missing endpoint", given: [], when: rollback(), kind: .notFound, field: nil),
+        ])
     func refusedRollback(_ refusal: Refusal) throws {
         expectRejection(D.self, given: try history(refusal.given), when: refusal.when, kind: refusal.kind, field: refusal.field)
     }
@@ -277,7 +329,8 @@ struct EndpointDeciderTests {
     @Test("a manual split names warm deployments and sums to 100; undeploy empties the traffic; delete needs undeploy")
     func splitUndeployDelete() throws {
         let given = Self.twoVersions
-        expectRejection(D.self, given: try history(given), when: .setTraffic(split: ["shop-1": 50, "shop-2": 40], actor: "t"), kind: .invalid, field: "traffic")
+        expectRejection(
+            D.self, given: try history(given), when: .setTraffic(split: ["shop-1": 50, "shop-2": 40], actor: "t"), kind: .invalid, field: "traffic")
         expectRejection(D.self, given: try history(given), when: .setTraffic(split: ["v9": 100], actor: "t"), kind: .invalid, field: "traffic.v9")
         let split = D.Command.setTraffic(split: ["v1": 30, "shop-2": 70], actor: "t")
         let events = try decide(D.self, given: try history(given), when: split)
@@ -288,7 +341,10 @@ struct EndpointDeciderTests {
         #expect(state.activeDeploymentID == "shop-2")
         expectRejection(D.self, given: try history(given + [split]), when: .delete(actor: "t"), kind: .conflict)
         let undeploy = D.Command.undeploy(reason: "", actor: "t")
-        #expect(types(try decide(D.self, given: try history(given + [split]), when: undeploy)) == [TrafficShifted.protoMessageName, Undeployed.protoMessageName])
+        #expect(
+            types(try decide(D.self, given: try history(given + [split]), when: undeploy)) == [
+                TrafficShifted.protoMessageName, Undeployed.protoMessageName,
+            ])
         state = try self.state(given + [split, undeploy])
         #expect(state.traffic.isEmpty)
         #expect(state.deployments.allSatisfy { $0.status == .undeployed })
@@ -326,17 +382,26 @@ struct RollbackRuleTests {
         var testDescription: String { name }
     }
 
-    @Test("instant to a warm revision, a redeploy to a stopped one, unavailable to what serves or is in progress", arguments: [
-        PathCase(name: "superseded and warm", given: T.twoVersions, deployment: "shop-1", path: .instant(revisionID: "shop-1-r1")),
-        PathCase(name: "the active one", given: T.twoVersions, deployment: "shop-2", path: .unavailable),
-        PathCase(name: "superseded and stopped", given: T.twoVersions + [T.stop(1)], deployment: "shop-1", path: .redeploy),
-        PathCase(name: "rolled back, revision stopped", given: T.twoVersions + [T.rollback(to: "v1"), T.stop(2)], deployment: "shop-2", path: .redeploy),
-        PathCase(name: "in progress", given: T.twoVersions + [T.deploy(3)], deployment: "shop-3", path: .unavailable),
-        PathCase(name: "the active one during a rollout", given: T.deployed(1, as: 1) + T.deployed(2, as: 2, gradual: true), deployment: "shop-1",
-                 path: .instant(revisionID: "shop-1-r1")),
-        PathCase(name: "failed to start", given: T.deployed(1, as: 1) + [T.deploy(2), T.start(2),
-                 .revisionFailed(revisionID: "shop-2-r1", error: "x", logTail: "")], deployment: "shop-2", path: .redeploy),
-    ])
+    @Test(
+        "instant to a warm revision, a redeploy to a stopped one, unavailable to what serves or is in progress",
+        arguments: [
+            PathCase(name: "superseded and warm", given: T.twoVersions, deployment: "shop-1", path: .instant(revisionID: "shop-1-r1")),
+            PathCase(name: "the active one", given: T.twoVersions, deployment: "shop-2", path: .unavailable),
+            PathCase(name: "superseded and stopped", given: T.twoVersions + [T.stop(1)], deployment: "shop-1", path: .redeploy),
+            PathCase(
+                name: "rolled back, revision stopped", given: T.twoVersions + [T.rollback(to: "v1"), T.stop(2)], deployment: "shop-2", path: .redeploy
+            ),
+            PathCase(name: "in progress", given: T.twoVersions + [T.deploy(3)], deployment: "shop-3", path: .unavailable),
+            PathCase(
+                name: "the active one during a rollout", given: T.deployed(1, as: 1) + T.deployed(2, as: 2, gradual: true), deployment: "shop-1",
+                path: .instant(revisionID: "shop-1-r1")),
+            PathCase(
+                name: "failed to start",
+                given: T.deployed(1, as: 1) + [
+                    T.deploy(2), T.start(2),
+                    .revisionFailed(revisionID: "shop-2-r1", error: "x", logTail: ""),
+                ], deployment: "shop-2", path: .redeploy),
+        ])
     func path(_ test: PathCase) throws {
         let state = D.fold(try SlipwayTestSupport.history(D.self, test.given))
         let deployment = try #require(state.deployment(test.deployment))
@@ -358,10 +423,12 @@ struct RollbackRuleTests {
 
 @Suite("endpoint rules")
 struct EndpointRulesTests {
-    @Test("names are DNS labels", arguments: [
-        ("b2b-prod", true), ("a", true), ("x1", true), ("1abc", false), ("abc-", false), ("Abc", false), ("a_b", false), ("", false),
-        (String(repeating: "a", count: 63), true), (String(repeating: "a", count: 64), false),
-    ])
+    @Test(
+        "names are DNS labels",
+        arguments: [
+            ("b2b-prod", true), ("a", true), ("x1", true), ("1abc", false), ("abc-", false), ("Abc", false), ("a_b", false), ("", false),
+            (String(repeating: "a", count: 63), true), (String(repeating: "a", count: 64), false),
+        ])
     func names(name: String, valid: Bool) {
         #expect((EndpointName.problem(name) == nil) == valid)
     }
@@ -384,7 +451,9 @@ struct EndpointRulesTests {
         var overrides = ServingPresets.Overrides()
         overrides.minInstances = 5
         overrides.maxInstances = 2
-        #expect { try ServingPresets.resolve(preset: .development, overrides: overrides) } throws: { ($0 as? CommandRejected)?.field == "min_instances" }
+        #expect { try ServingPresets.resolve(preset: .development, overrides: overrides) } throws: {
+            ($0 as? CommandRejected)?.field == "min_instances"
+        }
         overrides = .init()
         overrides.memory = "lots"
         #expect { try ServingPresets.resolve(preset: .development, overrides: overrides) } throws: { ($0 as? CommandRejected)?.field == "memory" }
@@ -400,12 +469,14 @@ struct EndpointRulesTests {
         #expect(throws: CommandRejected.self) { try RolloutPlan.steps(percents: [10, 50], stepSeconds: 1) }
         #expect(throws: CommandRejected.self) { try RolloutPlan.steps(percents: [0, 100], stepSeconds: 1) }
         let step = try RolloutPlan.steps(percents: [10, 100], stepSeconds: 1, maxErrorRate: 0.01, maxP99Ms: 50)[0]
-        #expect(RolloutPlan.evaluate(step, .init(healthy: true, requests: 0, errorRate: 1, p99Ms: 999)) == .pass(observed: ["requests": 0, "health": 1]))
+        #expect(
+            RolloutPlan.evaluate(step, .init(healthy: true, requests: 0, errorRate: 1, p99Ms: 999)) == .pass(observed: ["requests": 0, "health": 1]))
         guard case .fail(let gate, _, _, _) = RolloutPlan.evaluate(step, .init(healthy: false, requests: 0, errorRate: 0, p99Ms: 0)) else {
             Issue.record("an unhealthy revision must fail"); return
         }
         #expect(gate == .health)
-        guard case .fail(let errors, _, let observed, _) = RolloutPlan.evaluate(step, .init(healthy: true, requests: 100, errorRate: 0.05, p99Ms: 3)) else {
+        guard case .fail(let errors, _, let observed, _) = RolloutPlan.evaluate(step, .init(healthy: true, requests: 100, errorRate: 0.05, p99Ms: 3))
+        else {
             Issue.record("5% errors must fail"); return
         }
         #expect(errors == .errorRate && observed == 0.05)

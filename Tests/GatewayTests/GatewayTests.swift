@@ -9,22 +9,24 @@ import Testing
 
 @Suite("Gateway route table")
 struct RouteTableTests {
-    @Test("the spec's paths reach their owning service", arguments: [
-        ("/api/training-runs/12/", "training"),
-        ("/api/training-runs/12/webhook/epoch-complete/", "training"),
-        ("/api/training/schedules/3/pause/", "schedule"),
-        ("/api/registered-models/", "registry"),
-        ("/api/registered-models/check-name/", "registry"),
-        ("/api/registered-models/7/endpoints/", "deploy"),
-        ("/api/models/7/deployments/", "deploy"),
-        ("/api/models/7/api-keys/", "deploy"),
-        ("/api/models/7/training-runs/", "training"),
-        ("/api/deployments/4/rollback/", "deploy"),
-        ("/api/deployments/4/metrics/", "metrics"),
-        ("/api/deployed-endpoints/4/test/", "testing"),
-        ("/api/alerts/", "metrics"),
-        ("/api/datasets/", "training"),
-    ])
+    @Test(
+        "the spec's paths reach their owning service",
+        arguments: [
+            ("/api/training-runs/12/", "training"),
+            ("/api/training-runs/12/webhook/epoch-complete/", "training"),
+            ("/api/training/schedules/3/pause/", "schedule"),
+            ("/api/registered-models/", "registry"),
+            ("/api/registered-models/check-name/", "registry"),
+            ("/api/registered-models/7/endpoints/", "deploy"),
+            ("/api/models/7/deployments/", "deploy"),
+            ("/api/models/7/api-keys/", "deploy"),
+            ("/api/models/7/training-runs/", "training"),
+            ("/api/deployments/4/rollback/", "deploy"),
+            ("/api/deployments/4/metrics/", "metrics"),
+            ("/api/deployed-endpoints/4/test/", "testing"),
+            ("/api/alerts/", "metrics"),
+            ("/api/datasets/", "training"),
+        ])
     func routes(path: String, service: String) {
         #expect(RouteTable.standard.service(for: path) == service)
     }
@@ -64,7 +66,9 @@ struct GatewayForwardingTests {
             let gateway = try Self.gateway(upstreamPort: upstreamClient.port)
             try await gateway.test(.router) { client in
                 let headers: HTTPFields = [.contentType: "application/json", .correlationID: "corr-123"]
-                try await client.execute(uri: "/api/training-runs/9/rerun/?dry=1", method: .post, headers: headers, body: ByteBuffer(string: #"{"a":1}"#)) { response throws in
+                try await client.execute(
+                    uri: "/api/training-runs/9/rerun/?dry=1", method: .post, headers: headers, body: ByteBuffer(string: #"{"a":1}"#)
+                ) { response throws in
                     #expect(response.status == .created)
                     #expect(response.headers[.correlationID] == "corr-123")
                     let echo = try JSONDecoder().decode([String: String].self, from: Data(buffer: response.body))

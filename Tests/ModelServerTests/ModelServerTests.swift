@@ -1,20 +1,26 @@
 import Foundation
-@testable import ModelServerCore
 import NIOCore
 import NIOPosix
 import SlipwayModelBundle
 import Testing
 
+@testable import ModelServerCore
+
 /// The model server over real TCP: each test binds a server on a free port and talks HTTP/1.1 to it.
 @Suite("model-server", .timeLimit(.minutes(2)))
 struct ModelServerTests {
-    static let model = try! ServedModel(bundle: SyntheticBundle.make(candidates: 500, dim: 16, customers: 50, hidden: 32, modelName: "b2b"), version: "3")
+    static let model = try! ServedModel(
+        bundle: SyntheticBundle.make(candidates: 500, dim: 16, customers: 50, hidden: 32, modelName: "b2b"), version: "3")
 
-    func withServer(maxBatchSize: Int = 0, batchTimeout: TimeAmount = .milliseconds(2),
-                    _ test: (_ port: Int, _ batcher: PredictBatcher?) async throws -> Void) async throws {
+    func withServer(
+        maxBatchSize: Int = 0, batchTimeout: TimeAmount = .milliseconds(2),
+        _ test: (_ port: Int, _ batcher: PredictBatcher?) async throws -> Void
+    ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let batcher = maxBatchSize > 1 ? PredictBatcher(scorer: Self.model.scorer, maxBatchSize: maxBatchSize, timeout: batchTimeout, loop: group.next()) : nil
-        let channel = try await ModelHTTPServer.bind(api: ModelServerAPI(model: Self.model, batcher: batcher), host: "127.0.0.1", port: 0, group: group)
+        let batcher =
+            maxBatchSize > 1 ? PredictBatcher(scorer: Self.model.scorer, maxBatchSize: maxBatchSize, timeout: batchTimeout, loop: group.next()) : nil
+        let channel = try await ModelHTTPServer.bind(
+            api: ModelServerAPI(model: Self.model, batcher: batcher), host: "127.0.0.1", port: 0, group: group)
         let port = try #require(channel.localAddress?.port)
         do {
             try await test(port, batcher)
@@ -40,7 +46,8 @@ struct ModelServerTests {
             #expect(response.status == 200)
             #expect(response.text.contains(#""model_version":"3""#) && response.text.contains(#""status":"ok""#))
 
-            response = try http.request("POST", "/v1/models/b2b:predict",
+            response = try http.request(
+                "POST", "/v1/models/b2b:predict",
                 body: #"{"instances": [{"customer_id": "C1", "city": "city2", "segment": "horeca"}, {"customer_id": "unknown-customer"}]}"#)
             #expect(response.status == 200)
             let predictions = try #require(response.json["predictions"] as? [[String: Any]])
@@ -50,7 +57,8 @@ struct ModelServerTests {
             let scores = try #require(predictions[0]["scores"] as? [Double])
             #expect(zip(scores, scores.dropFirst()).allSatisfy { $0 >= $1 }, "scores come best first")
             // The same features give the same answer as the scorer itself (no hidden state in the server).
-            let direct = try Self.model.scorer.recommend(["customer_id": .string("C1"), "city": .string("city2"), "segment": .string("horeca")], k: 100)
+            let direct = try Self.model.scorer.recommend(
+                ["customer_id": .string("C1"), "city": .string("city2"), "segment": .string("horeca")], k: 100)
             #expect(ids == direct.productIds)
 
             response = try http.request("POST", "/recommend", body: #"{"customer_id": "C7", "top_k": 5}"#)
@@ -62,7 +70,9 @@ struct ModelServerTests {
             #expect((response.json["product_ids"] as? [String])?.count == 3, "a numeric customer id is accepted as a string feature")
             response = try http.request("POST", "/recommend", body: #"{"customer_id": "C2", "features": {"city": "city1"}}"#)
             #expect((response.json["product_ids"] as? [String])?.count == ServingLimits.defaultRecommendTopK)
-            response = try http.request("POST", "/recommend-batch", body: #"{"customers": [{"customer_id": "C1"}, {"customer_id": "C2", "features": {"city": "city1"}}], "top_k": 4}"#)
+            response = try http.request(
+                "POST", "/recommend-batch",
+                body: #"{"customers": [{"customer_id": "C1"}, {"customer_id": "C2", "features": {"city": "city1"}}], "top_k": 4}"#)
             let entries = try #require(response.json["recommendations"] as? [[String: Any]])
             #expect(entries.map { $0["customer_id"] as? String } == ["C1", "C2"])
             #expect(entries.allSatisfy { ($0["product_ids"] as? [String])?.count == 4 })
@@ -76,9 +86,11 @@ struct ModelServerTests {
             var response = try http.request("POST", "/v1/models/b2b:predict", body: #"{"instances": [{"city": "city1"}]}"#)
             #expect(response.status == 400)
             #expect(response.field == "instances[0].customer_id")
-            response = try http.request("POST", "/v1/models/b2b:predict", body: #"{"instances": [{"customer_id": "C1"}, {"customer_id": "C2", "city": true}]}"#)
+            response = try http.request(
+                "POST", "/v1/models/b2b:predict", body: #"{"instances": [{"customer_id": "C1"}, {"customer_id": "C2", "city": true}]}"#)
             #expect(response.status == 400 && response.field == "instances[1].city")
-            response = try http.request("POST", "/v1/models/b2b:predict", body: #"{"instances": [{"customer_id": "C1"}, {"customer_id": "C2", "city": 4.5}]}"#)
+            response = try http.request(
+                "POST", "/v1/models/b2b:predict", body: #"{"instances": [{"customer_id": "C1"}, {"customer_id": "C2", "city": 4.5}]}"#)
             #expect(response.status == 400)
             #expect(response.field == "instances[1].city")
             response = try http.request("POST", "/v1/models/b2b:predict", body: #"{"instances": []}"#)
@@ -178,7 +190,8 @@ struct ModelServerTests {
                 }
                 #expect(answer.status == 200)
                 let predictions = try #require(answer.json["predictions"] as? [[String: Any]])
-                let direct = try Self.model.scorer.recommendBatch([["customer_id": .string(customer), "segment": .string("horeca")], ["customer_id": .string("C9")]], k: 7)
+                let direct = try Self.model.scorer.recommendBatch(
+                    [["customer_id": .string(customer), "segment": .string("horeca")], ["customer_id": .string("C9")]], k: 7)
                 #expect(predictions.map { $0["product_ids"] as? [String] ?? [] } == direct.map(\.productIds))
             }
             // A lone request is answered when the batch timeout ends its wait.
@@ -203,13 +216,15 @@ struct ModelServerTests {
     }
 
     static let recommendBodies = [
-        #"{"customer_id":"C12","top_k":10}"#, #"{ "customer_id" : 7 , "top_k" : null }"#, #"{"top_k": 3, "customer_id": "C1", "features": {"city": "city1", "n": -42}}"#,
+        #"{"customer_id":"C12","top_k":10}"#, #"{ "customer_id" : 7 , "top_k" : null }"#,
+        #"{"top_k": 3, "customer_id": "C1", "features": {"city": "city1", "n": -42}}"#,
         #"{"customer_id": "C1", "features": {}}"#, #"{"customer_id": "C1", "features": null}"#, "\n{\"customer_id\":\"C1\"}\r\n",
         // Everything below must fall back to JSONDecoder (its answer, whatever it is, stays the answer).
         #"{"customer_id": "C\u0031"}"#, #"{"customer_id": "zażółć"}"#, #"{"customer_id": 7.0}"#, #"{"customer_id": 1e3}"#, #"{"customer_id": 007}"#,
         #"{"customer_id": "C1", "top_k": 2.5}"#, #"{"customer_id": "C1", "top_k": "3"}"#, #"{"customer_id": "C1", "customer_id": "C2"}"#,
         #"{"customer_id": "C1", "extra": 1}"#, #"{"customer_id": "C1",}"#, #"{"customer_id": "C1"} x"#, #"{"customer_id": "C1""#, #"{"top_k": 3}"#,
-        #"{"customer_id": true}"#, #"{"customer_id": null}"#, #"{"customer_id": "C1", "features": {"a": 1, "a": 2}}"#, #"{"customer_id": 12345678901234567890}"#,
+        #"{"customer_id": true}"#, #"{"customer_id": null}"#, #"{"customer_id": "C1", "features": {"a": 1, "a": 2}}"#,
+        #"{"customer_id": 12345678901234567890}"#,
         "[]", "", "not json", #"{"customer_id": -}"#,
     ]
 
@@ -230,7 +245,8 @@ struct ModelServerTests {
     func escaping() throws {
         let ids = ["plain", "quote\"d", "back\\slash", "new\nline", "tab\tand\u{01}control", "zażółć"]
         var buffer = ByteBuffer()
-        RecommendationJSON.recommend(customerID: "c\"1", Recommendations(productIds: ids, scores: [1, 0.5, -0.25, 0, 3e-8, .nan]), model: Self.model, into: &buffer)
+        RecommendationJSON.recommend(
+            customerID: "c\"1", Recommendations(productIds: ids, scores: [1, 0.5, -0.25, 0, 3e-8, .nan]), model: Self.model, into: &buffer)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
         #expect(object["product_ids"] as? [String] == ids)
         #expect(object["customer_id"] as? String == "c\"1")

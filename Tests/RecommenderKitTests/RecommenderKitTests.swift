@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import SlipwayModelBundle
+import Testing
+
 @testable import RecommenderKit
 
 func tmp() -> URL {
@@ -89,13 +90,16 @@ struct ReferenceModel {
         // Larger embeddings and non-zero biases so ReLUs are active and no output is exactly zero.
         for p in qTower.tables + cTower.tables { p.value = p.value.map { $0 * 20 } }
         for p in qTower.biases + cTower.biases { p.value = p.value.map { _ in Float(rng.uniform() * 0.2 + 0.05) } }
-        let model = TwoTowerModel(query: qTower, candidate: cTower, temperature: 0.5,
-                                  logQ: [-1.0, -2.0, -1.5, -3.0, -0.5].map { Float($0) }, logQCorrection: true)
-        let qEnc = EncodedFeatures(count: 5, tableCount: 1, denseWidth: 3,
-                                   tableIndex: [0, 1, 2, 3, 4],
-                                   dense: [0.5, 0.2, 0.9, -1.0, 0.7, 0.1, 0.3, -0.4, 0.8, 1.2, 0.0, 1.0, -0.6, 0.9, -0.2])
-        let cEnc = EncodedFeatures(count: 5, tableCount: 2, denseWidth: 0,
-                                   tableIndex: [0, 0, 1, 1, 2, 2, 3, 3, 4, 1], dense: [])
+        let model = TwoTowerModel(
+            query: qTower, candidate: cTower, temperature: 0.5,
+            logQ: [-1.0, -2.0, -1.5, -3.0, -0.5].map { Float($0) }, logQCorrection: true)
+        let qEnc = EncodedFeatures(
+            count: 5, tableCount: 1, denseWidth: 3,
+            tableIndex: [0, 1, 2, 3, 4],
+            dense: [0.5, 0.2, 0.9, -1.0, 0.7, 0.1, 0.3, -0.4, 0.8, 1.2, 0.0, 1.0, -0.6, 0.9, -0.2])
+        let cEnc = EncodedFeatures(
+            count: 5, tableCount: 2, denseWidth: 0,
+            tableIndex: [0, 0, 1, 1, 2, 2, 3, 3, 4, 1], dense: [])
         let qRows: [Int32] = [0, 1, 2, 3, 4], pRows: [Int32] = [0, 1, 2, 1, 4]  // product 1 twice: masked duplicate
         let floatLoss = model.step(queryRows: qRows, productRows: pRows, queryEnc: qEnc, candEnc: cEnc, backward: true)
         var ref = ReferenceModel(model)
@@ -128,8 +132,12 @@ struct ReferenceModel {
     @Test func optimizersReduceTheLoss() {
         for kind in [OptimizerKind.adagrad, .adam, .sgd] {
             var rng = SeededRandom(seed: 9)
-            let q = Tower(transforms: [.vocabulary("c", values: (0..<20).map(String.init), embeddingDim: 8)], layers: [16], outputDim: 8, l2Normalize: true, rng: &rng)
-            let c = Tower(transforms: [.vocabulary("p", values: (0..<20).map(String.init), embeddingDim: 8)], layers: [16], outputDim: 8, l2Normalize: true, rng: &rng)
+            let q = Tower(
+                transforms: [.vocabulary("c", values: (0..<20).map(String.init), embeddingDim: 8)], layers: [16], outputDim: 8, l2Normalize: true,
+                rng: &rng)
+            let c = Tower(
+                transforms: [.vocabulary("p", values: (0..<20).map(String.init), embeddingDim: 8)], layers: [16], outputDim: 8, l2Normalize: true,
+                rng: &rng)
             let m = TwoTowerModel(query: q, candidate: c, temperature: 0.2, logQ: [Float](repeating: 0, count: 20), logQCorrection: false)
             let enc = EncodedFeatures(count: 20, tableCount: 1, denseWidth: 0, tableIndex: (0..<20).map { Int32($0) }, dense: [])
             let rows = (0..<20).map { Int32($0) }, prods = (0..<20).map { Int32(($0 * 7) % 20) }
@@ -204,7 +212,8 @@ struct ReferenceModel {
     @Test func importsRatingsTSVAndRenamesAttributeColumns() throws {
         let d = tmp()
         // MovieLens-style interactions: tab-separated, epoch-second timestamps, a rating as the weight.
-        let tsv = try write("user\titem\trating\ttimestamp\n196\t242\t3\t881250949\n186\t302\t3\t891717742\n196\t302\t5\t881251000\n", "ratings.tsv", in: d)
+        let tsv = try write(
+            "user\titem\trating\ttimestamp\n196\t242\t3\t881250949\n186\t302\t3\t891717742\n196\t302\t5\t881251000\n", "ratings.tsv", in: d)
         let products = try write("item_id,division_desc\n242,Comedy\n302,Drama\n", "items.csv", in: d)
         let ds = try DatasetLoader.load(DatasetSpec(transactions: tsv, products: products, columns: ["category": "division_desc"]))
         #expect(ds.customerIds == ["196", "186"] && ds.productIds == ["242", "302"])
@@ -275,9 +284,11 @@ struct ReferenceModel {
         for f in ["customers.csv", "products.csv", "transactions.csv"] {
             #expect(try Data(contentsOf: d1.appendingPathComponent(f)) == Data(contentsOf: d2.appendingPathComponent(f)))
         }
-        let ds = try DatasetLoader.load(DatasetSpec(transactions: d1.appendingPathComponent("transactions.csv").path,
-                                                    customers: d1.appendingPathComponent("customers.csv").path,
-                                                    products: d1.appendingPathComponent("products.csv").path))
+        let ds = try DatasetLoader.load(
+            DatasetSpec(
+                transactions: d1.appendingPathComponent("transactions.csv").path,
+                customers: d1.appendingPathComponent("customers.csv").path,
+                products: d1.appendingPathComponent("products.csv").path))
         #expect(ds.interactions.count == 2000)
         #expect(ds.customerAttributes["segment"] != nil && ds.productAttributes["sub_category"] != nil)
     }
@@ -294,11 +305,13 @@ struct ReferenceModel {
         mc.learningRate = 0.1
         var split = SplitSpec(strategy: .timeHoldout)
         split.holdoutDays = 45
-        return RunSpec(runId: "tr-e2e", modelName: "e2e",
-                       dataset: DatasetSpec(id: "ds-e2e", transactions: dir.appendingPathComponent("transactions.csv").path,
-                                            customers: dir.appendingPathComponent("customers.csv").path,
-                                            products: dir.appendingPathComponent("products.csv").path, split: split),
-                       modelConfig: mc)
+        return RunSpec(
+            runId: "tr-e2e", modelName: "e2e",
+            dataset: DatasetSpec(
+                id: "ds-e2e", transactions: dir.appendingPathComponent("transactions.csv").path,
+                customers: dir.appendingPathComponent("customers.csv").path,
+                products: dir.appendingPathComponent("products.csv").path, split: split),
+            modelConfig: mc)
     }
 
     @Test func smallRunBeatsPopularityAndWritesAServableBundle() throws {
@@ -312,7 +325,9 @@ struct ReferenceModel {
         #expect(stages == ["compile", "examples", "stats", "schema", "transform", "train", "evaluate"])
         #expect(names.contains("statistics") && names.contains("schema") && names.contains("epoch_completed"))
         let model = result.metrics["recall_at_10"]!, pop = result.metrics["popularity_recall_at_10"]!
-        print("e2e recall@10 model \(model) popularity \(pop); @100 \(result.metrics["recall_at_100"]!) vs \(result.metrics["popularity_recall_at_100"]!)")
+        print(
+            "e2e recall@10 model \(model) popularity \(pop); @100 \(result.metrics["recall_at_100"]!) vs \(result.metrics["popularity_recall_at_100"]!)"
+        )
         #expect(model > pop * 1.3)
         // Lines are valid JSON.
         for e in events { _ = try JSONSerialization.jsonObject(with: Data(e.serialized().utf8)) }
@@ -341,16 +356,17 @@ struct ReferenceModel {
 
     @Test func runSpecDecodesWithDefaults() throws {
         let json = """
-        {"run_id":"r1","dataset":{"transactions":"tx.csv","split":{"strategy":"strict_temporal","holdout_days":7}},
-         "model_config":{"epochs":3,"optimizer":"adam","tower_ignored":1},
-         "evaluator":{"blessing_threshold":0.2}}
-        """
+            {"run_id":"r1","dataset":{"transactions":"tx.csv","split":{"strategy":"strict_temporal","holdout_days":7}},
+             "model_config":{"epochs":3,"optimizer":"adam","tower_ignored":1},
+             "evaluator":{"blessing_threshold":0.2}}
+            """
         let s = try RunSpec.decoder().decode(RunSpec.self, from: Data(json.utf8))
         #expect(s.modelConfig.epochs == 3 && s.modelConfig.optimizer == .adam && s.modelConfig.outputDim == 64)
         #expect(s.dataset.split?.strategy == .strictTemporal && s.dataset.split?.holdoutDays == 7)
         #expect(s.evaluator.minRecallAt100 == 0.2)
         #expect(s.featureConfig == .b2bDefault)
-        let s2 = try RunSpec.decoder().decode(RunSpec.self, from: Data(#"{"dataset":{"transactions":"t"},"evaluator":{"blessing_threshold":{"min_recall_at_100":0.3}}}"#.utf8))
+        let s2 = try RunSpec.decoder().decode(
+            RunSpec.self, from: Data(#"{"dataset":{"transactions":"t"},"evaluator":{"blessing_threshold":{"min_recall_at_100":0.3}}}"#.utf8))
         #expect(s2.evaluator.minRecallAt100 == 0.3)
     }
 }

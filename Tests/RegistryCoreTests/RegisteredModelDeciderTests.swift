@@ -13,14 +13,18 @@ struct RegisteredModelDeciderTests {
 
     /// The history the commands make, then the last command's events and the state after it.
     @discardableResult
-    func given(_ commands: [Decider.Command], _ earlier: [RegistryEvent] = []) throws -> (state: Decider.State, events: [RegistryEvent], history: [RegistryEvent]) {
+    func given(_ commands: [Decider.Command], _ earlier: [RegistryEvent] = []) throws -> (
+        state: Decider.State, events: [RegistryEvent], history: [RegistryEvent]
+    ) {
         let history = earlier + (try SlipwayTestSupport.history(Decider.self, Array(commands.dropLast()), after: earlier))
         guard let last = commands.last else { return (Decider.fold(history), [], history) }
         let events = try decide(Decider.self, given: history, when: last)
         return (Decider.fold(history + events), events, history + events)
     }
 
-    func rejection(_ command: Decider.Command, after commands: [Decider.Command] = [], sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandRejected? {
+    func rejection(_ command: Decider.Command, after commands: [Decider.Command] = [], sourceLocation: SourceLocation = #_sourceLocation) throws
+        -> CommandRejected?
+    {
         let history = try SlipwayTestSupport.history(Decider.self, commands)
         do {
             _ = try decide(Decider.self, given: history, when: command)
@@ -62,9 +66,11 @@ struct RegisteredModelDeciderTests {
         #expect(rejected?.field == "name")
     }
 
-    @Test("malformed names are rejected naming the field", arguments: [
-        "", "Recs", "1recs", "-recs", "_recs", "re cs", "re.cs", "re/cs", "récs", String(repeating: "a", count: 64), "check-name",
-    ])
+    @Test(
+        "malformed names are rejected naming the field",
+        arguments: [
+            "", "Recs", "1recs", "-recs", "_recs", "re cs", "re.cs", "re/cs", "récs", String(repeating: "a", count: 64), "check-name",
+        ])
     func badName(_ name: String) throws {
         let rejected = try rejection(.create(.init(name: name, modelType: .ranking)))
         #expect(rejected?.kind == .invalid)
@@ -222,7 +228,10 @@ struct RegisteredModelDeciderTests {
 
     // MARK: Version labels
 
-    @Test("versions are written as 3 or v3", arguments: [("3", Int32(3)), ("v3", 3), ("v12", 12), ("0", nil), ("v0", nil), ("v", nil), ("x3", nil), ("-1", nil), ("+3", nil), ("", nil)] as [(String, Int32?)])
+    @Test(
+        "versions are written as 3 or v3",
+        arguments: [("3", Int32(3)), ("v3", 3), ("v12", 12), ("0", nil), ("v0", nil), ("v", nil), ("x3", nil), ("-1", nil), ("+3", nil), ("", nil)]
+            as [(String, Int32?)])
     func parseVersion(_ text: String, _ expected: Int32?) {
         #expect(RegistryNames.parseVersion(text) == expected)
     }

@@ -15,7 +15,9 @@ struct RegistryHTTPTests {
     @Test("create answers 201 with the model; trailing slashes reach the same routes")
     func create() async throws {
         try await withApp { client, _ in
-            let created = try await client.send(.post, "/api/registered-models", #"{"name": "recs", "model_type": "retrieval", "description": "two towers"}"#, expect: .created).json()
+            let created = try await client.send(
+                .post, "/api/registered-models", #"{"name": "recs", "model_type": "retrieval", "description": "two towers"}"#, expect: .created
+            ).json()
             #expect(created["id"] as? String == "recs")
             #expect(created["model_name"] as? String == "recs")
             #expect(created["model_type"] as? String == "retrieval")
@@ -41,10 +43,18 @@ struct RegistryHTTPTests {
     @Test("bad input: 422 naming the field, 400 for malformed bodies, 409 for a taken name; nothing is written")
     func badCreate() async throws {
         try await withApp { client, registry in
-            #expect(try await client.send(.post, "/api/registered-models", #"{"name": "Bad Name", "model_type": "retrieval"}"#, expect: .unprocessableContent).errorField == "name")
-            #expect(try await client.send(.post, "/api/registered-models", #"{"name": "recs", "model_type": "linear"}"#, expect: .unprocessableContent).errorField == "model_type")
+            #expect(
+                try await client.send(
+                    .post, "/api/registered-models", #"{"name": "Bad Name", "model_type": "retrieval"}"#, expect: .unprocessableContent
+                ).errorField == "name")
+            #expect(
+                try await client.send(.post, "/api/registered-models", #"{"name": "recs", "model_type": "linear"}"#, expect: .unprocessableContent)
+                    .errorField == "model_type")
             #expect(try await client.send(.post, "/api/registered-models", #"{"model_type": "retrieval"}"#, expect: .badRequest).errorField == "name")
-            #expect(try await client.send(.post, "/api/registered-models", #"{"name": "check-name", "model_type": "retrieval"}"#, expect: .unprocessableContent).errorField == "name")
+            #expect(
+                try await client.send(
+                    .post, "/api/registered-models", #"{"name": "check-name", "model_type": "retrieval"}"#, expect: .unprocessableContent
+                ).errorField == "name")
             #expect(try await registry.count("SELECT count(*) FROM slipway.events") == 0)
 
             try await client.send(.post, "/api/registered-models", #"{"name": "recs", "model_type": "retrieval"}"#, expect: .created)
@@ -69,7 +79,9 @@ struct RegistryHTTPTests {
     @Test("the list filters and validates its parameters; the KPIs count every model")
     func list() async throws {
         try await withApp { client, registry in
-            try await client.send(.post, "/api/registered-models", #"{"name": "recs", "model_type": "retrieval", "description": "Product recommendations"}"#, expect: .created)
+            try await client.send(
+                .post, "/api/registered-models", #"{"name": "recs", "model_type": "retrieval", "description": "Product recommendations"}"#,
+                expect: .created)
             try await client.send(.post, "/api/registered-models", #"{"name": "ranker", "model_type": "ranking"}"#, expect: .created)
             var feed = EventFeedBuilder(service: "training")
             try await registry.apply(try feed.run("run-1", model: "recs", number: 1, blessed: true), to: registry.training)
@@ -126,11 +138,14 @@ struct RegistryHTTPTests {
     func update() async throws {
         try await withApp { client, _ in
             try await client.send(.post, "/api/registered-models", #"{"name": "recs", "model_type": "retrieval"}"#, expect: .created)
-            let updated = try await client.send(.patch, "/api/registered-models/recs", #"{"description": "better", "tags": {"team": "search"}}"#, expect: .ok).json()
+            let updated = try await client.send(
+                .patch, "/api/registered-models/recs", #"{"description": "better", "tags": {"team": "search"}}"#, expect: .ok
+            ).json()
             #expect(updated["description"] as? String == "better")
             #expect(updated["tags"] as? [String: String] == ["team": "search"])
             try await client.send(.patch, "/api/registered-models/recs", "{}", expect: .unprocessableContent)
-            #expect(try await client.send(.patch, "/api/registered-models/recs", #"{"description": 5}"#, expect: .badRequest).errorField == "description")
+            #expect(
+                try await client.send(.patch, "/api/registered-models/recs", #"{"description": 5}"#, expect: .badRequest).errorField == "description")
         }
     }
 
@@ -141,9 +156,11 @@ struct RegistryHTTPTests {
         try await withApp { client, registry in
             var feed = EventFeedBuilder(service: "training")
             try await registry.apply(try feed.run("run-1", model: "recs", number: 1, blessed: false), to: registry.training)
-            try await registry.apply([
-                try feed.envelope(TrainingEvents.created(runID: "run-2", model: "recs", runNumber: 2), aggregateType: "TrainingRun", aggregateID: "run-2"),
-            ], to: registry.training)
+            try await registry.apply(
+                [
+                    try feed.envelope(
+                        TrainingEvents.created(runID: "run-2", model: "recs", runNumber: 2), aggregateType: "TrainingRun", aggregateID: "run-2")
+                ], to: registry.training)
 
             try await client.send(.post, "/api/training-runs/nope/push", #"{"force": false}"#, expect: .notFound)
             try await client.send(.post, "/api/training-runs/run-2/push", expect: .conflict)
@@ -194,8 +211,12 @@ struct RegistryHTTPTests {
             model = try await client.send(.get, "/api/registered-models/recs", expect: .ok).json()
             #expect(model["aliases"] as? [String: Int] == ["champion": 2])
 
-            #expect(try await client.send(.put, "/api/registered-models/recs/aliases/v2", #"{"version": 2}"#, expect: .unprocessableContent).errorField == "alias")
-            #expect(try await client.send(.put, "/api/registered-models/recs/aliases/champion", #"{"version": 9}"#, expect: .notFound).errorField == "version")
+            #expect(
+                try await client.send(.put, "/api/registered-models/recs/aliases/v2", #"{"version": 2}"#, expect: .unprocessableContent).errorField
+                    == "alias")
+            #expect(
+                try await client.send(.put, "/api/registered-models/recs/aliases/champion", #"{"version": 9}"#, expect: .notFound).errorField
+                    == "version")
             try await client.send(.put, "/api/registered-models/recs/aliases/champion", #"{"version": "two"}"#, expect: .badRequest)
 
             try await client.send(.delete, "/api/registered-models/recs/aliases/champion", expect: .noContent)

@@ -3,8 +3,8 @@ import PostgresNIO
 import RegistryCore
 import SlipwayContracts
 import SlipwayEventSourcing
-import Testing
 import SlipwayTestSupport
+import Testing
 
 /// Commands through a real event store with the registry's read model, and training events through
 /// the training projection with its reactions, against the PostgreSQL `scripts/test` started.
@@ -14,17 +14,29 @@ struct RegistryIntegrationTests {
     func readModelRows() async throws {
         try await withRegistry { registry in
             let store = registry.store
-            try await store.execute(RegisteredModelDecider.self, aggregateID: "recs", command: .create(.init(name: "recs", modelType: .ranking, description: "d")), metadata: CommandMetadata())
+            try await store.execute(
+                RegisteredModelDecider.self, aggregateID: "recs", command: .create(.init(name: "recs", modelType: .ranking, description: "d")),
+                metadata: CommandMetadata())
             var run = RegisteredModelDecider.CompletedRun(
                 modelName: "recs", modelType: .ranking, runID: "run-1", runNumber: 7, artifactURI: "file:///m1", metrics: ["rmse": 0.9, "bad": .nan],
                 blessed: true, datasetID: "ds", featureConfigID: "fc", modelConfigID: "mc", scheduleID: "sch-1")
-            try await store.execute(RegisteredModelDecider.self, aggregateID: "recs", command: .registerVersion(run, versionID: "00000000-0000-7000-8000-000000000001", force: false), metadata: CommandMetadata())
+            try await store.execute(
+                RegisteredModelDecider.self, aggregateID: "recs",
+                command: .registerVersion(run, versionID: "00000000-0000-7000-8000-000000000001", force: false), metadata: CommandMetadata())
             run.runID = "run-2"
             run.blessed = false
-            try await store.execute(RegisteredModelDecider.self, aggregateID: "recs", command: .registerVersion(run, versionID: "00000000-0000-7000-8000-000000000002", force: true), metadata: CommandMetadata())
-            try await store.execute(RegisteredModelDecider.self, aggregateID: "recs", command: .setAlias(alias: "champion", versionNumber: 1, setBy: ""), metadata: CommandMetadata())
-            try await store.execute(RegisteredModelDecider.self, aggregateID: "recs", command: .setAlias(alias: "challenger", versionNumber: 2, setBy: ""), metadata: CommandMetadata())
-            try await store.execute(RegisteredModelDecider.self, aggregateID: "recs", command: .deleteAlias(alias: "challenger", deletedBy: ""), metadata: CommandMetadata())
+            try await store.execute(
+                RegisteredModelDecider.self, aggregateID: "recs",
+                command: .registerVersion(run, versionID: "00000000-0000-7000-8000-000000000002", force: true), metadata: CommandMetadata())
+            try await store.execute(
+                RegisteredModelDecider.self, aggregateID: "recs", command: .setAlias(alias: "champion", versionNumber: 1, setBy: ""),
+                metadata: CommandMetadata())
+            try await store.execute(
+                RegisteredModelDecider.self, aggregateID: "recs", command: .setAlias(alias: "challenger", versionNumber: 2, setBy: ""),
+                metadata: CommandMetadata())
+            try await store.execute(
+                RegisteredModelDecider.self, aggregateID: "recs", command: .deleteAlias(alias: "challenger", deletedBy: ""),
+                metadata: CommandMetadata())
 
             #expect(try await registry.count("SELECT count(*) FROM model_versions WHERE model_name = 'recs'") == 2)
             #expect(try await registry.count("SELECT count(*) FROM model_aliases") == 1)
@@ -56,7 +68,8 @@ struct RegistryIntegrationTests {
     func trainingReactions() async throws {
         try await withRegistry { registry in
             var feed = EventFeedBuilder(service: "training")
-            let created = try feed.envelope(TrainingEvents.created(runID: "run-1", model: "recs", runNumber: 1), aggregateType: "TrainingRun", aggregateID: "run-1")
+            let created = try feed.envelope(
+                TrainingEvents.created(runID: "run-1", model: "recs", runNumber: 1), aggregateType: "TrainingRun", aggregateID: "run-1")
             try await registry.apply([created], to: registry.training)
             let pending = try #require(try await registry.queries.model("recs"))
             #expect(pending.status == .pending)
@@ -65,7 +78,8 @@ struct RegistryIntegrationTests {
             #expect(try await registry.eventTypes(of: "recs") == ["RegisteredModelCreated"])
 
             let completed1 = try feed.envelope(
-                TrainingEvents.completed(runID: "run-1", model: "recs", runNumber: 1, blessed: true, recall: 0.35), aggregateType: "TrainingRun", aggregateID: "run-1")
+                TrainingEvents.completed(runID: "run-1", model: "recs", runNumber: 1, blessed: true, recall: 0.35), aggregateType: "TrainingRun",
+                aggregateID: "run-1")
             try await registry.apply([completed1], to: registry.training)
             let v1 = try #require(try await registry.queries.model("recs")?.latestVersion)
             #expect(v1.version == 1)
@@ -109,8 +123,12 @@ struct RegistryIntegrationTests {
         try await withRegistry { registry in
             var feed = EventFeedBuilder(service: "training")
             let events = [
-                try feed.envelope(TrainingEvents.created(runID: "run-1", model: "recs", runNumber: 1, skipAutoRegister: true), aggregateType: "TrainingRun", aggregateID: "run-1"),
-                try feed.envelope(TrainingEvents.completed(runID: "run-1", model: "recs", runNumber: 1, blessed: true, skipAutoRegister: true), aggregateType: "TrainingRun", aggregateID: "run-1"),
+                try feed.envelope(
+                    TrainingEvents.created(runID: "run-1", model: "recs", runNumber: 1, skipAutoRegister: true), aggregateType: "TrainingRun",
+                    aggregateID: "run-1"),
+                try feed.envelope(
+                    TrainingEvents.completed(runID: "run-1", model: "recs", runNumber: 1, blessed: true, skipAutoRegister: true),
+                    aggregateType: "TrainingRun", aggregateID: "run-1"),
             ]
             try await registry.apply(events, to: registry.training)
             #expect(try await registry.count("SELECT count(*) FROM model_versions") == 0)
@@ -130,12 +148,15 @@ struct RegistryIntegrationTests {
             failed.error = "out of memory"
             var cancelled = TrainingRunCancelled()
             cancelled.runID = "run-2"
-            try await registry.apply([
-                try feed.envelope(TrainingEvents.created(runID: "run-1", model: "recs", runNumber: 1), aggregateType: "TrainingRun", aggregateID: "run-1"),
-                try feed.envelope(failed, aggregateType: "TrainingRun", aggregateID: "run-1"),
-                try feed.envelope(TrainingEvents.created(runID: "run-2", model: "recs", runNumber: 2), aggregateType: "TrainingRun", aggregateID: "run-2"),
-                try feed.envelope(cancelled, aggregateType: "TrainingRun", aggregateID: "run-2"),
-            ], to: registry.training)
+            try await registry.apply(
+                [
+                    try feed.envelope(
+                        TrainingEvents.created(runID: "run-1", model: "recs", runNumber: 1), aggregateType: "TrainingRun", aggregateID: "run-1"),
+                    try feed.envelope(failed, aggregateType: "TrainingRun", aggregateID: "run-1"),
+                    try feed.envelope(
+                        TrainingEvents.created(runID: "run-2", model: "recs", runNumber: 2), aggregateType: "TrainingRun", aggregateID: "run-2"),
+                    try feed.envelope(cancelled, aggregateType: "TrainingRun", aggregateID: "run-2"),
+                ], to: registry.training)
             #expect(try await registry.trainingRunStatus("run-1") == "failed")
             #expect(try await registry.trainingRunStatus("run-2") == "cancelled")
             #expect(try await registry.queries.model("recs")?.status == .pending)
@@ -170,7 +191,9 @@ struct RegistryIntegrationTests {
     @Test("schedule events give a model has_schedule and schedule_id until cancelled or deleted")
     func schedules() async throws {
         try await withRegistry { registry in
-            try await registry.store.execute(RegisteredModelDecider.self, aggregateID: "recs", command: .create(.init(name: "recs", modelType: .retrieval)), metadata: CommandMetadata())
+            try await registry.store.execute(
+                RegisteredModelDecider.self, aggregateID: "recs", command: .create(.init(name: "recs", modelType: .retrieval)),
+                metadata: CommandMetadata())
             var feed = EventFeedBuilder(service: "schedule")
             var created = ScheduleCreated()
             created.scheduleID = "sch-1"

@@ -3,9 +3,9 @@ import RegistryCore
 import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayKafka
+import SlipwayTestSupport
 import Synchronization
 import Testing
-import SlipwayTestSupport
 
 /// The training projection under the kit's real projector: its reactions run while the projector's
 /// transaction (checkpoint row locked) is open, and must neither deadlock nor repeat themselves.

@@ -23,7 +23,8 @@ struct RegistryHarness: Sendable {
     /// What the projector does with a batch: one transaction on the given schema.
     func apply(_ envelopes: [EventEnvelope], to projection: any Projection, schema: String = "public") async throws {
         try await client.withTransaction(logger: TestInfrastructure.logger) { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \(quoteIdentifier(schema))"), logger: TestInfrastructure.logger)
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \(quoteIdentifier(schema))"), logger: TestInfrastructure.logger)
             try await projection.apply(envelopes: envelopes, on: connection, logger: TestInfrastructure.logger)
         }
     }
@@ -46,7 +47,9 @@ typealias EventFeedBuilder = EnvelopeBuilder
 
 /// Training-svc's side of a run, as events.
 enum TrainingEvents {
-    static func created(runID: String, model: String, runNumber: Int32, type: ModelType = .retrieval, skipAutoRegister: Bool = false) -> TrainingRunCreated {
+    static func created(runID: String, model: String, runNumber: Int32, type: ModelType = .retrieval, skipAutoRegister: Bool = false)
+        -> TrainingRunCreated
+    {
         var event = TrainingRunCreated()
         event.runID = runID
         event.runNumber = runNumber
@@ -63,7 +66,9 @@ enum TrainingEvents {
         return event
     }
 
-    static func completed(runID: String, model: String, runNumber: Int32, blessed: Bool, recall: Double = 0.42, skipAutoRegister: Bool = false) -> TrainingRunCompleted {
+    static func completed(runID: String, model: String, runNumber: Int32, blessed: Bool, recall: Double = 0.42, skipAutoRegister: Bool = false)
+        -> TrainingRunCompleted
+    {
         var event = TrainingRunCompleted()
         event.runID = runID
         event.metrics = ["recall_at_100": recall, "loss": 0.5]
@@ -90,8 +95,9 @@ extension EnvelopeBuilder {
     mutating func run(_ runID: String, model: String, number: Int32, blessed: Bool, recall: Double = 0.42) throws -> [EventEnvelope] {
         [
             try envelope(TrainingEvents.created(runID: runID, model: model, runNumber: number), aggregateType: "TrainingRun", aggregateID: runID),
-            try envelope(TrainingEvents.completed(runID: runID, model: model, runNumber: number, blessed: blessed, recall: recall),
-                         aggregateType: "TrainingRun", aggregateID: runID),
+            try envelope(
+                TrainingEvents.completed(runID: runID, model: model, runNumber: number, blessed: blessed, recall: recall),
+                aggregateType: "TrainingRun", aggregateID: runID),
         ]
     }
 }

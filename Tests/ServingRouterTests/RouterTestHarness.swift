@@ -1,9 +1,9 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import HTTPTypes
 import SlipwayContracts
 import SlipwayKafka
 import SlipwayModelBundle
@@ -12,10 +12,11 @@ import SlipwayTestSupport
 import SwiftProtobuf
 import Synchronization
 import Testing
+
 @testable import ServingRouterCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The router tests' model and bundle; the broker and the executables are the kit's (`TestInfrastructure`).
@@ -59,8 +60,10 @@ final class ModelServerProcess: @unchecked Sendable {
     init(version: String) throws {
         port = freePort()
         process.executableURL = URL(fileURLWithPath: TestInfrastructure.shared.binDirectory).appendingPathComponent("model-server")
-        process.arguments = ["--bundle", RouterTestEnvironment.bundleDirectory.path, "--name", RouterTestEnvironment.modelName,
-                             "--version", version, "--port", "\(port)", "--log-level", "warning"]
+        process.arguments = [
+            "--bundle", RouterTestEnvironment.bundleDirectory.path, "--name", RouterTestEnvironment.modelName,
+            "--version", version, "--port", "\(port)", "--log-level", "warning",
+        ]
         process.standardOutput = FileHandle.nullDevice
         try process.run()
     }
@@ -71,7 +74,8 @@ final class ModelServerProcess: @unchecked Sendable {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: server.address + "/health"), timeout: .seconds(1)),
-               response.status == .ok {
+                response.status == .ok
+            {
                 return server
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -134,9 +138,10 @@ final class FakeDeploySvc: Sendable {
         routes.post("/internal/api-keys/usage", use: usage)
         let router = Router(context: SlipwayRequestContext.self)
         router.addRoutes(routes)
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { [self] channel in port.withLock { $0 = channel.localAddress?.port } },
-                              logger: RouterTestEnvironment.logger)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { [self] channel in port.withLock { $0 = channel.localAddress?.port } },
+            logger: RouterTestEnvironment.logger)
         try await app.runService()
     }
 }
@@ -163,8 +168,9 @@ struct TestKey {
 /// Publishes deploy events to the dev broker as the outbox relay would.
 enum DeployEvents {
     static let producer: KafkaProducer = {
-        try! KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: TestInfrastructure.shared.kafkaBrokers, clientId: "router-test"),
-                           logger: RouterTestEnvironment.logger)
+        try! KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: TestInfrastructure.shared.kafkaBrokers, clientId: "router-test"),
+            logger: RouterTestEnvironment.logger)
     }()
 
     static func publish<M: SwiftProtobuf.Message>(_ event: M, aggregateType: String, id: String, version: Int64) async throws {
@@ -177,7 +183,8 @@ enum DeployEvents {
         envelope.occurredAt = Google_Protobuf_Timestamp(date: Date())
         envelope.schemaVersion = 1
         try envelope.setPayload(event)
-        _ = try await producer.send(KafkaOutgoingMessage(topic: EventContext.deploy.topic, key: Array(id.utf8), value: try envelope.serializedBytes()))
+        _ = try await producer.send(
+            KafkaOutgoingMessage(topic: EventContext.deploy.topic, key: Array(id.utf8), value: try envelope.serializedBytes()))
     }
 }
 
@@ -196,7 +203,9 @@ struct RouterHandle: Sendable {
         try await call(.post, path, key: key, authorization: authorization, body: body)
     }
 
-    func call(_ method: HTTPRequest.Method, _ path: String, key: TestKey? = nil, authorization: String? = nil, body: String? = nil) async throws -> APIResponse {
+    func call(_ method: HTTPRequest.Method, _ path: String, key: TestKey? = nil, authorization: String? = nil, body: String? = nil) async throws
+        -> APIResponse
+    {
         var headers = HTTPFields()
         if let authorization = authorization ?? key?.bearer { headers[.authorization] = authorization }
         return try await publicAPI.send(method, path, body, headers: headers)
@@ -282,12 +291,17 @@ func withRouter(
 }
 
 /// An endpoint document with a split over model servers (revision id → (server, percent)).
-func endpointDocument(name: String, id: String = "ep-\(UUID().uuidString.prefix(8).lowercased())", version: Int64 = 3,
-                      model: String = RouterTestEnvironment.modelName, routes: [(String, String, Int)]) -> RoutingDocument.Endpoint {
-    RoutingDocument.Endpoint(endpointID: id, name: name, modelName: model, version: version, routes: routes.map { revision, address, percent in
-        RoutingDocument.Route(revisionID: revision, deploymentID: "dep-\(revision)", address: address, percent: percent,
-                              modelVersionID: "\(model)/\(revision)", versionNumber: 1)
-    })
+func endpointDocument(
+    name: String, id: String = "ep-\(UUID().uuidString.prefix(8).lowercased())", version: Int64 = 3,
+    model: String = RouterTestEnvironment.modelName, routes: [(String, String, Int)]
+) -> RoutingDocument.Endpoint {
+    RoutingDocument.Endpoint(
+        endpointID: id, name: name, modelName: model, version: version,
+        routes: routes.map { revision, address, percent in
+            RoutingDocument.Route(
+                revisionID: revision, deploymentID: "dep-\(revision)", address: address, percent: percent,
+                modelVersionID: "\(model)/\(revision)", versionNumber: 1)
+        })
 }
 
 func uniqueName(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(6).lowercased())" }

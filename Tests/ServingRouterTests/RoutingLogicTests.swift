@@ -4,6 +4,7 @@ import NIOHTTP1
 import SlipwayContracts
 import SwiftProtobuf
 import Testing
+
 @testable import ServingRouterCore
 
 @Suite("Traffic split")
@@ -56,8 +57,11 @@ struct TrafficSplitTests {
 struct RoutingStateTests {
     func snapshot(endpointVersion: Int64, traffic: [(String, Int)], keyVersion: Int64 = 1, keyActive: Bool = true) -> RoutingDocument {
         RoutingDocument(
-            endpoints: [RoutingDocument.Endpoint(endpointID: "e1", name: "b2b-prod", modelName: "b2b", version: endpointVersion,
-                                                 routes: traffic.map { .init(revisionID: $0.0, deploymentID: "d-\($0.0)", address: "http://\($0.0)", percent: $0.1) })],
+            endpoints: [
+                RoutingDocument.Endpoint(
+                    endpointID: "e1", name: "b2b-prod", modelName: "b2b", version: endpointVersion,
+                    routes: traffic.map { .init(revisionID: $0.0, deploymentID: "d-\($0.0)", address: "http://\($0.0)", percent: $0.1) })
+            ],
             apiKeys: [RoutingDocument.ApiKey(apiKeyID: "k1", modelName: "b2b", keySha256: "ab", active: keyActive, version: keyVersion)])
     }
 
@@ -134,18 +138,25 @@ struct RoutingStateTests {
         var created = EndpointCreated()
         created.endpointID = "e1"; created.name = "ep"; created.registeredModelID = "b2b"
         var started = RevisionStarted()
-        started.endpointID = "e1"; started.revisionID = "r1"; started.deploymentID = "d1"; started.modelVersionID = "b2b/v1"; started.versionNumber = 1
+        started.endpointID = "e1"; started.revisionID = "r1"; started.deploymentID = "d1"; started.modelVersionID = "b2b/v1";
+        started.versionNumber = 1
         var ready = RevisionReady()
         ready.endpointID = "e1"; ready.revisionID = "r1"; ready.address = "http://127.0.0.1:1"
         var shifted = shift(["r1": 100])
         shifted.revisionVersions = ["r1": "b2b/v1"]
-        for (version, event) in [(1, .endpointCreated(created)), (2, .revisionStarted(started)), (3, .revisionReady(ready)), (4, .trafficShifted(shifted))]
-            as [(Int64, DeployEvent)] {
+        for (version, event) in [
+            (1, .endpointCreated(created)), (2, .revisionStarted(started)), (3, .revisionReady(ready)), (4, .trafficShifted(shifted)),
+        ]
+            as [(Int64, DeployEvent)]
+        {
             #expect(state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: version, event: event) == .applied)
         }
         var table = RoutingTable(state)
         let route = table.endpointsByName["ep"]!.split.routes[0]
-        #expect(route == .init(revisionID: "r1", deploymentID: "d1", address: "http://127.0.0.1:1", modelVersionID: "b2b/v1", versionNumber: 1, percent: 100))
+        #expect(
+            route
+                == .init(
+                    revisionID: "r1", deploymentID: "d1", address: "http://127.0.0.1:1", modelVersionID: "b2b/v1", versionNumber: 1, percent: 100))
 
         _ = state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 5, event: .undeployed(Undeployed()))
         table = RoutingTable(state)
@@ -175,7 +186,9 @@ struct RevisionStatsTests {
     @Test func countsErrorsAndPercentilesOverTheWindowOnly() {
         let stats = RevisionStats()
         let now: Int64 = 1_000_000
-        for i in 0..<98 { stats.record(revisionID: "r1", endpointID: "e1", latencyMicros: 1_000 + Int64(i), isError: false, second: now - Int64(i % 10)) }
+        for i in 0..<98 {
+            stats.record(revisionID: "r1", endpointID: "e1", latencyMicros: 1_000 + Int64(i), isError: false, second: now - Int64(i % 10))
+        }
         stats.record(revisionID: "r1", endpointID: "e1", latencyMicros: 200_000, isError: true, second: now)
         stats.record(revisionID: "r1", endpointID: "e1", latencyMicros: 200_000, isError: true, second: now)
         stats.record(revisionID: "r1", endpointID: "e1", latencyMicros: 5_000, isError: false, second: now - 120)  // outside 60 s
@@ -223,16 +236,19 @@ struct RequestParsingTests {
         let recommend = PredictionBody(api: .recommend, json: PredictionBody.parse(ByteBuffer(string: #"{"customer_id": 42, "top_k": 5}"#)))
         #expect(recommend.customerID == "42")
         #expect(recommend.topK == 5)
-        let batch = PredictionBody(api: .recommendBatch, json: PredictionBody.parse(ByteBuffer(string: #"{"customers": [{"customer_id": "C1"}, {"customer_id": "C2"}]}"#)))
+        let batch = PredictionBody(
+            api: .recommendBatch, json: PredictionBody.parse(ByteBuffer(string: #"{"customers": [{"customer_id": "C1"}, {"customer_id": "C2"}]}"#)))
         #expect(batch.customerID == "C1")
         #expect(batch.instanceCount == 2)
-        let predict = PredictionBody(api: .predict, json: PredictionBody.parse(ByteBuffer(string: #"{"instances": [{"customer_id": "C7", "city": "x"}]}"#)))
+        let predict = PredictionBody(
+            api: .predict, json: PredictionBody.parse(ByteBuffer(string: #"{"instances": [{"customer_id": "C7", "city": "x"}]}"#)))
         #expect(predict.customerID == "C7")
         #expect(PredictionBody(api: .predict, json: PredictionBody.parse(ByteBuffer(string: "not json"))).customerID == nil)
     }
 
     @Test func instancesBecomeTypedFeatureRows() {
-        let json = PredictionBody.parse(ByteBuffer(string: #"{"instances": [{"s": "x", "i": 3, "d": 2.5, "b": true, "l": ["a", "b"], "n": [1.5, 2]}]}"#))
+        let json = PredictionBody.parse(
+            ByteBuffer(string: #"{"instances": [{"s": "x", "i": 3, "d": 2.5, "b": true, "l": ["a", "b"], "n": [1.5, 2]}]}"#))
         let rows = PredictionBody.sampledInstances(api: .predict, json: json, limit: 10)
         let features = rows[0].features
         #expect(features["s"]?.stringValue == "x")
@@ -264,16 +280,17 @@ struct RequestParsingTests {
 
 @Suite("Body scanning agrees with parsing")
 struct BodyScanTests {
-    @Test(arguments: [
-        (ServingApi.recommend, #"{"customer_id": "C12", "top_k": 3}"#, "C12"),
-        (.recommend, #"{"top_k":3,"customer_id":42}"#, "42"),
-        (.recommend, #"{"features": {"city": "customer_id"}, "customer_id" : "C7"}"#, "C7"),
-        (.recommendBatch, #"{"customers": [{"customer_id": "C1"}, {"customer_id": "C2"}]}"#, "C1"),
-        (.predict, #"{"instances": [{"city": "x", "customer_id": "C9"}, {"customer_id": "C2"}]}"#, "C9"),
-        (.predict, #"{"instances": [{"customer_id": "C\"9"}]}"#, "C\"9"),
-        (.predict, #"{"instances": [{"customer_id": 1.5}]}"#, "1.5"),
-        (.recommend, #"{"top_k": 3}"#, nil),
-    ] as [(ServingApi, String, String?)])
+    @Test(
+        arguments: [
+            (ServingApi.recommend, #"{"customer_id": "C12", "top_k": 3}"#, "C12"),
+            (.recommend, #"{"top_k":3,"customer_id":42}"#, "42"),
+            (.recommend, #"{"features": {"city": "customer_id"}, "customer_id" : "C7"}"#, "C7"),
+            (.recommendBatch, #"{"customers": [{"customer_id": "C1"}, {"customer_id": "C2"}]}"#, "C1"),
+            (.predict, #"{"instances": [{"city": "x", "customer_id": "C9"}, {"customer_id": "C2"}]}"#, "C9"),
+            (.predict, #"{"instances": [{"customer_id": "C\"9"}]}"#, "C\"9"),
+            (.predict, #"{"instances": [{"customer_id": 1.5}]}"#, "1.5"),
+            (.recommend, #"{"top_k": 3}"#, nil),
+        ] as [(ServingApi, String, String?)])
     func customerID(api: ServingApi, body: String, expected: String?) {
         let buffer = ByteBuffer(string: body)
         #expect(PredictionBody.routingCustomerID(api: api, body: buffer) == expected)
@@ -281,7 +298,8 @@ struct BodyScanTests {
     }
 
     @Test func productIDsOfTheFirstResult() {
-        let recommend = ByteBuffer(string: #"{"customer_id":"C1","model_name":"m","model_version":"1","product_ids":["P1","P2","P3"],"scores":[0.5,0.4,0.3]}"#)
+        let recommend = ByteBuffer(
+            string: #"{"customer_id":"C1","model_name":"m","model_version":"1","product_ids":["P1","P2","P3"],"scores":[0.5,0.4,0.3]}"#)
         #expect(PredictionBody.scanFirstProductIDs(recommend, limit: 2) == ["P1", "P2"])
         let predict = ByteBuffer(string: #"{"predictions":[{"product_ids":["P9"],"scores":[1]},{"product_ids":["P8"],"scores":[1]}]}"#)
         #expect(PredictionBody.firstProductIDs(predict, limit: 10) == ["P9"])

@@ -8,6 +8,7 @@ import SlipwayPlatform
 import SlipwayTestSupport
 import SwiftProtobuf
 import Testing
+
 @testable import ServingRouterCore
 
 /// The router against real model-server processes, the dev broker and a stand-in deploy-svc snapshot.
@@ -27,8 +28,9 @@ struct ServingRouterIntegrationTests {
             #expect((try recommend.json()["product_ids"] as? [String])?.count == 3)
             #expect(try recommend.json()["model_version"] as? String == "1")
 
-            let predict = try await router.call("/\(name)/v1/models/\(Self.model):predict", key: key,
-                                                body: #"{"instances": [{"customer_id": "C1"}, {"customer_id": "C2"}], "top_k": 2}"#)
+            let predict = try await router.call(
+                "/\(name)/v1/models/\(Self.model):predict", key: key,
+                body: #"{"instances": [{"customer_id": "C1"}, {"customer_id": "C2"}], "top_k": 2}"#)
             #expect(predict.status == 200)
             #expect((try predict.json()["predictions"] as? [Any])?.count == 2)
 
@@ -42,8 +44,10 @@ struct ServingRouterIntegrationTests {
             #expect(try health.json()["model_name"] as? String == Self.model)
 
             // model-server's 400/404 bodies reach the caller unchanged.
-            for (path, body) in [("/recommend", #"{"customer_id": "C1", "top_k": 0}"#), ("/v1/models/\(Self.model):predict", #"{"instances": [{"city": "city1"}]}"#),
-                                 ("/v1/models/other:predict", #"{"instances": [{"customer_id": "C1"}]}"#)] {
+            for (path, body) in [
+                ("/recommend", #"{"customer_id": "C1", "top_k": 0}"#), ("/v1/models/\(Self.model):predict", #"{"instances": [{"city": "city1"}]}"#),
+                ("/v1/models/other:predict", #"{"instances": [{"customer_id": "C1"}]}"#),
+            ] {
                 let direct = try await RouterHandle.call(server.address + path, body: body)
                 let routed = try await router.call("/\(name)\(path)", key: key, body: body)
                 #expect(direct.status == 400 || direct.status == 404)
@@ -64,8 +68,10 @@ struct ServingRouterIntegrationTests {
         let name = uniqueName("auth")
         let other = uniqueName("other")
         let document = RoutingDocument(
-            endpoints: [endpointDocument(name: name, routes: [("r1", server.address, 100)]),
-                        endpointDocument(name: other, model: "another-model", routes: [("r9", server.address, 100)])],
+            endpoints: [
+                endpointDocument(name: name, routes: [("r1", server.address, 100)]),
+                endpointDocument(name: other, model: "another-model", routes: [("r9", server.address, 100)]),
+            ],
             apiKeys: [key.document(), revoked.document(active: false, version: 2), otherModelKey.document()])
         try await withRouter(document) { router in
             let body = #"{"customer_id": "C1"}"#
@@ -75,7 +81,9 @@ struct ServingRouterIntegrationTests {
             ]
             for (what, authorization) in attempts {
                 // A valid key of another model is still a valid key: on an unknown endpoint that is a 404 (below).
-                let paths = what == "other model" ? ["/\(name)/recommend", "/\(name)/v1/models/\(Self.model):predict"]
+                let paths =
+                    what == "other model"
+                    ? ["/\(name)/recommend", "/\(name)/v1/models/\(Self.model):predict"]
                     : ["/\(name)/recommend", "/no-such-endpoint/recommend"]
                 for path in paths {
                     let answer = try await router.call(path, authorization: authorization ?? "", body: body)
@@ -235,8 +243,10 @@ struct ServingRouterIntegrationTests {
         defer { server.stop() }
         let key = TestKey()
         let name = uniqueName("late")
-        try await withRouter(RoutingDocument(endpoints: [endpointDocument(name: name, routes: [("r1", server.address, 100)])], apiKeys: [key.document()]),
-                             waitForLoad: false, initialRoutingStatus: 503) { router in
+        try await withRouter(
+            RoutingDocument(endpoints: [endpointDocument(name: name, routes: [("r1", server.address, 100)])], apiKeys: [key.document()]),
+            waitForLoad: false, initialRoutingStatus: 503
+        ) { router in
             // deploy-svc is not answering yet: everything is 503 (the key cannot even be checked), health too.
             try await RouterHandle.waitUntil { router.deploy.routingFetches.load(ordering: .relaxed) >= 1 }
             let early = try await router.call("/\(name)/recommend", key: key, body: #"{"customer_id": "C1"}"#)
@@ -258,14 +268,17 @@ struct ServingRouterIntegrationTests {
         let key = TestKey()
         let name = uniqueName("logs")
         let endpoint = endpointDocument(name: name, routes: [("r1", server.address, 100)])
-        let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(
-            bootstrapServers: TestInfrastructure.shared.kafkaBrokers, groupId: "router-test-\(UUID().uuidString)",
-            topics: [EventContext.serving.topic], autoOffsetReset: "earliest"), logger: RouterTestEnvironment.logger)
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(
+                bootstrapServers: TestInfrastructure.shared.kafkaBrokers, groupId: "router-test-\(UUID().uuidString)",
+                topics: [EventContext.serving.topic], autoOffsetReset: "earliest"), logger: RouterTestEnvironment.logger)
         let requests: @Sendable (RouterHandle) async throws -> Void = { router in
-            let first = try await router.call("/\(name)/recommend", key: key, body: #"{"customer_id": "C5", "top_k": 4, "features": {"city": "city2"}}"#)
+            let first = try await router.call(
+                "/\(name)/recommend", key: key, body: #"{"customer_id": "C5", "top_k": 4, "features": {"city": "city2"}}"#)
             #expect(first.status == 200)
-            let second = try await router.call("/\(name)/v1/models/\(Self.model):predict", key: key,
-                                               body: #"{"instances": [{"customer_id": "C1", "segment": "horeca"}, {"customer_id": "C2"}], "top_k": 2}"#)
+            let second = try await router.call(
+                "/\(name)/v1/models/\(Self.model):predict", key: key,
+                body: #"{"instances": [{"customer_id": "C1", "segment": "horeca"}, {"customer_id": "C2"}], "top_k": 2}"#)
             #expect(second.status == 200)
             let third = try await router.call("/\(name)/recommend", authorization: "Bearer nope", body: #"{"customer_id": "C9"}"#)
             #expect(third.status == 401)
@@ -382,7 +395,8 @@ struct ServingRouterIntegrationTests {
         let key = TestKey()
         let name = uniqueName("usage")
         let endpoint = endpointDocument(name: name, routes: [("r1", server.address, 100)])
-        try await withRouter(RoutingDocument(endpoints: [endpoint], apiKeys: [key.document()]), configure: { $0.usageIntervalSeconds = 1 }) { router in
+        try await withRouter(RoutingDocument(endpoints: [endpoint], apiKeys: [key.document()]), configure: { $0.usageIntervalSeconds = 1 }) {
+            router in
             router.deploy.usageStatus.withLock { $0 = 500 }
             for customer in 0..<3 { _ = try await router.call("/\(name)/recommend", key: key, body: #"{"customer_id": "C\#(customer)"}"#) }
             try await Task.sleep(for: .milliseconds(1500))  // at least one report fails

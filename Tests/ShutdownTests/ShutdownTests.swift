@@ -23,8 +23,10 @@ struct ShutdownTests {
         let work = try scratch(service)
         let broker = try await ownBroker(work)
         defer { withExtendedLifetime(broker.process) {} }
-        var arguments = ["--host", "127.0.0.1", "--port", "\(port)", "--database-url", "\(database)",
-                         "--kafka-brokers", broker.address, "--log-level", "warning"]
+        var arguments = [
+            "--host", "127.0.0.1", "--port", "\(port)", "--database-url", "\(database)",
+            "--kafka-brokers", broker.address, "--log-level", "warning",
+        ]
         switch service {
         case "training": arguments += ["--artifact-root", work.appendingPathComponent("artifacts").path]
         case "deploy": arguments += ["--serving-root", work.appendingPathComponent("serving").path, "--stop-revisions-on-exit", "true"]
@@ -35,11 +37,12 @@ struct ShutdownTests {
         try await process.waitUntil("\(service)-svc ready") { (try? await api.get("/readyz").status) == .ok }
 
         // Light load: reads, and for the services whose API writes without peers, commands (events in the outbox).
-        let writes: (path: String, body: @Sendable (Int) -> String)? = switch service {
-        case "registry": ("/api/registered-models", { #"{"name": "model-\#($0)", "model_type": "retrieval"}"# })
-        case "training": ("/api/datasets", { #"{"name": "ds-\#($0)", "transactions": "/nowhere/transactions-\#($0).csv"}"# })
-        default: nil
-        }
+        let writes: (path: String, body: @Sendable (Int) -> String)? =
+            switch service {
+            case "registry": ("/api/registered-models", { #"{"name": "model-\#($0)", "model_type": "retrieval"}"# })
+            case "training": ("/api/datasets", { #"{"name": "ds-\#($0)", "transactions": "/nowhere/transactions-\#($0).csv"}"# })
+            default: nil
+            }
         let elapsed = try await process.terminate(underLoad: {
             var index = 0
             while !Task.isCancelled {
@@ -52,7 +55,8 @@ struct ShutdownTests {
         #expect(elapsed < ShutdownBudget.graceful, "\(service)-svc took \(elapsed) to stop")
 
         try await withPostgres(database) { client in
-            let rows = try await client.query("SELECT (SELECT count(*) FROM slipway.events), (SELECT count(*) FROM slipway.outbox)", logger: TestInfrastructure.logger)
+            let rows = try await client.query(
+                "SELECT (SELECT count(*) FROM slipway.events), (SELECT count(*) FROM slipway.outbox)", logger: TestInfrastructure.logger)
             for try await (events, outbox) in rows.decode((Int64, Int64).self) {
                 if writes != nil { #expect(events > 0, "\(service)-svc: the load wrote no events") }
                 #expect(outbox == 0, "\(service)-svc left \(outbox) unpublished events")
@@ -63,8 +67,9 @@ struct ShutdownTests {
     @Test("the gateway exits 0 within the bound")
     func gateway() async throws {
         let port = try freeTCPPort()
-        let process = try Launched(infrastructure.executable("gateway"), ["--host", "127.0.0.1", "--port", "\(port)", "--log-level", "warning"],
-                                   log: try scratch("gateway").appendingPathComponent("gateway.log"))
+        let process = try Launched(
+            infrastructure.executable("gateway"), ["--host", "127.0.0.1", "--port", "\(port)", "--log-level", "warning"],
+            log: try scratch("gateway").appendingPathComponent("gateway.log"))
         let api = APITestClient(baseURL: "http://127.0.0.1:\(port)")
         try await process.waitUntil("gateway listening") { (try? await api.get("/healthz").status) == .ok }
         let elapsed = try await process.terminate(underLoad: {
@@ -82,8 +87,10 @@ struct ShutdownTests {
         defer { withExtendedLifetime(broker.process) {} }
         let process = try Launched(
             infrastructure.executable("serving-router"),
-            ["--host", "127.0.0.1", "--port", "\(port)", "--admin-port", "\(adminPort)", "--deploy-url", "http://127.0.0.1:9",
-             "--kafka-brokers", broker.address, "--log-level", "error"],
+            [
+                "--host", "127.0.0.1", "--port", "\(port)", "--admin-port", "\(adminPort)", "--deploy-url", "http://127.0.0.1:9",
+                "--kafka-brokers", broker.address, "--log-level", "error",
+            ],
             log: work.appendingPathComponent("router.log"))
         let admin = APITestClient(baseURL: "http://127.0.0.1:\(adminPort)")
         try await process.waitUntil("router admin listening") { (try? await admin.get("/health")) != nil }
@@ -101,9 +108,10 @@ struct ShutdownTests {
         let bundle = work.appendingPathComponent("bundle")
         try SyntheticBundle.make(candidates: 500, dim: 16, customers: 100).write(to: bundle)
         let port = try freeTCPPort()
-        let process = try Launched(infrastructure.executable("model-server"),
-                                   ["--bundle", bundle.path, "--port", "\(port)", "--max-batch-size", "8", "--log-level", "warning"],
-                                   log: work.appendingPathComponent("model-server.log"))
+        let process = try Launched(
+            infrastructure.executable("model-server"),
+            ["--bundle", bundle.path, "--port", "\(port)", "--max-batch-size", "8", "--log-level", "warning"],
+            log: work.appendingPathComponent("model-server.log"))
         let api = APITestClient(baseURL: "http://127.0.0.1:\(port)")
         try await process.waitUntil("model-server healthy") { (try? await api.get("/health").status) == .ok }
         let elapsed = try await process.terminate(underLoad: {
@@ -116,9 +124,10 @@ struct ShutdownTests {
     /// A dev broker for one test, with the platform's topics; it ends with the test (`Launched`'s deinit).
     func ownBroker(_ work: URL) async throws -> (process: Launched, address: String) {
         let addressFile = work.appendingPathComponent("broker.addr")
-        let broker = try Launched(infrastructure.executable("slipway-devbroker"),
-                                  ["--port", "\(try freeTCPPort())", "--address-file", addressFile.path, "--log-level", "warning"],
-                                  log: work.appendingPathComponent("broker.log"))
+        let broker = try Launched(
+            infrastructure.executable("slipway-devbroker"),
+            ["--port", "\(try freeTCPPort())", "--address-file", addressFile.path, "--log-level", "warning"],
+            log: work.appendingPathComponent("broker.log"))
         try await broker.waitUntil("dev broker listening") { FileManager.default.fileExists(atPath: addressFile.path) }
         let address = try String(contentsOf: addressFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         return (broker, address)
@@ -149,7 +158,9 @@ final class Launched: @unchecked Sendable {
 
     deinit { if process.isRunning { process.interrupt(); kill(process.processIdentifier, SIGKILL) } }
 
-    var exitStatus: Int32? { process.isRunning ? nil : process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus }
+    var exitStatus: Int32? {
+        process.isRunning ? nil : process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+    }
     var logTail: String { String((try? String(contentsOf: log, encoding: .utf8))?.suffix(2000) ?? "") }
 
     func waitUntil(_ what: String, _ condition: @Sendable () async throws -> Bool) async throws {

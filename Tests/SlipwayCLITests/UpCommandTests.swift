@@ -27,9 +27,11 @@ struct UpCommandTests {
         up.executableURL = URL(fileURLWithPath: slipway)
         // Embedded PostgreSQL and its own dev broker, as the README's command runs: the platform's real topics
         // must not be shared with other suites' services on the test broker.
-        up.arguments = ["up", "--data-dir", directory.appendingPathComponent(".slipway").path, "--gateway-port", "\(gatewayPort)",
-                        "--router-port", "\(routerPort)", "--router-admin-port", "\(routerAdminPort)",
-                        "--log-level", "warning"]
+        up.arguments = [
+            "up", "--data-dir", directory.appendingPathComponent(".slipway").path, "--gateway-port", "\(gatewayPort)",
+            "--router-port", "\(routerPort)", "--router-admin-port", "\(routerAdminPort)",
+            "--log-level", "warning",
+        ]
         up.currentDirectoryURL = directory
         up.standardOutput = try FileHandle(forWritingTo: logFile)
         up.standardError = up.standardOutput
@@ -82,7 +84,8 @@ struct UpCommandTests {
             try await eventually(timeout: .seconds(120), "cycle \(cycle): up again, every process ready", log: logFile) {
                 try run(slipway, ["status"] + dataDir).status == 0
             }
-            #expect(try await servedVersion(router, key: servingKey, within: .seconds(30)) == "1", "cycle \(cycle): the endpoint does not serve again")
+            #expect(
+                try await servedVersion(router, key: servingKey, within: .seconds(30)) == "1", "cycle \(cycle): the endpoint does not serve again")
         }
     }
 
@@ -115,7 +118,8 @@ struct UpCommandTests {
         let deadline = ContinuousClock.now + within
         while ContinuousClock.now < deadline {
             if let health = try? await router.get("/shop/health", headers: [.authorization: "Bearer \(key)"]), health.status == .ok,
-               let version = try? health.json()["model_version"] {
+                let version = try? health.json()["model_version"]
+            {
                 return "\(version)"
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -150,7 +154,9 @@ struct UpCommandTests {
 
         // A dataset whose transactions file is missing: the run fails at `examples`, saying which file.
         try await api.post("/api/datasets/", #"{"name": "missing-files", "transactions": "\#(directory.appendingPathComponent("gone.csv").path)"}"#)
-        try await api.post("/api/training-runs/", #"""
+        try await api.post(
+            "/api/training-runs/",
+            #"""
             {"name": "broken-model", "dataset_id": "missing-files", "feature_config_id": "b2b-default", "model_config_id": "two-tower-64"}
             """#, expect: .created)
         var failed: [String: Any] = [:]
@@ -207,7 +213,9 @@ struct UpCommandTests {
         #expect(try await waitForVersion("1", within: .seconds(5)), "the router never served v1")
         let (status, answer, raw) = try await predict(key)
         #expect(status == 200, "\(raw)")
-        let products = (answer["product_ids"] as? [String]) ?? ((answer["recommendations"] as? [[String: Any]])?.compactMap { $0["product_id"] as? String }) ?? []
+        let products =
+            (answer["product_ids"] as? [String]) ?? ((answer["recommendations"] as? [[String: Any]])?.compactMap { $0["product_id"] as? String })
+            ?? []
         #expect(products.count == 5, "\(raw)")
 
         // The registry shows what serves, from deploy-svc's events.
@@ -223,8 +231,12 @@ struct UpCommandTests {
         #expect(wrong == 401)
         #expect(wrongBody.replacingOccurrences(of: " ", with: "") == #"{"error":"unauthorized"}"#, "\(wrongBody)")
 
-        let v2 = try run(slipway, ["deploy", "b2b-retrieval", "--version", "2", "--endpoint", "shop", "--rollout", "10,50,100",
-                                   "--step-seconds", "1", "--gateway", gateway], in: directory)
+        let v2 = try run(
+            slipway,
+            [
+                "deploy", "b2b-retrieval", "--version", "2", "--endpoint", "shop", "--rollout", "10,50,100",
+                "--step-seconds", "1", "--gateway", gateway,
+            ], in: directory)
         #expect(v2.status == 0, "\(v2.output)")
         #expect(v2.output.contains("v2 10%"), "\(v2.output)")
         #expect(try await waitForVersion("2", within: .seconds(5)))
@@ -248,11 +260,14 @@ struct UpCommandTests {
         #expect(show.output.contains("not_serving"), "\(show.output)")
 
         // Auto-deploy: a run with deployment_config.enabled ends `deployed`, its version serving on the endpoint it named.
-        let body = try await api.post("/api/training-runs/", #"""
+        let body = try await api.post(
+            "/api/training-runs/",
+            #"""
             {"name": "b2b-retrieval", "dataset_id": "demo-b2b-300c-200p-9000t-s42", "feature_config_id": "b2b-default",
              "model_config_id": "two-tower-64", "training_params": {"epochs": 2},
              "deployment_config": {"enabled": true, "service_name": "auto-shop", "preset": "development"}}
-            """#, expect: .created).json()
+            """#, expect: .created
+        ).json()
         let runID = (body["training_run"] as? [String: Any])?["id"] as? String ?? ""
         var runView: [String: Any] = [:]
         for _ in 0..<300 {

@@ -61,10 +61,12 @@ struct EnvelopeTests {
 
     @Test func payloadOfWrongTypeThrows() throws {
         let envelope = try Self.sampleEnvelope()
-        #expect(throws: EventContractError.payloadTypeMismatch(
-            expected: "slipway.training.v1.TrainingRunFailed",
-            actual: "slipway.training.v1.TrainingRunCreated"
-        )) {
+        #expect(
+            throws: EventContractError.payloadTypeMismatch(
+                expected: "slipway.training.v1.TrainingRunFailed",
+                actual: "slipway.training.v1.TrainingRunCreated"
+            )
+        ) {
             _ = try envelope.payload(as: TrainingRunFailed.self)
         }
     }

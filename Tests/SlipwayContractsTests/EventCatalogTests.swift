@@ -26,8 +26,10 @@ struct EventCatalogTests {
     }
 
     @Test func unknownTypeReturnsNil() throws {
-        for name in ["", "TrainingRunCreated", "slipway.training.v1.Nope", "slipway.v1.EventEnvelope",
-                     "slipway.training.v1.TrainingRunConfig", "slipway.v1.FeatureValue"] {
+        for name in [
+            "", "TrainingRunCreated", "slipway.training.v1.Nope", "slipway.v1.EventEnvelope",
+            "slipway.training.v1.TrainingRunConfig", "slipway.v1.FeatureValue",
+        ] {
             #expect(EventCatalog.messageType(for: name) == nil, "\(name)")
             #expect(EventCatalog.entry(for: name) == nil)
             #expect(EventCatalog.context(forEventType: name) == nil)
@@ -56,15 +58,16 @@ struct EventCatalogTests {
     }
 
     @Test func topics() {
-        #expect(EventCatalog.topics == [
-            "slipway.training.events",
-            "slipway.registry.events",
-            "slipway.schedule.events",
-            "slipway.deploy.events",
-            "slipway.testing.events",
-            "slipway.metrics.events",
-            "slipway.serving.requests",
-        ])
+        #expect(
+            EventCatalog.topics == [
+                "slipway.training.events",
+                "slipway.registry.events",
+                "slipway.schedule.events",
+                "slipway.deploy.events",
+                "slipway.testing.events",
+                "slipway.metrics.events",
+                "slipway.serving.requests",
+            ])
         #expect(EventCatalog.topic(forContext: .deploy) == "slipway.deploy.events")
         #expect(EventCatalog.topic(forContext: "serving") == "slipway.serving.requests")
         #expect(EventCatalog.topic(forContext: "nope") == nil)
@@ -100,7 +103,9 @@ struct EventCatalogTests {
                 }
             }
         }
-        #expect(emitted == Set(EventCatalog.typeNames),
-                "missing from catalog: \(emitted.subtracting(EventCatalog.typeNames).sorted()); not emitted: \(Set(EventCatalog.typeNames).subtracting(emitted).sorted())")
+        #expect(
+            emitted == Set(EventCatalog.typeNames),
+            "missing from catalog: \(emitted.subtracting(EventCatalog.typeNames).sorted()); not emitted: \(Set(EventCatalog.typeNames).subtracting(emitted).sorted())"
+        )
     }
 }

@@ -31,8 +31,9 @@ struct EventRoundTripTests {
         #expect(event.hasScheduleID)
         try assertRoundTrips(event)
 
-        let json = try #require(try EventCatalog.decodeJSON(
-            typeName: TrainingRunCreated.protoMessageName, payload: event.serializedBytes()))
+        let json = try #require(
+            try EventCatalog.decodeJSON(
+                typeName: TrainingRunCreated.protoMessageName, payload: event.serializedBytes()))
         #expect(json.contains("\"scheduleId\":\"sched-1\""))
         #expect(json.contains("\"preset\":\"ENDPOINT_PRESET_PRODUCTION\""))
     }
@@ -157,10 +158,16 @@ struct EventRoundTripTests {
         event.testID = "t-1"
         event.passed = false
         event.checks = [
-            .with { $0.kind = .health; $0.status = .passed },
-            .with { $0.kind = .validation; $0.status = .failed; $0.message = "scores not sorted" },
+            .with {
+                $0.kind = .health; $0.status = .passed
+            },
+            .with {
+                $0.kind = .validation; $0.status = .failed; $0.message = "scores not sorted"
+            },
         ]
-        event.latency = .with { $0.count = 50; $0.p50Ms = 1.2; $0.p95Ms = 3.4; $0.p99Ms = 7.5 }
+        event.latency = .with {
+            $0.count = 50; $0.p50Ms = 1.2; $0.p95Ms = 3.4; $0.p99Ms = 7.5
+        }
         event.validationIssues = ["scores not sorted"]
         try assertRoundTrips(event)
     }
@@ -171,8 +178,12 @@ struct EventRoundTripTests {
         event.driftDetected = true
         event.severity = .high
         event.features = [
-            .with { $0.feature = "age"; $0.numeric = true; $0.psi = 0.31; $0.ksStatistic = 0.2; $0.severity = .high },
-            .with { $0.feature = "country"; $0.psi = 0.02; $0.severity = .none },
+            .with {
+                $0.feature = "age"; $0.numeric = true; $0.psi = 0.31; $0.ksStatistic = 0.2; $0.severity = .high
+            },
+            .with {
+                $0.feature = "country"; $0.psi = 0.02; $0.severity = .none
+            },
         ]
         try assertRoundTrips(event)
     }

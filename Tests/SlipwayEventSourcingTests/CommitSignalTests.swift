@@ -1,5 +1,6 @@
-@testable import SlipwayEventSourcing
 import Testing
+
+@testable import SlipwayEventSourcing
 
 /// The relay's wake-up: a commit ends a wait at once, and without commits each wait lasts its timeout —
 /// the bench found a timeout that left a signal behind, so the relay polled PostgreSQL without pause.

@@ -84,20 +84,26 @@ struct CounterTotals: Projection {
     var name: String = "counter_totals"
 
     var migrations: [Migration] {
-        [Migration(1, "counters", [
-            "CREATE TABLE counters (id text PRIMARY KEY, name text NOT NULL, total bigint NOT NULL, events bigint NOT NULL, version bigint NOT NULL)",
-        ])]
+        [
+            Migration(
+                1, "counters",
+                [
+                    "CREATE TABLE counters (id text PRIMARY KEY, name text NOT NULL, total bigint NOT NULL, events bigint NOT NULL, version bigint NOT NULL)"
+                ])
+        ]
     }
 
     func apply(_ events: [Recorded<Counter.Event>], on connection: PostgresConnection, logger: Logger) async throws {
         for recorded in events where recorded.aggregateType == Counter.aggregateType {
             switch recorded.event {
             case .created(let name):
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO counters (id, name, total, events, version) VALUES (\(recorded.aggregateID), \(name), 0, 1, \(recorded.version))
                     """, logger: logger)
             case .incremented(let by):
-                try await connection.query("""
+                try await connection.query(
+                    """
                     UPDATE counters SET total = total + \(by), events = events + 1, version = \(recorded.version)
                     WHERE id = \(recorded.aggregateID)
                     """, logger: logger)

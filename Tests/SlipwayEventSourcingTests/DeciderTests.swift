@@ -1,3 +1,4 @@
+import Foundation
 import SlipwayEventSourcing
 import SlipwayTestSupport
 import Testing
@@ -22,7 +23,9 @@ struct DeciderTests {
         Case(given: [], when: .create(name: ""), then: .rejected(.invalid), testDescription: "empty name is invalid"),
         Case(given: [], when: .increment(by: 1), then: .rejected(.notFound), testDescription: "increment a missing counter"),
         Case(given: [.created(name: "a")], when: .increment(by: 0), then: .rejected(.invalid), testDescription: "increment by zero"),
-        Case(given: [.created(name: "a"), .incremented(by: 2)], when: .increment(by: 3), then: .events([.incremented(by: 3)]), testDescription: "increment"),
+        Case(
+            given: [.created(name: "a"), .incremented(by: 2)], when: .increment(by: 3), then: .events([.incremented(by: 3)]),
+            testDescription: "increment"),
     ]
 
     @Test("given events, when command, then events or error", arguments: cases)
@@ -49,5 +52,3 @@ struct DeciderTests {
         #expect(first.uuidString.dropFirst(14).first == "7")
     }
 }
-
-import Foundation

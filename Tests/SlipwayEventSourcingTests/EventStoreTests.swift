@@ -47,13 +47,15 @@ struct EventStoreTests {
         try await withPostgres(url) { client in
             try await migrateCounterStore(client)
             let source = SourceService(url: url, client: client, topic: "unused")
-            let results = await source.store.executeAll(Counter.self, [
-                ("a", .create(name: "a"), CommandMetadata()),
-                ("a", .increment(by: 2), CommandMetadata()),
-                ("a", .create(name: "again"), CommandMetadata()),
-                ("b", .increment(by: 1), CommandMetadata()),
-                ("a", .increment(by: 3), CommandMetadata()),
-            ])
+            let results = await source.store.executeAll(
+                Counter.self,
+                [
+                    ("a", .create(name: "a"), CommandMetadata()),
+                    ("a", .increment(by: 2), CommandMetadata()),
+                    ("a", .create(name: "again"), CommandMetadata()),
+                    ("b", .increment(by: 1), CommandMetadata()),
+                    ("a", .increment(by: 3), CommandMetadata()),
+                ])
             #expect(results.map { (try? $0.get())?.version } == [1, 2, nil, nil, 3])
             let refusals: [CommandRejected.Kind?] = results.map { if case .failure(let error as CommandRejected) = $0 { error.kind } else { nil } }
             #expect(refusals == [nil, nil, .conflict, .notFound, nil])
@@ -94,8 +96,12 @@ struct EventStoreTests {
                         let id = "c\(round % 8)"
                         do {
                             switch round % 16 {
-                            case 3: try await source.store.execute(Counter.self, aggregateID: "missing", command: .increment(by: 1), metadata: CommandMetadata())
-                            case 7: try await source.store.execute(Counter.self, aggregateID: id, command: .increment(by: 1), metadata: CommandMetadata(expectedVersion: 0))
+                            case 3:
+                                try await source.store.execute(
+                                    Counter.self, aggregateID: "missing", command: .increment(by: 1), metadata: CommandMetadata())
+                            case 7:
+                                try await source.store.execute(
+                                    Counter.self, aggregateID: id, command: .increment(by: 1), metadata: CommandMetadata(expectedVersion: 0))
                             default: try await source.increment(id)
                             }
                             return (id, true)
@@ -130,7 +136,8 @@ struct EventStoreTests {
             try await replicaA.execute(Counter.self, aggregateID: "c1", command: .increment(by: 1), metadata: CommandMetadata())  // A caches v2
             try await replicaB.execute(Counter.self, aggregateID: "c1", command: .increment(by: 10), metadata: CommandMetadata())  // v3, unseen by A
             // A's cached state is at v2; the expected version 3 must match what is really stored.
-            let outcome = try await replicaA.execute(Counter.self, aggregateID: "c1", command: .increment(by: 100), metadata: CommandMetadata(expectedVersion: 3))
+            let outcome = try await replicaA.execute(
+                Counter.self, aggregateID: "c1", command: .increment(by: 100), metadata: CommandMetadata(expectedVersion: 3))
             #expect(outcome.version == 4)
             #expect(outcome.state.total == 111)
             await #expect(throws: ConcurrencyConflict.self) {

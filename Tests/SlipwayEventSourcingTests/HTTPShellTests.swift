@@ -32,13 +32,15 @@ struct HTTPShellTests {
             let routes = RouteCollection(context: SlipwayRequestContext.self)
             routes.post("/api/counters") { request, context in
                 let body = try await request.decode(as: CreateCounter.self, context: context)
-                let outcome = try await environment.execute(Counter.self, aggregateID: body.id, command: .create(name: body.name), metadata: try request.commandMetadata())
+                let outcome = try await environment.execute(
+                    Counter.self, aggregateID: body.id, command: .create(name: body.name), metadata: try request.commandMetadata())
                 return EditedResponse(status: .created, response: Version(version: outcome.version))
             }
             routes.post("/api/counters/:id/increments") { request, context in
                 let id = try context.parameters.require("id")
                 let body = try await request.decode(as: Increment.self, context: context)
-                let outcome = try await environment.execute(Counter.self, aggregateID: id, command: .increment(by: body.by), metadata: try request.commandMetadata())
+                let outcome = try await environment.execute(
+                    Counter.self, aggregateID: id, command: .increment(by: body.by), metadata: try request.commandMetadata())
                 return Version(version: outcome.version)
             }
             return ServiceComponents(routes: [routes])
@@ -52,11 +54,13 @@ struct HTTPShellTests {
             try await migrateCounterStore(client)
             let config = try ServiceConfig.load(service: "counters", defaultPort: 0, reader: ConfigReader(arguments: [], environment: [:]))
             let environment = ServiceEnvironment(
-                config: config, store: EventStore(service: "counters", client: client, logger: TestEnvironment.logger, readModel: definition.readModel),
+                config: config,
+                store: EventStore(service: "counters", client: client, logger: TestEnvironment.logger, readModel: definition.readModel),
                 postgres: client, httpClient: .slipwayInternal, logger: TestEnvironment.logger)
             let readiness = Readiness()
             readiness.markMigrated()
-            let router = SlipwayServiceRunner.buildRouter(definition, try definition.build(environment), environment: environment, readiness: readiness)
+            let router = SlipwayServiceRunner.buildRouter(
+                definition, try definition.build(environment), environment: environment, readiness: readiness)
             let app = Application(router: router)
             try await app.test(.live) { http in try await test(http, client) }
         }
@@ -91,21 +95,25 @@ struct HTTPShellTests {
     @Test("malformed JSON, a missing field and a mistyped field are 400s that name the problem")
     func malformedJSON() async throws {
         try await withApp { http, client in
-            try await http.execute(uri: "/api/counters", method: .post, headers: Self.json, body: ByteBuffer(string: "{not json")) { response throws in
+            try await http.execute(uri: "/api/counters", method: .post, headers: Self.json, body: ByteBuffer(string: "{not json")) {
+                response throws in
                 #expect(response.status == .badRequest)
                 #expect(try error(response).message.contains("not valid JSON"))
             }
-            try await http.execute(uri: "/api/counters", method: .post, headers: Self.json, body: ByteBuffer(string: #"{"id": "a"}"#)) { response throws in
+            try await http.execute(uri: "/api/counters", method: .post, headers: Self.json, body: ByteBuffer(string: #"{"id": "a"}"#)) {
+                response throws in
                 #expect(response.status == .badRequest)
                 let body = try error(response)
                 #expect(body.details["field"] == "name")
                 #expect(body.message.contains("name"))
             }
-            try await http.execute(uri: "/api/counters", method: .post, headers: Self.json, body: ByteBuffer(string: #"{"id": "a", "name": 5}"#)) { response throws in
+            try await http.execute(uri: "/api/counters", method: .post, headers: Self.json, body: ByteBuffer(string: #"{"id": "a", "name": 5}"#)) {
+                response throws in
                 #expect(response.status == .badRequest)
                 #expect(try error(response).details["field"] == "name")
             }
-            try await http.execute(uri: "/api/counters", method: .post, headers: Self.json, body: ByteBuffer(string: #"{"id": "a", "name": ""}"#)) { response throws in
+            try await http.execute(uri: "/api/counters", method: .post, headers: Self.json, body: ByteBuffer(string: #"{"id": "a", "name": ""}"#)) {
+                response throws in
                 #expect(response.status == .unprocessableContent)
                 #expect(try error(response).details["field"] == "name")
             }
@@ -117,22 +125,26 @@ struct HTTPShellTests {
     @Test("a stale If-Match version is a 409 with the current version")
     func staleVersion() async throws {
         try await withApp { http, client in
-            try await http.execute(uri: "/api/counters", method: .post, headers: Self.json, body: ByteBuffer(string: #"{"id": "a", "name": "a"}"#)) { response throws in
+            try await http.execute(uri: "/api/counters", method: .post, headers: Self.json, body: ByteBuffer(string: #"{"id": "a", "name": "a"}"#)) {
+                response throws in
                 #expect(response.status == .created)
             }
             var headers = Self.json
             headers[.ifMatch] = "1"
-            try await http.execute(uri: "/api/counters/a/increments", method: .post, headers: headers, body: ByteBuffer(string: #"{"by": 2}"#)) { response throws in
+            try await http.execute(uri: "/api/counters/a/increments", method: .post, headers: headers, body: ByteBuffer(string: #"{"by": 2}"#)) {
+                response throws in
                 #expect(response.status == .ok)
             }
-            try await http.execute(uri: "/api/counters/a/increments", method: .post, headers: headers, body: ByteBuffer(string: #"{"by": 2}"#)) { response throws in
+            try await http.execute(uri: "/api/counters/a/increments", method: .post, headers: headers, body: ByteBuffer(string: #"{"by": 2}"#)) {
+                response throws in
                 #expect(response.status == .conflict)
                 let body = try error(response)
                 #expect(body.code == "conflict")
                 #expect(body.details["current_version"] == "2")
             }
             headers[.ifMatch] = "yesterday"
-            try await http.execute(uri: "/api/counters/a/increments", method: .post, headers: headers, body: ByteBuffer(string: #"{"by": 2}"#)) { response throws in
+            try await http.execute(uri: "/api/counters/a/increments", method: .post, headers: headers, body: ByteBuffer(string: #"{"by": 2}"#)) {
+                response throws in
                 #expect(response.status == .badRequest)
                 #expect(try error(response).details["field"] == "If-Match")
             }
@@ -144,7 +156,9 @@ struct HTTPShellTests {
     func eventFeed() async throws {
         try await withApp { http, client in
             for id in ["a", "b", "c"] {
-                try await http.execute(uri: "/api/counters", method: .post, headers: Self.json, body: ByteBuffer(string: #"{"id": "\#(id)", "name": "\#(id)"}"#)) { _ in }
+                try await http.execute(
+                    uri: "/api/counters", method: .post, headers: Self.json, body: ByteBuffer(string: #"{"id": "\#(id)", "name": "\#(id)"}"#)
+                ) { _ in }
             }
             try await client.query("UPDATE slipway.events SET source_position = sequence", logger: TestEnvironment.logger)
             try await http.execute(uri: "/internal/events?after=1&limit=10", method: .get) { response throws in
@@ -176,7 +190,9 @@ struct HTTPShellTests {
     @Test("replay through the internal API verifies the live read model")
     func replayRoute() async throws {
         try await withApp { http, _ in
-            try await http.execute(uri: "/api/counters", method: .post, headers: Self.json, body: ByteBuffer(string: #"{"id": "a", "name": "a"}"#)) { _ in }
+            try await http.execute(uri: "/api/counters", method: .post, headers: Self.json, body: ByteBuffer(string: #"{"id": "a", "name": "a"}"#)) {
+                _ in
+            }
             try await http.execute(uri: "/internal/replay?verify=true", method: .post) { response throws in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains(#""verified":true"#))

@@ -1,10 +1,11 @@
 import Foundation
 import PostgresNIO
 import SlipwayContracts
-@testable import SlipwayEventSourcing
 import SlipwayKafka
 import SlipwayTestSupport
 import Testing
+
+@testable import SlipwayEventSourcing
 
 /// The outbox relay and a projection in another service (its own database and consumer group),
 /// over the dev broker started by `scripts/test`.
@@ -30,7 +31,8 @@ struct RelayAndProjectorTests {
 
             // Restarted relay and the other service's projection.
             let relay = try source.relay(brokers: brokers)
-            let projector = makeProjector(client: sinkClient, service: "source", topic: topic, feed: EmptyFeed(), brokers: brokers, group: "sink.\(topic)")
+            let projector = makeProjector(
+                client: sinkClient, service: "source", topic: topic, feed: EmptyFeed(), brokers: brokers, group: "sink.\(topic)")
             try await withBackground([{ try await relay.run() }, { try await projector.run() }]) {
                 try await eventually("sink applied all 50 events") {
                     try await checkpoint(sinkClient, projection: "counter_totals", source: "source") == 50
@@ -61,7 +63,9 @@ struct RelayAndProjectorTests {
                 let first = makeProjector(client: sinkClient, service: "source", topic: topic, feed: feed, brokers: brokers, group: "sink.\(topic)")
                 try await withBackground([{ try await first.run() }]) {
                     for _ in 0..<29 { try await source.increment("a") }
-                    try await eventually("first 30 applied") { try await checkpoint(sinkClient, projection: "counter_totals", source: "source") == 30 }
+                    try await eventually("first 30 applied") {
+                        try await checkpoint(sinkClient, projection: "counter_totals", source: "source") == 30
+                    }
                 }
                 for _ in 0..<30 { try await source.increment("a") }
                 let second = makeProjector(client: sinkClient, service: "source", topic: topic, feed: feed, brokers: brokers, group: "sink.\(topic)")
@@ -91,7 +95,9 @@ struct RelayAndProjectorTests {
                 envelope.payload = Data(try event.encodePayload())
                 return envelope
             }
-            let projector = makeProjector(client: sinkClient, service: "source", topic: "unused", feed: StaticFeed(events: envelopes), brokers: environment.kafkaBrokers, group: "unused")
+            let projector = makeProjector(
+                client: sinkClient, service: "source", topic: "unused", feed: StaticFeed(events: envelopes), brokers: environment.kafkaBrokers,
+                group: "unused")
             var states = ["source": Projector.SourceState(checkpoint: 0)]
             // 3 and 4 arrive first: held back.
             try await projector.handle([message(envelopes[2]), message(envelopes[3])], &states)
@@ -106,14 +112,16 @@ struct RelayAndProjectorTests {
     }
 
     func message(_ envelope: EventEnvelope) throws -> KafkaMessage {
-        KafkaMessage(topic: "t", partition: 0, offset: envelope.sourcePosition, key: nil, value: try envelope.serializedBytes(), headers: [], timestamp: nil)
+        KafkaMessage(
+            topic: "t", partition: 0, offset: envelope.sourcePosition, key: nil, value: try envelope.serializedBytes(), headers: [], timestamp: nil)
     }
 }
 
 /// Reads a topic from the beginning with a fresh group and returns the source positions seen.
 func readAllPositions(topic: String, brokers: String, atLeast count: Int) async throws -> [Int64] {
     let consumer = try KafkaConsumer(
-        configuration: KafkaConsumerConfiguration(bootstrapServers: brokers, groupId: "reader.\(UUID().uuidString)", topics: [topic], fetchWaitMaxMs: 10),
+        configuration: KafkaConsumerConfiguration(
+            bootstrapServers: brokers, groupId: "reader.\(UUID().uuidString)", topics: [topic], fetchWaitMaxMs: 10),
         logger: TestEnvironment.logger)
     var positions: [Int64] = []
     let deadline = ContinuousClock.now + .seconds(20)

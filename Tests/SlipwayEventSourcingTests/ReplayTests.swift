@@ -1,8 +1,9 @@
 import Foundation
 import PostgresNIO
-@testable import SlipwayEventSourcing
 import SlipwayTestSupport
 import Testing
+
+@testable import SlipwayEventSourcing
 
 @Suite("Replay into a fresh schema", .serialized, .timeLimit(.minutes(2)))
 struct ReplayTests {
@@ -41,7 +42,9 @@ struct ReplayTests {
             for round in 0..<45 { try await source.increment("c\(round % 5)") }
             // Publish positions as the relay would, without Kafka: the feed is what a replay reads.
             try await sourceClient.query("UPDATE slipway.events SET source_position = sequence", logger: TestEnvironment.logger)
-            let projector = makeProjector(client: sinkClient, service: "source", topic: "unused", feed: LocalEventFeed(store: source.store), brokers: environment.kafkaBrokers, group: "unused")
+            let projector = makeProjector(
+                client: sinkClient, service: "source", topic: "unused", feed: LocalEventFeed(store: source.store), brokers: environment.kafkaBrokers,
+                group: "unused")
             var states: [String: Projector.SourceState] = ["source": .init(checkpoint: 0)]
             try await projector.catchUp("source", &states)
             #expect(try await checkpoint(sinkClient, projection: "counter_totals", source: "source") == 50)

@@ -56,7 +56,8 @@ func withBackground<T: Sendable>(_ loops: [@Sendable () async throws -> Void], _
 }
 
 func checkpoint(_ client: PostgresClient, projection: String, source: String) async throws -> Int64 {
-    let rows = try await client.query("""
+    let rows = try await client.query(
+        """
         SELECT position FROM slipway.projection_checkpoints WHERE projection = \(projection) AND source_service = \(source)
         """, logger: TestEnvironment.logger)
     for try await position in rows.decode(Int64.self) { return position }
@@ -77,7 +78,8 @@ struct SourceService {
 
     init(url: DatabaseURL, client: PostgresClient, topic: String, maxAttempts: Int = 4) {
         self.url = url
-        self.store = EventStore(service: "source", client: client, logger: TestEnvironment.logger, readModel: CounterTotals(), maxAttempts: maxAttempts)
+        self.store = EventStore(
+            service: "source", client: client, logger: TestEnvironment.logger, readModel: CounterTotals(), maxAttempts: maxAttempts)
         self.topic = topic
     }
 
@@ -87,7 +89,8 @@ struct SourceService {
         configuration.retryDelay = .milliseconds(200)
         let service = store.service
         return OutboxRelay(store: store, configuration: configuration, logger: TestEnvironment.logger, afterPublish: afterPublish) {
-            try KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: brokers, clientId: "\(service)-relay"), logger: TestEnvironment.logger)
+            try KafkaProducer(
+                configuration: KafkaProducerConfiguration(bootstrapServers: brokers, clientId: "\(service)-relay"), logger: TestEnvironment.logger)
         }
     }
 

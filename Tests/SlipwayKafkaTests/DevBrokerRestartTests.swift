@@ -2,8 +2,9 @@ import Foundation
 import Logging
 import SlipwayKafka
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs the built `slipway-devbroker` executable (from the build products directory, next
@@ -31,7 +32,8 @@ final class DevBrokerProcess {
         addressFile = FileManager.default.temporaryDirectory
             .appendingPathComponent("devbroker-\(UUID().uuidString).addr")
         process.executableURL = try Self.executable
-        process.arguments = ["--port", "\(port)", "--address-file", addressFile.path, "--log-level", "warning", "--brokers", "\(brokers)"]
+        process.arguments =
+            ["--port", "\(port)", "--address-file", addressFile.path, "--log-level", "warning", "--brokers", "\(brokers)"]
             + topics.flatMap { ["--topic", $0] }
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -82,9 +84,10 @@ struct DevBrokerRestartTests {
             configuration: KafkaConsumerConfiguration(
                 bootstrapServers: bootstrap, groupId: TestSupport.unique("group"), topics: [topic]),
             logger: logger)
-        let before = try await producer.send((0..<5).map {
-            KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0)"), value: TestSupport.bytes("before-\($0)"))
-        })
+        let before = try await producer.send(
+            (0..<5).map {
+                KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0)"), value: TestSupport.bytes("before-\($0)"))
+            })
         #expect(before.count == 5)
         let receivedBefore = try await TestSupport.consume(consumer, count: 5)
         #expect(Set(receivedBefore.map { TestSupport.string($0.value)! }) == Set((0..<5).map { "before-\($0)" }))
@@ -97,9 +100,10 @@ struct DevBrokerRestartTests {
 
         let clock = ContinuousClock()
         let start = clock.now
-        let after = try await producer.send((0..<5).map {
-            KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0)"), value: TestSupport.bytes("after-\($0)"))
-        })
+        let after = try await producer.send(
+            (0..<5).map {
+                KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0)"), value: TestSupport.bytes("after-\($0)"))
+            })
         let producerRecovery = clock.now - start
         #expect(after.count == 5)
         let receivedAfter = try await TestSupport.consume(consumer, count: 5, timeout: .seconds(40))
@@ -110,9 +114,10 @@ struct DevBrokerRestartTests {
         #expect(receivedAfter.map(\.offset).min() == 0)
 
         // And it keeps going: a later batch arrives in full, nothing from before the restart.
-        _ = try await producer.send((0..<20).map {
-            KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0)"), value: TestSupport.bytes("later-\($0)"))
-        })
+        _ = try await producer.send(
+            (0..<20).map {
+                KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0)"), value: TestSupport.bytes("later-\($0)"))
+            })
         let later = try await TestSupport.consume(consumer, count: 20)
         #expect(Set(later.map { TestSupport.string($0.value)! }) == Set((0..<20).map { "later-\($0)" }))
         try await consumer.commit()
@@ -142,9 +147,11 @@ extension DevBrokerRestartTests {
         let start = clock.now
         var delivered = 0
         for batchStart in stride(from: 0, to: total, by: 1_000) {
-            delivered += try await producer.send((batchStart..<batchStart + 1_000).map {
-                KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("aggregate-\($0 % 500)"), value: payload)
-            }).count
+            delivered += try await producer.send(
+                (batchStart..<batchStart + 1_000).map {
+                    KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("aggregate-\($0 % 500)"), value: payload)
+                }
+            ).count
         }
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

@@ -62,9 +62,10 @@ struct KafkaRoundTripTests {
         try cluster.createTopic(topic, partitions: 2)
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
-        _ = try await producer.send((0..<100).map {
-            KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0 % 7)"), value: TestSupport.bytes("m\($0)"))
-        })
+        _ = try await producer.send(
+            (0..<100).map {
+                KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0 % 7)"), value: TestSupport.bytes("m\($0)"))
+            })
 
         let config = KafkaConsumerConfiguration(bootstrapServers: cluster.bootstrapServers, groupId: group, topics: [topic])
         // First consumer processes exactly 50 messages, stores their offsets, commits, leaves.
@@ -102,9 +103,10 @@ struct KafkaRoundTripTests {
         try cluster.createTopic(topic, partitions: 2)
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
-        _ = try await producer.send((0..<20).map {
-            KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0)"), value: TestSupport.bytes("m\($0)"))
-        })
+        _ = try await producer.send(
+            (0..<20).map {
+                KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0)"), value: TestSupport.bytes("m\($0)"))
+            })
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
                 bootstrapServers: cluster.bootstrapServers, groupId: TestSupport.unique("group"), topics: [topic]),
@@ -176,9 +178,10 @@ extension KafkaRoundTripTests {
         try cluster.createTopic(topic, partitions: 3)
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
-        _ = try await producer.send((0..<5_000).map {
-            KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0 % 50)"), value: TestSupport.bytes("m\($0)"))
-        })
+        _ = try await producer.send(
+            (0..<5_000).map {
+                KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0 % 50)"), value: TestSupport.bytes("m\($0)"))
+            })
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
                 bootstrapServers: cluster.bootstrapServers, groupId: TestSupport.unique("group"), topics: [topic],
@@ -208,9 +211,10 @@ extension DevBrokerRestartTests {
         let bootstrap = try await broker.bootstrapAddress()
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(bootstrapServers: bootstrap), logger: logger)
-        let reports = try await producer.send((0..<300).map {
-            KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0)"), value: TestSupport.bytes("m\($0)"))
-        })
+        let reports = try await producer.send(
+            (0..<300).map {
+                KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0)"), value: TestSupport.bytes("m\($0)"))
+            })
         #expect(Set(reports.map(\.partition)).count == 6)
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(

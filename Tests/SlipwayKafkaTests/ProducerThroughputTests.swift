@@ -53,9 +53,10 @@ extension ProducerThroughputTests {
             configuration: KafkaProducerConfiguration(
                 bootstrapServers: cluster.bootstrapServers, extra: ["queue.buffering.max.messages": "500"]),
             logger: logger)
-        let reports = try await producer.send((0..<5_000).map {
-            KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0 % 10)"), value: TestSupport.bytes("m\($0)"))
-        })
+        let reports = try await producer.send(
+            (0..<5_000).map {
+                KafkaOutgoingMessage(topic: topic, key: TestSupport.bytes("k\($0 % 10)"), value: TestSupport.bytes("m\($0)"))
+            })
         #expect(reports.count == 5_000)
         #expect(Set(reports.map { "\($0.partition)/\($0.offset)" }).count == 5_000)
         await producer.shutdown()

@@ -5,63 +5,64 @@ import Testing
 
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct EmbeddedPostgresTests {
-  @Test func initStartQueryStopAndRestartOnTheSamePort() async throws {
-    let temp = try TemporaryDirectory("pg")
-    defer { temp.cleanup() }
-    let directory = temp.url.appendingPathComponent("postgres")
-    let postgres = EmbeddedPostgres(directory: directory)
+    @Test func initStartQueryStopAndRestartOnTheSamePort() async throws {
+        let temp = try TemporaryDirectory("pg")
+        defer { temp.cleanup() }
+        let directory = temp.url.appendingPathComponent("postgres")
+        let postgres = EmbeddedPostgres(directory: directory)
 
-    let url = try await postgres.start()
-    #expect(url.absoluteString.hasPrefix("postgres://postgres@127.0.0.1:"))
-    let bin = try EmbeddedPostgres.findBinaries()
-    let (status, output) = try runCommand(bin.appendingPathComponent("psql").path, ["-d", url.absoluteString, "-tAc", "select 1"])
-    #expect(status == 0, "psql: \(output)")
-    #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
-    let running = try #require(postgres.runningCluster())
-    #expect(url.port == running.port)
+        let url = try await postgres.start()
+        #expect(url.absoluteString.hasPrefix("postgres://postgres@127.0.0.1:"))
+        let bin = try EmbeddedPostgres.findBinaries()
+        let (status, output) = try runCommand(bin.appendingPathComponent("psql").path, ["-d", url.absoluteString, "-tAc", "select 1"])
+        #expect(status == 0, "psql: \(output)")
+        #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        let running = try #require(postgres.runningCluster())
+        #expect(url.port == running.port)
 
-    // A second manager for the same directory reuses the running cluster.
-    let again = try await EmbeddedPostgres(directory: directory).start()
-    #expect(again == url)
+        // A second manager for the same directory reuses the running cluster.
+        let again = try await EmbeddedPostgres(directory: directory).start()
+        #expect(again == url)
 
-    try await postgres.ensureDatabase("registry_svc")
-    try await postgres.ensureDatabase("registry_svc")
-    let (listed, names) = try runCommand(
-      bin.appendingPathComponent("psql").path, ["-d", url.absoluteString, "-tAc", "select datname from pg_database"])
-    #expect(listed == 0 && names.contains("registry_svc"))
+        try await postgres.ensureDatabase("registry_svc")
+        try await postgres.ensureDatabase("registry_svc")
+        let (listed, names) = try runCommand(
+            bin.appendingPathComponent("psql").path, ["-d", url.absoluteString, "-tAc", "select datname from pg_database"])
+        #expect(listed == 0 && names.contains("registry_svc"))
 
-    try await postgres.stop()
-    #expect(postgres.runningCluster() == nil)
-    try await postgres.stop()  // idempotent
+        try await postgres.stop()
+        #expect(postgres.runningCluster() == nil)
+        try await postgres.stop()  // idempotent
 
-    // Restart: the data survives and the remembered port is reused.
-    let restarted = try await postgres.start()
-    #expect(restarted == url)
-    let (_, afterRestart) = try runCommand(
-      bin.appendingPathComponent("psql").path, ["-d", url.absoluteString, "-tAc", "select count(*) from pg_database where datname = 'registry_svc'"])
-    #expect(afterRestart.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
-    try await postgres.stop()
-  }
-
-  @Test func missingBinariesTellTheUserToRunSetup() throws {
-    let error = #expect(throws: LocalRuntimeError.self) {
-      try EmbeddedPostgres.findBinaries(root: URL(fileURLWithPath: "/nonexistent/postgresql"))
+        // Restart: the data survives and the remembered port is reused.
+        let restarted = try await postgres.start()
+        #expect(restarted == url)
+        let (_, afterRestart) = try runCommand(
+            bin.appendingPathComponent("psql").path,
+            ["-d", url.absoluteString, "-tAc", "select count(*) from pg_database where datname = 'registry_svc'"])
+        #expect(afterRestart.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        try await postgres.stop()
     }
-    #expect(error?.description.contains("scripts/setup") == true)
-  }
 
-  @Test func requestedBusyPortIsReportedClearly() async throws {
-    let temp = try TemporaryDirectory("pgport")
-    defer { temp.cleanup() }
-    // Hold a port with a listening Python socket.
-    let port = try freeTCPPort()
-    let holder = Process()
-    holder.executableURL = try python3
-    holder.arguments = ["-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(port))); s.listen(); time.sleep(60)"]
-    try holder.run()
-    defer { holder.terminate() }
-    #expect(await eventually { !isTCPPortFree(port) })
-    let postgres = EmbeddedPostgres(directory: temp.url.appendingPathComponent("pg"), port: port)
-    await #expect(throws: LocalRuntimeError.portInUse(port)) { try await postgres.start() }
-  }
+    @Test func missingBinariesTellTheUserToRunSetup() throws {
+        let error = #expect(throws: LocalRuntimeError.self) {
+            try EmbeddedPostgres.findBinaries(root: URL(fileURLWithPath: "/nonexistent/postgresql"))
+        }
+        #expect(error?.description.contains("scripts/setup") == true)
+    }
+
+    @Test func requestedBusyPortIsReportedClearly() async throws {
+        let temp = try TemporaryDirectory("pgport")
+        defer { temp.cleanup() }
+        // Hold a port with a listening Python socket.
+        let port = try freeTCPPort()
+        let holder = Process()
+        holder.executableURL = try python3
+        holder.arguments = ["-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(port))); s.listen(); time.sleep(60)"]
+        try holder.run()
+        defer { holder.terminate() }
+        #expect(await eventually { !isTCPPortFree(port) })
+        let postgres = EmbeddedPostgres(directory: temp.url.appendingPathComponent("pg"), port: port)
+        await #expect(throws: LocalRuntimeError.portInUse(port)) { try await postgres.start() }
+    }
 }

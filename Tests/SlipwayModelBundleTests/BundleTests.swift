@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SlipwayModelBundle
 
 func tempDir(_ name: String = #function) -> URL {
@@ -36,18 +37,22 @@ func makeBundle(candidates n: Int = 300, dim d: Int = 16, seed: UInt64 = 1) -> M
     ]
     let manifest = Manifest(
         modelName: "test", createdAt: "2026-01-01T00:00:00Z",
-        inputSchema: .init(query: query.map { .init(name: $0.name, type: $0.type, required: $0.required) },
-                           candidate: [.init(name: "product_id", type: .string, required: true)]),
+        inputSchema: .init(
+            query: query.map { .init(name: $0.name, type: $0.type, required: $0.required) },
+            candidate: [.init(name: "product_id", type: .string, required: true)]),
         transforms: [], queryTower: .init(layers: [12], outputDim: d, l2Normalize: true, weightsFile: "query_tower.bin"),
         candidateTower: .init(layers: [], outputDim: d, l2Normalize: true, weightsFile: nil),
         outputDim: d, temperature: 0.1, candidates: .init(count: n, dim: d, idFeature: "product_id"),
         metrics: ["recall_at_100": 0.5], lineage: .init(datasetId: "ds", featureConfigId: "fc", modelConfigId: "mc", trainingRunId: "tr"))
-    return ModelBundle(manifest: manifest, preprocessing: Preprocessing(query: query, candidate: candidate), queryTower: qt,
-                       candidateEmbeddings: (0..<(n * d)).map { _ in r.next() }, candidateIds: (0..<n).map { "SKU-\(1000 + $0 * 3)" })
+    return ModelBundle(
+        manifest: manifest, preprocessing: Preprocessing(query: query, candidate: candidate), queryTower: qt,
+        candidateEmbeddings: (0..<(n * d)).map { _ in r.next() }, candidateIds: (0..<n).map { "SKU-\(1000 + $0 * 3)" })
 }
 
-let sampleQuery: [String: FeatureValue] = ["customer_id": .string("C3"), "city": .string("Warsaw"), "revenue": .double(120),
-                                           "seen_at": .string("2025-03-14T10:00:00Z"), "size": .int(42)]
+let sampleQuery: [String: FeatureValue] = [
+    "customer_id": .string("C3"), "city": .string("Warsaw"), "revenue": .double(120),
+    "seen_at": .string("2025-03-14T10:00:00Z"), "size": .int(42),
+]
 
 @Suite struct BundleFormatTests {
     @Test func roundTripPreservesEverything() throws {
@@ -87,7 +92,9 @@ let sampleQuery: [String: FeatureValue] = ["customer_id": .string("C3"), "city":
         #expect(throws: BundleError.missingFile(path: missing.appendingPathComponent("manifest.json").path)) {
             try ModelBundle.load(from: missing)
         }
-        #expect(throws: BundleError.notADirectory(path: "/nonexistent/bundle")) { try ModelBundle.load(from: URL(fileURLWithPath: "/nonexistent/bundle")) }
+        #expect(throws: BundleError.notADirectory(path: "/nonexistent/bundle")) {
+            try ModelBundle.load(from: URL(fileURLWithPath: "/nonexistent/bundle"))
+        }
 
         let dir = tempDir()
         try makeBundle().write(to: dir)
@@ -161,8 +168,10 @@ let sampleQuery: [String: FeatureValue] = ["customer_id": .string("C3"), "city":
     @Test func batchEqualsSingle() throws {
         let s = try Scorer(bundle: makeBundle(candidates: 700, dim: 16))
         let instances: [[String: FeatureValue]] = (0..<13).map { i in
-            ["customer_id": .string("C\(i)"), "city": .string(i % 2 == 0 ? "Warsaw" : "Gdansk"), "revenue": .int(i * 10),
-             "seen_at": .int(1_700_000_000 + i * 86400), "size": .int(i * 9)]
+            [
+                "customer_id": .string("C\(i)"), "city": .string(i % 2 == 0 ? "Warsaw" : "Gdansk"), "revenue": .int(i * 10),
+                "seen_at": .int(1_700_000_000 + i * 86400), "size": .int(i * 9),
+            ]
         }
         let batch = try s.recommendBatch(instances, k: 10)
         for (i, inst) in instances.enumerated() {

@@ -37,12 +37,14 @@ struct ConfigTests {
         #expect(!config.database.description.contains("secret"), "passwords never reach logs")
     }
 
-    @Test("bad values are rejected with the setting's name", arguments: [
-        ["--database-url", "mysql://x"],
-        ["--database-url", "postgres://h/db?sslmode=sometimes"],
-        ["--peer", "registry"],
-        ["--log-level", "loud"],
-    ])
+    @Test(
+        "bad values are rejected with the setting's name",
+        arguments: [
+            ["--database-url", "mysql://x"],
+            ["--database-url", "postgres://h/db?sslmode=sometimes"],
+            ["--peer", "registry"],
+            ["--log-level", "loud"],
+        ])
     func rejects(arguments: [String]) {
         #expect(throws: ConfigError.self) {
             try ServiceConfig.load(service: "training", defaultPort: 1, reader: ConfigReader(arguments: arguments, environment: [:]))

@@ -57,32 +57,42 @@ public struct APITestClient: Sendable {
     }
 
     @discardableResult
-    public func get(_ path: String, headers: HTTPFields = [:], expect status: HTTPResponse.Status? = nil,
-                    sourceLocation: SourceLocation = #_sourceLocation) async throws -> APIResponse {
+    public func get(
+        _ path: String, headers: HTTPFields = [:], expect status: HTTPResponse.Status? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> APIResponse {
         try await send(.get, path, headers: headers, expect: status, sourceLocation: sourceLocation)
     }
 
     @discardableResult
-    public func post(_ path: String, _ json: String? = nil, headers: HTTPFields = [:], expect status: HTTPResponse.Status? = nil,
-                     sourceLocation: SourceLocation = #_sourceLocation) async throws -> APIResponse {
+    public func post(
+        _ path: String, _ json: String? = nil, headers: HTTPFields = [:], expect status: HTTPResponse.Status? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> APIResponse {
         try await send(.post, path, json, headers: headers, expect: status, sourceLocation: sourceLocation)
     }
 
     @discardableResult
-    public func put(_ path: String, _ json: String? = nil, headers: HTTPFields = [:], expect status: HTTPResponse.Status? = nil,
-                    sourceLocation: SourceLocation = #_sourceLocation) async throws -> APIResponse {
+    public func put(
+        _ path: String, _ json: String? = nil, headers: HTTPFields = [:], expect status: HTTPResponse.Status? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> APIResponse {
         try await send(.put, path, json, headers: headers, expect: status, sourceLocation: sourceLocation)
     }
 
     @discardableResult
-    public func patch(_ path: String, _ json: String? = nil, headers: HTTPFields = [:], expect status: HTTPResponse.Status? = nil,
-                      sourceLocation: SourceLocation = #_sourceLocation) async throws -> APIResponse {
+    public func patch(
+        _ path: String, _ json: String? = nil, headers: HTTPFields = [:], expect status: HTTPResponse.Status? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> APIResponse {
         try await send(.patch, path, json, headers: headers, expect: status, sourceLocation: sourceLocation)
     }
 
     @discardableResult
-    public func delete(_ path: String, _ json: String? = nil, headers: HTTPFields = [:], expect status: HTTPResponse.Status? = nil,
-                       sourceLocation: SourceLocation = #_sourceLocation) async throws -> APIResponse {
+    public func delete(
+        _ path: String, _ json: String? = nil, headers: HTTPFields = [:], expect status: HTTPResponse.Status? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> APIResponse {
         try await send(.delete, path, json, headers: headers, expect: status, sourceLocation: sourceLocation)
     }
 }

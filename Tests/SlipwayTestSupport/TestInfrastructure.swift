@@ -14,11 +14,13 @@ public struct TestInfrastructure: Decodable, Sendable {
     /// A scratch directory `scripts/test` removes after the run.
     public let workDirectory: String
 
-    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     public static let shared: TestInfrastructure = {
         let file = packageRoot.appendingPathComponent(".slipway-test/env.json")
-        guard let data = try? Data(contentsOf: file), let infrastructure = try? PlatformJSON.decoder.decode(TestInfrastructure.self, from: data) else {
+        guard let data = try? Data(contentsOf: file), let infrastructure = try? PlatformJSON.decoder.decode(TestInfrastructure.self, from: data)
+        else {
             fatalError("integration tests need \(file.path): run them through `make test` (scripts/test), which starts PostgreSQL and the dev broker")
         }
         return infrastructure

@@ -4,6 +4,7 @@ import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayTestSupport
 import Testing
+
 @testable import TrainingCore
 
 /// Datasets, feature configs and model configs: a definition is checked and recorded once.
@@ -83,7 +84,11 @@ struct CatalogDeciderTests {
             .init(field: "split.strategy", definition: with { $0.split = DatasetSplit(strategy: "kfold") }),
             .init(field: "split.test_fraction", definition: with { $0.split = DatasetSplit(testFraction: 0.5) }),
             // The first rule broken is the one answered.
-            .init(field: "transactions", definition: with { $0.transactions = "x.csv"; $0.format = "xlsx" }),
+            .init(
+                field: "transactions",
+                definition: with {
+                    $0.transactions = "x.csv"; $0.format = "xlsx"
+                }),
         ]
     }
 
@@ -103,7 +108,10 @@ struct CatalogDeciderTests {
 
     static let features = FeatureConfigDefinition(
         name: "fc", description: "f", query: [RecommenderKit.FeatureSpec(name: "customer_id")],
-        candidate: [RecommenderKit.FeatureSpec(name: "product_id", embeddingDim: 8), RecommenderKit.FeatureSpec(name: "price", type: .float, transform: .bucketize, buckets: 5)])
+        candidate: [
+            RecommenderKit.FeatureSpec(name: "product_id", embeddingDim: 8),
+            RecommenderKit.FeatureSpec(name: "price", type: .float, transform: .bucketize, buckets: 5),
+        ])
 
     @Test("a feature config is created with each tower's features")
     func createFeatureConfig() throws {
@@ -133,8 +141,12 @@ struct CatalogDeciderTests {
             .init(field: "name", definition: .init(name: "FC", query: [customer], candidate: [product])),
             .init(field: "query", definition: .init(name: "fc", query: [], candidate: [product])),
             .init(field: "candidate", definition: .init(name: "fc", query: [customer], candidate: [RecommenderKit.FeatureSpec(name: "category")])),
-            .init(field: "query[0].transform", definition: .init(name: "fc", query: [.init(name: "c", type: .string, transform: .normalize)], candidate: [product])),
-            .init(field: "candidate[1].embedding_dim", definition: .init(name: "fc", query: [customer], candidate: [product, .init(name: "x", embeddingDim: 0)])),
+            .init(
+                field: "query[0].transform",
+                definition: .init(name: "fc", query: [.init(name: "c", type: .string, transform: .normalize)], candidate: [product])),
+            .init(
+                field: "candidate[1].embedding_dim",
+                definition: .init(name: "fc", query: [customer], candidate: [product, .init(name: "x", embeddingDim: 0)])),
             .init(field: "query[1].name", definition: .init(name: "fc", query: [customer, customer], candidate: [product])),
         ]
     }
@@ -162,13 +174,15 @@ struct CatalogDeciderTests {
         expectRejection(ModelConfigDecider.self, given: history, when: .create(definition), kind: .conflict, field: "name")
     }
 
-    @Test("a model config that breaks a rule names its field", arguments: [
-        ("model_type", ModelConfigDefinition(name: "mc", modelType: "gan")),
-        ("query_layers", ModelConfigDefinition(name: "mc", queryLayers: [1, 2, 3, 4, 5])),
-        ("candidate_layers", ModelConfigDefinition(name: "mc", candidateLayers: [0])),
-        ("output_dim", ModelConfigDefinition(name: "mc", outputDim: 1)),
-        ("temperature", ModelConfigDefinition(name: "mc", temperature: 0)),
-    ])
+    @Test(
+        "a model config that breaks a rule names its field",
+        arguments: [
+            ("model_type", ModelConfigDefinition(name: "mc", modelType: "gan")),
+            ("query_layers", ModelConfigDefinition(name: "mc", queryLayers: [1, 2, 3, 4, 5])),
+            ("candidate_layers", ModelConfigDefinition(name: "mc", candidateLayers: [0])),
+            ("output_dim", ModelConfigDefinition(name: "mc", outputDim: 1)),
+            ("temperature", ModelConfigDefinition(name: "mc", temperature: 0)),
+        ])
     func badModelConfig(_ field: String, _ definition: ModelConfigDefinition) {
         expectRejection(ModelConfigDecider.self, given: [], when: .create(definition), kind: .invalid, field: field)
     }
@@ -185,19 +199,21 @@ struct RunSettingsTests {
         return settings
     }
 
-    @Test("a setting out of range names its field", arguments: [
-        ("training_params.epochs", RunSettingsTests.with { $0.trainingParams = .init(epochs: 0) }),
-        ("training_params.optimizer", RunSettingsTests.with { $0.trainingParams = .init(optimizer: "lbfgs") }),
-        ("training_params.learning_rate", RunSettingsTests.with { $0.trainingParams = .init(learningRate: -1) }),
-        ("training_params.batch_size", RunSettingsTests.with { $0.trainingParams = .init(batchSize: 1) }),
-        ("gpu_config.gpu_count", RunSettingsTests.with { $0.gpuConfig = .init(gpuCount: 17) }),
-        ("evaluator_config.blessing_metric", RunSettingsTests.with { $0.evaluatorConfig = .init(blessingMetric: "auc") }),
-        ("evaluator_config.blessing_threshold", RunSettingsTests.with { $0.evaluatorConfig = .init(blessingThreshold: 2) }),
-        ("deployment_config.service_name", RunSettingsTests.with { $0.deploymentConfig = .init(enabled: true, serviceName: "Shop_1") }),
-        ("deployment_config.preset", RunSettingsTests.with { $0.deploymentConfig = .init(enabled: true, preset: "huge") }),
-        ("executor", RunSettingsTests.with { $0.executor = "slurm" }),
-        ("dataset_id", RunSettingsTests.with { $0.datasetId = nil }),
-    ])
+    @Test(
+        "a setting out of range names its field",
+        arguments: [
+            ("training_params.epochs", RunSettingsTests.with { $0.trainingParams = .init(epochs: 0) }),
+            ("training_params.optimizer", RunSettingsTests.with { $0.trainingParams = .init(optimizer: "lbfgs") }),
+            ("training_params.learning_rate", RunSettingsTests.with { $0.trainingParams = .init(learningRate: -1) }),
+            ("training_params.batch_size", RunSettingsTests.with { $0.trainingParams = .init(batchSize: 1) }),
+            ("gpu_config.gpu_count", RunSettingsTests.with { $0.gpuConfig = .init(gpuCount: 17) }),
+            ("evaluator_config.blessing_metric", RunSettingsTests.with { $0.evaluatorConfig = .init(blessingMetric: "auc") }),
+            ("evaluator_config.blessing_threshold", RunSettingsTests.with { $0.evaluatorConfig = .init(blessingThreshold: 2) }),
+            ("deployment_config.service_name", RunSettingsTests.with { $0.deploymentConfig = .init(enabled: true, serviceName: "Shop_1") }),
+            ("deployment_config.preset", RunSettingsTests.with { $0.deploymentConfig = .init(enabled: true, preset: "huge") }),
+            ("executor", RunSettingsTests.with { $0.executor = "slurm" }),
+            ("dataset_id", RunSettingsTests.with { $0.datasetId = nil }),
+        ])
     func outOfRange(_ field: String, _ settings: RunSettings) {
         do {
             _ = try settings.config(over: nil)
@@ -218,7 +234,8 @@ struct RunSettingsTests {
         }
         let config = try settings.config(over: nil)
         #expect(config.trainingParams.epochs == 3 && config.trainingParams.batchSize == 128 && config.trainingParams.optimizer == "adam")
-        #expect(config.deploymentConfig.endpointName == "shop" && config.deploymentConfig.preset == .highTraffic && config.deploymentConfig.customName)
+        #expect(
+            config.deploymentConfig.endpointName == "shop" && config.deploymentConfig.preset == .highTraffic && config.deploymentConfig.customName)
         #expect(config.skipAutoRegister && config.executor == "local" && config.evaluatorConfig.blessingMetric == "recall_at_100")
         // (An empty message may come back present: the same config, as every reader of it sees it.)
         #expect(try RunSettings(config.view).config(over: nil).view == config.view)

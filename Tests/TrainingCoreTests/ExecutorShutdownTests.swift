@@ -4,6 +4,7 @@ import ServiceLifecycle
 import SlipwayPlatform
 import SlipwayTestSupport
 import Testing
+
 @testable import TrainingCore
 
 /// The local executor is a service of its group: on graceful shutdown it stops its trainers and fails

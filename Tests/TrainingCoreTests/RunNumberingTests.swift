@@ -4,6 +4,7 @@ import HummingbirdTesting
 import SlipwayPlatform
 import SlipwayTestSupport
 import Testing
+
 @testable import TrainingCore
 
 /// A sweep creates many runs of one model at once: none may be refused, and the runs are numbered

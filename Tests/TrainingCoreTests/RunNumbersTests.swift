@@ -3,6 +3,7 @@ import SlipwayEventSourcing
 import SlipwayPlatform
 import Synchronization
 import Testing
+
 @testable import TrainingCore
 
 /// The numbering itself, with the read model and the command stood in for.
@@ -24,8 +25,15 @@ struct RunNumbersTests {
         let created = try await withThrowingTaskGroup(of: Int32.self) { group in
             for _ in 0..<40 {
                 group.addTask {
-                    try await numbers.create(model: "m", highest: { model.reads.withLock { $0 += 1 }; return model.highest.withLock { $0 } }) { number in
-                        let now = model.running.withLock { $0 += 1; return $0 }
+                    try await numbers.create(
+                        model: "m",
+                        highest: {
+                            model.reads.withLock { $0 += 1 }; return model.highest.withLock { $0 }
+                        }
+                    ) { number in
+                        let now = model.running.withLock {
+                            $0 += 1; return $0
+                        }
                         model.mostAtOnce.withLock { $0 = max($0, now) }
                         try await Task.sleep(for: .milliseconds(5))
                         model.highest.withLock { $0 = max($0, number) }

@@ -1,6 +1,7 @@
 import Foundation
 import SlipwayContracts
 import Testing
+
 @testable import TrainingCore
 
 @Suite("trainer report lines")
@@ -26,9 +27,10 @@ struct TrainerReportTests {
                 == .reportEpoch(.init(epoch: 2, totalEpochs: 4, loss: 1.25, valLoss: 1.5, recallAtK: [100: 0.4], durationMs: 2000)))
         #expect(
             command(#"{"event":"completed","metrics":{"recall_at_100":0.4},"bundle":"/b"}"#)
-                == .complete(.init(
-                    metrics: ["recall_at_100": 0.4], artifactURI: "/b",
-                    artifacts: ["statistics": statistics, "log": directory.appendingPathComponent("run.log").path], durationMs: 7)))
+                == .complete(
+                    .init(
+                        metrics: ["recall_at_100": 0.4], artifactURI: "/b",
+                        artifacts: ["statistics": statistics, "log": directory.appendingPathComponent("run.log").path], durationMs: 7)))
         #expect(
             command(#"{"event":"failed","stage":"examples","error":"file missing"}"#)
                 == .fail(.init(stage: "examples", error: "file missing", logTail: "tail", durationMs: 7)))

@@ -3,6 +3,7 @@ import HTTPTypes
 import SlipwayPlatform
 import SlipwayTestSupport
 import Testing
+
 @testable import TrainingCore
 
 /// training-svc's HTTP API and local executor against the real PostgreSQL that `scripts/test` starts,
@@ -11,7 +12,8 @@ import Testing
 struct TrainingServiceTests {
     @Test("a trainer that crashes fails the run with its log tail")
     func crashingTrainer() async throws {
-        let trainer = #"echo '{"event":"stage_started","stage":"compile"}'; echo "loading weights" ; echo "Segmentation fault (core dumped)" >&2; exit 139"#
+        let trainer =
+            #"echo '{"event":"stage_started","stage":"compile"}'; echo "loading weights" ; echo "Segmentation fault (core dumped)" >&2; exit 139"#
         try await withTraining(trainer: trainer) { training in
             let id = try await training.createRun()
             #expect(id == "demo-model-1")
@@ -71,16 +73,22 @@ struct TrainingServiceTests {
             let id = "ext-model-1"
             let auth: HTTPFields = [.authorization: "Bearer \(token)"]
             let hook = "/api/training-runs/\(id)/webhook"
-            try await api.post("\(hook)/stage-complete", #"{"stage": "examples"}"#, headers: [.authorization: "Bearer nope"]).expectError(.unauthorized)
-            #expect(try await api.post("\(hook)/stage-complete", #"{"stage": "examples"}"#, headers: [.authorization: "Bearer nope"]).errorCode == "unauthorized")
+            try await api.post("\(hook)/stage-complete", #"{"stage": "examples"}"#, headers: [.authorization: "Bearer nope"]).expectError(
+                .unauthorized)
+            #expect(
+                try await api.post("\(hook)/stage-complete", #"{"stage": "examples"}"#, headers: [.authorization: "Bearer nope"]).errorCode
+                    == "unauthorized")
 
-            let accepted = try await api.post("\(hook)/stage-complete", #"{"stage": "examples", "duration_seconds": 1.5}"#, headers: auth, expect: .ok).json()
+            let accepted = try await api.post(
+                "\(hook)/stage-complete", #"{"stage": "examples", "duration_seconds": 1.5}"#, headers: auth, expect: .ok
+            ).json()
             #expect(accepted["accepted"] as? Bool == true && accepted["status"] as? String == "running" && accepted["run_id"] as? String == id)
             let epoch = #"{"epoch": 1, "loss": 2.5, "val_loss": 2.7, "recall_at_100": 0.3}"#
             try await api.post("\(hook)/epoch-complete", epoch, headers: auth, expect: .ok)
             try await api.post("\(hook)/epoch-complete", epoch, headers: auth, expect: .ok)  // retried: no duplicate
             try await api.post("\(hook)/stage-complete", #"{"stage": "bake"}"#, headers: auth).expectError(.unprocessableContent, field: "stage")
-            try await api.post("\(hook)/epoch-complete", #"{"epoch": 0, "loss": 1}"#, headers: auth).expectError(.unprocessableContent, field: "epoch")
+            try await api.post("\(hook)/epoch-complete", #"{"epoch": 0, "loss": 1}"#, headers: auth).expectError(
+                .unprocessableContent, field: "epoch")
             try await api.post("\(hook)/completed", #"{"metrics": {"recall_at_100": 0.5}, "artifact_uri": "/no/such/bundle"}"#, headers: auth)
                 .expectError(.unprocessableContent, field: "artifact_uri")
             try await api.post("\(hook)/failed", #"{"stage": "train", "error": "CUDA out of memory"}"#, headers: auth, expect: .ok)
@@ -106,11 +114,15 @@ struct TrainingServiceTests {
             let file = training.scratch.appendingPathComponent("statistics.json")
             let document = #"{"num_examples": 10, "features": {"a": {"min": 1.5}}}"#
             try document.write(to: file, atomically: true, encoding: .utf8)
-            let created = try await api.post("/api/training-runs", #"{"name": "ins", "dataset_id": "ds", "feature_config_id": "fc", "model_config_id": "mc", "executor": "external"}"#, expect: .created).json()
+            let created = try await api.post(
+                "/api/training-runs",
+                #"{"name": "ins", "dataset_id": "ds", "feature_config_id": "fc", "model_config_id": "mc", "executor": "external"}"#, expect: .created
+            ).json()
             let token = try #require((created["webhook"] as? [String: Any])?["token"] as? String)
             try await api.get("/api/training-runs/ins-1/statistics").expectError(.notFound)
-            try await api.post("/api/training-runs/ins-1/webhook/stage-complete", #"{"stage": "stats", "artifacts": {"statistics": "\#(file.path)"}}"#,
-                               headers: [.authorization: "Bearer \(token)"], expect: .ok)
+            try await api.post(
+                "/api/training-runs/ins-1/webhook/stage-complete", #"{"stage": "stats", "artifacts": {"statistics": "\#(file.path)"}}"#,
+                headers: [.authorization: "Bearer \(token)"], expect: .ok)
             let answer = try await api.get("/api/training-runs/ins-1/statistics", expect: .ok)
             #expect(answer.text == document)
             #expect(answer.headers[.contentType] == "application/json; charset=utf-8")
@@ -129,7 +141,8 @@ struct TrainingServiceTests {
                 .expectError(.unprocessableContent, field: "dataset_id")
             try await api.post("/api/training-runs", #"{"name": "Not A Name", \#(ids)}"#).expectError(.unprocessableContent, field: "name")
             try await api.post("/api/training-runs", #"{\#(ids)}"#).expectError(.unprocessableContent, field: "name")
-            try await api.post("/api/training-runs", #"{"name": "m", "model_type": "ranking", \#(ids)}"#).expectError(.unprocessableContent, field: "model_type")
+            try await api.post("/api/training-runs", #"{"name": "m", "model_type": "ranking", \#(ids)}"#).expectError(
+                .unprocessableContent, field: "model_type")
             try await api.post("/api/training-runs", #"{"name": "m", \#(ids), "training_params": {"epochs": "many"}}"#)
                 .expectError(.badRequest, field: "training_params.epochs")
             try await api.post("/api/training-runs", "{not json").expectError(.badRequest)
@@ -140,8 +153,10 @@ struct TrainingServiceTests {
             try await api.post("/api/datasets", "[").expectError(.badRequest)
             try await api.post("/api/feature-configs", #"{"name": "fc2", "query": [{"name": "customer_id"}], "candidate": [{"name": "category"}]}"#)
                 .expectError(.unprocessableContent, field: "candidate")
-            try await api.post("/api/feature-configs", #"{"name": "fc3", "query": [{"name": "customer_id", "type": "blob"}], "candidate": [{"name": "product_id"}]}"#)
-                .expectError(.unprocessableContent, field: "query[0].type")
+            try await api.post(
+                "/api/feature-configs", #"{"name": "fc3", "query": [{"name": "customer_id", "type": "blob"}], "candidate": [{"name": "product_id"}]}"#
+            )
+            .expectError(.unprocessableContent, field: "query[0].type")
             try await api.post("/api/model-configs", #"{"name": "mc2", "output_dim": 1}"#).expectError(.unprocessableContent, field: "output_dim")
             try await api.post("/api/model-configs", #"{"name": "mc2", "output_dim": "wide"}"#).expectError(.badRequest, field: "output_dim")
             try await api.post("/api/datasets", #"{"name": "ds", "transactions": "/x.csv"}"#).expectError(.conflict, field: "name")
@@ -166,7 +181,8 @@ struct TrainingServiceTests {
             try await api.get("/api/training-runs/p-1/statistics").expectError(.notFound)
             try await api.post("/api/training-runs/p-1/webhook/failed", #"{"error": "x"}"#).expectError(.unauthorized)
             try await api.patch("/api/training-runs/p-1/config", "{x").expectError(.badRequest)
-            try await api.patch("/api/training-runs/p-1/config", #"{"gpu_config": {"gpu_count": "two"}}"#).expectError(.badRequest, field: "gpu_config.gpu_count")
+            try await api.patch("/api/training-runs/p-1/config", #"{"gpu_config": {"gpu_count": "two"}}"#).expectError(
+                .badRequest, field: "gpu_config.gpu_count")
             // A malformed cancel body is refused, not ignored: the run stays pending.
             try await api.post("/api/training-runs/p-1/cancel", #"{"reason": 5}"#).expectError(.badRequest, field: "reason")
             try await api.post("/api/training-runs/p-1/cancel", "{not json").expectError(.badRequest)
@@ -186,18 +202,24 @@ struct TrainingServiceTests {
     func badWebhookInput() async throws {
         try await withTraining { training in
             let api = training.api
-            let created = try await api.post("/api/training-runs", #"{"name": "w", "dataset_id": "ds", "feature_config_id": "fc", "model_config_id": "mc", "executor": "external"}"#, expect: .created).json()
+            let created = try await api.post(
+                "/api/training-runs",
+                #"{"name": "w", "dataset_id": "ds", "feature_config_id": "fc", "model_config_id": "mc", "executor": "external"}"#, expect: .created
+            ).json()
             let auth: HTTPFields = [.authorization: "Bearer \(try #require((created["webhook"] as? [String: Any])?["token"] as? String))"]
             let hook = "/api/training-runs/w-1/webhook"
             try await api.post("\(hook)/stage-complete", "{x", headers: auth).expectError(.badRequest)
             try await api.post("\(hook)/stage-complete", #"{"status": "started"}"#, headers: auth).expectError(.badRequest, field: "stage")
-            try await api.post("\(hook)/stage-complete", #"{"stage": "train", "status": "paused"}"#, headers: auth).expectError(.unprocessableContent, field: "status")
+            try await api.post("\(hook)/stage-complete", #"{"stage": "train", "status": "paused"}"#, headers: auth).expectError(
+                .unprocessableContent, field: "status")
             try await api.post("\(hook)/epoch-complete", #"{"epoch": 1}"#, headers: auth).expectError(.badRequest, field: "loss")
-            try await api.post("\(hook)/completed", #"{"metrics": {}, "artifact_uri": "/b"}"#, headers: auth).expectError(.unprocessableContent, field: "metrics")
+            try await api.post("\(hook)/completed", #"{"metrics": {}, "artifact_uri": "/b"}"#, headers: auth).expectError(
+                .unprocessableContent, field: "metrics")
             try await api.post("\(hook)/completed", #"{"metrics": {"recall_at_100": 0.5}, "artifact_uri": "b"}"#, headers: auth)
                 .expectError(.unprocessableContent, field: "artifact_uri")
             try await api.post("\(hook)/failed", #"{"error": ""}"#, headers: auth).expectError(.unprocessableContent, field: "error")
-            try await api.post("\(hook)/failed", #"{"error": "x", "stage": "bake"}"#, headers: auth).expectError(.unprocessableContent, field: "stage")
+            try await api.post("\(hook)/failed", #"{"error": "x", "stage": "bake"}"#, headers: auth).expectError(
+                .unprocessableContent, field: "stage")
             try await api.post("\(hook)/paused", "{}", headers: auth).expectError(.notFound)
             // None of it changed the run.
             let run = try await training.run("w-1")
@@ -210,16 +232,20 @@ struct TrainingServiceTests {
     func editConfig() async throws {
         try await withTraining { training in
             let api = training.api
-            let body = #"{"name": "m", "dataset_id": "ds", "feature_config_id": "fc", "model_config_id": "mc", "executor": "external", "submit": false}"#
+            let body =
+                #"{"name": "m", "dataset_id": "ds", "feature_config_id": "fc", "model_config_id": "mc", "executor": "external", "submit": false}"#
             let created = try await api.post("/api/training-runs", body, expect: .created).json()
             #expect((created["training_run"] as? [String: Any])?["status"] as? String == "pending")
-            let edited = try await api.patch("/api/training-runs/m-1/config", #"{"training_params": {"epochs": 5}, "gpu_config": {"gpu_count": 0}}"#, expect: .ok).json()
+            let edited = try await api.patch(
+                "/api/training-runs/m-1/config", #"{"training_params": {"epochs": 5}, "gpu_config": {"gpu_count": 0}}"#, expect: .ok
+            ).json()
             #expect(edited["updated_fields"] as? [String] == ["training_params", "gpu_config"])
             let config = try await api.get("/api/training-runs/m-1/config", expect: .ok).json()
             #expect(((config["config"] as? [String: Any])?["training_params"] as? [String: Any])?["epochs"] as? Int == 5)
             #expect((config["config"] as? [String: Any])?["id"] as? String == "m-1")
             #expect(config["updated_fields"] == nil)
-            try await api.patch("/api/training-runs/m-1/config", #"{"model_config_id": "missing"}"#).expectError(.unprocessableContent, field: "model_config_id")
+            try await api.patch("/api/training-runs/m-1/config", #"{"model_config_id": "missing"}"#).expectError(
+                .unprocessableContent, field: "model_config_id")
             let submitted = try await api.post("/api/training-runs/m-1/submit", "{}", expect: .ok).json()
             #expect((submitted["training_run"] as? [String: Any])?["status"] as? String == "submitting")
             #expect((submitted["webhook"] as? [String: Any])?["token"] is String, "an external trainer gets its token")

@@ -3,6 +3,7 @@ import HTTPTypes
 import SlipwayPlatform
 import SlipwayTestSupport
 import Testing
+
 @testable import TrainingCore
 
 /// training-svc as the shell wires it, on a fresh database and artifact root, its executor running
@@ -15,7 +16,8 @@ struct TrainingHarness: Sendable {
 
     var api: APITestClient { service.api }
 
-    static let runBody = #"{"name": "demo-model", "dataset_id": "ds", "feature_config_id": "fc", "model_config_id": "mc", "training_params": {"epochs": 2}}"#
+    static let runBody =
+        #"{"name": "demo-model", "dataset_id": "ds", "feature_config_id": "fc", "model_config_id": "mc", "training_params": {"epochs": 2}}"#
 
     /// Creates a run from `json`; returns its id.
     func createRun(_ json: String = runBody, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
@@ -28,7 +30,9 @@ struct TrainingHarness: Sendable {
     }
 
     /// Polls the run until `condition` holds (the executor works in the background).
-    func waitForRun(_ id: String, timeout: Duration = .seconds(30), _ what: String, until condition: @escaping @Sendable ([String: Any]) -> Bool) async throws {
+    func waitForRun(_ id: String, timeout: Duration = .seconds(30), _ what: String, until condition: @escaping @Sendable ([String: Any]) -> Bool)
+        async throws
+    {
         try await eventually(timeout: timeout, "run \(id): \(what)") {
             condition(try await api.get("/api/training-runs/\(id)").json())
         }

@@ -90,14 +90,20 @@ private struct Bench {
             let setup = try await prepare(api, workDir: workDir)
             say("setup: dataset, feature config and model config bench-api; bundle \(setup.bundle.path)")
             let registered = try await register(versions: versions, setup: setup)
-            say(String(format: "register: %d versions of %@ from %d clients in %.2f s → %.1f versions/s; create conflicts (409) %d",
-                       versions, model, clients, registered.seconds, Double(versions) / registered.seconds, registered.conflicts))
+            say(
+                String(
+                    format: "register: %d versions of %@ from %d clients in %.2f s → %.1f versions/s; create conflicts (409) %d",
+                    versions, model, clients, registered.seconds, Double(versions) / registered.seconds, registered.conflicts))
             say("  create run  \(registered.create.summary)")
             say("  completed   \(registered.completed.summary)")
-            say(String(format: "  all webhooks answered after %.2f s; the registry listed the last version %.0f ms later",
-                       registered.webhooksSeconds, (registered.seconds - registered.webhooksSeconds) * 1000))
-            result += [("versions_per_s", String(format: "%.1f", Double(versions) / registered.seconds)),
-                       ("create_conflicts", "\(registered.conflicts)")]
+            say(
+                String(
+                    format: "  all webhooks answered after %.2f s; the registry listed the last version %.0f ms later",
+                    registered.webhooksSeconds, (registered.seconds - registered.webhooksSeconds) * 1000))
+            result += [
+                ("versions_per_s", String(format: "%.1f", Double(versions) / registered.seconds)),
+                ("create_conflicts", "\(registered.conflicts)"),
+            ]
         } else {
             let (status, json, _) = try await send(.GET, gateway + "/api/registered-models/\(model)")
             guard status == 200, let total = json["total_versions"] as? Int, total >= 2 else {
@@ -114,11 +120,15 @@ private struct Bench {
             let direct1 = try await measure("GET \(modelPath) (registry-svc)", registry + modelPath, clients: 1)
             let health = try await measure("GET /healthz (gateway)", gateway + "/healthz", clients: 1)
             let registryHealth = try await measure("GET /healthz (registry-svc)", registry + "/healthz", clients: 1)
-            say(String(format: "gateway hop on GET model (1 client): %.3f ms p50 (through the gateway %.3f − straight to registry-svc %.3f)",
-                       get1.p50 - direct1.p50, get1.p50, direct1.p50))
+            say(
+                String(
+                    format: "gateway hop on GET model (1 client): %.3f ms p50 (through the gateway %.3f − straight to registry-svc %.3f)",
+                    get1.p50 - direct1.p50, get1.p50, direct1.p50))
             measured += [get8, get1, direct8, direct1, health, registryHealth]
-            result += [("get_p50_ms", String(format: "%.3f", get8.p50)), ("get_p99_ms", String(format: "%.3f", get8.p99)),
-                       ("get1_p50_ms", String(format: "%.3f", get1.p50))]
+            result += [
+                ("get_p50_ms", String(format: "%.3f", get8.p50)), ("get_p99_ms", String(format: "%.3f", get8.p99)),
+                ("get1_p50_ms", String(format: "%.3f", get1.p50)),
+            ]
         }
         if phases.contains("list") {
             let listPath = modelPath + "/versions"
@@ -155,26 +165,33 @@ private struct Bench {
         try FileManager.default.createDirectory(at: workDir, withIntermediateDirectories: true)
         let transactions = workDir.appendingPathComponent("transactions.csv")
         if !FileManager.default.fileExists(atPath: transactions.path) {
-            try "customer_id,product_id,date\nC1,P100000,2024-01-01\nC2,P100001,2024-01-02\n".write(to: transactions, atomically: true, encoding: .utf8)
+            try "customer_id,product_id,date\nC1,P100000,2024-01-01\nC2,P100001,2024-01-02\n".write(
+                to: transactions, atomically: true, encoding: .utf8)
         }
         let bundle = workDir.appendingPathComponent("bundle")
         if (try? ModelBundle.load(from: bundle)) == nil {
             try? FileManager.default.removeItem(at: bundle)
             try SyntheticBundle.make(candidates: 200, dim: 16, customers: 200, hidden: 32, modelName: "bench-api").write(to: bundle)
         }
-        try await api.ensure("/api/datasets", [
-            "name": "bench-api", "description": "slipway bench api (runs are external; the file is not read)",
-            "transactions": transactions.path, "split": ["strategy": "random"],
-        ])
-        try await api.ensure("/api/feature-configs", [
-            "name": "bench-api", "description": "customer id → product id",
-            "query": [["name": "customer_id", "embedding_dim": 16, "required": true]],
-            "candidate": [["name": "product_id", "embedding_dim": 16, "required": true]],
-        ])
-        try await api.ensure("/api/model-configs", [
-            "name": "bench-api", "description": "one hidden layer of 32 per tower, 16-d output",
-            "model_type": "retrieval", "query_layers": [32], "candidate_layers": [32], "output_dim": 16,
-        ])
+        try await api.ensure(
+            "/api/datasets",
+            [
+                "name": "bench-api", "description": "slipway bench api (runs are external; the file is not read)",
+                "transactions": transactions.path, "split": ["strategy": "random"],
+            ])
+        try await api.ensure(
+            "/api/feature-configs",
+            [
+                "name": "bench-api", "description": "customer id → product id",
+                "query": [["name": "customer_id", "embedding_dim": 16, "required": true]],
+                "candidate": [["name": "product_id", "embedding_dim": 16, "required": true]],
+            ])
+        try await api.ensure(
+            "/api/model-configs",
+            [
+                "name": "bench-api", "description": "one hidden layer of 32 per tower, 16-d output",
+                "model_type": "retrieval", "query_layers": [32], "candidate_layers": [32], "output_dim": 16,
+            ])
         return Setup(bundle: bundle)
     }
 
@@ -189,14 +206,16 @@ private struct Bench {
     }
 
     func register(versions: Int, setup: Setup) async throws -> Registered {
-        let createBody = try JSONSerialization.data(withJSONObject: [
-            "name": model, "model_type": "retrieval", "dataset_id": "bench-api", "feature_config_id": "bench-api",
-            "model_config_id": "bench-api", "executor": "external", "submit": true,
-        ] as [String: Any])
-        let completedBody = try JSONSerialization.data(withJSONObject: [
-            "metrics": ["recall_at_10": 0.21, "recall_at_100": 0.43, "loss": 3.9],
-            "artifact_uri": setup.bundle.path, "duration_seconds": 1.0,
-        ] as [String: Any])
+        let createBody = try JSONSerialization.data(
+            withJSONObject: [
+                "name": model, "model_type": "retrieval", "dataset_id": "bench-api", "feature_config_id": "bench-api",
+                "model_config_id": "bench-api", "executor": "external", "submit": true,
+            ] as [String: Any])
+        let completedBody = try JSONSerialization.data(
+            withJSONObject: [
+                "metrics": ["recall_at_10": 0.21, "recall_at_100": 0.43, "loss": 3.9],
+                "artifact_uri": setup.bundle.path, "duration_seconds": 1.0,
+            ] as [String: Any])
         let claimed = SharedCounter()
         let conflicts = SharedCounter()
         let start = ContinuousClock.now
@@ -220,11 +239,13 @@ private struct Bench {
                             break
                         }
                         guard let webhook = answer["webhook"] as? [String: Any], let url = webhook["url"] as? String,
-                              let token = webhook["token"] as? String else {
+                            let token = webhook["token"] as? String
+                        else {
                             throw ValidationErrorMessage("POST /api/training-runs answered without a webhook (executor external, submit true)")
                         }
-                        let (status, json, elapsed) = try await send(.POST, gateway + url + "completed", body: Array(completedBody),
-                                                                     headers: ["Authorization": "Bearer \(token)"])
+                        let (status, json, elapsed) = try await send(
+                            .POST, gateway + url + "completed", body: Array(completedBody),
+                            headers: ["Authorization": "Bearer \(token)"])
                         completions.append(elapsed)
                         guard (200..<300).contains(status) else { throw failure("POST \(url)completed", status, json) }
                     }
@@ -262,8 +283,10 @@ private struct Bench {
 
     /// `clients` tasks send requests back to back for `seconds` (after a short warm-up that opens the
     /// connections); prints and returns the latencies.
-    func measure(_ label: String, _ url: String, clients: Int, method: HTTPMethod = .GET,
-                 body: (@Sendable (Int) -> [UInt8])? = nil) async throws -> Latencies {
+    func measure(
+        _ label: String, _ url: String, clients: Int, method: HTTPMethod = .GET,
+        body: (@Sendable (Int) -> [UInt8])? = nil
+    ) async throws -> Latencies {
         let counter = SharedCounter()
         let warmUp = ContinuousClock.now.advanced(by: .milliseconds(300))
         let end = warmUp.advanced(by: .milliseconds(Int64(seconds * 1000)))
@@ -294,8 +317,9 @@ private struct Bench {
         latencies.failures = results.map(\.1).reduce(0, +)
         latencies.bytes = results.map(\.2).max() ?? 0
         let rate = Double(latencies.count) / seconds
-        say("\(label), \(clients) client\(clients == 1 ? "" : "s"): \(latencies.summary), \(String(format: "%.0f", rate)) requests/s"
-            + (latencies.failures > 0 ? ", non-2xx \(latencies.failures)" : ""))
+        say(
+            "\(label), \(clients) client\(clients == 1 ? "" : "s"): \(latencies.summary), \(String(format: "%.0f", rate)) requests/s"
+                + (latencies.failures > 0 ? ", non-2xx \(latencies.failures)" : ""))
         return latencies
     }
 
@@ -366,8 +390,9 @@ private struct Latencies {
     }
 
     var summary: String {
-        String(format: "%d requests, p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms",
-               count, p50, percentile(0.90), p99, sorted.last ?? 0)
+        String(
+            format: "%d requests, p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms",
+            count, p50, percentile(0.90), p99, sorted.last ?? 0)
     }
 }
 

@@ -3,10 +3,10 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import SlipwayEventSourcing
 import SlipwayKafka
 import SlipwayLocalRuntime
-import ServiceLifecycle
 import SlipwayPlatform
 
 /// `slipway bench events`: the event pipeline end to end — command → event store + outbox → relay →
@@ -48,7 +48,9 @@ struct BenchEventsCommand: AsyncParsableCommand {
         let sinkURL = try DatabaseURL(infrastructure.postgresURL, defaultDatabase: "bench_sink_\(runID)")
         try await sourceURL.ensureDatabaseExists(logger: logger)
         let topic = "slipway.bench-\(runID).events"
-        print("bench events: postgres \(sourceURL.host):\(sourceURL.port), kafka \(infrastructure.kafkaBrokers), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print(
+            "bench events: postgres \(sourceURL.host):\(sourceURL.port), kafka \(infrastructure.kafkaBrokers), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+        )
 
         let client = PostgresClient(configuration: try sourceURL.clientConfiguration(), backgroundLogger: logger)
         let sinkClient = PostgresClient(configuration: try sinkURL.clientConfiguration(), backgroundLogger: logger)
@@ -68,7 +70,8 @@ struct BenchEventsCommand: AsyncParsableCommand {
             relayConfiguration.idlePoll = .milliseconds(20)
             let brokers = infrastructure.kafkaBrokers
             let relay = OutboxRelay(store: store, configuration: relayConfiguration, logger: logger) {
-                try KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: brokers, clientId: "bench-relay", lingerMs: 2), logger: logger)
+                try KafkaProducer(
+                    configuration: KafkaProducerConfiguration(bootstrapServers: brokers, clientId: "bench-relay", lingerMs: 2), logger: logger)
             }
             let feed = try feedServer(store: store, port: feedPort, logger: logger)
             group.addTask { try await relay.run() }
@@ -88,8 +91,10 @@ struct BenchEventsCommand: AsyncParsableCommand {
             try await waitForCheckpoint(sinkClient, Int64(warmup + events), timeout: .seconds(600))
             let elapsed = ContinuousClock.now - started
             let eps = Double(events) / elapsed.seconds
-            print(String(format: "  throughput: %d events in %.2f s end to end = %.0f events/s (commands committed at %.0f/s)",
-                         events, elapsed.seconds, eps, Double(events) / written.seconds))
+            print(
+                String(
+                    format: "  throughput: %d events in %.2f s end to end = %.0f events/s (commands committed at %.0f/s)",
+                    events, elapsed.seconds, eps, Double(events) / written.seconds))
 
             // Latency at a fixed rate: commit on the source to visible in the sink's read model.
             let firstPosition = Int64(warmup + events) + 1
@@ -98,16 +103,21 @@ struct BenchEventsCommand: AsyncParsableCommand {
             let lastPosition = Int64(warmup + events + latencyEvents)
             try await waitForCheckpoint(sinkClient, lastPosition, timeout: .seconds(120))
             let (p50, p99, maxLatency) = try await latencyPercentiles(sinkClient, from: firstPosition, to: lastPosition)
-            print(String(format: "  latency at %d events/s for %d s: p50 %.1f ms, p99 %.1f ms, max %.1f ms", rate, latencySeconds, p50, p99, maxLatency))
+            print(
+                String(format: "  latency at %d events/s for %d s: p50 %.1f ms, p99 %.1f ms, max %.1f ms", rate, latencySeconds, p50, p99, maxLatency)
+            )
 
             var replaySeconds = 0.0
             var replayRate = 0.0
             var verified = "skipped"
             if replayEvents > 0 {
-                (replaySeconds, replayRate, verified) = try await replayPhase(baseURL: infrastructure.postgresURL, runID: String(runID), logger: logger)
+                (replaySeconds, replayRate, verified) = try await replayPhase(
+                    baseURL: infrastructure.postgresURL, runID: String(runID), logger: logger)
             }
-            print(String(format: "RESULT eps=%.0f p50_ms=%.1f p99_ms=%.1f replay_events=%d replay_s=%.1f replay_eps=%.0f replay_verified=%@",
-                         eps, p50, p99, replayEvents, replaySeconds, replayRate, verified))
+            print(
+                String(
+                    format: "RESULT eps=%.0f p50_ms=%.1f p99_ms=%.1f replay_events=%d replay_s=%.1f replay_eps=%.0f replay_verified=%@",
+                    eps, p50, p99, replayEvents, replaySeconds, replayRate, verified))
         }
     }
 
@@ -120,8 +130,9 @@ struct BenchEventsCommand: AsyncParsableCommand {
                 group.addTask {
                     var index = writer
                     while index < count {
-                        try await store.execute(BenchAccount.self, aggregateID: "acct-\(index % accounts)", command: .deposit([Int64(index % 100 + 1)]),
-                                                metadata: CommandMetadata())
+                        try await store.execute(
+                            BenchAccount.self, aggregateID: "acct-\(index % accounts)", command: .deposit([Int64(index % 100 + 1)]),
+                            metadata: CommandMetadata())
                         index += writers
                     }
                 }
@@ -142,8 +153,9 @@ struct BenchEventsCommand: AsyncParsableCommand {
                     var index = lane
                     while index < count {
                         try await Task.sleep(until: start + interval * index, clock: .continuous)
-                        try await store.execute(BenchAccount.self, aggregateID: "acct-\(index % accounts)", command: .deposit([1]),
-                                                metadata: CommandMetadata())
+                        try await store.execute(
+                            BenchAccount.self, aggregateID: "acct-\(index % accounts)", command: .deposit([1]),
+                            metadata: CommandMetadata())
                         index += lanes
                     }
                 }
@@ -172,8 +184,9 @@ struct BenchEventsCommand: AsyncParsableCommand {
                         var command = seeder
                         while command < commands {
                             let size = min(perCommand, replayEvents - command * perCommand)
-                            try await store.execute(BenchAccount.self, aggregateID: "acct-\(command)", command: .deposit((0..<size).map { Int64($0 % 50 + 1) }),
-                                                    metadata: CommandMetadata())
+                            try await store.execute(
+                                BenchAccount.self, aggregateID: "acct-\(command)", command: .deposit((0..<size).map { Int64($0 % 50 + 1) }),
+                                metadata: CommandMetadata())
                             command += 4
                         }
                     }
@@ -183,8 +196,10 @@ struct BenchEventsCommand: AsyncParsableCommand {
             print(String(format: "  replay: seeded %d events in %.1f s", replayEvents, (ContinuousClock.now - seedStart).seconds))
             let report = try await Replayer.replay(ledger, from: store, verify: true, logger: logger)
             let verified = report.verified == true ? "true" : "false"
-            print(String(format: "  replay: rebuilt %@ from %d events in %.1f s (%.0f events/s), verified against live: %@",
-                         report.projection, report.events, report.seconds, report.eventsPerSecond, verified))
+            print(
+                String(
+                    format: "  replay: rebuilt %@ from %d events in %.1f s (%.0f events/s), verified against live: %@",
+                    report.projection, report.events, report.seconds, report.eventsPerSecond, verified))
             return (report.seconds, report.eventsPerSecond, verified)
         }
     }
@@ -203,8 +218,10 @@ struct BenchEventsCommand: AsyncParsableCommand {
         if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path), let found = findExecutable(named: "slipway") {
             process.executableURL = found
         }
-        process.arguments = ["bench", "sink", "--database-url", "postgres://\(sinkURL.username)@\(sinkURL.host):\(sinkURL.port)/\(sinkURL.database)",
-                             "--kafka-brokers", brokers, "--feed-url", feedURL, "--topic", topic, "--ready-file", readyFile]
+        process.arguments = [
+            "bench", "sink", "--database-url", "postgres://\(sinkURL.username)@\(sinkURL.host):\(sinkURL.port)/\(sinkURL.database)",
+            "--kafka-brokers", brokers, "--feed-url", feedURL, "--topic", topic, "--ready-file", readyFile,
+        ]
         try process.run()
         return Sink(process: process, readyFile: readyFile)
     }
@@ -232,7 +249,8 @@ struct BenchEventsCommand: AsyncParsableCommand {
         let deadline = ContinuousClock.now + timeout
         let logger = Logger(label: "bench")
         while ContinuousClock.now < deadline {
-            let rows = try await client.query("SELECT coalesce(max(position), 0) FROM slipway.projection_checkpoints WHERE projection = 'ledger'", logger: logger)
+            let rows = try await client.query(
+                "SELECT coalesce(max(position), 0) FROM slipway.projection_checkpoints WHERE projection = 'ledger'", logger: logger)
             for try await current in rows.decode(Int64.self) where current >= position { return }
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -240,7 +258,8 @@ struct BenchEventsCommand: AsyncParsableCommand {
     }
 
     func latencyPercentiles(_ client: PostgresClient, from: Int64, to: Int64) async throws -> (Double, Double, Double) {
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_us), percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_us), max(latency_us)::float8
             FROM bench_latency WHERE position BETWEEN \(from) AND \(to)
             """, logger: Logger(label: "bench"))

@@ -53,9 +53,13 @@ struct LedgerProjection: Projection {
     var name: String { "ledger" }
 
     var migrations: [Migration] {
-        [Migration(1, "ledger accounts", [
-            "CREATE TABLE ledger_accounts (id text PRIMARY KEY, balance bigint NOT NULL, deposits bigint NOT NULL, version bigint NOT NULL)",
-        ])]
+        [
+            Migration(
+                1, "ledger accounts",
+                [
+                    "CREATE TABLE ledger_accounts (id text PRIMARY KEY, balance bigint NOT NULL, deposits bigint NOT NULL, version bigint NOT NULL)"
+                ])
+        ]
     }
 
     func apply(_ events: [Recorded<BenchAccount.Deposited>], on connection: PostgresConnection, logger: Logger) async throws {
@@ -72,7 +76,8 @@ struct LedgerProjection: Projection {
         let balances = ids.map { totals[$0]!.balance }
         let deposits = ids.map { totals[$0]!.deposits }
         let versions = ids.map { totals[$0]!.version }
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO ledger_accounts (id, balance, deposits, version)
             SELECT * FROM unnest(\(ids)::text[], \(balances)::bigint[], \(deposits)::bigint[], \(versions)::bigint[])
             ON CONFLICT (id) DO UPDATE SET balance = ledger_accounts.balance + EXCLUDED.balance,
@@ -87,7 +92,9 @@ struct LatencyRecordingLedger: Projection {
     let ledger = LedgerProjection()
     var name: String { ledger.name }
     var migrations: [Migration] {
-        ledger.migrations + [Migration(2, "latency samples", ["CREATE TABLE bench_latency (position bigint PRIMARY KEY, latency_us bigint NOT NULL)"])]
+        ledger.migrations + [
+            Migration(2, "latency samples", ["CREATE TABLE bench_latency (position bigint PRIMARY KEY, latency_us bigint NOT NULL)"])
+        ]
     }
 
     func apply(_ events: [Recorded<BenchAccount.Deposited>], on connection: PostgresConnection, logger: Logger) async throws {
@@ -95,7 +102,8 @@ struct LatencyRecordingLedger: Projection {
         let now = Date()
         let positions = events.map(\.envelope.sourcePosition)
         let latencies = events.map { Int64(now.timeIntervalSince($0.occurredAt) * 1_000_000) }
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO bench_latency (position, latency_us) SELECT * FROM unnest(\(positions)::bigint[], \(latencies)::bigint[])
             ON CONFLICT DO NOTHING
             """, logger: logger)

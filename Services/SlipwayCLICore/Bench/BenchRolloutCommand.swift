@@ -8,7 +8,8 @@ import SlipwayLocalRuntime
 struct BenchRolloutCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollout",
-        abstract: "Deploy, roll out and roll back under wrk load through serving-router; prints RESULT rps=… router_overhead_p50_ms=… rollback_visible_ms=… non2xx=….",
+        abstract:
+            "Deploy, roll out and roll back under wrk load through serving-router; prints RESULT rps=… router_overhead_p50_ms=… rollback_visible_ms=… non2xx=….",
         discussion: """
             Needs `slipway up` and a model with at least two versions; with fewer, it first trains small demo
             versions (`slipway train --demo` with 20,000 transactions). Uses the endpoint --endpoint (undeployed
@@ -61,13 +62,17 @@ struct BenchRolloutCommand: AsyncParsableCommand {
         let directResult = WrkResult(try runWrk(wrk, ["-t1", "-c1", "-d\(duration)s", "--latency", "-s", direct.path, revisionAddress]))
         let routedResult = WrkResult(try runWrk(wrk, ["-t1", "-c1", "-d\(duration)s", "--latency", "-s", routed.path, router]))
         let overhead = routedResult.p50 - directResult.p50
-        say(String(format: "1 connection: direct p50 %.3f ms, through the router p50 %.3f ms → router overhead p50 %.3f ms",
-                   directResult.p50, routedResult.p50, overhead))
+        say(
+            String(
+                format: "1 connection: direct p50 %.3f ms, through the router p50 %.3f ms → router overhead p50 %.3f ms",
+                directResult.p50, routedResult.p50, overhead))
 
         // Throughput through the router.
         let load = WrkResult(try runWrk(wrk, ["-t\(threads)", "-c\(connections)", "-d\(duration)s", "--latency", "-s", routed.path, router]))
-        say(String(format: "%d connections through the router: %.0f requests/s, p50 %.2f ms, p99 %.2f ms, non-2xx %d",
-                   connections, load.rps, load.p50, load.p99, load.non2xx))
+        say(
+            String(
+                format: "%d connections through the router: %.0f requests/s, p50 %.2f ms, p99 %.2f ms, non-2xx %d",
+                connections, load.rps, load.p50, load.p99, load.non2xx))
 
         // Continuous load during a gradual deploy of v2 and a rollback to v1.
         let rolloutSeconds = 3 * stepSeconds + 40
@@ -87,11 +92,16 @@ struct BenchRolloutCommand: AsyncParsableCommand {
         background.interrupt()  // wrk prints its summary on SIGINT
         let duringOutput = background.output()
         let during = WrkResult(duringOutput)
-        say(String(format: "under load during deploy + rollback: %.0f requests/s, non-2xx %d, socket errors %d", during.rps, during.non2xx, socketErrors(duringOutput)))
+        say(
+            String(
+                format: "under load during deploy + rollback: %.0f requests/s, non-2xx %d, socket errors %d", during.rps, during.non2xx,
+                socketErrors(duringOutput)))
 
         _ = try? await api.call(.POST, "/api/endpoints/\(endpoint)/undeploy", ["reason": "bench done"])
-        print(String(format: "RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f router_overhead_p50_ms=%.3f rollback_visible_ms=%.0f non2xx=%d socket_errors=%d",
-                     load.rps, load.p50, load.p99, overhead, visibleMs, during.non2xx + load.non2xx, socketErrors(duringOutput)))
+        print(
+            String(
+                format: "RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f router_overhead_p50_ms=%.3f rollback_visible_ms=%.0f non2xx=%d socket_errors=%d",
+                load.rps, load.p50, load.p99, overhead, visibleMs, during.non2xx + load.non2xx, socketErrors(duringOutput)))
     }
 
     /// The newest two versions of the model, training small demo versions first if there are fewer.
@@ -105,8 +115,10 @@ struct BenchRolloutCommand: AsyncParsableCommand {
         var known = try await versions()
         while known.count < 2 {
             say("\(model) has \(known.count) version(s); training a small demo version")
-            var train = try TrainCommand.parseAsRoot(["--demo", "--model", model, "--transactions", "20000", "--epochs", "2"]
-                                                    + (gateway.map { ["--gateway", $0] } ?? [])) as! TrainCommand
+            var train =
+                try TrainCommand.parseAsRoot(
+                    ["--demo", "--model", model, "--transactions", "20000", "--epochs", "2"]
+                        + (gateway.map { ["--gateway", $0] } ?? [])) as! TrainCommand
             try await train.run()
             known = try await versions()
         }
@@ -133,8 +145,9 @@ struct BenchRolloutCommand: AsyncParsableCommand {
         var streak = 0
         while ContinuousClock.now < deadline {
             let sent = ContinuousClock.now
-            let (status, bytes) = try await httpCall(.GET, "\(router)/\(endpoint)/health", body: nil, headers: ["Authorization": "Bearer \(key)"],
-                                                     timeout: .seconds(2))
+            let (status, bytes) = try await httpCall(
+                .GET, "\(router)/\(endpoint)/health", body: nil, headers: ["Authorization": "Bearer \(key)"],
+                timeout: .seconds(2))
             let json = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
             if status == 200, "\(json["model_version"] ?? "")" == "\(version)" {
                 if streak == 0 { streakStart = sent }
@@ -158,13 +171,13 @@ struct BenchRolloutCommand: AsyncParsableCommand {
         let file = directory.appendingPathComponent(name)
         let auth = key.map { #", ["Authorization"] = "Bearer \#($0)""# } ?? ""
         try """
-            local counter = 0
-            request = function()
-              counter = counter + 1
-              local body = '{"customer_id":"C' .. ((counter * 7919) % 5000) .. '","top_k":10}'
-              return wrk.format("POST", "\(path)", {["Content-Type"] = "application/json"\(auth)}, body)
-            end
-            """.write(to: file, atomically: true, encoding: .utf8)
+        local counter = 0
+        request = function()
+          counter = counter + 1
+          local body = '{"customer_id":"C' .. ((counter * 7919) % 5000) .. '","top_k":10}'
+          return wrk.format("POST", "\(path)", {["Content-Type"] = "application/json"\(auth)}, body)
+        end
+        """.write(to: file, atomically: true, encoding: .utf8)
         return file
     }
 

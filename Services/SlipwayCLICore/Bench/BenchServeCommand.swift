@@ -44,13 +44,13 @@ struct BenchServeCommand: AsyncParsableCommand {
 
         let script = work.appendingPathComponent("recommend.lua")
         try """
-            local counter = 0
-            request = function()
-              counter = counter + 1
-              local body = '{"customer_id":"C' .. ((counter * 7919) % \(customers)) .. '","top_k":\(topK)}'
-              return wrk.format("POST", "/recommend", {["Content-Type"] = "application/json"}, body)
-            end
-            """.write(to: script, atomically: true, encoding: .utf8)
+        local counter = 0
+        request = function()
+          counter = counter + 1
+          local body = '{"customer_id":"C' .. ((counter * 7919) % \(customers)) .. '","top_k":\(topK)}'
+          return wrk.format("POST", "/recommend", {["Content-Type"] = "application/json"}, body)
+        end
+        """.write(to: script, atomically: true, encoding: .utf8)
         // A short warm-up, then the measured run.
         _ = try runWrk(wrk, ["-t1", "-c4", "-d1s", "-s", script.path, base])
         let output = try runWrk(wrk, ["-t\(threads)", "-c\(connections)", "-d\(duration)s", "--latency", "-s", script.path, base])

@@ -27,7 +27,8 @@ struct BenchSinkCommand: AsyncParsableCommand {
         let url = try DatabaseURL(databaseURL, defaultDatabase: "bench_sink")
         try await url.ensureDatabaseExists(logger: logger)
         let client = PostgresClient(configuration: try url.clientConfiguration(), backgroundLogger: logger)
-        var kafka = KafkaConsumerConfiguration(bootstrapServers: kafkaBrokers, groupId: "bench-sink.\(topic)", topics: [], fetchWaitMaxMs: fetchWaitMaxMs)
+        var kafka = KafkaConsumerConfiguration(
+            bootstrapServers: kafkaBrokers, groupId: "bench-sink.\(topic)", topics: [], fetchWaitMaxMs: fetchWaitMaxMs)
         kafka.sessionTimeoutMs = 6000
         var configuration = Projector.Configuration(kafka: kafka)
         configuration.catchUpInterval = .seconds(1)
@@ -36,8 +37,9 @@ struct BenchSinkCommand: AsyncParsableCommand {
             sources: [Projector.Source(service: source, topic: topic, feed: HTTPEventFeed(baseURL: feedURL))],
             client: client, configuration: configuration, logger: logger)
         let sink = SinkService(client: client, projector: projector, readyFile: readyFile, logger: logger)
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: client), .init(service: sink)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: client), .init(service: sink)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

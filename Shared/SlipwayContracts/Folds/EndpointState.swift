@@ -85,7 +85,9 @@ public struct EndpointState: Sendable {
             revision.modelVersionID = e.modelVersionID
             revision.versionNumber = e.versionNumber
             revisions[e.revisionID] = revision
-            updateDeployment(e.deploymentID) { $0.status = .deploying; $0.revisionID = e.revisionID }
+            updateDeployment(e.deploymentID) {
+                $0.status = .deploying; $0.revisionID = e.revisionID
+            }
         case .revisionReady(let e):
             var revision = revisions[e.revisionID] ?? Revision(id: e.revisionID, deploymentID: e.deploymentID)
             revision.ready = true
@@ -108,7 +110,9 @@ public struct EndpointState: Sendable {
             }
             if e.reason == .manualSplit { settleSplit(e.traffic) }
         case .rolloutStepStarted(let e):
-            updateDeployment(e.deploymentID) { $0.status = .rollingOut; $0.stepIndex = e.stepIndex }
+            updateDeployment(e.deploymentID) {
+                $0.status = .rollingOut; $0.stepIndex = e.stepIndex
+            }
         case .deploymentActivated(let e):
             if let previous = activeDeploymentID, previous != e.deploymentID { updateDeployment(previous) { $0.status = .inactive } }
             updateDeployment(e.deploymentID) { $0.status = .active }
@@ -202,8 +206,8 @@ public struct ApiKeyState: Sendable, Equatable {
         case .apiKeyRevoked: revoked = true
         case .apiKeyUsed: break  // usage is the read model's (last used, counts), not a rule's
         case .endpointCreated, .endpointUpdated, .endpointDeleted, .deploymentRequested, .revisionStarted, .revisionReady,
-             .revisionFailed, .revisionStopped, .trafficShifted, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed,
-             .deploymentActivated, .deploymentFailed, .rolledBack, .undeployed:
+            .revisionFailed, .revisionStopped, .trafficShifted, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed,
+            .deploymentActivated, .deploymentFailed, .rolledBack, .undeployed:
             break  // events of the Endpoint aggregate, never in a key's stream
         }
     }

@@ -81,7 +81,8 @@ extension APIError {
             case .methodNotAllowed: return APIError(.methodNotAllowed, code: "method_not_allowed", message: error.body ?? "method not allowed")
             case .contentTooLarge: return APIError(.contentTooLarge, code: "too_large", message: error.body ?? "request body too large")
             default:
-                return APIError(error.status, code: error.status.code < 500 ? "bad_request" : "internal", message: error.body ?? error.status.reasonPhrase)
+                return APIError(
+                    error.status, code: error.status.code < 500 ? "bad_request" : "internal", message: error.body ?? error.status.reasonPhrase)
             }
         default:
             return nil
@@ -101,9 +102,11 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if let apiError = APIError.from(error) {
                 return try apiError.response(from: request, context: context)
             }
-            context.logger.error("unhandled error", metadata: [
-                LogKey.httpRoute: "\(context.endpointPath ?? request.uri.path)", LogKey.error: "\(String(reflecting: error))",
-            ])
+            context.logger.error(
+                "unhandled error",
+                metadata: [
+                    LogKey.httpRoute: "\(context.endpointPath ?? request.uri.path)", LogKey.error: "\(String(reflecting: error))",
+                ])
             return try APIError(.internalServerError, code: "internal", message: "internal error").response(from: request, context: context)
         }
     }

@@ -34,7 +34,9 @@ public enum InternalRoutes {
         }
     }
 
-    static func addEventRoutes(to router: Router<SlipwayRequestContext>, definition: ServiceDefinition, components: ServiceComponents, environment: ServiceEnvironment) {
+    static func addEventRoutes(
+        to router: Router<SlipwayRequestContext>, definition: ServiceDefinition, components: ServiceComponents, environment: ServiceEnvironment
+    ) {
         let store = environment.store
         let service = definition.name
         let projections = components.projections
@@ -75,10 +77,11 @@ public enum InternalRoutes {
                 reports.append(try await Replayer.replay(readModel, from: store, verify: verify, keepSchema: keep, logger: context.logger))
             }
             for subscription in projections where wanted == nil || wanted == subscription.projection.name {
-                reports.append(try await Replayer.replay(
-                    subscription.projection, sources: SlipwayServiceRunner.projectorSources(subscription, environment: environment),
-                    client: environment.postgres,
-                    verify: verify, keepSchema: keep, logger: context.logger))
+                reports.append(
+                    try await Replayer.replay(
+                        subscription.projection, sources: SlipwayServiceRunner.projectorSources(subscription, environment: environment),
+                        client: environment.postgres,
+                        verify: verify, keepSchema: keep, logger: context.logger))
             }
             if let wanted, reports.isEmpty {
                 throw APIError.notFound("service \(service) has no read model named '\(wanted)'")
@@ -133,7 +136,8 @@ public struct EventView: Codable, Sendable {
         occurredAt = event.occurredAt
         correlationId = event.correlationID
         causationId = event.causationID
-        payload = (try? EventCatalog.decodeJSON(typeName: event.eventType, payload: event.payload))
+        payload =
+            (try? EventCatalog.decodeJSON(typeName: event.eventType, payload: event.payload))
             ?? String(decoding: event.payload, as: UTF8.self)
     }
 }

@@ -1,6 +1,6 @@
 import Logging
-import SlipwayEventSourcing
 import ServiceLifecycle
+import SlipwayEventSourcing
 
 /// Runs a service once the startup gate opens (the migrations are applied). A loop that fails — a peer's
 /// feed down, a broker gone — is restarted with backoff until graceful shutdown, instead of taking the

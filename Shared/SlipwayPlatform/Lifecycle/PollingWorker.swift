@@ -1,7 +1,7 @@
 import AsyncAlgorithms
 import Logging
-import SlipwayEventSourcing
 import ServiceLifecycle
+import SlipwayEventSourcing
 
 /// A loop that takes one step every `interval` until graceful shutdown: the shape of every controller
 /// and reactor that drives work from a read model. A step in progress finishes before the worker ends;
