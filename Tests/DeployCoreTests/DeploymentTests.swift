@@ -216,7 +216,8 @@ struct DeploymentTests {
                 return Int32(text.split(separator: " ")[0]) != pid
             }
             #expect((Self.deployment(view, "shop-1")?["revision"] as? [String: Any])?["address"] as? String == v1Address)
-            #expect(await probe("\(v1Address)/health") == 200)
+            // The new process is recorded before it answers, and the view may still show the status from before the crash.
+            try await eventually(timeout: .seconds(20), "restarted v1 answers /health") { await self.probe("\(v1Address)/health") == 200 }
 
             // A restarted deploy-svc adopts the running processes instead of starting new ones.
             let fresh = LocalServingTarget(
