@@ -25,14 +25,7 @@ struct ApiKeyDeciderTests {
         #expect(created.expiresAt.date == Self.now + 3600)
     }
 
-    struct Refusal: Sendable, CustomTestStringConvertible {
-        let name: String
-        let given: [D.Command]
-        let when: D.Command
-        let kind: CommandRejected.Kind
-        let field: String?
-        var testDescription: String { name }
-    }
+    typealias Refusal = SlipwayTestSupport.Refusal<D>
 
     @Test(
         "created once, revoked once; bad input names the field; an unknown key is not found",
@@ -53,7 +46,7 @@ struct ApiKeyDeciderTests {
                 kind: .notFound, field: nil),
         ])
     func refused(_ refusal: Refusal) throws {
-        expectRejection(D.self, given: try history(D.self, refusal.given), when: refusal.when, kind: refusal.kind, field: refusal.field)
+        try expectRejection(refusal)
     }
 
     @Test("revoking records who and why; usage is recorded for an active key only, and only when there was some")

@@ -89,14 +89,7 @@ struct EndpointDeciderTests {
         #expect(state.activeDeploymentID == "shop-2")
     }
 
-    struct Refusal: Sendable, CustomTestStringConvertible {
-        let name: String
-        let given: [D.Command]
-        let when: D.Command
-        let kind: CommandRejected.Kind
-        let field: String?
-        var testDescription: String { name }
-    }
+    typealias Refusal = SlipwayTestSupport.Refusal<D>
 
     @Test(
         "a refused deploy names the field and decides nothing",
@@ -128,7 +121,7 @@ struct EndpointDeciderTests {
             Refusal(name: "the version already serving", given: deployed(1, as: 1), when: deploy(1), kind: .conflict, field: "version"),
         ])
     func refusedDeploy(_ refusal: Refusal) throws {
-        expectRejection(D.self, given: try history(refusal.given), when: refusal.when, kind: refusal.kind, field: refusal.field)
+        try expectRejection(refusal)
     }
 
     @Test("force deploys an unblessed version and the version already serving")
@@ -163,7 +156,7 @@ struct EndpointDeciderTests {
             Refusal(name: "update of a missing endpoint", given: [], when: .update(.init(description: "x")), kind: .notFound, field: nil),
         ])
     func endpointRules(_ refusal: Refusal) throws {
-        expectRejection(D.self, given: try history(refusal.given), when: refusal.when, kind: refusal.kind, field: refusal.field)
+        try expectRejection(refusal)
     }
 
     @Test("an update without a preset changes the current resources; with one, it starts from the preset's")
@@ -321,7 +314,7 @@ struct EndpointDeciderTests {
             Refusal(name: "a missing endpoint", given: [], when: rollback(), kind: .notFound, field: nil),
         ])
     func refusedRollback(_ refusal: Refusal) throws {
-        expectRejection(D.self, given: try history(refusal.given), when: refusal.when, kind: refusal.kind, field: refusal.field)
+        try expectRejection(refusal)
     }
 
     // MARK: Traffic, undeploy, delete

@@ -49,3 +49,29 @@ public func history<D: Decider>(_ decider: D.Type, _ commands: [D.Command], afte
     }
     return events
 }
+
+/// One row of a refusal table: after the `given` commands, `when` is rejected as `kind` naming
+/// `field` (nil: any field). Check a row with `expectRejection(_:)`.
+public struct Refusal<D: Decider>: Sendable, CustomTestStringConvertible where D.Command: Sendable {
+    public let name: String
+    public let given: [D.Command]
+    public let when: D.Command
+    public let kind: CommandRejected.Kind
+    public let field: String?
+
+    public init(name: String, given: [D.Command], when: D.Command, kind: CommandRejected.Kind, field: String?) {
+        self.name = name
+        self.given = given
+        self.when = when
+        self.kind = kind
+        self.field = field
+    }
+
+    public var testDescription: String { name }
+}
+
+/// Records an issue unless the refusal's command is rejected as it says.
+public func expectRejection<D: Decider>(_ refusal: Refusal<D>, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let history = try history(D.self, refusal.given)
+    expectRejection(D.self, given: history, when: refusal.when, kind: refusal.kind, field: refusal.field, sourceLocation: sourceLocation)
+}

@@ -19,14 +19,7 @@ struct TrainingRunDeciderTests {
         var testDescription: String { name }
     }
 
-    struct Refusal: Sendable, CustomTestStringConvertible {
-        let name: String
-        let given: [D.Command]
-        let when: D.Command
-        let kind: CommandRejected.Kind
-        let field: String?
-        var testDescription: String { name }
-    }
+    typealias Refusal = SlipwayTestSupport.Refusal<D>
 
     @Test("events", arguments: Fixture.cases)
     func events(_ c: Case) throws {
@@ -36,8 +29,7 @@ struct TrainingRunDeciderTests {
 
     @Test("rejections", arguments: Fixture.refusals)
     func rejections(_ c: Refusal) throws {
-        let history = try SlipwayTestSupport.history(D.self, c.given)
-        expectRejection(D.self, given: history, when: c.when, kind: c.kind, field: c.field)
+        try expectRejection(c)
     }
 
     @Test("the state follows the run: pending, submitting, running, then its end")
