@@ -7,33 +7,6 @@ import SwiftProtobuf
 /// same deploy-svc decides against), with the aggregate version it reflects; only newer information
 /// replaces it, whichever path delivers it first. Pure value logic (no I/O, no clock).
 struct RoutingState: Sendable {
-    struct Endpoint: Sendable {
-        var endpointID: String
-        var state = EndpointState()
-        var version: Int64 = 0
-        /// Generation of the last change (see `merge`).
-        var touched: UInt64 = 0
-    }
-
-    struct ApiKey: Sendable {
-        var apiKeyID: String
-        var state = ApiKeyState()
-        var version: Int64 = 0
-        var touched: UInt64 = 0
-    }
-
-    enum AggregateKey: Hashable, Sendable {
-        case endpoint(String)
-        case apiKey(String)
-    }
-
-    /// An event applied from the stream, kept for a while so that a snapshot older than it can be
-    /// brought forward by replaying it on top.
-    struct RetainedEvent: Sendable {
-        let version: Int64
-        let event: DeployEvent
-    }
-
     enum Outcome: Equatable, Sendable {
         /// Applied on top of the previous version.
         case applied
@@ -45,11 +18,8 @@ struct RoutingState: Sendable {
         case ignored
     }
 
-    static let retainedPerAggregate = 32
-
-    private(set) var endpoints: [String: Endpoint] = [:]
-    private(set) var apiKeys: [String: ApiKey] = [:]
-    private(set) var retained: [AggregateKey: [RetainedEvent]] = [:]
+    private(set) var endpoints = TrackedAggregates<EndpointState>()
+    private(set) var apiKeys = TrackedAggregates<ApiKeyState>()
     /// Incremented by every change; `merge` uses it to tell what changed while a snapshot was in flight.
     private(set) var generation: UInt64 = 0
     private(set) var snapshotLoaded = false
@@ -61,89 +31,32 @@ struct RoutingState: Sendable {
     mutating func apply(aggregateType: String, aggregateID: String, version: Int64, event: DeployEvent) -> Outcome {
         switch aggregateType {
         case EndpointState.aggregateType:
-            let current = endpoints[aggregateID]
-            if let current, version <= current.version { return .stale }
-            let gap = current.map { version != $0.version + 1 } ?? !event.isEndpointCreated
-            generation += 1
-            var record = current ?? Endpoint(endpointID: aggregateID)
-            record.state.apply(event)
-            record.version = version
-            record.touched = generation
-            endpoints[aggregateID] = record
-            retain(.endpoint(aggregateID), version: version, event: event)
-            return gap ? .appliedAfterGap : .applied
+            return endpoints.apply(aggregateID, version: version, event: event, startsAggregate: event.isEndpointCreated, generation: &generation)
         case ApiKeyState.aggregateType:
             guard event.isApiKeyEvent else { return .ignored }
-            let current = apiKeys[aggregateID]
-            if let current, version <= current.version { return .stale }
-            let gap = current.map { version != $0.version + 1 } ?? !event.isApiKeyCreated
-            generation += 1
-            var record = current ?? ApiKey(apiKeyID: aggregateID)
-            record.state.apply(event)
-            record.version = version
-            record.touched = generation
-            apiKeys[aggregateID] = record
-            retain(.apiKey(aggregateID), version: version, event: event)
-            return gap ? .appliedAfterGap : .applied
+            return apiKeys.apply(aggregateID, version: version, event: event, startsAggregate: event.isApiKeyCreated, generation: &generation)
         default:
             return .ignored
         }
     }
 
-    private mutating func retain(_ key: AggregateKey, version: Int64, event: DeployEvent) {
-        var events = retained[key] ?? []
-        events.append(RetainedEvent(version: version, event: event))
-        if events.count > Self.retainedPerAggregate { events.removeFirst(events.count - Self.retainedPerAggregate) }
-        retained[key] = events
-    }
-
     // MARK: - Snapshots
 
-    /// Merges a deploy-svc snapshot fetched after generation `startedAt` was current.
-    ///
-    /// Per aggregate: a snapshot entry at least as new as the state replaces it; an older one is brought
-    /// forward by replaying the retained stream events newer than it (so an old snapshot never undoes a
-    /// newer event). Aggregates missing from the snapshot are dropped unless the stream changed them
-    /// while the snapshot was in flight (then the snapshot simply predates them).
+    /// Merges a deploy-svc snapshot fetched after generation `startedAt` was current (see `TrackedAggregates.merge`).
     mutating func merge(_ document: RoutingDocument, startedAt: UInt64) {
         generation += 1
-        let now = generation
-        var seenEndpoints = Set<String>()
-        for entry in document.endpoints {
-            seenEndpoints.insert(entry.endpointID)
-            var base = Endpoint(endpointID: entry.endpointID, state: Self.state(of: entry), version: entry.version, touched: now)
-            if let current = endpoints[entry.endpointID], current.version > entry.version {
-                for retained in retained[.endpoint(entry.endpointID)] ?? [] where retained.version > base.version {
-                    base.state.apply(retained.event)
-                    base.version = retained.version
-                }
-                if base.version < current.version { continue }  // cannot rebuild: keep the newer state
-            }
-            endpoints[entry.endpointID] = base
-        }
-        for (id, endpoint) in endpoints where !seenEndpoints.contains(id) && endpoint.touched <= startedAt {
-            endpoints[id] = nil
-            retained[.endpoint(id)] = nil
-        }
-
-        var seenKeys = Set<String>()
-        for entry in document.apiKeys {
-            seenKeys.insert(entry.apiKeyID)
-            let expiresAt = apiKeys[entry.apiKeyID]?.state.created.flatMap { $0.hasExpiresAt ? $0.expiresAt : nil }
-            var base = ApiKey(apiKeyID: entry.apiKeyID, state: Self.state(of: entry, expiresAt: expiresAt), version: entry.version, touched: now)
-            if let current = apiKeys[entry.apiKeyID], current.version > entry.version {
-                for retained in retained[.apiKey(entry.apiKeyID)] ?? [] where retained.version > base.version {
-                    base.state.apply(retained.event)
-                    base.version = retained.version
-                }
-                if base.version < current.version { continue }
-            }
-            apiKeys[entry.apiKeyID] = base
-        }
-        for (id, key) in apiKeys where !seenKeys.contains(id) && key.touched <= startedAt {
-            apiKeys[id] = nil
-            retained[.apiKey(id)] = nil
-        }
+        endpoints.merge(
+            document.endpoints.map { entry in (entry.endpointID, entry.version, { _ in Self.state(of: entry) }) },
+            generation: generation, startedAt: startedAt)
+        apiKeys.merge(
+            document.apiKeys.map { entry in
+                // A snapshot carries no expiry: the one the router knew is kept.
+                (
+                    entry.apiKeyID, entry.version,
+                    { known in Self.state(of: entry, expiresAt: known?.created.flatMap { $0.hasExpiresAt ? $0.expiresAt : nil }) }
+                )
+            },
+            generation: generation, startedAt: startedAt)
         snapshotLoaded = true
     }
 
@@ -180,12 +93,12 @@ struct RoutingState: Sendable {
 
     /// The routing table as JSON: every revision that is not stopped, its traffic share as `percent`.
     var document: RoutingDocument {
-        let endpoints = self.endpoints.values.filter { !$0.state.deleted }.sorted { $0.endpointID < $1.endpointID }.map { endpoint in
+        let endpoints = self.endpoints.values.filter { !$0.state.deleted }.sorted { $0.id < $1.id }.map { endpoint in
             let state = endpoint.state
             let running = state.revisions.filter { !$0.value.stopped }
             let ids = Set(running.keys).union(state.traffic.keys).sorted()
             return RoutingDocument.Endpoint(
-                endpointID: endpoint.endpointID, name: state.name, modelName: state.modelName, version: endpoint.version,
+                endpointID: endpoint.id, name: state.name, modelName: state.modelName, version: endpoint.version,
                 routes: ids.map { id in
                     let revision = running[id] ?? EndpointState.Revision(id: id, deploymentID: "")
                     return RoutingDocument.Route(
@@ -194,11 +107,95 @@ struct RoutingState: Sendable {
                         versionNumber: Int(revision.versionNumber))
                 })
         }
-        let keys = apiKeys.values.sorted { $0.apiKeyID < $1.apiKeyID }.map {
+        let keys = apiKeys.values.sorted { $0.id < $1.id }.map {
             RoutingDocument.ApiKey(
-                apiKeyID: $0.apiKeyID, modelName: $0.state.modelName, keySha256: $0.state.created?.keySha256.lowercased() ?? "",
+                apiKeyID: $0.id, modelName: $0.state.modelName, keySha256: $0.state.created?.keySha256.lowercased() ?? "",
                 active: $0.state.isActive, version: $0.version)
         }
         return RoutingDocument(endpoints: endpoints, apiKeys: keys)
+    }
+}
+
+/// A fold the router keeps per aggregate of the deploy stream.
+protocol DeployFold: Sendable {
+    init()
+    mutating func apply(_ event: DeployEvent)
+}
+
+extension EndpointState: DeployFold {}
+extension ApiKeyState: DeployFold {}
+
+/// Every aggregate of one type the router knows: its fold with the aggregate version it reflects, and the
+/// last stream events applied to it, kept so that a snapshot older than them can be brought forward.
+struct TrackedAggregates<State: DeployFold>: Sendable {
+    struct Tracked: Sendable {
+        var id: String
+        var state: State
+        var version: Int64
+        /// Generation of the last change (see `merge`).
+        var touched: UInt64
+    }
+
+    /// An event applied from the stream, with the aggregate version it made.
+    struct RetainedEvent: Sendable {
+        let version: Int64
+        let event: DeployEvent
+    }
+
+    static var retainedPerAggregate: Int { 32 }
+
+    private(set) var byID: [String: Tracked] = [:]
+    private var retained: [String: [RetainedEvent]] = [:]
+
+    subscript(id: String) -> Tracked? { byID[id] }
+    var values: Dictionary<String, Tracked>.Values { byID.values }
+    var isEmpty: Bool { byID.isEmpty }
+
+    /// Applies the event if it is newer than what is known of the aggregate; a change bumps `generation`.
+    mutating func apply(
+        _ id: String, version: Int64, event: DeployEvent, startsAggregate: Bool, generation: inout UInt64
+    ) -> RoutingState.Outcome {
+        let current = byID[id]
+        if let current, version <= current.version { return .stale }
+        let gap = current.map { version != $0.version + 1 } ?? !startsAggregate
+        generation += 1
+        var record = current ?? Tracked(id: id, state: State(), version: 0, touched: 0)
+        record.state.apply(event)
+        record.version = version
+        record.touched = generation
+        byID[id] = record
+
+        var events = retained[id] ?? []
+        events.append(RetainedEvent(version: version, event: event))
+        if events.count > Self.retainedPerAggregate { events.removeFirst(events.count - Self.retainedPerAggregate) }
+        retained[id] = events
+        return gap ? .appliedAfterGap : .applied
+    }
+
+    /// Merges a snapshot's entries (each made from the fold known so far, if any).
+    ///
+    /// Per aggregate: a snapshot entry at least as new as the state replaces it; an older one is brought
+    /// forward by replaying the retained stream events newer than it (so an old snapshot never undoes a
+    /// newer event). Aggregates missing from the snapshot are dropped unless the stream changed them
+    /// after generation `startedAt` (then the snapshot simply predates them).
+    mutating func merge(_ snapshot: [(id: String, version: Int64, state: (State?) -> State)], generation now: UInt64, startedAt: UInt64) {
+        var seen = Set<String>()
+        for entry in snapshot {
+            seen.insert(entry.id)
+            let current = byID[entry.id]
+            var base = Tracked(id: entry.id, state: entry.state(current?.state), version: entry.version, touched: now)
+            if let current, current.version > entry.version {
+                for retained in retained[entry.id] ?? [] where retained.version > base.version {
+                    base.state.apply(retained.event)
+                    base.version = retained.version
+                }
+                if base.version < current.version { continue }  // cannot rebuild: keep the newer state
+            }
+            byID[entry.id] = base
+        }
+        for (id, known) in byID where !seen.contains(id) && known.touched <= startedAt {
+            byID[id] = nil
+            retained[id] = nil
+        }
     }
 }

@@ -41,14 +41,14 @@ public final class RoutingTable: Sendable {
                     modelVersionID: revision.modelVersionID, versionNumber: Int(revision.versionNumber), percent: Int(percent))
             }
             endpoints[folded.name] = Endpoint(
-                endpointID: endpoint.endpointID, name: folded.name, modelName: folded.modelName,
+                endpointID: endpoint.id, name: folded.name, modelName: folded.modelName,
                 split: TrafficSplit(routes))
         }
         var keys: [String: Key] = [:]
         for key in state.apiKeys.values where key.state.isActive {
             guard let created = key.state.created, !created.keySha256.isEmpty else { continue }
             keys[created.keySha256.lowercased()] = Key(
-                apiKeyID: key.apiKeyID, modelName: key.state.modelName,
+                apiKeyID: key.id, modelName: key.state.modelName,
                 expiresAt: created.hasExpiresAt ? created.expiresAt.date : nil)
         }
         endpointsByName = endpoints
