@@ -30,7 +30,7 @@ let domainServices: [(executable: String, module: String, dependencies: [Target.
     ("schedule-svc", "Schedule", []),
     ("deploy-svc", "Deploy", [crypto, "SlipwayLocalRuntime", httpClient, asyncAlgorithms]),
     ("testing-svc", "Testing", []),
-    ("metrics-svc", "Metrics", []),
+    ("metrics-svc", "Metrics", ["SlipwaySketches", "SlipwayKafka", protobuf]),
 ]
 
 var targets: [Target] = [
@@ -54,6 +54,10 @@ var targets: [Target] = [
         path: "Shared/SlipwayPlatform"
     ),
     .target(name: "SlipwayLocalRuntime", dependencies: [log], path: "Shared/SlipwayLocalRuntime"),
+    // Mergeable summaries (latency sketch, distinct counter): stored per bucket, merged per window. Optimised in
+    // every build because the rollup ingest adds every request to them.
+    .target(name: "SlipwaySketches", path: "Shared/SlipwaySketches", swiftSettings: alwaysOptimized),
+    .testTarget(name: "SlipwaySketchesTests", dependencies: ["SlipwaySketches"], path: "Tests/SlipwaySketchesTests"),
 
     // Numeric kernels are optimised in every build: unoptimised, training and scoring run ~30x slower,
     // which would make the debug build's end-to-end tests (real training runs) take minutes.
@@ -141,6 +145,11 @@ var targets: [Target] = [
         dependencies: ["SlipwayTestSupport", "DeployCore", "SlipwayLocalRuntime", "SlipwayModelBundle", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, log,
                        .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle")],
         path: "Tests/DeployCoreTests"
+    ),
+    .testTarget(
+        name: "MetricsCoreTests",
+        dependencies: ["SlipwayTestSupport", "MetricsCore", "SlipwaySketches", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, log],
+        path: "Tests/MetricsCoreTests"
     ),
     .testTarget(
         name: "RegistryCoreTests",

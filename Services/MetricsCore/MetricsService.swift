@@ -1,7 +1,20 @@
+import Foundation
+import SlipwayContracts
 import SlipwayPlatform
 
-/// metrics-svc on the common service shell. Its aggregates, read model and routes arrive with the
-/// metrics domain issue; today it owns its database, event store, outbox relay and event feed.
+/// metrics-svc: serving figures rolled up from serving-router's request log, read by endpoint, revision,
+/// API key and deployment over any window. Alerts, drift, health and feedback arrive with the rest of the
+/// monitoring issue.
 public enum MetricsService {
-    public static let definition = ServiceDefinition(context: .metrics)
+    public static let definition = definition(now: { Date() })
+
+    /// `now` is where query windows end; tests pass a fixed clock.
+    public static func definition(now: @escaping @Sendable () -> Date) -> ServiceDefinition {
+        ServiceDefinition(context: .metrics) { environment in
+            ServiceComponents(
+                projections: [ProjectionSubscription(ServedEndpointsProjection(), from: [.deploy])],
+                ingestions: [ServingRollupIngestion()],
+                routes: [ServingMetricsRoutes(environment: environment, now: now).collection])
+        }
+    }
 }

@@ -7,6 +7,8 @@ final class RequestLogBuffer: Sendable {
     let capacity: Int
     private let records = Mutex<[RequestLogRecord]>([])
     let dropped = Atomic<Int>(0)
+    /// What was dropped, by endpoint and minute, for the shipper to report.
+    let droppedTally = DroppedLogTally()
     private let droppedCounter = Counter(label: "slipway.router.request_logs.dropped_total")
 
     init(capacity: Int) {
@@ -22,6 +24,7 @@ final class RequestLogBuffer: Sendable {
         if !accepted {
             dropped.add(1, ordering: .relaxed)
             droppedCounter.increment()
+            droppedTally.record(record, reason: .bufferFull)
         }
     }
 

@@ -11,8 +11,10 @@ import SwiftProtobuf
 import Synchronization
 
 /// Drains the buffer into `slipway.serving.requests` in batches, as `PredictionRequestLogged` envelopes
-/// keyed by endpoint id. Failures are counted, never retried into the buffer (the buffer bound holds).
-/// The Kafka producer is its own: made when `run` starts, flushed and shut down when it ends.
+/// keyed by endpoint id. Failures are counted, never retried into the buffer (the buffer bound holds);
+/// what was lost — dropped by a full buffer or refused by the broker — is reported at most once a
+/// second as `RequestLogsDropped` per endpoint and minute, so metrics-svc knows which figures are
+/// incomplete. The Kafka producer is its own: made when `run` starts, flushed and shut down when it ends.
 final class RequestLogShipper: Sendable {
     let buffer: RequestLogBuffer
     let makeProducer: @Sendable () throws -> KafkaProducer
@@ -24,6 +26,7 @@ final class RequestLogShipper: Sendable {
     private let sentCounter = Counter(label: "slipway.router.request_logs.sent_total")
     private let failedCounter = Counter(label: "slipway.router.request_logs.failed_total")
     static let batchSize = 1000
+    static let dropReportInterval: Duration = .seconds(1)
 
     init(buffer: RequestLogBuffer, sampleInstances: Int, logger: Logger, makeProducer: @escaping @Sendable () throws -> KafkaProducer) {
         self.buffer = buffer
@@ -35,7 +38,12 @@ final class RequestLogShipper: Sendable {
     /// Runs until graceful shutdown (it is the last service stopped), then ships what is left and flushes.
     func run() async throws {
         let producer = try makeProducer()
+        var lastDropReport = ContinuousClock.now
         while true {
+            if ContinuousClock.now - lastDropReport >= Self.dropReportInterval {
+                await reportDrops(with: producer)
+                lastDropReport = .now
+            }
             let records = buffer.takeAll()
             if records.isEmpty {
                 if Task.isCancelled || Task.isShuttingDownGracefully { break }
@@ -49,6 +57,7 @@ final class RequestLogShipper: Sendable {
                 await ship(Array(chunk), with: producer)
             }
         }
+        await reportDrops(with: producer)
         await producer.shutdown()
     }
 
@@ -65,6 +74,7 @@ final class RequestLogShipper: Sendable {
             } catch {
                 failed.add(1, ordering: .relaxed)
                 failedCounter.increment()
+                buffer.droppedTally.record(record, reason: .deliveryFailed)
             }
         }
         guard !messages.isEmpty else { return }
@@ -75,7 +85,32 @@ final class RequestLogShipper: Sendable {
         } catch {
             failed.add(messages.count, ordering: .relaxed)
             failedCounter.increment(by: messages.count)
+            for record in records { buffer.droppedTally.record(record, reason: .deliveryFailed) }
             logger.warning("request logs not delivered", metadata: [LogKey.routerCount: "\(messages.count)", LogKey.error: "\(error)"])
+        }
+    }
+
+    /// Sends what the tally counted since the last report; on failure the counts wait for the next one.
+    func reportDrops(with producer: KafkaProducer) async {
+        let counts = buffer.droppedTally.takeAll()
+        guard !counts.isEmpty else { return }
+        do {
+            let messages = try counts.map { key, count in
+                var event = RequestLogsDropped()
+                event.endpointID = key.endpointID
+                event.deploymentID = key.deploymentID
+                event.revisionID = key.revisionID
+                event.minute = Google_Protobuf_Timestamp(seconds: key.minute)
+                event.count = count
+                event.reason = key.reason.rawValue
+                let envelope = try makeEnvelope(endpointID: key.endpointID, at: Date(), correlationID: "", payload: event)
+                return KafkaOutgoingMessage(
+                    topic: EventContext.serving.topic, key: Array(key.endpointID.utf8), value: try envelope.serializedBytes())
+            }
+            _ = try await producer.send(messages)
+        } catch {
+            buffer.droppedTally.restore(counts)
+            logger.warning("dropped-log report not delivered; will retry", metadata: [LogKey.error: "\(error)"])
         }
     }
 
@@ -111,17 +146,25 @@ final class RequestLogShipper: Sendable {
         if let body = record.responseBody, (200..<300).contains(record.status) {
             event.productIds = PredictionBody.firstProductIDs(body, limit: topK.map { max($0, 1) } ?? 1000)
         }
+        return try makeEnvelope(endpointID: record.endpointID, at: record.receivedAt, correlationID: record.requestID, payload: event)
+    }
+
+    /// The serving stream's envelope: keyed by endpoint, not an event-sourced aggregate (version 0), positioned
+    /// by this process's sequence.
+    private func makeEnvelope(endpointID: String, at date: Date, correlationID: String, payload: some SwiftProtobuf.Message) throws
+        -> EventEnvelope
+    {
         var envelope = EventEnvelope()
-        envelope.eventID = UUID.v7(now: record.receivedAt).uuidString.lowercased()
+        envelope.eventID = UUID.v7(now: date).uuidString.lowercased()
         envelope.aggregateType = EndpointState.aggregateType
-        envelope.aggregateID = record.endpointID
+        envelope.aggregateID = endpointID
         envelope.aggregateVersion = 0
         envelope.sourceService = "serving-router"
         envelope.sourcePosition = position.add(1, ordering: .relaxed).newValue
-        envelope.occurredAt = Google_Protobuf_Timestamp(date: record.receivedAt)
-        envelope.correlationID = record.requestID
+        envelope.occurredAt = Google_Protobuf_Timestamp(date: date)
+        envelope.correlationID = correlationID
         envelope.schemaVersion = 1
-        try envelope.setPayload(event)
+        try envelope.setPayload(payload)
         return envelope
     }
 }

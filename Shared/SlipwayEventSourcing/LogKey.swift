@@ -14,6 +14,11 @@ public enum LogKey {
     public static let kafkaTopic = "kafka.topic"
     public static let kafkaOffset = "kafka.offset"
     public static let kafkaBrokers = "kafka.brokers"
+    public static let kafkaCluster = "kafka.cluster"
+    public static let kafkaPartition = "kafka.partition"
+    /// A stream ingestion's name (`StreamIngestor`).
+    public static let ingestion = "slipway.ingestion"
+    public static let count = "slipway.count"
     public static let httpPort = "http.port"
     public static let httpRoute = "http.route"
     public static let databaseName = "db.name"

@@ -122,6 +122,14 @@ public final class KafkaConsumer: Sendable {
         core.requestSeek(.topicToBeginning(topic))
     }
 
+    /// The id of the cluster the client is connected to, from its cached metadata (nil before the first
+    /// metadata answer). Offsets mean something only within one cluster: the dev broker restarts empty.
+    public var clusterID: String? {
+        guard let id = rd_kafka_clusterid(client.handle, 0) else { return nil }
+        defer { rd_kafka_mem_free(client.handle, id) }
+        return String(cString: id)
+    }
+
     /// Partitions currently assigned to this consumer.
     public func assignment() throws -> [KafkaTopicPartition] {
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>? = nil

@@ -46,12 +46,19 @@ public struct ServiceComponents {
     public var projections: [ProjectionSubscription]
     /// The service's API: one collection per area, each registering its own routes.
     public var routes: [RouteCollection<SlipwayRequestContext>]
+    /// Read models of a stream without an event store behind it (metrics-svc's rollups of the request
+    /// log), each kept by a `StreamIngestor` with its offsets in the same transaction.
+    public var ingestions: [any StreamIngestion]
     /// Long-running loops (an executor, a controller), in dependency order: they start after the
     /// migrations, stop before the projectors and the relay, and each ends on graceful shutdown.
     public var workers: [any Service]
 
-    public init(projections: [ProjectionSubscription] = [], routes: [RouteCollection<SlipwayRequestContext>] = [], workers: [any Service] = []) {
+    public init(
+        projections: [ProjectionSubscription] = [], ingestions: [any StreamIngestion] = [], routes: [RouteCollection<SlipwayRequestContext>] = [],
+        workers: [any Service] = []
+    ) {
         self.projections = projections
+        self.ingestions = ingestions
         self.routes = routes
         self.workers = workers
     }

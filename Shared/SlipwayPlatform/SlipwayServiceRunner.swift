@@ -52,6 +52,11 @@ public enum SlipwayServiceRunner {
             let name = "projector \(subscription.projection.name)"
             services.append(.init(service: AfterStartup(projector, name: name, gate: startup, logger: logger), serviceName: name))
         }
+        for ingestion in components.ingestions {
+            let ingestor = makeIngestor(ingestion, environment: environment)
+            let name = "ingestor \(ingestion.name)"
+            services.append(.init(service: AfterStartup(ingestor, name: name, gate: startup, logger: logger), serviceName: name))
+        }
         for worker in components.workers {
             let name = String(describing: type(of: worker))
             services.append(.init(service: AfterStartup(worker, name: name, gate: startup, logger: logger), serviceName: name))
@@ -81,9 +86,20 @@ public enum SlipwayServiceRunner {
         return router
     }
 
-    /// Every migration the service runs: the event store's, its read model's, each projection's.
+    /// Every migration the service runs: the event store's, its read model's, each projection's and ingestion's.
     public static func migrationSets(_ definition: ServiceDefinition, _ components: ServiceComponents) -> [MigrationSet] {
-        [EventStore.migrations] + [definition.readModel?.migrationSet].compactMap { $0 } + components.projections.map(\.projection.migrationSet)
+        let ingestions = components.ingestions.isEmpty ? [] : [StreamIngestor.migrations] + components.ingestions.map(\.migrationSet)
+        return [EventStore.migrations] + [definition.readModel?.migrationSet].compactMap { $0 }
+            + components.projections.map(\.projection.migrationSet)
+            + ingestions
+    }
+
+    /// The consumer group is `<service>.<ingestion>`, so replicas of one service share the partitions.
+    public static func makeIngestor(_ ingestion: any StreamIngestion, environment: ServiceEnvironment) -> StreamIngestor {
+        let config = environment.config
+        var kafka = KafkaConsumerConfiguration(bootstrapServers: config.kafkaBrokers, groupId: "\(config.service).\(ingestion.name)", topics: [])
+        kafka.fetchWaitMaxMs = config.fetchWaitMaxMs
+        return StreamIngestor(ingestion: ingestion, client: environment.postgres, configuration: .init(kafka: kafka), logger: environment.logger)
     }
 
     public static func makeProjector(_ subscription: ProjectionSubscription, environment: ServiceEnvironment) -> Projector {

@@ -559,21 +559,26 @@ public enum MetricsEvent: ContextEvent, Equatable {
 public enum ServingEvent: ContextEvent, Equatable {
     /// Emitted by serving-router for every prediction request it answers (including rejected ones: bad key 401, bad input 400, upstream errors 5xx).
     case predictionRequestLogged(PredictionRequestLogged)
+    /// Emitted by serving-router when request logs were lost instead of shipped: the in-memory buffer was full (overload) or the broker refused a batch. One per endpoint, revision and minute of receipt, so metrics-svc can mark exactly those windows incomplete (`logs_dropped`). Sent at most once a second per minute bucket; several may arrive for the same minute and add up.
+    case requestLogsDropped(RequestLogsDropped)
 
     public static let context = EventContext.serving
     public static let messageTypes: [any SwiftProtobuf.Message.Type] = [
         PredictionRequestLogged.self,
+        RequestLogsDropped.self,
     ]
 
     public var message: any SwiftProtobuf.Message {
         switch self {
         case .predictionRequestLogged(let message): message
+        case .requestLogsDropped(let message): message
         }
     }
 
     public init?(_ message: any SwiftProtobuf.Message) {
         switch message {
         case let message as PredictionRequestLogged: self = .predictionRequestLogged(message)
+        case let message as RequestLogsDropped: self = .requestLogsDropped(message)
         default: return nil
         }
     }
@@ -581,6 +586,7 @@ public enum ServingEvent: ContextEvent, Equatable {
     public static func decode(eventType: String, payload: [UInt8]) throws -> ServingEvent {
         switch eventType {
         case PredictionRequestLogged.protoMessageName: .predictionRequestLogged(try PredictionRequestLogged(serializedBytes: payload))
+        case RequestLogsDropped.protoMessageName: .requestLogsDropped(try RequestLogsDropped(serializedBytes: payload))
         default: throw UnknownEventType(eventType)
         }
     }

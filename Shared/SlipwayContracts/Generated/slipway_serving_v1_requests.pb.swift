@@ -202,6 +202,44 @@ public nonisolated struct PredictionRequestLogged: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
+/// Emitted by serving-router when request logs were lost instead of shipped: the in-memory buffer
+/// was full (overload) or the broker refused a batch. One per endpoint, revision and minute of
+/// receipt, so metrics-svc can mark exactly those windows incomplete (`logs_dropped`). Sent at
+/// most once a second per minute bucket; several may arrive for the same minute and add up.
+public nonisolated struct RequestLogsDropped: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var endpointID: String = String()
+
+  public var deploymentID: String = String()
+
+  /// empty when dropped before routing
+  public var revisionID: String = String()
+
+  /// start of the minute the requests were received in
+  public var minute: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_minute ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_minute = newValue}
+  }
+  /// Returns true if `minute` has been explicitly set.
+  public var hasMinute: Bool {self._minute != nil}
+  /// Clears the value of `minute`. Subsequent reads from it will return its default value.
+  public mutating func clearMinute() {self._minute = nil}
+
+  public var count: Int64 = 0
+
+  /// "buffer_full" or "delivery_failed"
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _minute: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "slipway.serving.v1"
@@ -408,6 +446,65 @@ nonisolated extension PredictionRequestLogged: SwiftProtobuf.Message, SwiftProto
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension RequestLogsDropped: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RequestLogsDropped"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}endpoint_id\0\u{3}deployment_id\0\u{3}revision_id\0\u{1}minute\0\u{1}count\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.endpointID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.deploymentID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.revisionID) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._minute) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.count) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.endpointID.isEmpty {
+      try visitor.visitSingularStringField(value: self.endpointID, fieldNumber: 1)
+    }
+    if !self.deploymentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.deploymentID, fieldNumber: 2)
+    }
+    if !self.revisionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.revisionID, fieldNumber: 3)
+    }
+    try { if let v = self._minute {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if self.count != 0 {
+      try visitor.visitSingularInt64Field(value: self.count, fieldNumber: 5)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: RequestLogsDropped, rhs: RequestLogsDropped) -> Bool {
+    if lhs.endpointID != rhs.endpointID {return false}
+    if lhs.deploymentID != rhs.deploymentID {return false}
+    if lhs.revisionID != rhs.revisionID {return false}
+    if lhs._minute != rhs._minute {return false}
+    if lhs.count != rhs.count {return false}
+    if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

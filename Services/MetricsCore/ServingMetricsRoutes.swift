@@ -1,0 +1,149 @@
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import SlipwayPlatform
+
+/// Serving figures from the rollups: the spec's performance and realtime views and a deployment's metrics.
+/// Every figure is merged from stored buckets at query time, so any window answers from the same data.
+struct ServingMetricsRoutes: Sendable {
+    let environment: ServiceEnvironment
+    /// The clock the windows end at (tests move it).
+    let now: @Sendable () -> Date
+
+    var collection: RouteCollection<SlipwayRequestContext> {
+        let routes = RouteCollection(context: SlipwayRequestContext.self)
+        routes.get("/api/v1/monitoring/metrics/performance", use: performance)
+        routes.get("/api/v1/monitoring/metrics/realtime/:endpoint_id", use: realtime)
+        routes.get("/api/deployments/:deployment_id/metrics", use: deploymentMetrics)
+        return routes
+    }
+
+    struct WindowJSON: Encodable, Sendable {
+        let start: Date
+        let end: Date
+        /// `minute` or `hour`: the size of a series point.
+        let step: String
+
+        init(_ window: ServingWindow) {
+            start = window.start
+            end = window.end
+            step = window.step == .minute ? "minute" : "hour"
+        }
+    }
+
+    struct EndpointFiguresJSON: ResponseEncodable, Sendable {
+        let endpointId: String
+        @Nullable var endpointName: String?
+        let window: WindowJSON
+        let summary: ServingSummary
+        let byRevision: [RevisionFigures]
+        let byApiKey: [ApiKeyFigures]
+        let series: [ServingPoint]
+
+        init(endpoint: ServedEndpoint, figures: ServingFiguresBuilder) {
+            endpointId = endpoint.id
+            endpointName = endpoint.name
+            window = WindowJSON(figures.window)
+            summary = figures.summary
+            byRevision = figures.byRevision
+            byApiKey = figures.byApiKey
+            series = figures.series
+        }
+    }
+
+    struct PerformanceJSON: ResponseEncodable, Sendable {
+        let window: WindowJSON
+        let endpoints: [EndpointFiguresJSON]
+    }
+
+    /// `?endpoint_id=` (id or name; all endpoints without it) `&hours=` (1–168, default 24).
+    @Sendable func performance(_ request: Request, context: SlipwayRequestContext) async throws -> PerformanceJSON {
+        let parameters = request.uri.queryParameters
+        let hours = try parameters.integer("hours", default: 24, in: 1...168)
+        let window = ServingWindow(lastHours: hours, now: now())
+        if let reference = parameters.nonEmpty("endpoint_id") {
+            let endpoint = try await requireEndpoint(reference, field: "endpoint_id")
+            let figures = try await figures(.endpoint(endpoint.id), window: window)
+            return PerformanceJSON(window: WindowJSON(window), endpoints: [EndpointFiguresJSON(endpoint: endpoint, figures: figures)])
+        }
+        var byEndpoint: [String: ServingFiguresBuilder] = [:]
+        for (key, cell) in try await ServingRollupStore.cells(.all, window: window, client: environment.postgres, logger: environment.logger) {
+            byEndpoint[key.endpointID, default: ServingFiguresBuilder(window: window)].add(key, cell)
+        }
+        var endpoints = try await queries.endpoints()
+        let known = Set(endpoints.map(\.id))
+        // Traffic for an id deploy-svc never announced (a mistyped endpoint in a URL) is shown too: it is load.
+        endpoints += byEndpoint.keys.filter { !known.contains($0) }.map { ServedEndpoint(id: $0, name: nil) }
+        let answers = endpoints.map { EndpointFiguresJSON(endpoint: $0, figures: byEndpoint[$0.id] ?? ServingFiguresBuilder(window: window)) }
+            .sorted { ($0.summary.requests.total, $0.endpointId) > ($1.summary.requests.total, $1.endpointId) }
+        return PerformanceJSON(window: WindowJSON(window), endpoints: answers)
+    }
+
+    /// `?minutes=` (1–60, default 5): the current minute and the ones before it, per-minute points.
+    @Sendable func realtime(_ request: Request, context: SlipwayRequestContext) async throws -> EndpointFiguresJSON {
+        let minutes = try request.uri.queryParameters.integer("minutes", default: 5, in: 1...60)
+        let endpoint = try await requireEndpoint(try context.parameters.require("endpoint_id"), field: "endpoint_id")
+        let window = ServingWindow(lastMinutes: minutes, now: now())
+        return EndpointFiguresJSON(endpoint: endpoint, figures: try await figures(.endpoint(endpoint.id), window: window))
+    }
+
+    struct TodayJSON: Encodable, Sendable {
+        let predictions: Int64
+        @Nullable var avgLatencyMs: Double?
+        let errors: Int64
+    }
+
+    struct DeploymentMetricsJSON: ResponseEncodable, Sendable {
+        let deploymentId: String
+        let endpointId: String
+        let window: WindowJSON
+        /// The dashboard's line: since midnight UTC.
+        let today: TodayJSON
+        let summary: ServingSummary
+        let byRevision: [RevisionFigures]
+        let series: [ServingPoint]
+    }
+
+    /// `?hours=` (1–168, default 24).
+    @Sendable func deploymentMetrics(_ request: Request, context: SlipwayRequestContext) async throws -> DeploymentMetricsJSON {
+        let hours = try request.uri.queryParameters.integer("hours", default: 24, in: 1...168)
+        let deploymentID = try context.parameters.require("deployment_id")
+        guard let endpointID = try await queries.endpointID(ofDeployment: deploymentID) else {
+            throw APIError.notFound("no deployment '\(deploymentID)'")
+        }
+        let now = now()
+        let window = ServingWindow(lastHours: hours, now: now)
+        let served = try await figures(.deployment(deploymentID), window: window)
+        let today = try await figures(.deployment(deploymentID), window: ServingWindow(since: Calendar.utc.startOfDay(for: now), now: now)).summary
+        return DeploymentMetricsJSON(
+            deploymentId: deploymentID, endpointId: endpointID, window: WindowJSON(window),
+            today: TodayJSON(predictions: today.requests.total, avgLatencyMs: today.latency?.avgMs, errors: today.requests.failed),
+            summary: served.summary, byRevision: served.byRevision, series: served.series)
+    }
+
+    var queries: MetricsQueries { MetricsQueries(client: environment.postgres, logger: environment.logger) }
+
+    func figures(_ scope: ServingRollupStore.Scope, window: ServingWindow) async throws -> ServingFiguresBuilder {
+        var figures = ServingFiguresBuilder(window: window)
+        for (key, cell) in try await ServingRollupStore.cells(scope, window: window, client: environment.postgres, logger: environment.logger) {
+            figures.add(key, cell)
+        }
+        return figures
+    }
+
+    func requireEndpoint(_ reference: String, field: String) async throws -> ServedEndpoint {
+        guard let endpoint = try await queries.endpoint(reference) else {
+            throw APIError.notFound("no endpoint '\(reference)' (\(field) takes an endpoint's id or name)")
+        }
+        return endpoint
+    }
+}
+
+extension Calendar {
+    static let utc: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
+}
