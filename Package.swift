@@ -30,7 +30,7 @@ let domainServices: [(executable: String, module: String, dependencies: [Target.
     ("schedule-svc", "Schedule", []),
     ("deploy-svc", "Deploy", [crypto, "SlipwayLocalRuntime", httpClient, asyncAlgorithms]),
     ("testing-svc", "Testing", []),
-    ("metrics-svc", "Metrics", ["SlipwaySketches", "SlipwayKafka", protobuf]),
+    ("metrics-svc", "Metrics", ["SlipwayStatistics", "SlipwayKafka", protobuf]),
 ]
 
 var targets: [Target] = [
@@ -54,10 +54,11 @@ var targets: [Target] = [
         path: "Shared/SlipwayPlatform"
     ),
     .target(name: "SlipwayLocalRuntime", dependencies: [log], path: "Shared/SlipwayLocalRuntime"),
-    // Mergeable summaries (latency sketch, distinct counter): stored per bucket, merged per window. Optimised in
-    // every build because the rollup ingest adds every request to them.
-    .target(name: "SlipwaySketches", path: "Shared/SlipwaySketches", swiftSettings: alwaysOptimized),
-    .testTarget(name: "SlipwaySketchesTests", dependencies: ["SlipwaySketches"], path: "Tests/SlipwaySketchesTests"),
+    // Statistics metrics-svc computes: mergeable summaries (latency sketch, distinct counter) stored per bucket and
+    // merged per window, and drift statistics (PSI, KS, Jensen–Shannon). Optimised in every build: the rollup ingest
+    // adds every request to a sketch.
+    .target(name: "SlipwayStatistics", path: "Shared/SlipwayStatistics", swiftSettings: alwaysOptimized),
+    .testTarget(name: "SlipwayStatisticsTests", dependencies: ["SlipwayStatistics"], path: "Tests/SlipwayStatisticsTests"),
 
     // Numeric kernels are optimised in every build: unoptimised, training and scoring run ~30x slower,
     // which would make the debug build's end-to-end tests (real training runs) take minutes.
@@ -87,7 +88,7 @@ var targets: [Target] = [
     .executableTarget(name: "serving-router", dependencies: ["ServingRouterCore", "SlipwayPlatform", argumentParser, log, lifecycle],
                       path: "Services/ServingRouter"),
     .testTarget(name: "ServingRouterTests",
-                dependencies: ["SlipwayTestSupport", "ServingRouterCore", "SlipwayModelBundle", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka",
+                dependencies: ["SlipwayTestSupport", "ServingRouterCore", "MetricsCore", "SlipwayModelBundle", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka",
                                hummingbird, hummingbirdTesting, httpTypes, httpClient, log],
                 path: "Tests/ServingRouterTests"),
 
@@ -98,7 +99,7 @@ var targets: [Target] = [
 
     .target(
         name: "SlipwayCLICore",
-        dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", "SlipwayLocalRuntime", "SlipwayModelBundle", argumentParser, httpClient, postgres, log, lifecycle],
+        dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", "SlipwayLocalRuntime", "SlipwayModelBundle", argumentParser, httpClient, postgres, protobuf, log, lifecycle],
         path: "Services/SlipwayCLICore"
     ),
     .executableTarget(name: "slipway", dependencies: ["SlipwayCLICore"], path: "Services/SlipwayCLI"),
@@ -148,7 +149,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "MetricsCoreTests",
-        dependencies: ["SlipwayTestSupport", "MetricsCore", "SlipwaySketches", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, log],
+        dependencies: ["SlipwayTestSupport", "MetricsCore", "SlipwayStatistics", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, log],
         path: "Tests/MetricsCoreTests"
     ),
     .testTarget(

@@ -1,6 +1,6 @@
 import Foundation
 import SlipwayPlatform
-import SlipwaySketches
+import SlipwayStatistics
 
 /// The serving figures of one merged set of buckets, as the API shows them. Percentiles come from the
 /// merged sketch (≤ 1 % relative error), never from averaging stored percentiles.

@@ -1,6 +1,6 @@
 import Foundation
 import SlipwayContracts
-import SlipwaySketches
+import SlipwayStatistics
 
 /// The two bucket sizes every request is counted in. Minute buckets answer windows up to a few hours and
 /// the edges of longer ones; hour buckets answer the rest, so a 7-day window merges ~170 buckets, not 10,080.

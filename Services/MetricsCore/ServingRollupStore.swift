@@ -3,7 +3,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import SlipwayEventSourcing
-import SlipwaySketches
+import SlipwayStatistics
 
 /// `serving_rollups`: one row per bucket × endpoint × deployment × revision × API key, sketches as bytea.
 /// A batch is merged in with one read of the rows it touches and one multi-row upsert.
@@ -95,7 +95,8 @@ public enum ServingRollupStore {
     }
 
     /// The rows that answer `window` (its minute buckets and its hour buckets, as it planned them).
-    public static func cells(_ scope: Scope, window: ServingWindow, client: PostgresClient, logger: Logger) async throws -> [(RollupKey, RollupCell)] {
+    public static func cells(_ scope: Scope, window: ServingWindow, client: PostgresClient, logger: Logger) async throws -> [(RollupKey, RollupCell)]
+    {
         var endpoint = ""
         var deployment = ""
         switch scope {

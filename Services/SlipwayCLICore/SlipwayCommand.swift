@@ -9,7 +9,7 @@ public struct SlipwayCommand: AsyncParsableCommand {
         subcommands: [
             UpCommand.self, DownCommand.self, StatusCommand.self, TrainCommand.self, RunsCommand.self, ModelsCommand.self,
             DatasetsCommand.self, DeployCommand.self, RollbackCommand.self, TrafficCommand.self, UndeployCommand.self,
-            EndpointsCommand.self, KeysCommand.self, EventsCommand.self, BenchCommand.self,
+            EndpointsCommand.self, KeysCommand.self, MetricsCommand.self, EventsCommand.self, BenchCommand.self,
         ])
 
     public init() {}
@@ -34,6 +34,6 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench", abstract: "Benchmarks that print a RESULT line.",
         subcommands: [
             BenchEventsCommand.self, BenchTrainCommand.self, BenchServeCommand.self, BenchRolloutCommand.self, BenchApiCommand.self,
-            BenchSinkCommand.self,
+            BenchMetricsCommand.self, BenchSinkCommand.self,
         ])
 }

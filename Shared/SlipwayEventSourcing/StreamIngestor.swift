@@ -102,7 +102,9 @@ public final class StreamIngestor: Service {
                     lost.increment(by: Int(max(0, actual - expected)))
                     logger.warning(
                         "messages were lost before they were ingested",
-                        metadata: [LogKey.ingestion: "\(ingestion.name)", LogKey.kafkaPartition: "\(partition)", LogKey.count: "\(actual - expected)"])
+                        metadata: [
+                            LogKey.ingestion: "\(ingestion.name)", LogKey.kafkaPartition: "\(partition)", LogKey.count: "\(actual - expected)",
+                        ])
                 case .event(.clusterChanged(_, let current)):
                     logger.info("the broker is a new cluster: ingesting its log from the start", metadata: [LogKey.kafkaCluster: "\(current)"])
                 case .event:

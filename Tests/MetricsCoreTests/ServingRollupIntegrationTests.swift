@@ -4,7 +4,7 @@ import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayKafka
 import SlipwayPlatform
-import SlipwaySketches
+import SlipwayStatistics
 import SlipwayTestSupport
 import SwiftProtobuf
 import Testing
@@ -35,7 +35,8 @@ struct ServingRollupIntegrationTests {
             try await Self.ingest(service, topic: topic, group: "g1") { _ in try await service.total(endpoint) == 3000 }
 
             for path in [
-                "/api/v1/monitoring/metrics/realtime/\(endpoint)?minutes=60", "/api/v1/monitoring/metrics/performance?endpoint_id=\(endpoint)&hours=1",
+                "/api/v1/monitoring/metrics/realtime/\(endpoint)?minutes=60",
+                "/api/v1/monitoring/metrics/performance?endpoint_id=\(endpoint)&hours=1",
                 "/api/v1/monitoring/metrics/performance?endpoint_id=\(endpoint)&hours=24",
                 "/api/v1/monitoring/metrics/performance?endpoint_id=\(endpoint)&hours=168",
             ] {

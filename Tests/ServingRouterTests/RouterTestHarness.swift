@@ -304,4 +304,43 @@ func endpointDocument(
         })
 }
 
+/// The serving topic's envelopes of one endpoint, read from the beginning until `count` are in or 20 s pass
+/// (closing the consumer ends the sequence).
+func servingEnvelopes(endpointID: String, count: Int) async throws -> [EventEnvelope] {
+    let consumer = try KafkaConsumer(
+        configuration: KafkaConsumerConfiguration(
+            bootstrapServers: TestInfrastructure.shared.kafkaBrokers, groupId: "router-test-\(UUID().uuidString)",
+            topics: [EventContext.serving.topic], autoOffsetReset: "earliest"), logger: RouterTestEnvironment.logger)
+    let found = try await withThrowingTaskGroup(of: [EventEnvelope]?.self) { group in
+        group.addTask {
+            try? await Task.sleep(for: .seconds(20))
+            await consumer.close()
+            return nil
+        }
+        group.addTask {
+            var found: [EventEnvelope] = []
+            for try await batch in consumer.batches(maxCount: 500) {
+                for message in batch {
+                    guard let envelope = try? EventEnvelope(serializedBytes: message.value), envelope.aggregateID == endpointID else { continue }
+                    #expect(message.key == Array(endpointID.utf8))
+                    found.append(envelope)
+                }
+                if found.count >= count { break }
+            }
+            return found
+        }
+        var result: [EventEnvelope] = []
+        while let next = try await group.next() {
+            if let next {
+                result = next
+                group.cancelAll()
+                break
+            }
+        }
+        return result
+    }
+    await consumer.close()
+    return found
+}
+
 func uniqueName(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(6).lowercased())" }

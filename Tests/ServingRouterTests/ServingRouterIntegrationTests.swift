@@ -268,10 +268,6 @@ struct ServingRouterIntegrationTests {
         let key = TestKey()
         let name = uniqueName("logs")
         let endpoint = endpointDocument(name: name, routes: [("r1", server.address, 100)])
-        let consumer = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(
-                bootstrapServers: TestInfrastructure.shared.kafkaBrokers, groupId: "router-test-\(UUID().uuidString)",
-                topics: [EventContext.serving.topic], autoOffsetReset: "earliest"), logger: RouterTestEnvironment.logger)
         let requests: @Sendable (RouterHandle) async throws -> Void = { router in
             let first = try await router.call(
                 "/\(name)/recommend", key: key, body: #"{"customer_id": "C5", "top_k": 4, "features": {"city": "city2"}}"#)
@@ -286,37 +282,9 @@ struct ServingRouterIntegrationTests {
             #expect(fourth.status == 400)
         }
         try await withRouter(RoutingDocument(endpoints: [endpoint], apiKeys: [key.document()]), requests)
-        // Read until the four logs are in, or give up after 20 s (closing the consumer ends the sequence).
-        let endpointID = endpoint.endpointID
-        let logs = try await withThrowingTaskGroup(of: [(EventEnvelope, PredictionRequestLogged)]?.self) { group in
-            group.addTask {
-                try? await Task.sleep(for: .seconds(20))
-                await consumer.close()
-                return nil
-            }
-            group.addTask {
-                var found: [(EventEnvelope, PredictionRequestLogged)] = []
-                for try await batch in consumer.batches(maxCount: 500) {
-                    for message in batch {
-                        guard let envelope = try? EventEnvelope(serializedBytes: message.value), envelope.aggregateID == endpointID else { continue }
-                        #expect(message.key == Array(endpointID.utf8))
-                        found.append((envelope, try envelope.payload(as: PredictionRequestLogged.self)))
-                    }
-                    if found.count >= 4 { break }
-                }
-                return found
-            }
-            var result: [(EventEnvelope, PredictionRequestLogged)] = []
-            while let next = try await group.next() {
-                if let next {
-                    result = next
-                    group.cancelAll()
-                    break
-                }
-            }
-            return result
+        let logs = try await servingEnvelopes(endpointID: endpoint.endpointID, count: 4).map { envelope in
+            (envelope, try envelope.payload(as: PredictionRequestLogged.self))
         }
-        await consumer.close()
         #expect(logs.count == 4)
         guard logs.count == 4 else { return }
         let (envelope, recommend) = logs[0]
@@ -387,6 +355,35 @@ struct ServingRouterIntegrationTests {
             let metrics = try await router.adminGet("/metrics").text
             #expect(metrics.contains("slipway_router_request_logs_dropped_total"))
         }
+    }
+
+    @Test func droppedLogsAreReportedPerEndpointMinuteAndReason() async throws {
+        let endpointID = "ep-\(uniqueName("dropped"))"
+        let buffer = RequestLogBuffer(capacity: 1)
+        let minute = Date(timeIntervalSince1970: 1_800_000_000)
+        for second in [1.0, 2, 3] {
+            buffer.append(
+                RequestLogRecord(
+                    requestID: "r\(second)", endpointID: endpointID, endpointName: "n", api: .recommend, receivedAt: minute + second, status: 200))
+        }
+        buffer.droppedTally.record(
+            RequestLogRecord(requestID: "x", endpointID: endpointID, endpointName: "n", api: .recommend, receivedAt: minute + 61, status: 200),
+            reason: .deliveryFailed)
+        #expect(buffer.dropped.load(ordering: .relaxed) == 2)
+        let brokers = TestInfrastructure.shared.kafkaBrokers
+        let shipper = RequestLogShipper(buffer: buffer, sampleInstances: 1, logger: RouterTestEnvironment.logger) {
+            try KafkaProducer(
+                configuration: KafkaProducerConfiguration(bootstrapServers: brokers, clientId: "drop-test"), logger: RouterTestEnvironment.logger)
+        }
+        let producer = try shipper.makeProducer()
+        await shipper.reportDrops(with: producer)
+        await producer.shutdown()
+        let reports = try await servingEnvelopes(endpointID: endpointID, count: 2).map { try $0.payload(as: RequestLogsDropped.self) }
+            .sorted { $0.minute.seconds < $1.minute.seconds }
+        #expect(reports.map(\.count) == [2, 1])
+        #expect(reports.map(\.reason) == ["buffer_full", "delivery_failed"])
+        #expect(reports.map { $0.minute.seconds } == [1_800_000_000, 1_800_000_060])
+        #expect(buffer.droppedTally.takeAll().isEmpty)
     }
 
     @Test func keyUsageIsReportedAndKeptAcrossAFailedReport() async throws {

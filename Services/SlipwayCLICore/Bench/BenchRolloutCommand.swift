@@ -115,7 +115,7 @@ struct BenchRolloutCommand: AsyncParsableCommand {
         var known = try await versions()
         while known.count < 2 {
             say("\(model) has \(known.count) version(s); training a small demo version")
-            var train =
+            let train =
                 try TrainCommand.parseAsRoot(
                     ["--demo", "--model", model, "--transactions", "20000", "--epochs", "2"]
                         + (gateway.map { ["--gateway", $0] } ?? [])) as! TrainCommand

@@ -1,5 +1,5 @@
 import Testing
-import SlipwaySketches
+import SlipwayStatistics
 
 #if canImport(Glibc)
 import Glibc

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A mergeable latency distribution: DDSketch (Masson, Rim, Lee, "DDSketch: A Fast and Fully-Mergeable Quantile Sketch
@@ -59,8 +59,9 @@ public struct LatencySketch: Sendable, Equatable {
 
     /// - Parameter relativeAccuracy: alpha, in 0.001 ... 0.5 (precondition).
     public init(relativeAccuracy: Double = 0.01) {
-        precondition(Self.supportedRelativeAccuracy.contains(relativeAccuracy),
-                     "relativeAccuracy must be in \(Self.supportedRelativeAccuracy)")
+        precondition(
+            Self.supportedRelativeAccuracy.contains(relativeAccuracy),
+            "relativeAccuracy must be in \(Self.supportedRelativeAccuracy)")
         self.relativeAccuracy = relativeAccuracy
         self.gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy)
         // log1p keeps full precision for gamma close to 1.
@@ -261,7 +262,8 @@ public struct LatencySketch: Sendable, Equatable {
             sketch.storedMin = try reader.readDouble()
             sketch.storedMax = try reader.readDouble()
             guard sketch.storedMin.isFinite, sketch.storedMax.isFinite,
-                  sketch.storedMin >= 0, sketch.storedMin <= sketch.storedMax else {
+                sketch.storedMin >= 0, sketch.storedMin <= sketch.storedMax
+            else {
                 throw SketchDecodingError.invalidData("min \(sketch.storedMin) / max \(sketch.storedMax) inconsistent")
             }
         } else if sketch.sum != 0 {

@@ -1,0 +1,312 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import SlipwayContracts
+import SlipwayEventSourcing
+import SlipwayKafka
+import SlipwayLocalRuntime
+import SlipwayPlatform
+import SwiftProtobuf
+
+/// `slipway bench metrics`: one real metrics-svc process fed request logs through the dev broker, as
+/// serving-router publishes them.
+struct BenchMetricsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "metrics",
+        abstract: "Measure metrics-svc: rollup ingest rate, freshness of the realtime view and 7-day query latency.",
+        discussion: """
+            Starts a throwaway PostgreSQL, dev broker and metrics-svc (the executable next to this one) unless
+            --database-url / --kafka-brokers are given (then the serving topic must be one nobody else writes).
+            ingest: --logs request logs (one instance of five features, ten product ids each, ~400 bytes) produced
+            as fast as the broker takes them, the producer never more than --max-lag ahead of what metrics-svc has
+            stored (the dev broker keeps only ~5 MiB per partition: a consumer further behind loses data).
+            ingest_logs_per_s = logs / (first send → all counted in the rollups, polled in its database).
+            burst: --burst logs at once; lag_zero_s = last send → all counted.
+            freshness: with --background-rate logs/s of other traffic, --probes single logs, each waited for in
+            GET /api/v1/monitoring/metrics/realtime/{endpoint}?minutes=1 (polled every 5 ms): send → visible.
+            query: 7 days of traffic for one endpoint (every minute, two revisions, two keys), then
+            GET /api/v1/monitoring/metrics/performance?endpoint_id=…&hours=168 --queries times, one client.
+            """)
+
+    @Option(help: "Request logs in the ingest phase.") var logs = 500_000
+    @Option(help: "Most logs produced ahead of what metrics-svc has counted.") var maxLag = 40_000
+    @Option(help: "Logs in the burst phase (keep it under the dev broker's retention, ~60,000).") var burst = 40_000
+    @Option(help: "Single logs whose visibility is timed in the freshness phase.") var probes = 200
+    @Option(help: "Logs per second of other traffic during the freshness phase.") var backgroundRate = 5_000
+    @Option(help: "Performance queries over 7 days.") var queries = 200
+    @Option(help: "Use this PostgreSQL server (base URL) instead of a throwaway cluster.") var databaseURL: String?
+    @Option(help: "Use these Kafka brokers instead of a throwaway dev broker.") var kafkaBrokers: String?
+
+    func run() async throws {
+        Observability.bootstrap(level: .warning)
+        let logger = serviceLogger("bench", level: .warning)
+        let infrastructure = try await BenchInfrastructure.start(databaseURL: databaseURL, kafkaBrokers: kafkaBrokers, logger: logger)
+        var service: Process?
+        do {
+            let runID = UUID().uuidString.prefix(6).lowercased()
+            let database = try DatabaseURL(infrastructure.postgresURL, defaultDatabase: "bench_metrics_\(runID)")
+            try await database.ensureDatabaseExists(logger: logger)
+            let port = try freeTCPPort()
+            service = try startMetricsService(database: database, brokers: infrastructure.kafkaBrokers, port: port)
+            try await waitReady(port: port, process: service)
+            let client = PostgresClient(configuration: try database.clientConfiguration(), backgroundLogger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                let run = MetricsBenchRun(
+                    runID: String(runID), brokers: infrastructure.kafkaBrokers, base: "http://127.0.0.1:\(port)", database: client, logger: logger)
+                try await run.measure(self)
+            }
+        } catch {
+            stop(service)
+            await infrastructure.shutdown()
+            throw error
+        }
+        stop(service)
+        await infrastructure.shutdown()
+    }
+
+    func startMetricsService(database: DatabaseURL, brokers: String, port: Int) throws -> Process {
+        guard let executable = findExecutable(named: "metrics-svc") else {
+            throw BenchError("metrics-svc not found next to slipway or on PATH: build the package first")
+        }
+        let process = Process()
+        process.executableURL = executable
+        // Errors only: alone, metrics-svc warns every 2 s that deploy-svc's feed is unreachable.
+        process.arguments = [
+            "--database-url", database.description, "--kafka-brokers", brokers, "--port", "\(port)", "--log-level", "error",
+            "--fetch-wait-max-ms", "10",
+        ]
+        try process.run()
+        return process
+    }
+
+    func waitReady(port: Int, process: Process?) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if await HTTPProbe.isOK(URL(string: "http://127.0.0.1:\(port)/readyz")!) { return }
+            guard process?.isRunning ?? false else { throw BenchError("metrics-svc exited before it became ready") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw BenchError("metrics-svc did not become ready within 60 s")
+    }
+
+    func stop(_ process: Process?) {
+        guard let process, process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
+
+/// The phases, in order, against one running metrics-svc.
+private struct MetricsBenchRun {
+    let runID: String
+    let brokers: String
+    let base: String
+    let database: PostgresClient
+    let logger: Logger
+
+    func measure(_ options: BenchMetricsCommand) async throws {
+        print("bench metrics: metrics-svc at \(base), kafka \(brokers), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: brokers, clientId: "bench-metrics", lingerMs: 5), logger: logger)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            // Warm-up: the consumer group has joined and the producer knows the partitions.
+            try await send(producer, (0..<100).map { log(endpoint: "warmup", index: $0, at: Date()) })
+            try await waitCounted("warmup", 100, timeout: .seconds(60))
+
+            let (rate, ingestSeconds) = try await ingestPhase(producer, logs: options.logs, maxLag: options.maxLag)
+            print(String(format: "  ingest: %d logs in %.2f s = %.0f logs/s into rollups", options.logs, ingestSeconds, rate))
+            let lagZero = try await burstPhase(producer, logs: options.burst)
+            print(String(format: "  burst: %d logs at once, counted %.2f s after the last was sent", options.burst, lagZero))
+            let freshness = try await freshnessPhase(producer, http: http, probes: options.probes, backgroundRate: options.backgroundRate)
+            print("  freshness (send → realtime view, \(options.backgroundRate) logs/s beside): \(freshness.summary)")
+            let query = try await queryPhase(producer, http: http, queries: options.queries)
+            print("  query performance?hours=168 over 7 days of minutes: \(query.summary)")
+            print(
+                String(
+                    format: "RESULT ingest_logs_per_s=%.0f lag_zero_s=%.2f freshness_p50_ms=%.0f freshness_p99_ms=%.0f query_p50_ms=%.1f query_p99_ms=%.1f",
+                    rate, lagZero, freshness.p50, freshness.p99, query.p50, query.p99))
+        } catch {
+            await producer.shutdown()
+            try? await http.shutdown()
+            throw error
+        }
+        await producer.shutdown()
+        try await http.shutdown()
+    }
+
+    // MARK: Phases
+
+    func ingestPhase(_ producer: KafkaProducer, logs count: Int, maxLag: Int) async throws -> (Double, Double) {
+        let endpoints = (0..<8).map { "bench-\(runID)-ingest-\($0)" }
+        let started = ContinuousClock.now
+        var sent = 0
+        var counted = 0
+        let chunk = 5_000
+        while sent < count {
+            if sent - counted >= maxLag {
+                counted = try await countedRequests(prefix: "bench-\(runID)-ingest-")
+                if sent - counted >= maxLag {
+                    try await Task.sleep(for: .milliseconds(5))
+                    continue
+                }
+            }
+            let size = min(chunk, count - sent)
+            let now = Date()
+            try await send(producer, (sent..<sent + size).map { log(endpoint: endpoints[$0 % endpoints.count], index: $0, at: now) })
+            sent += size
+        }
+        try await waitCounted(prefix: "bench-\(runID)-ingest-", count, timeout: .seconds(300))
+        let seconds = (ContinuousClock.now - started).seconds
+        return (Double(count) / seconds, seconds)
+    }
+
+    func burstPhase(_ producer: KafkaProducer, logs count: Int) async throws -> Double {
+        let endpoint = "bench-\(runID)-burst"
+        let now = Date()
+        try await send(producer, (0..<count).map { log(endpoint: endpoint, index: $0, at: now) })
+        let sentAt = ContinuousClock.now
+        try await waitCounted(endpoint, count, timeout: .seconds(120))
+        return (ContinuousClock.now - sentAt).seconds
+    }
+
+    func freshnessPhase(_ producer: KafkaProducer, http: HTTPClient, probes: Int, backgroundRate: Int) async throws -> Latencies {
+        let probeEndpoint = "bench-\(runID)-probe"
+        return try await withThrowingTaskGroup(of: Latencies?.self) { group in
+            group.addTask {
+                // Other traffic, in 10 ms slices, until the probes are done.
+                let perSlice = max(1, backgroundRate / 100)
+                var index = 0
+                while !Task.isCancelled {
+                    let now = Date()
+                    try await send(producer, (0..<perSlice).map { log(endpoint: "bench-\(runID)-background", index: index + $0, at: now) })
+                    index += perSlice
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
+                return nil
+            }
+            var samples: [Double] = []
+            let url = "\(base)/api/v1/monitoring/metrics/realtime/\(probeEndpoint)?minutes=1"
+            for probe in 1...probes {
+                let sent = ContinuousClock.now
+                try await send(producer, [log(endpoint: probeEndpoint, index: probe, at: Date())])
+                while try await realtimeTotal(http, url) < probe {
+                    guard ContinuousClock.now - sent < .seconds(30) else { throw BenchError("probe \(probe) not visible within 30 s") }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                samples.append((ContinuousClock.now - sent).milliseconds)
+            }
+            group.cancelAll()
+            return Latencies(samples)
+        }
+    }
+
+    func queryPhase(_ producer: KafkaProducer, http: HTTPClient, queries: Int) async throws -> Latencies {
+        let endpoint = "bench-\(runID)-week"
+        let now = Date()
+        let minutes = 7 * 24 * 60
+        // Four logs a minute for a week: both revisions and both keys in every minute bucket.
+        let week = (0..<(minutes * 4)).map { index in
+            log(endpoint: endpoint, index: index, at: now.addingTimeInterval(-Double(index / 4) * 60), revisions: 2, keys: 2)
+        }
+        for start in stride(from: 0, to: week.count, by: 20_000) {
+            try await send(producer, Array(week[start..<min(start + 20_000, week.count)]))
+            try await waitCounted(endpoint, min(start + 20_000, week.count), timeout: .seconds(120))
+        }
+        let url = "\(base)/api/v1/monitoring/metrics/performance?endpoint_id=\(endpoint)&hours=168"
+        var samples: [Double] = []
+        for _ in 0..<queries {
+            let started = ContinuousClock.now
+            let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+            _ = try await response.body.collect(upTo: 64 << 20)
+            guard response.status == .ok else { throw BenchError("performance query answered \(response.status)") }
+            samples.append((ContinuousClock.now - started).milliseconds)
+        }
+        return Latencies(samples)
+    }
+
+    // MARK: Plumbing
+
+    /// A request log as serving-router writes one for a `/recommend` with one instance.
+    func log(endpoint: String, index: Int, at date: Date, revisions: Int = 2, keys: Int = 4) -> PredictionRequestLogged {
+        var log = PredictionRequestLogged()
+        log.requestID = "\(runID)-\(index)"
+        log.endpointID = endpoint
+        log.endpointName = endpoint
+        log.deploymentID = "dep-\(endpoint)"
+        let revision = index % revisions
+        log.revisionID = "rev-\(endpoint)-\(revision)"
+        log.registeredModelID = "bench-model"
+        log.modelVersionID = "bench-model/\(revision + 1)"
+        log.versionNumber = Int32(revision + 1)
+        log.apiKeyID = "key-\(index % keys)"
+        log.api = .recommend
+        log.receivedAt = Google_Protobuf_Timestamp(date: date)
+        log.latencyUs = Int64(800 + (index * 7919) % 4000)
+        log.upstreamLatencyUs = log.latencyUs - 300
+        log.statusCode = index % 100 == 99 ? 503 : 200
+        log.customerID = "C\((index * 104_729) % 50_000)"
+        log.topK = 10
+        log.instanceCount = 1
+        var row = FeatureRow()
+        row.features["customer_id"] = .with { $0.stringValue = log.customerID }
+        row.features["city"] = .with { $0.stringValue = "city\(index % 40)" }
+        row.features["segment"] = .with { $0.stringValue = index % 3 == 0 ? "horeca" : "retail" }
+        row.features["basket_value"] = .with { $0.doubleValue = Double(index % 500) + 0.5 }
+        row.features["visits_30d"] = .with { $0.int64Value = Int64(index % 30) }
+        log.instances = [row]
+        log.productIds = (0..<10).map { "P\((index + $0 * 13) % 3000)" }
+        return log
+    }
+
+    func send(_ producer: KafkaProducer, _ logs: [PredictionRequestLogged]) async throws {
+        let messages = try logs.map { log in
+            var envelope = EventEnvelope()
+            envelope.eventID = UUID().uuidString.lowercased()
+            envelope.aggregateType = "Endpoint"
+            envelope.aggregateID = log.endpointID
+            envelope.sourceService = "serving-router"
+            envelope.occurredAt = log.receivedAt
+            envelope.correlationID = log.requestID
+            envelope.schemaVersion = 1
+            try envelope.setPayload(log)
+            return KafkaOutgoingMessage(topic: EventContext.serving.topic, key: Array(log.endpointID.utf8), value: try envelope.serializedBytes())
+        }
+        _ = try await producer.send(messages)
+    }
+
+    /// Requests counted in minute buckets for endpoints starting with `prefix` (or exactly `endpoint`).
+    func countedRequests(prefix: String) async throws -> Int {
+        let pattern = prefix + "%"
+        let rows = try await database.query(
+            "SELECT coalesce(sum(requests), 0)::bigint FROM serving_rollups WHERE granularity_s = 60 AND endpoint_id LIKE \(pattern)",
+            logger: logger)
+        for try await total in rows.decode(Int64.self) { return Int(total) }
+        return 0
+    }
+
+    func waitCounted(prefix: String, _ count: Int, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try await countedRequests(prefix: prefix) < count {
+            guard ContinuousClock.now < deadline else { throw BenchError("metrics-svc did not count \(count) logs of \(prefix)* within \(timeout)") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    func waitCounted(_ endpoint: String, _ count: Int, timeout: Duration) async throws {
+        try await waitCounted(prefix: endpoint, count, timeout: timeout)
+    }
+
+    func realtimeTotal(_ http: HTTPClient, _ url: String) async throws -> Int {
+        let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        guard response.status == .ok else { return 0 }  // 404 until the endpoint's first log is in
+        let json = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
+        return ((json?["summary"] as? [String: Any])?["requests"] as? [String: Any])?["total"] as? Int ?? 0
+    }
+}
