@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SlipwayPlatform
 
 /// An endpoint as metrics-svc knows it: from deploy-svc's events, or only from traffic (then without a name).
 struct ServedEndpoint: Sendable, Equatable {
@@ -33,6 +34,14 @@ struct MetricsQueries: Sendable {
         let traffic = try await client.query("SELECT 1 FROM serving_rollups WHERE endpoint_id = \(reference) LIMIT 1", logger: logger)
         for try await _ in traffic.decode(Int32.self) { return ServedEndpoint(id: reference, name: nil) }
         return nil
+    }
+
+    /// `endpoint(_:)`, or a 404 naming the parameter that held the reference.
+    func requireEndpoint(_ reference: String, field: String) async throws -> ServedEndpoint {
+        guard let endpoint = try await endpoint(reference) else {
+            throw APIError.notFound("no endpoint '\(reference)' (\(field) takes an endpoint's id or name)")
+        }
+        return endpoint
     }
 
     /// The endpoint a deployment belongs to, from deploy-svc's events or from its traffic.

@@ -3,8 +3,8 @@ import SlipwayContracts
 import SlipwayPlatform
 
 /// metrics-svc: serving figures rolled up from serving-router's request log, read by endpoint, revision,
-/// API key and deployment over any window. Alerts, drift, health and feedback arrive with the rest of the
-/// monitoring issue.
+/// API key and deployment over any window, and drift of the request features against a past window.
+/// Alerts, health, feedback and drift against the training data arrive with the rest of the monitoring issue.
 public enum MetricsService {
     public static let definition = definition(now: { Date() })
 
@@ -14,7 +14,9 @@ public enum MetricsService {
             ServiceComponents(
                 projections: [ProjectionSubscription(ServedEndpointsProjection(), from: [.deploy])],
                 ingestions: [ServingRollupIngestion()],
-                routes: [ServingMetricsRoutes(environment: environment, now: now).collection])
+                routes: [
+                    ServingMetricsRoutes(environment: environment, now: now).collection, DriftRoutes(environment: environment, now: now).collection,
+                ])
         }
     }
 }

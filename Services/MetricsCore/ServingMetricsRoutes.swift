@@ -63,7 +63,7 @@ struct ServingMetricsRoutes: Sendable {
         let hours = try parameters.integer("hours", default: 24, in: 1...168)
         let window = ServingWindow(lastHours: hours, now: now())
         if let reference = parameters.nonEmpty("endpoint_id") {
-            let endpoint = try await requireEndpoint(reference, field: "endpoint_id")
+            let endpoint = try await queries.requireEndpoint(reference, field: "endpoint_id")
             let figures = try await figures(.endpoint(endpoint.id), window: window)
             return PerformanceJSON(window: WindowJSON(window), endpoints: [EndpointFiguresJSON(endpoint: endpoint, figures: figures)])
         }
@@ -83,7 +83,7 @@ struct ServingMetricsRoutes: Sendable {
     /// `?minutes=` (1–60, default 5): the current minute and the ones before it, per-minute points.
     @Sendable func realtime(_ request: Request, context: SlipwayRequestContext) async throws -> EndpointFiguresJSON {
         let minutes = try request.uri.queryParameters.integer("minutes", default: 5, in: 1...60)
-        let endpoint = try await requireEndpoint(try context.parameters.require("endpoint_id"), field: "endpoint_id")
+        let endpoint = try await queries.requireEndpoint(try context.parameters.require("endpoint_id"), field: "endpoint_id")
         let window = ServingWindow(lastMinutes: minutes, now: now())
         return EndpointFiguresJSON(endpoint: endpoint, figures: try await figures(.endpoint(endpoint.id), window: window))
     }
@@ -130,13 +130,6 @@ struct ServingMetricsRoutes: Sendable {
             figures.add(key, cell)
         }
         return figures
-    }
-
-    func requireEndpoint(_ reference: String, field: String) async throws -> ServedEndpoint {
-        guard let endpoint = try await queries.endpoint(reference) else {
-            throw APIError.notFound("no endpoint '\(reference)' (\(field) takes an endpoint's id or name)")
-        }
-        return endpoint
     }
 }
 

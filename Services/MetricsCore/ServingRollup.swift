@@ -115,9 +115,17 @@ public struct RollupCell: Sendable, Equatable {
     }
 }
 
-/// Folds a batch of the serving stream into cells, each request counted once in its minute and once in its hour.
+/// An endpoint-minute, the unit feature samples are kept in.
+public struct SampleKey: Hashable, Sendable {
+    public var endpointID: String
+    public var minute: Date
+}
+
+/// Folds a batch of the serving stream into cells, each request counted once in its minute and once in its
+/// hour, and into the endpoint-minute feature samples drift analysis reads.
 public struct RollupAccumulator: Sendable {
     public private(set) var cells: [RollupKey: RollupCell] = [:]
+    public private(set) var samples: [SampleKey: FeatureSample] = [:]
 
     public init() {}
 
@@ -128,6 +136,13 @@ public struct RollupAccumulator: Sendable {
                 granularity: granularity, bucketStart: granularity.bucket(of: received), endpointID: log.endpointID,
                 deploymentID: log.deploymentID, revisionID: log.revisionID, apiKeyID: log.apiKeyID)
             cells[key, default: RollupCell()].add(log)
+        }
+        // Only answered requests describe what the model was asked: a 400's input is malformed, a 401's unauthorised.
+        if (200..<300).contains(log.statusCode), !log.instances.isEmpty {
+            let key = SampleKey(endpointID: log.endpointID, minute: RollupGranularity.minute.bucket(of: received))
+            for (index, instance) in log.instances.enumerated() {
+                samples[key, default: FeatureSample()].offer(key: "\(log.requestID)#\(index)", row: instance)
+            }
         }
     }
 

@@ -35,5 +35,6 @@ public struct ServingRollupIngestion: StreamIngestion {
             logger.warning("skipped request-log messages that could not be read", metadata: [LogKey.count: "\(skipped)"])
         }
         try await ServingRollupStore.merge(accumulator.cells, on: connection, logger: logger)
+        try await ServingRollupStore.merge(accumulator.samples, on: connection, logger: logger)
     }
 }

@@ -38,7 +38,16 @@ public enum ServingRollupStore {
                     PRIMARY KEY (endpoint_id, granularity_s, bucket_start, deployment_id, revision_id, api_key_id))
                 """,
                 "CREATE INDEX serving_rollups_by_deployment ON serving_rollups (deployment_id, granularity_s, bucket_start)",
-            ])
+            ]),
+        Migration(
+            2, "feature samples",
+            [
+                """
+                CREATE TABLE feature_samples (endpoint_id text NOT NULL, bucket_start timestamptz NOT NULL, sample bytea NOT NULL,
+                    sampled_rows integer NOT NULL, PRIMARY KEY (endpoint_id, bucket_start))
+                """
+            ]
+        ),
     ]
 
     /// Merges `cells` into the stored rows (inside the caller's transaction, which also stores the offsets).
@@ -59,6 +68,48 @@ public enum ServingRollupStore {
             merged[key]?.merge(stored)
         }
         try await write(merged, on: connection, logger: logger)
+    }
+
+    /// Merges endpoint-minute feature samples into the stored ones (same transaction as the rollups).
+    public static func merge(_ samples: [SampleKey: FeatureSample], on connection: PostgresConnection, logger: Logger) async throws {
+        guard !samples.isEmpty else { return }
+        var merged = samples
+        let keys = Array(samples.keys)
+        let rows = try await connection.query(
+            """
+            SELECT endpoint_id, bucket_start, sample FROM feature_samples
+            WHERE (endpoint_id, bucket_start) IN (SELECT * FROM unnest(\(keys.map(\.endpointID)), \(keys.map(\.minute))))
+            FOR UPDATE
+            """, logger: logger)
+        for try await (endpoint, minute, bytes) in rows.decode((String, Date, ByteBuffer).self) {
+            merged[SampleKey(endpointID: endpoint, minute: minute)]?.merge(try FeatureSample(serialized: Array(buffer: bytes)))
+        }
+        let entries = Array(merged)
+        let bytes = try entries.map { ByteBuffer(bytes: try $0.value.serialized()) }
+        try await connection.query(
+            """
+            INSERT INTO feature_samples (endpoint_id, bucket_start, sample, sampled_rows)
+            SELECT * FROM unnest(\(entries.map(\.key.endpointID)), \(entries.map(\.key.minute)), \(bytes), \(entries.map { Int32($0.value.rows.count) }))
+            ON CONFLICT (endpoint_id, bucket_start) DO UPDATE SET sample = EXCLUDED.sample, sampled_rows = EXCLUDED.sampled_rows
+            """, logger: logger)
+    }
+
+    /// Feature samples of an endpoint in `[from, to)`: every stored minute when they hold at most `maxRows` rows, else
+    /// every n-th minute so that about `maxRows` remain (a busy week is a million sampled rows; drift needs far fewer).
+    public static func samples(endpointID: String, from: Date, to: Date, maxRows: Int, client: PostgresClient, logger: Logger) async throws
+        -> [FeatureSample]
+    {
+        let rows = try await client.query(
+            """
+            WITH stored AS (
+                SELECT bucket_start, row_number() OVER (ORDER BY bucket_start) AS n, sum(sampled_rows) OVER () AS total FROM feature_samples
+                WHERE endpoint_id = \(endpointID) AND bucket_start >= \(from) AND bucket_start < \(to))
+            SELECT f.sample FROM feature_samples f JOIN stored s ON s.bucket_start = f.bucket_start
+            WHERE f.endpoint_id = \(endpointID) AND (s.total <= \(maxRows) OR s.n % ceil(s.total::float8 / \(maxRows))::bigint = 0)
+            """, logger: logger)
+        var samples: [FeatureSample] = []
+        for try await bytes in rows.decode(ByteBuffer.self) { samples.append(try FeatureSample(serialized: Array(buffer: bytes))) }
+        return samples
     }
 
     static func write(_ cells: [RollupKey: RollupCell], on connection: PostgresConnection, logger: Logger) async throws {

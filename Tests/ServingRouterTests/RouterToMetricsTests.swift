@@ -23,7 +23,8 @@ struct RouterToMetricsTests {
                 bootstrapServers: TestInfrastructure.shared.kafkaBrokers, groupId: "metrics-e2e-\(UUID().uuidString)", topics: [])
             kafka.sessionTimeoutMs = 3000
             let ingestor = StreamIngestor(
-                ingestion: ServingRollupIngestion(), client: metrics.postgres, configuration: .init(kafka: kafka), logger: RouterTestEnvironment.logger)
+                ingestion: ServingRollupIngestion(), client: metrics.postgres, configuration: .init(kafka: kafka),
+                logger: RouterTestEnvironment.logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await ingestor.run() }
                 defer { group.cancelAll() }

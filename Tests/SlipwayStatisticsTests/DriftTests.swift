@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SlipwayStatistics
 
 // MARK: - Deterministic test data
@@ -456,7 +457,8 @@ struct DriftBaselineTests {
 
     @Test("Categorical baseline keeps the top categories and folds the rest into other")
     func categoricalFolding() throws {
-        let values = Array(repeating: "a", count: 50) + Array(repeating: "b", count: 30) + Array(repeating: "c", count: 10)
+        let values =
+            Array(repeating: "a", count: 50) + Array(repeating: "b", count: 30) + Array(repeating: "c", count: 10)
             + Array(repeating: "d", count: 6) + Array(repeating: "e", count: 4)
         let baseline = CategoricalBaseline(values: values, maxCategories: 2)
         #expect(baseline.categories == ["a", "b"])
@@ -466,7 +468,8 @@ struct DriftBaselineTests {
         #expect(baseline.count == 100)
 
         // A folded category is "other", not unseen; a truly new one is unseen.
-        let comparison = Array(repeating: "a", count: 50) + Array(repeating: "b", count: 30) + Array(repeating: "c", count: 15)
+        let comparison =
+            Array(repeating: "a", count: 50) + Array(repeating: "b", count: 30) + Array(repeating: "c", count: 15)
             + Array(repeating: "zzz", count: 5)
         let result = DriftAnalyzer.analyze(categorical: baseline, comparison: comparison, feature: "letters")
         #expect(try #require(result.unseenShare) == 0.05)

@@ -1,12 +1,12 @@
-import Testing
 import SlipwayStatistics
+import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // MARK: - Deterministic randomness
@@ -142,7 +142,7 @@ struct LatencySketchTests {
             for value in [boundary.nextDown, boundary, boundary.nextUp] where value > 1e-9 {
                 var single = LatencySketch()
                 single.add(value)
-                single.add(value * 10) // so that clamping into [min, max] does not hide the bucket value
+                single.add(value * 10)  // so that clamping into [min, max] does not hide the bucket value
                 let estimate = try #require(single.quantile(0.5))
                 #expect(isWithinRelativeAccuracy(estimate, of: value, alpha: 0.01), "value \(value) -> \(estimate)")
             }
@@ -371,14 +371,14 @@ struct LatencySketchTests {
         var wrongVersion = valid
         wrongVersion[0] = 2
         var badCountEncoding = valid
-        badCountEncoding[9] = 4 // count says 4, buckets hold 3
+        badCountEncoding[9] = 4  // count says 4, buckets hold 3
         let cases: [[UInt8]] = [
             [],
             wrongVersion,
             valid + [0],
             badCountEncoding,
             [1] + Array(repeating: 0xFF, count: 40),
-            [1, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F], // accuracy 1.0
+            [1, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F],  // accuracy 1.0
         ]
         for bytes in cases {
             #expect(throws: SketchDecodingError.self) {
@@ -590,16 +590,16 @@ struct HyperLogLogTests {
     func garbageThrows() {
         let cases: [[UInt8]] = [
             [],
-            [2, 12, 0, 0],                      // unknown version
-            [1, 3, 0, 0],                       // precision too small
-            [1, 17, 0, 0],                      // precision too large
-            [1, 12, 7, 0],                      // unknown encoding
-            [1, 12, 0, 1, 0, 0],                // sparse register value 0
-            [1, 4, 0, 1, 0, 62],                // value no 60-bit remainder can produce
-            [1, 4, 0, 1, 16, 1],                // register index 16 at p=4
-            [1, 4, 0, 2, 15, 1, 0, 1],          // second index past the end
-            [1, 4, 0, 17],                      // more pairs than registers
-            [1, 12, 0, 0, 0],                   // trailing byte
+            [2, 12, 0, 0],  // unknown version
+            [1, 3, 0, 0],  // precision too small
+            [1, 17, 0, 0],  // precision too large
+            [1, 12, 7, 0],  // unknown encoding
+            [1, 12, 0, 1, 0, 0],  // sparse register value 0
+            [1, 4, 0, 1, 0, 62],  // value no 60-bit remainder can produce
+            [1, 4, 0, 1, 16, 1],  // register index 16 at p=4
+            [1, 4, 0, 2, 15, 1, 0, 1],  // second index past the end
+            [1, 4, 0, 17],  // more pairs than registers
+            [1, 12, 0, 0, 0],  // trailing byte
             [1, 4, 1] + Array(repeating: 1, count: 15),
             [1, 4, 1] + Array(repeating: 99, count: 16),
             [1, 12, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01],

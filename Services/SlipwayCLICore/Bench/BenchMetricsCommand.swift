@@ -29,6 +29,9 @@ struct BenchMetricsCommand: AsyncParsableCommand {
             GET /api/v1/monitoring/metrics/realtime/{endpoint}?minutes=1 (polled every 5 ms): send → visible.
             query: 7 days of traffic for one endpoint (every minute, two revisions, two keys), then
             GET /api/v1/monitoring/metrics/performance?endpoint_id=…&hours=168 --queries times, one client.
+            drift: --drift-rows logs with ten features (six numeric, four categorical) in the last 24 hours and as many
+            in the week before, then GET /api/v1/monitoring/drift/{endpoint} --drift-queries times: drift_ms is the
+            slowest (read the samples, build the baselines, analyse every feature).
             """)
 
     @Option(help: "Request logs in the ingest phase.") var logs = 500_000
@@ -37,6 +40,8 @@ struct BenchMetricsCommand: AsyncParsableCommand {
     @Option(help: "Single logs whose visibility is timed in the freshness phase.") var probes = 200
     @Option(help: "Logs per second of other traffic during the freshness phase.") var backgroundRate = 5_000
     @Option(help: "Performance queries over 7 days.") var queries = 200
+    @Option(help: "Sampled rows on each side of the drift analysis.") var driftRows = 100_000
+    @Option(help: "Drift analyses timed.") var driftQueries = 5
     @Option(help: "Use this PostgreSQL server (base URL) instead of a throwaway cluster.") var databaseURL: String?
     @Option(help: "Use these Kafka brokers instead of a throwaway dev broker.") var kafkaBrokers: String?
 
@@ -127,10 +132,13 @@ private struct MetricsBenchRun {
             print("  freshness (send → realtime view, \(options.backgroundRate) logs/s beside): \(freshness.summary)")
             let query = try await queryPhase(producer, http: http, queries: options.queries)
             print("  query performance?hours=168 over 7 days of minutes: \(query.summary)")
+            let drift = try await driftPhase(producer, http: http, rows: options.driftRows, queries: options.driftQueries)
+            print("  drift of \(options.driftRows) rows × 10 features against as many: \(drift.summary)")
             print(
                 String(
-                    format: "RESULT ingest_logs_per_s=%.0f lag_zero_s=%.2f freshness_p50_ms=%.0f freshness_p99_ms=%.0f query_p50_ms=%.1f query_p99_ms=%.1f",
-                    rate, lagZero, freshness.p50, freshness.p99, query.p50, query.p99))
+                    format:
+                        "RESULT ingest_logs_per_s=%.0f lag_zero_s=%.2f freshness_p50_ms=%.0f freshness_p99_ms=%.0f query_p50_ms=%.1f query_p99_ms=%.1f drift_ms=%.0f",
+                    rate, lagZero, freshness.p50, freshness.p99, query.p50, query.p99, drift.sorted.last ?? 0))
         } catch {
             await producer.shutdown()
             try? await http.shutdown()
@@ -139,6 +147,10 @@ private struct MetricsBenchRun {
         await producer.shutdown()
         try await http.shutdown()
     }
+
+    /// Logs of one endpoint share a partition; the dev broker keeps ~5 MiB of each, so one endpoint's logs are sent in
+    /// chunks well under that (5,000 × ≤ 700 bytes), each counted before the next.
+    static let singlePartitionChunk = 5_000
 
     // MARK: Phases
 
@@ -167,11 +179,12 @@ private struct MetricsBenchRun {
     }
 
     func burstPhase(_ producer: KafkaProducer, logs count: Int) async throws -> Double {
-        let endpoint = "bench-\(runID)-burst"
+        // Over eight endpoints, so over the partitions: one partition alone holds only ~5 MiB in the dev broker.
+        let prefix = "bench-\(runID)-burst-"
         let now = Date()
-        try await send(producer, (0..<count).map { log(endpoint: endpoint, index: $0, at: now) })
+        try await send(producer, (0..<count).map { log(endpoint: prefix + "\($0 % 8)", index: $0, at: now) })
         let sentAt = ContinuousClock.now
-        try await waitCounted(endpoint, count, timeout: .seconds(120))
+        try await waitCounted(prefix: prefix, count, timeout: .seconds(120))
         return (ContinuousClock.now - sentAt).seconds
     }
 
@@ -214,9 +227,9 @@ private struct MetricsBenchRun {
         let week = (0..<(minutes * 4)).map { index in
             log(endpoint: endpoint, index: index, at: now.addingTimeInterval(-Double(index / 4) * 60), revisions: 2, keys: 2)
         }
-        for start in stride(from: 0, to: week.count, by: 20_000) {
-            try await send(producer, Array(week[start..<min(start + 20_000, week.count)]))
-            try await waitCounted(endpoint, min(start + 20_000, week.count), timeout: .seconds(120))
+        for start in stride(from: 0, to: week.count, by: Self.singlePartitionChunk) {
+            try await send(producer, Array(week[start..<min(start + Self.singlePartitionChunk, week.count)]))
+            try await waitCounted(endpoint, min(start + Self.singlePartitionChunk, week.count), timeout: .seconds(120))
         }
         let url = "\(base)/api/v1/monitoring/metrics/performance?endpoint_id=\(endpoint)&hours=168"
         var samples: [Double] = []
@@ -228,6 +241,56 @@ private struct MetricsBenchRun {
             samples.append((ContinuousClock.now - started).milliseconds)
         }
         return Latencies(samples)
+    }
+
+    func driftPhase(_ producer: KafkaProducer, http: HTTPClient, rows: Int, queries: Int) async throws -> Latencies {
+        let endpoint = "bench-\(runID)-drift"
+        let now = Date()
+        // Spread so that no minute holds more than its sample keeps (100): every row is analysed.
+        let comparisonSpacing = 86_000.0 / Double(rows)
+        let baselineSpacing = 6.0 * 86_400 / Double(rows)
+        var sent = 0
+        for side in 0..<2 {
+            for start in stride(from: 0, to: rows, by: Self.singlePartitionChunk) {
+                let logs = (start..<min(start + Self.singlePartitionChunk, rows)).map { index in
+                    let at =
+                        side == 0
+                        ? now.addingTimeInterval(-Double(index) * comparisonSpacing)
+                        : now.addingTimeInterval(-86_400 - 3_600 - Double(index) * baselineSpacing)
+                    var log = log(endpoint: endpoint, index: index, at: at)
+                    log.instances = [driftRow(index: index, shifted: side == 0)]
+                    return log
+                }
+                try await send(producer, logs)
+                sent += logs.count
+                try await waitCounted(endpoint, sent, timeout: .seconds(120))
+            }
+        }
+        let url = "\(base)/api/v1/monitoring/drift/\(endpoint)?baseline_days=7&comparison_hours=24"
+        var samples: [Double] = []
+        for _ in 0..<queries {
+            let started = ContinuousClock.now
+            let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(60))
+            let body = try await response.body.collect(upTo: 64 << 20)
+            guard response.status == .ok else { throw BenchError("drift answered \(response.status): \(String(buffer: body))") }
+            samples.append((ContinuousClock.now - started).milliseconds)
+        }
+        return Latencies(samples)
+    }
+
+    /// Ten features; the comparison side has two of them shifted, so the analysis does real work on both kinds.
+    func driftRow(index: Int, shifted: Bool) -> FeatureRow {
+        var row = FeatureRow()
+        let wave = Double((index * 7919) % 1000) / 1000
+        for numeric in 0..<6 {
+            let value = wave * 100 + Double(numeric) + (shifted && numeric == 0 ? 25 : 0)
+            row.features["num_\(numeric)"] = .with { $0.doubleValue = value }
+        }
+        for categorical in 0..<4 {
+            let category = shifted && categorical == 0 && index % 3 == 0 ? "new" : "c\((index + categorical) % 12)"
+            row.features["cat_\(categorical)"] = .with { $0.stringValue = category }
+        }
+        return row
     }
 
     // MARK: Plumbing

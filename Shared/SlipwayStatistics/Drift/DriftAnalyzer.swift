@@ -22,8 +22,8 @@ public enum DriftAnalyzer {
         }
         let requiredCount = max(1, thresholds.minimumCount)
         guard baseline.count >= requiredCount,
-              sortedComparison.count >= requiredCount,
-              baseline.binProportions.count == baseline.binEdges.count + 1
+            sortedComparison.count >= requiredCount,
+            baseline.binProportions.count == baseline.binEdges.count + 1
         else {
             return FeatureDriftResult(
                 feature: feature,
@@ -95,8 +95,8 @@ public enum DriftAnalyzer {
     ) -> FeatureDriftResult {
         let requiredCount = max(1, thresholds.minimumCount)
         guard baseline.count >= requiredCount,
-              comparison.count >= requiredCount,
-              baseline.proportions.count == baseline.categories.count
+            comparison.count >= requiredCount,
+            baseline.proportions.count == baseline.categories.count
         else {
             return FeatureDriftResult(
                 feature: feature,

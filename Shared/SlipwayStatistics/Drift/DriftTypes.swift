@@ -37,7 +37,7 @@ public enum DriftStatus: String, Codable, Sendable {
     case ok
     /// Too few values on one side. Statistics are omitted and no severity verdict is given, so a dashboard cannot
     /// alarm on a handful of rows.
-    case insufficientData
+    case insufficientData = "insufficient_data"
 }
 
 /// The thresholds that turn drift statistics into a severity verdict.

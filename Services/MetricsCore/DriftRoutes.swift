@@ -1,0 +1,67 @@
+import Foundation
+import Hummingbird
+import SlipwayPlatform
+import SlipwayStatistics
+
+/// Drift of an endpoint's request features: the spec's `GET /api/v1/monitoring/drift/{endpoint_id}`. The baseline
+/// is a past serving window (the `baseline_days` before the comparison window), read from the feature samples
+/// metrics-svc keeps per endpoint-minute.
+struct DriftRoutes: Sendable {
+    let environment: ServiceEnvironment
+    let now: @Sendable () -> Date
+    /// Sampled rows read per window at most: the analysis of 100,000 rows × 10 features stays well under a second.
+    static let maxRows = 100_000
+
+    var collection: RouteCollection<SlipwayRequestContext> {
+        let routes = RouteCollection(context: SlipwayRequestContext.self)
+        routes.get("/api/v1/monitoring/drift/:endpoint_id", use: drift)
+        return routes
+    }
+
+    struct PeriodJSON: Encodable, Sendable {
+        let start: Date
+        let end: Date
+        /// Sampled request instances compared.
+        let rows: Int
+    }
+
+    struct DriftJSON: ResponseEncodable, Sendable {
+        let endpointId: String
+        @Nullable var endpointName: String?
+        let baseline: PeriodJSON
+        let comparison: PeriodJSON
+        /// `ok`, or `insufficient_data` when no feature had enough rows on both sides for a verdict.
+        let status: String
+        let driftDetected: Bool
+        let driftScore: Double
+        let severity: String
+        let affectedFeatures: [String]
+        let features: [FeatureDriftResult]
+    }
+
+    /// `?baseline_days=` (1–30, default 7) `&comparison_hours=` (1–168, default 24).
+    @Sendable func drift(_ request: Request, context: SlipwayRequestContext) async throws -> DriftJSON {
+        let parameters = request.uri.queryParameters
+        let baselineDays = try parameters.integer("baseline_days", default: 7, in: 1...30)
+        let comparisonHours = try parameters.integer("comparison_hours", default: 24, in: 1...168)
+        let queries = MetricsQueries(client: environment.postgres, logger: environment.logger)
+        let endpoint = try await queries.requireEndpoint(try context.parameters.require("endpoint_id"), field: "endpoint_id")
+        let end = now()
+        let comparisonStart = end.addingTimeInterval(-Double(comparisonHours) * 3600)
+        let baselineStart = comparisonStart.addingTimeInterval(-Double(baselineDays) * 86_400)
+        let client = environment.postgres
+        let logger = environment.logger
+        let baseline = try await ServingRollupStore.samples(
+            endpointID: endpoint.id, from: baselineStart, to: comparisonStart, maxRows: Self.maxRows, client: client, logger: logger)
+        let comparison = try await ServingRollupStore.samples(
+            endpointID: endpoint.id, from: comparisonStart, to: end.addingTimeInterval(1), maxRows: Self.maxRows, client: client, logger: logger)
+        let report = DriftReport(baseline: baseline, comparison: comparison)
+        let summary = report.summary
+        return DriftJSON(
+            endpointId: endpoint.id, endpointName: endpoint.name,
+            baseline: PeriodJSON(start: baselineStart, end: comparisonStart, rows: report.baselineRows),
+            comparison: PeriodJSON(start: comparisonStart, end: end, rows: report.comparisonRows), status: summary.status.rawValue,
+            driftDetected: summary.driftDetected, driftScore: summary.driftScore, severity: summary.severity.rawValue,
+            affectedFeatures: summary.affectedFeatures, features: summary.results)
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import SlipwayContracts
+import SlipwayTestSupport
+import SwiftProtobuf
+import Testing
+
+@testable import MetricsCore
+
+/// Drift through the real path: request logs with features ingested from the dev broker into feature samples,
+/// analysed by `GET /api/v1/monitoring/drift/{endpoint_id}` (baseline: the week before the last 24 hours).
+struct DriftIntegrationTests {
+    static let now = ServingRollupIntegrationTests.now
+
+    struct Generator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func normal(mean: Double, deviation: Double) -> Double {
+            let u = Double.random(in: Double.ulpOfOne..<1, using: &self)
+            let v = Double.random(in: 0..<1, using: &self)
+            return mean + deviation * (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
+        }
+    }
+
+    /// `count` logs spread evenly over `[from, from + seconds)`, features drawn from the given distribution.
+    static func logs(
+        endpoint: String, count: Int, from: Date, seconds: Double, basketMean: Double, newCityShare: Double, seed: UInt64
+    ) -> [PredictionRequestLogged] {
+        var random = Generator(state: seed)
+        let cities = ["lyon", "porto", "graz", "turku", "split"]
+        return (0..<count).map { index in
+            var log = ServingRollupIntegrationTests.log(
+                endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 1000, at: from.addingTimeInterval(seconds * Double(index) / Double(count)),
+                customer: "C\(index)")
+            var row = FeatureRow()
+            row.features["customer_id"] = .with { $0.stringValue = "C\(seed)-\(index)" }
+            row.features["basket_value"] = .with { $0.doubleValue = random.normal(mean: basketMean, deviation: 20) }
+            row.features["visits_30d"] = .with { $0.int64Value = Int64.random(in: 0..<30, using: &random) }
+            let city = Double.random(in: 0..<1, using: &random) < newCityShare ? "atlantis" : cities[Int.random(in: 0..<5, using: &random)]
+            row.features["city"] = .with { $0.stringValue = city }
+            row.features["segment"] = .with { $0.stringValue = Bool.random(using: &random) ? "horeca" : "retail" }
+            log.instances = [row]
+            return log
+        }
+    }
+
+    @Test func sameDistributionIsQuietAShiftIsFoundOnExactlyItsFeaturesAndTwentyRowsAreNoVerdict() async throws {
+        let topic = TestInfrastructure.shared.uniqueTopic("serving")
+        let comparisonStart = Self.now.addingTimeInterval(-86_400)
+        let baselineStart = comparisonStart.addingTimeInterval(-7 * 86_400)
+        let prefix = "drift-\(UUID().uuidString.prefix(6).lowercased())"
+        var logs: [PredictionRequestLogged] = []
+        for (name, mean, newCity, comparisonCount) in [("same", 100.0, 0.0, 2000), ("shifted", 120.0, 0.6, 2000), ("few", 100.0, 0.0, 20)] {
+            let endpoint = "\(prefix)-\(name)"
+            logs += Self.logs(endpoint: endpoint, count: 2000, from: baselineStart, seconds: 7 * 86_400, basketMean: 100, newCityShare: 0, seed: 1)
+            logs += Self.logs(
+                endpoint: endpoint, count: comparisonCount, from: comparisonStart, seconds: 86_000, basketMean: mean, newCityShare: newCity, seed: 2)
+        }
+        let published = logs
+        try await withTestService(MetricsService.definition(now: { Self.now })) { service in
+            try await ServingRollupIntegrationTests.publish(published, topic: topic)
+            try await ServingRollupIntegrationTests.ingest(service, topic: topic, group: "g") { ingestor in ingestor.messagesSeen >= published.count }
+
+            let same = try await service.api.get("/api/v1/monitoring/drift/\(prefix)-same", expect: .ok).json()
+            #expect(same["status"] as? String == "ok")
+            #expect(same["drift_detected"] as? Bool == false, "\(same)")
+            #expect((same["baseline"] as? [String: Any])?["rows"] as? Int == 2000)
+            #expect((same["comparison"] as? [String: Any])?["rows"] as? Int == 2000)
+            let features = (same["features"] as? [[String: Any]] ?? []).compactMap { $0["feature"] as? String }
+            #expect(features == ["basket_value", "city", "segment", "visits_30d"], "identifiers are left out")
+
+            let shifted = try await service.api.get("/api/v1/monitoring/drift/\(prefix)-shifted?baseline_days=7&comparison_hours=24", expect: .ok).json()
+            #expect(shifted["drift_detected"] as? Bool == true)
+            #expect(shifted["affected_features"] as? [String] == ["basket_value", "city"], "\(shifted)")
+            let city = (shifted["features"] as? [[String: Any]])?.first { $0["feature"] as? String == "city" }
+            #expect(abs((city?["unseen_share"] as? Double ?? 0) - 0.6) < 0.05)
+
+            let few = try await service.api.get("/api/v1/monitoring/drift/\(prefix)-few", expect: .ok).json()
+            #expect(few["status"] as? String == "insufficient_data")
+            #expect(few["drift_detected"] as? Bool == false)
+
+            for (path, field) in [
+                ("/api/v1/monitoring/drift/\(prefix)-same?baseline_days=31", "baseline_days"),
+                ("/api/v1/monitoring/drift/\(prefix)-same?comparison_hours=0", "comparison_hours"),
+                ("/api/v1/monitoring/drift/unknown-\(prefix)", "endpoint_id"),
+            ] {
+                let answer = try await service.api.get(path)
+                #expect((400..<500).contains(answer.status.code) && answer.text.contains(field), "\(path): \(answer.text)")
+            }
+        }
+    }
+}
