@@ -12,13 +12,11 @@ public struct DriftReport: Sendable {
     /// Identifiers drift by nature (new customers arrive every day): comparing them would always alarm.
     static func isIdentifier(_ feature: String) -> Bool { feature == "customer_id" || feature.hasSuffix("_id") }
 
-    public init(baseline: [FeatureSample], comparison: [FeatureSample], thresholds: DriftThresholds = .default) {
-        let baselineValues = FeatureColumns(baseline)
-        let comparisonValues = FeatureColumns(comparison)
+    public init(baseline baselineValues: FeatureColumns, comparison comparisonValues: FeatureColumns, thresholds: DriftThresholds = .default) {
         baselineRows = baselineValues.rows
         comparisonRows = comparisonValues.rows
         var results: [FeatureDriftResult] = []
-        for feature in Set(baselineValues.features).union(comparisonValues.features).sorted() where !Self.isIdentifier(feature) {
+        for feature in baselineValues.features.union(comparisonValues.features).sorted() where !Self.isIdentifier(feature) {
             let numericBaseline = baselineValues.numeric[feature] ?? []
             let categoricalBaseline = baselineValues.categorical[feature] ?? []
             if numericBaseline.count >= categoricalBaseline.count, !numericBaseline.isEmpty {
@@ -36,31 +34,5 @@ public struct DriftReport: Sendable {
             }
         }
         summary = DriftSummary(results: results)
-    }
-}
-
-/// The sampled rows' values, column by column: numbers (doubles and integers) and categories (strings and booleans).
-struct FeatureColumns {
-    var numeric: [String: [Double]] = [:]
-    var categorical: [String: [String]] = [:]
-    var rows = 0
-
-    var features: [String] { Array(numeric.keys) + Array(categorical.keys) }
-
-    init(_ samples: [FeatureSample]) {
-        for sample in samples {
-            for row in sample.rows {
-                rows += 1
-                for (name, value) in row.features {
-                    switch value.kind {
-                    case .doubleValue(let number): numeric[name, default: []].append(number)
-                    case .int64Value(let number): numeric[name, default: []].append(Double(number))
-                    case .stringValue(let text): categorical[name, default: []].append(text)
-                    case .boolValue(let flag): categorical[name, default: []].append(flag ? "true" : "false")
-                    case .stringList, .doubleList, nil: break  // lists have no single distribution to compare
-                    }
-                }
-            }
-        }
     }
 }

@@ -51,11 +51,12 @@ struct DriftRoutes: Sendable {
         let baselineStart = comparisonStart.addingTimeInterval(-Double(baselineDays) * 86_400)
         let client = environment.postgres
         let logger = environment.logger
-        let baseline = try await ServingRollupStore.samples(
+        // Both sides at once: reading and decoding the samples is most of the work, and there are two cores.
+        async let baseline = ServingRollupStore.samples(
             endpointID: endpoint.id, from: baselineStart, to: comparisonStart, maxRows: Self.maxRows, client: client, logger: logger)
-        let comparison = try await ServingRollupStore.samples(
+        async let comparison = ServingRollupStore.samples(
             endpointID: endpoint.id, from: comparisonStart, to: end.addingTimeInterval(1), maxRows: Self.maxRows, client: client, logger: logger)
-        let report = DriftReport(baseline: baseline, comparison: comparison)
+        let report = DriftReport(baseline: try await baseline, comparison: try await comparison)
         let summary = report.summary
         return DriftJSON(
             endpointId: endpoint.id, endpointName: endpoint.name,

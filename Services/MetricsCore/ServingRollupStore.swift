@@ -97,7 +97,7 @@ public enum ServingRollupStore {
     /// Feature samples of an endpoint in `[from, to)`: every stored minute when they hold at most `maxRows` rows, else
     /// every n-th minute so that about `maxRows` remain (a busy week is a million sampled rows; drift needs far fewer).
     public static func samples(endpointID: String, from: Date, to: Date, maxRows: Int, client: PostgresClient, logger: Logger) async throws
-        -> [FeatureSample]
+        -> FeatureColumns
     {
         let rows = try await client.query(
             """
@@ -107,9 +107,9 @@ public enum ServingRollupStore {
             SELECT f.sample FROM feature_samples f JOIN stored s ON s.bucket_start = f.bucket_start
             WHERE f.endpoint_id = \(endpointID) AND (s.total <= \(maxRows) OR s.n % ceil(s.total::float8 / \(maxRows))::bigint = 0)
             """, logger: logger)
-        var samples: [FeatureSample] = []
-        for try await bytes in rows.decode(ByteBuffer.self) { samples.append(try FeatureSample(serialized: Array(buffer: bytes))) }
-        return samples
+        var columns = FeatureColumns()
+        for try await bytes in rows.decode(ByteBuffer.self) { try columns.append(serialized: Array(buffer: bytes)) }
+        return columns
     }
 
     static func write(_ cells: [RollupKey: RollupCell], on connection: PostgresConnection, logger: Logger) async throws {

@@ -35,7 +35,8 @@ struct DriftIntegrationTests {
         let cities = ["lyon", "porto", "graz", "turku", "split"]
         return (0..<count).map { index in
             var log = ServingRollupIntegrationTests.log(
-                endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 1000, at: from.addingTimeInterval(seconds * Double(index) / Double(count)),
+                endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 1000,
+                at: from.addingTimeInterval(seconds * Double(index) / Double(count)),
                 customer: "C\(index)")
             var row = FeatureRow()
             row.features["customer_id"] = .with { $0.stringValue = "C\(seed)-\(index)" }
@@ -74,7 +75,8 @@ struct DriftIntegrationTests {
             let features = (same["features"] as? [[String: Any]] ?? []).compactMap { $0["feature"] as? String }
             #expect(features == ["basket_value", "city", "segment", "visits_30d"], "identifiers are left out")
 
-            let shifted = try await service.api.get("/api/v1/monitoring/drift/\(prefix)-shifted?baseline_days=7&comparison_hours=24", expect: .ok).json()
+            let shifted = try await service.api.get("/api/v1/monitoring/drift/\(prefix)-shifted?baseline_days=7&comparison_hours=24", expect: .ok)
+                .json()
             #expect(shifted["drift_detected"] as? Bool == true)
             #expect(shifted["affected_features"] as? [String] == ["basket_value", "city"], "\(shifted)")
             let city = (shifted["features"] as? [[String: Any]])?.first { $0["feature"] as? String == "city" }

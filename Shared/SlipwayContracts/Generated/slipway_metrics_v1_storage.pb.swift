@@ -23,18 +23,41 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 /// A bottom-k sample of one endpoint-minute's request instances: the k instances whose key hash is
 /// smallest. Keeping the smallest hashes makes the sample uniform, idempotent (an instance seen twice
 /// is kept once) and mergeable (the sample of a union is the bottom-k of the two samples).
+/// Stored by column, so a drift analysis reads 100,000 rows without building a map per row.
 public nonisolated struct FeatureSampleRecord: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// ascending, one per row
+  /// ascending; row i is the instance with hashes[i]
   public var hashes: [UInt64] = []
-
-  public var rows: [FeatureRow] = []
 
   /// instances offered to the sample (its population)
   public var seen: Int64 = 0
+
+  public var features: [SampledFeature] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One feature's values in a sample. Numbers (doubles and integers) and categories (strings and
+/// booleans) are listed with the rows they belong to; a row without the feature has neither.
+public nonisolated struct SampledFeature: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var numbers: [Double] = []
+
+  public var numberRows: [UInt32] = []
+
+  public var categories: [String] = []
+
+  public var categoryRows: [UInt32] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -47,7 +70,7 @@ fileprivate nonisolated let _protobuf_package = "slipway.metrics.v1"
 
 nonisolated extension FeatureSampleRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FeatureSampleRecord"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hashes\0\u{1}rows\0\u{1}seen\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hashes\0\u{1}seen\0\u{1}features\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -56,8 +79,8 @@ nonisolated extension FeatureSampleRecord: SwiftProtobuf.Message, SwiftProtobuf.
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedFixed64Field(value: &self.hashes) }()
-      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.rows) }()
-      case 3: try { try decoder.decodeSingularInt64Field(value: &self.seen) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.seen) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.features) }()
       default: break
       }
     }
@@ -67,19 +90,69 @@ nonisolated extension FeatureSampleRecord: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.hashes.isEmpty {
       try visitor.visitPackedFixed64Field(value: self.hashes, fieldNumber: 1)
     }
-    if !self.rows.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.rows, fieldNumber: 2)
-    }
     if self.seen != 0 {
-      try visitor.visitSingularInt64Field(value: self.seen, fieldNumber: 3)
+      try visitor.visitSingularInt64Field(value: self.seen, fieldNumber: 2)
+    }
+    if !self.features.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.features, fieldNumber: 3)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: FeatureSampleRecord, rhs: FeatureSampleRecord) -> Bool {
     if lhs.hashes != rhs.hashes {return false}
-    if lhs.rows != rhs.rows {return false}
     if lhs.seen != rhs.seen {return false}
+    if lhs.features != rhs.features {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension SampledFeature: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SampledFeature"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}numbers\0\u{3}number_rows\0\u{1}categories\0\u{3}category_rows\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeRepeatedDoubleField(value: &self.numbers) }()
+      case 3: try { try decoder.decodeRepeatedUInt32Field(value: &self.numberRows) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.categories) }()
+      case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.categoryRows) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.numbers.isEmpty {
+      try visitor.visitPackedDoubleField(value: self.numbers, fieldNumber: 2)
+    }
+    if !self.numberRows.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.numberRows, fieldNumber: 3)
+    }
+    if !self.categories.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.categories, fieldNumber: 4)
+    }
+    if !self.categoryRows.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.categoryRows, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: SampledFeature, rhs: SampledFeature) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.numbers != rhs.numbers {return false}
+    if lhs.numberRows != rhs.numberRows {return false}
+    if lhs.categories != rhs.categories {return false}
+    if lhs.categoryRows != rhs.categoryRows {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
