@@ -472,6 +472,10 @@ public enum MetricsEvent: ContextEvent, Equatable {
     case alertRuleUpdated(AlertRuleUpdated)
     /// Emitted when an alert rule is deleted.
     case alertRuleDeleted(AlertRuleDeleted)
+    /// Emitted when a rule's condition first holds with enough samples (PENDING): the alert fires if the condition still holds for_seconds later.
+    case alertPending(AlertPending)
+    /// Emitted when a pending condition clears before for_seconds passed: the alert never fired.
+    case alertPendingCleared(AlertPendingCleared)
     /// Emitted when a rule's condition becomes true (ACTIVE). One active alert per rule at a time.
     case alertFired(AlertFired)
     /// Emitted when a user acknowledges an active alert (ACKNOWLEDGED).
@@ -494,6 +498,8 @@ public enum MetricsEvent: ContextEvent, Equatable {
         AlertRuleCreated.self,
         AlertRuleUpdated.self,
         AlertRuleDeleted.self,
+        AlertPending.self,
+        AlertPendingCleared.self,
         AlertFired.self,
         AlertAcknowledged.self,
         AlertResolved.self,
@@ -509,6 +515,8 @@ public enum MetricsEvent: ContextEvent, Equatable {
         case .alertRuleCreated(let message): message
         case .alertRuleUpdated(let message): message
         case .alertRuleDeleted(let message): message
+        case .alertPending(let message): message
+        case .alertPendingCleared(let message): message
         case .alertFired(let message): message
         case .alertAcknowledged(let message): message
         case .alertResolved(let message): message
@@ -525,6 +533,8 @@ public enum MetricsEvent: ContextEvent, Equatable {
         case let message as AlertRuleCreated: self = .alertRuleCreated(message)
         case let message as AlertRuleUpdated: self = .alertRuleUpdated(message)
         case let message as AlertRuleDeleted: self = .alertRuleDeleted(message)
+        case let message as AlertPending: self = .alertPending(message)
+        case let message as AlertPendingCleared: self = .alertPendingCleared(message)
         case let message as AlertFired: self = .alertFired(message)
         case let message as AlertAcknowledged: self = .alertAcknowledged(message)
         case let message as AlertResolved: self = .alertResolved(message)
@@ -542,6 +552,8 @@ public enum MetricsEvent: ContextEvent, Equatable {
         case AlertRuleCreated.protoMessageName: .alertRuleCreated(try AlertRuleCreated(serializedBytes: payload))
         case AlertRuleUpdated.protoMessageName: .alertRuleUpdated(try AlertRuleUpdated(serializedBytes: payload))
         case AlertRuleDeleted.protoMessageName: .alertRuleDeleted(try AlertRuleDeleted(serializedBytes: payload))
+        case AlertPending.protoMessageName: .alertPending(try AlertPending(serializedBytes: payload))
+        case AlertPendingCleared.protoMessageName: .alertPendingCleared(try AlertPendingCleared(serializedBytes: payload))
         case AlertFired.protoMessageName: .alertFired(try AlertFired(serializedBytes: payload))
         case AlertAcknowledged.protoMessageName: .alertAcknowledged(try AlertAcknowledged(serializedBytes: payload))
         case AlertResolved.protoMessageName: .alertResolved(try AlertResolved(serializedBytes: payload))

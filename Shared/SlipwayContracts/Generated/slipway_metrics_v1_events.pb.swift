@@ -324,6 +324,15 @@ public nonisolated struct AlertRuleCreated: Sendable {
 
   public var createdBy: String = String()
 
+  /// the condition must hold this long before the alert fires (pending meanwhile)
+  public var forSeconds: Int32 = 0
+
+  /// fewer requests in the window give no verdict: nothing fires or resolves
+  public var minSamples: Int64 = 0
+
+  /// a firing alert resolves only once the value is back past this (hysteresis)
+  public var resolveThreshold: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -351,6 +360,14 @@ public nonisolated struct AlertRuleUpdated: Sendable {
 
   public var updatedBy: String = String()
 
+  public var forSeconds: Int32 = 0
+
+  public var minSamples: Int64 = 0
+
+  public var resolveThreshold: Double = 0
+
+  public var name: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -365,6 +382,54 @@ public nonisolated struct AlertRuleDeleted: Sendable {
   public var ruleID: String = String()
 
   public var deletedBy: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Emitted when a rule's condition first holds with enough samples (PENDING): the alert fires if the
+/// condition still holds for_seconds later.
+public nonisolated struct AlertPending: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var alertID: String = String()
+
+  public var ruleID: String = String()
+
+  public var observedValue: Double = 0
+
+  public var samples: Int64 = 0
+
+  public var since: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_since ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_since = newValue}
+  }
+  /// Returns true if `since` has been explicitly set.
+  public var hasSince: Bool {self._since != nil}
+  /// Clears the value of `since`. Subsequent reads from it will return its default value.
+  public mutating func clearSince() {self._since = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _since: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+/// Emitted when a pending condition clears before for_seconds passed: the alert never fired.
+public nonisolated struct AlertPendingCleared: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var alertID: String = String()
+
+  public var ruleID: String = String()
+
+  public var observedValue: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -416,6 +481,8 @@ public nonisolated struct AlertFired: Sendable {
   public mutating func clearWindowEnd() {self._windowEnd = nil}
 
   public var message: String = String()
+
+  public var samples: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -718,7 +785,7 @@ nonisolated extension NotificationChannel: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension AlertRuleCreated: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AlertRuleCreated"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}rule_id\0\u{3}endpoint_id\0\u{1}name\0\u{3}alert_type\0\u{1}metric\0\u{1}condition\0\u{1}threshold\0\u{3}window_seconds\0\u{1}enabled\0\u{1}channels\0\u{3}created_by\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}rule_id\0\u{3}endpoint_id\0\u{1}name\0\u{3}alert_type\0\u{1}metric\0\u{1}condition\0\u{1}threshold\0\u{3}window_seconds\0\u{1}enabled\0\u{1}channels\0\u{3}created_by\0\u{3}for_seconds\0\u{3}min_samples\0\u{3}resolve_threshold\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -737,6 +804,9 @@ nonisolated extension AlertRuleCreated: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 9: try { try decoder.decodeSingularBoolField(value: &self.enabled) }()
       case 10: try { try decoder.decodeRepeatedMessageField(value: &self.channels) }()
       case 11: try { try decoder.decodeSingularStringField(value: &self.createdBy) }()
+      case 12: try { try decoder.decodeSingularInt32Field(value: &self.forSeconds) }()
+      case 13: try { try decoder.decodeSingularInt64Field(value: &self.minSamples) }()
+      case 14: try { try decoder.decodeSingularDoubleField(value: &self.resolveThreshold) }()
       default: break
       }
     }
@@ -776,6 +846,15 @@ nonisolated extension AlertRuleCreated: SwiftProtobuf.Message, SwiftProtobuf._Me
     if !self.createdBy.isEmpty {
       try visitor.visitSingularStringField(value: self.createdBy, fieldNumber: 11)
     }
+    if self.forSeconds != 0 {
+      try visitor.visitSingularInt32Field(value: self.forSeconds, fieldNumber: 12)
+    }
+    if self.minSamples != 0 {
+      try visitor.visitSingularInt64Field(value: self.minSamples, fieldNumber: 13)
+    }
+    if self.resolveThreshold.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.resolveThreshold, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -791,6 +870,9 @@ nonisolated extension AlertRuleCreated: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.enabled != rhs.enabled {return false}
     if lhs.channels != rhs.channels {return false}
     if lhs.createdBy != rhs.createdBy {return false}
+    if lhs.forSeconds != rhs.forSeconds {return false}
+    if lhs.minSamples != rhs.minSamples {return false}
+    if lhs.resolveThreshold != rhs.resolveThreshold {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -798,7 +880,7 @@ nonisolated extension AlertRuleCreated: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension AlertRuleUpdated: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AlertRuleUpdated"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}rule_id\0\u{1}condition\0\u{1}threshold\0\u{3}window_seconds\0\u{1}enabled\0\u{1}channels\0\u{3}updated_fields\0\u{3}updated_by\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}rule_id\0\u{1}condition\0\u{1}threshold\0\u{3}window_seconds\0\u{1}enabled\0\u{1}channels\0\u{3}updated_fields\0\u{3}updated_by\0\u{3}for_seconds\0\u{3}min_samples\0\u{3}resolve_threshold\0\u{1}name\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -814,6 +896,10 @@ nonisolated extension AlertRuleUpdated: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.channels) }()
       case 7: try { try decoder.decodeRepeatedStringField(value: &self.updatedFields) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.updatedBy) }()
+      case 9: try { try decoder.decodeSingularInt32Field(value: &self.forSeconds) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self.minSamples) }()
+      case 11: try { try decoder.decodeSingularDoubleField(value: &self.resolveThreshold) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self.name) }()
       default: break
       }
     }
@@ -844,6 +930,18 @@ nonisolated extension AlertRuleUpdated: SwiftProtobuf.Message, SwiftProtobuf._Me
     if !self.updatedBy.isEmpty {
       try visitor.visitSingularStringField(value: self.updatedBy, fieldNumber: 8)
     }
+    if self.forSeconds != 0 {
+      try visitor.visitSingularInt32Field(value: self.forSeconds, fieldNumber: 9)
+    }
+    if self.minSamples != 0 {
+      try visitor.visitSingularInt64Field(value: self.minSamples, fieldNumber: 10)
+    }
+    if self.resolveThreshold.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.resolveThreshold, fieldNumber: 11)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -856,6 +954,10 @@ nonisolated extension AlertRuleUpdated: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.channels != rhs.channels {return false}
     if lhs.updatedFields != rhs.updatedFields {return false}
     if lhs.updatedBy != rhs.updatedBy {return false}
+    if lhs.forSeconds != rhs.forSeconds {return false}
+    if lhs.minSamples != rhs.minSamples {return false}
+    if lhs.resolveThreshold != rhs.resolveThreshold {return false}
+    if lhs.name != rhs.name {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -896,9 +998,103 @@ nonisolated extension AlertRuleDeleted: SwiftProtobuf.Message, SwiftProtobuf._Me
   }
 }
 
+nonisolated extension AlertPending: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AlertPending"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}alert_id\0\u{3}rule_id\0\u{3}observed_value\0\u{1}samples\0\u{1}since\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.alertID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.ruleID) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.observedValue) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.samples) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._since) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.alertID.isEmpty {
+      try visitor.visitSingularStringField(value: self.alertID, fieldNumber: 1)
+    }
+    if !self.ruleID.isEmpty {
+      try visitor.visitSingularStringField(value: self.ruleID, fieldNumber: 2)
+    }
+    if self.observedValue.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.observedValue, fieldNumber: 3)
+    }
+    if self.samples != 0 {
+      try visitor.visitSingularInt64Field(value: self.samples, fieldNumber: 4)
+    }
+    try { if let v = self._since {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AlertPending, rhs: AlertPending) -> Bool {
+    if lhs.alertID != rhs.alertID {return false}
+    if lhs.ruleID != rhs.ruleID {return false}
+    if lhs.observedValue != rhs.observedValue {return false}
+    if lhs.samples != rhs.samples {return false}
+    if lhs._since != rhs._since {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AlertPendingCleared: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AlertPendingCleared"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}alert_id\0\u{3}rule_id\0\u{3}observed_value\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.alertID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.ruleID) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.observedValue) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.alertID.isEmpty {
+      try visitor.visitSingularStringField(value: self.alertID, fieldNumber: 1)
+    }
+    if !self.ruleID.isEmpty {
+      try visitor.visitSingularStringField(value: self.ruleID, fieldNumber: 2)
+    }
+    if self.observedValue.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.observedValue, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AlertPendingCleared, rhs: AlertPendingCleared) -> Bool {
+    if lhs.alertID != rhs.alertID {return false}
+    if lhs.ruleID != rhs.ruleID {return false}
+    if lhs.observedValue != rhs.observedValue {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension AlertFired: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AlertFired"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}alert_id\0\u{3}rule_id\0\u{3}endpoint_id\0\u{3}deployment_id\0\u{3}revision_id\0\u{3}alert_type\0\u{1}metric\0\u{1}condition\0\u{1}threshold\0\u{3}observed_value\0\u{3}window_start\0\u{3}window_end\0\u{1}message\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}alert_id\0\u{3}rule_id\0\u{3}endpoint_id\0\u{3}deployment_id\0\u{3}revision_id\0\u{3}alert_type\0\u{1}metric\0\u{1}condition\0\u{1}threshold\0\u{3}observed_value\0\u{3}window_start\0\u{3}window_end\0\u{1}message\0\u{1}samples\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -919,6 +1115,7 @@ nonisolated extension AlertFired: SwiftProtobuf.Message, SwiftProtobuf._MessageI
       case 11: try { try decoder.decodeSingularMessageField(value: &self._windowStart) }()
       case 12: try { try decoder.decodeSingularMessageField(value: &self._windowEnd) }()
       case 13: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 14: try { try decoder.decodeSingularInt64Field(value: &self.samples) }()
       default: break
       }
     }
@@ -968,6 +1165,9 @@ nonisolated extension AlertFired: SwiftProtobuf.Message, SwiftProtobuf._MessageI
     if !self.message.isEmpty {
       try visitor.visitSingularStringField(value: self.message, fieldNumber: 13)
     }
+    if self.samples != 0 {
+      try visitor.visitSingularInt64Field(value: self.samples, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -985,6 +1185,7 @@ nonisolated extension AlertFired: SwiftProtobuf.Message, SwiftProtobuf._MessageI
     if lhs._windowStart != rhs._windowStart {return false}
     if lhs._windowEnd != rhs._windowEnd {return false}
     if lhs.message != rhs.message {return false}
+    if lhs.samples != rhs.samples {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,62 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SlipwayEventSourcing
+import SlipwayPlatform
+
+/// Measures every enabled rule's metric over its window from the rollups and hands the observation to the
+/// rule's decider, which decides pending, firing and resolving. Runs every `interval`; `evaluateAll(at:)`
+/// is also what tests call with their own clock.
+public struct AlertEvaluator: Sendable {
+    let environment: ServiceEnvironment
+    let now: @Sendable () -> Date
+    public static let interval: Duration = .seconds(10)
+
+    public init(environment: ServiceEnvironment, now: @escaping @Sendable () -> Date) {
+        self.environment = environment
+        self.now = now
+    }
+
+    var worker: PollingWorker {
+        PollingWorker("alert-evaluator", every: Self.interval, logger: environment.logger) { try await evaluateAll(at: now()) }
+    }
+
+    /// One evaluation of every enabled rule; a rule that fails to evaluate does not stop the others.
+    public func evaluateAll(at instant: Date) async throws {
+        let rows = try await environment.postgres.query(
+            "SELECT id, endpoint_id, metric, window_seconds FROM alert_rules WHERE enabled AND NOT deleted ORDER BY id", logger: environment.logger)
+        var rules: [(String, String, String, Int32)] = []
+        for try await rule in rows.decode((String, String, String, Int32).self) { rules.append(rule) }
+        for (id, endpointID, metricName, windowSeconds) in rules {
+            guard let metric = AlertRuleDecider.Metric(rawValue: metricName) else { continue }
+            do {
+                let observation = try await observe(metric, endpointID: endpointID, windowSeconds: windowSeconds, at: instant)
+                try await environment.execute(
+                    AlertRuleDecider.self, aggregateID: id, command: .evaluate(observation), metadata: CommandMetadata(causationID: "alert-evaluator"))
+            } catch {
+                environment.logger.warning("alert evaluation failed", metadata: [LogKey.aggregateID: "\(id)", LogKey.error: "\(error)"])
+            }
+        }
+    }
+
+    /// The metric over the whole minutes covering `windowSeconds` up to `instant` (the current minute included).
+    func observe(_ metric: AlertRuleDecider.Metric, endpointID: String, windowSeconds: Int32, at instant: Date) async throws
+        -> AlertRuleDecider.Observation
+    {
+        let window = ServingWindow(lastMinutes: max(1, (Int(windowSeconds) + 59) / 60), now: instant)
+        var figures = ServingFiguresBuilder(window: window)
+        for (key, cell) in try await ServingRollupStore.cells(.endpoint(endpointID), window: window, client: environment.postgres, logger: environment.logger) {
+            figures.add(key, cell)
+        }
+        let summary = figures.summary
+        let value: Double?
+        switch metric {
+        case .latencyP50: value = summary.latency?.p50Ms
+        case .latencyP95: value = summary.latency?.p95Ms
+        case .latencyP99: value = summary.latency?.p99Ms
+        case .errorRate: value = summary.requests.total > 0 ? summary.errorRate : nil
+        case .serverErrorRate: value = summary.requests.total > 0 ? summary.serverErrorRate : nil
+        }
+        return AlertRuleDecider.Observation(value: value, samples: summary.requests.total, windowStart: window.start, at: instant)
+    }
+}

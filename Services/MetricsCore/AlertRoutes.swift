@@ -1,0 +1,188 @@
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import SlipwayEventSourcing
+import SlipwayPlatform
+
+/// The spec's alerts (`/api/v1/monitoring/alerts`): an alert is a rule on an endpoint together with its
+/// current status (ok, pending, active, acknowledged, resolved) and the history of what it fired.
+struct AlertRoutes: Sendable {
+    let environment: ServiceEnvironment
+    let now: @Sendable () -> Date
+
+    var collection: RouteCollection<SlipwayRequestContext> {
+        let routes = RouteCollection(context: SlipwayRequestContext.self)
+        routes.post("/api/v1/monitoring/alerts", use: create)
+        routes.get("/api/v1/monitoring/alerts", use: list)
+        routes.get("/api/v1/monitoring/alerts/:alert_id", use: get)
+        routes.patch("/api/v1/monitoring/alerts/:alert_id", use: update)
+        routes.delete("/api/v1/monitoring/alerts/:alert_id", use: delete)
+        routes.post("/api/v1/monitoring/alerts/:alert_id/acknowledge", use: acknowledge)
+        routes.post("/api/v1/monitoring/alerts/:alert_id/resolve", use: resolve)
+        return routes
+    }
+
+    struct CreateBody: Decodable {
+        let endpointId: String
+        /// `latency` or `error_rate` (`drift` and `quality` are refused until they have a source).
+        let alertType: String
+        let threshold: Double
+        let condition: String?
+        let enabled: Bool?
+        let notificationChannels: [String]?
+        let name: String?
+        /// Defaults by type: `latency_p95_ms`, `error_rate`.
+        let metric: String?
+        let windowSeconds: Int32?
+        let forSeconds: Int32?
+        let minSamples: Int64?
+        let resolveThreshold: Double?
+    }
+
+    @Sendable func create(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<AlertJSON> {
+        let body = try await request.decode(as: CreateBody.self, context: context)
+        let metric = try Self.metric(type: body.alertType, metric: body.metric)
+        try Self.refuseChannels(body.notificationChannels)
+        let endpoint = try await queries.requireEndpoint(body.endpointId, field: "endpoint_id")
+        let condition = try Self.condition(body.condition ?? "gt")
+        let id = "alert-\(UUID.v7(now: now()).uuidString.lowercased())"
+        let rule = AlertRuleDecider.Rule(
+            id: id, endpointID: endpoint.id, name: body.name ?? "\(endpoint.name ?? endpoint.id) \(metric.rawValue) \(condition.rawValue) \(body.threshold)",
+            metric: metric, condition: condition, threshold: body.threshold, resolveThreshold: body.resolveThreshold,
+            windowSeconds: body.windowSeconds ?? 300, forSeconds: body.forSeconds ?? 60, minSamples: body.minSamples ?? 20, enabled: body.enabled ?? true)
+        try await environment.execute(AlertRuleDecider.self, aggregateID: id, command: .create(rule, actor: "api"), metadata: try request.commandMetadata())
+        return EditedResponse(status: .created, response: try await require(id))
+    }
+
+    struct ListJSON: ResponseEncodable, Sendable {
+        let alerts: [AlertJSON]
+    }
+
+    /// `?endpoint_id=` (id or name) `&status=` (ok, pending, active, acknowledged, resolved) `&alert_type=`.
+    @Sendable func list(_ request: Request, context: SlipwayRequestContext) async throws -> ListJSON {
+        let parameters = request.uri.queryParameters
+        var endpointID: String?
+        if let reference = parameters.nonEmpty("endpoint_id") { endpointID = try await queries.requireEndpoint(reference, field: "endpoint_id").id }
+        let status = parameters.nonEmpty("status")
+        if let status, !AlertJSON.statuses.contains(status) {
+            throw APIError.badRequest("status must be one of \(AlertJSON.statuses.joined(separator: ", "))", field: "status")
+        }
+        let type = parameters.nonEmpty("alert_type")
+        if let type, !["latency", "error_rate", "drift", "quality"].contains(type) {
+            throw APIError.badRequest("alert_type must be one of latency, error_rate, drift, quality", field: "alert_type")
+        }
+        return ListJSON(alerts: try await alertQueries.rules(endpointID: endpointID, status: status, type: type))
+    }
+
+    @Sendable func get(_ request: Request, context: SlipwayRequestContext) async throws -> AlertJSON {
+        try await require(try context.parameters.require("alert_id"), history: true)
+    }
+
+    /// Every field optional; the endpoint and the metric cannot change.
+    struct UpdateBody: Decodable {
+        let name: String?
+        let threshold: Double?
+        let condition: String?
+        let enabled: Bool?
+        let windowSeconds: Int32?
+        let forSeconds: Int32?
+        let minSamples: Int64?
+        let resolveThreshold: Double?
+        let notificationChannels: [String]?
+    }
+
+    @Sendable func update(_ request: Request, context: SlipwayRequestContext) async throws -> AlertJSON {
+        let id = try context.parameters.require("alert_id")
+        let body = try await request.decode(as: UpdateBody.self, context: context)
+        try Self.refuseChannels(body.notificationChannels)
+        let state = try await environment.store.state(AlertRuleDecider.self, aggregateID: id)
+        guard var rule = state.rule, !state.deleted else { throw APIError.notFound("no alert '\(id)'") }
+        if let name = body.name { rule.name = name }
+        if let threshold = body.threshold {
+            // A new threshold without a resolve threshold resets the hysteresis rather than keeping a stale one.
+            rule.threshold = threshold
+            if body.resolveThreshold == nil { rule.resolveThreshold = nil }
+        }
+        if let condition = body.condition { rule.condition = try Self.condition(condition) }
+        if let enabled = body.enabled { rule.enabled = enabled }
+        if let window = body.windowSeconds { rule.windowSeconds = window }
+        if let forSeconds = body.forSeconds { rule.forSeconds = forSeconds }
+        if let minSamples = body.minSamples { rule.minSamples = minSamples }
+        if let resolve = body.resolveThreshold { rule.resolveThreshold = resolve }
+        try await environment.execute(AlertRuleDecider.self, aggregateID: id, command: .update(rule, actor: "api"), metadata: try request.commandMetadata())
+        return try await require(id)
+    }
+
+    @Sendable func delete(_ request: Request, context: SlipwayRequestContext) async throws -> HTTPResponse.Status {
+        let id = try context.parameters.require("alert_id")
+        _ = try await require(id)
+        try await environment.execute(AlertRuleDecider.self, aggregateID: id, command: .delete(actor: "api"), metadata: try request.commandMetadata())
+        return .noContent
+    }
+
+    struct NoteBody: Decodable {
+        let note: String?
+    }
+
+    @Sendable func acknowledge(_ request: Request, context: SlipwayRequestContext) async throws -> AlertJSON {
+        let id = try context.parameters.require("alert_id")
+        let body = try await request.decodeIfPresent(as: NoteBody.self, context: context)
+        _ = try await require(id)
+        try await environment.execute(
+            AlertRuleDecider.self, aggregateID: id, command: .acknowledge(actor: "api", note: body?.note ?? ""), metadata: try request.commandMetadata())
+        return try await require(id, history: true)
+    }
+
+    @Sendable func resolve(_ request: Request, context: SlipwayRequestContext) async throws -> AlertJSON {
+        let id = try context.parameters.require("alert_id")
+        let body = try await request.decodeIfPresent(as: NoteBody.self, context: context)
+        _ = try await require(id)
+        try await environment.execute(
+            AlertRuleDecider.self, aggregateID: id, command: .resolve(actor: "api", note: body?.note ?? ""), metadata: try request.commandMetadata())
+        return try await require(id, history: true)
+    }
+
+    // MARK: Parsing
+
+    static func metric(type: String, metric: String?) throws -> AlertRuleDecider.Metric {
+        switch type {
+        case "latency", "error_rate":
+            let name = metric ?? (type == "latency" ? "latency_p95_ms" : "error_rate")
+            guard let metric = AlertRuleDecider.Metric(rawValue: name), metric.typeName == type else {
+                let allowed = AlertRuleDecider.Metric.allCases.filter { $0.typeName == type }.map(\.rawValue)
+                throw APIError.invalid("metric of a \(type) alert is one of \(allowed.joined(separator: ", "))", field: "metric")
+            }
+            return metric
+        case "drift", "quality":
+            throw APIError.invalid(
+                "\(type) alerts are not available yet: metrics-svc does not yet run scheduled \(type == "drift" ? "drift analyses" : "feedback and test-result figures")",
+                field: "alert_type")
+        default:
+            throw APIError.invalid("alert_type must be one of latency, error_rate, drift, quality", field: "alert_type")
+        }
+    }
+
+    static func condition(_ text: String) throws -> AlertRuleDecider.Condition {
+        guard let condition = AlertRuleDecider.Condition(rawValue: text) else {
+            throw APIError.invalid("condition must be gt, lt or eq", field: "condition")
+        }
+        return condition
+    }
+
+    /// Notifications are not delivered yet: a channel is refused rather than accepted and silently never used.
+    static func refuseChannels(_ channels: [String]?) throws {
+        guard let channels, !channels.isEmpty else { return }
+        throw APIError.invalid(
+            "notification channels are not delivered yet: leave notification_channels empty and watch the alert's status",
+            field: "notification_channels")
+    }
+
+    var queries: MetricsQueries { MetricsQueries(client: environment.postgres, logger: environment.logger) }
+    var alertQueries: AlertQueries { AlertQueries(client: environment.postgres, logger: environment.logger) }
+
+    func require(_ id: String, history: Bool = false) async throws -> AlertJSON {
+        guard let alert = try await alertQueries.rule(id, history: history) else { throw APIError.notFound("no alert '\(id)'") }
+        return alert
+    }
+}

@@ -1,0 +1,366 @@
+import Foundation
+import SlipwayContracts
+import SlipwayEventSourcing
+
+/// An alert rule on one endpoint and the alerts it raises, Prometheus-style: a breach with enough samples
+/// makes the rule pending; still breached `for_seconds` later it fires (one active alert per rule); it
+/// resolves by itself once the value is back past the resolve threshold (hysteresis, so it does not flap),
+/// or by hand. Too few samples give no verdict either way. The aggregate id is the rule's id.
+public enum AlertRuleDecider: Decider {
+    public enum Command: Sendable, Equatable {
+        case create(Rule, actor: String)
+        case update(Rule, actor: String)
+        case delete(actor: String)
+        /// The rule's metric over its window at `at`, as the evaluator measured it.
+        case evaluate(Observation)
+        case acknowledge(actor: String, note: String)
+        case resolve(actor: String, note: String)
+    }
+
+    public enum Metric: String, Sendable, CaseIterable {
+        case latencyP50 = "latency_p50_ms"
+        case latencyP95 = "latency_p95_ms"
+        case latencyP99 = "latency_p99_ms"
+        case errorRate = "error_rate"
+        case serverErrorRate = "server_error_rate"
+
+        var type: AlertType { self == .errorRate || self == .serverErrorRate ? .errorRate : .latency }
+    }
+
+    public enum Condition: String, Sendable, CaseIterable {
+        case gt, lt, eq
+
+        func holds(_ value: Double, _ threshold: Double) -> Bool {
+            switch self {
+            case .gt: value > threshold
+            case .lt: value < threshold
+            case .eq: abs(value - threshold) <= 1e-9 * max(1, abs(threshold))
+            }
+        }
+
+        var proto: AlertCondition {
+            switch self {
+            case .gt: .gt
+            case .lt: .lt
+            case .eq: .eq
+            }
+        }
+
+        init?(_ proto: AlertCondition) {
+            switch proto {
+            case .gt: self = .gt
+            case .lt: self = .lt
+            case .eq: self = .eq
+            case .unspecified, .UNRECOGNIZED: return nil
+            }
+        }
+    }
+
+    /// A rule's definition, as created or replaced.
+    public struct Rule: Sendable, Equatable {
+        public var id: String
+        public var endpointID: String
+        public var name: String
+        public var metric: Metric
+        public var condition: Condition
+        public var threshold: Double
+        /// Nil: the threshold itself (no hysteresis).
+        public var resolveThreshold: Double?
+        public var windowSeconds: Int32
+        public var forSeconds: Int32
+        public var minSamples: Int64
+        public var enabled: Bool
+
+        public init(
+            id: String, endpointID: String, name: String, metric: Metric, condition: Condition, threshold: Double, resolveThreshold: Double? = nil,
+            windowSeconds: Int32 = 300, forSeconds: Int32 = 60, minSamples: Int64 = 20, enabled: Bool = true
+        ) {
+            self.id = id
+            self.endpointID = endpointID
+            self.name = name
+            self.metric = metric
+            self.condition = condition
+            self.threshold = threshold
+            self.resolveThreshold = resolveThreshold
+            self.windowSeconds = windowSeconds
+            self.forSeconds = forSeconds
+            self.minSamples = minSamples
+            self.enabled = enabled
+        }
+    }
+
+    public struct Observation: Sendable, Equatable {
+        /// Nil when the window had no value (no requests reached a model-server, for a latency).
+        public var value: Double?
+        public var samples: Int64
+        public var windowStart: Date
+        public var at: Date
+
+        public init(value: Double?, samples: Int64, windowStart: Date, at: Date) {
+            self.value = value
+            self.samples = samples
+            self.windowStart = windowStart
+            self.at = at
+        }
+    }
+
+    public enum Phase: Sendable, Equatable {
+        case quiet
+        case pending(alertID: String, since: Date)
+        case firing(alertID: String, acknowledged: Bool)
+    }
+
+    public struct State: Sendable, Equatable {
+        public var rule: Rule?
+        public var deleted = false
+        public var phase = Phase.quiet
+        /// Alerts raised so far (pending or fired): numbers the next one.
+        public var raised = 0
+    }
+
+    public static let aggregateType = "AlertRule"
+    public static let initial = State()
+
+    public static func decide(_ command: Command, _ state: State) throws -> [MetricsEvent] {
+        if state.deleted { throw CommandRejected(.notFound, "alert \(state.rule?.id ?? "") was deleted") }
+        switch command {
+        case .create(let rule, let actor):
+            guard state.rule == nil else { throw CommandRejected(.conflict, "alert \(rule.id) already exists") }
+            try validate(rule)
+            var created = AlertRuleCreated()
+            created.ruleID = rule.id
+            created.endpointID = rule.endpointID
+            created.name = rule.name
+            created.alertType = rule.metric.type
+            created.metric = rule.metric.rawValue
+            created.condition = rule.condition.proto
+            created.threshold = rule.threshold
+            created.resolveThreshold = rule.resolveThreshold ?? rule.threshold
+            created.windowSeconds = rule.windowSeconds
+            created.forSeconds = rule.forSeconds
+            created.minSamples = rule.minSamples
+            created.enabled = rule.enabled
+            created.createdBy = actor
+            return [.alertRuleCreated(created)]
+
+        case .update(let rule, let actor):
+            guard let current = state.rule else { throw CommandRejected(.notFound, "no alert \(rule.id)") }
+            try validate(rule)
+            guard rule.endpointID == current.endpointID, rule.metric == current.metric else {
+                throw CommandRejected(.invalid, field: rule.endpointID == current.endpointID ? "metric" : "endpoint_id", "a rule's endpoint and metric cannot change: create another")
+            }
+            let fields = changedFields(current, rule)
+            guard !fields.isEmpty else { return [] }
+            var updated = AlertRuleUpdated()
+            updated.ruleID = rule.id
+            updated.name = rule.name
+            updated.condition = rule.condition.proto
+            updated.threshold = rule.threshold
+            updated.resolveThreshold = rule.resolveThreshold ?? rule.threshold
+            updated.windowSeconds = rule.windowSeconds
+            updated.forSeconds = rule.forSeconds
+            updated.minSamples = rule.minSamples
+            updated.enabled = rule.enabled
+            updated.updatedFields = fields
+            updated.updatedBy = actor
+            // A disabled rule raises nothing: what it had raised ends with it.
+            let ending = rule.enabled ? [] : try end(state, actor: actor, note: "rule disabled")
+            return ending + [.alertRuleUpdated(updated)]
+
+        case .delete(let actor):
+            guard let rule = state.rule else { throw CommandRejected(.notFound, "no such alert") }
+            var deleted = AlertRuleDeleted()
+            deleted.ruleID = rule.id
+            deleted.deletedBy = actor
+            return try end(state, actor: actor, note: "rule deleted") + [.alertRuleDeleted(deleted)]
+
+        case .evaluate(let observation):
+            guard let rule = state.rule, rule.enabled else { return [] }
+            return evaluate(rule, observation, state)
+
+        case .acknowledge(let actor, let note):
+            guard let rule = state.rule else { throw CommandRejected(.notFound, "no such alert") }
+            guard case .firing(let alertID, let acknowledged) = state.phase else {
+                throw CommandRejected(.conflict, "alert \(rule.id) is not active: nothing to acknowledge")
+            }
+            guard !acknowledged else { throw CommandRejected(.conflict, "alert \(rule.id) is already acknowledged") }
+            var event = AlertAcknowledged()
+            event.alertID = alertID
+            event.ruleID = rule.id
+            event.acknowledgedBy = actor
+            event.note = note
+            return [.alertAcknowledged(event)]
+
+        case .resolve(let actor, let note):
+            guard let rule = state.rule else { throw CommandRejected(.notFound, "no such alert") }
+            guard case .firing = state.phase else { throw CommandRejected(.conflict, "alert \(rule.id) is not active: nothing to resolve") }
+            return try end(state, actor: actor, note: note)
+        }
+    }
+
+    static func evaluate(_ rule: Rule, _ observation: Observation, _ state: State) -> [MetricsEvent] {
+        // Too few samples, or no value: no verdict. A firing alert stays firing; a pending one keeps waiting.
+        guard observation.samples >= rule.minSamples, let value = observation.value else { return [] }
+        let breached = rule.condition.holds(value, rule.threshold)
+        switch state.phase {
+        case .quiet:
+            guard breached else { return [] }
+            let alertID = "\(rule.id)-\(state.raised + 1)"
+            if rule.forSeconds == 0 { return [fired(rule, alertID: alertID, value: value, observation: observation)] }
+            var pending = AlertPending()
+            pending.alertID = alertID
+            pending.ruleID = rule.id
+            pending.observedValue = value
+            pending.samples = observation.samples
+            pending.since = .init(date: observation.at)
+            return [.alertPending(pending)]
+        case .pending(let alertID, let since):
+            if breached {
+                guard observation.at.timeIntervalSince(since) >= Double(rule.forSeconds) else { return [] }
+                return [fired(rule, alertID: alertID, value: value, observation: observation)]
+            }
+            var cleared = AlertPendingCleared()
+            cleared.alertID = alertID
+            cleared.ruleID = rule.id
+            cleared.observedValue = value
+            return [.alertPendingCleared(cleared)]
+        case .firing(let alertID, _):
+            // Back past the resolve threshold, not merely under the firing one: that is what keeps it from flapping.
+            guard !rule.condition.holds(value, rule.resolveThreshold ?? rule.threshold) else { return [] }
+            var resolved = AlertResolved()
+            resolved.alertID = alertID
+            resolved.ruleID = rule.id
+            resolved.automatic = true
+            resolved.observedValue = value
+            return [.alertResolved(resolved)]
+        }
+    }
+
+    static func fired(_ rule: Rule, alertID: String, value: Double, observation: Observation) -> MetricsEvent {
+        var fired = AlertFired()
+        fired.alertID = alertID
+        fired.ruleID = rule.id
+        fired.endpointID = rule.endpointID
+        fired.alertType = rule.metric.type
+        fired.metric = rule.metric.rawValue
+        fired.condition = rule.condition.proto
+        fired.threshold = rule.threshold
+        fired.observedValue = value
+        fired.samples = observation.samples
+        fired.windowStart = .init(date: observation.windowStart)
+        fired.windowEnd = .init(date: observation.at)
+        fired.message = "\(rule.name): \(rule.metric.rawValue) \(formatted(value)) \(rule.condition.rawValue) \(formatted(rule.threshold)) over \(rule.windowSeconds) s (\(observation.samples) requests)"
+        return .alertFired(fired)
+    }
+
+    /// Ends what the rule has raised: resolves a firing alert (by `actor`), clears a pending one.
+    static func end(_ state: State, actor: String, note: String) throws -> [MetricsEvent] {
+        guard let rule = state.rule else { return [] }
+        switch state.phase {
+        case .quiet:
+            return []
+        case .pending(let alertID, _):
+            var cleared = AlertPendingCleared()
+            cleared.alertID = alertID
+            cleared.ruleID = rule.id
+            return [.alertPendingCleared(cleared)]
+        case .firing(let alertID, _):
+            var resolved = AlertResolved()
+            resolved.alertID = alertID
+            resolved.ruleID = rule.id
+            resolved.automatic = false
+            resolved.resolvedBy = actor
+            resolved.note = note
+            return [.alertResolved(resolved)]
+        }
+    }
+
+    static func validate(_ rule: Rule) throws {
+        let name = rule.name.trimmingCharacters(in: .whitespaces)
+        guard (1...200).contains(name.count) else { throw CommandRejected(.invalid, field: "name", "name must be 1 to 200 characters") }
+        guard rule.threshold.isFinite, rule.resolveThreshold?.isFinite ?? true else {
+            throw CommandRejected(.invalid, field: "threshold", "thresholds must be finite numbers")
+        }
+        if rule.metric.type == .errorRate {
+            guard (0...1).contains(rule.threshold) else { throw CommandRejected(.invalid, field: "threshold", "an error rate is between 0 and 1") }
+        } else {
+            guard rule.threshold >= 0 else { throw CommandRejected(.invalid, field: "threshold", "a latency in ms is not negative") }
+        }
+        if let resolve = rule.resolveThreshold {
+            // The resolve threshold must lie on the safe side of the firing one, or the alert would resolve while breached.
+            let safe: Bool
+            switch rule.condition {
+            case .gt: safe = resolve <= rule.threshold
+            case .lt: safe = resolve >= rule.threshold
+            case .eq: safe = resolve == rule.threshold
+            }
+            guard safe else {
+                throw CommandRejected(
+                    .invalid, field: "resolve_threshold", "resolve_threshold must not be past the threshold (≤ it for gt, ≥ it for lt, equal for eq)")
+            }
+        }
+        guard (60...86_400).contains(rule.windowSeconds) else {
+            throw CommandRejected(.invalid, field: "window_seconds", "window_seconds is 60 to 86400 (rollups are per minute)")
+        }
+        guard (0...86_400).contains(rule.forSeconds) else { throw CommandRejected(.invalid, field: "for_seconds", "for_seconds is 0 to 86400") }
+        guard (1...1_000_000).contains(rule.minSamples) else {
+            throw CommandRejected(.invalid, field: "min_samples", "min_samples is 1 to 1000000: a verdict needs requests")
+        }
+    }
+
+    static func changedFields(_ old: Rule, _ new: Rule) -> [String] {
+        var fields: [String] = []
+        if old.name != new.name { fields.append("name") }
+        if old.condition != new.condition { fields.append("condition") }
+        if old.threshold != new.threshold { fields.append("threshold") }
+        if old.resolveThreshold ?? old.threshold != new.resolveThreshold ?? new.threshold { fields.append("resolve_threshold") }
+        if old.windowSeconds != new.windowSeconds { fields.append("window_seconds") }
+        if old.forSeconds != new.forSeconds { fields.append("for_seconds") }
+        if old.minSamples != new.minSamples { fields.append("min_samples") }
+        if old.enabled != new.enabled { fields.append("enabled") }
+        return fields
+    }
+
+    static func formatted(_ value: Double) -> String { String(format: value < 1 ? "%.4g" : "%.1f", value) }
+
+    public static func evolve(_ state: State, _ event: MetricsEvent) -> State {
+        var state = state
+        switch event {
+        case .alertRuleCreated(let e):
+            guard let metric = Metric(rawValue: e.metric), let condition = Condition(e.condition) else { return state }
+            state.rule = Rule(
+                id: e.ruleID, endpointID: e.endpointID, name: e.name, metric: metric, condition: condition, threshold: e.threshold,
+                resolveThreshold: e.resolveThreshold, windowSeconds: e.windowSeconds, forSeconds: e.forSeconds, minSamples: e.minSamples,
+                enabled: e.enabled)
+        case .alertRuleUpdated(let e):
+            guard var rule = state.rule else { return state }
+            rule.name = e.name
+            rule.condition = Condition(e.condition) ?? rule.condition
+            rule.threshold = e.threshold
+            rule.resolveThreshold = e.resolveThreshold
+            rule.windowSeconds = e.windowSeconds
+            rule.forSeconds = e.forSeconds
+            rule.minSamples = e.minSamples
+            rule.enabled = e.enabled
+            state.rule = rule
+        case .alertRuleDeleted:
+            state.deleted = true
+            state.phase = .quiet
+        case .alertPending(let e):
+            state.raised += 1
+            state.phase = .pending(alertID: e.alertID, since: e.since.date)
+        case .alertPendingCleared:
+            state.phase = .quiet
+        case .alertFired(let e):
+            if case .pending = state.phase {} else { state.raised += 1 }
+            state.phase = .firing(alertID: e.alertID, acknowledged: false)
+        case .alertAcknowledged(let e):
+            state.phase = .firing(alertID: e.alertID, acknowledged: true)
+        case .alertResolved:
+            state.phase = .quiet
+        case .driftDetected, .feedbackRecorded, .feedbackFlagChanged, .feedbackDeleted, .feedbackSentToTraining:
+            break  // other aggregates of the context
+        }
+        return state
+    }
+}
