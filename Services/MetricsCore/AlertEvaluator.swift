@@ -32,7 +32,8 @@ public struct AlertEvaluator: Sendable {
             do {
                 let observation = try await observe(metric, endpointID: endpointID, windowSeconds: windowSeconds, at: instant)
                 try await environment.execute(
-                    AlertRuleDecider.self, aggregateID: id, command: .evaluate(observation), metadata: CommandMetadata(causationID: "alert-evaluator"))
+                    AlertRuleDecider.self, aggregateID: id, command: .evaluate(observation), metadata: CommandMetadata(causationID: "alert-evaluator")
+                )
             } catch {
                 environment.logger.warning("alert evaluation failed", metadata: [LogKey.aggregateID: "\(id)", LogKey.error: "\(error)"])
             }
@@ -45,7 +46,9 @@ public struct AlertEvaluator: Sendable {
     {
         let window = ServingWindow(lastMinutes: max(1, (Int(windowSeconds) + 59) / 60), now: instant)
         var figures = ServingFiguresBuilder(window: window)
-        for (key, cell) in try await ServingRollupStore.cells(.endpoint(endpointID), window: window, client: environment.postgres, logger: environment.logger) {
+        for (key, cell) in try await ServingRollupStore.cells(
+            .endpoint(endpointID), window: window, client: environment.postgres, logger: environment.logger)
+        {
             figures.add(key, cell)
         }
         let summary = figures.summary

@@ -1,6 +1,6 @@
 import Foundation
-import Logging
 import Hummingbird
+import Logging
 import PostgresNIO
 import SlipwayPlatform
 
@@ -137,7 +137,8 @@ struct AlertQueries: Sendable {
             id: try c[0].decode(String.self), status: try c[1].decode(String.self), observedValue: try c[2].decode(Double.self),
             threshold: try c[3].decode(Double.self), samples: try c[4].decode(Int64.self), message: try c[5].decode(String.self),
             windowStart: try c[6].decode(Date.self), windowEnd: try c[7].decode(Date.self), firedAt: try c[8].decode(Date.self),
-            acknowledgedAt: try c[9].decode(Date?.self), acknowledgedBy: try c[10].decode(String?.self), acknowledgeNote: try c[11].decode(String?.self),
+            acknowledgedAt: try c[9].decode(Date?.self), acknowledgedBy: try c[10].decode(String?.self),
+            acknowledgeNote: try c[11].decode(String?.self),
             resolvedAt: try c[12].decode(Date?.self), resolvedBy: try c[13].decode(String?.self), resolvedAutomatically: try c[14].decode(Bool?.self),
             resolveNote: try c[15].decode(String?.self), resolvedValue: try c[16].decode(Double?.self))
     }

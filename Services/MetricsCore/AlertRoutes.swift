@@ -48,10 +48,13 @@ struct AlertRoutes: Sendable {
         let condition = try Self.condition(body.condition ?? "gt")
         let id = "alert-\(UUID.v7(now: now()).uuidString.lowercased())"
         let rule = AlertRuleDecider.Rule(
-            id: id, endpointID: endpoint.id, name: body.name ?? "\(endpoint.name ?? endpoint.id) \(metric.rawValue) \(condition.rawValue) \(body.threshold)",
+            id: id, endpointID: endpoint.id,
+            name: body.name ?? "\(endpoint.name ?? endpoint.id) \(metric.rawValue) \(condition.rawValue) \(body.threshold)",
             metric: metric, condition: condition, threshold: body.threshold, resolveThreshold: body.resolveThreshold,
-            windowSeconds: body.windowSeconds ?? 300, forSeconds: body.forSeconds ?? 60, minSamples: body.minSamples ?? 20, enabled: body.enabled ?? true)
-        try await environment.execute(AlertRuleDecider.self, aggregateID: id, command: .create(rule, actor: "api"), metadata: try request.commandMetadata())
+            windowSeconds: body.windowSeconds ?? 300, forSeconds: body.forSeconds ?? 60, minSamples: body.minSamples ?? 20,
+            enabled: body.enabled ?? true)
+        try await environment.execute(
+            AlertRuleDecider.self, aggregateID: id, command: .create(rule, actor: "api"), metadata: try request.commandMetadata())
         return EditedResponse(status: .created, response: try await require(id))
     }
 
@@ -110,7 +113,8 @@ struct AlertRoutes: Sendable {
         if let forSeconds = body.forSeconds { rule.forSeconds = forSeconds }
         if let minSamples = body.minSamples { rule.minSamples = minSamples }
         if let resolve = body.resolveThreshold { rule.resolveThreshold = resolve }
-        try await environment.execute(AlertRuleDecider.self, aggregateID: id, command: .update(rule, actor: "api"), metadata: try request.commandMetadata())
+        try await environment.execute(
+            AlertRuleDecider.self, aggregateID: id, command: .update(rule, actor: "api"), metadata: try request.commandMetadata())
         return try await require(id)
     }
 
@@ -130,7 +134,8 @@ struct AlertRoutes: Sendable {
         let body = try await request.decodeIfPresent(as: NoteBody.self, context: context)
         _ = try await require(id)
         try await environment.execute(
-            AlertRuleDecider.self, aggregateID: id, command: .acknowledge(actor: "api", note: body?.note ?? ""), metadata: try request.commandMetadata())
+            AlertRuleDecider.self, aggregateID: id, command: .acknowledge(actor: "api", note: body?.note ?? ""),
+            metadata: try request.commandMetadata())
         return try await require(id, history: true)
     }
 

@@ -147,7 +147,9 @@ public enum AlertRuleDecider: Decider {
             guard let current = state.rule else { throw CommandRejected(.notFound, "no alert \(rule.id)") }
             try validate(rule)
             guard rule.endpointID == current.endpointID, rule.metric == current.metric else {
-                throw CommandRejected(.invalid, field: rule.endpointID == current.endpointID ? "metric" : "endpoint_id", "a rule's endpoint and metric cannot change: create another")
+                throw CommandRejected(
+                    .invalid, field: rule.endpointID == current.endpointID ? "metric" : "endpoint_id",
+                    "a rule's endpoint and metric cannot change: create another")
             }
             let fields = changedFields(current, rule)
             guard !fields.isEmpty else { return [] }
@@ -249,7 +251,8 @@ public enum AlertRuleDecider: Decider {
         fired.samples = observation.samples
         fired.windowStart = .init(date: observation.windowStart)
         fired.windowEnd = .init(date: observation.at)
-        fired.message = "\(rule.name): \(rule.metric.rawValue) \(formatted(value)) \(rule.condition.rawValue) \(formatted(rule.threshold)) over \(rule.windowSeconds) s (\(observation.samples) requests)"
+        fired.message =
+            "\(rule.name): \(rule.metric.rawValue) \(formatted(value)) \(rule.condition.rawValue) \(formatted(rule.threshold)) over \(rule.windowSeconds) s (\(observation.samples) requests)"
         return .alertFired(fired)
     }
 

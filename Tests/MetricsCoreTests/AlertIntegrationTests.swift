@@ -23,8 +23,12 @@ struct AlertIntegrationTests {
         let endpoint = "ep-\(UUID().uuidString.prefix(8).lowercased())"
         let clock = Clock()
         // 50 slow requests half a minute before t0; later, 200 fast ones.
-        let slow = (0..<50).map { _ in ServingRollupIntegrationTests.log(endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 200_000, at: Self.t0 - 30) }
-        let fast = (0..<200).map { _ in ServingRollupIntegrationTests.log(endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 10_000, at: Self.t0 + 350) }
+        let slow = (0..<50).map { _ in
+            ServingRollupIntegrationTests.log(endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 200_000, at: Self.t0 - 30)
+        }
+        let fast = (0..<200).map { _ in
+            ServingRollupIntegrationTests.log(endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 10_000, at: Self.t0 + 350)
+        }
         try await withTestService(MetricsService.definition(now: { clock.now }), runWorkers: false) { service in
             try await ServingRollupIntegrationTests.publish(slow, topic: topic)
             try await ServingRollupIntegrationTests.ingest(service, topic: topic, group: "g1") { _ in try await service.total(endpoint) == 50 }
@@ -40,7 +44,8 @@ struct AlertIntegrationTests {
             #expect(created["metric"] as? String == "latency_p95_ms")
             // The same breach, but a rule that needs more requests than there were: never a verdict.
             let strict = try await service.api.post(
-                "/api/v1/monitoring/alerts", #"{"endpoint_id": "\#(endpoint)", "alert_type": "latency", "threshold": 100, "for_seconds": 0, "min_samples": 100}"#,
+                "/api/v1/monitoring/alerts",
+                #"{"endpoint_id": "\#(endpoint)", "alert_type": "latency", "threshold": 100, "for_seconds": 0, "min_samples": 100}"#,
                 expect: .created
             ).json()
             let strictID = try #require(strict["id"] as? String)
@@ -104,7 +109,10 @@ struct AlertIntegrationTests {
                 (#"{"endpoint_id": "known", "alert_type": "latency", "threshold": 1, "condition": "gte"}"#, 422, "condition"),
                 (#"{"endpoint_id": "known", "alert_type": "error_rate", "threshold": 1.5}"#, 422, "threshold"),
                 (#"{"endpoint_id": "known", "alert_type": "latency", "threshold": 1, "window_seconds": 5}"#, 422, "window_seconds"),
-                (#"{"endpoint_id": "known", "alert_type": "latency", "threshold": 1, "notification_channels": ["https://hooks.example/x"]}"#, 422, "notification_channels"),
+                (
+                    #"{"endpoint_id": "known", "alert_type": "latency", "threshold": 1, "notification_channels": ["https://hooks.example/x"]}"#, 422,
+                    "notification_channels"
+                ),
                 (#"{"endpoint_id": "nowhere", "alert_type": "latency", "threshold": 1}"#, 404, "endpoint_id"),
             ] {
                 let answer = try await service.api.post("/api/v1/monitoring/alerts", body)

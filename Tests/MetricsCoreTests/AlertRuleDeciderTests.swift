@@ -77,22 +77,45 @@ struct AlertRuleDeciderTests {
 
     @Test func disablingOrDeletingEndsWhatTheRuleRaised() throws {
         let firing = try history(D.self, Self.created + [Self.observe(150, at: 0), Self.observe(150, at: 60)])
-        #expect(kinds(try decide(D.self, given: firing, when: .update(Self.rule(enabled: false), actor: "t"))) == ["AlertResolved", "AlertRuleUpdated"])
+        #expect(
+            kinds(try decide(D.self, given: firing, when: .update(Self.rule(enabled: false), actor: "t"))) == ["AlertResolved", "AlertRuleUpdated"])
         #expect(kinds(try decide(D.self, given: firing, when: .delete(actor: "t"))) == ["AlertResolved", "AlertRuleDeleted"])
         let disabled = try history(D.self, [.update(Self.rule(enabled: false), actor: "t")], after: try history(D.self, Self.created))
         #expect(try decide(D.self, given: disabled, when: Self.observe(500, at: 0)).isEmpty)
     }
 
     static let refusals: [Refusal] = [
-        Refusal(name: "no name", given: [], when: .create(D.Rule(id: "a", endpointID: "e", name: " ", metric: .errorRate, condition: .gt, threshold: 0.1), actor: "t"), kind: .invalid, field: "name"),
-        Refusal(name: "error rate above 1", given: [], when: .create(D.Rule(id: "a", endpointID: "e", name: "n", metric: .errorRate, condition: .gt, threshold: 2), actor: "t"), kind: .invalid, field: "threshold"),
-        Refusal(name: "negative latency", given: [], when: .create(D.Rule(id: "a", endpointID: "e", name: "n", metric: .latencyP99, condition: .gt, threshold: -1), actor: "t"), kind: .invalid, field: "threshold"),
-        Refusal(name: "resolve past the threshold", given: [], when: .create(D.Rule(id: "a", endpointID: "e", name: "n", metric: .latencyP99, condition: .gt, threshold: 100, resolveThreshold: 120), actor: "t"), kind: .invalid, field: "resolve_threshold"),
-        Refusal(name: "window under a minute", given: [], when: .create(D.Rule(id: "a", endpointID: "e", name: "n", metric: .errorRate, condition: .gt, threshold: 0.1, windowSeconds: 30), actor: "t"), kind: .invalid, field: "window_seconds"),
-        Refusal(name: "no minimum sample", given: [], when: .create(D.Rule(id: "a", endpointID: "e", name: "n", metric: .errorRate, condition: .gt, threshold: 0.1, minSamples: 0), actor: "t"), kind: .invalid, field: "min_samples"),
+        Refusal(
+            name: "no name", given: [],
+            when: .create(D.Rule(id: "a", endpointID: "e", name: " ", metric: .errorRate, condition: .gt, threshold: 0.1), actor: "t"),
+            kind: .invalid, field: "name"),
+        Refusal(
+            name: "error rate above 1", given: [],
+            when: .create(D.Rule(id: "a", endpointID: "e", name: "n", metric: .errorRate, condition: .gt, threshold: 2), actor: "t"), kind: .invalid,
+            field: "threshold"),
+        Refusal(
+            name: "negative latency", given: [],
+            when: .create(D.Rule(id: "a", endpointID: "e", name: "n", metric: .latencyP99, condition: .gt, threshold: -1), actor: "t"),
+            kind: .invalid, field: "threshold"),
+        Refusal(
+            name: "resolve past the threshold", given: [],
+            when: .create(
+                D.Rule(id: "a", endpointID: "e", name: "n", metric: .latencyP99, condition: .gt, threshold: 100, resolveThreshold: 120), actor: "t"),
+            kind: .invalid, field: "resolve_threshold"),
+        Refusal(
+            name: "window under a minute", given: [],
+            when: .create(
+                D.Rule(id: "a", endpointID: "e", name: "n", metric: .errorRate, condition: .gt, threshold: 0.1, windowSeconds: 30), actor: "t"),
+            kind: .invalid, field: "window_seconds"),
+        Refusal(
+            name: "no minimum sample", given: [],
+            when: .create(D.Rule(id: "a", endpointID: "e", name: "n", metric: .errorRate, condition: .gt, threshold: 0.1, minSamples: 0), actor: "t"),
+            kind: .invalid, field: "min_samples"),
         Refusal(name: "created twice", given: created, when: .create(rule(), actor: "t"), kind: .conflict, field: nil),
         Refusal(name: "acknowledge with nothing active", given: created, when: .acknowledge(actor: "t", note: ""), kind: .conflict, field: nil),
-        Refusal(name: "anything after delete", given: created + [.delete(actor: "t")], when: .acknowledge(actor: "t", note: ""), kind: .notFound, field: nil),
+        Refusal(
+            name: "anything after delete", given: created + [.delete(actor: "t")], when: .acknowledge(actor: "t", note: ""), kind: .notFound,
+            field: nil),
     ]
 
     @Test(arguments: refusals)
