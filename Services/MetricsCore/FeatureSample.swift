@@ -143,8 +143,4 @@ public struct FeatureColumns: Sendable {
             if !feature.categories.isEmpty { categorical[feature.name, default: []].append(contentsOf: feature.categories) }
         }
     }
-
-    public mutating func append(_ sample: FeatureSample) throws {
-        try append(serialized: try sample.serialized())
-    }
 }

@@ -50,7 +50,9 @@ struct AlertsCommand: AsyncParsableCommand {
         @Option var note: String?
         @Option var gateway: String?
         func run() async throws {
-            say(AlertsCommand.line(try await APIClient(gateway: gateway).expect(.POST, "/api/v1/monitoring/alerts/\(id)/acknowledge", ["note": note ?? ""])))
+            say(
+                AlertsCommand.line(
+                    try await APIClient(gateway: gateway).expect(.POST, "/api/v1/monitoring/alerts/\(id)/acknowledge", ["note": note ?? ""])))
         }
     }
 
@@ -59,7 +61,9 @@ struct AlertsCommand: AsyncParsableCommand {
         @Option var note: String?
         @Option var gateway: String?
         func run() async throws {
-            say(AlertsCommand.line(try await APIClient(gateway: gateway).expect(.POST, "/api/v1/monitoring/alerts/\(id)/resolve", ["note": note ?? ""])))
+            say(
+                AlertsCommand.line(
+                    try await APIClient(gateway: gateway).expect(.POST, "/api/v1/monitoring/alerts/\(id)/resolve", ["note": note ?? ""])))
         }
     }
 
@@ -75,7 +79,8 @@ struct AlertsCommand: AsyncParsableCommand {
     static func line(_ alert: [String: Any]) -> String {
         let current = alert["current"] as? [String: Any]
         let observed = (current?["observed_value"] as? Double).map { String(format: " (now %.4g)", $0) } ?? ""
-        return "\(alert["id"] ?? "")\t\(alert["status"] ?? "")\(observed)\t\(alert["metric"] ?? "") \(alert["condition"] ?? "") \(alert["threshold"] ?? "")"
+        return
+            "\(alert["id"] ?? "")\t\(alert["status"] ?? "")\(observed)\t\(alert["metric"] ?? "") \(alert["condition"] ?? "") \(alert["threshold"] ?? "")"
             + "\tover \(alert["window_seconds"] ?? "") s, for \(alert["for_seconds"] ?? "") s\t\(alert["name"] ?? "")"
     }
 }
@@ -96,13 +101,16 @@ struct DriftCommand: AsyncParsableCommand {
             .GET, "/api/v1/monitoring/drift/\(name)?baseline_days=\(baselineDays)&comparison_hours=\(comparisonHours)")
         let baseline = report["baseline"] as? [String: Any] ?? [:]
         let comparison = report["comparison"] as? [String: Any] ?? [:]
-        say("\(report["status"] ?? ""): drift \(report["drift_detected"] as? Bool == true ? "detected" : "not detected"), score \(report["drift_score"] ?? 0), severity \(report["severity"] ?? "")")
+        say(
+            "\(report["status"] ?? ""): drift \(report["drift_detected"] as? Bool == true ? "detected" : "not detected"), score \(report["drift_score"] ?? 0), severity \(report["severity"] ?? "")"
+        )
         say("baseline \(baseline["rows"] ?? 0) rows, comparison \(comparison["rows"] ?? 0) rows")
         for feature in report["features"] as? [[String: Any]] ?? [] {
             func number(_ key: String) -> String { (feature[key] as? Double).map { String(format: "%.3f", $0) } ?? "-" }
             say(
                 "\(feature["feature"] ?? "")\t\(feature["kind"] ?? "")\t\(feature["severity"] ?? "")\(feature["drifted"] as? Bool == true ? " DRIFTED" : "")"
-                    + "\tpsi \(number("psi"))\tks \(number("ks_statistic")) p \(number("ks_p_value"))\tjs \(number("jensen_shannon"))\tunseen \(number("unseen_share"))")
+                    + "\tpsi \(number("psi"))\tks \(number("ks_statistic")) p \(number("ks_p_value"))\tjs \(number("jensen_shannon"))\tunseen \(number("unseen_share"))"
+            )
         }
     }
 }

@@ -19,6 +19,11 @@ public protocol StreamIngestion: Sendable {
     func ingest(_ messages: [KafkaMessage], on connection: PostgresConnection, logger: Logger) async throws
 }
 
+/// The broker did not say which cluster it is within 5 s (the ingestor is restarted by the service group).
+struct UnknownCluster: Error, CustomStringConvertible {
+    var description: String { "the broker's cluster id is unknown: offsets cannot be stored safely" }
+}
+
 extension StreamIngestion {
     public var migrationSet: MigrationSet { MigrationSet(component: "stream.\(name)", migrations: migrations) }
 }
@@ -95,7 +100,7 @@ public final class StreamIngestor: Service {
             for try await input in merge(batches, events).cancelOnGracefulShutdown() {
                 switch input {
                 case .batch(let messages):
-                    try await apply(messages, cluster: consumer.clusterID ?? "")
+                    try await apply(messages, cluster: try await clusterID(of: consumer))
                     try consumer.storeOffsets(messages)
                 case .event(.offsetJump(let partition, let expected, let actual)):
                     // Retention (the dev broker keeps ~5 MiB per partition) removed messages before they were read.
@@ -116,6 +121,17 @@ public final class StreamIngestor: Service {
             throw error
         }
         await consumer.close()
+    }
+
+    /// The cluster the messages came from. Known once the client has metadata, which it has before the first
+    /// message; waiting a little covers a slow broker, and guessing is never an option (offsets stored under the
+    /// wrong cluster would be skipped or counted twice).
+    func clusterID(of consumer: KafkaConsumer) async throws -> String {
+        for _ in 0..<50 {
+            if let id = consumer.clusterID { return id }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw UnknownCluster()
     }
 
     /// Applies the messages not yet ingested and stores the next offset of each partition, in one transaction.
