@@ -30,7 +30,7 @@ let domainServices: [(executable: String, module: String, dependencies: [Target.
     ("schedule-svc", "Schedule", []),
     ("deploy-svc", "Deploy", [crypto, "SlipwayLocalRuntime", httpClient, asyncAlgorithms]),
     ("testing-svc", "Testing", []),
-    ("metrics-svc", "Metrics", ["SlipwayStatistics", "SlipwayKafka", protobuf]),
+    ("metrics-svc", "Metrics", ["SlipwayStatistics", "SlipwayKafka", protobuf, crypto, httpClient]),
 ]
 
 var targets: [Target] = [
@@ -149,7 +149,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "MetricsCoreTests",
-        dependencies: ["SlipwayTestSupport", "MetricsCore", "SlipwayStatistics", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, log],
+        dependencies: ["SlipwayTestSupport", "MetricsCore", "SlipwayStatistics", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, crypto, log],
         path: "Tests/MetricsCoreTests"
     ),
     .testTarget(

@@ -30,6 +30,32 @@ struct AlertJSON: ResponseEncodable, Sendable {
         @Nullable var resolvedValue: Double?
     }
 
+    struct Channel: Encodable, Sendable {
+        let kind: String
+        let url: String
+    }
+
+    /// One notification of one transition to one webhook, with every attempt.
+    struct Delivery: Encodable, Sendable {
+        struct Attempt: Encodable, Sendable {
+            let attempt: Int32
+            let at: Date
+            /// 0 when nothing answered.
+            let statusCode: Int32
+            let error: String
+        }
+        let id: String
+        let alertId: String
+        /// alert.fired, alert.acknowledged or alert.resolved.
+        let event: String
+        let url: String
+        /// pending, delivered or failed (gave up).
+        let status: String
+        @Nullable var nextAttemptAt: Date?
+        let createdAt: Date
+        var attempts: [Attempt]
+    }
+
     let id: String
     let endpointId: String
     let name: String
@@ -42,6 +68,8 @@ struct AlertJSON: ResponseEncodable, Sendable {
     let forSeconds: Int32
     let minSamples: Int64
     let enabled: Bool
+    /// Webhooks (their secrets are never shown).
+    let notificationChannels: [Channel]
     /// ok (never breached, or cleared before firing the first time), pending, active, acknowledged, resolved.
     let status: String
     @Nullable var pendingSince: Date?
@@ -52,6 +80,8 @@ struct AlertJSON: ResponseEncodable, Sendable {
     let updatedAt: Date
     /// On the alert's own page: every firing, newest first (at most 100).
     var history: [Fired]?
+    /// On the alert's own page: its webhook deliveries, newest first (at most 100).
+    var deliveries: [Delivery]?
 }
 
 /// Reads of the alert tables.
@@ -80,7 +110,10 @@ struct AlertQueries: Sendable {
         for try await row in rows {
             let (rule, currentID) = try Self.rule(row)
             var alert = try await withCurrent(rule, currentID)
-            if history { alert.history = try await fired(ruleID: id, limit: 100) }
+            if history {
+                alert.history = try await fired(ruleID: id, limit: 100)
+                alert.deliveries = try await deliveries(ruleID: id, limit: 100)
+            }
             return alert
         }
         return nil
@@ -109,9 +142,37 @@ struct AlertQueries: Sendable {
         return nil
     }
 
+    func deliveries(ruleID: String, limit: Int) async throws -> [AlertJSON.Delivery] {
+        let rows = try await client.query(
+            """
+            SELECT id, alert_id, event, target, status, next_attempt_at, created_at FROM webhook_deliveries
+            WHERE rule_id = \(ruleID) ORDER BY created_at DESC, id DESC LIMIT \(limit)
+            """, logger: logger)
+        var deliveries: [AlertJSON.Delivery] = []
+        for try await (id, alert, event, url, status, next, created) in rows.decode((String, String, String, String, String, Date?, Date).self) {
+            deliveries.append(
+                AlertJSON.Delivery(
+                    id: id, alertId: alert, event: event, url: url, status: status, nextAttemptAt: next, createdAt: created, attempts: []))
+        }
+        let attempts = try await client.query(
+            """
+            SELECT delivery_id, attempt, at, status_code, error FROM webhook_attempts WHERE delivery_id = ANY(\(deliveries.map(\.id)))
+            ORDER BY delivery_id, attempt
+            """, logger: logger)
+        var byDelivery: [String: [AlertJSON.Delivery.Attempt]] = [:]
+        for try await (id, attempt, at, code, error) in attempts.decode((String, Int32, Date, Int32, String).self) {
+            byDelivery[id, default: []].append(AlertJSON.Delivery.Attempt(attempt: attempt, at: at, statusCode: code, error: error))
+        }
+        return deliveries.map { delivery in
+            var delivery = delivery
+            delivery.attempts = byDelivery[delivery.id] ?? []
+            return delivery
+        }
+    }
+
     static let ruleColumns = """
         id, endpoint_id, name, alert_type, metric, condition, threshold, resolve_threshold, window_seconds, for_seconds, min_samples, \
-        enabled, status, current_alert_id, pending_since, created_by, created_at, updated_at
+        enabled, status, current_alert_id, pending_since, created_by, created_at, updated_at, channel_urls::text
         """
 
     static func rule(_ row: PostgresRow) throws -> (AlertJSON, String?) {
@@ -121,8 +182,11 @@ struct AlertQueries: Sendable {
             alertType: try c[3].decode(String.self), metric: try c[4].decode(String.self), condition: try c[5].decode(String.self),
             threshold: try c[6].decode(Double.self), resolveThreshold: try c[7].decode(Double.self), windowSeconds: try c[8].decode(Int32.self),
             forSeconds: try c[9].decode(Int32.self), minSamples: try c[10].decode(Int64.self), enabled: try c[11].decode(Bool.self),
+            notificationChannels: try JSONDecoder().decode([String].self, from: Data(try c[18].decode(String.self).utf8)).map {
+                AlertJSON.Channel(kind: "webhook", url: $0)
+            },
             status: try c[12].decode(String.self), pendingSince: try c[14].decode(Date?.self), current: nil, createdBy: try c[15].decode(String.self),
-            createdAt: try c[16].decode(Date.self), updatedAt: try c[17].decode(Date.self), history: nil)
+            createdAt: try c[16].decode(Date.self), updatedAt: try c[17].decode(Date.self), history: nil, deliveries: nil)
         return (alert, try c[13].decode(String?.self))
     }
 

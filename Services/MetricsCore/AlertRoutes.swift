@@ -30,7 +30,7 @@ struct AlertRoutes: Sendable {
         let threshold: Double
         let condition: String?
         let enabled: Bool?
-        let notificationChannels: [String]?
+        let notificationChannels: [ChannelBody]?
         let name: String?
         /// Defaults by type: `latency_p95_ms`, `error_rate`.
         let metric: String?
@@ -43,7 +43,7 @@ struct AlertRoutes: Sendable {
     @Sendable func create(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<AlertJSON> {
         let body = try await request.decode(as: CreateBody.self, context: context)
         let metric = try Self.metric(type: body.alertType, metric: body.metric)
-        try Self.refuseChannels(body.notificationChannels)
+        let channels = try Self.channels(body.notificationChannels)
         let endpoint = try await queries.requireEndpoint(body.endpointId, field: "endpoint_id")
         let condition = try Self.condition(body.condition ?? "gt")
         let id = "alert-\(UUID.v7(now: now()).uuidString.lowercased())"
@@ -52,7 +52,7 @@ struct AlertRoutes: Sendable {
             name: body.name ?? "\(endpoint.name ?? endpoint.id) \(metric.rawValue) \(condition.rawValue) \(body.threshold)",
             metric: metric, condition: condition, threshold: body.threshold, resolveThreshold: body.resolveThreshold,
             windowSeconds: body.windowSeconds ?? 300, forSeconds: body.forSeconds ?? 60, minSamples: body.minSamples ?? 20,
-            enabled: body.enabled ?? true)
+            enabled: body.enabled ?? true, channels: channels)
         try await environment.execute(
             AlertRuleDecider.self, aggregateID: id, command: .create(rule, actor: "api"), metadata: try request.commandMetadata())
         return EditedResponse(status: .created, response: try await require(id))
@@ -82,7 +82,7 @@ struct AlertRoutes: Sendable {
         try await require(try context.parameters.require("alert_id"), history: true)
     }
 
-    /// Every field optional; the endpoint and the metric cannot change.
+    /// Every field optional; the endpoint and the metric cannot change; `notification_channels` replaces them all.
     struct UpdateBody: Decodable {
         let name: String?
         let threshold: Double?
@@ -92,13 +92,12 @@ struct AlertRoutes: Sendable {
         let forSeconds: Int32?
         let minSamples: Int64?
         let resolveThreshold: Double?
-        let notificationChannels: [String]?
+        let notificationChannels: [ChannelBody]?
     }
 
     @Sendable func update(_ request: Request, context: SlipwayRequestContext) async throws -> AlertJSON {
         let id = try context.parameters.require("alert_id")
         let body = try await request.decode(as: UpdateBody.self, context: context)
-        try Self.refuseChannels(body.notificationChannels)
         let state = try await environment.store.state(AlertRuleDecider.self, aggregateID: id)
         guard var rule = state.rule, !state.deleted else { throw APIError.notFound("no alert '\(id)'") }
         if let name = body.name { rule.name = name }
@@ -113,6 +112,7 @@ struct AlertRoutes: Sendable {
         if let forSeconds = body.forSeconds { rule.forSeconds = forSeconds }
         if let minSamples = body.minSamples { rule.minSamples = minSamples }
         if let resolve = body.resolveThreshold { rule.resolveThreshold = resolve }
+        if body.notificationChannels != nil { rule.channels = try Self.channels(body.notificationChannels) }
         try await environment.execute(
             AlertRuleDecider.self, aggregateID: id, command: .update(rule, actor: "api"), metadata: try request.commandMetadata())
         return try await require(id)
@@ -175,12 +175,38 @@ struct AlertRoutes: Sendable {
         return condition
     }
 
-    /// Notifications are not delivered yet: a channel is refused rather than accepted and silently never used.
-    static func refuseChannels(_ channels: [String]?) throws {
-        guard let channels, !channels.isEmpty else { return }
-        throw APIError.invalid(
-            "notification channels are not delivered yet: leave notification_channels empty and watch the alert's status",
-            field: "notification_channels")
+    /// A notification channel as a request spells it: a webhook object `{"url", "secret"}` (`kind` may say
+    /// `webhook`), or a bare string (then it has no secret and is refused, naming the field). Email is refused:
+    /// there is no mail transport.
+    struct ChannelBody: Decodable {
+        let kind: String?
+        let url: String
+        let secret: String?
+
+        enum CodingKeys: String, CodingKey { case kind, url, secret }
+
+        init(from decoder: any Decoder) throws {
+            if let text = try? decoder.singleValueContainer().decode(String.self) {
+                kind = text.contains("@") && !text.contains("://") ? "email" : nil
+                url = text
+                secret = nil
+                return
+            }
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            kind = try container.decodeIfPresent(String.self, forKey: .kind)
+            url = try container.decode(String.self, forKey: .url)
+            secret = try container.decodeIfPresent(String.self, forKey: .secret)
+        }
+    }
+
+    static func channels(_ bodies: [ChannelBody]?) throws -> [AlertRuleDecider.Channel] {
+        try (bodies ?? []).enumerated().map { index, body in
+            guard body.kind == nil || body.kind == "webhook" else {
+                throw APIError.invalid(
+                    "only webhooks are delivered (\(body.kind ?? "") has no transport here)", field: "notification_channels[\(index)]")
+            }
+            return AlertRuleDecider.Channel(url: body.url, secret: body.secret ?? "")
+        }
     }
 
     var queries: MetricsQueries { MetricsQueries(client: environment.postgres, logger: environment.logger) }

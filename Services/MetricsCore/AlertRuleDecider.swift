@@ -15,6 +15,50 @@ public enum AlertRuleDecider: Decider {
         case evaluate(Observation)
         case acknowledge(actor: String, note: String)
         case resolve(actor: String, note: String)
+        /// The outcome of one attempt to deliver a notification (the webhook deliverer's report).
+        case recordDelivery(DeliveryAttempt)
+    }
+
+    /// A webhook the rule's alerts are posted to, signed with `secret` (HMAC-SHA256 of the body).
+    public struct Channel: Sendable, Equatable {
+        public var url: String
+        public var secret: String
+
+        public init(url: String, secret: String) {
+            self.url = url
+            self.secret = secret
+        }
+    }
+
+    public struct DeliveryAttempt: Sendable, Equatable {
+        public var deliveryID: String
+        public var alertID: String
+        public var target: String
+        public var attempt: Int32
+        /// 0 when nothing answered.
+        public var statusCode: Int32
+        public var error: String
+        public var at: Date
+
+        public init(deliveryID: String, alertID: String, target: String, attempt: Int32, statusCode: Int32, error: String, at: Date) {
+            self.deliveryID = deliveryID
+            self.alertID = alertID
+            self.target = target
+            self.attempt = attempt
+            self.statusCode = statusCode
+            self.error = error
+            self.at = at
+        }
+
+        var delivered: Bool { (200..<300).contains(statusCode) }
+    }
+
+    /// Attempts per delivery: with the backoff below, the last one is about 10 minutes after the first.
+    public static let maxDeliveryAttempts: Int32 = 8
+
+    /// Wait after a failed attempt: 2^(n-1) s, at most 5 minutes.
+    public static func retryDelay(afterAttempt attempt: Int32) -> TimeInterval {
+        min(300, pow(2, Double(max(0, attempt - 1))))
     }
 
     public enum Metric: String, Sendable, CaseIterable {
@@ -70,10 +114,11 @@ public enum AlertRuleDecider: Decider {
         public var forSeconds: Int32
         public var minSamples: Int64
         public var enabled: Bool
+        public var channels: [Channel]
 
         public init(
             id: String, endpointID: String, name: String, metric: Metric, condition: Condition, threshold: Double, resolveThreshold: Double? = nil,
-            windowSeconds: Int32 = 300, forSeconds: Int32 = 60, minSamples: Int64 = 20, enabled: Bool = true
+            windowSeconds: Int32 = 300, forSeconds: Int32 = 60, minSamples: Int64 = 20, enabled: Bool = true, channels: [Channel] = []
         ) {
             self.id = id
             self.endpointID = endpointID
@@ -86,6 +131,7 @@ public enum AlertRuleDecider: Decider {
             self.forSeconds = forSeconds
             self.minSamples = minSamples
             self.enabled = enabled
+            self.channels = channels
         }
     }
 
@@ -122,7 +168,8 @@ public enum AlertRuleDecider: Decider {
     public static let initial = State()
 
     public static func decide(_ command: Command, _ state: State) throws -> [MetricsEvent] {
-        if state.deleted { throw CommandRejected(.notFound, "alert \(state.rule?.id ?? "") was deleted") }
+        // A deleted rule still records how the notifications of its last transitions went.
+        if state.deleted, !isDeliveryReport(command) { throw CommandRejected(.notFound, "alert \(state.rule?.id ?? "") was deleted") }
         switch command {
         case .create(let rule, let actor):
             guard state.rule == nil else { throw CommandRejected(.conflict, "alert \(rule.id) already exists") }
@@ -140,6 +187,7 @@ public enum AlertRuleDecider: Decider {
             created.forSeconds = rule.forSeconds
             created.minSamples = rule.minSamples
             created.enabled = rule.enabled
+            created.channels = rule.channels.map(\.proto)
             created.createdBy = actor
             return [.alertRuleCreated(created)]
 
@@ -163,6 +211,7 @@ public enum AlertRuleDecider: Decider {
             updated.forSeconds = rule.forSeconds
             updated.minSamples = rule.minSamples
             updated.enabled = rule.enabled
+            updated.channels = rule.channels.map(\.proto)
             updated.updatedFields = fields
             updated.updatedBy = actor
             // A disabled rule raises nothing: what it had raised ends with it.
@@ -197,7 +246,29 @@ public enum AlertRuleDecider: Decider {
             guard let rule = state.rule else { throw CommandRejected(.notFound, "no such alert") }
             guard case .firing = state.phase else { throw CommandRejected(.conflict, "alert \(rule.id) is not active: nothing to resolve") }
             return try end(state, actor: actor, note: note)
+
+        case .recordDelivery(let report):
+            guard let rule = state.rule else { throw CommandRejected(.notFound, "no such alert") }
+            var event = AlertNotificationAttempted()
+            event.deliveryID = report.deliveryID
+            event.ruleID = rule.id
+            event.alertID = report.alertID
+            event.target = report.target
+            event.attempt = report.attempt
+            event.statusCode = report.statusCode
+            event.error = report.error
+            event.delivered = report.delivered
+            event.gaveUp = !report.delivered && report.attempt >= maxDeliveryAttempts
+            if !event.delivered && !event.gaveUp {
+                event.nextAttemptAt = .init(date: report.at.addingTimeInterval(retryDelay(afterAttempt: report.attempt)))
+            }
+            return [.alertNotificationAttempted(event)]
         }
+    }
+
+    static func isDeliveryReport(_ command: Command) -> Bool {
+        if case .recordDelivery = command { return true }
+        return false
     }
 
     static func evaluate(_ rule: Rule, _ observation: Observation, _ state: State) -> [MetricsEvent] {
@@ -309,6 +380,17 @@ public enum AlertRuleDecider: Decider {
         guard (1...1_000_000).contains(rule.minSamples) else {
             throw CommandRejected(.invalid, field: "min_samples", "min_samples is 1 to 1000000: a verdict needs requests")
         }
+        guard rule.channels.count <= 10 else { throw CommandRejected(.invalid, field: "notification_channels", "at most 10 channels") }
+        for (index, channel) in rule.channels.enumerated() {
+            guard let url = URL(string: channel.url), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false else {
+                throw CommandRejected(.invalid, field: "notification_channels[\(index)].url", "a webhook is an absolute http(s) URL")
+            }
+            guard channel.secret.count >= 16 else {
+                throw CommandRejected(
+                    .invalid, field: "notification_channels[\(index)].secret",
+                    "a webhook needs a secret of at least 16 characters to sign deliveries with")
+            }
+        }
     }
 
     static func changedFields(_ old: Rule, _ new: Rule) -> [String] {
@@ -321,6 +403,7 @@ public enum AlertRuleDecider: Decider {
         if old.forSeconds != new.forSeconds { fields.append("for_seconds") }
         if old.minSamples != new.minSamples { fields.append("min_samples") }
         if old.enabled != new.enabled { fields.append("enabled") }
+        if old.channels != new.channels { fields.append("notification_channels") }
         return fields
     }
 
@@ -334,7 +417,7 @@ public enum AlertRuleDecider: Decider {
             state.rule = Rule(
                 id: e.ruleID, endpointID: e.endpointID, name: e.name, metric: metric, condition: condition, threshold: e.threshold,
                 resolveThreshold: e.resolveThreshold, windowSeconds: e.windowSeconds, forSeconds: e.forSeconds, minSamples: e.minSamples,
-                enabled: e.enabled)
+                enabled: e.enabled, channels: e.channels.map(Channel.init))
         case .alertRuleUpdated(let e):
             guard var rule = state.rule else { return state }
             rule.name = e.name
@@ -345,6 +428,7 @@ public enum AlertRuleDecider: Decider {
             rule.forSeconds = e.forSeconds
             rule.minSamples = e.minSamples
             rule.enabled = e.enabled
+            rule.channels = e.channels.map(Channel.init)
             state.rule = rule
         case .alertRuleDeleted:
             state.deleted = true
@@ -361,9 +445,23 @@ public enum AlertRuleDecider: Decider {
             state.phase = .firing(alertID: e.alertID, acknowledged: true)
         case .alertResolved:
             state.phase = .quiet
+        case .alertNotificationAttempted:
+            break  // delivery history is the read model's; it changes nothing the rule decides
         case .driftDetected, .feedbackRecorded, .feedbackFlagChanged, .feedbackDeleted, .feedbackSentToTraining:
             break  // other aggregates of the context
         }
         return state
+    }
+}
+
+extension AlertRuleDecider.Channel {
+    init(_ proto: NotificationChannel) { self.init(url: proto.target, secret: proto.secret) }
+
+    var proto: NotificationChannel {
+        var channel = NotificationChannel()
+        channel.kind = .webhook
+        channel.target = url
+        channel.secret = secret
+        return channel
     }
 }

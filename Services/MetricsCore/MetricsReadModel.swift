@@ -3,9 +3,10 @@ import Logging
 import PostgresNIO
 import SlipwayContracts
 import SlipwayEventSourcing
+import SlipwayPlatform
 
 /// metrics-svc's own read model, updated in each command's transaction: alert rules with their current
-/// status, and every alert they fired.
+/// status, every alert they fired, and the webhook deliveries of each transition with their attempts.
 public struct MetricsReadModel: Projection {
     public let name = "metrics"
     public init() {}
@@ -13,14 +14,15 @@ public struct MetricsReadModel: Projection {
     public var migrations: [Migration] {
         [
             Migration(
-                1, "alert rules and alerts",
+                1, "alert rules, alerts and their webhook deliveries",
                 [
                     """
                     CREATE TABLE alert_rules (id text PRIMARY KEY, endpoint_id text NOT NULL, name text NOT NULL, alert_type text NOT NULL,
                         metric text NOT NULL, condition text NOT NULL, threshold float8 NOT NULL, resolve_threshold float8 NOT NULL,
                         window_seconds integer NOT NULL, for_seconds integer NOT NULL, min_samples bigint NOT NULL, enabled boolean NOT NULL,
-                        status text NOT NULL, current_alert_id text, pending_since timestamptz, created_by text NOT NULL,
-                        created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, deleted boolean NOT NULL DEFAULT false)
+                        status text NOT NULL, current_alert_id text, pending_since timestamptz, channel_urls jsonb NOT NULL,
+                        created_by text NOT NULL, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+                        deleted boolean NOT NULL DEFAULT false)
                     """,
                     "CREATE INDEX alert_rules_by_endpoint ON alert_rules (endpoint_id)",
                     """
@@ -31,6 +33,20 @@ public struct MetricsReadModel: Projection {
                         resolved_automatically boolean, resolve_note text, resolved_value float8)
                     """,
                     "CREATE INDEX alerts_by_rule ON alerts (rule_id, fired_at DESC)",
+                    // One row per alert transition and webhook, made in the transition's own transaction (so a
+                    // restart never loses one); each attempt the deliverer reports as an event moves it on.
+                    """
+                    CREATE TABLE webhook_deliveries (id text PRIMARY KEY, rule_id text NOT NULL, alert_id text NOT NULL, event text NOT NULL,
+                        target text NOT NULL, payload text NOT NULL, status text NOT NULL, attempts integer NOT NULL,
+                        next_attempt_at timestamptz, last_status_code integer, last_error text, created_at timestamptz NOT NULL,
+                        updated_at timestamptz NOT NULL)
+                    """,
+                    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending'",
+                    "CREATE INDEX webhook_deliveries_by_rule ON webhook_deliveries (rule_id, created_at)",
+                    """
+                    CREATE TABLE webhook_attempts (delivery_id text NOT NULL, attempt integer NOT NULL, at timestamptz NOT NULL,
+                        status_code integer NOT NULL, error text NOT NULL, PRIMARY KEY (delivery_id, attempt))
+                    """,
                 ])
         ]
     }
@@ -46,9 +62,10 @@ public struct MetricsReadModel: Projection {
                 try await query(
                     """
                     INSERT INTO alert_rules (id, endpoint_id, name, alert_type, metric, condition, threshold, resolve_threshold, window_seconds,
-                        for_seconds, min_samples, enabled, status, created_by, created_at, updated_at)
+                        for_seconds, min_samples, enabled, status, channel_urls, created_by, created_at, updated_at)
                     VALUES (\(e.ruleID), \(e.endpointID), \(e.name), \(type), \(e.metric), \(condition), \(e.threshold), \(e.resolveThreshold),
-                        \(e.windowSeconds), \(e.forSeconds), \(e.minSamples), \(e.enabled), 'ok', \(e.createdBy), \(at), \(at))
+                        \(e.windowSeconds), \(e.forSeconds), \(e.minSamples), \(e.enabled), 'ok', \(try Self.urls(e.channels))::jsonb, \(e.createdBy),
+                        \(at), \(at))
                     ON CONFLICT (id) DO NOTHING
                     """)
             case .alertRuleUpdated(let e):
@@ -57,7 +74,7 @@ public struct MetricsReadModel: Projection {
                     """
                     UPDATE alert_rules SET name = \(e.name), condition = \(condition), threshold = \(e.threshold),
                         resolve_threshold = \(e.resolveThreshold), window_seconds = \(e.windowSeconds), for_seconds = \(e.forSeconds),
-                        min_samples = \(e.minSamples), enabled = \(e.enabled), updated_at = \(at)
+                        min_samples = \(e.minSamples), enabled = \(e.enabled), channel_urls = \(try Self.urls(e.channels))::jsonb, updated_at = \(at)
                     WHERE id = \(e.ruleID)
                     """)
             case .alertRuleDeleted(let e):
@@ -90,6 +107,14 @@ public struct MetricsReadModel: Projection {
                     UPDATE alert_rules SET status = 'active', current_alert_id = \(e.alertID), pending_since = NULL, updated_at = \(at)
                     WHERE id = \(e.ruleID)
                     """)
+                var notification = AlertNotification(event: "alert.fired", occurredAt: at, alertId: e.alertID, ruleId: e.ruleID)
+                notification.endpointId = e.endpointID
+                notification.metric = e.metric
+                notification.threshold = e.threshold
+                notification.observedValue = e.observedValue
+                notification.samples = e.samples
+                notification.message = e.message
+                try await queueDeliveries(notification, recorded, on: connection, logger: logger)
             case .alertAcknowledged(let e):
                 try await query(
                     """
@@ -98,6 +123,10 @@ public struct MetricsReadModel: Projection {
                     WHERE id = \(e.alertID)
                     """)
                 try await query("UPDATE alert_rules SET status = 'acknowledged', updated_at = \(at) WHERE id = \(e.ruleID)")
+                var notification = AlertNotification(event: "alert.acknowledged", occurredAt: at, alertId: e.alertID, ruleId: e.ruleID)
+                notification.by = e.acknowledgedBy
+                notification.note = e.note
+                try await queueDeliveries(notification, recorded, on: connection, logger: logger)
             case .alertResolved(let e):
                 try await query(
                     """
@@ -107,11 +136,73 @@ public struct MetricsReadModel: Projection {
                     """)
                 try await query(
                     "UPDATE alert_rules SET status = 'resolved', current_alert_id = NULL, updated_at = \(at) WHERE id = \(e.ruleID)")
+                var notification = AlertNotification(event: "alert.resolved", occurredAt: at, alertId: e.alertID, ruleId: e.ruleID)
+                notification.automatic = e.automatic
+                notification.by = e.automatic ? nil : e.resolvedBy
+                notification.note = e.note.isEmpty ? nil : e.note
+                notification.observedValue = e.automatic ? e.observedValue : nil
+                try await queueDeliveries(notification, recorded, on: connection, logger: logger)
+            case .alertNotificationAttempted(let e):
+                let status = e.delivered ? "delivered" : e.gaveUp ? "failed" : "pending"
+                let next: Date? = e.hasNextAttemptAt ? e.nextAttemptAt.date : nil
+                try await query(
+                    """
+                    UPDATE webhook_deliveries SET status = \(status), attempts = \(e.attempt), next_attempt_at = \(next),
+                        last_status_code = \(e.statusCode), last_error = \(e.error), updated_at = \(at)
+                    WHERE id = \(e.deliveryID)
+                    """)
+                try await query(
+                    """
+                    INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error)
+                    VALUES (\(e.deliveryID), \(e.attempt), \(at), \(e.statusCode), \(e.error)) ON CONFLICT DO NOTHING
+                    """)
             case .driftDetected, .feedbackRecorded, .feedbackFlagChanged, .feedbackDeleted, .feedbackSentToTraining:
                 break  // not built yet: no command emits them
             }
         }
     }
+
+    /// One delivery row per webhook of the rule, due at once. Its id (the event's id and the channel's index) is
+    /// the delivery id receivers see, the same in a replay.
+    func queueDeliveries(_ notification: AlertNotification, _ recorded: Recorded<MetricsEvent>, on connection: PostgresConnection, logger: Logger)
+        async throws
+    {
+        let payload = String(decoding: try PlatformJSON.encode(notification), as: UTF8.self)
+        let at = recorded.occurredAt
+        try await connection.query(
+            """
+            INSERT INTO webhook_deliveries (id, rule_id, alert_id, event, target, payload, status, attempts, next_attempt_at, created_at, updated_at)
+            SELECT \(recorded.eventID) || '-' || (c.n - 1), r.id, \(notification.alertId), \(notification.event), c.url, \(payload), 'pending', 0,
+                \(at), \(at), \(at)
+            FROM alert_rules r, jsonb_array_elements_text(r.channel_urls) WITH ORDINALITY AS c(url, n)
+            WHERE r.id = \(notification.ruleId)
+            ON CONFLICT (id) DO NOTHING
+            """, logger: logger)
+    }
+
+    /// The channels' URLs (never their secrets) as a JSON array.
+    static func urls(_ channels: [NotificationChannel]) throws -> String {
+        String(decoding: try JSONEncoder().encode(channels.map(\.target)), as: UTF8.self)
+    }
+}
+
+/// The body of a webhook delivery, signed with the channel's secret: `X-Slipway-Signature: sha256=<hex HMAC-SHA256
+/// of the body>`; `X-Slipway-Delivery` carries the delivery id (deliveries are at least once: dedupe on it).
+struct AlertNotification: Encodable, Sendable {
+    /// alert.fired, alert.acknowledged or alert.resolved.
+    let event: String
+    let occurredAt: Date
+    let alertId: String
+    let ruleId: String
+    var endpointId: String?
+    var metric: String?
+    var threshold: Double?
+    var observedValue: Double?
+    var samples: Int64?
+    var message: String?
+    var automatic: Bool?
+    var by: String?
+    var note: String?
 }
 
 extension AlertRuleDecider.Metric {

@@ -482,6 +482,8 @@ public enum MetricsEvent: ContextEvent, Equatable {
     case alertAcknowledged(AlertAcknowledged)
     /// Emitted when an alert is resolved, by a user or automatically when the condition clears.
     case alertResolved(AlertResolved)
+    /// Emitted after each attempt to deliver an alert's notification to one channel (webhooks): the delivery history of the alert. A failed attempt names when the next one is due, or gives up.
+    case alertNotificationAttempted(AlertNotificationAttempted)
     /// Emitted when a drift analysis of an endpoint's request features completes (scheduled or on demand), whether or not drift was found.
     case driftDetected(DriftDetected)
     /// Emitted when feedback on a prediction is submitted.
@@ -503,6 +505,7 @@ public enum MetricsEvent: ContextEvent, Equatable {
         AlertFired.self,
         AlertAcknowledged.self,
         AlertResolved.self,
+        AlertNotificationAttempted.self,
         DriftDetected.self,
         FeedbackRecorded.self,
         FeedbackFlagChanged.self,
@@ -520,6 +523,7 @@ public enum MetricsEvent: ContextEvent, Equatable {
         case .alertFired(let message): message
         case .alertAcknowledged(let message): message
         case .alertResolved(let message): message
+        case .alertNotificationAttempted(let message): message
         case .driftDetected(let message): message
         case .feedbackRecorded(let message): message
         case .feedbackFlagChanged(let message): message
@@ -538,6 +542,7 @@ public enum MetricsEvent: ContextEvent, Equatable {
         case let message as AlertFired: self = .alertFired(message)
         case let message as AlertAcknowledged: self = .alertAcknowledged(message)
         case let message as AlertResolved: self = .alertResolved(message)
+        case let message as AlertNotificationAttempted: self = .alertNotificationAttempted(message)
         case let message as DriftDetected: self = .driftDetected(message)
         case let message as FeedbackRecorded: self = .feedbackRecorded(message)
         case let message as FeedbackFlagChanged: self = .feedbackFlagChanged(message)
@@ -557,6 +562,7 @@ public enum MetricsEvent: ContextEvent, Equatable {
         case AlertFired.protoMessageName: .alertFired(try AlertFired(serializedBytes: payload))
         case AlertAcknowledged.protoMessageName: .alertAcknowledged(try AlertAcknowledged(serializedBytes: payload))
         case AlertResolved.protoMessageName: .alertResolved(try AlertResolved(serializedBytes: payload))
+        case AlertNotificationAttempted.protoMessageName: .alertNotificationAttempted(try AlertNotificationAttempted(serializedBytes: payload))
         case DriftDetected.protoMessageName: .driftDetected(try DriftDetected(serializedBytes: payload))
         case FeedbackRecorded.protoMessageName: .feedbackRecorded(try FeedbackRecorded(serializedBytes: payload))
         case FeedbackFlagChanged.protoMessageName: .feedbackFlagChanged(try FeedbackFlagChanged(serializedBytes: payload))

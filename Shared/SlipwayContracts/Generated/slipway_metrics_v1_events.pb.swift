@@ -289,6 +289,9 @@ public nonisolated struct NotificationChannel: Sendable {
   /// URL or address
   public var target: String = String()
 
+  /// webhooks: the key of the HMAC-SHA256 signature of every delivery (never shown by the API)
+  public var secret: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -535,6 +538,51 @@ public nonisolated struct AlertResolved: Sendable {
   public init() {}
 }
 
+/// Emitted after each attempt to deliver an alert's notification to one channel (webhooks): the
+/// delivery history of the alert. A failed attempt names when the next one is due, or gives up.
+public nonisolated struct AlertNotificationAttempted: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// <event id of the alert transition>-<channel index>
+  public var deliveryID: String = String()
+
+  public var ruleID: String = String()
+
+  public var alertID: String = String()
+
+  public var target: String = String()
+
+  /// 1, 2, ...
+  public var attempt: Int32 = 0
+
+  /// 0 when no HTTP answer
+  public var statusCode: Int32 = 0
+
+  public var error: String = String()
+
+  public var delivered: Bool = false
+
+  public var gaveUp: Bool = false
+
+  /// set when neither delivered nor given up
+  public var nextAttemptAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_nextAttemptAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_nextAttemptAt = newValue}
+  }
+  /// Returns true if `nextAttemptAt` has been explicitly set.
+  public var hasNextAttemptAt: Bool {self._nextAttemptAt != nil}
+  /// Clears the value of `nextAttemptAt`. Subsequent reads from it will return its default value.
+  public mutating func clearNextAttemptAt() {self._nextAttemptAt = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _nextAttemptAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
 /// Drift of one feature between the baseline and the comparison window.
 public nonisolated struct FeatureDrift: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -750,7 +798,7 @@ nonisolated extension NotificationChannelKind: SwiftProtobuf._ProtoNameProviding
 
 nonisolated extension NotificationChannel: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".NotificationChannel"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}target\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}target\0\u{1}secret\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -760,6 +808,7 @@ nonisolated extension NotificationChannel: SwiftProtobuf.Message, SwiftProtobuf.
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.target) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.secret) }()
       default: break
       }
     }
@@ -772,12 +821,16 @@ nonisolated extension NotificationChannel: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.target.isEmpty {
       try visitor.visitSingularStringField(value: self.target, fieldNumber: 2)
     }
+    if !self.secret.isEmpty {
+      try visitor.visitSingularStringField(value: self.secret, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: NotificationChannel, rhs: NotificationChannel) -> Bool {
     if lhs.kind != rhs.kind {return false}
     if lhs.target != rhs.target {return false}
+    if lhs.secret != rhs.secret {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1286,6 +1339,85 @@ nonisolated extension AlertResolved: SwiftProtobuf.Message, SwiftProtobuf._Messa
     if lhs.resolvedBy != rhs.resolvedBy {return false}
     if lhs.note != rhs.note {return false}
     if lhs.observedValue != rhs.observedValue {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AlertNotificationAttempted: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AlertNotificationAttempted"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}delivery_id\0\u{3}rule_id\0\u{3}alert_id\0\u{1}target\0\u{1}attempt\0\u{3}status_code\0\u{1}error\0\u{1}delivered\0\u{3}gave_up\0\u{3}next_attempt_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.deliveryID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.ruleID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.alertID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.target) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.attempt) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.statusCode) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.error) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.delivered) }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.gaveUp) }()
+      case 10: try { try decoder.decodeSingularMessageField(value: &self._nextAttemptAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.deliveryID.isEmpty {
+      try visitor.visitSingularStringField(value: self.deliveryID, fieldNumber: 1)
+    }
+    if !self.ruleID.isEmpty {
+      try visitor.visitSingularStringField(value: self.ruleID, fieldNumber: 2)
+    }
+    if !self.alertID.isEmpty {
+      try visitor.visitSingularStringField(value: self.alertID, fieldNumber: 3)
+    }
+    if !self.target.isEmpty {
+      try visitor.visitSingularStringField(value: self.target, fieldNumber: 4)
+    }
+    if self.attempt != 0 {
+      try visitor.visitSingularInt32Field(value: self.attempt, fieldNumber: 5)
+    }
+    if self.statusCode != 0 {
+      try visitor.visitSingularInt32Field(value: self.statusCode, fieldNumber: 6)
+    }
+    if !self.error.isEmpty {
+      try visitor.visitSingularStringField(value: self.error, fieldNumber: 7)
+    }
+    if self.delivered != false {
+      try visitor.visitSingularBoolField(value: self.delivered, fieldNumber: 8)
+    }
+    if self.gaveUp != false {
+      try visitor.visitSingularBoolField(value: self.gaveUp, fieldNumber: 9)
+    }
+    try { if let v = self._nextAttemptAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AlertNotificationAttempted, rhs: AlertNotificationAttempted) -> Bool {
+    if lhs.deliveryID != rhs.deliveryID {return false}
+    if lhs.ruleID != rhs.ruleID {return false}
+    if lhs.alertID != rhs.alertID {return false}
+    if lhs.target != rhs.target {return false}
+    if lhs.attempt != rhs.attempt {return false}
+    if lhs.statusCode != rhs.statusCode {return false}
+    if lhs.error != rhs.error {return false}
+    if lhs.delivered != rhs.delivered {return false}
+    if lhs.gaveUp != rhs.gaveUp {return false}
+    if lhs._nextAttemptAt != rhs._nextAttemptAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
