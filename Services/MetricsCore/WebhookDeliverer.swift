@@ -48,7 +48,8 @@ public struct WebhookDeliverer: Sendable {
             WHERE status = 'pending' AND next_attempt_at <= \(instant) ORDER BY next_attempt_at, id LIMIT \(Self.batch)
             """, logger: environment.logger)
         var due: [Due] = []
-        for try await (id, rule, alert, event, target, payload, attempts) in rows.decode((String, String, String, String, String, String, Int32).self) {
+        for try await (id, rule, alert, event, target, payload, attempts) in rows.decode((String, String, String, String, String, String, Int32).self)
+        {
             due.append(Due(id: id, ruleID: rule, alertID: alert, event: event, target: target, payload: payload, attempts: attempts))
         }
         await withTaskGroup(of: Void.self) { group in
@@ -78,7 +79,8 @@ public struct WebhookDeliverer: Sendable {
                 metadata: CommandMetadata(causationID: "webhook-deliverer"))
         } catch {
             // Not recorded: the row stays due and the next round tries again.
-            environment.logger.warning("webhook delivery not recorded", metadata: [LogKey.aggregateID: "\(delivery.ruleID)", LogKey.error: "\(error)"])
+            environment.logger.warning(
+                "webhook delivery not recorded", metadata: [LogKey.aggregateID: "\(delivery.ruleID)", LogKey.error: "\(error)"])
         }
     }
 

@@ -46,7 +46,8 @@ struct WebhookDeliveryTests {
         let secret = "a-receiver-secret-\(UUID().uuidString.prefix(6))"
         let receiver = Receiver()
         let slow = (0..<30).map { _ in
-            ServingRollupIntegrationTests.log(endpoint: endpoint, revision: "r1", status: 503, latencyMicros: 5_000, at: AlertIntegrationTests.t0 - 20)
+            ServingRollupIntegrationTests.log(
+                endpoint: endpoint, revision: "r1", status: 503, latencyMicros: 5_000, at: AlertIntegrationTests.t0 - 20)
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await receiver.run() }

@@ -32,14 +32,9 @@ struct BenchEventsCommand: AsyncParsableCommand {
     func run() async throws {
         Observability.bootstrap(level: .warning)
         let logger = serviceLogger("bench", level: .warning)
-        let infrastructure = try await BenchInfrastructure.start(databaseURL: databaseURL, kafkaBrokers: kafkaBrokers, logger: logger)
-        do {
+        try await BenchInfrastructure.using(databaseURL: databaseURL, kafkaBrokers: kafkaBrokers, logger: logger) { infrastructure in
             try await measure(infrastructure, logger: logger)
-        } catch {
-            await infrastructure.shutdown()
-            throw error
         }
-        await infrastructure.shutdown()
     }
 
     func measure(_ infrastructure: BenchInfrastructure, logger: Logger) async throws {

@@ -19,7 +19,22 @@ final class BenchInfrastructure: @unchecked Sendable {
         self.directory = directory
     }
 
-    static func start(databaseURL: String?, kafkaBrokers: String?, logger: Logger) async throws -> BenchInfrastructure {
+    /// Runs `body` with the infrastructure, which is shut down afterwards whether `body` threw or not.
+    static func using<T>(
+        databaseURL: String?, kafkaBrokers: String?, logger: Logger, _ body: (BenchInfrastructure) async throws -> T
+    ) async throws -> T {
+        let infrastructure = try await start(databaseURL: databaseURL, kafkaBrokers: kafkaBrokers, logger: logger)
+        do {
+            let result = try await body(infrastructure)
+            await infrastructure.shutdown()
+            return result
+        } catch {
+            await infrastructure.shutdown()
+            throw error
+        }
+    }
+
+    private static func start(databaseURL: String?, kafkaBrokers: String?, logger: Logger) async throws -> BenchInfrastructure {
         var directory: URL?
         if databaseURL == nil || kafkaBrokers == nil {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-bench-\(UUID().uuidString.prefix(8))")
@@ -58,7 +73,7 @@ final class BenchInfrastructure: @unchecked Sendable {
         return BenchInfrastructure(postgresURL: url, kafkaBrokers: brokers, postgres: postgres, broker: broker, directory: directory)
     }
 
-    func shutdown() async {
+    private func shutdown() async {
         if let broker, broker.isRunning {
             broker.terminate()
             broker.waitUntilExit()

@@ -48,14 +48,13 @@ struct BenchMetricsCommand: AsyncParsableCommand {
     func run() async throws {
         Observability.bootstrap(level: .warning)
         let logger = serviceLogger("bench", level: .warning)
-        let infrastructure = try await BenchInfrastructure.start(databaseURL: databaseURL, kafkaBrokers: kafkaBrokers, logger: logger)
-        var service: Process?
-        do {
+        try await BenchInfrastructure.using(databaseURL: databaseURL, kafkaBrokers: kafkaBrokers, logger: logger) { infrastructure in
             let runID = UUID().uuidString.prefix(6).lowercased()
             let database = try DatabaseURL(infrastructure.postgresURL, defaultDatabase: "bench_metrics_\(runID)")
             try await database.ensureDatabaseExists(logger: logger)
             let port = try freeTCPPort()
-            service = try startMetricsService(database: database, brokers: infrastructure.kafkaBrokers, port: port)
+            let service = try startMetricsService(database: database, brokers: infrastructure.kafkaBrokers, port: port)
+            defer { stop(service) }
             try await waitReady(port: port, process: service)
             let client = PostgresClient(configuration: try database.clientConfiguration(), backgroundLogger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -65,13 +64,7 @@ struct BenchMetricsCommand: AsyncParsableCommand {
                     runID: String(runID), brokers: infrastructure.kafkaBrokers, base: "http://127.0.0.1:\(port)", database: client, logger: logger)
                 try await run.measure(self)
             }
-        } catch {
-            stop(service)
-            await infrastructure.shutdown()
-            throw error
         }
-        stop(service)
-        await infrastructure.shutdown()
     }
 
     func startMetricsService(database: DatabaseURL, brokers: String, port: Int) throws -> Process {
@@ -89,18 +82,18 @@ struct BenchMetricsCommand: AsyncParsableCommand {
         return process
     }
 
-    func waitReady(port: Int, process: Process?) async throws {
+    func waitReady(port: Int, process: Process) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if await HTTPProbe.isOK(URL(string: "http://127.0.0.1:\(port)/readyz")!) { return }
-            guard process?.isRunning ?? false else { throw BenchError("metrics-svc exited before it became ready") }
+            guard process.isRunning else { throw BenchError("metrics-svc exited before it became ready") }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw BenchError("metrics-svc did not become ready within 60 s")
     }
 
-    func stop(_ process: Process?) {
-        guard let process, process.isRunning else { return }
+    func stop(_ process: Process) {
+        guard process.isRunning else { return }
         process.terminate()
         process.waitUntilExit()
     }
