@@ -104,6 +104,17 @@ struct AlertQueries: Sendable {
         return alerts
     }
 
+    /// Rules of an endpoint firing now: (active, acknowledged).
+    func firing(endpointID: String) async throws -> (Int, Int) {
+        let rows = try await client.query(
+            """
+            SELECT count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'acknowledged') FROM alert_rules
+            WHERE endpoint_id = \(endpointID) AND NOT deleted AND enabled
+            """, logger: logger)
+        for try await (active, acknowledged) in rows.decode((Int64, Int64).self) { return (Int(active), Int(acknowledged)) }
+        return (0, 0)
+    }
+
     func rule(_ id: String, history: Bool) async throws -> AlertJSON? {
         let rows = try await client.query(
             "SELECT \(unescaped: Self.ruleColumns) FROM alert_rules WHERE id = \(id) AND NOT deleted", logger: logger)

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import PostgresNIO
 import SlipwayContracts
 import SlipwayStatistics
 
@@ -8,6 +10,30 @@ public struct DriftReport: Sendable {
     public let summary: DriftSummary
     public let baselineRows: Int
     public let comparisonRows: Int
+    /// The windows compared, when measured from stored samples: `[baselineStart, comparisonStart)` and
+    /// `[comparisonStart, end]`.
+    public private(set) var baselineStart = Date.distantPast
+    public private(set) var comparisonStart = Date.distantPast
+
+    /// Sampled rows read per window at most: the analysis of 100,000 rows × 10 features stays well under a second.
+    static let maxRows = 100_000
+
+    /// The last `comparisonHours` before `end` against the `baselineDays` before them, from the stored samples.
+    public static func measure(
+        endpointID: String, baselineDays: Int, comparisonHours: Int, end: Date, client: PostgresClient, logger: Logger
+    ) async throws -> DriftReport {
+        let comparisonStart = end.addingTimeInterval(-Double(comparisonHours) * 3600)
+        let baselineStart = comparisonStart.addingTimeInterval(-Double(baselineDays) * 86_400)
+        // Both sides at once: reading and decoding the samples is most of the work, and there are two cores.
+        async let baseline = ServingRollupStore.samples(
+            endpointID: endpointID, from: baselineStart, to: comparisonStart, maxRows: maxRows, client: client, logger: logger)
+        async let comparison = ServingRollupStore.samples(
+            endpointID: endpointID, from: comparisonStart, to: end.addingTimeInterval(1), maxRows: maxRows, client: client, logger: logger)
+        var report = DriftReport(baseline: try await baseline, comparison: try await comparison)
+        report.baselineStart = baselineStart
+        report.comparisonStart = comparisonStart
+        return report
+    }
 
     /// Identifiers drift by nature (new customers arrive every day): comparing them would always alarm.
     static func isIdentifier(_ feature: String) -> Bool { feature == "customer_id" || feature.hasSuffix("_id") }

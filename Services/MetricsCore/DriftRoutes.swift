@@ -9,8 +9,6 @@ import SlipwayStatistics
 struct DriftRoutes: Sendable {
     let environment: ServiceEnvironment
     let now: @Sendable () -> Date
-    /// Sampled rows read per window at most: the analysis of 100,000 rows × 10 features stays well under a second.
-    static let maxRows = 100_000
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
@@ -47,21 +45,14 @@ struct DriftRoutes: Sendable {
         let queries = MetricsQueries(client: environment.postgres, logger: environment.logger)
         let endpoint = try await queries.requireEndpoint(try context.parameters.require("endpoint_id"), field: "endpoint_id")
         let end = now()
-        let comparisonStart = end.addingTimeInterval(-Double(comparisonHours) * 3600)
-        let baselineStart = comparisonStart.addingTimeInterval(-Double(baselineDays) * 86_400)
-        let client = environment.postgres
-        let logger = environment.logger
-        // Both sides at once: reading and decoding the samples is most of the work, and there are two cores.
-        async let baseline = ServingRollupStore.samples(
-            endpointID: endpoint.id, from: baselineStart, to: comparisonStart, maxRows: Self.maxRows, client: client, logger: logger)
-        async let comparison = ServingRollupStore.samples(
-            endpointID: endpoint.id, from: comparisonStart, to: end.addingTimeInterval(1), maxRows: Self.maxRows, client: client, logger: logger)
-        let report = DriftReport(baseline: try await baseline, comparison: try await comparison)
+        let report = try await DriftReport.measure(
+            endpointID: endpoint.id, baselineDays: baselineDays, comparisonHours: comparisonHours, end: end, client: environment.postgres,
+            logger: environment.logger)
         let summary = report.summary
         return DriftJSON(
             endpointId: endpoint.id, endpointName: endpoint.name,
-            baseline: PeriodJSON(start: baselineStart, end: comparisonStart, rows: report.baselineRows),
-            comparison: PeriodJSON(start: comparisonStart, end: end, rows: report.comparisonRows), status: summary.status.rawValue,
+            baseline: PeriodJSON(start: report.baselineStart, end: report.comparisonStart, rows: report.baselineRows),
+            comparison: PeriodJSON(start: report.comparisonStart, end: end, rows: report.comparisonRows), status: summary.status.rawValue,
             driftDetected: summary.driftDetected, driftScore: summary.driftScore, severity: summary.severity.rawValue,
             affectedFeatures: summary.affectedFeatures, features: summary.results)
     }

@@ -4,8 +4,8 @@ import SlipwayPlatform
 
 /// metrics-svc: serving figures rolled up from serving-router's request log, read by endpoint, revision,
 /// API key and deployment over any window; drift of the request features against a past window; alert
-/// rules evaluated on the rollups, their transitions posted to signed webhooks. Health, feedback and drift
-/// against the training data arrive with the rest of the monitoring issue.
+/// rules evaluated on the rollups, their transitions posted to signed webhooks; a health score from all of
+/// these. Feedback and drift against the training data arrive with the rest of the monitoring issue.
 public enum MetricsService {
     public static let definition = definition(now: { Date() })
 
@@ -17,7 +17,7 @@ public enum MetricsService {
                 ingestions: [ServingRollupIngestion()],
                 routes: [
                     ServingMetricsRoutes(environment: environment, now: now).collection, DriftRoutes(environment: environment, now: now).collection,
-                    AlertRoutes(environment: environment, now: now).collection,
+                    AlertRoutes(environment: environment, now: now).collection, HealthRoutes(environment: environment, now: now).collection,
                 ],
                 workers: [AlertEvaluator(environment: environment, now: now).worker, WebhookDeliverer(environment: environment, now: now).worker])
         }

@@ -1,0 +1,71 @@
+import Foundation
+import Hummingbird
+import SlipwayPlatform
+
+/// The spec's `GET /api/v1/monitoring/health/{endpoint_id}`: a score 0–100 and a status from the endpoint's
+/// recent errors and latency, its alerts and its drift, with the parts that made it (`HealthScore`).
+struct HealthRoutes: Sendable {
+    let environment: ServiceEnvironment
+    let now: @Sendable () -> Date
+
+    var collection: RouteCollection<SlipwayRequestContext> {
+        let routes = RouteCollection(context: SlipwayRequestContext.self)
+        routes.get("/api/v1/monitoring/health/:endpoint_id", use: health)
+        return routes
+    }
+
+    struct HealthJSON: ResponseEncodable, Sendable {
+        struct DriftJSON: Encodable, Sendable {
+            let status: String
+            let severity: String
+            let driftScore: Double
+            let affectedFeatures: [String]
+        }
+        let endpointId: String
+        @Nullable var endpointName: String?
+        let score: Int
+        /// healthy, degraded, warning or critical.
+        let status: String
+        let parts: [HealthScore.Part]
+        /// The serving figures of the last `minutes`.
+        let minutes: Int
+        let summary: ServingSummary
+        let activeAlerts: Int
+        let acknowledgedAlerts: Int
+        let drift: DriftJSON
+    }
+
+    /// `?minutes=` (1–60, default 15) of traffic judged, `&latency_objective_ms=` (default 100): the p95 the endpoint
+    /// is meant to keep. Drift is the last 24 hours against the 7 days before.
+    @Sendable func health(_ request: Request, context: SlipwayRequestContext) async throws -> HealthJSON {
+        let parameters = request.uri.queryParameters
+        let minutes = try parameters.integer("minutes", default: 15, in: 1...60)
+        let objective = try parameters.integer("latency_objective_ms", default: 100, in: 1...60_000)
+        let queries = MetricsQueries(client: environment.postgres, logger: environment.logger)
+        let endpoint = try await queries.requireEndpoint(try context.parameters.require("endpoint_id"), field: "endpoint_id")
+        let instant = now()
+        let window = ServingWindow(lastMinutes: minutes, now: instant)
+        var figures = ServingFiguresBuilder(window: window)
+        for (key, cell) in try await ServingRollupStore.cells(
+            .endpoint(endpoint.id), window: window, client: environment.postgres, logger: environment.logger)
+        {
+            figures.add(key, cell)
+        }
+        let summary = figures.summary
+        let (active, acknowledged) = try await AlertQueries(client: environment.postgres, logger: environment.logger).firing(endpointID: endpoint.id)
+        let drift = try await DriftReport.measure(
+            endpointID: endpoint.id, baselineDays: 7, comparisonHours: 24, end: instant, client: environment.postgres, logger: environment.logger
+        ).summary
+        let score = HealthScore(
+            .init(
+                requests: summary.requests.total, serverErrorRate: summary.serverErrorRate, p95Ms: summary.latency?.p95Ms,
+                latencyObjectiveMs: Double(objective), activeAlerts: active, acknowledgedAlerts: acknowledged,
+                driftSeverity: drift.status == .ok ? drift.severity : nil))
+        return HealthJSON(
+            endpointId: endpoint.id, endpointName: endpoint.name, score: score.score, status: score.status, parts: score.parts, minutes: minutes,
+            summary: summary, activeAlerts: active, acknowledgedAlerts: acknowledged,
+            drift: .init(
+                status: drift.status.rawValue, severity: drift.severity.rawValue, driftScore: drift.driftScore,
+                affectedFeatures: drift.affectedFeatures))
+    }
+}
