@@ -114,3 +114,24 @@ struct DriftCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `slipway health ENDPOINT`: the endpoint's health score and what made it.
+struct HealthCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "health", abstract: "An endpoint's health: a 0–100 score from errors, latency, alerts and drift.")
+
+    @Argument(help: "Endpoint name or id.") var endpoint: String
+    @Option(help: "Minutes of traffic judged (1–60).") var minutes = 15
+    @Option(help: "The p95 latency the endpoint is meant to keep, in ms.") var latencyObjectiveMs = 100
+    @Option var gateway: String?
+
+    func run() async throws {
+        let name = endpoint.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? endpoint
+        let health = try await APIClient(gateway: gateway).expect(
+            .GET, "/api/v1/monitoring/health/\(name)?minutes=\(minutes)&latency_objective_ms=\(latencyObjectiveMs)")
+        say("\(health["endpoint_name"] as? String ?? endpoint): \(health["score"] ?? "?")/100, \(health["status"] ?? "")")
+        for part in health["parts"] as? [[String: Any]] ?? [] {
+            say("  \(part["name"] ?? "")\t-\(part["penalty"] ?? 0)\t\(part["detail"] ?? "")")
+        }
+    }
+}

@@ -9,7 +9,8 @@ public struct SlipwayCommand: AsyncParsableCommand {
         subcommands: [
             UpCommand.self, DownCommand.self, StatusCommand.self, TrainCommand.self, RunsCommand.self, ModelsCommand.self,
             DatasetsCommand.self, DeployCommand.self, RollbackCommand.self, TrafficCommand.self, UndeployCommand.self,
-            EndpointsCommand.self, KeysCommand.self, MetricsCommand.self, AlertsCommand.self, DriftCommand.self, EventsCommand.self,
+            EndpointsCommand.self, KeysCommand.self, MetricsCommand.self, AlertsCommand.self, DriftCommand.self, HealthCommand.self,
+            EventsCommand.self,
             BenchCommand.self,
         ])
 
