@@ -44,6 +44,7 @@ public struct AlertEvaluator: Sendable {
     func observe(_ metric: AlertRuleDecider.Metric, endpointID: String, windowSeconds: Int32, at instant: Date) async throws
         -> AlertRuleDecider.Observation
     {
+        if metric == .driftScore { return try await observeDrift(endpointID: endpointID, windowSeconds: windowSeconds, at: instant) }
         let window = ServingWindow(lastMinutes: max(1, (Int(windowSeconds) + 59) / 60), now: instant)
         var figures = ServingFiguresBuilder(window: window)
         for (key, cell) in try await ServingRollupStore.cells(
@@ -59,7 +60,23 @@ public struct AlertEvaluator: Sendable {
         case .latencyP99: value = summary.latency?.p99Ms
         case .errorRate: value = summary.requests.total > 0 ? summary.errorRate : nil
         case .serverErrorRate: value = summary.requests.total > 0 ? summary.serverErrorRate : nil
+        case .driftScore: value = nil  // answered by observeDrift
         }
         return AlertRuleDecider.Observation(value: value, samples: summary.requests.total, windowStart: window.start, at: instant)
+    }
+
+    /// The newest scheduled drift report no older than the window: its score, with its comparison rows as the
+    /// samples. None, or one without enough data: no value (no verdict).
+    func observeDrift(endpointID: String, windowSeconds: Int32, at instant: Date) async throws -> AlertRuleDecider.Observation {
+        let since = instant.addingTimeInterval(-Double(windowSeconds))
+        let rows = try await environment.postgres.query(
+            """
+            SELECT status, drift_score, comparison_rows, comparison_start FROM drift_reports
+            WHERE endpoint_id = \(endpointID) AND analyzed_at >= \(since) AND analyzed_at <= \(instant) ORDER BY analyzed_at DESC LIMIT 1
+            """, logger: environment.logger)
+        for try await (status, score, samples, start) in rows.decode((String, Double, Int64, Date).self) {
+            return AlertRuleDecider.Observation(value: status == "ok" ? score : nil, samples: samples, windowStart: start, at: instant)
+        }
+        return AlertRuleDecider.Observation(value: nil, samples: 0, windowStart: since, at: instant)
     }
 }

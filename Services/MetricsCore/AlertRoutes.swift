@@ -25,14 +25,14 @@ struct AlertRoutes: Sendable {
 
     struct CreateBody: Decodable {
         let endpointId: String
-        /// `latency` or `error_rate` (`drift` and `quality` are refused until they have a source).
+        /// `latency`, `error_rate` or `drift` (`quality` is refused until it has a source).
         let alertType: String
         let threshold: Double
         let condition: String?
         let enabled: Bool?
         let notificationChannels: [ChannelBody]?
         let name: String?
-        /// Defaults by type: `latency_p95_ms`, `error_rate`.
+        /// Defaults by type: `latency_p95_ms`, `error_rate`, `drift_score`.
         let metric: String?
         let windowSeconds: Int32?
         let forSeconds: Int32?
@@ -51,7 +51,8 @@ struct AlertRoutes: Sendable {
             id: id, endpointID: endpoint.id,
             name: body.name ?? "\(endpoint.name ?? endpoint.id) \(metric.rawValue) \(condition.rawValue) \(body.threshold)",
             metric: metric, condition: condition, threshold: body.threshold, resolveThreshold: body.resolveThreshold,
-            windowSeconds: body.windowSeconds ?? 300, forSeconds: body.forSeconds ?? 60, minSamples: body.minSamples ?? 20,
+            windowSeconds: body.windowSeconds ?? (metric == .driftScore ? DriftMonitor.reportFreshnessSeconds : 300),
+            forSeconds: body.forSeconds ?? 60, minSamples: body.minSamples ?? 20,
             enabled: body.enabled ?? true, channels: channels)
         try await environment.execute(
             AlertRuleDecider.self, aggregateID: id, command: .create(rule, actor: "api"), metadata: try request.commandMetadata())
@@ -152,17 +153,16 @@ struct AlertRoutes: Sendable {
 
     static func metric(type: String, metric: String?) throws -> AlertRuleDecider.Metric {
         switch type {
-        case "latency", "error_rate":
-            let name = metric ?? (type == "latency" ? "latency_p95_ms" : "error_rate")
+        case "latency", "error_rate", "drift":
+            let name = metric ?? ["latency": "latency_p95_ms", "error_rate": "error_rate", "drift": "drift_score"][type] ?? ""
             guard let metric = AlertRuleDecider.Metric(rawValue: name), metric.typeName == type else {
                 let allowed = AlertRuleDecider.Metric.allCases.filter { $0.typeName == type }.map(\.rawValue)
                 throw APIError.invalid("metric of a \(type) alert is one of \(allowed.joined(separator: ", "))", field: "metric")
             }
             return metric
-        case "drift", "quality":
+        case "quality":
             throw APIError.invalid(
-                "\(type) alerts are not available yet: metrics-svc does not yet run scheduled \(type == "drift" ? "drift analyses" : "feedback and test-result figures")",
-                field: "alert_type")
+                "quality alerts are not available yet: metrics-svc has no feedback or test-result figures to judge", field: "alert_type")
         default:
             throw APIError.invalid("alert_type must be one of latency, error_rate, drift, quality", field: "alert_type")
         }

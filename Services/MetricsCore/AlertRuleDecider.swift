@@ -67,8 +67,16 @@ public enum AlertRuleDecider: Decider {
         case latencyP99 = "latency_p99_ms"
         case errorRate = "error_rate"
         case serverErrorRate = "server_error_rate"
+        /// The latest scheduled drift analysis's score (0–1).
+        case driftScore = "drift_score"
 
-        var type: AlertType { self == .errorRate || self == .serverErrorRate ? .errorRate : .latency }
+        var type: AlertType {
+            switch self {
+            case .latencyP50, .latencyP95, .latencyP99: .latency
+            case .errorRate, .serverErrorRate: .errorRate
+            case .driftScore: .drift
+            }
+        }
     }
 
     public enum Condition: String, Sendable, CaseIterable {
@@ -355,8 +363,10 @@ public enum AlertRuleDecider: Decider {
         guard rule.threshold.isFinite, rule.resolveThreshold?.isFinite ?? true else {
             throw CommandRejected(.invalid, field: "threshold", "thresholds must be finite numbers")
         }
-        if rule.metric.type == .errorRate {
-            guard (0...1).contains(rule.threshold) else { throw CommandRejected(.invalid, field: "threshold", "an error rate is between 0 and 1") }
+        if rule.metric.type == .errorRate || rule.metric.type == .drift {
+            guard (0...1).contains(rule.threshold) else {
+                throw CommandRejected(.invalid, field: "threshold", "\(rule.metric.rawValue) is between 0 and 1")
+            }
         } else {
             guard rule.threshold >= 0 else { throw CommandRejected(.invalid, field: "threshold", "a latency in ms is not negative") }
         }

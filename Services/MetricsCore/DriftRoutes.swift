@@ -13,6 +13,7 @@ struct DriftRoutes: Sendable {
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
         routes.get("/api/v1/monitoring/drift/:endpoint_id", use: drift)
+        routes.get("/api/v1/monitoring/drift/:endpoint_id/reports", use: reports)
         return routes
     }
 
@@ -55,5 +56,49 @@ struct DriftRoutes: Sendable {
             comparison: PeriodJSON(start: report.comparisonStart, end: end, rows: report.comparisonRows), status: summary.status.rawValue,
             driftDetected: summary.driftDetected, driftScore: summary.driftScore, severity: summary.severity.rawValue,
             affectedFeatures: summary.affectedFeatures, features: summary.results)
+    }
+
+    struct ReportJSON: Encodable, Sendable {
+        let id: String
+        let analyzedAt: Date
+        let baselineStart: Date
+        let comparisonStart: Date
+        let status: String
+        let driftDetected: Bool
+        let driftScore: Double
+        let severity: String
+        let affectedFeatures: [String]
+        let baselineRows: Int64
+        let comparisonRows: Int64
+    }
+
+    struct ReportsJSON: ResponseEncodable, Sendable {
+        let endpointId: String
+        let reports: [ReportJSON]
+    }
+
+    /// The scheduled analyses (hourly, `DriftDetected`), newest first: `?limit=` (1–500, default 24).
+    @Sendable func reports(_ request: Request, context: SlipwayRequestContext) async throws -> ReportsJSON {
+        let limit = try request.uri.queryParameters.integer("limit", default: 24, in: 1...500)
+        let queries = MetricsQueries(client: environment.postgres, logger: environment.logger)
+        let endpoint = try await queries.requireEndpoint(try context.parameters.require("endpoint_id"), field: "endpoint_id")
+        let rows = try await environment.postgres.query(
+            """
+            SELECT id, analyzed_at, baseline_start, comparison_start, status, drift_detected, drift_score, severity, affected_features::text,
+                baseline_rows, comparison_rows
+            FROM drift_reports WHERE endpoint_id = \(endpoint.id) ORDER BY analyzed_at DESC, id DESC LIMIT \(limit)
+            """, logger: environment.logger)
+        var reports: [ReportJSON] = []
+        for try await row in rows {
+            let c = row.makeRandomAccess()
+            reports.append(
+                ReportJSON(
+                    id: try c[0].decode(String.self), analyzedAt: try c[1].decode(Date.self), baselineStart: try c[2].decode(Date.self),
+                    comparisonStart: try c[3].decode(Date.self), status: try c[4].decode(String.self), driftDetected: try c[5].decode(Bool.self),
+                    driftScore: try c[6].decode(Double.self), severity: try c[7].decode(String.self),
+                    affectedFeatures: try JSONDecoder().decode([String].self, from: Data(try c[8].decode(String.self).utf8)),
+                    baselineRows: try c[9].decode(Int64.self), comparisonRows: try c[10].decode(Int64.self)))
+        }
+        return ReportsJSON(endpointId: endpoint.id, reports: reports)
     }
 }

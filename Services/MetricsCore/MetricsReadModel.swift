@@ -47,7 +47,19 @@ public struct MetricsReadModel: Projection {
                     CREATE TABLE webhook_attempts (delivery_id text NOT NULL, attempt integer NOT NULL, at timestamptz NOT NULL,
                         status_code integer NOT NULL, error text NOT NULL, PRIMARY KEY (delivery_id, attempt))
                     """,
-                ])
+                ]),
+            Migration(
+                2, "scheduled drift reports",
+                [
+                    """
+                    CREATE TABLE drift_reports (id text PRIMARY KEY, endpoint_id text NOT NULL,
+                        analyzed_at timestamptz NOT NULL,  -- the instant the analysis is as of (the comparison's end)
+                        baseline_start timestamptz NOT NULL, comparison_start timestamptz NOT NULL, status text NOT NULL,
+                        drift_detected boolean NOT NULL, drift_score float8 NOT NULL, severity text NOT NULL, affected_features jsonb NOT NULL,
+                        baseline_rows bigint NOT NULL, comparison_rows bigint NOT NULL)
+                    """,
+                    "CREATE INDEX drift_reports_by_endpoint ON drift_reports (endpoint_id, analyzed_at DESC)",
+                ]),
         ]
     }
 
@@ -156,7 +168,19 @@ public struct MetricsReadModel: Projection {
                     INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error)
                     VALUES (\(e.deliveryID), \(e.attempt), \(at), \(e.statusCode), \(e.error)) ON CONFLICT DO NOTHING
                     """)
-            case .driftDetected, .feedbackRecorded, .feedbackFlagChanged, .feedbackDeleted, .feedbackSentToTraining:
+            case .driftDetected(let e):
+                let severity = Self.severityName(e.severity)
+                let affected = String(decoding: try JSONEncoder().encode(e.features.filter(\.drifted).map(\.feature)), as: UTF8.self)
+                try await query(
+                    """
+                    INSERT INTO drift_reports (id, endpoint_id, analyzed_at, baseline_start, comparison_start, status, drift_detected, drift_score,
+                        severity, affected_features, baseline_rows, comparison_rows)
+                    VALUES (\(e.reportID), \(e.endpointID), \(e.comparisonEnd.date), \(e.baselineStart.date), \(e.comparisonStart.date),
+                        \(e.insufficientData ? "insufficient_data" : "ok"), \(e.driftDetected), \(e.driftScore), \(severity), \(affected)::jsonb,
+                        \(e.baselineRows), \(e.comparisonRows))
+                    ON CONFLICT (id) DO NOTHING
+                    """)
+            case .feedbackRecorded, .feedbackFlagChanged, .feedbackDeleted, .feedbackSentToTraining:
                 break  // not built yet: no command emits them
             }
         }
@@ -178,6 +202,16 @@ public struct MetricsReadModel: Projection {
             WHERE r.id = \(notification.ruleId)
             ON CONFLICT (id) DO NOTHING
             """, logger: logger)
+    }
+
+    static func severityName(_ severity: DriftSeverity) -> String {
+        switch severity {
+        case .none, .unspecified, .UNRECOGNIZED: "none"
+        case .low: "low"
+        case .medium: "medium"
+        case .high: "high"
+        case .critical: "critical"
+        }
     }
 
     /// The channels' URLs (never their secrets) as a JSON array.
@@ -207,5 +241,11 @@ struct AlertNotification: Encodable, Sendable {
 
 extension AlertRuleDecider.Metric {
     /// The spec's `alert_type` of a metric.
-    var typeName: String { type == .errorRate ? "error_rate" : "latency" }
+    var typeName: String {
+        switch type {
+        case .errorRate: "error_rate"
+        case .drift: "drift"
+        default: "latency"
+        }
+    }
 }

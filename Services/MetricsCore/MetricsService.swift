@@ -19,7 +19,10 @@ public enum MetricsService {
                     ServingMetricsRoutes(environment: environment, now: now).collection, DriftRoutes(environment: environment, now: now).collection,
                     AlertRoutes(environment: environment, now: now).collection, HealthRoutes(environment: environment, now: now).collection,
                 ],
-                workers: [AlertEvaluator(environment: environment, now: now).worker, WebhookDeliverer(environment: environment, now: now).worker])
+                workers: [
+                    AlertEvaluator(environment: environment, now: now).worker, WebhookDeliverer(environment: environment, now: now).worker,
+                    DriftMonitor(environment: environment, now: now).worker,
+                ])
         }
     }
 }

@@ -23,21 +23,24 @@ struct AlertsCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         @Argument(help: "Endpoint name or id.") var endpoint: String
-        @Option(help: "latency_p50_ms, latency_p95_ms, latency_p99_ms, error_rate or server_error_rate.") var metric: String
+        @Option(help: "latency_p50_ms, latency_p95_ms, latency_p99_ms, error_rate, server_error_rate or drift_score.") var metric: String
         @Option(help: "gt, lt or eq.") var condition = "gt"
         @Option(help: "The value the metric is compared with (ms for latencies, 0–1 for rates).") var threshold: Double
         @Option(help: "Resolve only once the value is back past this (default: the threshold).") var resolveThreshold: Double?
-        @Option(help: "Seconds of traffic the metric is measured over.") var windowSeconds = 300
+        @Option(help: "Seconds of traffic the metric is measured over (drift_score: how recent the hourly report must be).")
+        var windowSeconds: Int?
         @Option(help: "Seconds the condition must hold before the alert fires.") var forSeconds = 60
         @Option(help: "Fewer requests in the window give no verdict.") var minSamples = 20
         @Option var name: String?
         @Option var gateway: String?
         func run() async throws {
             var body: [String: Any] = [
-                "endpoint_id": endpoint, "alert_type": metric.hasPrefix("latency") ? "latency" : "error_rate", "metric": metric,
-                "condition": condition, "threshold": threshold, "window_seconds": windowSeconds, "for_seconds": forSeconds,
+                "endpoint_id": endpoint, "alert_type": metric.hasPrefix("latency") ? "latency" : metric == "drift_score" ? "drift" : "error_rate",
+                "metric": metric,
+                "condition": condition, "threshold": threshold, "for_seconds": forSeconds,
                 "min_samples": minSamples,
             ]
+            if let windowSeconds { body["window_seconds"] = windowSeconds }
             if let resolveThreshold { body["resolve_threshold"] = resolveThreshold }
             if let name { body["name"] = name }
             say(AlertsCommand.line(try await APIClient(gateway: gateway).expect(.POST, "/api/v1/monitoring/alerts", body)))

@@ -86,7 +86,33 @@ struct DriftIntegrationTests {
             #expect(few["status"] as? String == "insufficient_data")
             #expect(few["drift_detected"] as? Bool == false)
 
+            // The hourly analysis records a report per endpoint with traffic; a drift alert reads the newest.
+            try await DriftMonitor(environment: service.environment, now: { Self.now }).analyzeAll(at: Self.now)
+            let history = try await service.api.get("/api/v1/monitoring/drift/\(prefix)-shifted/reports", expect: .ok).json()
+            let report = try #require((history["reports"] as? [[String: Any]])?.first)
+            #expect(report["drift_detected"] as? Bool == true)
+            #expect(report["affected_features"] as? [String] == ["basket_value", "city"])
+            #expect(
+                (try await service.api.get("/api/v1/monitoring/drift/\(prefix)-few/reports", expect: .ok).json()["reports"] as? [[String: Any]])?
+                    .first?["status"] as? String == "insufficient_data")
+            var ids: [String: String] = [:]
+            for name in ["same", "shifted", "few"] {
+                let alert = try await service.api.post(
+                    "/api/v1/monitoring/alerts",
+                    #"{"endpoint_id": "\#(prefix)-\#(name)", "alert_type": "drift", "threshold": 0.2, "for_seconds": 0, "min_samples": 100}"#,
+                    expect: .created
+                ).json()
+                #expect(alert["metric"] as? String == "drift_score" && alert["window_seconds"] as? Int == 7200)
+                ids[name] = alert["id"] as? String
+            }
+            try await AlertEvaluator(environment: service.environment, now: { Self.now }).evaluateAll(at: Self.now)
+            for (name, status) in [("same", "ok"), ("shifted", "active"), ("few", "ok")] {
+                let alert = try await service.api.get("/api/v1/monitoring/alerts/\(ids[name] ?? "")", expect: .ok).json()
+                #expect(alert["status"] as? String == status, "\(name): \(alert)")
+            }
+
             for (path, field) in [
+                ("/api/v1/monitoring/drift/\(prefix)-same/reports?limit=0", "limit"),
                 ("/api/v1/monitoring/drift/\(prefix)-same?baseline_days=31", "baseline_days"),
                 ("/api/v1/monitoring/drift/\(prefix)-same?comparison_hours=0", "comparison_hours"),
                 ("/api/v1/monitoring/drift/unknown-\(prefix)", "endpoint_id"),

@@ -608,6 +608,15 @@ public nonisolated struct FeatureDrift: Sendable {
 
   public var comparisonCount: Int64 = 0
 
+  /// categorical
+  public var jensenShannon: Double = 0
+
+  /// categorical: comparison values whose category the baseline never saw
+  public var unseenShare: Double = 0
+
+  /// too few rows on a side: no verdict (statistics unset)
+  public var insufficientData: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -615,73 +624,110 @@ public nonisolated struct FeatureDrift: Sendable {
 
 /// Emitted when a drift analysis of an endpoint's request features completes (scheduled or on
 /// demand), whether or not drift was found.
-public nonisolated struct DriftDetected: Sendable {
+public nonisolated struct DriftDetected: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var reportID: String = String()
+  public var reportID: String {
+    get {_storage._reportID}
+    set {_uniqueStorage()._reportID = newValue}
+  }
 
-  public var endpointID: String = String()
+  public var endpointID: String {
+    get {_storage._endpointID}
+    set {_uniqueStorage()._endpointID = newValue}
+  }
 
-  public var deploymentID: String = String()
+  public var deploymentID: String {
+    get {_storage._deploymentID}
+    set {_uniqueStorage()._deploymentID = newValue}
+  }
 
-  public var modelVersionID: String = String()
+  public var modelVersionID: String {
+    get {_storage._modelVersionID}
+    set {_uniqueStorage()._modelVersionID = newValue}
+  }
 
   public var baselineStart: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_baselineStart ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_baselineStart = newValue}
+    get {_storage._baselineStart ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._baselineStart = newValue}
   }
   /// Returns true if `baselineStart` has been explicitly set.
-  public var hasBaselineStart: Bool {self._baselineStart != nil}
+  public var hasBaselineStart: Bool {_storage._baselineStart != nil}
   /// Clears the value of `baselineStart`. Subsequent reads from it will return its default value.
-  public mutating func clearBaselineStart() {self._baselineStart = nil}
+  public mutating func clearBaselineStart() {_uniqueStorage()._baselineStart = nil}
 
   public var baselineEnd: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_baselineEnd ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_baselineEnd = newValue}
+    get {_storage._baselineEnd ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._baselineEnd = newValue}
   }
   /// Returns true if `baselineEnd` has been explicitly set.
-  public var hasBaselineEnd: Bool {self._baselineEnd != nil}
+  public var hasBaselineEnd: Bool {_storage._baselineEnd != nil}
   /// Clears the value of `baselineEnd`. Subsequent reads from it will return its default value.
-  public mutating func clearBaselineEnd() {self._baselineEnd = nil}
+  public mutating func clearBaselineEnd() {_uniqueStorage()._baselineEnd = nil}
 
   public var comparisonStart: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_comparisonStart ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_comparisonStart = newValue}
+    get {_storage._comparisonStart ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._comparisonStart = newValue}
   }
   /// Returns true if `comparisonStart` has been explicitly set.
-  public var hasComparisonStart: Bool {self._comparisonStart != nil}
+  public var hasComparisonStart: Bool {_storage._comparisonStart != nil}
   /// Clears the value of `comparisonStart`. Subsequent reads from it will return its default value.
-  public mutating func clearComparisonStart() {self._comparisonStart = nil}
+  public mutating func clearComparisonStart() {_uniqueStorage()._comparisonStart = nil}
 
   public var comparisonEnd: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_comparisonEnd ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_comparisonEnd = newValue}
+    get {_storage._comparisonEnd ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._comparisonEnd = newValue}
   }
   /// Returns true if `comparisonEnd` has been explicitly set.
-  public var hasComparisonEnd: Bool {self._comparisonEnd != nil}
+  public var hasComparisonEnd: Bool {_storage._comparisonEnd != nil}
   /// Clears the value of `comparisonEnd`. Subsequent reads from it will return its default value.
-  public mutating func clearComparisonEnd() {self._comparisonEnd = nil}
+  public mutating func clearComparisonEnd() {_uniqueStorage()._comparisonEnd = nil}
 
-  public var driftDetected: Bool = false
+  public var driftDetected: Bool {
+    get {_storage._driftDetected}
+    set {_uniqueStorage()._driftDetected = newValue}
+  }
 
   /// 0..1
-  public var driftScore: Double = 0
+  public var driftScore: Double {
+    get {_storage._driftScore}
+    set {_uniqueStorage()._driftScore = newValue}
+  }
 
   /// worst feature
-  public var severity: DriftSeverity = .unspecified
+  public var severity: DriftSeverity {
+    get {_storage._severity}
+    set {_uniqueStorage()._severity = newValue}
+  }
 
-  public var features: [FeatureDrift] = []
+  public var features: [FeatureDrift] {
+    get {_storage._features}
+    set {_uniqueStorage()._features = newValue}
+  }
+
+  /// no feature had enough rows on both sides
+  public var insufficientData: Bool {
+    get {_storage._insufficientData}
+    set {_uniqueStorage()._insufficientData = newValue}
+  }
+
+  public var baselineRows: Int64 {
+    get {_storage._baselineRows}
+    set {_uniqueStorage()._baselineRows = newValue}
+  }
+
+  public var comparisonRows: Int64 {
+    get {_storage._comparisonRows}
+    set {_uniqueStorage()._comparisonRows = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _baselineStart: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _baselineEnd: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _comparisonStart: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _comparisonEnd: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Emitted when feedback on a prediction is submitted.
@@ -1425,7 +1471,7 @@ nonisolated extension AlertNotificationAttempted: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension FeatureDrift: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FeatureDrift"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}feature\0\u{1}numeric\0\u{1}psi\0\u{3}ks_statistic\0\u{3}ks_p_value\0\u{1}severity\0\u{1}drifted\0\u{3}baseline_count\0\u{3}comparison_count\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}feature\0\u{1}numeric\0\u{1}psi\0\u{3}ks_statistic\0\u{3}ks_p_value\0\u{1}severity\0\u{1}drifted\0\u{3}baseline_count\0\u{3}comparison_count\0\u{3}jensen_shannon\0\u{3}unseen_share\0\u{3}insufficient_data\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1442,6 +1488,9 @@ nonisolated extension FeatureDrift: SwiftProtobuf.Message, SwiftProtobuf._Messag
       case 7: try { try decoder.decodeSingularBoolField(value: &self.drifted) }()
       case 8: try { try decoder.decodeSingularInt64Field(value: &self.baselineCount) }()
       case 9: try { try decoder.decodeSingularInt64Field(value: &self.comparisonCount) }()
+      case 10: try { try decoder.decodeSingularDoubleField(value: &self.jensenShannon) }()
+      case 11: try { try decoder.decodeSingularDoubleField(value: &self.unseenShare) }()
+      case 12: try { try decoder.decodeSingularBoolField(value: &self.insufficientData) }()
       default: break
       }
     }
@@ -1475,6 +1524,15 @@ nonisolated extension FeatureDrift: SwiftProtobuf.Message, SwiftProtobuf._Messag
     if self.comparisonCount != 0 {
       try visitor.visitSingularInt64Field(value: self.comparisonCount, fieldNumber: 9)
     }
+    if self.jensenShannon.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.jensenShannon, fieldNumber: 10)
+    }
+    if self.unseenShare.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.unseenShare, fieldNumber: 11)
+    }
+    if self.insufficientData != false {
+      try visitor.visitSingularBoolField(value: self.insufficientData, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1488,6 +1546,9 @@ nonisolated extension FeatureDrift: SwiftProtobuf.Message, SwiftProtobuf._Messag
     if lhs.drifted != rhs.drifted {return false}
     if lhs.baselineCount != rhs.baselineCount {return false}
     if lhs.comparisonCount != rhs.comparisonCount {return false}
+    if lhs.jensenShannon != rhs.jensenShannon {return false}
+    if lhs.unseenShare != rhs.unseenShare {return false}
+    if lhs.insufficientData != rhs.insufficientData {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1495,88 +1556,167 @@ nonisolated extension FeatureDrift: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension DriftDetected: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DriftDetected"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}report_id\0\u{3}endpoint_id\0\u{3}deployment_id\0\u{3}model_version_id\0\u{3}baseline_start\0\u{3}baseline_end\0\u{3}comparison_start\0\u{3}comparison_end\0\u{3}drift_detected\0\u{3}drift_score\0\u{1}severity\0\u{1}features\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}report_id\0\u{3}endpoint_id\0\u{3}deployment_id\0\u{3}model_version_id\0\u{3}baseline_start\0\u{3}baseline_end\0\u{3}comparison_start\0\u{3}comparison_end\0\u{3}drift_detected\0\u{3}drift_score\0\u{1}severity\0\u{1}features\0\u{3}insufficient_data\0\u{3}baseline_rows\0\u{3}comparison_rows\0")
+
+  fileprivate class _StorageClass {
+    var _reportID: String = String()
+    var _endpointID: String = String()
+    var _deploymentID: String = String()
+    var _modelVersionID: String = String()
+    var _baselineStart: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _baselineEnd: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _comparisonStart: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _comparisonEnd: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _driftDetected: Bool = false
+    var _driftScore: Double = 0
+    var _severity: DriftSeverity = .unspecified
+    var _features: [FeatureDrift] = []
+    var _insufficientData: Bool = false
+    var _baselineRows: Int64 = 0
+    var _comparisonRows: Int64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _reportID = source._reportID
+      _endpointID = source._endpointID
+      _deploymentID = source._deploymentID
+      _modelVersionID = source._modelVersionID
+      _baselineStart = source._baselineStart
+      _baselineEnd = source._baselineEnd
+      _comparisonStart = source._comparisonStart
+      _comparisonEnd = source._comparisonEnd
+      _driftDetected = source._driftDetected
+      _driftScore = source._driftScore
+      _severity = source._severity
+      _features = source._features
+      _insufficientData = source._insufficientData
+      _baselineRows = source._baselineRows
+      _comparisonRows = source._comparisonRows
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.reportID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.endpointID) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.deploymentID) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.modelVersionID) }()
-      case 5: try { try decoder.decodeSingularMessageField(value: &self._baselineStart) }()
-      case 6: try { try decoder.decodeSingularMessageField(value: &self._baselineEnd) }()
-      case 7: try { try decoder.decodeSingularMessageField(value: &self._comparisonStart) }()
-      case 8: try { try decoder.decodeSingularMessageField(value: &self._comparisonEnd) }()
-      case 9: try { try decoder.decodeSingularBoolField(value: &self.driftDetected) }()
-      case 10: try { try decoder.decodeSingularDoubleField(value: &self.driftScore) }()
-      case 11: try { try decoder.decodeSingularEnumField(value: &self.severity) }()
-      case 12: try { try decoder.decodeRepeatedMessageField(value: &self.features) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._reportID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._endpointID) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._deploymentID) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._modelVersionID) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._baselineStart) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._baselineEnd) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._comparisonStart) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._comparisonEnd) }()
+        case 9: try { try decoder.decodeSingularBoolField(value: &_storage._driftDetected) }()
+        case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._driftScore) }()
+        case 11: try { try decoder.decodeSingularEnumField(value: &_storage._severity) }()
+        case 12: try { try decoder.decodeRepeatedMessageField(value: &_storage._features) }()
+        case 13: try { try decoder.decodeSingularBoolField(value: &_storage._insufficientData) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._baselineRows) }()
+        case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._comparisonRows) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.reportID.isEmpty {
-      try visitor.visitSingularStringField(value: self.reportID, fieldNumber: 1)
-    }
-    if !self.endpointID.isEmpty {
-      try visitor.visitSingularStringField(value: self.endpointID, fieldNumber: 2)
-    }
-    if !self.deploymentID.isEmpty {
-      try visitor.visitSingularStringField(value: self.deploymentID, fieldNumber: 3)
-    }
-    if !self.modelVersionID.isEmpty {
-      try visitor.visitSingularStringField(value: self.modelVersionID, fieldNumber: 4)
-    }
-    try { if let v = self._baselineStart {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
-    try { if let v = self._baselineEnd {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
-    } }()
-    try { if let v = self._comparisonStart {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    } }()
-    try { if let v = self._comparisonEnd {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-    } }()
-    if self.driftDetected != false {
-      try visitor.visitSingularBoolField(value: self.driftDetected, fieldNumber: 9)
-    }
-    if self.driftScore.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.driftScore, fieldNumber: 10)
-    }
-    if self.severity != .unspecified {
-      try visitor.visitSingularEnumField(value: self.severity, fieldNumber: 11)
-    }
-    if !self.features.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.features, fieldNumber: 12)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._reportID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._reportID, fieldNumber: 1)
+      }
+      if !_storage._endpointID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._endpointID, fieldNumber: 2)
+      }
+      if !_storage._deploymentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._deploymentID, fieldNumber: 3)
+      }
+      if !_storage._modelVersionID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._modelVersionID, fieldNumber: 4)
+      }
+      try { if let v = _storage._baselineStart {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._baselineEnd {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._comparisonStart {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._comparisonEnd {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      if _storage._driftDetected != false {
+        try visitor.visitSingularBoolField(value: _storage._driftDetected, fieldNumber: 9)
+      }
+      if _storage._driftScore.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._driftScore, fieldNumber: 10)
+      }
+      if _storage._severity != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._severity, fieldNumber: 11)
+      }
+      if !_storage._features.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._features, fieldNumber: 12)
+      }
+      if _storage._insufficientData != false {
+        try visitor.visitSingularBoolField(value: _storage._insufficientData, fieldNumber: 13)
+      }
+      if _storage._baselineRows != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._baselineRows, fieldNumber: 14)
+      }
+      if _storage._comparisonRows != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._comparisonRows, fieldNumber: 15)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: DriftDetected, rhs: DriftDetected) -> Bool {
-    if lhs.reportID != rhs.reportID {return false}
-    if lhs.endpointID != rhs.endpointID {return false}
-    if lhs.deploymentID != rhs.deploymentID {return false}
-    if lhs.modelVersionID != rhs.modelVersionID {return false}
-    if lhs._baselineStart != rhs._baselineStart {return false}
-    if lhs._baselineEnd != rhs._baselineEnd {return false}
-    if lhs._comparisonStart != rhs._comparisonStart {return false}
-    if lhs._comparisonEnd != rhs._comparisonEnd {return false}
-    if lhs.driftDetected != rhs.driftDetected {return false}
-    if lhs.driftScore != rhs.driftScore {return false}
-    if lhs.severity != rhs.severity {return false}
-    if lhs.features != rhs.features {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._reportID != rhs_storage._reportID {return false}
+        if _storage._endpointID != rhs_storage._endpointID {return false}
+        if _storage._deploymentID != rhs_storage._deploymentID {return false}
+        if _storage._modelVersionID != rhs_storage._modelVersionID {return false}
+        if _storage._baselineStart != rhs_storage._baselineStart {return false}
+        if _storage._baselineEnd != rhs_storage._baselineEnd {return false}
+        if _storage._comparisonStart != rhs_storage._comparisonStart {return false}
+        if _storage._comparisonEnd != rhs_storage._comparisonEnd {return false}
+        if _storage._driftDetected != rhs_storage._driftDetected {return false}
+        if _storage._driftScore != rhs_storage._driftScore {return false}
+        if _storage._severity != rhs_storage._severity {return false}
+        if _storage._features != rhs_storage._features {return false}
+        if _storage._insufficientData != rhs_storage._insufficientData {return false}
+        if _storage._baselineRows != rhs_storage._baselineRows {return false}
+        if _storage._comparisonRows != rhs_storage._comparisonRows {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
