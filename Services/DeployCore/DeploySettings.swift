@@ -5,8 +5,6 @@ import SlipwayPlatform
 public struct DeploySettings: Sendable {
     /// Public base URL of serving-router (endpoint URLs are `<router>/<endpoint>`).
     public var routerURL: String
-    /// serving-router's admin listener, whose `/internal/stats` feeds the rollout gates.
-    public var routerAdminURL: String
     /// Per-revision state and logs of the local target.
     public var servingRoot: URL
     public var modelServer: URL
@@ -18,7 +16,7 @@ public struct DeploySettings: Sendable {
     public var stopRevisionsOnExit: Bool
     public var controllerInterval: Duration
 
-    /// `--router-url`, `--router-admin-url`, `--serving-root`, `--model-server`, `--rollback-window-seconds`,
+    /// `--router-url`, `--serving-root`, `--model-server`, `--rollback-window-seconds`,
     /// `--readiness-timeout-seconds`, `--stop-revisions-on-exit`.
     public static func load(reader: ConfigReader) throws -> DeploySettings {
         let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("model-server")
@@ -28,7 +26,6 @@ public struct DeploySettings: Sendable {
         guard readiness >= 1 else { throw ConfigError(key: "readiness-timeout-seconds", message: "must be at least 1") }
         return DeploySettings(
             routerURL: reader.string("router-url", default: "http://127.0.0.1:8081"),
-            routerAdminURL: reader.string("router-admin-url", default: "http://127.0.0.1:8082"),
             servingRoot: URL(fileURLWithPath: reader.string("serving-root", default: ".slipway/serving")).standardizedFileURL,
             modelServer: URL(fileURLWithPath: reader.string("model-server", default: sibling.path)),
             rollbackWindowSeconds: window, readinessTimeoutSeconds: readiness,

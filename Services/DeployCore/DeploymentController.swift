@@ -201,57 +201,70 @@ public final class DeploymentController: Service {
     func advanceRollouts() async throws {
         let rows = try await environment.postgres.query(
             """
-            SELECT d.id, d.endpoint_name, d.step_index, EXTRACT(EPOCH FROM now() - d.step_started_at)::float8, r.id, r.address
+            SELECT d.id, d.endpoint_name, d.step_index, d.step_started_at, EXTRACT(EPOCH FROM now() - d.step_started_at)::float8, r.id, r.address
             FROM deployments d JOIN revisions r ON r.id = d.revision_id WHERE d.status = 'rolling_out'
             """, logger: logger)
-        var rolling: [(String, String, Int, Double, String, String?)] = []
-        for try await row in rows.decode((String, String, Int, Double, String, String?).self) { rolling.append(row) }
-        for (deploymentID, endpoint, stepIndex, elapsed, revisionID, address) in rolling {
+        var rolling: [(String, String, Int, Date, Double, String, String?)] = []
+        for try await row in rows.decode((String, String, Int, Date, Double, String, String?).self) { rolling.append(row) }
+        for (deploymentID, endpoint, stepIndex, stepStarted, elapsed, revisionID, address) in rolling {
             let state = try await environment.store.state(EndpointDecider.self, aggregateID: endpoint)
             guard let deployment = state.deployment(deploymentID), deployment.requested.steps.indices.contains(stepIndex) else { continue }
             let step = deployment.requested.steps[stepIndex]
             guard elapsed >= Double(step.minDurationSeconds) else { continue }
             var healthy = false
             if let address, let url = URL(string: "\(address)/health") { healthy = await HTTPProbe.isOK(url, timeout: .seconds(1)) }
-            let stats = await routerStats(revisionID: revisionID, windowSeconds: max(1, min(Int(elapsed.rounded(.up)), 300)))
-            let requests = stats?.requests ?? 0
-            // Wait for the step's minimum number of requests, but not forever: after three times the step's
-            // duration (at least a minute more) the gates are judged on what was seen.
-            if requests < step.minRequests, elapsed < max(3 * Double(step.minDurationSeconds), Double(step.minDurationSeconds) + 60) { continue }
-            let observation = RolloutPlan.Observation(
-                healthy: healthy, requests: requests, errorRate: stats?.errorRate ?? 0, p99Ms: stats?.p99Ms ?? 0)
-            switch RolloutPlan.evaluate(step, observation) {
+            let figures = await revisionFigures(revisionID: revisionID, endpoint: endpoint, since: stepStarted)
+            let gateFailed = { (gate: RolloutGateKind, threshold: Double, observed: Double, reason: String) in
+                self.logger.warning(
+                    "rollout gate failed; rolling back", metadata: [LogKey.deploymentID: "\(deploymentID)", LogKey.reason: "\(reason)"])
+                let failure = EndpointDecider.GateFailure(
+                    deploymentID: deploymentID, stepIndex: Int32(stepIndex), gate: gate, threshold: threshold, observed: observed, reason: reason)
+                try await self.execute(endpoint, .failGate(failure))
+            }
+            switch RolloutPlan.evaluate(step, RolloutPlan.Observation(healthy: healthy, figures: figures)) {
             case .pass(let observed):
                 try await execute(endpoint, .passStep(deploymentID: deploymentID, stepIndex: Int32(stepIndex), observed: observed))
             case .fail(let gate, let threshold, let observed, let reason):
-                logger.warning("rollout gate failed; rolling back", metadata: [LogKey.deploymentID: "\(deploymentID)", LogKey.reason: "\(reason)"])
-                let failure = EndpointDecider.GateFailure(
-                    deploymentID: deploymentID, stepIndex: Int32(stepIndex), gate: gate, threshold: threshold, observed: observed, reason: reason)
-                try await execute(endpoint, .failGate(failure))
+                try await gateFailed(gate, threshold, observed, reason)
+            case .inconclusive(let gate, let reason):
+                // Wait for the step's requests (or figures), but not forever: past three times the step's duration
+                // (at least a minute more) a step that still cannot be judged fails instead of passing on nothing.
+                guard elapsed >= Self.inconclusiveDeadline(step) else { continue }
+                try await gateFailed(gate, 0, 0, "inconclusive after \(Int(elapsed)) s: \(reason)")
             }
         }
     }
 
-    struct RevisionStats: Decodable {
-        var revisionId: String
-        var requests: Int64
-        var errorRate: Double
-        var p99Ms: Double
+    static func inconclusiveDeadline(_ step: RolloutStep) -> Double {
+        max(3 * Double(step.minDurationSeconds), Double(step.minDurationSeconds) + 60)
     }
 
-    /// The router's view of the revision over the window; nil when the router cannot be asked (the metric
-    /// gates then wait for data, and only health decides).
-    func routerStats(revisionID: String, windowSeconds: Int) async -> RevisionStats? {
-        struct Body: Decodable { var revisions: [RevisionStats] }
+    struct RevisionFigures: Decodable {
+        var requests: Int64
+        /// 5xx only: a client's malformed request says nothing about the new revision.
+        var serverErrorRate: Double
+        var p95Ms: Double?
+        var p99Ms: Double?
+        var firingAlerts: Int
+    }
+
+    /// metrics-svc's figures for the revision since the step began; nil when it cannot be asked (the metric gates
+    /// are then inconclusive and wait).
+    func revisionFigures(revisionID: String, endpoint: String, since: Date) async -> RolloutPlan.Observation.Figures? {
         do {
-            let request = HTTPClientRequest(url: "\(settings.routerAdminURL)/internal/stats?window_seconds=\(windowSeconds)")
-            let response = try await environment.httpClient.execute(request, timeout: .seconds(2))
+            var components = URLComponents(string: "\(environment.config.peerURL("metrics"))/internal/revisions/\(revisionID)/figures")
+            components?.queryItems = [
+                URLQueryItem(name: "since", value: ISO8601.millisecondString(since)), URLQueryItem(name: "endpoint_id", value: endpoint),
+            ]
+            guard let url = components?.url?.absoluteString else { return nil }
+            let response = try await environment.httpClient.execute(HTTPClientRequest(url: url), timeout: .seconds(2))
+            let bytes = try await response.body.collect(upTo: 1 << 20)
             guard response.status == .ok else { return nil }
-            let bytes = try await response.body.collect(upTo: 4 << 20)
-            let body = try PlatformJSON.decoder.decode(Body.self, from: Data(bytes.readableBytesView))
-            return body.revisions.first { $0.revisionId == revisionID } ?? RevisionStats(revisionId: revisionID, requests: 0, errorRate: 0, p99Ms: 0)
+            let body = try PlatformJSON.decoder.decode(RevisionFigures.self, from: Data(bytes.readableBytesView))
+            return .init(
+                requests: body.requests, errorRate: body.serverErrorRate, p95Ms: body.p95Ms, p99Ms: body.p99Ms, firingAlerts: body.firingAlerts)
         } catch {
-            logger.debug("router stats unavailable", metadata: [LogKey.error: "\(error)"])
+            logger.debug("metrics-svc figures unavailable", metadata: [LogKey.error: "\(error)"])
             return nil
         }
     }

@@ -474,7 +474,8 @@ public enum EndpointDecider: Decider {
         if requested.strategy == .gradual {
             let rollout = request.rollout
             requested.steps = try RolloutPlan.steps(
-                percents: rollout.steps ?? [10, 50, 100], stepSeconds: rollout.stepSeconds ?? 60, minRequests: rollout.minRequests ?? 0,
+                percents: rollout.steps ?? [10, 50, 100], stepSeconds: rollout.stepSeconds ?? 60,
+                minRequests: rollout.minRequests ?? RolloutPlan.defaultMinRequests,
                 maxErrorRate: rollout.maxErrorRate ?? RolloutPlan.defaultMaxErrorRate, maxP99Ms: rollout.maxP99Ms ?? RolloutPlan.defaultMaxP99Ms)
         }
         var events: [DeployEvent] = []

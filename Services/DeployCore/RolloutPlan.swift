@@ -3,13 +3,16 @@ import SlipwayContracts
 import SlipwayEventSourcing
 
 /// A gradual rollout's steps. `10,50,100` over a duration gives three steps of equal length, each gated
-/// on the new revision's health and — once the router has seen requests for it — its error rate and p99.
+/// on the new revision's health and, once it has served the step's minimum of requests, its error rate and
+/// p99 as metrics-svc counted them.
 public enum RolloutPlan {
     public static let defaultMaxErrorRate = 0.01
     public static let defaultMaxP99Ms = 250.0
+    /// Requests a step needs before its metric gates judge: below it the step is inconclusive and waits.
+    public static let defaultMinRequests: Int64 = 20
 
     public static func steps(
-        percents: [Int32], stepSeconds: Int32, minRequests: Int64 = 0,
+        percents: [Int32], stepSeconds: Int32, minRequests: Int64 = defaultMinRequests,
         maxErrorRate: Double = defaultMaxErrorRate, maxP99Ms: Double = defaultMaxP99Ms
     ) throws -> [RolloutStep] {
         guard !percents.isEmpty, percents.count <= 10 else {
@@ -25,6 +28,7 @@ public enum RolloutPlan {
         guard (0...86_400).contains(stepSeconds) else { throw CommandRejected(.invalid, field: "step_seconds", "must be 0 to 86400") }
         guard (0.0...1.0).contains(maxErrorRate) else { throw CommandRejected(.invalid, field: "max_error_rate", "must be between 0 and 1") }
         guard maxP99Ms > 0 else { throw CommandRejected(.invalid, field: "max_p99_ms", "must be positive") }
+        guard (0...1_000_000).contains(minRequests) else { throw CommandRejected(.invalid, field: "min_requests", "must be 0 to 1000000") }
         return percents.map { percent in
             var step = RolloutStep()
             step.trafficPercent = percent
@@ -43,53 +47,101 @@ public enum RolloutPlan {
         }
     }
 
-    /// What the router observed for a revision over the step's window.
+    /// What is known of the new revision during a step: its health check, and metrics-svc's figures for it since
+    /// the step began (nil when metrics-svc did not answer).
     public struct Observation: Sendable, Equatable {
+        public struct Figures: Sendable, Equatable {
+            public var requests: Int64
+            /// Server errors (5xx) per request.
+            public var errorRate: Double
+            public var p95Ms: Double?
+            public var p99Ms: Double?
+            /// The endpoint's alert rules firing now.
+            public var firingAlerts: Int
+
+            public init(requests: Int64, errorRate: Double, p95Ms: Double? = nil, p99Ms: Double?, firingAlerts: Int = 0) {
+                self.requests = requests
+                self.errorRate = errorRate
+                self.p95Ms = p95Ms
+                self.p99Ms = p99Ms
+                self.firingAlerts = firingAlerts
+            }
+        }
+
         public var healthy: Bool
-        public var requests: Int64
-        public var errorRate: Double
-        public var p99Ms: Double
-        public init(healthy: Bool, requests: Int64, errorRate: Double, p99Ms: Double) {
+        public var figures: Figures?
+
+        public init(healthy: Bool, figures: Figures?) {
             self.healthy = healthy
-            self.requests = requests
-            self.errorRate = errorRate
-            self.p99Ms = p99Ms
+            self.figures = figures
         }
     }
 
     public enum Verdict: Sendable, Equatable {
         case pass(observed: [String: Double])
         case fail(gate: RolloutGateKind, threshold: Double, observed: Double, reason: String)
+        /// Not enough to judge yet (too few requests, no figures, a gate with no source): the step waits, and past
+        /// its deadline the rollout fails rather than passing on nothing.
+        case inconclusive(gate: RolloutGateKind, reason: String)
     }
 
-    /// The first failing gate, or a pass with what was observed. Metric gates apply only once the
-    /// revision has had requests (no traffic yet is not a failure); gates this target cannot observe
-    /// (endpoint tests, alerts) pass, and the note says so.
+    /// The first failing gate, else the first inconclusive one, else a pass with what was observed. A metric gate
+    /// needs the step's `min_requests` (0 means the rollout asked for no traffic: the metric gates then judge what
+    /// there is, possibly nothing); a gate that has no source yet (endpoint tests) is inconclusive, never passed.
     public static func evaluate(_ step: RolloutStep, _ observation: Observation) -> Verdict {
-        var observed: [String: Double] = ["requests": Double(observation.requests)]
+        var observed: [String: Double] = [:]
+        var inconclusive: Verdict?
+        func wait(_ gate: RolloutGateKind, _ reason: String) { if inconclusive == nil { inconclusive = .inconclusive(gate: gate, reason: reason) } }
+        if let figures = observation.figures { observed["requests"] = Double(figures.requests) }
         for gate in step.gates {
             switch gate.kind {
             case .health:
                 observed["health"] = observation.healthy ? 1 : 0
                 if !observation.healthy { return .fail(gate: .health, threshold: 1, observed: 0, reason: "the new revision's health check failed") }
-            case .errorRate where observation.requests > 0:
-                observed["error_rate"] = observation.errorRate
-                if observation.errorRate > gate.threshold {
-                    return .fail(
-                        gate: .errorRate, threshold: gate.threshold, observed: observation.errorRate,
-                        reason: String(format: "error rate %.2f%% above %.2f%%", observation.errorRate * 100, gate.threshold * 100))
+            case .errorRate, .latencyP95, .latencyP99:
+                guard let figures = observation.figures else {
+                    // A rollout that asked for no traffic does not wait for figures either.
+                    if step.minRequests > 0 { wait(gate.kind, "metrics-svc has no figures for the new revision yet") }
+                    continue
                 }
-            case .latencyP99 where observation.requests > 0:
-                observed["p99_ms"] = observation.p99Ms
-                if observation.p99Ms > gate.threshold {
-                    return .fail(
-                        gate: .latencyP99, threshold: gate.threshold, observed: observation.p99Ms,
-                        reason: String(format: "p99 latency %.1f ms above %.1f ms", observation.p99Ms, gate.threshold))
+                guard figures.requests >= step.minRequests else {
+                    wait(gate.kind, "\(figures.requests) of the step's \(step.minRequests) requests so far")
+                    continue
                 }
-            default:
-                break
+                if gate.kind == .errorRate {
+                    observed["error_rate"] = figures.errorRate
+                    if figures.errorRate > gate.threshold {
+                        return .fail(
+                            gate: .errorRate, threshold: gate.threshold, observed: figures.errorRate,
+                            reason: String(format: "error rate %.2f%% above %.2f%%", figures.errorRate * 100, gate.threshold * 100))
+                    }
+                } else {
+                    let name = gate.kind == .latencyP95 ? "p95" : "p99"
+                    guard let latency = gate.kind == .latencyP95 ? figures.p95Ms : figures.p99Ms else { continue }  // no request reached it
+                    observed["\(name)_ms"] = latency
+                    if latency > gate.threshold {
+                        return .fail(
+                            gate: gate.kind, threshold: gate.threshold, observed: latency,
+                            reason: String(format: "%@ latency %.1f ms above %.1f ms", name, latency, gate.threshold))
+                    }
+                }
+            case .noAlerts:
+                guard let figures = observation.figures else {
+                    wait(.noAlerts, "metrics-svc did not say whether alerts are firing")
+                    continue
+                }
+                observed["firing_alerts"] = Double(figures.firingAlerts)
+                if figures.firingAlerts > 0 {
+                    return .fail(
+                        gate: .noAlerts, threshold: 0, observed: Double(figures.firingAlerts),
+                        reason: "\(figures.firingAlerts) alert(s) firing on the endpoint")
+                }
+            case .endpointTest:
+                wait(.endpointTest, "endpoint tests are not available yet (testing-svc): this gate cannot pass")
+            case .unspecified, .UNRECOGNIZED:
+                wait(gate.kind, "a gate of unknown kind cannot be judged")
             }
         }
-        return .pass(observed: observed)
+        return inconclusive ?? .pass(observed: observed)
     }
 }

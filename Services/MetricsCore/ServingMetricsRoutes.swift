@@ -16,6 +16,7 @@ struct ServingMetricsRoutes: Sendable {
         routes.get("/api/v1/monitoring/metrics/performance", use: performance)
         routes.get("/api/v1/monitoring/metrics/realtime/:endpoint_id", use: realtime)
         routes.get("/api/deployments/:deployment_id/metrics", use: deploymentMetrics)
+        routes.get("/internal/revisions/:revision_id/figures", use: revisionFigures)
         return routes
     }
 
@@ -120,6 +121,37 @@ struct ServingMetricsRoutes: Sendable {
             deploymentId: deploymentID, endpointId: endpointID, window: WindowJSON(window),
             today: TodayJSON(predictions: today.requests.total, avgLatencyMs: today.latency?.avgMs, errors: today.requests.failed),
             summary: served.summary, byRevision: served.byRevision, series: served.series)
+    }
+
+    struct RevisionFiguresJSON: ResponseEncodable, Sendable {
+        let revisionId: String
+        let since: Date
+        let requests: Int64
+        let errorRate: Double
+        let serverErrorRate: Double
+        @Nullable var p95Ms: Double?
+        @Nullable var p99Ms: Double?
+        /// The endpoint's alert rules firing now (active or acknowledged).
+        let firingAlerts: Int
+    }
+
+    /// deploy-svc's rollout gates: one revision's figures since a step began (`?since=` ISO-8601, rounded down to
+    /// its minute: buckets are per minute) and the endpoint's firing alerts (`?endpoint_id=`).
+    @Sendable func revisionFigures(_ request: Request, context: SlipwayRequestContext) async throws -> RevisionFiguresJSON {
+        let revisionID = try context.parameters.require("revision_id")
+        let parameters = request.uri.queryParameters
+        guard let text = parameters.nonEmpty("since"), let since = ISO8601.date(text) else {
+            throw APIError.badRequest("since must be an ISO-8601 instant", field: "since")
+        }
+        guard let endpointID = parameters.nonEmpty("endpoint_id") else { throw APIError.badRequest("endpoint_id is required", field: "endpoint_id") }
+        let instant = now()
+        guard since <= instant else { throw APIError.badRequest("since must not be in the future", field: "since") }
+        let summary = try await figures(.revision(revisionID), window: ServingWindow(since: since, now: instant)).summary
+        let (active, acknowledged) = try await AlertQueries(client: environment.postgres, logger: environment.logger).firing(endpointID: endpointID)
+        return RevisionFiguresJSON(
+            revisionId: revisionID, since: since, requests: summary.requests.total, errorRate: summary.errorRate,
+            serverErrorRate: summary.serverErrorRate, p95Ms: summary.latency?.p95Ms, p99Ms: summary.latency?.p99Ms,
+            firingAlerts: active + acknowledged)
     }
 
     var queries: MetricsQueries { MetricsQueries(client: environment.postgres, logger: environment.logger) }

@@ -38,6 +38,7 @@ public enum ServingRollupStore {
                     PRIMARY KEY (endpoint_id, granularity_s, bucket_start, deployment_id, revision_id, api_key_id))
                 """,
                 "CREATE INDEX serving_rollups_by_deployment ON serving_rollups (deployment_id, granularity_s, bucket_start)",
+                "CREATE INDEX serving_rollups_by_revision ON serving_rollups (revision_id, granularity_s, bucket_start)",
             ]),
         Migration(
             2, "feature samples",
@@ -138,10 +139,12 @@ public enum ServingRollupStore {
             """, logger: logger)
     }
 
-    /// Which rows a query reads: one endpoint's, one deployment's, or every endpoint's.
+    /// Which rows a query reads: one endpoint's, one deployment's, one revision's, or every endpoint's.
     public enum Scope: Sendable {
         case endpoint(String)
         case deployment(String)
+        /// One revision's (a rollout step's figures).
+        case revision(String)
         case all
     }
 
@@ -150,9 +153,11 @@ public enum ServingRollupStore {
     {
         var endpoint = ""
         var deployment = ""
+        var revision = ""
         switch scope {
         case .endpoint(let id): endpoint = id
         case .deployment(let id): deployment = id
+        case .revision(let id): revision = id
         case .all: break
         }
         // Parameters are planned per execution (unnamed statements), so the empty-filter branches fold away.
@@ -160,6 +165,7 @@ public enum ServingRollupStore {
             """
             SELECT \(unescaped: columns) FROM serving_rollups
             WHERE (\(endpoint) = '' OR endpoint_id = \(endpoint)) AND (\(deployment) = '' OR deployment_id = \(deployment))
+              AND (\(revision) = '' OR revision_id = \(revision))
               AND ((granularity_s = 60 AND bucket_start >= \(window.minutes.lowerBound) AND bucket_start < \(window.minutes.upperBound))
                 OR (granularity_s = 3600 AND bucket_start >= \(window.hoursFrom) AND bucket_start <= \(window.end)))
             """, logger: logger)

@@ -2,7 +2,8 @@ import Foundation
 import Hummingbird
 import SlipwayPlatform
 
-/// The admin port's own routes: `/health`, `/internal/stats` for deploy-svc's rollout gates and
+/// The admin port's own routes: `/health`, `/internal/stats` (this process's live per-revision figures; rollout
+/// gates read metrics-svc's, which add up every router) and
 /// `/internal/routing` (the current table). The platform adds `/healthz`, `/readyz` and `/metrics`.
 struct ServingRouterAdminRoutes: Sendable {
     let parts: ServingRouter.Parts

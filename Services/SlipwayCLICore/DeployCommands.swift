@@ -8,7 +8,9 @@ struct DeployCommand: AsyncParsableCommand {
         discussion: """
             Without --endpoint: the model's only endpoint, or a new one named <model>-serving.
             --rollout 10,50,100 moves traffic in steps of --step-seconds each; every step is gated on the new
-            revision's health, error rate and p99 (from serving-router), and a failed gate rolls back.
+            revision's health, and its server-error rate and p99 as metrics-svc counts them once the step has
+            served --min-requests (until then it waits; still short after three step lengths, it fails). A failed
+            gate rolls back.
             """)
 
     @Argument(help: "Registered model name.") var model: String
@@ -17,6 +19,8 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(help: "Preset for a new endpoint: development, production, high_traffic.") var preset: String?
     @Option(help: "Gradual rollout steps in percent, e.g. 10,50,100.") var rollout: String?
     @Option(help: "Seconds per rollout step.") var stepSeconds: Int?
+    @Option(help: "Requests a step needs before its error-rate and latency gates judge (default 20; 0: judge without traffic).")
+    var minRequests: Int?
     @Flag(help: "Deploy even if the version is not blessed or already serving.") var force = false
     @Option(help: "Why (kept in the history).") var reason: String?
     @Flag(help: "Return once the deployment is accepted instead of waiting for its outcome.") var noWait = false
@@ -35,6 +39,7 @@ struct DeployCommand: AsyncParsableCommand {
             body["steps"] = steps.compactMap { $0 }
         }
         if let stepSeconds { body["step_seconds"] = stepSeconds }
+        if let minRequests { body["min_requests"] = minRequests }
         let deployment = try await client.expect(.POST, "/api/models/\(model)/deployments", body)
         let id = deployment["id"] as? String ?? ""
         let name = deployment["endpoint"] as? String ?? ""

@@ -154,7 +154,6 @@ struct UpCommand: AsyncParsableCommand {
             return [
                 "--serving-root", paths.root.appendingPathComponent("serving").path, "--model-server", try executable("model-server").path,
                 "--stop-revisions-on-exit", "true", "--router-url", "http://\(host):\(routerPort)",
-                "--router-admin-url", "http://\(host):\(routerAdminPort)",
             ]
         default:
             return []

@@ -37,7 +37,7 @@ struct DeploymentControllerTests {
 
             let target = HangingTarget()
             let settings = DeploySettings(
-                routerURL: "http://127.0.0.1:1", routerAdminURL: "http://127.0.0.1:1", servingRoot: URL(fileURLWithPath: "/nonexistent"),
+                routerURL: "http://127.0.0.1:1", servingRoot: URL(fileURLWithPath: "/nonexistent"),
                 modelServer: URL(fileURLWithPath: "/nonexistent"), rollbackWindowSeconds: 60, readinessTimeoutSeconds: 60, stopRevisionsOnExit: true,
                 controllerInterval: .milliseconds(50))
             let controller = DeploymentController(settings: settings, target: target, environment: service.environment)

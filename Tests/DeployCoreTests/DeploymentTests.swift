@@ -20,8 +20,9 @@ import Testing
 #endif
 
 /// Deployments end to end inside deploy-svc: the real PostgreSQL, the controller worker and real
-/// model-server processes (from the test build) on the local target. serving-router is not running
-/// here, so rollout gates judge health only.
+/// model-server processes (from the test build) on the local target. Neither serving-router nor metrics-svc
+/// runs here (metrics-svc's address answers nothing): the rollout asks for no traffic (`min_requests: 0`),
+/// so its gates judge health only.
 @Suite("deploy-svc deployments", .serialized, .timeLimit(.minutes(4)))
 struct DeploymentTests {
     static let model = "b2b-retrieval"
@@ -96,7 +97,7 @@ struct DeploymentTests {
         let reader = ConfigReader(
             arguments: [
                 "deploy-svc", "--model-server", "\(bin)/model-server", "--serving-root", servingRoot.path,
-                "--stop-revisions-on-exit", "true", "--router-admin-url", "http://127.0.0.1:9",
+                "--stop-revisions-on-exit", "true", "--peer", "metrics=http://127.0.0.1:9",
                 "--rollback-window-seconds", "600",
             ], environment: [:])
         let definition = try DeployService.definition(reader: reader)
@@ -145,7 +146,7 @@ struct DeploymentTests {
             // v2 as a gradual rollout (steps without a minimum duration, so the test does not wait).
             (status, body) = try await f.call(
                 .post, "/api/models/\(Self.model)/deployments",
-                #"{"version": 2, "endpoint": "shop", "strategy": "gradual", "steps": [10, 50, 100], "step_seconds": 0}"#)
+                #"{"version": 2, "endpoint": "shop", "strategy": "gradual", "steps": [10, 50, 100], "step_seconds": 0, "min_requests": 0}"#)
             #expect(status == .accepted, "\(body)")
             view = try await f.waitFor("shop", "v2 rolled out") { Self.deployment($0, "shop-2")?["status"] as? String == "active" }
             #expect(Self.traffic(view) == [2: 100])

@@ -456,26 +456,48 @@ struct EndpointRulesTests {
         #expect(try ServingPresets.resolve(preset: .development, overrides: overrides).cpu == "500m")
     }
 
-    @Test("rollout steps must increase to 100; gates judge health always and metrics once there are requests")
+    @Test("rollout steps must increase to 100; gates judge health always, metrics from min_requests on, and wait rather than pass on nothing")
     func rollout() throws {
         #expect(throws: CommandRejected.self) { try RolloutPlan.steps(percents: [50, 10, 100], stepSeconds: 1) }
         #expect(throws: CommandRejected.self) { try RolloutPlan.steps(percents: [10, 50], stepSeconds: 1) }
         #expect(throws: CommandRejected.self) { try RolloutPlan.steps(percents: [0, 100], stepSeconds: 1) }
+        #expect(throws: CommandRejected.self) { try RolloutPlan.steps(percents: [100], stepSeconds: 1, minRequests: -1) }
         let step = try RolloutPlan.steps(percents: [10, 100], stepSeconds: 1, maxErrorRate: 0.01, maxP99Ms: 50)[0]
-        #expect(
-            RolloutPlan.evaluate(step, .init(healthy: true, requests: 0, errorRate: 1, p99Ms: 999)) == .pass(observed: ["requests": 0, "health": 1]))
-        guard case .fail(let gate, _, _, _) = RolloutPlan.evaluate(step, .init(healthy: false, requests: 0, errorRate: 0, p99Ms: 0)) else {
-            Issue.record("an unhealthy revision must fail"); return
+        #expect(step.minRequests == RolloutPlan.defaultMinRequests)
+        typealias Figures = RolloutPlan.Observation.Figures
+        func verdict(_ healthy: Bool, _ figures: Figures?, _ step: RolloutStep = step) -> RolloutPlan.Verdict {
+            RolloutPlan.evaluate(step, .init(healthy: healthy, figures: figures))
         }
-        #expect(gate == .health)
-        guard case .fail(let errors, _, let observed, _) = RolloutPlan.evaluate(step, .init(healthy: true, requests: 100, errorRate: 0.05, p99Ms: 3))
-        else {
+        // No traffic, or no figures at all: inconclusive, never a pass.
+        guard case .inconclusive(.errorRate, _) = verdict(true, Figures(requests: 0, errorRate: 0, p99Ms: nil)) else {
+            Issue.record("a step without requests must wait"); return
+        }
+        guard case .inconclusive = verdict(true, Figures(requests: 19, errorRate: 0, p99Ms: 3)) else { Issue.record("19 of 20 must wait"); return }
+        guard case .inconclusive = verdict(true, nil) else { Issue.record("no figures must wait"); return }
+        #expect(
+            verdict(true, Figures(requests: 20, errorRate: 0, p99Ms: 3))
+                == .pass(observed: ["requests": 20, "health": 1, "error_rate": 0, "p99_ms": 3]))
+        guard case .fail(.health, _, _, _) = verdict(false, nil) else { Issue.record("an unhealthy revision must fail"); return }
+        guard case .fail(.errorRate, _, let observed, _) = verdict(true, Figures(requests: 100, errorRate: 0.05, p99Ms: 3)) else {
             Issue.record("5% errors must fail"); return
         }
-        #expect(errors == .errorRate && observed == 0.05)
-        guard case .fail(let latency, _, _, _) = RolloutPlan.evaluate(step, .init(healthy: true, requests: 100, errorRate: 0, p99Ms: 80)) else {
+        #expect(observed == 0.05)
+        guard case .fail(.latencyP99, _, _, _) = verdict(true, Figures(requests: 100, errorRate: 0, p99Ms: 80)) else {
             Issue.record("a slow p99 must fail"); return
         }
-        #expect(latency == .latencyP99)
+        // A rollout that asked for no traffic judges health (and whatever figures there are).
+        let untrafficked = try RolloutPlan.steps(percents: [100], stepSeconds: 0, minRequests: 0)[0]
+        #expect(verdict(true, nil, untrafficked) == .pass(observed: ["health": 1]))
+        // Gates of other kinds: alerts from metrics-svc; endpoint tests have no source yet and never pass.
+        var alerting = untrafficked
+        alerting.gates.append(RolloutGate.with { $0.kind = .noAlerts })
+        guard case .fail(.noAlerts, _, _, _) = verdict(true, Figures(requests: 0, errorRate: 0, p99Ms: nil, firingAlerts: 1), alerting) else {
+            Issue.record("a firing alert must fail the no_alerts gate"); return
+        }
+        var tested = untrafficked
+        tested.gates.append(RolloutGate.with { $0.kind = .endpointTest })
+        guard case .inconclusive(.endpointTest, _) = verdict(true, Figures(requests: 50, errorRate: 0, p99Ms: 1), tested) else {
+            Issue.record("an endpoint-test gate cannot pass yet"); return
+        }
     }
 }

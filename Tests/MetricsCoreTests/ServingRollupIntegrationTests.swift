@@ -61,6 +61,21 @@ struct ServingRollupIntegrationTests {
                 let series = try #require(figures["series"] as? [[String: Any]])
                 #expect(series.compactMap { $0["requests"] as? Int }.reduce(0, +) == 3000, "\(path)")
             }
+            // One revision's figures since an instant, as deploy-svc's rollout gates read them.
+            let since = ISO8601.millisecondString(Self.now.addingTimeInterval(-3000))
+            let canary = try await service.api.get("/internal/revisions/canary/figures?since=\(since)&endpoint_id=\(endpoint)", expect: .ok).json()
+            #expect(canary["requests"] as? Int == 750)
+            #expect(canary["server_error_rate"] as? Double == 0)
+            #expect(canary["error_rate"] as? Double == 0.04)  // 30 of its 750 were 400s
+            #expect(canary["firing_alerts"] as? Int == 0)
+            for (query, field) in [
+                ("endpoint_id=\(endpoint)", "since"), ("since=yesterday&endpoint_id=\(endpoint)", "since"),
+                ("since=\(ISO8601.millisecondString(Self.now.addingTimeInterval(60)))&endpoint_id=\(endpoint)", "since"),
+                ("since=\(since)", "endpoint_id"),
+            ] {
+                let answer = try await service.api.get("/internal/revisions/canary/figures?\(query)")
+                #expect(answer.status == .badRequest && answer.text.contains(field), "\(query): \(answer.text)")
+            }
             // A deployment's view and the dashboard's "today".
             let deployment = try await service.api.get("/api/deployments/dep-\(endpoint)/metrics/?hours=2", expect: .ok).json()
             #expect((deployment["today"] as? [String: Any])?["predictions"] as? Int == 3000)

@@ -235,7 +235,7 @@ struct UpCommandTests {
             slipway,
             [
                 "deploy", "b2b-retrieval", "--version", "2", "--endpoint", "shop", "--rollout", "10,50,100",
-                "--step-seconds", "1", "--gateway", gateway,
+                "--step-seconds", "1", "--min-requests", "0", "--gateway", gateway,
             ], in: directory)
         #expect(v2.status == 0, "\(v2.output)")
         #expect(v2.output.contains("v2 10%"), "\(v2.output)")
