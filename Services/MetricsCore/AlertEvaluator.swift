@@ -46,12 +46,8 @@ public struct AlertEvaluator: Sendable {
     {
         if metric == .driftScore { return try await observeDrift(endpointID: endpointID, windowSeconds: windowSeconds, at: instant) }
         let window = ServingWindow(lastMinutes: max(1, (Int(windowSeconds) + 59) / 60), now: instant)
-        var figures = ServingFiguresBuilder(window: window)
-        for (key, cell) in try await ServingRollupStore.cells(
+        let figures = try await ServingRollupStore.figures(
             .endpoint(endpointID), window: window, client: environment.postgres, logger: environment.logger)
-        {
-            figures.add(key, cell)
-        }
         let summary = figures.summary
         let value: Double?
         switch metric {

@@ -45,12 +45,8 @@ struct HealthRoutes: Sendable {
         let endpoint = try await queries.requireEndpoint(try context.parameters.require("endpoint_id"), field: "endpoint_id")
         let instant = now()
         let window = ServingWindow(lastMinutes: minutes, now: instant)
-        var figures = ServingFiguresBuilder(window: window)
-        for (key, cell) in try await ServingRollupStore.cells(
+        let figures = try await ServingRollupStore.figures(
             .endpoint(endpoint.id), window: window, client: environment.postgres, logger: environment.logger)
-        {
-            figures.add(key, cell)
-        }
         let summary = figures.summary
         let (active, acknowledged) = try await AlertQueries(client: environment.postgres, logger: environment.logger).firing(endpointID: endpoint.id)
         let drift = try await DriftReport.measure(

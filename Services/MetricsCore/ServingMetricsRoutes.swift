@@ -157,11 +157,7 @@ struct ServingMetricsRoutes: Sendable {
     var queries: MetricsQueries { MetricsQueries(client: environment.postgres, logger: environment.logger) }
 
     func figures(_ scope: ServingRollupStore.Scope, window: ServingWindow) async throws -> ServingFiguresBuilder {
-        var figures = ServingFiguresBuilder(window: window)
-        for (key, cell) in try await ServingRollupStore.cells(scope, window: window, client: environment.postgres, logger: environment.logger) {
-            figures.add(key, cell)
-        }
-        return figures
+        try await ServingRollupStore.figures(scope, window: window, client: environment.postgres, logger: environment.logger)
     }
 }
 

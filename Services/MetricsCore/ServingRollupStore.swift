@@ -174,6 +174,15 @@ public enum ServingRollupStore {
         return cells
     }
 
+    /// The rows of `window` merged into the views the routes and the alert evaluator read.
+    public static func figures(_ scope: Scope, window: ServingWindow, client: PostgresClient, logger: Logger) async throws
+        -> ServingFiguresBuilder
+    {
+        var figures = ServingFiguresBuilder(window: window)
+        for (key, cell) in try await cells(scope, window: window, client: client, logger: logger) { figures.add(key, cell) }
+        return figures
+    }
+
     /// The columns in the order `decode` reads them.
     static let columns = """
         endpoint_id, granularity_s, bucket_start, deployment_id, revision_id, api_key_id, requests, successes, client_errors, \

@@ -26,13 +26,12 @@ struct BenchEventsCommand: AsyncParsableCommand {
     @Option(help: "Events per second in the latency phase.") var rate = 500
     @Option(help: "Seconds of the latency phase.") var latencySeconds = 10
     @Option(help: "Events to replay (0 skips the replay phase).") var replayEvents = 1_000_000
-    @Option(help: "Use this PostgreSQL server (base URL) instead of a throwaway cluster.") var databaseURL: String?
-    @Option(help: "Use these Kafka brokers instead of a throwaway dev broker.") var kafkaBrokers: String?
+    @OptionGroup var infrastructure: BenchInfrastructure.Options
 
     func run() async throws {
         Observability.bootstrap(level: .warning)
         let logger = serviceLogger("bench", level: .warning)
-        try await BenchInfrastructure.using(databaseURL: databaseURL, kafkaBrokers: kafkaBrokers, logger: logger) { infrastructure in
+        try await BenchInfrastructure.using(infrastructure, logger: logger) { infrastructure in
             try await measure(infrastructure, logger: logger)
         }
     }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Logging
 import SlipwayLocalRuntime
@@ -19,11 +20,15 @@ final class BenchInfrastructure: @unchecked Sendable {
         self.directory = directory
     }
 
+    /// The options every bench that starts its own infrastructure takes.
+    struct Options: ParsableArguments {
+        @Option(help: "Use this PostgreSQL server (base URL) instead of a throwaway cluster.") var databaseURL: String?
+        @Option(help: "Use these Kafka brokers instead of a throwaway dev broker.") var kafkaBrokers: String?
+    }
+
     /// Runs `body` with the infrastructure, which is shut down afterwards whether `body` threw or not.
-    static func using<T>(
-        databaseURL: String?, kafkaBrokers: String?, logger: Logger, _ body: (BenchInfrastructure) async throws -> T
-    ) async throws -> T {
-        let infrastructure = try await start(databaseURL: databaseURL, kafkaBrokers: kafkaBrokers, logger: logger)
+    static func using<T>(_ options: Options, logger: Logger, _ body: (BenchInfrastructure) async throws -> T) async throws -> T {
+        let infrastructure = try await start(databaseURL: options.databaseURL, kafkaBrokers: options.kafkaBrokers, logger: logger)
         do {
             let result = try await body(infrastructure)
             await infrastructure.shutdown()

@@ -42,13 +42,12 @@ struct BenchMetricsCommand: AsyncParsableCommand {
     @Option(help: "Performance queries over 7 days.") var queries = 200
     @Option(help: "Sampled rows on each side of the drift analysis.") var driftRows = 100_000
     @Option(help: "Drift analyses timed.") var driftQueries = 5
-    @Option(help: "Use this PostgreSQL server (base URL) instead of a throwaway cluster.") var databaseURL: String?
-    @Option(help: "Use these Kafka brokers instead of a throwaway dev broker.") var kafkaBrokers: String?
+    @OptionGroup var infrastructure: BenchInfrastructure.Options
 
     func run() async throws {
         Observability.bootstrap(level: .warning)
         let logger = serviceLogger("bench", level: .warning)
-        try await BenchInfrastructure.using(databaseURL: databaseURL, kafkaBrokers: kafkaBrokers, logger: logger) { infrastructure in
+        try await BenchInfrastructure.using(infrastructure, logger: logger) { infrastructure in
             let runID = UUID().uuidString.prefix(6).lowercased()
             let database = try DatabaseURL(infrastructure.postgresURL, defaultDatabase: "bench_metrics_\(runID)")
             try await database.ensureDatabaseExists(logger: logger)
