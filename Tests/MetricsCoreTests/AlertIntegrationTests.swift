@@ -125,6 +125,9 @@ struct AlertIntegrationTests {
                 #expect(answer.status.code == 400 && answer.text.contains(field), "\(path): \(answer.text)")
             }
             try await service.api.post("/api/v1/monitoring/alerts/nope/acknowledge", expect: .notFound)
+            try await service.api.post("/api/v1/monitoring/alerts/nope/resolve", expect: .notFound)
+            try await service.api.delete("/api/v1/monitoring/alerts/nope", expect: .notFound)
+            try await service.api.get("/api/v1/monitoring/alerts/nope", expect: .notFound)
             try await service.api.patch("/api/v1/monitoring/alerts/nope", #"{"threshold": 3}"#, expect: .notFound)
             #expect(try await service.scalar("SELECT count(*) FROM alert_rules") == 0)
             #expect(try await service.scalar("SELECT count(*) FROM slipway.events") == 0)
