@@ -134,7 +134,7 @@ var targets: [Target] = [
         path: "Tests/SlipwayEventSourcingTests"
     ),
     // What the integration tests of the domain services share: the test database and a service harness.
-    .target(name: "SlipwayTestSupport", dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", postgres, hummingbird, hummingbirdTesting, httpClient, httpTypes, protobuf, log],
+    .target(name: "SlipwayTestSupport", dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", "SlipwayLocalRuntime", postgres, hummingbird, hummingbirdTesting, httpClient, httpTypes, protobuf, log],
             path: "Tests/SlipwayTestSupport"),
     .testTarget(
         name: "TrainingCoreTests",
@@ -149,7 +149,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "MetricsCoreTests",
-        dependencies: ["SlipwayTestSupport", "MetricsCore", "SlipwayStatistics", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, crypto, log],
+        dependencies: ["SlipwayTestSupport", "MetricsCore", "SlipwayStatistics", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka", "SlipwayLocalRuntime", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, crypto, log],
         path: "Tests/MetricsCoreTests"
     ),
     .testTarget(
