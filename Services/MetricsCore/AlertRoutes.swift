@@ -25,14 +25,14 @@ struct AlertRoutes: Sendable {
 
     struct CreateBody: Decodable {
         let endpointId: String
-        /// `latency`, `error_rate` or `drift` (`quality` is refused until it has a source).
+        /// `latency`, `error_rate`, `drift` or `quality` (the feedback's positive rate).
         let alertType: String
         let threshold: Double
         let condition: String?
         let enabled: Bool?
         let notificationChannels: [ChannelBody]?
         let name: String?
-        /// Defaults by type: `latency_p95_ms`, `error_rate`, `drift_score`.
+        /// Defaults by type: `latency_p95_ms`, `error_rate`, `drift_score`, `feedback_positive_rate`.
         let metric: String?
         let windowSeconds: Int32?
         let forSeconds: Int32?
@@ -45,13 +45,14 @@ struct AlertRoutes: Sendable {
         let metric = try Self.metric(type: body.alertType, metric: body.metric)
         let channels = try Self.channels(body.notificationChannels)
         let endpoint = try await queries.requireEndpoint(body.endpointId, field: "endpoint_id")
-        let condition = try Self.condition(body.condition ?? "gt")
+        // A quality figure is bad when it falls; the others when they rise.
+        let condition = try Self.condition(body.condition ?? (metric.type == .quality ? "lt" : "gt"))
         let id = "alert-\(UUID.v7(now: now()).uuidString.lowercased())"
         let rule = AlertRuleDecider.Rule(
             id: id, endpointID: endpoint.id,
             name: body.name ?? "\(endpoint.name ?? endpoint.id) \(metric.rawValue) \(condition.rawValue) \(body.threshold)",
             metric: metric, condition: condition, threshold: body.threshold, resolveThreshold: body.resolveThreshold,
-            windowSeconds: body.windowSeconds ?? (metric == .driftScore ? DriftMonitor.reportFreshnessSeconds : 300),
+            windowSeconds: body.windowSeconds ?? Self.defaultWindowSeconds(metric),
             forSeconds: body.forSeconds ?? 60, minSamples: body.minSamples ?? 20,
             enabled: body.enabled ?? true, channels: channels)
         try await environment.execute(
@@ -153,18 +154,25 @@ struct AlertRoutes: Sendable {
 
     static func metric(type: String, metric: String?) throws -> AlertRuleDecider.Metric {
         switch type {
-        case "latency", "error_rate", "drift":
-            let name = metric ?? ["latency": "latency_p95_ms", "error_rate": "error_rate", "drift": "drift_score"][type] ?? ""
+        case "latency", "error_rate", "drift", "quality":
+            let defaults = ["latency": "latency_p95_ms", "error_rate": "error_rate", "drift": "drift_score", "quality": "feedback_positive_rate"]
+            let name = metric ?? defaults[type] ?? ""
             guard let metric = AlertRuleDecider.Metric(rawValue: name), metric.typeName == type else {
                 let allowed = AlertRuleDecider.Metric.allCases.filter { $0.typeName == type }.map(\.rawValue)
                 throw APIError.invalid("metric of a \(type) alert is one of \(allowed.joined(separator: ", "))", field: "metric")
             }
             return metric
-        case "quality":
-            throw APIError.invalid(
-                "quality alerts are not available yet: metrics-svc has no feedback or test-result figures to judge", field: "alert_type")
         default:
             throw APIError.invalid("alert_type must be one of latency, error_rate, drift, quality", field: "alert_type")
+        }
+    }
+
+    /// Serving figures move by the minute; a drift report comes hourly; feedback trickles in, so a day of it.
+    static func defaultWindowSeconds(_ metric: AlertRuleDecider.Metric) -> Int32 {
+        switch metric.type {
+        case .drift: DriftMonitor.reportFreshnessSeconds
+        case .quality: 86_400
+        default: 300
         }
     }
 

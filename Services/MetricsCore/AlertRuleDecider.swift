@@ -69,12 +69,15 @@ public enum AlertRuleDecider: Decider {
         case serverErrorRate = "server_error_rate"
         /// The latest scheduled drift analysis's score (0–1).
         case driftScore = "drift_score"
+        /// Share of the window's feedback that is positive (0–1); its samples are the feedback items.
+        case feedbackPositiveRate = "feedback_positive_rate"
 
         var type: AlertType {
             switch self {
             case .latencyP50, .latencyP95, .latencyP99: .latency
             case .errorRate, .serverErrorRate: .errorRate
             case .driftScore: .drift
+            case .feedbackPositiveRate: .quality
             }
         }
     }
@@ -363,7 +366,7 @@ public enum AlertRuleDecider: Decider {
         guard rule.threshold.isFinite, rule.resolveThreshold?.isFinite ?? true else {
             throw CommandRejected(.invalid, field: "threshold", "thresholds must be finite numbers")
         }
-        if rule.metric.type == .errorRate || rule.metric.type == .drift {
+        if rule.metric.type == .errorRate || rule.metric.type == .drift || rule.metric.type == .quality {
             guard (0...1).contains(rule.threshold) else {
                 throw CommandRejected(.invalid, field: "threshold", "\(rule.metric.rawValue) is between 0 and 1")
             }

@@ -6,7 +6,8 @@ import SlipwayEventSourcing
 import SlipwayPlatform
 
 /// metrics-svc's own read model, updated in each command's transaction: alert rules with their current
-/// status, every alert they fired, and the webhook deliveries of each transition with their attempts.
+/// status, every alert they fired, and the webhook deliveries of each transition with their attempts;
+/// drift reports; feedback and the training datasets it was sent to.
 public struct MetricsReadModel: Projection {
     public let name = "metrics"
     public init() {}
@@ -59,6 +60,22 @@ public struct MetricsReadModel: Projection {
                         baseline_rows bigint NOT NULL, comparison_rows bigint NOT NULL)
                     """,
                     "CREATE INDEX drift_reports_by_endpoint ON drift_reports (endpoint_id, analyzed_at DESC)",
+                ]),
+            Migration(
+                3, "feedback and the datasets it was sent to",
+                [
+                    """
+                    CREATE TABLE feedback_items (id text PRIMARY KEY, endpoint_id text NOT NULL, rating text NOT NULL, request_id text NOT NULL,
+                        session_id text NOT NULL, customer_id text NOT NULL, product_id text NOT NULL, feedback_text text NOT NULL,
+                        input_text text NOT NULL, output_text text NOT NULL, flagged boolean NOT NULL DEFAULT false, submitted_by text NOT NULL,
+                        created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)
+                    """,
+                    "CREATE INDEX feedback_by_endpoint ON feedback_items (endpoint_id, created_at DESC)",
+                    "CREATE INDEX feedback_by_time ON feedback_items (created_at DESC)",
+                    """
+                    CREATE TABLE feedback_training (feedback_id text NOT NULL, dataset_id text NOT NULL, sent_by text NOT NULL,
+                        sent_at timestamptz NOT NULL, PRIMARY KEY (feedback_id, dataset_id))
+                    """,
                 ]),
         ]
     }
@@ -180,8 +197,29 @@ public struct MetricsReadModel: Projection {
                         \(e.baselineRows), \(e.comparisonRows))
                     ON CONFLICT (id) DO NOTHING
                     """)
-            case .feedbackRecorded, .feedbackFlagChanged, .feedbackDeleted, .feedbackSentToTraining:
-                break  // not built yet: no command emits them
+            case .feedbackRecorded(let e):
+                let rating = e.rating == .negative ? "negative" : "positive"
+                try await query(
+                    """
+                    INSERT INTO feedback_items (id, endpoint_id, rating, request_id, session_id, customer_id, product_id, feedback_text, input_text,
+                        output_text, submitted_by, created_at, updated_at)
+                    VALUES (\(e.feedbackID), \(e.endpointID), \(rating), \(e.requestID), \(e.sessionID), \(e.customerID), \(e.productID),
+                        \(e.feedbackText), \(e.inputText), \(e.outputText), \(e.submittedBy), \(e.submittedAt.date), \(at))
+                    ON CONFLICT (id) DO NOTHING
+                    """)
+            case .feedbackFlagChanged(let e):
+                try await query("UPDATE feedback_items SET flagged = \(e.flagged), updated_at = \(at) WHERE id = \(e.feedbackID)")
+            case .feedbackDeleted(let e):
+                // Gone from every list and figure; the events keep what it was, as the log keeps everything.
+                try await query("DELETE FROM feedback_items WHERE id = \(e.feedbackID)")
+                try await query("DELETE FROM feedback_training WHERE feedback_id = \(e.feedbackID)")
+            case .feedbackSentToTraining(let e):
+                try await query(
+                    """
+                    INSERT INTO feedback_training (feedback_id, dataset_id, sent_by, sent_at) VALUES (\(e.feedbackID), \(e.datasetID), \(e.sentBy), \(at))
+                    ON CONFLICT DO NOTHING
+                    """)
+                try await query("UPDATE feedback_items SET updated_at = \(at) WHERE id = \(e.feedbackID)")
             }
         }
     }
@@ -245,6 +283,7 @@ extension AlertRuleDecider.Metric {
         switch type {
         case .errorRate: "error_rate"
         case .drift: "drift"
+        case .quality: "quality"
         default: "latency"
         }
     }

@@ -5,7 +5,7 @@ import SlipwayPlatform
 /// metrics-svc: serving figures rolled up from serving-router's request log, read by endpoint, revision,
 /// API key and deployment over any window; drift of the request features against a past window; alert
 /// rules evaluated on the rollups, their transitions posted to signed webhooks; a health score from all of
-/// these. Feedback and drift against the training data arrive with the rest of the monitoring issue.
+/// these; feedback on predictions, its figures and quality alerts, and feedback sent to training datasets.
 public enum MetricsService {
     public static let definition = definition(now: { Date() })
 
@@ -13,11 +13,15 @@ public enum MetricsService {
     public static func definition(now: @escaping @Sendable () -> Date) -> ServiceDefinition {
         ServiceDefinition(context: .metrics, readModel: MetricsReadModel()) { environment in
             ServiceComponents(
-                projections: [ProjectionSubscription(ServedEndpointsProjection(), from: [.deploy])],
+                projections: [
+                    ProjectionSubscription(ServedEndpointsProjection(), from: [.deploy]),
+                    ProjectionSubscription(TrainingDatasetsProjection(), from: [.training]),
+                ],
                 ingestions: [ServingRollupIngestion()],
                 routes: [
                     ServingMetricsRoutes(environment: environment, now: now).collection, DriftRoutes(environment: environment, now: now).collection,
                     AlertRoutes(environment: environment, now: now).collection, HealthRoutes(environment: environment, now: now).collection,
+                    FeedbackRoutes(environment: environment, now: now).collection,
                 ],
                 workers: [
                     AlertEvaluator(environment: environment, now: now).worker, WebhookDeliverer(environment: environment, now: now).worker,

@@ -23,8 +23,9 @@ struct AlertsCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         @Argument(help: "Endpoint name or id.") var endpoint: String
-        @Option(help: "latency_p50_ms, latency_p95_ms, latency_p99_ms, error_rate, server_error_rate or drift_score.") var metric: String
-        @Option(help: "gt, lt or eq.") var condition = "gt"
+        @Option(help: "latency_p50_ms, latency_p95_ms, latency_p99_ms, error_rate, server_error_rate, drift_score or feedback_positive_rate.")
+        var metric: String
+        @Option(help: "gt, lt or eq (default: lt for feedback_positive_rate, gt for the others).") var condition: String?
         @Option(help: "The value the metric is compared with (ms for latencies, 0–1 for rates).") var threshold: Double
         @Option(help: "Resolve only once the value is back past this (default: the threshold).") var resolveThreshold: Double?
         @Option(help: "Seconds of traffic the metric is measured over (drift_score: how recent the hourly report must be).")
@@ -34,12 +35,14 @@ struct AlertsCommand: AsyncParsableCommand {
         @Option var name: String?
         @Option var gateway: String?
         func run() async throws {
+            let type =
+                metric.hasPrefix("latency")
+                ? "latency" : metric == "drift_score" ? "drift" : metric == "feedback_positive_rate" ? "quality" : "error_rate"
             var body: [String: Any] = [
-                "endpoint_id": endpoint, "alert_type": metric.hasPrefix("latency") ? "latency" : metric == "drift_score" ? "drift" : "error_rate",
-                "metric": metric,
-                "condition": condition, "threshold": threshold, "for_seconds": forSeconds,
+                "endpoint_id": endpoint, "alert_type": type, "metric": metric, "threshold": threshold, "for_seconds": forSeconds,
                 "min_samples": minSamples,
             ]
+            if let condition { body["condition"] = condition }
             if let windowSeconds { body["window_seconds"] = windowSeconds }
             if let resolveThreshold { body["resolve_threshold"] = resolveThreshold }
             if let name { body["name"] = name }
@@ -136,5 +139,108 @@ struct HealthCommand: AsyncParsableCommand {
         for part in health["parts"] as? [[String: Any]] ?? [] {
             say("  \(part["name"] ?? "")\t-\(part["penalty"] ?? 0)\t\(part["detail"] ?? "")")
         }
+    }
+}
+
+/// `slipway feedback`: what users said about an endpoint's predictions (metrics-svc), and sending it to training.
+struct FeedbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "feedback", abstract: "Feedback on predictions: give, list, stats, flag, to-training, delete.",
+        subcommands: [Give.self, List.self, Stats.self, FlagItem.self, ToTraining.self, Delete.self])
+
+    struct Give: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record feedback on an endpoint's prediction.")
+        @Argument(help: "Endpoint name or id.") var endpoint: String
+        @Option(help: "positive or negative.") var rating: String
+        @Option(help: "Who the prediction was for (needed to send it to training).") var customer: String?
+        @Option(help: "The recommended product it is about (needed to send it to training).") var product: String?
+        @Option(help: "The prediction's X-Request-ID.") var requestId: String?
+        @Option var comment: String?
+        @Option var gateway: String?
+        func run() async throws {
+            var body: [String: Any] = ["endpoint_id": endpoint, "rating": rating, "submitted_by": "cli"]
+            if let customer { body["customer_id"] = customer }
+            if let product { body["product_id"] = product }
+            if let requestId { body["request_id"] = requestId }
+            if let comment { body["feedback_text"] = comment }
+            say(FeedbackCommand.line(try await APIClient(gateway: gateway).expect(.POST, "/api/v1/feedback", body)))
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @Option(help: "Only this endpoint's (name or id).") var endpoint: String?
+        @Option(help: "positive or negative.") var rating: String?
+        @Flag(help: "Only items flagged for review.") var flagged = false
+        @Option var page = 1
+        @Option var pageSize = 20
+        @Option var gateway: String?
+        func run() async throws {
+            var query = ["page=\(page)", "page_size=\(pageSize)"]
+            if let endpoint { query.append("endpoint_id=\(endpoint.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? endpoint)") }
+            if let rating { query.append("rating=\(rating)") }
+            if flagged { query.append("flagged_only=true") }
+            let json = try await APIClient(gateway: gateway).expect(.GET, "/api/v1/feedback?" + query.joined(separator: "&"))
+            for item in json["items"] as? [[String: Any]] ?? [] { say(FeedbackCommand.line(item)) }
+            say("page \(json["page"] ?? page) of \(json["total_pages"] ?? 0) (\(json["total"] ?? 0) items)")
+        }
+    }
+
+    struct Stats: AsyncParsableCommand {
+        @Option(help: "Only this endpoint's (name or id).") var endpoint: String?
+        @Option(help: "Days back from now (1–365).") var days = 30
+        @Option var gateway: String?
+        func run() async throws {
+            var path = "/api/v1/feedback/stats?days=\(days)"
+            if let endpoint { path += "&endpoint_id=\(endpoint.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? endpoint)" }
+            let json = try await APIClient(gateway: gateway).expect(.GET, path)
+            let rate = (json["positive_rate"] as? Double).map { String(format: "%.1f%%", $0) } ?? "–"
+            say(
+                "\(json["total"] ?? 0) items in \(days) days: \(json["positive"] ?? 0) positive, \(json["negative"] ?? 0) negative (\(rate) positive)"
+            )
+            say("\(json["with_comments"] ?? 0) with comments, \(json["flagged"] ?? 0) flagged, \(json["sent_to_training"] ?? 0) sent to training")
+        }
+    }
+
+    struct FlagItem: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "flag", abstract: "Flag an item for review (--clear removes the flag).")
+        @Argument var id: String
+        @Flag var clear = false
+        @Option var gateway: String?
+        func run() async throws {
+            say(
+                FeedbackCommand.line(
+                    try await APIClient(gateway: gateway).expect(clear ? .DELETE : .POST, "/api/v1/feedback/\(id)/flag")))
+        }
+    }
+
+    struct ToTraining: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "to-training", abstract: "Make a positive rating a training row of a dataset: every later run on it trains on it.")
+        @Argument var id: String
+        @Option(help: "Dataset id or name.") var dataset: String
+        @Option var gateway: String?
+        func run() async throws {
+            let reference = dataset.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? dataset
+            let row = try await APIClient(gateway: gateway).expect(.POST, "/api/v1/feedback/\(id)/to-training?dataset_id=\(reference)")
+            say(
+                "feedback \(id): \(row["customer_id"] ?? "") chose \(row["product_id"] ?? "") — a training row of \(row["dataset_id"] ?? "") from its next run"
+            )
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        @Argument var id: String
+        @Option var gateway: String?
+        func run() async throws {
+            _ = try await APIClient(gateway: gateway).expect(.DELETE, "/api/v1/feedback/\(id)")
+            say("feedback \(id) deleted")
+        }
+    }
+
+    static func line(_ item: [String: Any]) -> String {
+        let flag = item["flagged"] as? Bool == true ? " flagged" : ""
+        let about = [item["customer_id"], item["product_id"]].compactMap { $0 as? String }.filter { !$0.isEmpty }.joined(separator: " → ")
+        let comment = (item["feedback_text"] as? String).flatMap { $0.isEmpty ? nil : "\t\"\($0.prefix(60))\"" } ?? ""
+        return "\(item["id"] ?? "")\t\(item["rating"] ?? "")\(flag)\t\(item["endpoint_id"] ?? "")\t\(about)\(comment)"
     }
 }

@@ -238,10 +238,18 @@ public final class LocalExecutor: Service {
         modelConfig.earlyStoppingPatience = params.earlyStoppingPatience ?? modelConfig.earlyStoppingPatience
         modelConfig.seed = params.seed.map { UInt64(bitPattern: $0) } ?? modelConfig.seed
         let threshold = config.evaluatorConfig.blessingMetric == "recall_at_100" ? config.evaluatorConfig.blessingThreshold ?? 0 : 0
-        let spec = RunSpec(
-            runId: runID, modelName: run.name, dataset: dataset.trainerSpec, featureConfig: features.trainerConfig, modelConfig: modelConfig,
-            evaluator: RecommenderKit.EvaluatorConfig(enabled: config.evaluatorConfig.enabled ?? true, minRecallAt100: threshold))
+        var datasetSpec = dataset.trainerSpec
         try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
+        // The feedback sent to the dataset as of now, kept with the run's artifacts (what it trained on stays known).
+        let feedback = try await queries.feedbackRows(datasetID: dataset.id)
+        if !feedback.isEmpty {
+            let file = artifacts.appendingPathComponent("feedback.csv")
+            try Data(DatasetFeedbackRow.csv(feedback).utf8).write(to: file)
+            datasetSpec.feedback = file.path
+        }
+        let spec = RunSpec(
+            runId: runID, modelName: run.name, dataset: datasetSpec, featureConfig: features.trainerConfig, modelConfig: modelConfig,
+            evaluator: RecommenderKit.EvaluatorConfig(enabled: config.evaluatorConfig.enabled ?? true, minRecallAt100: threshold))
         try RunSpec.encoder().encode(spec).write(to: specFile)
         // Written at submit (only its hash is in the events), read here by whichever replica runs the job.
         guard let hash = run.tokenSha256, let token = RunToken.read(root: settings.artifactRoot, artifacts: artifacts, sha256: hash) else {

@@ -162,6 +162,22 @@ struct TrainingQueries: Sendable {
         try await bodies(DatasetView.self, "SELECT body::text FROM datasets WHERE id = \(id)").first
     }
 
+    /// Feedback training rows of a dataset, oldest first.
+    func feedbackRows(datasetID: String) async throws -> [DatasetFeedbackRow] {
+        let rows = try await postgres.query(
+            """
+            SELECT feedback_id, endpoint_id, customer_id, product_id, submitted_at, sent_at FROM dataset_feedback
+            WHERE dataset_id = \(datasetID) ORDER BY submitted_at, feedback_id
+            """, logger: logger)
+        var result: [DatasetFeedbackRow] = []
+        for try await (feedback, endpoint, customer, product, submitted, sent) in rows.decode((String, String, String, String, Date, Date).self) {
+            result.append(
+                DatasetFeedbackRow(
+                    feedbackId: feedback, endpointId: endpoint, customerId: customer, productId: product, timestamp: submitted, sentAt: sent))
+        }
+        return result
+    }
+
     func featureConfig(_ id: String) async throws -> FeatureConfigView? {
         try await bodies(FeatureConfigView.self, "SELECT body::text FROM feature_configs WHERE id = \(id)").first
     }

@@ -20,6 +20,19 @@ extension TrainingRoutes {
         return dataset
     }
 
+    struct DatasetFeedbackList: ResponseEncodable, Sendable {
+        let datasetId: String
+        /// What the next run on the dataset adds to its train split.
+        let feedbackRows: [DatasetFeedbackRow]
+    }
+
+    /// Feedback sent to the dataset's training rows (metrics-svc's `to-training`), oldest first.
+    @Sendable func datasetFeedback(_ request: Request, context: SlipwayRequestContext) async throws -> DatasetFeedbackList {
+        let id = try context.parameters.require("id")
+        guard try await queries.dataset(id) != nil else { throw APIError.notFound("no dataset '\(id)'") }
+        return DatasetFeedbackList(datasetId: id, feedbackRows: try await queries.feedbackRows(datasetID: id))
+    }
+
     @Sendable func createFeatureConfig(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<FeatureConfigView> {
         let definition = try await request.decode(as: FeatureConfigDefinition.self, context: context)
         try await execute(FeatureConfigDecider.self, definition.name, .create(definition), request)

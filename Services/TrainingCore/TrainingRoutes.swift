@@ -30,6 +30,7 @@ struct TrainingRoutes: Sendable {
         routes.post("/api/datasets", use: createDataset)
         routes.get("/api/datasets", use: datasets)
         routes.get("/api/datasets/:id", use: dataset)
+        routes.get("/api/datasets/:id/feedback", use: datasetFeedback)
         routes.post("/api/feature-configs", use: createFeatureConfig)
         routes.get("/api/feature-configs", use: featureConfigs)
         routes.get("/api/feature-configs/:id", use: featureConfig)

@@ -3,8 +3,9 @@ import SlipwayPlatform
 
 /// training-svc: datasets, feature and model configs, training runs and the local executor.
 public enum TrainingService {
-    /// Its own read model; projections of the registry's versions (a run's register stage) and of
-    /// deploy-svc's outcomes (auto-deploy); its routes; the local executor and auto-deploy as workers.
+    /// Its own read model; projections of the registry's versions (a run's register stage), of deploy-svc's
+    /// outcomes (auto-deploy) and of the feedback metrics-svc sent to datasets (a run's extra training rows);
+    /// its routes; the local executor and auto-deploy as workers.
     public static func definition(reader: ConfigReader = ConfigReader()) -> ServiceDefinition {
         ServiceDefinition(context: .training, readModel: TrainingReadModel()) { environment in
             let executor = LocalExecutor(settings: try TrainingSettings.load(reader: reader, config: environment.config), environment: environment)
@@ -12,6 +13,7 @@ public enum TrainingService {
                 projections: [
                     ProjectionSubscription(RunRegistrations(), from: [.registry]),
                     ProjectionSubscription(RunDeployOutcomes(), from: [.deploy]),
+                    ProjectionSubscription(DatasetFeedbackProjection(), from: [.metrics]),
                 ],
                 routes: [TrainingRoutes(environment: environment, executor: executor).collection],
                 workers: [executor, AutoDeployWorker().service(environment)])

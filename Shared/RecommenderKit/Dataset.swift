@@ -7,8 +7,11 @@ public struct Interaction: Sendable, Equatable {
     public var product: Int32
     public var revenue: Float
     public var timestamp: Double
-    /// Index of the source row in the transactions file's row order (for per-row extra columns).
+    /// Index of the source row in the transactions file's row order (for per-row extra columns); feedback
+    /// rows come after the file's rows and have no extra columns.
     public var row: Int32
+    /// A user's positive feedback sent to training, not a row of the transactions file.
+    public var fromFeedback = false
 }
 
 /// Transactions joined with optional customer/product attribute tables.
@@ -111,9 +114,13 @@ public enum DatasetLoader {
             if let e = prodIndex[p] { pIdx = e } else { pIdx = Int32(ds.productIds.count); prodIndex[p] = pIdx; ds.productIds.append(p) }
             interactions.append(Interaction(customer: cIdx, product: pIdx, revenue: revenue, timestamp: ts, row: Int32(r)))
         }
+        if let path = spec.feedback {
+            try appendFeedback(path, to: &interactions, &ds, custIndex: &custIndex, prodIndex: &prodIndex, firstRow: tx.rows.count)
+        }
         let core = Set([ci, pi, ri, ti].compactMap { $0 })
+        let feedbackRows = interactions.count - tx.rows.count
         for (j, name) in tx.columns.enumerated() where !core.contains(j) {
-            ds.rowColumns[name] = tx.rows.map { $0[j].isEmpty ? nil : $0[j] }
+            ds.rowColumns[name] = tx.rows.map { $0[j].isEmpty ? nil : $0[j] } + [String?](repeating: nil, count: feedbackRows)
         }
 
         if let path = spec.customers {
@@ -127,6 +134,36 @@ public enum DatasetLoader {
         ds.interactions = interactions
         try applyFilters(&ds, spec)
         return ds
+    }
+
+    /// Feedback interactions after the file's rows. A row that cannot be read is counted in
+    /// `feedback_rows_skipped` and left out: one bad line does not fail a run.
+    static func appendFeedback(
+        _ path: String, to interactions: inout [Interaction], _ ds: inout InteractionDataset, custIndex: inout [String: Int32],
+        prodIndex: inout [String: Int32], firstRow: Int
+    ) throws(DatasetError) {
+        let table = try CSV.readTable(URL(fileURLWithPath: path), format: "csv", role: "feedback")
+        let ci = try findColumn("customer_id", in: table, overrides: nil, required: true)!
+        let pi = try findColumn("product_id", in: table, overrides: nil, required: true)!
+        let ti = try findColumn("timestamp", in: table, overrides: nil, required: false)
+        var added = 0, skipped = 0
+        for row in table.rows {
+            let c = row[ci].trimmingCharacters(in: .whitespaces), p = row[pi].trimmingCharacters(in: .whitespaces)
+            let ts = ti.map { Timestamp.parse(row[$0]) } ?? 0
+            guard !c.isEmpty, !p.isEmpty, let ts else {
+                skipped += 1
+                continue
+            }
+            let cIdx: Int32
+            if let e = custIndex[c] { cIdx = e } else { cIdx = Int32(ds.customerIds.count); custIndex[c] = cIdx; ds.customerIds.append(c) }
+            let pIdx: Int32
+            if let e = prodIndex[p] { pIdx = e } else { pIdx = Int32(ds.productIds.count); prodIndex[p] = pIdx; ds.productIds.append(p) }
+            interactions.append(
+                Interaction(customer: cIdx, product: pIdx, revenue: 1, timestamp: ts, row: Int32(firstRow + added), fromFeedback: true))
+            added += 1
+        }
+        ds.report["feedback_rows"] = Double(added)
+        if skipped > 0 { ds.report["feedback_rows_skipped"] = Double(skipped) }
     }
 
     static func attributes(
@@ -165,7 +202,7 @@ public enum DatasetLoader {
                     guard let v = Timestamp.parse(s) else { throw .invalidOption("filters.end_date '\(s)' is not a date") }
                     hi = v
                 }
-                rows = rows.filter { $0.timestamp >= lo && $0.timestamp < hi }
+                rows = rows.filter { $0.fromFeedback || ($0.timestamp >= lo && $0.timestamp < hi) }
                 ds.report["rows_after_date_filter"] = Double(rows.count)
             }
             if let n = f.topNProducts {
@@ -186,7 +223,7 @@ public enum DatasetLoader {
         if let pct = spec.samplePercent, pct < 100 {
             guard pct > 0 else { throw .invalidOption("sample_percent must be in (0, 100]") }
             var rng = SeededRandom(seed: (spec.split?.seed ?? 7) &+ 0x5A17)
-            rows = rows.filter { _ in rng.uniform() * 100 < pct }
+            rows = rows.filter { $0.fromFeedback || rng.uniform() * 100 < pct }
             ds.report["rows_after_sampling"] = Double(rows.count)
         }
         guard !rows.isEmpty else { throw .empty("no transactions left after filters and sampling") }
@@ -211,6 +248,7 @@ public enum DatasetLoader {
         ds.customerIds = cIds; ds.productIds = pIds
         ds.interactions = rows
         ds.report["rows"] = Double(rows.count)
+        if spec.feedback != nil { ds.report["feedback_rows_used"] = Double(rows.count { $0.fromFeedback }) }
         ds.report["customers"] = Double(cIds.count)
         ds.report["products"] = Double(pIds.count)
     }
@@ -225,7 +263,10 @@ public struct DatasetSplit: Sendable, Equatable {
 
 public enum Splitter {
     public static func split(_ ds: InteractionDataset, _ spec: SplitSpec) throws(DatasetError) -> DatasetSplit {
-        let n = ds.interactions.count
+        // Feedback rows train; the split itself is over the file's rows, so feedback never shifts the holdout.
+        let feedback = ds.interactions.indices.filter { ds.interactions[$0].fromFeedback }
+        let fileRows = feedback.isEmpty ? Array(ds.interactions.indices) : ds.interactions.indices.filter { !ds.interactions[$0].fromFeedback }
+        let n = fileRows.count
         var rng = SeededRandom(seed: spec.seed)
         func shuffled(_ a: [Int]) -> [Int] {
             var a = a
@@ -238,16 +279,16 @@ public enum Splitter {
             guard spec.testFraction > 0, spec.validationFraction >= 0, spec.testFraction + spec.validationFraction < 1 else {
                 throw .invalidOption("split: test_fraction + validation_fraction must be < 1 and test_fraction > 0")
             }
-            let idx = shuffled(Array(0..<n))
+            let idx = shuffled(fileRows)
             let nt = Int((Double(n) * spec.testFraction).rounded()), nv = Int((Double(n) * spec.validationFraction).rounded())
             out = DatasetSplit(train: Array(idx[(nt + nv)...]), validation: Array(idx[nt..<(nt + nv)]), test: Array(idx[..<nt]))
         case .timeHoldout, .strictTemporal:
             guard ds.hasTimestamps else { throw .invalidOption("split strategy \(spec.strategy.rawValue) needs a timestamp column") }
             guard spec.holdoutDays > 0 else { throw .invalidOption("split.holdout_days must be > 0") }
-            let maxTs = ds.interactions.map(\.timestamp).max() ?? 0
+            let maxTs = fileRows.map { ds.interactions[$0].timestamp }.max() ?? 0
             let testStart = maxTs - Double(spec.holdoutDays) * 86400
             var before: [Int] = [], test: [Int] = []
-            for (i, r) in ds.interactions.enumerated() { if r.timestamp > testStart { test.append(i) } else { before.append(i) } }
+            for i in fileRows { if ds.interactions[i].timestamp > testStart { test.append(i) } else { before.append(i) } }
             if spec.strategy == .timeHoldout {
                 let sh = shuffled(before)
                 let nv = Int((Double(sh.count) * spec.validationFraction).rounded())
@@ -260,6 +301,7 @@ public enum Splitter {
                     validation: before.filter { ds.interactions[$0].timestamp > valStart }, test: test)
             }
         }
+        if !feedback.isEmpty { out.train = (out.train + feedback).sorted() }
         guard !out.train.isEmpty else { throw .empty("split \(spec.strategy.rawValue) produced an empty train set") }
         guard !out.test.isEmpty else { throw .empty("split \(spec.strategy.rawValue) produced an empty test set") }
         return out

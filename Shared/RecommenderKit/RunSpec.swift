@@ -138,15 +138,19 @@ public struct DatasetSpec: Sendable, Codable, Equatable {
     public var filters: DatasetFilters?
     public var samplePercent: Double?
     public var split: SplitSpec?
+    /// A CSV of feedback interactions (`customer_id,product_id,timestamp`): users' positive ratings sent to
+    /// training. They join the train split only (never validation or test: they are not held-out purchases),
+    /// pass the date filter and sampling (someone chose each of them), and count toward the other filters.
+    public var feedback: String?
 
     public init(
         id: String? = nil, transactions: String, customers: String? = nil, products: String? = nil,
         format: String? = nil, columns: [String: String]? = nil, filters: DatasetFilters? = nil,
-        samplePercent: Double? = nil, split: SplitSpec? = nil
+        samplePercent: Double? = nil, split: SplitSpec? = nil, feedback: String? = nil
     ) {
         self.id = id; self.transactions = transactions; self.customers = customers; self.products = products
         self.format = format; self.columns = columns; self.filters = filters; self.samplePercent = samplePercent
-        self.split = split
+        self.split = split; self.feedback = feedback
     }
 
     mutating func resolvePaths(relativeTo base: URL) {
@@ -156,6 +160,7 @@ public struct DatasetSpec: Sendable, Codable, Equatable {
         transactions = r(transactions)
         customers = customers.map(r)
         products = products.map(r)
+        feedback = feedback.map(r)
     }
 }
 

@@ -106,6 +106,8 @@ public enum DataStatistics {
         }
         let stats: JSONValue = .object([
             ("num_examples", .int(n)),
+            // Users' positive ratings sent to training (`POST /api/v1/feedback/{id}/to-training`), among the examples.
+            ("feedback_rows", .int(ds.interactions.count { $0.fromFeedback })),
             (
                 "splits",
                 .object([("train", .int(split.train.count)), ("validation", .int(split.validation.count)), ("test", .int(split.test.count))])

@@ -103,7 +103,7 @@ struct AlertIntegrationTests {
                 (#"{"alert_type": "latency", "threshold": 1}"#, 400, "endpoint_id"),
                 (#"{"endpoint_id": "known", "alert_type": "latency"}"#, 400, "threshold"),
                 (#"{"endpoint_id": "known", "alert_type": "latency", "threshold": "high"}"#, 400, "threshold"),
-                (#"{"endpoint_id": "known", "alert_type": "quality", "threshold": 0.1}"#, 422, "alert_type"),
+                (#"{"endpoint_id": "known", "alert_type": "quality", "threshold": 1.5}"#, 422, "threshold"),
                 (#"{"endpoint_id": "known", "alert_type": "drift", "threshold": 2}"#, 422, "threshold"),
                 (#"{"endpoint_id": "known", "alert_type": "speed", "threshold": 0.1}"#, 422, "alert_type"),
                 (#"{"endpoint_id": "known", "alert_type": "latency", "threshold": 1, "metric": "error_rate"}"#, 422, "metric"),

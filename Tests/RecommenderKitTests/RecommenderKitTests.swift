@@ -225,6 +225,48 @@ struct ReferenceModel {
         #expect(try DatasetLoader.load(DatasetSpec(transactions: csvNamed)).interactions.count == 3)
     }
 
+    /// Feedback sent to training joins the train split only, passes the date filter and sampling, leaves the
+    /// holdout where the file's rows put it, and a bad line is counted rather than fatal.
+    @Test func feedbackRowsTrainButNeverMoveTheHoldout() throws {
+        let d = tmp()
+        var tx = "customer_id,product_id,timestamp,channel\n"
+        for i in 0..<60 { tx += "c\(i % 6),p\(i % 4),2025-01-\(String(format: "%02d", i % 28 + 1)),web\n" }
+        let txp = try write(tx, "tx.csv", in: d)
+        // Given in 2026, long after the file's newest row; one for a new customer, one without a product.
+        let feedback = try write(
+            "customer_id,product_id,timestamp\nc1,p3,2026-12-04T10:00:00Z\n\"new, customer\",p2,2026-12-04T11:00:00.250Z\nc2,,2026-12-04T12:00:00Z\n",
+            "feedback.csv", in: d)
+        var split = SplitSpec(strategy: .timeHoldout)
+        split.holdoutDays = 7
+        let plain = DatasetSpec(transactions: txp, filters: DatasetFilters(endDate: "2025-02-01"), samplePercent: 99.9, split: split)
+        var withFeedback = plain
+        withFeedback.feedback = feedback
+        let base = try DatasetLoader.load(plain), ds = try DatasetLoader.load(withFeedback)
+        #expect(ds.interactions.count == base.interactions.count + 2)
+        #expect(ds.report["feedback_rows"] == 2 && ds.report["feedback_rows_skipped"] == 1 && ds.report["feedback_rows_used"] == 2)
+        #expect(ds.customerIds.contains("new, customer"))
+        #expect(ds.rowColumns["channel"]?.count == 62, "feedback rows have no extra columns, but a slot each")
+        let fed = ds.interactions.indices.filter { ds.interactions[$0].fromFeedback }
+        #expect(fed.count == 2)
+
+        let before = try Splitter.split(base, split), after = try Splitter.split(ds, split)
+        #expect(after.test == before.test && after.validation == before.validation, "the holdout is the file's")
+        #expect(Set(after.train) == Set(before.train + fed))
+        var random = SplitSpec(strategy: .random)
+        random.testFraction = 0.3
+        let randomSplit = try Splitter.split(ds, random)
+        #expect(fed.allSatisfy { randomSplit.train.contains($0) })
+
+        let statistics = DataStatistics.compute(ds, split: after).statistics
+        #expect(statistics["feedback_rows"]?.doubleValue == 2)
+        // A product filter applies to feedback too: a product outside the top N is not a candidate.
+        var top = withFeedback
+        top.filters = DatasetFilters(topNProducts: 1)
+        let topLoaded = try DatasetLoader.load(top)
+        #expect(topLoaded.report["feedback_rows_used"] == Double(topLoaded.interactions.count { $0.fromFeedback }))
+        #expect(topLoaded.interactions.allSatisfy { topLoaded.productIds[Int($0.product)] == topLoaded.productIds[0] })
+    }
+
     func syntheticDataset() -> InteractionDataset {
         var ds = InteractionDataset()
         ds.customerIds = (0..<10).map { "c\($0)" }

@@ -259,11 +259,38 @@ struct UpCommandTests {
         let show = try run(slipway, ["endpoints", "show", "shop", "--gateway", gateway], in: directory)
         #expect(show.output.contains("not_serving"), "\(show.output)")
 
+        // Feedback on a prediction, sent to the demo dataset: the next run on it (auto-deploy's, below) trains on it.
+        let demoDataset = "demo-b2b-300c-200p-9000t-s42"
+        var given = (status: Int32(1), output: "")
+        for _ in 0..<50 {  // metrics-svc learns the endpoint from deploy-svc's events
+            given = try run(
+                slipway,
+                ["feedback", "give", "shop", "--rating", "positive", "--customer", "C1", "--product", products.first ?? "", "--gateway", gateway],
+                in: directory)
+            if given.status == 0 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(given.status == 0, "\(given.output)")
+        let feedbackID = String(given.output.split(separator: "\t").first ?? "")
+        var sent = (status: Int32(1), output: "")
+        for _ in 0..<50 {  // and the dataset from training-svc's
+            sent = try run(slipway, ["feedback", "to-training", feedbackID, "--dataset", demoDataset, "--gateway", gateway], in: directory)
+            if sent.status == 0 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(sent.status == 0, "\(sent.output)")
+        var feedbackRows = 0
+        for _ in 0..<50 where feedbackRows == 0 {
+            feedbackRows = (try await api.get("/api/datasets/\(demoDataset)/feedback/").json()["feedback_rows"] as? [Any])?.count ?? 0
+            if feedbackRows == 0 { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(feedbackRows == 1, "training-svc never saw the feedback sent to \(demoDataset)")
+
         // Auto-deploy: a run with deployment_config.enabled ends `deployed`, its version serving on the endpoint it named.
         let body = try await api.post(
             "/api/training-runs/",
             #"""
-            {"name": "b2b-retrieval", "dataset_id": "demo-b2b-300c-200p-9000t-s42", "feature_config_id": "b2b-default",
+            {"name": "b2b-retrieval", "dataset_id": "\#(demoDataset)", "feature_config_id": "b2b-default",
              "model_config_id": "two-tower-64", "training_params": {"epochs": 2},
              "deployment_config": {"enabled": true, "service_name": "auto-shop", "preset": "development"}}
             """#, expect: .created
@@ -276,6 +303,8 @@ struct UpCommandTests {
             try await Task.sleep(for: .milliseconds(200))
         }
         #expect(runView["status"] as? String == "deployed", "\(runView)")
+        let runStatistics = try await api.get("/api/training-runs/\(runID)/statistics/", expect: .ok).json()
+        #expect(runStatistics["feedback_rows"] as? Int == 1, "the run did not train on the feedback")
         #expect(runView["deployment_status"] as? String == "deployed")
         #expect((runView["deployed_endpoint_url"] as? String)?.hasSuffix("/auto-shop") == true, "\(runView)")
         let endpoint = try await api.get("/api/endpoints/auto-shop/").json()

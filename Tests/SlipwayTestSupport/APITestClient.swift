@@ -134,6 +134,13 @@ public struct APIResponse: Sendable {
     public var errorField: String? { (((try? jsonObject())?["error"] as? [String: Any])?["details"] as? [String: Any])?["field"] as? String }
     public var errorMessage: String? { ((try? jsonObject())?["error"] as? [String: Any])?["message"] as? String }
 
+    /// Records an issue unless this is an error answer with `status`, naming `field` (nil: any or none).
+    public func expectError(_ status: HTTPResponse.Status, field: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(self.status == status, "\(text)", sourceLocation: sourceLocation)
+        #expect(errorMessage != nil, "\(text)", sourceLocation: sourceLocation)
+        if let field { #expect(errorField == field, "\(text)", sourceLocation: sourceLocation) }
+    }
+
     private func jsonObject() throws -> [String: Any]? {
         try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
     }

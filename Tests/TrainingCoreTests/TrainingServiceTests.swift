@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import SlipwayContracts
 import SlipwayPlatform
 import SlipwayTestSupport
 import Testing
@@ -127,6 +128,48 @@ struct TrainingServiceTests {
             #expect(answer.text == document)
             #expect(answer.headers[.contentType] == "application/json; charset=utf-8")
             try await api.get("/api/training-runs/ins-1/schema").expectError(.notFound)
+        }
+    }
+
+    @Test("feedback metrics-svc sent to a dataset is written beside the next run's spec; deleted feedback leaves it")
+    func feedbackRowsReachTheTrainer() async throws {
+        let seen = FileManager.default.temporaryDirectory.appendingPathComponent("seen-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: seen) }
+        let trainer = #"mkdir -p "# + seen.path + #" && cp "$1" "# + seen.path + #"/spec.json && cp "$2/feedback.csv" "# + seen.path + "; exit 1"
+        try await withTraining(trainer: trainer) { training in
+            var metrics = EnvelopeBuilder(service: "metrics")
+            func sent(_ feedback: String, dataset: String, customer: String, product: String, at seconds: Double) throws -> EventEnvelope {
+                var event = FeedbackSentToTraining()
+                event.feedbackID = feedback
+                event.datasetID = dataset
+                event.endpointID = "ep-shop"
+                event.customerID = customer
+                event.productID = product
+                event.rating = .positive
+                event.submittedAt = .init(date: Date(timeIntervalSince1970: 1_800_000_000 + seconds))
+                return try metrics.envelope(event, aggregateType: "Feedback", aggregateID: feedback)
+            }
+            var deleted = FeedbackDeleted()
+            deleted.feedbackID = "fb-2"
+            try await training.service.project(
+                [
+                    try sent("fb-1", dataset: "ds", customer: "C1", product: "P9", at: 0),
+                    try sent("fb-2", dataset: "ds", customer: "C2", product: "P3", at: 1),
+                    try sent("fb-3", dataset: "elsewhere", customer: "C3", product: "P4", at: 2),
+                ], into: "dataset_feedback")
+            let listed = try await training.api.get("/api/datasets/ds/feedback", expect: .ok).json()
+            #expect((listed["feedback_rows"] as? [[String: Any]])?.compactMap { $0["feedback_id"] as? String } == ["fb-1", "fb-2"])
+            try await training.service.project(
+                [try metrics.envelope(deleted, aggregateType: "Feedback", aggregateID: "fb-2")], into: "dataset_feedback")
+            try await training.api.get("/api/datasets/nowhere/feedback").expectError(.notFound)
+
+            let id = try await training.createRun()
+            try await training.waitForRun(id, "failed") { $0["status"] as? String == "failed" }
+            let spec = try JSONSerialization.jsonObject(with: Data(contentsOf: seen.appendingPathComponent("spec.json"))) as? [String: Any]
+            let feedbackPath = (spec?["dataset"] as? [String: Any])?["feedback"] as? String
+            #expect(feedbackPath?.hasSuffix("/feedback.csv") == true, "\(String(describing: spec))")
+            let csv = try String(contentsOf: seen.appendingPathComponent("feedback.csv"), encoding: .utf8)
+            #expect(csv == "customer_id,product_id,timestamp\nC1,P9,2027-01-15T08:00:00.000Z\n")
         }
     }
 

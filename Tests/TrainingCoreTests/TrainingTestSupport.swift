@@ -62,15 +62,6 @@ func withTraining(trainer: String = "exit 1", runWorkers: Bool = true, _ body: @
     }
 }
 
-extension APIResponse {
-    /// Records an issue unless this is an error answer with `status`, naming `field` (nil: any or none).
-    func expectError(_ status: HTTPResponse.Status, field: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(self.status == status, "\(text)", sourceLocation: sourceLocation)
-        #expect(errorMessage != nil, "\(text)", sourceLocation: sourceLocation)
-        if let field { #expect(errorField == field, "\(text)", sourceLocation: sourceLocation) }
-    }
-}
-
 /// Whether the process lives (a zombie has exited; only its parent's reaping is left).
 func isAlive(_ pid: Int32) -> Bool {
     guard kill(pid, 0) == 0 else { return false }

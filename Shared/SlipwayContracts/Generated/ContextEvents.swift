@@ -492,7 +492,7 @@ public enum MetricsEvent: ContextEvent, Equatable {
     case feedbackFlagChanged(FeedbackFlagChanged)
     /// Emitted when a feedback item is deleted.
     case feedbackDeleted(FeedbackDeleted)
-    /// Emitted when a feedback item is exported as a training example.
+    /// Emitted when a feedback item is exported as a training example: from then on every training run on the dataset has the interaction (customer_id, product_id, at submitted_at) among its training rows, until the feedback is deleted. It carries the facts training-svc needs, so it never reads ours.
     case feedbackSentToTraining(FeedbackSentToTraining)
 
     public static let context = EventContext.metrics

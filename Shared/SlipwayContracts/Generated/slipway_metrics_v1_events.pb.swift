@@ -760,9 +760,20 @@ public nonisolated struct FeedbackRecorded: Sendable {
 
   public var submittedBy: String = String()
 
+  public var submittedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_submittedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_submittedAt = newValue}
+  }
+  /// Returns true if `submittedAt` has been explicitly set.
+  public var hasSubmittedAt: Bool {self._submittedAt != nil}
+  /// Clears the value of `submittedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearSubmittedAt() {self._submittedAt = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _submittedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 /// Emitted when a feedback item is flagged for review or unflagged.
@@ -797,7 +808,9 @@ public nonisolated struct FeedbackDeleted: Sendable {
   public init() {}
 }
 
-/// Emitted when a feedback item is exported as a training example.
+/// Emitted when a feedback item is exported as a training example: from then on every training run on
+/// the dataset has the interaction (customer_id, product_id, at submitted_at) among its training rows,
+/// until the feedback is deleted. It carries the facts training-svc needs, so it never reads ours.
 public nonisolated struct FeedbackSentToTraining: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -809,9 +822,28 @@ public nonisolated struct FeedbackSentToTraining: Sendable {
 
   public var sentBy: String = String()
 
+  public var endpointID: String = String()
+
+  public var customerID: String = String()
+
+  public var productID: String = String()
+
+  public var rating: FeedbackRating = .unspecified
+
+  public var submittedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_submittedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_submittedAt = newValue}
+  }
+  /// Returns true if `submittedAt` has been explicitly set.
+  public var hasSubmittedAt: Bool {self._submittedAt != nil}
+  /// Clears the value of `submittedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearSubmittedAt() {self._submittedAt = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _submittedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -1724,7 +1756,7 @@ nonisolated extension DriftDetected: SwiftProtobuf.Message, SwiftProtobuf._Messa
 
 nonisolated extension FeedbackRecorded: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FeedbackRecorded"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}feedback_id\0\u{3}endpoint_id\0\u{3}request_id\0\u{3}session_id\0\u{3}customer_id\0\u{1}rating\0\u{3}feedback_text\0\u{3}input_text\0\u{3}output_text\0\u{3}product_id\0\u{3}submitted_by\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}feedback_id\0\u{3}endpoint_id\0\u{3}request_id\0\u{3}session_id\0\u{3}customer_id\0\u{1}rating\0\u{3}feedback_text\0\u{3}input_text\0\u{3}output_text\0\u{3}product_id\0\u{3}submitted_by\0\u{3}submitted_at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1743,12 +1775,17 @@ nonisolated extension FeedbackRecorded: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 9: try { try decoder.decodeSingularStringField(value: &self.outputText) }()
       case 10: try { try decoder.decodeSingularStringField(value: &self.productID) }()
       case 11: try { try decoder.decodeSingularStringField(value: &self.submittedBy) }()
+      case 12: try { try decoder.decodeSingularMessageField(value: &self._submittedAt) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.feedbackID.isEmpty {
       try visitor.visitSingularStringField(value: self.feedbackID, fieldNumber: 1)
     }
@@ -1782,6 +1819,9 @@ nonisolated extension FeedbackRecorded: SwiftProtobuf.Message, SwiftProtobuf._Me
     if !self.submittedBy.isEmpty {
       try visitor.visitSingularStringField(value: self.submittedBy, fieldNumber: 11)
     }
+    try { if let v = self._submittedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1797,6 +1837,7 @@ nonisolated extension FeedbackRecorded: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.outputText != rhs.outputText {return false}
     if lhs.productID != rhs.productID {return false}
     if lhs.submittedBy != rhs.submittedBy {return false}
+    if lhs._submittedAt != rhs._submittedAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1879,7 +1920,7 @@ nonisolated extension FeedbackDeleted: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension FeedbackSentToTraining: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FeedbackSentToTraining"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}feedback_id\0\u{3}dataset_id\0\u{3}sent_by\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}feedback_id\0\u{3}dataset_id\0\u{3}sent_by\0\u{3}endpoint_id\0\u{3}customer_id\0\u{3}product_id\0\u{1}rating\0\u{3}submitted_at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1890,12 +1931,21 @@ nonisolated extension FeedbackSentToTraining: SwiftProtobuf.Message, SwiftProtob
       case 1: try { try decoder.decodeSingularStringField(value: &self.feedbackID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.datasetID) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.sentBy) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.endpointID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.customerID) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.productID) }()
+      case 7: try { try decoder.decodeSingularEnumField(value: &self.rating) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._submittedAt) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.feedbackID.isEmpty {
       try visitor.visitSingularStringField(value: self.feedbackID, fieldNumber: 1)
     }
@@ -1905,6 +1955,21 @@ nonisolated extension FeedbackSentToTraining: SwiftProtobuf.Message, SwiftProtob
     if !self.sentBy.isEmpty {
       try visitor.visitSingularStringField(value: self.sentBy, fieldNumber: 3)
     }
+    if !self.endpointID.isEmpty {
+      try visitor.visitSingularStringField(value: self.endpointID, fieldNumber: 4)
+    }
+    if !self.customerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.customerID, fieldNumber: 5)
+    }
+    if !self.productID.isEmpty {
+      try visitor.visitSingularStringField(value: self.productID, fieldNumber: 6)
+    }
+    if self.rating != .unspecified {
+      try visitor.visitSingularEnumField(value: self.rating, fieldNumber: 7)
+    }
+    try { if let v = self._submittedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1912,6 +1977,11 @@ nonisolated extension FeedbackSentToTraining: SwiftProtobuf.Message, SwiftProtob
     if lhs.feedbackID != rhs.feedbackID {return false}
     if lhs.datasetID != rhs.datasetID {return false}
     if lhs.sentBy != rhs.sentBy {return false}
+    if lhs.endpointID != rhs.endpointID {return false}
+    if lhs.customerID != rhs.customerID {return false}
+    if lhs.productID != rhs.productID {return false}
+    if lhs.rating != rhs.rating {return false}
+    if lhs._submittedAt != rhs._submittedAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
