@@ -72,6 +72,11 @@ public struct DeploymentJSON: ResponseEncodable, Sendable {
     /// Whether a rollback can return to it, and whether that would be instant (`EndpointState.rollbackPath`).
     public var rollbackAvailable: Bool
     public var rollbackInstant: Bool
+    /// A gradual rollout's policies: roll back at once when an alert fires; hold a step it cannot judge by its deadline.
+    public var rollbackOnAlert = false
+    public var holdWhenInconclusive = false
+    /// The step that holds (passed its deadline unjudged and waits for its figures or a person), while it does.
+    @Nullable public var heldStep: Int? = nil
     /// Only in the answer to a rollback that deploys the version again: `false`, and why.
     public var instant: Bool?
     public var message: String?

@@ -190,6 +190,10 @@ struct DeployQueries: Sendable {
                 deployment.revision = revision
             }
             if let state = states[deployment.endpoint], let folded = state.deployment(deployment.id) {
+                deployment.rollbackOnAlert = folded.requested.rollbackOnAlert
+                deployment.holdWhenInconclusive = folded.requested.holdWhenInconclusive
+                deployment.heldStep =
+                    folded.status == .rollingOut && folded.heldStepIndex == folded.stepIndex ? folded.heldStepIndex.map(Int.init) : nil
                 switch state.rollbackPath(to: folded) {
                 case .instant: (deployment.rollbackAvailable, deployment.rollbackInstant) = (true, true)
                 case .redeploy: (deployment.rollbackAvailable, deployment.rollbackInstant) = (true, false)

@@ -216,8 +216,8 @@ public struct DeployReadModel: Projection {
                     WHERE endpoint_name = \(e.endpointID) AND status IN ('requested', 'deploying', 'rolling_out', 'active')
                     """)
                 try await query("UPDATE endpoints SET active_deployment_id = NULL WHERE name = \(e.endpointID)")
-            case .rolloutStepPassed:
-                break  // progress the deployment and revision rows do not show
+            case .rolloutStepPassed, .rolloutStepHeld:
+                break  // progress the deployment and revision rows do not show (a held step is read from the endpoint's fold)
             }
             // Every endpoint event moves the endpoint's version (what serving-router compares) and updated_at.
             if recorded.aggregateType == EndpointDecider.aggregateType {

@@ -90,6 +90,10 @@ struct DeployRoutes: Sendable {
         var minRequests: Int64?
         var maxErrorRate: Double?
         var maxP99Ms: Double?
+        /// A gradual rollout rolls back at once when an alert fires on the endpoint.
+        var rollbackOnAlert: Bool?
+        /// `fail` (default) or `hold`: what a step still unjudgeable at its deadline does.
+        var onInconclusive: String?
         var force: Bool?
         var reason: String?
         var sourceRunId: String?
@@ -255,6 +259,16 @@ struct DeployRoutes: Sendable {
         try await queries.deployment(try context.parameters.require("id"))
     }
 
+    /// `on_inconclusive`: nil when absent, else whether a step holds.
+    static func holds(_ text: String?) throws -> Bool? {
+        switch text {
+        case nil: nil
+        case "fail": false
+        case "hold": true
+        default: throw APIError.invalid("on_inconclusive is fail or hold", field: "on_inconclusive")
+        }
+    }
+
     /// The new deployment's id.
     private func deploy(model: String, _ body: DeployBody, _ request: Request) async throws -> String {
         guard let number = body.version else { throw APIError.badRequest("missing field 'version'", field: "version") }
@@ -267,7 +281,7 @@ struct DeployRoutes: Sendable {
             version: version, strategy: body.strategy,
             rollout: .init(
                 steps: body.steps, stepSeconds: body.stepSeconds, minRequests: body.minRequests, maxErrorRate: body.maxErrorRate,
-                maxP99Ms: body.maxP99Ms),
+                maxP99Ms: body.maxP99Ms, rollbackOnAlert: body.rollbackOnAlert, holdWhenInconclusive: try Self.holds(body.onInconclusive)),
             force: body.force ?? false, reason: body.reason ?? "", sourceRunID: body.sourceRunId, requestedBy: "api")
         let outcome = try await execute(name, .deploy(deploy), request)
         return try DeployRoutes.requestedDeploymentID(outcome)

@@ -201,36 +201,46 @@ public final class DeploymentController: Service {
     func advanceRollouts() async throws {
         let rows = try await environment.postgres.query(
             """
-            SELECT d.id, d.endpoint_name, d.step_index, d.step_started_at, EXTRACT(EPOCH FROM now() - d.step_started_at)::float8, r.id, r.address
+            SELECT d.id, d.endpoint_name, d.step_index, d.step_started_at, EXTRACT(EPOCH FROM now() - d.step_started_at)::float8, r.id, r.address,
+                d.created_at
             FROM deployments d JOIN revisions r ON r.id = d.revision_id WHERE d.status = 'rolling_out'
             """, logger: logger)
-        var rolling: [(String, String, Int, Date, Double, String, String?)] = []
-        for try await row in rows.decode((String, String, Int, Date, Double, String, String?).self) { rolling.append(row) }
-        for (deploymentID, endpoint, stepIndex, stepStarted, elapsed, revisionID, address) in rolling {
+        var rolling: [(String, String, Int, Date, Double, String, String?, Date)] = []
+        for try await row in rows.decode((String, String, Int, Date, Double, String, String?, Date).self) { rolling.append(row) }
+        for (deploymentID, endpoint, stepIndex, stepStarted, elapsed, revisionID, address, requestedAt) in rolling {
             let state = try await environment.store.state(EndpointDecider.self, aggregateID: endpoint)
             guard let deployment = state.deployment(deploymentID), deployment.requested.steps.indices.contains(stepIndex) else { continue }
             let step = deployment.requested.steps[stepIndex]
-            guard elapsed >= Double(step.minDurationSeconds) else { continue }
+            let stepEnded = elapsed >= Double(step.minDurationSeconds)
+            // A rollout that rolls back on alerts asks on every tick, not only at the step's end.
+            guard stepEnded || deployment.requested.rollbackOnAlert else { continue }
+            let figures = await revisionFigures(revisionID: revisionID, endpoint: endpoint, since: stepStarted, alertsSince: requestedAt)
+            if deployment.requested.rollbackOnAlert, let alerts = figures?.alertsFiredSinceStart, alerts > 0 {
+                logger.warning("an alert fired during the rollout; rolling back", metadata: [LogKey.deploymentID: "\(deploymentID)"])
+                try await execute(
+                    endpoint,
+                    .alertFired(deploymentID: deploymentID, alerts: alerts, reason: "\(alerts) alert(s) fired on '\(endpoint)' during the rollout"))
+                continue
+            }
+            guard stepEnded else { continue }
             var healthy = false
             if let address, let url = URL(string: "\(address)/health") { healthy = await HTTPProbe.isOK(url, timeout: .seconds(1)) }
-            let figures = await revisionFigures(revisionID: revisionID, endpoint: endpoint, since: stepStarted)
-            let gateFailed = { (gate: RolloutGateKind, threshold: Double, observed: Double, reason: String) in
-                self.logger.warning(
-                    "rollout gate failed; rolling back", metadata: [LogKey.deploymentID: "\(deploymentID)", LogKey.reason: "\(reason)"])
-                let failure = EndpointDecider.GateFailure(
-                    deploymentID: deploymentID, stepIndex: Int32(stepIndex), gate: gate, threshold: threshold, observed: observed, reason: reason)
-                try await self.execute(endpoint, .failGate(failure))
-            }
             switch RolloutPlan.evaluate(step, RolloutPlan.Observation(healthy: healthy, figures: figures)) {
             case .pass(let observed):
                 try await execute(endpoint, .passStep(deploymentID: deploymentID, stepIndex: Int32(stepIndex), observed: observed))
             case .fail(let gate, let threshold, let observed, let reason):
-                try await gateFailed(gate, threshold, observed, reason)
+                logger.warning("rollout gate failed; rolling back", metadata: [LogKey.deploymentID: "\(deploymentID)", LogKey.reason: "\(reason)"])
+                let failure = EndpointDecider.GateFailure(
+                    deploymentID: deploymentID, stepIndex: Int32(stepIndex), gate: gate, threshold: threshold, observed: observed, reason: reason)
+                try await execute(endpoint, .failGate(failure))
             case .inconclusive(let gate, let reason):
                 // Wait for the step's requests (or figures), but not forever: past three times the step's duration
-                // (at least a minute more) a step that still cannot be judged fails instead of passing on nothing.
+                // (at least a minute more) a step that still cannot be judged fails instead of passing on nothing,
+                // or holds (keeps waiting, recorded once) when the rollout asked for that.
                 guard elapsed >= Self.inconclusiveDeadline(step) else { continue }
-                try await gateFailed(gate, 0, 0, "inconclusive after \(Int(elapsed)) s: \(reason)")
+                let failure = EndpointDecider.GateFailure(
+                    deploymentID: deploymentID, stepIndex: Int32(stepIndex), gate: gate, reason: "inconclusive after \(Int(elapsed)) s: \(reason)")
+                try await execute(endpoint, .stepUnjudged(failure))
             }
         }
     }
@@ -246,15 +256,17 @@ public final class DeploymentController: Service {
         var p95Ms: Double?
         var p99Ms: Double?
         var firingAlerts: Int
+        var alertsFiredSince: Int
     }
 
     /// metrics-svc's figures for the revision since the step began; nil when it cannot be asked (the metric gates
     /// are then inconclusive and wait).
-    func revisionFigures(revisionID: String, endpoint: String, since: Date) async -> RolloutPlan.Observation.Figures? {
+    func revisionFigures(revisionID: String, endpoint: String, since: Date, alertsSince: Date) async -> RolloutPlan.Observation.Figures? {
         do {
             var components = URLComponents(string: "\(environment.config.peerURL("metrics"))/internal/revisions/\(revisionID)/figures")
             components?.queryItems = [
                 URLQueryItem(name: "since", value: ISO8601.millisecondString(since)), URLQueryItem(name: "endpoint_id", value: endpoint),
+                URLQueryItem(name: "alerts_since", value: ISO8601.millisecondString(alertsSince)),
             ]
             guard let url = components?.url?.absoluteString else { return nil }
             let response = try await environment.httpClient.execute(HTTPClientRequest(url: url), timeout: .seconds(2))
@@ -262,7 +274,8 @@ public final class DeploymentController: Service {
             guard response.status == .ok else { return nil }
             let body = try PlatformJSON.decoder.decode(RevisionFigures.self, from: Data(bytes.readableBytesView))
             return .init(
-                requests: body.requests, errorRate: body.serverErrorRate, p95Ms: body.p95Ms, p99Ms: body.p99Ms, firingAlerts: body.firingAlerts)
+                requests: body.requests, errorRate: body.serverErrorRate, p95Ms: body.p95Ms, p99Ms: body.p99Ms, firingAlerts: body.firingAlerts,
+                alertsFiredSinceStart: body.alertsFiredSince)
         } catch {
             logger.debug("metrics-svc figures unavailable", metadata: [LogKey.error: "\(error)"])
             return nil

@@ -24,6 +24,10 @@ public enum EndpointDecider: Decider {
         case stopRevision(revisionID: String, reason: String)
         case passStep(deploymentID: String, stepIndex: Int32, observed: [String: Double])
         case failGate(GateFailure)
+        /// The step passed its deadline with too little to judge it: it holds, if the rollout asked to, else fails.
+        case stepUnjudged(GateFailure)
+        /// An alert fired on the endpoint during the rollout (metrics-svc's figures): rolled back if the rollout asked to.
+        case alertFired(deploymentID: String, alerts: Int, reason: String)
         case rollback(Rollback)
         /// A manual split: deployment reference (`vN` or a deployment id) → percent, summing to 100.
         case setTraffic(split: [String: Int32], actor: String)
@@ -109,14 +113,22 @@ public enum EndpointDecider: Decider {
         public var minRequests: Int64?
         public var maxErrorRate: Double?
         public var maxP99Ms: Double?
+        /// An alert firing on the endpoint during the rollout rolls it back at once (default false).
+        public var rollbackOnAlert: Bool?
+        /// A step still unjudgeable at its deadline holds instead of failing (default false: it fails).
+        public var holdWhenInconclusive: Bool?
 
-        public init(steps: [Int32]? = nil, stepSeconds: Int32? = nil, minRequests: Int64? = nil, maxErrorRate: Double? = nil, maxP99Ms: Double? = nil)
-        {
+        public init(
+            steps: [Int32]? = nil, stepSeconds: Int32? = nil, minRequests: Int64? = nil, maxErrorRate: Double? = nil, maxP99Ms: Double? = nil,
+            rollbackOnAlert: Bool? = nil, holdWhenInconclusive: Bool? = nil
+        ) {
             self.steps = steps
             self.stepSeconds = stepSeconds
             self.minRequests = minRequests
             self.maxErrorRate = maxErrorRate
             self.maxP99Ms = maxP99Ms
+            self.rollbackOnAlert = rollbackOnAlert
+            self.holdWhenInconclusive = holdWhenInconclusive
         }
     }
 
@@ -228,8 +240,8 @@ public enum EndpointDecider: Decider {
         case .deploy(let request):
             return try decideDeploy(request, state)
 
-        case .update, .startRevision, .revisionReady, .revisionFailed, .stopRevision, .passStep, .failGate, .rollback, .setTraffic, .undeploy,
-            .delete:
+        case .update, .startRevision, .revisionReady, .revisionFailed, .stopRevision, .passStep, .failGate, .stepUnjudged, .alertFired, .rollback,
+            .setTraffic, .undeploy, .delete:
             guard let endpoint = state.endpoint, !state.deleted else { throw endpointNotFound }
             return try decide(command, on: endpoint, state)
         }
@@ -349,6 +361,25 @@ public enum EndpointDecider: Decider {
             failed.observedValue = failure.observed
             failed.reason = failure.reason
             return [.rolloutGateFailed(failed)] + (try rollBack(Rollback(trigger: .gateFailed, reason: failure.reason, actor: serviceActor), state))
+
+        case .stepUnjudged(let failure):
+            guard let deployment = state.deployment(failure.deploymentID), deployment.status == .rollingOut,
+                deployment.stepIndex == failure.stepIndex
+            else { return [] }
+            guard deployment.requested.holdWhenInconclusive else { return try decide(.failGate(failure), on: endpoint, state) }
+            guard deployment.heldStepIndex != failure.stepIndex else { return [] }  // held once per step
+            var held = RolloutStepHeld()
+            held.endpointID = name
+            held.deploymentID = failure.deploymentID
+            held.stepIndex = failure.stepIndex
+            held.reason = failure.reason
+            return [.rolloutStepHeld(held)]
+
+        case .alertFired(let deploymentID, let alerts, let reason):
+            guard let deployment = state.deployment(deploymentID), deployment.status == .rollingOut, deployment.requested.rollbackOnAlert,
+                alerts > 0
+            else { return [] }
+            return try rollBack(Rollback(trigger: .alert, reason: reason, actor: serviceActor), state)
 
         case .rollback(let rollback):
             return try rollBack(rollback, state)
@@ -477,6 +508,13 @@ public enum EndpointDecider: Decider {
                 percents: rollout.steps ?? [10, 50, 100], stepSeconds: rollout.stepSeconds ?? 60,
                 minRequests: rollout.minRequests ?? RolloutPlan.defaultMinRequests,
                 maxErrorRate: rollout.maxErrorRate ?? RolloutPlan.defaultMaxErrorRate, maxP99Ms: rollout.maxP99Ms ?? RolloutPlan.defaultMaxP99Ms)
+            requested.rollbackOnAlert = rollout.rollbackOnAlert ?? false
+            requested.holdWhenInconclusive = rollout.holdWhenInconclusive ?? false
+        } else if request.rollout.rollbackOnAlert == true {
+            throw CommandRejected(
+                .invalid, field: "rollback_on_alert", "only a gradual rollout can roll back on an alert; an immediate deploy has no steps")
+        } else if request.rollout.holdWhenInconclusive == true {
+            throw CommandRejected(.invalid, field: "on_inconclusive", "only a gradual rollout has steps to hold")
         }
         var events: [DeployEvent] = []
         var state = state

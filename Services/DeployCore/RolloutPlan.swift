@@ -58,13 +58,18 @@ public enum RolloutPlan {
             public var p99Ms: Double?
             /// The endpoint's alert rules firing now.
             public var firingAlerts: Int
+            /// Alerts the endpoint fired since the rollout began.
+            public var alertsFiredSinceStart: Int
 
-            public init(requests: Int64, errorRate: Double, p95Ms: Double? = nil, p99Ms: Double?, firingAlerts: Int = 0) {
+            public init(
+                requests: Int64, errorRate: Double, p95Ms: Double? = nil, p99Ms: Double?, firingAlerts: Int = 0, alertsFiredSinceStart: Int = 0
+            ) {
                 self.requests = requests
                 self.errorRate = errorRate
                 self.p95Ms = p95Ms
                 self.p99Ms = p99Ms
                 self.firingAlerts = firingAlerts
+                self.alertsFiredSinceStart = alertsFiredSinceStart
             }
         }
 

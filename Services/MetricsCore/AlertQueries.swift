@@ -115,6 +115,14 @@ struct AlertQueries: Sendable {
         return (0, 0)
     }
 
+    /// Alerts the endpoint's rules fired at or after `since`, whatever their status now.
+    func fired(endpointID: String, since: Date) async throws -> Int {
+        let rows = try await client.query(
+            "SELECT count(*) FROM alerts WHERE endpoint_id = \(endpointID) AND fired_at >= \(since)", logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+
     func rule(_ id: String, history: Bool) async throws -> AlertJSON? {
         let rows = try await client.query(
             "SELECT \(unescaped: Self.ruleColumns) FROM alert_rules WHERE id = \(id) AND NOT deleted", logger: logger)

@@ -47,7 +47,7 @@ public struct ServedEndpointsProjection: Projection {
                     ON CONFLICT (deployment_id) DO NOTHING
                     """, logger: logger)
             case .endpointUpdated, .revisionStarted, .revisionReady, .revisionFailed, .revisionStopped, .trafficShifted,
-                .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed, .deploymentActivated, .deploymentFailed, .rolledBack,
+                .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed, .rolloutStepHeld, .deploymentActivated, .deploymentFailed, .rolledBack,
                 .undeployed, .apiKeyCreated, .apiKeyRevoked, .apiKeyUsed:
                 break  // figures are keyed by endpoint and deployment; their lifecycle is deploy-svc's to show
             }

@@ -133,10 +133,13 @@ struct ServingMetricsRoutes: Sendable {
         @Nullable var p99Ms: Double?
         /// The endpoint's alert rules firing now (active or acknowledged).
         let firingAlerts: Int
+        /// Alerts the endpoint's rules fired at or after `alerts_since` (whatever their status now).
+        let alertsFiredSince: Int
     }
 
     /// deploy-svc's rollout gates: one revision's figures since a step began (`?since=` ISO-8601, rounded down to
-    /// its minute: buckets are per minute) and the endpoint's firing alerts (`?endpoint_id=`).
+    /// its minute: buckets are per minute), the endpoint's firing alerts (`?endpoint_id=`) and the alerts it fired
+    /// since the rollout began (`?alerts_since=`, default `since`).
     @Sendable func revisionFigures(_ request: Request, context: SlipwayRequestContext) async throws -> RevisionFiguresJSON {
         let revisionID = try context.parameters.require("revision_id")
         let parameters = request.uri.queryParameters
@@ -147,11 +150,17 @@ struct ServingMetricsRoutes: Sendable {
         let instant = now()
         guard since <= instant else { throw APIError.badRequest("since must not be in the future", field: "since") }
         let summary = try await figures(.revision(revisionID), window: ServingWindow(since: since, now: instant)).summary
-        let (active, acknowledged) = try await AlertQueries(client: environment.postgres, logger: environment.logger).firing(endpointID: endpointID)
+        var alertsSince = since
+        if let text = parameters.nonEmpty("alerts_since") {
+            guard let date = ISO8601.date(text) else { throw APIError.badRequest("alerts_since must be an ISO-8601 instant", field: "alerts_since") }
+            alertsSince = date
+        }
+        let alerts = AlertQueries(client: environment.postgres, logger: environment.logger)
+        let (active, acknowledged) = try await alerts.firing(endpointID: endpointID)
         return RevisionFiguresJSON(
             revisionId: revisionID, since: since, requests: summary.requests.total, errorRate: summary.errorRate,
             serverErrorRate: summary.serverErrorRate, p95Ms: summary.latency?.p95Ms, p99Ms: summary.latency?.p99Ms,
-            firingAlerts: active + acknowledged)
+            firingAlerts: active + acknowledged, alertsFiredSince: try await alerts.fired(endpointID: endpointID, since: alertsSince))
     }
 
     var queries: MetricsQueries { MetricsQueries(client: environment.postgres, logger: environment.logger) }

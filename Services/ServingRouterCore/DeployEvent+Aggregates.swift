@@ -18,7 +18,7 @@ extension DeployEvent {
         case .apiKeyCreated, .apiKeyRevoked, .apiKeyUsed:
             true
         case .endpointCreated, .endpointUpdated, .endpointDeleted, .deploymentRequested, .revisionStarted, .revisionReady, .revisionFailed,
-            .revisionStopped, .trafficShifted, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed, .deploymentActivated,
+            .revisionStopped, .trafficShifted, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed, .rolloutStepHeld, .deploymentActivated,
             .deploymentFailed, .rolledBack, .undeployed:
             false
         }

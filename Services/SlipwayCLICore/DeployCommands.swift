@@ -21,6 +21,8 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(help: "Seconds per rollout step.") var stepSeconds: Int?
     @Option(help: "Requests a step needs before its error-rate and latency gates judge (default 20; 0: judge without traffic).")
     var minRequests: Int?
+    @Flag(help: "Roll the rollout back at once when an alert fires on the endpoint.") var rollbackOnAlert = false
+    @Option(help: "What a step still unjudgeable at its deadline does: fail (default) or hold.") var onInconclusive: String?
     @Flag(help: "Deploy even if the version is not blessed or already serving.") var force = false
     @Option(help: "Why (kept in the history).") var reason: String?
     @Flag(help: "Return once the deployment is accepted instead of waiting for its outcome.") var noWait = false
@@ -40,6 +42,8 @@ struct DeployCommand: AsyncParsableCommand {
         }
         if let stepSeconds { body["step_seconds"] = stepSeconds }
         if let minRequests { body["min_requests"] = minRequests }
+        if rollbackOnAlert { body["rollback_on_alert"] = true }
+        if let onInconclusive { body["on_inconclusive"] = onInconclusive }
         let deployment = try await client.expect(.POST, "/api/models/\(model)/deployments", body)
         let id = deployment["id"] as? String ?? ""
         let name = deployment["endpoint"] as? String ?? ""
@@ -61,7 +65,8 @@ func waitForOutcome(_ client: APIClient, endpoint: String, deployment id: String
             throw ValidationErrorMessage("deployment \(id) vanished")
         }
         let status = deployment["status"] as? String ?? ""
-        let line = "  \(status) \(trafficLine(view))"
+        let held = (deployment["held_step"] as? Int).map { " (step \($0 + 1) holds: too little to judge it; roll back or wait)" } ?? ""
+        let line = "  \(status) \(trafficLine(view))\(held)"
         if line != last { say(line); last = line }
         switch status {
         case "active": return "v\(deployment["version"] ?? "") serves \(view["url"] ?? endpoint)"

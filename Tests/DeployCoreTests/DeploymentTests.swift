@@ -80,7 +80,8 @@ struct DeploymentTests {
         (deployment(view, id)?["revision"] as? [String: Any])?["status"] as? String
     }
 
-    func withDeployService(_ test: @Sendable (Fixture) async throws -> Void) async throws {
+    /// `metrics`: metrics-svc's base URL (default: an address that answers nothing).
+    func withDeployService(metrics: String = "http://127.0.0.1:9", _ test: @Sendable (Fixture) async throws -> Void) async throws {
         let bin = TestInfrastructure.shared.binDirectory
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-deploy-tests-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: work) }
@@ -97,7 +98,7 @@ struct DeploymentTests {
         let reader = ConfigReader(
             arguments: [
                 "deploy-svc", "--model-server", "\(bin)/model-server", "--serving-root", servingRoot.path,
-                "--stop-revisions-on-exit", "true", "--peer", "metrics=http://127.0.0.1:9",
+                "--stop-revisions-on-exit", "true", "--peer", "metrics=\(metrics)",
                 "--rollback-window-seconds", "600",
             ], environment: [:])
         let definition = try DeployService.definition(reader: reader)
@@ -251,6 +252,80 @@ struct DeploymentTests {
         }
     }
 
+    @Test("rollouts judged by a real metrics-svc: no traffic waits, errors roll back, an alert rolls back at once")
+    func gatesOnRealMetrics() async throws {
+        let infrastructure = TestInfrastructure.shared
+        let work = URL(fileURLWithPath: infrastructure.workDirectory).appendingPathComponent("gates-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let broker = try await infrastructure.ownBroker(in: work)
+        defer { withExtendedLifetime(broker.process) {} }
+        let port = try freeTCPPort()
+        let metricsProcess = try Launched(
+            infrastructure.executable("metrics-svc"),
+            [
+                "--host", "127.0.0.1", "--port", "\(port)", "--database-url", "\(try await infrastructure.freshDatabase("gates_metrics"))",
+                "--kafka-brokers", broker.address, "--log-level", "error",
+            ], log: work.appendingPathComponent("metrics.log"))
+        defer { withExtendedLifetime(metricsProcess) {} }
+        let metrics = APITestClient(baseURL: "http://127.0.0.1:\(port)")
+        try await metricsProcess.waitUntil("metrics-svc ready") { (try? await metrics.get("/readyz").status) == .ok }
+        /// What serving-router would log for `count` requests to a revision of `shop`.
+        @Sendable func serve(_ revision: String, status: Int, count: Int) async throws {
+            let logs = (0..<count).map { _ in RequestLogs.log(endpoint: "shop", revision: revision, status: status, latencyMicros: 2_000, at: Date())
+            }
+            try await RequestLogs.publish(logs, brokers: broker.address)
+        }
+
+        try await withDeployService(metrics: "http://127.0.0.1:\(port)") { f in
+            var (status, body) = try await f.call(.post, "/api/models/\(Self.model)/deployments", #"{"version": 1, "endpoint": "shop"}"#)
+            #expect(status == .accepted, "\(body)")
+            try await f.waitFor("shop", "v1 serving") { Self.traffic($0) == [1: 100] }
+
+            // v2 at 10 %: without requests its error-rate gate cannot judge, so the step waits and never passes.
+            (status, body) = try await f.call(
+                .post, "/api/models/\(Self.model)/deployments",
+                #"{"version": 2, "endpoint": "shop", "steps": [10, 100], "step_seconds": 0, "min_requests": 20}"#)
+            #expect(status == .accepted, "\(body)")
+            try await f.waitFor("shop", "v2 at 10 %") { Self.traffic($0) == [1: 90, 2: 10] }
+            try await Task.sleep(for: .seconds(2))
+            var view = try await f.waitFor("shop", "v2 still at its first step") {
+                Self.deployment($0, "shop-2")?["status"] as? String == "rolling_out"
+            }
+            #expect(Self.deployment(view, "shop-2")?["step_index"] as? Int == 0)
+            #expect(try await f.events("shop").allSatisfy { if case .rolloutStepPassed = $0 { false } else { true } }, "a step passed on nothing")
+
+            // Its requests fail: metrics-svc counts them, the gate fails and the rollout rolls back.
+            try await serve("shop-2-r1", status: 500, count: 30)
+            view = try await f.waitFor("shop", timeout: .seconds(30), "v2 rolled back by its error-rate gate") {
+                Self.deployment($0, "shop-2")?["status"] as? String == "rolled_back"
+            }
+            #expect(Self.traffic(view) == [1: 100])
+            guard case .rolledBack(let gated)? = try await f.events("shop").last else { Issue.record("no RolledBack"); return }
+            #expect(gated.trigger == .gateFailed && gated.reason.contains("error rate"), "\(gated)")
+
+            // Again, rolling back on alerts; a rule on the endpoint's error rate fires on those failures once the
+            // rollout has begun, and the rollout rolls back at once (its gates would wait for 1,000 requests).
+            (status, body) = try await f.call(
+                .post, "/api/models/\(Self.model)/deployments",
+                #"{"version": 2, "endpoint": "shop", "steps": [10, 100], "step_seconds": 0, "min_requests": 1000, "rollback_on_alert": true, "on_inconclusive": "hold"}"#
+            )
+            #expect(status == .accepted, "\(body)")
+            view = try await f.waitFor("shop", "v2 at 10 % again") { Self.deployment($0, "shop-3")?["status"] as? String == "rolling_out" }
+            #expect(Self.deployment(view, "shop-3")?["rollback_on_alert"] as? Bool == true)
+            #expect(Self.deployment(view, "shop-3")?["hold_when_inconclusive"] as? Bool == true)
+            try await metrics.post(
+                "/api/v1/monitoring/alerts",
+                #"{"endpoint_id": "shop", "alert_type": "error_rate", "threshold": 0.5, "for_seconds": 0, "min_samples": 10, "window_seconds": 120}"#,
+                expect: .created)
+            view = try await f.waitFor("shop", timeout: .seconds(40), "v2 rolled back on the alert") {
+                Self.deployment($0, "shop-3")?["status"] as? String == "rolled_back"
+            }
+            #expect(Self.traffic(view) == [1: 100])
+            guard case .rolledBack(let alerted)? = try await f.events("shop").last else { Issue.record("no RolledBack"); return }
+            #expect(alerted.trigger == .alert && alerted.fromDeploymentID == "shop-3", "\(alerted)")
+        }
+    }
+
     @Test("bad deploys are refused naming the field, and write nothing")
     func badInput() async throws {
         try await withDeployService { f in
@@ -268,6 +343,10 @@ struct DeploymentTests {
             try await refused(#"{"version": 1, "endpoint": "shop", "memory": "a lot"}"#, .unprocessableContent, field: "memory")
             try await refused(#"{"endpoint": "shop"}"#, .badRequest, field: "version")
             try await refused(#"{"version": "one"}"#, .badRequest, field: "version")
+            try await refused(#"{"version": 1, "endpoint": "shop", "rollback_on_alert": true}"#, .unprocessableContent, field: "rollback_on_alert")
+            try await refused(
+                #"{"version": 1, "endpoint": "shop", "steps": [100], "on_inconclusive": "wait"}"#, .unprocessableContent, field: "on_inconclusive")
+            try await refused(#"{"version": 1, "endpoint": "shop", "rollback_on_alert": "yes"}"#, .badRequest, field: "rollback_on_alert")
             var (status, _) = try await f.call(.get, "/api/endpoints/shop")
             #expect(status == .notFound, "a refused deploy must not leave its endpoint behind")
             #expect(try await f.events("shop").isEmpty, "a refused deploy writes no event")

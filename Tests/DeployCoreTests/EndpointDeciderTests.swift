@@ -212,6 +212,47 @@ struct EndpointDeciderTests {
         #expect(state.activeDeploymentID == "shop-1")
     }
 
+    /// v1 serving, v2 rolling out at 10 % with these policies.
+    static func rollingOut(rollbackOnAlert: Bool = false, hold: Bool = false) -> [D.Command] {
+        let rollout = D.RolloutParameters(steps: [10, 50, 100], stepSeconds: 0, rollbackOnAlert: rollbackOnAlert, holdWhenInconclusive: hold)
+        let deploy = D.Command.deploy(D.DeployRequest(endpoint: endpoint(), version: version(2), strategy: "gradual", rollout: rollout))
+        return deployed(1, as: 1) + [deploy, start(2), ready(2)]
+    }
+
+    @Test("an alert during a rollout rolls it back (trigger alert) when the rollout asks for it, and changes nothing otherwise")
+    func alertDuringRollout() throws {
+        let alert = D.Command.alertFired(deploymentID: "shop-2", alerts: 1, reason: "1 alert(s) fired")
+        let events = try decide(D.self, given: try history(Self.rollingOut(rollbackOnAlert: true)), when: alert)
+        #expect(types(events) == [TrafficShifted.protoMessageName, RolledBack.protoMessageName])
+        guard case .rolledBack(let rolledBack) = events.last else { return }
+        #expect(rolledBack.trigger == .alert && rolledBack.fromDeploymentID == "shop-2" && rolledBack.toDeploymentID == "shop-1")
+        #expect(try decide(D.self, given: try history(Self.rollingOut()), when: alert).isEmpty, "the rollout did not ask for it")
+        let done = try history(Self.rollingOut(rollbackOnAlert: true)) + events
+        #expect(try decide(D.self, given: done, when: alert).isEmpty, "a rollout already rolled back")
+        expectRejection(
+            D.self, given: try history(Self.deployed(1, as: 1)),
+            when: .deploy(D.DeployRequest(endpoint: Self.endpoint(), version: Self.version(2), rollout: .init(rollbackOnAlert: true))),
+            kind: .invalid, field: "rollback_on_alert")
+    }
+
+    @Test("a step unjudged at its deadline holds once when the rollout asks for it, and fails the rollout otherwise")
+    func unjudgedStep() throws {
+        let unjudged = D.Command.stepUnjudged(D.GateFailure(deploymentID: "shop-2", stepIndex: 0, gate: .errorRate, reason: "inconclusive"))
+        let holding = try history(Self.rollingOut(hold: true))
+        let held = try decide(D.self, given: holding, when: unjudged)
+        #expect(types(held) == [RolloutStepHeld.protoMessageName])
+        #expect(D.fold(holding + held).deployment("shop-2")?.heldStepIndex == 0)
+        #expect(try decide(D.self, given: holding + held, when: unjudged).isEmpty, "held once per step")
+        // Figures that come later still pass it; the next step can hold again.
+        let passed = try decide(D.self, given: holding + held, when: .passStep(deploymentID: "shop-2", stepIndex: 0, observed: [:]))
+        let next = D.Command.stepUnjudged(D.GateFailure(deploymentID: "shop-2", stepIndex: 1, gate: .errorRate, reason: "inconclusive"))
+        #expect(types(try decide(D.self, given: holding + held + passed, when: next)) == [RolloutStepHeld.protoMessageName])
+        #expect(try decide(D.self, given: holding + held + passed, when: unjudged).isEmpty, "a stale step's verdict")
+
+        let failing = try decide(D.self, given: try history(Self.rollingOut()), when: unjudged)
+        #expect(types(failing) == [RolloutGateFailed.protoMessageName, TrafficShifted.protoMessageName, RolledBack.protoMessageName])
+    }
+
     @Test("a revision that fails to start fails its deployment and leaves the traffic alone")
     func startFailure() throws {
         let given = try history(Self.deployed(1, as: 1) + [Self.deploy(2), Self.start(2)])

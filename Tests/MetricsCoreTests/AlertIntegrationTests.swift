@@ -24,13 +24,13 @@ struct AlertIntegrationTests {
         let clock = Clock()
         // 50 slow requests half a minute before t0; later, 200 fast ones.
         let slow = (0..<50).map { _ in
-            ServingRollupIntegrationTests.log(endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 200_000, at: Self.t0 - 30)
+            RequestLogs.log(endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 200_000, at: Self.t0 - 30)
         }
         let fast = (0..<200).map { _ in
-            ServingRollupIntegrationTests.log(endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 10_000, at: Self.t0 + 350)
+            RequestLogs.log(endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 10_000, at: Self.t0 + 350)
         }
         try await withTestService(MetricsService.definition(now: { clock.now }), runWorkers: false) { service in
-            try await ServingRollupIntegrationTests.publish(slow, topic: topic)
+            try await RequestLogs.publish(slow, topic: topic)
             try await ServingRollupIntegrationTests.ingest(service, topic: topic, group: "g1") { _ in try await service.total(endpoint) == 50 }
             let evaluator = AlertEvaluator(environment: service.environment, now: { clock.now })
 
@@ -74,7 +74,7 @@ struct AlertIntegrationTests {
             #expect((acknowledged["current"] as? [String: Any])?["acknowledge_note"] as? String == "on it")
             try await service.api.post("/api/v1/monitoring/alerts/\(id)/acknowledge", expect: .conflict)
 
-            try await ServingRollupIntegrationTests.publish(fast, topic: topic)
+            try await RequestLogs.publish(fast, topic: topic)
             try await ServingRollupIntegrationTests.ingest(service, topic: topic, group: "g1") { _ in try await service.total(endpoint) == 250 }
             clock.set(400)
             try await evaluator.evaluateAll(at: clock.now)

@@ -34,7 +34,7 @@ struct DriftIntegrationTests {
         var random = Generator(state: seed)
         let cities = ["lyon", "porto", "graz", "turku", "split"]
         return (0..<count).map { index in
-            var log = ServingRollupIntegrationTests.log(
+            var log = RequestLogs.log(
                 endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 1000,
                 at: from.addingTimeInterval(seconds * Double(index) / Double(count)),
                 customer: "C\(index)")
@@ -64,7 +64,7 @@ struct DriftIntegrationTests {
         }
         let published = logs
         try await withTestService(MetricsService.definition(now: { Self.now })) { service in
-            try await ServingRollupIntegrationTests.publish(published, topic: topic)
+            try await RequestLogs.publish(published, topic: topic)
             try await ServingRollupIntegrationTests.ingest(service, topic: topic, group: "g") { ingestor in ingestor.messagesSeen >= published.count }
 
             let same = try await service.api.get("/api/v1/monitoring/drift/\(prefix)-same", expect: .ok).json()

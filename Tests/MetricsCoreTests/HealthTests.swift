@@ -48,11 +48,11 @@ struct HealthTests {
         let endpoint = "ep-\(UUID().uuidString.prefix(8).lowercased())"
         let t0 = AlertIntegrationTests.t0
         let logs = (0..<100).map { index in
-            ServingRollupIntegrationTests.log(
+            RequestLogs.log(
                 endpoint: endpoint, revision: "r1", status: index % 10 == 0 ? 503 : 200, latencyMicros: 5_000, at: t0 - 30)
         }
         try await withTestService(MetricsService.definition(now: { t0 }), runWorkers: false) { service in
-            try await ServingRollupIntegrationTests.publish(logs, topic: topic)
+            try await RequestLogs.publish(logs, topic: topic)
             try await ServingRollupIntegrationTests.ingest(service, topic: topic, group: "g") { _ in try await service.total(endpoint) == 100 }
             let healthy = try await service.api.get("/api/v1/monitoring/health/\(endpoint)?latency_objective_ms=50", expect: .ok).json()
             #expect(healthy["score"] as? Int == 60, "10 % 5xx costs 40: \(healthy)")

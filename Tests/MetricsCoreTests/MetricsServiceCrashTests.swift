@@ -32,10 +32,10 @@ struct MetricsServiceCrashTests {
                 logger: TestInfrastructure.logger)
             let messages = try range.map { index in
                 let status = index % 100 == 0 ? 503 : index % 20 == 1 ? 400 : 200
-                let log = ServingRollupIntegrationTests.log(
+                let log = RequestLogs.log(
                     endpoint: endpoint, revision: "r1", status: status, latencyMicros: Int64(1_000 + index % 5_000),
                     at: now.addingTimeInterval(-Double(index % 120)), customer: "C\(index % 500)")
-                let envelope = try ServingRollupIntegrationTests.envelope(log, endpoint: endpoint)
+                let envelope = try RequestLogs.envelope(log, endpoint: endpoint)
                 return KafkaOutgoingMessage(topic: EventContext.serving.topic, key: Array(log.requestID.utf8), value: try envelope.serializedBytes())
             }
             _ = try await producer.send(messages)

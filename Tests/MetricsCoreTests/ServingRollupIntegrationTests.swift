@@ -25,13 +25,13 @@ struct ServingRollupIntegrationTests {
         for index in 0..<3000 {
             let status = index % 10 == 9 ? 503 : index % 25 == 24 ? 400 : 200
             logs.append(
-                Self.log(
+                RequestLogs.log(
                     endpoint: endpoint, revision: index % 4 == 0 ? "canary" : "stable", status: status, latencyMicros: Int64(index + 1) * 1000,
                     at: Self.now.addingTimeInterval(-Double(index % 3000)), customer: "C\(index % 700)"))
         }
         let published = logs
         try await withTestService(MetricsService.definition(now: { Self.now })) { service in
-            try await Self.publish(published, topic: topic)
+            try await RequestLogs.publish(published, topic: topic)
             try await Self.ingest(service, topic: topic, group: "g1") { _ in try await service.total(endpoint) == 3000 }
 
             for path in [
@@ -90,13 +90,14 @@ struct ServingRollupIntegrationTests {
         let topic = TestInfrastructure.shared.uniqueTopic("serving")
         let endpoint = "ep-\(UUID().uuidString.prefix(8).lowercased())"
         let logs = (0..<5000).map { index in
-            Self.log(endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 1000, at: Self.now.addingTimeInterval(-Double(index % 600)))
+            RequestLogs.log(
+                endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 1000, at: Self.now.addingTimeInterval(-Double(index % 600)))
         }
         try await withTestService(MetricsService.definition(now: { Self.now })) { service in
-            try await Self.publish(Array(logs[..<2500]), topic: topic)
+            try await RequestLogs.publish(Array(logs[..<2500]), topic: topic)
             // Stopped as soon as anything is in: the rest of the first half waits for the next ingestor.
             try await Self.ingest(service, topic: topic, group: "first") { _ in try await service.total(endpoint) > 0 }
-            try await Self.publish(Array(logs[2500...]), topic: topic)
+            try await RequestLogs.publish(Array(logs[2500...]), topic: topic)
             try await Self.ingest(service, topic: topic, group: "first") { _ in try await service.total(endpoint) == 5000 }
             // Everything again, from the beginning of the topic: all of it seen, none of it counted.
             try await Self.ingest(service, topic: topic, group: "replay") { ingestor in ingestor.messagesSeen >= 5000 }
@@ -118,9 +119,11 @@ struct ServingRollupIntegrationTests {
         dropped.reason = "buffer_full"
         let report = dropped
         try await withTestService(MetricsService.definition(now: { Self.now })) { service in
-            var envelopes = [try Self.envelope(Self.log(endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 900, at: Self.now))]
-            envelopes.append(try Self.envelope(report, endpoint: endpoint))
-            try await Self.publish(envelopes: envelopes, topic: topic)
+            var envelopes = [
+                try RequestLogs.envelope(RequestLogs.log(endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 900, at: Self.now))
+            ]
+            envelopes.append(try RequestLogs.envelope(report, endpoint: endpoint))
+            try await RequestLogs.publish(envelopes: envelopes, topic: topic)
             try await Self.ingest(service, topic: topic, group: "g") { _ in try await service.storedOffsets(topic) == 2 }
             let figures = try await service.api.get("/api/v1/monitoring/metrics/realtime/\(endpoint)?minutes=1", expect: .ok).json()
             let summary = try #require(figures["summary"] as? [String: Any])
@@ -174,56 +177,6 @@ struct ServingRollupIntegrationTests {
     }
 
     // MARK: - Helpers
-
-    static func log(endpoint: String, revision: String, status: Int, latencyMicros: Int64, at date: Date, customer: String = "C1")
-        -> PredictionRequestLogged
-    {
-        var log = PredictionRequestLogged()
-        log.requestID = UUID().uuidString.lowercased()
-        log.endpointID = endpoint
-        log.endpointName = endpoint
-        log.deploymentID = "dep-\(endpoint)"
-        log.revisionID = revision
-        log.apiKeyID = "key-1"
-        log.modelVersionID = "model/\(revision)"
-        log.versionNumber = revision == "canary" ? 2 : 1
-        log.api = .recommend
-        log.statusCode = Int32(status)
-        log.latencyUs = latencyMicros
-        log.upstreamLatencyUs = status == 400 ? 0 : latencyMicros - 100
-        log.receivedAt = Google_Protobuf_Timestamp(date: date)
-        log.customerID = customer
-        log.topK = 10
-        log.instanceCount = 1
-        return log
-    }
-
-    static func envelope(_ message: some SwiftProtobuf.Message, endpoint: String? = nil) throws -> EventEnvelope {
-        var envelope = EventEnvelope()
-        envelope.eventID = UUID().uuidString.lowercased()
-        envelope.aggregateType = "Endpoint"
-        envelope.aggregateID = endpoint ?? (message as? PredictionRequestLogged)?.endpointID ?? ""
-        envelope.sourceService = "serving-router"
-        envelope.occurredAt = Google_Protobuf_Timestamp(date: now)
-        envelope.schemaVersion = 1
-        try envelope.setPayload(message)
-        return envelope
-    }
-
-    static func publish(_ logs: [PredictionRequestLogged], topic: String) async throws {
-        try await publish(envelopes: logs.map { try envelope($0) }, topic: topic)
-    }
-
-    static func publish(envelopes: [EventEnvelope], topic: String) async throws {
-        let producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(bootstrapServers: TestInfrastructure.shared.kafkaBrokers, clientId: "metrics-test"),
-            logger: TestInfrastructure.logger)
-        let messages = try envelopes.map {
-            KafkaOutgoingMessage(topic: topic, key: Array($0.aggregateID.utf8), value: try $0.serializedBytes())
-        }
-        _ = try await producer.send(messages)
-        await producer.shutdown()
-    }
 
     /// Runs an ingestor of `topic` in consumer group `group` until `condition` holds, then cancels it (as a crash
     /// would: a transaction in flight is rolled back, offsets not yet committed to Kafka are lost).

@@ -46,7 +46,7 @@ struct WebhookDeliveryTests {
         let secret = "a-receiver-secret-\(UUID().uuidString.prefix(6))"
         let receiver = Receiver()
         let slow = (0..<30).map { _ in
-            ServingRollupIntegrationTests.log(
+            RequestLogs.log(
                 endpoint: endpoint, revision: "r1", status: 503, latencyMicros: 5_000, at: AlertIntegrationTests.t0 - 20)
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -54,7 +54,7 @@ struct WebhookDeliveryTests {
             defer { group.cancelAll() }
             try await eventually(timeout: .seconds(10), "the receiver listens") { receiver.port.withLock { $0 } != nil }
             try await withTestService(MetricsService.definition(now: { clock.now }), runWorkers: false) { service in
-                try await ServingRollupIntegrationTests.publish(slow, topic: topic)
+                try await RequestLogs.publish(slow, topic: topic)
                 try await ServingRollupIntegrationTests.ingest(service, topic: topic, group: "g") { _ in try await service.total(endpoint) == 30 }
                 let created = try await service.api.post(
                     "/api/v1/monitoring/alerts",

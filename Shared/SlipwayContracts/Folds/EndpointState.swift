@@ -15,6 +15,8 @@ public struct EndpointState: Sendable {
         public var revisionID: String?
         /// Index of the rollout step in progress (gradual), -1 before the first.
         public var stepIndex: Int32 = -1
+        /// The step (index) that passed its deadline unjudged and holds, if the current one does.
+        public var heldStepIndex: Int32?
 
         public init(requested: DeploymentRequested) { self.requested = requested }
 
@@ -111,8 +113,10 @@ public struct EndpointState: Sendable {
             if e.reason == .manualSplit { settleSplit(e.traffic) }
         case .rolloutStepStarted(let e):
             updateDeployment(e.deploymentID) {
-                $0.status = .rollingOut; $0.stepIndex = e.stepIndex
+                $0.status = .rollingOut; $0.stepIndex = e.stepIndex; $0.heldStepIndex = nil
             }
+        case .rolloutStepHeld(let e):
+            updateDeployment(e.deploymentID) { $0.heldStepIndex = e.stepIndex }
         case .deploymentActivated(let e):
             if let previous = activeDeploymentID, previous != e.deploymentID { updateDeployment(previous) { $0.status = .inactive } }
             updateDeployment(e.deploymentID) { $0.status = .active }
@@ -207,7 +211,7 @@ public struct ApiKeyState: Sendable, Equatable {
         case .apiKeyUsed: break  // usage is the read model's (last used, counts), not a rule's
         case .endpointCreated, .endpointUpdated, .endpointDeleted, .deploymentRequested, .revisionStarted, .revisionReady,
             .revisionFailed, .revisionStopped, .trafficShifted, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed,
-            .deploymentActivated, .deploymentFailed, .rolledBack, .undeployed:
+            .rolloutStepHeld, .deploymentActivated, .deploymentFailed, .rolledBack, .undeployed:
             break  // events of the Endpoint aggregate, never in a key's stream
         }
     }

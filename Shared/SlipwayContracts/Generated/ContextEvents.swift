@@ -308,6 +308,8 @@ public enum DeployEvent: ContextEvent, Equatable {
     case rolloutStepPassed(RolloutStepPassed)
     /// Emitted when a gate fails; followed by RolledBack (or DeploymentFailed).
     case rolloutGateFailed(RolloutGateFailed)
+    /// Emitted once per step when a rollout that holds rather than fails (`hold_when_inconclusive`) passes a step's deadline without enough to judge it: the step keeps waiting for its figures, at the traffic it has, until they pass or fail it or someone rolls it back.
+    case rolloutStepHeld(RolloutStepHeld)
     /// Emitted when the deployment's revision takes 100% of traffic: it is the endpoint's active deployment; the previous one becomes INACTIVE.
     case deploymentActivated(DeploymentActivated)
     /// Emitted when a deployment cannot complete (revision failed, gate failed without rollback target, target error). Traffic stays on the previous revision.
@@ -337,6 +339,7 @@ public enum DeployEvent: ContextEvent, Equatable {
         RolloutStepStarted.self,
         RolloutStepPassed.self,
         RolloutGateFailed.self,
+        RolloutStepHeld.self,
         DeploymentActivated.self,
         DeploymentFailed.self,
         RolledBack.self,
@@ -360,6 +363,7 @@ public enum DeployEvent: ContextEvent, Equatable {
         case .rolloutStepStarted(let message): message
         case .rolloutStepPassed(let message): message
         case .rolloutGateFailed(let message): message
+        case .rolloutStepHeld(let message): message
         case .deploymentActivated(let message): message
         case .deploymentFailed(let message): message
         case .rolledBack(let message): message
@@ -384,6 +388,7 @@ public enum DeployEvent: ContextEvent, Equatable {
         case let message as RolloutStepStarted: self = .rolloutStepStarted(message)
         case let message as RolloutStepPassed: self = .rolloutStepPassed(message)
         case let message as RolloutGateFailed: self = .rolloutGateFailed(message)
+        case let message as RolloutStepHeld: self = .rolloutStepHeld(message)
         case let message as DeploymentActivated: self = .deploymentActivated(message)
         case let message as DeploymentFailed: self = .deploymentFailed(message)
         case let message as RolledBack: self = .rolledBack(message)
@@ -409,6 +414,7 @@ public enum DeployEvent: ContextEvent, Equatable {
         case RolloutStepStarted.protoMessageName: .rolloutStepStarted(try RolloutStepStarted(serializedBytes: payload))
         case RolloutStepPassed.protoMessageName: .rolloutStepPassed(try RolloutStepPassed(serializedBytes: payload))
         case RolloutGateFailed.protoMessageName: .rolloutGateFailed(try RolloutGateFailed(serializedBytes: payload))
+        case RolloutStepHeld.protoMessageName: .rolloutStepHeld(try RolloutStepHeld(serializedBytes: payload))
         case DeploymentActivated.protoMessageName: .deploymentActivated(try DeploymentActivated(serializedBytes: payload))
         case DeploymentFailed.protoMessageName: .deploymentFailed(try DeploymentFailed(serializedBytes: payload))
         case RolledBack.protoMessageName: .rolledBack(try RolledBack(serializedBytes: payload))

@@ -471,51 +471,113 @@ public nonisolated struct EndpointDeleted: Sendable {
 /// A rollback to a deployment whose revision no longer runs starts that version again: it sets
 /// `rollback_to_deployment_id`, and when this deployment activates, RolledBack follows its
 /// DeploymentActivated.
-public nonisolated struct DeploymentRequested: Sendable {
+public nonisolated struct DeploymentRequested: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var deploymentID: String = String()
+  public var deploymentID: String {
+    get {_storage._deploymentID}
+    set {_uniqueStorage()._deploymentID = newValue}
+  }
 
-  public var endpointID: String = String()
+  public var endpointID: String {
+    get {_storage._endpointID}
+    set {_uniqueStorage()._endpointID = newValue}
+  }
 
-  public var endpointName: String = String()
+  public var endpointName: String {
+    get {_storage._endpointName}
+    set {_uniqueStorage()._endpointName = newValue}
+  }
 
-  public var registeredModelID: String = String()
+  public var registeredModelID: String {
+    get {_storage._registeredModelID}
+    set {_uniqueStorage()._registeredModelID = newValue}
+  }
 
-  public var modelVersionID: String = String()
+  public var modelVersionID: String {
+    get {_storage._modelVersionID}
+    set {_uniqueStorage()._modelVersionID = newValue}
+  }
 
-  public var versionNumber: Int32 = 0
+  public var versionNumber: Int32 {
+    get {_storage._versionNumber}
+    set {_uniqueStorage()._versionNumber = newValue}
+  }
 
-  public var artifactUri: String = String()
+  public var artifactUri: String {
+    get {_storage._artifactUri}
+    set {_uniqueStorage()._artifactUri = newValue}
+  }
 
-  public var strategy: DeployStrategy = .unspecified
+  public var strategy: DeployStrategy {
+    get {_storage._strategy}
+    set {_uniqueStorage()._strategy = newValue}
+  }
 
   /// GRADUAL only
-  public var steps: [RolloutStep] = []
+  public var steps: [RolloutStep] {
+    get {_storage._steps}
+    set {_uniqueStorage()._steps = newValue}
+  }
 
-  public var force: Bool = false
+  public var force: Bool {
+    get {_storage._force}
+    set {_uniqueStorage()._force = newValue}
+  }
 
-  public var requestedBy: String = String()
+  public var requestedBy: String {
+    get {_storage._requestedBy}
+    set {_uniqueStorage()._requestedBy = newValue}
+  }
 
-  public var reason: String = String()
+  public var reason: String {
+    get {_storage._reason}
+    set {_uniqueStorage()._reason = newValue}
+  }
 
   /// set for auto-deploy from a training run
-  public var sourceRunID: String = String()
+  public var sourceRunID: String {
+    get {_storage._sourceRunID}
+    set {_uniqueStorage()._sourceRunID = newValue}
+  }
 
   /// per endpoint, 1..N (history)
-  public var deploymentNumber: Int32 = 0
+  public var deploymentNumber: Int32 {
+    get {_storage._deploymentNumber}
+    set {_uniqueStorage()._deploymentNumber = newValue}
+  }
 
   /// version metrics snapshot (recall@k, ...)
-  public var metrics: Dictionary<String,Double> = [:]
+  public var metrics: Dictionary<String,Double> {
+    get {_storage._metrics}
+    set {_uniqueStorage()._metrics = newValue}
+  }
 
   /// set when this deployment is a (manual) rollback: the deployment returned to
-  public var rollbackToDeploymentID: String = String()
+  public var rollbackToDeploymentID: String {
+    get {_storage._rollbackToDeploymentID}
+    set {_uniqueStorage()._rollbackToDeploymentID = newValue}
+  }
+
+  /// GRADUAL: an alert on the endpoint that fires during the rollout rolls it back at once
+  public var rollbackOnAlert: Bool {
+    get {_storage._rollbackOnAlert}
+    set {_uniqueStorage()._rollbackOnAlert = newValue}
+  }
+
+  /// GRADUAL: a step still unjudgeable at its deadline holds (waits) instead of failing
+  public var holdWhenInconclusive: Bool {
+    get {_storage._holdWhenInconclusive}
+    set {_uniqueStorage()._holdWhenInconclusive = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Emitted when a revision (one model-server process/pod serving one version) is being started.
@@ -702,6 +764,27 @@ public nonisolated struct RolloutGateFailed: Sendable {
   public var threshold: Double = 0
 
   public var observedValue: Double = 0
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Emitted once per step when a rollout that holds rather than fails (`hold_when_inconclusive`) passes a step's
+/// deadline without enough to judge it: the step keeps waiting for its figures, at the traffic it has, until
+/// they pass or fail it or someone rolls it back.
+public nonisolated struct RolloutStepHeld: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var endpointID: String = String()
+
+  public var deploymentID: String = String()
+
+  public var stepIndex: Int32 = 0
 
   public var reason: String = String()
 
@@ -1201,104 +1284,184 @@ nonisolated extension EndpointDeleted: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension DeploymentRequested: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DeploymentRequested"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}deployment_id\0\u{3}endpoint_id\0\u{3}endpoint_name\0\u{3}registered_model_id\0\u{3}model_version_id\0\u{3}version_number\0\u{3}artifact_uri\0\u{1}strategy\0\u{1}steps\0\u{1}force\0\u{3}requested_by\0\u{1}reason\0\u{3}source_run_id\0\u{3}deployment_number\0\u{1}metrics\0\u{3}rollback_to_deployment_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}deployment_id\0\u{3}endpoint_id\0\u{3}endpoint_name\0\u{3}registered_model_id\0\u{3}model_version_id\0\u{3}version_number\0\u{3}artifact_uri\0\u{1}strategy\0\u{1}steps\0\u{1}force\0\u{3}requested_by\0\u{1}reason\0\u{3}source_run_id\0\u{3}deployment_number\0\u{1}metrics\0\u{3}rollback_to_deployment_id\0\u{3}rollback_on_alert\0\u{3}hold_when_inconclusive\0")
+
+  fileprivate class _StorageClass {
+    var _deploymentID: String = String()
+    var _endpointID: String = String()
+    var _endpointName: String = String()
+    var _registeredModelID: String = String()
+    var _modelVersionID: String = String()
+    var _versionNumber: Int32 = 0
+    var _artifactUri: String = String()
+    var _strategy: DeployStrategy = .unspecified
+    var _steps: [RolloutStep] = []
+    var _force: Bool = false
+    var _requestedBy: String = String()
+    var _reason: String = String()
+    var _sourceRunID: String = String()
+    var _deploymentNumber: Int32 = 0
+    var _metrics: Dictionary<String,Double> = [:]
+    var _rollbackToDeploymentID: String = String()
+    var _rollbackOnAlert: Bool = false
+    var _holdWhenInconclusive: Bool = false
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _deploymentID = source._deploymentID
+      _endpointID = source._endpointID
+      _endpointName = source._endpointName
+      _registeredModelID = source._registeredModelID
+      _modelVersionID = source._modelVersionID
+      _versionNumber = source._versionNumber
+      _artifactUri = source._artifactUri
+      _strategy = source._strategy
+      _steps = source._steps
+      _force = source._force
+      _requestedBy = source._requestedBy
+      _reason = source._reason
+      _sourceRunID = source._sourceRunID
+      _deploymentNumber = source._deploymentNumber
+      _metrics = source._metrics
+      _rollbackToDeploymentID = source._rollbackToDeploymentID
+      _rollbackOnAlert = source._rollbackOnAlert
+      _holdWhenInconclusive = source._holdWhenInconclusive
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.deploymentID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.endpointID) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.endpointName) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.registeredModelID) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.modelVersionID) }()
-      case 6: try { try decoder.decodeSingularInt32Field(value: &self.versionNumber) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.artifactUri) }()
-      case 8: try { try decoder.decodeSingularEnumField(value: &self.strategy) }()
-      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.steps) }()
-      case 10: try { try decoder.decodeSingularBoolField(value: &self.force) }()
-      case 11: try { try decoder.decodeSingularStringField(value: &self.requestedBy) }()
-      case 12: try { try decoder.decodeSingularStringField(value: &self.reason) }()
-      case 13: try { try decoder.decodeSingularStringField(value: &self.sourceRunID) }()
-      case 14: try { try decoder.decodeSingularInt32Field(value: &self.deploymentNumber) }()
-      case 15: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: &self.metrics) }()
-      case 16: try { try decoder.decodeSingularStringField(value: &self.rollbackToDeploymentID) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._deploymentID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._endpointID) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._endpointName) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._registeredModelID) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._modelVersionID) }()
+        case 6: try { try decoder.decodeSingularInt32Field(value: &_storage._versionNumber) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._artifactUri) }()
+        case 8: try { try decoder.decodeSingularEnumField(value: &_storage._strategy) }()
+        case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._steps) }()
+        case 10: try { try decoder.decodeSingularBoolField(value: &_storage._force) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._requestedBy) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._reason) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._sourceRunID) }()
+        case 14: try { try decoder.decodeSingularInt32Field(value: &_storage._deploymentNumber) }()
+        case 15: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: &_storage._metrics) }()
+        case 16: try { try decoder.decodeSingularStringField(value: &_storage._rollbackToDeploymentID) }()
+        case 17: try { try decoder.decodeSingularBoolField(value: &_storage._rollbackOnAlert) }()
+        case 18: try { try decoder.decodeSingularBoolField(value: &_storage._holdWhenInconclusive) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.deploymentID.isEmpty {
-      try visitor.visitSingularStringField(value: self.deploymentID, fieldNumber: 1)
-    }
-    if !self.endpointID.isEmpty {
-      try visitor.visitSingularStringField(value: self.endpointID, fieldNumber: 2)
-    }
-    if !self.endpointName.isEmpty {
-      try visitor.visitSingularStringField(value: self.endpointName, fieldNumber: 3)
-    }
-    if !self.registeredModelID.isEmpty {
-      try visitor.visitSingularStringField(value: self.registeredModelID, fieldNumber: 4)
-    }
-    if !self.modelVersionID.isEmpty {
-      try visitor.visitSingularStringField(value: self.modelVersionID, fieldNumber: 5)
-    }
-    if self.versionNumber != 0 {
-      try visitor.visitSingularInt32Field(value: self.versionNumber, fieldNumber: 6)
-    }
-    if !self.artifactUri.isEmpty {
-      try visitor.visitSingularStringField(value: self.artifactUri, fieldNumber: 7)
-    }
-    if self.strategy != .unspecified {
-      try visitor.visitSingularEnumField(value: self.strategy, fieldNumber: 8)
-    }
-    if !self.steps.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.steps, fieldNumber: 9)
-    }
-    if self.force != false {
-      try visitor.visitSingularBoolField(value: self.force, fieldNumber: 10)
-    }
-    if !self.requestedBy.isEmpty {
-      try visitor.visitSingularStringField(value: self.requestedBy, fieldNumber: 11)
-    }
-    if !self.reason.isEmpty {
-      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 12)
-    }
-    if !self.sourceRunID.isEmpty {
-      try visitor.visitSingularStringField(value: self.sourceRunID, fieldNumber: 13)
-    }
-    if self.deploymentNumber != 0 {
-      try visitor.visitSingularInt32Field(value: self.deploymentNumber, fieldNumber: 14)
-    }
-    if !self.metrics.isEmpty {
-      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: self.metrics, fieldNumber: 15)
-    }
-    if !self.rollbackToDeploymentID.isEmpty {
-      try visitor.visitSingularStringField(value: self.rollbackToDeploymentID, fieldNumber: 16)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if !_storage._deploymentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._deploymentID, fieldNumber: 1)
+      }
+      if !_storage._endpointID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._endpointID, fieldNumber: 2)
+      }
+      if !_storage._endpointName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._endpointName, fieldNumber: 3)
+      }
+      if !_storage._registeredModelID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._registeredModelID, fieldNumber: 4)
+      }
+      if !_storage._modelVersionID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._modelVersionID, fieldNumber: 5)
+      }
+      if _storage._versionNumber != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._versionNumber, fieldNumber: 6)
+      }
+      if !_storage._artifactUri.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._artifactUri, fieldNumber: 7)
+      }
+      if _storage._strategy != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._strategy, fieldNumber: 8)
+      }
+      if !_storage._steps.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._steps, fieldNumber: 9)
+      }
+      if _storage._force != false {
+        try visitor.visitSingularBoolField(value: _storage._force, fieldNumber: 10)
+      }
+      if !_storage._requestedBy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._requestedBy, fieldNumber: 11)
+      }
+      if !_storage._reason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._reason, fieldNumber: 12)
+      }
+      if !_storage._sourceRunID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sourceRunID, fieldNumber: 13)
+      }
+      if _storage._deploymentNumber != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._deploymentNumber, fieldNumber: 14)
+      }
+      if !_storage._metrics.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: _storage._metrics, fieldNumber: 15)
+      }
+      if !_storage._rollbackToDeploymentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._rollbackToDeploymentID, fieldNumber: 16)
+      }
+      if _storage._rollbackOnAlert != false {
+        try visitor.visitSingularBoolField(value: _storage._rollbackOnAlert, fieldNumber: 17)
+      }
+      if _storage._holdWhenInconclusive != false {
+        try visitor.visitSingularBoolField(value: _storage._holdWhenInconclusive, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: DeploymentRequested, rhs: DeploymentRequested) -> Bool {
-    if lhs.deploymentID != rhs.deploymentID {return false}
-    if lhs.endpointID != rhs.endpointID {return false}
-    if lhs.endpointName != rhs.endpointName {return false}
-    if lhs.registeredModelID != rhs.registeredModelID {return false}
-    if lhs.modelVersionID != rhs.modelVersionID {return false}
-    if lhs.versionNumber != rhs.versionNumber {return false}
-    if lhs.artifactUri != rhs.artifactUri {return false}
-    if lhs.strategy != rhs.strategy {return false}
-    if lhs.steps != rhs.steps {return false}
-    if lhs.force != rhs.force {return false}
-    if lhs.requestedBy != rhs.requestedBy {return false}
-    if lhs.reason != rhs.reason {return false}
-    if lhs.sourceRunID != rhs.sourceRunID {return false}
-    if lhs.deploymentNumber != rhs.deploymentNumber {return false}
-    if lhs.metrics != rhs.metrics {return false}
-    if lhs.rollbackToDeploymentID != rhs.rollbackToDeploymentID {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._deploymentID != rhs_storage._deploymentID {return false}
+        if _storage._endpointID != rhs_storage._endpointID {return false}
+        if _storage._endpointName != rhs_storage._endpointName {return false}
+        if _storage._registeredModelID != rhs_storage._registeredModelID {return false}
+        if _storage._modelVersionID != rhs_storage._modelVersionID {return false}
+        if _storage._versionNumber != rhs_storage._versionNumber {return false}
+        if _storage._artifactUri != rhs_storage._artifactUri {return false}
+        if _storage._strategy != rhs_storage._strategy {return false}
+        if _storage._steps != rhs_storage._steps {return false}
+        if _storage._force != rhs_storage._force {return false}
+        if _storage._requestedBy != rhs_storage._requestedBy {return false}
+        if _storage._reason != rhs_storage._reason {return false}
+        if _storage._sourceRunID != rhs_storage._sourceRunID {return false}
+        if _storage._deploymentNumber != rhs_storage._deploymentNumber {return false}
+        if _storage._metrics != rhs_storage._metrics {return false}
+        if _storage._rollbackToDeploymentID != rhs_storage._rollbackToDeploymentID {return false}
+        if _storage._rollbackOnAlert != rhs_storage._rollbackOnAlert {return false}
+        if _storage._holdWhenInconclusive != rhs_storage._holdWhenInconclusive {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1722,6 +1885,51 @@ nonisolated extension RolloutGateFailed: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.gate != rhs.gate {return false}
     if lhs.threshold != rhs.threshold {return false}
     if lhs.observedValue != rhs.observedValue {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension RolloutStepHeld: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RolloutStepHeld"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}endpoint_id\0\u{3}deployment_id\0\u{3}step_index\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.endpointID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.deploymentID) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.stepIndex) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.endpointID.isEmpty {
+      try visitor.visitSingularStringField(value: self.endpointID, fieldNumber: 1)
+    }
+    if !self.deploymentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.deploymentID, fieldNumber: 2)
+    }
+    if self.stepIndex != 0 {
+      try visitor.visitSingularInt32Field(value: self.stepIndex, fieldNumber: 3)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: RolloutStepHeld, rhs: RolloutStepHeld) -> Bool {
+    if lhs.endpointID != rhs.endpointID {return false}
+    if lhs.deploymentID != rhs.deploymentID {return false}
+    if lhs.stepIndex != rhs.stepIndex {return false}
     if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
