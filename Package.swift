@@ -64,11 +64,11 @@ var targets: [Target] = [
     // which would make the debug build's end-to-end tests (real training runs) take minutes.
     .target(name: "SlipwayModelBundle", path: "Shared/SlipwayModelBundle", swiftSettings: alwaysOptimized),
     // The recommender ML library (towers, training loop, evaluation, bundle export): what slipway-trainer runs.
-    .target(name: "RecommenderKit", dependencies: ["SlipwayModelBundle"], path: "Shared/RecommenderKit", swiftSettings: alwaysOptimized),
+    .target(name: "RecommenderKit", dependencies: ["SlipwayModelBundle", "SlipwayStatistics"], path: "Shared/RecommenderKit", swiftSettings: alwaysOptimized),
     .executableTarget(name: "slipway-trainer", dependencies: ["RecommenderKit", "SlipwayModelBundle", argumentParser], path: "Services/SlipwayTrainer"),
     .executableTarget(name: "bundle-bench", dependencies: ["SlipwayModelBundle"], path: "Services/BundleBench"),
     .testTarget(name: "SlipwayModelBundleTests", dependencies: ["SlipwayModelBundle"], path: "Tests/SlipwayModelBundleTests"),
-    .testTarget(name: "RecommenderKitTests", dependencies: ["RecommenderKit", "SlipwayModelBundle"], path: "Tests/RecommenderKitTests"),
+    .testTarget(name: "RecommenderKitTests", dependencies: ["RecommenderKit", "SlipwayModelBundle", "SlipwayStatistics"], path: "Tests/RecommenderKitTests"),
 
     // model-server: HTTP/1.1 straight on SwiftNIO (requests scored on the event loop that read them).
     .target(name: "ModelServerCore",

@@ -35,26 +35,54 @@ public struct DriftReport: Sendable {
         return report
     }
 
-    /// Identifiers drift by nature (new customers arrive every day): comparing them would always alarm.
-    static func isIdentifier(_ feature: String) -> Bool { feature == "customer_id" || feature.hasSuffix("_id") }
-
+    /// A past serving window against a recent one: baselines built from the window's sampled values.
     public init(baseline baselineValues: FeatureColumns, comparison comparisonValues: FeatureColumns, thresholds: DriftThresholds = .default) {
-        baselineRows = baselineValues.rows
+        self.init(
+            baselineRows: baselineValues.rows, features: baselineValues.features, comparison: comparisonValues, thresholds: thresholds
+        ) { feature in
+            let numeric = baselineValues.numeric[feature] ?? []
+            let categorical = baselineValues.categorical[feature] ?? []
+            return numeric.count >= categorical.count && !numeric.isEmpty
+                ? .numeric(NumericBaseline(values: numeric)) : .categorical(CategoricalBaseline(values: categorical))
+        }
+    }
+
+    /// A version's training data (the baselines its trainer stored) against the requests since `comparisonStart`.
+    public init(
+        training: TrainingBaseline, comparison comparisonValues: FeatureColumns, comparisonStart: Date = .distantPast,
+        thresholds: DriftThresholds = .default
+    ) {
+        let features = Set(training.numeric.keys).union(training.categorical.keys)
+        self.init(baselineRows: training.rows, features: features, comparison: comparisonValues, thresholds: thresholds) { feature in
+            training.numeric[feature].map(Baseline.numeric) ?? .categorical(training.categorical[feature] ?? CategoricalBaseline(values: []))
+        }
+        self.comparisonStart = comparisonStart
+    }
+
+    enum Baseline {
+        case numeric(NumericBaseline)
+        case categorical(CategoricalBaseline)
+    }
+
+    /// Every feature of either side but identifiers, judged as its baseline is kind; a feature only the comparison
+    /// has gets an empty categorical baseline: insufficient data.
+    private init(
+        baselineRows: Int, features: Set<String>, comparison comparisonValues: FeatureColumns, thresholds: DriftThresholds,
+        baseline: (String) -> Baseline
+    ) {
+        self.baselineRows = baselineRows
         comparisonRows = comparisonValues.rows
         var results: [FeatureDriftResult] = []
-        for feature in baselineValues.features.union(comparisonValues.features).sorted() where !Self.isIdentifier(feature) {
-            let numericBaseline = baselineValues.numeric[feature] ?? []
-            let categoricalBaseline = baselineValues.categorical[feature] ?? []
-            if numericBaseline.count >= categoricalBaseline.count, !numericBaseline.isEmpty {
+        for feature in features.union(comparisonValues.features).sorted() where !DriftAnalyzer.isIdentifier(feature) {
+            switch baseline(feature) {
+            case .numeric(let numeric):
                 results.append(
                     DriftAnalyzer.analyze(
-                        numeric: NumericBaseline(values: numericBaseline), comparison: comparisonValues.numeric[feature] ?? [], feature: feature,
-                        thresholds: thresholds))
-            } else {
-                // A feature only the comparison has is a categorical one with an empty baseline: insufficient data.
+                        numeric: numeric, comparison: comparisonValues.numeric[feature] ?? [], feature: feature, thresholds: thresholds))
+            case .categorical(let categorical):
                 results.append(
                     DriftAnalyzer.analyze(
-                        categorical: CategoricalBaseline(values: categoricalBaseline),
+                        categorical: categorical,
                         comparison: (comparisonValues.categorical[feature] ?? []) + (comparisonValues.numeric[feature] ?? []).map { "\($0)" },
                         feature: feature, thresholds: thresholds))
             }

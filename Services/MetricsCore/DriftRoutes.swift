@@ -4,8 +4,9 @@ import SlipwayPlatform
 import SlipwayStatistics
 
 /// Drift of an endpoint's request features: the spec's `GET /api/v1/monitoring/drift/{endpoint_id}`. The baseline
-/// is a past serving window (the `baseline_days` before the comparison window), read from the feature samples
-/// metrics-svc keeps per endpoint-minute.
+/// is a past serving window (the `baseline_days` before the comparison window, from the feature samples metrics-svc
+/// keeps per endpoint-minute), or the serving version's training data (`baseline=training`, from the baseline its
+/// trainer stored beside the bundle).
 struct DriftRoutes: Sendable {
     let environment: ServiceEnvironment
     let now: @Sendable () -> Date
@@ -24,10 +25,22 @@ struct DriftRoutes: Sendable {
         let rows: Int
     }
 
+    /// What the requests were compared with: a past serving window, or a version's training rows.
+    struct BaselineJSON: Encodable, Sendable {
+        /// `serving` or `training`.
+        let kind: String
+        @Nullable var start: Date?
+        @Nullable var end: Date?
+        /// Sampled request instances (serving), or training rows (training).
+        let rows: Int
+        @Nullable var modelVersionId: String?
+        @Nullable var versionNumber: Int?
+    }
+
     struct DriftJSON: ResponseEncodable, Sendable {
         let endpointId: String
         @Nullable var endpointName: String?
-        let baseline: PeriodJSON
+        let baseline: BaselineJSON
         let comparison: PeriodJSON
         /// `ok`, or `insufficient_data` when no feature had enough rows on both sides for a verdict.
         let status: String
@@ -38,24 +51,93 @@ struct DriftRoutes: Sendable {
         let features: [FeatureDriftResult]
     }
 
-    /// `?baseline_days=` (1–30, default 7) `&comparison_hours=` (1–168, default 24).
+    /// `?baseline=serving` (default) with `&baseline_days=` (1–30, default 7), or `?baseline=training` with an optional
+    /// `&model_version_id=` (default: the version that answered most of the comparison window); `&comparison_hours=`
+    /// (1–168, default 24).
     @Sendable func drift(_ request: Request, context: SlipwayRequestContext) async throws -> DriftJSON {
         let parameters = request.uri.queryParameters
+        let kind = parameters.nonEmpty("baseline") ?? "serving"
+        guard kind == "serving" || kind == "training" else { throw APIError.badRequest("baseline is serving or training", field: "baseline") }
+        if kind == "training", parameters.nonEmpty("baseline_days") != nil {
+            throw APIError.badRequest(
+                "baseline_days is the serving baseline's; a training baseline is the version's training rows", field: "baseline_days")
+        }
+        if kind == "serving", parameters.nonEmpty("model_version_id") != nil {
+            throw APIError.badRequest("model_version_id picks a training baseline; add baseline=training", field: "model_version_id")
+        }
         let baselineDays = try parameters.integer("baseline_days", default: 7, in: 1...30)
         let comparisonHours = try parameters.integer("comparison_hours", default: 24, in: 1...168)
         let queries = MetricsQueries(client: environment.postgres, logger: environment.logger)
         let endpoint = try await queries.requireEndpoint(try context.parameters.require("endpoint_id"), field: "endpoint_id")
         let end = now()
-        let report = try await DriftReport.measure(
-            endpointID: endpoint.id, baselineDays: baselineDays, comparisonHours: comparisonHours, end: end, client: environment.postgres,
-            logger: environment.logger)
+        let report: DriftReport
+        let baseline: BaselineJSON
+        if kind == "training" {
+            let comparisonStart = end.addingTimeInterval(-Double(comparisonHours) * 3600)
+            let version = try await trainedVersion(parameters.nonEmpty("model_version_id"), endpointID: endpoint.id, since: comparisonStart)
+            let comparison = try await ServingRollupStore.samples(
+                endpointID: endpoint.id, from: comparisonStart, to: end.addingTimeInterval(1), maxRows: DriftReport.maxRows,
+                client: environment.postgres, logger: environment.logger)
+            report = DriftReport(training: version.baseline, comparison: comparison, comparisonStart: comparisonStart)
+            baseline = BaselineJSON(kind: kind, rows: version.baseline.rows, modelVersionId: version.id, versionNumber: version.number)
+        } else {
+            report = try await DriftReport.measure(
+                endpointID: endpoint.id, baselineDays: baselineDays, comparisonHours: comparisonHours, end: end, client: environment.postgres,
+                logger: environment.logger)
+            baseline = BaselineJSON(kind: kind, start: report.baselineStart, end: report.comparisonStart, rows: report.baselineRows)
+        }
         let summary = report.summary
         return DriftJSON(
-            endpointId: endpoint.id, endpointName: endpoint.name,
-            baseline: PeriodJSON(start: report.baselineStart, end: report.comparisonStart, rows: report.baselineRows),
+            endpointId: endpoint.id, endpointName: endpoint.name, baseline: baseline,
             comparison: PeriodJSON(start: report.comparisonStart, end: end, rows: report.comparisonRows), status: summary.status.rawValue,
             driftDetected: summary.driftDetected, driftScore: summary.driftScore, severity: summary.severity.rawValue,
             affectedFeatures: summary.affectedFeatures, features: summary.results)
+    }
+
+    /// The version whose training data is the baseline, with that baseline: the one named, else the one that answered most
+    /// of the endpoint's requests since `since`. Its bundle must be a local directory holding a baseline.
+    func trainedVersion(_ named: String?, endpointID: String, since: Date) async throws -> (id: String, number: Int, baseline: TrainingBaseline) {
+        var versionID = named
+        if versionID == nil {
+            let rows = try await environment.postgres.query(
+                """
+                SELECT model_version_id FROM serving_rollups
+                WHERE endpoint_id = \(endpointID) AND granularity_s = 60 AND bucket_start >= \(since) AND model_version_id <> ''
+                GROUP BY model_version_id ORDER BY sum(requests) DESC, model_version_id LIMIT 1
+                """, logger: environment.logger)
+            for try await id in rows.decode(String.self) { versionID = id }
+        }
+        guard let versionID else {
+            throw APIError.conflict("no requests in the comparison window say which version serves; pass model_version_id")
+        }
+        let rows = try await environment.postgres.query(
+            """
+            SELECT artifact_uri, version_number FROM served_deployments WHERE model_version_id = \(versionID) AND artifact_uri <> ''
+            ORDER BY requested_at DESC LIMIT 1
+            """, logger: environment.logger)
+        var found: (uri: String, number: Int)?
+        for try await (uri, number) in rows.decode((String, Int).self) { found = (uri, number) }
+        guard let found else {
+            throw APIError.notFound("no deployment of model version '\(versionID)' is known here (model_version_id)")
+        }
+        let directory: URL
+        if found.uri.hasPrefix("/") {
+            directory = URL(fileURLWithPath: found.uri)
+        } else if found.uri.hasPrefix("file://"), let url = URL(string: found.uri) {
+            directory = url
+        } else {
+            throw APIError.conflict("v\(found.number)'s bundle is at \(found.uri); metrics-svc reads training baselines from local bundles only")
+        }
+        let baseline: TrainingBaseline?
+        do { baseline = try TrainingBaseline.load(bundle: directory) } catch {
+            throw APIError.conflict("v\(found.number)'s training baseline in \(directory.path) cannot be read: \(error)")
+        }
+        guard let baseline else {
+            throw APIError.conflict(
+                "v\(found.number)'s bundle has no training baseline (\(TrainingBaseline.fileName)): it was trained before Slipway kept one, or elsewhere"
+            )
+        }
+        return (versionID, found.number, baseline)
     }
 
     struct ReportJSON: Encodable, Sendable {

@@ -23,7 +23,14 @@ public struct ServedEndpointsProjection: Projection {
                     CREATE TABLE served_deployments (deployment_id text PRIMARY KEY, endpoint_id text NOT NULL, model_version_id text NOT NULL,
                         version_number integer NOT NULL, requested_at timestamptz NOT NULL)
                     """,
-                ])
+                ]),
+            // Where each version's bundle is: drift against its training data reads the baseline stored beside it.
+            Migration(
+                2, "deployed artifacts",
+                [
+                    "ALTER TABLE served_deployments ADD COLUMN artifact_uri text NOT NULL DEFAULT ''",
+                    "CREATE INDEX served_deployments_by_version ON served_deployments (model_version_id, requested_at DESC)",
+                ]),
         ]
     }
 
@@ -42,8 +49,8 @@ public struct ServedEndpointsProjection: Projection {
             case .deploymentRequested(let e):
                 try await connection.query(
                     """
-                    INSERT INTO served_deployments (deployment_id, endpoint_id, model_version_id, version_number, requested_at)
-                    VALUES (\(e.deploymentID), \(e.endpointID), \(e.modelVersionID), \(e.versionNumber), \(recorded.occurredAt))
+                    INSERT INTO served_deployments (deployment_id, endpoint_id, model_version_id, version_number, requested_at, artifact_uri)
+                    VALUES (\(e.deploymentID), \(e.endpointID), \(e.modelVersionID), \(e.versionNumber), \(recorded.occurredAt), \(e.artifactUri))
                     ON CONFLICT (deployment_id) DO NOTHING
                     """, logger: logger)
             case .endpointUpdated, .revisionStarted, .revisionReady, .revisionFailed, .revisionStopped, .trafficShifted,

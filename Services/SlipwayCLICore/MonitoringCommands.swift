@@ -94,23 +94,31 @@ struct AlertsCommand: AsyncParsableCommand {
 /// `slipway drift ENDPOINT`: drift of the endpoint's request features against the week before.
 struct DriftCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "drift", abstract: "Drift of an endpoint's request features: the last hours against the days before.")
+        commandName: "drift",
+        abstract: "Drift of an endpoint's request features: the last hours against the days before, or against the serving version's training data.")
 
     @Argument(help: "Endpoint name or id.") var endpoint: String
-    @Option(help: "Days of baseline before the comparison window (1–30).") var baselineDays = 7
+    @Option(help: "Days of baseline before the comparison window (1–30; the serving baseline's).") var baselineDays: Int?
     @Option(help: "Hours compared (1–168).") var comparisonHours = 24
+    @Flag(help: "Compare with the training data of the version that served the window.") var training = false
+    @Option(help: "With --training: this version's training data instead.") var modelVersionId: String?
     @Option var gateway: String?
 
     func run() async throws {
         let name = endpoint.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? endpoint
-        let report = try await APIClient(gateway: gateway).expect(
-            .GET, "/api/v1/monitoring/drift/\(name)?baseline_days=\(baselineDays)&comparison_hours=\(comparisonHours)")
+        var query = ["comparison_hours=\(comparisonHours)", "baseline=\(training ? "training" : "serving")"]
+        if let baselineDays { query.append("baseline_days=\(baselineDays)") }
+        if let modelVersionId {
+            query.append("model_version_id=\(modelVersionId.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? modelVersionId)")
+        }
+        let report = try await APIClient(gateway: gateway).expect(.GET, "/api/v1/monitoring/drift/\(name)?" + query.joined(separator: "&"))
         let baseline = report["baseline"] as? [String: Any] ?? [:]
         let comparison = report["comparison"] as? [String: Any] ?? [:]
         say(
             "\(report["status"] ?? ""): drift \(report["drift_detected"] as? Bool == true ? "detected" : "not detected"), score \(report["drift_score"] ?? 0), severity \(report["severity"] ?? "")"
         )
-        say("baseline \(baseline["rows"] ?? 0) rows, comparison \(comparison["rows"] ?? 0) rows")
+        let against = baseline["kind"] as? String == "training" ? "training data of v\(baseline["version_number"] ?? "?")" : "serving window"
+        say("baseline (\(against)) \(baseline["rows"] ?? 0) rows, comparison \(comparison["rows"] ?? 0) rows")
         for feature in report["features"] as? [[String: Any]] ?? [] {
             func number(_ key: String) -> String { (feature[key] as? Double).map { String(format: "%.3f", $0) } ?? "-" }
             say(

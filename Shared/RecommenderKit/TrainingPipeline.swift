@@ -188,6 +188,7 @@ public final class TrainingPipeline {
                 spec: spec, pipeline: pipeline, queryTower: qTower, candidateTower: cTower,
                 candidateEmbeddings: candEmb, candidateIds: ds.productIds, metrics: metrics)
             try bundle.write(to: bundleURL)
+            try TrainingBaselineExport.make(ds, trainRows: split.train, features: fc.query).write(toBundle: bundleURL)
             let r = RunResult(
                 metrics: metrics, blessed: blessed, bundle: bundleURL, epochs: epochs,
                 trainSeconds: trainSeconds, totalSeconds: now() - tStart)

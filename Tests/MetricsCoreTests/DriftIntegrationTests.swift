@@ -1,5 +1,6 @@
 import Foundation
 import SlipwayContracts
+import SlipwayStatistics
 import SlipwayTestSupport
 import SwiftProtobuf
 import Testing
@@ -120,6 +121,65 @@ struct DriftIntegrationTests {
                 let answer = try await service.api.get(path)
                 #expect((400..<500).contains(answer.status.code) && answer.text.contains(field), "\(path): \(answer.text)")
             }
+        }
+    }
+
+    /// Against the training data of the version that served the window (the baseline its trainer stored beside the
+    /// bundle): the shifted feature is found; a bundle without a baseline, or one that is not local, is named.
+    @Test func againstTheServingVersionsTrainingData() async throws {
+        let topic = TestInfrastructure.shared.uniqueTopic("serving")
+        let endpoint = "drift-trained-\(UUID().uuidString.prefix(6).lowercased())"
+        var random = Generator(state: 9)
+        let cities = ["lyon", "porto", "graz", "turku", "split"]
+        let training = TrainingBaseline(
+            rows: 3000,
+            numeric: [
+                "basket_value": NumericBaseline(values: (0..<3000).map { _ in random.normal(mean: 100, deviation: 20) }),
+                "visits_30d": NumericBaseline(values: (0..<3000).map { _ in Double(Int.random(in: 0..<30, using: &random)) }),
+            ],
+            categorical: [
+                "city": CategoricalBaseline(values: (0..<3000).map { cities[$0 % 5] }),
+                "segment": CategoricalBaseline(values: (0..<3000).map { $0 % 2 == 0 ? "horeca" : "retail" }),
+            ])
+        let bundles = FileManager.default.temporaryDirectory.appendingPathComponent("drift-bundles-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: bundles) }
+        let trained = bundles.appendingPathComponent("v1"), bare = bundles.appendingPathComponent("v2")
+        for directory in [trained, bare] { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
+        try training.write(toBundle: trained)
+        // The last day's requests, all answered by model/r1: baskets are bigger than in training, the rest as trained.
+        let logs = Self.logs(
+            endpoint: endpoint, count: 2000, from: Self.now.addingTimeInterval(-86_000), seconds: 86_000, basketMean: 130, newCityShare: 0, seed: 3)
+        try await withTestService(MetricsService.definition(now: { Self.now })) { service in
+            var deploy = EnvelopeBuilder(service: "deploy")
+            var envelopes: [EventEnvelope] = []
+            for (number, uri) in [(1, trained.path), (2, bare.path), (3, "gs://models/v3")] {
+                var requested = DeploymentRequested()
+                requested.deploymentID = "\(endpoint)-\(number)"
+                requested.endpointID = endpoint
+                requested.modelVersionID = "model/r\(number)"
+                requested.versionNumber = Int32(number)
+                requested.artifactUri = uri
+                envelopes.append(try deploy.envelope(requested, aggregateType: "Endpoint", aggregateID: endpoint))
+            }
+            try await service.project(envelopes, into: "served_endpoints")
+            try await RequestLogs.publish(logs, topic: topic)
+            try await ServingRollupIntegrationTests.ingest(service, topic: topic, group: "g") { ingestor in ingestor.messagesSeen >= logs.count }
+
+            let drift = try await service.api.get("/api/v1/monitoring/drift/\(endpoint)?baseline=training", expect: .ok).json()
+            let baseline = try #require(drift["baseline"] as? [String: Any])
+            #expect(baseline["kind"] as? String == "training" && baseline["model_version_id"] as? String == "model/r1")
+            #expect(baseline["rows"] as? Int == 3000 && baseline["version_number"] as? Int == 1)
+            #expect(drift["status"] as? String == "ok" && drift["drift_detected"] as? Bool == true)
+            #expect(drift["affected_features"] as? [String] == ["basket_value"], "\(drift)")
+
+            let api = service.api
+            let path = "/api/v1/monitoring/drift/\(endpoint)"
+            try await api.get("\(path)?baseline=yesterday").expectError(.badRequest, field: "baseline")
+            try await api.get("\(path)?baseline=training&baseline_days=3").expectError(.badRequest, field: "baseline_days")
+            try await api.get("\(path)?model_version_id=model/r1").expectError(.badRequest, field: "model_version_id")
+            try await api.get("\(path)?baseline=training&model_version_id=model/none").expectError(.notFound)
+            try await api.get("\(path)?baseline=training&model_version_id=model/r2").expectError(.conflict)
+            try await api.get("\(path)?baseline=training&model_version_id=model/r3").expectError(.conflict)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SlipwayModelBundle
+import SlipwayStatistics
 import Testing
 
 @testable import RecommenderKit
@@ -376,6 +377,10 @@ struct ReferenceModel {
 
         let bundle = try ModelBundle.load(from: result.bundle)
         #expect(bundle.manifest.lineage.trainingRunId == "tr-e2e" && bundle.manifest.lineage.datasetId == "ds-e2e")
+        // Beside it, what drift compares live requests with: the query features a request carries, over the train rows.
+        let baseline = try #require(try TrainingBaseline.load(bundle: result.bundle))
+        #expect(Set(baseline.categorical.keys) == ["city", "segment"] && baseline.numeric.isEmpty, "identifiers are left out")
+        #expect(baseline.rows > 0 && baseline.categorical["city"]?.count == baseline.rows)
         #expect(bundle.candidateIds.allSatisfy { $0.hasPrefix("P") }, "original product ids")
         let scorer = try Scorer(bundle: bundle)
         let rec = try scorer.recommend(["customer_id": .string("C10003"), "city": .string("Warsaw"), "segment": .string("horeca")], k: 10)
