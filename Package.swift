@@ -153,6 +153,11 @@ var targets: [Target] = [
         path: "Tests/MetricsCoreTests"
     ),
     .testTarget(
+        name: "ScheduleCoreTests",
+        dependencies: ["SlipwayTestSupport", "ScheduleCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, protobuf, log],
+        path: "Tests/ScheduleCoreTests"
+    ),
+    .testTarget(
         name: "RegistryCoreTests",
         dependencies: ["SlipwayTestSupport", "RegistryCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka", postgres, protobuf, hummingbird, hummingbirdTesting, httpClient, log],
         path: "Tests/RegistryCoreTests"
