@@ -1,7 +1,7 @@
 import Foundation
 
 /// When a schedule fires, in the wall-clock time of its zone.
-public struct ScheduleTiming: Sendable, Equatable {
+public struct ScheduleRule: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
         case once, hourly, daily, weekly, monthly
     }
@@ -56,7 +56,7 @@ public struct ScheduleTiming: Sendable, Equatable {
 /// the hour of the change keeps the spacing of real hours rather than the clock.
 public enum ScheduleCalendar {
     /// The first slot strictly after `instant`, or nil when there is none (a `once` in the past).
-    public static func nextSlot(after instant: Date, _ timing: ScheduleTiming) -> Date? {
+    public static func nextSlot(after instant: Date, _ timing: ScheduleRule) -> Date? {
         let after = floor(instant.timeIntervalSince1970)
         switch timing.kind {
         case .once:
@@ -88,7 +88,7 @@ public enum ScheduleCalendar {
     }
 
     /// The next `count` slots after `instant`, each with how DST touched it.
-    public static func slots(after instant: Date, count: Int, _ timing: ScheduleTiming) -> [Slot] {
+    public static func slots(after instant: Date, count: Int, _ timing: ScheduleRule) -> [Slot] {
         var slots: [Slot] = []
         var cursor = instant
         while slots.count < count, let next = nextSlot(after: cursor, timing) {
@@ -106,7 +106,7 @@ public enum ScheduleCalendar {
     }
 
     /// How DST affected a slot of a local-time schedule.
-    static func dstEffect(_ slot: Date, _ timing: ScheduleTiming) -> String? {
+    static func dstEffect(_ slot: Date, _ timing: ScheduleRule) -> String? {
         guard [.daily, .weekly, .monthly].contains(timing.kind) else { return nil }
         let seconds = slot.timeIntervalSince1970
         let local = CivilDate(localSeconds: seconds + Double(offsetSeconds(timing.timeZone, seconds)))
@@ -116,7 +116,7 @@ public enum ScheduleCalendar {
 
     /// The local date a monthly, weekly or daily schedule fires on, if `date` is one (for monthly with `last_day`,
     /// the day itself may be earlier than `day_of_month`).
-    static func matchingDay(_ date: CivilDate, _ timing: ScheduleTiming) -> CivilDate? {
+    static func matchingDay(_ date: CivilDate, _ timing: ScheduleRule) -> CivilDate? {
         switch timing.kind {
         case .daily: return date
         case .weekly: return date.weekday == timing.dayOfWeek ? date : nil

@@ -1,7 +1,20 @@
+import Foundation
+import SlipwayContracts
 import SlipwayPlatform
 
-/// schedule-svc on the common service shell. Its aggregates, read model and routes arrive with the
-/// schedule domain issue; today it owns its database, event store, outbox relay and event feed.
+/// schedule-svc: retraining schedules of registered models, fired by its own durable timer exactly once per slot,
+/// with the outcome of every run they started (from training-svc's events).
 public enum ScheduleService {
-    public static let definition = ServiceDefinition(context: .schedule)
+    public static let definition = definition(now: { Date() })
+
+    /// `now` is when slots are due and where previews start; tests pass their own clock.
+    public static func definition(now: @escaping @Sendable () -> Date) -> ServiceDefinition {
+        ServiceDefinition(context: .schedule, readModel: ScheduleReadModel()) { environment in
+            let timer = ScheduleTimer(environment: environment, now: now)
+            return ServiceComponents(
+                projections: [ProjectionSubscription(ScheduledRunsProjection(store: environment.store), from: [.training])],
+                routes: [ScheduleRoutes(environment: environment, timer: timer, now: now).collection],
+                workers: [timer])
+        }
+    }
 }

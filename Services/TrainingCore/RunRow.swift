@@ -29,6 +29,9 @@ public struct RunRow: Sendable {
     public var completedAt: Date?
     public var durationMs: Int64?
     public var version: Int64
+    /// Set when a schedule's slot started the run.
+    public var scheduleID: String?
+    public var scheduleSlot: Date?
 
     /// The status as the decider knows it.
     var runStatus: TrainingRunStatus { TrainingRunStatus(apiName: status) ?? .unspecified }

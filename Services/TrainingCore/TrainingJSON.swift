@@ -44,6 +44,10 @@ public struct RunView: Codable, Sendable {
     public var logTail: String?
     public var failedStage: String?
     public var rerunOf: String?
+    /// manual, scheduled or rerun.
+    public var trigger: String
+    public var scheduleId: String?
+    public var scheduleSlot: Date?
     public var registeredModel: RegistrationView?
     public var deployEnabled: Bool
     /// From the `deploy` stage: pending, deploying, deployed, failed or skipped.

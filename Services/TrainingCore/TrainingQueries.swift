@@ -13,7 +13,7 @@ struct TrainingQueries: Sendable {
     static let runColumns = """
         id, run_number, name, description, model_type, status, current_stage, config::text, executor, job_id, artifact_uri, token_sha256,
         metrics::text, blessed, error_message, log_tail, failed_stage, rerun_of, created_by, epochs_completed, created_at, submitted_at,
-        started_at, completed_at, duration_ms, version
+        started_at, completed_at, duration_ms, version, schedule_id, schedule_slot
         """
 
     func run(_ id: String) async throws -> RunRow? {
@@ -64,7 +64,8 @@ struct TrainingQueries: Sendable {
                     failedStage: try c[16].decode(String?.self),
                     rerunOf: try c[17].decode(String?.self), createdBy: try c[18].decode(String.self), epochsCompleted: try c[19].decode(Int.self),
                     createdAt: try c[20].decode(Date.self), submittedAt: try c[21].decode(Date?.self), startedAt: try c[22].decode(Date?.self),
-                    completedAt: try c[23].decode(Date?.self), durationMs: try c[24].decode(Int64?.self), version: try c[25].decode(Int64.self)))
+                    completedAt: try c[23].decode(Date?.self), durationMs: try c[24].decode(Int64?.self), version: try c[25].decode(Int64.self),
+                    scheduleID: try c[26].decode(String?.self), scheduleSlot: try c[27].decode(Date?.self)))
         }
         return result
     }
@@ -138,6 +139,8 @@ struct TrainingQueries: Sendable {
             recallAt50: metrics["recall_at_50"], recallAt100: metrics["recall_at_100"], isBlessed: row.blessed,
             epochsCompleted: row.epochsCompleted, totalEpochs: row.config.trainingParams.epochs ?? 0, artifactUri: row.artifactUri,
             errorMessage: row.errorMessage, logTail: row.logTail, failedStage: row.failedStage, rerunOf: row.rerunOf,
+            trigger: row.scheduleID != nil ? "scheduled" : row.rerunOf != nil ? "rerun" : "manual", scheduleId: row.scheduleID,
+            scheduleSlot: row.scheduleSlot,
             registeredModel: registration, deployEnabled: row.config.deploymentConfig.enabled ?? false,
             deploymentStatus: Self.deploymentStatus(deployStage), deploymentError: deployStage?.status == "failed" ? deployStage?.error : nil,
             deployedEndpointUrl: deployStage?.details?.artifacts["endpoint"], deploymentStartedAt: deployStage?.startedAt,
@@ -176,6 +179,14 @@ struct TrainingQueries: Sendable {
                     feedbackId: feedback, endpointId: endpoint, customerId: customer, productId: product, timestamp: submitted, sentAt: sent))
         }
         return result
+    }
+
+    /// The run a schedule's slot started, if it exists yet.
+    func scheduledRun(scheduleID: String, slot: Date) async throws -> String? {
+        let rows = try await postgres.query(
+            "SELECT id FROM training_runs WHERE schedule_id = \(scheduleID) AND schedule_slot = \(slot)", logger: logger)
+        for try await id in rows.decode(String.self) { return id }
+        return nil
     }
 
     func featureConfig(_ id: String) async throws -> FeatureConfigView? {

@@ -42,7 +42,14 @@ public struct TrainingReadModel: Projection {
                         val_loss double precision NOT NULL, metrics jsonb NOT NULL, duration_ms bigint NOT NULL, recorded_at timestamptz NOT NULL,
                         PRIMARY KEY (run_id, epoch))
                     """,
-                ])
+                ]),
+            // A schedule's slot starts one run: the index refuses a second one even from a redelivered trigger racing the first.
+            Migration(
+                2, "scheduled runs",
+                [
+                    "ALTER TABLE training_runs ADD COLUMN schedule_id text, ADD COLUMN schedule_slot timestamptz",
+                    "CREATE UNIQUE INDEX training_runs_one_per_slot ON training_runs (schedule_id, schedule_slot) WHERE schedule_id IS NOT NULL",
+                ]),
         ]
     }
 
@@ -71,10 +78,11 @@ public struct TrainingReadModel: Projection {
                     """
                     WITH run AS (
                         INSERT INTO training_runs (id, run_number, name, description, model_type, status, config, executor, rerun_of,
-                            created_by, created_at, version)
-                        VALUES (\(e.runID), \(Int(e.runNumber)), \(e.modelName), \(e.descriptionText), \(ModelTypes.name(e.modelType)), 'pending',
-                            \(config)::jsonb, \(e.config.view.executor), \(e.rerunOfRunID.isEmpty ? nil : e.rerunOfRunID), \(e.createdBy), \(at),
-                            \(version)))
+                            created_by, created_at, version, schedule_id, schedule_slot)
+                        VALUES (\(e.runID), \(Int(e.runNumber)), \(e.modelName), \(e.descriptionText), \(ModelTypes.name(e.modelType)),
+                            \(e.hasScheduleID ? "scheduled" : "pending"), \(config)::jsonb, \(e.config.view.executor),
+                            \(e.rerunOfRunID.isEmpty ? nil : e.rerunOfRunID), \(e.createdBy), \(at), \(version), \(e.hasScheduleID ? e.scheduleID : nil),
+                            \(e.hasScheduleID ? e.scheduleSlot.date : nil)))
                     INSERT INTO training_run_stages (run_id, stage, position, status)
                     SELECT \(e.runID), stage, position, 'pending' FROM unnest(\(stages)::text[]) WITH ORDINALITY AS s(stage, position)
                     """, logger: logger)

@@ -12,14 +12,13 @@ struct TrainingRoutes: Sendable {
     let environment: ServiceEnvironment
     let executor: LocalExecutor
     let queries: TrainingQueries
-    /// This process's numbering of runs: one per service, shared by every request.
-    let runNumbers: RunNumbers
+    let creation: RunCreation
 
-    init(environment: ServiceEnvironment, executor: LocalExecutor) {
+    init(environment: ServiceEnvironment, executor: LocalExecutor, creation: RunCreation) {
         self.environment = environment
         self.executor = executor
+        self.creation = creation
         queries = TrainingQueries(postgres: environment.postgres, logger: environment.logger)
-        runNumbers = RunNumbers()
     }
 
     /// Where runs' artifacts and tokens go.
@@ -74,7 +73,8 @@ struct TrainingRoutes: Sendable {
         let catalog = try await queries.catalog(
             datasets: [runSettings.datasetId].compactMap { $0 }, featureConfigs: [runSettings.featureConfigId].compactMap { $0 },
             modelConfigs: [runSettings.modelConfigId].compactMap { $0 })
-        let created = try await createNumbered(model: name, submit: body.submit ?? true, request) { number, submission in
+        let created = try await creation.create(model: name, submit: body.submit ?? true, metadata: try request.commandMetadata()) {
+            number, submission in
             .create(
                 .init(
                     model: name, number: number, description: body.description ?? "", modelType: body.modelType, settings: runSettings,
@@ -82,47 +82,6 @@ struct TrainingRoutes: Sendable {
         }
         return EditedResponse(
             status: .created, response: RunResponse(trainingRun: try await queries.view(created.run), webhook: webhook(created.run, created.token)))
-    }
-
-    /// Runs a creation command under the model's next number (`RunNumbers`), with a fresh webhook token when
-    /// the run is submitted at once. A dry run of the decider on a new aggregate comes first, so a creation
-    /// it refuses spends no number. Only a run the local executor will start keeps its token in a file (its
-    /// trainer gets it); an external trainer has it from the answer, once.
-    private func createNumbered(
-        model: String, submit: Bool, _ request: Request,
-        _ command: (Int32, TrainingRunDecider.Submission?) -> TrainingRunDecider.Command
-    ) async throws -> (run: RunRow, token: String?) {
-        let token = submit ? RunToken.make() : nil
-        let dryRun = try TrainingRunDecider.decide(
-            command(1, token.map { .init(tokenSHA256: RunToken.sha256($0), artifactURI: "") }), TrainingRunDecider.initial)
-        let local = dryRun.contains { if case .trainingRunCreated(let created) = $0 { created.config.executor == Executors.local } else { false } }
-        let tokenFile = try token.flatMap { local ? try RunToken.write($0, root: settings.artifactRoot) : nil }
-        let metadata = try request.commandMetadata()
-        let runID: String
-        do {
-            (runID, _) = try await runNumbers.create(model: model, highest: { try await queries.highestRunNumber(model) }) { number in
-                let submission = token.map {
-                    TrainingRunDecider.Submission(
-                        tokenSHA256: RunToken.sha256($0),
-                        artifactURI: settings.artifactDirectory(for: TrainingRunDecider.runID(model: model, number: number)).path)
-                }
-                let runID = TrainingRunDecider.runID(model: model, number: number)
-                return try await environment.execute(
-                    TrainingRunDecider.self, aggregateID: runID, command: command(number, submission), metadata: metadata)
-            }
-        } catch {
-            if let tokenFile { try? FileManager.default.removeItem(at: tokenFile) }
-            throw error
-        }
-        if submit && local { startsLocally(runID) }
-        guard let run = try await queries.run(runID) else { throw APIError.notFound("run \(runID) vanished") }
-        return (run, token)
-    }
-
-    /// A run went to the local executor: its artifact directory exists, and the executor looks now.
-    private func startsLocally(_ runID: String) {
-        try? FileManager.default.createDirectory(at: settings.artifactDirectory(for: runID), withIntermediateDirectories: true)
-        executor.nudge()
     }
 
     // MARK: One run
@@ -144,7 +103,7 @@ struct TrainingRoutes: Sendable {
             if let tokenFile { try? FileManager.default.removeItem(at: tokenFile) }
             throw error
         }
-        if local { startsLocally(run.id) }
+        if local { creation.startsLocally(run.id) }
         return RunResponse(trainingRun: try await queries.view(try await self.run(context)), webhook: webhook(run, token))
     }
 
@@ -168,7 +127,7 @@ struct TrainingRoutes: Sendable {
             modelType: try ModelTypes.parse(run.modelType, field: "model_type"), config: try RunSettings(run.config).config(over: nil))
         let catalog = try await queries.catalog(
             datasets: [source.config.datasetID], featureConfigs: [source.config.featureConfigID], modelConfigs: [source.config.modelConfigID])
-        let created = try await createNumbered(model: run.name, submit: true, request) { number, submission in
+        let created = try await creation.create(model: run.name, submit: true, metadata: try request.commandMetadata()) { number, submission in
             // `submit: true` above: a rerun always has its submission.
             .rerun(.init(source: source, number: number, catalog: catalog, createdBy: "api", submission: submission!))
         }

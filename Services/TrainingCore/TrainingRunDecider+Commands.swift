@@ -1,3 +1,4 @@
+import Foundation
 import SlipwayContracts
 
 extension TrainingRunDecider {
@@ -53,6 +54,29 @@ extension TrainingRunDecider {
             self.settings = settings
             self.catalog = catalog
             self.createdBy = createdBy
+            self.submission = submission
+        }
+    }
+
+    /// A run started by a schedule's slot: the schedule's frozen configuration, numbered by the caller.
+    public struct ScheduledRun: Sendable, Equatable {
+        public var model: String
+        public var number: Int32
+        public var config: TrainingRunConfig
+        public var scheduleID: String
+        public var slot: Date
+        public var catalog: Catalog
+        public var submission: Submission?
+
+        public init(
+            model: String, number: Int32, config: TrainingRunConfig, scheduleID: String, slot: Date, catalog: Catalog, submission: Submission?
+        ) {
+            self.model = model
+            self.number = number
+            self.config = config
+            self.scheduleID = scheduleID
+            self.slot = slot
+            self.catalog = catalog
             self.submission = submission
         }
     }

@@ -9,6 +9,8 @@ import SlipwayEventSourcing
 public enum TrainingRunDecider: Decider {
     public enum Command: Sendable, Equatable {
         case create(NewRun)
+        /// A run a schedule's slot starts (schedule-svc's `ScheduleTriggered`), with the schedule's frozen configuration.
+        case createScheduled(ScheduledRun)
         case rerun(Rerun)
         /// A pending run goes to its executor.
         case submit(Submission)
@@ -66,6 +68,15 @@ public enum TrainingRunDecider: Decider {
                 model: run.model, number: run.number, description: run.description, modelType: modelType, config: config, rerunOf: "",
                 createdBy: run.createdBy, submission: run.submission)
 
+        case .createScheduled(let run):
+            try requireNew(state, model: run.model, number: run.number)
+            try TrainingNames.validate(run.model, field: "name")
+            try checkReferences(run.config, run.catalog)
+            // Schedules retrain what the built-in trainer trains: retrieval models (the frozen configuration names no type).
+            return created(
+                model: run.model, number: run.number, description: "Scheduled run (\(run.scheduleID))", modelType: .retrieval, config: run.config,
+                rerunOf: "", createdBy: "schedule:\(run.scheduleID)", submission: run.submission, schedule: (run.scheduleID, run.slot))
+
         case .rerun(let rerun):
             let source = rerun.source
             try requireNew(state, model: source.model, number: rerun.number)
@@ -81,8 +92,8 @@ public enum TrainingRunDecider: Decider {
 
         case .submit(let submission):
             guard state.exists else { throw runNotFound }
-            guard state.status == .pending else {
-                throw CommandRejected(.conflict, "only a pending run can be submitted; this one is \(state.status.apiName)")
+            guard state.status == .pending || state.status == .scheduled else {
+                throw CommandRejected(.conflict, "only a pending or scheduled run can be submitted; this one is \(state.status.apiName)")
             }
             return [.trainingRunSubmitted(submitted(state.created.runID, state.config, submission))]
 
@@ -282,7 +293,7 @@ public enum TrainingRunDecider: Decider {
 
     private static func created(
         model: String, number: Int32, description: String, modelType: ModelType, config: TrainingRunConfig, rerunOf: String, createdBy: String,
-        submission: Submission?
+        submission: Submission?, schedule: (id: String, slot: Date)? = nil
     ) -> [TrainingEvent] {
         var created = TrainingRunCreated()
         created.runID = runID(model: model, number: number)
@@ -294,6 +305,10 @@ public enum TrainingRunDecider: Decider {
         created.config = config
         created.createdBy = createdBy
         created.rerunOfRunID = rerunOf
+        if let schedule {
+            created.scheduleID = schedule.id
+            created.scheduleSlot = .init(date: schedule.slot)
+        }
         var events: [TrainingEvent] = [.trainingRunCreated(created)]
         if let submission { events.append(.trainingRunSubmitted(submitted(created.runID, config, submission))) }
         return events
@@ -408,7 +423,7 @@ public enum TrainingRunDecider: Decider {
             state.exists = true
             state.created = created
             state.config = created.config
-            state.status = .pending
+            state.status = created.hasScheduleID ? .scheduled : .pending
         case .trainingRunSubmitted(let submitted):
             state.status = .submitting
             state.tokenSHA256 = submitted.tokenSha256

@@ -9,13 +9,13 @@ struct ScheduleCalendarTests {
     static func zone(_ name: String) -> TimeZone { TimeZone(identifier: name)! }
     static func utc(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
 
-    func next(_ timing: ScheduleTiming, after text: String) -> String? {
+    func next(_ timing: ScheduleRule, after text: String) -> String? {
         ScheduleCalendar.nextSlot(after: Self.utc(text), timing).map { ISO8601DateFormatter().string(from: $0) }
     }
 
     @Test func warsawDailyThroughSpringForwardAndFallBack() {
         // 2026-03-29: 02:00 → 03:00 (UTC+1 → UTC+2). 02:30 does not exist: it fires at 03:00 local = 01:00Z.
-        let gap = ScheduleTiming(kind: .daily, hour: 2, minute: 30, timeZone: Self.zone("Europe/Warsaw"))
+        let gap = ScheduleRule(kind: .daily, hour: 2, minute: 30, timeZone: Self.zone("Europe/Warsaw"))
         #expect(next(gap, after: "2026-03-28T12:00:00Z") == "2026-03-29T01:00:00Z")
         #expect(next(gap, after: "2026-03-29T01:00:00Z") == "2026-03-30T00:30:00Z")
         // 2026-10-25: 03:00 → 02:00 (UTC+2 → UTC+1). 02:30 happens twice: it fires at the first, 00:30Z.
@@ -28,18 +28,18 @@ struct ScheduleCalendarTests {
 
     @Test func newYorkAndLordHoweAndAZoneWithoutDST() {
         // New York 2026-03-08 02:00 → 03:00 (UTC−5 → UTC−4); 2026-11-01 02:00 → 01:00.
-        let ny = ScheduleTiming(kind: .daily, hour: 2, minute: 15, timeZone: Self.zone("America/New_York"))
+        let ny = ScheduleRule(kind: .daily, hour: 2, minute: 15, timeZone: Self.zone("America/New_York"))
         #expect(next(ny, after: "2026-03-07T12:00:00Z") == "2026-03-08T07:00:00Z")
-        let nyRepeat = ScheduleTiming(kind: .daily, hour: 1, minute: 30, timeZone: Self.zone("America/New_York"))
+        let nyRepeat = ScheduleRule(kind: .daily, hour: 1, minute: 30, timeZone: Self.zone("America/New_York"))
         #expect(next(nyRepeat, after: "2026-10-31T12:00:00Z") == "2026-11-01T05:30:00Z", "the first 01:30 (EDT)")
         // Lord Howe 2026-10-04 02:00 → 02:30 (UTC+10:30 → UTC+11): 02:10 fires at 02:30 local = 2026-10-03T15:30Z.
-        let lordHowe = ScheduleTiming(kind: .daily, hour: 2, minute: 10, timeZone: Self.zone("Australia/Lord_Howe"))
+        let lordHowe = ScheduleRule(kind: .daily, hour: 2, minute: 10, timeZone: Self.zone("Australia/Lord_Howe"))
         #expect(next(lordHowe, after: "2026-10-03T00:00:00Z") == "2026-10-03T15:30:00Z")
         // 2026-04-05 02:00 → 01:30: 01:45 occurs twice; the first is on UTC+11, 14:45Z the day before.
-        let lordHoweRepeat = ScheduleTiming(kind: .daily, hour: 1, minute: 45, timeZone: Self.zone("Australia/Lord_Howe"))
+        let lordHoweRepeat = ScheduleRule(kind: .daily, hour: 1, minute: 45, timeZone: Self.zone("Australia/Lord_Howe"))
         #expect(next(lordHoweRepeat, after: "2026-04-04T00:00:00Z") == "2026-04-04T14:45:00Z")
         // Kolkata (UTC+5:30, no DST): every day the same UTC instant.
-        let kolkata = ScheduleTiming(kind: .daily, hour: 9, minute: 0, timeZone: Self.zone("Asia/Kolkata"))
+        let kolkata = ScheduleRule(kind: .daily, hour: 9, minute: 0, timeZone: Self.zone("Asia/Kolkata"))
         #expect(next(kolkata, after: "2026-03-29T00:00:00Z") == "2026-03-29T03:30:00Z")
     }
 
@@ -50,7 +50,7 @@ struct ScheduleCalendarTests {
             ("Australia/Lord_Howe", ["2026-10-03T15:30:00Z", "2026-04-04T15:00:00Z"]),
         ] {
             for minute in [0, 15, 45] {
-                let hourly = ScheduleTiming(kind: .hourly, minute: minute, timeZone: Self.zone(name))
+                let hourly = ScheduleRule(kind: .hourly, minute: minute, timeZone: Self.zone(name))
                 for center in around {
                     let slots = ScheduleCalendar.slots(after: Self.utc(center).addingTimeInterval(-6 * 3600), count: 12, hourly).map(\.at)
                     let hours = slots.map { Int($0.timeIntervalSince1970 / 3600) }
@@ -58,24 +58,24 @@ struct ScheduleCalendarTests {
                 }
             }
         }
-        let warsaw = ScheduleTiming(kind: .hourly, minute: 15, timeZone: Self.zone("Europe/Warsaw"))
+        let warsaw = ScheduleRule(kind: .hourly, minute: 15, timeZone: Self.zone("Europe/Warsaw"))
         #expect(next(warsaw, after: "2026-03-29T00:20:00Z") == "2026-03-29T01:15:00Z")
     }
 
     @Test func monthEndsSkipOrTakeTheLastDayAndWeeklyKeepsItsDay() {
-        let skip = ScheduleTiming(kind: .monthly, hour: 6, minute: 0, dayOfMonth: 31, timeZone: Self.zone("UTC"))
+        let skip = ScheduleRule(kind: .monthly, hour: 6, minute: 0, dayOfMonth: 31, timeZone: Self.zone("UTC"))
         #expect(next(skip, after: "2026-01-31T07:00:00Z") == "2026-03-31T06:00:00Z", "February and its 28 days are skipped")
         var last = skip
         last.monthEnd = .lastDay
         #expect(next(last, after: "2026-01-31T07:00:00Z") == "2026-02-28T06:00:00Z")
         #expect(next(last, after: "2026-03-31T07:00:00Z") == "2026-04-30T06:00:00Z")
-        let leap = ScheduleTiming(kind: .monthly, hour: 0, minute: 0, dayOfMonth: 29, timeZone: Self.zone("UTC"))
+        let leap = ScheduleRule(kind: .monthly, hour: 0, minute: 0, dayOfMonth: 29, timeZone: Self.zone("UTC"))
         #expect(next(leap, after: "2027-01-30T00:00:00Z") == "2027-03-29T00:00:00Z")
         #expect(next(leap, after: "2028-01-30T00:00:00Z") == "2028-02-29T00:00:00Z")
         // Sunday (6) at 23:30 in Warsaw is Sunday 21:30Z in summer.
-        let weekly = ScheduleTiming(kind: .weekly, hour: 23, minute: 30, dayOfWeek: 6, timeZone: Self.zone("Europe/Warsaw"))
+        let weekly = ScheduleRule(kind: .weekly, hour: 23, minute: 30, dayOfWeek: 6, timeZone: Self.zone("Europe/Warsaw"))
         #expect(next(weekly, after: "2026-06-01T00:00:00Z") == "2026-06-07T21:30:00Z")
-        let once = ScheduleTiming(kind: .once, onceAt: Self.utc("2026-06-01T10:00:00Z"))
+        let once = ScheduleRule(kind: .once, onceAt: Self.utc("2026-06-01T10:00:00Z"))
         #expect(next(once, after: "2026-05-01T00:00:00Z") == "2026-06-01T10:00:00Z")
         #expect(next(once, after: "2026-06-01T10:00:00Z") == nil)
     }
@@ -111,7 +111,7 @@ struct ScheduleCalendarTests {
     ]
 
     /// The slot after `after` found by reading the local clock minute by minute: the policy in words, not arithmetic.
-    static func scanned(after: Date, _ timing: ScheduleTiming, limitDays: Int) -> Date? {
+    static func scanned(after: Date, _ timing: ScheduleRule, limitDays: Int) -> Date? {
         let zone = timing.timeZone
         func local(_ t: Double) -> (date: CivilDate, minuteOfDay: Int) {
             let wall = t + Double(zone.secondsFromGMT(for: Date(timeIntervalSince1970: t)))
@@ -163,9 +163,9 @@ struct ScheduleCalendarTests {
         var random = Generator(state: 20_261_205)
         var checked = 0
         for _ in 0..<1_200 {
-            let kind = [ScheduleTiming.Kind.hourly, .daily, .daily, .weekly, .monthly].randomElement(using: &random)!
+            let kind = [ScheduleRule.Kind.hourly, .daily, .daily, .weekly, .monthly].randomElement(using: &random)!
             let zone = Self.zone(Self.zones.randomElement(using: &random)!)
-            var timing = ScheduleTiming(
+            var timing = ScheduleRule(
                 kind: kind, hour: Int.random(in: 0..<24, using: &random), minute: Int.random(in: 0..<60, using: &random),
                 dayOfWeek: Int.random(in: 0..<7, using: &random), dayOfMonth: Int.random(in: 1...31, using: &random), timeZone: zone,
                 monthEnd: Bool.random(using: &random) ? .skip : .lastDay)

@@ -59,8 +59,9 @@ struct UpCommandTests {
         let router = APITestClient(baseURL: "http://127.0.0.1:\(routerPort)")
         try await trainTwice(slipway: slipway, gateway: gatewayAPI, directory: directory)
         try await deployAndServe(slipway: slipway, gateway: gatewayAPI, router: router, directory: directory)
+        try await scheduleRetraining(slipway: slipway, gateway: gatewayAPI, directory: directory)
         // Every read model rebuilds from its event log into exactly the live rows.
-        for service in ["training", "registry", "deploy"] {
+        for service in ["training", "registry", "deploy", "schedule", "metrics"] {
             let replay = try run(slipway, ["events", "replay", "--service", service, "--verify"], in: directory)
             #expect(replay.status == 0, "\(service): \(replay.output)")
         }
@@ -170,6 +171,50 @@ struct UpCommandTests {
         #expect((failed["error_message"] as? String)?.contains("gone.csv") == true, "\(failed)")
         #expect((failed["log_tail"] as? String)?.isEmpty == false)
         try await api.get("/api/training-runs/no-such-run/", expect: .notFound)
+    }
+
+    /// Issue 11: a schedule made from run 2 freezes its configuration; the registry shows it; triggered, it starts a
+    /// run with that configuration (`trigger: scheduled`), whose real outcome the schedule counts.
+    func scheduleRetraining(slipway: String, gateway api: APITestClient, directory: URL) async throws {
+        let gateway = api.baseURL
+        var created = (status: Int32(1), output: "")
+        for _ in 0..<50 {  // schedule-svc learns the run from training-svc's events
+            created = try run(
+                slipway,
+                [
+                    "schedules", "create", "--from-run", "b2b-retrieval-2", "--name", "nightly", "--daily", "03:00", "--tz", "Europe/Warsaw",
+                    "--gateway", gateway,
+                ],
+                in: directory)
+            if created.status == 0 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(created.status == 0, "\(created.output)")
+        let id = String(created.output.split(separator: "\t").first ?? "")
+        var model: [String: Any] = [:]
+        for _ in 0..<50 {
+            model = try await api.get("/api/registered-models/b2b-retrieval/").json()
+            if model["has_schedule"] as? Bool == true { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(model["has_schedule"] as? Bool == true, "\(model)")
+        let triggered = try run(slipway, ["schedules", "trigger", id, "--gateway", gateway], in: directory)
+        #expect(triggered.status == 0, "\(triggered.output)")
+        var schedule: [String: Any] = [:]
+        for _ in 0..<300 {
+            schedule = try await api.get("/api/training/schedules/\(id)/").json()
+            if (schedule["total_runs"] as? Int ?? 0) > 0 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(schedule["total_runs"] as? Int == 1 && schedule["successful_runs"] as? Int == 1, "\(schedule)")
+        let slot = (schedule["ledger"] as? [[String: Any]])?.first
+        #expect((slot?["detail"] as? String)?.hasPrefix("succeeded") == true, "the ledger says how the slot's run ended: \(schedule)")
+        #expect((slot?["run_id"] as? String)?.hasPrefix("b2b-retrieval-") == true)
+        let runs = try await api.get("/api/training-runs/?name=b2b-retrieval").json()
+        let scheduled = (runs["training_runs"] as? [[String: Any]] ?? []).filter { $0["schedule_id"] as? String == id }
+        #expect(scheduled.count == 1 && scheduled.first?["trigger"] as? String == "scheduled", "\(runs)")
+        let shown = try run(slipway, ["schedules", "show", id, "--gateway", gateway], in: directory)
+        #expect(shown.output.contains("1 ended, 1 succeeded"), "\(shown.output)")
     }
 
     /// Issue 4's must-hold: deploy v1, query it through serving-router with a key and get real product

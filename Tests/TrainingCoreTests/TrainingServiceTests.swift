@@ -173,6 +173,44 @@ struct TrainingServiceTests {
         }
     }
 
+    @Test("a schedule's trigger starts one run with the frozen configuration, however often it is delivered")
+    func scheduledRunOncePerSlot() async throws {
+        try await withTraining { training in
+            var schedules = EnvelopeBuilder(service: "schedule")
+            var trigger = ScheduleTriggered()
+            trigger.scheduleID = "sch-1"
+            trigger.slotTime = .init(date: Date(timeIntervalSince1970: 1_800_000_000))
+            trigger.runID = "demo-model-sch-1-1800000000"
+            trigger.trigger = .timer
+            trigger.modelName = "demo-model"
+            var config = TrainingRunConfig()
+            config.datasetID = "ds"
+            config.featureConfigID = "fc"
+            config.modelConfigID = "mc"
+            config.trainingParams.epochs = 3
+            trigger.trainingConfig = try config.serializedBytes()
+            let envelope = try schedules.envelope(trigger, aggregateType: "TrainingSchedule", aggregateID: "sch-1")
+            try await training.service.project([envelope], into: "schedule_triggers")
+            try await training.service.project([envelope], into: "schedule_triggers")  // redelivered
+            var orphan = trigger
+            orphan.slotTime = .init(date: Date(timeIntervalSince1970: 1_800_003_600))
+            config.datasetID = "gone"
+            orphan.trainingConfig = try config.serializedBytes()
+            try await training.service.project(
+                [try schedules.envelope(orphan, aggregateType: "TrainingSchedule", aggregateID: "sch-1")], into: "schedule_triggers")
+
+            let runs = try await training.api.get("/api/training-runs?name=demo-model", expect: .ok).json()
+            let list = try #require(runs["training_runs"] as? [[String: Any]])
+            #expect(list.count == 1, "one run for the slot; none for a configuration naming a dataset that does not exist: \(list)")
+            let run = try #require(list.first)
+            #expect(run["trigger"] as? String == "scheduled" && run["schedule_id"] as? String == "sch-1")
+            #expect(run["schedule_slot"] as? String == "2027-01-15T08:00:00Z")
+            #expect((run["config"] as? [String: Any])?["dataset_id"] as? String == "ds")
+            let events = try await training.service.store.events(aggregateType: "TrainingRun", aggregateID: run["id"] as? String ?? "")
+            #expect(events.map(\.eventType).prefix(2) == [TrainingRunCreated.protoMessageName, TrainingRunSubmitted.protoMessageName])
+        }
+    }
+
     @Test("bad input: 4xx naming the field, nothing written")
     func badInput() async throws {
         try await withTraining { training in

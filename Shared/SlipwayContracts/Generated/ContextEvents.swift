@@ -219,6 +219,8 @@ public enum ScheduleEvent: ContextEvent, Equatable {
     case scheduleDeleted(ScheduleDeleted)
     /// Emitted exactly once per slot (or per manual trigger). training-svc creates the run with the given run_id (idempotent) from the frozen config.
     case scheduleTriggered(ScheduleTriggered)
+    /// Emitted when a slot passes without starting a run, with why (the schedule's ledger shows it).
+    case scheduleSlotSkipped(ScheduleSlotSkipped)
     /// Emitted when a ONCE schedule has fired and will not fire again.
     case scheduleCompleted(ScheduleCompleted)
     /// Emitted when a triggered run reaches a terminal state (consumes training events); feeds the schedule's statistics (total/successful/failed runs).
@@ -233,6 +235,7 @@ public enum ScheduleEvent: ContextEvent, Equatable {
         ScheduleCancelled.self,
         ScheduleDeleted.self,
         ScheduleTriggered.self,
+        ScheduleSlotSkipped.self,
         ScheduleCompleted.self,
         ScheduleRunOutcomeRecorded.self,
     ]
@@ -246,6 +249,7 @@ public enum ScheduleEvent: ContextEvent, Equatable {
         case .scheduleCancelled(let message): message
         case .scheduleDeleted(let message): message
         case .scheduleTriggered(let message): message
+        case .scheduleSlotSkipped(let message): message
         case .scheduleCompleted(let message): message
         case .scheduleRunOutcomeRecorded(let message): message
         }
@@ -260,6 +264,7 @@ public enum ScheduleEvent: ContextEvent, Equatable {
         case let message as ScheduleCancelled: self = .scheduleCancelled(message)
         case let message as ScheduleDeleted: self = .scheduleDeleted(message)
         case let message as ScheduleTriggered: self = .scheduleTriggered(message)
+        case let message as ScheduleSlotSkipped: self = .scheduleSlotSkipped(message)
         case let message as ScheduleCompleted: self = .scheduleCompleted(message)
         case let message as ScheduleRunOutcomeRecorded: self = .scheduleRunOutcomeRecorded(message)
         default: return nil
@@ -275,6 +280,7 @@ public enum ScheduleEvent: ContextEvent, Equatable {
         case ScheduleCancelled.protoMessageName: .scheduleCancelled(try ScheduleCancelled(serializedBytes: payload))
         case ScheduleDeleted.protoMessageName: .scheduleDeleted(try ScheduleDeleted(serializedBytes: payload))
         case ScheduleTriggered.protoMessageName: .scheduleTriggered(try ScheduleTriggered(serializedBytes: payload))
+        case ScheduleSlotSkipped.protoMessageName: .scheduleSlotSkipped(try ScheduleSlotSkipped(serializedBytes: payload))
         case ScheduleCompleted.protoMessageName: .scheduleCompleted(try ScheduleCompleted(serializedBytes: payload))
         case ScheduleRunOutcomeRecorded.protoMessageName: .scheduleRunOutcomeRecorded(try ScheduleRunOutcomeRecorded(serializedBytes: payload))
         default: throw UnknownEventType(eventType)

@@ -230,6 +230,139 @@ public nonisolated enum ScheduleRunOutcome: SwiftProtobuf.Enum, Swift.CaseIterab
 
 }
 
+/// What a monthly schedule on day 29-31 does in a month without that day.
+public nonisolated enum MonthEndPolicy: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// no slot that month (the spec's behaviour)
+  case skip // = 0
+
+  /// the month's last day instead
+  case lastDay // = 1
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .skip
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .skip
+    case 1: self = .lastDay
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .skip: return 0
+    case .lastDay: return 1
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [MonthEndPolicy] = [
+    .skip,
+    .lastDay,
+  ]
+
+}
+
+/// What a slot does while the schedule's previous run is still going.
+public nonisolated enum OverlapPolicy: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// the slot is skipped (recorded with its reason)
+  case skip // = 0
+
+  /// the slot waits for the run to end, at most one waiting
+  case queueOne // = 1
+
+  /// runs may overlap
+  case allow // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .skip
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .skip
+    case 1: self = .queueOne
+    case 2: self = .allow
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .skip: return 0
+    case .queueOne: return 1
+    case .allow: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [OverlapPolicy] = [
+    .skip,
+    .queueOne,
+    .allow,
+  ]
+
+}
+
+/// Why a slot did not start a run.
+public nonisolated enum SlotSkipReason: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// the previous run was still going (overlap: skip), or one already waited
+  case overlap // = 1
+
+  /// missed by more than the catch-up window
+  case catchup // = 2
+
+  /// the schedule was paused at the slot
+  case paused // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .overlap
+    case 2: self = .catchup
+    case 3: self = .paused
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .overlap: return 1
+    case .catchup: return 2
+    case .paused: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [SlotSkipReason] = [
+    .unspecified,
+    .overlap,
+    .catchup,
+    .paused,
+  ]
+
+}
+
 /// When a schedule fires, in wall-clock time of `timezone` (DST policy: see schedule-svc docs).
 public nonisolated struct ScheduleTiming: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -263,11 +396,30 @@ public nonisolated struct ScheduleTiming: Sendable {
   /// IANA name, e.g. "Europe/Warsaw"
   public var timezone: String = String()
 
+  /// MONTHLY on days 29-31
+  public var monthEnd: MonthEndPolicy = .skip
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _onceAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+/// How a schedule treats slots it could not fire on time, and slots that come while its last run is going.
+public nonisolated struct SchedulePolicies: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// a slot missed by at most this fires late; older ones are skipped
+  public var catchupWindowSeconds: Int64 = 0
+
+  public var overlap: OverlapPolicy = .skip
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// Emitted when a schedule is created for a registered model, with its training config frozen.
@@ -336,6 +488,15 @@ public nonisolated struct ScheduleCreated: @unchecked Sendable {
   /// Clears the value of `nextRunAt`. Subsequent reads from it will return its default value.
   public mutating func clearNextRunAt() {_uniqueStorage()._nextRunAt = nil}
 
+  public var policies: SchedulePolicies {
+    get {_storage._policies ?? SchedulePolicies()}
+    set {_uniqueStorage()._policies = newValue}
+  }
+  /// Returns true if `policies` has been explicitly set.
+  public var hasPolicies: Bool {_storage._policies != nil}
+  /// Clears the value of `policies`. Subsequent reads from it will return its default value.
+  public mutating func clearPolicies() {_uniqueStorage()._policies = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -344,45 +505,68 @@ public nonisolated struct ScheduleCreated: @unchecked Sendable {
 }
 
 /// Emitted when a schedule's timing, name or description is edited (config stays frozen).
-public nonisolated struct ScheduleUpdated: Sendable {
+public nonisolated struct ScheduleUpdated: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var scheduleID: String = String()
+  public var scheduleID: String {
+    get {_storage._scheduleID}
+    set {_uniqueStorage()._scheduleID = newValue}
+  }
 
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
-  public var descriptionText: String = String()
+  public var descriptionText: String {
+    get {_storage._descriptionText}
+    set {_uniqueStorage()._descriptionText = newValue}
+  }
 
   public var timing: ScheduleTiming {
-    get {_timing ?? ScheduleTiming()}
-    set {_timing = newValue}
+    get {_storage._timing ?? ScheduleTiming()}
+    set {_uniqueStorage()._timing = newValue}
   }
   /// Returns true if `timing` has been explicitly set.
-  public var hasTiming: Bool {self._timing != nil}
+  public var hasTiming: Bool {_storage._timing != nil}
   /// Clears the value of `timing`. Subsequent reads from it will return its default value.
-  public mutating func clearTiming() {self._timing = nil}
+  public mutating func clearTiming() {_uniqueStorage()._timing = nil}
 
-  public var updatedFields: [String] = []
+  public var updatedFields: [String] {
+    get {_storage._updatedFields}
+    set {_uniqueStorage()._updatedFields = newValue}
+  }
 
-  public var updatedBy: String = String()
+  public var updatedBy: String {
+    get {_storage._updatedBy}
+    set {_uniqueStorage()._updatedBy = newValue}
+  }
 
   public var nextRunAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_nextRunAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_nextRunAt = newValue}
+    get {_storage._nextRunAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._nextRunAt = newValue}
   }
   /// Returns true if `nextRunAt` has been explicitly set.
-  public var hasNextRunAt: Bool {self._nextRunAt != nil}
+  public var hasNextRunAt: Bool {_storage._nextRunAt != nil}
   /// Clears the value of `nextRunAt`. Subsequent reads from it will return its default value.
-  public mutating func clearNextRunAt() {self._nextRunAt = nil}
+  public mutating func clearNextRunAt() {_uniqueStorage()._nextRunAt = nil}
+
+  public var policies: SchedulePolicies {
+    get {_storage._policies ?? SchedulePolicies()}
+    set {_uniqueStorage()._policies = newValue}
+  }
+  /// Returns true if `policies` has been explicitly set.
+  public var hasPolicies: Bool {_storage._policies != nil}
+  /// Clears the value of `policies`. Subsequent reads from it will return its default value.
+  public mutating func clearPolicies() {_uniqueStorage()._policies = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _timing: ScheduleTiming? = nil
-  fileprivate var _nextRunAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Emitted when a schedule is paused: no slots fire until resumed (missed slots are skipped).
@@ -504,6 +688,58 @@ public nonisolated struct ScheduleTriggered: Sendable {
   /// Clears the value of `nextRunAt`. Subsequent reads from it will return its default value.
   public mutating func clearNextRunAt() {self._nextRunAt = nil}
 
+  /// fired after its slot, within the catch-up window
+  public var late: Bool = false
+
+  public var firedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_firedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_firedAt = newValue}
+  }
+  /// Returns true if `firedAt` has been explicitly set.
+  public var hasFiredAt: Bool {self._firedAt != nil}
+  /// Clears the value of `firedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearFiredAt() {self._firedAt = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _slotTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _nextRunAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _firedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+/// Emitted when a slot passes without starting a run, with why (the schedule's ledger shows it).
+public nonisolated struct ScheduleSlotSkipped: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var scheduleID: String = String()
+
+  public var slotTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_slotTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_slotTime = newValue}
+  }
+  /// Returns true if `slotTime` has been explicitly set.
+  public var hasSlotTime: Bool {self._slotTime != nil}
+  /// Clears the value of `slotTime`. Subsequent reads from it will return its default value.
+  public mutating func clearSlotTime() {self._slotTime = nil}
+
+  public var reason: SlotSkipReason = .unspecified
+
+  public var detail: String = String()
+
+  /// unset when no further slot
+  public var nextRunAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_nextRunAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_nextRunAt = newValue}
+  }
+  /// Returns true if `nextRunAt` has been explicitly set.
+  public var hasNextRunAt: Bool {self._nextRunAt != nil}
+  /// Clears the value of `nextRunAt`. Subsequent reads from it will return its default value.
+  public mutating func clearNextRunAt() {self._nextRunAt = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -586,9 +822,21 @@ nonisolated extension ScheduleRunOutcome: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SCHEDULE_RUN_OUTCOME_UNSPECIFIED\0\u{1}SCHEDULE_RUN_OUTCOME_SUCCEEDED\0\u{1}SCHEDULE_RUN_OUTCOME_NOT_BLESSED\0\u{1}SCHEDULE_RUN_OUTCOME_FAILED\0\u{1}SCHEDULE_RUN_OUTCOME_CANCELLED\0")
 }
 
+nonisolated extension MonthEndPolicy: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MONTH_END_POLICY_SKIP\0\u{1}MONTH_END_POLICY_LAST_DAY\0")
+}
+
+nonisolated extension OverlapPolicy: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0OVERLAP_POLICY_SKIP\0\u{1}OVERLAP_POLICY_QUEUE_ONE\0\u{1}OVERLAP_POLICY_ALLOW\0")
+}
+
+nonisolated extension SlotSkipReason: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SLOT_SKIP_REASON_UNSPECIFIED\0\u{1}SLOT_SKIP_REASON_OVERLAP\0\u{1}SLOT_SKIP_REASON_CATCHUP\0\u{1}SLOT_SKIP_REASON_PAUSED\0")
+}
+
 nonisolated extension ScheduleTiming: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ScheduleTiming"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{3}once_at\0\u{1}hour\0\u{1}minute\0\u{3}day_of_week\0\u{3}day_of_month\0\u{1}timezone\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{3}once_at\0\u{1}hour\0\u{1}minute\0\u{3}day_of_week\0\u{3}day_of_month\0\u{1}timezone\0\u{3}month_end\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -603,6 +851,7 @@ nonisolated extension ScheduleTiming: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.dayOfWeek) }()
       case 6: try { try decoder.decodeSingularInt32Field(value: &self.dayOfMonth) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.timezone) }()
+      case 8: try { try decoder.decodeSingularEnumField(value: &self.monthEnd) }()
       default: break
       }
     }
@@ -634,6 +883,9 @@ nonisolated extension ScheduleTiming: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if !self.timezone.isEmpty {
       try visitor.visitSingularStringField(value: self.timezone, fieldNumber: 7)
     }
+    if self.monthEnd != .skip {
+      try visitor.visitSingularEnumField(value: self.monthEnd, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -645,6 +897,42 @@ nonisolated extension ScheduleTiming: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.dayOfWeek != rhs.dayOfWeek {return false}
     if lhs.dayOfMonth != rhs.dayOfMonth {return false}
     if lhs.timezone != rhs.timezone {return false}
+    if lhs.monthEnd != rhs.monthEnd {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension SchedulePolicies: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SchedulePolicies"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}catchup_window_seconds\0\u{1}overlap\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.catchupWindowSeconds) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.overlap) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.catchupWindowSeconds != 0 {
+      try visitor.visitSingularInt64Field(value: self.catchupWindowSeconds, fieldNumber: 1)
+    }
+    if self.overlap != .skip {
+      try visitor.visitSingularEnumField(value: self.overlap, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: SchedulePolicies, rhs: SchedulePolicies) -> Bool {
+    if lhs.catchupWindowSeconds != rhs.catchupWindowSeconds {return false}
+    if lhs.overlap != rhs.overlap {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -652,7 +940,7 @@ nonisolated extension ScheduleTiming: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension ScheduleCreated: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ScheduleCreated"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schedule_id\0\u{3}registered_model_id\0\u{3}model_name\0\u{1}name\0\u{3}description_text\0\u{1}timing\0\u{3}training_config\0\u{3}source_run_id\0\u{3}created_by\0\u{3}next_run_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schedule_id\0\u{3}registered_model_id\0\u{3}model_name\0\u{1}name\0\u{3}description_text\0\u{1}timing\0\u{3}training_config\0\u{3}source_run_id\0\u{3}created_by\0\u{3}next_run_at\0\u{1}policies\0")
 
   fileprivate class _StorageClass {
     var _scheduleID: String = String()
@@ -665,6 +953,7 @@ nonisolated extension ScheduleCreated: SwiftProtobuf.Message, SwiftProtobuf._Mes
     var _sourceRunID: String = String()
     var _createdBy: String = String()
     var _nextRunAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _policies: SchedulePolicies? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -685,6 +974,7 @@ nonisolated extension ScheduleCreated: SwiftProtobuf.Message, SwiftProtobuf._Mes
       _sourceRunID = source._sourceRunID
       _createdBy = source._createdBy
       _nextRunAt = source._nextRunAt
+      _policies = source._policies
     }
   }
 
@@ -713,6 +1003,7 @@ nonisolated extension ScheduleCreated: SwiftProtobuf.Message, SwiftProtobuf._Mes
         case 8: try { try decoder.decodeSingularStringField(value: &_storage._sourceRunID) }()
         case 9: try { try decoder.decodeSingularStringField(value: &_storage._createdBy) }()
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._nextRunAt) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._policies) }()
         default: break
         }
       }
@@ -755,6 +1046,9 @@ nonisolated extension ScheduleCreated: SwiftProtobuf.Message, SwiftProtobuf._Mes
       try { if let v = _storage._nextRunAt {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
       } }()
+      try { if let v = _storage._policies {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -774,6 +1068,7 @@ nonisolated extension ScheduleCreated: SwiftProtobuf.Message, SwiftProtobuf._Mes
         if _storage._sourceRunID != rhs_storage._sourceRunID {return false}
         if _storage._createdBy != rhs_storage._createdBy {return false}
         if _storage._nextRunAt != rhs_storage._nextRunAt {return false}
+        if _storage._policies != rhs_storage._policies {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -785,63 +1080,118 @@ nonisolated extension ScheduleCreated: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension ScheduleUpdated: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ScheduleUpdated"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schedule_id\0\u{1}name\0\u{3}description_text\0\u{1}timing\0\u{3}updated_fields\0\u{3}updated_by\0\u{3}next_run_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schedule_id\0\u{1}name\0\u{3}description_text\0\u{1}timing\0\u{3}updated_fields\0\u{3}updated_by\0\u{3}next_run_at\0\u{1}policies\0")
+
+  fileprivate class _StorageClass {
+    var _scheduleID: String = String()
+    var _name: String = String()
+    var _descriptionText: String = String()
+    var _timing: ScheduleTiming? = nil
+    var _updatedFields: [String] = []
+    var _updatedBy: String = String()
+    var _nextRunAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _policies: SchedulePolicies? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _scheduleID = source._scheduleID
+      _name = source._name
+      _descriptionText = source._descriptionText
+      _timing = source._timing
+      _updatedFields = source._updatedFields
+      _updatedBy = source._updatedBy
+      _nextRunAt = source._nextRunAt
+      _policies = source._policies
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.scheduleID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.descriptionText) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._timing) }()
-      case 5: try { try decoder.decodeRepeatedStringField(value: &self.updatedFields) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.updatedBy) }()
-      case 7: try { try decoder.decodeSingularMessageField(value: &self._nextRunAt) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._scheduleID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._descriptionText) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._timing) }()
+        case 5: try { try decoder.decodeRepeatedStringField(value: &_storage._updatedFields) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._updatedBy) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._nextRunAt) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._policies) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.scheduleID.isEmpty {
-      try visitor.visitSingularStringField(value: self.scheduleID, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._scheduleID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._scheduleID, fieldNumber: 1)
+      }
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 2)
+      }
+      if !_storage._descriptionText.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._descriptionText, fieldNumber: 3)
+      }
+      try { if let v = _storage._timing {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if !_storage._updatedFields.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._updatedFields, fieldNumber: 5)
+      }
+      if !_storage._updatedBy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._updatedBy, fieldNumber: 6)
+      }
+      try { if let v = _storage._nextRunAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._policies {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
     }
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
-    }
-    if !self.descriptionText.isEmpty {
-      try visitor.visitSingularStringField(value: self.descriptionText, fieldNumber: 3)
-    }
-    try { if let v = self._timing {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    if !self.updatedFields.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.updatedFields, fieldNumber: 5)
-    }
-    if !self.updatedBy.isEmpty {
-      try visitor.visitSingularStringField(value: self.updatedBy, fieldNumber: 6)
-    }
-    try { if let v = self._nextRunAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: ScheduleUpdated, rhs: ScheduleUpdated) -> Bool {
-    if lhs.scheduleID != rhs.scheduleID {return false}
-    if lhs.name != rhs.name {return false}
-    if lhs.descriptionText != rhs.descriptionText {return false}
-    if lhs._timing != rhs._timing {return false}
-    if lhs.updatedFields != rhs.updatedFields {return false}
-    if lhs.updatedBy != rhs.updatedBy {return false}
-    if lhs._nextRunAt != rhs._nextRunAt {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._scheduleID != rhs_storage._scheduleID {return false}
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._descriptionText != rhs_storage._descriptionText {return false}
+        if _storage._timing != rhs_storage._timing {return false}
+        if _storage._updatedFields != rhs_storage._updatedFields {return false}
+        if _storage._updatedBy != rhs_storage._updatedBy {return false}
+        if _storage._nextRunAt != rhs_storage._nextRunAt {return false}
+        if _storage._policies != rhs_storage._policies {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1008,7 +1358,7 @@ nonisolated extension ScheduleDeleted: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension ScheduleTriggered: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ScheduleTriggered"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schedule_id\0\u{3}slot_time\0\u{3}run_id\0\u{1}trigger\0\u{3}triggered_by\0\u{3}registered_model_id\0\u{3}model_name\0\u{3}training_config\0\u{3}next_run_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schedule_id\0\u{3}slot_time\0\u{3}run_id\0\u{1}trigger\0\u{3}triggered_by\0\u{3}registered_model_id\0\u{3}model_name\0\u{3}training_config\0\u{3}next_run_at\0\u{1}late\0\u{3}fired_at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1025,6 +1375,8 @@ nonisolated extension ScheduleTriggered: SwiftProtobuf.Message, SwiftProtobuf._M
       case 7: try { try decoder.decodeSingularStringField(value: &self.modelName) }()
       case 8: try { try decoder.decodeSingularBytesField(value: &self.trainingConfig) }()
       case 9: try { try decoder.decodeSingularMessageField(value: &self._nextRunAt) }()
+      case 10: try { try decoder.decodeSingularBoolField(value: &self.late) }()
+      case 11: try { try decoder.decodeSingularMessageField(value: &self._firedAt) }()
       default: break
       }
     }
@@ -1062,6 +1414,12 @@ nonisolated extension ScheduleTriggered: SwiftProtobuf.Message, SwiftProtobuf._M
     try { if let v = self._nextRunAt {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
     } }()
+    if self.late != false {
+      try visitor.visitSingularBoolField(value: self.late, fieldNumber: 10)
+    }
+    try { if let v = self._firedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1074,6 +1432,62 @@ nonisolated extension ScheduleTriggered: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.registeredModelID != rhs.registeredModelID {return false}
     if lhs.modelName != rhs.modelName {return false}
     if lhs.trainingConfig != rhs.trainingConfig {return false}
+    if lhs._nextRunAt != rhs._nextRunAt {return false}
+    if lhs.late != rhs.late {return false}
+    if lhs._firedAt != rhs._firedAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension ScheduleSlotSkipped: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScheduleSlotSkipped"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schedule_id\0\u{3}slot_time\0\u{1}reason\0\u{1}detail\0\u{3}next_run_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.scheduleID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._slotTime) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.detail) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._nextRunAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.scheduleID.isEmpty {
+      try visitor.visitSingularStringField(value: self.scheduleID, fieldNumber: 1)
+    }
+    try { if let v = self._slotTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.reason != .unspecified {
+      try visitor.visitSingularEnumField(value: self.reason, fieldNumber: 3)
+    }
+    if !self.detail.isEmpty {
+      try visitor.visitSingularStringField(value: self.detail, fieldNumber: 4)
+    }
+    try { if let v = self._nextRunAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: ScheduleSlotSkipped, rhs: ScheduleSlotSkipped) -> Bool {
+    if lhs.scheduleID != rhs.scheduleID {return false}
+    if lhs._slotTime != rhs._slotTime {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.detail != rhs.detail {return false}
     if lhs._nextRunAt != rhs._nextRunAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true

@@ -1,0 +1,399 @@
+import Foundation
+import Hummingbird
+import Logging
+import SlipwayContracts
+import SlipwayEventSourcing
+import SlipwayPlatform
+import SwiftProtobuf
+
+/// The spec's schedules (`/api/training/schedules/…`): made from a training run or from a full configuration,
+/// previewed, edited (timing and policies only: the configuration is frozen), paused, resumed, cancelled,
+/// triggered by hand and deleted for good.
+struct ScheduleRoutes: Sendable {
+    let environment: ServiceEnvironment
+    let timer: ScheduleTimer
+    let now: @Sendable () -> Date
+
+    var collection: RouteCollection<SlipwayRequestContext> {
+        let routes = RouteCollection(context: SlipwayRequestContext.self)
+        routes.post("/api/training/schedules", use: create)
+        routes.get("/api/training/schedules", use: list)
+        routes.post("/api/training/schedules/from-run", use: fromRun)
+        routes.get("/api/training/schedules/preview", use: preview)
+        routes.get("/api/training/schedules/:id", use: get)
+        routes.put("/api/training/schedules/:id", use: update)
+        routes.delete("/api/training/schedules/:id", use: delete)
+        routes.post("/api/training/schedules/:id/pause", use: pause)
+        routes.post("/api/training/schedules/:id/resume", use: resume)
+        routes.post("/api/training/schedules/:id/cancel", use: cancel)
+        routes.post("/api/training/schedules/:id/trigger", use: trigger)
+        return routes
+    }
+
+    /// The timing and policy fields every body that sets them shares (the spec's names).
+    struct TimingBody: Decodable {
+        var scheduleType: String?
+        /// `HH:MM`; for hourly `00:MM`.
+        var scheduleTime: String?
+        var scheduledDatetime: Date?
+        var scheduleDayOfWeek: Int?
+        var scheduleDayOfMonth: Int?
+        var scheduleTimezone: String?
+        /// `skip` (default) or `last_day`.
+        var monthEnd: String?
+        var catchupWindowSeconds: Int64?
+        /// `skip` (default), `queue_one` or `allow`.
+        var overlap: String?
+
+        /// The timing this body gives, over `base` (PUT) or from nothing (create: `schedule_type` required).
+        func rule(over base: ScheduleRule?) throws -> ScheduleRule? {
+            let fieldsGiven =
+                scheduleType != nil || scheduleTime != nil || scheduledDatetime != nil || scheduleDayOfWeek != nil || scheduleDayOfMonth != nil
+                || scheduleTimezone != nil || monthEnd != nil
+            guard fieldsGiven || base == nil else { return nil }
+            var rule = base ?? ScheduleRule(kind: .daily)
+            if let type = scheduleType {
+                guard let kind = ScheduleRule.Kind(rawValue: type) else {
+                    throw APIError.invalid("schedule_type is once, hourly, daily, weekly or monthly", field: "schedule_type")
+                }
+                rule.kind = kind
+            } else if base == nil {
+                throw APIError.badRequest("schedule_type is required (once, hourly, daily, weekly or monthly)", field: "schedule_type")
+            }
+            if let time = scheduleTime {
+                let parts = time.split(separator: ":").map { Int($0) }
+                guard parts.count == 2, let hour = parts[0], let minute = parts[1] else {
+                    throw APIError.invalid("schedule_time is HH:MM", field: "schedule_time")
+                }
+                (rule.hour, rule.minute) = (hour, minute)
+            } else if base == nil, rule.kind != .once {
+                throw APIError.badRequest("schedule_time (HH:MM) is required for a \(rule.kind.rawValue) schedule", field: "schedule_time")
+            }
+            if let at = scheduledDatetime { rule.onceAt = at }
+            if let day = scheduleDayOfWeek { rule.dayOfWeek = day }
+            if let day = scheduleDayOfMonth { rule.dayOfMonth = day }
+            if let name = scheduleTimezone {
+                guard let zone = TimeZone(identifier: name) else {
+                    throw APIError.invalid("schedule_timezone '\(name)' is not an IANA time zone (e.g. Europe/Warsaw)", field: "schedule_timezone")
+                }
+                rule.timeZone = zone
+            }
+            if let monthEnd {
+                guard let policy = ScheduleRule.MonthEnd(rawValue: monthEnd) else {
+                    throw APIError.invalid("month_end is skip or last_day", field: "month_end")
+                }
+                rule.monthEnd = policy
+            }
+            if base == nil {
+                if rule.kind == .weekly, scheduleDayOfWeek == nil {
+                    throw APIError.badRequest(
+                        "schedule_day_of_week (0 = Monday … 6) is required for a weekly schedule", field: "schedule_day_of_week")
+                }
+                if rule.kind == .monthly, scheduleDayOfMonth == nil {
+                    throw APIError.badRequest("schedule_day_of_month (1–31) is required for a monthly schedule", field: "schedule_day_of_month")
+                }
+            }
+            return rule
+        }
+
+        func policies(over base: TrainingScheduleDecider.Policies?) throws -> TrainingScheduleDecider.Policies? {
+            guard catchupWindowSeconds != nil || overlap != nil || base == nil else { return nil }
+            var policies = base ?? .init()
+            if let seconds = catchupWindowSeconds { policies.catchupWindowSeconds = seconds }
+            if let overlap {
+                switch overlap {
+                case "skip": policies.overlap = .skip
+                case "queue_one": policies.overlap = .queueOne
+                case "allow": policies.overlap = .allow
+                default: throw APIError.invalid("overlap is skip, queue_one or allow", field: "overlap")
+                }
+            }
+            return policies
+        }
+    }
+
+    struct FromRunBody: Decodable {
+        var sourceTrainingRunId: String
+        var name: String
+        var description: String?
+    }
+
+    @Sendable func fromRun(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<CreatedJSON> {
+        let bytes = try await request.body.collect(upTo: context.maxUploadSize)
+        let body = try PlatformJSON.decode(FromRunBody.self, from: bytes.readableBytesView)
+        let timing = try PlatformJSON.decode(TimingBody.self, from: bytes.readableBytesView)
+        guard let run = try await queries.run(body.sourceTrainingRunId) else {
+            throw APIError.notFound("no training run '\(body.sourceTrainingRunId)' (source_training_run_id)")
+        }
+        return try await create(
+            model: run.modelName, name: body.name, description: body.description ?? "", config: run.config, sourceRunID: run.id, timing: timing,
+            request: request)
+    }
+
+    /// A schedule from a full configuration: the registered model and what each run trains on.
+    struct CreateBody: Decodable {
+        var modelName: String
+        var name: String
+        var description: String?
+        var datasetId: String
+        var featureConfigId: String
+        var modelConfigId: String
+    }
+
+    @Sendable func create(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<CreatedJSON> {
+        let bytes = try await request.body.collect(upTo: context.maxUploadSize)
+        let body = try PlatformJSON.decode(CreateBody.self, from: bytes.readableBytesView)
+        let timing = try PlatformJSON.decode(TimingBody.self, from: bytes.readableBytesView)
+        var config = TrainingRunConfig()
+        config.datasetID = body.datasetId
+        config.featureConfigID = body.featureConfigId
+        config.modelConfigID = body.modelConfigId
+        for (kind, id, field) in [
+            ("dataset", body.datasetId, "dataset_id"), ("feature_config", body.featureConfigId, "feature_config_id"),
+            ("model_config", body.modelConfigId, "model_config_id"),
+        ] where !(try await queries.catalogHas(kind: kind, id: id)) {
+            throw APIError.invalid("no \(kind.replacingOccurrences(of: "_", with: " ")) '\(id)' in training-svc", field: field)
+        }
+        // The run's parameters as training-svc's API spells them (proto JSON), frozen with the rest.
+        let object = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
+        func part<M: SwiftProtobuf.Message>(_ field: String, _ type: M.Type) throws -> M? {
+            guard let value = object[field] else { return nil }
+            do {
+                return try M(jsonUTF8Data: try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed]))
+            } catch {
+                throw APIError.invalid("\(field) is not a valid \(field): \(error)", field: field)
+            }
+        }
+        if let params = try part("training_params", TrainingParams.self) { config.trainingParams = params }
+        if let gpu = try part("gpu_config", GpuConfig.self) { config.gpuConfig = gpu }
+        if let evaluator = try part("evaluator_config", EvaluatorConfig.self) { config.evaluatorConfig = evaluator }
+        if let deployment = try part("deployment_config", DeploymentConfig.self) { config.deploymentConfig = deployment }
+        return try await create(
+            model: body.modelName, name: body.name, description: body.description ?? "", config: config, sourceRunID: "", timing: timing,
+            request: request)
+    }
+
+    struct CreatedJSON: ResponseEncodable, Sendable {
+        let success: Bool
+        let schedule: ScheduleJSON
+        let message: String
+    }
+
+    private func create(
+        model: String, name: String, description: String, config: TrainingRunConfig, sourceRunID: String, timing: TimingBody, request: Request
+    ) async throws -> EditedResponse<CreatedJSON> {
+        guard let rule = try timing.rule(over: nil), let policies = try timing.policies(over: nil) else {
+            throw APIError.badRequest("schedule_type is required", field: "schedule_type")
+        }
+        guard !model.trimmingCharacters(in: .whitespaces).isEmpty else { throw APIError.badRequest("model_name is required", field: "model_name") }
+        if let existing = try await queries.liveSchedule(model: model) {
+            throw APIError.conflict(
+                "model '\(model)' already has schedule \(existing); pause, edit or delete it instead", details: ["field": "model_name"])
+        }
+        let at = now()
+        let id = "sch-\(UUID.v7(now: at).uuidString.lowercased().prefix(18))"
+        let new = TrainingScheduleDecider.NewSchedule(
+            id: id, modelName: model, name: name, description: description, timing: rule, policies: policies, config: config,
+            sourceRunID: sourceRunID, createdBy: "api", now: at)
+        try await execute(id, .create(new), request)
+        let schedule = try await require(id)
+        return EditedResponse(
+            status: .created, response: CreatedJSON(success: true, schedule: schedule, message: "Schedule '\(schedule.name)' created successfully"))
+    }
+
+    struct ListJSON: ResponseEncodable, Sendable {
+        let schedules: [ScheduleJSON]
+    }
+
+    /// `?model_name=` `&status=` (active, paused, completed, cancelled).
+    @Sendable func list(_ request: Request, context: SlipwayRequestContext) async throws -> ListJSON {
+        let parameters = request.uri.queryParameters
+        let status = parameters.nonEmpty("status")
+        if let status, TrainingScheduleDecider.Status(rawValue: status) == nil {
+            throw APIError.badRequest("status is active, paused, completed or cancelled", field: "status")
+        }
+        return ListJSON(schedules: try await queries.schedules(model: parameters.nonEmpty("model_name"), status: status, now: now()))
+    }
+
+    @Sendable func get(_ request: Request, context: SlipwayRequestContext) async throws -> ScheduleJSON {
+        try await require(try context.parameters.require("id"), details: true)
+    }
+
+    /// Fields of the frozen training configuration: a PUT naming one is refused, naming it.
+    static let frozenFields = [
+        "model_name", "dataset_id", "feature_config_id", "model_config_id", "training_params", "gpu_config", "evaluator_config",
+        "deployment_config", "source_training_run_id", "training_config",
+    ]
+
+    struct UpdateBody: Decodable {
+        var name: String?
+        var description: String?
+    }
+
+    /// Timing, policies, name and description; the training configuration cannot change (422 naming the field).
+    @Sendable func update(_ request: Request, context: SlipwayRequestContext) async throws -> ScheduleJSON {
+        let id = try context.parameters.require("id")
+        let bytes = try await request.body.collect(upTo: context.maxUploadSize)
+        let object = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
+        if let frozen = Self.frozenFields.first(where: { object[$0] != nil }) {
+            throw APIError.invalid("\(frozen) is frozen when the schedule is made; make a new schedule to change it", field: frozen)
+        }
+        let body = try PlatformJSON.decode(UpdateBody.self, from: bytes.readableBytesView)
+        let timing = try PlatformJSON.decode(TimingBody.self, from: bytes.readableBytesView)
+        let state = try await environment.store.state(TrainingScheduleDecider.self, aggregateID: id)
+        guard state.exists, let current = state.timing else { throw APIError.notFound("no schedule '\(id)'") }
+        let change = TrainingScheduleDecider.ScheduleChange(
+            name: body.name, description: body.description, timing: try timing.rule(over: current),
+            policies: try timing.policies(over: state.policies))
+        try await execute(id, .update(change, actor: "api", now: now()), request)
+        return try await require(id, details: true)
+    }
+
+    @Sendable func delete(_ request: Request, context: SlipwayRequestContext) async throws -> HTTPResponse.Status {
+        let id = try context.parameters.require("id")
+        _ = try await require(id)
+        try await execute(id, .delete(actor: "api"), request)
+        return .noContent
+    }
+
+    struct ReasonBody: Decodable {
+        var reason: String?
+    }
+
+    @Sendable func pause(_ request: Request, context: SlipwayRequestContext) async throws -> ScheduleJSON {
+        let id = try context.parameters.require("id")
+        let body = try await request.decodeIfPresent(as: ReasonBody.self, context: context)
+        _ = try await require(id)
+        try await execute(id, .pause(actor: "api", reason: body?.reason ?? ""), request)
+        return try await require(id, details: true)
+    }
+
+    @Sendable func resume(_ request: Request, context: SlipwayRequestContext) async throws -> ScheduleJSON {
+        let id = try context.parameters.require("id")
+        _ = try await require(id)
+        try await execute(id, .resume(actor: "api", now: now()), request)
+        return try await require(id, details: true)
+    }
+
+    @Sendable func cancel(_ request: Request, context: SlipwayRequestContext) async throws -> ScheduleJSON {
+        let id = try context.parameters.require("id")
+        let body = try await request.decodeIfPresent(as: ReasonBody.self, context: context)
+        _ = try await require(id)
+        try await execute(id, .cancel(actor: "api", reason: body?.reason ?? ""), request)
+        return try await require(id, details: true)
+    }
+
+    struct TriggerBody: Decodable {
+        /// Start a run even while the previous one is going.
+        var force: Bool?
+    }
+
+    struct TriggeredJSON: ResponseEncodable, Sendable {
+        let scheduleId: String
+        let runId: String
+        let slotTime: Date
+        let schedule: ScheduleJSON
+    }
+
+    @Sendable func trigger(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<TriggeredJSON> {
+        let id = try context.parameters.require("id")
+        let body = try await request.decodeIfPresent(as: TriggerBody.self, context: context)
+        _ = try await require(id)
+        let runGoing = try await queries.runGoing(scheduleID: id)
+        let outcome = try await execute(id, .trigger(actor: "api", now: now(), force: body?.force ?? false, runGoing: runGoing), request)
+        var started: ScheduleTriggered?
+        for stored in outcome.events {
+            if case .scheduleTriggered(let event) = try ScheduleEvent.decode(eventType: stored.eventType, payload: stored.payload) { started = event }
+        }
+        guard let started else { throw APIError.conflict("the trigger started nothing; try again") }
+        return EditedResponse(
+            status: .accepted,
+            response: TriggeredJSON(
+                scheduleId: id, runId: started.runID, slotTime: started.slotTime.date, schedule: try await require(id, details: true)))
+    }
+
+    struct PreviewJSON: ResponseEncodable, Sendable {
+        struct Source: Encodable, Sendable {
+            let sourceRunId: String
+            let sourceRunNumber: Int
+            let modelName: String
+            let datasetId: String
+            let featureConfigId: String
+            let modelConfigId: String
+            let trainingConfig: EmbeddedJSON
+        }
+        let success: Bool
+        @Nullable var preview: Source?
+        /// With timing fields: the next fire times.
+        @Nullable var nextRuns: [ScheduleJSON.Upcoming]?
+    }
+
+    /// `?source_run_id=` (the configuration a schedule from that run would freeze) and/or timing fields
+    /// (`schedule_type=daily&schedule_time=09:00&schedule_timezone=Europe/Warsaw&count=10`: the next fire times).
+    @Sendable func preview(_ request: Request, context: SlipwayRequestContext) async throws -> PreviewJSON {
+        let parameters = request.uri.queryParameters
+        var source: PreviewJSON.Source?
+        if let runID = parameters.nonEmpty("source_run_id") {
+            guard let run = try await queries.run(runID) else { throw APIError.notFound("no training run '\(runID)' (source_run_id)") }
+            source = PreviewJSON.Source(
+                sourceRunId: run.id, sourceRunNumber: run.number, modelName: run.modelName, datasetId: run.config.datasetID,
+                featureConfigId: run.config.featureConfigID, modelConfigId: run.config.modelConfigID,
+                trainingConfig: try ScheduleJSON.json(run.config))
+        }
+        var upcoming: [ScheduleJSON.Upcoming]?
+        if let type = parameters.nonEmpty("schedule_type") {
+            var timing = TimingBody()
+            timing.scheduleType = type
+            timing.scheduleTime = parameters.nonEmpty("schedule_time")
+            timing.scheduledDatetime = try parameters.nonEmpty("scheduled_datetime").map {
+                guard let date = ISO8601.date($0) else { throw APIError.badRequest("scheduled_datetime is ISO-8601", field: "scheduled_datetime") }
+                return date
+            }
+            timing.scheduleDayOfWeek = try parameters.nonEmpty("schedule_day_of_week").map { _ in
+                try parameters.integer("schedule_day_of_week", default: 0, in: 0...6)
+            }
+            timing.scheduleDayOfMonth = try parameters.nonEmpty("schedule_day_of_month").map { _ in
+                try parameters.integer("schedule_day_of_month", default: 1, in: 1...31)
+            }
+            timing.scheduleTimezone = parameters.nonEmpty("schedule_timezone")
+            timing.monthEnd = parameters.nonEmpty("month_end")
+            let count = try parameters.integer("count", default: 10, in: 1...100)
+            if let rule = try timing.rule(over: nil) {
+                try TrainingScheduleDecider.validateForAPI(rule, now: now())
+                upcoming = ScheduleJSON.upcoming(rule, after: now(), count: count)
+            }
+        }
+        guard source != nil || upcoming != nil else {
+            throw APIError.badRequest("give source_run_id, or schedule_type with its timing fields", field: "source_run_id")
+        }
+        return PreviewJSON(success: true, preview: source, nextRuns: upcoming)
+    }
+
+    // MARK: Helpers
+
+    var queries: ScheduleQueries { ScheduleQueries(client: environment.postgres, logger: environment.logger) }
+
+    @discardableResult
+    func execute(_ id: String, _ command: TrainingScheduleDecider.Command, _ request: Request) async throws
+        -> CommandOutcome<TrainingScheduleDecider>
+    {
+        let outcome = try await environment.execute(
+            TrainingScheduleDecider.self, aggregateID: id, command: command, metadata: try request.commandMetadata())
+        timer.nudge()
+        return outcome
+    }
+
+    func require(_ id: String, details: Bool = false) async throws -> ScheduleJSON {
+        guard let schedule = try await queries.schedule(id, details: details, now: now()) else { throw APIError.notFound("no schedule '\(id)'") }
+        return schedule
+    }
+}
+
+extension TrainingScheduleDecider {
+    /// The decider's checks of a timing, as a 422 naming the field (for a preview, which records nothing).
+    static func validateForAPI(_ rule: ScheduleRule, now: Date) throws {
+        do { try validate(name: "preview", timing: rule, policies: .init(), now: now) } catch let rejected as CommandRejected {
+            throw APIError.invalid(rejected.message, field: rejected.field ?? "schedule_type")
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SlipwayEventSourcing
+import SlipwayPlatform
+import Synchronization
+
+/// schedule-svc's durable timer: no cron daemon, no external scheduler. It sleeps until the earliest slot of any
+/// active schedule (one indexed query), then ticks every schedule that is due; the tick fires or skips each due
+/// slot exactly once, because the slot's fate is in the schedule's own history. Several replicas may tick the
+/// same schedule: the event store serialises them, and the later tick finds the slot handled.
+///
+/// While nothing is due it wakes at most every `idleCheck` (a schedule made on another replica) or when a command
+/// here changed a schedule (`nudge`).
+public final class ScheduleTimer: Service, Sendable {
+    let environment: ServiceEnvironment
+    let now: @Sendable () -> Date
+    let idleCheck: Duration
+    private let nudged = Mutex(false)
+
+    public init(environment: ServiceEnvironment, now: @escaping @Sendable () -> Date, idleCheck: Duration = .seconds(5)) {
+        self.environment = environment
+        self.now = now
+        self.idleCheck = idleCheck
+    }
+
+    /// A schedule was created, resumed or edited here: look again now rather than at the next check.
+    public func nudge() { nudged.withLock { $0 = true } }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            var wait = idleCheck
+            do {
+                try await fireDue(at: now())
+                if let next = try await earliestSlot() {
+                    let seconds = max(0, next.timeIntervalSince(now()))
+                    wait = min(idleCheck, .milliseconds(Int64(seconds * 1000)))
+                }
+            } catch {
+                environment.logger.warning("schedule timer pass failed", metadata: [LogKey.error: "\(error)"])
+            }
+            await pause(wait)
+        }
+    }
+
+    /// Sleeps up to `duration`, in slices of 50 ms so a nudge or a shutdown ends it early.
+    private func pause(_ duration: Duration) async {
+        let deadline = ContinuousClock.now + duration
+        while ContinuousClock.now < deadline {
+            if nudged.withLock({
+                let was = $0
+                $0 = false
+                return was
+            }) {
+                return
+            }
+            if Task.isShuttingDownGracefully { return }
+            do { try await Task.sleep(for: min(.milliseconds(50), deadline - ContinuousClock.now)) } catch { return }
+        }
+    }
+
+    /// Ticks every active schedule with a slot due at `instant`; one schedule's failure does not stop the others.
+    public func fireDue(at instant: Date) async throws {
+        let rows = try await environment.postgres.query(
+            "SELECT id FROM schedules WHERE status = 'active' AND next_run_at <= \(instant) ORDER BY next_run_at LIMIT 1000",
+            logger: environment.logger)
+        var due: [String] = []
+        for try await id in rows.decode(String.self) { due.append(id) }
+        let queries = ScheduleQueries(client: environment.postgres, logger: environment.logger)
+        for id in due {
+            do {
+                let runGoing = try await queries.runGoing(scheduleID: id)
+                try await environment.execute(
+                    TrainingScheduleDecider.self, aggregateID: id, command: .tick(now: instant, runGoing: runGoing),
+                    metadata: CommandMetadata(causationID: "schedule-timer"))
+            } catch {
+                environment.logger.warning("schedule tick failed", metadata: [LogKey.aggregateID: "\(id)", LogKey.error: "\(error)"])
+            }
+        }
+    }
+
+    func earliestSlot() async throws -> Date? {
+        let rows = try await environment.postgres.query(
+            "SELECT min(next_run_at) FROM schedules WHERE status = 'active'", logger: environment.logger)
+        for try await next in rows.decode(Date?.self) { return next }
+        return nil
+    }
+}
