@@ -154,7 +154,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "ScheduleCoreTests",
-        dependencies: ["SlipwayTestSupport", "ScheduleCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", postgres, protobuf, log],
+        dependencies: ["SlipwayTestSupport", "ScheduleCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayLocalRuntime", postgres, protobuf, log],
         path: "Tests/ScheduleCoreTests"
     ),
     .testTarget(

@@ -43,7 +43,8 @@ public struct ScheduleRule: Sendable, Equatable {
     }
 }
 
-/// The one place that turns a schedule's timing into instants. Slots are whole minutes.
+/// The one place that turns a schedule's timing into instants. Slots are whole minutes (a `once` slot whole seconds),
+/// and each slot is strictly after the one before.
 ///
 /// DST policy (daily, weekly, monthly at a local `hour:minute`):
 /// - a local time inside a spring-forward gap fires at the first instant after the gap (the transition);
@@ -60,7 +61,9 @@ public enum ScheduleCalendar {
         let after = floor(instant.timeIntervalSince1970)
         switch timing.kind {
         case .once:
-            guard let at = timing.onceAt, at.timeIntervalSince1970 > after else { return nil }
+            // Whole seconds, like every slot: the slot is an identity (a fractional one would be "after" itself).
+            guard let at = timing.onceAt.map({ Date(timeIntervalSince1970: floor($0.timeIntervalSince1970)) }), at.timeIntervalSince1970 > after
+            else { return nil }
             return at
         case .hourly:
             // The real hour containing `after`, then the following ones: the first whose slot is later.

@@ -191,6 +191,15 @@ struct ScheduleQueries: Sendable {
         return nil
     }
 
+    /// Which of these schedules have a run going (training-svc's events), for their overlap policy.
+    func runsGoing(among ids: [String]) async throws -> Set<String> {
+        let rows = try await client.query(
+            "SELECT DISTINCT schedule_id FROM training_runs_seen WHERE status = 'going' AND schedule_id = ANY(\(ids))", logger: logger)
+        var going: Set<String> = []
+        for try await id in rows.decode(String.self) { going.insert(id) }
+        return going
+    }
+
     /// Whether a run the schedule started has not ended yet (training-svc's events), for its overlap policy.
     func runGoing(scheduleID: String) async throws -> Bool {
         let rows = try await client.query(

@@ -59,25 +59,39 @@ public final class ScheduleTimer: Service, Sendable {
         }
     }
 
-    /// Ticks every active schedule with a slot due at `instant`; one schedule's failure does not stop the others.
+    /// Ticks every active schedule with a slot due at `instant`, in batches that commit together (10,000 schedules
+    /// due at 09:00 fire within a second, not one transaction each); one schedule's failure does not stop the others.
     public func fireDue(at instant: Date) async throws {
-        let rows = try await environment.postgres.query(
-            "SELECT id FROM schedules WHERE status = 'active' AND next_run_at <= \(instant) ORDER BY next_run_at LIMIT 1000",
-            logger: environment.logger)
-        var due: [String] = []
-        for try await id in rows.decode(String.self) { due.append(id) }
         let queries = ScheduleQueries(client: environment.postgres, logger: environment.logger)
-        for id in due {
-            do {
-                let runGoing = try await queries.runGoing(scheduleID: id)
-                try await environment.execute(
-                    TrainingScheduleDecider.self, aggregateID: id, command: .tick(now: instant, runGoing: runGoing),
-                    metadata: CommandMetadata(causationID: "schedule-timer"))
-            } catch {
-                environment.logger.warning("schedule tick failed", metadata: [LogKey.aggregateID: "\(id)", LogKey.error: "\(error)"])
+        while true {
+            let rows = try await environment.postgres.query(
+                "SELECT id FROM schedules WHERE status = 'active' AND next_run_at <= \(instant) ORDER BY next_run_at LIMIT \(Self.batch)",
+                logger: environment.logger)
+            var due: [String] = []
+            for try await id in rows.decode(String.self) { due.append(id) }
+            guard !due.isEmpty else { return }
+            let going = try await queries.runsGoing(among: due)
+            let commands = due.map { id in
+                (
+                    aggregateID: id, command: TrainingScheduleDecider.Command.tick(now: instant, runGoing: going.contains(id)),
+                    metadata: CommandMetadata(causationID: "schedule-timer")
+                )
             }
+            var progressed = false
+            for (id, result) in zip(due, await environment.store.executeAll(TrainingScheduleDecider.self, commands)) {
+                switch result {
+                case .success(let outcome): progressed = progressed || !outcome.events.isEmpty
+                case .failure(let error):
+                    environment.logger.warning("schedule tick failed", metadata: [LogKey.aggregateID: "\(id)", LogKey.error: "\(error)"])
+                }
+            }
+            // A batch that moved nothing (every tick failed, or another replica got there first) is not read again now.
+            guard progressed, due.count == Self.batch else { return }
         }
     }
+
+    /// Schedules ticked in one transaction.
+    static let batch = 500
 
     func earliestSlot() async throws -> Date? {
         let rows = try await environment.postgres.query(

@@ -212,7 +212,7 @@ public enum TrainingScheduleDecider: Decider {
                     events.append(.scheduleTriggered(fire(created, slot: slot, now: now, trigger: .timer, actor: "", next: following)))
                     runGoing = true
                 }
-                guard let following else { return events + completion(id, timing) }
+                guard let following, following > slot else { return events + completion(id, timing) }
                 slot = following
             }
             return events
@@ -315,7 +315,10 @@ public enum TrainingScheduleDecider: Decider {
         switch timing.kind {
         case .once:
             guard let at = timing.onceAt else { throw CommandRejected(field: "scheduled_datetime", "a once schedule needs scheduled_datetime") }
-            guard at > now else { throw CommandRejected(field: "scheduled_datetime", "scheduled_datetime must be in the future") }
+            // Slots are whole seconds: one in the current second has passed already.
+            guard floor(at.timeIntervalSince1970) > floor(now.timeIntervalSince1970) else {
+                throw CommandRejected(field: "scheduled_datetime", "scheduled_datetime must be in the future (a later second than now)")
+            }
         case .hourly:
             guard timing.hour == 0 else {
                 throw CommandRejected(field: "schedule_time", "an hourly schedule takes only a minute (\"00:MM\"), not an hour")

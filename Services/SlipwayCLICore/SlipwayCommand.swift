@@ -37,6 +37,6 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench", abstract: "Benchmarks that print a RESULT line.",
         subcommands: [
             BenchEventsCommand.self, BenchTrainCommand.self, BenchServeCommand.self, BenchRolloutCommand.self, BenchApiCommand.self,
-            BenchMetricsCommand.self, BenchSinkCommand.self,
+            BenchMetricsCommand.self, BenchSchedulesCommand.self, BenchSinkCommand.self,
         ])
 }

@@ -87,9 +87,11 @@ struct TrainingScheduleDeciderTests {
         #expect(try decide(D.self, given: given + resumed, when: .tick(now: Self.at(260), runGoing: false)).isEmpty)
     }
 
-    @Test func aOnceScheduleCompletesAfterItsRunStarts() throws {
-        let given = try history(D.self, [Self.create(.once, onceAt: Self.at(30))])
-        let events = try decide(D.self, given: given, when: .tick(now: Self.at(30), runGoing: false))
+    @Test(arguments: [0, 0.15])
+    func aOnceScheduleCompletesAfterItsRunStarts(fraction: Double) throws {
+        // A time with a fraction of a second fires at its whole second, once.
+        let given = try history(D.self, [Self.create(.once, onceAt: Self.at(30).addingTimeInterval(fraction))])
+        let events = try decide(D.self, given: given, when: .tick(now: Self.at(31), runGoing: false))
         #expect(kinds(events) == ["ScheduleTriggered", "ScheduleCompleted"])
         #expect(D.fold(given + events).status == .completed)
     }
