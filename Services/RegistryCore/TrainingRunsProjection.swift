@@ -80,7 +80,7 @@ public struct TrainingRunsProjection: Projection {
                 reactions.append((recorded, reaction))
             }
         }
-        guard !reactions.isEmpty, try await isLive(connection, logger: logger) else { return }
+        guard !reactions.isEmpty, try await connection.isLiveSchema(liveSchema, logger: logger) else { return }
         // The batch's reactions commit together (in order, see `EventStore.executeAll`).
         var commands: [(aggregateID: String, command: RegisteredModelDecider.Command, metadata: CommandMetadata)] = []
         var causes: [Recorded<TrainingEvent>] = []
@@ -191,12 +191,6 @@ public struct TrainingRunsProjection: Projection {
             """
             UPDATE training_runs_seen SET status = \(status.rawValue), completed_at = \(at) WHERE run_id = \(runID)
             """, logger: logger)
-    }
-
-    private func isLive(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        let rows = try await connection.query("SELECT current_schema()::text", logger: logger)
-        for try await schema in rows.decode(String.self) { return schema == liveSchema }
-        return false
     }
 
     /// The command a reaction needs, or nil when there is nothing to do: a model that exists already (the

@@ -83,7 +83,7 @@ public struct ScheduledRunsProjection: Projection {
                 break  // progress within a run; its end is what a schedule counts
             }
         }
-        guard !outcomes.isEmpty, try await isLive(connection, logger: logger) else { return }
+        guard !outcomes.isEmpty, try await connection.isLiveSchema(logger: logger) else { return }
         let commands = outcomes.map { recorded, scheduleID, command in
             (
                 aggregateID: scheduleID, command: command,
@@ -105,9 +105,4 @@ public struct ScheduledRunsProjection: Projection {
         }
     }
 
-    private func isLive(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        let rows = try await connection.query("SELECT current_schema()::text", logger: logger)
-        for try await schema in rows.decode(String.self) { return schema == "public" }
-        return false
-    }
 }

@@ -32,7 +32,7 @@ public struct ScheduleTriggers: Projection {
                 continue  // only a trigger starts a run
             }
         }
-        guard !triggers.isEmpty, try await isLive(connection, logger: logger) else { return }
+        guard !triggers.isEmpty, try await connection.isLiveSchema(logger: logger) else { return }
         for recorded in triggers {
             guard case .scheduleTriggered(let trigger) = recorded.event else { continue }
             try await start(trigger, recorded, logger: logger)
@@ -66,9 +66,4 @@ public struct ScheduleTriggers: Projection {
         }
     }
 
-    private func isLive(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        let rows = try await connection.query("SELECT current_schema()::text", logger: logger)
-        for try await schema in rows.decode(String.self) { return schema == "public" }
-        return false
-    }
 }

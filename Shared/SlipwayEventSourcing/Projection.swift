@@ -59,3 +59,13 @@ extension Projection {
         if !recorded.isEmpty { try await apply(recorded, on: connection, logger: logger) }
     }
 }
+
+extension PostgresConnection {
+    /// Whether a projection's `apply` runs on the live schema (`public`) rather than a replay's scratch one: reactions
+    /// (commands caused by another service's events) run only on the live one, so a replay commands nothing.
+    public func isLiveSchema(_ live: String = "public", logger: Logger) async throws -> Bool {
+        let rows = try await query("SELECT current_schema()::text", logger: logger)
+        for try await schema in rows.decode(String.self) { return schema == live }
+        return false
+    }
+}

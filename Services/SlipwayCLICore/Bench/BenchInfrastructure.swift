@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SlipwayLocalRuntime
+import SlipwayPlatform
 
 /// PostgreSQL and Kafka for a benchmark: the ones given, or a throwaway embedded PostgreSQL cluster and
 /// a dev broker started for the run and removed afterwards.
@@ -91,4 +92,42 @@ final class BenchInfrastructure: @unchecked Sendable {
 struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A domain service executable (next to `slipway`) started for a benchmark on its own database, ended with it.
+struct BenchService {
+    let process: Process
+    let port: Int
+    var base: String { "http://127.0.0.1:\(port)" }
+
+    /// Starts `name` and waits until `/readyz` answers (60 s at most). `--log-level error`: alone, a service warns every
+    /// 2 s that its peers' feeds are unreachable.
+    static func start(_ name: String, database: DatabaseURL, brokers: String, arguments: [String] = []) async throws -> BenchService {
+        guard let executable = findExecutable(named: name) else {
+            throw BenchError("\(name) not found next to slipway or on PATH: build the package first")
+        }
+        let port = try freeTCPPort()
+        let process = Process()
+        process.executableURL = executable
+        process.arguments =
+            ["--database-url", database.description, "--kafka-brokers", brokers, "--port", "\(port)", "--log-level", "error"] + arguments
+        try process.run()
+        let service = BenchService(process: process, port: port)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !(await HTTPProbe.isOK(URL(string: "\(service.base)/readyz")!)) {
+            guard process.isRunning else { throw BenchError("\(name) exited before it became ready") }
+            guard ContinuousClock.now < deadline else {
+                service.stop()
+                throw BenchError("\(name) did not become ready within 60 s")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return service
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
 }

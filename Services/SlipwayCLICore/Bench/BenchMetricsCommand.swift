@@ -51,50 +51,18 @@ struct BenchMetricsCommand: AsyncParsableCommand {
             let runID = UUID().uuidString.prefix(6).lowercased()
             let database = try DatabaseURL(infrastructure.postgresURL, defaultDatabase: "bench_metrics_\(runID)")
             try await database.ensureDatabaseExists(logger: logger)
-            let port = try freeTCPPort()
-            let service = try startMetricsService(database: database, brokers: infrastructure.kafkaBrokers, port: port)
-            defer { stop(service) }
-            try await waitReady(port: port, process: service)
+            let service = try await BenchService.start(
+                "metrics-svc", database: database, brokers: infrastructure.kafkaBrokers, arguments: ["--fetch-wait-max-ms", "10"])
+            defer { service.stop() }
             let client = PostgresClient(configuration: try database.clientConfiguration(), backgroundLogger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await client.run() }
                 defer { group.cancelAll() }
                 let run = MetricsBenchRun(
-                    runID: String(runID), brokers: infrastructure.kafkaBrokers, base: "http://127.0.0.1:\(port)", database: client, logger: logger)
+                    runID: String(runID), brokers: infrastructure.kafkaBrokers, base: service.base, database: client, logger: logger)
                 try await run.measure(self)
             }
         }
-    }
-
-    func startMetricsService(database: DatabaseURL, brokers: String, port: Int) throws -> Process {
-        guard let executable = findExecutable(named: "metrics-svc") else {
-            throw BenchError("metrics-svc not found next to slipway or on PATH: build the package first")
-        }
-        let process = Process()
-        process.executableURL = executable
-        // Errors only: alone, metrics-svc warns every 2 s that deploy-svc's feed is unreachable.
-        process.arguments = [
-            "--database-url", database.description, "--kafka-brokers", brokers, "--port", "\(port)", "--log-level", "error",
-            "--fetch-wait-max-ms", "10",
-        ]
-        try process.run()
-        return process
-    }
-
-    func waitReady(port: Int, process: Process) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            if await HTTPProbe.isOK(URL(string: "http://127.0.0.1:\(port)/readyz")!) { return }
-            guard process.isRunning else { throw BenchError("metrics-svc exited before it became ready") }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw BenchError("metrics-svc did not become ready within 60 s")
-    }
-
-    func stop(_ process: Process) {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
     }
 }
 

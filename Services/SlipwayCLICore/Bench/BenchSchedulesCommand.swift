@@ -39,33 +39,15 @@ struct BenchSchedulesCommand: AsyncParsableCommand {
             let runID = UUID().uuidString.prefix(6).lowercased()
             let database = try DatabaseURL(infrastructure.postgresURL, defaultDatabase: "bench_schedules_\(runID)")
             try await database.ensureDatabaseExists(logger: logger)
-            let port = try freeTCPPort()
-            guard let executable = findExecutable(named: "schedule-svc") else {
-                throw BenchError("schedule-svc not found next to slipway or on PATH: build the package first")
-            }
-            let service = Process()
-            service.executableURL = executable
-            service.arguments = [
-                "--database-url", database.description, "--kafka-brokers", infrastructure.kafkaBrokers, "--port", "\(port)", "--log-level", "error",
-            ]
-            try service.run()
-            defer {
-                if service.isRunning {
-                    service.terminate()
-                    service.waitUntilExit()
-                }
-            }
-            let base = "http://127.0.0.1:\(port)"
-            let deadline = ContinuousClock.now + .seconds(60)
-            while !(await HTTPProbe.isOK(URL(string: "\(base)/readyz")!)) {
-                guard service.isRunning, ContinuousClock.now < deadline else { throw BenchError("schedule-svc did not become ready") }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            let service = try await BenchService.start("schedule-svc", database: database, brokers: infrastructure.kafkaBrokers)
+            defer { service.stop() }
             let client = PostgresClient(configuration: try database.clientConfiguration(), backgroundLogger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await client.run() }
                 defer { group.cancelAll() }
-                try await measure(base: base, brokers: infrastructure.kafkaBrokers, database: client, pid: service.processIdentifier, logger: logger)
+                try await measure(
+                    base: service.base, brokers: infrastructure.kafkaBrokers, database: client, pid: service.process.processIdentifier, logger: logger
+                )
             }
         }
     }
