@@ -41,14 +41,23 @@ public struct ScheduleReadModel: Projection {
     }
 
     public func apply(_ events: [Recorded<ScheduleEvent>], on connection: PostgresConnection, logger: Logger) async throws {
+        // The timer fires thousands of schedules at one minute: their starts are written together, in order with
+        // everything else (a run of starts is flushed before any other event, and holds each schedule once).
+        var starts = Starts()
         for recorded in events {
+            if case .scheduleTriggered(let e) = recorded.event {
+                if starts.scheduleIDs.contains(e.scheduleID) { try await starts.flush(on: connection, logger: logger) }
+                starts.add(e, recorded)
+                continue
+            }
+            try await starts.flush(on: connection, logger: logger)
             let at = recorded.occurredAt
             func query(_ sql: PostgresQuery) async throws { try await connection.query(sql, logger: logger) }
-            func ledger(_ scheduleID: String, _ slot: Date, _ outcome: String, trigger: String, run: String = "", detail: String = "") async throws {
+            func ledger(_ scheduleID: String, _ slot: Date, _ outcome: String, trigger: String, detail: String = "") async throws {
                 try await query(
                     """
                     INSERT INTO schedule_ledger (event_id, schedule_id, slot_time, outcome, trigger, run_id, detail, recorded_at)
-                    VALUES (\(recorded.eventID), \(scheduleID), \(slot), \(outcome), \(trigger), \(run), \(detail), \(at))
+                    VALUES (\(recorded.eventID), \(scheduleID), \(slot), \(outcome), \(trigger), '', \(detail), \(at))
                     ON CONFLICT (event_id) DO NOTHING
                     """)
             }
@@ -96,20 +105,8 @@ public struct ScheduleReadModel: Projection {
                 // Deleted for good (the spec's deletion left the schedule behind): the events keep its history.
                 try await query("DELETE FROM schedules WHERE id = \(e.scheduleID)")
                 try await query("DELETE FROM schedule_ledger WHERE schedule_id = \(e.scheduleID)")
-            case .scheduleTriggered(let e):
-                let manual = e.trigger == .manual || e.trigger == .webhook
-                let next: Date? = e.hasNextRunAt ? e.nextRunAt.date : nil
-                try await query(
-                    """
-                    UPDATE schedules SET last_run_at = \(e.firedAt.date), updated_at = \(at),
-                        next_run_at = CASE WHEN \(manual) THEN next_run_at ELSE \(next) END
-                    WHERE id = \(e.scheduleID)
-                    """)
-                // The run's id is training-svc's to give (`<model>-<n>`): the ledger learns it from the run's end, and the
-                // API shows it earlier from training-svc's events (`training_runs_seen`).
-                try await ledger(
-                    e.scheduleID, e.slotTime.date, e.late ? "started_late" : "started", trigger: Self.triggerName(e.trigger),
-                    detail: e.triggeredBy.isEmpty ? "" : "by \(e.triggeredBy)")
+            case .scheduleTriggered:
+                continue  // written with the other starts
             case .scheduleSlotSkipped(let e):
                 let next: Date? = e.hasNextRunAt ? e.nextRunAt.date : nil
                 try await query("UPDATE schedules SET next_run_at = \(next), updated_at = \(at) WHERE id = \(e.scheduleID) AND status = 'active'")
@@ -133,6 +130,53 @@ public struct ScheduleReadModel: Projection {
                     WHERE schedule_id = \(e.scheduleID) AND slot_time = \(e.slotTime.date) AND outcome LIKE 'started%'
                     """)
             }
+        }
+        try await starts.flush(on: connection, logger: logger)
+    }
+
+    /// Slots started (`ScheduleTriggered`), written in two statements however many there are. The run's id is
+    /// training-svc's to give (`<model>-<n>`): the ledger learns it from the run's end, and the API shows it earlier
+    /// from training-svc's events (`training_runs_seen`).
+    struct Starts {
+        var scheduleIDs: Set<String> = []
+        var ids: [String] = [], eventIDs: [String] = [], slots: [Date] = [], fired: [Date] = [], at: [Date] = [], manual: [Bool] = []
+        /// PostgreSQL arrays bind without nulls: `hasNext` says which `next` are real.
+        var next: [Date] = [], hasNext: [Bool] = [], outcomes: [String] = [], triggers: [String] = [], details: [String] = []
+
+        mutating func add(_ e: ScheduleTriggered, _ recorded: Recorded<ScheduleEvent>) {
+            scheduleIDs.insert(e.scheduleID)
+            ids.append(e.scheduleID)
+            eventIDs.append(recorded.eventID)
+            slots.append(e.slotTime.date)
+            fired.append(e.firedAt.date)
+            at.append(recorded.occurredAt)
+            manual.append(e.trigger == .manual || e.trigger == .webhook)  // a manual run leaves the timer's next slot
+            next.append(e.hasNextRunAt ? e.nextRunAt.date : Date(timeIntervalSince1970: 0))
+            hasNext.append(e.hasNextRunAt)
+            outcomes.append(e.late ? "started_late" : "started")
+            triggers.append(ScheduleReadModel.triggerName(e.trigger))
+            details.append(e.triggeredBy.isEmpty ? "" : "by \(e.triggeredBy)")
+        }
+
+        mutating func flush(on connection: PostgresConnection, logger: Logger) async throws {
+            guard !ids.isEmpty else { return }
+            try await connection.query(
+                """
+                UPDATE schedules s SET last_run_at = v.fired, updated_at = v.at,
+                    next_run_at = CASE WHEN v.manual THEN s.next_run_at WHEN v.has_next THEN v.next END
+                FROM unnest(\(ids)::text[], \(fired)::timestamptz[], \(at)::timestamptz[], \(manual)::boolean[], \(next)::timestamptz[],
+                    \(hasNext)::boolean[]) AS v(id, fired, at, manual, next, has_next)
+                WHERE s.id = v.id
+                """, logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO schedule_ledger (event_id, schedule_id, slot_time, outcome, trigger, run_id, detail, recorded_at)
+                SELECT v.event_id, v.id, v.slot, v.outcome, v.trigger, '', v.detail, v.at
+                FROM unnest(\(eventIDs)::text[], \(ids)::text[], \(slots)::timestamptz[], \(outcomes)::text[], \(triggers)::text[],
+                    \(details)::text[], \(at)::timestamptz[]) AS v(event_id, id, slot, outcome, trigger, detail, at)
+                ON CONFLICT (event_id) DO NOTHING
+                """, logger: logger)
+            self = Starts()
         }
     }
 

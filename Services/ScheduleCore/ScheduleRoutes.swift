@@ -191,7 +191,7 @@ struct ScheduleRoutes: Sendable {
                 "model '\(model)' already has schedule \(existing); pause, edit or delete it instead", details: ["field": "model_name"])
         }
         let at = now()
-        let id = "sch-\(UUID.v7(now: at).uuidString.lowercased().prefix(18))"
+        let id = "sch-\(UUID.v7(now: at).uuidString.lowercased())"
         let new = TrainingScheduleDecider.NewSchedule(
             id: id, modelName: model, name: name, description: description, timing: rule, policies: policies, config: config,
             sourceRunID: sourceRunID, createdBy: "api", now: at)
