@@ -30,10 +30,6 @@ struct ScheduleReplicasTests {
         var first = try start("a1", port: ports.0)
         let api = APITestClient(baseURL: "http://127.0.0.1:\(ports.0)")
         try await first.waitUntil("replica a ready") { (try? await api.get("/readyz").status) == .ok }
-        let second = try start("b", port: ports.1)
-        try await second.waitUntil("replica b ready") {
-            (try? await APITestClient(baseURL: "http://127.0.0.1:\(ports.1)").get("/readyz").status) == .ok
-        }
 
         // What training-svc published: a dataset and configs the schedules train on. One key, so one replica's projector
         // gets them in order; sent again until a schedule is accepted, as the consumers may join after the first send
@@ -52,13 +48,19 @@ struct ScheduleReplicasTests {
         ]
         let probe =
             #"{"model_name": "probe", "name": "p", "dataset_id": "ds", "feature_config_id": "fc", "model_config_id": "mc", "schedule_type": "once", "scheduled_datetime": "2099-01-01T00:00:00Z"}"#
-        try await eventually(timeout: .seconds(30), "the catalog projected") {
+        try await eventually(timeout: .seconds(90), "the catalog projected") {
             try await RequestLogs.publish(envelopes: catalog, topic: EventContext.training.topic, brokers: broker.address)
             for _ in 0..<10 {
                 if try await api.post("/api/training/schedules", probe).status == .created { return true }
                 try await Task.sleep(for: .milliseconds(100))
             }
             return false
+        }
+
+        // The second replica joins once the catalog is in (its joining the consumer group pauses consumption meanwhile).
+        let second = try start("b", port: ports.1)
+        try await second.waitUntil("replica b ready") {
+            (try? await APITestClient(baseURL: "http://127.0.0.1:\(ports.1)").get("/readyz").status) == .ok
         }
 
         // 40 one-off schedules, a slot every 150 ms from 3 s on.
