@@ -58,13 +58,33 @@ struct TrainingRoutes: Sendable {
     // MARK: Create
 
     @Sendable func create(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<RunResponse> {
-        let body = try await request.decode(as: CreateRunBody.self, context: context)
+        let body = try await Self.runBody(request, context)
         return try await createRun(body, name: body.name, request)
     }
 
     @Sendable func createForModel(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<RunResponse> {
-        let body = try await request.decode(as: CreateRunBody.self, context: context)
+        let body = try await Self.runBody(request, context)
         return try await createRun(body, name: try context.parameters.require("name"), request)
+    }
+
+    private struct ScheduleConfigProbe: Decodable {
+        var scheduleConfig: EmbeddedJSON?
+    }
+
+    static func runBody(_ request: Request, _ context: SlipwayRequestContext) async throws -> CreateRunBody {
+        let bytes = try await request.body.collect(upTo: context.maxUploadSize)
+        guard bytes.readableBytes > 0 else { throw APIError.badRequest("request body is empty; expected JSON") }
+        try refuseScheduleConfig(bytes.readableBytesView)
+        return try PlatformJSON.decode(CreateRunBody.self, from: bytes.readableBytesView)
+    }
+
+    /// The wizard's `schedule_config` is not kept on a run (a setting accepted and ignored would be a lie): schedules
+    /// are schedule-svc's, made from the run.
+    static func refuseScheduleConfig(_ bytes: some DataProtocol) throws {
+        guard (try? PlatformJSON.decode(ScheduleConfigProbe.self, from: bytes))?.scheduleConfig != nil else { return }
+        throw APIError.invalid(
+            "schedule_config is not kept on a training run: make a schedule from the run with POST /api/training/schedules/from-run",
+            field: "schedule_config")
     }
 
     private func createRun(_ body: CreateRunBody, name: String?, _ request: Request) async throws -> EditedResponse<RunResponse> {
@@ -145,7 +165,9 @@ struct TrainingRoutes: Sendable {
 
     @Sendable func editConfig(_ request: Request, context: SlipwayRequestContext) async throws -> ConfigResponse {
         let run = try await run(context)
-        let edit = try await request.decode(as: RunSettings.self, context: context)
+        let bytes = try await request.body.collect(upTo: context.maxUploadSize)
+        try Self.refuseScheduleConfig(bytes.readableBytesView)
+        let edit = try PlatformJSON.decode(RunSettings.self, from: bytes.readableBytesView)
         let catalog = try await queries.catalog(
             datasets: [edit.datasetId ?? run.config.datasetId], featureConfigs: [edit.featureConfigId ?? run.config.featureConfigId],
             modelConfigs: [edit.modelConfigId ?? run.config.modelConfigId])

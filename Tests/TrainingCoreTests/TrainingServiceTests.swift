@@ -221,6 +221,9 @@ struct TrainingServiceTests {
             try await api.post("/api/training-runs", #"{"name": "m", "dataset_id": "nope", "feature_config_id": "fc", "model_config_id": "mc"}"#)
                 .expectError(.unprocessableContent, field: "dataset_id")
             try await api.post("/api/training-runs", #"{"name": "Not A Name", \#(ids)}"#).expectError(.unprocessableContent, field: "name")
+            // The wizard's schedule_config is refused, not silently dropped: schedules are made from the run.
+            try await api.post("/api/training-runs", #"{"name": "m", \#(ids), "schedule_config": {"schedule_type": "daily"}}"#)
+                .expectError(.unprocessableContent, field: "schedule_config")
             try await api.post("/api/training-runs", #"{\#(ids)}"#).expectError(.unprocessableContent, field: "name")
             try await api.post("/api/training-runs", #"{"name": "m", "model_type": "ranking", \#(ids)}"#).expectError(
                 .unprocessableContent, field: "model_type")
@@ -327,6 +330,8 @@ struct TrainingServiceTests {
             #expect(config["updated_fields"] == nil)
             try await api.patch("/api/training-runs/m-1/config", #"{"model_config_id": "missing"}"#).expectError(
                 .unprocessableContent, field: "model_config_id")
+            try await api.patch("/api/training-runs/m-1/config", #"{"schedule_config": {"schedule_type": "weekly"}}"#).expectError(
+                .unprocessableContent, field: "schedule_config")
             let submitted = try await api.post("/api/training-runs/m-1/submit", "{}", expect: .ok).json()
             #expect((submitted["training_run"] as? [String: Any])?["status"] as? String == "submitting")
             #expect((submitted["webhook"] as? [String: Any])?["token"] is String, "an external trainer gets its token")
