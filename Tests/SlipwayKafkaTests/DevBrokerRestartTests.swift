@@ -168,7 +168,9 @@ extension DevBrokerRestartTests {
         let rate = Int(Double(total) / seconds)
         print("PRODUCER-THROUGHPUT: \(total) x 300 B in batches of 1000 through the devbroker proxy: \(elapsed) = \(rate) msgs/s")
         #expect(delivered == total)
-        #expect(rate > 10_000)
+        // A floor that says the proxy does not serialise the producer (a broken one gives a few hundred a second); the
+        // throughput itself is a benchmark's figure (about 15,000/s quiet, 8,600 beside the whole suite on two cores).
+        #expect(rate > 3_000)
         await producer.shutdown()
         #expect(await broker.terminate() == 0)
     }
