@@ -12,27 +12,11 @@ import Testing
 struct DriftIntegrationTests {
     static let now = ServingRollupIntegrationTests.now
 
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func normal(mean: Double, deviation: Double) -> Double {
-            let u = Double.random(in: Double.ulpOfOne..<1, using: &self)
-            let v = Double.random(in: 0..<1, using: &self)
-            return mean + deviation * (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
-        }
-    }
-
     /// `count` logs spread evenly over `[from, from + seconds)`, features drawn from the given distribution.
     static func logs(
         endpoint: String, count: Int, from: Date, seconds: Double, basketMean: Double, newCityShare: Double, seed: UInt64
     ) -> [PredictionRequestLogged] {
-        var random = Generator(state: seed)
+        var random = SeededGenerator(state: seed)
         let cities = ["lyon", "porto", "graz", "turku", "split"]
         return (0..<count).map { index in
             var log = RequestLogs.log(
@@ -129,7 +113,7 @@ struct DriftIntegrationTests {
     @Test func againstTheServingVersionsTrainingData() async throws {
         let topic = TestInfrastructure.shared.uniqueTopic("serving")
         let endpoint = "drift-trained-\(UUID().uuidString.prefix(6).lowercased())"
-        var random = Generator(state: 9)
+        var random = SeededGenerator(state: 9)
         let cities = ["lyon", "porto", "graz", "turku", "split"]
         let training = TrainingBaseline(
             rows: 3000,

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayTestSupport
 import Testing
 
 @testable import ScheduleCore
@@ -94,17 +95,6 @@ struct ScheduleCalendarTests {
 
     // MARK: The property: agreement with a scan of the clock
 
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let zones = [
         "Europe/Warsaw", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC", "Pacific/Chatham", "America/Sao_Paulo",
         "Europe/London",
@@ -160,7 +150,7 @@ struct ScheduleCalendarTests {
     }
 
     @Test func randomSchedulesAgreeWithAMinuteByMinuteScan() {
-        var random = Generator(state: 20_261_205)
+        var random = SeededGenerator(state: 20_261_205)
         var checked = 0
         for _ in 0..<1_200 {
             let kind = [ScheduleRule.Kind.hourly, .daily, .daily, .weekly, .monthly].randomElement(using: &random)!

@@ -94,6 +94,15 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+extension BenchInfrastructure {
+    /// A new database of this run's PostgreSQL for one benchmark run (`bench_<name>_<random>`).
+    func freshDatabase(_ name: String, logger: Logger) async throws -> DatabaseURL {
+        let database = try DatabaseURL(postgresURL, defaultDatabase: "bench_\(name)_\(UUID().uuidString.prefix(6).lowercased())")
+        try await database.ensureDatabaseExists(logger: logger)
+        return database
+    }
+}
+
 /// A domain service executable (next to `slipway`) started for a benchmark on its own database, ended with it.
 struct BenchService {
     let process: Process

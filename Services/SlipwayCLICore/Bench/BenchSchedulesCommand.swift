@@ -43,9 +43,7 @@ struct BenchSchedulesCommand: AsyncParsableCommand {
         Observability.bootstrap(level: .warning)
         let logger = serviceLogger("bench", level: .warning)
         try await BenchInfrastructure.using(infrastructure, logger: logger) { infrastructure in
-            let runID = UUID().uuidString.prefix(6).lowercased()
-            let database = try DatabaseURL(infrastructure.postgresURL, defaultDatabase: "bench_schedules_\(runID)")
-            try await database.ensureDatabaseExists(logger: logger)
+            let database = try await infrastructure.freshDatabase("schedules", logger: logger)
             let service = try await BenchService.start(
                 "schedule-svc", database: database, brokers: infrastructure.kafkaBrokers,
                 arguments: fetchWaitMaxMs.map { ["--fetch-wait-max-ms", "\($0)"] } ?? [])
