@@ -27,7 +27,7 @@ let alwaysOptimized: [SwiftSetting] = [.unsafeFlags(["-O"])]
 let domainServices: [(executable: String, module: String, dependencies: [Target.Dependency])] = [
     ("training-svc", "Training", ["RecommenderKit", "SlipwayModelBundle", crypto]),
     ("registry-svc", "Registry", [protobuf]),
-    ("schedule-svc", "Schedule", []),
+    ("schedule-svc", "Schedule", [crypto, httpTypes]),
     ("deploy-svc", "Deploy", [crypto, "SlipwayLocalRuntime", httpClient, asyncAlgorithms]),
     ("testing-svc", "Testing", []),
     ("metrics-svc", "Metrics", ["SlipwayStatistics", "SlipwayKafka", protobuf, crypto, httpClient]),
@@ -154,7 +154,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "ScheduleCoreTests",
-        dependencies: ["SlipwayTestSupport", "ScheduleCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayLocalRuntime", postgres, protobuf, log],
+        dependencies: ["SlipwayTestSupport", "ScheduleCore", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayLocalRuntime", postgres, protobuf, log, crypto, httpTypes],
         path: "Tests/ScheduleCoreTests"
     ),
     .testTarget(

@@ -54,7 +54,7 @@ public struct ModelSchedulesProjection: Projection {
                 try await setStatus(completed.scheduleID, "completed", at: at, on: connection, logger: logger)
             case .scheduleDeleted(let deleted):
                 try await connection.query("DELETE FROM model_schedules WHERE schedule_id = \(deleted.scheduleID)", logger: logger)
-            case .scheduleUpdated, .scheduleTriggered, .scheduleSlotSkipped, .scheduleRunOutcomeRecorded:
+            case .scheduleUpdated, .scheduleTriggered, .scheduleSlotSkipped, .scheduleRunOutcomeRecorded, .scheduleWebhookSecretRotated:
                 break  // timing, firings and outcomes do not change which model a schedule retrains
             }
         }

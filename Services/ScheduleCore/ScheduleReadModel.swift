@@ -107,10 +107,13 @@ public struct ScheduleReadModel: Projection {
                 try await query("DELETE FROM schedule_ledger WHERE schedule_id = \(e.scheduleID)")
             case .scheduleTriggered:
                 continue  // written with the other starts
+            case .scheduleWebhookSecretRotated:
+                continue  // the secret's generation is the aggregate's; nothing of it is shown
             case .scheduleSlotSkipped(let e):
                 let next: Date? = e.hasNextRunAt ? e.nextRunAt.date : nil
                 try await query("UPDATE schedules SET next_run_at = \(next), updated_at = \(at) WHERE id = \(e.scheduleID) AND status = 'active'")
-                try await ledger(e.scheduleID, e.slotTime.date, "skipped_\(Self.reasonName(e.reason))", trigger: "timer", detail: e.detail)
+                try await ledger(
+                    e.scheduleID, e.slotTime.date, "skipped_\(Self.reasonName(e.reason))", trigger: Self.triggerName(e.trigger), detail: e.detail)
             case .scheduleRunOutcomeRecorded(let e):
                 let column: String =
                     switch e.outcome {
@@ -139,7 +142,7 @@ public struct ScheduleReadModel: Projection {
     /// from training-svc's events (`training_runs_seen`).
     struct Starts {
         var scheduleIDs: Set<String> = []
-        var ids: [String] = [], eventIDs: [String] = [], slots: [Date] = [], fired: [Date] = [], at: [Date] = [], manual: [Bool] = []
+        var ids: [String] = [], eventIDs: [String] = [], slots: [Date] = [], fired: [Date] = [], at: [Date] = []
         /// PostgreSQL arrays bind without nulls: `hasNext` says which `next` are real.
         var next: [Date] = [], hasNext: [Bool] = [], outcomes: [String] = [], triggers: [String] = [], details: [String] = []
 
@@ -150,7 +153,6 @@ public struct ScheduleReadModel: Projection {
             slots.append(e.slotTime.date)
             fired.append(e.firedAt.date)
             at.append(recorded.occurredAt)
-            manual.append(e.trigger == .manual || e.trigger == .webhook)  // a manual run leaves the timer's next slot
             next.append(e.hasNextRunAt ? e.nextRunAt.date : Date(timeIntervalSince1970: 0))
             hasNext.append(e.hasNextRunAt)
             outcomes.append(e.late ? "started_late" : "started")
@@ -163,9 +165,9 @@ public struct ScheduleReadModel: Projection {
             try await connection.query(
                 """
                 UPDATE schedules s SET last_run_at = v.fired, updated_at = v.at,
-                    next_run_at = CASE WHEN v.manual THEN s.next_run_at WHEN v.has_next THEN v.next END
-                FROM unnest(\(ids)::text[], \(fired)::timestamptz[], \(at)::timestamptz[], \(manual)::boolean[], \(next)::timestamptz[],
-                    \(hasNext)::boolean[]) AS v(id, fired, at, manual, next, has_next)
+                    next_run_at = CASE WHEN v.has_next THEN v.next END
+                FROM unnest(\(ids)::text[], \(fired)::timestamptz[], \(at)::timestamptz[], \(next)::timestamptz[], \(hasNext)::boolean[])
+                    AS v(id, fired, at, next, has_next)
                 WHERE s.id = v.id
                 """, logger: logger)
             try await connection.query(

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import SlipwayContracts
@@ -8,10 +9,11 @@ import SwiftProtobuf
 
 /// The spec's schedules (`/api/training/schedules/…`): made from a training run or from a full configuration,
 /// previewed, edited (timing and policies only: the configuration is frozen), paused, resumed, cancelled,
-/// triggered by hand and deleted for good.
+/// triggered by hand or by an external scheduler's webhook, and deleted for good.
 struct ScheduleRoutes: Sendable {
     let environment: ServiceEnvironment
     let timer: ScheduleTimer
+    let webhookAuth: ScheduleWebhookAuth
     let now: @Sendable () -> Date
 
     var collection: RouteCollection<SlipwayRequestContext> {
@@ -27,6 +29,9 @@ struct ScheduleRoutes: Sendable {
         routes.post("/api/training/schedules/:id/resume", use: resume)
         routes.post("/api/training/schedules/:id/cancel", use: cancel)
         routes.post("/api/training/schedules/:id/trigger", use: trigger)
+        routes.post("/api/training/schedules/:id/webhook", use: webhook)
+        routes.get("/api/training/schedules/:id/webhook", use: webhookSecret)
+        routes.post("/api/training/schedules/:id/webhook/rotate", use: rotateWebhookSecret)
         return routes
     }
 
@@ -310,6 +315,98 @@ struct ScheduleRoutes: Sendable {
             status: .accepted,
             response: TriggeredJSON(
                 scheduleId: id, runId: started.runID, slotTime: started.slotTime.date, schedule: try await require(id, details: true)))
+    }
+
+    struct WebhookBody: Decodable {
+        /// The slot the external scheduler fires (its schedule time); a repeated call for it starts nothing.
+        var slotTime: Date?
+    }
+
+    struct WebhookJSON: ResponseEncodable, Sendable {
+        let scheduleId: String
+        let slotTime: Date
+        /// `started`, `skipped_overlap`, or `already_handled` (a repeated call for the slot).
+        let outcome: String
+        @Nullable var runId: String?
+    }
+
+    /// An external scheduler (cron, Airflow, Cloud Scheduler) fires a slot. The slot is `slot_time` in the body,
+    /// else Cloud Scheduler's `X-CloudScheduler-ScheduleTime` header, else the current minute; each slot starts at
+    /// most one run, shared with the timer (a call for a slot the timer fired starts nothing). A signed call must name
+    /// its slot in the body, so a replayed one starts nothing new.
+    @Sendable func webhook(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<WebhookJSON> {
+        let id = try context.parameters.require("id")
+        let bytes = try await request.body.collect(upTo: context.maxUploadSize)
+        let state = try await environment.store.state(TrainingScheduleDecider.self, aggregateID: id)
+        guard state.exists else { throw APIError.notFound("no schedule '\(id)'") }
+        let proof = try webhookAuth.verify(
+            authorization: request.headers[.authorization], signature: request.headers[Self.signatureHeader], body: Array(bytes.readableBytesView),
+            scheduleID: id, generation: state.webhookGeneration)
+        let body = bytes.readableBytes == 0 ? WebhookBody() : try PlatformJSON.decode(WebhookBody.self, from: bytes.readableBytesView)
+        if proof == .signature, body.slotTime == nil {
+            throw APIError.invalid("a signed webhook call names its slot: {\"slot_time\": \"<ISO-8601>\"} in the body", field: "slot_time")
+        }
+        let at = now()
+        var slot = body.slotTime
+        if slot == nil, let header = request.headers[Self.cloudSchedulerTimeHeader] {
+            guard let time = ISO8601.date(header) else {
+                throw APIError.badRequest("X-CloudScheduler-ScheduleTime is not an ISO-8601 time", field: "X-CloudScheduler-ScheduleTime")
+            }
+            slot = time
+        }
+        let wholeSeconds = floor((slot ?? Date(timeIntervalSince1970: floor(at.timeIntervalSince1970 / 60) * 60)).timeIntervalSince1970)
+        let slotTime = Date(timeIntervalSince1970: wholeSeconds)
+        let runGoing = try await queries.runGoing(scheduleID: id)
+        let outcome = try await execute(id, .webhook(slot: slotTime, now: at, runGoing: runGoing), request)
+        for stored in outcome.events {
+            switch try ScheduleEvent.decode(eventType: stored.eventType, payload: stored.payload) {
+            case .scheduleTriggered(let started):
+                return EditedResponse(
+                    status: .accepted, response: WebhookJSON(scheduleId: id, slotTime: slotTime, outcome: "started", runId: started.runID))
+            case .scheduleSlotSkipped:
+                return EditedResponse(status: .ok, response: WebhookJSON(scheduleId: id, slotTime: slotTime, outcome: "skipped_overlap", runId: nil))
+            default:
+                continue
+            }
+        }
+        return EditedResponse(status: .ok, response: WebhookJSON(scheduleId: id, slotTime: slotTime, outcome: "already_handled", runId: nil))
+    }
+
+    static let signatureHeader = HTTPField.Name("X-Slipway-Signature")!
+    static let cloudSchedulerTimeHeader = HTTPField.Name("X-CloudScheduler-ScheduleTime")!
+
+    struct WebhookSecretJSON: ResponseEncodable, Sendable {
+        let scheduleId: String
+        let path: String
+        let secret: String
+        let generation: Int64
+        let authentication: [String]
+    }
+
+    /// What an external scheduler needs: the path, the secret and the two ways to present it.
+    @Sendable func webhookSecret(_ request: Request, context: SlipwayRequestContext) async throws -> WebhookSecretJSON {
+        let id = try context.parameters.require("id")
+        let state = try await environment.store.state(TrainingScheduleDecider.self, aggregateID: id)
+        guard state.exists else { throw APIError.notFound("no schedule '\(id)'") }
+        return webhookSecretJSON(id, generation: state.webhookGeneration)
+    }
+
+    /// A new secret; the old one is refused from now on.
+    @Sendable func rotateWebhookSecret(_ request: Request, context: SlipwayRequestContext) async throws -> WebhookSecretJSON {
+        let id = try context.parameters.require("id")
+        _ = try await require(id)
+        let outcome = try await execute(id, .rotateWebhookSecret(actor: "api"), request)
+        return webhookSecretJSON(id, generation: outcome.state.webhookGeneration)
+    }
+
+    func webhookSecretJSON(_ id: String, generation: Int64) -> WebhookSecretJSON {
+        WebhookSecretJSON(
+            scheduleId: id, path: "/api/training/schedules/\(id)/webhook", secret: webhookAuth.secret(scheduleID: id, generation: generation),
+            generation: generation,
+            authentication: [
+                "Authorization: Bearer <secret>",
+                "X-Slipway-Signature: sha256=<hex HMAC-SHA256 of the body keyed by the secret>, with {\"slot_time\": \"<ISO-8601>\"} in the body",
+            ])
     }
 
     struct PreviewJSON: ResponseEncodable, Sendable {

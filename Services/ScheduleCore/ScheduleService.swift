@@ -7,13 +7,15 @@ import SlipwayPlatform
 public enum ScheduleService {
     public static let definition = definition(now: { Date() })
 
-    /// `now` is when slots are due and where previews start; tests pass their own clock.
-    public static func definition(now: @escaping @Sendable () -> Date) -> ServiceDefinition {
+    /// `now` is when slots are due and where previews start; tests pass their own clock. `reader` gives the webhook
+    /// key (`ScheduleWebhookAuth.load`).
+    public static func definition(now: @escaping @Sendable () -> Date, reader: ConfigReader = ConfigReader()) -> ServiceDefinition {
         ServiceDefinition(context: .schedule, readModel: ScheduleReadModel()) { environment in
             let timer = ScheduleTimer(environment: environment, now: now)
+            let routes = ScheduleRoutes(environment: environment, timer: timer, webhookAuth: try ScheduleWebhookAuth.load(reader: reader), now: now)
             return ServiceComponents(
                 projections: [ProjectionSubscription(ScheduledRunsProjection(store: environment.store), from: [.training])],
-                routes: [ScheduleRoutes(environment: environment, timer: timer, now: now).collection],
+                routes: [routes.collection],
                 workers: [timer])
         }
     }

@@ -22,6 +22,11 @@ public enum TrainingScheduleDecider: Decider {
         case trigger(actor: String, now: Date, force: Bool, runGoing: Bool)
         /// A run the schedule started, for `slot`, ended (training-svc's events).
         case recordOutcome(runID: String, slot: Date, outcome: ScheduleRunOutcome, error: String, finishedAt: Date)
+        /// An external scheduler's call for `slot` (its own schedule time, whole seconds): the slot starts a run once,
+        /// however often the call comes and whether or not the timer fires the same slot; the overlap policy holds.
+        case webhook(slot: Date, now: Date, runGoing: Bool)
+        /// A new webhook secret; the old one stops working.
+        case rotateWebhookSecret(actor: String)
     }
 
     public struct Policies: Sendable, Equatable {
@@ -93,6 +98,11 @@ public enum TrainingScheduleDecider: Decider {
         public var nextRunAt: Date?
         /// Runs whose end is recorded.
         public var ended: Set<String> = []
+        /// Slots already started or skipped, by any trigger: the timer passes over them and a webhook call for one
+        /// starts nothing.
+        public var handled: Set<Date> = []
+        /// The generation of the webhook secret (`ScheduleWebhookAuth`).
+        public var webhookGeneration: Int64 = 1
 
         var exists: Bool { created != nil && !deleted }
     }
@@ -103,6 +113,16 @@ public enum TrainingScheduleDecider: Decider {
     /// Most slots one decision records as skipped: a schedule-svc down for a month with an hourly schedule records
     /// the newest ones and one event for the rest, never a burst of thousands.
     static let maxSkipsRecorded = 100
+
+    /// How far ahead of schedule-svc's clock an external scheduler's slot may be.
+    static let webhookClockSkew: TimeInterval = 300
+
+    /// The first slot after `instant` that no trigger has handled yet.
+    static func nextSlot(after instant: Date, _ timing: ScheduleRule, skipping handled: Set<Date>) -> Date? {
+        var next = ScheduleCalendar.nextSlot(after: instant, timing)
+        while let slot = next, handled.contains(slot) { next = ScheduleCalendar.nextSlot(after: slot, timing) }
+        return next
+    }
 
     public static func decide(_ command: Command, _ state: State) throws -> [ScheduleEvent] {
         if case .create(let new) = command {
@@ -149,7 +169,7 @@ public enum TrainingScheduleDecider: Decider {
                 change.name.map { _ in "name" }, change.description.map { _ in "description" }, change.timing.map { _ in "timing" },
                 change.policies.map { _ in "policies" },
             ].compactMap { $0 }
-            if state.status == .active, let next = ScheduleCalendar.nextSlot(after: now, newTiming) { updated.nextRunAt = .init(date: next) }
+            if state.status == .active, let next = nextSlot(after: now, newTiming, skipping: state.handled) { updated.nextRunAt = .init(date: next) }
             return [.scheduleUpdated(updated)]
 
         case .pause(let actor, let reason):
@@ -163,11 +183,12 @@ public enum TrainingScheduleDecider: Decider {
         case .resume(let actor, let now):
             guard state.status == .paused else { throw CommandRejected(.conflict, "schedule \(id) is \(state.status.rawValue), not paused") }
             // The slots of the pause are recorded as skipped, never fired now.
-            var events = skips(from: state.nextRunAt, through: now, timing, reason: .paused, detail: "the schedule was paused", id: id)
+            var events = skips(
+                from: state.nextRunAt, through: now, timing, reason: .paused, detail: "the schedule was paused", id: id, handled: state.handled)
             var resumed = ScheduleResumed()
             resumed.scheduleID = id
             resumed.resumedBy = actor
-            if let next = ScheduleCalendar.nextSlot(after: now, timing) { resumed.nextRunAt = .init(date: next) }
+            if let next = nextSlot(after: now, timing, skipping: state.handled) { resumed.nextRunAt = .init(date: next) }
             events.append(.scheduleResumed(resumed))
             return events
 
@@ -195,14 +216,14 @@ public enum TrainingScheduleDecider: Decider {
             if slot < oldest {
                 events += skips(
                     from: slot, through: oldest.addingTimeInterval(-1), timing, reason: .catchup, detail: "missed by more than the catch-up window",
-                    id: id)
-                guard let next = ScheduleCalendar.nextSlot(after: oldest.addingTimeInterval(-1), timing) else {
+                    id: id, handled: state.handled)
+                guard let next = nextSlot(after: oldest.addingTimeInterval(-1), timing, skipping: state.handled) else {
                     return events + completion(id, timing)
                 }
                 slot = next
             }
             while slot <= now {
-                let following = ScheduleCalendar.nextSlot(after: slot, timing)
+                let following = nextSlot(after: slot, timing, skipping: state.handled)
                 if runGoing && state.policies.overlap != .allow {
                     if state.policies.overlap == .queueOne, following.map({ $0 > now }) ?? true {
                         break  // the newest due slot waits for the run to end (or for the catch-up window to pass)
@@ -227,7 +248,41 @@ public enum TrainingScheduleDecider: Decider {
                     "a run of this schedule is still going (overlap: \(overlapName(state.policies.overlap))); pass \"force\": true to start another")
             }
             let slot = Date(timeIntervalSince1970: floor(now.timeIntervalSince1970))
+            guard !state.handled.contains(slot) else { throw CommandRejected(.conflict, "a run of this schedule started this second already") }
             return [.scheduleTriggered(fire(created, slot: slot, now: now, trigger: .manual, actor: actor, next: state.nextRunAt))]
+
+        case .webhook(let slot, let now, let runGoing):
+            guard state.status == .active else {
+                throw CommandRejected(.conflict, "schedule \(id) is \(state.status.rawValue); its webhook starts no runs")
+            }
+            let window = Double(max(state.policies.catchupWindowSeconds, 3600))
+            guard slot >= now.addingTimeInterval(-window), slot <= now.addingTimeInterval(webhookClockSkew) else {
+                throw CommandRejected(
+                    field: "slot_time",
+                    "slot_time must be within \(Int(window)) s before now (the catch-up window, at least an hour) and \(Int(webhookClockSkew)) s after"
+                )
+            }
+            guard !state.handled.contains(slot) else { return [] }  // a repeated call: the slot was started or skipped
+            // A call for the timer's next slot stands for it: the timer moves on.
+            let isTimerSlot = slot == state.nextRunAt
+            let next = isTimerSlot ? nextSlot(after: slot, timing, skipping: state.handled) : state.nextRunAt
+            var events: [ScheduleEvent]
+            if runGoing && state.policies.overlap != .allow {
+                var skipped = skip(id, slot, .overlap, "the schedule's previous run was still going", next: next)
+                skipped.trigger = .webhook
+                events = [.scheduleSlotSkipped(skipped)]
+            } else {
+                events = [.scheduleTriggered(fire(created, slot: slot, now: now, trigger: .webhook, actor: "webhook", next: next))]
+            }
+            if isTimerSlot, next == nil { events += completion(id, timing) }
+            return events
+
+        case .rotateWebhookSecret(let actor):
+            var rotated = ScheduleWebhookSecretRotated()
+            rotated.scheduleID = id
+            rotated.generation = state.webhookGeneration + 1
+            rotated.rotatedBy = actor
+            return [.scheduleWebhookSecretRotated(rotated)]
 
         case .recordOutcome(let runID, let slot, let outcome, let error, let finishedAt):
             guard !state.ended.contains(runID) else { return [] }  // recorded already
@@ -277,9 +332,9 @@ public enum TrainingScheduleDecider: Decider {
     }
 
     /// Skips of the slots from `first` through `last`: the newest `maxSkipsRecorded` one by one, the older ones as one.
-    static func skips(from first: Date?, through last: Date, _ timing: ScheduleRule, reason: SlotSkipReason, detail: String, id: String)
-        -> [ScheduleEvent]
-    {
+    static func skips(
+        from first: Date?, through last: Date, _ timing: ScheduleRule, reason: SlotSkipReason, detail: String, id: String, handled: Set<Date>
+    ) -> [ScheduleEvent] {
         guard var slot = first, slot <= last else { return [] }
         var slots: [Date] = []
         var older = 0
@@ -289,13 +344,13 @@ public enum TrainingScheduleDecider: Decider {
                 slots.removeFirst()
                 older += 1
             }
-            guard let next = ScheduleCalendar.nextSlot(after: slot, timing) else { break }
+            guard let next = nextSlot(after: slot, timing, skipping: handled) else { break }
             slot = next
         }
         var events: [ScheduleEvent] = []
         for (index, slot) in slots.enumerated() {
             let note = index == 0 && older > 0 ? "\(detail) (and \(older) earlier slot\(older == 1 ? "" : "s"))" : detail
-            events.append(.scheduleSlotSkipped(skip(id, slot, reason, note, next: ScheduleCalendar.nextSlot(after: slot, timing))))
+            events.append(.scheduleSlotSkipped(skip(id, slot, reason, note, next: nextSlot(after: slot, timing, skipping: handled))))
         }
         return events
     }
@@ -421,9 +476,14 @@ public enum TrainingScheduleDecider: Decider {
             state.deleted = true
             state.nextRunAt = nil
         case .scheduleTriggered(let e):
-            if e.trigger == .timer { state.nextRunAt = e.hasNextRunAt ? e.nextRunAt.date : nil }
+            // Every trigger carries the timer's next slot (a manual one the unchanged one).
+            state.nextRunAt = e.hasNextRunAt ? e.nextRunAt.date : nil
+            state.handled.insert(e.slotTime.date)
         case .scheduleSlotSkipped(let e):
             state.nextRunAt = e.hasNextRunAt ? e.nextRunAt.date : nil
+            state.handled.insert(e.slotTime.date)
+        case .scheduleWebhookSecretRotated(let e):
+            state.webhookGeneration = e.generation
         case .scheduleCompleted:
             state.status = .completed
             state.nextRunAt = nil

@@ -28,7 +28,7 @@ public struct ScheduleTriggers: Projection {
             switch recorded.event {
             case .scheduleTriggered: triggers.append(recorded)
             case .scheduleCreated, .scheduleUpdated, .schedulePaused, .scheduleResumed, .scheduleCancelled, .scheduleDeleted,
-                .scheduleSlotSkipped, .scheduleCompleted, .scheduleRunOutcomeRecorded:
+                .scheduleSlotSkipped, .scheduleCompleted, .scheduleRunOutcomeRecorded, .scheduleWebhookSecretRotated:
                 continue  // only a trigger starts a run
             }
         }

@@ -45,7 +45,7 @@ struct ScheduleIntegrationTests {
 
     @Test func fromRunPreviewFireEditPauseResumeTriggerAndDelete() async throws {
         let clock = Clock()
-        try await withTestService(ScheduleService.definition(now: { clock.now }), runWorkers: false) { service in
+        try await withTestService(ScheduleService.definition(now: { clock.now }, reader: ScheduleWebhookTests.reader), runWorkers: false) { service in
             try await Self.announceTraining(service)
             let api = service.api
             let preview = try await api.get(
@@ -132,7 +132,7 @@ struct ScheduleIntegrationTests {
     }
 
     @Test func badSchedulesAreRefusedNamingTheFieldAndNothingIsWritten() async throws {
-        try await withTestService(ScheduleService.definition(now: { Self.t0 }), runWorkers: false) { service in
+        try await withTestService(ScheduleService.definition(now: { Self.t0 }, reader: ScheduleWebhookTests.reader), runWorkers: false) { service in
             try await Self.announceTraining(service)
             let api = service.api
             let run = #""source_training_run_id": "recs-3", "name": "s""#
@@ -178,7 +178,7 @@ struct ScheduleIntegrationTests {
 
     /// Replicas racing for the same slots: the event store serialises their ticks, and each slot fires once.
     @Test func racingTimersFireEachSlotExactlyOnce() async throws {
-        try await withTestService(ScheduleService.definition(now: { Self.t0 }), runWorkers: false) { service in
+        try await withTestService(ScheduleService.definition(now: { Self.t0 }, reader: ScheduleWebhookTests.reader), runWorkers: false) { service in
             try await Self.announceTraining(service)
             let api = service.api
             var ids: [String] = []

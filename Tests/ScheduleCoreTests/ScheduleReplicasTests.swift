@@ -23,7 +23,7 @@ struct ScheduleReplicasTests {
                 infrastructure.executable("schedule-svc"),
                 [
                     "--host", "127.0.0.1", "--port", "\(port)", "--database-url", "\(database)", "--kafka-brokers", broker.address,
-                    "--log-level", "error",
+                    "--log-level", "error", "--webhook-key-file", work.appendingPathComponent("webhook.key").path,
                 ], log: work.appendingPathComponent("\(name).log"))
         }
         let ports = (try freeTCPPort(), try freeTCPPort())

@@ -56,6 +56,33 @@ struct TrainingScheduleDeciderTests {
         #expect(D.fold(given + behind).nextRunAt == Self.at(60 + 6 * 60))
     }
 
+    /// An external scheduler and the timer share the slots: whichever asks first starts the slot's run.
+    @Test func aWebhookSlotStartsOnceAndTheTimerPassesOverIt() throws {
+        let given = try history(D.self, [Self.create(.hourly)])  // hourly at :00: t0 + 60, + 120, …
+        // The timer's next slot: fired by the webhook, the timer moves on.
+        let first = try decide(D.self, given: given, when: .webhook(slot: Self.at(60), now: Self.at(60.1), runGoing: false))
+        guard case .scheduleTriggered(let trigger) = first.first, first.count == 1 else { Issue.record("\(first)"); return }
+        #expect(trigger.trigger == .webhook && D.fold(given + first).nextRunAt == Self.at(120))
+        #expect(try decide(D.self, given: given + first, when: .webhook(slot: Self.at(60), now: Self.at(61), runGoing: false)).isEmpty)
+        #expect(try decide(D.self, given: given + first, when: .tick(now: Self.at(61), runGoing: false)).isEmpty)
+        // A later slot fired early by the webhook (clock skew): the timer, catching up, fires only the one before it.
+        let early = try decide(D.self, given: given + first, when: .webhook(slot: Self.at(180), now: Self.at(177), runGoing: false))
+        #expect(kinds(early) == ["ScheduleTriggered"] && D.fold(given + first + early).nextRunAt == Self.at(120))
+        let caughtUp = try decide(D.self, given: given + first + early, when: .tick(now: Self.at(179), runGoing: false))
+        #expect(caughtUp.compactMap { if case .scheduleTriggered(let e) = $0 { e.slotTime.date } else { nil } } == [Self.at(120)], "\(caughtUp)")
+        #expect(D.fold(given + first + early + caughtUp).nextRunAt == Self.at(240))
+        // While a run goes (overlap: skip) the call is recorded as a skip; the window bounds the slots it may name.
+        let skipped = try decide(D.self, given: given, when: .webhook(slot: Self.at(60), now: Self.at(60), runGoing: true))
+        guard case .scheduleSlotSkipped(let skip) = skipped.first else { Issue.record("\(skipped)"); return }
+        #expect(skip.trigger == .webhook && skip.reason == .overlap)
+        #expect(throws: CommandRejected.self) {
+            try decide(D.self, given: given, when: .webhook(slot: Self.at(-120), now: Self.at(0), runGoing: false))
+        }
+        #expect(throws: CommandRejected.self) {
+            try decide(D.self, given: given, when: .webhook(slot: Self.at(10), now: Self.at(0), runGoing: false))
+        }
+    }
+
     @Test(arguments: [OverlapPolicy.skip, .queueOne, .allow])
     func aSlotWhileTheLastRunIsGoing(_ overlap: OverlapPolicy) throws {
         let given = try history(D.self, [Self.create(.hourly, overlap: overlap)])

@@ -225,6 +225,8 @@ public enum ScheduleEvent: ContextEvent, Equatable {
     case scheduleCompleted(ScheduleCompleted)
     /// Emitted when a triggered run reaches a terminal state (consumes training events); feeds the schedule's statistics (total/successful/failed runs).
     case scheduleRunOutcomeRecorded(ScheduleRunOutcomeRecorded)
+    /// Emitted when a schedule's webhook secret is replaced: the secret of `generation` is derived from schedule-svc's webhook key (never carried in an event), so the old one stops working at once.
+    case scheduleWebhookSecretRotated(ScheduleWebhookSecretRotated)
 
     public static let context = EventContext.schedule
     public static let messageTypes: [any SwiftProtobuf.Message.Type] = [
@@ -238,6 +240,7 @@ public enum ScheduleEvent: ContextEvent, Equatable {
         ScheduleSlotSkipped.self,
         ScheduleCompleted.self,
         ScheduleRunOutcomeRecorded.self,
+        ScheduleWebhookSecretRotated.self,
     ]
 
     public var message: any SwiftProtobuf.Message {
@@ -252,6 +255,7 @@ public enum ScheduleEvent: ContextEvent, Equatable {
         case .scheduleSlotSkipped(let message): message
         case .scheduleCompleted(let message): message
         case .scheduleRunOutcomeRecorded(let message): message
+        case .scheduleWebhookSecretRotated(let message): message
         }
     }
 
@@ -267,6 +271,7 @@ public enum ScheduleEvent: ContextEvent, Equatable {
         case let message as ScheduleSlotSkipped: self = .scheduleSlotSkipped(message)
         case let message as ScheduleCompleted: self = .scheduleCompleted(message)
         case let message as ScheduleRunOutcomeRecorded: self = .scheduleRunOutcomeRecorded(message)
+        case let message as ScheduleWebhookSecretRotated: self = .scheduleWebhookSecretRotated(message)
         default: return nil
         }
     }
@@ -283,6 +288,7 @@ public enum ScheduleEvent: ContextEvent, Equatable {
         case ScheduleSlotSkipped.protoMessageName: .scheduleSlotSkipped(try ScheduleSlotSkipped(serializedBytes: payload))
         case ScheduleCompleted.protoMessageName: .scheduleCompleted(try ScheduleCompleted(serializedBytes: payload))
         case ScheduleRunOutcomeRecorded.protoMessageName: .scheduleRunOutcomeRecorded(try ScheduleRunOutcomeRecorded(serializedBytes: payload))
+        case ScheduleWebhookSecretRotated.protoMessageName: .scheduleWebhookSecretRotated(try ScheduleWebhookSecretRotated(serializedBytes: payload))
         default: throw UnknownEventType(eventType)
         }
     }

@@ -740,6 +740,9 @@ public nonisolated struct ScheduleSlotSkipped: Sendable {
   /// Clears the value of `nextRunAt`. Subsequent reads from it will return its default value.
   public mutating func clearNextRunAt() {self._nextRunAt = nil}
 
+  /// what asked for the slot (TIMER, or WEBHOOK refused by the overlap policy)
+  public var trigger: ScheduleTriggerKind = .unspecified
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -800,6 +803,25 @@ public nonisolated struct ScheduleRunOutcomeRecorded: Sendable {
 
   fileprivate var _slotTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
   fileprivate var _finishedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+/// Emitted when a schedule's webhook secret is replaced: the secret of `generation` is derived from schedule-svc's
+/// webhook key (never carried in an event), so the old one stops working at once.
+public nonisolated struct ScheduleWebhookSecretRotated: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var scheduleID: String = String()
+
+  /// 1 at creation; each rotation adds one
+  public var generation: Int64 = 0
+
+  public var rotatedBy: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -1442,7 +1464,7 @@ nonisolated extension ScheduleTriggered: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension ScheduleSlotSkipped: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ScheduleSlotSkipped"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schedule_id\0\u{3}slot_time\0\u{1}reason\0\u{1}detail\0\u{3}next_run_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schedule_id\0\u{3}slot_time\0\u{1}reason\0\u{1}detail\0\u{3}next_run_at\0\u{1}trigger\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1455,6 +1477,7 @@ nonisolated extension ScheduleSlotSkipped: SwiftProtobuf.Message, SwiftProtobuf.
       case 3: try { try decoder.decodeSingularEnumField(value: &self.reason) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.detail) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._nextRunAt) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.trigger) }()
       default: break
       }
     }
@@ -1480,6 +1503,9 @@ nonisolated extension ScheduleSlotSkipped: SwiftProtobuf.Message, SwiftProtobuf.
     try { if let v = self._nextRunAt {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
+    if self.trigger != .unspecified {
+      try visitor.visitSingularEnumField(value: self.trigger, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1489,6 +1515,7 @@ nonisolated extension ScheduleSlotSkipped: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.reason != rhs.reason {return false}
     if lhs.detail != rhs.detail {return false}
     if lhs._nextRunAt != rhs._nextRunAt {return false}
+    if lhs.trigger != rhs.trigger {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1578,6 +1605,46 @@ nonisolated extension ScheduleRunOutcomeRecorded: SwiftProtobuf.Message, SwiftPr
     if lhs.outcome != rhs.outcome {return false}
     if lhs.error != rhs.error {return false}
     if lhs._finishedAt != rhs._finishedAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension ScheduleWebhookSecretRotated: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScheduleWebhookSecretRotated"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schedule_id\0\u{1}generation\0\u{3}rotated_by\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.scheduleID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.generation) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.rotatedBy) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.scheduleID.isEmpty {
+      try visitor.visitSingularStringField(value: self.scheduleID, fieldNumber: 1)
+    }
+    if self.generation != 0 {
+      try visitor.visitSingularInt64Field(value: self.generation, fieldNumber: 2)
+    }
+    if !self.rotatedBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.rotatedBy, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: ScheduleWebhookSecretRotated, rhs: ScheduleWebhookSecretRotated) -> Bool {
+    if lhs.scheduleID != rhs.scheduleID {return false}
+    if lhs.generation != rhs.generation {return false}
+    if lhs.rotatedBy != rhs.rotatedBy {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
