@@ -21,6 +21,7 @@ struct ScheduleRoutes: Sendable {
         routes.post("/api/training/schedules", use: create)
         routes.get("/api/training/schedules", use: list)
         routes.post("/api/training/schedules/from-run", use: fromRun)
+        routes.post("/api/training/schedules/validate", use: validate)
         routes.get("/api/training/schedules/preview", use: preview)
         routes.get("/api/training/schedules/:id", use: get)
         routes.put("/api/training/schedules/:id", use: update)
@@ -130,35 +131,49 @@ struct ScheduleRoutes: Sendable {
         guard let run = try await queries.run(body.sourceTrainingRunId) else {
             throw APIError.notFound("no training run '\(body.sourceTrainingRunId)' (source_training_run_id)")
         }
-        return try await create(
-            model: run.modelName, name: body.name, description: body.description ?? "", config: run.config, sourceRunID: run.id, timing: timing,
-            request: request)
+        let new = try await newSchedule(
+            model: run.modelName, name: body.name, description: body.description ?? "", config: run.config, sourceRunID: run.id, timing: timing)
+        return try await create(new, request: request)
     }
 
-    /// A schedule from a full configuration: the registered model and what each run trains on.
+    /// A schedule from a full configuration: the registered model and what each run trains on — the ids with
+    /// optional parameters, or the whole `training_config` as schedules show it (what training-svc sends for the
+    /// wizard's `schedule_config`, with the run it started as `source_training_run_id`).
     struct CreateBody: Decodable {
         var modelName: String
         var name: String
         var description: String?
-        var datasetId: String
-        var featureConfigId: String
-        var modelConfigId: String
+        var datasetId: String?
+        var featureConfigId: String?
+        var modelConfigId: String?
+        var sourceTrainingRunId: String?
     }
 
     @Sendable func create(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<CreatedJSON> {
+        try await create(try await newSchedule(request, context), request: request)
+    }
+
+    struct ValidJSON: ResponseEncodable, Sendable {
+        let valid: Bool
+        let modelName: String
+        @Nullable var nextRunAt: Date?
+        let upcoming: [ScheduleJSON.Upcoming]
+    }
+
+    /// `POST /api/training/schedules` checked and nothing written: every refusal the creation would give (a bad
+    /// field, an unknown dataset, a model that has a schedule), or the fire times it would have.
+    @Sendable func validate(_ request: Request, context: SlipwayRequestContext) async throws -> ValidJSON {
+        let new = try await newSchedule(request, context)
+        try await refuseSecondSchedule(model: new.modelName)
+        _ = try TrainingScheduleDecider.decide(.create(new), TrainingScheduleDecider.initial)
+        let upcoming = ScheduleJSON.upcoming(new.timing, after: new.now, count: 10)
+        return ValidJSON(valid: true, modelName: new.modelName, nextRunAt: upcoming.first?.at, upcoming: upcoming)
+    }
+
+    private func newSchedule(_ request: Request, _ context: SlipwayRequestContext) async throws -> TrainingScheduleDecider.NewSchedule {
         let bytes = try await request.body.collect(upTo: context.maxUploadSize)
         let body = try PlatformJSON.decode(CreateBody.self, from: bytes.readableBytesView)
         let timing = try PlatformJSON.decode(TimingBody.self, from: bytes.readableBytesView)
-        var config = TrainingRunConfig()
-        config.datasetID = body.datasetId
-        config.featureConfigID = body.featureConfigId
-        config.modelConfigID = body.modelConfigId
-        for (kind, id, field) in [
-            ("dataset", body.datasetId, "dataset_id"), ("feature_config", body.featureConfigId, "feature_config_id"),
-            ("model_config", body.modelConfigId, "model_config_id"),
-        ] where !(try await queries.catalogHas(kind: kind, id: id)) {
-            throw APIError.invalid("no \(kind.replacingOccurrences(of: "_", with: " ")) '\(id)' in training-svc", field: field)
-        }
         // The run's parameters as training-svc's API spells them (proto JSON), frozen with the rest.
         let object = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
         func part<M: SwiftProtobuf.Message>(_ field: String, _ type: M.Type) throws -> M? {
@@ -169,13 +184,26 @@ struct ScheduleRoutes: Sendable {
                 throw APIError.invalid("\(field) is not a valid \(field): \(error)", field: field)
             }
         }
+        var config = try part("training_config", TrainingRunConfig.self) ?? TrainingRunConfig()
+        if let id = body.datasetId { config.datasetID = id }
+        if let id = body.featureConfigId { config.featureConfigID = id }
+        if let id = body.modelConfigId { config.modelConfigID = id }
+        for (kind, id, field) in [
+            ("dataset", config.datasetID, "dataset_id"), ("feature_config", config.featureConfigID, "feature_config_id"),
+            ("model_config", config.modelConfigID, "model_config_id"),
+        ] {
+            guard !id.isEmpty else { throw APIError.badRequest("\(field) is required (or training_config with it)", field: field) }
+            guard try await queries.catalogHas(kind: kind, id: id) else {
+                throw APIError.invalid("no \(kind.replacingOccurrences(of: "_", with: " ")) '\(id)' in training-svc", field: field)
+            }
+        }
         if let params = try part("training_params", TrainingParams.self) { config.trainingParams = params }
         if let gpu = try part("gpu_config", GpuConfig.self) { config.gpuConfig = gpu }
         if let evaluator = try part("evaluator_config", EvaluatorConfig.self) { config.evaluatorConfig = evaluator }
         if let deployment = try part("deployment_config", DeploymentConfig.self) { config.deploymentConfig = deployment }
-        return try await create(
-            model: body.modelName, name: body.name, description: body.description ?? "", config: config, sourceRunID: "", timing: timing,
-            request: request)
+        return try await newSchedule(
+            model: body.modelName, name: body.name, description: body.description ?? "", config: config, sourceRunID: body.sourceTrainingRunId ?? "",
+            timing: timing)
     }
 
     struct CreatedJSON: ResponseEncodable, Sendable {
@@ -184,22 +212,29 @@ struct ScheduleRoutes: Sendable {
         let message: String
     }
 
-    private func create(
-        model: String, name: String, description: String, config: TrainingRunConfig, sourceRunID: String, timing: TimingBody, request: Request
-    ) async throws -> EditedResponse<CreatedJSON> {
+    private func newSchedule(
+        model: String, name: String, description: String, config: TrainingRunConfig, sourceRunID: String, timing: TimingBody
+    ) async throws -> TrainingScheduleDecider.NewSchedule {
         guard let rule = try timing.rule(over: nil), let policies = try timing.policies(over: nil) else {
             throw APIError.badRequest("schedule_type is required", field: "schedule_type")
         }
         guard !model.trimmingCharacters(in: .whitespaces).isEmpty else { throw APIError.badRequest("model_name is required", field: "model_name") }
+        let at = now()
+        return TrainingScheduleDecider.NewSchedule(
+            id: "sch-\(UUID.v7(now: at).uuidString.lowercased())", modelName: model, name: name, description: description, timing: rule,
+            policies: policies, config: config, sourceRunID: sourceRunID, createdBy: "api", now: at)
+    }
+
+    private func refuseSecondSchedule(model: String) async throws {
         if let existing = try await queries.liveSchedule(model: model) {
             throw APIError.conflict(
                 "model '\(model)' already has schedule \(existing); pause, edit or delete it instead", details: ["field": "model_name"])
         }
-        let at = now()
-        let id = "sch-\(UUID.v7(now: at).uuidString.lowercased())"
-        let new = TrainingScheduleDecider.NewSchedule(
-            id: id, modelName: model, name: name, description: description, timing: rule, policies: policies, config: config,
-            sourceRunID: sourceRunID, createdBy: "api", now: at)
+    }
+
+    private func create(_ new: TrainingScheduleDecider.NewSchedule, request: Request) async throws -> EditedResponse<CreatedJSON> {
+        try await refuseSecondSchedule(model: new.modelName)
+        let id = new.id
         try await execute(id, .create(new), request)
         let schedule = try await require(id)
         return EditedResponse(

@@ -5,7 +5,7 @@ import Foundation
 struct SchedulesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schedules", abstract: "Retraining schedules: create, list, show, preview, pause, resume, trigger, delete.",
-        subcommands: [Create.self, List.self, Show.self, Preview.self, Pause.self, Resume.self, Trigger.self, Delete.self])
+        subcommands: [Create.self, List.self, Show.self, Preview.self, Pause.self, Resume.self, Trigger.self, Webhook.self, Delete.self])
 
     /// When a schedule fires, as flags: exactly one of the kinds.
     struct Timing: ParsableArguments {
@@ -171,6 +171,23 @@ struct SchedulesCommand: AsyncParsableCommand {
         func run() async throws {
             let started = try await APIClient(gateway: gateway).expect(.POST, "/api/training/schedules/\(id)/trigger", ["force": force])
             say("schedule \(id) triggered at \(started["slot_time"] ?? ""): training-svc starts its run")
+        }
+    }
+
+    struct Webhook: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the webhook an external scheduler calls for this schedule, with its secret.")
+        @Argument var id: String
+        @Flag(help: "Replace the secret first; the old one stops working.") var rotate = false
+        @Option var gateway: String?
+        func run() async throws {
+            let client = try APIClient(gateway: gateway)
+            let path = "/api/training/schedules/\(id)/webhook"
+            let webhook = rotate ? try await client.expect(.POST, path + "/rotate") : try await client.expect(.GET, path)
+            say("POST \(client.base)\(webhook["path"] ?? path)")
+            say("secret (generation \(webhook["generation"] ?? "")): \(webhook["secret"] ?? "")")
+            for way in webhook["authentication"] as? [String] ?? [] { say("  \(way)") }
+            say("Each slot starts one run: send {\"slot_time\": \"<ISO-8601>\"} so a retried call starts nothing new.")
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import SlipwayPlatform
 
 public struct StageView: Codable, Sendable {
     public var name: String
@@ -83,6 +84,14 @@ struct RunResponse: ResponseEncodable {
     var webhook: WebhookInfo?
 }
 
+/// `POST /api/training-runs`: the run, and the model's schedule when the wizard's `schedule_config` made one
+/// (`training_run` is null when it asked for the schedule alone).
+struct CreatedRunResponse: ResponseEncodable {
+    @Nullable var trainingRun: RunView?
+    var webhook: WebhookInfo?
+    var schedule: EmbeddedJSON?
+}
+
 /// `POST …/{id}/rerun`.
 struct RerunResponse: ResponseEncodable {
     var success: Bool
@@ -129,6 +138,8 @@ struct ConfigResponse: ResponseEncodable {
 
     var config: Config
     var updatedFields: [String]?
+    /// With `schedule_config`: the model's schedule as schedule-svc made or retimed it.
+    var schedule: EmbeddedJSON? = nil
 }
 
 /// `GET …/{id}/metrics`.

@@ -52,43 +52,55 @@ struct TrainingRoutes: Sendable {
         routes.get("/api/training-runs/:id/statistics", use: statistics)
         routes.get("/api/training-runs/:id/schema", use: schema)
         routes.post("/api/training-runs/:id/webhook/:kind", use: webhook)
+        routes.post("/api/training-runs/:id/schedule-webhook", use: scheduleWebhook)
         return routes
     }
 
     // MARK: Create
 
-    @Sendable func create(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<RunResponse> {
-        let body = try await Self.runBody(request, context)
-        return try await createRun(body, name: body.name, request)
+    @Sendable func create(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<CreatedRunResponse> {
+        let (body, schedule) = try await Self.runBody(request, context)
+        return try await createRun(body, name: body.name, schedule: schedule, request)
     }
 
-    @Sendable func createForModel(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<RunResponse> {
-        let body = try await Self.runBody(request, context)
-        return try await createRun(body, name: try context.parameters.require("name"), request)
+    @Sendable func createForModel(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<CreatedRunResponse> {
+        let (body, schedule) = try await Self.runBody(request, context)
+        return try await createRun(body, name: try context.parameters.require("name"), schedule: schedule, request)
     }
 
-    private struct ScheduleConfigProbe: Decodable {
-        var scheduleConfig: EmbeddedJSON?
-    }
-
-    static func runBody(_ request: Request, _ context: SlipwayRequestContext) async throws -> CreateRunBody {
+    static func runBody(_ request: Request, _ context: SlipwayRequestContext) async throws -> (CreateRunBody, WizardSchedule?) {
         let bytes = try await request.body.collect(upTo: context.maxUploadSize)
         guard bytes.readableBytes > 0 else { throw APIError.badRequest("request body is empty; expected JSON") }
-        try refuseScheduleConfig(bytes.readableBytesView)
-        return try PlatformJSON.decode(CreateRunBody.self, from: bytes.readableBytesView)
+        return (try PlatformJSON.decode(CreateRunBody.self, from: bytes.readableBytesView), try WizardSchedule.parse(bytes.readableBytesView))
     }
 
-    /// The wizard's `schedule_config` is not kept on a run (a setting accepted and ignored would be a lie): schedules
-    /// are schedule-svc's, made from the run.
-    static func refuseScheduleConfig(_ bytes: some DataProtocol) throws {
-        guard (try? PlatformJSON.decode(ScheduleConfigProbe.self, from: bytes))?.scheduleConfig != nil else { return }
-        throw APIError.invalid(
-            "schedule_config is not kept on a training run: make a schedule from the run with POST /api/training/schedules/from-run",
-            field: "schedule_config")
-    }
-
-    private func createRun(_ body: CreateRunBody, name: String?, _ request: Request) async throws -> EditedResponse<RunResponse> {
+    /// A run, or with the wizard's `schedule_config` the model's schedule (checked by schedule-svc before anything is
+    /// written) and the run only when it also asks to run now.
+    private func createRun(_ body: CreateRunBody, name: String?, schedule: WizardSchedule?, _ request: Request) async throws
+        -> EditedResponse<CreatedRunResponse>
+    {
         guard let name else { throw CommandRejected.invalid("name", "name is required: the registered model the run trains") }
+        guard let schedule else {
+            let (view, webhook) = try await startRun(body, name: name, request)
+            return EditedResponse(status: .created, response: CreatedRunResponse(trainingRun: view, webhook: webhook, schedule: nil))
+        }
+        let config = try body.settings.config(over: nil)
+        try await schedules.send(.POST, "/api/training/schedules/validate", try schedule.body(model: name, config: config, sourceRunID: nil))
+        var started: (view: RunView, webhook: WebhookInfo?)?
+        if schedule.runNow { started = try await startRun(body, name: name, request) }
+        let made = try await schedules.send(
+            .POST, "/api/training/schedules", try schedule.body(model: name, config: config, sourceRunID: started?.view.id))
+        let scheduleJSON = (try? JSONSerialization.jsonObject(with: Data(made)) as? [String: Any])?["schedule"]
+        return EditedResponse(
+            status: .created,
+            response: CreatedRunResponse(
+                trainingRun: started?.view, webhook: started?.webhook,
+                schedule: try scheduleJSON.flatMap {
+                    EmbeddedJSON(text: String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self))
+                }))
+    }
+
+    private func startRun(_ body: CreateRunBody, name: String, _ request: Request) async throws -> (RunView, WebhookInfo?) {
         let runSettings = body.settings
         let catalog = try await queries.catalog(
             datasets: [runSettings.datasetId].compactMap { $0 }, featureConfigs: [runSettings.featureConfigId].compactMap { $0 },
@@ -100,8 +112,7 @@ struct TrainingRoutes: Sendable {
                     model: name, number: number, description: body.description ?? "", modelType: body.modelType, settings: runSettings,
                     catalog: catalog, createdBy: "api", submission: submission))
         }
-        return EditedResponse(
-            status: .created, response: RunResponse(trainingRun: try await queries.view(created.run), webhook: webhook(created.run, created.token)))
+        return (try await queries.view(created.run), webhook(created.run, created.token))
     }
 
     // MARK: One run
@@ -163,17 +174,50 @@ struct TrainingRoutes: Sendable {
         return ConfigResponse(config: .init(id: run.id, name: run.name, settings: run.config), updatedFields: nil)
     }
 
+    /// The run's settings, and with `schedule_config` its model's schedule: made from the edited configuration when the
+    /// model has none, its timing changed when it has one (a schedule's configuration is frozen, so editing both is
+    /// refused). The schedule is checked before the run's settings change.
     @Sendable func editConfig(_ request: Request, context: SlipwayRequestContext) async throws -> ConfigResponse {
         let run = try await run(context)
         let bytes = try await request.body.collect(upTo: context.maxUploadSize)
-        try Self.refuseScheduleConfig(bytes.readableBytesView)
         let edit = try PlatformJSON.decode(RunSettings.self, from: bytes.readableBytesView)
+        let schedule = try WizardSchedule.parse(bytes.readableBytesView)
+        if schedule?.runNow == true {
+            throw APIError.invalid(
+                "run_now applies when a run is created; start this configuration with POST …/rerun", field: "schedule_config.run_now")
+        }
         let catalog = try await queries.catalog(
             datasets: [edit.datasetId ?? run.config.datasetId], featureConfigs: [edit.featureConfigId ?? run.config.featureConfigId],
             modelConfigs: [edit.modelConfigId ?? run.config.modelConfigId])
-        try await execute(run.id, .editConfig(edit, catalog: catalog, by: "api"), request)
+        var scheduleJSON: EmbeddedJSON?
+        let command = TrainingRunDecider.Command.editConfig(edit, catalog: catalog, by: "api")
+        if let schedule {
+            // The edit as the decider would decide it, before the schedule changes; then the schedule; then the edit.
+            let state = try await environment.store.state(TrainingRunDecider.self, aggregateID: run.id)
+            if !edit.givenFields.isEmpty { _ = try TrainingRunDecider.decide(command, state) }
+            let made: [UInt8]
+            if let existing = try await schedules.liveSchedule(model: run.name) {
+                guard edit.givenFields.isEmpty else {
+                    throw APIError.conflict(
+                        "model '\(run.name)' has schedule \(existing), whose training configuration is frozen: edit the run's settings or "
+                            + "the schedule's timing, not both (or delete the schedule and make it again)", details: ["field": "schedule_config"])
+                }
+                made = try await schedules.send(.PUT, "/api/training/schedules/\(existing)", schedule.timing.mapValues(\.any))
+            } else {
+                let body = try schedule.body(model: run.name, config: try edit.config(over: state.config), sourceRunID: run.id)
+                try await schedules.send(.POST, "/api/training/schedules/validate", body)
+                if !edit.givenFields.isEmpty { try await execute(run.id, command, request) }
+                let created = try await schedules.json(.POST, "/api/training/schedules", body)
+                made = try JSONSerialization.data(withJSONObject: created["schedule"] ?? [:]).map { $0 }
+            }
+            scheduleJSON = EmbeddedJSON(text: String(decoding: made, as: UTF8.self))
+        } else {
+            try await execute(run.id, command, request)
+        }
         let updated = try await self.run(context)
-        return ConfigResponse(config: .init(id: updated.id, name: updated.name, settings: updated.config), updatedFields: edit.givenFields)
+        return ConfigResponse(
+            config: .init(id: updated.id, name: updated.name, settings: updated.config),
+            updatedFields: edit.givenFields + (schedule == nil ? [] : ["schedule_config"]), schedule: scheduleJSON)
     }
 
     @Sendable func logs(_ request: Request, context: SlipwayRequestContext) async throws -> LogsResponse {
@@ -211,6 +255,25 @@ struct TrainingRoutes: Sendable {
         }
         return RawJSON(Array(data))
     }
+
+    /// The spec's run-level webhook for external schedulers: the call goes to the webhook of the run's model's schedule
+    /// (its secret, body and answer unchanged).
+    @Sendable func scheduleWebhook(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
+        let run = try await run(context)
+        guard let schedule = try await schedules.liveSchedule(model: run.name) else {
+            throw APIError.notFound(
+                "model '\(run.name)' has no active or paused schedule; make one with schedule_config or POST /api/training/schedules")
+        }
+        let bytes = try await request.body.collect(upTo: context.maxUploadSize)
+        let headers = ["Authorization", "X-Slipway-Signature", "X-CloudScheduler-ScheduleTime"].compactMap { name in
+            HTTPField.Name(name).flatMap { request.headers[$0] }.map { (name, $0) }
+        }
+        let answer = try await schedules.exchange(
+            .POST, "/api/training/schedules/\(schedule)/webhook", body: Array(bytes.readableBytesView), headers: headers)
+        return RawJSON(answer.body, status: HTTPResponse.Status(code: Int(answer.status.code)))
+    }
+
+    var schedules: SchedulePeer { SchedulePeer(environment: environment) }
 
     @Sendable func webhook(_ request: Request, context: SlipwayRequestContext) async throws -> WebhookResponse {
         let run = try await run(context)

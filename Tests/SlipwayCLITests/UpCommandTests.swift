@@ -215,6 +215,52 @@ struct UpCommandTests {
         #expect(scheduled.count == 1 && scheduled.first?["trigger"] as? String == "scheduled", "\(runs)")
         let shown = try run(slipway, ["schedules", "show", id, "--gateway", gateway], in: directory)
         #expect(shown.output.contains("1 ended, 1 succeeded"), "\(shown.output)")
+        try await wizardSchedules(slipway: slipway, gateway: api, scheduleID: id, directory: directory)
+    }
+
+    /// The wizard's `schedule_config` (training-svc asks schedule-svc), and an external scheduler's webhook starting
+    /// a slot's run once.
+    func wizardSchedules(slipway: String, gateway api: APITestClient, scheduleID: String, directory: URL) async throws {
+        let source = try await api.get("/api/training-runs/b2b-retrieval-2/config").json()["config"] as? [String: Any] ?? [:]
+        let ids = ["dataset_id", "feature_config_id", "model_config_id"].map { "\"\($0)\": \"\(source[$0] as? String ?? "")\"" }.joined(
+            separator: ", ")
+        // A schedule alone: no run starts. A second one for the model, or a bad time, is refused naming the field.
+        let wizard =
+            #"{"name": "wizard-model", \#(ids), "training_params": {"epochs": 1}, "schedule_config": {"schedule_type": "weekly", "schedule_time": "05:00", "schedule_day_of_week": 6, "schedule_timezone": "America/New_York", "schedule_name": "Sunday refresh"}}"#
+        let made = try await api.post("/api/training-runs/", wizard, expect: .created).json()
+        #expect(made["training_run"] is NSNull, "\(made)")
+        let schedule = try #require(made["schedule"] as? [String: Any])
+        #expect(schedule["name"] as? String == "Sunday refresh" && schedule["model_name"] as? String == "wizard-model", "\(schedule)")
+        try await api.post("/api/training-runs/", wizard).expectError(.conflict)
+        try await api.post(
+            "/api/training-runs/", #"{"name": "wizard-other", \#(ids), "schedule_config": {"schedule_type": "daily", "schedule_time": "26:00"}}"#
+        ).expectError(.unprocessableContent, field: "schedule_config.schedule_time")
+        #expect((try await api.get("/api/training-runs/?name=wizard-model").json()["training_runs"] as? [Any])?.isEmpty == true)
+        // A config edit's schedule_config retimes the model's schedule.
+        let retimed = try await api.patch(
+            "/api/training-runs/b2b-retrieval-2/config/", #"{"schedule_config": {"schedule_type": "daily", "schedule_time": "04:15"}}"#, expect: .ok
+        ).json()
+        #expect((retimed["schedule"] as? [String: Any])?["schedule_time"] as? String == "04:15", "\(retimed)")
+
+        // An external scheduler, through the run's path: the wrong secret is refused; the right one starts the slot's run, once.
+        let wizardID = try #require(schedule["id"] as? String)
+        let shown = try run(slipway, ["schedules", "webhook", wizardID, "--gateway", api.baseURL], in: directory)
+        let secret = try #require(shown.output.split(separator: "\n").first { $0.hasPrefix("secret") }?.split(separator: " ").last.map(String.init))
+        try await api.post("/api/training-runs/b2b-retrieval-2/schedule-webhook/", "{}", headers: [.authorization: "Bearer \(secret)"])
+            .expectError(.unauthorized)
+        let slot = #"{"slot_time": "\#(ISO8601DateFormatter().string(from: Date()))"}"#
+        let webhook = "/api/training/schedules/\(wizardID)/webhook/"
+        let started = try await api.post(webhook, slot, headers: [.authorization: "Bearer \(secret)"], expect: .accepted).json()
+        #expect(started["outcome"] as? String == "started", "\(started)")
+        #expect(try await api.post(webhook, slot, headers: [.authorization: "Bearer \(secret)"]).json()["outcome"] as? String == "already_handled")
+        var runs: [[String: Any]] = []
+        for _ in 0..<300 {
+            runs = try await api.get("/api/training-runs/?name=wizard-model").json()["training_runs"] as? [[String: Any]] ?? []
+            if let status = runs.first?["status"] as? String, ["completed", "not_blessed", "failed"].contains(status) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(runs.count == 1 && runs.first?["schedule_id"] as? String == wizardID, "\(runs)")
+        #expect(["completed", "not_blessed"].contains(runs.first?["status"] as? String ?? ""), "\(runs)")
     }
 
     /// Issue 4's must-hold: deploy v1, query it through serving-router with a key and get real product

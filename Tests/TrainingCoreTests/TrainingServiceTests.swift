@@ -221,9 +221,22 @@ struct TrainingServiceTests {
             try await api.post("/api/training-runs", #"{"name": "m", "dataset_id": "nope", "feature_config_id": "fc", "model_config_id": "mc"}"#)
                 .expectError(.unprocessableContent, field: "dataset_id")
             try await api.post("/api/training-runs", #"{"name": "Not A Name", \#(ids)}"#).expectError(.unprocessableContent, field: "name")
-            // The wizard's schedule_config is refused, not silently dropped: schedules are made from the run.
-            try await api.post("/api/training-runs", #"{"name": "m", \#(ids), "schedule_config": {"schedule_type": "daily"}}"#)
+            // The wizard's schedule_config: checked here, then by schedule-svc (not running in this test: a 503), and a
+            // refusal starts no run.
+            try await api.post("/api/training-runs", #"{"name": "m", \#(ids), "schedule_config": "daily"}"#)
                 .expectError(.unprocessableContent, field: "schedule_config")
+            try await api.post("/api/training-runs", #"{"name": "m", \#(ids), "schedule_config": {"schedule_time": "09:00"}}"#)
+                .expectError(.badRequest, field: "schedule_config.schedule_type")
+            try await api.post("/api/training-runs", #"{"name": "m", \#(ids), "schedule_config": {"schedule_type": "daily", "cron": "* * *"}}"#)
+                .expectError(.unprocessableContent, field: "schedule_config.cron")
+            try await api.post("/api/training-runs", #"{"name": "m", \#(ids), "schedule_config": {"schedule_type": "daily", "run_now": "yes"}}"#)
+                .expectError(.unprocessableContent, field: "schedule_config.run_now")
+            let unreachable = try await api.post(
+                "/api/training-runs",
+                #"{"name": "m", \#(ids), "schedule_config": {"schedule_type": "daily", "schedule_time": "09:00", "run_now": true}}"#)
+            #expect(unreachable.status == .serviceUnavailable && unreachable.text.contains("nothing was changed"), "\(unreachable.text)")
+            #expect(
+                (try await api.get("/api/training-runs?name=m", expect: .ok).json()["training_runs"] as? [Any])?.isEmpty == true, "no run started")
             try await api.post("/api/training-runs", #"{\#(ids)}"#).expectError(.unprocessableContent, field: "name")
             try await api.post("/api/training-runs", #"{"name": "m", "model_type": "ranking", \#(ids)}"#).expectError(
                 .unprocessableContent, field: "model_type")
@@ -330,8 +343,8 @@ struct TrainingServiceTests {
             #expect(config["updated_fields"] == nil)
             try await api.patch("/api/training-runs/m-1/config", #"{"model_config_id": "missing"}"#).expectError(
                 .unprocessableContent, field: "model_config_id")
-            try await api.patch("/api/training-runs/m-1/config", #"{"schedule_config": {"schedule_type": "weekly"}}"#).expectError(
-                .unprocessableContent, field: "schedule_config")
+            try await api.patch("/api/training-runs/m-1/config", #"{"schedule_config": {"schedule_type": "weekly", "run_now": true}}"#)
+                .expectError(.unprocessableContent, field: "schedule_config.run_now")
             let submitted = try await api.post("/api/training-runs/m-1/submit", "{}", expect: .ok).json()
             #expect((submitted["training_run"] as? [String: Any])?["status"] as? String == "submitting")
             #expect((submitted["webhook"] as? [String: Any])?["token"] is String, "an external trainer gets its token")
