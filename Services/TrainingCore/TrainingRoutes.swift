@@ -88,16 +88,9 @@ struct TrainingRoutes: Sendable {
         try await schedules.send(.POST, "/api/training/schedules/validate", try schedule.body(model: name, config: config, sourceRunID: nil))
         var started: (view: RunView, webhook: WebhookInfo?)?
         if schedule.runNow { started = try await startRun(body, name: name, request) }
-        let made = try await schedules.send(
-            .POST, "/api/training/schedules", try schedule.body(model: name, config: config, sourceRunID: started?.view.id))
-        let scheduleJSON = (try? JSONSerialization.jsonObject(with: Data(made)) as? [String: Any])?["schedule"]
+        let made = try await schedules.create(try schedule.body(model: name, config: config, sourceRunID: started?.view.id))
         return EditedResponse(
-            status: .created,
-            response: CreatedRunResponse(
-                trainingRun: started?.view, webhook: started?.webhook,
-                schedule: try scheduleJSON.flatMap {
-                    EmbeddedJSON(text: String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self))
-                }))
+            status: .created, response: CreatedRunResponse(trainingRun: started?.view, webhook: started?.webhook, schedule: made))
     }
 
     private func startRun(_ body: CreateRunBody, name: String, _ request: Request) async throws -> (RunView, WebhookInfo?) {
@@ -195,22 +188,20 @@ struct TrainingRoutes: Sendable {
             // The edit as the decider would decide it, before the schedule changes; then the schedule; then the edit.
             let state = try await environment.store.state(TrainingRunDecider.self, aggregateID: run.id)
             if !edit.givenFields.isEmpty { _ = try TrainingRunDecider.decide(command, state) }
-            let made: [UInt8]
             if let existing = try await schedules.liveSchedule(model: run.name) {
                 guard edit.givenFields.isEmpty else {
                     throw APIError.conflict(
                         "model '\(run.name)' has schedule \(existing), whose training configuration is frozen: edit the run's settings or "
                             + "the schedule's timing, not both (or delete the schedule and make it again)", details: ["field": "schedule_config"])
                 }
-                made = try await schedules.send(.PUT, "/api/training/schedules/\(existing)", schedule.timing.mapValues(\.any))
+                let retimed = try await schedules.send(.PUT, "/api/training/schedules/\(existing)", schedule.timing.mapValues(\.any))
+                scheduleJSON = EmbeddedJSON(text: String(decoding: retimed, as: UTF8.self))
             } else {
                 let body = try schedule.body(model: run.name, config: try edit.config(over: state.config), sourceRunID: run.id)
                 try await schedules.send(.POST, "/api/training/schedules/validate", body)
                 if !edit.givenFields.isEmpty { try await execute(run.id, command, request) }
-                let created = try await schedules.json(.POST, "/api/training/schedules", body)
-                made = try JSONSerialization.data(withJSONObject: created["schedule"] ?? [:]).map { $0 }
+                scheduleJSON = try await schedules.create(body)
             }
-            scheduleJSON = EmbeddedJSON(text: String(decoding: made, as: UTF8.self))
         } else {
             try await execute(run.id, command, request)
         }

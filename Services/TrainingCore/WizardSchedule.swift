@@ -111,6 +111,12 @@ struct SchedulePeer: Sendable {
         (try JSONSerialization.jsonObject(with: Data(try await send(method, path, body)))) as? [String: Any] ?? [:]
     }
 
+    /// Makes the schedule; the schedule as schedule-svc shows it.
+    func create(_ body: [String: Any]) async throws -> EmbeddedJSON? {
+        let made = try await json(.POST, "/api/training/schedules", body)
+        return EmbeddedJSON(text: String(decoding: try JSONSerialization.data(withJSONObject: made["schedule"] ?? [:]), as: UTF8.self))
+    }
+
     /// The model's active or paused schedule, if it has one.
     func liveSchedule(model: String) async throws -> String? {
         let query = model.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+"))) ?? model

@@ -47,7 +47,11 @@ func withTraining(trainer: String = "exit 1", runWorkers: Bool = true, _ body: @
     try ("#!/bin/sh\n" + trainer + "\n").write(to: script, atomically: true, encoding: .utf8)
     try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
     let reader = ConfigReader(
-        arguments: ["--artifact-root", scratch.appendingPathComponent("artifacts").path, "--trainer-command", "\(script.path) {spec} {artifacts}"],
+        // No schedule-svc answers these tests (port 1 refuses at once), whatever else runs on this machine.
+        arguments: [
+            "--artifact-root", scratch.appendingPathComponent("artifacts").path, "--trainer-command", "\(script.path) {spec} {artifacts}",
+            "--peer", "schedule=http://127.0.0.1:1",
+        ],
         environment: [:])
     try await withTestService(TrainingService.definition(reader: reader), reader: reader, runWorkers: runWorkers) { service in
         let harness = TrainingHarness(service: service, scratch: scratch, reader: reader)
