@@ -16,7 +16,7 @@ public final class ScheduleTimer: Service, Sendable {
     let environment: ServiceEnvironment
     let now: @Sendable () -> Date
     let idleCheck: Duration
-    private let nudged = Mutex(false)
+    private let wake = WakeSignal()
 
     public init(environment: ServiceEnvironment, now: @escaping @Sendable () -> Date, idleCheck: Duration = .seconds(5)) {
         self.environment = environment
@@ -25,7 +25,7 @@ public final class ScheduleTimer: Service, Sendable {
     }
 
     /// A schedule was created, resumed or edited here: look again now rather than at the next check.
-    public func nudge() { nudged.withLock { $0 = true } }
+    public func nudge() { wake.signal() }
 
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
@@ -43,19 +43,12 @@ public final class ScheduleTimer: Service, Sendable {
         }
     }
 
-    /// Sleeps up to `duration`, in slices of 50 ms so a nudge or a shutdown ends it early.
+    /// Sleeps up to `duration`; a nudge or a shutdown ends it early.
     private func pause(_ duration: Duration) async {
-        let deadline = ContinuousClock.now + duration
-        while ContinuousClock.now < deadline {
-            if nudged.withLock({
-                let was = $0
-                $0 = false
-                return was
-            }) {
-                return
-            }
-            if Task.isShuttingDownGracefully { return }
-            do { try await Task.sleep(for: min(.milliseconds(50), deadline - ContinuousClock.now)) } catch { return }
+        await withGracefulShutdownHandler {
+            await wake.wait(upTo: duration)
+        } onGracefulShutdown: {
+            self.wake.signal()
         }
     }
 

@@ -55,7 +55,7 @@ public final class EventStore: Sendable {
     let logger: Logger
     let maxAttempts: Int
     /// Wakes the in-process outbox relay after a commit so it does not wait for its next poll.
-    let commits: CommitSignal
+    let commits: WakeSignal
     let conflicts: Counter
     /// This service's own read model, updated in every command's transaction.
     /// `concurrentBatches`: group-commit transactions in flight at once. One measured best on 2 cores
@@ -75,7 +75,7 @@ public final class EventStore: Sendable {
         self.readModel = readModel
         self.maxAttempts = maxAttempts
         self.batcher = WriteBatcher(maxBatch: maxBatch, maxLeaders: concurrentBatches)
-        self.commits = CommitSignal()
+        self.commits = WakeSignal()
         self.conflicts = Counter(label: "command.conflicts", dimensions: [("service", service)])
     }
 
@@ -111,7 +111,18 @@ public final class EventStore: Sendable {
                         updated_at timestamptz NOT NULL DEFAULT now(),
                         PRIMARY KEY (projection, source_service))
                     """,
-                ])
+                ]),
+            // A commit by any process on this database wakes the leading relay (`OutboxRelay.notificationChannel`), so it
+            // need not poll for other replicas' commits. Once per statement, delivered at commit (none on rollback).
+            Migration(
+                2, "outbox commits notify the relay",
+                [
+                    """
+                    CREATE FUNCTION slipway.notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN PERFORM pg_notify('slipway_outbox', ''); RETURN NULL; END $$
+                    """,
+                    "CREATE TRIGGER outbox_notify AFTER INSERT ON slipway.outbox FOR EACH STATEMENT EXECUTE FUNCTION slipway.notify_outbox()",
+                ]),
         ])
 
     // MARK: Reading

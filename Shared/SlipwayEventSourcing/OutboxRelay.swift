@@ -16,8 +16,10 @@ public final class OutboxRelay: Service {
         public var topic: String
         public var database: PostgresConnection.Configuration
         public var batchSize: Int = 1000
-        /// Longest sleep when there is nothing to publish; a commit in this process wakes the relay earlier.
-        public var idlePoll: Duration = .milliseconds(50)
+        /// Longest sleep when there is nothing to publish. A commit wakes the relay earlier — in this process directly,
+        /// in another (a replica on the same database) through PostgreSQL's notification — so this is only the net
+        /// under a lost notification (a reconnect), not how commits are found.
+        public var idlePoll: Duration = .seconds(1)
         public var retryDelay: Duration = .milliseconds(500)
 
         public init(topic: String, database: PostgresConnection.Configuration) {
@@ -30,6 +32,8 @@ public final class OutboxRelay: Service {
     public typealias PublishedHook = @Sendable ([StoredEvent]) async throws -> Void
 
     static let leaderLockKey: Int64 = 0x5_11B_0B0
+    /// What the event store's outbox trigger notifies (`EventStore.migrations`, 2).
+    static let notificationChannel = "slipway_outbox"
 
     let store: EventStore
     let configuration: Configuration
@@ -97,7 +101,16 @@ public final class OutboxRelay: Service {
         logger.info("outbox relay leads", metadata: [LogKey.kafkaTopic: "\(configuration.topic)"])
         var producer = try makeProducer()
         do {
-            try await publish(on: connection, producer: &producer)
+            try await connection.listen(on: Self.notificationChannel) { notifications in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { [store] in
+                        // Ends with the connection, or when publishing ends and cancels it.
+                        do { for try await _ in notifications { store.commits.signal() } } catch {}
+                    }
+                    defer { group.cancelAll() }
+                    try await publish(on: connection, producer: &producer)
+                }
+            }
         } catch {
             await producer.shutdown()
             throw error

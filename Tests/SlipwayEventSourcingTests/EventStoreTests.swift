@@ -182,7 +182,7 @@ struct EventStoreTests {
         try await withPostgres(url) { client in
             try await migrateCounterStore(client)
             try await migrateCounterStore(client)
-            #expect(try await scalar(client, "SELECT count(*) FROM slipway.schema_migrations") == 2)
+            #expect(try await scalar(client, "SELECT count(*) FROM slipway.schema_migrations") == 3, "the event store's two and the read model's one")
         }
     }
 }

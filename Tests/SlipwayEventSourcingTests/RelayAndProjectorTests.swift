@@ -51,6 +51,30 @@ struct RelayAndProjectorTests {
         }
     }
 
+    @Test("a commit by another process on the database wakes the relay at once: PostgreSQL notifies it, no polling")
+    func anotherProcessesCommitWakesTheRelay() async throws {
+        let topic = environment.uniqueTopic("notify")
+        try await environment.withSourceAndSink(topic: topic) { source, sourceClient, _ in
+            // The relay would sleep a minute between polls: only the notification can wake it within the 20 s below.
+            let relay = try source.relay(brokers: environment.kafkaBrokers, idlePoll: .seconds(60))
+            // A replica's event store on the same database: its commits signal nothing in the relay's process.
+            let replica = SourceService(url: source.url, client: sourceClient, topic: topic)
+            try await withBackground([{ try await relay.run() }]) {
+                try await source.create("here")
+                try await eventually("the relay published this process's commit") {
+                    try await scalar(sourceClient, "SELECT count(*) FROM slipway.outbox") == 0
+                }
+                try await Task.sleep(for: .milliseconds(300))  // the relay is waiting now
+                for index in 0..<3 {
+                    try await replica.create("there-\(index)")
+                    try await eventually(timeout: .seconds(20), "the relay published the replica's commit") {
+                        try await scalar(sourceClient, "SELECT count(*) FROM slipway.outbox") == 0
+                    }
+                }
+            }
+        }
+    }
+
     @Test("projector restarted: it resumes from its checkpoint, nothing skipped or applied twice")
     func projectorRestart() async throws {
         let topic = environment.uniqueTopic("restart")

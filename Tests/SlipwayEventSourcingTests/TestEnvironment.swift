@@ -83,9 +83,10 @@ struct SourceService {
         self.topic = topic
     }
 
-    func relay(brokers: String, afterPublish: OutboxRelay.PublishedHook? = nil) throws -> OutboxRelay {
+    func relay(brokers: String, idlePoll: Duration? = nil, afterPublish: OutboxRelay.PublishedHook? = nil) throws -> OutboxRelay {
         var configuration = OutboxRelay.Configuration(topic: topic, database: try url.connectionConfiguration())
         configuration.batchSize = 100
+        if let idlePoll { configuration.idlePoll = idlePoll }
         configuration.retryDelay = .milliseconds(200)
         let service = store.service
         return OutboxRelay(store: store, configuration: configuration, logger: TestEnvironment.logger, afterPublish: afterPublish) {

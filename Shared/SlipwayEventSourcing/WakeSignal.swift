@@ -1,8 +1,9 @@
 import Synchronization
 
-/// A level-triggered wake-up: `signal()` after a commit, `wait(upTo:)` returns at once if a signal
-/// arrived since the last wait, otherwise at the next signal or after the timeout.
-final class CommitSignal: Sendable {
+/// A level-triggered wake-up: `signal()` when there is work (a commit for the outbox relay, a changed schedule for
+/// schedule-svc's timer); `wait(upTo:)` returns at once if a signal arrived since the last wait, otherwise at the
+/// next signal or after the timeout — a sleeper that costs nothing while it sleeps, unlike polling in slices.
+public final class WakeSignal: Sendable {
     private struct State {
         /// A commit signalled while nobody waited: the next wait returns at once.
         var pending = false
@@ -12,7 +13,9 @@ final class CommitSignal: Sendable {
     }
     private let state = Mutex(State())
 
-    func signal() {
+    public init() {}
+
+    public func signal() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if let waiter = state.waiter {
                 state.waiter = nil
@@ -24,9 +27,9 @@ final class CommitSignal: Sendable {
         waiter?.resume()
     }
 
-    /// One waiter at a time (the relay). The timeout only ends this wait: it never leaves a signal behind,
-    /// or every later wait would return at once and the relay would poll without pause.
-    func wait(upTo timeout: Duration) async {
+    /// One waiter at a time. The timeout only ends this wait: it never leaves a signal behind, or every later wait
+    /// would return at once and the waiter would poll without pause.
+    public func wait(upTo timeout: Duration) async {
         state.withLock { $0.wakeRequested = false }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {

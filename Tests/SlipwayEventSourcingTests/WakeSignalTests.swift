@@ -4,11 +4,11 @@ import Testing
 
 /// The relay's wake-up: a commit ends a wait at once, and without commits each wait lasts its timeout —
 /// the bench found a timeout that left a signal behind, so the relay polled PostgreSQL without pause.
-@Suite("commit signal")
-struct CommitSignalTests {
+@Suite("wake signal")
+struct WakeSignalTests {
     @Test("a signal ends the next wait at once; afterwards waits last their timeout")
     func signalThenQuiet() async {
-        let signal = CommitSignal()
+        let signal = WakeSignal()
         signal.signal()
         let clock = ContinuousClock()
         let first = await clock.measure { await signal.wait(upTo: .seconds(5)) }
@@ -21,7 +21,7 @@ struct CommitSignalTests {
 
     @Test("a signal during a wait ends it, and does not shorten the next one")
     func signalDuringWait() async throws {
-        let signal = CommitSignal()
+        let signal = WakeSignal()
         let clock = ContinuousClock()
         async let waited = clock.measure { await signal.wait(upTo: .seconds(5)) }
         try await Task.sleep(for: .milliseconds(50))
