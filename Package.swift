@@ -29,7 +29,7 @@ let domainServices: [(executable: String, module: String, dependencies: [Target.
     ("registry-svc", "Registry", [protobuf]),
     ("schedule-svc", "Schedule", [crypto, httpTypes]),
     ("deploy-svc", "Deploy", [crypto, "SlipwayLocalRuntime", httpClient, asyncAlgorithms]),
-    ("testing-svc", "Testing", []),
+    ("testing-svc", "Testing", ["RecommenderKit", "SlipwayModelBundle", httpClient, httpTypes, nioCore, nioHTTP1, protobuf]),
     ("metrics-svc", "Metrics", ["SlipwayStatistics", "SlipwayKafka", protobuf, crypto, httpClient]),
 ]
 
@@ -151,6 +151,12 @@ var targets: [Target] = [
         name: "MetricsCoreTests",
         dependencies: ["SlipwayTestSupport", "MetricsCore", "SlipwayStatistics", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka", "SlipwayLocalRuntime", postgres, protobuf, hummingbird, hummingbirdTesting, httpTypes, crypto, log],
         path: "Tests/MetricsCoreTests"
+    ),
+    .testTarget(
+        name: "TestingCoreTests",
+        dependencies: ["SlipwayTestSupport", "TestingCore", "RecommenderKit", "SlipwayModelBundle", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts",
+                       hummingbird, hummingbirdTesting, httpTypes, nioCore, log],
+        path: "Tests/TestingCoreTests"
     ),
     .testTarget(
         name: "ScheduleCoreTests",

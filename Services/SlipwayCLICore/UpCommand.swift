@@ -142,7 +142,7 @@ struct UpCommand: AsyncParsableCommand {
     /// Settings only one service takes: training-svc keeps run artifacts under `.slipway/artifacts` and runs
     /// the slipway-trainer built with it; deploy-svc runs model-server revisions with state under
     /// `.slipway/serving`, stops them when it stops, and asks serving-router for rollout statistics; schedule-svc
-    /// keeps its webhook key under `.slipway`.
+    /// keeps its webhook key and testing-svc its API keys under `.slipway`.
     func serviceArguments(_ service: String, paths: SlipwayPaths) throws -> [String] {
         switch service {
         case "training":
@@ -156,6 +156,9 @@ struct UpCommand: AsyncParsableCommand {
                 "--serving-root", paths.root.appendingPathComponent("serving").path, "--model-server", try executable("model-server").path,
                 "--stop-revisions-on-exit", "true", "--router-url", "http://\(host):\(routerPort)",
             ]
+        case "testing":
+            // Tests go through serving-router, with testing-svc's own keys kept under `.slipway`.
+            return ["--router-url", "http://\(host):\(routerPort)", "--key-dir", paths.root.appendingPathComponent("testing-keys").path]
         case "schedule":
             // The key schedule webhooks' secrets derive from, kept with the installation's state.
             return ["--webhook-key-file", paths.root.appendingPathComponent("schedule-webhook.key").path]

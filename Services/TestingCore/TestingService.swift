@@ -1,7 +1,35 @@
+import Foundation
 import SlipwayPlatform
 
-/// testing-svc on the common service shell. Its aggregates, read model and routes arrive with the
-/// testing domain issue; today it owns its database, event store, outbox relay and event feed.
+/// testing-svc: tests of deployed endpoints, built from the training data of the version each serves, sent through
+/// serving-router as a client would, validated, timed, compared with the version before and kept as history.
 public enum TestingService {
-    public static let definition = ServiceDefinition(context: .testing)
+    public static func definition(reader: ConfigReader = ConfigReader()) -> ServiceDefinition {
+        ServiceDefinition(context: .testing, readModel: TestingReadModel()) { environment in
+            let settings = try TestingSettings.load(reader: reader)
+            let keys = TestingKeys(
+                directory: settings.keyDirectory, deployURL: environment.config.peerURL("deploy"), httpClient: environment.httpClient)
+            return ServiceComponents(
+                projections: [ProjectionSubscription(TestedEndpointsProjection(), from: [.deploy])],
+                routes: [EndpointTestRoutes(environment: environment, settings: settings, keys: keys).collection])
+        }
+    }
+}
+
+/// Settings only testing-svc takes.
+public struct TestingSettings: Sendable {
+    /// serving-router's public address: tests go through it, the path clients take.
+    public var routerURL: String
+    /// Where testing-svc keeps its API keys (one per model, readable by the owner only).
+    public var keyDirectory: URL
+
+    public static func load(reader: ConfigReader) throws -> TestingSettings {
+        let router = reader.string("router-url", default: "http://127.0.0.1:8081")
+        guard router.hasPrefix("http://") || router.hasPrefix("https://") else {
+            throw ConfigError(key: "router-url", message: "expected http://host:port, got '\(router)'")
+        }
+        return TestingSettings(
+            routerURL: router.hasSuffix("/") ? String(router.dropLast()) : router,
+            keyDirectory: URL(fileURLWithPath: reader.string("key-dir", default: ".slipway/testing-keys")))
+    }
 }

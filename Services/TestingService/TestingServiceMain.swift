@@ -4,6 +4,6 @@ import TestingCore
 @main
 struct TestingServiceMain {
     static func main() async throws {
-        try await SlipwayServiceRunner.run(TestingService.definition)
+        try await SlipwayServiceRunner.run(TestingService.definition())
     }
 }

@@ -417,3 +417,28 @@ struct ReferenceModel {
         #expect(s2.evaluator.minRecallAt100 == 0.3)
     }
 }
+
+/// Endpoint-test samples: the training data as the run read it, as typed request features, the same for the same seed.
+@Suite struct EndpointTestSamplesTests {
+    @Test func samplesAreTypedReproducibleAndFromTheFilteredData() throws {
+        let dir = tmp()
+        let tx = try write(
+            "customer_id,product_id,revenue,city\nC1,P1,10,Warsaw\nC2,P2,5,Krakow\nC3,P3,7,\nC3,P5,2,\nC1,P4,1,Warsaw\n", "tx.csv", in: dir)
+        var spec = RunSpec(dataset: DatasetSpec(id: "d", transactions: tx))
+        spec.dataset.filters = DatasetFilters(minInteractionsPerCustomer: 2)
+        let query = [
+            Manifest.FeatureSpec(name: "customer_id", type: .string, required: true),
+            Manifest.FeatureSpec(name: "city", type: .string, required: false),
+            Manifest.FeatureSpec(name: "revenue", type: .float, required: false),
+        ]
+        let first = try EndpointTestSamples.make(spec: spec, query: query, count: 10, seed: 3)
+        #expect(first.rowsAvailable == 4 && first.instances.count == 4, "the filter left C1's and C3's rows")
+        #expect(first.catalog == ["P1", "P3", "P4", "P5"], "C2's product went with C2")
+        let c3 = first.instances.filter { $0["customer_id"] == .string("C3") }
+        #expect(c3.allSatisfy { $0["city"] == nil }, "a missing value is left out")
+        #expect(Set(c3.compactMap { $0["revenue"] }) == [.double(7), .double(2)], "a number is a number")
+        #expect(try EndpointTestSamples.make(spec: spec, query: query, count: 2, seed: 3).instances == Array(first.instances.prefix(2)))
+        let other = (1...20).map { seed in try? EndpointTestSamples.make(spec: spec, query: query, count: 1, seed: UInt64(seed)).instances }
+        #expect(Set(other.compactMap { $0?.first?["customer_id"] }).count > 1, "other seeds pick other rows")
+    }
+}

@@ -322,6 +322,17 @@ struct UpCommandTests {
         #expect(wrong == 401)
         #expect(wrongBody.replacingOccurrences(of: " ", with: "") == #"{"error":"unauthorized"}"#, "\(wrongBody)")
 
+        // Issue 12: an endpoint test of v1 — samples of its training data, through serving-router with testing-svc's own key.
+        var tested = (status: Int32(1), output: "")
+        for _ in 0..<50 {  // testing-svc learns the endpoint's version from deploy-svc's events
+            tested = try run(slipway, ["test", "shop", "--samples", "20", "--gateway", gateway], in: directory)
+            if tested.status == 0 || !(tested.output.contains("serves no version") || tested.output.contains("no endpoint")) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(tested.status == 0 && tested.output.contains("Result: PASSED") && tested.output.contains("Requests Sent: 20"), "\(tested.output)")
+        let history = try run(slipway, ["tests", "shop", "--gateway", gateway], in: directory)
+        #expect(history.output.contains("1 test(s) of shop") && history.output.contains("passed"), "\(history.output)")
+
         let v2 = try run(
             slipway,
             [

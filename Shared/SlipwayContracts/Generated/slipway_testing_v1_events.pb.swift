@@ -254,53 +254,131 @@ public nonisolated struct LoadTestParams: Sendable {
 }
 
 /// Emitted when an endpoint test starts.
-public nonisolated struct EndpointTestStarted: Sendable {
+public nonisolated struct EndpointTestStarted: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var testID: String = String()
+  public var testID: String {
+    get {_storage._testID}
+    set {_uniqueStorage()._testID = newValue}
+  }
 
-  public var endpointID: String = String()
+  public var endpointID: String {
+    get {_storage._endpointID}
+    set {_uniqueStorage()._endpointID = newValue}
+  }
 
-  public var endpointName: String = String()
+  public var endpointName: String {
+    get {_storage._endpointName}
+    set {_uniqueStorage()._endpointName = newValue}
+  }
 
-  public var deploymentID: String = String()
+  public var deploymentID: String {
+    get {_storage._deploymentID}
+    set {_uniqueStorage()._deploymentID = newValue}
+  }
 
-  public var modelVersionID: String = String()
+  public var modelVersionID: String {
+    get {_storage._modelVersionID}
+    set {_uniqueStorage()._modelVersionID = newValue}
+  }
 
-  public var trigger: TestTrigger = .unspecified
+  public var trigger: TestTrigger {
+    get {_storage._trigger}
+    set {_uniqueStorage()._trigger = newValue}
+  }
 
-  public var triggeredBy: String = String()
+  public var triggeredBy: String {
+    get {_storage._triggeredBy}
+    set {_uniqueStorage()._triggeredBy = newValue}
+  }
 
-  public var datasetID: String = String()
+  public var datasetID: String {
+    get {_storage._datasetID}
+    set {_uniqueStorage()._datasetID = newValue}
+  }
 
-  public var featureConfigID: String = String()
+  public var featureConfigID: String {
+    get {_storage._featureConfigID}
+    set {_uniqueStorage()._featureConfigID = newValue}
+  }
 
-  public var sampleCount: Int32 = 0
+  public var sampleCount: Int32 {
+    get {_storage._sampleCount}
+    set {_uniqueStorage()._sampleCount = newValue}
+  }
 
-  public var checks: [TestCheckKind] = []
+  public var checks: [TestCheckKind] {
+    get {_storage._checks}
+    set {_uniqueStorage()._checks = newValue}
+  }
 
   /// when trigger = SCHEDULED
-  public var scheduledCheckID: String = String()
+  public var scheduledCheckID: String {
+    get {_storage._scheduledCheckID}
+    set {_uniqueStorage()._scheduledCheckID = newValue}
+  }
 
   public var load: LoadTestParams {
-    get {_load ?? LoadTestParams()}
-    set {_load = newValue}
+    get {_storage._load ?? LoadTestParams()}
+    set {_uniqueStorage()._load = newValue}
   }
   /// Returns true if `load` has been explicitly set.
-  public var hasLoad: Bool {self._load != nil}
+  public var hasLoad: Bool {_storage._load != nil}
   /// Clears the value of `load`. Subsequent reads from it will return its default value.
-  public mutating func clearLoad() {self._load = nil}
+  public mutating func clearLoad() {_uniqueStorage()._load = nil}
 
   /// when run as a rollout gate; -1 otherwise
-  public var rolloutStepIndex: Int32 = 0
+  public var rolloutStepIndex: Int32 {
+    get {_storage._rolloutStepIndex}
+    set {_uniqueStorage()._rolloutStepIndex = newValue}
+  }
+
+  /// which training rows became the samples (same seed, same data: same samples)
+  public var seed: UInt64 {
+    get {_storage._seed}
+    set {_uniqueStorage()._seed = newValue}
+  }
+
+  public var timeoutSeconds: Int32 {
+    get {_storage._timeoutSeconds}
+    set {_uniqueStorage()._timeoutSeconds = newValue}
+  }
+
+  /// instances per prediction request
+  public var batchSize: Int32 {
+    get {_storage._batchSize}
+    set {_uniqueStorage()._batchSize = newValue}
+  }
+
+  public var topK: Int32 {
+    get {_storage._topK}
+    set {_uniqueStorage()._topK = newValue}
+  }
+
+  public var versionNumber: Int32 {
+    get {_storage._versionNumber}
+    set {_uniqueStorage()._versionNumber = newValue}
+  }
+
+  /// the bundle the endpoint serves
+  public var artifactUri: String {
+    get {_storage._artifactUri}
+    set {_uniqueStorage()._artifactUri = newValue}
+  }
+
+  /// where the requests went (serving-router, or one revision)
+  public var targetURL: String {
+    get {_storage._targetURL}
+    set {_uniqueStorage()._targetURL = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _load: LoadTestParams? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Emitted when an endpoint test finishes (passed or not). deploy-svc may gate a rollout step
@@ -392,11 +470,109 @@ public nonisolated struct EndpointTestCompleted: @unchecked Sendable {
     set {_uniqueStorage()._requestsPerSecond = newValue}
   }
 
+  public var health: HealthCheck {
+    get {_storage._health ?? HealthCheck()}
+    set {_uniqueStorage()._health = newValue}
+  }
+  /// Returns true if `health` has been explicitly set.
+  public var hasHealth: Bool {_storage._health != nil}
+  /// Clears the value of `health`. Subsequent reads from it will return its default value.
+  public mutating func clearHealth() {_uniqueStorage()._health = nil}
+
+  /// responses that passed every rule
+  public var validCount: Int32 {
+    get {_storage._validCount}
+    set {_uniqueStorage()._validCount = newValue}
+  }
+
+  /// responses checked
+  public var totalCount: Int32 {
+    get {_storage._totalCount}
+    set {_uniqueStorage()._totalCount = newValue}
+  }
+
+  /// every sample's top items, to compare the next version's with
+  public var answers: [SampleAnswer] {
+    get {_storage._answers}
+    set {_uniqueStorage()._answers = newValue}
+  }
+
+  /// with the previous version's test, when there is one
+  public var comparison: VersionComparison {
+    get {_storage._comparison ?? VersionComparison()}
+    set {_uniqueStorage()._comparison = newValue}
+  }
+  /// Returns true if `comparison` has been explicitly set.
+  public var hasComparison: Bool {_storage._comparison != nil}
+  /// Clears the value of `comparison`. Subsequent reads from it will return its default value.
+  public mutating func clearComparison() {_uniqueStorage()._comparison = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// The endpoint's health check before the predictions.
+public nonisolated struct HealthCheck: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var healthy: Bool = false
+
+  public var statusCode: Int32 = 0
+
+  public var latencyMs: Double = 0
+
+  public var message: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One sample's answer, kept short (the first ten ids) for comparing versions.
+public nonisolated struct SampleAnswer: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var customerID: String = String()
+
+  public var productIds: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// How much a version's answers differ from the version tested before it, on the same customers.
+public nonisolated struct VersionComparison: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var previousTestID: String = String()
+
+  public var previousModelVersionID: String = String()
+
+  public var previousVersionNumber: Int32 = 0
+
+  public var samplesCompared: Int32 = 0
+
+  public var k: Int32 = 0
+
+  /// |top-k ∩ previous top-k| / k, averaged over the samples compared
+  public var meanOverlap: Double = 0
+
+  /// samples whose top-k is the same list
+  public var identicalFraction: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// Emitted when a periodic check of an endpoint is configured, changed or disabled.
@@ -602,98 +778,209 @@ nonisolated extension LoadTestParams: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension EndpointTestStarted: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EndpointTestStarted"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}test_id\0\u{3}endpoint_id\0\u{3}endpoint_name\0\u{3}deployment_id\0\u{3}model_version_id\0\u{1}trigger\0\u{3}triggered_by\0\u{3}dataset_id\0\u{3}feature_config_id\0\u{3}sample_count\0\u{1}checks\0\u{3}scheduled_check_id\0\u{1}load\0\u{3}rollout_step_index\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}test_id\0\u{3}endpoint_id\0\u{3}endpoint_name\0\u{3}deployment_id\0\u{3}model_version_id\0\u{1}trigger\0\u{3}triggered_by\0\u{3}dataset_id\0\u{3}feature_config_id\0\u{3}sample_count\0\u{1}checks\0\u{3}scheduled_check_id\0\u{1}load\0\u{3}rollout_step_index\0\u{1}seed\0\u{3}timeout_seconds\0\u{3}batch_size\0\u{3}top_k\0\u{3}version_number\0\u{3}artifact_uri\0\u{3}target_url\0")
+
+  fileprivate class _StorageClass {
+    var _testID: String = String()
+    var _endpointID: String = String()
+    var _endpointName: String = String()
+    var _deploymentID: String = String()
+    var _modelVersionID: String = String()
+    var _trigger: TestTrigger = .unspecified
+    var _triggeredBy: String = String()
+    var _datasetID: String = String()
+    var _featureConfigID: String = String()
+    var _sampleCount: Int32 = 0
+    var _checks: [TestCheckKind] = []
+    var _scheduledCheckID: String = String()
+    var _load: LoadTestParams? = nil
+    var _rolloutStepIndex: Int32 = 0
+    var _seed: UInt64 = 0
+    var _timeoutSeconds: Int32 = 0
+    var _batchSize: Int32 = 0
+    var _topK: Int32 = 0
+    var _versionNumber: Int32 = 0
+    var _artifactUri: String = String()
+    var _targetURL: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _testID = source._testID
+      _endpointID = source._endpointID
+      _endpointName = source._endpointName
+      _deploymentID = source._deploymentID
+      _modelVersionID = source._modelVersionID
+      _trigger = source._trigger
+      _triggeredBy = source._triggeredBy
+      _datasetID = source._datasetID
+      _featureConfigID = source._featureConfigID
+      _sampleCount = source._sampleCount
+      _checks = source._checks
+      _scheduledCheckID = source._scheduledCheckID
+      _load = source._load
+      _rolloutStepIndex = source._rolloutStepIndex
+      _seed = source._seed
+      _timeoutSeconds = source._timeoutSeconds
+      _batchSize = source._batchSize
+      _topK = source._topK
+      _versionNumber = source._versionNumber
+      _artifactUri = source._artifactUri
+      _targetURL = source._targetURL
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.testID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.endpointID) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.endpointName) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.deploymentID) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.modelVersionID) }()
-      case 6: try { try decoder.decodeSingularEnumField(value: &self.trigger) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.triggeredBy) }()
-      case 8: try { try decoder.decodeSingularStringField(value: &self.datasetID) }()
-      case 9: try { try decoder.decodeSingularStringField(value: &self.featureConfigID) }()
-      case 10: try { try decoder.decodeSingularInt32Field(value: &self.sampleCount) }()
-      case 11: try { try decoder.decodeRepeatedEnumField(value: &self.checks) }()
-      case 12: try { try decoder.decodeSingularStringField(value: &self.scheduledCheckID) }()
-      case 13: try { try decoder.decodeSingularMessageField(value: &self._load) }()
-      case 14: try { try decoder.decodeSingularInt32Field(value: &self.rolloutStepIndex) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._testID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._endpointID) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._endpointName) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._deploymentID) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._modelVersionID) }()
+        case 6: try { try decoder.decodeSingularEnumField(value: &_storage._trigger) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._triggeredBy) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._datasetID) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._featureConfigID) }()
+        case 10: try { try decoder.decodeSingularInt32Field(value: &_storage._sampleCount) }()
+        case 11: try { try decoder.decodeRepeatedEnumField(value: &_storage._checks) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._scheduledCheckID) }()
+        case 13: try { try decoder.decodeSingularMessageField(value: &_storage._load) }()
+        case 14: try { try decoder.decodeSingularInt32Field(value: &_storage._rolloutStepIndex) }()
+        case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._seed) }()
+        case 16: try { try decoder.decodeSingularInt32Field(value: &_storage._timeoutSeconds) }()
+        case 17: try { try decoder.decodeSingularInt32Field(value: &_storage._batchSize) }()
+        case 18: try { try decoder.decodeSingularInt32Field(value: &_storage._topK) }()
+        case 19: try { try decoder.decodeSingularInt32Field(value: &_storage._versionNumber) }()
+        case 20: try { try decoder.decodeSingularStringField(value: &_storage._artifactUri) }()
+        case 21: try { try decoder.decodeSingularStringField(value: &_storage._targetURL) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.testID.isEmpty {
-      try visitor.visitSingularStringField(value: self.testID, fieldNumber: 1)
-    }
-    if !self.endpointID.isEmpty {
-      try visitor.visitSingularStringField(value: self.endpointID, fieldNumber: 2)
-    }
-    if !self.endpointName.isEmpty {
-      try visitor.visitSingularStringField(value: self.endpointName, fieldNumber: 3)
-    }
-    if !self.deploymentID.isEmpty {
-      try visitor.visitSingularStringField(value: self.deploymentID, fieldNumber: 4)
-    }
-    if !self.modelVersionID.isEmpty {
-      try visitor.visitSingularStringField(value: self.modelVersionID, fieldNumber: 5)
-    }
-    if self.trigger != .unspecified {
-      try visitor.visitSingularEnumField(value: self.trigger, fieldNumber: 6)
-    }
-    if !self.triggeredBy.isEmpty {
-      try visitor.visitSingularStringField(value: self.triggeredBy, fieldNumber: 7)
-    }
-    if !self.datasetID.isEmpty {
-      try visitor.visitSingularStringField(value: self.datasetID, fieldNumber: 8)
-    }
-    if !self.featureConfigID.isEmpty {
-      try visitor.visitSingularStringField(value: self.featureConfigID, fieldNumber: 9)
-    }
-    if self.sampleCount != 0 {
-      try visitor.visitSingularInt32Field(value: self.sampleCount, fieldNumber: 10)
-    }
-    if !self.checks.isEmpty {
-      try visitor.visitPackedEnumField(value: self.checks, fieldNumber: 11)
-    }
-    if !self.scheduledCheckID.isEmpty {
-      try visitor.visitSingularStringField(value: self.scheduledCheckID, fieldNumber: 12)
-    }
-    try { if let v = self._load {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
-    } }()
-    if self.rolloutStepIndex != 0 {
-      try visitor.visitSingularInt32Field(value: self.rolloutStepIndex, fieldNumber: 14)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._testID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._testID, fieldNumber: 1)
+      }
+      if !_storage._endpointID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._endpointID, fieldNumber: 2)
+      }
+      if !_storage._endpointName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._endpointName, fieldNumber: 3)
+      }
+      if !_storage._deploymentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._deploymentID, fieldNumber: 4)
+      }
+      if !_storage._modelVersionID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._modelVersionID, fieldNumber: 5)
+      }
+      if _storage._trigger != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._trigger, fieldNumber: 6)
+      }
+      if !_storage._triggeredBy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._triggeredBy, fieldNumber: 7)
+      }
+      if !_storage._datasetID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._datasetID, fieldNumber: 8)
+      }
+      if !_storage._featureConfigID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._featureConfigID, fieldNumber: 9)
+      }
+      if _storage._sampleCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._sampleCount, fieldNumber: 10)
+      }
+      if !_storage._checks.isEmpty {
+        try visitor.visitPackedEnumField(value: _storage._checks, fieldNumber: 11)
+      }
+      if !_storage._scheduledCheckID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._scheduledCheckID, fieldNumber: 12)
+      }
+      try { if let v = _storage._load {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      } }()
+      if _storage._rolloutStepIndex != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._rolloutStepIndex, fieldNumber: 14)
+      }
+      if _storage._seed != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._seed, fieldNumber: 15)
+      }
+      if _storage._timeoutSeconds != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._timeoutSeconds, fieldNumber: 16)
+      }
+      if _storage._batchSize != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._batchSize, fieldNumber: 17)
+      }
+      if _storage._topK != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._topK, fieldNumber: 18)
+      }
+      if _storage._versionNumber != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._versionNumber, fieldNumber: 19)
+      }
+      if !_storage._artifactUri.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._artifactUri, fieldNumber: 20)
+      }
+      if !_storage._targetURL.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._targetURL, fieldNumber: 21)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: EndpointTestStarted, rhs: EndpointTestStarted) -> Bool {
-    if lhs.testID != rhs.testID {return false}
-    if lhs.endpointID != rhs.endpointID {return false}
-    if lhs.endpointName != rhs.endpointName {return false}
-    if lhs.deploymentID != rhs.deploymentID {return false}
-    if lhs.modelVersionID != rhs.modelVersionID {return false}
-    if lhs.trigger != rhs.trigger {return false}
-    if lhs.triggeredBy != rhs.triggeredBy {return false}
-    if lhs.datasetID != rhs.datasetID {return false}
-    if lhs.featureConfigID != rhs.featureConfigID {return false}
-    if lhs.sampleCount != rhs.sampleCount {return false}
-    if lhs.checks != rhs.checks {return false}
-    if lhs.scheduledCheckID != rhs.scheduledCheckID {return false}
-    if lhs._load != rhs._load {return false}
-    if lhs.rolloutStepIndex != rhs.rolloutStepIndex {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._testID != rhs_storage._testID {return false}
+        if _storage._endpointID != rhs_storage._endpointID {return false}
+        if _storage._endpointName != rhs_storage._endpointName {return false}
+        if _storage._deploymentID != rhs_storage._deploymentID {return false}
+        if _storage._modelVersionID != rhs_storage._modelVersionID {return false}
+        if _storage._trigger != rhs_storage._trigger {return false}
+        if _storage._triggeredBy != rhs_storage._triggeredBy {return false}
+        if _storage._datasetID != rhs_storage._datasetID {return false}
+        if _storage._featureConfigID != rhs_storage._featureConfigID {return false}
+        if _storage._sampleCount != rhs_storage._sampleCount {return false}
+        if _storage._checks != rhs_storage._checks {return false}
+        if _storage._scheduledCheckID != rhs_storage._scheduledCheckID {return false}
+        if _storage._load != rhs_storage._load {return false}
+        if _storage._rolloutStepIndex != rhs_storage._rolloutStepIndex {return false}
+        if _storage._seed != rhs_storage._seed {return false}
+        if _storage._timeoutSeconds != rhs_storage._timeoutSeconds {return false}
+        if _storage._batchSize != rhs_storage._batchSize {return false}
+        if _storage._topK != rhs_storage._topK {return false}
+        if _storage._versionNumber != rhs_storage._versionNumber {return false}
+        if _storage._artifactUri != rhs_storage._artifactUri {return false}
+        if _storage._targetURL != rhs_storage._targetURL {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -701,7 +988,7 @@ nonisolated extension EndpointTestStarted: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension EndpointTestCompleted: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EndpointTestCompleted"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}test_id\0\u{3}endpoint_id\0\u{3}deployment_id\0\u{1}passed\0\u{1}checks\0\u{1}latency\0\u{3}requests_sent\0\u{3}requests_succeeded\0\u{3}requests_failed\0\u{3}all_responses_valid\0\u{3}validation_issues\0\u{3}sample_predictions\0\u{3}duration_ms\0\u{1}error\0\u{3}requests_per_second\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}test_id\0\u{3}endpoint_id\0\u{3}deployment_id\0\u{1}passed\0\u{1}checks\0\u{1}latency\0\u{3}requests_sent\0\u{3}requests_succeeded\0\u{3}requests_failed\0\u{3}all_responses_valid\0\u{3}validation_issues\0\u{3}sample_predictions\0\u{3}duration_ms\0\u{1}error\0\u{3}requests_per_second\0\u{1}health\0\u{3}valid_count\0\u{3}total_count\0\u{1}answers\0\u{1}comparison\0")
 
   fileprivate class _StorageClass {
     var _testID: String = String()
@@ -719,6 +1006,11 @@ nonisolated extension EndpointTestCompleted: SwiftProtobuf.Message, SwiftProtobu
     var _durationMs: Int64 = 0
     var _error: String = String()
     var _requestsPerSecond: Double = 0
+    var _health: HealthCheck? = nil
+    var _validCount: Int32 = 0
+    var _totalCount: Int32 = 0
+    var _answers: [SampleAnswer] = []
+    var _comparison: VersionComparison? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -744,6 +1036,11 @@ nonisolated extension EndpointTestCompleted: SwiftProtobuf.Message, SwiftProtobu
       _durationMs = source._durationMs
       _error = source._error
       _requestsPerSecond = source._requestsPerSecond
+      _health = source._health
+      _validCount = source._validCount
+      _totalCount = source._totalCount
+      _answers = source._answers
+      _comparison = source._comparison
     }
   }
 
@@ -777,6 +1074,11 @@ nonisolated extension EndpointTestCompleted: SwiftProtobuf.Message, SwiftProtobu
         case 13: try { try decoder.decodeSingularInt64Field(value: &_storage._durationMs) }()
         case 14: try { try decoder.decodeSingularStringField(value: &_storage._error) }()
         case 15: try { try decoder.decodeSingularDoubleField(value: &_storage._requestsPerSecond) }()
+        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._health) }()
+        case 17: try { try decoder.decodeSingularInt32Field(value: &_storage._validCount) }()
+        case 18: try { try decoder.decodeSingularInt32Field(value: &_storage._totalCount) }()
+        case 19: try { try decoder.decodeRepeatedMessageField(value: &_storage._answers) }()
+        case 20: try { try decoder.decodeSingularMessageField(value: &_storage._comparison) }()
         default: break
         }
       }
@@ -834,6 +1136,21 @@ nonisolated extension EndpointTestCompleted: SwiftProtobuf.Message, SwiftProtobu
       if _storage._requestsPerSecond.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._requestsPerSecond, fieldNumber: 15)
       }
+      try { if let v = _storage._health {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      } }()
+      if _storage._validCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._validCount, fieldNumber: 17)
+      }
+      if _storage._totalCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._totalCount, fieldNumber: 18)
+      }
+      if !_storage._answers.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._answers, fieldNumber: 19)
+      }
+      try { if let v = _storage._comparison {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -858,10 +1175,155 @@ nonisolated extension EndpointTestCompleted: SwiftProtobuf.Message, SwiftProtobu
         if _storage._durationMs != rhs_storage._durationMs {return false}
         if _storage._error != rhs_storage._error {return false}
         if _storage._requestsPerSecond != rhs_storage._requestsPerSecond {return false}
+        if _storage._health != rhs_storage._health {return false}
+        if _storage._validCount != rhs_storage._validCount {return false}
+        if _storage._totalCount != rhs_storage._totalCount {return false}
+        if _storage._answers != rhs_storage._answers {return false}
+        if _storage._comparison != rhs_storage._comparison {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension HealthCheck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".HealthCheck"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}healthy\0\u{3}status_code\0\u{3}latency_ms\0\u{1}message\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.healthy) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.statusCode) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.latencyMs) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.healthy != false {
+      try visitor.visitSingularBoolField(value: self.healthy, fieldNumber: 1)
+    }
+    if self.statusCode != 0 {
+      try visitor.visitSingularInt32Field(value: self.statusCode, fieldNumber: 2)
+    }
+    if self.latencyMs.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.latencyMs, fieldNumber: 3)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: HealthCheck, rhs: HealthCheck) -> Bool {
+    if lhs.healthy != rhs.healthy {return false}
+    if lhs.statusCode != rhs.statusCode {return false}
+    if lhs.latencyMs != rhs.latencyMs {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension SampleAnswer: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SampleAnswer"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}customer_id\0\u{3}product_ids\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.customerID) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.productIds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.customerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.customerID, fieldNumber: 1)
+    }
+    if !self.productIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.productIds, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: SampleAnswer, rhs: SampleAnswer) -> Bool {
+    if lhs.customerID != rhs.customerID {return false}
+    if lhs.productIds != rhs.productIds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension VersionComparison: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VersionComparison"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}previous_test_id\0\u{3}previous_model_version_id\0\u{3}previous_version_number\0\u{3}samples_compared\0\u{1}k\0\u{3}mean_overlap\0\u{3}identical_fraction\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.previousTestID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.previousModelVersionID) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.previousVersionNumber) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.samplesCompared) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.k) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.meanOverlap) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.identicalFraction) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.previousTestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.previousTestID, fieldNumber: 1)
+    }
+    if !self.previousModelVersionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.previousModelVersionID, fieldNumber: 2)
+    }
+    if self.previousVersionNumber != 0 {
+      try visitor.visitSingularInt32Field(value: self.previousVersionNumber, fieldNumber: 3)
+    }
+    if self.samplesCompared != 0 {
+      try visitor.visitSingularInt32Field(value: self.samplesCompared, fieldNumber: 4)
+    }
+    if self.k != 0 {
+      try visitor.visitSingularInt32Field(value: self.k, fieldNumber: 5)
+    }
+    if self.meanOverlap.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.meanOverlap, fieldNumber: 6)
+    }
+    if self.identicalFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.identicalFraction, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: VersionComparison, rhs: VersionComparison) -> Bool {
+    if lhs.previousTestID != rhs.previousTestID {return false}
+    if lhs.previousModelVersionID != rhs.previousModelVersionID {return false}
+    if lhs.previousVersionNumber != rhs.previousVersionNumber {return false}
+    if lhs.samplesCompared != rhs.samplesCompared {return false}
+    if lhs.k != rhs.k {return false}
+    if lhs.meanOverlap != rhs.meanOverlap {return false}
+    if lhs.identicalFraction != rhs.identicalFraction {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

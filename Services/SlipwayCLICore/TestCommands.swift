@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+
+/// `slipway test ENDPOINT`: an endpoint test now, printed as the spec's report.
+struct TestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test", abstract: "Test a deployed endpoint with samples of its training data; exits 1 when it fails.")
+    @Argument(help: "The endpoint's name.") var endpoint: String
+    @Option(help: "Samples (1–1000).") var samples = 10
+    @Option(help: "Seconds the whole test may take (1–300).") var timeout = 30
+    @Option(help: "Instances per request (1–100).") var batchSize = 1
+    @Option(help: "Items each answer must have (1–100).") var topK = 10
+    @Option(help: "Which training rows become the samples.") var seed: UInt64?
+    @Option var gateway: String?
+
+    func run() async throws {
+        var body: [String: Any] = [
+            "sample_count": samples, "timeout_seconds": timeout, "batch_size": batchSize, "top_k": topK, "triggered_by": "manual",
+        ]
+        if let seed { body["seed"] = seed }
+        let report = try await APIClient(gateway: gateway).expect(.POST, "/api/deployed-endpoints/\(endpoint)/test", body)
+        say(Self.render(report))
+        if report["success"] as? Bool != true { throw ExitCode(1) }
+    }
+
+    /// The spec's CLI report: health, requests, latency, validation, a sample prediction, and the comparison.
+    static func render(_ report: [String: Any]) -> String {
+        var lines = ["Endpoint Test Results", "====================="]
+        let config = report["test_config"] as? [String: Any] ?? [:]
+        lines.append("Endpoint: \(report["endpoint"] ?? "") (\(report["endpoint_url"] ?? ""))")
+        lines.append("Version: \(report["version"] ?? "") (\(report["model_version_id"] ?? ""))  test \(report["test_id"] ?? "")")
+        lines.append("Dataset: \(config["dataset_id"] ?? "")  samples \(config["sample_count"] ?? "")  seed \(config["seed"] ?? "")")
+        lines.append("")
+        if let health = report["health_check"] as? [String: Any] {
+            lines.append("Health Check: \(health["healthy"] as? Bool == true ? "PASSED" : "FAILED (\(health["message"] ?? ""))")")
+        }
+        if let results = report["test_results"] as? [String: Any] {
+            lines.append("Requests Sent: \(results["requests_sent"] ?? 0)")
+            lines.append("Successful: \(results["successful"] ?? 0)")
+            lines.append("Failed: \(results["failed"] ?? 0)")
+            lines.append("")
+            lines.append("Latency (ms):")
+            for (label, key) in [("Avg", "avg"), ("Min", "min"), ("Max", "max"), ("p50", "p50"), ("p95", "p95"), ("p99", "p99")] {
+                lines.append("  \(label): \(String(format: "%.1f", (results["\(key)_latency_ms"] as? Double) ?? 0))")
+            }
+        }
+        if let validation = report["validation"] as? [String: Any] {
+            lines.append("")
+            let issues = validation["issues"] as? [String] ?? []
+            lines.append(
+                issues.isEmpty
+                    ? "Validation: ALL PASSED (\(validation["valid_count"] ?? 0) of \(validation["total_count"] ?? 0))"
+                    : "Validation: \(issues.count) ISSUE(S)")
+            for issue in issues.prefix(10) { lines.append("  - \(issue)") }
+        }
+        if let sample = (report["sample_predictions"] as? [[String: Any]])?.first {
+            let output = sample["output"] as? [String: Any] ?? [:]
+            lines.append("")
+            lines.append("Sample Prediction:")
+            if let input = sample["input"], let data = try? JSONSerialization.data(withJSONObject: input, options: [.sortedKeys]) {
+                lines.append("  Input: \(String(decoding: data, as: UTF8.self))")
+            }
+            lines.append("  Top 5 Products: \((output["product_ids"] as? [String] ?? []).prefix(5).joined(separator: ", "))")
+            let scores = (output["scores"] as? [Double] ?? []).prefix(5).map { String(format: "%.3f", $0) }
+            lines.append("  Top 5 Scores: \(scores.joined(separator: ", "))")
+        }
+        if let comparison = report["comparison"] as? [String: Any] {
+            lines.append("")
+            lines.append(
+                "Compared with v\(comparison["previous_version"] ?? "") on \(comparison["samples_compared"] ?? 0) customers: "
+                    + String(
+                        format: "top-%d overlap %.0f%%, identical %.0f%%", comparison["k"] as? Int ?? 0,
+                        100 * ((comparison["mean_overlap"] as? Double) ?? 0), 100 * ((comparison["identical_fraction"] as? Double) ?? 0)))
+        }
+        if let error = report["error"] as? String, !error.isEmpty { lines.append(""); lines.append("Error: \(error)") }
+        lines.append("")
+        lines.append("Result: \(report["success"] as? Bool == true ? "PASSED" : "FAILED") (\(report["status"] ?? ""))")
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// `slipway tests ENDPOINT`: the endpoint's test history, newest first.
+struct TestsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tests", abstract: "An endpoint's test history, newest first.")
+    @Argument var endpoint: String
+    @Option var limit = 20
+    @Option var gateway: String?
+
+    func run() async throws {
+        let history = try await APIClient(gateway: gateway).expect(.GET, "/api/deployed-endpoints/\(endpoint)/test?limit=\(limit)")
+        let tests = history["tests"] as? [[String: Any]] ?? []
+        say("\(history["total"] ?? 0) test(s) of \(endpoint)")
+        for test in tests {
+            let results = test["test_results"] as? [String: Any] ?? [:]
+            let issues = ((test["validation"] as? [String: Any])?["issues"] as? [Any])?.count ?? 0
+            say(
+                "\(test["created_at"] ?? "")\t\(test["test_id"] ?? "")\tv\(test["version"] ?? "")\t\(test["status"] ?? "")\t\(test["triggered_by"] ?? "")\t"
+                    + String(format: "p50 %.1f ms", (results["p50_latency_ms"] as? Double) ?? 0) + "\t\(issues) issue(s)")
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import RecommenderKit
+import SlipwayContracts
+import SlipwayEventSourcing
+import SlipwayModelBundle
+import SlipwayPlatform
+
+/// The spec's endpoint tests: `POST /api/deployed-endpoints/{id}/test/` runs one now and answers with its report;
+/// `GET` on the same path is the endpoint's history, newest first; `GET /api/endpoint-tests/{id}` one test and
+/// `…/export` the same as a file. `{id}` is Slipway's endpoint name.
+struct EndpointTestRoutes: Sendable {
+    let environment: ServiceEnvironment
+    let settings: TestingSettings
+    let keys: TestingKeys
+
+    var collection: RouteCollection<SlipwayRequestContext> {
+        let routes = RouteCollection(context: SlipwayRequestContext.self)
+        routes.post("/api/deployed-endpoints/:id/test", use: test)
+        routes.get("/api/deployed-endpoints/:id/test", use: history)
+        routes.get("/api/endpoint-tests/:id", use: get)
+        routes.get("/api/endpoint-tests/:id/export", use: export)
+        return routes
+    }
+
+    struct TestBody: Decodable {
+        var sampleCount: Int?
+        var timeoutSeconds: Int?
+        var batchSize: Int?
+        var topK: Int?
+        /// Which training rows become the samples; the default is the same for every test, so versions are tested on
+        /// the same customers and can be compared.
+        var seed: UInt64?
+        /// `manual` (a person, the CLI) or `api` (default).
+        var triggeredBy: String?
+    }
+
+    static let defaultSeed: UInt64 = 20_260_129
+
+    @Sendable func test(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<RawJSON> {
+        let name = try context.parameters.require("id")
+        let body = try await request.decodeIfPresent(as: TestBody.self, context: context) ?? TestBody()
+        let trigger: TestTrigger
+        switch body.triggeredBy ?? "api" {
+        case "api": trigger = .api
+        case "manual": trigger = .manual
+        default: throw APIError.invalid("triggered_by is manual or api", field: "triggered_by")
+        }
+        let endpoint = try await servingEndpoint(name)
+        let bundle = URL(fileURLWithPath: endpoint.artifactURI)
+        let spec = try? RunSpec.decoder().decode(
+            RunSpec.self, from: Data(contentsOf: bundle.deletingLastPathComponent().appendingPathComponent("spec.json")))
+        let new = EndpointTestDecider.NewTest(
+            id: "test-\(UUID.v7().uuidString.lowercased())", endpoint: endpoint, trigger: trigger, triggeredBy: trigger == .manual ? "manual" : "api",
+            sampleCount: body.sampleCount ?? 10, timeoutSeconds: body.timeoutSeconds ?? 30, batchSize: body.batchSize ?? 1, topK: body.topK ?? 10,
+            seed: body.seed ?? Self.defaultSeed, datasetID: spec?.dataset.id ?? "", targetURL: "\(settings.routerURL)/\(name)")
+        try await execute(new.id, .start(new), request)
+        let outcome = await run(new, spec: spec, bundle: bundle)
+        try await execute(new.id, .complete(outcome), request)
+        guard let report = try await queries.report(new.id) else { throw APIError.notFound("no test '\(new.id)'") }
+        return EditedResponse(status: .created, response: RawJSON(report))
+    }
+
+    /// What the test found; a test that could not run (no training data, no key) says why rather than failing the request.
+    func run(_ test: EndpointTestDecider.NewTest, spec: RunSpec?, bundle: URL) async -> EndpointTestDecider.TestOutcome {
+        guard let spec else {
+            return .init(result: nil, error: "the training run's spec.json is not beside the bundle \(bundle.path): the samples cannot be made")
+        }
+        let samples: EndpointTestSamples
+        do {
+            let manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: bundle.appendingPathComponent("manifest.json")))
+            samples = try EndpointTestSamples.make(spec: spec, query: manifest.inputSchema.query, count: test.sampleCount, seed: test.seed)
+        } catch {
+            return .init(result: nil, error: "the samples cannot be made from the training data: \(error)")
+        }
+        let key: String
+        do { key = try await keys.key(model: test.endpoint.modelName) } catch {
+            return .init(result: nil, error: "no API key to test with: \(error)")
+        }
+        let runner = EndpointTestRunner(
+            base: test.targetURL, model: test.endpoint.modelName, authorization: "Bearer \(key)", httpClient: environment.httpClient)
+        let result = await runner.run(
+            instances: samples.instances, topK: test.topK, batchSize: test.batchSize, timeout: .seconds(test.timeoutSeconds),
+            validator: PredictionValidator(topK: test.topK, catalog: samples.catalog))
+        var comparison: VersionComparison?
+        if let previous = try? await queries.previousAnswers(endpoint: test.endpoint.name, otherThan: test.endpoint.modelVersionID) {
+            comparison = VersionComparer.compare(result.answers, with: previous, k: min(test.topK, EndpointTestRunner.comparedItems))
+        }
+        return .init(result: result, comparison: comparison)
+    }
+
+    struct HistoryJSON: ResponseEncodable {
+        let endpoint: String
+        let total: Int
+        let tests: [EmbeddedJSON]
+    }
+
+    /// `?limit=20&offset=0`, newest first.
+    @Sendable func history(_ request: Request, context: SlipwayRequestContext) async throws -> HistoryJSON {
+        let name = try context.parameters.require("id")
+        let parameters = request.uri.queryParameters
+        let limit = try parameters.integer("limit", default: 20, in: 1...200)
+        let offset = try parameters.integer("offset", default: 0, in: 0...1_000_000)
+        if case .missing = try await queries.endpoint(name) { throw APIError.notFound("no endpoint '\(name)'") }
+        let (reports, total) = try await queries.history(endpoint: name, limit: limit, offset: offset)
+        return HistoryJSON(endpoint: name, total: total, tests: reports.compactMap { EmbeddedJSON(text: $0) })
+    }
+
+    @Sendable func get(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
+        let id = try context.parameters.require("id")
+        guard let report = try await queries.report(id) else { throw APIError.notFound("no endpoint test '\(id)'") }
+        return RawJSON(report)
+    }
+
+    /// The report as a file to keep (the spec's "Export results as JSON").
+    @Sendable func export(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard let report = try await queries.report(id) else { throw APIError.notFound("no endpoint test '\(id)'") }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.contentDisposition] = "attachment; filename=\"\(id).json\""
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: report)))
+    }
+
+    // MARK: Helpers
+
+    var queries: TestingQueries { TestingQueries(client: environment.postgres, logger: environment.logger) }
+
+    func servingEndpoint(_ name: String) async throws -> TestedEndpoint {
+        switch try await queries.endpoint(name) {
+        case .missing: throw APIError.notFound("no endpoint '\(name)'")
+        case .deleted: throw APIError.notFound("endpoint '\(name)' was deleted")
+        case .notServing(let model):
+            throw APIError.conflict("endpoint '\(name)' serves no version of '\(model)': deploy one first", details: ["field": "id"])
+        case .serving(let endpoint): return endpoint
+        }
+    }
+
+    func execute(_ id: String, _ command: EndpointTestDecider.Command, _ request: Request) async throws {
+        try await environment.execute(EndpointTestDecider.self, aggregateID: id, command: command, metadata: try request.commandMetadata())
+    }
+}
+
+/// How much a version's answers differ from the previous version's, on the customers both tests asked about.
+enum VersionComparer {
+    static func compare(_ current: [SampleAnswer], with previous: TestingQueries.PreviousAnswers, k: Int) -> VersionComparison? {
+        var before: [String: [String]] = [:]
+        for answer in previous.answers where !answer.customerID.isEmpty && before[answer.customerID] == nil {
+            before[answer.customerID] = Array(answer.productIds.prefix(k))
+        }
+        var overlaps: [Double] = []
+        var identical = 0
+        var seen: Set<String> = []
+        for answer in current where !answer.customerID.isEmpty && seen.insert(answer.customerID).inserted {
+            guard let old = before[answer.customerID] else { continue }
+            let new = Array(answer.productIds.prefix(k))
+            let size = max(new.count, old.count)
+            guard size > 0 else { continue }
+            overlaps.append(Double(Set(new).intersection(old).count) / Double(size))
+            if new == old { identical += 1 }
+        }
+        guard !overlaps.isEmpty else { return nil }
+        return VersionComparison.with {
+            $0.previousTestID = previous.testID
+            $0.previousModelVersionID = previous.modelVersionID
+            $0.previousVersionNumber = Int32(previous.versionNumber)
+            $0.samplesCompared = Int32(overlaps.count)
+            $0.k = Int32(k)
+            $0.meanOverlap = overlaps.reduce(0, +) / Double(overlaps.count)
+            $0.identicalFraction = Double(identical) / Double(overlaps.count)
+        }
+    }
+}

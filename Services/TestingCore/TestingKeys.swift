@@ -1,0 +1,78 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SlipwayPlatform
+
+/// testing-svc's own API key per registered model, so a test goes through serving-router as any client does.
+/// Each is made through deploy-svc's API (named `slipway-testing`, listed and revocable like any key); the key
+/// itself is kept in a file readable by the owner only (`--key-dir`), never in an event or an answer. A key that
+/// is no longer active (revoked, expired) is replaced by a new one.
+actor TestingKeys {
+    let directory: URL
+    let deployURL: String
+    let httpClient: HTTPClient
+
+    static let keyName = "slipway-testing"
+
+    init(directory: URL, deployURL: String, httpClient: HTTPClient) {
+        self.directory = directory
+        self.deployURL = deployURL
+        self.httpClient = httpClient
+    }
+
+    /// The model's key: the kept one while deploy-svc says it is active, else a new one.
+    func key(model: String) async throws -> String {
+        let file = directory.appendingPathComponent(Self.fileName(model))
+        if let text = try? String(contentsOf: file, encoding: .utf8) {
+            let parts = text.split(separator: "\n").map(String.init)
+            if parts.count == 2, try await isActive(id: parts[0]) { return parts[1] }
+        }
+        let (id, key) = try await create(model: model)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let temporary = file.appendingPathExtension("new")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: Data("\(id)\n\(key)".utf8), attributes: [.posixPermissions: 0o600])
+        else { throw APIError(.internalServerError, code: "key_store", message: "cannot write \(temporary.path)") }
+        // rename(2) replaces a kept key at once, so a test running beside this one reads the old key or the new.
+        guard rename(temporary.path, file.path) == 0 else {
+            throw APIError(.internalServerError, code: "key_store", message: "cannot write \(file.path) (errno \(errno))")
+        }
+        return key
+    }
+
+    /// A file name for any model name (they are path-safe already; this keeps it so whatever they become).
+    static func fileName(_ model: String) -> String {
+        model.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_" ? String($0) : "_" }.joined() + ".key"
+    }
+
+    private func isActive(id: String) async throws -> Bool {
+        let (status, body) = try await call(.GET, "/api/api-keys/\(id)", body: nil)
+        guard status == 200 else { return false }
+        return (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["is_active"] as? Bool ?? false
+    }
+
+    private func create(model: String) async throws -> (id: String, key: String) {
+        let (status, body) = try await call(.POST, "/api/models/\(model)/api-keys", body: Array(#"{"name": "\#(Self.keyName)"}"#.utf8))
+        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
+        guard status == 201, let key = object["key"] as? String, let id = (object["api_key"] as? [String: Any])?["id"] as? String else {
+            let message = ((object["error"] as? [String: Any])?["message"] as? String) ?? "answered \(status)"
+            throw APIError(.badGateway, code: "no_test_key", message: "deploy-svc did not make a test key for model '\(model)': \(message)")
+        }
+        return (id, key)
+    }
+
+    private func call(_ method: HTTPMethod, _ path: String, body: [UInt8]?) async throws -> (UInt, [UInt8]) {
+        var request = HTTPClientRequest(url: deployURL + path)
+        request.method = method
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        do {
+            let response = try await httpClient.execute(request, timeout: .seconds(10))
+            return (response.status.code, Array(try await response.body.collect(upTo: 1 << 20).readableBytesView))
+        } catch {
+            throw APIError(.serviceUnavailable, code: "unavailable", message: "deploy-svc is not reachable at \(deployURL) (\(error))")
+        }
+    }
+}

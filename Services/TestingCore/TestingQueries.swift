@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SlipwayContracts
+import SlipwayPlatform
+
+/// Reads of testing-svc's tables: endpoints as deploy-svc's events left them, and stored tests.
+struct TestingQueries {
+    let client: PostgresClient
+    let logger: Logger
+
+    enum EndpointLookup {
+        case missing, deleted, notServing(model: String), serving(TestedEndpoint)
+    }
+
+    func endpoint(_ name: String) async throws -> EndpointLookup {
+        let rows = try await client.query(
+            """
+            SELECT e.name, e.endpoint_id, e.model_name, e.deleted, d.deployment_id, d.model_version_id, d.version_number, d.artifact_uri
+            FROM tested_endpoints e LEFT JOIN tested_deployments d ON d.deployment_id = e.serving_deployment_id
+            WHERE e.name = \(name)
+            """, logger: logger)
+        for try await (name, id, model, deleted, deployment, version, number, artifact) in rows.decode(
+            (String, String, String, Bool, String?, String?, Int?, String?).self)
+        {
+            if deleted { return .deleted }
+            guard let deployment, let version, let number, let artifact else { return .notServing(model: model) }
+            return .serving(
+                TestedEndpoint(
+                    name: name, endpointID: id, modelName: model, deploymentID: deployment, modelVersionID: version, versionNumber: number,
+                    artifactURI: artifact))
+        }
+        return .missing
+    }
+
+    func report(_ id: String) async throws -> [UInt8]? {
+        let rows = try await client.query("SELECT report::text FROM endpoint_tests WHERE id = \(id)", logger: logger)
+        for try await text in rows.decode(String.self) { return Array(text.utf8) }
+        return nil
+    }
+
+    /// Newest first.
+    func history(endpoint: String, limit: Int, offset: Int) async throws -> (reports: [String], total: Int) {
+        let rows = try await client.query(
+            """
+            SELECT report::text, count(*) OVER () FROM endpoint_tests WHERE endpoint_name = \(endpoint)
+            ORDER BY started_at DESC, id DESC LIMIT \(limit) OFFSET \(offset)
+            """, logger: logger)
+        var reports: [String] = []
+        var total = 0
+        for try await (report, count) in rows.decode((String, Int).self) {
+            reports.append(report)
+            total = count
+        }
+        if reports.isEmpty, offset > 0 {
+            let counted = try await client.query("SELECT count(*) FROM endpoint_tests WHERE endpoint_name = \(endpoint)", logger: logger)
+            for try await count in counted.decode(Int.self) { total = count }
+        }
+        return (reports, total)
+    }
+
+    struct PreviousAnswers {
+        var testID: String
+        var modelVersionID: String
+        var versionNumber: Int
+        var answers: [SampleAnswer]
+    }
+
+    /// The newest finished test of the endpoint on another version, with its answers: what a new version is compared with.
+    func previousAnswers(endpoint: String, otherThan version: String) async throws -> PreviousAnswers? {
+        let rows = try await client.query(
+            """
+            SELECT id, model_version_id, version_number, answers::text FROM endpoint_tests
+            WHERE endpoint_name = \(endpoint) AND model_version_id <> \(version) AND completed_at IS NOT NULL AND answers <> '[]'::jsonb
+            ORDER BY started_at DESC LIMIT 1
+            """, logger: logger)
+        for try await (id, versionID, number, answers) in rows.decode((String, String, Int, String).self) {
+            let list = (try? JSONSerialization.jsonObject(with: Data(answers.utf8))) as? [Any] ?? []
+            let decoded = try list.map { item in
+                try SampleAnswer(jsonUTF8Data: try JSONSerialization.data(withJSONObject: item), options: TestReport.decoding)
+            }
+            return PreviousAnswers(testID: id, modelVersionID: versionID, versionNumber: number, answers: decoded)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import RecommenderKit
+import SlipwayContracts
+import SlipwayEventSourcing
+import SlipwayModelBundle
+import SlipwayPlatform
+import SlipwayTestSupport
+import Testing
+
+@testable import TestingCore
+
+/// testing-svc through its API on a real database: a model trained here on a small data set, served by a loopback
+/// server that scores with the real bundle and breaks on purpose by endpoint name (unsorted scores, too few items,
+/// unknown ids, 500s), standing in for serving-router and deploy-svc's key API. The whole chain with the real
+/// processes is `slipway up`'s end-to-end test.
+struct EndpointTestServiceTests {
+    /// A bundle trained on demo data, with the run's spec.json beside it as training-svc writes it.
+    static let bundle: URL = {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("endpoint-test-\(UUID().uuidString.prefix(8))")
+        try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var generated = DemoDataConfig(customers: 200, products: 150, transactions: 4_000, seed: 7)
+        generated.categories = 6
+        try! DemoDataGenerator.write(DemoDataGenerator.generate(generated), to: directory)
+        var model = ModelConfig()
+        model.epochs = 1
+        model.batchSize = 64
+        model.queryLayers = [16]
+        model.candidateLayers = [16]
+        model.outputDim = 16
+        let spec = RunSpec(
+            runId: "recs-1", modelName: "recs",
+            dataset: DatasetSpec(
+                id: "ds-demo", transactions: directory.appendingPathComponent("transactions.csv").path,
+                customers: directory.appendingPathComponent("customers.csv").path, products: directory.appendingPathComponent("products.csv").path),
+            modelConfig: model)
+        let artifacts = directory.appendingPathComponent("artifacts")
+        let result = TrainingPipeline(spec: spec, artifacts: artifacts) { _ in }.run()!
+        try! RunSpec.encoder().encode(spec).write(to: artifacts.appendingPathComponent("spec.json"))
+        return result.bundle
+    }()
+
+    static let key = "sk-testing-key"
+
+    /// serving-router and deploy-svc's key routes, as far as a test uses them. `/{endpoint}/…` answers with the real
+    /// bundle's scores, spoiled as the endpoint's name says.
+    static func server() throws -> Application<RouterResponder<BasicRequestContext>> {
+        let scorer = try Scorer(bundle: try ModelBundle.load(from: bundle))
+        let router = Router()
+        router.post("/api/models/:model/api-keys") { _, _ in
+            Response(
+                status: .created, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"api_key": {"id": "key-1", "is_active": true}, "key": "\#(key)"}"#)))
+        }
+        router.get("/api/api-keys/:id") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"is_active": true}"#)))
+        }
+        router.get("/:endpoint/health") { request, _ -> Response in
+            request.headers[.authorization] == "Bearer \(key)" ? Response(status: .ok) : Response(status: .unauthorized)
+        }
+        router.post("/:endpoint/v1/models/:predict") { request, context -> Response in
+            guard request.headers[.authorization] == "Bearer \(key)" else { return Response(status: .unauthorized) }
+            let endpoint = try context.parameters.require("endpoint")
+            if endpoint == "broken" { return Response(status: .internalServerError) }
+            let body = try await request.body.collect(upTo: 1 << 20)
+            struct Predict: Decodable {
+                let instances: [[String: SlipwayModelBundle.FeatureValue]]
+                let top_k: Int
+            }
+            let predict = try JSONDecoder().decode(Predict.self, from: Data(buffer: body))
+            var predictions: [[String: Any]] = []
+            for instance in predict.instances {
+                let recommended = try scorer.recommend(instance, k: predict.top_k)
+                var ids = recommended.productIds
+                var scores = recommended.scores.map(Double.init)
+                switch endpoint {
+                case "unsorted": scores.reverse()
+                case "few": (ids, scores) = (Array(ids.prefix(3)), Array(scores.prefix(3)))
+                case "unknown": ids[0] = "P-NOT-SOLD"
+                default: break
+                }
+                predictions.append(["product_ids": ids, "scores": scores])
+            }
+            let data = try JSONSerialization.data(withJSONObject: ["predictions": predictions])
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        return Application(router: router)
+    }
+
+    /// deploy-svc's events: endpoints `shop` and the faulty ones, each serving version 1 from the bundle.
+    static func deploy(_ service: TestService, endpoints: [String]) async throws {
+        var deploy = EnvelopeBuilder(service: "deploy")
+        var envelopes: [EventEnvelope] = []
+        for name in endpoints {
+            var created = EndpointCreated()
+            created.endpointID = "ep-\(name)"
+            created.name = name
+            created.registeredModelID = "recs"
+            created.modelName = "recs"
+            envelopes.append(try deploy.envelope(created, aggregateType: "Endpoint", aggregateID: created.endpointID))
+            envelopes += try activate(&deploy, endpoint: name, deployment: "d-\(name)-1", version: 1)
+        }
+        try await service.project(envelopes, into: "tested_endpoints")
+    }
+
+    static func activate(_ deploy: inout EnvelopeBuilder, endpoint: String, deployment: String, version: Int) throws -> [EventEnvelope] {
+        var requested = DeploymentRequested()
+        requested.deploymentID = deployment
+        requested.endpointID = "ep-\(endpoint)"
+        requested.endpointName = endpoint
+        requested.modelVersionID = "recs-v\(version)"
+        requested.versionNumber = Int32(version)
+        requested.artifactUri = bundle.path
+        var activated = DeploymentActivated()
+        activated.endpointID = "ep-\(endpoint)"
+        activated.endpointName = endpoint
+        activated.deploymentID = deployment
+        activated.modelVersionID = "recs-v\(version)"
+        return [
+            try deploy.envelope(requested, aggregateType: "Endpoint", aggregateID: "ep-\(endpoint)"),
+            try deploy.envelope(activated, aggregateType: "Endpoint", aggregateID: "ep-\(endpoint)"),
+        ]
+    }
+
+    static func reader(port: Int, keys: URL) -> ConfigReader {
+        ConfigReader(
+            arguments: [
+                "testing-svc", "--router-url", "http://127.0.0.1:\(port)", "--key-dir", keys.path, "--peer", "deploy=http://127.0.0.1:\(port)",
+            ],
+            environment: [:])
+    }
+
+    @Test func aHealthyEndpointPassesAndEachBrokenOneIsCaughtByItsRule() async throws {
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("testing-keys-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: keys) }
+        try await Self.server().test(.live) { upstream in
+            let reader = Self.reader(port: try #require(upstream.port), keys: keys)
+            try await withTestService(TestingService.definition(reader: reader), reader: reader, runWorkers: false) { service in
+                try await Self.deploy(service, endpoints: ["shop", "unsorted", "few", "unknown", "broken"])
+                let api = service.api
+                let passed = try await api.post("/api/deployed-endpoints/shop/test", #"{"sample_count": 20}"#, expect: .created).json()
+                #expect(passed["success"] as? Bool == true && passed["status"] as? String == "passed", "\(passed)")
+                let results = try #require(passed["test_results"] as? [String: Any])
+                #expect(results["requests_sent"] as? Int == 20 && results["successful"] as? Int == 20)
+                #expect((results["p99_latency_ms"] as? Double ?? 0) > 0)
+                #expect((passed["health_check"] as? [String: Any])?["healthy"] as? Bool == true)
+                #expect((passed["validation"] as? [String: Any])?["valid_count"] as? Int == 20)
+                let sample = try #require((passed["sample_predictions"] as? [[String: Any]])?.first)
+                #expect(((sample["input"] as? [String: Any])?["customer_id"] as? String)?.hasPrefix("C") == true, "\(sample)")
+                #expect(((sample["output"] as? [String: Any])?["product_ids"] as? [String])?.count == 10)
+                #expect((passed["test_config"] as? [String: Any])?["dataset_id"] as? String == "ds-demo")
+                #expect(passed["comparison"] is NSNull, "no version before")
+                // The key is testing-svc's, kept on disk for the owner only.
+                let keyFile = keys.appendingPathComponent("recs.key")
+                let attributes = try FileManager.default.attributesOfItem(atPath: keyFile.path)
+                #expect((attributes[.posixPermissions] as? Int) == 0o600)
+
+                for (endpoint, rule) in [
+                    ("unsorted", "scores_sorted_descending"), ("few", "top_k_items"), ("unknown", "ids_in_training_catalog"),
+                    ("broken", "status_200"),
+                ] {
+                    let failed = try await api.post("/api/deployed-endpoints/\(endpoint)/test", #"{"sample_count": 5}"#, expect: .created).json()
+                    let issues = (failed["validation"] as? [String: Any])?["issues"] as? [String] ?? []
+                    #expect(failed["success"] as? Bool == false && failed["status"] as? String == "failed", "\(endpoint): \(failed)")
+                    #expect(issues.contains { $0.hasPrefix("sample ") && $0.contains("[\(rule)]") }, "\(endpoint): \(issues)")
+                }
+
+                // Version 2 on `shop`: its test is compared with version 1's on the same customers (same model here: identical).
+                var deploy = EnvelopeBuilder(service: "deploy")
+                try await service.project(try Self.activate(&deploy, endpoint: "shop", deployment: "d-shop-2", version: 2), into: "tested_endpoints")
+                let second = try await api.post("/api/deployed-endpoints/shop/test", #"{"sample_count": 20}"#, expect: .created).json()
+                let comparison = try #require(second["comparison"] as? [String: Any], "\(second)")
+                #expect(comparison["previous_version"] as? Int == 1 && comparison["samples_compared"] as? Int ?? 0 > 0)
+                #expect(comparison["mean_overlap"] as? Double == 1 && comparison["identical_fraction"] as? Double == 1)
+
+                let history = try await api.get("/api/deployed-endpoints/shop/test?limit=10", expect: .ok).json()
+                let tests = try #require(history["tests"] as? [[String: Any]])
+                #expect(history["total"] as? Int == 2 && tests.first?["test_id"] as? String == second["test_id"] as? String)
+                let id = try #require(second["test_id"] as? String)
+                #expect(try await api.get("/api/endpoint-tests/\(id)", expect: .ok).json()["version"] as? Int == 2)
+                let exported = try await api.get("/api/endpoint-tests/\(id)/export", expect: .ok)
+                #expect(exported.headers[.contentDisposition]?.contains("\(id).json") == true)
+
+                let report = try await Replayer.replay(TestingReadModel(), from: service.store, verify: true, logger: TestInfrastructure.logger)
+                #expect(report.verified == true, "\(report.tables)")
+            }
+        }
+    }
+
+    @Test func badRequestsNameTheFieldAndWriteNothing() async throws {
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("testing-keys-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: keys) }
+        let reader = Self.reader(port: 1, keys: keys)
+        try await withTestService(TestingService.definition(reader: reader), reader: reader, runWorkers: false) { service in
+            try await Self.deploy(service, endpoints: ["shop", "gone"])
+            var deploy = EnvelopeBuilder(service: "deploy")
+            var undeployed = Undeployed()
+            undeployed.endpointID = "ep-gone"
+            undeployed.deploymentID = "d-gone-1"
+            try await service.project([try deploy.envelope(undeployed, aggregateType: "Endpoint", aggregateID: "ep-gone")], into: "tested_endpoints")
+            let api = service.api
+            let path = "/api/deployed-endpoints/shop/test"
+            for (body, field) in [
+                (#"{"sample_count": 0}"#, "sample_count"), (#"{"sample_count": 1001}"#, "sample_count"),
+                (#"{"timeout_seconds": 301}"#, "timeout_seconds"),
+                (#"{"batch_size": 0}"#, "batch_size"), (#"{"top_k": 101}"#, "top_k"), (#"{"triggered_by": "robot"}"#, "triggered_by"),
+            ] {
+                try await api.post(path, body).expectError(.unprocessableContent, field: field)
+            }
+            try await api.post(path, #"{"sample_count": "ten"}"#).expectError(.badRequest, field: "sample_count")
+            try await api.post("/api/deployed-endpoints/nowhere/test").expectError(.notFound)
+            try await api.post("/api/deployed-endpoints/gone/test").expectError(.conflict, field: "id")
+            try await api.get("/api/deployed-endpoints/nowhere/test").expectError(.notFound)
+            try await api.get("/api/deployed-endpoints/shop/test?limit=0").expectError(.badRequest, field: "limit")
+            try await api.get("/api/endpoint-tests/test-nope").expectError(.notFound)
+            #expect(try await service.scalar("SELECT count(*) FROM slipway.events") == 0, "nothing was written")
+        }
+    }
+}
