@@ -3,7 +3,6 @@ import Logging
 import ServiceLifecycle
 import SlipwayEventSourcing
 import SlipwayPlatform
-import Synchronization
 
 /// schedule-svc's durable timer: no cron daemon, no external scheduler. It sleeps until the earliest slot of any
 /// active schedule (one indexed query), then ticks every schedule that is due; the tick fires or skips each due

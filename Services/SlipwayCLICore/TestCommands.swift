@@ -74,7 +74,8 @@ struct TestCommand: AsyncParsableCommand {
         }
         if let error = report["error"] as? String, !error.isEmpty { lines.append(""); lines.append("Error: \(error)") }
         lines.append("")
-        lines.append("Result: \(report["success"] as? Bool == true ? "PASSED" : "FAILED") (\(report["status"] ?? ""))")
+        lines.append(
+            "Result: \(report["success"] as? Bool == true ? "PASSED" : "FAILED") (\(report["status"] ?? ""))  in \(report["duration_ms"] ?? 0) ms")
         return lines.joined(separator: "\n")
     }
 }

@@ -68,6 +68,8 @@ struct EndpointTestRoutes: Sendable {
         guard let spec else {
             return .init(result: nil, error: "the training run's spec.json is not beside the bundle \(bundle.path): the samples cannot be made")
         }
+        let clock = ContinuousClock()
+        let began = clock.now
         let samples: EndpointTestSamples
         do {
             let manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: bundle.appendingPathComponent("manifest.json")))
@@ -81,9 +83,19 @@ struct EndpointTestRoutes: Sendable {
         }
         let runner = EndpointTestRunner(
             base: test.targetURL, model: test.endpoint.modelName, authorization: "Bearer \(key)", httpClient: environment.httpClient)
-        let result = await runner.run(
+        let sampled = clock.now
+        var result = await runner.run(
             instances: samples.instances, topK: test.topK, batchSize: test.batchSize, timeout: .seconds(test.timeoutSeconds),
             validator: PredictionValidator(topK: test.topK, catalog: samples.catalog))
+        // The test's whole time, reading the training data included; the extraction is its own check.
+        result.durationMs = Int64(EndpointTestRunner.ms(clock.now - began).rounded())
+        result.checks.insert(
+            TestCheckResult.with {
+                $0.kind = .sampleExtraction
+                $0.status = .passed
+                $0.message = "\(samples.instances.count) samples of \(samples.rowsAvailable) training rows (seed \(test.seed))"
+                $0.durationMs = Int64(EndpointTestRunner.ms(sampled - began).rounded())
+            }, at: min(1, result.checks.count))
         var comparison: VersionComparison?
         if let previous = try? await queries.previousAnswers(endpoint: test.endpoint.name, otherThan: test.endpoint.modelVersionID) {
             comparison = VersionComparer.compare(result.answers, with: previous, k: min(test.topK, EndpointTestRunner.comparedItems))

@@ -57,7 +57,6 @@ public struct EndpointTestRunner: Sendable {
         let started = clock.now
         let deadline = started + timeout
         var result = Result()
-        defer { result.durationMs = Int64(Self.ms(clock.now - started).rounded()) }
 
         // Health, retried while the router does not know a key made moments ago (it learns keys from deploy-svc).
         let healthStart = clock.now
@@ -71,7 +70,10 @@ public struct EndpointTestRunner: Sendable {
         result.health.healthy = health.status == 200
         result.health.message = health.status == 200 ? "healthy" : health.error ?? "answered \(health.status)"
         result.checks.append(check(.health, result.health.healthy, result.health.message, ms: health.latencyMs))
-        guard result.health.healthy else { return result }
+        guard result.health.healthy else {
+            result.durationMs = Int64(Self.ms(clock.now - started).rounded())
+            return result
+        }
 
         var latencies: [Double] = []
         var firstRequest: (body: [UInt8], predictions: [PredictionValidator.Prediction])?
@@ -148,6 +150,7 @@ public struct EndpointTestRunner: Sendable {
         result.latency = Self.stats(latencies)
         result.checks.append(
             check(.latency, !latencies.isEmpty, String(format: "p50 %.1f ms, p95 %.1f ms", result.latency.p50Ms, result.latency.p95Ms), ms: 0))
+        result.durationMs = Int64(Self.ms(clock.now - started).rounded())
         return result
     }
 

@@ -153,6 +153,9 @@ struct EndpointTestServiceTests {
                 #expect(((sample["output"] as? [String: Any])?["product_ids"] as? [String])?.count == 10)
                 #expect((passed["test_config"] as? [String: Any])?["dataset_id"] as? String == "ds-demo")
                 #expect(passed["comparison"] is NSNull, "no version before")
+                let checks = (passed["checks"] as? [[String: Any]] ?? []).map { $0["kind"] as? String ?? "" }
+                #expect(checks == ["health", "sample_extraction", "prediction", "validation", "latency"], "\(checks)")
+                #expect((passed["duration_ms"] as? Int ?? 0) > 0, "the whole test's time, reading the data included")
                 // The key is testing-svc's, kept on disk for the owner only.
                 let keyFile = keys.appendingPathComponent("recs.key")
                 let attributes = try FileManager.default.attributesOfItem(atPath: keyFile.path)
