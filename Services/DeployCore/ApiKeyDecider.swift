@@ -23,13 +23,16 @@ public enum ApiKeyDecider: Decider {
         public var keyPrefix: String
         public var keySha256: String
         public var expiresAt: Date?
+        /// A client's, or testing-svc's (whose requests serving figures leave out).
+        public var purpose: ApiKeyPurpose
         public var createdBy: String
         public var now: Date
 
         public init(
             id: String, model: String, name: String, keyPrefix: String, keySha256: String, expiresAt: Date? = nil,
-            createdBy: String = "api", now: Date
+            purpose: ApiKeyPurpose = .client, createdBy: String = "api", now: Date
         ) {
+            self.purpose = purpose
             self.id = id
             self.model = model
             self.name = name
@@ -76,6 +79,7 @@ public enum ApiKeyDecider: Decider {
             created.keyPrefix = key.keyPrefix
             created.keySha256 = key.keySha256
             created.createdBy = key.createdBy
+            created.purpose = key.purpose
             if let expiry = key.expiresAt { created.expiresAt = .init(date: expiry) }
             return [.apiKeyCreated(created)]
 

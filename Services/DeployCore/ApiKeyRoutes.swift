@@ -28,6 +28,9 @@ struct ApiKeyRoutes: Sendable {
     struct CreateBody: Decodable {
         var name: String
         var expiresAt: Date?
+        /// `client` (default) or `testing`: the requests of a testing key are logged as test traffic and left out of
+        /// serving figures.
+        var purpose: String?
     }
 
     struct RevokeBody: Decodable {
@@ -53,10 +56,13 @@ struct ApiKeyRoutes: Sendable {
     @Sendable func create(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<ApiKeyCreatedJSON> {
         let model = try await queries.knownModel(try context.parameters.require("model"))
         let body = try await request.decode(as: CreateBody.self, context: context)
+        guard let purpose = ApiKeyPurposes.purpose(named: body.purpose ?? "client") else {
+            throw APIError.invalid("purpose is client or testing", field: "purpose")
+        }
         let key = ApiKeyMaterial.newKey()
         let new = ApiKeyDecider.NewApiKey(
             id: UUID.v7().uuidString.lowercased(), model: model, name: body.name, keyPrefix: ApiKeyMaterial.prefix(key),
-            keySha256: ApiKeyMaterial.sha256(key), expiresAt: body.expiresAt, createdBy: "api", now: Date())
+            keySha256: ApiKeyMaterial.sha256(key), expiresAt: body.expiresAt, purpose: purpose, createdBy: "api", now: Date())
         try await environment.execute(ApiKeyDecider.self, aggregateID: new.id, command: .create(new), metadata: try request.commandMetadata())
         let view = ApiKeyCreatedJSON(apiKey: try await queries.apiKey(new.id), key: key, message: "Store this key now: it is not shown again.")
         return EditedResponse(status: .created, response: view)

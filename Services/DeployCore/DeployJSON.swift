@@ -140,6 +140,8 @@ public struct RoutingSnapshotJSON: ResponseEncodable, Sendable {
         /// Not revoked and not expired.
         public var active: Bool
         public var version: Int64
+        /// `client` or `testing` (the router logs a testing key's requests as test traffic).
+        public var purpose: String
     }
 
     public var endpoints: [Endpoint]
@@ -153,6 +155,8 @@ public struct ApiKeyJSON: ResponseEncodable, Sendable {
     public var name: String
     public var keyPrefix: String
     public var isActive: Bool
+    /// `client`, or `testing` (testing-svc's: its requests are left out of serving figures).
+    public var purpose: String
     public var createdBy: String
     public var createdAt: Date
     public var expiresAt: Date?

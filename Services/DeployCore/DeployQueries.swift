@@ -230,11 +230,11 @@ struct DeployQueries: Sendable {
         }
         let keyRows = try await postgres.query(
             """
-            SELECT id, model_name, key_sha256, is_active AND (expires_at IS NULL OR expires_at > now()), version FROM api_keys ORDER BY id
+            SELECT id, model_name, key_sha256, is_active AND (expires_at IS NULL OR expires_at > now()), version, purpose FROM api_keys ORDER BY id
             """, logger: logger)
         var keys: [RoutingSnapshotJSON.ApiKey] = []
-        for try await (id, model, hash, active, version) in keyRows.decode((String, String, String, Bool, Int64).self) {
-            keys.append(.init(apiKeyID: id, modelName: model, keySha256: hash, active: active, version: version))
+        for try await (id, model, hash, active, version, purpose) in keyRows.decode((String, String, String, Bool, Int64, String).self) {
+            keys.append(.init(apiKeyID: id, modelName: model, keySha256: hash, active: active, version: version, purpose: purpose))
         }
         return RoutingSnapshotJSON(endpoints: endpoints, apiKeys: keys)
     }
@@ -250,17 +250,17 @@ struct DeployQueries: Sendable {
     func apiKeys(model: String? = nil, id: String? = nil) async throws -> [ApiKeyJSON] {
         let rows = try await postgres.query(
             """
-            SELECT id, model_name, name, key_prefix, is_active, created_by, created_at, expires_at, revoked_at, last_used_at
+            SELECT id, model_name, name, key_prefix, is_active, created_by, created_at, expires_at, revoked_at, last_used_at, purpose
             FROM api_keys WHERE (\(model == nil) OR model_name = \(model ?? "")) AND (\(id == nil) OR id = \(id ?? ""))
             ORDER BY created_at DESC, id
             """, logger: logger)
         var result: [ApiKeyJSON] = []
-        for try await (id, model, name, prefix, active, createdBy, createdAt, expiresAt, revokedAt, lastUsedAt)
-            in rows.decode((String, String, String, String, Bool, String, Date, Date?, Date?, Date?).self)
+        for try await (id, model, name, prefix, active, createdBy, createdAt, expiresAt, revokedAt, lastUsedAt, purpose)
+            in rows.decode((String, String, String, String, Bool, String, Date, Date?, Date?, Date?, String).self)
         {
             result.append(
                 ApiKeyJSON(
-                    id: id, modelName: model, name: name, keyPrefix: prefix, isActive: active, createdBy: createdBy,
+                    id: id, modelName: model, name: name, keyPrefix: prefix, isActive: active, purpose: purpose, createdBy: createdBy,
                     createdAt: createdAt, expiresAt: expiresAt, revokedAt: revokedAt, lastUsedAt: lastUsedAt))
         }
         return result

@@ -62,6 +62,7 @@ public struct DeployReadModel: Projection {
                         rejected_at timestamptz NOT NULL)
                     """
                 ]),
+            Migration(4, "API key purposes", ["ALTER TABLE api_keys ADD COLUMN purpose text NOT NULL DEFAULT 'client'"]),
         ]
     }
 
@@ -74,9 +75,10 @@ public struct DeployReadModel: Projection {
             case .apiKeyCreated(let e):
                 try await query(
                     """
-                    INSERT INTO api_keys (id, model_name, name, key_prefix, key_sha256, is_active, created_by, created_at, expires_at, version)
+                    INSERT INTO api_keys (id, model_name, name, key_prefix, key_sha256, is_active, created_by, created_at, expires_at, version,
+                        purpose)
                     VALUES (\(e.apiKeyID), \(e.registeredModelID), \(e.name), \(e.keyPrefix), \(e.keySha256), true, \(e.createdBy), \(at),
-                            \(e.hasExpiresAt ? e.expiresAt.date : nil), \(version))
+                            \(e.hasExpiresAt ? e.expiresAt.date : nil), \(version), \(ApiKeyPurposes.name(e.purpose)))
                     """)
             case .apiKeyRevoked(let e):
                 try await query(

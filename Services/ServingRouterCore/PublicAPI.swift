@@ -61,6 +61,7 @@ struct PublicAPI: Sendable {
             return .respond(.unauthorized, Self.unauthorizedBody)
         }
         record.apiKeyID = key.apiKeyID
+        record.traffic = key.traffic
         usage.record(apiKeyID: key.apiKeyID, endpointID: endpoint.endpointID, at: record.receivedAt)
         guard target.isKnownRoute else {
             record.error = "route_not_found"

@@ -15,6 +15,7 @@ struct RequestLogRecord: Sendable {
     var modelVersionID = ""
     var versionNumber = 0
     var apiKeyID = ""
+    var traffic = TrafficKind.client
     var api: ServingApi
     var receivedAt: Date
     var latencyMicros: Int64 = 0

@@ -125,6 +125,7 @@ final class RequestLogShipper: Sendable {
         event.modelVersionID = record.modelVersionID
         event.versionNumber = Int32(clamping: record.versionNumber)
         event.apiKeyID = record.apiKeyID
+        event.traffic = record.traffic
         event.api = record.api
         event.receivedAt = Google_Protobuf_Timestamp(date: record.receivedAt)
         event.latencyUs = record.latencyMicros

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayContracts
 
 /// The routing table as JSON: what deploy-svc serves at `GET /internal/routing` (the snapshot the router
 /// loads at start and every `--resync-seconds`) and what the router itself answers on its admin
@@ -73,8 +74,11 @@ public struct RoutingDocument: Codable, Sendable, Equatable {
         public var keySha256: String
         public var active: Bool
         public var version: Int64
+        /// `client`, or `testing`: the key's requests are logged as test traffic.
+        public var purpose: String
 
-        public init(apiKeyID: String, modelName: String, keySha256: String, active: Bool = true, version: Int64) {
+        public init(apiKeyID: String, modelName: String, keySha256: String, active: Bool = true, version: Int64, purpose: String = "client") {
+            self.purpose = purpose
             self.apiKeyID = apiKeyID
             self.modelName = modelName
             self.keySha256 = keySha256
@@ -83,7 +87,7 @@ public struct RoutingDocument: Codable, Sendable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case apiKeyID = "api_key_id", modelName = "model_name", keySha256 = "key_sha256", active, version
+            case apiKeyID = "api_key_id", modelName = "model_name", keySha256 = "key_sha256", active, version, purpose
         }
 
         public init(from decoder: any Decoder) throws {
@@ -93,7 +97,11 @@ public struct RoutingDocument: Codable, Sendable, Equatable {
             keySha256 = (try c.decodeIfPresent(String.self, forKey: .keySha256) ?? "").lowercased()
             active = try c.decodeIfPresent(Bool.self, forKey: .active) ?? true
             version = try c.decodeIfPresent(Int64.self, forKey: .version) ?? 0
+            purpose = try c.decodeIfPresent(String.self, forKey: .purpose) ?? "client"
         }
+
+        /// The purpose as the key's event carries it.
+        var kind: ApiKeyPurpose { purpose == "testing" ? .testing : .client }
     }
 
     public var endpoints: [Endpoint]

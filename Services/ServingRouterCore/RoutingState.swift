@@ -82,6 +82,7 @@ struct RoutingState: Sendable {
         created.apiKeyID = entry.apiKeyID
         created.registeredModelID = entry.modelName
         created.keySha256 = entry.keySha256
+        created.purpose = entry.kind
         if let expiresAt { created.expiresAt = expiresAt }
         var state = ApiKeyState()
         state.created = created
@@ -110,7 +111,7 @@ struct RoutingState: Sendable {
         let keys = apiKeys.values.sorted { $0.id < $1.id }.map {
             RoutingDocument.ApiKey(
                 apiKeyID: $0.id, modelName: $0.state.modelName, keySha256: $0.state.created?.keySha256.lowercased() ?? "",
-                active: $0.state.isActive, version: $0.version)
+                active: $0.state.isActive, version: $0.version, purpose: $0.state.created?.purpose == .testing ? "testing" : "client")
         }
         return RoutingDocument(endpoints: endpoints, apiKeys: keys)
     }

@@ -9,6 +9,8 @@ public final class RoutingTable: Sendable {
         let apiKeyID: String
         let modelName: String
         let expiresAt: Date?
+        /// Whose requests these are: a testing key's are logged as test traffic.
+        let traffic: TrafficKind
     }
 
     struct Endpoint: Sendable {
@@ -49,7 +51,7 @@ public final class RoutingTable: Sendable {
             guard let created = key.state.created, !created.keySha256.isEmpty else { continue }
             keys[created.keySha256.lowercased()] = Key(
                 apiKeyID: key.id, modelName: key.state.modelName,
-                expiresAt: created.hasExpiresAt ? created.expiresAt.date : nil)
+                expiresAt: created.hasExpiresAt ? created.expiresAt.date : nil, traffic: created.purpose == .testing ? .test : .client)
         }
         endpointsByName = endpoints
         keysBySha256 = keys

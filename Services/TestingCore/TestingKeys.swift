@@ -52,7 +52,8 @@ actor TestingKeys {
     }
 
     private func create(model: String) async throws -> (id: String, key: String) {
-        let (status, body) = try await call(.POST, "/api/models/\(model)/api-keys", body: Array(#"{"name": "\#(Self.keyName)"}"#.utf8))
+        let (status, body) = try await call(
+            .POST, "/api/models/\(model)/api-keys", body: Array(#"{"name": "\#(Self.keyName)", "purpose": "testing"}"#.utf8))
         let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
         guard status == 201, let key = object["key"] as? String, let id = (object["api_key"] as? [String: Any])?["id"] as? String else {
             let message = ((object["error"] as? [String: Any])?["message"] as? String) ?? "answered \(status)"

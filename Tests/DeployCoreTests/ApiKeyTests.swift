@@ -105,6 +105,7 @@ struct ApiKeyRouteTests {
             #expect(view["is_active"] as? Bool == true)
             #expect(view["key"] == nil)
             #expect(view["expires_at"] == nil, "absent dates are left out")
+            #expect(view["purpose"] as? String == "client")
 
             let rows = try await service.postgres.query("SELECT key_sha256 FROM api_keys WHERE id = \(id)", logger: TestInfrastructure.logger)
             var stored: [String] = []
@@ -127,6 +128,7 @@ struct ApiKeyRouteTests {
                 (#"{}"#, .badRequest, "name"),
                 (#"{"name": 7}"#, .badRequest, "name"),
                 (#"{"name": "x""#, .badRequest, nil),
+                (#"{"name": "x", "purpose": "spying"}"#, .unprocessableContent, "purpose"),
             ] as [(String, HTTPResponse.Status, String?)] {
                 let answer = try await api.post("/api/models/b2b-retrieval/api-keys", body, expect: status)
                 #expect(answer.errorField == field, "\(body) → \(answer.text)")
@@ -139,6 +141,15 @@ struct ApiKeyRouteTests {
             let after = try await api.get("/api/models/b2b-retrieval/api-keys").json()
             #expect((after["api_keys"] as? [Any])?.count == 2, "rejected requests wrote nothing")
             #expect(try await service.scalar("SELECT count(*) FROM slipway.events WHERE aggregate_type = 'ApiKey'") == 3)
+
+            // testing-svc's key: its purpose is shown and reaches the router, which logs its requests as test traffic.
+            let testing = try await api.post(
+                "/api/models/b2b-retrieval/api-keys", #"{"name": "slipway-testing", "purpose": "testing"}"#, expect: .created
+            ).json()
+            #expect((testing["api_key"] as? [String: Any])?["purpose"] as? String == "testing")
+            let snapshot = try await api.get("/internal/routing", expect: .ok).json()
+            let purposes = (snapshot["api_keys"] as? [[String: Any]] ?? []).compactMap { $0["purpose"] as? String }
+            #expect(purposes.sorted() == ["client", "client", "testing"], "\(snapshot)")
 
             // serving-router's usage report: unknown keys are skipped; bad entries are named.
             let usage = try await api.post(

@@ -90,6 +90,17 @@ struct ServingWindowTests {
         #expect(abs(p50 - 3) <= 0.03)
     }
 
+    /// testing-svc's requests are logged, but serving figures, alerts and drift describe clients only.
+    @Test func testTrafficIsLeftOutOfTheFigures() {
+        var accumulator = RollupAccumulator()
+        var test = Self.log(status: 200, latencyMicros: 1000, at: Self.base)
+        test.traffic = .test
+        accumulator.add(test)
+        #expect(accumulator.cells.isEmpty && accumulator.samples.isEmpty)
+        accumulator.add(Self.log(status: 200, latencyMicros: 1000, at: Self.base))
+        #expect(accumulator.cells.values.map(\.requests).reduce(0, +) == 2, "a client's request, in its minute and its hour")
+    }
+
     @Test func seriesHasAPointPerStepWithEmptyBucketsAndSumsToTheSummary() {
         let now = Self.base.addingTimeInterval(3 * 60 + 10)
         let window = ServingWindow(lastMinutes: 5, now: now)

@@ -80,6 +80,22 @@ struct RoutingStateTests {
 
     func traffic(_ state: RoutingState) -> [String: Int32] { state.endpoints["e1"]?.state.traffic ?? [:] }
 
+    /// A testing key's requests are logged as test traffic, whether the router learned the key from a snapshot or an event.
+    @Test func aTestingKeysRequestsAreTestTraffic() {
+        var state = RoutingState()
+        var document = snapshot(endpointVersion: 1, traffic: [("r1", 100)])
+        document.apiKeys[0].purpose = "testing"
+        state.merge(document, startedAt: 0)
+        #expect(RoutingTable(state).keysBySha256["ab"]?.traffic == .test)
+        var created = ApiKeyCreated()
+        created.apiKeyID = "k2"
+        created.registeredModelID = "b2b"
+        created.keySha256 = "cd"
+        _ = state.apply(aggregateType: "ApiKey", aggregateID: "k2", version: 1, event: .apiKeyCreated(created))
+        #expect(RoutingTable(state).keysBySha256["cd"]?.traffic == .client)
+        #expect(RoutingState.state(of: document.apiKeys[0], expiresAt: nil).created?.purpose == .testing)
+    }
+
     @Test func newerEventAppliesOnTopOfSnapshotAndOlderOrDuplicateIsIgnored() {
         var state = RoutingState()
         state.merge(snapshot(endpointVersion: 5, traffic: [("r1", 100), ("r2", 0)]), startedAt: 0)

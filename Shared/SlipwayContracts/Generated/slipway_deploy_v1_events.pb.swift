@@ -339,6 +339,41 @@ public nonisolated enum RollbackTrigger: SwiftProtobuf.Enum, Swift.CaseIterable 
 
 }
 
+/// Who uses an API key: a client, or Slipway's own endpoint tests (whose requests serving figures leave out).
+public nonisolated enum ApiKeyPurpose: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case client // = 0
+  case testing // = 1
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .client
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .client
+    case 1: self = .testing
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .client: return 0
+    case .testing: return 1
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [ApiKeyPurpose] = [
+    .client,
+    .testing,
+  ]
+
+}
+
 /// A condition checked before a rollout step passes.
 public nonisolated struct RolloutGate: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -937,6 +972,8 @@ public nonisolated struct ApiKeyCreated: Sendable {
   /// Clears the value of `expiresAt`. Subsequent reads from it will return its default value.
   public mutating func clearExpiresAt() {self._expiresAt = nil}
 
+  public var purpose: ApiKeyPurpose = .client
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1022,6 +1059,10 @@ nonisolated extension TrafficShiftReason: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension RollbackTrigger: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROLLBACK_TRIGGER_UNSPECIFIED\0\u{1}ROLLBACK_TRIGGER_MANUAL\0\u{1}ROLLBACK_TRIGGER_GATE_FAILED\0\u{1}ROLLBACK_TRIGGER_TEST_FAILED\0\u{1}ROLLBACK_TRIGGER_ALERT\0")
+}
+
+nonisolated extension ApiKeyPurpose: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0API_KEY_PURPOSE_CLIENT\0\u{1}API_KEY_PURPOSE_TESTING\0")
 }
 
 nonisolated extension RolloutGate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -2193,7 +2234,7 @@ nonisolated extension Undeployed: SwiftProtobuf.Message, SwiftProtobuf._MessageI
 
 nonisolated extension ApiKeyCreated: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ApiKeyCreated"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}api_key_id\0\u{3}registered_model_id\0\u{1}name\0\u{3}key_prefix\0\u{3}key_sha256\0\u{3}created_by\0\u{3}expires_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}api_key_id\0\u{3}registered_model_id\0\u{1}name\0\u{3}key_prefix\0\u{3}key_sha256\0\u{3}created_by\0\u{3}expires_at\0\u{1}purpose\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2208,6 +2249,7 @@ nonisolated extension ApiKeyCreated: SwiftProtobuf.Message, SwiftProtobuf._Messa
       case 5: try { try decoder.decodeSingularStringField(value: &self.keySha256) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.createdBy) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._expiresAt) }()
+      case 8: try { try decoder.decodeSingularEnumField(value: &self.purpose) }()
       default: break
       }
     }
@@ -2239,6 +2281,9 @@ nonisolated extension ApiKeyCreated: SwiftProtobuf.Message, SwiftProtobuf._Messa
     try { if let v = self._expiresAt {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     } }()
+    if self.purpose != .client {
+      try visitor.visitSingularEnumField(value: self.purpose, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2250,6 +2295,7 @@ nonisolated extension ApiKeyCreated: SwiftProtobuf.Message, SwiftProtobuf._Messa
     if lhs.keySha256 != rhs.keySha256 {return false}
     if lhs.createdBy != rhs.createdBy {return false}
     if lhs._expiresAt != rhs._expiresAt {return false}
+    if lhs.purpose != rhs.purpose {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

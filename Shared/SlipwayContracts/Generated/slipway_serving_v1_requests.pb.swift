@@ -74,6 +74,43 @@ public nonisolated enum ServingApi: SwiftProtobuf.Enum, Swift.CaseIterable {
 
 }
 
+/// Whose request it was, by its API key's purpose.
+public nonisolated enum TrafficKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case client // = 0
+
+  /// testing-svc's endpoint tests
+  case test // = 1
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .client
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .client
+    case 1: self = .test
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .client: return 0
+    case .test: return 1
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [TrafficKind] = [
+    .client,
+    .test,
+  ]
+
+}
+
 /// Emitted by serving-router for every prediction request it answers (including rejected
 /// ones: bad key 401, bad input 400, upstream errors 5xx).
 public nonisolated struct PredictionRequestLogged: @unchecked Sendable {
@@ -195,6 +232,12 @@ public nonisolated struct PredictionRequestLogged: @unchecked Sendable {
     set {_uniqueStorage()._productIds = newValue}
   }
 
+  /// a test's requests are logged, and left out of serving figures
+  public var traffic: TrafficKind {
+    get {_storage._traffic}
+    set {_uniqueStorage()._traffic = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -248,9 +291,13 @@ nonisolated extension ServingApi: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SERVING_API_UNSPECIFIED\0\u{1}SERVING_API_PREDICT\0\u{1}SERVING_API_RECOMMEND\0\u{1}SERVING_API_RECOMMEND_BATCH\0\u{1}SERVING_API_METADATA\0")
 }
 
+nonisolated extension TrafficKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TRAFFIC_KIND_CLIENT\0\u{1}TRAFFIC_KIND_TEST\0")
+}
+
 nonisolated extension PredictionRequestLogged: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PredictionRequestLogged"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}endpoint_id\0\u{3}endpoint_name\0\u{3}deployment_id\0\u{3}revision_id\0\u{3}registered_model_id\0\u{3}model_version_id\0\u{3}version_number\0\u{3}api_key_id\0\u{1}api\0\u{3}received_at\0\u{3}latency_us\0\u{3}upstream_latency_us\0\u{3}status_code\0\u{1}error\0\u{3}customer_id\0\u{3}top_k\0\u{3}instance_count\0\u{1}instances\0\u{3}product_ids\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}endpoint_id\0\u{3}endpoint_name\0\u{3}deployment_id\0\u{3}revision_id\0\u{3}registered_model_id\0\u{3}model_version_id\0\u{3}version_number\0\u{3}api_key_id\0\u{1}api\0\u{3}received_at\0\u{3}latency_us\0\u{3}upstream_latency_us\0\u{3}status_code\0\u{1}error\0\u{3}customer_id\0\u{3}top_k\0\u{3}instance_count\0\u{1}instances\0\u{3}product_ids\0\u{1}traffic\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -273,6 +320,7 @@ nonisolated extension PredictionRequestLogged: SwiftProtobuf.Message, SwiftProto
     var _instanceCount: Int32 = 0
     var _instances: [FeatureRow] = []
     var _productIds: [String] = []
+    var _traffic: TrafficKind = .client
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -303,6 +351,7 @@ nonisolated extension PredictionRequestLogged: SwiftProtobuf.Message, SwiftProto
       _instanceCount = source._instanceCount
       _instances = source._instances
       _productIds = source._productIds
+      _traffic = source._traffic
     }
   }
 
@@ -341,6 +390,7 @@ nonisolated extension PredictionRequestLogged: SwiftProtobuf.Message, SwiftProto
         case 18: try { try decoder.decodeSingularInt32Field(value: &_storage._instanceCount) }()
         case 19: try { try decoder.decodeRepeatedMessageField(value: &_storage._instances) }()
         case 20: try { try decoder.decodeRepeatedStringField(value: &_storage._productIds) }()
+        case 21: try { try decoder.decodeSingularEnumField(value: &_storage._traffic) }()
         default: break
         }
       }
@@ -413,6 +463,9 @@ nonisolated extension PredictionRequestLogged: SwiftProtobuf.Message, SwiftProto
       if !_storage._productIds.isEmpty {
         try visitor.visitRepeatedStringField(value: _storage._productIds, fieldNumber: 20)
       }
+      if _storage._traffic != .client {
+        try visitor.visitSingularEnumField(value: _storage._traffic, fieldNumber: 21)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -442,6 +495,7 @@ nonisolated extension PredictionRequestLogged: SwiftProtobuf.Message, SwiftProto
         if _storage._instanceCount != rhs_storage._instanceCount {return false}
         if _storage._instances != rhs_storage._instances {return false}
         if _storage._productIds != rhs_storage._productIds {return false}
+        if _storage._traffic != rhs_storage._traffic {return false}
         return true
       }
       if !storagesAreEqual {return false}
