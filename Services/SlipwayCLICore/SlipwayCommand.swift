@@ -10,7 +10,7 @@ public struct SlipwayCommand: AsyncParsableCommand {
             UpCommand.self, DownCommand.self, StatusCommand.self, TrainCommand.self, RunsCommand.self, ModelsCommand.self,
             DatasetsCommand.self, DeployCommand.self, RollbackCommand.self, TrafficCommand.self, UndeployCommand.self,
             EndpointsCommand.self, KeysCommand.self, MetricsCommand.self, AlertsCommand.self, DriftCommand.self, HealthCommand.self,
-            FeedbackCommand.self, SchedulesCommand.self, TestCommand.self, TestsCommand.self,
+            FeedbackCommand.self, SchedulesCommand.self, TestCommand.self, TestsCommand.self, ChecksCommand.self,
             EventsCommand.self,
             BenchCommand.self,
         ])

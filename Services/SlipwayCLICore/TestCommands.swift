@@ -100,3 +100,37 @@ struct TestsCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `slipway checks ENDPOINT`: the endpoint's scheduled check; `--every 15m` sets it, `--off` pauses it.
+struct ChecksCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checks", abstract: "An endpoint's scheduled check: show it, set it (--every 15m), or turn it off (--off).")
+    @Argument var endpoint: String
+    @Option(help: "How often: 15m, 1h (1 minute to 24 hours).") var every: String?
+    @Option(help: "Samples per check.") var samples: Int?
+    @Flag(help: "Stop the checks (the settings are kept).") var off = false
+    @Option var gateway: String?
+
+    func run() async throws {
+        let client = try APIClient(gateway: gateway)
+        let path = "/api/deployed-endpoints/\(endpoint)/test/schedule"
+        var body: [String: Any] = [:]
+        if let every {
+            guard let minutes = Self.minutes(every) else { throw ValidationError("--every is like 15m or 1h") }
+            body["interval_minutes"] = minutes
+            body["enabled"] = true
+        }
+        if let samples { body["sample_count"] = samples }
+        if off { body["enabled"] = false }
+        let check = body.isEmpty ? try await client.expect(.GET, path) : try await client.expect(.PUT, path, body)
+        let state = check["enabled"] as? Bool == true ? "every \(check["interval_minutes"] ?? "") min" : "off"
+        say("\(endpoint): \(state), \(check["sample_count"] ?? "") samples; next \(check["next_run_at"] ?? "–")")
+        say("last \(check["last_run_at"] ?? "–") \(check["last_status"] ?? "")  (\(check["skipped"] ?? 0) slot(s) skipped while a test ran)")
+    }
+
+    static func minutes(_ text: String) -> Int? {
+        if text.hasSuffix("m"), let value = Int(text.dropLast()) { return value }
+        if text.hasSuffix("h"), let value = Int(text.dropLast()) { return value * 60 }
+        return Int(text)
+    }
+}

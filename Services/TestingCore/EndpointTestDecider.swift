@@ -30,11 +30,14 @@ public enum EndpointTestDecider: Decider {
         public var seed: UInt64
         public var datasetID: String
         public var targetURL: String
+        /// A scheduled check's test: the check and its slot.
+        public var check: (id: String, slot: Date)?
 
         public init(
             id: String, endpoint: TestedEndpoint, trigger: TestTrigger, triggeredBy: String, sampleCount: Int, timeoutSeconds: Int,
-            batchSize: Int, topK: Int, seed: UInt64, datasetID: String, targetURL: String
+            batchSize: Int, topK: Int, seed: UInt64, datasetID: String, targetURL: String, check: (id: String, slot: Date)? = nil
         ) {
+            self.check = check
             self.id = id
             self.endpoint = endpoint
             self.trigger = trigger
@@ -97,6 +100,10 @@ public enum EndpointTestDecider: Decider {
             started.targetURL = new.targetURL
             started.checks = [.health, .sampleExtraction, .prediction, .validation, .latency]
             started.rolloutStepIndex = -1
+            if let check = new.check {
+                started.scheduledCheckID = check.id
+                started.checkSlot = .init(date: check.slot)
+            }
             return [.endpointTestStarted(started)]
 
         case .complete(let outcome):
@@ -141,7 +148,7 @@ public enum EndpointTestDecider: Decider {
         switch event {
         case .endpointTestStarted(let e): state.started = e
         case .endpointTestCompleted: state.completed = true
-        case .scheduledCheckConfigured: break  // another aggregate's
+        case .scheduledCheckConfigured, .scheduledCheckSkipped: break  // another aggregate's
         }
         return state
     }

@@ -13,13 +13,14 @@ import SlipwayPlatform
 /// `…/export` the same as a file. `{id}` is Slipway's endpoint name.
 struct EndpointTestRoutes: Sendable {
     let environment: ServiceEnvironment
-    let settings: TestingSettings
-    let keys: TestingKeys
+    let tests: EndpointTests
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
         routes.post("/api/deployed-endpoints/:id/test", use: test)
         routes.get("/api/deployed-endpoints/:id/test", use: history)
+        routes.get("/api/deployed-endpoints/:id/test/schedule", use: check)
+        routes.put("/api/deployed-endpoints/:id/test/schedule", use: configureCheck)
         routes.get("/api/endpoint-tests/:id", use: get)
         routes.get("/api/endpoint-tests/:id/export", use: export)
         return routes
@@ -37,8 +38,6 @@ struct EndpointTestRoutes: Sendable {
         var triggeredBy: String?
     }
 
-    static let defaultSeed: UInt64 = 20_260_129
-
     @Sendable func test(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<RawJSON> {
         let name = try context.parameters.require("id")
         let body = try await request.decodeIfPresent(as: TestBody.self, context: context) ?? TestBody()
@@ -48,19 +47,131 @@ struct EndpointTestRoutes: Sendable {
         case "manual": trigger = .manual
         default: throw APIError.invalid("triggered_by is manual or api", field: "triggered_by")
         }
-        let endpoint = try await servingEndpoint(name)
+        let options = EndpointTests.Options(
+            sampleCount: body.sampleCount ?? 10, timeoutSeconds: body.timeoutSeconds ?? 30, batchSize: body.batchSize ?? 1, topK: body.topK ?? 10,
+            seed: body.seed ?? EndpointTests.defaultSeed)
+        let started = try await tests.start(
+            try await tests.servingEndpoint(name), options: options, id: "test-\(UUID.v7().uuidString.lowercased())", trigger: trigger,
+            metadata: try request.commandMetadata())
+        try await tests.finish(started, metadata: try request.commandMetadata())
+        guard let report = try await queries.report(started.test.id) else { throw APIError.notFound("no test '\(started.test.id)'") }
+        return EditedResponse(status: .created, response: RawJSON(report))
+    }
+
+    struct HistoryJSON: ResponseEncodable {
+        let endpoint: String
+        let total: Int
+        let tests: [EmbeddedJSON]
+    }
+
+    /// `?limit=20&offset=0`, newest first.
+    @Sendable func history(_ request: Request, context: SlipwayRequestContext) async throws -> HistoryJSON {
+        let name = try context.parameters.require("id")
+        let parameters = request.uri.queryParameters
+        let limit = try parameters.integer("limit", default: 20, in: 1...200)
+        let offset = try parameters.integer("offset", default: 0, in: 0...1_000_000)
+        if case .missing = try await queries.endpoint(name) { throw APIError.notFound("no endpoint '\(name)'") }
+        let (reports, total) = try await queries.history(endpoint: name, limit: limit, offset: offset)
+        return HistoryJSON(endpoint: name, total: total, tests: reports.compactMap { EmbeddedJSON(text: $0) })
+    }
+
+    @Sendable func get(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
+        let id = try context.parameters.require("id")
+        guard let report = try await queries.report(id) else { throw APIError.notFound("no endpoint test '\(id)'") }
+        return RawJSON(report)
+    }
+
+    /// The report as a file to keep (the spec's "Export results as JSON").
+    @Sendable func export(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard let report = try await queries.report(id) else { throw APIError.notFound("no endpoint test '\(id)'") }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.contentDisposition] = "attachment; filename=\"\(id).json\""
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: report)))
+    }
+
+    // MARK: Scheduled checks
+
+    /// The endpoint's check: its interval, next slot, last test and how many slots were skipped.
+    @Sendable func check(_ request: Request, context: SlipwayRequestContext) async throws -> TestingQueries.CheckJSON {
+        let name = try context.parameters.require("id")
+        if case .missing = try await queries.endpoint(name) { throw APIError.notFound("no endpoint '\(name)'") }
+        guard let check = try await queries.check(name) else { throw APIError.notFound("endpoint '\(name)' has no scheduled check") }
+        return check
+    }
+
+    struct CheckBody: Decodable {
+        var intervalMinutes: Int?
+        var sampleCount: Int?
+        var enabled: Bool?
+    }
+
+    /// `{"interval_minutes": 15, "sample_count": 10, "enabled": true}`; what is left out keeps its value.
+    @Sendable func configureCheck(_ request: Request, context: SlipwayRequestContext) async throws -> TestingQueries.CheckJSON {
+        let name = try context.parameters.require("id")
+        let body = try await request.decode(as: CheckBody.self, context: context)
+        if case .missing = try await queries.endpoint(name) { throw APIError.notFound("no endpoint '\(name)'") }
+        let current = try await queries.check(name)
+        let settings = ScheduledCheckDecider.CheckSettings(
+            endpoint: name, enabled: body.enabled ?? current?.enabled ?? true,
+            intervalSeconds: body.intervalMinutes.map { $0 * 60 } ?? current?.intervalSeconds ?? ScheduledCheckDecider.defaultIntervalSeconds,
+            sampleCount: body.sampleCount ?? current?.sampleCount ?? 10)
+        try await environment.execute(
+            ScheduledCheckDecider.self, aggregateID: name, command: .configure(settings, actor: "api", now: tests.now()),
+            metadata: try request.commandMetadata())
+        guard let check = try await queries.check(name) else { throw APIError.notFound("endpoint '\(name)' has no scheduled check") }
+        return check
+    }
+
+    var queries: TestingQueries { TestingQueries(client: environment.postgres, logger: environment.logger) }
+}
+
+/// Making and running endpoint tests, for the API and for scheduled checks alike: the start is recorded first (a
+/// refused setting writes nothing), the samples are drawn, the requests sent, and the end recorded with what was
+/// found — or why the test could not run.
+struct EndpointTests: Sendable {
+    let environment: ServiceEnvironment
+    let settings: TestingSettings
+    let keys: TestingKeys
+    let now: @Sendable () -> Date
+
+    static let defaultSeed: UInt64 = 20_260_129
+
+    struct Options: Sendable {
+        var sampleCount: Int
+        var timeoutSeconds: Int
+        var batchSize: Int
+        var topK: Int
+        var seed: UInt64
+    }
+
+    /// A recorded start, with what running it needs.
+    struct Started: Sendable {
+        var test: EndpointTestDecider.NewTest
+        var spec: RunSpec?
+        var bundle: URL
+    }
+
+    func start(
+        _ endpoint: TestedEndpoint, options: Options, id: String, trigger: TestTrigger, check: (id: String, slot: Date)? = nil,
+        metadata: CommandMetadata
+    ) async throws -> Started {
         let bundle = URL(fileURLWithPath: endpoint.artifactURI)
         let spec = try? RunSpec.decoder().decode(
             RunSpec.self, from: Data(contentsOf: bundle.deletingLastPathComponent().appendingPathComponent("spec.json")))
-        let new = EndpointTestDecider.NewTest(
-            id: "test-\(UUID.v7().uuidString.lowercased())", endpoint: endpoint, trigger: trigger, triggeredBy: trigger == .manual ? "manual" : "api",
-            sampleCount: body.sampleCount ?? 10, timeoutSeconds: body.timeoutSeconds ?? 30, batchSize: body.batchSize ?? 1, topK: body.topK ?? 10,
-            seed: body.seed ?? Self.defaultSeed, datasetID: spec?.dataset.id ?? "", targetURL: "\(settings.routerURL)/\(name)")
-        try await execute(new.id, .start(new), request)
-        let outcome = await run(new, spec: spec, bundle: bundle)
-        try await execute(new.id, .complete(outcome), request)
-        guard let report = try await queries.report(new.id) else { throw APIError.notFound("no test '\(new.id)'") }
-        return EditedResponse(status: .created, response: RawJSON(report))
+        let triggeredBy = trigger == .manual ? "manual" : trigger == .scheduled ? "scheduled" : "api"
+        let test = EndpointTestDecider.NewTest(
+            id: id, endpoint: endpoint, trigger: trigger, triggeredBy: triggeredBy, sampleCount: options.sampleCount,
+            timeoutSeconds: options.timeoutSeconds, batchSize: options.batchSize, topK: options.topK, seed: options.seed,
+            datasetID: spec?.dataset.id ?? "", targetURL: "\(settings.routerURL)/\(endpoint.name)", check: check)
+        try await environment.execute(EndpointTestDecider.self, aggregateID: id, command: .start(test), metadata: metadata)
+        return Started(test: test, spec: spec, bundle: bundle)
+    }
+
+    func finish(_ started: Started, metadata: CommandMetadata) async throws {
+        let outcome = await run(started.test, spec: started.spec, bundle: started.bundle)
+        try await environment.execute(EndpointTestDecider.self, aggregateID: started.test.id, command: .complete(outcome), metadata: metadata)
     }
 
     /// What the test found; a test that could not run (no training data, no key) says why rather than failing the request.
@@ -103,41 +214,6 @@ struct EndpointTestRoutes: Sendable {
         return .init(result: result, comparison: comparison)
     }
 
-    struct HistoryJSON: ResponseEncodable {
-        let endpoint: String
-        let total: Int
-        let tests: [EmbeddedJSON]
-    }
-
-    /// `?limit=20&offset=0`, newest first.
-    @Sendable func history(_ request: Request, context: SlipwayRequestContext) async throws -> HistoryJSON {
-        let name = try context.parameters.require("id")
-        let parameters = request.uri.queryParameters
-        let limit = try parameters.integer("limit", default: 20, in: 1...200)
-        let offset = try parameters.integer("offset", default: 0, in: 0...1_000_000)
-        if case .missing = try await queries.endpoint(name) { throw APIError.notFound("no endpoint '\(name)'") }
-        let (reports, total) = try await queries.history(endpoint: name, limit: limit, offset: offset)
-        return HistoryJSON(endpoint: name, total: total, tests: reports.compactMap { EmbeddedJSON(text: $0) })
-    }
-
-    @Sendable func get(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
-        let id = try context.parameters.require("id")
-        guard let report = try await queries.report(id) else { throw APIError.notFound("no endpoint test '\(id)'") }
-        return RawJSON(report)
-    }
-
-    /// The report as a file to keep (the spec's "Export results as JSON").
-    @Sendable func export(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id")
-        guard let report = try await queries.report(id) else { throw APIError.notFound("no endpoint test '\(id)'") }
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        headers[.contentDisposition] = "attachment; filename=\"\(id).json\""
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: report)))
-    }
-
-    // MARK: Helpers
-
     var queries: TestingQueries { TestingQueries(client: environment.postgres, logger: environment.logger) }
 
     func servingEndpoint(_ name: String) async throws -> TestedEndpoint {
@@ -148,10 +224,6 @@ struct EndpointTestRoutes: Sendable {
             throw APIError.conflict("endpoint '\(name)' serves no version of '\(model)': deploy one first", details: ["field": "id"])
         case .serving(let endpoint): return endpoint
         }
-    }
-
-    func execute(_ id: String, _ command: EndpointTestDecider.Command, _ request: Request) async throws {
-        try await environment.execute(EndpointTestDecider.self, aggregateID: id, command: command, metadata: try request.commandMetadata())
     }
 }
 

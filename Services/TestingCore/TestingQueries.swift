@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import Logging
 import PostgresNIO
 import SlipwayContracts
@@ -57,6 +58,56 @@ struct TestingQueries {
             for try await count in counted.decode(Int.self) { total = count }
         }
         return (reports, total)
+    }
+
+    /// A scheduled check as the API shows it.
+    struct CheckJSON: ResponseEncodable, Sendable {
+        var endpoint: String
+        var enabled: Bool
+        var intervalSeconds: Int
+        var intervalMinutes: Int
+        var sampleCount: Int
+        @Nullable var nextRunAt: Date?
+        @Nullable var lastTestId: String?
+        @Nullable var lastRunAt: Date?
+        @Nullable var lastStatus: String?
+        var skipped: Int
+        @Nullable var lastSkippedAt: Date?
+        var configuredBy: String
+        var configuredAt: Date
+    }
+
+    func check(_ endpoint: String) async throws -> CheckJSON? {
+        let rows = try await client.query(
+            """
+            SELECT endpoint_name, enabled, interval_seconds, sample_count, next_run_at, last_test_id, last_run_at, last_status, skipped,
+                last_skipped_at, configured_by, configured_at
+            FROM scheduled_checks WHERE check_id = \(endpoint)
+            """, logger: logger)
+        for try await (name, enabled, interval, samples, next, lastTest, lastRun, lastStatus, skipped, lastSkipped, by, at) in rows.decode(
+            (String, Bool, Int, Int, Date?, String?, Date?, String?, Int, Date?, String, Date).self)
+        {
+            return CheckJSON(
+                endpoint: name, enabled: enabled, intervalSeconds: interval, intervalMinutes: interval / 60, sampleCount: samples, nextRunAt: next,
+                lastTestId: lastTest, lastRunAt: lastRun, lastStatus: lastStatus, skipped: skipped, lastSkippedAt: lastSkipped, configuredBy: by,
+                configuredAt: at)
+        }
+        return nil
+    }
+
+    /// Enabled checks whose slot has come, with the test of theirs still running, if one is.
+    func dueChecks(at instant: Date) async throws -> [(endpoint: String, slot: Date, sampleCount: Int, runningTestID: String?)] {
+        let rows = try await client.query(
+            """
+            SELECT c.check_id, c.next_run_at, c.sample_count,
+                (SELECT t.id FROM endpoint_tests t WHERE t.check_id = c.check_id AND t.status = 'running' LIMIT 1)
+            FROM scheduled_checks c WHERE c.enabled AND c.next_run_at <= \(instant) ORDER BY c.next_run_at LIMIT 500
+            """, logger: logger)
+        var due: [(endpoint: String, slot: Date, sampleCount: Int, runningTestID: String?)] = []
+        for try await (id, slot, samples, running) in rows.decode((String, Date, Int, String?).self) {
+            due.append((id, slot, samples, running))
+        }
+        return due
     }
 
     struct PreviousAnswers {

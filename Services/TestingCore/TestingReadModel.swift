@@ -24,7 +24,20 @@ public struct TestingReadModel: Projection {
                         started jsonb NOT NULL, report jsonb NOT NULL, answers jsonb NOT NULL DEFAULT '[]')
                     """,
                     "CREATE INDEX endpoint_tests_by_endpoint ON endpoint_tests (endpoint_name, started_at DESC)",
-                ])
+                ]),
+            Migration(
+                2, "scheduled checks",
+                [
+                    """
+                    CREATE TABLE scheduled_checks (check_id text PRIMARY KEY, endpoint_name text NOT NULL, enabled boolean NOT NULL,
+                        interval_seconds integer NOT NULL, sample_count integer NOT NULL, next_run_at timestamptz, last_test_id text,
+                        last_run_at timestamptz, last_status text, skipped integer NOT NULL DEFAULT 0, last_skipped_at timestamptz,
+                        configured_by text NOT NULL, configured_at timestamptz NOT NULL)
+                    """,
+                    "CREATE INDEX scheduled_checks_due ON scheduled_checks (next_run_at) WHERE enabled",
+                    "ALTER TABLE endpoint_tests ADD COLUMN check_id text",
+                    "CREATE INDEX endpoint_tests_running_by_check ON endpoint_tests (check_id) WHERE status = 'running'",
+                ]),
         ]
     }
 
@@ -42,6 +55,16 @@ public struct TestingReadModel: Projection {
                         \(TestReport.triggerName(e.trigger)), 'running', \(recorded.occurredAt), \(started)::jsonb, \(report)::jsonb)
                     ON CONFLICT (id) DO NOTHING
                     """, logger: logger)
+                if !e.scheduledCheckID.isEmpty {
+                    // The check's next slot is one interval after this one.
+                    try await connection.query("UPDATE endpoint_tests SET check_id = \(e.scheduledCheckID) WHERE id = \(e.testID)", logger: logger)
+                    try await connection.query(
+                        """
+                        UPDATE scheduled_checks SET last_test_id = \(e.testID), last_run_at = \(e.checkSlot.date), last_status = 'running',
+                            next_run_at = CASE WHEN enabled THEN \(e.checkSlot.date) + interval_seconds * interval '1 second' END
+                        WHERE check_id = \(e.scheduledCheckID)
+                        """, logger: logger)
+                }
             case .endpointTestCompleted(let e):
                 let rows = try await connection.query(
                     "SELECT started::text, started_at FROM endpoint_tests WHERE id = \(e.testID)", logger: logger)
@@ -57,8 +80,27 @@ public struct TestingReadModel: Projection {
                         report = \(report)::jsonb, answers = \(answers)::jsonb
                     WHERE id = \(e.testID)
                     """, logger: logger)
-            case .scheduledCheckConfigured:
-                continue  // scheduled checks arrive with their own issue
+                try await connection.query(
+                    "UPDATE scheduled_checks SET last_status = \(TestReport.status(e)) WHERE last_test_id = \(e.testID)", logger: logger)
+            case .scheduledCheckConfigured(let e):
+                let next: Date? = e.hasNextRunAt ? e.nextRunAt.date : nil
+                try await connection.query(
+                    """
+                    INSERT INTO scheduled_checks (check_id, endpoint_name, enabled, interval_seconds, sample_count, next_run_at, configured_by,
+                        configured_at)
+                    VALUES (\(e.checkID), \(e.endpointID), \(e.enabled), \(Int(e.intervalSeconds)), \(Int(e.sampleCount)), \(next), \(e.configuredBy),
+                        \(recorded.occurredAt))
+                    ON CONFLICT (check_id) DO UPDATE SET enabled = EXCLUDED.enabled, interval_seconds = EXCLUDED.interval_seconds,
+                        sample_count = EXCLUDED.sample_count, next_run_at = EXCLUDED.next_run_at, configured_by = EXCLUDED.configured_by,
+                        configured_at = EXCLUDED.configured_at
+                    """, logger: logger)
+            case .scheduledCheckSkipped(let e):
+                try await connection.query(
+                    """
+                    UPDATE scheduled_checks SET skipped = skipped + 1, last_skipped_at = \(e.slotTime.date),
+                        next_run_at = CASE WHEN enabled THEN \(e.nextRunAt.date) END
+                    WHERE check_id = \(e.checkID)
+                    """, logger: logger)
             }
         }
     }

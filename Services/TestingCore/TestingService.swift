@@ -2,16 +2,20 @@ import Foundation
 import SlipwayPlatform
 
 /// testing-svc: tests of deployed endpoints, built from the training data of the version each serves, sent through
-/// serving-router as a client would, validated, timed, compared with the version before and kept as history.
+/// serving-router as a client would, validated, timed, compared with the version before and kept as history; and
+/// scheduled checks that run them every few minutes.
 public enum TestingService {
-    public static func definition(reader: ConfigReader = ConfigReader()) -> ServiceDefinition {
+    /// `now` is when scheduled checks are due; tests pass their own clock.
+    public static func definition(reader: ConfigReader = ConfigReader(), now: @escaping @Sendable () -> Date = { Date() }) -> ServiceDefinition {
         ServiceDefinition(context: .testing, readModel: TestingReadModel()) { environment in
             let settings = try TestingSettings.load(reader: reader)
             let keys = TestingKeys(
                 directory: settings.keyDirectory, deployURL: environment.config.peerURL("deploy"), httpClient: environment.httpClient)
+            let tests = EndpointTests(environment: environment, settings: settings, keys: keys, now: now)
             return ServiceComponents(
                 projections: [ProjectionSubscription(TestedEndpointsProjection(), from: [.deploy])],
-                routes: [EndpointTestRoutes(environment: environment, settings: settings, keys: keys).collection])
+                routes: [EndpointTestRoutes(environment: environment, tests: tests).collection],
+                workers: [CheckRunner(tests: tests)])
         }
     }
 }

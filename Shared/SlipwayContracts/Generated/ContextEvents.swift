@@ -447,12 +447,15 @@ public enum TestingEvent: ContextEvent, Equatable {
     case endpointTestCompleted(EndpointTestCompleted)
     /// Emitted when a periodic check of an endpoint is configured, changed or disabled.
     case scheduledCheckConfigured(ScheduledCheckConfigured)
+    /// Emitted when a scheduled check's slot comes while the check's previous test is still running: the slot is skipped, never queued, so checks cannot pile up on a slow endpoint.
+    case scheduledCheckSkipped(ScheduledCheckSkipped)
 
     public static let context = EventContext.testing
     public static let messageTypes: [any SwiftProtobuf.Message.Type] = [
         EndpointTestStarted.self,
         EndpointTestCompleted.self,
         ScheduledCheckConfigured.self,
+        ScheduledCheckSkipped.self,
     ]
 
     public var message: any SwiftProtobuf.Message {
@@ -460,6 +463,7 @@ public enum TestingEvent: ContextEvent, Equatable {
         case .endpointTestStarted(let message): message
         case .endpointTestCompleted(let message): message
         case .scheduledCheckConfigured(let message): message
+        case .scheduledCheckSkipped(let message): message
         }
     }
 
@@ -468,6 +472,7 @@ public enum TestingEvent: ContextEvent, Equatable {
         case let message as EndpointTestStarted: self = .endpointTestStarted(message)
         case let message as EndpointTestCompleted: self = .endpointTestCompleted(message)
         case let message as ScheduledCheckConfigured: self = .scheduledCheckConfigured(message)
+        case let message as ScheduledCheckSkipped: self = .scheduledCheckSkipped(message)
         default: return nil
         }
     }
@@ -477,6 +482,7 @@ public enum TestingEvent: ContextEvent, Equatable {
         case EndpointTestStarted.protoMessageName: .endpointTestStarted(try EndpointTestStarted(serializedBytes: payload))
         case EndpointTestCompleted.protoMessageName: .endpointTestCompleted(try EndpointTestCompleted(serializedBytes: payload))
         case ScheduledCheckConfigured.protoMessageName: .scheduledCheckConfigured(try ScheduledCheckConfigured(serializedBytes: payload))
+        case ScheduledCheckSkipped.protoMessageName: .scheduledCheckSkipped(try ScheduledCheckSkipped(serializedBytes: payload))
         default: throw UnknownEventType(eventType)
         }
     }

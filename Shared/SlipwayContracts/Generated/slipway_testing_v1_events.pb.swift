@@ -374,6 +374,16 @@ public nonisolated struct EndpointTestStarted: @unchecked Sendable {
     set {_uniqueStorage()._targetURL = newValue}
   }
 
+  /// when trigger = SCHEDULED: the check's slot this test is
+  public var checkSlot: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._checkSlot ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._checkSlot = newValue}
+  }
+  /// Returns true if `checkSlot` has been explicitly set.
+  public var hasCheckSlot: Bool {_storage._checkSlot != nil}
+  /// Clears the value of `checkSlot`. Subsequent reads from it will return its default value.
+  public mutating func clearCheckSlot() {_uniqueStorage()._checkSlot = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -611,6 +621,48 @@ public nonisolated struct ScheduledCheckConfigured: Sendable {
   fileprivate var _nextRunAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
+/// Emitted when a scheduled check's slot comes while the check's previous test is still running: the slot is
+/// skipped, never queued, so checks cannot pile up on a slow endpoint.
+public nonisolated struct ScheduledCheckSkipped: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var checkID: String = String()
+
+  public var endpointID: String = String()
+
+  public var slotTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_slotTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_slotTime = newValue}
+  }
+  /// Returns true if `slotTime` has been explicitly set.
+  public var hasSlotTime: Bool {self._slotTime != nil}
+  /// Clears the value of `slotTime`. Subsequent reads from it will return its default value.
+  public mutating func clearSlotTime() {self._slotTime = nil}
+
+  public var runningTestID: String = String()
+
+  public var nextRunAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_nextRunAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_nextRunAt = newValue}
+  }
+  /// Returns true if `nextRunAt` has been explicitly set.
+  public var hasNextRunAt: Bool {self._nextRunAt != nil}
+  /// Clears the value of `nextRunAt`. Subsequent reads from it will return its default value.
+  public mutating func clearNextRunAt() {self._nextRunAt = nil}
+
+  /// why: the previous test still running, or nothing serving
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _slotTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _nextRunAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "slipway.testing.v1"
@@ -778,7 +830,7 @@ nonisolated extension LoadTestParams: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension EndpointTestStarted: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EndpointTestStarted"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}test_id\0\u{3}endpoint_id\0\u{3}endpoint_name\0\u{3}deployment_id\0\u{3}model_version_id\0\u{1}trigger\0\u{3}triggered_by\0\u{3}dataset_id\0\u{3}feature_config_id\0\u{3}sample_count\0\u{1}checks\0\u{3}scheduled_check_id\0\u{1}load\0\u{3}rollout_step_index\0\u{1}seed\0\u{3}timeout_seconds\0\u{3}batch_size\0\u{3}top_k\0\u{3}version_number\0\u{3}artifact_uri\0\u{3}target_url\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}test_id\0\u{3}endpoint_id\0\u{3}endpoint_name\0\u{3}deployment_id\0\u{3}model_version_id\0\u{1}trigger\0\u{3}triggered_by\0\u{3}dataset_id\0\u{3}feature_config_id\0\u{3}sample_count\0\u{1}checks\0\u{3}scheduled_check_id\0\u{1}load\0\u{3}rollout_step_index\0\u{1}seed\0\u{3}timeout_seconds\0\u{3}batch_size\0\u{3}top_k\0\u{3}version_number\0\u{3}artifact_uri\0\u{3}target_url\0\u{3}check_slot\0")
 
   fileprivate class _StorageClass {
     var _testID: String = String()
@@ -802,6 +854,7 @@ nonisolated extension EndpointTestStarted: SwiftProtobuf.Message, SwiftProtobuf.
     var _versionNumber: Int32 = 0
     var _artifactUri: String = String()
     var _targetURL: String = String()
+    var _checkSlot: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -833,6 +886,7 @@ nonisolated extension EndpointTestStarted: SwiftProtobuf.Message, SwiftProtobuf.
       _versionNumber = source._versionNumber
       _artifactUri = source._artifactUri
       _targetURL = source._targetURL
+      _checkSlot = source._checkSlot
     }
   }
 
@@ -872,6 +926,7 @@ nonisolated extension EndpointTestStarted: SwiftProtobuf.Message, SwiftProtobuf.
         case 19: try { try decoder.decodeSingularInt32Field(value: &_storage._versionNumber) }()
         case 20: try { try decoder.decodeSingularStringField(value: &_storage._artifactUri) }()
         case 21: try { try decoder.decodeSingularStringField(value: &_storage._targetURL) }()
+        case 22: try { try decoder.decodeSingularMessageField(value: &_storage._checkSlot) }()
         default: break
         }
       }
@@ -947,6 +1002,9 @@ nonisolated extension EndpointTestStarted: SwiftProtobuf.Message, SwiftProtobuf.
       if !_storage._targetURL.isEmpty {
         try visitor.visitSingularStringField(value: _storage._targetURL, fieldNumber: 21)
       }
+      try { if let v = _storage._checkSlot {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -977,6 +1035,7 @@ nonisolated extension EndpointTestStarted: SwiftProtobuf.Message, SwiftProtobuf.
         if _storage._versionNumber != rhs_storage._versionNumber {return false}
         if _storage._artifactUri != rhs_storage._artifactUri {return false}
         if _storage._targetURL != rhs_storage._targetURL {return false}
+        if _storage._checkSlot != rhs_storage._checkSlot {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1393,6 +1452,65 @@ nonisolated extension ScheduledCheckConfigured: SwiftProtobuf.Message, SwiftProt
     if lhs.sampleCount != rhs.sampleCount {return false}
     if lhs.configuredBy != rhs.configuredBy {return false}
     if lhs._nextRunAt != rhs._nextRunAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension ScheduledCheckSkipped: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScheduledCheckSkipped"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}check_id\0\u{3}endpoint_id\0\u{3}slot_time\0\u{3}running_test_id\0\u{3}next_run_at\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.checkID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.endpointID) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._slotTime) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.runningTestID) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._nextRunAt) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.checkID.isEmpty {
+      try visitor.visitSingularStringField(value: self.checkID, fieldNumber: 1)
+    }
+    if !self.endpointID.isEmpty {
+      try visitor.visitSingularStringField(value: self.endpointID, fieldNumber: 2)
+    }
+    try { if let v = self._slotTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.runningTestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.runningTestID, fieldNumber: 4)
+    }
+    try { if let v = self._nextRunAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: ScheduledCheckSkipped, rhs: ScheduledCheckSkipped) -> Bool {
+    if lhs.checkID != rhs.checkID {return false}
+    if lhs.endpointID != rhs.endpointID {return false}
+    if lhs._slotTime != rhs._slotTime {return false}
+    if lhs.runningTestID != rhs.runningTestID {return false}
+    if lhs._nextRunAt != rhs._nextRunAt {return false}
+    if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SlipwayContracts
+import SlipwayEventSourcing
+import SlipwayPlatform
+
+/// Runs scheduled checks (the spec's Phase 4). Every second it reads the enabled checks whose slot has come: a
+/// check whose previous test is still running has the slot skipped (recorded, never queued); any other starts its
+/// slot's test — the test's id is the check and the slot, so a second replica deciding the same slot finds it
+/// taken — and runs it beside the others, so a slow endpoint delays nothing else.
+final class CheckRunner: Service, Sendable {
+    let tests: EndpointTests
+    let interval: Duration
+
+    init(tests: EndpointTests, interval: Duration = .seconds(1)) {
+        self.tests = tests
+        self.interval = interval
+    }
+
+    func run() async throws {
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                do {
+                    for started in try await startDue(at: tests.now()) {
+                        group.addTask { await self.finish(started) }
+                    }
+                } catch {
+                    tests.environment.logger.warning("scheduled checks pass failed", metadata: [LogKey.error: "\(error)"])
+                }
+                await cancelWhenGracefulShutdown { try? await Task.sleep(for: self.interval) }
+            }
+        }
+    }
+
+    /// Decides every due slot: skipped, or its test started. The started tests are returned for the caller to run.
+    func startDue(at instant: Date) async throws -> [EndpointTests.Started] {
+        var started: [EndpointTests.Started] = []
+        let metadata = CommandMetadata(causationID: "scheduled-check")
+        for check in try await tests.queries.dueChecks(at: instant) {
+            if let running = check.runningTestID {
+                try await tests.environment.execute(
+                    ScheduledCheckDecider.self, aggregateID: check.endpoint,
+                    command: .skip(slot: check.slot, runningTestID: running, reason: "the previous test was still running"),
+                    metadata: metadata)
+                continue
+            }
+            guard case .serving(let endpoint) = try await tests.queries.endpoint(check.endpoint) else {
+                // Nothing serves: the slot is skipped with why, and the check waits for a deployment.
+                try await tests.environment.execute(
+                    ScheduledCheckDecider.self, aggregateID: check.endpoint,
+                    command: .skip(slot: check.slot, runningTestID: "", reason: "the endpoint serves no version"), metadata: metadata)
+                continue
+            }
+            let options = EndpointTests.Options(
+                sampleCount: check.sampleCount, timeoutSeconds: 30, batchSize: 1, topK: 10, seed: EndpointTests.defaultSeed)
+            let id = "check-\(check.endpoint)-\(Int64(check.slot.timeIntervalSince1970))"
+            do {
+                started.append(
+                    try await tests.start(
+                        endpoint, options: options, id: id, trigger: .scheduled, check: (check.endpoint, check.slot), metadata: metadata))
+            } catch let rejected as CommandRejected where rejected.kind == .conflict {
+                continue  // another replica started this slot's test
+            }
+        }
+        return started
+    }
+
+    func finish(_ started: EndpointTests.Started) async {
+        do { try await tests.finish(started, metadata: CommandMetadata(causationID: "scheduled-check")) } catch {
+            tests.environment.logger.warning(
+                "scheduled check did not record its end", metadata: [LogKey.aggregateID: "\(started.test.id)", LogKey.error: "\(error)"])
+        }
+    }
+}
