@@ -94,6 +94,8 @@ struct DeployRoutes: Sendable {
         var rollbackOnAlert: Bool?
         /// `fail` (default) or `hold`: what a step still unjudgeable at its deadline does.
         var onInconclusive: String?
+        /// The first step waits for testing-svc's endpoint test of the new revision; a failed test rolls back.
+        var endpointTest: Bool?
         var force: Bool?
         var reason: String?
         var sourceRunId: String?
@@ -281,7 +283,8 @@ struct DeployRoutes: Sendable {
             version: version, strategy: body.strategy,
             rollout: .init(
                 steps: body.steps, stepSeconds: body.stepSeconds, minRequests: body.minRequests, maxErrorRate: body.maxErrorRate,
-                maxP99Ms: body.maxP99Ms, rollbackOnAlert: body.rollbackOnAlert, holdWhenInconclusive: try Self.holds(body.onInconclusive)),
+                maxP99Ms: body.maxP99Ms, rollbackOnAlert: body.rollbackOnAlert, holdWhenInconclusive: try Self.holds(body.onInconclusive),
+                endpointTest: body.endpointTest),
             force: body.force ?? false, reason: body.reason ?? "", sourceRunID: body.sourceRunId, requestedBy: "api")
         let outcome = try await execute(name, .deploy(deploy), request)
         return try DeployRoutes.requestedDeploymentID(outcome)

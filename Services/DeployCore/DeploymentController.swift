@@ -211,6 +211,11 @@ public final class DeploymentController: Service {
             let state = try await environment.store.state(EndpointDecider.self, aggregateID: endpoint)
             guard let deployment = state.deployment(deploymentID), deployment.requested.steps.indices.contains(stepIndex) else { continue }
             let step = deployment.requested.steps[stepIndex]
+            // The step's endpoint test is asked for as the step begins, so its verdict is there by the step's end.
+            var endpointTest: RolloutPlan.Observation.EndpointTest?
+            if step.gates.contains(where: { $0.kind == .endpointTest }), let address {
+                endpointTest = await rolloutTest(deploymentID: deploymentID, stepIndex: stepIndex, revisionAddress: address)
+            }
             let stepEnded = elapsed >= Double(step.minDurationSeconds)
             // A rollout that rolls back on alerts asks on every tick, not only at the step's end.
             guard stepEnded || deployment.requested.rollbackOnAlert else { continue }
@@ -225,7 +230,7 @@ public final class DeploymentController: Service {
             guard stepEnded else { continue }
             var healthy = false
             if let address, let url = URL(string: "\(address)/health") { healthy = await HTTPProbe.isOK(url, timeout: .seconds(1)) }
-            switch RolloutPlan.evaluate(step, RolloutPlan.Observation(healthy: healthy, figures: figures)) {
+            switch RolloutPlan.evaluate(step, RolloutPlan.Observation(healthy: healthy, figures: figures, endpointTest: endpointTest)) {
             case .pass(let observed):
                 try await execute(endpoint, .passStep(deploymentID: deploymentID, stepIndex: Int32(stepIndex), observed: observed))
             case .fail(let gate, let threshold, let observed, let reason):
@@ -242,6 +247,34 @@ public final class DeploymentController: Service {
                     deploymentID: deploymentID, stepIndex: Int32(stepIndex), gate: gate, reason: "inconclusive after \(Int(elapsed)) s: \(reason)")
                 try await execute(endpoint, .stepUnjudged(failure))
             }
+        }
+    }
+
+    /// testing-svc's test of the step's new revision: asked for once (testing-svc keys it by deployment and step), then
+    /// its verdict; nil when testing-svc cannot be asked or does not know the deployment yet (the gate waits).
+    func rolloutTest(deploymentID: String, stepIndex: Int, revisionAddress: String) async -> RolloutPlan.Observation.EndpointTest? {
+        struct Verdict: Decodable {
+            var status: String
+            var summary: String
+        }
+        let body: [String: Any] = ["deployment_id": deploymentID, "step_index": stepIndex, "revision_address": revisionAddress]
+        do {
+            var request = HTTPClientRequest(url: "\(environment.config.peerURL("testing"))/internal/rollout-tests")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+            let response = try await environment.httpClient.execute(request, timeout: .seconds(5))
+            let bytes = try await response.body.collect(upTo: 1 << 20)
+            guard (200..<300).contains(response.status.code) else { return nil }
+            let verdict = try PlatformJSON.decoder.decode(Verdict.self, from: Data(bytes.readableBytesView))
+            switch verdict.status {
+            case "passed": return .passed
+            case "running": return .running
+            default: return .failed(verdict.summary.isEmpty ? verdict.status : verdict.summary)
+            }
+        } catch {
+            logger.debug("testing-svc's rollout test unavailable", metadata: [LogKey.error: "\(error)"])
+            return nil
         }
     }
 

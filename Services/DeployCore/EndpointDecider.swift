@@ -117,11 +117,14 @@ public enum EndpointDecider: Decider {
         public var rollbackOnAlert: Bool?
         /// A step still unjudgeable at its deadline holds instead of failing (default false: it fails).
         public var holdWhenInconclusive: Bool?
+        /// The first step waits for testing-svc's test of the new revision, and a failed test rolls back (default false).
+        public var endpointTest: Bool?
 
         public init(
             steps: [Int32]? = nil, stepSeconds: Int32? = nil, minRequests: Int64? = nil, maxErrorRate: Double? = nil, maxP99Ms: Double? = nil,
-            rollbackOnAlert: Bool? = nil, holdWhenInconclusive: Bool? = nil
+            rollbackOnAlert: Bool? = nil, holdWhenInconclusive: Bool? = nil, endpointTest: Bool? = nil
         ) {
+            self.endpointTest = endpointTest
             self.steps = steps
             self.stepSeconds = stepSeconds
             self.minRequests = minRequests
@@ -507,7 +510,8 @@ public enum EndpointDecider: Decider {
             requested.steps = try RolloutPlan.steps(
                 percents: rollout.steps ?? [10, 50, 100], stepSeconds: rollout.stepSeconds ?? 60,
                 minRequests: rollout.minRequests ?? RolloutPlan.defaultMinRequests,
-                maxErrorRate: rollout.maxErrorRate ?? RolloutPlan.defaultMaxErrorRate, maxP99Ms: rollout.maxP99Ms ?? RolloutPlan.defaultMaxP99Ms)
+                maxErrorRate: rollout.maxErrorRate ?? RolloutPlan.defaultMaxErrorRate, maxP99Ms: rollout.maxP99Ms ?? RolloutPlan.defaultMaxP99Ms,
+                endpointTest: rollout.endpointTest ?? false)
             requested.rollbackOnAlert = rollout.rollbackOnAlert ?? false
             requested.holdWhenInconclusive = rollout.holdWhenInconclusive ?? false
         } else if request.rollout.rollbackOnAlert == true {

@@ -13,7 +13,7 @@ public enum RolloutPlan {
 
     public static func steps(
         percents: [Int32], stepSeconds: Int32, minRequests: Int64 = defaultMinRequests,
-        maxErrorRate: Double = defaultMaxErrorRate, maxP99Ms: Double = defaultMaxP99Ms
+        maxErrorRate: Double = defaultMaxErrorRate, maxP99Ms: Double = defaultMaxP99Ms, endpointTest: Bool = false
     ) throws -> [RolloutStep] {
         guard !percents.isEmpty, percents.count <= 10 else {
             throw CommandRejected(.invalid, field: "steps", "give 1 to 10 steps, e.g. [10, 50, 100]")
@@ -29,7 +29,7 @@ public enum RolloutPlan {
         guard (0.0...1.0).contains(maxErrorRate) else { throw CommandRejected(.invalid, field: "max_error_rate", "must be between 0 and 1") }
         guard maxP99Ms > 0 else { throw CommandRejected(.invalid, field: "max_p99_ms", "must be positive") }
         guard (0...1_000_000).contains(minRequests) else { throw CommandRejected(.invalid, field: "min_requests", "must be 0 to 1000000") }
-        return percents.map { percent in
+        return percents.enumerated().map { index, percent in
             var step = RolloutStep()
             step.trafficPercent = percent
             step.minDurationSeconds = stepSeconds
@@ -43,6 +43,12 @@ public enum RolloutPlan {
             latency.kind = .latencyP99
             latency.threshold = maxP99Ms
             step.gates = [health, errors, latency]
+            if endpointTest && index == 0 {
+                // testing-svc's test of the new revision, judged before any step gives it more traffic.
+                var test = RolloutGate()
+                test.kind = .endpointTest
+                step.gates.append(test)
+            }
             return step
         }
     }
@@ -73,12 +79,22 @@ public enum RolloutPlan {
             }
         }
 
+        /// testing-svc's test of the new revision for this step, as far as it has come.
+        public enum EndpointTest: Sendable, Equatable {
+            case running
+            case passed
+            case failed(String)
+        }
+
         public var healthy: Bool
         public var figures: Figures?
+        /// nil while testing-svc has not started it (or could not be asked).
+        public var endpointTest: EndpointTest?
 
-        public init(healthy: Bool, figures: Figures?) {
+        public init(healthy: Bool, figures: Figures?, endpointTest: EndpointTest? = nil) {
             self.healthy = healthy
             self.figures = figures
+            self.endpointTest = endpointTest
         }
     }
 
@@ -142,7 +158,13 @@ public enum RolloutPlan {
                         reason: "\(figures.firingAlerts) alert(s) firing on the endpoint")
                 }
             case .endpointTest:
-                wait(.endpointTest, "endpoint tests are not available yet (testing-svc): this gate cannot pass")
+                switch observation.endpointTest {
+                case .passed: observed["endpoint_test"] = 1
+                case .failed(let summary):
+                    return .fail(gate: .endpointTest, threshold: 1, observed: 0, reason: "the endpoint test of the new revision failed: \(summary)")
+                case .running: wait(.endpointTest, "testing-svc's endpoint test of the new revision is still running")
+                case nil: wait(.endpointTest, "testing-svc has not started the endpoint test of the new revision yet")
+                }
             case .unspecified, .UNRECOGNIZED:
                 wait(gate.kind, "a gate of unknown kind cannot be judged")
             }

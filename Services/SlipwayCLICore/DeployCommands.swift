@@ -23,6 +23,8 @@ struct DeployCommand: AsyncParsableCommand {
     var minRequests: Int?
     @Flag(help: "Roll the rollout back at once when an alert fires on the endpoint.") var rollbackOnAlert = false
     @Option(help: "What a step still unjudgeable at its deadline does: fail (default) or hold.") var onInconclusive: String?
+    @Flag(help: "The first step waits for testing-svc's endpoint test of the new revision; a failed test rolls back.")
+    var endpointTest = false
     @Flag(help: "Deploy even if the version is not blessed or already serving.") var force = false
     @Option(help: "Why (kept in the history).") var reason: String?
     @Flag(help: "Return once the deployment is accepted instead of waiting for its outcome.") var noWait = false
@@ -44,6 +46,7 @@ struct DeployCommand: AsyncParsableCommand {
         if let minRequests { body["min_requests"] = minRequests }
         if rollbackOnAlert { body["rollback_on_alert"] = true }
         if let onInconclusive { body["on_inconclusive"] = onInconclusive }
+        if endpointTest { body["endpoint_test"] = true }
         let deployment = try await client.expect(.POST, "/api/models/\(model)/deployments", body)
         let id = deployment["id"] as? String ?? ""
         let name = deployment["endpoint"] as? String ?? ""

@@ -4,14 +4,18 @@ import ServiceLifecycle
 import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayPlatform
+import Synchronization
 
 /// Runs scheduled checks (the spec's Phase 4). Every second it reads the enabled checks whose slot has come: a
 /// check whose previous test is still running has the slot skipped (recorded, never queued); any other starts its
 /// slot's test — the test's id is the check and the slot, so a second replica deciding the same slot finds it
 /// taken — and runs it beside the others, so a slow endpoint delays nothing else.
+///
+/// It also runs rollout gates' tests (started by deploy-svc's request), each once in this process.
 final class CheckRunner: Service, Sendable {
     let tests: EndpointTests
     let interval: Duration
+    private let running = Mutex(Set<String>())
 
     init(tests: EndpointTests, interval: Duration = .seconds(1)) {
         self.tests = tests
@@ -22,13 +26,17 @@ final class CheckRunner: Service, Sendable {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
-                    for started in try await startDue(at: tests.now()) {
+                    for started in try await startDue(at: tests.now()) + (try await rolloutTests()) {
                         group.addTask { await self.finish(started) }
                     }
                 } catch {
                     tests.environment.logger.warning("scheduled checks pass failed", metadata: [LogKey.error: "\(error)"])
                 }
-                await cancelWhenGracefulShutdown { try? await Task.sleep(for: self.interval) }
+                await withGracefulShutdownHandler {
+                    await tests.wakeSignal.wait(upTo: self.interval)
+                } onGracefulShutdown: {
+                    self.tests.wake()
+                }
             }
         }
     }
@@ -66,7 +74,17 @@ final class CheckRunner: Service, Sendable {
         return started
     }
 
+    /// Rollout tests started and not running here yet.
+    func rolloutTests() async throws -> [EndpointTests.Started] {
+        var resumed: [EndpointTests.Started] = []
+        for id in try await tests.queries.unfinishedRolloutTests() where running.withLock({ $0.insert(id).inserted }) {
+            if let started = try await tests.resume(id) { resumed.append(started) } else { running.withLock { _ = $0.remove(id) } }
+        }
+        return resumed
+    }
+
     func finish(_ started: EndpointTests.Started) async {
+        defer { running.withLock { _ = $0.remove(started.test.id) } }
         do { try await tests.finish(started, metadata: CommandMetadata(causationID: "scheduled-check")) } catch {
             tests.environment.logger.warning(
                 "scheduled check did not record its end", metadata: [LogKey.aggregateID: "\(started.test.id)", LogKey.error: "\(error)"])

@@ -32,6 +32,8 @@ public enum EndpointTestDecider: Decider {
         public var targetURL: String
         /// A scheduled check's test: the check and its slot.
         public var check: (id: String, slot: Date)?
+        /// A rollout gate's test: the step of the deployment (`endpoint.deploymentID`) it judges.
+        public var rolloutStep: Int?
 
         public init(
             id: String, endpoint: TestedEndpoint, trigger: TestTrigger, triggeredBy: String, sampleCount: Int, timeoutSeconds: Int,
@@ -99,7 +101,7 @@ public enum EndpointTestDecider: Decider {
             started.seed = new.seed
             started.targetURL = new.targetURL
             started.checks = [.health, .sampleExtraction, .prediction, .validation, .latency]
-            started.rolloutStepIndex = -1
+            started.rolloutStepIndex = Int32(new.rolloutStep ?? -1)
             if let check = new.check {
                 started.scheduledCheckID = check.id
                 started.checkSlot = .init(date: check.slot)

@@ -23,6 +23,8 @@ struct EndpointTestRoutes: Sendable {
         routes.put("/api/deployed-endpoints/:id/test/schedule", use: configureCheck)
         routes.get("/api/endpoint-tests/:id", use: get)
         routes.get("/api/endpoint-tests/:id/export", use: export)
+        routes.post("/internal/rollout-tests", use: requestRolloutTest)
+        routes.get("/internal/rollout-tests/:deployment/:step", use: rolloutTest)
         return routes
     }
 
@@ -124,6 +126,49 @@ struct EndpointTestRoutes: Sendable {
         return check
     }
 
+    // MARK: Rollout gates (deploy-svc asks)
+
+    struct RolloutTestBody: Decodable {
+        var deploymentId: String
+        var stepIndex: Int
+        /// The new revision's model-server, tested directly before the router sends it traffic.
+        var revisionAddress: String
+        var sampleCount: Int?
+    }
+
+    /// deploy-svc's `endpoint_test` gate asks for the test of a rollout step's new revision: started once (its id is the
+    /// deployment and the step), run by the check runner, its verdict read with `GET`. 404 while testing-svc has not
+    /// yet learned the deployment from deploy-svc's events (deploy-svc asks again).
+    @Sendable func requestRolloutTest(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<TestingQueries.Verdict> {
+        let body = try await request.decode(as: RolloutTestBody.self, context: context)
+        guard body.revisionAddress.hasPrefix("http://") || body.revisionAddress.hasPrefix("https://") else {
+            throw APIError.invalid("revision_address is http://host:port", field: "revision_address")
+        }
+        let id = EndpointTests.rolloutTestID(deployment: body.deploymentId, step: body.stepIndex)
+        if let verdict = try await queries.verdict(id) { return EditedResponse(status: .ok, response: verdict) }
+        guard let endpoint = try await queries.deployment(body.deploymentId) else {
+            throw APIError.notFound("testing-svc does not know deployment '\(body.deploymentId)' yet")
+        }
+        let options = EndpointTests.Options(
+            sampleCount: body.sampleCount ?? 20, timeoutSeconds: 30, batchSize: 1, topK: 10, seed: EndpointTests.defaultSeed)
+        do {
+            _ = try await tests.start(
+                endpoint, options: options, id: id, trigger: .deployment, revision: (body.revisionAddress, body.stepIndex),
+                metadata: try request.commandMetadata())
+        } catch let rejected as CommandRejected where rejected.kind == .conflict {}  // asked twice at once: one start
+        tests.wake()
+        guard let verdict = try await queries.verdict(id) else { throw APIError.notFound("no rollout test '\(id)'") }
+        return EditedResponse(status: .accepted, response: verdict)
+    }
+
+    @Sendable func rolloutTest(_ request: Request, context: SlipwayRequestContext) async throws -> TestingQueries.Verdict {
+        let deployment = try context.parameters.require("deployment")
+        let step = try context.parameters.require("step", as: Int.self)
+        let id = EndpointTests.rolloutTestID(deployment: deployment, step: step)
+        guard let verdict = try await queries.verdict(id) else { throw APIError.notFound("no rollout test '\(id)'") }
+        return verdict
+    }
+
     var queries: TestingQueries { TestingQueries(client: environment.postgres, logger: environment.logger) }
 }
 
@@ -137,6 +182,27 @@ struct EndpointTests: Sendable {
     let now: @Sendable () -> Date
 
     static let defaultSeed: UInt64 = 20_260_129
+    /// Ends the check runner's wait: a rollout test was asked for.
+    let wakeSignal = WakeSignal()
+
+    func wake() { wakeSignal.signal() }
+
+    static func rolloutTestID(deployment: String, step: Int) -> String { "rollout-\(deployment)-\(step)" }
+
+    /// A started test this process is not running (a rollout's, or one a crash interrupted), to run it.
+    func resume(_ id: String) async throws -> Started? {
+        let state = try await environment.store.state(EndpointTestDecider.self, aggregateID: id)
+        guard let started = state.started, !state.completed, let endpoint = try await queries.deployment(started.deploymentID) else { return nil }
+        let bundle = URL(fileURLWithPath: started.artifactUri)
+        let spec = try? RunSpec.decoder().decode(
+            RunSpec.self, from: Data(contentsOf: bundle.deletingLastPathComponent().appendingPathComponent("spec.json")))
+        var test = EndpointTestDecider.NewTest(
+            id: id, endpoint: endpoint, trigger: started.trigger, triggeredBy: started.triggeredBy, sampleCount: Int(started.sampleCount),
+            timeoutSeconds: Int(started.timeoutSeconds), batchSize: Int(started.batchSize), topK: Int(started.topK), seed: started.seed,
+            datasetID: started.datasetID, targetURL: started.targetURL)
+        test.rolloutStep = started.rolloutStepIndex >= 0 ? Int(started.rolloutStepIndex) : nil
+        return Started(test: test, spec: spec, bundle: bundle)
+    }
 
     struct Options: Sendable {
         var sampleCount: Int
@@ -153,18 +219,20 @@ struct EndpointTests: Sendable {
         var bundle: URL
     }
 
+    /// `revision`: a rollout's test goes to the new revision's model-server itself (`address`), not through the router.
     func start(
         _ endpoint: TestedEndpoint, options: Options, id: String, trigger: TestTrigger, check: (id: String, slot: Date)? = nil,
-        metadata: CommandMetadata
+        revision: (address: String, step: Int)? = nil, metadata: CommandMetadata
     ) async throws -> Started {
         let bundle = URL(fileURLWithPath: endpoint.artifactURI)
         let spec = try? RunSpec.decoder().decode(
             RunSpec.self, from: Data(contentsOf: bundle.deletingLastPathComponent().appendingPathComponent("spec.json")))
-        let triggeredBy = trigger == .manual ? "manual" : trigger == .scheduled ? "scheduled" : "api"
-        let test = EndpointTestDecider.NewTest(
+        let triggeredBy = trigger == .manual ? "manual" : trigger == .scheduled ? "scheduled" : trigger == .deployment ? "rollout" : "api"
+        var test = EndpointTestDecider.NewTest(
             id: id, endpoint: endpoint, trigger: trigger, triggeredBy: triggeredBy, sampleCount: options.sampleCount,
             timeoutSeconds: options.timeoutSeconds, batchSize: options.batchSize, topK: options.topK, seed: options.seed,
-            datasetID: spec?.dataset.id ?? "", targetURL: "\(settings.routerURL)/\(endpoint.name)", check: check)
+            datasetID: spec?.dataset.id ?? "", targetURL: revision?.address ?? "\(settings.routerURL)/\(endpoint.name)", check: check)
+        test.rolloutStep = revision?.step
         try await environment.execute(EndpointTestDecider.self, aggregateID: id, command: .start(test), metadata: metadata)
         return Started(test: test, spec: spec, bundle: bundle)
     }
@@ -188,12 +256,15 @@ struct EndpointTests: Sendable {
         } catch {
             return .init(result: nil, error: "the samples cannot be made from the training data: \(error)")
         }
-        let key: String
-        do { key = try await keys.key(model: test.endpoint.modelName) } catch {
-            return .init(result: nil, error: "no API key to test with: \(error)")
+        // Through the router a test needs testing-svc's key; a revision's model-server takes requests as they are.
+        var authorization: String?
+        if test.rolloutStep == nil {
+            do { authorization = "Bearer \(try await keys.key(model: test.endpoint.modelName))" } catch {
+                return .init(result: nil, error: "no API key to test with: \(error)")
+            }
         }
         let runner = EndpointTestRunner(
-            base: test.targetURL, model: test.endpoint.modelName, authorization: "Bearer \(key)", httpClient: environment.httpClient)
+            base: test.targetURL, model: test.endpoint.modelName, authorization: authorization, httpClient: environment.httpClient)
         let sampled = clock.now
         var result = await runner.run(
             instances: samples.instances, topK: test.topK, batchSize: test.batchSize, timeout: .seconds(test.timeoutSeconds),

@@ -95,12 +95,17 @@ struct TestingQueries {
         return nil
     }
 
+    /// A test still "running" this long after it started was abandoned (its process died): it blocks no check. A test
+    /// takes at most its 300 s timeout plus the time to read its data.
+    static let abandonedAfterSeconds: TimeInterval = 600
+
     /// Enabled checks whose slot has come, with the test of theirs still running, if one is.
     func dueChecks(at instant: Date) async throws -> [(endpoint: String, slot: Date, sampleCount: Int, runningTestID: String?)] {
         let rows = try await client.query(
             """
             SELECT c.check_id, c.next_run_at, c.sample_count,
-                (SELECT t.id FROM endpoint_tests t WHERE t.check_id = c.check_id AND t.status = 'running' LIMIT 1)
+                (SELECT t.id FROM endpoint_tests t WHERE t.check_id = c.check_id AND t.status = 'running'
+                    AND t.started_at > \(instant.addingTimeInterval(-Self.abandonedAfterSeconds)) LIMIT 1)
             FROM scheduled_checks c WHERE c.enabled AND c.next_run_at <= \(instant) ORDER BY c.next_run_at LIMIT 500
             """, logger: logger)
         var due: [(endpoint: String, slot: Date, sampleCount: Int, runningTestID: String?)] = []
@@ -108,6 +113,50 @@ struct TestingQueries {
             due.append((id, slot, samples, running))
         }
         return due
+    }
+
+    /// A rollout test's verdict as deploy-svc's gate reads it.
+    struct Verdict: ResponseEncodable, Sendable {
+        var testId: String
+        /// `running`, `passed`, `failed` or `error`.
+        var status: String
+        /// The first issue, or why the test could not run.
+        var summary: String
+    }
+
+    func verdict(_ id: String) async throws -> Verdict? {
+        let rows = try await client.query(
+            """
+            SELECT status, coalesce(nullif(report->>'error', ''), report->'validation'->'issues'->>0,
+                report->'health_check'->>'message', '')
+            FROM endpoint_tests WHERE id = \(id)
+            """, logger: logger)
+        for try await (status, summary) in rows.decode((String, String).self) { return Verdict(testId: id, status: status, summary: summary) }
+        return nil
+    }
+
+    /// A deployment as a test of it sees it (whether or not it serves yet).
+    func deployment(_ id: String) async throws -> TestedEndpoint? {
+        let rows = try await client.query(
+            """
+            SELECT e.name, e.endpoint_id, e.model_name, d.model_version_id, d.version_number, d.artifact_uri
+            FROM tested_deployments d JOIN tested_endpoints e ON e.endpoint_id = d.endpoint_id WHERE d.deployment_id = \(id)
+            """, logger: logger)
+        for try await (name, endpointID, model, version, number, artifact) in rows.decode((String, String, String, String, Int, String).self) {
+            return TestedEndpoint(
+                name: name, endpointID: endpointID, modelName: model, deploymentID: id, modelVersionID: version, versionNumber: number,
+                artifactURI: artifact)
+        }
+        return nil
+    }
+
+    /// Tests started but not finished that a runner should run: rollout gates' (the API's and checks' run where they start).
+    func unfinishedRolloutTests() async throws -> [String] {
+        let rows = try await client.query(
+            "SELECT id FROM endpoint_tests WHERE status = 'running' AND trigger = 'rollout' ORDER BY started_at LIMIT 100", logger: logger)
+        var ids: [String] = []
+        for try await id in rows.decode(String.self) { ids.append(id) }
+        return ids
     }
 
     struct PreviousAnswers {

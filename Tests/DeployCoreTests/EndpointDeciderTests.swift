@@ -529,16 +529,23 @@ struct EndpointRulesTests {
         // A rollout that asked for no traffic judges health (and whatever figures there are).
         let untrafficked = try RolloutPlan.steps(percents: [100], stepSeconds: 0, minRequests: 0)[0]
         #expect(verdict(true, nil, untrafficked) == .pass(observed: ["health": 1]))
-        // Gates of other kinds: alerts from metrics-svc; endpoint tests have no source yet and never pass.
+        // Gates of other kinds: alerts from metrics-svc; testing-svc's endpoint test of the new revision.
         var alerting = untrafficked
         alerting.gates.append(RolloutGate.with { $0.kind = .noAlerts })
         guard case .fail(.noAlerts, _, _, _) = verdict(true, Figures(requests: 0, errorRate: 0, p99Ms: nil, firingAlerts: 1), alerting) else {
             Issue.record("a firing alert must fail the no_alerts gate"); return
         }
-        var tested = untrafficked
-        tested.gates.append(RolloutGate.with { $0.kind = .endpointTest })
-        guard case .inconclusive(.endpointTest, _) = verdict(true, Figures(requests: 50, errorRate: 0, p99Ms: 1), tested) else {
-            Issue.record("an endpoint-test gate cannot pass yet"); return
+        let tested = try RolloutPlan.steps(percents: [10, 100], stepSeconds: 0, minRequests: 0, endpointTest: true)
+        #expect(tested[0].gates.map(\.kind).contains(.endpointTest) && !tested[1].gates.map(\.kind).contains(.endpointTest), "the first step only")
+        func judged(_ test: RolloutPlan.Observation.EndpointTest?) -> RolloutPlan.Verdict {
+            RolloutPlan.evaluate(tested[0], .init(healthy: true, figures: Figures(requests: 50, errorRate: 0, p99Ms: 1), endpointTest: test))
         }
+        guard case .inconclusive(.endpointTest, _) = judged(nil), case .inconclusive(.endpointTest, _) = judged(.running) else {
+            Issue.record("an endpoint test not yet run or still running must wait"); return
+        }
+        guard case .fail(.endpointTest, _, _, let reason) = judged(.failed("sample 3: ids unknown")), reason.contains("sample 3") else {
+            Issue.record("a failed endpoint test must fail its gate, saying why"); return
+        }
+        #expect(judged(.passed) == .pass(observed: ["requests": 50, "health": 1, "error_rate": 0, "p99_ms": 1, "endpoint_test": 1]))
     }
 }

@@ -339,10 +339,13 @@ struct UpCommandTests {
             slipway,
             [
                 "deploy", "b2b-retrieval", "--version", "2", "--endpoint", "shop", "--rollout", "10,50,100",
-                "--step-seconds", "1", "--min-requests", "0", "--gateway", gateway,
+                "--step-seconds", "1", "--min-requests", "0", "--endpoint-test", "--gateway", gateway,
             ], in: directory)
         #expect(v2.status == 0, "\(v2.output)")
         #expect(v2.output.contains("v2 10%"), "\(v2.output)")
+        // The first step waited for testing-svc's test of the new revision, which passed.
+        let rolloutTests = try run(slipway, ["tests", "shop", "--gateway", gateway], in: directory)
+        #expect(rolloutTests.output.contains("\tv2\tpassed\trollout"), "\(rolloutTests.output)")
         #expect(try await waitForVersion("2", within: .seconds(5)))
 
         let rollback = try run(slipway, ["rollback", "shop", "--to-version", "1", "--gateway", gateway], in: directory)

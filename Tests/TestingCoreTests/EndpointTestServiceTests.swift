@@ -46,7 +46,8 @@ struct EndpointTestServiceTests {
     static let key = "sk-testing-key"
 
     /// serving-router and deploy-svc's key routes, as far as a test uses them. `/{endpoint}/…` answers with the real
-    /// bundle's scores, spoiled as the endpoint's name says.
+    /// bundle's scores, spoiled as the endpoint's name says; `/revision-{fault}/…` stands for one revision's
+    /// model-server, which takes requests without a key.
     static func server() throws -> Application<RouterResponder<BasicRequestContext>> {
         let scorer = try Scorer(bundle: try ModelBundle.load(from: bundle))
         let router = Router()
@@ -58,12 +59,16 @@ struct EndpointTestServiceTests {
         router.get("/api/api-keys/:id") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"is_active": true}"#)))
         }
-        router.get("/:endpoint/health") { request, _ -> Response in
-            request.headers[.authorization] == "Bearer \(key)" ? Response(status: .ok) : Response(status: .unauthorized)
+        @Sendable func authorized(_ request: Request, _ endpoint: String) -> Bool {
+            endpoint.hasPrefix("revision-") || request.headers[.authorization] == "Bearer \(key)"
+        }
+        router.get("/:endpoint/health") { request, context -> Response in
+            authorized(request, try context.parameters.require("endpoint")) ? Response(status: .ok) : Response(status: .unauthorized)
         }
         router.post("/:endpoint/v1/models/:predict") { request, context -> Response in
-            guard request.headers[.authorization] == "Bearer \(key)" else { return Response(status: .unauthorized) }
-            let endpoint = try context.parameters.require("endpoint")
+            let path = try context.parameters.require("endpoint")
+            guard authorized(request, path) else { return Response(status: .unauthorized) }
+            let endpoint = path.hasPrefix("revision-") ? String(path.dropFirst("revision-".count)) : path
             if endpoint == "broken" { return Response(status: .internalServerError) }
             let body = try await request.body.collect(upTo: 1 << 20)
             struct Predict: Decodable {
@@ -189,6 +194,53 @@ struct EndpointTestServiceTests {
 
                 let report = try await Replayer.replay(TestingReadModel(), from: service.store, verify: true, logger: TestInfrastructure.logger)
                 #expect(report.verified == true, "\(report.tables)")
+            }
+        }
+    }
+
+    /// deploy-svc's `endpoint_test` gate: the test of a rollout step's new revision goes to that revision directly,
+    /// is started once however often it is asked for, and its verdict says why it failed.
+    @Test func aRolloutStepsTestGoesToTheNewRevisionAndIsStartedOnce() async throws {
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("testing-keys-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: keys) }
+        try await Self.server().test(.live) { upstream in
+            let port = try #require(upstream.port)
+            let reader = Self.reader(port: port, keys: keys)
+            try await withTestService(TestingService.definition(reader: reader), reader: reader, runWorkers: false) { service in
+                try await Self.deploy(service, endpoints: ["shop"])
+                var deploy = EnvelopeBuilder(service: "deploy")
+                // Versions 2 and 3 requested on `shop`, not serving yet.
+                let requests =
+                    try Self.activate(&deploy, endpoint: "shop", deployment: "d-shop-2", version: 2).prefix(1)
+                    + Self.activate(&deploy, endpoint: "shop", deployment: "d-shop-3", version: 3).prefix(1)
+                try await service.project(Array(requests), into: "tested_endpoints")
+                let api = service.api
+                let tests = EndpointTests(
+                    environment: service.environment, settings: try TestingSettings.load(reader: reader),
+                    keys: TestingKeys(directory: keys, deployURL: "http://127.0.0.1:\(port)", httpClient: .shared), now: { Date() })
+                let runner = CheckRunner(tests: tests)
+                for (deployment, revision, expected) in [("d-shop-2", "revision-good", "passed"), ("d-shop-3", "revision-unknown", "failed")] {
+                    let body = #"{"deployment_id": "\#(deployment)", "step_index": 0, "revision_address": "http://127.0.0.1:\#(port)/\#(revision)"}"#
+                    let asked = try await api.post("/internal/rollout-tests", body, expect: .accepted).json()
+                    #expect(asked["status"] as? String == "running" && asked["test_id"] as? String == "rollout-\(deployment)-0")
+                    #expect(try await api.post("/internal/rollout-tests", body, expect: .ok).json()["status"] as? String == "running")
+                    let resumed = try await runner.rolloutTests()
+                    #expect(resumed.count == 1 && resumed.first?.test.targetURL.hasSuffix(revision) == true)
+                    #expect(try await runner.rolloutTests().isEmpty, "running here already")
+                    for started in resumed { await runner.finish(started) }
+                    let verdict = try await api.get("/internal/rollout-tests/\(deployment)/0", expect: .ok).json()
+                    #expect(verdict["status"] as? String == expected, "\(verdict)")
+                    if expected == "failed" { #expect((verdict["summary"] as? String)?.contains("ids_in_training_catalog") == true, "\(verdict)") }
+                }
+                let history = try await api.get("/api/deployed-endpoints/shop/test", expect: .ok).json()
+                #expect((history["tests"] as? [[String: Any]])?.allSatisfy { $0["triggered_by"] as? String == "rollout" } == true)
+                try await api.post(
+                    "/internal/rollout-tests", #"{"deployment_id": "d-nope", "step_index": 0, "revision_address": "http://127.0.0.1:1"}"#
+                ).expectError(.notFound)
+                try await api.post(
+                    "/internal/rollout-tests", #"{"deployment_id": "d-shop-2", "step_index": 1, "revision_address": "ftp://x"}"#
+                ).expectError(.unprocessableContent, field: "revision_address")
+                try await api.get("/internal/rollout-tests/d-shop-2/7").expectError(.notFound)
             }
         }
     }
