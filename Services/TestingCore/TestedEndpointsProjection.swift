@@ -7,9 +7,23 @@ import SlipwayEventSourcing
 /// The endpoints testing-svc can test, from deploy-svc's events: each endpoint's model and the deployment that
 /// serves it now (activated, rolled back to, or none after an undeploy), with the bundle that deployment serves —
 /// where a test finds the training data to sample.
+///
+/// Its reaction: a deployment that has just been activated gets a smoke test through serving-router (`smoke-<id>`,
+/// started once, run by the check runner); an activation older than `smokeWindow` (history being caught up) gets none.
 public struct TestedEndpointsProjection: Projection {
     public let name = "tested_endpoints"
-    public init() {}
+    let smokeTests: EndpointTests?
+    let now: @Sendable () -> Date
+
+    /// Without `smokeTests` (a replay), the projection only keeps its tables.
+    init(smokeTests: EndpointTests? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.smokeTests = smokeTests
+        self.now = now
+    }
+
+    public init() { self.init(smokeTests: nil) }
+
+    static let smokeWindow: TimeInterval = 600
 
     public var migrations: [Migration] {
         [
@@ -29,6 +43,7 @@ public struct TestedEndpointsProjection: Projection {
     }
 
     public func apply(_ events: [Recorded<DeployEvent>], on connection: PostgresConnection, logger: Logger) async throws {
+        var activated: [TestedEndpoint] = []
         for recorded in events {
             func serving(_ endpointID: String, _ deploymentID: String?) async throws {
                 try await connection.query(
@@ -55,6 +70,11 @@ public struct TestedEndpointsProjection: Projection {
                     """, logger: logger)
             case .deploymentActivated(let e):
                 try await serving(e.endpointID, e.deploymentID)
+                if smokeTests != nil, now().timeIntervalSince(recorded.occurredAt) < Self.smokeWindow,
+                    let endpoint = try await Self.deployment(e.deploymentID, on: connection, logger: logger)
+                {
+                    activated.append(endpoint)
+                }
             case .rolledBack(let e):
                 try await serving(e.endpointID, e.toDeploymentID)
             case .undeployed(let e):
@@ -64,6 +84,34 @@ public struct TestedEndpointsProjection: Projection {
                 break  // a test needs only which version serves, and from which bundle
             }
         }
+        guard let smokeTests, !activated.isEmpty, try await connection.isLiveSchema(logger: logger) else { return }
+        for endpoint in activated {
+            let options = EndpointTests.Options(
+                sampleCount: smokeTests.settings.smokeTestSamples, timeoutSeconds: 30, batchSize: 1, topK: 10, seed: EndpointTests.defaultSeed)
+            do {
+                _ = try await smokeTests.start(
+                    endpoint, options: options, id: "smoke-\(endpoint.deploymentID)", trigger: .deployment,
+                    metadata: CommandMetadata(causationID: "deployment-activated"))
+                smokeTests.wake()
+            } catch let rejected as CommandRejected where rejected.kind == .conflict {
+                continue  // started already (a redelivery, or another replica)
+            }
+        }
+    }
+
+    /// The deployment as this transaction sees it (its request may be in the same batch, not yet committed).
+    static func deployment(_ id: String, on connection: PostgresConnection, logger: Logger) async throws -> TestedEndpoint? {
+        let rows = try await connection.query(
+            """
+            SELECT e.name, e.endpoint_id, e.model_name, d.model_version_id, d.version_number, d.artifact_uri
+            FROM tested_deployments d JOIN tested_endpoints e ON e.endpoint_id = d.endpoint_id WHERE d.deployment_id = \(id)
+            """, logger: logger)
+        for try await (name, endpointID, model, version, number, artifact) in rows.decode((String, String, String, String, Int, String).self) {
+            return TestedEndpoint(
+                name: name, endpointID: endpointID, modelName: model, deploymentID: id, modelVersionID: version, versionNumber: number,
+                artifactURI: artifact)
+        }
+        return nil
     }
 }
 

@@ -137,17 +137,7 @@ struct TestingQueries {
 
     /// A deployment as a test of it sees it (whether or not it serves yet).
     func deployment(_ id: String) async throws -> TestedEndpoint? {
-        let rows = try await client.query(
-            """
-            SELECT e.name, e.endpoint_id, e.model_name, d.model_version_id, d.version_number, d.artifact_uri
-            FROM tested_deployments d JOIN tested_endpoints e ON e.endpoint_id = d.endpoint_id WHERE d.deployment_id = \(id)
-            """, logger: logger)
-        for try await (name, endpointID, model, version, number, artifact) in rows.decode((String, String, String, String, Int, String).self) {
-            return TestedEndpoint(
-                name: name, endpointID: endpointID, modelName: model, deploymentID: id, modelVersionID: version, versionNumber: number,
-                artifactURI: artifact)
-        }
-        return nil
+        try await client.withConnection { try await TestedEndpointsProjection.deployment(id, on: $0, logger: logger) }
     }
 
     /// Tests started but not finished that a runner should run: rollout gates' (the API's and checks' run where they start).

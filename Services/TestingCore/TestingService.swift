@@ -13,7 +13,10 @@ public enum TestingService {
                 directory: settings.keyDirectory, deployURL: environment.config.peerURL("deploy"), httpClient: environment.httpClient)
             let tests = EndpointTests(environment: environment, settings: settings, keys: keys, now: now)
             return ServiceComponents(
-                projections: [ProjectionSubscription(TestedEndpointsProjection(), from: [.deploy])],
+                projections: [
+                    ProjectionSubscription(
+                        TestedEndpointsProjection(smokeTests: settings.smokeTestSamples > 0 ? tests : nil, now: now), from: [.deploy])
+                ],
                 routes: [EndpointTestRoutes(environment: environment, tests: tests).collection],
                 workers: [CheckRunner(tests: tests)])
         }
@@ -26,14 +29,20 @@ public struct TestingSettings: Sendable {
     public var routerURL: String
     /// Where testing-svc keeps its API keys (one per model, readable by the owner only).
     public var keyDirectory: URL
+    /// Samples of the smoke test every activation gets; 0 turns smoke tests off.
+    public var smokeTestSamples: Int
 
     public static func load(reader: ConfigReader) throws -> TestingSettings {
         let router = reader.string("router-url", default: "http://127.0.0.1:8081")
         guard router.hasPrefix("http://") || router.hasPrefix("https://") else {
             throw ConfigError(key: "router-url", message: "expected http://host:port, got '\(router)'")
         }
+        let smoke = try reader.int("smoke-test-samples", default: 10)
+        guard smoke == 0 || EndpointTestDecider.Limits.sampleCount.contains(smoke) else {
+            throw ConfigError(key: "smoke-test-samples", message: "expected 0 (off) to 1000, got \(smoke)")
+        }
         return TestingSettings(
             routerURL: router.hasSuffix("/") ? String(router.dropLast()) : router,
-            keyDirectory: URL(fileURLWithPath: reader.string("key-dir", default: ".slipway/testing-keys")))
+            keyDirectory: URL(fileURLWithPath: reader.string("key-dir", default: ".slipway/testing-keys")), smokeTestSamples: smoke)
     }
 }

@@ -130,12 +130,41 @@ struct EndpointTestServiceTests {
         ]
     }
 
-    static func reader(port: Int, keys: URL) -> ConfigReader {
+    /// Smoke tests off unless a test asks for them (they would add a test to every activation here).
+    static func reader(port: Int, keys: URL, smokeTestSamples: Int = 0) -> ConfigReader {
         ConfigReader(
             arguments: [
                 "testing-svc", "--router-url", "http://127.0.0.1:\(port)", "--key-dir", keys.path, "--peer", "deploy=http://127.0.0.1:\(port)",
+                "--smoke-test-samples", "\(smokeTestSamples)",
             ],
             environment: [:])
+    }
+
+    /// Every activation gets a smoke test through the router, started once; history being caught up gets none.
+    @Test func anActivatedDeploymentGetsASmokeTestOnce() async throws {
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("testing-keys-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: keys) }
+        try await Self.server().test(.live) { upstream in
+            let reader = Self.reader(port: try #require(upstream.port), keys: keys, smokeTestSamples: 5)
+            try await withTestService(TestingService.definition(reader: reader), reader: reader, runWorkers: false) { service in
+                try await Self.deploy(service, endpoints: ["shop"])
+                var deploy = EnvelopeBuilder(service: "deploy")
+                var again = DeploymentActivated()
+                again.endpointID = "ep-shop"
+                again.deploymentID = "d-shop-1"
+                try await service.project([try deploy.envelope(again, aggregateType: "Endpoint", aggregateID: "ep-shop")], into: "tested_endpoints")
+                #expect(try await service.scalar("SELECT count(*) FROM endpoint_tests") == 1, "one smoke test however often it is delivered")
+                let tests = EndpointTests(
+                    environment: service.environment, settings: try TestingSettings.load(reader: reader),
+                    keys: TestingKeys(directory: keys, deployURL: "http://127.0.0.1:\(try #require(upstream.port))", httpClient: .shared),
+                    now: { Date() })
+                let runner = CheckRunner(tests: tests)
+                for started in try await runner.rolloutTests() { await runner.finish(started) }
+                let smoke = try await service.api.get("/api/endpoint-tests/smoke-d-shop-1", expect: .ok).json()
+                #expect(smoke["status"] as? String == "passed" && smoke["triggered_by"] as? String == "rollout", "\(smoke)")
+                #expect(smoke["endpoint_url"] as? String == "http://127.0.0.1:\(try #require(upstream.port))/shop", "through the router")
+            }
+        }
     }
 
     @Test func aHealthyEndpointPassesAndEachBrokenOneIsCaughtByItsRule() async throws {
