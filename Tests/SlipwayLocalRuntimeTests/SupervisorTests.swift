@@ -128,9 +128,11 @@ struct SupervisorTests {
         let running = Task { try await supervisor.run() }
 
         #expect(await eventually { await supervisor.currentPhase == .running })
+        // Dead as soon as the process is gone; its pid cleared a moment later, when the supervisor records the exit.
         #expect(
             await eventually {
-                (try? await StatusReport.load(paths: paths))?.rows.map(\.state) == [.ready, .dead]
+                let rows = (try? await StatusReport.load(paths: paths))?.rows
+                return rows?.map(\.state) == [.ready, .dead] && rows?[1].pid == nil
             })
         let report = try await StatusReport.load(paths: paths)
         #expect(report.exitCode == 1)
