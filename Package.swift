@@ -25,7 +25,7 @@ let alwaysOptimized: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
 /// The six domain services share one shape: a Core library on the platform shell and a thin executable.
 let domainServices: [(executable: String, module: String, dependencies: [Target.Dependency])] = [
-    ("training-svc", "Training", ["RecommenderKit", "SlipwayModelBundle", crypto, httpClient, httpTypes, nioCore, nioHTTP1]),
+    ("training-svc", "Training", ["RecommenderKit", "SlipwayModelBundle", crypto, httpTypes, nioHTTP1]),
     ("registry-svc", "Registry", [protobuf]),
     ("schedule-svc", "Schedule", [crypto, httpTypes]),
     ("deploy-svc", "Deploy", [crypto, "SlipwayLocalRuntime", httpClient, asyncAlgorithms]),

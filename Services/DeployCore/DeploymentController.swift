@@ -259,14 +259,9 @@ public final class DeploymentController: Service {
         }
         let body: [String: Any] = ["deployment_id": deploymentID, "step_index": stepIndex, "revision_address": revisionAddress]
         do {
-            var request = HTTPClientRequest(url: "\(environment.config.peerURL("testing"))/internal/rollout-tests")
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
-            let response = try await environment.httpClient.execute(request, timeout: .seconds(5))
-            let bytes = try await response.body.collect(upTo: 1 << 20)
-            guard (200..<300).contains(response.status.code) else { return nil }
-            let verdict = try PlatformJSON.decoder.decode(Verdict.self, from: Data(bytes.readableBytesView))
+            let answer = try await environment.callPeer("testing", .POST, "/internal/rollout-tests", object: body, timeout: .seconds(5))
+            guard answer.isSuccess else { return nil }
+            let verdict = try PlatformJSON.decoder.decode(Verdict.self, from: Data(answer.body))
             switch verdict.status {
             case "passed": return .passed
             case "running": return .running
@@ -296,16 +291,16 @@ public final class DeploymentController: Service {
     /// are then inconclusive and wait).
     func revisionFigures(revisionID: String, endpoint: String, since: Date, alertsSince: Date) async -> RolloutPlan.Observation.Figures? {
         do {
-            var components = URLComponents(string: "\(environment.config.peerURL("metrics"))/internal/revisions/\(revisionID)/figures")
-            components?.queryItems = [
+            var components = URLComponents()
+            components.path = "/internal/revisions/\(revisionID)/figures"
+            components.queryItems = [
                 URLQueryItem(name: "since", value: ISO8601.millisecondString(since)), URLQueryItem(name: "endpoint_id", value: endpoint),
                 URLQueryItem(name: "alerts_since", value: ISO8601.millisecondString(alertsSince)),
             ]
-            guard let url = components?.url?.absoluteString else { return nil }
-            let response = try await environment.httpClient.execute(HTTPClientRequest(url: url), timeout: .seconds(2))
-            let bytes = try await response.body.collect(upTo: 1 << 20)
-            guard response.status == .ok else { return nil }
-            let body = try PlatformJSON.decoder.decode(RevisionFigures.self, from: Data(bytes.readableBytesView))
+            guard let path = components.string else { return nil }
+            let answer = try await environment.callPeer("metrics", .GET, path, timeout: .seconds(2))
+            guard answer.status == 200 else { return nil }
+            let body = try PlatformJSON.decoder.decode(RevisionFigures.self, from: Data(answer.body))
             return .init(
                 requests: body.requests, errorRate: body.serverErrorRate, p95Ms: body.p95Ms, p99Ms: body.p99Ms, firingAlerts: body.firingAlerts,
                 alertsFiredSinceStart: body.alertsFiredSince)

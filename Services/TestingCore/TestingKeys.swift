@@ -1,6 +1,4 @@
-import AsyncHTTPClient
 import Foundation
-import NIOCore
 import NIOHTTP1
 import SlipwayPlatform
 
@@ -10,15 +8,13 @@ import SlipwayPlatform
 /// is no longer active (revoked, expired) is replaced by a new one.
 actor TestingKeys {
     let directory: URL
-    let deployURL: String
-    let httpClient: HTTPClient
+    let environment: ServiceEnvironment
 
     static let keyName = "slipway-testing"
 
-    init(directory: URL, deployURL: String, httpClient: HTTPClient) {
+    init(directory: URL, environment: ServiceEnvironment) {
         self.directory = directory
-        self.deployURL = deployURL
-        self.httpClient = httpClient
+        self.environment = environment
     }
 
     /// The model's key: the kept one while deploy-svc says it is active, else a new one.
@@ -63,17 +59,11 @@ actor TestingKeys {
     }
 
     private func call(_ method: HTTPMethod, _ path: String, body: [UInt8]?) async throws -> (UInt, [UInt8]) {
-        var request = HTTPClientRequest(url: deployURL + path)
-        request.method = method
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
         do {
-            let response = try await httpClient.execute(request, timeout: .seconds(10))
-            return (response.status.code, Array(try await response.body.collect(upTo: 1 << 20).readableBytesView))
-        } catch {
-            throw APIError(.serviceUnavailable, code: "unavailable", message: "deploy-svc is not reachable at \(deployURL) (\(error))")
+            let answer = try await environment.callPeer("deploy", method, path, json: body)
+            return (answer.status, answer.body)
+        } catch let unreachable as PeerUnreachable {
+            throw APIError(.serviceUnavailable, code: "unavailable", message: "\(unreachable)")
         }
     }
 }

@@ -9,8 +9,7 @@ public enum TestingService {
     public static func definition(reader: ConfigReader = ConfigReader(), now: @escaping @Sendable () -> Date = { Date() }) -> ServiceDefinition {
         ServiceDefinition(context: .testing, readModel: TestingReadModel()) { environment in
             let settings = try TestingSettings.load(reader: reader)
-            let keys = TestingKeys(
-                directory: settings.keyDirectory, deployURL: environment.config.peerURL("deploy"), httpClient: environment.httpClient)
+            let keys = TestingKeys(directory: settings.keyDirectory, environment: environment)
             let tests = EndpointTests(environment: environment, settings: settings, keys: keys, now: now)
             return ServiceComponents(
                 projections: [

@@ -261,7 +261,7 @@ struct TrainingRoutes: Sendable {
         }
         let answer = try await schedules.exchange(
             .POST, "/api/training/schedules/\(schedule)/webhook", body: Array(bytes.readableBytesView), headers: headers)
-        return RawJSON(answer.body, status: HTTPResponse.Status(code: Int(answer.status.code)))
+        return RawJSON(answer.body, status: HTTPResponse.Status(code: Int(answer.status)))
     }
 
     var schedules: SchedulePeer { SchedulePeer(environment: environment) }

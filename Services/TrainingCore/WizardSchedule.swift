@@ -1,8 +1,6 @@
-import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOCore
 import NIOHTTP1
 import SlipwayContracts
 import SlipwayPlatform
@@ -98,12 +96,10 @@ struct WizardSchedule {
 struct SchedulePeer: Sendable {
     let environment: ServiceEnvironment
 
-    var base: String { environment.config.peerURL("schedule") }
-
     @discardableResult
     func send(_ method: HTTPMethod, _ path: String, _ body: [String: Any]? = nil) async throws -> [UInt8] {
         let answer = try await exchange(method, path, body: try body.map { Array(try JSONSerialization.data(withJSONObject: $0)) })
-        guard (200..<300).contains(answer.status.code) else { throw Self.relayed(answer.status, answer.body) }
+        guard answer.isSuccess else { throw Self.relayed(answer.status, answer.body) }
         return answer.body
     }
 
@@ -126,25 +122,16 @@ struct SchedulePeer: Sendable {
     }
 
     /// One call, its status and body as they came; schedule-svc unreachable is a 503 saying nothing was written.
-    func exchange(_ method: HTTPMethod, _ path: String, body: [UInt8]?, headers: [(String, String)] = []) async throws
-        -> (status: HTTPResponseStatus, body: [UInt8])
-    {
-        var request = HTTPClientRequest(url: base + path)
-        request.method = method
-        request.headers.add(name: "Content-Type", value: "application/json")
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+    func exchange(_ method: HTTPMethod, _ path: String, body: [UInt8]?, headers: [(String, String)] = []) async throws -> PeerAnswer {
         do {
-            let response = try await environment.httpClient.execute(request, timeout: .seconds(10))
-            return (response.status, Array(try await response.body.collect(upTo: 4 << 20).readableBytesView))
-        } catch {
-            throw APIError(
-                .serviceUnavailable, code: "unavailable", message: "schedule-svc is not reachable at \(base) (\(error)); nothing was changed")
+            return try await environment.callPeer("schedule", method, path, json: body, headers: headers)
+        } catch let unreachable as PeerUnreachable {
+            throw APIError(.serviceUnavailable, code: "unavailable", message: "\(unreachable); nothing was changed")
         }
     }
 
     /// schedule-svc's refusal as training-svc's: the same status and message, the field as the wizard names it.
-    static func relayed(_ status: HTTPResponseStatus, _ body: [UInt8]) -> APIError {
+    static func relayed(_ status: UInt, _ body: [UInt8]) -> APIError {
         let error = ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any])?["error"] as? [String: Any] ?? [:]
         var details = error["details"] as? [String: String] ?? [:]
         if let field = details["field"] {
@@ -158,7 +145,7 @@ struct SchedulePeer: Sendable {
                 }
         }
         return APIError(
-            HTTPResponse.Status(code: Int(status.code)), code: error["code"] as? String ?? "schedule_error",
-            message: "schedule-svc: \(error["message"] as? String ?? "answered \(status.code)")", details: details)
+            HTTPResponse.Status(code: Int(status)), code: error["code"] as? String ?? "schedule_error",
+            message: "schedule-svc: \(error["message"] as? String ?? "answered \(status)")", details: details)
     }
 }

@@ -156,7 +156,7 @@ struct EndpointTestServiceTests {
                 #expect(try await service.scalar("SELECT count(*) FROM endpoint_tests") == 1, "one smoke test however often it is delivered")
                 let tests = EndpointTests(
                     environment: service.environment, settings: try TestingSettings.load(reader: reader),
-                    keys: TestingKeys(directory: keys, deployURL: "http://127.0.0.1:\(try #require(upstream.port))", httpClient: .shared),
+                    keys: TestingKeys(directory: keys, environment: service.environment),
                     now: { Date() })
                 let runner = CheckRunner(tests: tests)
                 for started in try await runner.rolloutTests() { await runner.finish(started) }
@@ -246,7 +246,7 @@ struct EndpointTestServiceTests {
                 let api = service.api
                 let tests = EndpointTests(
                     environment: service.environment, settings: try TestingSettings.load(reader: reader),
-                    keys: TestingKeys(directory: keys, deployURL: "http://127.0.0.1:\(port)", httpClient: .shared), now: { Date() })
+                    keys: TestingKeys(directory: keys, environment: service.environment), now: { Date() })
                 let runner = CheckRunner(tests: tests)
                 for (deployment, revision, expected) in [("d-shop-2", "revision-good", "passed"), ("d-shop-3", "revision-unknown", "failed")] {
                     let body = #"{"deployment_id": "\#(deployment)", "step_index": 0, "revision_address": "http://127.0.0.1:\#(port)/\#(revision)"}"#

@@ -37,7 +37,7 @@ struct ScheduledCheckTests {
 
                 let tests = EndpointTests(
                     environment: service.environment, settings: try TestingSettings.load(reader: reader),
-                    keys: TestingKeys(directory: keys, deployURL: "http://127.0.0.1:\(try #require(upstream.port))", httpClient: .shared),
+                    keys: TestingKeys(directory: keys, environment: service.environment),
                     now: { clock.now })
                 let runner = CheckRunner(tests: tests)
                 #expect(try await runner.startDue(at: Self.t0.addingTimeInterval(14 * 60)).isEmpty, "not due yet")

@@ -1,0 +1,55 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Another Slipway service's answer to one call: its status and body as they came.
+public struct PeerAnswer: Sendable {
+    public var status: UInt
+    public var body: [UInt8]
+
+    public var isSuccess: Bool { (200..<300).contains(status) }
+
+    /// The body as a JSON object; empty when it is not one.
+    public var json: [String: Any] { ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]) ?? [:] }
+}
+
+/// A peer that could not be reached (refused, timed out): the caller says what that means for its own answer.
+public struct PeerUnreachable: Error, CustomStringConvertible {
+    public var peer: String
+    public var url: String
+    public var underlying: any Error
+
+    public var description: String { "\(peer) is not reachable at \(url) (\(underlying))" }
+}
+
+extension ServiceEnvironment {
+    /// One call to another service's API, by its name (`--peer`): the one way services ask each other synchronously
+    /// (see docs/architecture.md). JSON bodies; `headers` are passed as given.
+    public func callPeer(
+        _ peer: String, _ method: HTTPMethod, _ path: String, json body: [UInt8]? = nil, headers: [(String, String)] = [],
+        timeout: TimeAmount = .seconds(10)
+    ) async throws -> PeerAnswer {
+        let url = config.peerURL(peer) + path
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        do {
+            let response = try await httpClient.execute(request, timeout: timeout)
+            return PeerAnswer(status: response.status.code, body: Array(try await response.body.collect(upTo: 16 << 20).readableBytesView))
+        } catch {
+            throw PeerUnreachable(peer: peer, url: url, underlying: error)
+        }
+    }
+
+    /// `callPeer` with a JSON object as the body.
+    public func callPeer(
+        _ peer: String, _ method: HTTPMethod, _ path: String, object: [String: Any], timeout: TimeAmount = .seconds(10)
+    ) async throws -> PeerAnswer {
+        try await callPeer(peer, method, path, json: Array(try JSONSerialization.data(withJSONObject: object)), timeout: timeout)
+    }
+}
