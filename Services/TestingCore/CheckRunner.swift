@@ -38,6 +38,9 @@ final class CheckRunner: Service, Sendable {
                     self.tests.wake()
                 }
             }
+            // Shutdown does not wait for tests in flight: a rollout's is run again at the next start, a check's
+            // counts as abandoned after `TestingQueries.abandonedAfterSeconds`.
+            group.cancelAll()
         }
     }
 
