@@ -123,9 +123,10 @@ struct ChecksCommand: AsyncParsableCommand {
         if let samples { body["sample_count"] = samples }
         if off { body["enabled"] = false }
         let check = body.isEmpty ? try await client.expect(.GET, path) : try await client.expect(.PUT, path, body)
+        func text(_ key: String, _ absent: String = "–") -> String { (check[key] as? String) ?? absent }
         let state = check["enabled"] as? Bool == true ? "every \(check["interval_minutes"] ?? "") min" : "off"
-        say("\(endpoint): \(state), \(check["sample_count"] ?? "") samples; next \(check["next_run_at"] ?? "–")")
-        say("last \(check["last_run_at"] ?? "–") \(check["last_status"] ?? "")  (\(check["skipped"] ?? 0) slot(s) skipped while a test ran)")
+        say("\(endpoint): \(state), \(check["sample_count"] ?? "") samples; next \(text("next_run_at"))")
+        say("last \(text("last_run_at", "never")) \(text("last_status", ""))  (\(check["skipped"] ?? 0) slot(s) skipped)")
     }
 
     static func minutes(_ text: String) -> Int? {
