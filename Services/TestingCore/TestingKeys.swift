@@ -63,7 +63,7 @@ actor TestingKeys {
             let answer = try await environment.callPeer("deploy", method, path, json: body)
             return (answer.status, answer.body)
         } catch let unreachable as PeerUnreachable {
-            throw APIError(.serviceUnavailable, code: "unavailable", message: "\(unreachable)")
+            throw unreachable.unavailable()
         }
     }
 }

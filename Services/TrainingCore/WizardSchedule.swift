@@ -126,7 +126,7 @@ struct SchedulePeer: Sendable {
         do {
             return try await environment.callPeer("schedule", method, path, json: body, headers: headers)
         } catch let unreachable as PeerUnreachable {
-            throw APIError(.serviceUnavailable, code: "unavailable", message: "\(unreachable); nothing was changed")
+            throw unreachable.unavailable("nothing was changed")
         }
     }
 

@@ -21,6 +21,11 @@ public struct PeerUnreachable: Error, CustomStringConvertible {
     public var underlying: any Error
 
     public var description: String { "\(peer) is not reachable at \(url) (\(underlying))" }
+
+    /// The 503 a route answers with when the peer it needs cannot be reached; `consequence` says what that meant.
+    public func unavailable(_ consequence: String = "") -> APIError {
+        APIError(.serviceUnavailable, code: "unavailable", message: consequence.isEmpty ? description : "\(description); \(consequence)")
+    }
 }
 
 extension ServiceEnvironment {

@@ -2,7 +2,6 @@ import Foundation
 import SlipwayContracts
 import SlipwayPlatform
 import SlipwayTestSupport
-import Synchronization
 import Testing
 
 @testable import MetricsCore
@@ -12,16 +11,10 @@ import Testing
 struct AlertIntegrationTests {
     static let t0 = ServingRollupIntegrationTests.now  // a minute boundary
 
-    final class Clock: Sendable {
-        let instant = Mutex(AlertIntegrationTests.t0)
-        var now: Date { instant.withLock { $0 } }
-        func set(_ seconds: Double) { instant.withLock { $0 = AlertIntegrationTests.t0.addingTimeInterval(seconds) } }
-    }
-
     @Test func pendingThenFiringThenAcknowledgedThenResolvedByItselfAndNothingBelowTheMinimumSamples() async throws {
         let topic = TestInfrastructure.shared.uniqueTopic("serving")
         let endpoint = "ep-\(UUID().uuidString.prefix(8).lowercased())"
-        let clock = Clock()
+        let clock = TestClock(start: Self.t0)
         // 50 slow requests half a minute before t0; later, 200 fast ones.
         let slow = (0..<50).map { _ in
             RequestLogs.log(endpoint: endpoint, revision: "r1", status: 200, latencyMicros: 200_000, at: Self.t0 - 30)

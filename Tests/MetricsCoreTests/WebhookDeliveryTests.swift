@@ -42,7 +42,7 @@ struct WebhookDeliveryTests {
     @Test func aFiredAlertIsPostedSignedAndRetriedAfterA500() async throws {
         let topic = TestInfrastructure.shared.uniqueTopic("serving")
         let endpoint = "ep-\(UUID().uuidString.prefix(8).lowercased())"
-        let clock = AlertIntegrationTests.Clock()
+        let clock = TestClock(start: AlertIntegrationTests.t0)
         let secret = "a-receiver-secret-\(UUID().uuidString.prefix(6))"
         let receiver = Receiver()
         let slow = (0..<30).map { _ in

@@ -2,7 +2,6 @@ import Foundation
 import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayTestSupport
-import Synchronization
 import Testing
 
 @testable import ScheduleCore
@@ -10,12 +9,6 @@ import Testing
 /// schedule-svc through its API on a real database, with a clock the test moves and the timer's pass run by hand.
 struct ScheduleIntegrationTests {
     static let t0 = ISO8601DateFormatter().date(from: "2026-06-01T08:00:00Z")!
-
-    final class Clock: Sendable {
-        let instant = Mutex(ScheduleIntegrationTests.t0)
-        var now: Date { instant.withLock { $0 } }
-        func set(minutes: Double) { instant.withLock { $0 = ScheduleIntegrationTests.t0.addingTimeInterval(minutes * 60) } }
-    }
 
     /// What training-svc published: a dataset and configs, and run `recs-3` trained on them.
     static func announceTraining(_ service: TestService) async throws {
@@ -44,7 +37,7 @@ struct ScheduleIntegrationTests {
     }
 
     @Test func fromRunPreviewFireEditPauseResumeTriggerAndDelete() async throws {
-        let clock = Clock()
+        let clock = TestClock(start: Self.t0)
         try await withTestService(ScheduleService.definition(now: { clock.now }, reader: ScheduleWebhookTests.reader), runWorkers: false) { service in
             try await Self.announceTraining(service)
             let api = service.api

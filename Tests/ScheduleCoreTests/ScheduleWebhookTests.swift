@@ -22,7 +22,7 @@ struct ScheduleWebhookTests {
     }
 
     @Test func eachSlotStartsOneRunWhoeverAsksAndOnlyTheSecretsHolderMayAsk() async throws {
-        let clock = ScheduleIntegrationTests.Clock()
+        let clock = TestClock(start: ScheduleIntegrationTests.t0)
         try await withTestService(ScheduleService.definition(now: { clock.now }, reader: Self.reader), runWorkers: false) { service in
             try await ScheduleIntegrationTests.announceTraining(service)
             let api = service.api

@@ -5,7 +5,6 @@ import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayPlatform
 import SlipwayTestSupport
-import Synchronization
 import Testing
 
 @testable import TestingCore
@@ -15,16 +14,10 @@ import Testing
 struct ScheduledCheckTests {
     static let t0 = ISO8601DateFormatter().date(from: "2026-06-01T08:00:00Z")!
 
-    final class Clock: Sendable {
-        let instant = Mutex(ScheduledCheckTests.t0)
-        var now: Date { instant.withLock { $0 } }
-        func set(minutes: Double) { instant.withLock { $0 = ScheduledCheckTests.t0.addingTimeInterval(minutes * 60) } }
-    }
-
     @Test func aCheckRunsEachSlotOnceAndSkipsASlotWhileItsTestRuns() async throws {
         let keys = FileManager.default.temporaryDirectory.appendingPathComponent("testing-keys-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: keys) }
-        let clock = Clock()
+        let clock = TestClock(start: Self.t0)
         try await EndpointTestServiceTests.server().test(.live) { upstream in
             let reader = EndpointTestServiceTests.reader(port: try #require(upstream.port), keys: keys)
             try await withTestService(TestingService.definition(reader: reader, now: { clock.now }), reader: reader, runWorkers: false) { service in
