@@ -78,6 +78,23 @@ struct ScheduleWebhookTests {
             try await api.post(webhook, #"{"slot_time": "soon"}"#, headers: Self.bearer(newSecret)).expectError(
                 .unprocessableContent, field: "slot_time")
             try await api.post("/api/training/schedules/sch-nope/webhook", headers: Self.bearer(newSecret)).expectError(.notFound)
+            try await api.get("/api/training/schedules/sch-nope/webhook").expectError(.notFound)
+            try await api.post("/api/training/schedules/sch-nope/webhook/rotate").expectError(.notFound)
+            // The creation check answers what creation would, and writes nothing either.
+            try await api.post(
+                "/api/training/schedules/validate",
+                #"{"model_name": "other", "name": "n", "dataset_id": "ds", "feature_config_id": "fc", "model_config_id": "mc", "schedule_type": "daily", "schedule_time": "24:00"}"#
+            ).expectError(.unprocessableContent, field: "schedule_time")
+            try await api.post(
+                "/api/training/schedules/validate",
+                #"{"model_name": "recs", "name": "n", "dataset_id": "ds", "feature_config_id": "fc", "model_config_id": "mc", "schedule_type": "daily", "schedule_time": "06:00"}"#
+            ).expectError(.conflict)
+            let valid = try await api.post(
+                "/api/training/schedules/validate",
+                #"{"model_name": "other", "name": "n", "dataset_id": "ds", "feature_config_id": "fc", "model_config_id": "mc", "schedule_type": "daily", "schedule_time": "06:00"}"#,
+                expect: .ok
+            ).json()
+            #expect(valid["valid"] as? Bool == true && (valid["upcoming"] as? [Any])?.count == 10)
             try await api.post("/api/training/schedules/\(id)/pause", expect: .ok)
             try await api.post(webhook, #"{"slot_time": "2026-06-01T09:31:00Z"}"#, headers: Self.bearer(newSecret)).expectError(.conflict)
             #expect(try await service.scalar("SELECT count(*) FROM slipway.events") == before + 1, "only the pause")

@@ -237,6 +237,7 @@ struct TrainingServiceTests {
             #expect(unreachable.status == .serviceUnavailable && unreachable.text.contains("nothing was changed"), "\(unreachable.text)")
             #expect(
                 (try await api.get("/api/training-runs?name=m", expect: .ok).json()["training_runs"] as? [Any])?.isEmpty == true, "no run started")
+            try await api.post("/api/training-runs/no-such-run-1/schedule-webhook", "{}").expectError(.notFound)
             try await api.post("/api/training-runs", #"{\#(ids)}"#).expectError(.unprocessableContent, field: "name")
             try await api.post("/api/training-runs", #"{"name": "m", "model_type": "ranking", \#(ids)}"#).expectError(
                 .unprocessableContent, field: "model_type")
