@@ -50,7 +50,7 @@ struct MetricsServiceCrashTests {
                 [
                     "--host", "127.0.0.1", "--port", "\(port)", "--database-url", "\(database)", "--kafka-brokers", broker.address,
                     "--log-level", "warning",
-                ], log: work.appendingPathComponent("metrics-\(run).log"))
+                ] + TestInfrastructure.isolatedPeerArguments, log: work.appendingPathComponent("metrics-\(run).log"))
         }
         try await withPostgres(database) { client in
             @Sendable func counted() async throws -> (requests: Int64, clientErrors: Int64, serverErrors: Int64) {

@@ -24,7 +24,7 @@ struct ScheduleReplicasTests {
                 [
                     "--host", "127.0.0.1", "--port", "\(port)", "--database-url", "\(database)", "--kafka-brokers", broker.address,
                     "--log-level", "error", "--webhook-key-file", work.appendingPathComponent("webhook.key").path,
-                ], log: work.appendingPathComponent("\(name).log"))
+                ] + TestInfrastructure.isolatedPeerArguments, log: work.appendingPathComponent("\(name).log"))
         }
         let ports = (try freeTCPPort(), try freeTCPPort())
         var first = try start("a1", port: ports.0)

@@ -73,3 +73,14 @@ public struct TimedOut: Error, CustomStringConvertible {
     public let description: String
     public init(description: String) { self.description = description }
 }
+
+extension TestInfrastructure {
+    /// Where a test's services find no peer (port 1 refuses at once).
+    public static let noPeer = "http://127.0.0.1:1"
+
+    /// `--peer` arguments pointing every other service at `noPeer`, for service processes a test starts: the default
+    /// ports may belong to another test's `slipway up`.
+    public static var isolatedPeerArguments: [String] {
+        ["--peer", ServiceDirectory.domainServices.map { "\($0.rawValue)=\(noPeer)" }.joined(separator: ",")]
+    }
+}

@@ -52,7 +52,13 @@ public func withTestService(
     _ test: @Sendable (TestService) async throws -> Void
 ) async throws {
     let url = try await TestInfrastructure.shared.freshDatabase(definition.name)
-    let config = try ServiceConfig.load(service: definition.name, defaultPort: 0, reader: reader)
+    var loaded = try ServiceConfig.load(service: definition.name, defaultPort: 0, reader: reader)
+    // A peer the test did not name is no peer: the default ports may belong to another test's `slipway up`, whose
+    // feeds a projector here must not catch up from.
+    for (name, url) in loaded.peers where url == "http://127.0.0.1:\(ServiceDirectory.defaultPorts[name] ?? 0)" {
+        loaded.peers[name] = TestInfrastructure.noPeer
+    }
+    let config = loaded
     try await withPostgres(url) { client in
         var quiet = TestInfrastructure.logger
         quiet.logLevel = .error
