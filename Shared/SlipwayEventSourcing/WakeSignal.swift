@@ -30,7 +30,13 @@ public final class WakeSignal: Sendable {
     /// One waiter at a time. The timeout only ends this wait: it never leaves a signal behind, or every later wait
     /// would return at once and the waiter would poll without pause.
     public func wait(upTo timeout: Duration) async {
-        state.withLock { $0.wakeRequested = false }
+        // A signal already pending returns at once, without starting tasks that a busy pool may not run for a while.
+        let pending = state.withLock { state -> Bool in
+            state.wakeRequested = false
+            defer { state.pending = false }
+            return state.pending
+        }
+        if pending { return }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withTaskCancellationHandler {
