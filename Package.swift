@@ -29,7 +29,7 @@ let domainServices: [(executable: String, module: String, dependencies: [Target.
     ("registry-svc", "Registry", [protobuf]),
     ("schedule-svc", "Schedule", [crypto, httpTypes]),
     ("deploy-svc", "Deploy", [crypto, "SlipwayLocalRuntime", httpClient, asyncAlgorithms]),
-    ("testing-svc", "Testing", ["RecommenderKit", "SlipwayModelBundle", httpClient, httpTypes, nioCore, nioHTTP1, protobuf]),
+    ("testing-svc", "Testing", ["RecommenderKit", "SlipwayModelBundle", "SlipwayLoadGenerator", "SlipwayStatistics", httpClient, httpTypes, nioCore, nioHTTP1, protobuf]),
     ("metrics-svc", "Metrics", ["SlipwayStatistics", "SlipwayKafka", protobuf, crypto, httpClient]),
 ]
 
@@ -54,6 +54,8 @@ var targets: [Target] = [
         path: "Shared/SlipwayPlatform"
     ),
     .target(name: "SlipwayLocalRuntime", dependencies: [log], path: "Shared/SlipwayLocalRuntime"),
+    // testing-svc's load generator (keep-alive HTTP/1.1 on SwiftNIO), also run by `slipway bench loadtest` beside wrk.
+    .target(name: "SlipwayLoadGenerator", dependencies: ["SlipwayStatistics", nioCore, nioPosix, nioHTTP1], path: "Shared/SlipwayLoadGenerator"),
     // Statistics metrics-svc computes: mergeable summaries (latency sketch, distinct counter) stored per bucket and
     // merged per window, and drift statistics (PSI, KS, Jensen–Shannon). Optimised in every build: the rollup ingest
     // adds every request to a sketch.
@@ -99,7 +101,7 @@ var targets: [Target] = [
 
     .target(
         name: "SlipwayCLICore",
-        dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", "SlipwayLocalRuntime", "SlipwayModelBundle", argumentParser, httpClient, postgres, protobuf, log, lifecycle],
+        dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", "SlipwayLocalRuntime", "SlipwayModelBundle", "SlipwayLoadGenerator", argumentParser, httpClient, postgres, protobuf, log, lifecycle],
         path: "Services/SlipwayCLICore"
     ),
     .executableTarget(name: "slipway", dependencies: ["SlipwayCLICore"], path: "Services/SlipwayCLI"),
@@ -154,7 +156,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "TestingCoreTests",
-        dependencies: ["SlipwayTestSupport", "TestingCore", "RecommenderKit", "SlipwayModelBundle", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts",
+        dependencies: ["SlipwayTestSupport", "TestingCore", "SlipwayLoadGenerator", "RecommenderKit", "SlipwayModelBundle", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts",
                        hummingbird, hummingbirdTesting, httpTypes, nioCore, log],
         path: "Tests/TestingCoreTests"
     ),

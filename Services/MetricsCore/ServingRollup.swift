@@ -129,9 +129,10 @@ public struct RollupAccumulator: Sendable {
 
     public init() {}
 
-    /// Test traffic (testing-svc's endpoint tests) is left out: serving figures, alerts and drift describe clients.
+    /// Test traffic (testing-svc's endpoint tests and load tests) is left out: serving figures, alerts and drift
+    /// describe clients.
     public mutating func add(_ log: PredictionRequestLogged) {
-        guard log.traffic != .test else { return }
+        guard log.traffic == .client else { return }
         let received = log.receivedAt.date
         for granularity in RollupGranularity.allCases {
             let key = RollupKey(

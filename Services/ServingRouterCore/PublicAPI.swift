@@ -22,9 +22,14 @@ struct PublicAPI: Sendable {
     }
 
     static let unauthorizedBody = #"{"error": "unauthorized"}"#
+    /// testing-svc's load tests send it; only a testing key's requests are logged as load-test traffic by it, so a
+    /// client cannot hide its own requests from the serving figures.
+    static let loadTestHeader = "X-Slipway-Load-Test"
 
     /// Decides what to do with a complete request, filling the log record as far as it gets.
-    func decide(method: HTTPMethod, uri: String, authorization: String?, body: ByteBuffer, record: inout RequestLogRecord) -> Decision {
+    func decide(
+        method: HTTPMethod, uri: String, authorization: String?, loadTest: Bool = false, body: ByteBuffer, record: inout RequestLogRecord
+    ) -> Decision {
         let (path, query) = Self.split(uri)
         let target = PublicTarget(method: method, path: path)
         record.endpointID = target.endpoint
@@ -61,7 +66,7 @@ struct PublicAPI: Sendable {
             return .respond(.unauthorized, Self.unauthorizedBody)
         }
         record.apiKeyID = key.apiKeyID
-        record.traffic = key.traffic
+        record.traffic = key.traffic == .test && loadTest ? .loadTest : key.traffic
         usage.record(apiKeyID: key.apiKeyID, endpointID: endpoint.endpointID, at: record.receivedAt)
         guard target.isKnownRoute else {
             record.error = "route_not_found"

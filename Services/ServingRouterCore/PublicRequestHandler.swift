@@ -46,7 +46,10 @@ final class PublicRequestHandler: ChannelInboundHandler {
                 requestID: requestID, keepAlive: false, record: record, start: start, upstreamFailed: false)
             return
         }
-        switch api.decide(method: head.method, uri: head.uri, authorization: head.headers.first(name: "Authorization"), body: body, record: &record) {
+        switch api.decide(
+            method: head.method, uri: head.uri, authorization: head.headers.first(name: "Authorization"),
+            loadTest: head.headers.contains(name: PublicAPI.loadTestHeader), body: body, record: &record)
+        {
         case .respond(let status, let text):
             respond(
                 context: context, status: status, contentType: nil, body: ByteBuffer(string: text), requestID: requestID,

@@ -10,7 +10,7 @@ public struct SlipwayCommand: AsyncParsableCommand {
             UpCommand.self, DownCommand.self, StatusCommand.self, TrainCommand.self, RunsCommand.self, ModelsCommand.self,
             DatasetsCommand.self, DeployCommand.self, RollbackCommand.self, TrafficCommand.self, UndeployCommand.self,
             EndpointsCommand.self, KeysCommand.self, MetricsCommand.self, AlertsCommand.self, DriftCommand.self, HealthCommand.self,
-            FeedbackCommand.self, SchedulesCommand.self, TestCommand.self, TestsCommand.self, ChecksCommand.self,
+            FeedbackCommand.self, SchedulesCommand.self, TestCommand.self, TestsCommand.self, ChecksCommand.self, LoadTestCommand.self,
             EventsCommand.self,
             BenchCommand.self,
         ])
@@ -36,7 +36,8 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print a RESULT line.",
         subcommands: [
-            BenchEventsCommand.self, BenchTrainCommand.self, BenchServeCommand.self, BenchRolloutCommand.self, BenchApiCommand.self,
+            BenchEventsCommand.self, BenchTrainCommand.self, BenchServeCommand.self, BenchLoadTestCommand.self, BenchRolloutCommand.self,
+            BenchApiCommand.self,
             BenchMetricsCommand.self, BenchSchedulesCommand.self, BenchSinkCommand.self,
         ])
 }

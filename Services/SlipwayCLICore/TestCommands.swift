@@ -1,5 +1,7 @@
 import ArgumentParser
+import Dispatch
 import Foundation
+import Synchronization
 
 /// `slipway test ENDPOINT`: an endpoint test now, printed as the spec's report.
 struct TestCommand: AsyncParsableCommand {
@@ -134,4 +136,90 @@ struct ChecksCommand: AsyncParsableCommand {
         if text.hasSuffix("h"), let value = Int(text.dropLast()) { return value * 60 }
         return Int(text)
     }
+}
+
+/// `slipway loadtest ENDPOINT`: a load test through serving-router, with a line of progress a second and the summary
+/// at the end; Ctrl-C cancels it.
+struct LoadTestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loadtest", abstract: "Load-test a deployed endpoint through serving-router; prints progress, then rate and percentiles.")
+    @Argument(help: "The endpoint's name.") var endpoint: String
+    @Option(help: "Keep-alive connections, each with one request in flight (1–256).") var connections = 16
+    @Option(help: "How long: 30s, 2m (at most 300 s).") var duration = "30s"
+    @Option(help: "Pace the connections to this many requests/s (default: as fast as answered).") var rate: Int?
+    @Option(help: "Distinct requests from the training data (1–1000).") var samples = 100
+    @Option(help: "Items per answer.") var topK = 10
+    @Option var gateway: String?
+
+    func run() async throws {
+        guard let seconds = Self.seconds(duration) else { throw ValidationError("--duration is like 30s or 2m") }
+        let client = try APIClient(gateway: gateway)
+        var body: [String: Any] = [
+            "connections": connections, "duration_seconds": seconds, "sample_count": samples, "top_k": topK, "started_by": "cli",
+        ]
+        if let rate { body["target_rps"] = rate }
+        var test = try await client.expect(.POST, "/api/deployed-endpoints/\(endpoint)/load-test", body)
+        let id = test["id"] as? String ?? ""
+        say("load test \(id): \(connections) connections for \(seconds) s\(rate.map { " at \($0) requests/s" } ?? "") on \(endpoint)")
+        let interrupted = InterruptSignal()
+        var cancelled = false
+        var shown = -1
+        while test["status"] as? String == "running" {
+            if !cancelled, interrupted.received {
+                cancelled = true
+                say("cancelling…")
+                _ = try? await client.call(.POST, "/api/load-tests/\(id)/cancel")
+            }
+            try await Task.sleep(for: .milliseconds(250))
+            test = try await client.expect(.GET, "/api/load-tests/\(id)")
+            if let progress = test["progress"] as? [String: Any], let elapsed = progress["elapsed_seconds"] as? Int, elapsed > shown {
+                shown = elapsed
+                say(
+                    String(
+                        format: "%4d s  %6d req/s  p99 %7.2f ms  requests %d  errors %d", elapsed, progress["last_second_rps"] as? Int ?? 0,
+                        progress["last_second_p99_ms"] as? Double ?? 0, progress["requests"] as? Int ?? 0, progress["errors"] as? Int ?? 0))
+            }
+        }
+        say(Self.render(test))
+        if test["status"] as? String == "failed" { throw ExitCode(1) }
+    }
+
+    static func render(_ test: [String: Any]) -> String {
+        var lines = ["", "Load Test \(test["id"] ?? ""): \(test["status"] ?? "")"]
+        if let results = test["results"] as? [String: Any] {
+            let latency = results["latency"] as? [String: Any] ?? [:]
+            func ms(_ key: String) -> String { String(format: "%.2f", latency["\(key)_ms"] as? Double ?? 0) }
+            lines.append(
+                String(
+                    format: "Requests: %d  succeeded %d  failed %d  in %.1f s", results["requests"] as? Int ?? 0, results["succeeded"] as? Int ?? 0,
+                    results["failed"] as? Int ?? 0, Double(results["duration_ms"] as? Int ?? 0) / 1000))
+            lines.append(String(format: "Achieved: %.0f requests/s", results["achieved_rps"] as? Double ?? 0))
+            lines.append("Latency (ms): p50 \(ms("p50"))  p95 \(ms("p95"))  p99 \(ms("p99"))  max \(ms("max"))  avg \(ms("avg"))")
+            let errors = (results["errors_by_status"] as? [String: Int] ?? [:]).sorted { $0.key < $1.key }
+            if !errors.isEmpty { lines.append("Errors: " + errors.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")) }
+        }
+        if let error = test["error"] as? String, !error.isEmpty { lines.append("Note: \(error)") }
+        return lines.joined(separator: "\n")
+    }
+
+    static func seconds(_ text: String) -> Int? {
+        if text.hasSuffix("s"), let value = Int(text.dropLast()) { return value }
+        if text.hasSuffix("m"), let value = Int(text.dropLast()) { return value * 60 }
+        return Int(text)
+    }
+}
+
+/// Ctrl-C noticed rather than ending the process, so a command can first stop what it started on the server.
+final class InterruptSignal: @unchecked Sendable {  // the source is only kept alive here; the flag is atomic
+    private let flag = Atomic(false)
+    private let source: any DispatchSourceSignal
+
+    init() {
+        signal(SIGINT, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { [weak self] in self?.flag.store(true, ordering: .relaxed) }
+        source.resume()
+    }
+
+    var received: Bool { flag.load(ordering: .relaxed) }
 }

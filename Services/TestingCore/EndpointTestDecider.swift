@@ -150,7 +150,8 @@ public enum EndpointTestDecider: Decider {
         switch event {
         case .endpointTestStarted(let e): state.started = e
         case .endpointTestCompleted: state.completed = true
-        case .scheduledCheckConfigured, .scheduledCheckSkipped: break  // another aggregate's
+        case .scheduledCheckConfigured, .scheduledCheckSkipped, .loadTestStarted, .loadTestCancelRequested, .loadTestFinished:
+            break  // another aggregate's
         }
         return state
     }

@@ -244,17 +244,11 @@ struct EndpointTests: Sendable {
 
     /// What the test found; a test that could not run (no training data, no key) says why rather than failing the request.
     func run(_ test: EndpointTestDecider.NewTest, spec: RunSpec?, bundle: URL) async -> EndpointTestDecider.TestOutcome {
-        guard let spec else {
-            return .init(result: nil, error: "the training run's spec.json is not beside the bundle \(bundle.path): the samples cannot be made")
-        }
         let clock = ContinuousClock()
         let began = clock.now
         let samples: EndpointTestSamples
-        do {
-            let manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: bundle.appendingPathComponent("manifest.json")))
-            samples = try EndpointTestSamples.make(spec: spec, query: manifest.inputSchema.query, count: test.sampleCount, seed: test.seed)
-        } catch {
-            return .init(result: nil, error: "the samples cannot be made from the training data: \(error)")
+        do { samples = try self.samples(bundle: bundle, spec: spec, count: test.sampleCount, seed: test.seed) } catch {
+            return .init(result: nil, error: "\(error)")
         }
         // Through the router a test needs testing-svc's key; a revision's model-server takes requests as they are.
         var authorization: String?
@@ -283,6 +277,32 @@ struct EndpointTests: Sendable {
             comparison = VersionComparer.compare(result.answers, with: previous, k: min(test.topK, EndpointTestRunner.comparedItems))
         }
         return .init(result: result, comparison: comparison)
+    }
+
+    /// Why a test cannot run (no training data, no key), said in its report.
+    struct Unrunnable: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// The dataset that trained `bundle`, as its run's spec.json says ("" when it is not there).
+    func datasetID(bundle: String) -> String {
+        let specFile = URL(fileURLWithPath: bundle).deletingLastPathComponent().appendingPathComponent("spec.json")
+        return (try? RunSpec.decoder().decode(RunSpec.self, from: Data(contentsOf: specFile)))?.dataset.id ?? ""
+    }
+
+    /// Raw query instances drawn from the data that trained `bundle` (its run's spec.json lies beside it).
+    func samples(bundle: URL, spec: RunSpec? = nil, count: Int, seed: UInt64) throws -> EndpointTestSamples {
+        let specFile = bundle.deletingLastPathComponent().appendingPathComponent("spec.json")
+        guard let spec = spec ?? (try? RunSpec.decoder().decode(RunSpec.self, from: Data(contentsOf: specFile))) else {
+            throw Unrunnable("the training run's spec.json is not beside the bundle \(bundle.path): the samples cannot be made")
+        }
+        do {
+            let manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: bundle.appendingPathComponent("manifest.json")))
+            return try EndpointTestSamples.make(spec: spec, query: manifest.inputSchema.query, count: count, seed: seed)
+        } catch {
+            throw Unrunnable("the samples cannot be made from the training data: \(error)")
+        }
     }
 
     var queries: TestingQueries { TestingQueries(client: environment.postgres, logger: environment.logger) }

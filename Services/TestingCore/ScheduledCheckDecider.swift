@@ -81,7 +81,8 @@ public enum ScheduledCheckDecider: Decider {
         switch event {
         case .scheduledCheckConfigured(let e): state.configured = e
         case .scheduledCheckSkipped(let e): state.skipped.insert(e.slotTime.date)
-        case .endpointTestStarted, .endpointTestCompleted: break  // a test's own aggregate
+        case .endpointTestStarted, .endpointTestCompleted, .loadTestStarted, .loadTestCancelRequested, .loadTestFinished:
+            break  // another aggregate's
         }
         return state
     }

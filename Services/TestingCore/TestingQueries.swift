@@ -40,6 +40,21 @@ struct TestingQueries {
         return nil
     }
 
+    func loadTest(_ id: String) async throws -> (report: String, status: String, endpoint: String)? {
+        let rows = try await client.query("SELECT report::text, status, endpoint_name FROM load_tests WHERE id = \(id)", logger: logger)
+        for try await row in rows.decode((String, String, String).self) { return row }
+        return nil
+    }
+
+    /// An endpoint's load tests, newest first.
+    func loadTests(endpoint: String, limit: Int) async throws -> [String] {
+        let rows = try await client.query(
+            "SELECT report::text FROM load_tests WHERE endpoint_name = \(endpoint) ORDER BY started_at DESC, id DESC LIMIT \(limit)", logger: logger)
+        var reports: [String] = []
+        for try await report in rows.decode(String.self) { reports.append(report) }
+        return reports
+    }
+
     /// Newest first.
     func history(endpoint: String, limit: Int, offset: Int) async throws -> (reports: [String], total: Int) {
         let rows = try await client.query(

@@ -38,6 +38,16 @@ public struct TestingReadModel: Projection {
                     "ALTER TABLE endpoint_tests ADD COLUMN check_id text",
                     "CREATE INDEX endpoint_tests_running_by_check ON endpoint_tests (check_id) WHERE status = 'running'",
                 ]),
+            Migration(
+                3, "load tests",
+                [
+                    """
+                    CREATE TABLE load_tests (id text PRIMARY KEY, endpoint_name text NOT NULL, status text NOT NULL,
+                        cancel_requested boolean NOT NULL DEFAULT false, started_at timestamptz NOT NULL, finished_at timestamptz,
+                        started jsonb NOT NULL, report jsonb NOT NULL)
+                    """,
+                    "CREATE INDEX load_tests_by_endpoint ON load_tests (endpoint_name, started_at DESC)",
+                ]),
         ]
     }
 
@@ -94,6 +104,29 @@ public struct TestingReadModel: Projection {
                         sample_count = EXCLUDED.sample_count, next_run_at = EXCLUDED.next_run_at, configured_by = EXCLUDED.configured_by,
                         configured_at = EXCLUDED.configured_at
                     """, logger: logger)
+            case .loadTestStarted(let e):
+                let report = try LoadTestReport.report(started: e, finished: nil, cancelRequested: false, finishedAt: nil)
+                try await connection.query(
+                    """
+                    INSERT INTO load_tests (id, endpoint_name, status, started_at, started, report)
+                    VALUES (\(e.loadTestID), \(e.endpointName), 'running', \(e.startedAt.date), \(try TestReport.jsonText(e))::jsonb, \(report)::jsonb)
+                    ON CONFLICT (id) DO NOTHING
+                    """, logger: logger)
+            case .loadTestCancelRequested(let e):
+                guard let started = try await loadTestStarted(e.loadTestID, on: connection, logger: logger) else { continue }
+                let report = try LoadTestReport.report(started: started, finished: nil, cancelRequested: true, finishedAt: nil)
+                try await connection.query(
+                    "UPDATE load_tests SET cancel_requested = true, report = \(report)::jsonb WHERE id = \(e.loadTestID) AND status = 'running'",
+                    logger: logger)
+            case .loadTestFinished(let e):
+                guard let started = try await loadTestStarted(e.loadTestID, on: connection, logger: logger) else { continue }
+                let report = try LoadTestReport.report(
+                    started: started, finished: e, cancelRequested: e.outcome == .cancelled, finishedAt: recorded.occurredAt)
+                try await connection.query(
+                    """
+                    UPDATE load_tests SET status = \(LoadTestReport.status(e.outcome)), finished_at = \(recorded.occurredAt), report = \(report)::jsonb
+                    WHERE id = \(e.loadTestID)
+                    """, logger: logger)
             case .scheduledCheckSkipped(let e):
                 try await connection.query(
                     """
@@ -103,5 +136,11 @@ public struct TestingReadModel: Projection {
                     """, logger: logger)
             }
         }
+    }
+
+    private func loadTestStarted(_ id: String, on connection: PostgresConnection, logger: Logger) async throws -> LoadTestStarted? {
+        let rows = try await connection.query("SELECT started::text FROM load_tests WHERE id = \(id)", logger: logger)
+        for try await text in rows.decode(String.self) { return try LoadTestStarted(jsonString: text, options: TestReport.decoding) }
+        return nil
     }
 }

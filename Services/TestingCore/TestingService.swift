@@ -11,13 +11,17 @@ public enum TestingService {
             let settings = try TestingSettings.load(reader: reader)
             let keys = TestingKeys(directory: settings.keyDirectory, environment: environment)
             let tests = EndpointTests(environment: environment, settings: settings, keys: keys, now: now)
+            let loadTests = LoadTestRunner(tests: tests)
             return ServiceComponents(
                 projections: [
                     ProjectionSubscription(
                         TestedEndpointsProjection(smokeTests: settings.smokeTestSamples > 0 ? tests : nil, now: now), from: [.deploy])
                 ],
-                routes: [EndpointTestRoutes(environment: environment, tests: tests).collection],
-                workers: [CheckRunner(tests: tests)])
+                routes: [
+                    EndpointTestRoutes(environment: environment, tests: tests).collection,
+                    LoadTestRoutes(environment: environment, tests: tests, runner: loadTests).collection,
+                ],
+                workers: [CheckRunner(tests: tests), loadTests])
         }
     }
 }

@@ -324,3 +324,33 @@ struct BodyScanTests {
         #expect(PredictionBody.firstProductIDs(escaped, limit: 10) == ["P\"1"])
     }
 }
+
+@Suite("Public API: whose traffic a request is")
+struct PublicAPITrafficTests {
+    /// A testing key's requests with `X-Slipway-Load-Test` are load-test traffic; a client key cannot mark its own.
+    @Test(arguments: [("testing", false, TrafficKind.test), ("testing", true, .loadTest), ("client", true, .client), ("client", false, .client)])
+    func theLoadTestMarkCountsForTestingKeysOnly(purpose: String, marked: Bool, expected: TrafficKind) {
+        let store = RoutingTableStore()
+        store.merge(
+            RoutingDocument(
+                endpoints: [
+                    RoutingDocument.Endpoint(
+                        endpointID: "e1", name: "shop", modelName: "b2b", version: 1,
+                        routes: [.init(revisionID: "r1", deploymentID: "d1", address: "http://r1", percent: 100)])
+                ],
+                apiKeys: [
+                    RoutingDocument.ApiKey(apiKeyID: "k1", modelName: "b2b", keySha256: PublicAPI.sha256Hex("sk-1"), version: 1, purpose: purpose)
+                ]),
+            startedAt: 0)
+        let api = PublicAPI(store: store, stats: RevisionStats(), usage: KeyUsage(), logs: RequestLogBuffer(capacity: 4))
+        var record = RequestLogRecord(requestID: "q1", endpointID: "", endpointName: "", api: .unspecified, receivedAt: Date(), status: 0)
+        let decision = api.decide(
+            method: .POST, uri: "/shop/v1/models/b2b:predict", authorization: "Bearer sk-1", loadTest: marked,
+            body: ByteBuffer(string: #"{"instances": [{"customer_id": "C1"}]}"#), record: &record)
+        guard case .forward = decision else {
+            Issue.record("not forwarded: \(decision)")
+            return
+        }
+        #expect(record.traffic == expected)
+    }
+}

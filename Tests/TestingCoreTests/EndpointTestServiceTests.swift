@@ -9,6 +9,7 @@ import SlipwayEventSourcing
 import SlipwayModelBundle
 import SlipwayPlatform
 import SlipwayTestSupport
+import Synchronization
 import Testing
 
 @testable import TestingCore
@@ -44,6 +45,8 @@ struct EndpointTestServiceTests {
     }()
 
     static let key = "sk-testing-key"
+    /// Requests the server got marked as a load test's (`X-Slipway-Load-Test`).
+    static let loadTestRequests = Atomic(0)
 
     /// serving-router and deploy-svc's key routes, as far as a test uses them. `/{endpoint}/…` answers with the real
     /// bundle's scores, spoiled as the endpoint's name says; `/revision-{fault}/…` stands for one revision's
@@ -68,6 +71,7 @@ struct EndpointTestServiceTests {
         router.post("/:endpoint/v1/models/:predict") { request, context -> Response in
             let path = try context.parameters.require("endpoint")
             guard authorized(request, path) else { return Response(status: .unauthorized) }
+            if request.headers[HTTPField.Name("X-Slipway-Load-Test")!] != nil { loadTestRequests.add(1, ordering: .relaxed) }
             let endpoint = path.hasPrefix("revision-") ? String(path.dropFirst("revision-".count)) : path
             if endpoint == "broken" { return Response(status: .internalServerError) }
             let body = try await request.body.collect(upTo: 1 << 20)

@@ -58,9 +58,9 @@ struct BenchRolloutCommand: AsyncParsableCommand {
         let routed = try script(work, "routed.lua", path: "/\(endpoint)/recommend", key: key)
 
         // Router overhead: one connection, so the difference is the router's own work, not queueing.
-        _ = try runWrk(wrk, ["-t1", "-c4", "-d2s", "-s", routed.path, router])  // warm-up (connections, caches)
-        let directResult = WrkResult(try runWrk(wrk, ["-t1", "-c1", "-d\(duration)s", "--latency", "-s", direct.path, revisionAddress]))
-        let routedResult = WrkResult(try runWrk(wrk, ["-t1", "-c1", "-d\(duration)s", "--latency", "-s", routed.path, router]))
+        _ = try Wrk.run(wrk, ["-t1", "-c4", "-d2s", "-s", routed.path, router])  // warm-up (connections, caches)
+        let directResult = WrkResult(try Wrk.run(wrk, ["-t1", "-c1", "-d\(duration)s", "--latency", "-s", direct.path, revisionAddress]))
+        let routedResult = WrkResult(try Wrk.run(wrk, ["-t1", "-c1", "-d\(duration)s", "--latency", "-s", routed.path, router]))
         let overhead = routedResult.p50 - directResult.p50
         say(
             String(
@@ -68,7 +68,7 @@ struct BenchRolloutCommand: AsyncParsableCommand {
                 directResult.p50, routedResult.p50, overhead))
 
         // Throughput through the router.
-        let load = WrkResult(try runWrk(wrk, ["-t\(threads)", "-c\(connections)", "-d\(duration)s", "--latency", "-s", routed.path, router]))
+        let load = WrkResult(try Wrk.run(wrk, ["-t\(threads)", "-c\(connections)", "-d\(duration)s", "--latency", "-s", routed.path, router]))
         say(
             String(
                 format: "%d connections through the router: %.0f requests/s, p50 %.2f ms, p99 %.2f ms, non-2xx %d",
@@ -76,7 +76,7 @@ struct BenchRolloutCommand: AsyncParsableCommand {
 
         // Continuous load during a gradual deploy of v2 and a rollback to v1.
         let rolloutSeconds = 3 * stepSeconds + 40
-        let background = try startWrk(wrk, ["-t\(threads)", "-c\(connections)", "-d\(rolloutSeconds)s", "--latency", "-s", routed.path, router])
+        let background = try Wrk.start(wrk, ["-t\(threads)", "-c\(connections)", "-d\(rolloutSeconds)s", "--latency", "-s", routed.path, router])
         try await Task.sleep(for: .seconds(1))
         let deployStart = ContinuousClock.now
         try await deploy(api, version: v2, steps: [10, 50, 100])
@@ -179,31 +179,5 @@ struct BenchRolloutCommand: AsyncParsableCommand {
         end
         """.write(to: file, atomically: true, encoding: .utf8)
         return file
-    }
-
-    func runWrk(_ wrk: URL, _ arguments: [String]) throws -> String {
-        let running = try startWrk(wrk, arguments)
-        return running.output()
-    }
-
-    func startWrk(_ wrk: URL, _ arguments: [String]) throws -> RunningWrk {
-        let process = Process()
-        process.executableURL = wrk
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        return RunningWrk(process: process, pipe: pipe)
-    }
-
-    struct RunningWrk {
-        let process: Process
-        let pipe: Pipe
-        func interrupt() { process.interrupt() }
-        func output() -> String {
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
-        }
     }
 }

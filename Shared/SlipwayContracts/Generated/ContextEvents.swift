@@ -441,6 +441,12 @@ public enum DeployEvent: ContextEvent, Equatable {
 
 /// The events of the testing context (topic `slipway.testing.events`).
 public enum TestingEvent: ContextEvent, Equatable {
+    /// Emitted when a load test of an endpoint starts (at most one per endpoint runs).
+    case loadTestStarted(LoadTestStarted)
+    /// Emitted when someone asks a running load test to stop; the process running it stops within a second.
+    case loadTestCancelRequested(LoadTestCancelRequested)
+    /// Emitted when a load test ends, however it ended, with what it measured until then.
+    case loadTestFinished(LoadTestFinished)
     /// Emitted when an endpoint test starts.
     case endpointTestStarted(EndpointTestStarted)
     /// Emitted when an endpoint test finishes (passed or not). deploy-svc may gate a rollout step or roll back on a failed test.
@@ -452,6 +458,9 @@ public enum TestingEvent: ContextEvent, Equatable {
 
     public static let context = EventContext.testing
     public static let messageTypes: [any SwiftProtobuf.Message.Type] = [
+        LoadTestStarted.self,
+        LoadTestCancelRequested.self,
+        LoadTestFinished.self,
         EndpointTestStarted.self,
         EndpointTestCompleted.self,
         ScheduledCheckConfigured.self,
@@ -460,6 +469,9 @@ public enum TestingEvent: ContextEvent, Equatable {
 
     public var message: any SwiftProtobuf.Message {
         switch self {
+        case .loadTestStarted(let message): message
+        case .loadTestCancelRequested(let message): message
+        case .loadTestFinished(let message): message
         case .endpointTestStarted(let message): message
         case .endpointTestCompleted(let message): message
         case .scheduledCheckConfigured(let message): message
@@ -469,6 +481,9 @@ public enum TestingEvent: ContextEvent, Equatable {
 
     public init?(_ message: any SwiftProtobuf.Message) {
         switch message {
+        case let message as LoadTestStarted: self = .loadTestStarted(message)
+        case let message as LoadTestCancelRequested: self = .loadTestCancelRequested(message)
+        case let message as LoadTestFinished: self = .loadTestFinished(message)
         case let message as EndpointTestStarted: self = .endpointTestStarted(message)
         case let message as EndpointTestCompleted: self = .endpointTestCompleted(message)
         case let message as ScheduledCheckConfigured: self = .scheduledCheckConfigured(message)
@@ -479,6 +494,9 @@ public enum TestingEvent: ContextEvent, Equatable {
 
     public static func decode(eventType: String, payload: [UInt8]) throws -> TestingEvent {
         switch eventType {
+        case LoadTestStarted.protoMessageName: .loadTestStarted(try LoadTestStarted(serializedBytes: payload))
+        case LoadTestCancelRequested.protoMessageName: .loadTestCancelRequested(try LoadTestCancelRequested(serializedBytes: payload))
+        case LoadTestFinished.protoMessageName: .loadTestFinished(try LoadTestFinished(serializedBytes: payload))
         case EndpointTestStarted.protoMessageName: .endpointTestStarted(try EndpointTestStarted(serializedBytes: payload))
         case EndpointTestCompleted.protoMessageName: .endpointTestCompleted(try EndpointTestCompleted(serializedBytes: payload))
         case ScheduledCheckConfigured.protoMessageName: .scheduledCheckConfigured(try ScheduledCheckConfigured(serializedBytes: payload))

@@ -81,6 +81,9 @@ public nonisolated enum TrafficKind: SwiftProtobuf.Enum, Swift.CaseIterable {
 
   /// testing-svc's endpoint tests
   case test // = 1
+
+  /// testing-svc's load tests: a testing key's requests with `X-Slipway-Load-Test`
+  case loadTest // = 2
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -91,6 +94,7 @@ public nonisolated enum TrafficKind: SwiftProtobuf.Enum, Swift.CaseIterable {
     switch rawValue {
     case 0: self = .client
     case 1: self = .test
+    case 2: self = .loadTest
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -99,6 +103,7 @@ public nonisolated enum TrafficKind: SwiftProtobuf.Enum, Swift.CaseIterable {
     switch self {
     case .client: return 0
     case .test: return 1
+    case .loadTest: return 2
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -107,6 +112,7 @@ public nonisolated enum TrafficKind: SwiftProtobuf.Enum, Swift.CaseIterable {
   public static let allCases: [TrafficKind] = [
     .client,
     .test,
+    .loadTest,
   ]
 
 }
@@ -292,7 +298,7 @@ nonisolated extension ServingApi: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension TrafficKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TRAFFIC_KIND_CLIENT\0\u{1}TRAFFIC_KIND_TEST\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TRAFFIC_KIND_CLIENT\0\u{1}TRAFFIC_KIND_TEST\0\u{1}TRAFFIC_KIND_LOAD_TEST\0")
 }
 
 nonisolated extension PredictionRequestLogged: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -183,6 +183,61 @@ public nonisolated enum TestTrigger: SwiftProtobuf.Enum, Swift.CaseIterable {
 
 }
 
+/// How a load test ended.
+public nonisolated enum LoadTestOutcome: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// ran for its whole duration
+  case completed // = 1
+
+  /// cancelled by someone, or by testing-svc stopping
+  case cancelled // = 2
+
+  /// could not run: no samples, no key, the target unreachable
+  case failed // = 3
+
+  /// the process running it died; recorded by the next start after its deadline
+  case abandoned // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .completed
+    case 2: self = .cancelled
+    case 3: self = .failed
+    case 4: self = .abandoned
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .completed: return 1
+    case .cancelled: return 2
+    case .failed: return 3
+    case .abandoned: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [LoadTestOutcome] = [
+    .unspecified,
+    .completed,
+    .cancelled,
+    .failed,
+    .abandoned,
+  ]
+
+}
+
 /// Result of one check.
 public nonisolated struct TestCheckResult: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -242,15 +297,246 @@ public nonisolated struct LoadTestParams: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// keep-alive connections, each sending its next request when the last is answered
   public var concurrency: Int32 = 0
 
   public var durationSeconds: Int32 = 0
 
+  /// unused: a load test is bounded by its duration
   public var maxRequests: Int64 = 0
+
+  /// 0: as fast as the connections are answered; otherwise paced to this rate
+  public var targetRps: Int32 = 0
+
+  /// distinct requests, built from the training data, sent in turn
+  public var sampleCount: Int32 = 0
+
+  public var seed: UInt64 = 0
+
+  public var topK: Int32 = 0
+
+  /// a request unanswered this long counts as a "timeout" error
+  public var requestTimeoutMs: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+/// One second of a load test, for a chart.
+public nonisolated struct LoadTestSecond: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// since the start
+  public var second: Int32 = 0
+
+  /// answered (or failed) in this second
+  public var requests: Int64 = 0
+
+  public var errors: Int64 = 0
+
+  public var p50Ms: Double = 0
+
+  public var p99Ms: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Emitted when a load test of an endpoint starts (at most one per endpoint runs).
+public nonisolated struct LoadTestStarted: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var loadTestID: String {
+    get {_storage._loadTestID}
+    set {_uniqueStorage()._loadTestID = newValue}
+  }
+
+  public var endpointID: String {
+    get {_storage._endpointID}
+    set {_uniqueStorage()._endpointID = newValue}
+  }
+
+  public var endpointName: String {
+    get {_storage._endpointName}
+    set {_uniqueStorage()._endpointName = newValue}
+  }
+
+  public var deploymentID: String {
+    get {_storage._deploymentID}
+    set {_uniqueStorage()._deploymentID = newValue}
+  }
+
+  public var modelVersionID: String {
+    get {_storage._modelVersionID}
+    set {_uniqueStorage()._modelVersionID = newValue}
+  }
+
+  public var versionNumber: Int32 {
+    get {_storage._versionNumber}
+    set {_uniqueStorage()._versionNumber = newValue}
+  }
+
+  public var params: LoadTestParams {
+    get {_storage._params ?? LoadTestParams()}
+    set {_uniqueStorage()._params = newValue}
+  }
+  /// Returns true if `params` has been explicitly set.
+  public var hasParams: Bool {_storage._params != nil}
+  /// Clears the value of `params`. Subsequent reads from it will return its default value.
+  public mutating func clearParams() {_uniqueStorage()._params = nil}
+
+  /// serving-router's address of the endpoint
+  public var targetURL: String {
+    get {_storage._targetURL}
+    set {_uniqueStorage()._targetURL = newValue}
+  }
+
+  public var startedBy: String {
+    get {_storage._startedBy}
+    set {_uniqueStorage()._startedBy = newValue}
+  }
+
+  public var artifactUri: String {
+    get {_storage._artifactUri}
+    set {_uniqueStorage()._artifactUri = newValue}
+  }
+
+  public var datasetID: String {
+    get {_storage._datasetID}
+    set {_uniqueStorage()._datasetID = newValue}
+  }
+
+  /// with the duration: when a test whose process died counts as abandoned
+  public var startedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._startedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._startedAt = newValue}
+  }
+  /// Returns true if `startedAt` has been explicitly set.
+  public var hasStartedAt: Bool {_storage._startedAt != nil}
+  /// Clears the value of `startedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearStartedAt() {_uniqueStorage()._startedAt = nil}
+
+  /// the registered model the endpoint serves (testing-svc's key is per model)
+  public var modelName: String {
+    get {_storage._modelName}
+    set {_uniqueStorage()._modelName = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// Emitted when someone asks a running load test to stop; the process running it stops within a second.
+public nonisolated struct LoadTestCancelRequested: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var loadTestID: String = String()
+
+  public var endpointName: String = String()
+
+  public var requestedBy: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Emitted when a load test ends, however it ended, with what it measured until then.
+public nonisolated struct LoadTestFinished: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var loadTestID: String {
+    get {_storage._loadTestID}
+    set {_uniqueStorage()._loadTestID = newValue}
+  }
+
+  public var endpointName: String {
+    get {_storage._endpointName}
+    set {_uniqueStorage()._endpointName = newValue}
+  }
+
+  public var outcome: LoadTestOutcome {
+    get {_storage._outcome}
+    set {_uniqueStorage()._outcome = newValue}
+  }
+
+  /// answered with any status, plus the ones that failed without an answer
+  public var requests: Int64 {
+    get {_storage._requests}
+    set {_uniqueStorage()._requests = newValue}
+  }
+
+  /// 2xx
+  public var succeeded: Int64 {
+    get {_storage._succeeded}
+    set {_uniqueStorage()._succeeded = newValue}
+  }
+
+  public var failed: Int64 {
+    get {_storage._failed}
+    set {_uniqueStorage()._failed = newValue}
+  }
+
+  public var achievedRps: Double {
+    get {_storage._achievedRps}
+    set {_uniqueStorage()._achievedRps = newValue}
+  }
+
+  /// of the answered requests
+  public var latency: LatencyStats {
+    get {_storage._latency ?? LatencyStats()}
+    set {_uniqueStorage()._latency = newValue}
+  }
+  /// Returns true if `latency` has been explicitly set.
+  public var hasLatency: Bool {_storage._latency != nil}
+  /// Clears the value of `latency`. Subsequent reads from it will return its default value.
+  public mutating func clearLatency() {_uniqueStorage()._latency = nil}
+
+  /// "500": 12, "timeout": 1, "connection": 3
+  public var errorsByStatus: Dictionary<String,Int64> {
+    get {_storage._errorsByStatus}
+    set {_uniqueStorage()._errorsByStatus = newValue}
+  }
+
+  public var perSecond: [LoadTestSecond] {
+    get {_storage._perSecond}
+    set {_uniqueStorage()._perSecond = newValue}
+  }
+
+  public var durationMs: Int64 {
+    get {_storage._durationMs}
+    set {_uniqueStorage()._durationMs = newValue}
+  }
+
+  /// why it failed, was cancelled or abandoned
+  public var error: String {
+    get {_storage._error}
+    set {_uniqueStorage()._error = newValue}
+  }
+
+  public var endpointID: String {
+    get {_storage._endpointID}
+    set {_uniqueStorage()._endpointID = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Emitted when an endpoint test starts.
@@ -679,6 +965,10 @@ nonisolated extension TestTrigger: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TEST_TRIGGER_UNSPECIFIED\0\u{1}TEST_TRIGGER_MANUAL\0\u{1}TEST_TRIGGER_API\0\u{1}TEST_TRIGGER_SCHEDULED\0\u{1}TEST_TRIGGER_DEPLOYMENT\0")
 }
 
+nonisolated extension LoadTestOutcome: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0LOAD_TEST_OUTCOME_UNSPECIFIED\0\u{1}LOAD_TEST_OUTCOME_COMPLETED\0\u{1}LOAD_TEST_OUTCOME_CANCELLED\0\u{1}LOAD_TEST_OUTCOME_FAILED\0\u{1}LOAD_TEST_OUTCOME_ABANDONED\0")
+}
+
 nonisolated extension TestCheckResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TestCheckResult"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}status\0\u{1}message\0\u{3}duration_ms\0\u{1}details\0")
@@ -790,7 +1080,7 @@ nonisolated extension SamplePrediction: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension LoadTestParams: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LoadTestParams"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}concurrency\0\u{3}duration_seconds\0\u{3}max_requests\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}concurrency\0\u{3}duration_seconds\0\u{3}max_requests\0\u{3}target_rps\0\u{3}sample_count\0\u{1}seed\0\u{3}top_k\0\u{3}request_timeout_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -801,6 +1091,11 @@ nonisolated extension LoadTestParams: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 1: try { try decoder.decodeSingularInt32Field(value: &self.concurrency) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.durationSeconds) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.maxRequests) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.targetRps) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.sampleCount) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.seed) }()
+      case 7: try { try decoder.decodeSingularInt32Field(value: &self.topK) }()
+      case 8: try { try decoder.decodeSingularInt32Field(value: &self.requestTimeoutMs) }()
       default: break
       }
     }
@@ -816,6 +1111,21 @@ nonisolated extension LoadTestParams: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if self.maxRequests != 0 {
       try visitor.visitSingularInt64Field(value: self.maxRequests, fieldNumber: 3)
     }
+    if self.targetRps != 0 {
+      try visitor.visitSingularInt32Field(value: self.targetRps, fieldNumber: 4)
+    }
+    if self.sampleCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.sampleCount, fieldNumber: 5)
+    }
+    if self.seed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.seed, fieldNumber: 6)
+    }
+    if self.topK != 0 {
+      try visitor.visitSingularInt32Field(value: self.topK, fieldNumber: 7)
+    }
+    if self.requestTimeoutMs != 0 {
+      try visitor.visitSingularInt32Field(value: self.requestTimeoutMs, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -823,6 +1133,409 @@ nonisolated extension LoadTestParams: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.concurrency != rhs.concurrency {return false}
     if lhs.durationSeconds != rhs.durationSeconds {return false}
     if lhs.maxRequests != rhs.maxRequests {return false}
+    if lhs.targetRps != rhs.targetRps {return false}
+    if lhs.sampleCount != rhs.sampleCount {return false}
+    if lhs.seed != rhs.seed {return false}
+    if lhs.topK != rhs.topK {return false}
+    if lhs.requestTimeoutMs != rhs.requestTimeoutMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension LoadTestSecond: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LoadTestSecond"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}second\0\u{1}requests\0\u{1}errors\0\u{3}p50_ms\0\u{3}p99_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.second) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.requests) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.errors) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.p50Ms) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.p99Ms) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.second != 0 {
+      try visitor.visitSingularInt32Field(value: self.second, fieldNumber: 1)
+    }
+    if self.requests != 0 {
+      try visitor.visitSingularInt64Field(value: self.requests, fieldNumber: 2)
+    }
+    if self.errors != 0 {
+      try visitor.visitSingularInt64Field(value: self.errors, fieldNumber: 3)
+    }
+    if self.p50Ms.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.p50Ms, fieldNumber: 4)
+    }
+    if self.p99Ms.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.p99Ms, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: LoadTestSecond, rhs: LoadTestSecond) -> Bool {
+    if lhs.second != rhs.second {return false}
+    if lhs.requests != rhs.requests {return false}
+    if lhs.errors != rhs.errors {return false}
+    if lhs.p50Ms != rhs.p50Ms {return false}
+    if lhs.p99Ms != rhs.p99Ms {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension LoadTestStarted: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LoadTestStarted"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}load_test_id\0\u{3}endpoint_id\0\u{3}endpoint_name\0\u{3}deployment_id\0\u{3}model_version_id\0\u{3}version_number\0\u{1}params\0\u{3}target_url\0\u{3}started_by\0\u{3}artifact_uri\0\u{3}dataset_id\0\u{3}started_at\0\u{3}model_name\0")
+
+  fileprivate class _StorageClass {
+    var _loadTestID: String = String()
+    var _endpointID: String = String()
+    var _endpointName: String = String()
+    var _deploymentID: String = String()
+    var _modelVersionID: String = String()
+    var _versionNumber: Int32 = 0
+    var _params: LoadTestParams? = nil
+    var _targetURL: String = String()
+    var _startedBy: String = String()
+    var _artifactUri: String = String()
+    var _datasetID: String = String()
+    var _startedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _modelName: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _loadTestID = source._loadTestID
+      _endpointID = source._endpointID
+      _endpointName = source._endpointName
+      _deploymentID = source._deploymentID
+      _modelVersionID = source._modelVersionID
+      _versionNumber = source._versionNumber
+      _params = source._params
+      _targetURL = source._targetURL
+      _startedBy = source._startedBy
+      _artifactUri = source._artifactUri
+      _datasetID = source._datasetID
+      _startedAt = source._startedAt
+      _modelName = source._modelName
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._loadTestID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._endpointID) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._endpointName) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._deploymentID) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._modelVersionID) }()
+        case 6: try { try decoder.decodeSingularInt32Field(value: &_storage._versionNumber) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._params) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._targetURL) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._startedBy) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._artifactUri) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._datasetID) }()
+        case 12: try { try decoder.decodeSingularMessageField(value: &_storage._startedAt) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._modelName) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._loadTestID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._loadTestID, fieldNumber: 1)
+      }
+      if !_storage._endpointID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._endpointID, fieldNumber: 2)
+      }
+      if !_storage._endpointName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._endpointName, fieldNumber: 3)
+      }
+      if !_storage._deploymentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._deploymentID, fieldNumber: 4)
+      }
+      if !_storage._modelVersionID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._modelVersionID, fieldNumber: 5)
+      }
+      if _storage._versionNumber != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._versionNumber, fieldNumber: 6)
+      }
+      try { if let v = _storage._params {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      if !_storage._targetURL.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._targetURL, fieldNumber: 8)
+      }
+      if !_storage._startedBy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._startedBy, fieldNumber: 9)
+      }
+      if !_storage._artifactUri.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._artifactUri, fieldNumber: 10)
+      }
+      if !_storage._datasetID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._datasetID, fieldNumber: 11)
+      }
+      try { if let v = _storage._startedAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
+      if !_storage._modelName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._modelName, fieldNumber: 13)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: LoadTestStarted, rhs: LoadTestStarted) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._loadTestID != rhs_storage._loadTestID {return false}
+        if _storage._endpointID != rhs_storage._endpointID {return false}
+        if _storage._endpointName != rhs_storage._endpointName {return false}
+        if _storage._deploymentID != rhs_storage._deploymentID {return false}
+        if _storage._modelVersionID != rhs_storage._modelVersionID {return false}
+        if _storage._versionNumber != rhs_storage._versionNumber {return false}
+        if _storage._params != rhs_storage._params {return false}
+        if _storage._targetURL != rhs_storage._targetURL {return false}
+        if _storage._startedBy != rhs_storage._startedBy {return false}
+        if _storage._artifactUri != rhs_storage._artifactUri {return false}
+        if _storage._datasetID != rhs_storage._datasetID {return false}
+        if _storage._startedAt != rhs_storage._startedAt {return false}
+        if _storage._modelName != rhs_storage._modelName {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension LoadTestCancelRequested: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LoadTestCancelRequested"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}load_test_id\0\u{3}endpoint_name\0\u{3}requested_by\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.loadTestID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.endpointName) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.requestedBy) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.loadTestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.loadTestID, fieldNumber: 1)
+    }
+    if !self.endpointName.isEmpty {
+      try visitor.visitSingularStringField(value: self.endpointName, fieldNumber: 2)
+    }
+    if !self.requestedBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestedBy, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: LoadTestCancelRequested, rhs: LoadTestCancelRequested) -> Bool {
+    if lhs.loadTestID != rhs.loadTestID {return false}
+    if lhs.endpointName != rhs.endpointName {return false}
+    if lhs.requestedBy != rhs.requestedBy {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension LoadTestFinished: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LoadTestFinished"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}load_test_id\0\u{3}endpoint_name\0\u{1}outcome\0\u{1}requests\0\u{1}succeeded\0\u{1}failed\0\u{3}achieved_rps\0\u{1}latency\0\u{3}errors_by_status\0\u{3}per_second\0\u{3}duration_ms\0\u{1}error\0\u{3}endpoint_id\0")
+
+  fileprivate class _StorageClass {
+    var _loadTestID: String = String()
+    var _endpointName: String = String()
+    var _outcome: LoadTestOutcome = .unspecified
+    var _requests: Int64 = 0
+    var _succeeded: Int64 = 0
+    var _failed: Int64 = 0
+    var _achievedRps: Double = 0
+    var _latency: LatencyStats? = nil
+    var _errorsByStatus: Dictionary<String,Int64> = [:]
+    var _perSecond: [LoadTestSecond] = []
+    var _durationMs: Int64 = 0
+    var _error: String = String()
+    var _endpointID: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _loadTestID = source._loadTestID
+      _endpointName = source._endpointName
+      _outcome = source._outcome
+      _requests = source._requests
+      _succeeded = source._succeeded
+      _failed = source._failed
+      _achievedRps = source._achievedRps
+      _latency = source._latency
+      _errorsByStatus = source._errorsByStatus
+      _perSecond = source._perSecond
+      _durationMs = source._durationMs
+      _error = source._error
+      _endpointID = source._endpointID
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._loadTestID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._endpointName) }()
+        case 3: try { try decoder.decodeSingularEnumField(value: &_storage._outcome) }()
+        case 4: try { try decoder.decodeSingularInt64Field(value: &_storage._requests) }()
+        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._succeeded) }()
+        case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._failed) }()
+        case 7: try { try decoder.decodeSingularDoubleField(value: &_storage._achievedRps) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._latency) }()
+        case 9: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufInt64>.self, value: &_storage._errorsByStatus) }()
+        case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._perSecond) }()
+        case 11: try { try decoder.decodeSingularInt64Field(value: &_storage._durationMs) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._error) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._endpointID) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._loadTestID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._loadTestID, fieldNumber: 1)
+      }
+      if !_storage._endpointName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._endpointName, fieldNumber: 2)
+      }
+      if _storage._outcome != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._outcome, fieldNumber: 3)
+      }
+      if _storage._requests != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._requests, fieldNumber: 4)
+      }
+      if _storage._succeeded != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._succeeded, fieldNumber: 5)
+      }
+      if _storage._failed != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._failed, fieldNumber: 6)
+      }
+      if _storage._achievedRps.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._achievedRps, fieldNumber: 7)
+      }
+      try { if let v = _storage._latency {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      if !_storage._errorsByStatus.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufInt64>.self, value: _storage._errorsByStatus, fieldNumber: 9)
+      }
+      if !_storage._perSecond.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._perSecond, fieldNumber: 10)
+      }
+      if _storage._durationMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._durationMs, fieldNumber: 11)
+      }
+      if !_storage._error.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._error, fieldNumber: 12)
+      }
+      if !_storage._endpointID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._endpointID, fieldNumber: 13)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: LoadTestFinished, rhs: LoadTestFinished) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._loadTestID != rhs_storage._loadTestID {return false}
+        if _storage._endpointName != rhs_storage._endpointName {return false}
+        if _storage._outcome != rhs_storage._outcome {return false}
+        if _storage._requests != rhs_storage._requests {return false}
+        if _storage._succeeded != rhs_storage._succeeded {return false}
+        if _storage._failed != rhs_storage._failed {return false}
+        if _storage._achievedRps != rhs_storage._achievedRps {return false}
+        if _storage._latency != rhs_storage._latency {return false}
+        if _storage._errorsByStatus != rhs_storage._errorsByStatus {return false}
+        if _storage._perSecond != rhs_storage._perSecond {return false}
+        if _storage._durationMs != rhs_storage._durationMs {return false}
+        if _storage._error != rhs_storage._error {return false}
+        if _storage._endpointID != rhs_storage._endpointID {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

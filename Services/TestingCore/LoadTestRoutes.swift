@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import SlipwayContracts
+import SlipwayEventSourcing
+import SlipwayPlatform
+
+/// Load tests (the spec's Phase 5): `POST /api/deployed-endpoints/{id}/load-test/` starts one (202; one per endpoint
+/// at a time, 409 otherwise), `GET` on the same path lists the endpoint's, newest first; `GET /api/load-tests/{id}`
+/// shows one — with live `progress` while it runs — and `POST /api/load-tests/{id}/cancel` stops it within a second.
+struct LoadTestRoutes: Sendable {
+    let environment: ServiceEnvironment
+    let tests: EndpointTests
+    let runner: LoadTestRunner
+
+    var collection: RouteCollection<SlipwayRequestContext> {
+        let routes = RouteCollection(context: SlipwayRequestContext.self)
+        routes.post("/api/deployed-endpoints/:id/load-test", use: start)
+        routes.get("/api/deployed-endpoints/:id/load-test", use: list)
+        routes.get("/api/load-tests/:id", use: get)
+        routes.post("/api/load-tests/:id/cancel", use: cancel)
+        return routes
+    }
+
+    struct StartBody: Decodable {
+        var connections: Int?
+        /// Paces the connections to this rate; without it they go as fast as they are answered.
+        var targetRps: Int?
+        var durationSeconds: Int?
+        var sampleCount: Int?
+        var topK: Int?
+        var seed: UInt64?
+        var requestTimeoutMs: Int?
+        var startedBy: String?
+    }
+
+    static let requestTimeoutMs = 100...60_000
+
+    @Sendable func start(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
+        let name = try context.parameters.require("id")
+        let body = try await request.decodeIfPresent(as: StartBody.self, context: context) ?? StartBody()
+        let timeout = body.requestTimeoutMs ?? 10_000
+        guard Self.requestTimeoutMs.contains(timeout) else {
+            throw APIError.invalid("request_timeout_ms must be 100 to 60000, got \(timeout)", field: "request_timeout_ms")
+        }
+        let endpoint = try await tests.servingEndpoint(name)
+        let id = "load-\(UUID.v7().uuidString.lowercased())"
+        let new = LoadTestDecider.NewLoadTest(
+            id: id, endpoint: endpoint, connections: body.connections ?? 16, targetRPS: body.targetRps, durationSeconds: body.durationSeconds ?? 30,
+            sampleCount: body.sampleCount ?? 100, seed: body.seed ?? EndpointTests.defaultSeed, topK: body.topK ?? 10, requestTimeoutMs: timeout,
+            targetURL: "\(tests.settings.routerURL)/\(endpoint.name)", datasetID: tests.datasetID(bundle: endpoint.artifactURI),
+            startedBy: body.startedBy ?? "api")
+        let outcome = try await environment.execute(
+            LoadTestDecider.self, aggregateID: name, command: .start(new, now: tests.now()), metadata: try request.commandMetadata())
+        if let started = outcome.state.running, started.loadTestID == id { runner.enqueue(started) }
+        return try await report(id, status: .accepted)
+    }
+
+    @Sendable func list(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
+        let name = try context.parameters.require("id")
+        let limit = try request.uri.queryParameters.integer("limit", default: 20, in: 1...200)
+        if case .missing = try await queries.endpoint(name) { throw APIError.notFound("no endpoint '\(name)'") }
+        let reports = try await queries.loadTests(endpoint: name, limit: limit)
+        let endpoint = String(decoding: try PlatformJSON.encode(name), as: UTF8.self)
+        return RawJSON(Array(#"{"endpoint": \#(endpoint), "load_tests": [\#(reports.joined(separator: ", "))]}"#.utf8))
+    }
+
+    @Sendable func get(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
+        try await report(try context.parameters.require("id"))
+    }
+
+    @Sendable func cancel(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
+        let id = try context.parameters.require("id")
+        guard let (_, status, endpoint) = try await queries.loadTest(id) else { throw APIError.notFound("no load test '\(id)'") }
+        guard status == "running" else { throw APIError.conflict("load test \(id) has ended (\(status))") }
+        try await environment.execute(
+            LoadTestDecider.self, aggregateID: endpoint, command: .cancel(id: id, by: "api"), metadata: try request.commandMetadata())
+        runner.stop(id)  // at once when it runs here; another replica reads the cancel from the store within a second
+        return try await report(id, status: .accepted)
+    }
+
+    /// The stored report; a test running here also shows how far it has got.
+    func report(_ id: String, status: HTTPResponse.Status = .ok) async throws -> RawJSON {
+        guard let (report, _, _) = try await queries.loadTest(id) else { throw APIError.notFound("no load test '\(id)'") }
+        guard let progress = runner.progress(id), report.hasSuffix("}") else { return RawJSON(Array(report.utf8), status: status) }
+        let extra = String(decoding: try PlatformJSON.encode(LoadTestReport.Progress(progress)), as: UTF8.self)
+        return RawJSON(Array((report.dropLast() + #", "progress": \#(extra)}"#).utf8), status: status)
+    }
+
+    var queries: TestingQueries { tests.queries }
+}
