@@ -46,6 +46,7 @@ public struct RouteTable: Sendable {
         Rule("registered-models/*/endpoints/**", "deploy"),
         Rule("deployments/*/metrics/**", "metrics"),
         Rule("deployed-endpoints/*/test/**", "testing"),
+        Rule("deployed-endpoints/*/load-test/**", "testing"),
         Rule("deployments/**", "deploy"),
         Rule("endpoints/**", "deploy"),
         Rule("deployed-endpoints/**", "deploy"),

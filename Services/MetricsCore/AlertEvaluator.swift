@@ -51,6 +51,12 @@ public struct AlertEvaluator: Sendable {
             let (rate, count) = try await feedback.positiveRate(endpointID: endpointID, start: start, end: instant)
             return AlertRuleDecider.Observation(value: count > 0 ? rate : nil, samples: count, windowStart: start, at: instant)
         }
+        if metric == .endpointTestPassRate {
+            let start = instant.addingTimeInterval(-Double(windowSeconds))
+            let tests = EndpointTestQueries(client: environment.postgres, logger: environment.logger)
+            let (rate, count) = try await tests.passRate(endpointID: endpointID, start: start, end: instant)
+            return AlertRuleDecider.Observation(value: count > 0 ? rate : nil, samples: count, windowStart: start, at: instant)
+        }
         let window = ServingWindow(lastMinutes: max(1, (Int(windowSeconds) + 59) / 60), now: instant)
         let figures = try await ServingRollupStore.figures(
             .endpoint(endpointID), window: window, client: environment.postgres, logger: environment.logger)
@@ -62,7 +68,7 @@ public struct AlertEvaluator: Sendable {
         case .latencyP99: value = summary.latency?.p99Ms
         case .errorRate: value = summary.requests.total > 0 ? summary.errorRate : nil
         case .serverErrorRate: value = summary.requests.total > 0 ? summary.serverErrorRate : nil
-        case .driftScore, .feedbackPositiveRate: value = nil  // answered above
+        case .driftScore, .feedbackPositiveRate, .endpointTestPassRate: value = nil  // answered above
         }
         return AlertRuleDecider.Observation(value: value, samples: summary.requests.total, windowStart: window.start, at: instant)
     }

@@ -32,7 +32,8 @@ struct AlertRoutes: Sendable {
         let enabled: Bool?
         let notificationChannels: [ChannelBody]?
         let name: String?
-        /// Defaults by type: `latency_p95_ms`, `error_rate`, `drift_score`, `feedback_positive_rate`.
+        /// Defaults by type: `latency_p95_ms`, `error_rate`, `drift_score`, `feedback_positive_rate` (quality's other:
+        /// `endpoint_test_pass_rate`).
         let metric: String?
         let windowSeconds: Int32?
         let forSeconds: Int32?
@@ -53,7 +54,7 @@ struct AlertRoutes: Sendable {
             name: body.name ?? "\(endpoint.name ?? endpoint.id) \(metric.rawValue) \(condition.rawValue) \(body.threshold)",
             metric: metric, condition: condition, threshold: body.threshold, resolveThreshold: body.resolveThreshold,
             windowSeconds: body.windowSeconds ?? Self.defaultWindowSeconds(metric),
-            forSeconds: body.forSeconds ?? 60, minSamples: body.minSamples ?? 20,
+            forSeconds: body.forSeconds ?? 60, minSamples: body.minSamples ?? Self.defaultMinSamples(metric),
             enabled: body.enabled ?? true, channels: channels)
         try await environment.execute(
             AlertRuleDecider.self, aggregateID: id, command: .create(rule, actor: "api"), metadata: try request.commandMetadata())
@@ -167,14 +168,19 @@ struct AlertRoutes: Sendable {
         }
     }
 
-    /// Serving figures move by the minute; a drift report comes hourly; feedback trickles in, so a day of it.
+    /// Serving figures move by the minute; a drift report comes hourly; feedback trickles in, so a day of it; a
+    /// scheduled check comes every 15 minutes, so an hour holds four.
     static func defaultWindowSeconds(_ metric: AlertRuleDecider.Metric) -> Int32 {
-        switch metric.type {
+        if metric == .endpointTestPassRate { return 3_600 }
+        return switch metric.type {
         case .drift: DriftMonitor.reportFreshnessSeconds
         case .quality: 86_400
         default: 300
         }
     }
+
+    /// One failed endpoint test is worth an alert; a rate of requests or feedback needs a few to mean anything.
+    static func defaultMinSamples(_ metric: AlertRuleDecider.Metric) -> Int64 { metric == .endpointTestPassRate ? 1 : 20 }
 
     static func condition(_ text: String) throws -> AlertRuleDecider.Condition {
         guard let condition = AlertRuleDecider.Condition(rawValue: text) else {

@@ -71,13 +71,16 @@ public enum AlertRuleDecider: Decider {
         case driftScore = "drift_score"
         /// Share of the window's feedback that is positive (0–1); its samples are the feedback items.
         case feedbackPositiveRate = "feedback_positive_rate"
+        /// Share of the window's endpoint tests (scheduled checks, smoke tests, manual) that passed (0–1); its samples
+        /// are the tests. `lt 1` with `min_samples 1` fires on any failed test.
+        case endpointTestPassRate = "endpoint_test_pass_rate"
 
         var type: AlertType {
             switch self {
             case .latencyP50, .latencyP95, .latencyP99: .latency
             case .errorRate, .serverErrorRate: .errorRate
             case .driftScore: .drift
-            case .feedbackPositiveRate: .quality
+            case .feedbackPositiveRate, .endpointTestPassRate: .quality
             }
         }
     }

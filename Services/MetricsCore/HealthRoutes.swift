@@ -33,6 +33,9 @@ struct HealthRoutes: Sendable {
         let activeAlerts: Int
         let acknowledgedAlerts: Int
         let drift: DriftJSON
+        /// The latest finished endpoint test of what the endpoint serves (testing-svc's scheduled check, smoke test or
+        /// a manual one).
+        @Nullable var lastEndpointTest: LastEndpointTest?
     }
 
     /// `?minutes=` (1–60, default 15) of traffic judged, `&latency_objective_ms=` (default 100): the p95 the endpoint
@@ -52,16 +55,17 @@ struct HealthRoutes: Sendable {
         let drift = try await DriftReport.measure(
             endpointID: endpoint.id, baselineDays: 7, comparisonHours: 24, end: instant, client: environment.postgres, logger: environment.logger
         ).summary
+        let lastTest = try await EndpointTestQueries(client: environment.postgres, logger: environment.logger).last(endpointID: endpoint.id)
         let score = HealthScore(
             .init(
                 requests: summary.requests.total, serverErrorRate: summary.serverErrorRate, p95Ms: summary.latency?.p95Ms,
                 latencyObjectiveMs: Double(objective), activeAlerts: active, acknowledgedAlerts: acknowledged,
-                driftSeverity: drift.status == .ok ? drift.severity : nil))
+                driftSeverity: drift.status == .ok ? drift.severity : nil, lastTestPassed: lastTest?.passed))
         return HealthJSON(
             endpointId: endpoint.id, endpointName: endpoint.name, score: score.score, status: score.status, parts: score.parts, minutes: minutes,
             summary: summary, activeAlerts: active, acknowledgedAlerts: acknowledged,
             drift: .init(
                 status: drift.status.rawValue, severity: drift.severity.rawValue, driftScore: drift.driftScore,
-                affectedFeatures: drift.affectedFeatures))
+                affectedFeatures: drift.affectedFeatures), lastEndpointTest: lastTest)
     }
 }

@@ -10,6 +10,7 @@ import SlipwayStatistics
 /// | p95 latency over the objective | 25 × (p95 / objective − 1), at most 25 |
 /// | alerts | 15 per active, 5 per acknowledged, at most 30 |
 /// | drift | medium 5, high 10, critical 20 |
+/// | endpoint test | 20 when the latest endpoint test (scheduled check, smoke test, manual) failed |
 ///
 /// Status: ≥ 90 healthy, ≥ 70 degraded, ≥ 50 warning, else critical. Without traffic in the window the
 /// error and latency parts are not judged (and say so).
@@ -29,11 +30,14 @@ public struct HealthScore: Sendable, Equatable {
         public var acknowledgedAlerts: Int
         /// Nil when drift could not be judged (too little data).
         public var driftSeverity: DriftSeverity?
+        /// Whether the latest endpoint test passed; nil when the endpoint has none.
+        public var lastTestPassed: Bool?
 
         public init(
             requests: Int64, serverErrorRate: Double, p95Ms: Double?, latencyObjectiveMs: Double, activeAlerts: Int, acknowledgedAlerts: Int,
-            driftSeverity: DriftSeverity?
+            driftSeverity: DriftSeverity?, lastTestPassed: Bool? = nil
         ) {
+            self.lastTestPassed = lastTestPassed
             self.requests = requests
             self.serverErrorRate = serverErrorRate
             self.p95Ms = p95Ms
@@ -79,6 +83,11 @@ public struct HealthScore: Sendable, Equatable {
         }
         parts.append(
             Part(name: "drift", penalty: drift, detail: inputs.driftSeverity.map { "severity \($0.rawValue)" } ?? "insufficient data: not judged"))
+        parts.append(
+            Part(
+                name: "endpoint_test", penalty: inputs.lastTestPassed == false ? 20 : 0,
+                detail: inputs.lastTestPassed.map { $0 ? "the latest endpoint test passed" : "the latest endpoint test failed" }
+                    ?? "no endpoint test yet: not judged"))
         let score = Int(max(0, (100 - parts.map(\.penalty).reduce(0, +))).rounded())
         self.score = score
         self.status = score >= 90 ? "healthy" : score >= 70 ? "degraded" : score >= 50 ? "warning" : "critical"

@@ -5,7 +5,8 @@ import SlipwayPlatform
 /// metrics-svc: serving figures rolled up from serving-router's request log, read by endpoint, revision,
 /// API key and deployment over any window; drift of the request features against a past window; alert
 /// rules evaluated on the rollups, their transitions posted to signed webhooks; a health score from all of
-/// these; feedback on predictions, its figures and quality alerts, and feedback sent to training datasets.
+/// these; feedback on predictions, its figures and quality alerts, and feedback sent to training datasets; and
+/// testing-svc's endpoint tests, which quality alerts and the health score watch too.
 public enum MetricsService {
     public static let definition = definition(now: { Date() })
 
@@ -16,6 +17,7 @@ public enum MetricsService {
                 projections: [
                     ProjectionSubscription(ServedEndpointsProjection(), from: [.deploy]),
                     ProjectionSubscription(TrainingDatasetsProjection(), from: [.training]),
+                    ProjectionSubscription(EndpointTestsProjection(), from: [.testing]),
                 ],
                 ingestions: [ServingRollupIngestion()],
                 routes: [

@@ -132,7 +132,7 @@ struct DriftCommand: AsyncParsableCommand {
 /// `slipway health ENDPOINT`: the endpoint's health score and what made it.
 struct HealthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "health", abstract: "An endpoint's health: a 0–100 score from errors, latency, alerts and drift.")
+        commandName: "health", abstract: "An endpoint's health: a 0–100 score from errors, latency, alerts, drift and its latest endpoint test.")
 
     @Argument(help: "Endpoint name or id.") var endpoint: String
     @Option(help: "Minutes of traffic judged (1–60).") var minutes = 15
@@ -146,6 +146,10 @@ struct HealthCommand: AsyncParsableCommand {
         say("\(health["endpoint_name"] as? String ?? endpoint): \(health["score"] ?? "?")/100, \(health["status"] ?? "")")
         for part in health["parts"] as? [[String: Any]] ?? [] {
             say("  \(part["name"] ?? "")\t-\(part["penalty"] ?? 0)\t\(part["detail"] ?? "")")
+        }
+        if let test = health["last_endpoint_test"] as? [String: Any] {
+            let verdict = test["passed"] as? Bool == true ? "passed" : "FAILED: \(test["summary"] ?? "")"
+            say("last endpoint test: \(test["test_id"] ?? "") (\(test["triggered_by"] ?? ""), \(test["completed_at"] ?? "")) \(verdict)")
         }
     }
 }

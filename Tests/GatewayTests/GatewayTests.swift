@@ -24,6 +24,8 @@ struct RouteTableTests {
             ("/api/deployments/4/rollback/", "deploy"),
             ("/api/deployments/4/metrics/", "metrics"),
             ("/api/deployed-endpoints/4/test/", "testing"),
+            ("/api/deployed-endpoints/shop/load-test/", "testing"),
+            ("/api/load-tests/load-1/cancel", "testing"),
             ("/api/alerts/", "metrics"),
             ("/api/datasets/", "training"),
         ])

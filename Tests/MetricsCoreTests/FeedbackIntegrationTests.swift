@@ -158,4 +158,61 @@ struct FeedbackIntegrationTests {
             #expect(current["observed_value"] as? Double == 0.1 && current["samples"] as? Int == 10)
         }
     }
+
+    /// testing-svc's failed scheduled check reaches metrics-svc: a quality alert on `endpoint_test_pass_rate` fires on it,
+    /// and health shows the test; a rollout gate's test of a revision that serves nothing is left out.
+    @Test func aFailedEndpointTestFiresAQualityAlertAndShowsInHealth() async throws {
+        try await withTestService(MetricsService.definition(now: { Self.t0 }), runWorkers: false) { service in
+            try await Self.announce(service)
+            let api = service.api
+            let rule = try await api.post(
+                "/api/v1/monitoring/alerts",
+                #"{"endpoint_id": "shop", "alert_type": "quality", "metric": "endpoint_test_pass_rate", "threshold": 1, "for_seconds": 0}"#,
+                expect: .created
+            ).json()
+            let id = try #require(rule["id"] as? String)
+            #expect(rule["condition"] as? String == "lt" && rule["window_seconds"] as? Int == 3_600 && rule["min_samples"] as? Int == 1, "\(rule)")
+            var testing = EnvelopeBuilder(service: "testing")
+            testing.clock = Self.t0.addingTimeInterval(-600)
+            func test(_ id: String, trigger: TestTrigger, passed: Bool, step: Int32 = -1) throws -> [EventEnvelope] {
+                var started = EndpointTestStarted()
+                started.testID = id
+                started.endpointID = "ep-shop"
+                started.endpointName = "shop"
+                started.modelVersionID = "recs-v1"
+                started.trigger = trigger
+                started.rolloutStepIndex = step
+                var completed = EndpointTestCompleted()
+                completed.testID = id
+                completed.endpointID = "ep-shop"
+                completed.passed = passed
+                if !passed { completed.validationIssues = ["sample 3 [ids_in_training_catalog]: P-NOT-SOLD is not in the catalog"] }
+                return [
+                    try testing.envelope(started, aggregateType: "EndpointTest", aggregateID: id),
+                    try testing.envelope(completed, aggregateType: "EndpointTest", aggregateID: id),
+                ]
+            }
+            let evaluator = AlertEvaluator(environment: service.environment, now: { Self.t0 })
+            func status() async throws -> String? { try await api.get("/api/v1/monitoring/alerts/\(id)", expect: .ok).json()["status"] as? String }
+
+            try await service.project(try test("check-1", trigger: .scheduled, passed: true), into: "endpoint_test_outcomes")
+            try await service.project(try test("rollout-d2-0", trigger: .deployment, passed: false, step: 0), into: "endpoint_test_outcomes")
+            try await evaluator.evaluateAll(at: Self.t0)
+            #expect(try await status() == "ok", "a passed check, and a rollout gate's failure that is not the endpoint's")
+            var health = try await api.get("/api/v1/monitoring/health/shop", expect: .ok).json()
+            #expect((health["last_endpoint_test"] as? [String: Any])?["test_id"] as? String == "check-1", "\(health)")
+
+            try await service.project(try test("check-2", trigger: .scheduled, passed: false), into: "endpoint_test_outcomes")
+            try await evaluator.evaluateAll(at: Self.t0)
+            let active = try await api.get("/api/v1/monitoring/alerts/\(id)", expect: .ok).json()
+            #expect(active["status"] as? String == "active", "\(active)")
+            #expect((active["current"] as? [String: Any])?["observed_value"] as? Double == 0.5)
+            health = try await api.get("/api/v1/monitoring/health/shop", expect: .ok).json()
+            let last = try #require(health["last_endpoint_test"] as? [String: Any])
+            #expect(last["test_id"] as? String == "check-2" && last["passed"] as? Bool == false && last["triggered_by"] as? String == "scheduled")
+            #expect((last["summary"] as? String)?.contains("ids_in_training_catalog") == true)
+            let part = (health["parts"] as? [[String: Any]])?.first { $0["name"] as? String == "endpoint_test" }
+            #expect(part?["penalty"] as? Double == 20, "\(health)")
+        }
+    }
 }

@@ -17,11 +17,11 @@ struct HealthTests {
 
     static func inputs(
         requests: Int64 = 1000, errors: Double = 0, p95: Double? = 50, active: Int = 0, acknowledged: Int = 0,
-        drift: DriftSeverity? = DriftSeverity.none
+        drift: DriftSeverity? = DriftSeverity.none, lastTestPassed: Bool? = nil
     ) -> HealthScore.Inputs {
         HealthScore.Inputs(
             requests: requests, serverErrorRate: errors, p95Ms: p95, latencyObjectiveMs: 100, activeAlerts: active, acknowledgedAlerts: acknowledged,
-            driftSeverity: drift)
+            driftSeverity: drift, lastTestPassed: lastTestPassed)
     }
 
     static let cases: [Case] = [
@@ -33,6 +33,8 @@ struct HealthTests {
         Case(name: "one acknowledged alert", inputs: inputs(acknowledged: 1), score: 95, status: "healthy"),
         Case(name: "everything wrong", inputs: inputs(errors: 0.5, p95: 1000, active: 3, drift: .critical), score: 0, status: "critical"),
         Case(name: "no traffic, nothing firing", inputs: inputs(requests: 0, p95: nil, drift: nil), score: 100, status: "healthy"),
+        Case(name: "the latest endpoint test failed", inputs: inputs(lastTestPassed: false), score: 80, status: "degraded"),
+        Case(name: "the latest endpoint test passed", inputs: inputs(lastTestPassed: true), score: 100, status: "healthy"),
     ]
 
     @Test(arguments: cases)
@@ -40,7 +42,7 @@ struct HealthTests {
         let health = HealthScore(example.inputs)
         #expect(health.score == example.score)
         #expect(health.status == example.status)
-        #expect(health.parts.map(\.name) == ["errors", "latency", "alerts", "drift"])
+        #expect(health.parts.map(\.name) == ["errors", "latency", "alerts", "drift", "endpoint_test"])
     }
 
     @Test func theRouteCombinesTrafficAlertsAndDrift() async throws {
@@ -67,7 +69,7 @@ struct HealthTests {
             #expect(alerting["active_alerts"] as? Int == 1)
             #expect((alerting["drift"] as? [String: Any])?["status"] as? String == "insufficient_data")
             let parts = try #require(alerting["parts"] as? [[String: Any]])
-            #expect(parts.compactMap { $0["name"] as? String } == ["errors", "latency", "alerts", "drift"])
+            #expect(parts.compactMap { $0["name"] as? String } == ["errors", "latency", "alerts", "drift", "endpoint_test"])
 
             for (path, status, field) in [
                 ("/api/v1/monitoring/health/\(endpoint)?minutes=0", 400, "minutes"),

@@ -334,6 +334,15 @@ struct UpCommandTests {
         #expect(history.output.contains("\tv1\tpassed\tmanual"), "\(history.output)")
         let checks = try run(slipway, ["checks", "shop", "--every", "15m", "--gateway", gateway], in: directory)
         #expect(checks.status == 0 && checks.output.contains("every 15 min"), "\(checks.output)")
+        let loaded = try run(slipway, ["loadtest", "shop", "--connections", "4", "--duration", "2s", "--gateway", gateway], in: directory)
+        #expect(loaded.status == 0 && loaded.output.contains(": completed") && loaded.output.contains("Errors:") == false, "\(loaded.output)")
+        var health = (status: Int32(1), output: "")
+        for _ in 0..<50 {  // metrics-svc learns the test from testing-svc's events
+            health = try run(slipway, ["health", "shop", "--gateway", gateway], in: directory)
+            if health.output.contains("last endpoint test: test-") { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(health.output.contains("last endpoint test: test-") && health.output.contains("passed"), "\(health.output)")
 
         let v2 = try run(
             slipway,
@@ -416,6 +425,34 @@ struct UpCommandTests {
         #expect((runView["deployed_endpoint_url"] as? String)?.hasSuffix("/auto-shop") == true, "\(runView)")
         let endpoint = try await api.get("/api/endpoints/auto-shop/").json()
         #expect(endpoint["status"] as? String == "serving", "\(endpoint)")
+
+        // Issue 12: the rollout gate stops a faulty version. The auto-deployed version's bundle, spoiled on disk (its
+        // product ids renamed, so every answer names products its training data never sold), rolled out to `shop`
+        // with --endpoint-test: testing-svc's test of the new revision fails and deploy-svc rolls back at the first step.
+        let autoVersion = ((endpoint["traffic"] as? [[String: Any]])?.first?["version"] as? Int) ?? 0
+        let versionView = try await api.get("/api/registered-models/b2b-retrieval/versions/\(autoVersion)/").json()
+        let idsFile = URL(fileURLWithPath: versionView["artifact_uri"] as? String ?? "").appendingPathComponent("candidate_ids.json")
+        let ids = (try? JSONSerialization.jsonObject(with: Data(contentsOf: idsFile))) as? [String] ?? []
+        #expect(!ids.isEmpty, "\(versionView)")
+        try JSONSerialization.data(withJSONObject: ids.map { "UNSOLD-\($0)" }).write(to: idsFile)
+        let v1Again = try run(slipway, ["deploy", "b2b-retrieval", "--version", "1", "--endpoint", "shop", "--gateway", gateway], in: directory)
+        #expect(v1Again.status == 0, "\(v1Again.output)")
+        let faulty = try run(
+            slipway,
+            [
+                "deploy", "b2b-retrieval", "--version", "\(autoVersion)", "--endpoint", "shop", "--rollout", "10,50,100", "--step-seconds", "1",
+                "--min-requests", "0", "--endpoint-test", "--gateway", gateway,
+            ], in: directory)
+        #expect(faulty.status != 0 && faulty.output.contains("rolled_back"), "\(faulty.output)")
+        #expect(faulty.output.contains("ids_in_training_catalog"), "the rollback names the rule: \(faulty.output)")
+        #expect(!faulty.output.contains("v\(autoVersion) 50%"), "the faulty version got beyond its first step: \(faulty.output)")
+        let afterGate = try await api.get("/api/endpoints/shop/").json()
+        let split = (afterGate["traffic"] as? [[String: Any]] ?? []).map { "v\($0["version"] ?? "?") \($0["percent"] ?? 0)%" }
+        #expect(split == ["v1 100%"], "shop after the rollback: \(afterGate)")
+        let gateHistory = try run(slipway, ["tests", "shop", "--gateway", gateway], in: directory)
+        #expect(gateHistory.output.contains("\tv\(autoVersion)\tfailed\trollout"), "\(gateHistory.output)")
+        let shopUndeploy = try run(slipway, ["undeploy", "shop", "--gateway", gateway], in: directory)
+        #expect(shopUndeploy.status == 0, "\(shopUndeploy.output)")
         let autoUndeploy = try run(slipway, ["undeploy", "auto-shop", "--gateway", gateway], in: directory)
         #expect(autoUndeploy.status == 0, "\(autoUndeploy.output)")
     }
