@@ -158,7 +158,10 @@ struct UpCommand: AsyncParsableCommand {
             ]
         case "testing":
             // Tests go through serving-router, with testing-svc's own keys kept under `.slipway`.
-            return ["--router-url", "http://\(host):\(routerPort)", "--key-dir", paths.root.appendingPathComponent("testing-keys").path]
+            return [
+                "--router-url", "http://\(host):\(routerPort)", "--router-admin-url", "http://127.0.0.1:\(routerAdminPort)", "--key-dir",
+                paths.root.appendingPathComponent("testing-keys").path,
+            ]
         case "schedule":
             // The key schedule webhooks' secrets derive from, kept with the installation's state.
             return ["--webhook-key-file", paths.root.appendingPathComponent("schedule-webhook.key").path]

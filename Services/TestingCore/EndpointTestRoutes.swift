@@ -181,6 +181,13 @@ struct EndpointTests: Sendable {
     let keys: TestingKeys
     let now: @Sendable () -> Date
 
+    init(environment: ServiceEnvironment, settings: TestingSettings, now: @escaping @Sendable () -> Date) {
+        self.environment = environment
+        self.settings = settings
+        self.keys = TestingKeys(settings: settings, environment: environment)
+        self.now = now
+    }
+
     static let defaultSeed: UInt64 = 20_260_129
     /// Ends the check runner's wait: a rollout test was asked for.
     let wakeSignal = WakeSignal()

@@ -9,8 +9,7 @@ public enum TestingService {
     public static func definition(reader: ConfigReader = ConfigReader(), now: @escaping @Sendable () -> Date = { Date() }) -> ServiceDefinition {
         ServiceDefinition(context: .testing, readModel: TestingReadModel()) { environment in
             let settings = try TestingSettings.load(reader: reader)
-            let keys = TestingKeys(directory: settings.keyDirectory, environment: environment)
-            let tests = EndpointTests(environment: environment, settings: settings, keys: keys, now: now)
+            let tests = EndpointTests(environment: environment, settings: settings, now: now)
             let loadTests = LoadTestRunner(tests: tests)
             return ServiceComponents(
                 projections: [
@@ -30,6 +29,8 @@ public enum TestingService {
 public struct TestingSettings: Sendable {
     /// serving-router's public address: tests go through it, the path clients take.
     public var routerURL: String
+    /// serving-router's admin address: a new key is used once the router lists it.
+    public var routerAdminURL: String
     /// Where testing-svc keeps its API keys (one per model, readable by the owner only).
     public var keyDirectory: URL
     /// Samples of the smoke test every activation gets; 0 turns smoke tests off.
@@ -40,12 +41,17 @@ public struct TestingSettings: Sendable {
         guard router.hasPrefix("http://") || router.hasPrefix("https://") else {
             throw ConfigError(key: "router-url", message: "expected http://host:port, got '\(router)'")
         }
+        let admin = reader.string("router-admin-url", default: "http://127.0.0.1:8082")
+        guard admin.hasPrefix("http://") || admin.hasPrefix("https://") else {
+            throw ConfigError(key: "router-admin-url", message: "expected http://host:port, got '\(admin)'")
+        }
         let smoke = try reader.int("smoke-test-samples", default: 10)
         guard smoke == 0 || EndpointTestDecider.Limits.sampleCount.contains(smoke) else {
             throw ConfigError(key: "smoke-test-samples", message: "expected 0 (off) to 1000, got \(smoke)")
         }
         return TestingSettings(
             routerURL: router.hasSuffix("/") ? String(router.dropLast()) : router,
+            routerAdminURL: admin.hasSuffix("/") ? String(admin.dropLast()) : admin,
             keyDirectory: URL(fileURLWithPath: reader.string("key-dir", default: ".slipway/testing-keys")), smokeTestSamples: smoke)
     }
 }

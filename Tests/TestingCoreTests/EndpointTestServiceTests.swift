@@ -47,6 +47,10 @@ struct EndpointTestServiceTests {
     static let key = "sk-testing-key"
     /// Requests the server got marked as a load test's (`X-Slipway-Load-Test`).
     static let loadTestRequests = Atomic(0)
+    /// Requests it refused for their key: none, since testing-svc waits for the router to learn a new key.
+    static let unauthorized = Atomic(0)
+    /// The router's admin routing table lists the key from its third reading on, as a router learning it late would.
+    static let routingReads = Atomic(0)
 
     /// serving-router and deploy-svc's key routes, as far as a test uses them. `/{endpoint}/…` answers with the real
     /// bundle's scores, spoiled as the endpoint's name says; `/revision-{fault}/…` stands for one revision's
@@ -63,7 +67,16 @@ struct EndpointTestServiceTests {
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"is_active": true}"#)))
         }
         @Sendable func authorized(_ request: Request, _ endpoint: String) -> Bool {
-            endpoint.hasPrefix("revision-") || request.headers[.authorization] == "Bearer \(key)"
+            let known =
+                endpoint.hasPrefix("revision-") || (request.headers[.authorization] == "Bearer \(key)" && routingReads.load(ordering: .relaxed) >= 3)
+            if !known { unauthorized.add(1, ordering: .relaxed) }
+            return known
+        }
+        router.get("/internal/routing") { _, _ in
+            let listed = routingReads.add(1, ordering: .relaxed).newValue >= 3
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: listed ? #"{"api_keys": [{"api_key_id": "key-1"}]}"# : #"{"api_keys": []}"#)))
         }
         router.get("/:endpoint/health") { request, context -> Response in
             authorized(request, try context.parameters.require("endpoint")) ? Response(status: .ok) : Response(status: .unauthorized)
@@ -138,7 +151,8 @@ struct EndpointTestServiceTests {
     static func reader(port: Int, keys: URL, smokeTestSamples: Int = 0) -> ConfigReader {
         ConfigReader(
             arguments: [
-                "testing-svc", "--router-url", "http://127.0.0.1:\(port)", "--key-dir", keys.path, "--peer", "deploy=http://127.0.0.1:\(port)",
+                "testing-svc", "--router-url", "http://127.0.0.1:\(port)", "--router-admin-url", "http://127.0.0.1:\(port)", "--key-dir", keys.path,
+                "--peer", "deploy=http://127.0.0.1:\(port)",
                 "--smoke-test-samples", "\(smokeTestSamples)",
             ],
             environment: [:])
@@ -160,7 +174,6 @@ struct EndpointTestServiceTests {
                 #expect(try await service.scalar("SELECT count(*) FROM endpoint_tests") == 1, "one smoke test however often it is delivered")
                 let tests = EndpointTests(
                     environment: service.environment, settings: try TestingSettings.load(reader: reader),
-                    keys: TestingKeys(directory: keys, environment: service.environment),
                     now: { Date() })
                 let runner = CheckRunner(tests: tests)
                 for started in try await runner.rolloutTests() { await runner.finish(started) }
@@ -179,7 +192,9 @@ struct EndpointTestServiceTests {
             try await withTestService(TestingService.definition(reader: reader), reader: reader, runWorkers: false) { service in
                 try await Self.deploy(service, endpoints: ["shop", "unsorted", "few", "unknown", "broken"])
                 let api = service.api
+                let refused = Self.unauthorized.load(ordering: .relaxed)
                 let passed = try await api.post("/api/deployed-endpoints/shop/test", #"{"sample_count": 20}"#, expect: .created).json()
+                #expect(Self.unauthorized.load(ordering: .relaxed) == refused, "a request went with a key the router did not know yet")
                 #expect(passed["success"] as? Bool == true && passed["status"] as? String == "passed", "\(passed)")
                 let results = try #require(passed["test_results"] as? [String: Any])
                 #expect(results["requests_sent"] as? Int == 20 && results["successful"] as? Int == 20)
@@ -250,7 +265,7 @@ struct EndpointTestServiceTests {
                 let api = service.api
                 let tests = EndpointTests(
                     environment: service.environment, settings: try TestingSettings.load(reader: reader),
-                    keys: TestingKeys(directory: keys, environment: service.environment), now: { Date() })
+                    now: { Date() })
                 let runner = CheckRunner(tests: tests)
                 for (deployment, revision, expected) in [("d-shop-2", "revision-good", "passed"), ("d-shop-3", "revision-unknown", "failed")] {
                     let body = #"{"deployment_id": "\#(deployment)", "step_index": 0, "revision_address": "http://127.0.0.1:\#(port)/\#(revision)"}"#

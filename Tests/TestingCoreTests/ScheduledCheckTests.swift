@@ -30,7 +30,6 @@ struct ScheduledCheckTests {
 
                 let tests = EndpointTests(
                     environment: service.environment, settings: try TestingSettings.load(reader: reader),
-                    keys: TestingKeys(directory: keys, environment: service.environment),
                     now: { clock.now })
                 let runner = CheckRunner(tests: tests)
                 #expect(try await runner.startDue(at: Self.t0.addingTimeInterval(14 * 60)).isEmpty, "not due yet")
