@@ -363,7 +363,9 @@ public enum EndpointDecider: Decider {
             failed.threshold = failure.threshold
             failed.observedValue = failure.observed
             failed.reason = failure.reason
-            return [.rolloutGateFailed(failed)] + (try rollBack(Rollback(trigger: .gateFailed, reason: failure.reason, actor: serviceActor), state))
+            // A failed endpoint test is its own trigger: the new version answered wrongly, not too slowly or too often in error.
+            let trigger: RollbackTrigger = failure.gate == .endpointTest ? .testFailed : .gateFailed
+            return [.rolloutGateFailed(failed)] + (try rollBack(Rollback(trigger: trigger, reason: failure.reason, actor: serviceActor), state))
 
         case .stepUnjudged(let failure):
             guard let deployment = state.deployment(failure.deploymentID), deployment.status == .rollingOut,

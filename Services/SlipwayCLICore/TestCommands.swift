@@ -163,7 +163,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         say("load test \(id): \(connections) connections for \(seconds) s\(rate.map { " at \($0) requests/s" } ?? "") on \(endpoint)")
         let interrupted = InterruptSignal()
         var cancelled = false
-        var shown = -1
+        var shown = 0
         while test["status"] as? String == "running" {
             if !cancelled, interrupted.received {
                 cancelled = true

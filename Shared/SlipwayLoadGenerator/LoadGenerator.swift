@@ -194,14 +194,16 @@ public final class LoadGenerator: Sendable {
         return report
     }
 
-    /// Moves every connection's seconds before `second` into the collected series.
+    /// Moves every connection's seconds before `second` into the collected series, all at once, so `progress`
+    /// never shows a second that only some connections have handed over.
     private func collect(from connections: [LoadConnection], before second: Int) async {
+        var taken: [LoadSecond] = []
         for connection in connections {
-            guard let taken = try? await connection.loop.submit({ connection.take(before: second) }).get() else { continue }
-            collected.withLock { collected in
-                for entry in taken { collected.seconds[entry.second, default: LoadSecond(second: entry.second)].merge(entry) }
-                if second != Int.max { collected.complete = max(collected.complete, second) }
-            }
+            taken += (try? await connection.loop.submit({ connection.take(before: second) }).get()) ?? []
+        }
+        collected.withLock { collected in
+            for entry in taken { collected.seconds[entry.second, default: LoadSecond(second: entry.second)].merge(entry) }
+            if second != Int.max { collected.complete = max(collected.complete, second) }
         }
     }
 }

@@ -210,6 +210,14 @@ struct EndpointDeciderTests {
         #expect(state.traffic == ["shop-1-r1": 100])
         #expect(state.deployment("shop-2")?.status == .rolledBack)
         #expect(state.activeDeploymentID == "shop-1")
+
+        let tested = D.GateFailure(
+            deploymentID: "shop-2", stepIndex: 0, gate: .endpointTest, threshold: 1, observed: 0, reason: "the endpoint test failed")
+        guard case .rolledBack(let untested)? = try decide(D.self, given: given, when: .failGate(tested)).last else {
+            Issue.record("no rollback")
+            return
+        }
+        #expect(untested.trigger == .testFailed, "a failed endpoint test is its own trigger")
     }
 
     /// v1 serving, v2 rolling out at 10 % with these policies.

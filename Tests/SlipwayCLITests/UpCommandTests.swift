@@ -449,6 +449,8 @@ struct UpCommandTests {
         let afterGate = try await api.get("/api/endpoints/shop/").json()
         let split = (afterGate["traffic"] as? [[String: Any]] ?? []).map { "v\($0["version"] ?? "?") \($0["percent"] ?? 0)%" }
         #expect(split == ["v1 100%"], "shop after the rollback: \(afterGate)")
+        let shopEvents = try run(slipway, ["events", "show", "--service", "deploy", "--aggregate", "shop"], in: directory)
+        #expect(shopEvents.output.contains("ROLLBACK_TRIGGER_TEST_FAILED"), "the rollback's trigger: \(shopEvents.output.suffix(3000))")
         let gateHistory = try run(slipway, ["tests", "shop", "--gateway", gateway], in: directory)
         #expect(gateHistory.output.contains("\tv\(autoVersion)\tfailed\trollout"), "\(gateHistory.output)")
         let shopUndeploy = try run(slipway, ["undeploy", "shop", "--gateway", gateway], in: directory)
