@@ -55,21 +55,26 @@ struct LoadTestTests {
                 #expect(p50 > 0 && p99 >= p50 && (latency["max_ms"] as? Double ?? 0) >= p99, "\(latency)")
                 #expect((results["errors_by_status"] as? [String: Any])?.isEmpty == true)
                 let seconds = try #require(done["per_second"] as? [[String: Any]])
-                #expect(seconds.count >= 2 && seconds.count <= 3, "\(seconds)")
+                #expect(
+                    seconds.count >= 2 && seconds.count <= 4, "seconds 0 and 1, and on a busy machine the stop may reach into 2 and 3: \(seconds)")
                 #expect(seconds.map { $0["requests"] as? Int ?? 0 }.reduce(0, +) == requests)
                 // Every request went with testing-svc's key and the load-test mark (the router logs it as such); the
                 // ones in flight at the end (one per connection at most) are sent but not counted.
                 let sent = Fixture.loadTestRequests.load(ordering: .relaxed) - marked
                 #expect(sent >= requests && sent <= requests + 4, "sent \(sent), counted \(requests)")
 
-                // Paced: about the asked rate, not as fast as possible.
+                // Paced: never above the asked rate (unpaced, the same connections went thousands a second above), and
+                // close to it when the server keeps up (on a machine busy with other tests it may not).
                 let paced = try await api.post(
-                    "/api/deployed-endpoints/shop/load-test", #"{"connections": 2, "target_rps": 40, "duration_seconds": 2}"#, expect: .accepted
+                    "/api/deployed-endpoints/shop/load-test", #"{"connections": 8, "target_rps": 40, "duration_seconds": 2}"#, expect: .accepted
                 ).json()
                 let pacedID = try #require(paced["id"] as? String)
                 let pacedResults = try #require(try await Self.ended(api, pacedID)["results"] as? [String: Any])
                 let pacedRate = pacedResults["achieved_rps"] as? Double ?? 0
-                #expect(pacedRate > 30 && pacedRate < 50, "asked for 40/s: \(pacedResults)")
+                #expect(pacedRate > 0 && pacedRate < 44, "asked for 40/s: \(pacedResults)")
+                if ((pacedResults["latency"] as? [String: Any])?["p99_ms"] as? Double ?? .infinity) < 50 {
+                    #expect(pacedRate > 32, "asked for 40/s from a server answering within 50 ms: \(pacedResults)")
+                }
 
                 // A failing endpoint: its errors by status.
                 let broken = try await api.post(
