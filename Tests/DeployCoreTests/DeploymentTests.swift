@@ -40,6 +40,14 @@ struct DeploymentTests {
             return (answer.status, (try? JSONSerialization.jsonObject(with: Data(answer.body))) as? [String: Any] ?? [:])
         }
 
+        /// The endpoint's latest `RolledBack` (later events, such as a revision stopping, may follow it).
+        func lastRollback(_ endpoint: String) async throws -> RolledBack? {
+            let events = try await events(endpoint)
+            for event in events.reversed() { if case .rolledBack(let rolledBack) = event { return rolledBack } }
+            Issue.record("no RolledBack among \(events)")
+            return nil
+        }
+
         /// The endpoint's events, in order.
         func events(_ endpoint: String) async throws -> [DeployEvent] {
             try await environment.store.events(aggregateType: EndpointDecider.aggregateType, aggregateID: endpoint).map {
@@ -164,7 +172,7 @@ struct DeploymentTests {
             #expect(body["instant"] as? Bool == true)
             #expect(Self.traffic(body) == [1: 100])
             #expect(Self.deployment(body, "shop-2")?["status"] as? String == "rolled_back")
-            guard case .rolledBack(let instant)? = try await f.events("shop").last else { Issue.record("no RolledBack"); return }
+            guard let instant = try await f.lastRollback("shop") else { return }
             #expect(instant.fromDeploymentID == "shop-2" && instant.toDeploymentID == "shop-1" && instant.trigger == .manual)
 
             // The rolled-back revision is stopped; splitting onto it is refused, naming the field.
@@ -300,7 +308,7 @@ struct DeploymentTests {
                 Self.deployment($0, "shop-2")?["status"] as? String == "rolled_back"
             }
             #expect(Self.traffic(view) == [1: 100])
-            guard case .rolledBack(let gated)? = try await f.events("shop").last else { Issue.record("no RolledBack"); return }
+            guard let gated = try await f.lastRollback("shop") else { return }
             #expect(gated.trigger == .gateFailed && gated.reason.contains("error rate"), "\(gated)")
 
             // Again, rolling back on alerts; a rule on the endpoint's error rate fires on those failures once the
@@ -321,7 +329,7 @@ struct DeploymentTests {
                 Self.deployment($0, "shop-3")?["status"] as? String == "rolled_back"
             }
             #expect(Self.traffic(view) == [1: 100])
-            guard case .rolledBack(let alerted)? = try await f.events("shop").last else { Issue.record("no RolledBack"); return }
+            guard let alerted = try await f.lastRollback("shop") else { return }
             #expect(alerted.trigger == .alert && alerted.fromDeploymentID == "shop-3", "\(alerted)")
         }
     }
