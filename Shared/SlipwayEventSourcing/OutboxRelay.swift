@@ -19,7 +19,7 @@ public final class OutboxRelay: Service {
         /// Longest sleep when there is nothing to publish. A commit wakes the relay earlier — in this process directly,
         /// in another (a replica on the same database) through PostgreSQL's notification — so this is only the net
         /// under a lost notification (a reconnect), not how commits are found.
-        public var idlePoll: Duration = .seconds(1)
+        public var idlePoll: Duration = .seconds(5)
         public var retryDelay: Duration = .milliseconds(500)
 
         public init(topic: String, database: PostgresConnection.Configuration) {
@@ -123,17 +123,21 @@ public final class OutboxRelay: Service {
         // they go out first, with the positions they already have.
         var unsent = try await positionedOutboxRows(on: connection)
         var lastBacklogReport = ContinuousClock.now - .seconds(10)
+        var idle = false
         // On graceful shutdown the relay stops only once the outbox is empty: the HTTP server, the workers
         // and the projectors stop before it, so nothing new arrives and what they committed still goes out.
         // Cancellation (the shutdown budget spent, say with the broker gone) stops it at once.
         while !Task.isCancelled {
-            if ContinuousClock.now - lastBacklogReport > .seconds(1) {
+            // Counted while publishing, at most once a second; an idle relay's backlog is nothing (no query to say so).
+            if !idle, ContinuousClock.now - lastBacklogReport > .seconds(1) {
                 lastBacklogReport = .now
                 let rows = try await connection.query("SELECT count(*) FROM slipway.outbox", logger: logger)
                 for try await count in rows.decode(Int64.self) { backlog.record(count) }
             }
             let batch = unsent.isEmpty ? try await positionNextBatch(on: connection) : unsent
+            idle = batch.isEmpty
             if batch.isEmpty {
+                backlog.record(0)
                 if Task.isShuttingDownGracefully { return }
                 await store.commits.wait(upTo: configuration.idlePoll)
                 continue

@@ -39,17 +39,37 @@ final class WriteBatcher: Sendable {
         state.withLock { $0.queue.append(contentsOf: jobs) }
     }
 
+    /// Leads batches of what is queued, from `lanes` tasks at once, while something is queued and fewer than
+    /// `lanes` batches are in flight (the leader slots of a bulk of commands: it may use more than `maxLeaders`).
+    /// What it leaves (every slot busy with other writers) goes with `finish` as usual.
+    func leadQueued(lanes: Int, batchSize: Int, execute: @escaping Execute) async {
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, lanes) {
+                group.addTask {
+                    while let batch = self.takeBatch(leaders: lanes, size: batchSize) {
+                        await execute(batch)
+                        self.state.withLock { $0.leaders -= 1 }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next batch with a leader slot taken for it, or nil when nothing is queued or `leaders` slots are busy.
+    private func takeBatch(leaders: Int, size: Int) -> [WriteJob]? {
+        state.withLock { state in
+            guard state.leaders < leaders, !state.queue.isEmpty else { return nil }
+            state.leaders += 1
+            let batch = Array(state.queue.prefix(size))
+            state.queue.removeFirst(batch.count)
+            return batch
+        }
+    }
+
     /// Leads batches or waits until `job` is committed (or rejected).
     func finish(_ job: WriteJob, execute: Execute) async throws -> [StoredEvent] {
         while true {
-            let step = state.withLock { state -> Step in
-                if job.outcome.isResolved { return .done }
-                guard state.leaders < maxLeaders, !state.queue.isEmpty else { return .wait }
-                state.leaders += 1
-                let batch = Array(state.queue.prefix(maxBatch))
-                state.queue.removeFirst(batch.count)
-                return .lead(batch)
-            }
+            let step: Step = job.outcome.isResolved ? .done : takeBatch(leaders: maxLeaders, size: maxBatch).map { .lead($0) } ?? .wait
             switch step {
             case .done:
                 return try job.outcome.result()

@@ -64,6 +64,31 @@ struct EventStoreTests {
         }
     }
 
+    @Test("thousands of commands on distinct aggregates commit in batches side by side, each outcome in its place, beside single writers")
+    func executeAllDistinctInLanes() async throws {
+        let url = try await environment.freshDatabase("store")
+        try await withPostgres(url) { client in
+            try await migrateCounterStore(client)
+            let source = SourceService(url: url, client: client, topic: "unused", maxAttempts: 50)
+            let ids = (0..<3000).map { "bulk-\($0)" }
+            try await source.create("single")
+            // More than one batch of the bulk at once, while another writer commits its own commands one by one.
+            async let singles: Void = {
+                for _ in 0..<20 { try await source.increment("single") }
+            }()
+            let created = await source.store.executeAll(Counter.self, ids.map { ($0, .create(name: $0), CommandMetadata()) })
+            let bumped = await source.store.executeAll(
+                Counter.self, ids.enumerated().map { ($1, .increment(by: $0 % 7 == 0 ? 0 : 1), CommandMetadata()) })
+            try await singles
+            #expect(created.allSatisfy { (try? $0.get())?.version == 1 })
+            // Incrementing by 0 is refused; the others are each at version 2.
+            #expect(bumped.enumerated().allSatisfy { index, result in (try? result.get())?.version == (index % 7 == 0 ? nil : 2) })
+            let events = try await scalar(client, "SELECT count(*) FROM slipway.events WHERE aggregate_id LIKE 'bulk-%'")
+            #expect(events == 3000 + 3000 - (3000 + 6) / 7)
+            #expect(try await source.store.events(aggregateType: Counter.aggregateType, aggregateID: "single").map(\.version) == Array(1...21))
+        }
+    }
+
     @Test("racing writers without an expected version retry: nothing lost, nothing duplicated")
     func concurrentWritersRetry() async throws {
         let url = try await environment.freshDatabase("store")
