@@ -29,7 +29,9 @@ public struct ServiceConfig: Sendable {
     public var logLevel: Logger.Level
     public var fetchWaitMaxMs: Int
 
-    public static func load(service: String, defaultPort: Int, reader: ConfigReader = ConfigReader()) throws -> ServiceConfig {
+    public static func load(
+        service: String, defaultPort: Int, defaultFetchWaitMs: Int = 20, reader: ConfigReader = ConfigReader()
+    ) throws -> ServiceConfig {
         let level = reader.string("log-level", default: "info")
         guard let logLevel = Logger.Level(rawValue: level) else {
             throw ConfigError(key: "log-level", message: "expected one of trace, debug, info, notice, warning, error, critical")
@@ -43,7 +45,7 @@ public struct ServiceConfig: Sendable {
             kafkaBrokers: reader.string("kafka-brokers", default: "127.0.0.1:9092"),
             peers: try peers(reader),
             logLevel: logLevel,
-            fetchWaitMaxMs: try reader.int("fetch-wait-max-ms", default: 20)
+            fetchWaitMaxMs: try reader.int("fetch-wait-max-ms", default: defaultFetchWaitMs)
         )
     }
 

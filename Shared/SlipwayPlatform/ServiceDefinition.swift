@@ -19,6 +19,10 @@ public struct ServiceDefinition: Sendable {
     public var defaultPort: Int
     /// Updated in the same transaction as every command's events.
     public var readModel: (any Projection)?
+    /// `--fetch-wait-max-ms` when not given: how long its consumers' fetches wait at the broker. The dev broker does
+    /// not answer a waiting fetch when data arrives, so this is also how late the service may learn an event, and
+    /// each fetch costs an idle service CPU; a service whose input is not urgent waits longer.
+    public var defaultFetchWaitMs = 20
     public var build: Build
 
     /// A service of one of Slipway's contexts.

@@ -17,7 +17,8 @@ import SlipwayKafka
 /// PostgreSQL closes last. Each step is bounded (`ShutdownBudget`), so SIGTERM always ends the process.
 public enum SlipwayServiceRunner {
     public static func run(_ definition: ServiceDefinition, reader: ConfigReader = ConfigReader()) async throws {
-        let config = try ServiceConfig.load(service: definition.name, defaultPort: definition.defaultPort, reader: reader)
+        let config = try ServiceConfig.load(
+            service: definition.name, defaultPort: definition.defaultPort, defaultFetchWaitMs: definition.defaultFetchWaitMs, reader: reader)
         Observability.bootstrap(level: config.logLevel)
         let logger = serviceLogger(definition.name, level: config.logLevel)
         let httpClient = HTTPClient.slipwayInternal

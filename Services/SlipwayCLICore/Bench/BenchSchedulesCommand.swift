@@ -33,8 +33,8 @@ struct BenchSchedulesCommand: AsyncParsableCommand {
     @Option(help: "Seconds of idle CPU measurement after the slot.") var idleSeconds = 20
     @Option(
         help: """
-            schedule-svc's Kafka fetch wait (ms). Its default, 20, is what the dev broker needs (a waiting fetch is not woken \
-            by new data), and polling that often is most of an idle service's CPU; a real broker allows 500.
+            schedule-svc's Kafka fetch wait (ms). Its default, 100, is how late it may learn a training event from the dev \
+            broker (a waiting fetch is not woken by new data); polling is most of an idle service's CPU.
             """)
     var fetchWaitMaxMs: Int?
     @OptionGroup var infrastructure: BenchInfrastructure.Options
@@ -119,7 +119,7 @@ struct BenchSchedulesCommand: AsyncParsableCommand {
             String(
                 format:
                     "RESULT schedules=%d fired=%d fire_lag_p50_ms=%.0f fire_lag_p99_ms=%.0f duplicates=%d idle_cpu_pct=%.2f settle_s=%.0f fetch_wait_ms=%d",
-                schedules, fired, percentile(0.5), percentile(0.99), fired - distinct, idle, settled, fetchWaitMaxMs ?? 20))
+                schedules, fired, percentile(0.5), percentile(0.99), fired - distinct, idle, settled, fetchWaitMaxMs ?? 100))  // schedule-svc's own default (ScheduleService.definition)
     }
 
     /// A dataset, feature config and model config, as training-svc publishes them (source positions 1–3).
