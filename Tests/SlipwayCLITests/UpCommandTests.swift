@@ -261,6 +261,28 @@ struct UpCommandTests {
         }
         #expect(runs.count == 1 && runs.first?["schedule_id"] as? String == wizardID, "\(runs)")
         #expect(["completed", "not_blessed"].contains(runs.first?["status"] as? String ?? ""), "\(runs)")
+        try await timerFiresOnTheClock(gateway: api, scheduleID: wizardID)
+    }
+
+    /// schedule-svc's own timer on the real clock: retimed to once, 15 s out, the schedule fires at that second,
+    /// training-svc trains the slot's run, the schedule counts its outcome and is completed.
+    func timerFiresOnTheClock(gateway api: APITestClient, scheduleID: String) async throws {
+        let slot = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 15).rounded(.down))
+        let slotText = ISO8601DateFormatter().string(from: slot)
+        try await api.put(
+            "/api/training/schedules/\(scheduleID)/", #"{"schedule_type": "once", "scheduled_datetime": "\#(slotText)"}"#, expect: .ok)
+        var schedule: [String: Any] = [:]
+        for _ in 0..<450 {
+            schedule = try await api.get("/api/training/schedules/\(scheduleID)/").json()
+            if (schedule["total_runs"] as? Int ?? 0) >= 2 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(schedule["total_runs"] as? Int == 2 && schedule["status"] as? String == "completed", "\(schedule)")
+        let fired = (schedule["ledger"] as? [[String: Any]] ?? []).first { $0["trigger"] as? String == "timer" }
+        #expect(fired?["slot_time"] as? String == slotText && fired?["outcome"] as? String == "started", "\(schedule)")
+        let runs = try await api.get("/api/training-runs/?name=wizard-model").json()["training_runs"] as? [[String: Any]] ?? []
+        let timed = runs.filter { $0["schedule_id"] as? String == scheduleID && $0["trigger"] as? String == "scheduled" }
+        #expect(timed.count == 2, "the webhook's run and the timer's: \(runs)")
     }
 
     /// Issue 4's must-hold: deploy v1, query it through serving-router with a key and get real product
@@ -337,7 +359,8 @@ struct UpCommandTests {
         let loaded = try run(slipway, ["loadtest", "shop", "--connections", "4", "--duration", "2s", "--gateway", gateway], in: directory)
         #expect(loaded.status == 0 && loaded.output.contains(": completed") && loaded.output.contains("Errors:") == false, "\(loaded.output)")
         var health = (status: Int32(1), output: "")
-        for _ in 0..<50 {  // metrics-svc learns the test from testing-svc's events
+        let healthDeadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < healthDeadline {  // metrics-svc learns the test from testing-svc's events
             health = try run(slipway, ["health", "shop", "--gateway", gateway], in: directory)
             if health.output.contains("last endpoint test: test-") { break }
             try await Task.sleep(for: .milliseconds(200))
