@@ -36,7 +36,8 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print a RESULT line.",
         subcommands: [
-            BenchEventsCommand.self, BenchTrainCommand.self, BenchServeCommand.self, BenchLoadTestCommand.self, BenchRolloutCommand.self,
+            BenchEventsCommand.self, BenchTrainCommand.self, BenchQualityCommand.self, BenchServeCommand.self, BenchLoadTestCommand.self,
+            BenchRolloutCommand.self,
             BenchApiCommand.self,
             BenchMetricsCommand.self, BenchSchedulesCommand.self, BenchSinkCommand.self,
         ])

@@ -189,7 +189,6 @@ struct TrainCommand: AsyncParsableCommand {
             [
                 "name": name, "description": "Generated B2B demo data (slipway train --demo)",
                 "transactions": files[0].path, "customers": files[1].path, "products": files[2].path,
-                "split": ["strategy": "time_holdout", "holdout_days": 30],
             ])
         try await api.ensure(
             "/api/feature-configs",
@@ -390,5 +389,24 @@ struct BenchTrainCommand: AsyncParsableCommand {
             "bench", "--customers", "\(customers)", "--products", "\(products)",
             "--transactions", "\(transactions)", "--seed", "\(seed)",
         ])
+    }
+}
+
+struct BenchQualityCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quality",
+        abstract: "Train the default model on MovieLens-100K and compare it with implicit's ALS on the same split; print RESULT.",
+        discussion: """
+            Runs `slipway-trainer quality`: fetches the recbole wheel (MovieLens-100K is among its examples) and the \
+            `implicit` library into a virtualenv of the bench's own (PyPI), fits the reference ALS tuned on the \
+            validation split, trains the default model with the same split and protocol, and prints \
+            RESULT recall_at_10=… recall_at_100=… ndcg_at_10=… popularity_recall_at_10=… als_recall_at_10=… \
+            als_recall_at_100=… train_s=….
+            """)
+    @Option(help: "Work directory (the virtualenv and the wheel are kept there between runs).") var dir: String?
+    @Option var seed = 1
+
+    func run() async throws {
+        try runTrainerTool(["quality", "--seed", "\(seed)"] + (dir.map { ["--dir", $0] } ?? []))
     }
 }

@@ -8,7 +8,7 @@ struct SlipwayTrainerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slipway-trainer",
         abstract: "Slipway built-in two-tower retrieval trainer.",
-        subcommands: [Run.self, Generate.self, Bench.self])
+        subcommands: [Run.self, Generate.self, Bench.self, Quality.self])
 }
 
 /// Writes one JSON event per line to stdout, flushed at once.
@@ -98,8 +98,7 @@ struct Bench: AsyncParsableCommand {
             dataset: DatasetSpec(
                 id: "demo-b2b", transactions: dataDir.appendingPathComponent("transactions.csv").path,
                 customers: dataDir.appendingPathComponent("customers.csv").path,
-                products: dataDir.appendingPathComponent("products.csv").path,
-                split: SplitSpec(strategy: .timeHoldout)),
+                products: dataDir.appendingPathComponent("products.csv").path),
             modelConfig: mc)
         let verbose = self.verbose
         let t0 = Date()

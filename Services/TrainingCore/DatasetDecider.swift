@@ -100,7 +100,7 @@ public enum DatasetDecider: Decider {
 
     static func splitConfig(_ split: DatasetSplit) throws -> SplitConfig {
         var config = SplitConfig()
-        let strategy = split.strategy ?? SplitStrategy.timeHoldout.rawValue
+        let strategy = split.strategy ?? SplitSpec().strategy.rawValue
         guard SplitStrategy(rawValue: strategy) != nil else {
             throw CommandRejected.invalid(
                 "split.strategy", "split.strategy must be one of \(SplitStrategy.allCases.map(\.rawValue).joined(separator: ", "))")

@@ -43,7 +43,7 @@ public struct DatasetView: Codable, Sendable, Equatable {
     public var trainerSpec: DatasetSpec {
         var columns: [String: String] = [:]
         for (column, canonical) in columnAliases { columns[canonical] = column }
-        var splitSpec = SplitSpec(strategy: SplitStrategy(rawValue: split.strategy ?? "") ?? .timeHoldout)
+        var splitSpec = SplitSpec(strategy: SplitStrategy(rawValue: split.strategy ?? "") ?? SplitSpec().strategy)
         if let v = split.holdoutDays { splitSpec.holdoutDays = v }
         if let v = split.validationDays { splitSpec.validationDays = v }
         if let v = split.validationFraction { splitSpec.validationFraction = v }

@@ -259,6 +259,14 @@ public struct DatasetSplit: Sendable, Equatable {
     public var train: [Int]
     public var validation: [Int]
     public var test: [Int]
+    public var strategy: SplitStrategy = .random
+
+    public init(train: [Int], validation: [Int], test: [Int], strategy: SplitStrategy = .random) {
+        self.train = train; self.validation = validation; self.test = test; self.strategy = strategy
+    }
+
+    /// Everything before the test: what a model may learn from once its settings are chosen.
+    public var history: [Int] { (train + validation).sorted() }
 }
 
 public enum Splitter {
@@ -275,6 +283,11 @@ public enum Splitter {
         }
         var out: DatasetSplit
         switch spec.strategy {
+        case .perCustomerTemporal:
+            guard spec.testFraction > 0, spec.testFraction < 1, spec.validationFraction >= 0, spec.validationFraction < 1 else {
+                throw .invalidOption("split: test_fraction must be in (0, 1) and validation_fraction in [0, 1)")
+            }
+            out = perCustomerTemporal(ds, rows: fileRows, testFraction: spec.testFraction, validationFraction: spec.validationFraction)
         case .random:
             guard spec.testFraction > 0, spec.validationFraction >= 0, spec.testFraction + spec.validationFraction < 1 else {
                 throw .invalidOption("split: test_fraction + validation_fraction must be < 1 and test_fraction > 0")
@@ -302,8 +315,34 @@ public enum Splitter {
             }
         }
         if !feedback.isEmpty { out.train = (out.train + feedback).sorted() }
+        out.strategy = spec.strategy
         guard !out.train.isEmpty else { throw .empty("split \(spec.strategy.rawValue) produced an empty train set") }
         guard !out.test.isEmpty else { throw .empty("split \(spec.strategy.rawValue) produced an empty test set") }
+        return out
+    }
+}
+
+extension Splitter {
+    /// Per customer, rows by time (then file order): the last `round(n × testFraction)` are test (at least one when
+    /// the customer has two or more), the last `round(m × validationFraction)` of the remaining m validation (at
+    /// least one when m ≥ 2 and the fraction is positive). A customer with one interaction only trains.
+    static func perCustomerTemporal(_ ds: InteractionDataset, rows: [Int], testFraction: Double, validationFraction: Double)
+        -> DatasetSplit
+    {
+        var byCustomer = [[Int]](repeating: [], count: ds.customerIds.count)
+        for r in rows { byCustomer[Int(ds.interactions[r].customer)].append(r) }
+        var out = DatasetSplit(train: [], validation: [], test: [])
+        for var own in byCustomer where !own.isEmpty {
+            own.sort { (ds.interactions[$0].timestamp, $0) < (ds.interactions[$1].timestamp, $1) }
+            let n = own.count
+            let nt = n < 2 ? 0 : min(n - 1, max(1, Int((Double(n) * testFraction).rounded())))
+            let m = n - nt
+            let nv = m < 2 || validationFraction == 0 ? 0 : min(m - 1, max(1, Int((Double(m) * validationFraction).rounded())))
+            out.train += own[..<(m - nv)]
+            out.validation += own[(m - nv)..<m]
+            out.test += own[m...]
+        }
+        out.train.sort(); out.validation.sort(); out.test.sort()
         return out
     }
 }

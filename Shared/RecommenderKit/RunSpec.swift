@@ -85,6 +85,10 @@ func describeDecodingError(_ e: DecodingError) -> String {
 }
 
 public enum SplitStrategy: String, Sendable, Codable, CaseIterable {
+    /// Each customer's latest interactions are held out: per customer, by time (file order breaks ties), the last
+    /// `test_fraction` of their interactions are test and the last `validation_fraction` of the rest validation.
+    /// The evaluation protocol of the README; every customer evaluated has a history to be recommended from.
+    case perCustomerTemporal = "per_customer_temporal"
     /// Rows shuffled (seeded); `test_fraction` test, `validation_fraction` validation.
     case random
     /// Last `holdout_days` days (by the newest timestamp) are test; validation is a random fraction of the rest.
@@ -94,22 +98,23 @@ public enum SplitStrategy: String, Sendable, Codable, CaseIterable {
 }
 
 public struct SplitSpec: Sendable, Codable, Equatable {
-    public var strategy: SplitStrategy = .timeHoldout
+    public var strategy: SplitStrategy = .perCustomerTemporal
     public var holdoutDays: Int = 30
     public var validationDays: Int = 14
-    public var validationFraction: Double = 0.05
-    public var testFraction: Double = 0.1
+    public var validationFraction: Double = 0.1
+    public var testFraction: Double = 0.2
     public var seed: UInt64 = 7
-    public init(strategy: SplitStrategy = .timeHoldout) { self.strategy = strategy }
+    public init(strategy: SplitStrategy = .perCustomerTemporal) { self.strategy = strategy }
     enum CodingKeys: String, CodingKey { case strategy, holdoutDays, validationDays, validationFraction, testFraction, seed }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        strategy = try c.decodeIfPresent(SplitStrategy.self, forKey: .strategy) ?? .timeHoldout
-        holdoutDays = try c.decodeIfPresent(Int.self, forKey: .holdoutDays) ?? 30
-        validationDays = try c.decodeIfPresent(Int.self, forKey: .validationDays) ?? 14
-        validationFraction = try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? 0.05
-        testFraction = try c.decodeIfPresent(Double.self, forKey: .testFraction) ?? 0.1
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 7
+        let d = SplitSpec()
+        strategy = try c.decodeIfPresent(SplitStrategy.self, forKey: .strategy) ?? d.strategy
+        holdoutDays = try c.decodeIfPresent(Int.self, forKey: .holdoutDays) ?? d.holdoutDays
+        validationDays = try c.decodeIfPresent(Int.self, forKey: .validationDays) ?? d.validationDays
+        validationFraction = try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? d.validationFraction
+        testFraction = try c.decodeIfPresent(Double.self, forKey: .testFraction) ?? d.testFraction
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     }
 }
 
@@ -243,8 +248,23 @@ public struct FeatureConfig: Sendable, Codable, Equatable {
 
 public enum OptimizerKind: String, Sendable, Codable { case adagrad, adam, sgd }
 
+public enum TrainingAlgorithm: String, Sendable, Codable, CaseIterable {
+    /// Matrix factorisation when the feature config has only the two ids (nothing else to learn from), else two-tower.
+    case auto
+    case twoTower = "two_tower"
+    /// Implicit ALS: customer factors as the query side, item factors as the candidates; ids only.
+    case matrixFactorization = "matrix_factorization"
+}
+
 public struct ModelConfig: Sendable, Codable, Equatable {
     public var id: String?
+    public var algorithm: TrainingAlgorithm = .auto
+    /// Matrix factorisation: latent factors, ALS iterations, and λ / confidence alpha (nil: each chosen on the
+    /// validation split from a small grid, the run's details say which).
+    public var factors: Int = 64
+    public var iterations: Int = 15
+    public var regularization: Double?
+    public var alpha: Double?
     public var queryLayers: [Int] = [64]
     public var candidateLayers: [Int] = [64]
     public var outputDim: Int = 64
@@ -263,13 +283,19 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case id, queryLayers, candidateLayers, outputDim, epochs, batchSize, learningRate, optimizer, temperature
+        case id, algorithm, factors, iterations, regularization, alpha
+        case queryLayers, candidateLayers, outputDim, epochs, batchSize, learningRate, optimizer, temperature
         case l2Normalize, logQCorrection, earlyStoppingPatience, seed
     }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = ModelConfig()
         id = try c.decodeIfPresent(String.self, forKey: .id)
+        algorithm = try c.decodeIfPresent(TrainingAlgorithm.self, forKey: .algorithm) ?? d.algorithm
+        factors = try c.decodeIfPresent(Int.self, forKey: .factors) ?? d.factors
+        iterations = try c.decodeIfPresent(Int.self, forKey: .iterations) ?? d.iterations
+        regularization = try c.decodeIfPresent(Double.self, forKey: .regularization)
+        alpha = try c.decodeIfPresent(Double.self, forKey: .alpha)
         queryLayers = try c.decodeIfPresent([Int].self, forKey: .queryLayers) ?? d.queryLayers
         candidateLayers = try c.decodeIfPresent([Int].self, forKey: .candidateLayers) ?? d.candidateLayers
         outputDim = try c.decodeIfPresent(Int.self, forKey: .outputDim) ?? d.outputDim
@@ -292,6 +318,26 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         guard learningRate > 0 else { throw bad("learning_rate must be > 0") }
         guard temperature > 0 else { throw bad("temperature must be > 0") }
         guard (queryLayers + candidateLayers).allSatisfy({ $0 > 0 }) else { throw bad("layer sizes must be > 0") }
+        guard factors >= 1 else { throw bad("factors must be >= 1") }
+        guard iterations >= 1 else { throw bad("iterations must be >= 1") }
+        if let regularization { guard regularization >= 0 else { throw bad("regularization must be >= 0") } }
+        if let alpha { guard alpha > 0 else { throw bad("alpha must be > 0") } }
+    }
+
+    /// The model a run trains: `auto` picks matrix factorisation when the features are the two ids alone.
+    public func resolvedAlgorithm(for features: FeatureConfig) throws -> TrainingAlgorithm {
+        let extra = (features.query + features.candidate).map(\.name).filter { $0 != "customer_id" && $0 != "product_id" }
+        switch algorithm {
+        case .auto: return extra.isEmpty ? .matrixFactorization : .twoTower
+        case .twoTower: return .twoTower
+        case .matrixFactorization:
+            guard extra.isEmpty else {
+                throw SpecError.invalidValue(
+                    "model_config.algorithm matrix_factorization learns from customer_id and product_id only; "
+                        + "remove the features \(extra.joined(separator: ", ")) or use two_tower")
+            }
+            return .matrixFactorization
+        }
     }
 }
 
@@ -299,13 +345,25 @@ public struct EvaluatorConfig: Sendable, Codable, Equatable {
     public var enabled: Bool = true
     /// Minimum test Recall@100 for the model to be blessed.
     public var minRecallAt100: Double = 0.1
-    public init(enabled: Bool = true, minRecallAt100: Double = 0.1) { self.enabled = enabled; self.minRecallAt100 = minRecallAt100 }
+    /// A model must also beat the popularity baseline's test Recall@10 to be blessed; false forces past that rule.
+    public var requireBeatingPopularity: Bool = true
+    public init(enabled: Bool = true, minRecallAt100: Double = 0.1, requireBeatingPopularity: Bool = true) {
+        self.enabled = enabled; self.minRecallAt100 = minRecallAt100; self.requireBeatingPopularity = requireBeatingPopularity
+    }
 
-    enum CodingKeys: String, CodingKey { case enabled, blessingThreshold, minRecallAt100 }
+    /// Whether test metrics bless a model: Recall@100 at least the threshold and, unless forced, Recall@10 above
+    /// popularity's on the same split.
+    public func blesses(recallAt10: Double, recallAt100: Double, popularityRecallAt10: Double) -> Bool {
+        guard enabled else { return true }
+        return recallAt100 >= minRecallAt100 && (recallAt10 > popularityRecallAt10 || !requireBeatingPopularity)
+    }
+
+    enum CodingKeys: String, CodingKey { case enabled, blessingThreshold, minRecallAt100, requireBeatingPopularity }
     struct Threshold: Codable { var minRecallAt100: Double? }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
+        requireBeatingPopularity = try c.decodeIfPresent(Bool.self, forKey: .requireBeatingPopularity) ?? true
         if let v = try? c.decodeIfPresent(Double.self, forKey: .blessingThreshold) {
             minRecallAt100 = v
         } else if let t = try c.decodeIfPresent(Threshold.self, forKey: .blessingThreshold), let v = t.minRecallAt100 {
@@ -318,5 +376,6 @@ public struct EvaluatorConfig: Sendable, Codable, Equatable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(enabled, forKey: .enabled)
         try c.encode(Threshold(minRecallAt100: minRecallAt100), forKey: .blessingThreshold)
+        try c.encode(requireBeatingPopularity, forKey: .requireBeatingPopularity)
     }
 }

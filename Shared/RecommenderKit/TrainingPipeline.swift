@@ -83,18 +83,23 @@ public final class TrainingPipeline {
         let mc = spec.modelConfig
         let fc = spec.featureConfig
         let splitSpec = spec.dataset.split ?? SplitSpec()
-        try stage("compile") {
+        let algorithm = try stage("compile") { () throws -> (TrainingAlgorithm, [(String, JSONValue)]) in
             try mc.validate()
             guard !fc.query.isEmpty, !fc.candidate.isEmpty else { throw SpecError.invalidValue("feature_config needs query and candidate features") }
             guard fc.candidate.contains(where: { $0.name == "product_id" }) else {
                 throw SpecError.invalidValue("feature_config.candidate must include product_id")
             }
+            let algorithm = try mc.resolvedAlgorithm(for: fc)
+            if algorithm == .matrixFactorization, !fc.query.contains(where: { $0.name == "customer_id" }) {
+                throw SpecError.invalidValue("feature_config.query must include customer_id for matrix_factorization")
+            }
             try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
             return (
-                (),
+                algorithm,
                 [
-                    ("run_id", .string(spec.runId)), ("model_name", .string(spec.modelName)),
-                    ("optimizer", .string(mc.optimizer.rawValue)), ("epochs", .int(mc.epochs)),
+                    ("run_id", .string(spec.runId)), ("model_name", .string(spec.modelName)), ("algorithm", .string(algorithm.rawValue)),
+                    ("optimizer", .string(mc.optimizer.rawValue)),
+                    ("epochs", .int(algorithm == .matrixFactorization ? mc.iterations : mc.epochs)),
                     ("split", .string(splitSpec.strategy.rawValue)),
                 ]
             )
@@ -118,32 +123,91 @@ public final class TrainingPipeline {
             if case .array(let a)? = schemaBody["features"] { fields = a.count }
             return ((), [("features", .int(fields))])
         }
+        let trained =
+            algorithm == .matrixFactorization
+            ? try trainFactorization(ds, split) : try trainTwoTower(ds, split)
+        let trainSeconds = now() - trained.trainStarted
+        return try stage("evaluate") { () throws -> (RunResult, [(String, JSONValue)]) in
+            let history = split.history
+            let testSet = EvaluationSet.build(dataset: ds, historyRows: history, heldOutRows: split.test)
+            let m = trained.evaluate(testSet)
+            let pop = Evaluator.popularityMetrics(testSet, dataset: ds, historyRows: history)
+            var metrics = trained.metrics
+            for k in Evaluator.ks {
+                metrics["recall_at_\(k)"] = m[k]
+                metrics["popularity_recall_at_\(k)"] = pop[k]
+                metrics["lift_at_\(k)"] = pop[k] > 0 ? m[k] / pop[k] : 0
+            }
+            metrics["ndcg_at_10"] = m.ndcgAt10
+            metrics["map_at_10"] = m.mapAt10
+            metrics["catalog_coverage_at_10"] = m.coverageAt10
+            metrics["popularity_ndcg_at_10"] = pop.ndcgAt10
+            metrics["test_pairs"] = Double(m.pairs)
+            metrics["test_customers"] = Double(m.customers)
+            metrics["test_unknown_item_pairs"] = Double(testSet.unknownItemPairs)
+            metrics["train_seconds"] = trainSeconds
+            let beatsPopularity = m[10] > pop[10]
+            let blessed = spec.evaluator.blesses(recallAt10: m[10], recallAt100: m[100], popularityRecallAt10: pop[10])
+            emit(
+                .object([
+                    ("event", .string("evaluation")), ("protocol", .string(Evaluator.protocolName)),
+                    ("split", .string(split.strategy.rawValue)), ("algorithm", .string(algorithm.rawValue)),
+                    ("metrics", .object(metrics.sorted { $0.key < $1.key }.map { ($0.key, .num($0.value)) })),
+                    ("beats_popularity", .bool(beatsPopularity)), ("blessed", .bool(blessed)),
+                ]))
+            let bundleURL = artifacts.appendingPathComponent("bundle")
+            try trained.bundle(metrics).write(to: bundleURL)
+            try TrainingBaselineExport.make(ds, trainRows: trained.baselineRows, features: trained.queryFeatures).write(toBundle: bundleURL)
+            let r = RunResult(
+                metrics: metrics, blessed: blessed, bundle: bundleURL, epochs: trained.epochs,
+                trainSeconds: trainSeconds, totalSeconds: now() - tStart)
+            return (
+                r,
+                [
+                    ("protocol", .string(Evaluator.protocolName)), ("recall_at_10", .num(m[10])), ("recall_at_100", .num(m[100])),
+                    ("popularity_recall_at_10", .num(pop[10])), ("popularity_recall_at_100", .num(pop[100])),
+                    ("lift_at_10", .num(metrics["lift_at_10"]!)), ("lift_at_100", .num(metrics["lift_at_100"]!)),
+                    ("ndcg_at_10", .num(m.ndcgAt10)), ("blessed", .bool(blessed)),
+                    ("blessing_threshold", .num(spec.evaluator.minRecallAt100)), ("bundle", .string(bundleURL.path)),
+                ]
+            )
+        }
+    }
+
+    /// A trained model as the evaluate stage needs it.
+    struct TrainedModel {
+        var trainStarted: Double
+        var epochs: [EpochReport]
+        /// Extra metrics of the training itself (chosen settings).
+        var metrics: [String: Double]
+        var evaluate: (EvaluationSet) -> RankingMetrics
+        var bundle: ([String: Double]) throws -> ModelBundle
+        /// Rows and query features the drift baseline describes.
+        var baselineRows: [Int]
+        var queryFeatures: [FeatureSpec]
+    }
+
+    func trainTwoTower(_ ds: InteractionDataset, _ split: DatasetSplit) throws -> TrainedModel {
+        let mc = spec.modelConfig
+        let fc = spec.featureConfig
         let (pipeline, qEnc, cEnc) = try stage("transform") {
             () throws -> ((FeaturePipeline, EncodedFeatures, EncodedFeatures), [(String, JSONValue)]) in
             let p = try FeaturePipeline.fit(config: fc, dataset: ds, trainRows: split.train)
             let q = try p.encodeQueries(config: fc, dataset: ds)
             let c = try p.encodeCandidates(config: fc, dataset: ds)
-            let d: [(String, JSONValue)] = (p.query + p.candidate).map { t in
-                var kv: [(String, JSONValue)] = [("kind", .string(t.kind.rawValue)), ("width", .int(t.inputWidth))]
-                if let v = t.vocabulary { kv.append(("vocabulary_size", .int(v.count))) }
-                if let b = t.boundaries { kv.append(("buckets", .int(b.count + 1))) }
-                return (t.name, .object(kv))
-            }
-            return ((p, q, c), d)
+            return ((p, q, c), Self.transformDetails(p))
         }
-
         var rng = SeededRandom(seed: mc.seed)
         let qTower = Tower(transforms: pipeline.query, layers: mc.queryLayers, outputDim: mc.outputDim, l2Normalize: mc.l2Normalize, rng: &rng)
         let cTower = Tower(
             transforms: pipeline.candidate, layers: mc.candidateLayers, outputDim: mc.outputDim, l2Normalize: mc.l2Normalize, rng: &rng)
-        var counts = [Double](repeating: 0, count: ds.productIds.count)
-        for r in split.train { counts[Int(ds.interactions[r].product)] += 1 }
+        let counts = Evaluator.popularity(ds, rows: split.train)
         let total = Double(split.train.count)
-        let logQ = counts.map { Float(log(max($0, 0.5) / total)) }
+        let logQ = counts.map { Float(log(max(Double($0), 0.5) / total)) }
         let model = TwoTowerModel(
             query: qTower, candidate: cTower, temperature: Float(mc.temperature), logQ: logQ,
             logQCorrection: mc.logQCorrection)
-        let valSet = EvaluationSet.build(dataset: ds, trainRows: split.train, heldOutRows: split.validation)
+        let valSet = EvaluationSet.build(dataset: ds, historyRows: split.train, heldOutRows: split.validation)
         var epochs: [EpochReport] = []
         let tTrain = now()
         try stage("train") {
@@ -165,43 +229,29 @@ public final class TrainingPipeline {
                 ]
             )
         }
-        let trainSeconds = now() - tTrain
-        let result = try stage("evaluate") { () throws -> (RunResult, [(String, JSONValue)]) in
-            let candEmb = cTower.embedAll(cEnc)
-            let testSet = EvaluationSet.build(dataset: ds, trainRows: split.train, heldOutRows: split.test)
-            let m = Evaluator.modelRecall(
-                testSet, queryTower: qTower, queryEnc: qEnc, candidateEmbeddings: candEmb, productCount: ds.productIds.count)
-            let pop = Evaluator.popularityRecall(testSet, dataset: ds, trainRows: split.train)
-            var metrics: [String: Double] = [:]
-            for k in Evaluator.ks {
-                metrics["recall_at_\(k)"] = m[k]
-                metrics["popularity_recall_at_\(k)"] = pop[k]
-                metrics["lift_at_\(k)"] = pop[k] > 0 ? m[k] / pop[k] : 0
-            }
-            metrics["test_pairs"] = Double(m.pairs)
-            metrics["test_customers"] = Double(m.customers)
-            if let last = epochs.last { metrics["final_loss"] = last.loss; metrics["final_val_loss"] = last.valLoss }
-            metrics["train_seconds"] = now() - tTrain
-            let blessed = !spec.evaluator.enabled || m[100] >= spec.evaluator.minRecallAt100
-            let bundleURL = artifacts.appendingPathComponent("bundle")
-            let bundle = try BundleExporter.makeBundle(
-                spec: spec, pipeline: pipeline, queryTower: qTower, candidateTower: cTower,
-                candidateEmbeddings: candEmb, candidateIds: ds.productIds, metrics: metrics)
-            try bundle.write(to: bundleURL)
-            try TrainingBaselineExport.make(ds, trainRows: split.train, features: fc.query).write(toBundle: bundleURL)
-            let r = RunResult(
-                metrics: metrics, blessed: blessed, bundle: bundleURL, epochs: epochs,
-                trainSeconds: trainSeconds, totalSeconds: now() - tStart)
-            return (
-                r,
-                [
-                    ("recall_at_100", .num(m[100])), ("popularity_recall_at_100", .num(pop[100])),
-                    ("lift_at_100", .num(metrics["lift_at_100"]!)), ("blessed", .bool(blessed)),
-                    ("blessing_threshold", .num(spec.evaluator.minRecallAt100)), ("bundle", .string(bundleURL.path)),
-                ]
-            )
+        let candEmb = cTower.embedAll(cEnc)
+        var extra: [String: Double] = [:]
+        if let last = epochs.last { extra["final_loss"] = last.loss; extra["final_val_loss"] = last.valLoss }
+        return TrainedModel(
+            trainStarted: tTrain, epochs: epochs, metrics: extra,
+            evaluate: { set in
+                Evaluator.towerMetrics(set, queryTower: qTower, queryEnc: qEnc, candidateEmbeddings: candEmb, productCount: ds.productIds.count)
+            },
+            bundle: { metrics in
+                try BundleExporter.makeBundle(
+                    spec: self.spec, pipeline: pipeline, queryTower: qTower, candidateTower: cTower,
+                    candidateEmbeddings: candEmb, candidateIds: ds.productIds, metrics: metrics)
+            },
+            baselineRows: split.train, queryFeatures: fc.query)
+    }
+
+    static func transformDetails(_ p: FeaturePipeline) -> [(String, JSONValue)] {
+        (p.query + p.candidate).map { t in
+            var kv: [(String, JSONValue)] = [("kind", .string(t.kind.rawValue)), ("width", .int(t.inputWidth))]
+            if let v = t.vocabulary { kv.append(("vocabulary_size", .int(v.count))) }
+            if let b = t.boundaries { kv.append(("buckets", .int(b.count + 1))) }
+            return (t.name, .object(kv))
         }
-        return result
     }
 }
 
@@ -266,7 +316,7 @@ public final class Trainer {
             var r10 = 0.0, r100 = 0.0
             if !valSet.customers.isEmpty {
                 let candEmb = model.candidate.embedAll(candEnc)
-                let m = Evaluator.modelRecall(
+                let m = Evaluator.towerMetrics(
                     valSet, queryTower: model.query, queryEnc: queryEnc, candidateEmbeddings: candEmb,
                     productCount: ds.productIds.count, ks: [10, 100])
                 r10 = m[10]; r100 = m[100]
