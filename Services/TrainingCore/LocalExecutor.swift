@@ -230,6 +230,11 @@ public final class LocalExecutor: Service {
         modelConfig.outputDim = model.outputDim
         modelConfig.temperature = model.temperature
         modelConfig.logQCorrection = model.logQCorrection
+        modelConfig.algorithm = TrainingAlgorithm(rawValue: model.algorithm) ?? .auto
+        modelConfig.factors = model.factors
+        modelConfig.iterations = model.iterations
+        modelConfig.regularization = model.regularization
+        modelConfig.alpha = model.alpha
         let params = config.trainingParams
         modelConfig.epochs = params.epochs ?? modelConfig.epochs
         modelConfig.batchSize = params.batchSize ?? modelConfig.batchSize
@@ -237,7 +242,6 @@ public final class LocalExecutor: Service {
         modelConfig.optimizer = params.optimizer.flatMap(OptimizerKind.init(rawValue:)) ?? modelConfig.optimizer
         modelConfig.earlyStoppingPatience = params.earlyStoppingPatience ?? modelConfig.earlyStoppingPatience
         modelConfig.seed = params.seed.map { UInt64(bitPattern: $0) } ?? modelConfig.seed
-        let threshold = config.evaluatorConfig.blessingMetric == "recall_at_100" ? config.evaluatorConfig.blessingThreshold ?? 0 : 0
         var datasetSpec = dataset.trainerSpec
         try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
         // The feedback sent to the dataset as of now, kept with the run's artifacts (what it trained on stays known).
@@ -249,7 +253,10 @@ public final class LocalExecutor: Service {
         }
         let spec = RunSpec(
             runId: runID, modelName: run.name, dataset: datasetSpec, featureConfig: features.trainerConfig, modelConfig: modelConfig,
-            evaluator: RecommenderKit.EvaluatorConfig(enabled: config.evaluatorConfig.enabled ?? true, minRecallAt100: threshold))
+            evaluator: RecommenderKit.EvaluatorConfig(
+                enabled: config.evaluatorConfig.enabled ?? true, blessingMetric: config.evaluatorConfig.blessingMetric ?? "recall_at_100",
+                blessingThreshold: config.evaluatorConfig.blessingThreshold ?? 0,
+                requireBeatingPopularity: !(config.evaluatorConfig.allowBelowPopularity ?? false)))
         try RunSpec.encoder().encode(spec).write(to: specFile)
         // Written at submit (only its hash is in the events), read here by whichever replica runs the job.
         guard let hash = run.tokenSha256, let token = RunToken.read(root: settings.artifactRoot, artifacts: artifacts, sha256: hash) else {

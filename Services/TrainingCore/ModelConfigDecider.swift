@@ -53,6 +53,26 @@ public enum ModelConfigDecider: Decider {
         guard temperature > 0 && temperature <= 10 else { throw CommandRejected.invalid("temperature", "temperature must be in (0, 10]") }
         event.temperature = temperature
         event.disableLogQCorrection = !(definition.logQCorrection ?? true)
+        let algorithm = definition.algorithm ?? TrainingAlgorithm.auto.rawValue
+        guard TrainingAlgorithm(rawValue: algorithm) != nil else {
+            throw CommandRejected.invalid(
+                "algorithm", "algorithm must be one of \(TrainingAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        event.algorithm = algorithm
+        let factors = definition.factors ?? defaults.factors
+        guard (1...1024).contains(factors) else { throw CommandRejected.invalid("factors", "factors must be in 1...1024") }
+        event.factors = Int32(factors)
+        let iterations = definition.iterations ?? defaults.iterations
+        guard (1...200).contains(iterations) else { throw CommandRejected.invalid("iterations", "iterations must be in 1...200") }
+        event.iterations = Int32(iterations)
+        if let v = definition.regularization {
+            guard v >= 0 && v.isFinite else { throw CommandRejected.invalid("regularization", "regularization must be >= 0") }
+            event.regularization = v
+        }
+        if let v = definition.alpha {
+            guard v > 0 && v.isFinite else { throw CommandRejected.invalid("alpha", "alpha must be > 0") }
+            event.alpha = v
+        }
         return event
     }
 }

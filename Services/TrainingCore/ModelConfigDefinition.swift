@@ -1,5 +1,5 @@
-/// `POST /api/model-configs`: the towers' architecture, as the client defines it. Optimisation settings
-/// are per run (`training_params`).
+/// `POST /api/model-configs`: the algorithm and the towers' architecture, as the client defines it. Optimisation
+/// settings are per run (`training_params`).
 public struct ModelConfigDefinition: Codable, Sendable, Equatable {
     public var name: String
     public var description: String?
@@ -9,10 +9,18 @@ public struct ModelConfigDefinition: Codable, Sendable, Equatable {
     public var outputDim: Int?
     public var temperature: Double?
     public var logQCorrection: Bool?
+    /// auto | two_tower | matrix_factorization, and matrix factorisation's settings (λ and alpha left out: chosen on
+    /// the validation split).
+    public var algorithm: String?
+    public var factors: Int?
+    public var iterations: Int?
+    public var regularization: Double?
+    public var alpha: Double?
 
     public init(
         name: String, description: String? = nil, modelType: String? = nil, queryLayers: [Int]? = nil, candidateLayers: [Int]? = nil,
-        outputDim: Int? = nil, temperature: Double? = nil, logQCorrection: Bool? = nil
+        outputDim: Int? = nil, temperature: Double? = nil, logQCorrection: Bool? = nil, algorithm: String? = nil, factors: Int? = nil,
+        iterations: Int? = nil, regularization: Double? = nil, alpha: Double? = nil
     ) {
         self.name = name
         self.description = description
@@ -22,5 +30,10 @@ public struct ModelConfigDefinition: Codable, Sendable, Equatable {
         self.outputDim = outputDim
         self.temperature = temperature
         self.logQCorrection = logQCorrection
+        self.algorithm = algorithm
+        self.factors = factors
+        self.iterations = iterations
+        self.regularization = regularization
+        self.alpha = alpha
     }
 }

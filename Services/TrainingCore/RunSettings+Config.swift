@@ -3,9 +3,6 @@ import SlipwayContracts
 import SlipwayEventSourcing
 
 extension RunSettings {
-    /// The metrics a run can be blessed on (the evaluator computes each of them).
-    static let blessingMetrics = ["recall_at_5", "recall_at_10", "recall_at_50", "recall_at_100"]
-
     /// A new run's configuration before any setting is applied.
     static var defaultConfig: TrainingRunConfig {
         let defaults = ModelConfig()
@@ -18,7 +15,7 @@ extension RunSettings {
         config.trainingParams.seed = Int64(defaults.seed)
         config.evaluatorConfig.enabled = true
         config.evaluatorConfig.blessingMetric = "recall_at_100"
-        config.evaluatorConfig.blessingThreshold = RecommenderKit.EvaluatorConfig().minRecallAt100
+        config.evaluatorConfig.blessingThreshold = RecommenderKit.EvaluatorConfig().blessingThreshold
         config.executor = Executors.local
         return config
     }
@@ -81,10 +78,10 @@ extension RunSettings {
         if let e = evaluatorConfig {
             if let v = e.enabled { config.evaluatorConfig.enabled = v }
             if let v = e.blessingMetric {
-                guard Self.blessingMetrics.contains(v) else {
+                let metrics = RecommenderKit.EvaluatorConfig.blessingMetrics
+                guard metrics.contains(v) else {
                     throw CommandRejected.invalid(
-                        "evaluator_config.blessing_metric",
-                        "evaluator_config.blessing_metric must be one of \(Self.blessingMetrics.joined(separator: ", "))")
+                        "evaluator_config.blessing_metric", "evaluator_config.blessing_metric must be one of \(metrics.joined(separator: ", "))")
                 }
                 config.evaluatorConfig.blessingMetric = v
             }
@@ -94,6 +91,7 @@ extension RunSettings {
                 }
                 config.evaluatorConfig.blessingThreshold = v
             }
+            if let v = e.allowBelowPopularity { config.evaluatorConfig.allowBelowPopularity = v }
         }
         if let d = deploymentConfig {
             config.deploymentConfig.enabled = d.enabled ?? false

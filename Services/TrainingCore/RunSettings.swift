@@ -41,11 +41,14 @@ public struct RunSettings: Codable, Sendable, Equatable {
         public var enabled: Bool?
         public var blessingMetric: String?
         public var blessingThreshold: Double?
+        /// Forces blessing a model whose test Recall@10 does not beat the popularity baseline's.
+        public var allowBelowPopularity: Bool?
 
-        public init(enabled: Bool? = nil, blessingMetric: String? = nil, blessingThreshold: Double? = nil) {
+        public init(enabled: Bool? = nil, blessingMetric: String? = nil, blessingThreshold: Double? = nil, allowBelowPopularity: Bool? = nil) {
             self.enabled = enabled
             self.blessingMetric = blessingMetric
             self.blessingThreshold = blessingThreshold
+            self.allowBelowPopularity = allowBelowPopularity
         }
     }
 

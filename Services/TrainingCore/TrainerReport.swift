@@ -1,8 +1,8 @@
 import Foundation
 import SlipwayContracts
 
-/// Turns the built-in trainer's JSON lines (docs/trainer-and-bundle.md) into run commands; statistics
-/// and schema go to files in the artifact directory, where Data Insights reads them.
+/// Turns the built-in trainer's JSON lines (docs/trainer-and-bundle.md) into run commands; statistics,
+/// schema and evaluation go to files in the artifact directory, where Data Insights reads them.
 struct TrainerReport {
     let artifacts: URL
     var totalEpochs: Int32 = 0
@@ -32,10 +32,12 @@ struct TrainerReport {
                 if stage == .compile, let epochs = details["epochs"] as? NSNumber { totalEpochs = epochs.int32Value }
                 if stage == .evaluate, let bundle = details["bundle"] as? String { report.artifacts["model"] = bundle }
             }
+            if stage == .evaluate, let uri = stageArtifacts["evaluation"] { report.artifacts["evaluation"] = uri }
             if stage == .stats, let uri = stageArtifacts["statistics"] { report.artifacts["statistics"] = uri }
             if stage == .schema, let uri = stageArtifacts["schema"] { report.artifacts["schema"] = uri }
             return .reportStage(report)
-        case "statistics", "schema":
+        // The evaluation names its protocol, split and algorithm beside the metrics (strings the metrics map cannot carry).
+        case "statistics", "schema", "evaluation":
             var body = object
             body.removeValue(forKey: "event")
             let file = artifacts.appendingPathComponent("\(kind).json")

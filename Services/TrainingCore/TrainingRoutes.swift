@@ -50,6 +50,7 @@ struct TrainingRoutes: Sendable {
         routes.get("/api/training-runs/:id/logs", use: logs)
         routes.get("/api/training-runs/:id/metrics", use: metrics)
         routes.get("/api/training-runs/:id/statistics", use: statistics)
+        routes.get("/api/training-runs/:id/evaluation", use: evaluation)
         routes.get("/api/training-runs/:id/schema", use: schema)
         routes.post("/api/training-runs/:id/webhook/:kind", use: webhook)
         routes.post("/api/training-runs/:id/schedule-webhook", use: scheduleWebhook)
@@ -236,7 +237,12 @@ struct TrainingRoutes: Sendable {
         try await insight(try await run(context), kind: "schema", stage: .schema)
     }
 
-    /// Data Insights: the file the stats/schema stage wrote (its path is in the stage's artifacts).
+    /// The test metrics with the protocol, split and algorithm that produced them.
+    @Sendable func evaluation(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
+        try await insight(try await run(context), kind: "evaluation", stage: .evaluate)
+    }
+
+    /// Data Insights: the file the stats/schema/evaluate stage wrote (its path is in the stage's artifacts).
     private func insight(_ run: RunRow, kind: String, stage: TrainingStage) async throws -> RawJSON {
         let stageView = try await queries.stages(run.id).first { $0.name == stage.apiName }
         let path = stageView?.details?.artifacts[kind]

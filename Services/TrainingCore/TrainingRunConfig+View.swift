@@ -11,8 +11,9 @@ extension TrainingRunConfig {
             gpuConfig: RunSettings.GPUConfig(
                 gpuType: gpuConfig.gpuType, gpuCount: Int(gpuConfig.gpuCount), machineType: gpuConfig.machineType, preemptible: gpuConfig.preemptible),
             evaluatorConfig: RunSettings.EvaluatorConfig(
-                enabled: evaluatorConfig.enabled, blessingMetric: evaluatorConfig.blessingMetric, blessingThreshold: evaluatorConfig.blessingThreshold
-            ),
+                enabled: evaluatorConfig.enabled, blessingMetric: evaluatorConfig.blessingMetric,
+                blessingThreshold: evaluatorConfig.blessingThreshold,
+                allowBelowPopularity: evaluatorConfig.allowBelowPopularity),
             deploymentConfig: RunSettings.DeploymentConfig(
                 enabled: deploymentConfig.enabled, serviceName: deploymentConfig.endpointName.isEmpty ? nil : deploymentConfig.endpointName,
                 preset: deploymentConfig.preset == .unspecified ? nil : Self.presetName(deploymentConfig.preset)),

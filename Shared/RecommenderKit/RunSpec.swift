@@ -342,40 +342,58 @@ public struct ModelConfig: Sendable, Codable, Equatable {
 }
 
 public struct EvaluatorConfig: Sendable, Codable, Equatable {
-    public var enabled: Bool = true
-    /// Minimum test Recall@100 for the model to be blessed.
-    public var minRecallAt100: Double = 0.1
+    /// The test metrics a blessing threshold may name.
+    public static let blessingMetrics = ["recall_at_5", "recall_at_10", "recall_at_50", "recall_at_100", "ndcg_at_10", "map_at_10"]
+    public var enabled = true
+    /// The test metric `blessingThreshold` applies to.
+    public var blessingMetric = "recall_at_100"
+    /// Minimum test value of `blessingMetric` for the model to be blessed.
+    public var blessingThreshold = 0.1
     /// A model must also beat the popularity baseline's test Recall@10 to be blessed; false forces past that rule.
-    public var requireBeatingPopularity: Bool = true
-    public init(enabled: Bool = true, minRecallAt100: Double = 0.1, requireBeatingPopularity: Bool = true) {
-        self.enabled = enabled; self.minRecallAt100 = minRecallAt100; self.requireBeatingPopularity = requireBeatingPopularity
+    public var requireBeatingPopularity = true
+
+    public init(
+        enabled: Bool = true, blessingMetric: String = "recall_at_100", blessingThreshold: Double = 0.1, requireBeatingPopularity: Bool = true
+    ) {
+        self.enabled = enabled; self.blessingMetric = blessingMetric; self.blessingThreshold = blessingThreshold
+        self.requireBeatingPopularity = requireBeatingPopularity
     }
 
-    /// Whether test metrics bless a model: Recall@100 at least the threshold and, unless forced, Recall@10 above
-    /// popularity's on the same split.
-    public func blesses(recallAt10: Double, recallAt100: Double, popularityRecallAt10: Double) -> Bool {
+    public func validate() throws {
+        guard Self.blessingMetrics.contains(blessingMetric) else {
+            throw SpecError.invalidValue("evaluator.blessing_metric must be one of \(Self.blessingMetrics.joined(separator: ", "))")
+        }
+    }
+
+    /// Whether a run's test metrics bless its model: the blessing metric at least the threshold and, unless forced,
+    /// Recall@10 above popularity's on the same split.
+    public func blesses(_ metrics: [String: Double]) -> Bool {
         guard enabled else { return true }
-        return recallAt100 >= minRecallAt100 && (recallAt10 > popularityRecallAt10 || !requireBeatingPopularity)
+        let beatsPopularity = (metrics["recall_at_10"] ?? 0) > (metrics["popularity_recall_at_10"] ?? 0)
+        return (metrics[blessingMetric] ?? 0) >= blessingThreshold && (beatsPopularity || !requireBeatingPopularity)
     }
 
-    enum CodingKeys: String, CodingKey { case enabled, blessingThreshold, minRecallAt100, requireBeatingPopularity }
+    enum CodingKeys: String, CodingKey { case enabled, blessingMetric, blessingThreshold, minRecallAt100, requireBeatingPopularity }
+    /// The older object form of the threshold, `{"min_recall_at_100": 0.1}`.
     struct Threshold: Codable { var minRecallAt100: Double? }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
         requireBeatingPopularity = try c.decodeIfPresent(Bool.self, forKey: .requireBeatingPopularity) ?? true
+        blessingMetric = try c.decodeIfPresent(String.self, forKey: .blessingMetric) ?? "recall_at_100"
         if let v = try? c.decodeIfPresent(Double.self, forKey: .blessingThreshold) {
-            minRecallAt100 = v
+            blessingThreshold = v
         } else if let t = try c.decodeIfPresent(Threshold.self, forKey: .blessingThreshold), let v = t.minRecallAt100 {
-            minRecallAt100 = v
-        } else {
-            minRecallAt100 = try c.decodeIfPresent(Double.self, forKey: .minRecallAt100) ?? 0.1
+            blessingThreshold = v; blessingMetric = "recall_at_100"
+        } else if let v = try c.decodeIfPresent(Double.self, forKey: .minRecallAt100) {
+            blessingThreshold = v; blessingMetric = "recall_at_100"
         }
     }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(enabled, forKey: .enabled)
-        try c.encode(Threshold(minRecallAt100: minRecallAt100), forKey: .blessingThreshold)
+        try c.encode(blessingMetric, forKey: .blessingMetric)
+        try c.encode(blessingThreshold, forKey: .blessingThreshold)
         try c.encode(requireBeatingPopularity, forKey: .requireBeatingPopularity)
     }
 }

@@ -85,6 +85,7 @@ public final class TrainingPipeline {
         let splitSpec = spec.dataset.split ?? SplitSpec()
         let algorithm = try stage("compile") { () throws -> (TrainingAlgorithm, [(String, JSONValue)]) in
             try mc.validate()
+            try spec.evaluator.validate()
             guard !fc.query.isEmpty, !fc.candidate.isEmpty else { throw SpecError.invalidValue("feature_config needs query and candidate features") }
             guard fc.candidate.contains(where: { $0.name == "product_id" }) else {
                 throw SpecError.invalidValue("feature_config.candidate must include product_id")
@@ -147,7 +148,7 @@ public final class TrainingPipeline {
             metrics["test_unknown_item_pairs"] = Double(testSet.unknownItemPairs)
             metrics["train_seconds"] = trainSeconds
             let beatsPopularity = m[10] > pop[10]
-            let blessed = spec.evaluator.blesses(recallAt10: m[10], recallAt100: m[100], popularityRecallAt10: pop[10])
+            let blessed = spec.evaluator.blesses(metrics)
             emit(
                 .object([
                     ("event", .string("evaluation")), ("protocol", .string(Evaluator.protocolName)),
@@ -168,7 +169,7 @@ public final class TrainingPipeline {
                     ("popularity_recall_at_10", .num(pop[10])), ("popularity_recall_at_100", .num(pop[100])),
                     ("lift_at_10", .num(metrics["lift_at_10"]!)), ("lift_at_100", .num(metrics["lift_at_100"]!)),
                     ("ndcg_at_10", .num(m.ndcgAt10)), ("blessed", .bool(blessed)),
-                    ("blessing_threshold", .num(spec.evaluator.minRecallAt100)), ("bundle", .string(bundleURL.path)),
+                    ("blessing_threshold", .num(spec.evaluator.blessingThreshold)), ("bundle", .string(bundleURL.path)),
                 ]
             )
         }

@@ -129,15 +129,24 @@ struct EvaluationTests {
         #expect(decoded.algorithm == .twoTower && decoded.factors == 32 && decoded.regularization == 5 && decoded.alpha == nil)
     }
 
-    @Test func blessingNeedsToBeatPopularityUnlessForced() {
-        var evaluator = EvaluatorConfig(minRecallAt100: 0.1)
+    @Test func blessingNeedsToBeatPopularityUnlessForced() throws {
+        var evaluator = EvaluatorConfig(blessingThreshold: 0.1)
+        func metrics(_ r10: Double, _ r100: Double, popularity: Double) -> [String: Double] {
+            ["recall_at_10": r10, "recall_at_100": r100, "popularity_recall_at_10": popularity]
+        }
         // The issue's case: Recall@10 0.048 under popularity's 0.056 with a fine Recall@100.
-        #expect(!evaluator.blesses(recallAt10: 0.048, recallAt100: 0.45, popularityRecallAt10: 0.056))
-        #expect(evaluator.blesses(recallAt10: 0.06, recallAt100: 0.45, popularityRecallAt10: 0.056))
-        #expect(!evaluator.blesses(recallAt10: 0.06, recallAt100: 0.05, popularityRecallAt10: 0.056))
+        #expect(!evaluator.blesses(metrics(0.048, 0.45, popularity: 0.056)))
+        #expect(evaluator.blesses(metrics(0.06, 0.45, popularity: 0.056)))
+        #expect(!evaluator.blesses(metrics(0.06, 0.05, popularity: 0.056)))
         evaluator.requireBeatingPopularity = false
-        #expect(evaluator.blesses(recallAt10: 0.048, recallAt100: 0.45, popularityRecallAt10: 0.056))
+        #expect(evaluator.blesses(metrics(0.048, 0.45, popularity: 0.056)))
+        evaluator.blessingMetric = "recall_at_10"
+        #expect(!evaluator.blesses(metrics(0.048, 0.45, popularity: 0.056)), "0.048 < the 0.1 threshold on Recall@10")
         evaluator.enabled = false
-        #expect(evaluator.blesses(recallAt10: 0, recallAt100: 0, popularityRecallAt10: 0.5))
+        #expect(evaluator.blesses(metrics(0, 0, popularity: 0.5)))
+        evaluator.blessingMetric = "accuracy"
+        #expect(throws: SpecError.self) { try evaluator.validate() }
+        let old = try RunSpec.decoder().decode(EvaluatorConfig.self, from: Data(#"{"blessing_threshold": {"min_recall_at_100": 0.3}}"#.utf8))
+        #expect(old.blessingMetric == "recall_at_100" && old.blessingThreshold == 0.3 && old.requireBeatingPopularity)
     }
 }

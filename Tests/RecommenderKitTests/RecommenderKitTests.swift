@@ -410,11 +410,11 @@ struct ReferenceModel {
         let s = try RunSpec.decoder().decode(RunSpec.self, from: Data(json.utf8))
         #expect(s.modelConfig.epochs == 3 && s.modelConfig.optimizer == .adam && s.modelConfig.outputDim == 64)
         #expect(s.dataset.split?.strategy == .strictTemporal && s.dataset.split?.holdoutDays == 7)
-        #expect(s.evaluator.minRecallAt100 == 0.2)
+        #expect(s.evaluator.blessingThreshold == 0.2)
         #expect(s.featureConfig == .b2bDefault)
         let s2 = try RunSpec.decoder().decode(
             RunSpec.self, from: Data(#"{"dataset":{"transactions":"t"},"evaluator":{"blessing_threshold":{"min_recall_at_100":0.3}}}"#.utf8))
-        #expect(s2.evaluator.minRecallAt100 == 0.3)
+        #expect(s2.evaluator.blessingThreshold == 0.3)
     }
 }
 

@@ -168,8 +168,19 @@ struct CatalogDeciderTests {
         expected.outputEmbeddingDim = 16
         expected.temperature = defaults.temperature
         expected.disableLogQCorrection = true
+        expected.algorithm = "auto"
+        expected.factors = Int32(defaults.factors)
+        expected.iterations = Int32(defaults.iterations)
         let definition = ModelConfigDefinition(name: "mc", queryLayers: [32], outputDim: 16, logQCorrection: false)
         #expect(try decide(ModelConfigDecider.self, given: [], when: .create(definition)) == [.modelConfigCreated(expected)])
+        var factorization = expected
+        factorization.modelConfigID = "mf"; factorization.name = "mf"
+        factorization.algorithm = "matrix_factorization"; factorization.factors = 32; factorization.alpha = 5
+        let mf = ModelConfigDefinition(
+            name: "mf", queryLayers: [32], outputDim: 16, logQCorrection: false, algorithm: "matrix_factorization", factors: 32, alpha: 5)
+        #expect(try decide(ModelConfigDecider.self, given: [], when: .create(mf)) == [.modelConfigCreated(factorization)])
+        let view = ModelConfigView(factorization, createdAt: nil)
+        #expect(view.algorithm == "matrix_factorization" && view.alpha == 5 && view.regularization == nil)
         let history = try SlipwayTestSupport.history(ModelConfigDecider.self, [.create(definition)])
         expectRejection(ModelConfigDecider.self, given: history, when: .create(definition), kind: .conflict, field: "name")
     }
@@ -182,6 +193,11 @@ struct CatalogDeciderTests {
             ("candidate_layers", ModelConfigDefinition(name: "mc", candidateLayers: [0])),
             ("output_dim", ModelConfigDefinition(name: "mc", outputDim: 1)),
             ("temperature", ModelConfigDefinition(name: "mc", temperature: 0)),
+            ("algorithm", ModelConfigDefinition(name: "mc", algorithm: "svd")),
+            ("factors", ModelConfigDefinition(name: "mc", factors: 0)),
+            ("iterations", ModelConfigDefinition(name: "mc", iterations: 1000)),
+            ("regularization", ModelConfigDefinition(name: "mc", regularization: -1)),
+            ("alpha", ModelConfigDefinition(name: "mc", alpha: 0)),
         ])
     func badModelConfig(_ field: String, _ definition: ModelConfigDefinition) {
         expectRejection(ModelConfigDecider.self, given: [], when: .create(definition), kind: .invalid, field: field)

@@ -25,12 +25,22 @@ struct TrainerReportTests {
         #expect(
             command(#"{"event":"epoch_completed","epoch":2,"loss":1.25,"val_loss":1.5,"recall_at_100":0.4,"seconds":2}"#)
                 == .reportEpoch(.init(epoch: 2, totalEpochs: 4, loss: 1.25, valLoss: 1.5, recallAtK: [100: 0.4], durationMs: 2000)))
+        #expect(command(#"{"event":"evaluation","protocol":"p","split":"per_customer_temporal","metrics":{"recall_at_10":0.1}}"#) == nil)
+        let evaluation = directory.appendingPathComponent("evaluation.json").path
+        #expect(
+            command(#"{"event":"stage_completed","stage":"evaluate","seconds":1,"details":{"recall_at_10":0.1,"bundle":"/b"}}"#)
+                == .reportStage(
+                    .init(
+                        stage: "evaluate", durationMs: 1000, artifacts: ["evaluation": evaluation, "model": "/b"], metrics: ["recall_at_10": 0.1])))
+        #expect(try String(contentsOfFile: evaluation, encoding: .utf8).contains(#""protocol":"p""#))
         #expect(
             command(#"{"event":"completed","metrics":{"recall_at_100":0.4},"bundle":"/b"}"#)
                 == .complete(
                     .init(
                         metrics: ["recall_at_100": 0.4], artifactURI: "/b",
-                        artifacts: ["statistics": statistics, "log": directory.appendingPathComponent("run.log").path], durationMs: 7)))
+                        artifacts: [
+                            "statistics": statistics, "evaluation": evaluation, "log": directory.appendingPathComponent("run.log").path,
+                        ], durationMs: 7)))
         #expect(
             command(#"{"event":"failed","stage":"examples","error":"file missing"}"#)
                 == .fail(.init(stage: "examples", error: "file missing", logTail: "tail", durationMs: 7)))

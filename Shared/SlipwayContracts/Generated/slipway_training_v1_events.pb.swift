@@ -458,6 +458,9 @@ public nonisolated struct EvaluatorConfig: Sendable {
 
   public var blessingThreshold: Double = 0
 
+  /// forces blessing a model whose test Recall@10 does not beat popularity's
+  public var allowBelowPopularity: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -743,9 +746,42 @@ public nonisolated struct ModelConfigCreated: Sendable {
 
   public var disableLogQCorrection: Bool = false
 
+  /// The trainer's algorithm: "auto" (matrix factorisation when the features are the two ids), "two_tower",
+  /// "matrix_factorization"; "" = auto (configs created before it existed).
+  public var algorithm: String = String()
+
+  /// matrix factorisation: latent factors (0 = trainer default)
+  public var factors: Int32 = 0
+
+  /// matrix factorisation: ALS iterations (0 = trainer default)
+  public var iterations: Int32 = 0
+
+  /// matrix factorisation: λ; absent = chosen on the validation split
+  public var regularization: Double {
+    get {_regularization ?? 0}
+    set {_regularization = newValue}
+  }
+  /// Returns true if `regularization` has been explicitly set.
+  public var hasRegularization: Bool {self._regularization != nil}
+  /// Clears the value of `regularization`. Subsequent reads from it will return its default value.
+  public mutating func clearRegularization() {self._regularization = nil}
+
+  /// matrix factorisation: confidence alpha; absent = chosen likewise
+  public var alpha: Double {
+    get {_alpha ?? 0}
+    set {_alpha = newValue}
+  }
+  /// Returns true if `alpha` has been explicitly set.
+  public var hasAlpha: Bool {self._alpha != nil}
+  /// Clears the value of `alpha`. Subsequent reads from it will return its default value.
+  public mutating func clearAlpha() {self._alpha = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _regularization: Double? = nil
+  fileprivate var _alpha: Double? = nil
 }
 
 /// Emitted by `POST /api/training-runs` (and by a schedule trigger or a rerun): the run exists
@@ -1593,7 +1629,7 @@ nonisolated extension GpuConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
 
 nonisolated extension EvaluatorConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EvaluatorConfig"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}enabled\0\u{3}blessing_metric\0\u{3}blessing_threshold\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}enabled\0\u{3}blessing_metric\0\u{3}blessing_threshold\0\u{3}allow_below_popularity\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1604,6 +1640,7 @@ nonisolated extension EvaluatorConfig: SwiftProtobuf.Message, SwiftProtobuf._Mes
       case 1: try { try decoder.decodeSingularBoolField(value: &self.enabled) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.blessingMetric) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.blessingThreshold) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.allowBelowPopularity) }()
       default: break
       }
     }
@@ -1619,6 +1656,9 @@ nonisolated extension EvaluatorConfig: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if self.blessingThreshold.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.blessingThreshold, fieldNumber: 3)
     }
+    if self.allowBelowPopularity != false {
+      try visitor.visitSingularBoolField(value: self.allowBelowPopularity, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1626,6 +1666,7 @@ nonisolated extension EvaluatorConfig: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if lhs.enabled != rhs.enabled {return false}
     if lhs.blessingMetric != rhs.blessingMetric {return false}
     if lhs.blessingThreshold != rhs.blessingThreshold {return false}
+    if lhs.allowBelowPopularity != rhs.allowBelowPopularity {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2062,7 +2103,7 @@ nonisolated extension FeatureConfigCreated: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension ModelConfigCreated: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelConfigCreated"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}model_config_id\0\u{1}name\0\u{3}description_text\0\u{3}model_type\0\u{3}query_tower_layers\0\u{3}candidate_tower_layers\0\u{3}output_embedding_dim\0\u{1}extra\0\u{3}created_by\0\u{1}temperature\0\u{3}disable_log_q_correction\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}model_config_id\0\u{1}name\0\u{3}description_text\0\u{3}model_type\0\u{3}query_tower_layers\0\u{3}candidate_tower_layers\0\u{3}output_embedding_dim\0\u{1}extra\0\u{3}created_by\0\u{1}temperature\0\u{3}disable_log_q_correction\0\u{1}algorithm\0\u{1}factors\0\u{1}iterations\0\u{1}regularization\0\u{1}alpha\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2081,12 +2122,21 @@ nonisolated extension ModelConfigCreated: SwiftProtobuf.Message, SwiftProtobuf._
       case 9: try { try decoder.decodeSingularStringField(value: &self.createdBy) }()
       case 10: try { try decoder.decodeSingularDoubleField(value: &self.temperature) }()
       case 11: try { try decoder.decodeSingularBoolField(value: &self.disableLogQCorrection) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self.algorithm) }()
+      case 13: try { try decoder.decodeSingularInt32Field(value: &self.factors) }()
+      case 14: try { try decoder.decodeSingularInt32Field(value: &self.iterations) }()
+      case 15: try { try decoder.decodeSingularDoubleField(value: &self._regularization) }()
+      case 16: try { try decoder.decodeSingularDoubleField(value: &self._alpha) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.modelConfigID.isEmpty {
       try visitor.visitSingularStringField(value: self.modelConfigID, fieldNumber: 1)
     }
@@ -2120,6 +2170,21 @@ nonisolated extension ModelConfigCreated: SwiftProtobuf.Message, SwiftProtobuf._
     if self.disableLogQCorrection != false {
       try visitor.visitSingularBoolField(value: self.disableLogQCorrection, fieldNumber: 11)
     }
+    if !self.algorithm.isEmpty {
+      try visitor.visitSingularStringField(value: self.algorithm, fieldNumber: 12)
+    }
+    if self.factors != 0 {
+      try visitor.visitSingularInt32Field(value: self.factors, fieldNumber: 13)
+    }
+    if self.iterations != 0 {
+      try visitor.visitSingularInt32Field(value: self.iterations, fieldNumber: 14)
+    }
+    try { if let v = self._regularization {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 15)
+    } }()
+    try { if let v = self._alpha {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 16)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2135,6 +2200,11 @@ nonisolated extension ModelConfigCreated: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.createdBy != rhs.createdBy {return false}
     if lhs.temperature != rhs.temperature {return false}
     if lhs.disableLogQCorrection != rhs.disableLogQCorrection {return false}
+    if lhs.algorithm != rhs.algorithm {return false}
+    if lhs.factors != rhs.factors {return false}
+    if lhs.iterations != rhs.iterations {return false}
+    if lhs._regularization != rhs._regularization {return false}
+    if lhs._alpha != rhs._alpha {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
