@@ -240,6 +240,7 @@ struct TrainCommand: AsyncParsableCommand {
                 let seconds = (stage["duration_seconds"] as? Double).map { String(format: " %.1fs", $0) } ?? ""
                 let note = (stage["error"] as? String).map { " — \($0)" } ?? ""
                 say("  stage \(name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(status)\(seconds)\(note)")
+                if status == "completed" { for line in dataQualityNotes(stage) { say("    \(line)") } }
             }
             let status = run["status"] as? String ?? ""
             switch status {
@@ -273,6 +274,29 @@ struct TrainCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(500))
         }
     }
+}
+
+/// What a completed stage says the run could not use as written: rows the loader skipped (`examples`:
+/// `skipped_rows.<file>` and its `skipped_rows.<file>.<reason>[.<column>]` parts) and values treated as
+/// missing because they did not parse (`stats`: `unparseable_rows.<file>.<feature>`). The run's statistics
+/// name the first such value and its row.
+func dataQualityNotes(_ stage: [String: Any]) -> [String] {
+    let metrics = ((stage["details"] as? [String: Any])?["metrics"] as? [String: Any] ?? [:]).compactMapValues { ($0 as? NSNumber)?.intValue }
+    var notes: [String] = []
+    for (key, count) in metrics.sorted(by: { $0.key < $1.key }) where count > 0 {
+        let parts = key.split(separator: ".", maxSplits: 2).map(String.init)
+        guard parts.count >= 2 else { continue }
+        if parts[0] == "skipped_rows", parts.count == 2 {
+            let prefix = "\(key)."
+            let reasons = metrics.filter { $0.key.hasPrefix(prefix) }.sorted { $0.key < $1.key }.map {
+                "\($0.value) \($0.key.dropFirst(prefix.count).replacingOccurrences(of: ".", with: " "))"
+            }
+            notes.append("skipped \(count) unusable \(parts[1]) rows (\(reasons.joined(separator: ", "))); see the run's statistics")
+        } else if parts[0] == "unparseable_rows", parts.count == 3 {
+            notes.append("\(parts[2]) (\(parts[1])): \(count) rows with an unparseable value, treated as missing; see the run's statistics")
+        }
+    }
+    return notes
 }
 
 // MARK: - slipway runs / models

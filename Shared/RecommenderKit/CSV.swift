@@ -7,8 +7,25 @@ public struct RawTable: Sendable {
     public var columns: [String]
     public var rows: [[String]]
     public var lines: [Int]
+    /// Data lines that could not be read as a row (wrong field count, broken quotes, not a JSON object):
+    /// left out of `rows` so the loader can skip and count them instead of failing on the first one.
+    public var malformedLines: [MalformedLine] = []
 
     public func columnIndex(_ name: String) -> Int? { columns.firstIndex(of: name) }
+}
+
+/// A data line the reader could not turn into a row.
+public struct MalformedLine: Sendable, Equatable {
+    public var line: Int
+    /// The line as written, cut to a length a message can show.
+    public var text: String
+    public var reason: String
+
+    init(line: Int, text: Substring, reason: String) {
+        self.line = line
+        self.text = text.count > 80 ? String(text.prefix(77)) + "..." : String(text)
+        self.reason = reason
+    }
 }
 
 /// Minimal RFC-4180-style CSV (quoted fields with `""` escapes; a quoted field may not span lines).
@@ -75,8 +92,9 @@ public enum CSV {
         }
     }
 
-    /// Reads a CSV (or, with `separator: "\t"`, TSV) file with a header row. Every data row must have as
-    /// many fields as the header. `separator` nil: tab when the header has tabs and no commas, else comma.
+    /// Reads a CSV (or, with `separator: "\t"`, TSV) file with a header row. A data line with broken quotes or
+    /// another field count than the header goes to `malformedLines`; a broken header fails the read.
+    /// `separator` nil: tab when the header has tabs and no commas, else comma.
     public static func read(_ url: URL, role: String, separator: Character? = nil) throws(DatasetError) -> RawTable {
         let text = try readText(url, role: role)
         let header = text.prefix { $0 != "\n" }
@@ -89,7 +107,11 @@ public enum CSV {
             if line.utf8.last == 13 { line = Substring(line.utf8.dropLast()) }
             if line.allSatisfy({ $0 == " " }) { continue }
             let (fields, err) = split(line, separator: separator)
-            if let err { throw .malformedRow(path: url.path, line: lineNo, reason: err) }
+            if let err {
+                guard !table.columns.isEmpty else { throw .malformedRow(path: url.path, line: lineNo, reason: "header: \(err)") }
+                table.malformedLines.append(MalformedLine(line: lineNo, text: line, reason: err))
+                continue
+            }
             if table.columns.isEmpty {
                 table.columns = fields.map { $0.trimmingCharacters(in: .whitespaces) }
                 if lineNo == 1, let f = table.columns.first, f.hasPrefix("\u{FEFF}") {
@@ -98,9 +120,11 @@ public enum CSV {
                 continue
             }
             guard fields.count == table.columns.count else {
-                throw .malformedRow(
-                    path: url.path, line: lineNo,
-                    reason: "expected \(table.columns.count) fields (\(table.columns.joined(separator: ","))), found \(fields.count)")
+                table.malformedLines.append(
+                    MalformedLine(
+                        line: lineNo, text: line,
+                        reason: "expected \(table.columns.count) fields (\(table.columns.joined(separator: ","))), found \(fields.count)"))
+                continue
             }
             table.rows.append(fields)
             table.lines.append(lineNo)
@@ -109,7 +133,8 @@ public enum CSV {
         return table
     }
 
-    /// Reads JSON Lines: one object per line; the union of keys (first-seen order) becomes the columns.
+    /// Reads JSON Lines: one object per line; the union of keys (first-seen order) becomes the columns. A line
+    /// that is not an object of scalars goes to `malformedLines`; a file without one good line fails.
     public static func readJSONL(_ url: URL, role: String) throws(DatasetError) -> RawTable {
         let text = try readText(url, role: role)
         var table = RawTable(path: url.path, columns: [], rows: [], lines: [])
@@ -120,21 +145,30 @@ public enum CSV {
             lineNo += 1
             if line.allSatisfy({ $0 == " " || $0 == "\r" }) { continue }
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                throw .malformedRow(path: url.path, line: lineNo, reason: "not a JSON object")
+                table.malformedLines.append(MalformedLine(line: lineNo, text: line, reason: "not a JSON object"))
+                continue
             }
             var row: [String: String] = [:]
-            for (k, v) in obj {
-                if colIndex[k] == nil { colIndex[k] = table.columns.count; table.columns.append(k) }
+            var nonScalar: String?
+            for (k, v) in obj.sorted(by: { $0.key < $1.key }) {
                 switch v {
                 case let s as String: row[k] = s
                 case is NSNull: break
                 case let n as NSNumber: row[k] = n.stringValue
-                default: throw .malformedRow(path: url.path, line: lineNo, reason: "field '\(k)' is not a scalar")
+                default: nonScalar = nonScalar ?? k
                 }
             }
+            if let nonScalar {
+                table.malformedLines.append(MalformedLine(line: lineNo, text: line, reason: "field '\(nonScalar)' is not a scalar"))
+                continue
+            }
+            for k in obj.keys where colIndex[k] == nil { colIndex[k] = table.columns.count; table.columns.append(k) }
             objects.append((row, lineNo))
         }
-        if objects.isEmpty { throw .emptyFile(path: url.path) }
+        if objects.isEmpty {
+            if let first = table.malformedLines.first { throw .malformedRow(path: url.path, line: first.line, reason: first.reason) }
+            throw .emptyFile(path: url.path)
+        }
         for (row, line) in objects {
             table.rows.append(table.columns.map { row[$0] ?? "" })
             table.lines.append(line)
@@ -161,6 +195,7 @@ public enum DatasetError: Error, Sendable, Equatable, CustomStringConvertible {
     case emptyFile(path: String)
     case missingColumn(path: String, column: String, tried: [String], available: [String])
     case malformedRow(path: String, line: Int, reason: String)
+    case tooManyBadRows(SkippedRows, maxFraction: Double)
     case invalidOption(String)
     case empty(String)
 
@@ -172,6 +207,10 @@ public enum DatasetError: Error, Sendable, Equatable, CustomStringConvertible {
         case .missingColumn(let p, let c, let t, let a):
             "\(p): no column for '\(c)' (tried \(t.joined(separator: ", "))); columns are \(a.joined(separator: ", "))"
         case .malformedRow(let p, let l, let r): "\(p):\(l): \(r)"
+        case .tooManyBadRows(let skipped, let maxFraction):
+            "\(skipped.path): \(skipped.total) of \(skipped.rowsRead) \(skipped.role) rows could not be used (\(skipped.summary)), "
+                + "more than max_bad_row_fraction \(maxFraction) allows; the first is "
+                + (skipped.first.map { "\(skipped.path):\($0.line): \($0.explanation)" } ?? "unknown")
         case .invalidOption(let r): "invalid dataset option: \(r)"
         case .empty(let r): r
         }

@@ -28,8 +28,27 @@ public struct InteractionDataset: Sendable {
     public var hasTimestamps = true
     /// Counts per load/filter step, for the `examples` stage details.
     public var report: [String: Double] = [:]
+    /// Rows each file read left out (transactions first, then the attribute files).
+    public var skippedRows: [SkippedRows] = []
+    /// File lines of the transactions' rows (by `Interaction.row`) and of the attribute rows (by customer or
+    /// product index), so a bad value can be reported with its row.
+    public var transactionLines = SourceLines(path: "", lines: [])
+    public var customerLines: SourceLines?
+    public var productLines: SourceLines?
 
     public init() {}
+}
+
+/// The file line each entry of a table came from (nil: no row, such as a customer without attributes).
+public struct SourceLines: Sendable {
+    public var path: String
+    public var lines: [Int?]
+
+    /// `path:line` of entry `i`, or nil when it has no row.
+    public func row(_ i: Int) -> String? {
+        guard i < lines.count, let line = lines[i] else { return nil }
+        return "\(path):\(line)"
+    }
 }
 
 public enum DatasetLoader {
@@ -70,8 +89,10 @@ public enum DatasetLoader {
         renamingAliases(try CSV.readTable(URL(fileURLWithPath: path), format: spec.format, role: role), spec.columns)
     }
 
-    /// Loads, joins and filters a dataset as the spec says.
+    /// Loads, joins and filters a dataset as the spec says. A row whose key columns cannot be used is
+    /// skipped and counted; a file with more of those than `max_bad_row_fraction` of its rows fails the load.
     public static func load(_ spec: DatasetSpec) throws(DatasetError) -> InteractionDataset {
+        let maxBadRowFraction = try spec.validatedMaxBadRowFraction()
         let tx = try readTable(spec.transactions, spec, role: "transactions")
         let ci = try findColumn("customer_id", in: tx, overrides: spec.columns, required: true)!
         let pi = try findColumn("product_id", in: tx, overrides: spec.columns, required: true)!
@@ -79,32 +100,38 @@ public enum DatasetLoader {
         let ti = try findColumn("timestamp", in: tx, overrides: spec.columns, required: false)
         var ds = InteractionDataset()
         ds.hasTimestamps = ti != nil
-        ds.report["rows_read"] = Double(tx.rows.count)
+        var skipped = SkippedRows(role: "transactions", table: tx)
+        ds.report["rows_read"] = Double(skipped.rowsRead)
+        ds.transactionLines = SourceLines(path: tx.path, lines: tx.lines)
 
         var custIndex: [String: Int32] = [:], prodIndex: [String: Int32] = [:]
         var interactions: [Interaction] = []
         interactions.reserveCapacity(tx.rows.count)
         for (r, row) in tx.rows.enumerated() {
-            let line = tx.lines[r]
+            func skip(_ reason: SkippedRows.Reason, _ canonical: String, _ j: Int, expected: String = "") {
+                skipped.skip(
+                    SkippedRows.Row(line: tx.lines[r], column: canonical, fileColumn: tx.columns[j], value: row[j], reason: reason, detail: expected))
+            }
             let c = row[ci].trimmingCharacters(in: .whitespaces), p = row[pi].trimmingCharacters(in: .whitespaces)
-            guard !c.isEmpty else { throw .malformedRow(path: tx.path, line: line, reason: "empty customer id") }
-            guard !p.isEmpty else { throw .malformedRow(path: tx.path, line: line, reason: "empty product id") }
+            guard !c.isEmpty else { skip(.emptyValue, "customer_id", ci); continue }
+            guard !p.isEmpty else { skip(.emptyValue, "product_id", pi); continue }
             var revenue: Float = 1
             if let ri {
                 let s = row[ri]
                 if !s.isEmpty {
                     guard let v = Double(s.trimmingCharacters(in: .whitespaces)), v.isFinite else {
-                        throw .malformedRow(path: tx.path, line: line, reason: "revenue '\(s)' (column '\(tx.columns[ri])') is not a number")
+                        skip(.unparseableValue, "revenue", ri, expected: "a number")
+                        continue
                     }
                     revenue = Float(v)
                 }
             }
             var ts = 0.0
             if let ti {
-                guard let t = Timestamp.parse(row[ti]) else {
-                    throw .malformedRow(
-                        path: tx.path, line: line,
-                        reason: "timestamp '\(row[ti])' (column '\(tx.columns[ti])') is not an ISO-8601 date/time or epoch seconds")
+                guard !row[ti].trimmingCharacters(in: .whitespaces).isEmpty else { skip(.emptyValue, "timestamp", ti); continue }
+                guard let t = Timestamp.parse(row[ti]), t.isFinite else {
+                    skip(.unparseableValue, "timestamp", ti, expected: "an ISO-8601 date/time or epoch seconds")
+                    continue
                 }
                 ts = t
             }
@@ -114,6 +141,7 @@ public enum DatasetLoader {
             if let e = prodIndex[p] { pIdx = e } else { pIdx = Int32(ds.productIds.count); prodIndex[p] = pIdx; ds.productIds.append(p) }
             interactions.append(Interaction(customer: cIdx, product: pIdx, revenue: revenue, timestamp: ts, row: Int32(r)))
         }
+        try record(skipped, in: &ds, maxFraction: maxBadRowFraction)
         if let path = spec.feedback {
             try appendFeedback(path, to: &interactions, &ds, custIndex: &custIndex, prodIndex: &prodIndex, firstRow: tx.rows.count)
         }
@@ -125,15 +153,32 @@ public enum DatasetLoader {
 
         if let path = spec.customers {
             let t = try readTable(path, spec, role: "customers")
-            ds.customerAttributes = try attributes(t, key: "customer_id", ids: ds.customerIds, index: custIndex, overrides: spec.columns)
+            var skipped = SkippedRows(role: "customers", table: t)
+            let (values, lines) = try attributes(
+                t, key: "customer_id", ids: ds.customerIds, index: custIndex, overrides: spec.columns, skipped: &skipped)
+            ds.customerAttributes = values
+            ds.customerLines = lines
+            try record(skipped, in: &ds, maxFraction: maxBadRowFraction)
         }
         if let path = spec.products {
             let t = try readTable(path, spec, role: "products")
-            ds.productAttributes = try attributes(t, key: "product_id", ids: ds.productIds, index: prodIndex, overrides: spec.columns)
+            var skipped = SkippedRows(role: "products", table: t)
+            let (values, lines) = try attributes(
+                t, key: "product_id", ids: ds.productIds, index: prodIndex, overrides: spec.columns, skipped: &skipped)
+            ds.productAttributes = values
+            ds.productLines = lines
+            try record(skipped, in: &ds, maxFraction: maxBadRowFraction)
         }
         ds.interactions = interactions
         try applyFilters(&ds, spec)
         return ds
+    }
+
+    /// Keeps a file's skipped-row counts for the report and the statistics, or fails when there are too many.
+    static func record(_ skipped: SkippedRows, in ds: inout InteractionDataset, maxFraction: Double) throws(DatasetError) {
+        try skipped.check(maxFraction: maxFraction)
+        ds.skippedRows.append(skipped)
+        for (key, count) in skipped.reportEntries { ds.report[key] = count }
     }
 
     /// Feedback interactions after the file's rows. A row that cannot be read is counted in
@@ -146,7 +191,7 @@ public enum DatasetLoader {
         let ci = try findColumn("customer_id", in: table, overrides: nil, required: true)!
         let pi = try findColumn("product_id", in: table, overrides: nil, required: true)!
         let ti = try findColumn("timestamp", in: table, overrides: nil, required: false)
-        var added = 0, skipped = 0
+        var added = 0, skipped = table.malformedLines.count
         for row in table.rows {
             let c = row[ci].trimmingCharacters(in: .whitespaces), p = row[pi].trimmingCharacters(in: .whitespaces)
             let ts = ti.map { Timestamp.parse(row[$0]) } ?? 0
@@ -166,26 +211,32 @@ public enum DatasetLoader {
         if skipped > 0 { ds.report["feedback_rows_skipped"] = Double(skipped) }
     }
 
+    /// Attribute values per id of `ids`, and the line each id's row came from. A row with an empty key is
+    /// skipped; of rows with the same key the first is kept and the others skipped.
     static func attributes(
         _ t: RawTable, key: String, ids: [String], index: [String: Int32],
-        overrides: [String: String]?
-    ) throws(DatasetError) -> [String: [String?]] {
+        overrides: [String: String]?, skipped: inout SkippedRows
+    ) throws(DatasetError) -> (values: [String: [String?]], lines: SourceLines) {
         let k = try findColumn(key, in: t, overrides: overrides, required: true)!
         var out: [String: [String?]] = [:]
         for (j, name) in t.columns.enumerated() where j != k { out[name] = [String?](repeating: nil, count: ids.count) }
-        var seen = Set<String>()
+        var lines = SourceLines(path: t.path, lines: [Int?](repeating: nil, count: ids.count))
+        var firstLine: [String: Int] = [:]
         for (r, row) in t.rows.enumerated() {
             let id = row[k].trimmingCharacters(in: .whitespaces)
-            guard !id.isEmpty else { throw .malformedRow(path: t.path, line: t.lines[r], reason: "empty \(key)") }
-            guard seen.insert(id).inserted else {
-                throw .malformedRow(path: t.path, line: t.lines[r], reason: "duplicate \(key) '\(id)'")
+            func skip(_ reason: SkippedRows.Reason, detail: String = "") {
+                skipped.skip(SkippedRows.Row(line: t.lines[r], column: key, fileColumn: t.columns[k], value: id, reason: reason, detail: detail))
             }
+            guard !id.isEmpty else { skip(.emptyValue); continue }
+            if let first = firstLine[id] { skip(.duplicateKey, detail: "first at line \(first)"); continue }
+            firstLine[id] = t.lines[r]
             guard let i = index[id] else { continue }  // attribute rows without transactions are ignored
+            lines.lines[Int(i)] = t.lines[r]
             for (j, name) in t.columns.enumerated() where j != k {
                 out[name]![Int(i)] = row[j].isEmpty ? nil : row[j]
             }
         }
-        return out
+        return (out, lines)
     }
 
     static func applyFilters(_ ds: inout InteractionDataset, _ spec: DatasetSpec) throws(DatasetError) {
@@ -243,8 +294,17 @@ public enum DatasetLoader {
                 return out
             }
         }
+        func remapLines(_ source: SourceLines?, _ map: [Int32], _ n: Int) -> SourceLines? {
+            source.map { source in
+                var out = SourceLines(path: source.path, lines: [Int?](repeating: nil, count: n))
+                for (old, new) in map.enumerated() where new >= 0 { out.lines[Int(new)] = source.lines[old] }
+                return out
+            }
+        }
         ds.customerAttributes = remap(ds.customerAttributes, cMap, cIds.count)
         ds.productAttributes = remap(ds.productAttributes, pMap, pIds.count)
+        ds.customerLines = remapLines(ds.customerLines, cMap, cIds.count)
+        ds.productLines = remapLines(ds.productLines, pMap, pIds.count)
         ds.customerIds = cIds; ds.productIds = pIds
         ds.interactions = rows
         ds.report["rows"] = Double(rows.count)

@@ -74,19 +74,39 @@ public struct FeaturePipeline: Sendable {
         case .rowColumn(let r): s = r[Int(ds.interactions[i].row)]
         }
         guard let s else { return nil }
-        func bad() -> FeatureError { .badValue(feature: spec.name, value: s, type: spec.type, location: "example \(i)") }
-        switch spec.type {
+        if let value = parse(s, as: spec.type) { return value }
+        // An optional feature's unparseable value is missing, as an empty cell is (the stats stage counts them).
+        // A required feature has no missing value to fall back on, and leaving its example out here would change
+        // the split after the fact, so the run fails, naming the value and its row.
+        guard spec.required else { return nil }
+        throw .badValue(feature: spec.name, value: s, type: spec.type, location: location(src, ds: ds, index: i))
+    }
+
+    /// A cell as a value of `type`, or nil when it does not parse as one.
+    static func parse(_ s: String, as type: RawFeatureType) -> FeatureValue? {
+        switch type {
         case .string: return .string(s)
-        case .int:
-            guard let v = Int(s.trimmingCharacters(in: .whitespaces)) else { throw bad() }
-            return .int(v)
+        case .int: return Int(s.trimmingCharacters(in: .whitespaces)).map(FeatureValue.int)
         case .float:
-            guard let v = Double(s.trimmingCharacters(in: .whitespaces)), v.isFinite else { throw bad() }
+            guard let v = Double(s.trimmingCharacters(in: .whitespaces)), v.isFinite else { return nil }
             return .double(v)
         case .timestamp:
-            guard let v = Timestamp.parse(s) else { throw bad() }
+            guard let v = Timestamp.parse(s), v.isFinite else { return nil }
             return .double(v)
         }
+    }
+
+    /// The file row a raw value came from (`path:line`), or the example when it has none.
+    static func location(_ src: FeatureSource, ds: InteractionDataset, index i: Int) -> String {
+        let row: String?
+        switch src {
+        case .customerAttribute: row = ds.customerLines?.row(Int(ds.interactions[i].customer))
+        case .productAttribute: row = ds.productLines?.row(i)
+        case .rowColumn: row = ds.transactionLines.row(Int(ds.interactions[i].row))
+        case .productPivot: return "product '\(ds.productIds[i])'"
+        case .customerId, .productId, .timestamp, .revenue: row = nil
+        }
+        return row ?? "example \(i)"
     }
 
     /// Fits every transform on the train rows (query side) / train products (candidate side).

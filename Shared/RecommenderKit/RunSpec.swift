@@ -147,15 +147,28 @@ public struct DatasetSpec: Sendable, Codable, Equatable {
     /// training. They join the train split only (never validation or test: they are not held-out purchases),
     /// pass the date filter and sampling (someone chose each of them), and count toward the other filters.
     public var feedback: String?
+    /// The share of a file's rows that may be skipped as unusable (empty or unparseable key column, broken
+    /// line, empty or duplicate attribute key) before the load fails; nil means `defaultMaxBadRowFraction`.
+    public var maxBadRowFraction: Double?
+
+    /// A few broken lines in a large export should not cost a run; more than 1 % suggests a wrong file or column.
+    public static let defaultMaxBadRowFraction = 0.01
 
     public init(
         id: String? = nil, transactions: String, customers: String? = nil, products: String? = nil,
         format: String? = nil, columns: [String: String]? = nil, filters: DatasetFilters? = nil,
-        samplePercent: Double? = nil, split: SplitSpec? = nil, feedback: String? = nil
+        samplePercent: Double? = nil, split: SplitSpec? = nil, feedback: String? = nil, maxBadRowFraction: Double? = nil
     ) {
         self.id = id; self.transactions = transactions; self.customers = customers; self.products = products
         self.format = format; self.columns = columns; self.filters = filters; self.samplePercent = samplePercent
-        self.split = split; self.feedback = feedback
+        self.split = split; self.feedback = feedback; self.maxBadRowFraction = maxBadRowFraction
+    }
+
+    /// `max_bad_row_fraction`, or its default; a value outside [0, 1] is an error.
+    func validatedMaxBadRowFraction() throws(DatasetError) -> Double {
+        let fraction = maxBadRowFraction ?? DatasetSpec.defaultMaxBadRowFraction
+        guard (0...1).contains(fraction) else { throw .invalidOption("max_bad_row_fraction must be in [0, 1], got \(fraction)") }
+        return fraction
     }
 
     mutating func resolvePaths(relativeTo base: URL) {

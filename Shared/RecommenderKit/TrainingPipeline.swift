@@ -113,9 +113,9 @@ public final class TrainingPipeline {
             return ((ds, split), d)
         }
         let (statsBody, schemaBody) = try stage("stats") { () -> ((JSONValue, JSONValue), [(String, JSONValue)]) in
-            let s = DataStatistics.compute(ds, split: split)
+            let s = DataStatistics.compute(ds, split: split, features: fc)
             if case .object(let kv) = s.statistics { emit(.object([("event", .string("statistics"))] + kv)) }
-            return (s, [("num_examples", .int(ds.interactions.count))])
+            return (s, [("num_examples", .int(ds.interactions.count))] + DataStatistics.unparseableRowCounts(schema: s.schema))
         }
         _ = statsBody
         try stage("schema") {
