@@ -186,7 +186,7 @@ public final class TrainingPipeline {
             let bundleURL = artifacts.appendingPathComponent("bundle")
             let bundle = try BundleExporter.makeBundle(
                 spec: spec, pipeline: pipeline, queryTower: qTower, candidateTower: cTower,
-                candidateEmbeddings: candEmb, candidateIds: ds.productIds, metrics: metrics)
+                candidateEmbeddings: candEmb, candidateIds: ds.productIds, metrics: metrics, trainInteractions: counts)
             try bundle.write(to: bundleURL)
             try TrainingBaselineExport.make(ds, trainRows: split.train, features: fc.query).write(toBundle: bundleURL)
             let r = RunResult(
