@@ -79,35 +79,43 @@ public final class PredictBatcher: Sendable {
         if let batch { score(batch) }
     }
 
-    /// Embeds every request's instances (a bad one fails its request only), then one blocked top-k over all queries.
+    /// Embeds every request's instances (a bad one fails its request only), then one blocked top-k over all the
+    /// queries the tower answers; a query that falls back to popularity takes no row of it.
     func score(_ batch: [Pending]) {
         let dim = scorer.dim
         var queries = [Float](repeating: 0, count: batch.reduce(0) { $0 + $1.instances.count } * dim)
-        var accepted: [(pending: Pending, first: Int)] = []
-        var row = 0
+        // Per instance, its row of the top-k batch (nil: a popularity answer) and its fallback.
+        typealias Plan = (row: Int?, fallback: Recommendations.Fallback?)
+        var accepted: [(pending: Pending, plans: [Plan])] = []
+        var rows = 0
         queries.withUnsafeMutableBufferPointer { out in
             for pending in batch {
+                var plans: [Plan] = []
+                var next = rows
                 do throws(ScoringError) {
                     for (i, instance) in pending.instances.enumerated() {
                         do throws(ScoringError) {
-                            try scorer.queryTower.embed(instance, into: out.baseAddress! + (row + i) * dim)
+                            let fallback = try scorer.embed(instance, into: out.baseAddress! + next * dim)
+                            let row: Int? = fallback == .popularity ? nil : next
+                            plans.append((row, fallback))
+                            if row != nil { next += 1 }
                         } catch {
                             throw .instance(index: i, error: error)
                         }
                     }
-                    accepted.append((pending, row))
-                    row += pending.instances.count
+                    accepted.append((pending, plans))
+                    rows = next
                 } catch {
                     pending.promise.succeed(.failure(error))
                 }
             }
         }
         guard let k = accepted.map(\.pending.k).max() else { return }
-        let tops = scorer.topKBatch(queries: Array(queries[..<(row * dim)]), k: k)
-        for (pending, first) in accepted {
-            let answers = tops[first..<(first + pending.instances.count)].map { top in
-                let best = top.prefix(pending.k)
-                return Recommendations(productIds: best.map { scorer.candidateIds[$0.index] }, scores: best.map(\.score))
+        let tops = scorer.topKBatch(queries: Array(queries[..<(rows * dim)]), k: k)
+        for (pending, plans) in accepted {
+            let answers = plans.map { plan in
+                guard let row = plan.row else { return scorer.mostPopular(k: pending.k) }
+                return scorer.recommendations(tops[row].prefix(pending.k), fallback: plan.fallback)
             }
             pending.promise.succeed(.success(answers))
         }

@@ -35,6 +35,15 @@ enum RecommendationJSON {
         if value.isFinite { out.writeString(value.description) } else { out.writeStaticString("null") }
     }
 
+    /// `"fallback":"popularity",` for an answer that is not the model's view of a known customer; nothing for a
+    /// known customer, whose answer keeps the keys it always had. `fallback` sorts before every key that follows it.
+    static func fallback(_ fallback: Recommendations.Fallback?, into out: inout ByteBuffer) {
+        guard let fallback else { return }
+        out.writeStaticString("\"fallback\":")
+        string(fallback.rawValue, into: &out)
+        out.writeInteger(UInt8(ascii: ","))
+    }
+
     /// `"product_ids":[...],"scores":[...]`
     static func recommendations(_ result: Recommendations, into out: inout ByteBuffer) {
         out.writeStaticString("\"product_ids\":[")
@@ -55,6 +64,7 @@ enum RecommendationJSON {
         for (i, result) in results.enumerated() {
             if i > 0 { out.writeInteger(UInt8(ascii: ",")) }
             out.writeInteger(UInt8(ascii: "{"))
+            fallback(result.fallback, into: &out)
             recommendations(result, into: &out)
             out.writeInteger(UInt8(ascii: "}"))
         }
@@ -64,7 +74,9 @@ enum RecommendationJSON {
     static func recommend(customerID: String, _ result: Recommendations, model: ServedModel, into out: inout ByteBuffer) {
         out.writeStaticString("{\"customer_id\":")
         string(customerID, into: &out)
-        out.writeStaticString(",\"model_name\":")
+        out.writeInteger(UInt8(ascii: ","))
+        fallback(result.fallback, into: &out)
+        out.writeStaticString("\"model_name\":")
         string(model.name, into: &out)
         out.writeStaticString(",\"model_version\":")
         string(model.version, into: &out)
@@ -84,6 +96,7 @@ enum RecommendationJSON {
             out.writeStaticString("{\"customer_id\":")
             string(entry.customerID, into: &out)
             out.writeInteger(UInt8(ascii: ","))
+            fallback(entry.result.fallback, into: &out)
             recommendations(entry.result, into: &out)
             out.writeInteger(UInt8(ascii: "}"))
         }

@@ -3,9 +3,11 @@ import SlipwayModelBundle
 
 /// Builds the model bundle from a trained model.
 public enum BundleExporter {
+    /// `trainInteractions[i]` counts `candidateIds[i]` in the train split: what a query the model knows nothing about is answered with.
     public static func makeBundle(
         spec: RunSpec, pipeline: FeaturePipeline, queryTower: Tower, candidateTower: Tower,
-        candidateEmbeddings: [Float], candidateIds: [String], metrics: [String: Double]
+        candidateEmbeddings: [Float], candidateIds: [String], metrics: [String: Double],
+        trainInteractions: [Double]
     ) throws -> ModelBundle {
         let mc = spec.modelConfig
         let iso = Timestamp.format(Date().timeIntervalSince1970)
@@ -27,6 +29,7 @@ public enum BundleExporter {
         return ModelBundle(
             manifest: manifest, preprocessing: Preprocessing(query: pipeline.query, candidate: pipeline.candidate),
             queryTower: queryTower.tensors(), candidateTower: candidateTower.tensors(),
-            candidateEmbeddings: candidateEmbeddings, candidateIds: candidateIds)
+            candidateEmbeddings: candidateEmbeddings, candidateIds: candidateIds
+        ).withPopularityFallback(trainInteractions: trainInteractions)
     }
 }

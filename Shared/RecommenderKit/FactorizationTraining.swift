@@ -15,7 +15,8 @@ extension TrainingPipeline {
         let history = split.history
         func lookup(_ name: String, _ side: [FeatureSpec]) -> FeatureSpec {
             var s = side.first { $0.name == name } ?? FeatureSpec(name: name, required: true)
-            s.transform = .vocabulary; s.embeddingDim = f; s.oovBuckets = 1; s.minCount = 1
+            // The id is the model's only input: a query without it has nothing to be answered from.
+            s.transform = .vocabulary; s.embeddingDim = f; s.oovBuckets = 1; s.minCount = 1; s.required = true
             return s
         }
         let ids = FeatureConfig(
@@ -126,8 +127,9 @@ extension TrainingPipeline {
     }
 
     /// Towers that look the factors up: one vocabulary table each, an identity layer, no normalisation (the
-    /// scores are ALS's dot products). An unknown customer maps to the mean customer vector, which ranks items
-    /// much as popularity does; the candidates are the items the model knows.
+    /// scores are ALS's dot products); the candidates are the items the model knows. Serving answers an unknown
+    /// customer from popularity (the bundle's cold-start counts); the unknown-id row holds the mean customer vector
+    /// for readers of the towers themselves.
     func factorizationBundle(
         _ als: ImplicitALS, pipeline: FeaturePipeline, ds: InteractionDataset, history: [Int], metrics: [String: Double]
     ) throws -> ModelBundle {
@@ -164,13 +166,15 @@ extension TrainingPipeline {
         }
         let queryTower = try lookupTower(pipeline.query[0], ids: ds.customerIds, factors: als.customerFactors, present: customerPresent)
         let candidateTower = try lookupTower(pipeline.candidate[0], ids: ds.productIds, factors: als.itemFactors, present: itemPresent)
-        var candidateIds: [String] = [], embeddings: [Float] = []
+        let popularity = Evaluator.popularity(ds, rows: history)
+        var candidateIds: [String] = [], embeddings: [Float] = [], interactions: [Double] = []
         for (i, id) in ds.productIds.enumerated() where itemPresent[i] {
             candidateIds.append(id)
             embeddings += als.itemFactors[(i * f)..<((i + 1) * f)]
+            interactions.append(Double(popularity[i]))
         }
         return try BundleExporter.makeBundle(
             spec: exportSpec, pipeline: pipeline, queryTower: queryTower, candidateTower: candidateTower,
-            candidateEmbeddings: embeddings, candidateIds: candidateIds, metrics: metrics)
+            candidateEmbeddings: embeddings, candidateIds: candidateIds, metrics: metrics, trainInteractions: interactions)
     }
 }

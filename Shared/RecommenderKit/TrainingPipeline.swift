@@ -241,7 +241,8 @@ public final class TrainingPipeline {
             bundle: { metrics in
                 try BundleExporter.makeBundle(
                     spec: self.spec, pipeline: pipeline, queryTower: qTower, candidateTower: cTower,
-                    candidateEmbeddings: candEmb, candidateIds: ds.productIds, metrics: metrics)
+                    candidateEmbeddings: candEmb, candidateIds: ds.productIds, metrics: metrics,
+                    trainInteractions: Evaluator.popularity(ds, rows: split.history).map(Double.init))
             },
             baselineRows: split.train, queryFeatures: fc.query)
     }

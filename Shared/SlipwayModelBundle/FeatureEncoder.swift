@@ -82,6 +82,12 @@ public struct FeatureEncoder: Sendable {
         }
     }
 
+    /// Whether a table row says something about the query: a vocabulary value the transform was fitted on, or
+    /// a present number's bucket. Out-of-vocabulary and missing-value rows hold what training learnt for "unknown".
+    public func isInformative(row: Int32) -> Bool {
+        transform.kind == .vocabulary ? Int(row) < vocabCount : Int(row) <= boundaries.count
+    }
+
     /// Vocabulary index for an already-coerced key; unknown keys → OOV rows.
     @inlinable
     public func vocabularyIndex(_ key: String) -> Int32 {

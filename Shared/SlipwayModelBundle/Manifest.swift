@@ -90,6 +90,21 @@ public struct Manifest: Sendable, Codable, Equatable {
         }
     }
 
+    /// What the server answers for a query the model knows nothing about (an unknown id and no other known feature).
+    public struct ColdStart: Sendable, Codable, Equatable {
+        public enum Policy: String, Sendable, Codable {
+            /// The candidates most interacted with in the train split, from `popularity_file`.
+            case popularity
+        }
+        public var policy: Policy
+        /// Train-split interaction count per candidate, in `candidate_ids.json` order (a one-tensor weights file).
+        public var popularityFile: String
+        enum CodingKeys: String, CodingKey { case policy, popularityFile = "popularity_file" }
+        public init(policy: Policy = .popularity, popularityFile: String = "candidate_popularity.bin") {
+            self.policy = policy; self.popularityFile = popularityFile
+        }
+    }
+
     public var formatVersion: Int
     public var modelName: String
     public var modelType: String
@@ -107,6 +122,8 @@ public struct Manifest: Sendable, Codable, Equatable {
     public var candidates: Candidates
     public var metrics: [String: Double]
     public var lineage: Lineage
+    /// Absent in bundles written before cold start had a policy: such a query is scored from the OOV rows.
+    public var coldStart: ColdStart?
 
     enum CodingKeys: String, CodingKey {
         case transforms, similarity, temperature, candidates, metrics, lineage
@@ -119,6 +136,7 @@ public struct Manifest: Sendable, Codable, Equatable {
         case queryTower = "query_tower"
         case candidateTower = "candidate_tower"
         case outputDim = "output_dim"
+        case coldStart = "cold_start"
     }
 
     public init(
@@ -126,13 +144,13 @@ public struct Manifest: Sendable, Codable, Equatable {
         modelType: String = "two_tower_retrieval", createdAt: String, inputSchema: InputSchema,
         preprocessingFile: String = "preprocessing.json", transforms: [TransformSummary],
         queryTower: TowerConfig, candidateTower: TowerConfig, outputDim: Int, similarity: String = "dot",
-        temperature: Double?, candidates: Candidates, metrics: [String: Double], lineage: Lineage
+        temperature: Double?, candidates: Candidates, metrics: [String: Double], lineage: Lineage, coldStart: ColdStart? = nil
     ) {
         self.formatVersion = formatVersion; self.modelName = modelName; self.modelType = modelType
         self.createdAt = createdAt; self.inputSchema = inputSchema; self.preprocessingFile = preprocessingFile
         self.transforms = transforms; self.queryTower = queryTower; self.candidateTower = candidateTower
         self.outputDim = outputDim; self.similarity = similarity; self.temperature = temperature
-        self.candidates = candidates; self.metrics = metrics; self.lineage = lineage
+        self.candidates = candidates; self.metrics = metrics; self.lineage = lineage; self.coldStart = coldStart
     }
 }
 

@@ -12,13 +12,30 @@ public struct ModelBundle: Sendable {
     public var candidateEmbeddings: [Float]
     /// ORIGINAL product ids, row i ↔ `candidateEmbeddings[i*D..<(i+1)*D]`.
     public var candidateIds: [String]
+    /// Train-split interaction count per candidate (row order of `candidateIds`); present exactly when
+    /// `manifest.coldStart` is, so a bundle says in one place whether it can answer a cold query by popularity.
+    public var candidatePopularity: [Float]?
+
+    /// The one tensor of the popularity file.
+    static let popularityTensor = "train_interactions"
 
     public init(
         manifest: Manifest, preprocessing: Preprocessing, queryTower: [String: Tensor],
-        candidateTower: [String: Tensor]? = nil, candidateEmbeddings: [Float], candidateIds: [String]
+        candidateTower: [String: Tensor]? = nil, candidateEmbeddings: [Float], candidateIds: [String],
+        candidatePopularity: [Float]? = nil
     ) {
         self.manifest = manifest; self.preprocessing = preprocessing; self.queryTower = queryTower
         self.candidateTower = candidateTower; self.candidateEmbeddings = candidateEmbeddings; self.candidateIds = candidateIds
+        self.candidatePopularity = candidatePopularity
+    }
+
+    /// This bundle answering cold queries with the candidates most interacted with in the train split;
+    /// `trainInteractions[i]` counts `candidateIds[i]`.
+    public func withPopularityFallback(trainInteractions: [Double]) -> ModelBundle {
+        var bundle = self
+        bundle.manifest.coldStart = Manifest.ColdStart(policy: .popularity)
+        bundle.candidatePopularity = trainInteractions.map(Float.init)
+        return bundle
     }
 
     static func readBytes(_ url: URL) throws(BundleError) -> [UInt8] {
@@ -75,9 +92,20 @@ public struct ModelBundle: Sendable {
         let cURL = directory.appendingPathComponent(manifest.candidates.embeddingsFile)
         let (emb, n, d) = try BinaryFormat.decodeCandidates(try readBytes(cURL), path: cURL.path)
         let ids = try decodeJSON([String].self, directory.appendingPathComponent(manifest.candidates.idsFile))
+        var popularity: [Float]? = nil
+        if let coldStart = manifest.coldStart {
+            let u = directory.appendingPathComponent(coldStart.popularityFile)
+            guard let counts = try BinaryFormat.decodeTensors(try readBytes(u), path: u.path)[popularityTensor] else {
+                throw .corruptFile(path: u.path, reason: "no tensor '\(popularityTensor)'")
+            }
+            guard counts.shape.count == 1 else {
+                throw .shapeMismatch("\(coldStart.popularityFile) '\(popularityTensor)' has shape \(counts.shape), expected one dimension")
+            }
+            popularity = counts.data
+        }
         let bundle = ModelBundle(
             manifest: manifest, preprocessing: pre, queryTower: qt, candidateTower: ct,
-            candidateEmbeddings: emb, candidateIds: ids)
+            candidateEmbeddings: emb, candidateIds: ids, candidatePopularity: popularity)
         guard n == manifest.candidates.count, d == manifest.candidates.dim else {
             throw .shapeMismatch("\(cURL.lastPathComponent) is \(n)×\(d) but manifest says \(manifest.candidates.count)×\(manifest.candidates.dim)")
         }
@@ -97,6 +125,21 @@ public struct ModelBundle: Sendable {
             throw .shapeMismatch("\(n) candidate ids but \(candidateEmbeddings.count / max(d, 1)) embedding rows")
         }
         guard Set(candidateIds).count == n else { throw .shapeMismatch("candidate_ids contains duplicates") }
+        switch (manifest.coldStart, candidatePopularity) {
+        case (nil, nil):
+            break
+        case (let coldStart?, let popularity?):
+            guard popularity.count == n else {
+                throw .shapeMismatch("\(coldStart.popularityFile) counts \(popularity.count) candidates, candidate_ids holds \(n)")
+            }
+            guard popularity.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                throw .shapeMismatch("\(coldStart.popularityFile) holds a negative or non-finite count")
+            }
+        case (_?, nil):
+            throw .shapeMismatch("the manifest has a cold_start policy but the bundle has no candidate popularity")
+        case (nil, _?):
+            throw .shapeMismatch("the bundle has candidate popularity but the manifest has no cold_start policy")
+        }
         _ = try TowerLayout(transforms: preprocessing.query, config: manifest.queryTower, tensors: queryTower, side: "query")
         if let ct = candidateTower {
             _ = try TowerLayout(transforms: preprocessing.candidate, config: manifest.candidateTower, tensors: ct, side: "candidate")
@@ -135,6 +178,10 @@ public struct ModelBundle: Sendable {
         try put(
             BinaryFormat.encodeCandidates(candidateEmbeddings, count: candidateIds.count, dim: manifest.outputDim),
             manifest.candidates.embeddingsFile)
+        if let coldStart = manifest.coldStart, let popularity = candidatePopularity {
+            let counts = Tensor(shape: [popularity.count], data: popularity)
+            try put(BinaryFormat.encodeTensors([(Self.popularityTensor, counts)]), coldStart.popularityFile)
+        }
     }
 }
 

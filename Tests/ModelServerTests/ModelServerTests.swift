@@ -11,16 +11,23 @@ import Testing
 struct ModelServerTests {
     static let model = try! ServedModel(
         bundle: SyntheticBundle.make(candidates: 500, dim: 16, customers: 50, hidden: 32, modelName: "b2b"), version: "3")
+    /// Train counts of the popularity model's candidates: a permutation of 0..<500, so the popularity order has no ties.
+    static let trainInteractions = (0..<500).map { Double($0 * 7919 % 500) }
+    /// The same bundle as `model` with a popularity fallback for cold queries.
+    static let popularityModel = try! ServedModel(
+        bundle: SyntheticBundle.make(candidates: 500, dim: 16, customers: 50, hidden: 32, modelName: "b2b")
+            .withPopularityFallback(trainInteractions: trainInteractions), version: "4")
+    static let popularityOrder = trainInteractions.indices.sorted { trainInteractions[$0] > trainInteractions[$1] }.map { "P\(100_000 + $0)" }
 
     func withServer(
-        maxBatchSize: Int = 0, batchTimeout: TimeAmount = .milliseconds(2),
+        model: ServedModel = Self.model, maxBatchSize: Int = 0, batchTimeout: TimeAmount = .milliseconds(2),
         _ test: (_ port: Int, _ batcher: PredictBatcher?) async throws -> Void
     ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let batcher =
-            maxBatchSize > 1 ? PredictBatcher(scorer: Self.model.scorer, maxBatchSize: maxBatchSize, timeout: batchTimeout, loop: group.next()) : nil
+            maxBatchSize > 1 ? PredictBatcher(scorer: model.scorer, maxBatchSize: maxBatchSize, timeout: batchTimeout, loop: group.next()) : nil
         let channel = try await ModelHTTPServer.bind(
-            api: ModelServerAPI(model: Self.model, batcher: batcher), host: "127.0.0.1", port: 0, group: group)
+            api: ModelServerAPI(model: model, batcher: batcher), host: "127.0.0.1", port: 0, group: group)
         let port = try #require(channel.localAddress?.port)
         do {
             try await test(port, batcher)
@@ -213,6 +220,85 @@ struct ModelServerTests {
         }
         #expect(batcher.batchesScored == 1)
         try await group.shutdownGracefully()
+    }
+
+    @Test("an unknown customer gets the popularity order marked fallback: popularity; with a known attribute, fallback: attributes")
+    func coldStart() async throws {
+        try await withServer(model: Self.popularityModel) { port, _ in
+            let http = try RawHTTPConnection(port: port)
+            var response = try http.request("POST", "/recommend", body: #"{"customer_id": "nobody", "top_k": 5}"#)
+            #expect(response.status == 200)
+            #expect(
+                response.text.hasPrefix(#"{"customer_id":"nobody","fallback":"popularity","model_name":"b2b","model_version":"4","product_ids":["#))
+            #expect(response.json["product_ids"] as? [String] == Array(Self.popularityOrder.prefix(5)))
+            #expect(response.json["scores"] as? [Double] == [499, 498, 497, 496, 495], "the scores are the train counts")
+            response = try http.request("POST", "/recommend", body: #"{"customer_id": "C7", "top_k": 5}"#)
+            #expect(response.status == 200 && !response.text.contains("fallback"), "a known customer's answer is unchanged")
+            #expect(response.json["product_ids"] as? [String] == (try Self.model.scorer.recommend(["customer_id": .string("C7")], k: 5)).productIds)
+            response = try http.request("POST", "/recommend", body: #"{"customer_id": "nobody", "top_k": 5, "features": {"segment": "horeca"}}"#)
+            #expect(response.json["fallback"] as? String == "attributes")
+            let tower = try Self.model.scorer.recommend(["customer_id": .string("nobody"), "segment": .string("horeca")], k: 5)
+            #expect(response.json["product_ids"] as? [String] == tower.productIds)
+
+            response = try http.request(
+                "POST", "/v1/models/b2b:predict",
+                body:
+                    #"{"instances": [{"customer_id": "C1"}, {"customer_id": "nobody", "city": "nowhere"}, {"customer_id": "new", "city": "city3"}], "top_k": 3}"#
+            )
+            #expect(response.status == 200)
+            var predictions = try #require(response.json["predictions"] as? [[String: Any]])
+            #expect(predictions.map { $0["fallback"] as? String } == [nil, "popularity", "attributes"])
+            #expect(predictions[1]["product_ids"] as? [String] == Array(Self.popularityOrder.prefix(3)))
+            #expect(response.text.contains(#"{"fallback":"popularity","product_ids":["#))
+
+            response = try http.request(
+                "POST", "/recommend-batch", body: #"{"customers": [{"customer_id": "nobody"}, {"customer_id": "C2"}], "top_k": 2}"#)
+            let entries = try #require(response.json["recommendations"] as? [[String: Any]])
+            #expect(entries.map { $0["fallback"] as? String } == ["popularity", nil])
+            #expect(response.text.contains(#"{"customer_id":"nobody","fallback":"popularity","product_ids":["#))
+
+            // A bundle without popularity answers an unknown customer from the tower, unmarked, as it always did.
+            try await withServer { oldPort, _ in
+                let old = try RawHTTPConnection(port: oldPort)
+                response = try old.request(
+                    "POST", "/v1/models/b2b:predict",
+                    body: #"{"instances": [{"customer_id": "nobody"}, {"customer_id": "new", "segment": "horeca"}]}"#)
+                predictions = try #require(response.json["predictions"] as? [[String: Any]])
+                #expect(predictions.map { $0["fallback"] as? String } == [nil, "attributes"])
+                #expect(
+                    predictions[0]["product_ids"] as? [String]
+                        == (try Self.model.scorer.recommend(["customer_id": .string("nobody")], k: 100)).productIds)
+            }
+        }
+    }
+
+    @Test("batched :predict answers cold queries from popularity, each as if alone")
+    func batchedColdStart() async throws {
+        try await withServer(model: Self.popularityModel, maxBatchSize: 64, batchTimeout: .milliseconds(300)) { port, batcher in
+            let bodies = [
+                #"{"instances": [{"customer_id": "nobody"}, {"customer_id": "C1"}], "top_k": 4}"#,
+                #"{"instances": [{"customer_id": "C2"}, {"customer_id": "new", "segment": "horeca"}, {"customer_id": "other"}], "top_k": 6}"#,
+            ]
+            let connections = try bodies.map { _ in try RawHTTPConnection(port: port) }
+            for (body, connection) in zip(bodies, connections) { try connection.send("POST", "/v1/models/b2b:predict", body: body) }
+            let answers = try connections.map { try $0.readResponse() }
+            #expect(try #require(batcher).batchesScored == 1)
+            let expected = [
+                try Self.popularityModel.scorer.recommendBatch([["customer_id": .string("nobody")], ["customer_id": .string("C1")]], k: 4),
+                try Self.popularityModel.scorer.recommendBatch(
+                    [
+                        ["customer_id": .string("C2")], ["customer_id": .string("new"), "segment": .string("horeca")],
+                        ["customer_id": .string("other")],
+                    ],
+                    k: 6),
+            ]
+            for (answer, direct) in zip(answers, expected) {
+                let predictions = try #require(answer.json["predictions"] as? [[String: Any]])
+                #expect(predictions.map { $0["product_ids"] as? [String] ?? [] } == direct.map(\.productIds))
+                #expect(predictions.map { $0["fallback"] as? String } == direct.map { $0.fallback?.rawValue })
+            }
+            #expect(expected[0][0].productIds == Array(Self.popularityOrder.prefix(4)))
+        }
     }
 
     static let recommendBodies = [

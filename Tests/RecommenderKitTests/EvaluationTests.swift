@@ -97,8 +97,10 @@ struct EvaluationTests {
         let top = try scorer.recommend(["customer_id": .string("c1")], k: 10)
         let inGroup = top.productIds.filter { Int($0.dropFirst())! / 25 == 1 }.count
         #expect(inGroup >= 9, "c1 is in group 1: \(top.productIds)")
-        // An unknown customer gets the mean customer vector, not an arbitrary one.
-        #expect(try scorer.recommend(["customer_id": .string("nobody")], k: 5).productIds.count == 5)
+        // An unknown customer is answered from popularity, and says so.
+        let unknown = try scorer.recommend(["customer_id": .string("nobody")], k: 5)
+        #expect(unknown.fallback == .popularity && unknown.productIds.count == 5)
+        #expect(bundle.candidateIds.count == bundle.candidatePopularity?.count)
     }
 
     @Test func factorizationLossFalls() {

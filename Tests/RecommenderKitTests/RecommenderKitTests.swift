@@ -391,6 +391,9 @@ struct ReferenceModel {
         // Serving-side query embedding equals the trainer's tower output for the same customer.
         let unknown = try scorer.recommend(["customer_id": .string("nobody")], k: 5)
         #expect(unknown.productIds.count == 5)
+        // A customer the model never saw gets the candidates most bought in the train split, scored by their counts.
+        let popularity = try #require(bundle.candidatePopularity)
+        #expect(unknown.fallback == .popularity && unknown.scores == Array(popularity.sorted(by: >).prefix(5)))
     }
 
     @Test func failedStageIsReported() throws {
