@@ -1,3 +1,4 @@
+import RecommenderKit
 import SlipwayContracts
 
 extension TrainingRunConfig {
@@ -30,10 +31,13 @@ extension TrainingRunConfig {
     }
 
     /// The platform decides blessing from the evaluator config, whatever the trainer thinks.
-    func blessing(of metrics: [String: Double]) -> Bool {
-        guard evaluatorConfig.enabled else { return true }
-        let metric = evaluatorConfig.blessingMetric.isEmpty ? "recall_at_100" : evaluatorConfig.blessingMetric
-        guard let value = metrics[metric] else { return false }
-        return value >= evaluatorConfig.blessingThreshold
+    func blessing(of metrics: [String: Double]) -> Bool { evaluator.blesses(metrics) }
+
+    /// The run's evaluator settings as the trainer's one blessing rule takes them.
+    var evaluator: RecommenderKit.EvaluatorConfig {
+        RecommenderKit.EvaluatorConfig(
+            enabled: evaluatorConfig.enabled,
+            blessingMetric: evaluatorConfig.blessingMetric.isEmpty ? "recall_at_100" : evaluatorConfig.blessingMetric,
+            blessingThreshold: evaluatorConfig.blessingThreshold, requireBeatingPopularity: !evaluatorConfig.allowBelowPopularity)
     }
 }

@@ -405,9 +405,14 @@ public enum TrainingRunDecider: Decider {
     }
 
     static func blessingNote(_ config: TrainingRunConfig, _ metrics: [String: Double]) -> String {
-        let metric = config.evaluatorConfig.blessingMetric
+        let metric = config.evaluator.blessingMetric
         guard let value = metrics[metric] else { return "metric \(metric) was not reported" }
-        return "\(metric) \(String(format: "%.4f", value)) < threshold \(config.evaluatorConfig.blessingThreshold)"
+        guard value >= config.evaluatorConfig.blessingThreshold else {
+            return "\(metric) \(String(format: "%.4f", value)) < threshold \(config.evaluatorConfig.blessingThreshold)"
+        }
+        return String(
+            format: "recall_at_10 %.4f does not beat the popularity baseline's %.4f (evaluator_config.allow_below_popularity forces it)",
+            metrics["recall_at_10"] ?? 0, metrics["popularity_recall_at_10"] ?? 0)
     }
 
     static func notIn(_ state: State, _ verb: String, expected: String) -> CommandRejected {

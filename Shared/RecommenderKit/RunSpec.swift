@@ -290,7 +290,8 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     public var l2Normalize: Bool = true
     /// Subtract log(sampling probability) of the in-batch candidate (popularity correction).
     public var logQCorrection: Bool = true
-    /// Stop after this many epochs without a validation-loss improvement (0 = off).
+    /// Stop after this many epochs without a validation improvement (0 = off): Recall@10 × Recall@100, or the loss
+    /// without a validation set to rank for.
     public var earlyStoppingPatience: Int = 2
     public var seed: UInt64 = 1
     public init() {}
@@ -378,12 +379,19 @@ public struct EvaluatorConfig: Sendable, Codable, Equatable {
         }
     }
 
-    /// Whether a run's test metrics bless its model: the blessing metric at least the threshold and, unless forced,
-    /// Recall@10 above popularity's on the same split.
+    /// Whether a run's test metrics bless its model: the blessing metric reported and at least the threshold and,
+    /// unless forced, Recall@10 above popularity's on the same split (when the metrics carry that baseline: an
+    /// external trainer's may not).
     public func blesses(_ metrics: [String: Double]) -> Bool {
         guard enabled else { return true }
-        let beatsPopularity = (metrics["recall_at_10"] ?? 0) > (metrics["popularity_recall_at_10"] ?? 0)
-        return (metrics[blessingMetric] ?? 0) >= blessingThreshold && (beatsPopularity || !requireBeatingPopularity)
+        guard let value = metrics[blessingMetric], value >= blessingThreshold else { return false }
+        return !requireBeatingPopularity || !Self.trailsPopularity(metrics)
+    }
+
+    /// Recall@10 at or under the popularity baseline's, both reported.
+    public static func trailsPopularity(_ metrics: [String: Double]) -> Bool {
+        guard let model = metrics["recall_at_10"], let popularity = metrics["popularity_recall_at_10"] else { return false }
+        return model <= popularity
     }
 
     enum CodingKeys: String, CodingKey { case enabled, blessingMetric, blessingThreshold, minRecallAt100, requireBeatingPopularity }

@@ -257,7 +257,9 @@ public final class TrainingPipeline {
     }
 }
 
-/// Mini-batch loop with early stopping on validation loss (best weights restored).
+/// Mini-batch loop with early stopping (best weights restored) on what the run is judged by: validation
+/// Recall@10 × Recall@100 under the evaluation protocol, or the validation loss when there is no validation set to
+/// rank for. The loss keeps falling for epochs after the ranking has stopped improving, and the other way round.
 public final class Trainer {
     public let model: TwoTowerModel
     public let config: ModelConfig
@@ -289,7 +291,7 @@ public final class Trainer {
         var rng = SeededRandom(seed: config.seed &+ 101)
         var opt = Optimizer(kind: config.optimizer, learningRate: Float(config.learningRate))
         let params = model.parameters
-        var best = Double.infinity
+        var best = -Double.infinity
         var bestWeights: [[Float]] = params.map(\.value)
         var sinceBest = 0
         var reports: [EpochReport] = []
@@ -329,8 +331,9 @@ public final class Trainer {
                 recallAt100: r100, seconds: secs, examplesPerSecond: Double(examples) / max(trainTime, 1e-9))
             reports.append(rep)
             onEpoch(rep)
-            if valLoss < best - 1e-4 || best.isInfinite {
-                best = valLoss; bestEpoch = epoch; sinceBest = 0
+            let score = valSet.customers.isEmpty ? -valLoss : r10 * r100
+            if score > best + 1e-6 || best.isInfinite {
+                best = score; bestEpoch = epoch; sinceBest = 0
                 bestWeights = params.map(\.value)
             } else {
                 sinceBest += 1

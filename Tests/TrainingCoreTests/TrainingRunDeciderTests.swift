@@ -432,3 +432,22 @@ enum Fixture {
         ]
     }
 }
+
+@Suite("blessing")
+struct BlessingTests {
+    @Test("a model that does not beat popularity is not blessed unless evaluator_config.allow_below_popularity forces it")
+    func popularityRule() {
+        // The run: a fine Recall@100, but Recall@10 under popularity's.
+        let metrics = ["recall_at_100": 0.45, "recall_at_10": 0.048, "popularity_recall_at_10": 0.056]
+        let config = Fixture.config()
+        #expect(!config.blessing(of: metrics))
+        #expect(TrainingRunDecider.blessingNote(config, metrics).contains("popularity baseline's 0.0560"))
+        var forced = Fixture.settings()
+        forced.evaluatorConfig?.allowBelowPopularity = true
+        #expect(Fixture.config(forced).blessing(of: metrics))
+        #expect(config.blessing(of: ["recall_at_100": 0.45]), "an external trainer without the baseline is judged on its metric alone")
+        var onRecall10 = Fixture.settings(threshold: 0.05)
+        onRecall10.evaluatorConfig?.blessingMetric = "recall_at_10"
+        #expect(!Fixture.config(onRecall10).blessing(of: ["recall_at_10": 0.048, "recall_at_100": 0.9]), "the threshold is on recall_at_10")
+    }
+}
