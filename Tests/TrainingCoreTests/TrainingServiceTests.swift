@@ -168,6 +168,10 @@ struct TrainingServiceTests {
             let spec = try JSONSerialization.jsonObject(with: Data(contentsOf: seen.appendingPathComponent("spec.json"))) as? [String: Any]
             let feedbackPath = (spec?["dataset"] as? [String: Any])?["feedback"] as? String
             #expect(feedbackPath?.hasSuffix("/feedback.csv") == true, "\(String(describing: spec))")
+            // The model config and the evaluator reach the trainer whole (the blessing metric was once dropped unless recall_at_100).
+            let model = spec?["model_config"] as? [String: Any], evaluator = spec?["evaluator"] as? [String: Any]
+            #expect(model?["algorithm"] as? String == "auto" && model?["factors"] as? Int == 64 && model?["output_dim"] as? Int == 16)
+            #expect(evaluator?["blessing_metric"] as? String == "recall_at_100" && evaluator?["require_beating_popularity"] as? Bool == true)
             let csv = try String(contentsOf: seen.appendingPathComponent("feedback.csv"), encoding: .utf8)
             #expect(csv == "customer_id,product_id,timestamp\nC1,P9,2027-01-15T08:00:00.000Z\n")
         }
