@@ -429,8 +429,9 @@ struct BenchQualityCommand: AsyncParsableCommand {
             """)
     @Option(help: "Work directory (the virtualenv and the wheel are kept there between runs).") var dir: String?
     @Option var seed = 1
+    @Flag(help: "Train with the user and item attributes too (the default model is then the two-tower).") var attributes = false
 
     func run() async throws {
-        try runTrainerTool(["quality", "--seed", "\(seed)"] + (dir.map { ["--dir", $0] } ?? []))
+        try runTrainerTool(["quality", "--seed", "\(seed)"] + (dir.map { ["--dir", $0] } ?? []) + (attributes ? ["--attributes"] : []))
     }
 }

@@ -14,6 +14,12 @@ struct Quality: AsyncParsableCommand {
     var dir = NSTemporaryDirectory() + "slipway-bench-quality"
     @Option(help: "The trainer's seed.") var seed: UInt64 = 1
     @Option(help: "Python 3 to make the virtualenv with.") var python = "python3"
+    @Flag(
+        help: """
+            Add the user and item attributes (age, gender, occupation; year — with the file's 'unkonwn' —, genres): the \
+            default model is then the two-tower.
+            """)
+    var attributes = false
     @Flag(help: "Print the trainer's JSON events too.") var verbose = false
 
     func run() async throws {
@@ -44,10 +50,11 @@ struct Quality: AsyncParsableCommand {
         model.seed = seed
         let spec = RunSpec(
             runId: "bench-quality", modelName: "bench-quality",
-            dataset: DatasetSpec(id: "ml-100k", transactions: work.appendingPathComponent("transactions.csv").path),
-            featureConfig: FeatureConfig(
-                query: [FeatureSpec(name: "customer_id", required: true)], candidate: [FeatureSpec(name: "product_id", required: true)]),
-            modelConfig: model)
+            dataset: DatasetSpec(
+                id: "ml-100k", transactions: work.appendingPathComponent("transactions.csv").path,
+                customers: attributes ? work.appendingPathComponent("customers.csv").path : nil,
+                products: attributes ? work.appendingPathComponent("products.csv").path : nil),
+            featureConfig: attributes ? Self.attributeFeatures : Self.idFeatures, modelConfig: model)
         let verbose = self.verbose
         let started = Date()
         let pipeline = TrainingPipeline(spec: spec, artifacts: work.appendingPathComponent("artifacts")) { e in
@@ -65,13 +72,29 @@ struct Quality: AsyncParsableCommand {
                 Data("quality: warning: popularity Recall@10 differs between trainer and reference by \(protocolGap)\n".utf8))
         }
         func f(_ x: Double) -> String { String(format: "%.4f", x) }
+        let settings = result.algorithm == .matrixFactorization ? " regularization=\(m("regularization")) alpha=\(m("alpha"))" : ""
         print(
-            "algorithm=\(result.metrics["factors"] != nil ? "matrix_factorization" : "two_tower") regularization=\(m("regularization")) alpha=\(m("alpha")) als_regularization=\(ref("als_regularization")) als_alpha=\(ref("als_alpha")) ndcg_at_10=\(f(m("ndcg_at_10"))) als_ndcg_at_10=\(f(ref("als_ndcg_at_10"))) map_at_10=\(f(m("map_at_10"))) coverage_at_10=\(f(m("catalog_coverage_at_10"))) ratio_recall_at_10=\(f(m("recall_at_10") / ref("als_recall_at_10"))) ratio_recall_at_100=\(f(m("recall_at_100") / ref("als_recall_at_100"))) blessed=\(result.blessed)"
+            "algorithm=\(result.algorithm.rawValue)\(settings) als_regularization=\(ref("als_regularization")) als_alpha=\(ref("als_alpha")) ndcg_at_10=\(f(m("ndcg_at_10"))) als_ndcg_at_10=\(f(ref("als_ndcg_at_10"))) map_at_10=\(f(m("map_at_10"))) coverage_at_10=\(f(m("catalog_coverage_at_10"))) ratio_recall_at_10=\(f(m("recall_at_10") / ref("als_recall_at_10"))) ratio_recall_at_100=\(f(m("recall_at_100") / ref("als_recall_at_100"))) blessed=\(result.blessed)"
         )
         print(
             "RESULT recall_at_10=\(f(m("recall_at_10"))) recall_at_100=\(f(m("recall_at_100"))) ndcg_at_10=\(f(m("ndcg_at_10"))) popularity_recall_at_10=\(f(m("popularity_recall_at_10"))) als_recall_at_10=\(f(ref("als_recall_at_10"))) als_recall_at_100=\(f(ref("als_recall_at_100"))) train_s=\(String(format: "%.2f", trainSeconds))"
         )
     }
+
+    static let idFeatures = FeatureConfig(
+        query: [FeatureSpec(name: "customer_id", required: true)], candidate: [FeatureSpec(name: "product_id", required: true)])
+
+    static let attributeFeatures = FeatureConfig(
+        query: [
+            FeatureSpec(name: "customer_id", embeddingDim: 32, required: true),
+            FeatureSpec(name: "age", type: .float, transform: .bucketize, embeddingDim: 4, buckets: 8),
+            FeatureSpec(name: "gender", embeddingDim: 2), FeatureSpec(name: "occupation", embeddingDim: 4),
+        ],
+        candidate: [
+            FeatureSpec(name: "product_id", embeddingDim: 32, required: true),
+            FeatureSpec(name: "year", type: .float, transform: .bucketize, embeddingDim: 4, buckets: 10),
+            FeatureSpec(name: "genres", embeddingDim: 8),
+        ])
 
     /// Runs a command; its output goes to stderr unless captured (returned) or dropped.
     @discardableResult

@@ -3,6 +3,7 @@ import SlipwayModelBundle
 
 /// Outcome of a run.
 public struct RunResult: Sendable {
+    public var algorithm: TrainingAlgorithm
     public var metrics: [String: Double]
     public var blessed: Bool
     public var bundle: URL
@@ -160,7 +161,7 @@ public final class TrainingPipeline {
             try trained.bundle(metrics).write(to: bundleURL)
             try TrainingBaselineExport.make(ds, trainRows: trained.baselineRows, features: trained.queryFeatures).write(toBundle: bundleURL)
             let r = RunResult(
-                metrics: metrics, blessed: blessed, bundle: bundleURL, epochs: trained.epochs,
+                algorithm: algorithm, metrics: metrics, blessed: blessed, bundle: bundleURL, epochs: trained.epochs,
                 trainSeconds: trainSeconds, totalSeconds: now() - tStart)
             return (
                 r,

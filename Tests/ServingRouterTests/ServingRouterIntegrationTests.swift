@@ -167,7 +167,7 @@ struct ServingRouterIntegrationTests {
             shifted.endpointID = endpoint.endpointID
             shifted.traffic = ["r2": 100]
             try await DeployEvents.publish(shifted, aggregateType: "Endpoint", id: endpoint.endpointID, version: 6)
-            try await RouterHandle.waitUntil(timeout: .seconds(1)) {
+            try await RouterHandle.waitUntil(timeout: Self.streamBound) {  // the bound the live-stream test uses, for the same reason
                 try await router.servedVersion(customer: "C1", key: key, endpoint: name) == "2"
             }
             // deploy-svc's snapshot still says version 5 (r1); two more resyncs must not move traffic back.
