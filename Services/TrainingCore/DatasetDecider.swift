@@ -95,6 +95,11 @@ public enum DatasetDecider: Decider {
         }
         event.samplePercent = definition.samplePercent ?? 100
         event.split = try splitConfig(definition.split ?? DatasetSplit())
+        let fraction = definition.maxBadRowFraction ?? DatasetSpec.defaultMaxBadRowFraction
+        guard (0...1).contains(fraction) else {
+            throw CommandRejected.invalid("max_bad_row_fraction", "max_bad_row_fraction must be in [0, 1]")
+        }
+        event.maxBadRowFraction = fraction
         return event
     }
 

@@ -16,11 +16,13 @@ public struct DatasetDefinition: Codable, Sendable, Equatable {
     public var filters: DatasetFilters?
     public var samplePercent: Double?
     public var split: DatasetSplit?
+    /// Rows with unusable key columns a file may have (a fraction of its rows) before a run on it fails.
+    public var maxBadRowFraction: Double?
 
     public init(
         name: String, description: String? = nil, transactions: String, customers: String? = nil, products: String? = nil,
         format: String? = nil, columnAliases: [String: String]? = nil, filters: DatasetFilters? = nil, samplePercent: Double? = nil,
-        split: DatasetSplit? = nil
+        split: DatasetSplit? = nil, maxBadRowFraction: Double? = nil
     ) {
         self.name = name
         self.description = description
@@ -32,6 +34,7 @@ public struct DatasetDefinition: Codable, Sendable, Equatable {
         self.filters = filters
         self.samplePercent = samplePercent
         self.split = split
+        self.maxBadRowFraction = maxBadRowFraction
     }
 
     static let formats = ["auto", "csv", "tsv", "jsonl"]

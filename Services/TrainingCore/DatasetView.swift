@@ -15,6 +15,8 @@ public struct DatasetView: Codable, Sendable, Equatable {
     public var filters: DatasetFilters
     public var samplePercent: Double
     public var split: DatasetSplit
+    /// nil only in read-model rows written before it existed: the trainer's default applies.
+    public var maxBadRowFraction: Double?
     public var createdAt: Date?
 
     init(_ registered: DatasetRegistered, createdAt: Date?) {
@@ -36,6 +38,7 @@ public struct DatasetView: Codable, Sendable, Equatable {
             minInteractionsPerCustomer: selection.minInteractionsPerCustomer > 0 ? Int(selection.minInteractionsPerCustomer) : nil)
         samplePercent = registered.samplePercent
         split = DatasetSplit(registered.split)
+        maxBadRowFraction = registered.hasMaxBadRowFraction ? registered.maxBadRowFraction : DatasetSpec.defaultMaxBadRowFraction
         self.createdAt = createdAt
     }
 
@@ -51,6 +54,7 @@ public struct DatasetView: Codable, Sendable, Equatable {
         if let v = split.seed { splitSpec.seed = UInt64(bitPattern: v) }
         return DatasetSpec(
             id: id, transactions: transactions, customers: customers, products: products, format: format,
-            columns: columns.isEmpty ? nil : columns, filters: filters, samplePercent: samplePercent >= 100 ? nil : samplePercent, split: splitSpec)
+            columns: columns.isEmpty ? nil : columns, filters: filters, samplePercent: samplePercent >= 100 ? nil : samplePercent, split: splitSpec,
+            maxBadRowFraction: maxBadRowFraction)
     }
 }

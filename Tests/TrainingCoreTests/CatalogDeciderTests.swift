@@ -37,6 +37,7 @@ struct CatalogDeciderTests {
         expected.split.validationFraction = defaults.validationFraction
         expected.split.testFraction = 0.2
         expected.split.seed = Int64(defaults.seed)
+        expected.maxBadRowFraction = 0.01
         #expect(try decide(DatasetDecider.self, given: [], when: .register(definition)) == [.datasetRegistered(expected)])
     }
 
@@ -45,7 +46,7 @@ struct CatalogDeciderTests {
         let definition = DatasetDefinition(
             name: "ds", description: "d", transactions: "file:///data/t.tsv", products: "/data/p.csv", format: "tsv",
             columnAliases: ["division_desc": "category"], filters: DatasetFilters(topNProducts: 50), samplePercent: 50,
-            split: DatasetSplit(strategy: "random", testFraction: 0.2))
+            split: DatasetSplit(strategy: "random", testFraction: 0.2), maxBadRowFraction: 0.05)
         guard case .datasetRegistered(let registered)? = try decide(DatasetDecider.self, given: [], when: .register(definition)).first else {
             Issue.record("no DatasetRegistered")
             return
@@ -57,6 +58,7 @@ struct CatalogDeciderTests {
         #expect(spec.filters?.topNProducts == 50)
         #expect(spec.samplePercent == 50)
         #expect(spec.split?.strategy == .random && spec.split?.testFraction == 0.2)
+        #expect(view.maxBadRowFraction == 0.05 && spec.maxBadRowFraction == 0.05)
     }
 
     struct DatasetCase: Sendable, CustomTestStringConvertible {
@@ -81,6 +83,7 @@ struct CatalogDeciderTests {
             .init(field: "filters.end_date", definition: with { $0.filters = DatasetFilters(startDate: "2024-05-01", endDate: "2024-01-01") }),
             .init(field: "filters.top_n_products", definition: with { $0.filters = DatasetFilters(topNProducts: 0) }),
             .init(field: "sample_percent", definition: with { $0.samplePercent = 0 }),
+            .init(field: "max_bad_row_fraction", definition: with { $0.maxBadRowFraction = 1.5 }),
             .init(field: "split.strategy", definition: with { $0.split = DatasetSplit(strategy: "kfold") }),
             .init(field: "split.test_fraction", definition: with { $0.split = DatasetSplit(testFraction: 0.5) }),
             // The first rule broken is the one answered.

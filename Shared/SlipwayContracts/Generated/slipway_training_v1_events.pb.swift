@@ -682,6 +682,17 @@ public nonisolated struct DatasetRegistered: @unchecked Sendable {
   /// Clears the value of `split`. Subsequent reads from it will return its default value.
   public mutating func clearSplit() {_uniqueStorage()._split = nil}
 
+  /// Rows with unusable key columns a file may have, as a fraction of its rows, before a run on it fails;
+  /// absent in datasets registered before it existed (the trainer's default, 0.01).
+  public var maxBadRowFraction: Double {
+    get {_storage._maxBadRowFraction ?? 0}
+    set {_uniqueStorage()._maxBadRowFraction = newValue}
+  }
+  /// Returns true if `maxBadRowFraction` has been explicitly set.
+  public var hasMaxBadRowFraction: Bool {_storage._maxBadRowFraction != nil}
+  /// Clears the value of `maxBadRowFraction`. Subsequent reads from it will return its default value.
+  public mutating func clearMaxBadRowFraction() {_uniqueStorage()._maxBadRowFraction = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1854,7 +1865,7 @@ nonisolated extension TrainingRunConfig: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension DatasetRegistered: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DatasetRegistered"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}dataset_id\0\u{1}name\0\u{3}description_text\0\u{1}format\0\u{3}source_uris\0\u{3}column_aliases\0\u{1}filters\0\u{1}columns\0\u{3}row_count\0\u{3}customer_id_column\0\u{3}product_id_column\0\u{3}created_by\0\u{3}transactions_uri\0\u{3}customers_uri\0\u{3}products_uri\0\u{1}selection\0\u{3}sample_percent\0\u{1}split\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}dataset_id\0\u{1}name\0\u{3}description_text\0\u{1}format\0\u{3}source_uris\0\u{3}column_aliases\0\u{1}filters\0\u{1}columns\0\u{3}row_count\0\u{3}customer_id_column\0\u{3}product_id_column\0\u{3}created_by\0\u{3}transactions_uri\0\u{3}customers_uri\0\u{3}products_uri\0\u{1}selection\0\u{3}sample_percent\0\u{1}split\0\u{3}max_bad_row_fraction\0")
 
   fileprivate class _StorageClass {
     var _datasetID: String = String()
@@ -1875,6 +1886,7 @@ nonisolated extension DatasetRegistered: SwiftProtobuf.Message, SwiftProtobuf._M
     var _selection: DatasetSelection? = nil
     var _samplePercent: Double = 0
     var _split: SplitConfig? = nil
+    var _maxBadRowFraction: Double? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1903,6 +1915,7 @@ nonisolated extension DatasetRegistered: SwiftProtobuf.Message, SwiftProtobuf._M
       _selection = source._selection
       _samplePercent = source._samplePercent
       _split = source._split
+      _maxBadRowFraction = source._maxBadRowFraction
     }
   }
 
@@ -1939,6 +1952,7 @@ nonisolated extension DatasetRegistered: SwiftProtobuf.Message, SwiftProtobuf._M
         case 16: try { try decoder.decodeSingularMessageField(value: &_storage._selection) }()
         case 17: try { try decoder.decodeSingularDoubleField(value: &_storage._samplePercent) }()
         case 18: try { try decoder.decodeSingularMessageField(value: &_storage._split) }()
+        case 19: try { try decoder.decodeSingularDoubleField(value: &_storage._maxBadRowFraction) }()
         default: break
         }
       }
@@ -2005,6 +2019,9 @@ nonisolated extension DatasetRegistered: SwiftProtobuf.Message, SwiftProtobuf._M
       try { if let v = _storage._split {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
       } }()
+      try { if let v = _storage._maxBadRowFraction {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 19)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2032,6 +2049,7 @@ nonisolated extension DatasetRegistered: SwiftProtobuf.Message, SwiftProtobuf._M
         if _storage._selection != rhs_storage._selection {return false}
         if _storage._samplePercent != rhs_storage._samplePercent {return false}
         if _storage._split != rhs_storage._split {return false}
+        if _storage._maxBadRowFraction != rhs_storage._maxBadRowFraction {return false}
         return true
       }
       if !storagesAreEqual {return false}
