@@ -91,9 +91,11 @@ public final class TrainingPipeline {
             guard fc.candidate.contains(where: { $0.name == "product_id" }) else {
                 throw SpecError.invalidValue("feature_config.candidate must include product_id")
             }
-            let algorithm = try mc.resolvedAlgorithm(for: fc)
+            let algorithm = mc.resolvedAlgorithm
             if algorithm == .matrixFactorization, !fc.query.contains(where: { $0.name == "customer_id" }) {
-                throw SpecError.invalidValue("feature_config.query must include customer_id for matrix_factorization")
+                throw SpecError.invalidValue(
+                    "matrix factorisation (the default algorithm) needs customer_id in feature_config.query: add it, or set model_config.algorithm to two_tower"
+                )
             }
             try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
             return (

@@ -75,6 +75,9 @@ struct EvaluationTests {
     @Test func matrixFactorizationRecoversLowRankStructure() throws {
         var rng = SeededRandom(seed: 11)
         var csv = "customer_id,product_id,timestamp\n"
+        var customers = "customer_id,group\n"
+        for c in 0..<160 { customers += "c\(c),g\(c % 4)\n" }
+        customers += "newcomer,g2\n"  // no purchases: only its attributes are known
         for c in 0..<160 {
             let group = c % 4
             var items = Set<Int>()
@@ -84,23 +87,61 @@ struct EvaluationTests {
         let d = tmp()
         let path = try write(csv, "tx.csv", in: d)
         let spec = RunSpec(
-            dataset: DatasetSpec(transactions: path),
-            featureConfig: FeatureConfig(query: [FeatureSpec(name: "customer_id")], candidate: [FeatureSpec(name: "product_id")]))
+            dataset: DatasetSpec(transactions: path, customers: try write(customers, "customers.csv", in: d)),
+            featureConfig: FeatureConfig(
+                query: [FeatureSpec(name: "customer_id"), FeatureSpec(name: "group")], candidate: [FeatureSpec(name: "product_id")]))
         let result = try #require(TrainingPipeline(spec: spec, artifacts: d.appendingPathComponent("a")) { _ in }.run())
         let recall = result.metrics["recall_at_10"]!, popularity = result.metrics["popularity_recall_at_10"]!
-        #expect(result.metrics["factors"] == 64, "ids only: the automatic choice is matrix factorisation")
+        #expect(result.algorithm == .matrixFactorization && result.metrics["factors"] == 64)
         #expect(recall > 2 * popularity && recall > 0.3, "recall \(recall) vs popularity \(popularity)")
         #expect(result.blessed)
 
         let bundle = try ModelBundle.load(from: result.bundle)
         let scorer = try Scorer(bundle: bundle)
         let top = try scorer.recommend(["customer_id": .string("c1")], k: 10)
-        let inGroup = top.productIds.filter { Int($0.dropFirst())! / 25 == 1 }.count
+        let inGroup = top.productIds.filter { Int($0.dropFirst())! / 25 == 1 }.count  // c1 is in g1
         #expect(inGroup >= 9, "c1 is in group 1: \(top.productIds)")
-        // An unknown customer is answered from popularity, and says so.
+        // A customer the model never saw, with a known group, is answered from what the group predicts, and says so.
+        let newcomer = try scorer.recommend(["customer_id": .string("newcomer"), "group": .string("g2")], k: 10)
+        #expect(newcomer.fallback == .attributes)
+        let groupOf = { (id: String) in Int(id.dropFirst())! / 25 }
+        #expect(newcomer.productIds.filter { groupOf($0) == 2 }.count >= 9, "a g2 newcomer: \(newcomer.productIds)")
+        // With nothing known, popularity, and it says so.
         let unknown = try scorer.recommend(["customer_id": .string("nobody")], k: 5)
         #expect(unknown.fallback == .popularity && unknown.productIds.count == 5)
         #expect(bundle.candidateIds.count == bundle.candidatePopularity?.count)
+    }
+
+    /// Known entities get their factors back exactly; a value's block is near the mean of its entities' factors.
+    @Test func attributeRegressionIsExactForKnownIdsAndPredictsFromAttributes() {
+        let f = 2
+        // Four entities (id rows 0–3; row 4 is out of vocabulary), two groups (rows 0, 1), one dense input.
+        let transforms = [
+            FeatureTransform(name: "customer_id", type: .string, kind: .vocabulary, required: true),
+            FeatureTransform(name: "group", type: .string, kind: .vocabulary, required: false),
+            FeatureTransform(name: "x", type: .float, kind: .normalize, required: false),
+        ].map { t -> FeatureTransform in
+            var t = t
+            if t.kind == .vocabulary {
+                t.vocabulary = t.name == "group" ? ["g1", "g2"] : ["a", "b", "c", "d"]; t.oovBuckets = 1; t.embeddingDim = f
+            }
+            if t.kind == .normalize { t.mean = 0; t.std = 1 }
+            return t
+        }
+        let enc = EncodedFeatures(
+            count: 4, tableCount: 2, denseWidth: 1, tableIndex: [0, 0, 1, 0, 2, 1, 3, 1], dense: [0.5, -0.5, 1, 0])
+        let factors: [Float] = [1, 0, 1.2, 0.1, 0, 1, 0.2, 0.9]
+        let fit = AttributeRegression.fit(enc, transforms: transforms, entities: (0..<4).map { ($0, $0) }, factors: factors, dim: f)
+        for e in 0..<4 {
+            for a in 0..<f {
+                let id = fit.tables[0][Int(enc.tableIndex[e * 2]) * f + a], group = fit.tables[1][Int(enc.tableIndex[e * 2 + 1]) * f + a]
+                let sum = id + group + fit.dense[a] * enc.dense[e]
+                #expect(abs(sum - factors[e * f + a]) < 1e-5, "entity \(e) is its factors")
+            }
+        }
+        #expect(fit.tables[0][(4 * f)..<(5 * f)].allSatisfy { $0 == 0 }, "an unknown id adds nothing")
+        // Group g1 (entities 0, 1) leans to the first factor, g2 (2, 3) to the second.
+        #expect(fit.tables[1][0] > fit.tables[1][1] && fit.tables[1][f + 1] > fit.tables[1][f])
     }
 
     @Test func factorizationLossFalls() {
@@ -117,13 +158,12 @@ struct EvaluationTests {
         #expect(losses.last! < losses.first! / 2)
     }
 
-    @Test func algorithmFollowsTheFeatures() throws {
-        let ids = FeatureConfig(query: [FeatureSpec(name: "customer_id")], candidate: [FeatureSpec(name: "product_id")])
-        #expect(try ModelConfig().resolvedAlgorithm(for: ids) == .matrixFactorization)
-        #expect(try ModelConfig().resolvedAlgorithm(for: .b2bDefault) == .twoTower)
+    @Test func algorithmIsMatrixFactorizationUnlessTwoTowerIsAsked() throws {
+        var config = ModelConfig()
+        #expect(config.resolvedAlgorithm == .matrixFactorization)
+        config.algorithm = .twoTower
+        #expect(config.resolvedAlgorithm == .twoTower)
         var mf = ModelConfig()
-        mf.algorithm = .matrixFactorization
-        #expect(throws: SpecError.self) { try mf.resolvedAlgorithm(for: .b2bDefault) }
         mf.factors = 0
         #expect(throws: SpecError.self) { try mf.validate() }
         let decoded = try RunSpec.decoder().decode(

@@ -128,6 +128,15 @@ struct TrainingServiceTests {
             #expect(answer.text == document)
             #expect(answer.headers[.contentType] == "application/json; charset=utf-8")
             try await api.get("/api/training-runs/ins-1/schema").expectError(.notFound)
+            // The evaluation: none before the evaluate stage reports it, then the file as it is; an unknown run is 404.
+            try await api.get("/api/training-runs/ins-1/evaluation").expectError(.notFound)
+            let evaluation = training.scratch.appendingPathComponent("evaluation.json")
+            try #"{"protocol": "p", "metrics": {"recall_at_10": 0.1}}"#.write(to: evaluation, atomically: true, encoding: .utf8)
+            try await api.post(
+                "/api/training-runs/ins-1/webhook/stage-complete", #"{"stage": "evaluate", "artifacts": {"evaluation": "\#(evaluation.path)"}}"#,
+                headers: [.authorization: "Bearer \(token)"], expect: .ok)
+            #expect(try await api.get("/api/training-runs/ins-1/evaluation", expect: .ok).text.contains(#""protocol": "p""#))
+            try await api.get("/api/training-runs/nobody-1/evaluation").expectError(.notFound)
         }
     }
 
