@@ -207,10 +207,10 @@ struct TrainCommand: AsyncParsableCommand {
         try await api.ensure(
             "/api/model-configs",
             [
-                "name": "two-tower-64", "description": "one hidden layer of 64 per tower, 64-d output",
-                "model_type": "retrieval", "query_layers": [64], "candidate_layers": [64], "output_dim": 64,
+                "name": "mf-64", "description": "matrix factorisation, 64 factors; the attributes answer customers it never saw",
+                "model_type": "retrieval", "algorithm": "auto", "factors": 64,
             ])
-        return (name, "b2b-default", "two-tower-64")
+        return (name, "b2b-default", "mf-64")
     }
 
     /// Prints each stage and epoch once as they happen; ends when the run ends (and is registered, if it will be).
@@ -429,7 +429,7 @@ struct BenchQualityCommand: AsyncParsableCommand {
             """)
     @Option(help: "Work directory (the virtualenv and the wheel are kept there between runs).") var dir: String?
     @Option var seed = 1
-    @Flag(help: "Train with the user and item attributes too (the default model is then the two-tower).") var attributes = false
+    @Flag(help: "Train with the user and item attribute files and features too.") var attributes = false
 
     func run() async throws {
         try runTrainerTool(["quality", "--seed", "\(seed)"] + (dir.map { ["--dir", $0] } ?? []) + (attributes ? ["--attributes"] : []))

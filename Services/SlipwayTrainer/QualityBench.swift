@@ -16,8 +16,8 @@ struct Quality: AsyncParsableCommand {
     @Option(help: "Python 3 to make the virtualenv with.") var python = "python3"
     @Flag(
         help: """
-            Add the user and item attributes (age, gender, occupation; year — with the file's 'unkonwn' —, genres): the \
-            default model is then the two-tower.
+            Add the user and item attributes (age, gender, occupation; year — with the file's 'unkonwn' —, genres) to \
+            the data and the features.
             """)
     var attributes = false
     @Flag(help: "Print the trainer's JSON events too.") var verbose = false

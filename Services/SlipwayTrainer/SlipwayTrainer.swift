@@ -7,7 +7,7 @@ import SlipwayModelBundle
 struct SlipwayTrainerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slipway-trainer",
-        abstract: "Slipway built-in two-tower retrieval trainer.",
+        abstract: "Slipway built-in retrieval trainer (matrix factorisation by default, or a two-tower).",
         subcommands: [Run.self, Generate.self, Bench.self, Quality.self])
 }
 
@@ -94,7 +94,7 @@ struct Bench: AsyncParsableCommand {
             mc.optimizer = k; if k == .adam && learningRate == nil { mc.learningRate = 0.003 }
         }
         let spec = RunSpec(
-            runId: "bench", modelName: "bench-two-tower",
+            runId: "bench", modelName: "bench-demo",
             dataset: DatasetSpec(
                 id: "demo-b2b", transactions: dataDir.appendingPathComponent("transactions.csv").path,
                 customers: dataDir.appendingPathComponent("customers.csv").path,

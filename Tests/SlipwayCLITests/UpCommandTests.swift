@@ -160,7 +160,7 @@ struct UpCommandTests {
         try await api.post(
             "/api/training-runs/",
             #"""
-            {"name": "broken-model", "dataset_id": "missing-files", "feature_config_id": "b2b-default", "model_config_id": "two-tower-64"}
+            {"name": "broken-model", "dataset_id": "missing-files", "feature_config_id": "b2b-default", "model_config_id": "mf-64"}
             """#, expect: .created)
         var failed: [String: Any] = [:]
         for _ in 0..<100 {
@@ -437,7 +437,7 @@ struct UpCommandTests {
             "/api/training-runs/",
             #"""
             {"name": "b2b-retrieval", "dataset_id": "\#(demoDataset)", "feature_config_id": "b2b-default",
-             "model_config_id": "two-tower-64", "training_params": {"epochs": 2},
+             "model_config_id": "mf-64", "training_params": {"epochs": 2},
              "deployment_config": {"enabled": true, "service_name": "auto-shop", "preset": "development"}}
             """#, expect: .created
         ).json()
