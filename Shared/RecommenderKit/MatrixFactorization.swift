@@ -11,14 +11,10 @@ public struct SparseInteractions: Sendable {
 
     /// One row per customer; a repeated (customer, item) pair adds up.
     public init(customers: Int, items: Int, pairs: [(customer: Int32, item: Int32)]) {
-        self.init(rows: customers, columns: items, entries: pairs.map { ($0.customer, $0.item) })
-    }
-
-    init(rows: Int, columns: Int, entries: [(Int32, Int32)]) {
-        rowCount = rows; columnCount = columns
-        var perRow = [[Int32: Float]](repeating: [:], count: rows)
-        for (r, c) in entries { perRow[Int(r)][c, default: 0] += 1 }
-        rowStart = [0]; rowStart.reserveCapacity(rows + 1)
+        rowCount = customers; columnCount = items
+        var perRow = [[Int32: Float]](repeating: [:], count: customers)
+        for (r, c) in pairs { perRow[Int(r)][c, default: 0] += 1 }
+        rowStart = [0]; rowStart.reserveCapacity(customers + 1)
         self.columns = []; values = []
         for row in perRow {
             for (c, v) in row.sorted(by: { $0.key < $1.key }) { self.columns.append(c); values.append(v) }
