@@ -151,23 +151,23 @@ public enum DatasetLoader {
             ds.rowColumns[name] = tx.rows.map { $0[j].isEmpty ? nil : $0[j] } + [String?](repeating: nil, count: feedbackRows)
         }
 
-        if let path = spec.customers {
-            let t = try readTable(path, spec, role: "customers")
-            var skipped = SkippedRows(role: "customers", table: t)
-            let (values, lines) = try attributes(
-                t, key: "customer_id", ids: ds.customerIds, index: custIndex, overrides: spec.columns, skipped: &skipped)
-            ds.customerAttributes = values
-            ds.customerLines = lines
+        /// An attribute file's columns per id, and the line each id's row came from; its skipped rows recorded.
+        func attributeFile(_ path: String, role: String, key: String, ids: [String], index: [String: Int32]) throws(DatasetError)
+            -> (values: [String: [String?]], lines: SourceLines)
+        {
+            let t = try readTable(path, spec, role: role)
+            var skipped = SkippedRows(role: role, table: t)
+            let read = try attributes(t, key: key, ids: ids, index: index, overrides: spec.columns, skipped: &skipped)
             try record(skipped, in: &ds, maxFraction: maxBadRowFraction)
+            return read
+        }
+        if let path = spec.customers {
+            let read = try attributeFile(path, role: "customers", key: "customer_id", ids: ds.customerIds, index: custIndex)
+            ds.customerAttributes = read.values; ds.customerLines = read.lines
         }
         if let path = spec.products {
-            let t = try readTable(path, spec, role: "products")
-            var skipped = SkippedRows(role: "products", table: t)
-            let (values, lines) = try attributes(
-                t, key: "product_id", ids: ds.productIds, index: prodIndex, overrides: spec.columns, skipped: &skipped)
-            ds.productAttributes = values
-            ds.productLines = lines
-            try record(skipped, in: &ds, maxFraction: maxBadRowFraction)
+            let read = try attributeFile(path, role: "products", key: "product_id", ids: ds.productIds, index: prodIndex)
+            ds.productAttributes = read.values; ds.productLines = read.lines
         }
         ds.interactions = interactions
         try applyFilters(&ds, spec)
