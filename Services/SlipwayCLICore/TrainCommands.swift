@@ -224,11 +224,13 @@ struct TrainCommand: AsyncParsableCommand {
                 let metrics = try await api.expect(.GET, "/api/training-runs/\(runID)/metrics")
                 for epoch in (metrics["epochs"] as? [[String: Any]] ?? []).dropFirst(printedEpochs) {
                     let m = epoch["metrics"] as? [String: Double] ?? [:]
-                    say(
-                        String(
-                            format: "    epoch %d/%d loss %.4f val_loss %.4f val recall@100 %.4f (%.1fs)",
-                            epoch["epoch"] as? Int ?? 0, epoch["total_epochs"] as? Int ?? 0, epoch["loss"] as? Double ?? 0,
-                            epoch["val_loss"] as? Double ?? 0, m["recall_at_100"] ?? 0, epoch["duration_seconds"] as? Double ?? 0))
+                    // Matrix factorisation's iterations have no validation figures (its settings are chosen before them).
+                    var line = String(
+                        format: "    epoch %d/%d loss %.4f", epoch["epoch"] as? Int ?? 0, epoch["total_epochs"] as? Int ?? 0,
+                        epoch["loss"] as? Double ?? 0)
+                    if let valLoss = epoch["val_loss"] as? Double { line += String(format: " val_loss %.4f", valLoss) }
+                    if let recall = m["recall_at_100"] { line += String(format: " val recall@100 %.4f", recall) }
+                    say(line + String(format: " (%.1fs)", epoch["duration_seconds"] as? Double ?? 0))
                     printedEpochs += 1
                 }
             }
