@@ -9,15 +9,20 @@ import SlipwayContracts
 public struct CommandMetadata: Sendable {
     public var correlationID: String
     public var causationID: String
+    /// Who caused the command: the user the gateway authenticated (`X-Slipway-Actor`), or the name of
+    /// the service or worker that causes it by itself (a timer, a reaction). Stored on every event.
+    public var actor: String
     public var now: Date
     /// When set, the command applies only if the aggregate is at exactly this version (HTTP If-Match).
     public var expectedVersion: Int64?
 
     public init(
-        correlationID: String = UUID.v7().uuidString.lowercased(), causationID: String = "", now: Date = Date(), expectedVersion: Int64? = nil
+        correlationID: String = UUID.v7().uuidString.lowercased(), causationID: String = "", actor: String = "", now: Date = Date(),
+        expectedVersion: Int64? = nil
     ) {
         self.correlationID = correlationID
         self.causationID = causationID
+        self.actor = actor
         // Stored in the event table and in read models alike: aligned once, equal everywhere.
         self.now = now.microsecondAligned
         self.expectedVersion = expectedVersion
@@ -123,6 +128,8 @@ public final class EventStore: Sendable {
                     """,
                     "CREATE TRIGGER outbox_notify AFTER INSERT ON slipway.outbox FOR EACH STATEMENT EXECUTE FUNCTION slipway.notify_outbox()",
                 ]),
+            // Who caused each event (`CommandMetadata.actor`); events recorded before keep ''.
+            Migration(3, "events record their actor", ["ALTER TABLE slipway.events ADD COLUMN actor text NOT NULL DEFAULT ''"]),
         ])
 
     // MARK: Reading
@@ -231,7 +238,8 @@ public final class EventStore: Sendable {
                     sequence: 0, eventID: UUID.v7(now: metadata.now), aggregateType: D.aggregateType, aggregateID: aggregateID,
                     version: currentVersion + Int64(offset) + 1, eventType: event.eventType, schemaVersion: 1,
                     payload: try event.encodePayload(), occurredAt: metadata.now,
-                    correlationID: metadata.correlationID, causationID: metadata.causationID, sourcePosition: nil)
+                    correlationID: metadata.correlationID, causationID: metadata.causationID, actor: metadata.actor,
+                    sourcePosition: nil)
             }
             return (stored, AggregateSnapshot(version: newVersion, state: after))
         }
@@ -345,11 +353,11 @@ public final class EventStore: Sendable {
             """
             WITH inserted AS (
                 INSERT INTO slipway.events (event_id, aggregate_type, aggregate_id, version, event_type, schema_version,
-                                            payload, occurred_at, correlation_id, causation_id)
+                                            payload, occurred_at, correlation_id, causation_id, actor)
                 SELECT * FROM unnest(\(events.map(\.eventID))::uuid[], \(events.map(\.aggregateType))::text[], \(events.map(\.aggregateID))::text[],
                                      \(events.map(\.version))::bigint[], \(events.map(\.eventType))::text[], \(events.map(\.schemaVersion))::integer[],
                                      \(payloads)::bytea[], \(events.map(\.occurredAt))::timestamptz[], \(events.map(\.correlationID))::text[],
-                                     \(events.map(\.causationID))::text[])
+                                     \(events.map(\.causationID))::text[], \(events.map(\.actor))::text[])
                 RETURNING sequence)
             INSERT INTO slipway.outbox (sequence) SELECT sequence FROM inserted
             """, logger: logger)
@@ -359,22 +367,22 @@ public final class EventStore: Sendable {
 
     static let columns = """
         sequence, event_id, aggregate_type, aggregate_id, version, event_type, schema_version, payload,
-        occurred_at, correlation_id, causation_id, source_position
+        occurred_at, correlation_id, causation_id, actor, source_position
         """
 
     static func decodeRows(_ rows: PostgresRowSequence) async throws -> [StoredEvent] {
         var result: [StoredEvent] = []
         for try await (
             sequence, eventID, aggregateType, aggregateID, version, eventType, schemaVersion, payload, occurredAt, correlationID, causationID,
-            position
+            actor, position
         )
-            in rows.decode((Int64, UUID, String, String, Int64, String, Int32, ByteBuffer, Date, String, String, Int64?).self)
+            in rows.decode((Int64, UUID, String, String, Int64, String, Int32, ByteBuffer, Date, String, String, String, Int64?).self)
         {
             result.append(
                 StoredEvent(
                     sequence: sequence, eventID: eventID, aggregateType: aggregateType, aggregateID: aggregateID, version: version,
                     eventType: eventType, schemaVersion: schemaVersion, payload: Array(payload.readableBytesView), occurredAt: occurredAt,
-                    correlationID: correlationID, causationID: causationID, sourcePosition: position))
+                    correlationID: correlationID, causationID: causationID, actor: actor, sourcePosition: position))
         }
         return result
     }

@@ -39,6 +39,8 @@ public struct Recorded<Event: Sendable>: Sendable {
     public var occurredAt: Date { envelope.occurredDate }
     public var eventID: String { envelope.eventID }
     public var correlationID: String { envelope.correlationID }
+    /// Who caused the event; empty for events recorded before actors were kept.
+    public var actor: String { envelope.actor }
 }
 
 extension Projection {

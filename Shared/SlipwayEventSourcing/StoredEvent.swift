@@ -15,6 +15,8 @@ public struct StoredEvent: Sendable {
     public var occurredAt: Date
     public var correlationID: String
     public var causationID: String
+    /// Who caused the event (`CommandMetadata.actor`); empty for events recorded before actors were kept.
+    public var actor: String
     /// Assigned by the outbox relay when it publishes; nil until then.
     public var sourcePosition: Int64?
 
@@ -30,6 +32,7 @@ public struct StoredEvent: Sendable {
         envelope.occurredAt = Google_Protobuf_Timestamp(date: occurredAt)
         envelope.correlationID = correlationID
         envelope.causationID = causationID
+        envelope.actor = actor
         envelope.schemaVersion = schemaVersion
         envelope.payload = Data(payload)
         return envelope

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayTestSupport
 import Testing
@@ -207,7 +208,35 @@ struct EventStoreTests {
         try await withPostgres(url) { client in
             try await migrateCounterStore(client)
             try await migrateCounterStore(client)
-            #expect(try await scalar(client, "SELECT count(*) FROM slipway.schema_migrations") == 3, "the event store's two and the read model's one")
+            #expect(
+                try await scalar(client, "SELECT count(*) FROM slipway.schema_migrations") == 4, "the event store's three and the read model's one")
+        }
+    }
+
+    @Test("an event keeps its command's actor: in the store, the feed and the envelope; one recorded before actors has none")
+    func actorRoundTrips() async throws {
+        let url = try await environment.freshDatabase("store")
+        try await withPostgres(url) { client in
+            try await migrateCounterStore(client)
+            let store = EventStore(service: "source", client: client, logger: TestEnvironment.logger)
+            try await store.execute(Counter.self, aggregateID: "c1", command: .create(name: "c1"), metadata: CommandMetadata(actor: "alice"))
+            try await store.execute(Counter.self, aggregateID: "c1", command: .increment(by: 1), metadata: CommandMetadata(actor: "schedule-timer"))
+            // As an event written before migration 3 was: no actor given.
+            try await client.query(
+                """
+                INSERT INTO slipway.events (event_id, aggregate_type, aggregate_id, version, event_type, payload, occurred_at)
+                SELECT gen_random_uuid(), aggregate_type, aggregate_id, 3, event_type, payload, occurred_at FROM slipway.events WHERE version = 2
+                """, logger: TestEnvironment.logger)
+            let stored = try await store.events(aggregateType: Counter.aggregateType, aggregateID: "c1")
+            #expect(stored.map(\.actor) == ["alice", "schedule-timer", ""])
+            #expect(try await store.history(aggregateID: "c1").map(\.actor) == ["alice", "schedule-timer", ""])
+
+            let envelope = stored[0].envelope(sourceService: "source")
+            #expect(envelope.actor == "alice")
+            #expect(try EventEnvelope(serializedBytes: try envelope.serializedBytes() as [UInt8]).actor == "alice", "the wire form keeps it")
+
+            try await client.query("UPDATE slipway.events SET source_position = sequence", logger: TestEnvironment.logger)
+            #expect(try await store.feed(after: 0, limit: 10).map { $0.envelope(sourceService: "source").actor } == ["alice", "schedule-timer", ""])
         }
     }
 }

@@ -92,6 +92,8 @@ public struct EnvelopeBuilder {
     public let service: String
     public var position: Int64 = 0
     public var clock = Date(timeIntervalSince1970: 1_800_000_000)
+    /// Who caused the events built next (`EventEnvelope.actor`); empty as in events recorded before actors were kept.
+    public var actor = ""
     private var versions: [String: Int64] = [:]
 
     public init(service: String) { self.service = service }
@@ -111,6 +113,7 @@ public struct EnvelopeBuilder {
         envelope.sourcePosition = position
         envelope.occurredAt = .init(date: clock)
         envelope.correlationID = "test-\(position)"
+        envelope.actor = actor
         envelope.schemaVersion = 1
         envelope.payload = try message.serializedData()
         return envelope

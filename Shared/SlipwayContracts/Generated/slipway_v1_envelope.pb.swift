@@ -69,6 +69,11 @@ public nonisolated struct EventEnvelope: Sendable {
   /// serialized payload message
   public var payload: Data = Data()
 
+  /// Who caused the event: the authenticated user the gateway named (`X-Slipway-Actor`), or the
+  /// service/worker name for events a service causes by itself (a timer, a reaction); empty for
+  /// events recorded before actors were kept.
+  public var actor: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -101,7 +106,7 @@ fileprivate nonisolated let _protobuf_package = "slipway.v1"
 
 nonisolated extension EventEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EventEnvelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}event_type\0\u{3}aggregate_type\0\u{3}aggregate_id\0\u{3}aggregate_version\0\u{3}source_service\0\u{3}source_position\0\u{3}occurred_at\0\u{3}correlation_id\0\u{3}causation_id\0\u{3}schema_version\0\u{1}payload\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}event_type\0\u{3}aggregate_type\0\u{3}aggregate_id\0\u{3}aggregate_version\0\u{3}source_service\0\u{3}source_position\0\u{3}occurred_at\0\u{3}correlation_id\0\u{3}causation_id\0\u{3}schema_version\0\u{1}payload\0\u{1}actor\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -121,6 +126,7 @@ nonisolated extension EventEnvelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
       case 10: try { try decoder.decodeSingularStringField(value: &self.causationID) }()
       case 11: try { try decoder.decodeSingularInt32Field(value: &self.schemaVersion) }()
       case 12: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
+      case 13: try { try decoder.decodeSingularStringField(value: &self.actor) }()
       default: break
       }
     }
@@ -167,6 +173,9 @@ nonisolated extension EventEnvelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
     if !self.payload.isEmpty {
       try visitor.visitSingularBytesField(value: self.payload, fieldNumber: 12)
     }
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -183,6 +192,7 @@ nonisolated extension EventEnvelope: SwiftProtobuf.Message, SwiftProtobuf._Messa
     if lhs.causationID != rhs.causationID {return false}
     if lhs.schemaVersion != rhs.schemaVersion {return false}
     if lhs.payload != rhs.payload {return false}
+    if lhs.actor != rhs.actor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
