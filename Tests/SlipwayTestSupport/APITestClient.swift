@@ -4,6 +4,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import SlipwayEventSourcing
+import SlipwayPlatform
 import Testing
 
 /// The one JSON client of the tests: the same calls against a router in process (HummingbirdTesting) or
@@ -143,5 +144,12 @@ public struct APIResponse: Sendable {
 
     private func jsonObject() throws -> [String: Any]? {
         try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+    }
+}
+
+extension HTTPFields {
+    /// `X-Slipway-Actor: name`, as the gateway forwards the caller it authenticated: `headers: .actor("alice")`.
+    public static func actor(_ name: String) -> HTTPFields {
+        [.actor: name]
     }
 }

@@ -123,6 +123,8 @@ public struct EventView: Codable, Sendable {
     public let occurredAt: Date
     public let correlationId: String
     public let causationId: String
+    /// Who caused the event; empty for events recorded before actors were kept.
+    public let actor: String
     public let payload: String
 
     public init(_ event: StoredEvent, service: String) {
@@ -136,6 +138,7 @@ public struct EventView: Codable, Sendable {
         occurredAt = event.occurredAt
         correlationId = event.correlationID
         causationId = event.causationID
+        actor = event.actor
         payload =
             (try? EventCatalog.decodeJSON(typeName: event.eventType, payload: event.payload))
             ?? String(decoding: event.payload, as: UTF8.self)

@@ -4,9 +4,9 @@ import Hummingbird
 import SlipwayEventSourcing
 
 extension Request {
-    /// Command metadata from the request: correlation id and `If-Match` expected version.
+    /// Command metadata from the request: correlation id, actor and `If-Match` expected version.
     public func commandMetadata() throws -> CommandMetadata {
-        CommandMetadata(correlationID: correlationID, expectedVersion: try expectedVersion())
+        CommandMetadata(correlationID: correlationID, actor: actor, expectedVersion: try expectedVersion())
     }
 
     /// `If-Match: 3` (or `"3"`): the version the client last saw; a stale one is answered 409.
@@ -23,10 +23,25 @@ extension Request {
     public var correlationID: String {
         headers[HTTPField.Name.correlationID].flatMap { $0.isEmpty ? nil : String($0.prefix(128)) } ?? UUID.v7().uuidString.lowercased()
     }
+
+    /// Who is asking: the user the gateway authenticated and named in `X-Slipway-Actor` (trimmed; at most
+    /// 128 characters, none of them control characters), which services trust. A request without a usable
+    /// one reached the service's port directly, not through the gateway (a peer service, a test): `internal`.
+    public var actor: String {
+        guard let value = headers[HTTPField.Name.actor]?.trimmingCharacters(in: .whitespaces), !value.isEmpty, value.count <= 128,
+            !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) })
+        else { return Self.internalActor }
+        return value
+    }
+
+    /// The actor of a request that did not come through the gateway.
+    public static let internalActor = "internal"
 }
 
 extension HTTPField.Name {
     public static let correlationID = HTTPField.Name("X-Correlation-ID")!
+    /// The authenticated caller the gateway forwards to services (`Request.actor`).
+    public static let actor = HTTPField.Name("X-Slipway-Actor")!
 }
 
 extension Parameters {
