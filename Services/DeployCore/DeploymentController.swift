@@ -56,7 +56,7 @@ public final class DeploymentController: Service {
         if settings.stopRevisionsOnExit { await target.stopAll() }
     }
 
-    static func metadata() -> CommandMetadata { CommandMetadata(causationID: "deploy-controller") }
+    static func metadata() -> CommandMetadata { CommandMetadata(causationID: "deploy-controller", actor: "deploy-controller") }
 
     func execute(_ endpoint: String, _ command: EndpointDecider.Command) async throws {
         try await environment.execute(EndpointDecider.self, aggregateID: endpoint, command: command, metadata: Self.metadata())
@@ -82,7 +82,8 @@ public final class DeploymentController: Service {
             guard let version = try await queries.knownVersion(model: model, number: number) else { continue }
             let name = try await queries.deployTarget(model: model, requested: endpointName.isEmpty ? nil : endpointName)
             if try await environment.store.state(EndpointDecider.self, aggregateID: name).inProgress != nil { continue }
-            let endpoint = EndpointDecider.NewEndpoint(name: name, model: model, preset: preset, url: settings.endpointURL(name), createdBy: "api")
+            let endpoint = EndpointDecider.NewEndpoint(
+                name: name, model: model, preset: preset, url: settings.endpointURL(name), createdBy: "auto-deploy")
             let request = EndpointDecider.DeployRequest(
                 endpoint: endpoint, version: version, reason: "auto-deploy of training run \(runID)", sourceRunID: runID, requestedBy: "auto-deploy")
             do {

@@ -32,7 +32,8 @@ public struct AlertEvaluator: Sendable {
             do {
                 let observation = try await observe(metric, endpointID: endpointID, windowSeconds: windowSeconds, at: instant)
                 try await environment.execute(
-                    AlertRuleDecider.self, aggregateID: id, command: .evaluate(observation), metadata: CommandMetadata(causationID: "alert-evaluator")
+                    AlertRuleDecider.self, aggregateID: id, command: .evaluate(observation),
+                    metadata: CommandMetadata(causationID: "alert-evaluator", actor: "alert-evaluator")
                 )
             } catch {
                 environment.logger.warning("alert evaluation failed", metadata: [LogKey.aggregateID: "\(id)", LogKey.error: "\(error)"])

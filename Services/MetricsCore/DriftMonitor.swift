@@ -41,7 +41,7 @@ public struct DriftMonitor: Sendable {
                 try await environment.execute(
                     DriftReportDecider.self, aggregateID: id,
                     command: .record(.init(reportID: id, endpointID: endpoint, report: report, end: instant)),
-                    metadata: CommandMetadata(causationID: "drift-monitor"))
+                    metadata: CommandMetadata(causationID: "drift-monitor", actor: "drift-monitor"))
             } catch {
                 environment.logger.warning("drift analysis failed", metadata: [LogKey.aggregateID: "\(endpoint)", LogKey.error: "\(error)"])
             }

@@ -76,7 +76,7 @@ public struct WebhookDeliverer: Sendable {
                 at: now())
             try await environment.execute(
                 AlertRuleDecider.self, aggregateID: delivery.ruleID, command: .recordDelivery(report),
-                metadata: CommandMetadata(causationID: "webhook-deliverer"))
+                metadata: CommandMetadata(causationID: "webhook-deliverer", actor: "webhook-deliverer"))
         } catch {
             // Not recorded: the row stays due and the next round tries again.
             environment.logger.warning(

@@ -86,9 +86,7 @@ public struct TrainingRunsProjection: Projection {
         var causes: [Recorded<TrainingEvent>] = []
         for (recorded, reaction) in reactions {
             guard let (model, command) = try await command(for: reaction, on: connection, logger: logger) else { continue }
-            let metadata = CommandMetadata(
-                correlationID: recorded.correlationID.isEmpty ? UUID.v7().uuidString.lowercased() : recorded.correlationID,
-                causationID: recorded.eventID)
+            let metadata = CommandMetadata(reactingTo: recorded, reactor: "registry-svc")
             commands.append((model, command, metadata))
             causes.append(recorded)
         }

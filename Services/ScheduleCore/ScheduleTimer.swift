@@ -67,7 +67,7 @@ public final class ScheduleTimer: Service, Sendable {
             let commands = due.map { id in
                 (
                     aggregateID: id, command: TrainingScheduleDecider.Command.tick(now: instant, runGoing: going.contains(id)),
-                    metadata: CommandMetadata(causationID: "schedule-timer")
+                    metadata: CommandMetadata(causationID: "schedule-timer", actor: "schedule-timer")
                 )
             }
             var progressed = false

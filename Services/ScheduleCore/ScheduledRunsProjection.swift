@@ -87,9 +87,7 @@ public struct ScheduledRunsProjection: Projection {
         let commands = outcomes.map { recorded, scheduleID, command in
             (
                 aggregateID: scheduleID, command: command,
-                metadata: CommandMetadata(
-                    correlationID: recorded.correlationID.isEmpty ? UUID.v7().uuidString.lowercased() : recorded.correlationID,
-                    causationID: recorded.eventID)
+                metadata: CommandMetadata(reactingTo: recorded, reactor: "schedule-svc")
             )
         }
         for (command, result) in zip(commands, await store.executeAll(TrainingScheduleDecider.self, commands)) {

@@ -47,7 +47,7 @@ final class CheckRunner: Service, Sendable {
     /// Decides every due slot: skipped, or its test started. The started tests are returned for the caller to run.
     func startDue(at instant: Date) async throws -> [EndpointTests.Started] {
         var started: [EndpointTests.Started] = []
-        let metadata = CommandMetadata(causationID: "scheduled-check")
+        let metadata = CommandMetadata(causationID: "scheduled-check", actor: "check-runner")
         for check in try await tests.queries.dueChecks(at: instant) {
             if let running = check.runningTestID {
                 try await tests.environment.execute(
@@ -88,7 +88,7 @@ final class CheckRunner: Service, Sendable {
 
     func finish(_ started: EndpointTests.Started) async {
         defer { running.withLock { _ = $0.remove(started.test.id) } }
-        do { try await tests.finish(started, metadata: CommandMetadata(causationID: "scheduled-check")) } catch {
+        do { try await tests.finish(started, metadata: CommandMetadata(causationID: "scheduled-check", actor: "check-runner")) } catch {
             tests.environment.logger.warning(
                 "scheduled check did not record its end", metadata: [LogKey.aggregateID: "\(started.test.id)", LogKey.error: "\(error)"])
         }

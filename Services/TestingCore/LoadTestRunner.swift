@@ -73,7 +73,8 @@ final class LoadTestRunner: Service, Sendable {
         do {
             try await tests.environment.execute(
                 LoadTestDecider.self, aggregateID: started.endpointName,
-                command: .finish(id: started.loadTestID, outcome, report: report, error: error), metadata: CommandMetadata(causationID: "load-test"))
+                command: .finish(id: started.loadTestID, outcome, report: report, error: error),
+                metadata: CommandMetadata(causationID: "load-test", actor: "load-test-runner"))
         } catch {
             tests.environment.logger.warning(
                 "load test did not record its end", metadata: [LogKey.aggregateID: "\(started.loadTestID)", LogKey.error: "\(error)"])

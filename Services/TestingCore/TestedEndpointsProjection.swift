@@ -91,7 +91,7 @@ public struct TestedEndpointsProjection: Projection {
             do {
                 _ = try await smokeTests.start(
                     endpoint, options: options, id: "smoke-\(endpoint.deploymentID)", trigger: .deployment,
-                    metadata: CommandMetadata(causationID: "deployment-activated"))
+                    metadata: CommandMetadata(causationID: "deployment-activated", actor: "smoke-tests"))
                 smokeTests.wake()
             } catch let rejected as CommandRejected where rejected.kind == .conflict {
                 continue  // started already (a redelivery, or another replica)

@@ -27,7 +27,8 @@ public struct AutoDeployWorker: Sendable {
     func execute(_ environment: ServiceEnvironment, _ runID: String, _ command: TrainingRunDecider.Command) async throws {
         do {
             try await environment.execute(
-                TrainingRunDecider.self, aggregateID: runID, command: command, metadata: CommandMetadata(causationID: "auto-deploy"))
+                TrainingRunDecider.self, aggregateID: runID, command: command,
+                metadata: CommandMetadata(causationID: "auto-deploy", actor: "auto-deploy"))
         } catch let rejected as CommandRejected where rejected.kind == .conflict {
             environment.logger.debug(
                 "auto-deploy command not applied", metadata: [LogKey.runID: "\(runID)", LogKey.rejection: "\(rejected.message)"])

@@ -109,7 +109,8 @@ public final class LocalExecutor: Service {
             logger.warning("failing a run left running by an earlier training-svc", metadata: [LogKey.runID: "\(runID)"])
             _ = try? await environment.execute(
                 TrainingRunDecider.self, aggregateID: runID,
-                command: .fail(.init(error: "training-svc restarted while the run was in progress; rerun it")), metadata: CommandMetadata())
+                command: .fail(.init(error: "training-svc restarted while the run was in progress; rerun it")),
+                metadata: CommandMetadata(actor: "training-executor"))
         }
     }
 
@@ -134,7 +135,8 @@ public final class LocalExecutor: Service {
         func send(_ command: TrainingRunDecider.Command) async -> Bool {
             do {
                 try await environment.execute(
-                    TrainingRunDecider.self, aggregateID: runID, command: command, metadata: CommandMetadata(causationID: runID))
+                    TrainingRunDecider.self, aggregateID: runID, command: command,
+                    metadata: CommandMetadata(causationID: runID, actor: "training-executor"))
                 return true
             } catch {
                 logger.info("trainer report not applied", metadata: [LogKey.runID: "\(runID)", LogKey.error: "\(error)"])

@@ -46,8 +46,7 @@ public struct ScheduleTriggers: Projection {
         let config = try TrainingRunConfig(serializedBytes: trigger.trainingConfig)
         let catalog = try await queries.catalog(
             datasets: [config.datasetID], featureConfigs: [config.featureConfigID], modelConfigs: [config.modelConfigID])
-        let metadata = CommandMetadata(
-            correlationID: recorded.correlationID.isEmpty ? UUID.v7().uuidString.lowercased() : recorded.correlationID, causationID: recorded.eventID)
+        let metadata = CommandMetadata(reactingTo: recorded, reactor: "training-svc")
         do {
             _ = try await creation.create(model: trigger.modelName, submit: true, metadata: metadata) { number, submission in
                 .createScheduled(
