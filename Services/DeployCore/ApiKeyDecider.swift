@@ -30,7 +30,7 @@ public enum ApiKeyDecider: Decider {
 
         public init(
             id: String, model: String, name: String, keyPrefix: String, keySha256: String, expiresAt: Date? = nil,
-            purpose: ApiKeyPurpose = .client, createdBy: String = "api", now: Date
+            purpose: ApiKeyPurpose = .client, createdBy: String, now: Date
         ) {
             self.purpose = purpose
             self.id = id

@@ -62,7 +62,7 @@ struct ApiKeyRoutes: Sendable {
         let key = ApiKeyMaterial.newKey()
         let new = ApiKeyDecider.NewApiKey(
             id: UUID.v7().uuidString.lowercased(), model: model, name: body.name, keyPrefix: ApiKeyMaterial.prefix(key),
-            keySha256: ApiKeyMaterial.sha256(key), expiresAt: body.expiresAt, purpose: purpose, createdBy: "api", now: Date())
+            keySha256: ApiKeyMaterial.sha256(key), expiresAt: body.expiresAt, purpose: purpose, createdBy: request.actor, now: Date())
         try await environment.execute(ApiKeyDecider.self, aggregateID: new.id, command: .create(new), metadata: try request.commandMetadata())
         let view = ApiKeyCreatedJSON(apiKey: try await queries.apiKey(new.id), key: key, message: "Store this key now: it is not shown again.")
         return EditedResponse(status: .created, response: view)
@@ -77,7 +77,7 @@ struct ApiKeyRoutes: Sendable {
         _ = try await queries.apiKey(id)
         let body = try await request.decodeIfPresent(as: RevokeBody.self, context: context)
         try await environment.execute(
-            ApiKeyDecider.self, aggregateID: id, command: .revoke(reason: body?.reason ?? "", actor: "api"),
+            ApiKeyDecider.self, aggregateID: id, command: .revoke(reason: body?.reason ?? "", actor: request.actor),
             metadata: try request.commandMetadata())
         return try await queries.apiKey(id)
     }

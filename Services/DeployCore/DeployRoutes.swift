@@ -127,7 +127,8 @@ struct DeployRoutes: Sendable {
         let model = try await queries.knownModel(try context.parameters.require("model"))
         let body = try await request.decode(as: EndpointBody.self, context: context)
         let name = body.name ?? EndpointName.suggested(forModel: model)
-        let endpoint = newEndpoint(name, model: model, preset: body.preset, overrides: body.overrides, description: body.description)
+        let endpoint = newEndpoint(
+            name, model: model, preset: body.preset, overrides: body.overrides, description: body.description, createdBy: request.actor)
         try await execute(name, .create(endpoint), request)
         return EditedResponse(status: .created, response: try await queries.endpoint(name))
     }
@@ -140,7 +141,8 @@ struct DeployRoutes: Sendable {
         let name = try context.parameters.require("name")
         try await queries.requireEndpoint(name)
         let body = try await request.decode(as: EndpointBody.self, context: context)
-        let change = EndpointDecider.EndpointChange(name: body.name, preset: body.preset, overrides: body.overrides, description: body.description)
+        let change = EndpointDecider.EndpointChange(
+            name: body.name, preset: body.preset, overrides: body.overrides, description: body.description, updatedBy: request.actor)
         try await execute(name, .update(change), request)
         return try await queries.endpoint(name)
     }
@@ -148,7 +150,7 @@ struct DeployRoutes: Sendable {
     @Sendable func deleteEndpoint(_ request: Request, context: SlipwayRequestContext) async throws -> HTTPResponse.Status {
         let name = try context.parameters.require("name")
         try await queries.requireEndpoint(name)
-        try await execute(name, .delete(actor: "api"), request)
+        try await execute(name, .delete(actor: request.actor), request)
         return .noContent
     }
 
@@ -156,7 +158,7 @@ struct DeployRoutes: Sendable {
         let name = try context.parameters.require("name")
         try await queries.requireEndpoint(name)
         let body = try await request.decodeIfPresent(as: ReasonBody.self, context: context)
-        try await execute(name, .undeploy(reason: body?.reason ?? "", actor: "api"), request)
+        try await execute(name, .undeploy(reason: body?.reason ?? "", actor: request.actor), request)
         return try await queries.endpoint(name)
     }
 
@@ -166,7 +168,7 @@ struct DeployRoutes: Sendable {
         let body = try await request.decodeIfPresent(as: ReasonBody.self, context: context)
         var undeployed: [String] = []
         for name in try await queries.servingEndpoints(model: model) {
-            try await execute(name, .undeploy(reason: body?.reason ?? "", actor: "api"), request)
+            try await execute(name, .undeploy(reason: body?.reason ?? "", actor: request.actor), request)
             undeployed.append(name)
         }
         return ModelUndeployedJSON(model: model, undeployedEndpoints: undeployed)
@@ -176,7 +178,7 @@ struct DeployRoutes: Sendable {
         let name = try context.parameters.require("name")
         try await queries.requireEndpoint(name)
         let body = try await request.decode(as: TrafficBody.self, context: context)
-        try await execute(name, .setTraffic(split: body.traffic, actor: "api"), request)
+        try await execute(name, .setTraffic(split: body.traffic, actor: request.actor), request)
         return try await queries.endpoint(name)
     }
 
@@ -194,13 +196,13 @@ struct DeployRoutes: Sendable {
         } else if let version = body?.toVersion {
             target = DeploymentReference("v\(version)", field: "to_version")
         }
-        return try await rollback(name, EndpointDecider.Rollback(to: target, reason: body?.reason ?? ""), request)
+        return try await rollback(name, EndpointDecider.Rollback(to: target, reason: body?.reason ?? "", actor: request.actor), request)
     }
 
     @Sendable func rollbackDeployment(_ request: Request, context: SlipwayRequestContext) async throws -> RollbackAnswer {
         let deployment = try await queries.deployment(try context.parameters.require("id"))
         let body = try await request.decodeIfPresent(as: ReasonBody.self, context: context)
-        let rollback = EndpointDecider.Rollback(to: .id(deployment.id, field: "id"), reason: body?.reason ?? "")
+        let rollback = EndpointDecider.Rollback(to: .id(deployment.id, field: "id"), reason: body?.reason ?? "", actor: request.actor)
         return try await self.rollback(deployment.endpoint, rollback, request)
     }
 
@@ -279,13 +281,14 @@ struct DeployRoutes: Sendable {
         }
         let name = try await queries.deployTarget(model: model, requested: body.endpoint)
         let deploy = EndpointDecider.DeployRequest(
-            endpoint: newEndpoint(name, model: model, preset: body.preset, overrides: body.overrides, description: body.description),
+            endpoint: newEndpoint(
+                name, model: model, preset: body.preset, overrides: body.overrides, description: body.description, createdBy: request.actor),
             version: version, strategy: body.strategy,
             rollout: .init(
                 steps: body.steps, stepSeconds: body.stepSeconds, minRequests: body.minRequests, maxErrorRate: body.maxErrorRate,
                 maxP99Ms: body.maxP99Ms, rollbackOnAlert: body.rollbackOnAlert, holdWhenInconclusive: try Self.holds(body.onInconclusive),
                 endpointTest: body.endpointTest),
-            force: body.force ?? false, reason: body.reason ?? "", sourceRunID: body.sourceRunId, requestedBy: "api")
+            force: body.force ?? false, reason: body.reason ?? "", sourceRunID: body.sourceRunId, requestedBy: request.actor)
         let outcome = try await execute(name, .deploy(deploy), request)
         return try DeployRoutes.requestedDeploymentID(outcome)
     }
@@ -310,11 +313,11 @@ struct DeployRoutes: Sendable {
 
     private func newEndpoint(
         _ name: String, model: String, preset: String?, overrides: ServingPresets.Overrides,
-        description: String?
+        description: String?, createdBy: String
     ) -> EndpointDecider.NewEndpoint {
         EndpointDecider.NewEndpoint(
             name: name, model: model, preset: preset, overrides: overrides, description: description ?? "",
-            url: settings.endpointURL(name), createdBy: "api")
+            url: settings.endpointURL(name), createdBy: createdBy)
     }
 
     @discardableResult

@@ -53,7 +53,7 @@ public enum EndpointDecider: Decider {
 
         public init(
             name: String, model: String, preset: String? = nil, overrides: ServingPresets.Overrides = .init(),
-            description: String = "", url: String = "", createdBy: String = "api"
+            description: String = "", url: String = "", createdBy: String
         ) {
             self.name = name
             self.model = model
@@ -77,7 +77,7 @@ public enum EndpointDecider: Decider {
 
         public init(
             name: String? = nil, preset: String? = nil, overrides: ServingPresets.Overrides = .init(), description: String? = nil,
-            updatedBy: String = "api"
+            updatedBy: String
         ) {
             self.name = name
             self.preset = preset
@@ -152,7 +152,7 @@ public enum EndpointDecider: Decider {
 
         public init(
             endpoint: NewEndpoint, version: KnownVersion, strategy: String? = nil, rollout: RolloutParameters = .init(), force: Bool = false,
-            reason: String = "", sourceRunID: String? = nil, requestedBy: String = "api"
+            reason: String = "", sourceRunID: String? = nil, requestedBy: String
         ) {
             self.endpoint = endpoint
             self.version = version
@@ -192,7 +192,7 @@ public enum EndpointDecider: Decider {
         public var reason: String
         public var actor: String
 
-        public init(to: DeploymentReference? = nil, trigger: RollbackTrigger = .manual, reason: String = "", actor: String = "api") {
+        public init(to: DeploymentReference? = nil, trigger: RollbackTrigger = .manual, reason: String = "", actor: String) {
             self.to = to
             self.trigger = trigger
             self.reason = reason

@@ -13,7 +13,9 @@ struct ApiKeyDeciderTests {
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     static func create(name: String = "mobile app", expiresAt: Date? = nil) -> D.Command {
-        .create(D.NewApiKey(id: "k1", model: "m", name: name, keyPrefix: "abcdefgh", keySha256: "ab12", expiresAt: expiresAt, now: now))
+        .create(
+            D.NewApiKey(
+                id: "k1", model: "m", name: name, keyPrefix: "abcdefgh", keySha256: "ab12", expiresAt: expiresAt, createdBy: "alice", now: now))
     }
 
     @Test("create emits the key's hash and prefix, never the key; the name is trimmed")
@@ -21,7 +23,7 @@ struct ApiKeyDeciderTests {
         let events = try decide(D.self, given: [], when: Self.create(name: "  mobile app ", expiresAt: Self.now + 3600))
         guard case .apiKeyCreated(let created)? = events.first, events.count == 1 else { Issue.record("got \(events)"); return }
         #expect(created.apiKeyID == "k1" && created.registeredModelID == "m" && created.name == "mobile app")
-        #expect(created.keyPrefix == "abcdefgh" && created.keySha256 == "ab12" && created.createdBy == "api")
+        #expect(created.keyPrefix == "abcdefgh" && created.keySha256 == "ab12" && created.createdBy == "alice")
         #expect(created.expiresAt.date == Self.now + 3600)
     }
 

@@ -32,7 +32,7 @@ struct DeploymentControllerTests {
     func gracefulShutdown() async throws {
         try await withTestService(try DeployService.definition(), runWorkers: false) { service in
             let version = EndpointDecider.KnownVersion(id: "m/v1", number: 1, artifactURI: "file:///nowhere", blessed: true)
-            let deploy = EndpointDecider.DeployRequest(endpoint: .init(name: "shop", model: "m"), version: version)
+            let deploy = EndpointDecider.DeployRequest(endpoint: .init(name: "shop", model: "m", createdBy: "t"), version: version, requestedBy: "t")
             try await service.environment.execute(EndpointDecider.self, aggregateID: "shop", command: .deploy(deploy), metadata: CommandMetadata())
 
             let target = HangingTarget()

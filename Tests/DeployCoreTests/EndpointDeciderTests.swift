@@ -23,7 +23,7 @@ struct EndpointDeciderTests {
     static func endpoint(_ name: String = "shop", model: String = "m", preset: String? = nil, overrides: ServingPresets.Overrides = .init())
         -> D.NewEndpoint
     {
-        D.NewEndpoint(name: name, model: model, preset: preset, overrides: overrides, url: "http://router/\(name)")
+        D.NewEndpoint(name: name, model: model, preset: preset, overrides: overrides, url: "http://router/\(name)", createdBy: "t")
     }
 
     static func deploy(
@@ -34,7 +34,7 @@ struct EndpointDeciderTests {
         return .deploy(
             D.DeployRequest(
                 endpoint: endpoint, version: version(number, blessed: blessed), strategy: strategy ?? (gradual ? "gradual" : nil),
-                rollout: rollout, force: force, reason: "test"))
+                rollout: rollout, force: force, reason: "test", requestedBy: "t"))
     }
 
     static func start(_ deployment: Int) -> D.Command { .startRevision(deploymentID: "shop-\(deployment)", target: .local) }
@@ -150,10 +150,12 @@ struct EndpointDeciderTests {
                         }())),
                 kind: .invalid, field: "min_instances"),
             Refusal(name: "exists", given: [.create(endpoint())], when: .create(endpoint()), kind: .conflict, field: "name"),
-            Refusal(name: "rename", given: [.create(endpoint())], when: .update(.init(name: "other")), kind: .invalid, field: "name"),
+            Refusal(name: "rename", given: [.create(endpoint())], when: .update(.init(name: "other", updatedBy: "t")), kind: .invalid, field: "name"),
             Refusal(
-                name: "unknown preset on update", given: [.create(endpoint())], when: .update(.init(preset: "huge")), kind: .invalid, field: "preset"),
-            Refusal(name: "update of a missing endpoint", given: [], when: .update(.init(description: "x")), kind: .notFound, field: nil),
+                name: "unknown preset on update", given: [.create(endpoint())], when: .update(.init(preset: "huge", updatedBy: "t")), kind: .invalid,
+                field: "preset"),
+            Refusal(
+                name: "update of a missing endpoint", given: [], when: .update(.init(description: "x", updatedBy: "t")), kind: .notFound, field: nil),
         ])
     func endpointRules(_ refusal: Refusal) throws {
         try expectRejection(refusal)
@@ -164,11 +166,11 @@ struct EndpointDeciderTests {
         let given = try history([.create(Self.endpoint(preset: "high_traffic"))])
         var overrides = ServingPresets.Overrides()
         overrides.minInstances = 4
-        let events = try decide(D.self, given: given, when: .update(.init(overrides: overrides, description: "peak")))
+        let events = try decide(D.self, given: given, when: .update(.init(overrides: overrides, description: "peak", updatedBy: "t")))
         guard case .endpointUpdated(let updated)? = events.first, events.count == 1 else { Issue.record("got \(events)"); return }
         #expect(updated.preset == .highTraffic && updated.resources.minInstances == 4 && updated.resources.maxInstances == 50)
         #expect(updated.descriptionText == "peak" && updated.updatedFields == ["resources", "description"])
-        let reset = try decide(D.self, given: given, when: .update(.init(preset: "development")))
+        let reset = try decide(D.self, given: given, when: .update(.init(preset: "development", updatedBy: "t")))
         guard case .endpointUpdated(let development)? = reset.first else { return }
         #expect(development.resources.maxInstances == 2 && development.updatedFields == ["preset"])
     }
@@ -223,7 +225,8 @@ struct EndpointDeciderTests {
     /// v1 serving, v2 rolling out at 10 % with these policies.
     static func rollingOut(rollbackOnAlert: Bool = false, hold: Bool = false) -> [D.Command] {
         let rollout = D.RolloutParameters(steps: [10, 50, 100], stepSeconds: 0, rollbackOnAlert: rollbackOnAlert, holdWhenInconclusive: hold)
-        let deploy = D.Command.deploy(D.DeployRequest(endpoint: endpoint(), version: version(2), strategy: "gradual", rollout: rollout))
+        let deploy = D.Command.deploy(
+            D.DeployRequest(endpoint: endpoint(), version: version(2), strategy: "gradual", rollout: rollout, requestedBy: "t"))
         return deployed(1, as: 1) + [deploy, start(2), ready(2)]
     }
 
@@ -239,7 +242,8 @@ struct EndpointDeciderTests {
         #expect(try decide(D.self, given: done, when: alert).isEmpty, "a rollout already rolled back")
         expectRejection(
             D.self, given: try history(Self.deployed(1, as: 1)),
-            when: .deploy(D.DeployRequest(endpoint: Self.endpoint(), version: Self.version(2), rollout: .init(rollbackOnAlert: true))),
+            when: .deploy(
+                D.DeployRequest(endpoint: Self.endpoint(), version: Self.version(2), rollout: .init(rollbackOnAlert: true), requestedBy: "t")),
             kind: .invalid, field: "rollback_on_alert")
     }
 
