@@ -132,7 +132,8 @@ struct ScheduleRoutes: Sendable {
             throw APIError.notFound("no training run '\(body.sourceTrainingRunId)' (source_training_run_id)")
         }
         let new = try await newSchedule(
-            model: run.modelName, name: body.name, description: body.description ?? "", config: run.config, sourceRunID: run.id, timing: timing)
+            model: run.modelName, name: body.name, description: body.description ?? "", config: run.config, sourceRunID: run.id, timing: timing,
+            createdBy: request.actor)
         return try await create(new, request: request)
     }
 
@@ -203,7 +204,7 @@ struct ScheduleRoutes: Sendable {
         if let deployment = try part("deployment_config", DeploymentConfig.self) { config.deploymentConfig = deployment }
         return try await newSchedule(
             model: body.modelName, name: body.name, description: body.description ?? "", config: config, sourceRunID: body.sourceTrainingRunId ?? "",
-            timing: timing)
+            timing: timing, createdBy: request.actor)
     }
 
     struct CreatedJSON: ResponseEncodable, Sendable {
@@ -213,7 +214,8 @@ struct ScheduleRoutes: Sendable {
     }
 
     private func newSchedule(
-        model: String, name: String, description: String, config: TrainingRunConfig, sourceRunID: String, timing: TimingBody
+        model: String, name: String, description: String, config: TrainingRunConfig, sourceRunID: String, timing: TimingBody,
+        createdBy: String
     ) async throws -> TrainingScheduleDecider.NewSchedule {
         guard let rule = try timing.rule(over: nil), let policies = try timing.policies(over: nil) else {
             throw APIError.badRequest("schedule_type is required", field: "schedule_type")
@@ -222,7 +224,7 @@ struct ScheduleRoutes: Sendable {
         let at = now()
         return TrainingScheduleDecider.NewSchedule(
             id: "sch-\(UUID.v7(now: at).uuidString.lowercased())", modelName: model, name: name, description: description, timing: rule,
-            policies: policies, config: config, sourceRunID: sourceRunID, createdBy: "api", now: at)
+            policies: policies, config: config, sourceRunID: sourceRunID, createdBy: createdBy, now: at)
     }
 
     private func refuseSecondSchedule(model: String) async throws {
@@ -285,14 +287,14 @@ struct ScheduleRoutes: Sendable {
         let change = TrainingScheduleDecider.ScheduleChange(
             name: body.name, description: body.description, timing: try timing.rule(over: current),
             policies: try timing.policies(over: state.policies))
-        try await execute(id, .update(change, actor: "api", now: now()), request)
+        try await execute(id, .update(change, actor: request.actor, now: now()), request)
         return try await require(id, details: true)
     }
 
     @Sendable func delete(_ request: Request, context: SlipwayRequestContext) async throws -> HTTPResponse.Status {
         let id = try context.parameters.require("id")
         _ = try await require(id)
-        try await execute(id, .delete(actor: "api"), request)
+        try await execute(id, .delete(actor: request.actor), request)
         return .noContent
     }
 
@@ -304,14 +306,14 @@ struct ScheduleRoutes: Sendable {
         let id = try context.parameters.require("id")
         let body = try await request.decodeIfPresent(as: ReasonBody.self, context: context)
         _ = try await require(id)
-        try await execute(id, .pause(actor: "api", reason: body?.reason ?? ""), request)
+        try await execute(id, .pause(actor: request.actor, reason: body?.reason ?? ""), request)
         return try await require(id, details: true)
     }
 
     @Sendable func resume(_ request: Request, context: SlipwayRequestContext) async throws -> ScheduleJSON {
         let id = try context.parameters.require("id")
         _ = try await require(id)
-        try await execute(id, .resume(actor: "api", now: now()), request)
+        try await execute(id, .resume(actor: request.actor, now: now()), request)
         return try await require(id, details: true)
     }
 
@@ -319,7 +321,7 @@ struct ScheduleRoutes: Sendable {
         let id = try context.parameters.require("id")
         let body = try await request.decodeIfPresent(as: ReasonBody.self, context: context)
         _ = try await require(id)
-        try await execute(id, .cancel(actor: "api", reason: body?.reason ?? ""), request)
+        try await execute(id, .cancel(actor: request.actor, reason: body?.reason ?? ""), request)
         return try await require(id, details: true)
     }
 
@@ -340,7 +342,7 @@ struct ScheduleRoutes: Sendable {
         let body = try await request.decodeIfPresent(as: TriggerBody.self, context: context)
         _ = try await require(id)
         let runGoing = try await queries.runGoing(scheduleID: id)
-        let outcome = try await execute(id, .trigger(actor: "api", now: now(), force: body?.force ?? false, runGoing: runGoing), request)
+        let outcome = try await execute(id, .trigger(actor: request.actor, now: now(), force: body?.force ?? false, runGoing: runGoing), request)
         var started: ScheduleTriggered?
         for stored in outcome.events {
             if case .scheduleTriggered(let event) = try ScheduleEvent.decode(eventType: stored.eventType, payload: stored.payload) { started = event }
@@ -430,7 +432,7 @@ struct ScheduleRoutes: Sendable {
     @Sendable func rotateWebhookSecret(_ request: Request, context: SlipwayRequestContext) async throws -> WebhookSecretJSON {
         let id = try context.parameters.require("id")
         _ = try await require(id)
-        let outcome = try await execute(id, .rotateWebhookSecret(actor: "api"), request)
+        let outcome = try await execute(id, .rotateWebhookSecret(actor: request.actor), request)
         return webhookSecretJSON(id, generation: outcome.state.webhookGeneration)
     }
 

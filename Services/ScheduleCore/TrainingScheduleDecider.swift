@@ -54,7 +54,7 @@ public enum TrainingScheduleDecider: Decider {
 
         public init(
             id: String, modelName: String, name: String, description: String = "", timing: ScheduleRule, policies: Policies = .init(),
-            config: TrainingRunConfig, sourceRunID: String = "", createdBy: String = "api", now: Date
+            config: TrainingRunConfig, sourceRunID: String = "", createdBy: String, now: Date
         ) {
             self.id = id
             self.modelName = modelName

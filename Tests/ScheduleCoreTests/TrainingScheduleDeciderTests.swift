@@ -25,7 +25,7 @@ struct TrainingScheduleDeciderTests {
         return .create(
             D.NewSchedule(
                 id: "sch-1", modelName: "recs", name: "nightly", timing: rule,
-                policies: .init(catchupWindowSeconds: catchup, overlap: overlap), config: config, now: t0))
+                policies: .init(catchupWindowSeconds: catchup, overlap: overlap), config: config, createdBy: "t", now: t0))
     }
 
     func kinds(_ events: [ScheduleEvent]) -> [String] { events.map { $0.eventType.split(separator: ".").last.map(String.init) ?? "" } }
@@ -143,20 +143,23 @@ struct TrainingScheduleDeciderTests {
             name: "an hourly schedule with an hour", given: [],
             when: .create(
                 D.NewSchedule(
-                    id: "sch-2", modelName: "recs", name: "h", timing: ScheduleRule(kind: .hourly, hour: 5, minute: 30), config: .init(), now: t0)),
+                    id: "sch-2", modelName: "recs", name: "h", timing: ScheduleRule(kind: .hourly, hour: 5, minute: 30), config: .init(),
+                    createdBy: "t", now: t0)),
             kind: .invalid, field: "schedule_time"),
         Refusal(
             name: "day 32", given: [],
             when: .create(
                 D.NewSchedule(
-                    id: "sch-2", modelName: "recs", name: "m", timing: ScheduleRule(kind: .monthly, hour: 1, dayOfMonth: 32), config: .init(), now: t0
+                    id: "sch-2", modelName: "recs", name: "m", timing: ScheduleRule(kind: .monthly, hour: 1, dayOfMonth: 32), config: .init(),
+                    createdBy: "t", now: t0
                 )),
             kind: .invalid, field: "schedule_day_of_month"),
         Refusal(
             name: "once in the past", given: [],
             when: .create(
                 D.NewSchedule(
-                    id: "sch-2", modelName: "recs", name: "o", timing: ScheduleRule(kind: .once, onceAt: at(-5)), config: .init(), now: t0)),
+                    id: "sch-2", modelName: "recs", name: "o", timing: ScheduleRule(kind: .once, onceAt: at(-5)), config: .init(), createdBy: "t",
+                    now: t0)),
             kind: .invalid, field: "scheduled_datetime"),
         Refusal(
             name: "pause a paused one", given: [create(), .pause(actor: "t", reason: "")], when: .pause(actor: "t", reason: ""), kind: .conflict,
