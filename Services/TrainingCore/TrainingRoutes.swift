@@ -86,10 +86,11 @@ struct TrainingRoutes: Sendable {
             return EditedResponse(status: .created, response: CreatedRunResponse(trainingRun: view, webhook: webhook, schedule: nil))
         }
         let config = try body.settings.config(over: nil)
-        try await schedules.send(.POST, "/api/training/schedules/validate", try schedule.body(model: name, config: config, sourceRunID: nil))
+        try await schedules(for: request).send(
+            .POST, "/api/training/schedules/validate", try schedule.body(model: name, config: config, sourceRunID: nil))
         var started: (view: RunView, webhook: WebhookInfo?)?
         if schedule.runNow { started = try await startRun(body, name: name, request) }
-        let made = try await schedules.create(try schedule.body(model: name, config: config, sourceRunID: started?.view.id))
+        let made = try await schedules(for: request).create(try schedule.body(model: name, config: config, sourceRunID: started?.view.id))
         return EditedResponse(
             status: .created, response: CreatedRunResponse(trainingRun: started?.view, webhook: started?.webhook, schedule: made))
     }
@@ -104,7 +105,7 @@ struct TrainingRoutes: Sendable {
             .create(
                 .init(
                     model: name, number: number, description: body.description ?? "", modelType: body.modelType, settings: runSettings,
-                    catalog: catalog, createdBy: "api", submission: submission))
+                    catalog: catalog, createdBy: request.actor, submission: submission))
         }
         return (try await queries.view(created.run), webhook(created.run, created.token))
     }
@@ -140,7 +141,7 @@ struct TrainingRoutes: Sendable {
     @Sendable func cancel(_ request: Request, context: SlipwayRequestContext) async throws -> RunView {
         let run = try await run(context)
         let body = try await request.decodeIfPresent(as: CancelBody.self, context: context)
-        try await execute(run.id, .cancel(reason: body?.reason ?? "", by: "api"), request)
+        try await execute(run.id, .cancel(reason: body?.reason ?? "", by: request.actor), request)
         await executor.stop(runID: run.id)
         return try await queries.view(try await self.run(context))
     }
@@ -154,7 +155,7 @@ struct TrainingRoutes: Sendable {
             datasets: [source.config.datasetID], featureConfigs: [source.config.featureConfigID], modelConfigs: [source.config.modelConfigID])
         let created = try await creation.create(model: run.name, submit: true, metadata: try request.commandMetadata()) { number, submission in
             // `submit: true` above: a rerun always has its submission.
-            .rerun(.init(source: source, number: number, catalog: catalog, createdBy: "api", submission: submission!))
+            .rerun(.init(source: source, number: number, catalog: catalog, createdBy: request.actor, submission: submission!))
         }
         let view = try await queries.view(created.run)
         return EditedResponse(
@@ -184,24 +185,24 @@ struct TrainingRoutes: Sendable {
             datasets: [edit.datasetId ?? run.config.datasetId], featureConfigs: [edit.featureConfigId ?? run.config.featureConfigId],
             modelConfigs: [edit.modelConfigId ?? run.config.modelConfigId])
         var scheduleJSON: EmbeddedJSON?
-        let command = TrainingRunDecider.Command.editConfig(edit, catalog: catalog, by: "api")
+        let command = TrainingRunDecider.Command.editConfig(edit, catalog: catalog, by: request.actor)
         if let schedule {
             // The edit as the decider would decide it, before the schedule changes; then the schedule; then the edit.
             let state = try await environment.store.state(TrainingRunDecider.self, aggregateID: run.id)
             if !edit.givenFields.isEmpty { _ = try TrainingRunDecider.decide(command, state) }
-            if let existing = try await schedules.liveSchedule(model: run.name) {
+            if let existing = try await schedules(for: request).liveSchedule(model: run.name) {
                 guard edit.givenFields.isEmpty else {
                     throw APIError.conflict(
                         "model '\(run.name)' has schedule \(existing), whose training configuration is frozen: edit the run's settings or "
                             + "the schedule's timing, not both (or delete the schedule and make it again)", details: ["field": "schedule_config"])
                 }
-                let retimed = try await schedules.send(.PUT, "/api/training/schedules/\(existing)", schedule.timing.mapValues(\.any))
+                let retimed = try await schedules(for: request).send(.PUT, "/api/training/schedules/\(existing)", schedule.timing.mapValues(\.any))
                 scheduleJSON = EmbeddedJSON(text: String(decoding: retimed, as: UTF8.self))
             } else {
                 let body = try schedule.body(model: run.name, config: try edit.config(over: state.config), sourceRunID: run.id)
-                try await schedules.send(.POST, "/api/training/schedules/validate", body)
+                try await schedules(for: request).send(.POST, "/api/training/schedules/validate", body)
                 if !edit.givenFields.isEmpty { try await execute(run.id, command, request) }
-                scheduleJSON = try await schedules.create(body)
+                scheduleJSON = try await schedules(for: request).create(body)
             }
         } else {
             try await execute(run.id, command, request)
@@ -257,7 +258,7 @@ struct TrainingRoutes: Sendable {
     /// (its secret, body and answer unchanged).
     @Sendable func scheduleWebhook(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
         let run = try await run(context)
-        guard let schedule = try await schedules.liveSchedule(model: run.name) else {
+        guard let schedule = try await schedules(for: request).liveSchedule(model: run.name) else {
             throw APIError.notFound(
                 "model '\(run.name)' has no active or paused schedule; make one with schedule_config or POST /api/training/schedules")
         }
@@ -265,12 +266,13 @@ struct TrainingRoutes: Sendable {
         let headers = ["Authorization", "X-Slipway-Signature", "X-CloudScheduler-ScheduleTime"].compactMap { name in
             HTTPField.Name(name).flatMap { request.headers[$0] }.map { (name, $0) }
         }
-        let answer = try await schedules.exchange(
+        let answer = try await schedules(for: request).exchange(
             .POST, "/api/training/schedules/\(schedule)/webhook", body: Array(bytes.readableBytesView), headers: headers)
         return RawJSON(answer.body, status: HTTPResponse.Status(code: Int(answer.status)))
     }
 
-    var schedules: SchedulePeer { SchedulePeer(environment: environment) }
+    /// schedule-svc, called for this request's caller: what it writes names the same actor.
+    func schedules(for request: Request) -> SchedulePeer { SchedulePeer(environment: environment, actor: request.actor) }
 
     @Sendable func webhook(_ request: Request, context: SlipwayRequestContext) async throws -> WebhookResponse {
         let run = try await run(context)

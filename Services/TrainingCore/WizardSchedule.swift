@@ -95,6 +95,8 @@ struct WizardSchedule {
 /// schedule-svc as training-svc calls it: its answers' JSON, its refusals relayed with the wizard's field names.
 struct SchedulePeer: Sendable {
     let environment: ServiceEnvironment
+    /// Whom training-svc acts for (`Request.actor`): passed on in `X-Slipway-Actor`, so the schedule names its creator.
+    let actor: String
 
     @discardableResult
     func send(_ method: HTTPMethod, _ path: String, _ body: [String: Any]? = nil) async throws -> [UInt8] {
@@ -124,7 +126,8 @@ struct SchedulePeer: Sendable {
     /// One call, its status and body as they came; schedule-svc unreachable is a 503 saying nothing was written.
     func exchange(_ method: HTTPMethod, _ path: String, body: [UInt8]?, headers: [(String, String)] = []) async throws -> PeerAnswer {
         do {
-            return try await environment.callPeer("schedule", method, path, json: body, headers: headers)
+            return try await environment.callPeer(
+                "schedule", method, path, json: body, headers: [(HTTPField.Name.actor.rawName, actor)] + headers)
         } catch let unreachable as PeerUnreachable {
             throw unreachable.unavailable("nothing was changed")
         }
