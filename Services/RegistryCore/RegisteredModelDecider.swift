@@ -19,7 +19,7 @@ public enum RegisteredModelDecider: Decider {
         public var description: String
         public var createdBy: String
 
-        public init(name: String, modelType: ModelType, description: String = "", createdBy: String = "") {
+        public init(name: String, modelType: ModelType, description: String = "", createdBy: String) {
             self.name = name
             self.modelType = modelType
             self.description = description
@@ -33,7 +33,7 @@ public enum RegisteredModelDecider: Decider {
         public var tags: [String: String]?
         public var updatedBy: String
 
-        public init(description: String? = nil, tags: [String: String]? = nil, updatedBy: String = "") {
+        public init(description: String? = nil, tags: [String: String]? = nil, updatedBy: String) {
             self.description = description
             self.tags = tags
             self.updatedBy = updatedBy

@@ -49,7 +49,8 @@ struct RegistryRoutes: Sendable {
         guard let modelType = ModelType(apiName: body.modelType) else {
             throw APIError.invalid("model_type must be one of retrieval, ranking, multitask", field: "model_type")
         }
-        let model = RegisteredModelDecider.NewModel(name: body.name, modelType: modelType, description: body.description ?? "")
+        let model = RegisteredModelDecider.NewModel(
+            name: body.name, modelType: modelType, description: body.description ?? "", createdBy: request.actor)
         try await execute(body.name, .create(model), request)
         return EditedResponse(status: .created, response: try await requireModel(body.name))
     }
@@ -85,7 +86,7 @@ struct RegistryRoutes: Sendable {
     @Sendable func update(_ request: Request, context: SlipwayRequestContext) async throws -> ModelJSON {
         let name = try context.parameters.require("name")
         let body = try await request.decode(as: UpdateBody.self, context: context)
-        try await execute(name, .update(.init(description: body.description, tags: body.tags)), request)
+        try await execute(name, .update(.init(description: body.description, tags: body.tags, updatedBy: request.actor)), request)
         return try await requireModel(name)
     }
 
@@ -119,7 +120,7 @@ struct RegistryRoutes: Sendable {
         let alias = try context.parameters.require("alias")
         let body = try await request.decode(as: AliasBody.self, context: context)
         guard body.version > 0 else { throw APIError.invalid("version must be a positive version number", field: "version") }
-        let outcome = try await execute(name, .setAlias(alias: alias, versionNumber: body.version, setBy: ""), request)
+        let outcome = try await execute(name, .setAlias(alias: alias, versionNumber: body.version, setBy: request.actor), request)
         let versionID = outcome.state.version(body.version)?.id ?? ""
         return AliasJSON(modelName: name, alias: alias, version: body.version, versionID: versionID)
     }
@@ -127,7 +128,7 @@ struct RegistryRoutes: Sendable {
     @Sendable func deleteAlias(_ request: Request, context: SlipwayRequestContext) async throws -> HTTPResponse.Status {
         let name = try context.parameters.require("name")
         let alias = try context.parameters.require("alias")
-        try await execute(name, .deleteAlias(alias: alias, deletedBy: ""), request)
+        try await execute(name, .deleteAlias(alias: alias, deletedBy: request.actor), request)
         return .noContent
     }
 

@@ -72,26 +72,26 @@ struct RegisteredModelDeciderTests {
             "", "Recs", "1recs", "-recs", "_recs", "re cs", "re.cs", "re/cs", "récs", String(repeating: "a", count: 64), "check-name",
         ])
     func badName(_ name: String) throws {
-        let rejected = try rejection(.create(.init(name: name, modelType: .ranking)))
+        let rejected = try rejection(.create(.init(name: name, modelType: .ranking, createdBy: "t")))
         #expect(rejected?.kind == .invalid)
         #expect(rejected?.field == "name")
     }
 
     @Test("well-formed names are accepted", arguments: ["a", "recs", "recs-v2_final", "m0", String(repeating: "a", count: 63)])
     func goodName(_ name: String) throws {
-        #expect(try given([.create(.init(name: name, modelType: .multitask))]).state.name == name)
+        #expect(try given([.create(.init(name: name, modelType: .multitask, createdBy: "t"))]).state.name == name)
     }
 
     @Test("a model needs a known type")
     func unknownType() throws {
-        let rejected = try rejection(.create(.init(name: "recs", modelType: .unspecified)))
+        let rejected = try rejection(.create(.init(name: "recs", modelType: .unspecified, createdBy: "t")))
         #expect(rejected?.field == "model_type")
         #expect(rejected?.kind == .invalid)
     }
 
     @Test("ensureExists creates once, then does nothing")
     func ensureExists() throws {
-        let model = Decider.NewModel(name: "recs", modelType: .retrieval)
+        let model = Decider.NewModel(name: "recs", modelType: .retrieval, createdBy: "t")
         #expect(try given([.ensureExists(model)]).events.count == 1)
         #expect(try given([.ensureExists(model), .ensureExists(model)]).events.isEmpty)
         #expect(try given([Self.create, .ensureExists(model)]).events.isEmpty)
@@ -210,20 +210,20 @@ struct RegisteredModelDeciderTests {
 
     @Test("update records only what changed")
     func update() throws {
-        let events = try given([Self.create, .update(.init(description: "new", tags: ["team": "recs"]))]).events
+        let events = try given([Self.create, .update(.init(description: "new", tags: ["team": "recs"], updatedBy: "t"))]).events
         guard case .registeredModelUpdated(let updated)? = events.first else { Issue.record("got \(events)"); return }
         #expect(updated.updatedFields == ["description", "tags"])
         #expect(updated.descriptionText == "new")
         #expect(updated.tags == ["team": "recs"])
 
-        let tagsOnly = try given([Self.create, .update(.init(tags: ["a": "b"]))])
+        let tagsOnly = try given([Self.create, .update(.init(tags: ["a": "b"], updatedBy: "t"))])
         guard case .registeredModelUpdated(let second)? = tagsOnly.events.first else { Issue.record("got \(tagsOnly.events)"); return }
         #expect(second.updatedFields == ["tags"])
         #expect(tagsOnly.state.description == "two towers")
 
-        #expect(try given([Self.create, .update(.init(description: "two towers"))]).events.isEmpty)
-        #expect(try rejection(.update(.init()), after: [Self.create])?.kind == .invalid)
-        #expect(try rejection(.update(.init(description: "x")))?.kind == .notFound)
+        #expect(try given([Self.create, .update(.init(description: "two towers", updatedBy: "t"))]).events.isEmpty)
+        #expect(try rejection(.update(.init(updatedBy: "t")), after: [Self.create])?.kind == .invalid)
+        #expect(try rejection(.update(.init(description: "x", updatedBy: "t")))?.kind == .notFound)
     }
 
     // MARK: Version labels

@@ -15,7 +15,8 @@ struct RegistryIntegrationTests {
         try await withRegistry { registry in
             let store = registry.store
             try await store.execute(
-                RegisteredModelDecider.self, aggregateID: "recs", command: .create(.init(name: "recs", modelType: .ranking, description: "d")),
+                RegisteredModelDecider.self, aggregateID: "recs",
+                command: .create(.init(name: "recs", modelType: .ranking, description: "d", createdBy: "t")),
                 metadata: CommandMetadata())
             var run = RegisteredModelDecider.CompletedRun(
                 modelName: "recs", modelType: .ranking, runID: "run-1", runNumber: 7, artifactURI: "file:///m1", metrics: ["rmse": 0.9, "bad": .nan],
@@ -192,7 +193,7 @@ struct RegistryIntegrationTests {
     func schedules() async throws {
         try await withRegistry { registry in
             try await registry.store.execute(
-                RegisteredModelDecider.self, aggregateID: "recs", command: .create(.init(name: "recs", modelType: .retrieval)),
+                RegisteredModelDecider.self, aggregateID: "recs", command: .create(.init(name: "recs", modelType: .retrieval, createdBy: "t")),
                 metadata: CommandMetadata())
             var feed = EventFeedBuilder(service: "schedule")
             var created = ScheduleCreated()
