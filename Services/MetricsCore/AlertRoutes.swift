@@ -57,7 +57,7 @@ struct AlertRoutes: Sendable {
             forSeconds: body.forSeconds ?? 60, minSamples: body.minSamples ?? Self.defaultMinSamples(metric),
             enabled: body.enabled ?? true, channels: channels)
         try await environment.execute(
-            AlertRuleDecider.self, aggregateID: id, command: .create(rule, actor: "api"), metadata: try request.commandMetadata())
+            AlertRuleDecider.self, aggregateID: id, command: .create(rule, actor: request.actor), metadata: try request.commandMetadata())
         return EditedResponse(status: .created, response: try await require(id))
     }
 
@@ -117,14 +117,15 @@ struct AlertRoutes: Sendable {
         if let resolve = body.resolveThreshold { rule.resolveThreshold = resolve }
         if body.notificationChannels != nil { rule.channels = try Self.channels(body.notificationChannels) }
         try await environment.execute(
-            AlertRuleDecider.self, aggregateID: id, command: .update(rule, actor: "api"), metadata: try request.commandMetadata())
+            AlertRuleDecider.self, aggregateID: id, command: .update(rule, actor: request.actor), metadata: try request.commandMetadata())
         return try await require(id)
     }
 
     @Sendable func delete(_ request: Request, context: SlipwayRequestContext) async throws -> HTTPResponse.Status {
         let id = try context.parameters.require("alert_id")
         _ = try await require(id)
-        try await environment.execute(AlertRuleDecider.self, aggregateID: id, command: .delete(actor: "api"), metadata: try request.commandMetadata())
+        try await environment.execute(
+            AlertRuleDecider.self, aggregateID: id, command: .delete(actor: request.actor), metadata: try request.commandMetadata())
         return .noContent
     }
 
@@ -137,7 +138,7 @@ struct AlertRoutes: Sendable {
         let body = try await request.decodeIfPresent(as: NoteBody.self, context: context)
         _ = try await require(id)
         try await environment.execute(
-            AlertRuleDecider.self, aggregateID: id, command: .acknowledge(actor: "api", note: body?.note ?? ""),
+            AlertRuleDecider.self, aggregateID: id, command: .acknowledge(actor: request.actor, note: body?.note ?? ""),
             metadata: try request.commandMetadata())
         return try await require(id, history: true)
     }
@@ -147,7 +148,8 @@ struct AlertRoutes: Sendable {
         let body = try await request.decodeIfPresent(as: NoteBody.self, context: context)
         _ = try await require(id)
         try await environment.execute(
-            AlertRuleDecider.self, aggregateID: id, command: .resolve(actor: "api", note: body?.note ?? ""), metadata: try request.commandMetadata())
+            AlertRuleDecider.self, aggregateID: id, command: .resolve(actor: request.actor, note: body?.note ?? ""),
+            metadata: try request.commandMetadata())
         return try await require(id, history: true)
     }
 

@@ -38,7 +38,7 @@ struct FeedbackRoutes: Sendable {
         let customerId: String?
         /// The recommended product the feedback is about.
         let productId: String?
-        let submittedBy: String?
+        // No `submitted_by`: who submits is the authenticated caller (`Request.actor`), not what the body says.
     }
 
     @Sendable func create(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<FeedbackJSON> {
@@ -57,7 +57,7 @@ struct FeedbackRoutes: Sendable {
         submission.requestID = body.requestId ?? ""
         submission.customerID = Self.trimmed(body.customerId) ?? Self.customerID(inRequestJSON: submission.inputText) ?? ""
         submission.productID = Self.trimmed(body.productId) ?? ""
-        submission.submittedBy = body.submittedBy ?? "api"
+        submission.submittedBy = request.actor
         try await environment.execute(FeedbackDecider.self, aggregateID: id, command: .record(submission), metadata: try request.commandMetadata())
         return EditedResponse(status: .created, response: try await require(id))
     }
@@ -109,7 +109,8 @@ struct FeedbackRoutes: Sendable {
     @Sendable func delete(_ request: Request, context: SlipwayRequestContext) async throws -> HTTPResponse.Status {
         let id = try context.parameters.require("feedback_id")
         _ = try await require(id)
-        try await environment.execute(FeedbackDecider.self, aggregateID: id, command: .delete(actor: "api"), metadata: try request.commandMetadata())
+        try await environment.execute(
+            FeedbackDecider.self, aggregateID: id, command: .delete(actor: request.actor), metadata: try request.commandMetadata())
         return .noContent
     }
 
@@ -125,7 +126,7 @@ struct FeedbackRoutes: Sendable {
         let id = try context.parameters.require("feedback_id")
         _ = try await require(id)
         try await environment.execute(
-            FeedbackDecider.self, aggregateID: id, command: .setFlag(flagged, actor: "api"), metadata: try request.commandMetadata())
+            FeedbackDecider.self, aggregateID: id, command: .setFlag(flagged, actor: request.actor), metadata: try request.commandMetadata())
         return try await require(id)
     }
 
@@ -156,7 +157,7 @@ struct FeedbackRoutes: Sendable {
             throw APIError.notFound("no training dataset '\(reference)' (\(datasetField) takes a dataset's id or name)")
         }
         try await environment.execute(
-            FeedbackDecider.self, aggregateID: id, command: .sendToTraining(datasetID: datasetID, actor: "api"),
+            FeedbackDecider.self, aggregateID: id, command: .sendToTraining(datasetID: datasetID, actor: request.actor),
             metadata: try request.commandMetadata())
         let item = try await require(id)
         return EditedResponse(

@@ -170,7 +170,7 @@ struct FeedbackCommand: AsyncParsableCommand {
         @Option var comment: String?
         @Option var gateway: String?
         func run() async throws {
-            var body: [String: Any] = ["endpoint_id": endpoint, "rating": rating, "submitted_by": "cli"]
+            var body: [String: Any] = ["endpoint_id": endpoint, "rating": rating]
             if let customer { body["customer_id"] = customer }
             if let product { body["product_id"] = product }
             if let requestId { body["request_id"] = requestId }

@@ -62,7 +62,9 @@ struct AlertIntegrationTests {
             let listed = try await service.api.get("/api/v1/monitoring/alerts?status=active&endpoint_id=\(endpoint)", expect: .ok).json()
             #expect((listed["alerts"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [id])
 
-            let acknowledged = try await service.api.post("/api/v1/monitoring/alerts/\(id)/acknowledge", #"{"note": "on it"}"#, expect: .ok).json()
+            let acknowledged = try await service.api.post(
+                "/api/v1/monitoring/alerts/\(id)/acknowledge", #"{"note": "on it"}"#, headers: .actor("alice"), expect: .ok
+            ).json()
             #expect(acknowledged["status"] as? String == "acknowledged")
             #expect((acknowledged["current"] as? [String: Any])?["acknowledge_note"] as? String == "on it")
             try await service.api.post("/api/v1/monitoring/alerts/\(id)/acknowledge", expect: .conflict)
@@ -76,7 +78,7 @@ struct AlertIntegrationTests {
             let history = try #require(resolved["history"] as? [[String: Any]])
             #expect(history.count == 1)
             #expect(history.first?["resolved_automatically"] as? Bool == true)
-            #expect(history.first?["acknowledged_by"] as? String == "api")
+            #expect(history.first?["acknowledged_by"] as? String == "alice")
             try await service.api.post("/api/v1/monitoring/alerts/\(id)/resolve", expect: .conflict)
 
             try await service.api.delete("/api/v1/monitoring/alerts/\(strictID)", expect: .noContent)
