@@ -155,7 +155,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         guard let seconds = Self.seconds(duration) else { throw ValidationError("--duration is like 30s or 2m") }
         let client = try APIClient(gateway: gateway)
         var body: [String: Any] = [
-            "connections": connections, "duration_seconds": seconds, "sample_count": samples, "top_k": topK, "started_by": "cli",
+            "connections": connections, "duration_seconds": seconds, "sample_count": samples, "top_k": topK,
         ]
         if let rate { body["target_rps"] = rate }
         var test = try await client.expect(.POST, "/api/deployed-endpoints/\(endpoint)/load-test", body)

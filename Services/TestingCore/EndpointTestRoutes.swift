@@ -120,7 +120,7 @@ struct EndpointTestRoutes: Sendable {
             intervalSeconds: body.intervalMinutes.map { $0 * 60 } ?? current?.intervalSeconds ?? ScheduledCheckDecider.defaultIntervalSeconds,
             sampleCount: body.sampleCount ?? current?.sampleCount ?? 10)
         try await environment.execute(
-            ScheduledCheckDecider.self, aggregateID: name, command: .configure(settings, actor: "api", now: tests.now()),
+            ScheduledCheckDecider.self, aggregateID: name, command: .configure(settings, actor: request.actor, now: tests.now()),
             metadata: try request.commandMetadata())
         guard let check = try await queries.check(name) else { throw APIError.notFound("endpoint '\(name)' has no scheduled check") }
         return check

@@ -30,7 +30,7 @@ struct LoadTestRoutes: Sendable {
         var topK: Int?
         var seed: UInt64?
         var requestTimeoutMs: Int?
-        var startedBy: String?
+        // No `started_by`: who starts a test is the authenticated caller (`Request.actor`), not what the body says.
     }
 
     static let requestTimeoutMs = 100...60_000
@@ -48,7 +48,7 @@ struct LoadTestRoutes: Sendable {
             id: id, endpoint: endpoint, connections: body.connections ?? 16, targetRPS: body.targetRps, durationSeconds: body.durationSeconds ?? 30,
             sampleCount: body.sampleCount ?? 100, seed: body.seed ?? EndpointTests.defaultSeed, topK: body.topK ?? 10, requestTimeoutMs: timeout,
             targetURL: "\(tests.settings.routerURL)/\(endpoint.name)", datasetID: tests.datasetID(bundle: endpoint.artifactURI),
-            startedBy: body.startedBy ?? "api")
+            startedBy: request.actor)
         let outcome = try await environment.execute(
             LoadTestDecider.self, aggregateID: name, command: .start(new, now: tests.now()), metadata: try request.commandMetadata())
         if let started = outcome.state.running, started.loadTestID == id { runner.enqueue(started) }
@@ -73,7 +73,7 @@ struct LoadTestRoutes: Sendable {
         guard let (_, status, endpoint) = try await queries.loadTest(id) else { throw APIError.notFound("no load test '\(id)'") }
         guard status == "running" else { throw APIError.conflict("load test \(id) has ended (\(status))") }
         try await environment.execute(
-            LoadTestDecider.self, aggregateID: endpoint, command: .cancel(id: id, by: "api"), metadata: try request.commandMetadata())
+            LoadTestDecider.self, aggregateID: endpoint, command: .cancel(id: id, by: request.actor), metadata: try request.commandMetadata())
         runner.stop(id)  // at once when it runs here; another replica reads the cancel from the store within a second
         return try await report(id, status: .accepted)
     }

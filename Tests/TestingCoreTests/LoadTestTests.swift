@@ -37,11 +37,15 @@ struct LoadTestTests {
                 let api = service.api
                 let marked = Fixture.loadTestRequests.load(ordering: .relaxed)
 
+                // Who started it is the caller the gateway named, whatever the body says.
                 let started = try await api.post(
-                    "/api/deployed-endpoints/shop/load-test", #"{"connections": 4, "duration_seconds": 2, "sample_count": 20}"#, expect: .accepted
+                    "/api/deployed-endpoints/shop/load-test",
+                    #"{"connections": 4, "duration_seconds": 2, "sample_count": 20, "started_by": "mallory"}"#,
+                    headers: .actor("alice"), expect: .accepted
                 ).json()
                 let id = try #require(started["id"] as? String)
                 #expect(started["status"] as? String == "running", "\(started)")
+                #expect(started["started_by"] as? String == "alice", "\(started)")
                 try await api.post("/api/deployed-endpoints/shop/load-test", #"{"duration_seconds": 5}"#).expectError(.conflict)
                 let done = try await Self.ended(api, id)
                 #expect(done["status"] as? String == "completed", "\(done)")
@@ -72,6 +76,7 @@ struct LoadTestTests {
                     "/api/deployed-endpoints/shop/load-test", #"{"connections": 8, "target_rps": 40, "duration_seconds": 2}"#, expect: .accepted
                 ).json()
                 let pacedID = try #require(paced["id"] as? String)
+                #expect(paced["started_by"] as? String == "internal", "no X-Slipway-Actor: a caller on the service's own port")
                 let pacedResults = try #require(try await Self.ended(api, pacedID)["results"] as? [String: Any])
                 let pacedRate = pacedResults["achieved_rps"] as? Double ?? 0
                 #expect(pacedRate > 0 && pacedRate < 44, "asked for 40/s: \(pacedResults)")
@@ -101,7 +106,7 @@ struct LoadTestTests {
                 }
                 #expect(progress["elapsed_seconds"] as? Int ?? 0 >= 1 && progress["requests"] as? Int ?? 0 > 0, "\(progress)")
                 let asked = ContinuousClock.now
-                let cancelling = try await api.post("/api/load-tests/\(longID)/cancel", expect: .accepted).json()
+                let cancelling = try await api.post("/api/load-tests/\(longID)/cancel", headers: .actor("bob"), expect: .accepted).json()
                 #expect(cancelling["cancel_requested"] as? Bool == true)
                 let cancelled = try await Self.ended(api, longID, within: .seconds(5))
                 // By the service's clock, from the cancel's event to the end's (this test's polling adds its own delay).
@@ -109,6 +114,11 @@ struct LoadTestTests {
                 let cancelAt = try #require(stream.last { $0.eventType == LoadTestCancelRequested.protoMessageName }?.occurredAt)
                 let endAt = try #require(stream.last { $0.eventType == LoadTestFinished.protoMessageName }?.occurredAt)
                 #expect(endAt.timeIntervalSince(cancelAt) < 1, "the cancel took \(endAt.timeIntervalSince(cancelAt)) s")
+                // The cancel is bob's (payload and envelope); the end is the runner's, which records it.
+                let cancel = try #require(stream.last { $0.eventType == LoadTestCancelRequested.protoMessageName })
+                #expect(cancel.actor == "bob")
+                #expect(try LoadTestCancelRequested(serializedBytes: cancel.payload).requestedBy == "bob")
+                #expect(stream.last { $0.eventType == LoadTestFinished.protoMessageName }?.actor == "load-test-runner")
                 #expect(ContinuousClock.now - asked < .seconds(5))
                 #expect(cancelled["status"] as? String == "cancelled", "\(cancelled)")
                 let measured = try #require(cancelled["results"] as? [String: Any])
@@ -163,7 +173,7 @@ struct LoadTestTests {
         func new(_ id: String) -> LoadTestDecider.NewLoadTest {
             .init(
                 id: id, endpoint: endpoint, connections: 4, targetRPS: nil, durationSeconds: 30, sampleCount: 10, seed: 1, topK: 10,
-                requestTimeoutMs: 1000, targetURL: "http://r/shop", datasetID: "ds", startedBy: "api")
+                requestTimeoutMs: 1000, targetURL: "http://r/shop", datasetID: "ds", startedBy: "alice")
         }
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         var state = LoadTestDecider.initial
@@ -178,6 +188,6 @@ struct LoadTestTests {
         for event in events { state = LoadTestDecider.evolve(state, event) }
         #expect(state.running?.loadTestID == "b")
         #expect(try LoadTestDecider.decide(.finish(id: "a", .completed, report: nil, error: ""), state).isEmpty, "a's end was recorded")
-        #expect(throws: CommandRejected.self) { try LoadTestDecider.decide(.cancel(id: "a", by: "api"), state) }
+        #expect(throws: CommandRejected.self) { try LoadTestDecider.decide(.cancel(id: "a", by: "alice"), state) }
     }
 }
