@@ -95,7 +95,7 @@ struct ShowCommand: AsyncParsableCommand {
         for event in events {
             let position = event.sourcePosition.map { "#\($0)" } ?? "(unpublished)"
             print(
-                "\(time.string(from: event.occurredAt))  \(position)  \(event.aggregateType)/\(event.aggregateId) v\(event.version)  \(event.eventType)  \(event.payload)"
+                "\(time.string(from: event.occurredAt))  \(position)  \(event.aggregateType)/\(event.aggregateId) v\(event.version)  \(event.eventType)\(byActor(event.actor))  \(event.payload)"
             )
         }
     }
@@ -154,8 +154,13 @@ struct EventLine {
         case .failure: payload = "(undecodable payload)"
         }
         return
-            "\(time)  \(envelope.sourceService)#\(envelope.sourcePosition)  \(envelope.aggregateType)/\(envelope.aggregateID) v\(envelope.aggregateVersion)  \(envelope.eventType)  \(payload)"
+            "\(time)  \(envelope.sourceService)#\(envelope.sourcePosition)  \(envelope.aggregateType)/\(envelope.aggregateID) v\(envelope.aggregateVersion)  \(envelope.eventType)\(byActor(envelope.actor))  \(payload)"
     }
+}
+
+/// `  by alice` after an event's type, or nothing for an event recorded before actors were kept.
+func byActor(_ actor: String) -> String {
+    actor.isEmpty ? "" : "  by \(actor)"
 }
 
 func percentEncoded(_ text: String) -> String {
