@@ -260,7 +260,8 @@ public final class DeploymentController: Service {
         }
         let body: [String: Any] = ["deployment_id": deploymentID, "step_index": stepIndex, "revision_address": revisionAddress]
         do {
-            let answer = try await environment.callPeer("testing", .POST, "/internal/rollout-tests", object: body, timeout: .seconds(5))
+            let answer = try await environment.callPeer(
+                "testing", .POST, "/internal/rollout-tests", object: body, actor: "deploy-controller", timeout: .seconds(5))
             guard answer.isSuccess else { return nil }
             let verdict = try PlatformJSON.decoder.decode(Verdict.self, from: Data(answer.body))
             switch verdict.status {

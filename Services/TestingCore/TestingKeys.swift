@@ -96,7 +96,7 @@ actor TestingKeys {
 
     private func call(_ method: HTTPMethod, _ path: String, body: [UInt8]?) async throws -> (UInt, [UInt8]) {
         do {
-            let answer = try await environment.callPeer("deploy", method, path, json: body)
+            let answer = try await environment.callPeer("deploy", method, path, json: body, actor: "testing-svc")
             return (answer.status, answer.body)
         } catch let unreachable as PeerUnreachable {
             throw unreachable.unavailable()

@@ -126,8 +126,7 @@ struct SchedulePeer: Sendable {
     /// One call, its status and body as they came; schedule-svc unreachable is a 503 saying nothing was written.
     func exchange(_ method: HTTPMethod, _ path: String, body: [UInt8]?, headers: [(String, String)] = []) async throws -> PeerAnswer {
         do {
-            return try await environment.callPeer(
-                "schedule", method, path, json: body, headers: [(HTTPField.Name.actor.rawName, actor)] + headers)
+            return try await environment.callPeer("schedule", method, path, json: body, headers: headers, actor: actor)
         } catch let unreachable as PeerUnreachable {
             throw unreachable.unavailable("nothing was changed")
         }

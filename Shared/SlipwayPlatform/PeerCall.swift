@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 
@@ -30,15 +31,18 @@ public struct PeerUnreachable: Error, CustomStringConvertible {
 
 extension ServiceEnvironment {
     /// One call to another service's API, by its name (`--peer`): the one way services ask each other synchronously
-    /// (see docs/architecture.md). JSON bodies; `headers` are passed as given.
+    /// (see docs/architecture.md). JSON bodies; `headers` are passed as given. `actor` is whom the call acts for
+    /// (`X-Slipway-Actor`: the caller a route passes on, or the worker's own name); the peer records it as who caused
+    /// what it does, and `internal` when nobody is named.
     public func callPeer(
         _ peer: String, _ method: HTTPMethod, _ path: String, json body: [UInt8]? = nil, headers: [(String, String)] = [],
-        timeout: TimeAmount = .seconds(10)
+        actor: String? = nil, timeout: TimeAmount = .seconds(10)
     ) async throws -> PeerAnswer {
         let url = config.peerURL(peer) + path
         var request = HTTPClientRequest(url: url)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let actor { request.headers.replaceOrAdd(name: HTTPField.Name.actor.rawName, value: actor) }
         if let body {
             request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
@@ -53,8 +57,8 @@ extension ServiceEnvironment {
 
     /// `callPeer` with a JSON object as the body.
     public func callPeer(
-        _ peer: String, _ method: HTTPMethod, _ path: String, object: [String: Any], timeout: TimeAmount = .seconds(10)
+        _ peer: String, _ method: HTTPMethod, _ path: String, object: [String: Any], actor: String? = nil, timeout: TimeAmount = .seconds(10)
     ) async throws -> PeerAnswer {
-        try await callPeer(peer, method, path, json: Array(try JSONSerialization.data(withJSONObject: object)), timeout: timeout)
+        try await callPeer(peer, method, path, json: Array(try JSONSerialization.data(withJSONObject: object)), actor: actor, timeout: timeout)
     }
 }
