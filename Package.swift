@@ -50,7 +50,7 @@ var targets: [Target] = [
     .target(
         name: "SlipwayPlatform",
         dependencies: ["SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", hummingbird, httpTypes, nioCore, nioHTTP1, postgres, httpClient, log, metrics,
-                       prometheus, lifecycle, argumentParser, asyncAlgorithms],
+                       prometheus, lifecycle, argumentParser, asyncAlgorithms, crypto],
         path: "Shared/SlipwayPlatform"
     ),
     .target(name: "SlipwayLocalRuntime", dependencies: [log], path: "Shared/SlipwayLocalRuntime"),
@@ -94,7 +94,10 @@ var targets: [Target] = [
                                hummingbird, hummingbirdTesting, httpTypes, httpClient, log],
                 path: "Tests/ServingRouterTests"),
 
-    .target(name: "GatewayCore", dependencies: ["SlipwayPlatform", hummingbird, httpTypes, httpClient, log], path: "Services/GatewayCore"),
+    // The public REST entry point: authentication (users, roles, API tokens: the gateway context), routing to services.
+    .target(name: "GatewayCore", dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", hummingbird, httpTypes, httpClient, postgres,
+                                                 crypto, log, lifecycle],
+            path: "Services/GatewayCore"),
     .executableTarget(name: "gateway", dependencies: ["GatewayCore", "SlipwayPlatform"], path: "Services/Gateway"),
 
     .executableTarget(name: "slipway-devbroker", dependencies: ["SlipwayKafka", "SlipwayContracts", argumentParser, log], path: "Services/DevBroker"),
@@ -127,7 +130,8 @@ var targets: [Target] = [
     .testTarget(name: "SlipwayPlatformTests", dependencies: ["SlipwayPlatform"], path: "Tests/SlipwayPlatformTests"),
     .testTarget(
         name: "GatewayTests",
-        dependencies: ["GatewayCore", "SlipwayPlatform", hummingbird, hummingbirdTesting, httpTypes, log],
+        dependencies: ["SlipwayTestSupport", "GatewayCore", "SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", hummingbird, hummingbirdTesting,
+                       httpTypes, log],
         path: "Tests/GatewayTests"
     ),
     .testTarget(

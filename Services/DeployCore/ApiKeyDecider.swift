@@ -13,7 +13,7 @@ public enum ApiKeyDecider: Decider {
         case recordUsage(ApiKeyUsage)
     }
 
-    /// A key to create. The key material is made by the caller (`ApiKeyMaterial`), as is the time the
+    /// A key to create. The key material is made by the caller (`SecretMaterial`), as is the time the
     /// expiry is judged against.
     public struct NewApiKey: Sendable, Equatable {
         public var id: String

@@ -59,10 +59,10 @@ struct ApiKeyRoutes: Sendable {
         guard let purpose = ApiKeyPurposes.purpose(named: body.purpose ?? "client") else {
             throw APIError.invalid("purpose is client or testing", field: "purpose")
         }
-        let key = ApiKeyMaterial.newKey()
+        let key = SecretMaterial.newSecret()
         let new = ApiKeyDecider.NewApiKey(
-            id: UUID.v7().uuidString.lowercased(), model: model, name: body.name, keyPrefix: ApiKeyMaterial.prefix(key),
-            keySha256: ApiKeyMaterial.sha256(key), expiresAt: body.expiresAt, purpose: purpose, createdBy: request.actor, now: Date())
+            id: UUID.v7().uuidString.lowercased(), model: model, name: body.name, keyPrefix: SecretMaterial.prefix(key),
+            keySha256: SecretMaterial.sha256(key), expiresAt: body.expiresAt, purpose: purpose, createdBy: request.actor, now: Date())
         try await environment.execute(ApiKeyDecider.self, aggregateID: new.id, command: .create(new), metadata: try request.commandMetadata())
         let view = ApiKeyCreatedJSON(apiKey: try await queries.apiKey(new.id), key: key, message: "Store this key now: it is not shown again.")
         return EditedResponse(status: .created, response: view)

@@ -65,7 +65,7 @@ public struct KnownModelsProjection: Projection {
                 .training(.stageSkipped), .training(.epochCompleted), .training(.trainingRunCompleted), .training(.trainingRunFailed),
                 .training(.trainingRunCancelled), .training(.trainingRunDeployed), .training(.trainingRunDeployFailed):
                 break  // of training, only a run's request to deploy its version
-            case .schedule, .deploy, .testing, .metrics, .serving:
+            case .schedule, .deploy, .testing, .metrics, .gateway, .serving:
                 break  // not subscribed
             }
         }

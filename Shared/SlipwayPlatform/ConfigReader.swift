@@ -46,6 +46,16 @@ public struct ConfigReader: Sendable {
         guard let number = Int(text) else { throw ConfigError(key: key, message: "expected a whole number, got '\(text)'") }
         return number
     }
+
+    /// `true` or `false`.
+    public func bool(_ key: String, default value: Bool) throws -> Bool {
+        switch string(key) {
+        case nil: return value
+        case "true": return true
+        case "false": return false
+        case let text?: throw ConfigError(key: key, message: "expected true or false, got '\(text)'")
+        }
+    }
 }
 
 public struct ConfigError: Error, CustomStringConvertible {

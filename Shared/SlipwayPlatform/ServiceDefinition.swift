@@ -56,15 +56,47 @@ public struct ServiceComponents {
     /// Long-running loops (an executor, a controller), in dependency order: they start after the
     /// migrations, stop before the projectors and the relay, and each ends on graceful shutdown.
     public var workers: [any Service]
+    /// Runs before every route, the shared health and internal ones included: the gateway's authentication.
+    public var middleware: [ServiceMiddleware]
+    /// Run once the migrations are applied and before the service is ready or listens (retried with backoff):
+    /// the gateway's first admin.
+    public var startupTasks: [StartupTask]
 
     public init(
         projections: [ProjectionSubscription] = [], ingestions: [any StreamIngestion] = [], routes: [RouteCollection<SlipwayRequestContext>] = [],
-        workers: [any Service] = []
+        workers: [any Service] = [], middleware: [ServiceMiddleware] = [], startupTasks: [StartupTask] = []
     ) {
         self.projections = projections
         self.ingestions = ingestions
         self.routes = routes
         self.workers = workers
+        self.middleware = middleware
+        self.startupTasks = startupTasks
+    }
+}
+
+/// A service's own middleware, whatever its type (the router takes concrete middleware only).
+public struct ServiceMiddleware: RouterMiddleware {
+    public typealias Context = SlipwayRequestContext
+    let body: @Sendable (Request, Context, (Request, Context) async throws -> Response) async throws -> Response
+
+    public init<M: RouterMiddleware>(_ middleware: M) where M.Context == SlipwayRequestContext {
+        body = { request, context, next in try await middleware.handle(request, context: context, next: next) }
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try await body(request, context, next)
+    }
+}
+
+/// Work a service does once at start, after its migrations and before it is ready.
+public struct StartupTask: Sendable {
+    public var name: String
+    public var run: @Sendable () async throws -> Void
+
+    public init(_ name: String, run: @escaping @Sendable () async throws -> Void) {
+        self.name = name
+        self.run = run
     }
 }
 

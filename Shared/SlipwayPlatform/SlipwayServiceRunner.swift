@@ -34,8 +34,8 @@ public enum SlipwayServiceRunner {
 
         let startup = StartupGate()
         let migrations = MigrationService(
-            database: config.database, client: postgres, sets: migrationSets(definition, components), readiness: readiness,
-            gate: startup, logger: logger)
+            database: config.database, client: postgres, sets: migrationSets(definition, components),
+            startupTasks: components.startupTasks, readiness: readiness, gate: startup, logger: logger)
         let relay = OutboxRelay(
             store: store, configuration: .init(topic: definition.topic, database: try config.database.connectionConfiguration()),
             logger: logger
@@ -81,6 +81,7 @@ public enum SlipwayServiceRunner {
         _ definition: ServiceDefinition, _ components: ServiceComponents, environment: ServiceEnvironment, readiness: Readiness
     ) -> Router<SlipwayRequestContext> {
         let router = platformRouter()
+        for middleware in components.middleware { router.add(middleware: middleware) }
         InternalRoutes.addHealth(to: router, readiness: readiness, postgres: environment.postgres, kafkaBrokers: environment.config.kafkaBrokers)
         InternalRoutes.addEventRoutes(to: router, definition: definition, components: components, environment: environment)
         for routes in components.routes { router.addRoutes(routes) }

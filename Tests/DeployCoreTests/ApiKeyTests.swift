@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import SlipwayContracts
 import SlipwayEventSourcing
+import SlipwayPlatform
 import SlipwayTestSupport
 import Testing
 
@@ -69,12 +70,12 @@ struct ApiKeyDeciderTests {
 
     @Test("keys are 43 url-safe characters; the hash is SHA-256 hex")
     func material() {
-        let key = ApiKeyMaterial.newKey()
+        let key = SecretMaterial.newSecret()
         #expect(key.count == 43)
         #expect(key.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
-        #expect(ApiKeyMaterial.newKey() != key)
-        #expect(ApiKeyMaterial.sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(ApiKeyMaterial.prefix(key) == String(key.prefix(8)))
+        #expect(SecretMaterial.newSecret() != key)
+        #expect(SecretMaterial.sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SecretMaterial.prefix(key) == String(key.prefix(8)))
     }
 }
 
@@ -112,7 +113,7 @@ struct ApiKeyRouteTests {
             let rows = try await service.postgres.query("SELECT key_sha256 FROM api_keys WHERE id = \(id)", logger: TestInfrastructure.logger)
             var stored: [String] = []
             for try await hash in rows.decode(String.self) { stored.append(hash) }
-            #expect(stored == [ApiKeyMaterial.sha256(key)])
+            #expect(stored == [SecretMaterial.sha256(key)])
 
             let list = try await api.get("/api/models/b2b-retrieval/api-keys", expect: .ok)
             let keys = try #require(try list.json()["api_keys"] as? [[String: Any]])

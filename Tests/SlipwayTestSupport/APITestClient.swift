@@ -17,15 +17,23 @@ public struct APITestClient: Sendable {
     }
 
     let transport: Transport
+    /// Sent with every request, under the call's own (a token, as a user's client does).
+    let defaultHeaders: HTTPFields
 
-    public init(_ client: any TestClientProtocol) { transport = .inProcess(client) }
+    public init(_ client: any TestClientProtocol) {
+        transport = .inProcess(client)
+        defaultHeaders = [:]
+    }
 
     /// The live server's base URL (empty in process).
     public var baseURL: String {
         if case .live(let url) = transport { return url }
         return ""
     }
-    public init(baseURL: String) { transport = .live(baseURL: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL) }
+    public init(baseURL: String, headers: HTTPFields = [:]) {
+        transport = .live(baseURL: baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL)
+        defaultHeaders = headers
+    }
 
     /// Sends a request; with `expect`, records a test issue (with the answer's body) when the status differs.
     @discardableResult
@@ -34,6 +42,7 @@ public struct APITestClient: Sendable {
         expect status: HTTPResponse.Status? = nil, sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> APIResponse {
         var headers = headers
+        for field in defaultHeaders where headers[field.name] == nil { headers.append(field) }
         if json != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }
         let response: APIResponse
         switch transport {

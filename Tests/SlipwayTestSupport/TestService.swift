@@ -67,6 +67,7 @@ public func withTestService(
             postgres: client, httpClient: .slipwayInternal, logger: quiet)
         let components = try definition.build(environment)
         try await Migrator.migrate(SlipwayServiceRunner.migrationSets(definition, components), client: client, logger: quiet)
+        for task in components.startupTasks { try await task.run() }
         let readiness = Readiness()
         readiness.markMigrated()
         let router = SlipwayServiceRunner.buildRouter(definition, components, environment: environment, readiness: readiness)

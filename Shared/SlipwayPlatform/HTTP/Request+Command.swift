@@ -6,6 +6,11 @@ import SlipwayEventSourcing
 extension Request {
     /// Command metadata from the request: correlation id, actor and `If-Match` expected version.
     public func commandMetadata() throws -> CommandMetadata {
+        try commandMetadata(actor: actor)
+    }
+
+    /// The same, for a caller known otherwise: the gateway's own commands act for the user it authenticated.
+    public func commandMetadata(actor: String) throws -> CommandMetadata {
         CommandMetadata(correlationID: correlationID, actor: actor, expectedVersion: try expectedVersion())
     }
 

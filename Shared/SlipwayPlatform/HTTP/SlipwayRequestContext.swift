@@ -7,6 +7,9 @@ import NIOCore
 /// take and return Codable types (`request.decode(as:context:)`, `-> SomeView` with `ResponseEncodable`).
 public struct SlipwayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// Who is calling, once the gateway has authenticated the request (nil in the domain services, which learn
+    /// the caller's name from the gateway's `X-Slipway-Actor` header, and for anonymous reads).
+    public var caller: Caller?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -3,21 +3,26 @@ import PostgresNIO
 import ServiceLifecycle
 import SlipwayEventSourcing
 
-/// Creates the service's database if it is missing, applies its migrations, then opens the startup gate
+/// Creates the service's database if it is missing, applies its migrations, runs its startup tasks, then opens the startup gate
 /// and ends (its group entry ignores a successful end). PostgreSQL may still be starting when the service
 /// comes up, so each step is retried with backoff; shutting down meanwhile abandons the gate.
 final class MigrationService: Service {
     let database: DatabaseURL
     let client: PostgresClient
     let sets: [MigrationSet]
+    let startupTasks: [StartupTask]
     let readiness: Readiness
     let gate: StartupGate
     let logger: Logger
 
-    init(database: DatabaseURL, client: PostgresClient, sets: [MigrationSet], readiness: Readiness, gate: StartupGate, logger: Logger) {
+    init(
+        database: DatabaseURL, client: PostgresClient, sets: [MigrationSet], startupTasks: [StartupTask] = [], readiness: Readiness,
+        gate: StartupGate, logger: Logger
+    ) {
         self.database = database
         self.client = client
         self.sets = sets
+        self.startupTasks = startupTasks
         self.readiness = readiness
         self.gate = gate
         self.logger = logger
@@ -30,6 +35,9 @@ final class MigrationService: Service {
             }
             try await retrying("migrate", logger: logger) {
                 try await Migrator.migrate(self.sets, client: self.client, logger: self.logger)
+            }
+            for task in startupTasks {
+                try await retrying(task.name, logger: logger) { try await task.run() }
             }
         } catch {
             gate.abandon()

@@ -1,0 +1,21 @@
+import Crypto
+import Foundation
+
+/// A new secret (an API key for predictions, a personal token for the API) and what is stored of it:
+/// the secret is shown once; only its SHA-256 and its first characters (to tell secrets apart in a list) are kept.
+public enum SecretMaterial {
+    /// 32 random bytes, base64url without padding (43 characters), as `secrets.token_urlsafe(32)` makes.
+    public static func newSecret() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Lowercase hex.
+    public static func sha256(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public static func prefix(_ secret: String, length: Int = 8) -> String { String(secret.prefix(length)) }
+}
