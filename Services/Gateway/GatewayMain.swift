@@ -3,6 +3,6 @@ import GatewayCore
 @main
 struct GatewayMain {
     static func main() async throws {
-        try await Gateway.run()
+        try await GatewayService.run()
     }
 }

@@ -1,4 +1,5 @@
-/// Which service owns which `/api/...` path. Rules are tried in order; `*` matches one segment,
+/// Which service owns which `/api/...` path (every rule has routes behind it; the gateway's own `/api/me`,
+/// `/api/users` and `/api/tokens` are served before the table is asked). Rules are tried in order; `*` matches one segment,
 /// a trailing `**` any rest. Specific rules come before the general ones of the same prefix.
 public struct RouteTable: Sendable {
     public struct Rule: Sendable {
@@ -37,7 +38,6 @@ public struct RouteTable: Sendable {
     public static let standard = RouteTable(rules: [
         // Schedules live under the training prefix in the spec's API.
         Rule("training/schedules/**", "schedule"),
-        Rule("training-schedules/**", "schedule"),
         // Deployment verbs nested under models and registered models belong to deploy-svc.
         Rule("models/*/deployments/**", "deploy"),
         Rule("models/*/api-keys/**", "deploy"),
@@ -51,20 +51,17 @@ public struct RouteTable: Sendable {
         Rule("endpoints/**", "deploy"),
         Rule("deployed-endpoints/**", "deploy"),
         Rule("api-keys/**", "deploy"),
-        Rule("v1/deployment/**", "deploy"),
         // Deploying a run's registered version is a deploy-svc command.
         Rule("training-runs/*/deploy/**", "deploy"),
         Rule("training-runs/*/deploy-cloud-run/**", "deploy"),
         // Pushing a run to the registry is a registry command, though it sits under the run's path.
         Rule("training-runs/*/push/**", "registry"),
-        // Training: datasets, configs, runs (including their webhooks), experiments.
+        // Training: datasets, configs, runs (including their webhooks).
         Rule("models/*/training-runs/**", "training"),
         Rule("training-runs/**", "training"),
         Rule("datasets/**", "training"),
         Rule("feature-configs/**", "training"),
         Rule("model-configs/**", "training"),
-        Rule("experiments/**", "training"),
-        Rule("quick-tests/**", "training"),
         // Registry.
         Rule("registered-models/**", "registry"),
         Rule("models/**", "registry"),
@@ -72,10 +69,6 @@ public struct RouteTable: Sendable {
         Rule("endpoint-tests/**", "testing"),
         Rule("load-tests/**", "testing"),
         // Metrics: serving metrics, alerts, drift, feedback.
-        Rule("metrics/**", "metrics"),
-        Rule("alerts/**", "metrics"),
-        Rule("drift/**", "metrics"),
-        Rule("feedback/**", "metrics"),
         Rule("v1/monitoring/**", "metrics"),
         Rule("v1/feedback/**", "metrics"),
     ])

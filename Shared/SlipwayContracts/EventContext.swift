@@ -8,6 +8,8 @@ public enum EventContext: String, CaseIterable, Sendable {
     case deploy
     case testing
     case metrics
+    /// Users and API tokens: who may use the API (the gateway owns them).
+    case gateway
     /// serving-router's request logs (not event-sourced; high volume).
     case serving
 

@@ -615,6 +615,67 @@ public enum MetricsEvent: ContextEvent, Equatable {
     }
 }
 
+/// The events of the gateway context (topic `slipway.gateway.events`).
+public enum GatewayEvent: ContextEvent, Equatable {
+    /// Emitted when a user is created (by an admin, or by the gateway's first start: `created_by` "bootstrap").
+    case userCreated(UserCreated)
+    /// Emitted when an admin changes a user's role.
+    case userRoleChanged(UserRoleChanged)
+    /// Emitted when a user is disabled: their tokens stop working; the user and their history stay.
+    case userDisabled(UserDisabled)
+    /// Emitted when a personal API token is issued. The token itself is shown once, in the answer.
+    case apiTokenIssued(ApiTokenIssued)
+    /// Emitted when a token is revoked (by its owner or an admin); it stops working at once.
+    case apiTokenRevoked(ApiTokenRevoked)
+    /// Emitted at most once a minute per token that was used: the gateway's report of when it was last presented and how many requests carried it since the previous report.
+    case apiTokenUsed(ApiTokenUsed)
+
+    public static let context = EventContext.gateway
+    public static let messageTypes: [any SwiftProtobuf.Message.Type] = [
+        UserCreated.self,
+        UserRoleChanged.self,
+        UserDisabled.self,
+        ApiTokenIssued.self,
+        ApiTokenRevoked.self,
+        ApiTokenUsed.self,
+    ]
+
+    public var message: any SwiftProtobuf.Message {
+        switch self {
+        case .userCreated(let message): message
+        case .userRoleChanged(let message): message
+        case .userDisabled(let message): message
+        case .apiTokenIssued(let message): message
+        case .apiTokenRevoked(let message): message
+        case .apiTokenUsed(let message): message
+        }
+    }
+
+    public init?(_ message: any SwiftProtobuf.Message) {
+        switch message {
+        case let message as UserCreated: self = .userCreated(message)
+        case let message as UserRoleChanged: self = .userRoleChanged(message)
+        case let message as UserDisabled: self = .userDisabled(message)
+        case let message as ApiTokenIssued: self = .apiTokenIssued(message)
+        case let message as ApiTokenRevoked: self = .apiTokenRevoked(message)
+        case let message as ApiTokenUsed: self = .apiTokenUsed(message)
+        default: return nil
+        }
+    }
+
+    public static func decode(eventType: String, payload: [UInt8]) throws -> GatewayEvent {
+        switch eventType {
+        case UserCreated.protoMessageName: .userCreated(try UserCreated(serializedBytes: payload))
+        case UserRoleChanged.protoMessageName: .userRoleChanged(try UserRoleChanged(serializedBytes: payload))
+        case UserDisabled.protoMessageName: .userDisabled(try UserDisabled(serializedBytes: payload))
+        case ApiTokenIssued.protoMessageName: .apiTokenIssued(try ApiTokenIssued(serializedBytes: payload))
+        case ApiTokenRevoked.protoMessageName: .apiTokenRevoked(try ApiTokenRevoked(serializedBytes: payload))
+        case ApiTokenUsed.protoMessageName: .apiTokenUsed(try ApiTokenUsed(serializedBytes: payload))
+        default: throw UnknownEventType(eventType)
+        }
+    }
+}
+
 /// The events of the serving context (topic `slipway.serving.requests`).
 public enum ServingEvent: ContextEvent, Equatable {
     /// Emitted by serving-router for every prediction request it answers (including rejected ones: bad key 401, bad input 400, upstream errors 5xx).
@@ -660,6 +721,7 @@ public enum SlipwayEvent: EventCodable, Equatable {
     case deploy(DeployEvent)
     case testing(TestingEvent)
     case metrics(MetricsEvent)
+    case gateway(GatewayEvent)
     case serving(ServingEvent)
 
     public var eventType: String {
@@ -670,6 +732,7 @@ public enum SlipwayEvent: EventCodable, Equatable {
         case .deploy(let event): event.eventType
         case .testing(let event): event.eventType
         case .metrics(let event): event.eventType
+        case .gateway(let event): event.eventType
         case .serving(let event): event.eventType
         }
     }
@@ -682,6 +745,7 @@ public enum SlipwayEvent: EventCodable, Equatable {
         case .deploy(let event): try event.encodePayload()
         case .testing(let event): try event.encodePayload()
         case .metrics(let event): try event.encodePayload()
+        case .gateway(let event): try event.encodePayload()
         case .serving(let event): try event.encodePayload()
         }
     }
@@ -694,6 +758,7 @@ public enum SlipwayEvent: EventCodable, Equatable {
         case .deploy?: .deploy(try DeployEvent.decode(eventType: eventType, payload: payload))
         case .testing?: .testing(try TestingEvent.decode(eventType: eventType, payload: payload))
         case .metrics?: .metrics(try MetricsEvent.decode(eventType: eventType, payload: payload))
+        case .gateway?: .gateway(try GatewayEvent.decode(eventType: eventType, payload: payload))
         case .serving?: .serving(try ServingEvent.decode(eventType: eventType, payload: payload))
         case nil: throw UnknownEventType(eventType)
         }
