@@ -33,6 +33,14 @@ struct Endpoints {
         throw ValidationErrorMessage("no Kafka brokers known: start the platform with `slipway up`, or pass --kafka-brokers / SLIPWAY_KAFKA_BROKERS")
     }
 
+    /// The API token: `SLIPWAY_TOKEN`, else the admin token `slipway up` wrote under `.slipway/`; nil when neither.
+    func apiToken() -> String? {
+        if let value = ProcessInfo.processInfo.environment["SLIPWAY_TOKEN"], !value.isEmpty { return value }
+        guard let stored = try? String(contentsOf: paths.adminTokenFile, encoding: .utf8) else { return nil }
+        let token = stored.trimmingCharacters(in: .whitespacesAndNewlines)
+        return token.isEmpty ? nil : token
+    }
+
     private func trimmed(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()) : url }
 }
 

@@ -8,15 +8,22 @@ import SlipwayLocalRuntime
 /// The public API as the CLI uses it: JSON in, JSON (decoded loosely, for printing) out.
 struct APIClient {
     let base: String
+    /// Sent as `Authorization: Bearer`: `SLIPWAY_TOKEN`, else the admin token `slipway up` wrote.
+    let token: String?
 
     init(gateway: String?) throws {
-        base = try Endpoints().serviceURL("gateway", override: gateway)
+        let endpoints = Endpoints()
+        base = try endpoints.serviceURL("gateway", override: gateway)
+        token = endpoints.apiToken()
     }
+
+    /// The headers every call carries.
+    var headers: [String: String] { token.map { ["Authorization": "Bearer \($0)"] } ?? [:] }
 
     /// Status and body; only a transport failure throws.
     func call(_ method: HTTPMethod, _ path: String, _ body: [String: Any]? = nil) async throws -> (status: UInt, json: [String: Any]) {
         let payload = try body.map { Array(try JSONSerialization.data(withJSONObject: $0)) }
-        let (status, bytes) = try await httpCall(method, base + path, body: payload)
+        let (status, bytes) = try await httpCall(method, base + path, body: payload, headers: headers)
         let json = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
         return (status, json)
     }
@@ -37,6 +44,10 @@ struct APIClient {
     func apiError(_ status: UInt, _ json: [String: Any], _ path: String) -> ValidationErrorMessage {
         let error = json["error"] as? [String: Any]
         let message = error?["message"] as? String ?? "HTTP \(status)"
+        if status == 401 {
+            let hint = token == nil ? "no token: set SLIPWAY_TOKEN or start Slipway here with `slipway up`" : "the token was not accepted"
+            return ValidationErrorMessage("\(path): 401 \(message) (\(hint))")
+        }
         let field = (error?["details"] as? [String: Any])?["field"] as? String
         return ValidationErrorMessage("\(path): \(status) \(message)\(field.map { " (field \($0))" } ?? "")")
     }

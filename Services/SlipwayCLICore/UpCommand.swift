@@ -24,6 +24,7 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "External PostgreSQL server (base URL); default: an embedded cluster in --data-dir.") var databaseURL: String?
     @Option(help: "External Kafka bootstrap servers; default: the dev broker.") var kafkaBrokers: String?
     @Option(help: "Log level of the services (trace, debug, info, notice, warning, error).") var logLevel = "info"
+    @Flag(help: "Let API reads through without a token (a local demo); writes always need one.") var anonymousReads = false
 
     func run() async throws {
         var logger = Logger(label: "slipway.up")
@@ -101,8 +102,11 @@ struct UpCommand: AsyncParsableCommand {
         processes.append(
             ManagedProcess(
                 name: "gateway", executable: try executable("gateway"),
-                arguments: ["--host", host, "--port", "\(gatewayPort)", "--peer", peers, "--log-level", logLevel],
-                readiness: .http(URL(string: "http://\(host):\(gatewayPort)/healthz")!)))
+                arguments: [
+                    "--host", host, "--port", "\(gatewayPort)", "--database-url", database, "--kafka-brokers", brokers, "--peer", peers,
+                    "--log-level", logLevel, "--bootstrap-token-file", paths.adminTokenFile.path, "--anonymous-reads", "\(anonymousReads)",
+                ],
+                readiness: .http(URL(string: "http://\(host):\(gatewayPort)/readyz")!), readinessTimeout: .seconds(60)))
 
         let cluster = embedded
         let supervisor = try Supervisor(processes: processes, options: SupervisorOptions(paths: paths), logger: logger) {
@@ -113,7 +117,7 @@ struct UpCommand: AsyncParsableCommand {
         let banner = """
 
             Slipway is up.
-              API (gateway)   \(gatewayURL)/api/
+              API (gateway)   \(gatewayURL)/api/ (token: \(paths.adminTokenFile.path), sent by the CLI)
               Predictions     http://\(host):\(routerPort)/<endpoint>/recommend (serving-router)
               Kafka           \(brokers)
               PostgreSQL      \(database)

@@ -8,6 +8,7 @@ import Foundation
 ///   up.pids            child pids, one per line (read by the orphan watchdog)
 ///   logs/<name>.log    raw output of each managed process
 ///   postgres/          the embedded PostgreSQL cluster (data/, port, postgres.log)
+///   admin-token        the first admin's API token (owner-only), which the CLI sends
 /// ```
 public struct SlipwayPaths: Sendable, Equatable {
     public var root: URL
@@ -25,6 +26,8 @@ public struct SlipwayPaths: Sendable, Equatable {
     public var pidsFile: URL { root.appendingPathComponent("up.pids") }
     public var logsDirectory: URL { root.appendingPathComponent("logs") }
     public var postgresDirectory: URL { root.appendingPathComponent("postgres") }
+    /// The first admin's API token, written by the gateway's first start (mode 0600); the CLI sends it.
+    public var adminTokenFile: URL { root.appendingPathComponent("admin-token") }
 
     public func logFile(for name: String) -> URL {
         logsDirectory.appendingPathComponent("\(name).log")

@@ -64,19 +64,44 @@ struct ShutdownTests {
         }
     }
 
-    @Test("the gateway exits 0 within the bound")
+    @Test("the gateway exits 0 within the bound, its outbox drained")
     func gateway() async throws {
+        let database = try await infrastructure.freshDatabase("shutdown_gateway")
         let port = try freeTCPPort()
+        let work = try scratch("gateway")
+        let broker = try await infrastructure.ownBroker(in: work)
+        defer { withExtendedLifetime(broker.process) {} }
+        let tokenFile = work.appendingPathComponent("admin-token")
         let process = try Launched(
-            infrastructure.executable("gateway"), ["--host", "127.0.0.1", "--port", "\(port)", "--log-level", "warning"],
-            log: try scratch("gateway").appendingPathComponent("gateway.log"))
-        let api = APITestClient(baseURL: "http://127.0.0.1:\(port)")
-        try await process.waitUntil("gateway listening") { (try? await api.get("/healthz").status) == .ok }
+            infrastructure.executable("gateway"),
+            [
+                "--host", "127.0.0.1", "--port", "\(port)", "--database-url", "\(database)", "--kafka-brokers", broker.address,
+                "--bootstrap-token-file", tokenFile.path, "--log-level", "warning",
+            ],
+            log: work.appendingPathComponent("gateway.log"))
+        let probe = APITestClient(baseURL: "http://127.0.0.1:\(port)")
+        try await process.waitUntil("gateway ready") { (try? await probe.get("/readyz").status) == .ok }
+        let token = try String(contentsOf: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let api = APITestClient(baseURL: "http://127.0.0.1:\(port)", headers: [.authorization: "Bearer \(token)"])
+        // Reads forwarded to a service that is not there, and writes of its own (tokens: events in the outbox).
         let elapsed = try await process.terminate(underLoad: {
-            while !Task.isCancelled { _ = try? await api.get("/api/registered-models") }
+            var index = 0
+            while !Task.isCancelled {
+                index += 1
+                _ = try? await api.get("/api/registered-models")
+                _ = try? await api.post("/api/tokens", #"{"name": "t\#(index)"}"#)
+            }
         })
         #expect(process.exitStatus == 0, "gateway: \(process.logTail)")
         #expect(elapsed < ShutdownBudget.graceful, "took \(elapsed) to stop")
+        try await withPostgres(database) { client in
+            let rows = try await client.query(
+                "SELECT (SELECT count(*) FROM slipway.events), (SELECT count(*) FROM slipway.outbox)", logger: TestInfrastructure.logger)
+            for try await (events, outbox) in rows.decode((Int64, Int64).self) {
+                #expect(events > 2, "the load wrote no events")
+                #expect(outbox == 0, "the gateway left \(outbox) unpublished events")
+            }
+        }
     }
 
     @Test("serving-router exits 0 within the bound, even with deploy-svc unreachable")

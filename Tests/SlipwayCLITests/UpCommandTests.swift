@@ -49,11 +49,20 @@ struct UpCommandTests {
             #expect(status.output.contains(name))
         }
 
+        // The first start made an admin and left its token for the CLI, readable by its owner alone.
+        let tokenFile = directory.appendingPathComponent(".slipway/admin-token")
+        let token = try String(contentsOf: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect((try FileManager.default.attributesOfItem(atPath: tokenFile.path)[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let anonymous = APITestClient(baseURL: "http://127.0.0.1:\(gatewayPort)")
+        try await anonymous.get("/api/registered-models/", expect: .unauthorized)
+        try await anonymous.post("/api/datasets/", "{}", expect: .unauthorized)
         // Through the gateway to registry-svc, which has no such model: its 404, in the error shape.
-        let gatewayAPI = APITestClient(baseURL: "http://127.0.0.1:\(gatewayPort)")
+        let gatewayAPI = APITestClient(baseURL: "http://127.0.0.1:\(gatewayPort)", headers: [.authorization: "Bearer \(token)"])
         let missing = try await gatewayAPI.get("/api/registered-models/does-not-exist/", expect: .notFound)
         #expect(missing.errorCode == "not_found")
         try await gatewayAPI.get("/api/no-such-thing/", expect: .notFound)
+        try await gatewayAPI.get("/internal/events", expect: .notFound)
+        #expect(try await gatewayAPI.get("/api/me", expect: .ok).json()["username"] as? String == "admin")
 
         let gateway = "http://127.0.0.1:\(gatewayPort)"
         let router = APITestClient(baseURL: "http://127.0.0.1:\(routerPort)")
@@ -390,6 +399,10 @@ struct UpCommandTests {
         let rollback = try run(slipway, ["rollback", "shop", "--to-version", "1", "--gateway", gateway], in: directory)
         #expect(rollback.status == 0, "\(rollback.output)")
         #expect(try await waitForVersion("1", within: .seconds(3)), "the rollback did not reach the router")
+        // Who did it: the CLI's token is the admin's, and every deployment says so.
+        let shop = try await api.get("/api/endpoints/shop", expect: .ok).json()
+        let requesters = (shop["deployments"] as? [[String: Any]] ?? []).compactMap { $0["requested_by"] as? String }
+        #expect(!requesters.isEmpty && requesters.allSatisfy { $0 == "admin" }, "\(requesters)")
 
         let revoke = try run(slipway, ["keys", "revoke", keyID, "--gateway", gateway], in: directory)
         #expect(revoke.status == 0, "\(revoke.output)")

@@ -62,7 +62,9 @@ struct BenchApiCommand: AsyncParsableCommand {
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(clients, 8)
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
-            let bench = Bench(http: http, gateway: api.base, registry: registryURL, model: name, clients: clients, seconds: seconds, phases: phaseSet)
+            let bench = Bench(
+                http: http, gateway: api.base, authorization: api.headers, registry: registryURL, model: name, clients: clients, seconds: seconds,
+                phases: phaseSet)
             try await bench.run(api: api, versions: versions, workDir: URL(fileURLWithPath: workDir))
             try await http.shutdown()
         } catch {
@@ -76,6 +78,8 @@ struct BenchApiCommand: AsyncParsableCommand {
 private struct Bench {
     let http: HTTPClient
     let gateway: String
+    /// The CLI's token, on every request (registry-svc ignores it).
+    let authorization: [String: String]
     let registry: String
     let model: String
     let clients: Int
@@ -341,7 +345,7 @@ private struct Bench {
     func exchange(_ method: HTTPMethod, _ url: String, body: [UInt8]?, headers: [String: String]) async throws -> (UInt, [UInt8], Double) {
         var request = HTTPClientRequest(url: url)
         request.method = method
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        for (name, value) in authorization.merging(headers, uniquingKeysWith: { $1 }) { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
