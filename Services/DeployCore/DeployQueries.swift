@@ -41,6 +41,31 @@ struct DeployQueries: Sendable {
         return nil
     }
 
+    /// Every model registry-svc registered and did not delete, by name.
+    func knownModels() async throws -> [String] {
+        let rows = try await postgres.query("SELECT name FROM known_models WHERE NOT deleted ORDER BY name", logger: logger)
+        var names: [String] = []
+        for try await name in rows.decode(String.self) { names.append(name) }
+        return names
+    }
+
+    /// The model's versions, newest first.
+    func knownVersions(model: String) async throws -> [EndpointDecider.KnownVersion] {
+        let rows = try await postgres.query(
+            """
+            SELECT version_number, version_id, artifact_uri, blessed, metrics, source_run_id FROM known_versions
+            WHERE model_name = \(model) ORDER BY version_number DESC
+            """, logger: logger)
+        var versions: [EndpointDecider.KnownVersion] = []
+        for try await (number, id, uri, blessed, metrics, run) in rows.decode((Int, String, String, Bool, String, String).self) {
+            versions.append(
+                EndpointDecider.KnownVersion(
+                    id: id, number: Int32(number), artifactURI: uri, blessed: blessed, metrics: try DeployColumns.decodeMetrics(metrics),
+                    sourceRunID: run))
+        }
+        return versions
+    }
+
     /// The model and version a training run registered.
     func version(ofRun run: String) async throws -> (model: String, number: Int32)? {
         let rows = try await postgres.query(
@@ -83,10 +108,20 @@ struct DeployQueries: Sendable {
         return names
     }
 
+    /// How many deployments have `status` (all when nil).
+    func deploymentCount(status: String?) async throws -> Int {
+        let rows = try await postgres.query(
+            "SELECT count(*) FROM deployments WHERE (\(status == nil) OR status = \(status ?? ""))", logger: logger)
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+
     // MARK: Endpoints
 
-    func endpoints(model: String) async throws -> [EndpointJSON] {
-        let rows = try await postgres.query("SELECT name FROM endpoints WHERE model_name = \(model) AND NOT deleted ORDER BY name", logger: logger)
+    /// The model's endpoints, or every endpoint when `model` is nil; by name.
+    func endpoints(model: String?) async throws -> [EndpointJSON] {
+        let rows = try await postgres.query(
+            "SELECT name FROM endpoints WHERE (\(model == nil) OR model_name = \(model ?? "")) AND NOT deleted ORDER BY name", logger: logger)
         var names: [String] = []
         for try await name in rows.decode(String.self) { names.append(name) }
         var result: [EndpointJSON] = []
@@ -129,8 +164,10 @@ struct DeployQueries: Sendable {
         return found
     }
 
-    /// Deployments (newest first) of one endpoint, of one model, or the one with `id`.
-    func deployments(endpoint: String? = nil, model: String? = nil, id: String? = nil) async throws -> [DeploymentJSON] {
+    /// Deployments (newest first) of one endpoint, of one model, or the one with `id`; optionally of one status, a page of them.
+    func deployments(
+        endpoint: String? = nil, model: String? = nil, id: String? = nil, status: String? = nil, limit: Int? = nil, offset: Int = 0
+    ) async throws -> [DeploymentJSON] {
         let rows = try await postgres.query(
             """
             SELECT d.id, d.endpoint_name, d.number, d.model_name, d.model_version_id, d.version_number, d.strategy, d.steps, d.force,
@@ -140,7 +177,9 @@ struct DeployQueries: Sendable {
             WHERE (\(endpoint == nil) OR d.endpoint_name = \(endpoint ?? ""))
               AND (\(model == nil) OR d.model_name = \(model ?? ""))
               AND (\(id == nil) OR d.id = \(id ?? ""))
+              AND (\(status == nil) OR d.status = \(status ?? ""))
             ORDER BY d.created_at DESC, d.number DESC
+            LIMIT \(limit) OFFSET \(offset)
             """, logger: logger)
         var result: [DeploymentJSON] = []
         for try await (

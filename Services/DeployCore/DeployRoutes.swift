@@ -220,7 +220,7 @@ struct DeployRoutes: Sendable {
         }
     }
 
-    private func rollback(_ endpoint: String, _ rollback: EndpointDecider.Rollback, _ request: Request) async throws -> RollbackAnswer {
+    func rollback(_ endpoint: String, _ rollback: EndpointDecider.Rollback, _ request: Request) async throws -> RollbackAnswer {
         let outcome = try await execute(endpoint, .rollback(rollback), request)
         for event in try Self.events(outcome) {
             guard case .deploymentRequested(let requested) = event else { continue }
@@ -274,7 +274,7 @@ struct DeployRoutes: Sendable {
     }
 
     /// The new deployment's id.
-    private func deploy(model: String, _ body: DeployBody, _ request: Request) async throws -> String {
+    func deploy(model: String, _ body: DeployBody, _ request: Request) async throws -> String {
         guard let number = body.version else { throw APIError.badRequest("missing field 'version'", field: "version") }
         guard let version = try await queries.knownVersion(model: model, number: number) else {
             throw APIError.invalid("model '\(model)' has no version \(number)", field: "version")
@@ -311,7 +311,7 @@ struct DeployRoutes: Sendable {
 
     // MARK: Helpers
 
-    private func newEndpoint(
+    func newEndpoint(
         _ name: String, model: String, preset: String?, overrides: ServingPresets.Overrides,
         description: String?, createdBy: String
     ) -> EndpointDecider.NewEndpoint {
@@ -321,7 +321,7 @@ struct DeployRoutes: Sendable {
     }
 
     @discardableResult
-    private func execute(_ name: String, _ command: EndpointDecider.Command, _ request: Request) async throws -> CommandOutcome<EndpointDecider> {
+    func execute(_ name: String, _ command: EndpointDecider.Command, _ request: Request) async throws -> CommandOutcome<EndpointDecider> {
         do {
             return try await environment.execute(EndpointDecider.self, aggregateID: name, command: command, metadata: try request.commandMetadata())
         } catch let rejected as CommandRejected where rejected.kind == .notFound && rejected.field == nil {

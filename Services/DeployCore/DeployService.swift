@@ -10,9 +10,12 @@ public enum DeployService {
             let target = LocalServingTarget(
                 root: settings.servingRoot, modelServer: settings.modelServer,
                 readinessTimeout: .seconds(settings.readinessTimeoutSeconds), logger: environment.logger)
+            let deployRoutes = DeployRoutes(environment: environment, settings: settings)
             return ServiceComponents(
                 projections: [ProjectionSubscription(KnownModelsProjection(), from: [.registry, .training])],
-                routes: [ApiKeyRoutes(environment: environment).collection, DeployRoutes(environment: environment, settings: settings).collection],
+                routes: [
+                    ApiKeyRoutes(environment: environment).collection, deployRoutes.collection, DeploymentV1Routes(deploy: deployRoutes).collection,
+                ],
                 workers: [DeploymentController(settings: settings, target: target, environment: environment)])
         }
     }

@@ -51,6 +51,8 @@ public struct RouteTable: Sendable {
         Rule("endpoints/**", "deploy"),
         Rule("deployed-endpoints/**", "deploy"),
         Rule("api-keys/**", "deploy"),
+        // The spec's deployment API as written (models, versions, endpoints, deploy, rollback, history, validate, query).
+        Rule("v1/deployment/**", "deploy"),
         // Deploying a run's registered version is a deploy-svc command.
         Rule("training-runs/*/deploy/**", "deploy"),
         Rule("training-runs/*/deploy-cloud-run/**", "deploy"),

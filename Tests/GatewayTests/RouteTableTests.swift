@@ -28,6 +28,8 @@ struct RouteTableTests {
             ("/api/load-tests/load-1/cancel", "testing"),
             ("/api/v1/monitoring/alerts/", "metrics"),
             ("/api/datasets/", "training"),
+            ("/api/v1/deployment/models/m/versions", "deploy"),
+            ("/api/v1/deployment/endpoints/shop/rollback", "deploy"),
         ])
     func routes(path: String, service: String) {
         #expect(RouteTable.standard.service(for: path) == service)
@@ -37,7 +39,7 @@ struct RouteTableTests {
         #expect(RouteTable.standard.service(for: "/api/nope/1") == nil)
         #expect(RouteTable.standard.service(for: "/other/training-runs") == nil)
         // Prefixes that once had a rule and no service behind it.
-        for path in ["/api/alerts/", "/api/feedback/", "/api/experiments/", "/api/v1/deployment/models", "/api/training-schedules/"] {
+        for path in ["/api/alerts/", "/api/feedback/", "/api/experiments/", "/api/training-schedules/"] {
             #expect(RouteTable.standard.service(for: path) == nil, "\(path)")
         }
     }
