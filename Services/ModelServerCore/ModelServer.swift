@@ -1,4 +1,5 @@
 import SlipwayModelBundle
+import SlipwayPlatform
 
 /// One loaded model bundle and what the HTTP API needs to know about it.
 public struct ServedModel: Sendable {
@@ -50,6 +51,7 @@ struct RecommendRequest: Decodable {
     }
 }
 
+/// `{"customers": [{"customer_id", "features"}], "top_k"}`, or the spec's `{"customer_ids": [...], "top_k"}`.
 struct RecommendBatchRequest: Decodable {
     struct Customer: Decodable {
         var customerID: FeatureValue
@@ -62,9 +64,37 @@ struct RecommendBatchRequest: Decodable {
             return all
         }
     }
-    var customers: [Customer]
+    var customers: [Customer]?
+    var customerIDs: [FeatureValue]?
     var topK: Int?
-    enum CodingKeys: String, CodingKey { case customers, topK = "top_k" }
+    enum CodingKeys: String, CodingKey { case customers, customerIDs = "customer_ids", topK = "top_k" }
+}
+
+/// Which answer shape a client asked for: Slipway's (`product_ids` and `scores` side by side; the default) or the
+/// specification's (`recommendations: [{"product_id", "score"}]`, `results` for a batch, `status: healthy`), by
+/// `?format=spec` — or, for `/recommend-batch`, by sending the spec's `customer_ids`.
+enum AnswerFormat {
+    case slipway, spec
+
+    /// From the request URI's query; another `format` value is a 400 naming it.
+    static func of(uri: String) throws(APIError) -> AnswerFormat {
+        guard let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) else { return .slipway }
+        for pair in uri[uri.index(after: mark)...].split(separator: "&") where pair.hasPrefix("format=") {
+            switch pair.dropFirst("format=".count) {
+            case "spec": return .spec
+            case "slipway": return .slipway
+            default: throw APIError.badRequest("format is spec or slipway", field: "format")
+            }
+        }
+        return .slipway
+    }
+}
+
+/// The spec's `/health`: `{"status": "healthy", "model_version", "training_run"}`.
+struct SpecHealth: Encodable {
+    var status = "healthy"
+    var modelVersion: String
+    var trainingRun: String?
 }
 
 struct Health: Encodable {

@@ -22,6 +22,7 @@ public final class ModelServerAPI: Sendable {
     /// Coalesces concurrent `:predict` requests when configured; `nil` scores each request inline.
     let batcher: PredictBatcher?
     private let healthBody: [UInt8]
+    private let specHealthBody: [UInt8]
     private let statusBody: [UInt8]
 
     public init(model: ServedModel, batcher: PredictBatcher? = nil) {
@@ -32,6 +33,7 @@ public final class ModelServerAPI: Sendable {
                 Health(
                     status: "ok", modelName: model.name, modelVersion: model.version, trainingRunId: model.trainingRunID,
                     candidates: model.scorer.candidateCount, dim: model.scorer.dim))) ?? [])
+        specHealthBody = (try? PlatformJSON.encode(SpecHealth(modelVersion: model.version, trainingRun: model.trainingRunID))) ?? []
         statusBody =
             (try? PlatformJSON.encode(
                 ModelStatus(modelVersionStatus: [
@@ -51,11 +53,11 @@ public final class ModelServerAPI: Sendable {
         do throws(APIError) {
             switch (method, path) {
             case (.POST, "/recommend"):
-                return .now(try recommend(body, allocator: allocator))
+                return .now(try recommend(body, format: try AnswerFormat.of(uri: uri), allocator: allocator))
             case (.GET, "/health"):
-                return .now(ok(healthBody, allocator))
+                return .now(ok(try AnswerFormat.of(uri: uri) == .spec ? specHealthBody : healthBody, allocator))
             case (.POST, "/recommend-batch"):
-                return .now(try recommendBatch(body, allocator: allocator))
+                return .now(try recommendBatch(body, format: try AnswerFormat.of(uri: uri), allocator: allocator))
             case (_, _) where path.hasPrefix("/v1/models/") && (method == .GET || method == .POST):
                 let segment = path.dropFirst("/v1/models/".count)
                 guard !segment.isEmpty, !segment.contains("/") else { throw Self.noRoute }
@@ -77,22 +79,45 @@ public final class ModelServerAPI: Sendable {
 
     // MARK: - Routes
 
-    func recommend(_ body: ByteBuffer?, allocator: ByteBufferAllocator) throws(APIError) -> APIAnswer {
+    func recommend(_ body: ByteBuffer?, format: AnswerFormat, allocator: ByteBufferAllocator) throws(APIError) -> APIAnswer {
         let request = try RequestBody.decodeRecommend(body)
         let topK = try Self.checkedTopK(request.topK, default: ServingLimits.defaultRecommendTopK)
         let result = try Self.score(model, [request.features(idFeature: model.idFeature)], topK: topK, field: nil)[0]
-        var out = allocator.buffer(capacity: 128 + result.productIds.count * 24)
-        RecommendationJSON.recommend(customerID: request.customerID.description, result, model: model, into: &out)
+        var out = allocator.buffer(capacity: 128 + result.productIds.count * 40)
+        switch format {
+        case .slipway: RecommendationJSON.recommend(customerID: request.customerID.description, result, model: model, into: &out)
+        case .spec: RecommendationJSON.specRecommend(customerID: request.customerID.description, result, model: model, into: &out)
+        }
         return APIAnswer(status: .ok, body: out)
     }
 
-    func recommendBatch(_ body: ByteBuffer?, allocator: ByteBufferAllocator) throws(APIError) -> APIAnswer {
+    /// Customers as Slipway sends them (`customers`, with features) or as the spec does (`customer_ids`, which also
+    /// asks for the spec's answer).
+    func recommendBatch(_ body: ByteBuffer?, format: AnswerFormat, allocator: ByteBufferAllocator) throws(APIError) -> APIAnswer {
         let request = try RequestBody.decode(RecommendBatchRequest.self, from: body)
         let topK = try Self.checkedTopK(request.topK, default: ServingLimits.defaultRecommendTopK)
-        let customers = try Self.checkedBatch(request.customers, field: "customers")
-        let results = try Self.score(model, customers.map { $0.features(idFeature: model.idFeature) }, topK: topK, field: "customers")
-        var out = allocator.buffer(capacity: 128 + results.count * (32 + topK * 24))
-        RecommendationJSON.recommendBatch(zip(customers, results).map { ($0.customerID.description, $1) }, model: model, into: &out)
+        let customers: [(id: FeatureValue, features: [String: FeatureValue])]
+        let field: String
+        switch (request.customers, request.customerIDs) {
+        case (let listed?, nil):
+            field = "customers"
+            customers = try Self.checkedBatch(listed, field: field).map { ($0.customerID, $0.features(idFeature: model.idFeature)) }
+        case (nil, let ids?):
+            field = "customer_ids"
+            customers = try Self.checkedBatch(ids, field: field).map { ($0, [model.idFeature: $0]) }
+        case (nil, nil):
+            throw APIError.badRequest("customers (or the spec's customer_ids) is required", field: "customers")
+        case (_?, _?):
+            throw APIError.badRequest("send customers or customer_ids, not both", field: "customer_ids")
+        }
+        let results = try Self.score(model, customers.map(\.features), topK: topK, field: field)
+        let entries = zip(customers, results).map { ($0.id.description, $1) }
+        var out = allocator.buffer(capacity: 128 + results.count * (32 + topK * 40))
+        if format == .spec || request.customerIDs != nil {
+            RecommendationJSON.specRecommendBatch(entries, model: model, into: &out)
+        } else {
+            RecommendationJSON.recommendBatch(entries, model: model, into: &out)
+        }
         return APIAnswer(status: .ok, body: out)
     }
 

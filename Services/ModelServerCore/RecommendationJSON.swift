@@ -102,4 +102,50 @@ enum RecommendationJSON {
         }
         out.writeStaticString("]}")
     }
+
+    // MARK: The specification's shapes
+
+    /// `"recommendations":[{"product_id":"…","score":…},…]`
+    static func items(_ result: Recommendations, into out: inout ByteBuffer) {
+        out.writeStaticString("\"recommendations\":[")
+        for (i, id) in result.productIds.enumerated() {
+            if i > 0 { out.writeInteger(UInt8(ascii: ",")) }
+            out.writeStaticString("{\"product_id\":")
+            string(id, into: &out)
+            out.writeStaticString(",\"score\":")
+            number(result.scores[i], into: &out)
+            out.writeInteger(UInt8(ascii: "}"))
+        }
+        out.writeInteger(UInt8(ascii: "]"))
+    }
+
+    /// `{"customer_id", "fallback"?, "model_version", "recommendations": [{"product_id", "score"}]}`
+    static func specRecommend(customerID: String, _ result: Recommendations, model: ServedModel, into out: inout ByteBuffer) {
+        out.writeStaticString("{\"customer_id\":")
+        string(customerID, into: &out)
+        out.writeInteger(UInt8(ascii: ","))
+        fallback(result.fallback, into: &out)
+        out.writeStaticString("\"model_version\":")
+        string(model.version, into: &out)
+        out.writeInteger(UInt8(ascii: ","))
+        items(result, into: &out)
+        out.writeInteger(UInt8(ascii: "}"))
+    }
+
+    /// `{"model_version", "results": [{"customer_id", "fallback"?, "recommendations": [...]}]}`
+    static func specRecommendBatch(_ entries: [(customerID: String, result: Recommendations)], model: ServedModel, into out: inout ByteBuffer) {
+        out.writeStaticString("{\"model_version\":")
+        string(model.version, into: &out)
+        out.writeStaticString(",\"results\":[")
+        for (i, entry) in entries.enumerated() {
+            if i > 0 { out.writeInteger(UInt8(ascii: ",")) }
+            out.writeStaticString("{\"customer_id\":")
+            string(entry.customerID, into: &out)
+            out.writeInteger(UInt8(ascii: ","))
+            fallback(entry.result.fallback, into: &out)
+            items(entry.result, into: &out)
+            out.writeInteger(UInt8(ascii: "}"))
+        }
+        out.writeStaticString("]}")
+    }
 }

@@ -9,7 +9,8 @@ struct PredictionBody: Sendable {
     var topK: Int?
     var instanceCount = 0
 
-    /// `/recommend`: `customer_id`; `/recommend-batch`: `customers[0].customer_id`; `:predict`: `instances[0].customer_id`.
+    /// `/recommend`: `customer_id`; `/recommend-batch`: `customers[0].customer_id` (or the spec's `customer_ids[0]`);
+    /// `:predict`: `instances[0].customer_id`.
     init(api: ServingApi, json: Any?) {
         guard let object = json as? [String: Any] else { return }
         topK = (object["top_k"] as? NSNumber).map { $0.intValue }
@@ -18,9 +19,14 @@ struct PredictionBody: Sendable {
             customerID = Self.text(object["customer_id"])
             instanceCount = 1
         case .recommendBatch:
-            let customers = object["customers"] as? [Any] ?? []
-            instanceCount = customers.count
-            customerID = (customers.first as? [String: Any]).flatMap { Self.text($0["customer_id"]) }
+            if let ids = object["customer_ids"] as? [Any] {  // the spec's batch
+                instanceCount = ids.count
+                customerID = Self.text(ids.first)
+            } else {
+                let customers = object["customers"] as? [Any] ?? []
+                instanceCount = customers.count
+                customerID = (customers.first as? [String: Any]).flatMap { Self.text($0["customer_id"]) }
+            }
         case .predict:
             let instances = object["instances"] as? [Any] ?? []
             instanceCount = instances.count
@@ -111,6 +117,8 @@ struct PredictionBody: Sendable {
             var features = object["features"] as? [String: Any] ?? [:]
             if let id = object["customer_id"] { features["customer_id"] = id }
             rows = [features]
+        case .recommendBatch where object["customer_ids"] != nil:
+            rows = (object["customer_ids"] as? [Any] ?? []).prefix(limit).map { ["customer_id": $0] }
         case .recommendBatch:
             rows = (object["customers"] as? [Any] ?? []).prefix(limit).compactMap { entry in
                 guard let customer = entry as? [String: Any] else { return nil }
@@ -165,7 +173,8 @@ struct PredictionBody: Sendable {
     }
 
     /// The first result's product ids in a model-server answer (`product_ids` at the top level for
-    /// `/recommend`, in `predictions[0]` or `recommendations[0]` for the batch APIs).
+    /// `/recommend`, in `predictions[0]` or `recommendations[0]` for the batch APIs; in the spec's shapes,
+    /// `recommendations[*].product_id`, or `results[0].recommendations[*].product_id` for a batch).
     static func firstProductIDs(_ buffer: ByteBuffer, limit: Int) -> [String] {
         if let scanned = scanFirstProductIDs(buffer, limit: limit) { return scanned }
         guard let object = parse(buffer) as? [String: Any] else { return [] }
@@ -176,6 +185,8 @@ struct PredictionBody: Sendable {
             let nested = first["product_ids"] as? [Any]
         {
             ids = nested
+        } else if let items = (object["recommendations"] ?? ((object["results"] as? [Any])?.first as? [String: Any])?["recommendations"]) as? [Any] {
+            ids = items.compactMap { ($0 as? [String: Any])?["product_id"] }
         } else {
             return []
         }

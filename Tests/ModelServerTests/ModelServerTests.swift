@@ -86,6 +86,44 @@ struct ModelServerTests {
         }
     }
 
+    @Test("the specification's shapes: ?format=spec, and customer_ids for a batch; the same products as Slipway's shapes")
+    func specShapes() async throws {
+        try await withServer { port, _ in
+            let http = try RawHTTPConnection(port: port)
+            var response = try http.request("GET", "/health?format=spec")
+            #expect(response.status == 200 && response.json["status"] as? String == "healthy" && response.json["model_version"] as? String == "3")
+            let plain = try http.request("POST", "/recommend", body: #"{"customer_id": "C7", "top_k": 5}"#)
+            response = try http.request("POST", "/recommend?format=spec", body: #"{"customer_id": "C7", "top_k": 5}"#)
+            #expect(response.status == 200 && response.json["customer_id"] as? String == "C7")
+            let items = try #require(response.json["recommendations"] as? [[String: Any]])
+            #expect(items.compactMap { $0["product_id"] as? String } == plain.json["product_ids"] as? [String])
+            #expect(items.compactMap { $0["score"] as? Double } == plain.json["scores"] as? [Double])
+            #expect(response.json["product_ids"] == nil)
+
+            // The spec's batch request asks for the spec's answer.
+            response = try http.request("POST", "/recommend-batch", body: #"{"customer_ids": ["C1", "C7"], "top_k": 5}"#)
+            #expect(response.status == 200, "\(response.text)")
+            let results = try #require(response.json["results"] as? [[String: Any]])
+            #expect(results.map { $0["customer_id"] as? String } == ["C1", "C7"])
+            #expect(
+                ((results[1]["recommendations"] as? [[String: Any]]) ?? []).compactMap { $0["product_id"] as? String } == plain.json["product_ids"]
+                    as? [String])
+            response = try http.request("POST", "/recommend-batch?format=spec", body: #"{"customers": [{"customer_id": "C1"}]}"#)
+            #expect((response.json["results"] as? [[String: Any]])?.count == 1)
+
+            response = try http.request("POST", "/recommend?format=xml", body: #"{"customer_id": "C7"}"#)
+            #expect(response.status == 400 && response.field == "format")
+            response = try http.request("POST", "/recommend-batch", body: #"{"customer_ids": ["C1"], "customers": [{"customer_id": "C1"}]}"#)
+            #expect(response.status == 400 && response.field == "customer_ids")
+            response = try http.request("POST", "/recommend-batch", body: #"{"top_k": 3}"#)
+            #expect(response.status == 400 && response.field == "customers")
+            response = try http.request("POST", "/recommend-batch", body: #"{"customer_ids": []}"#)
+            #expect(response.status == 400 && response.field == "customer_ids")
+            response = try http.request("POST", "/recommend-batch", body: #"{"customer_ids": ["C1", 2.5]}"#)
+            #expect(response.status == 400 && response.field?.hasPrefix("customer_ids") == true, "\(response.text)")
+        }
+    }
+
     @Test("bad input: 400/404 naming the field, never a crash")
     func badInput() async throws {
         try await withServer { port, _ in

@@ -259,7 +259,25 @@ struct RequestParsingTests {
         let predict = PredictionBody(
             api: .predict, json: PredictionBody.parse(ByteBuffer(string: #"{"instances": [{"customer_id": "C7", "city": "x"}]}"#)))
         #expect(predict.customerID == "C7")
+        let specBatch = PredictionBody(api: .recommendBatch, json: PredictionBody.parse(ByteBuffer(string: #"{"customer_ids": ["C4", "C5"]}"#)))
+        #expect(specBatch.customerID == "C4" && specBatch.instanceCount == 2)
+        #expect(
+            PredictionBody.sampledInstances(
+                api: .recommendBatch, json: PredictionBody.parse(ByteBuffer(string: #"{"customer_ids": ["C4"]}"#)), limit: 5
+            )
+            .first?.features["customer_id"]?.stringValue == "C4")
         #expect(PredictionBody(api: .predict, json: PredictionBody.parse(ByteBuffer(string: "not json"))).customerID == nil)
+    }
+
+    @Test("the logged product ids come from every answer shape, the spec's included")
+    func productIDsFromEveryAnswerShape() {
+        let shapes = [
+            #"{"customer_id":"C1","product_ids":["P1","P2"],"scores":[0.9,0.8]}"#,
+            #"{"predictions":[{"product_ids":["P1","P2"],"scores":[0.9,0.8]}]}"#,
+            #"{"customer_id":"C1","model_version":"3","recommendations":[{"product_id":"P1","score":0.9},{"product_id":"P2","score":0.8}]}"#,
+            #"{"model_version":"3","results":[{"customer_id":"C1","recommendations":[{"product_id":"P1","score":0.9},{"product_id":"P2","score":0.8}]}]}"#,
+        ]
+        for shape in shapes { #expect(PredictionBody.firstProductIDs(ByteBuffer(string: shape), limit: 10) == ["P1", "P2"], "\(shape)") }
     }
 
     @Test func instancesBecomeTypedFeatureRows() {
