@@ -131,7 +131,7 @@ var targets: [Target] = [
     .testTarget(
         name: "GatewayTests",
         dependencies: ["SlipwayTestSupport", "GatewayCore", "SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", hummingbird, hummingbirdTesting,
-                       httpTypes, log],
+                       httpTypes, log, postgres, "TrainingCore", "RegistryCore", "ScheduleCore", "DeployCore", "TestingCore", "MetricsCore"],
         path: "Tests/GatewayTests"
     ),
     .testTarget(

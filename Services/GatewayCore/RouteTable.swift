@@ -28,10 +28,15 @@ public struct RouteTable: Sendable {
 
     /// The service owning `path` (which starts with `/api/`), or nil.
     public func service(for path: String) -> String? {
+        ruleIndex(for: path).map { rules[$0].service }
+    }
+
+    /// Which rule forwards `path`: the first that matches.
+    public func ruleIndex(for path: String) -> Int? {
         let segments = path.split(separator: "/").map(String.init)
         guard segments.first == "api" else { return nil }
         let rest = segments.dropFirst()
-        return rules.first { $0.matches(rest) }?.service
+        return rules.firstIndex { $0.matches(rest) }
     }
 
     /// The spec's API paths, mapped onto Slipway's services.
@@ -49,7 +54,6 @@ public struct RouteTable: Sendable {
         Rule("deployed-endpoints/*/load-test/**", "testing"),
         Rule("deployments/**", "deploy"),
         Rule("endpoints/**", "deploy"),
-        Rule("deployed-endpoints/**", "deploy"),
         Rule("api-keys/**", "deploy"),
         // The spec's deployment API as written (models, versions, endpoints, deploy, rollback, history, validate, query).
         Rule("v1/deployment/**", "deploy"),
@@ -66,7 +70,6 @@ public struct RouteTable: Sendable {
         Rule("model-configs/**", "training"),
         // Registry.
         Rule("registered-models/**", "registry"),
-        Rule("models/**", "registry"),
         // Testing.
         Rule("endpoint-tests/**", "testing"),
         Rule("load-tests/**", "testing"),
