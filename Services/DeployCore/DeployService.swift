@@ -9,7 +9,8 @@ public enum DeployService {
         return ServiceDefinition(context: .deploy, readModel: DeployReadModel()) { environment in
             let target = LocalServingTarget(
                 root: settings.servingRoot, modelServer: settings.modelServer,
-                readinessTimeout: .seconds(settings.readinessTimeoutSeconds), logger: environment.logger)
+                readinessTimeout: .seconds(settings.readinessTimeoutSeconds), bindHost: settings.servingBindHost,
+                advertiseHost: settings.servingAdvertiseHost, logger: environment.logger)
             let deployRoutes = DeployRoutes(environment: environment, settings: settings)
             return ServiceComponents(
                 projections: [ProjectionSubscription(KnownModelsProjection(), from: [.registry, .training])],

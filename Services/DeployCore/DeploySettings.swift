@@ -15,22 +15,42 @@ public struct DeploySettings: Sendable {
     /// and a restarted deploy-svc adopts them.
     public var stopRevisionsOnExit: Bool
     public var controllerInterval: Duration
+    /// The address model-servers listen on (`127.0.0.1`; `0.0.0.0` when serving-router runs in another container or pod).
+    public var servingBindHost = "127.0.0.1"
+    /// The host put in a revision's address, which serving-router and testing-svc connect to (`127.0.0.1`; in
+    /// compose deploy-svc's service name, in Kubernetes its pod IP).
+    public var servingAdvertiseHost = "127.0.0.1"
 
     /// `--router-url`, `--serving-root`, `--model-server`, `--rollback-window-seconds`,
-    /// `--readiness-timeout-seconds`, `--stop-revisions-on-exit`.
+    /// `--readiness-timeout-seconds`, `--stop-revisions-on-exit`, `--serving-bind-host`, `--serving-advertise-host`.
     public static func load(reader: ConfigReader) throws -> DeploySettings {
         let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("model-server")
         let window = try reader.int("rollback-window-seconds", default: 1800)
         guard window >= 0 else { throw ConfigError(key: "rollback-window-seconds", message: "must not be negative") }
         let readiness = try reader.int("readiness-timeout-seconds", default: 60)
         guard readiness >= 1 else { throw ConfigError(key: "readiness-timeout-seconds", message: "must be at least 1") }
+        let bindHost = try host(reader, "serving-bind-host")
+        let advertiseHost = try host(reader, "serving-advertise-host")
+        guard advertiseHost != "0.0.0.0" else {
+            throw ConfigError(key: "serving-advertise-host", message: "must be an address others can connect to, not \(advertiseHost)")
+        }
         return DeploySettings(
             routerURL: reader.string("router-url", default: "http://127.0.0.1:8081"),
             servingRoot: URL(fileURLWithPath: reader.string("serving-root", default: ".slipway/serving")).standardizedFileURL,
             modelServer: URL(fileURLWithPath: reader.string("model-server", default: sibling.path)),
             rollbackWindowSeconds: window, readinessTimeoutSeconds: readiness,
             stopRevisionsOnExit: ["1", "true", "yes"].contains(reader.string("stop-revisions-on-exit", default: "false").lowercased()),
-            controllerInterval: .milliseconds(200))
+            controllerInterval: .milliseconds(200), servingBindHost: bindHost, servingAdvertiseHost: advertiseHost)
+    }
+
+    /// A host name or IPv4 address (no scheme, port or path); default 127.0.0.1.
+    static func host(_ reader: ConfigReader, _ key: String) throws -> String {
+        let host = reader.string(key, default: "127.0.0.1")
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: ".-"))
+        guard !host.isEmpty, host.unicodeScalars.allSatisfy(allowed.contains) else {
+            throw ConfigError(key: key, message: "expected a host name or address, got '\(host)'")
+        }
+        return host
     }
 
     /// An endpoint's public URL.

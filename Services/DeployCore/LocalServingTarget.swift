@@ -9,9 +9,11 @@ import Synchronization
     import Glibc
 #endif
 
-/// model-server processes on this machine, one per revision, on free loopback ports. Each revision has
-/// `<root>/<revision>/` with `process` (pid, start ticks, port — so a restarted deploy-svc can find and
-/// adopt it) and `model-server.log`.
+/// model-server processes on this machine, one per revision, each on a free port. They listen on `bindHost`
+/// (loopback by default) and a revision's address names `advertiseHost`, the host serving-router reaches them at
+/// (deploy-svc's container or pod in compose and Kubernetes); deploy-svc itself checks them over loopback. Each
+/// revision has `<root>/<revision>/` with `process` (pid, start ticks, port — so a restarted deploy-svc can find
+/// and adopt it) and `model-server.log`.
 public final class LocalServingTarget: ServingTarget {
     struct Running: Sendable {
         var pid: Int32
@@ -22,16 +24,31 @@ public final class LocalServingTarget: ServingTarget {
     let root: URL
     let modelServer: URL
     let readinessTimeout: Duration
+    let bindHost: String
+    let advertiseHost: String
     let logger: Logger
     private let running = Mutex<[String: Running]>([:])
     /// Foundation reaps a child only while its `Process` object lives.
     private let processes = Mutex<[String: Process]>([:])
 
-    public init(root: URL, modelServer: URL, readinessTimeout: Duration, logger: Logger) {
+    public init(
+        root: URL, modelServer: URL, readinessTimeout: Duration, bindHost: String = "127.0.0.1", advertiseHost: String = "127.0.0.1",
+        logger: Logger
+    ) {
         self.root = root
         self.modelServer = modelServer
         self.readinessTimeout = readinessTimeout
+        self.bindHost = bindHost
+        self.advertiseHost = advertiseHost
         self.logger = logger
+    }
+
+    /// Where a revision is reached from elsewhere (recorded in its events, routed to by serving-router).
+    func address(_ port: Int) -> String { "http://\(advertiseHost):\(port)" }
+
+    /// Where deploy-svc checks its own model-servers: the bound address, or loopback for a wildcard.
+    func localAddress(_ port: Int) -> String {
+        "http://\(bindHost == "0.0.0.0" ? "127.0.0.1" : bindHost):\(port)"
     }
 
     func directory(_ revisionID: String) -> URL { root.appendingPathComponent(revisionID, isDirectory: true) }
@@ -42,7 +59,7 @@ public final class LocalServingTarget: ServingTarget {
         if let adopted = await adopt(revision.revisionID) {
             logger.info(
                 "adopted a running revision", metadata: [LogKey.revisionID: "\(revision.revisionID)", LogKey.revisionPort: "\(adopted.port)"])
-            return (Self.address(adopted.port), 0)
+            return (address(adopted.port), 0)
         }
         await stop(revision.revisionID)
         let directory = directory(revision.revisionID)
@@ -53,7 +70,7 @@ public final class LocalServingTarget: ServingTarget {
         process.executableURL = modelServer
         process.arguments = [
             "--bundle", bundle, "--name", revision.modelName, "--version", "\(revision.versionNumber)",
-            "--host", "127.0.0.1", "--port", "\(port)",
+            "--host", bindHost, "--port", "\(port)",
         ]
         process.standardInput = FileHandle.nullDevice
         let logFile = directory.appendingPathComponent("model-server.log")
@@ -74,7 +91,7 @@ public final class LocalServingTarget: ServingTarget {
         running.withLock { $0[revision.revisionID] = entry }
         try "\(pid) \(entry.startTicks ?? 0) \(port)\n".write(to: directory.appendingPathComponent("process"), atomically: true, encoding: .utf8)
 
-        let health = URL(string: "\(Self.address(port))/health")!
+        let health = URL(string: "\(localAddress(port))/health")!
         let deadline = clock.now.advanced(by: readinessTimeout)
         while clock.now < deadline {
             if !process.isRunning {
@@ -84,7 +101,7 @@ public final class LocalServingTarget: ServingTarget {
             }
             if await HTTPProbe.isOK(health, timeout: .milliseconds(500)) {
                 let elapsed = clock.now - began
-                return (Self.address(port), elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+                return (address(port), elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
             }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -96,7 +113,7 @@ public final class LocalServingTarget: ServingTarget {
     func adopt(_ revisionID: String) async -> Running? {
         let known = running.withLock { $0[revisionID] } ?? readRecord(revisionID)
         guard let known, ProcessInspection.isSameProcess(known.pid, startTicks: known.startTicks) else { return nil }
-        guard await HTTPProbe.isOK(URL(string: "\(Self.address(known.port))/health")!, timeout: .seconds(1)) else { return nil }
+        guard await HTTPProbe.isOK(URL(string: "\(localAddress(known.port))/health")!, timeout: .seconds(1)) else { return nil }
         running.withLock { $0[revisionID] = known }
         return known
     }
@@ -137,8 +154,6 @@ public final class LocalServingTarget: ServingTarget {
             }
         }
     }
-
-    static func address(_ port: Int) -> String { "http://127.0.0.1:\(port)" }
 
     /// The previous port when it is free again (a restarted revision keeps its address), else a new one.
     static func port(reusing address: String?) throws -> Int {

@@ -3,7 +3,7 @@ import ServiceLifecycle
 import ServingRouterCore
 import SlipwayPlatform
 
-/// `serving-router [--host 127.0.0.1] [--port 8081] [--admin-port 8082] [--deploy-url http://127.0.0.1:8104]
+/// `serving-router [--host 127.0.0.1] [--port 8081] [--admin-host 127.0.0.1] [--admin-port 8082] [--deploy-url http://127.0.0.1:8104]
 /// [--kafka-brokers 127.0.0.1:9092] [--log-level info] [--resync-seconds 30] [--usage-interval-seconds 60]
 /// [--log-buffer 10000]`; each flag also reads `SLIPWAY_<FLAG>` (e.g. `SLIPWAY_ADMIN_PORT`).
 @main

@@ -7,7 +7,8 @@ public struct ServingRouterConfig: Sendable {
     /// Public prediction traffic.
     public var host = "127.0.0.1"
     public var port = 8081
-    /// Admin HTTP (health, metrics, stats, routing table); always bound to `adminHost`.
+    /// Admin HTTP (health, metrics, stats, routing table), bound to `adminHost` (`--admin-host`; loopback unless a
+    /// container or pod must be probed and reached by testing-svc from outside).
     public var adminHost = "127.0.0.1"
     public var adminPort = 8082
     /// deploy-svc's base URL: routing snapshot (`GET /internal/routing`) and key usage reports.
@@ -37,6 +38,7 @@ public struct ServingRouterConfig: Sendable {
         var config = ServingRouterConfig()
         config.host = reader.string("host", default: config.host)
         config.port = try reader.int("port", default: config.port)
+        config.adminHost = reader.string("admin-host", default: config.adminHost)
         config.adminPort = try reader.int("admin-port", default: config.adminPort)
         config.deployURL = reader.string("deploy-url", default: config.deployURL)
         while config.deployURL.hasSuffix("/") { config.deployURL.removeLast() }
