@@ -32,6 +32,7 @@ public enum EventCatalog {
         .deploy: DeployEvent.messageTypes,
         .testing: TestingEvent.messageTypes,
         .metrics: MetricsEvent.messageTypes,
+        .gateway: GatewayEvent.messageTypes,
         .serving: ServingEvent.messageTypes,
     ]
 

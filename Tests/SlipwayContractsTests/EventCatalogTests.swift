@@ -66,6 +66,7 @@ struct EventCatalogTests {
                 "slipway.deploy.events",
                 "slipway.testing.events",
                 "slipway.metrics.events",
+                "slipway.gateway.events",
                 "slipway.serving.requests",
             ])
         #expect(EventCatalog.topic(forContext: .deploy) == "slipway.deploy.events")
