@@ -95,8 +95,8 @@ var targets: [Target] = [
                 path: "Tests/ServingRouterTests"),
 
     // The public REST entry point: authentication (users, roles, API tokens: the gateway context), routing to services.
-    .target(name: "GatewayCore", dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", hummingbird, httpTypes, httpClient, postgres,
-                                                 crypto, log, lifecycle],
+    .target(name: "GatewayCore", dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", "SlipwayKafka", hummingbird, httpTypes,
+                                                 httpClient, postgres, crypto, log, lifecycle, asyncAlgorithms],
             path: "Services/GatewayCore"),
     .executableTarget(name: "gateway", dependencies: ["GatewayCore", "SlipwayPlatform"], path: "Services/Gateway"),
 

@@ -45,9 +45,16 @@ public enum GatewayService {
             let proxy = Proxy(
                 peers: environment.config.peers, maxBodyBytes: settings.maxBodyBytes, httpClient: environment.httpClient, routes: routes)
             let usage = TokenUsageReporter(environment: environment, authenticator: authenticator)
+            let live = LiveEvents(
+                brokers: environment.config.kafkaBrokers, fetchWaitMaxMs: environment.config.fetchWaitMaxMs, logger: environment.logger)
             return ServiceComponents(
-                routes: [IdentityRoutes(environment: environment, authenticator: authenticator).collection, proxy.collection],
-                workers: [PollingWorker("token usage", every: settings.usageReportInterval, logger: environment.logger) { await usage.report() }],
+                routes: [
+                    IdentityRoutes(environment: environment, authenticator: authenticator).collection, EventStreamRoutes(live: live).collection,
+                    proxy.collection,
+                ],
+                workers: [
+                    PollingWorker("token usage", every: settings.usageReportInterval, logger: environment.logger) { await usage.report() }, live,
+                ],
                 middleware: [
                     ServiceMiddleware(AuthMiddleware(authenticator: authenticator, policy: AccessPolicy(anonymousReads: settings.anonymousReads)))
                 ],

@@ -38,7 +38,10 @@ struct GatewayAuthTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let tokenFile = directory.appendingPathComponent("admin-token")
         let settings = GatewaySettings(anonymousReads: anonymousReads, bootstrapTokenFile: tokenFile, usageReportInterval: usageReportInterval)
-        let reader = ConfigReader(arguments: ["--peer", "training=http://127.0.0.1:\(upstreamPort ?? 1)"], environment: [:])
+        let reader = ConfigReader(
+            arguments: [
+                "--peer", "training=http://127.0.0.1:\(upstreamPort ?? 1)", "--kafka-brokers", TestInfrastructure.shared.kafkaBrokers,
+            ], environment: [:])
         try await withTestService(GatewayService.definition(settings: settings), reader: reader) { gateway in
             let token = try String(contentsOf: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             try await test(gateway, token, tokenFile)
@@ -245,6 +248,46 @@ struct GatewayAuthTests {
                     return (tokens?.first?["request_count"] as? Int ?? 0) >= 3 && tokens?.first?["last_used_at"] is String
                 }
             }
+        }
+    }
+
+    @Test("events stream live as Server-Sent Events, filtered by context, with who caused them; bad filters name the field")
+    func liveEvents() async throws {
+        try await Self.withGateway(upstreamPort: nil) { gateway, admin, _ in
+            let auth = Self.bearer(admin)
+            #expect(try await gateway.api.get("/api/events/stream?context=deploy,nope", headers: auth, expect: .badRequest).errorField == "context")
+            #expect(try await gateway.api.get("/api/events/stream?limit=0", headers: auth, expect: .badRequest).errorField == "limit")
+            try await gateway.api.get("/api/events/stream", expect: .unauthorized)
+
+            var training = EnvelopeBuilder(service: "training")
+            var deploy = EnvelopeBuilder(service: "deploy")
+            deploy.actor = "alice"
+            let stream = try await withThrowingTaskGroup(of: APIResponse?.self) { group in
+                group.addTask { try await gateway.api.get("/api/events/stream?context=deploy&limit=1", headers: auth) }
+                // The stream's consumer starts at the topics' end once it is assigned: publish until it has one.
+                let (trainingEvent, deployEvent) = (
+                    try training.envelope(DatasetRegistered(), aggregateType: "Dataset", aggregateID: "d1"),
+                    try deploy.envelope(EndpointCreated(), aggregateType: "Endpoint", aggregateID: "shop")
+                )
+                group.addTask {
+                    for _ in 0..<100 {
+                        try await RequestLogs.publish(envelopes: [trainingEvent], topic: EventContext.training.topic)
+                        try await RequestLogs.publish(envelopes: [deployEvent], topic: EventContext.deploy.topic)
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? nil
+            }
+            let answer = try #require(stream, "the stream sent nothing within 20 s")
+            #expect(answer.status == .ok && answer.headers[.contentType] == "text/event-stream")
+            let frame = try #require(answer.text.components(separatedBy: "\n\n").first { $0.hasPrefix("event:") })
+            #expect(frame.hasPrefix("event: EndpointCreated\nid: "), "\(frame)")
+            let data = try #require(frame.split(separator: "\n").first { $0.hasPrefix("data: ") }?.dropFirst(6))
+            let event = try #require(try JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any])
+            #expect(
+                event["actor"] as? String == "alice" && event["aggregate_id"] as? String == "shop" && event["source_service"] as? String == "deploy")
         }
     }
 }

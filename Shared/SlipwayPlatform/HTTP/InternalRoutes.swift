@@ -127,6 +127,24 @@ public struct EventView: Codable, Sendable {
     public let actor: String
     public let payload: String
 
+    /// An event as it travels on Kafka (`GET /api/events/stream` shows them live).
+    public init(_ envelope: EventEnvelope) {
+        eventId = envelope.eventID
+        eventType = envelope.eventType
+        aggregateType = envelope.aggregateType
+        aggregateId = envelope.aggregateID
+        version = envelope.aggregateVersion
+        sourceService = envelope.sourceService
+        sourcePosition = envelope.sourcePosition
+        occurredAt = envelope.occurredDate
+        correlationId = envelope.correlationID
+        causationId = envelope.causationID
+        actor = envelope.actor
+        payload =
+            (try? EventCatalog.decodeJSON(typeName: envelope.eventType, payload: [UInt8](envelope.payload)))
+            ?? String(decoding: envelope.payload, as: UTF8.self)
+    }
+
     public init(_ event: StoredEvent, service: String) {
         eventId = event.eventID.uuidString.lowercased()
         eventType = event.eventType
