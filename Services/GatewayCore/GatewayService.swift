@@ -37,7 +37,7 @@ public struct GatewaySettings: Sendable {
 /// access policy before it is served or forwarded to the service that owns the path.
 public enum GatewayService {
     public static func definition(settings: GatewaySettings, routes: RouteTable = .standard) -> ServiceDefinition {
-        ServiceDefinition(
+        var definition = ServiceDefinition(
             name: EventContext.gateway.rawValue, topic: EventContext.gateway.topic, defaultPort: ServiceDirectory.gatewayPort,
             readModel: GatewayReadModel()
         ) { environment in
@@ -62,6 +62,9 @@ public enum GatewayService {
                     [StartupTask("first admin") { try await FirstAdmin(environment: environment, tokenFile: file).ensure() }]
                 } ?? [])
         }
+        // Its only Kafka input is the live event streams: a tenth of a second late is live enough, and idle fetches cost CPU.
+        definition.defaultFetchWaitMs = 100
+        return definition
     }
 
     public static func run(reader: ConfigReader = ConfigReader()) async throws {
