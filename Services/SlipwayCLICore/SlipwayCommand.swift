@@ -11,7 +11,7 @@ public struct SlipwayCommand: AsyncParsableCommand {
             DatasetsCommand.self, DeployCommand.self, RollbackCommand.self, TrafficCommand.self, UndeployCommand.self,
             EndpointsCommand.self, KeysCommand.self, MetricsCommand.self, AlertsCommand.self, DriftCommand.self, HealthCommand.self,
             FeedbackCommand.self, SchedulesCommand.self, TestCommand.self, TestsCommand.self, ChecksCommand.self, LoadTestCommand.self,
-            EventsCommand.self,
+            EventsCommand.self, WhoAmICommand.self, TokensCommand.self, UsersCommand.self,
             BenchCommand.self,
         ])
 

@@ -63,8 +63,16 @@ struct UpCommandTests {
         try await gatewayAPI.get("/api/no-such-thing/", expect: .notFound)
         try await gatewayAPI.get("/internal/events", expect: .notFound)
         #expect(try await gatewayAPI.get("/api/me", expect: .ok).json()["username"] as? String == "admin")
-
+        // The CLI acts as the admin; a viewer's token, given in SLIPWAY_TOKEN, reads and may not write.
         let gateway = "http://127.0.0.1:\(gatewayPort)"
+        #expect(try run(slipway, ["whoami", "--gateway", gateway], in: directory).output.hasPrefix("admin\tadmin"))
+        #expect(try run(slipway, ["users", "create", "vera", "--role", "viewer", "--gateway", gateway], in: directory).status == 0)
+        let issued = try run(slipway, ["tokens", "create", "--user", "vera", "--name", "e2e", "--gateway", gateway], in: directory)
+        let vera = ["SLIPWAY_TOKEN": String(issued.output.split(separator: "\n").last ?? "")]
+        #expect(try run(slipway, ["models", "list", "--gateway", gateway], in: directory, environment: vera).status == 0)
+        let write = try run(slipway, ["users", "create", "eve", "--role", "admin", "--gateway", gateway], in: directory, environment: vera)
+        #expect(write.status != 0 && write.output.contains("403"), "\(write.output)")
+
         let router = APITestClient(baseURL: "http://127.0.0.1:\(routerPort)")
         try await trainTwice(slipway: slipway, gateway: gatewayAPI, directory: directory)
         try await deployAndServe(slipway: slipway, gateway: gatewayAPI, router: router, directory: directory)
@@ -502,11 +510,14 @@ struct UpCommandTests {
         #expect(autoUndeploy.status == 0, "\(autoUndeploy.output)")
     }
 
-    func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
+    func run(_ executable: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> (
+        status: Int32, output: String
+    ) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).out")
         FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
