@@ -85,6 +85,12 @@ struct UpCommandTests {
 
         // Down leaves nothing of this platform running — deploy-svc stops its model-servers itself, so `down`
         // finds nothing left to end — and up at once serves what was deployed again.
+        // Tokens never reach a log: every process's output so far, the gateway's refusals included.
+        let logs = directory.appendingPathComponent(".slipway/logs")
+        for file in try FileManager.default.contentsOfDirectory(atPath: logs.path) {
+            let text = (try? String(contentsOf: logs.appendingPathComponent(file), encoding: .utf8)) ?? ""
+            #expect(!text.contains(token) && !text.contains(vera["SLIPWAY_TOKEN"]!), "a token is in \(file)")
+        }
         let servingKey = try await keepServing(slipway: slipway, gateway: gateway, router: router, directory: directory)
         let running = ProcessInspection.processes(taggedWith: dataDir[1]).map(ProcessInspection.commandLine)
         #expect(running.count >= 9, "every process of up carries the tag: \(running)")
