@@ -50,7 +50,6 @@ struct EventStreamRoutes: Sendable {
                     case .event(let event):
                         try await writer.write(ByteBuffer(bytes: try Self.frame(event)))
                         sent += 1
-                        if let limit, sent >= limit { break }
                     }
                     if let limit, sent >= limit { break }
                 }

@@ -67,8 +67,6 @@ public final class LiveEvents: Service, Sendable {
         subscribers.withLock { $0.removeValue(forKey: id) }?.continuation.finish()
     }
 
-    public var subscriberCount: Int { subscribers.withLock { $0.count } }
-
     public func run() async throws {
         var configuration = KafkaConsumerConfiguration(
             bootstrapServers: brokers, groupId: "gateway.live.\(UUID().uuidString.lowercased())", topics: Self.topics, autoOffsetReset: "latest")
