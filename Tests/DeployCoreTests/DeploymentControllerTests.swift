@@ -48,8 +48,10 @@ struct DeploymentControllerTests {
                     let shutdown = ContinuousClock.now
                     trigger.triggerGracefulShutdown()
                     try await group.next()
+                    // The step in progress finishes first (a few queries), so "within a tick" has room for a loaded
+                    // machine: once 3.3 s while a whole test run shared the two cores. Waiting on the start would take 600 s.
                     #expect(
-                        ContinuousClock.now - shutdown < .seconds(3),
+                        ContinuousClock.now - shutdown < .seconds(5),
                         "the controller ended \(ContinuousClock.now - shutdown) after the shutdown began")
                 }
             }
