@@ -212,6 +212,12 @@ struct GatewayAuthTests {
                 try await gateway.api.post("/api/tokens", #"{"name": "x", "username": "nobody"}"#, headers: auth, expect: .unprocessableContent)
                     .errorField == "username")
             try await gateway.api.patch("/api/users/admin", #"{"role": "viewer"}"#, headers: auth, expect: .conflict)
+            #expect(
+                try await gateway.api.patch("/api/users/admin", #"{"role": "root"}"#, headers: auth, expect: .unprocessableContent).errorField
+                    == "role")
+            try await gateway.api.post("/api/users/admin/disable", "not json", headers: auth, expect: .badRequest)
+            try await gateway.api.post("/api/users/admin/disable", headers: auth, expect: .conflict)  // the last admin
+            try await gateway.api.delete("/api/tokens/nope", headers: auth, expect: .notFound)
             try await gateway.api.patch("/api/users/nobody", #"{"role": "viewer"}"#, headers: auth, expect: .notFound)
             let users = try await gateway.api.get("/api/users", headers: auth).json()["users"] as? [[String: Any]]
             #expect(users?.count == 1 && users?.first?["role"] as? String == "admin")
