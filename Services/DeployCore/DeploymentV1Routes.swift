@@ -114,14 +114,11 @@ struct DeploymentV1Routes: Sendable {
         var deleted: Bool
     }
 
-    /// Stops serving first when it still serves (the spec deletes in one call; Slipway's endpoint must be undeployed).
+    /// The spec deletes in one call: an endpoint that still serves is undeployed first, in the same command.
     @Sendable func delete(_ request: Request, context: SlipwayRequestContext) async throws -> DeletedJSON {
         let name = try context.parameters.require("name")
-        let endpoint = try await queries.endpoint(name)
-        if endpoint.status != .notServing {
-            try await deploy.execute(name, .undeploy(reason: "endpoint deleted", actor: request.actor), request)
-        }
-        try await deploy.execute(name, .delete(actor: request.actor), request)
+        try await queries.requireEndpoint(name)
+        try await deploy.execute(name, .undeployAndDelete(actor: request.actor), request)
         return DeletedJSON(endpointName: name, deleted: true)
     }
 

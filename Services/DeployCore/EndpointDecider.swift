@@ -33,6 +33,8 @@ public enum EndpointDecider: Decider {
         case setTraffic(split: [String: Int32], actor: String)
         case undeploy(reason: String, actor: String)
         case delete(actor: String)
+        /// The spec's one-call delete: an endpoint that still serves is undeployed first, in the same decision.
+        case undeployAndDelete(actor: String)
         /// An auto-deploy that could not even be requested (the endpoint belongs to another model, …): recorded
         /// as a `DeploymentFailed` without a deployment, so the training run learns why.
         case rejectRunDeploy(RunDeployRejection)
@@ -244,7 +246,7 @@ public enum EndpointDecider: Decider {
             return try decideDeploy(request, state)
 
         case .update, .startRevision, .revisionReady, .revisionFailed, .stopRevision, .passStep, .failGate, .stepUnjudged, .alertFired, .rollback,
-            .setTraffic, .undeploy, .delete:
+            .setTraffic, .undeploy, .delete, .undeployAndDelete:
             guard let endpoint = state.endpoint, !state.deleted else { throw endpointNotFound }
             return try decide(command, on: endpoint, state)
         }
@@ -426,6 +428,11 @@ public enum EndpointDecider: Decider {
             undeployed.requestedBy = actor
             undeployed.reason = reason
             return [shift([:], reason: .undeploy, deploymentID: undeployed.deploymentID, by: actor, state: state), .undeployed(undeployed)]
+
+        case .undeployAndDelete(let actor):
+            guard !state.traffic.isEmpty || state.inProgress != nil else { return try decide(.delete(actor: actor), state) }
+            let undeployed = try decide(.undeploy(reason: "endpoint deleted", actor: actor), state)
+            return undeployed + (try decide(.delete(actor: actor), undeployed.reduce(state, evolve)))
 
         case .delete(let actor):
             guard state.traffic.isEmpty, state.inProgress == nil else {

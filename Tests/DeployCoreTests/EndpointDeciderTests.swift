@@ -397,6 +397,16 @@ struct EndpointDeciderTests {
         expectRejection(D.self, given: try history(given + [split, undeploy]), when: undeploy, kind: .conflict)
         state = try self.state(given + [split, undeploy, .delete(actor: "t")])
         #expect(!state.exists)
+        // The spec's one-call delete undeploys a serving endpoint in the same decision, and deletes an idle one as it is.
+        #expect(
+            types(try decide(D.self, given: try history(given + [split]), when: .undeployAndDelete(actor: "t"))) == [
+                TrafficShifted.protoMessageName, Undeployed.protoMessageName, EndpointDeleted.protoMessageName,
+            ])
+        #expect(!(try self.state(given + [split, .undeployAndDelete(actor: "t")])).exists)
+        #expect(
+            types(try decide(D.self, given: try history(given + [split, undeploy]), when: .undeployAndDelete(actor: "t"))) == [
+                EndpointDeleted.protoMessageName
+            ])
     }
 
     @Test("a split onto a stopped revision is refused naming the traffic; a serving revision cannot be stopped")
