@@ -179,25 +179,3 @@ extension SlipwayRequestContext {
         return caller
     }
 }
-
-/// Issues a personal token: the one way, for the API and for the first admin.
-struct TokenIssuer: Sendable {
-    let environment: ServiceEnvironment
-
-    struct Issued {
-        var id: String
-        var token: String
-    }
-
-    func issue(
-        for username: String, ownerActive: Bool, name: String, expiresAt: Date?, issuedBy: String, metadata: CommandMetadata
-    ) async throws -> Issued {
-        let token = Authenticator.tokenPrefix + SecretMaterial.newSecret()
-        let id = UUID.v7().uuidString.lowercased()
-        let new = ApiTokenDecider.NewToken(
-            id: id, username: username, ownerActive: ownerActive, name: name, tokenSha256: SecretMaterial.sha256(token),
-            tokenPrefix: SecretMaterial.prefix(token, length: 12), expiresAt: expiresAt, issuedBy: issuedBy, now: metadata.now)
-        try await environment.execute(ApiTokenDecider.self, aggregateID: id, command: .issue(new), metadata: metadata)
-        return Issued(id: id, token: token)
-    }
-}

@@ -84,10 +84,7 @@ public final class ModelServerAPI: Sendable {
         let topK = try Self.checkedTopK(request.topK, default: ServingLimits.defaultRecommendTopK)
         let result = try Self.score(model, [request.features(idFeature: model.idFeature)], topK: topK, field: nil)[0]
         var out = allocator.buffer(capacity: 128 + result.productIds.count * 40)
-        switch format {
-        case .slipway: RecommendationJSON.recommend(customerID: request.customerID.description, result, model: model, into: &out)
-        case .spec: RecommendationJSON.specRecommend(customerID: request.customerID.description, result, model: model, into: &out)
-        }
+        RecommendationJSON.recommend(customerID: request.customerID.description, result, model: model, format: format, into: &out)
         return APIAnswer(status: .ok, body: out)
     }
 
@@ -113,11 +110,7 @@ public final class ModelServerAPI: Sendable {
         let results = try Self.score(model, customers.map(\.features), topK: topK, field: field)
         let entries = zip(customers, results).map { ($0.id.description, $1) }
         var out = allocator.buffer(capacity: 128 + results.count * (32 + topK * 40))
-        if format == .spec || request.customerIDs != nil {
-            RecommendationJSON.specRecommendBatch(entries, model: model, into: &out)
-        } else {
-            RecommendationJSON.recommendBatch(entries, model: model, into: &out)
-        }
+        RecommendationJSON.recommendBatch(entries, model: model, format: request.customerIDs != nil ? .spec : format, into: &out)
         return APIAnswer(status: .ok, body: out)
     }
 

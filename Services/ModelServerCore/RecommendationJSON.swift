@@ -71,42 +71,10 @@ enum RecommendationJSON {
         out.writeStaticString("]}")
     }
 
-    static func recommend(customerID: String, _ result: Recommendations, model: ServedModel, into out: inout ByteBuffer) {
-        out.writeStaticString("{\"customer_id\":")
-        string(customerID, into: &out)
-        out.writeInteger(UInt8(ascii: ","))
-        fallback(result.fallback, into: &out)
-        out.writeStaticString("\"model_name\":")
-        string(model.name, into: &out)
-        out.writeStaticString(",\"model_version\":")
-        string(model.version, into: &out)
-        out.writeInteger(UInt8(ascii: ","))
-        recommendations(result, into: &out)
-        out.writeInteger(UInt8(ascii: "}"))
-    }
-
-    static func recommendBatch(_ entries: [(customerID: String, result: Recommendations)], model: ServedModel, into out: inout ByteBuffer) {
-        out.writeStaticString("{\"model_name\":")
-        string(model.name, into: &out)
-        out.writeStaticString(",\"model_version\":")
-        string(model.version, into: &out)
-        out.writeStaticString(",\"recommendations\":[")
-        for (i, entry) in entries.enumerated() {
-            if i > 0 { out.writeInteger(UInt8(ascii: ",")) }
-            out.writeStaticString("{\"customer_id\":")
-            string(entry.customerID, into: &out)
-            out.writeInteger(UInt8(ascii: ","))
-            fallback(entry.result.fallback, into: &out)
-            recommendations(entry.result, into: &out)
-            out.writeInteger(UInt8(ascii: "}"))
-        }
-        out.writeStaticString("]}")
-    }
-
-    // MARK: The specification's shapes
-
-    /// `"recommendations":[{"product_id":"…","score":…},…]`
-    static func items(_ result: Recommendations, into out: inout ByteBuffer) {
+    /// A ranking as Slipway writes it (`"product_ids":[...],"scores":[...]`) or as the spec does
+    /// (`"recommendations":[{"product_id":"…","score":…},…]`).
+    static func ranking(_ result: Recommendations, _ format: AnswerFormat, into out: inout ByteBuffer) {
+        guard format == .spec else { return recommendations(result, into: &out) }
         out.writeStaticString("\"recommendations\":[")
         for (i, id) in result.productIds.enumerated() {
             if i > 0 { out.writeInteger(UInt8(ascii: ",")) }
@@ -119,31 +87,50 @@ enum RecommendationJSON {
         out.writeInteger(UInt8(ascii: "]"))
     }
 
-    /// `{"customer_id", "fallback"?, "model_version", "recommendations": [{"product_id", "score"}]}`
-    static func specRecommend(customerID: String, _ result: Recommendations, model: ServedModel, into out: inout ByteBuffer) {
-        out.writeStaticString("{\"customer_id\":")
+    /// `"customer_id":"…",` and the fallback, if any: how every answer about one customer begins.
+    static func customer(_ customerID: String, _ result: Recommendations, into out: inout ByteBuffer) {
+        out.writeStaticString("\"customer_id\":")
         string(customerID, into: &out)
         out.writeInteger(UInt8(ascii: ","))
         fallback(result.fallback, into: &out)
+    }
+
+    /// Slipway's `{"customer_id", "fallback"?, "model_name", "model_version", "product_ids", "scores"}`, or the spec's
+    /// `{"customer_id", "fallback"?, "model_version", "recommendations": [{"product_id", "score"}]}`.
+    static func recommend(customerID: String, _ result: Recommendations, model: ServedModel, format: AnswerFormat, into out: inout ByteBuffer) {
+        out.writeInteger(UInt8(ascii: "{"))
+        customer(customerID, result, into: &out)
+        if format == .slipway {
+            out.writeStaticString("\"model_name\":")
+            string(model.name, into: &out)
+            out.writeInteger(UInt8(ascii: ","))
+        }
         out.writeStaticString("\"model_version\":")
         string(model.version, into: &out)
         out.writeInteger(UInt8(ascii: ","))
-        items(result, into: &out)
+        ranking(result, format, into: &out)
         out.writeInteger(UInt8(ascii: "}"))
     }
 
-    /// `{"model_version", "results": [{"customer_id", "fallback"?, "recommendations": [...]}]}`
-    static func specRecommendBatch(_ entries: [(customerID: String, result: Recommendations)], model: ServedModel, into out: inout ByteBuffer) {
-        out.writeStaticString("{\"model_version\":")
+    /// Slipway's `{"model_name", "model_version", "recommendations": [{"customer_id", "fallback"?, "product_ids", "scores"}]}`,
+    /// or the spec's `{"model_version", "results": [{"customer_id", "fallback"?, "recommendations": [...]}]}`.
+    static func recommendBatch(
+        _ entries: [(customerID: String, result: Recommendations)], model: ServedModel, format: AnswerFormat, into out: inout ByteBuffer
+    ) {
+        out.writeInteger(UInt8(ascii: "{"))
+        if format == .slipway {
+            out.writeStaticString("\"model_name\":")
+            string(model.name, into: &out)
+            out.writeInteger(UInt8(ascii: ","))
+        }
+        out.writeStaticString("\"model_version\":")
         string(model.version, into: &out)
-        out.writeStaticString(",\"results\":[")
+        out.writeStaticString(format == .spec ? ",\"results\":[" : ",\"recommendations\":[")
         for (i, entry) in entries.enumerated() {
             if i > 0 { out.writeInteger(UInt8(ascii: ",")) }
-            out.writeStaticString("{\"customer_id\":")
-            string(entry.customerID, into: &out)
-            out.writeInteger(UInt8(ascii: ","))
-            fallback(entry.result.fallback, into: &out)
-            items(entry.result, into: &out)
+            out.writeInteger(UInt8(ascii: "{"))
+            customer(entry.customerID, entry.result, into: &out)
+            ranking(entry.result, format, into: &out)
             out.writeInteger(UInt8(ascii: "}"))
         }
         out.writeStaticString("]}")

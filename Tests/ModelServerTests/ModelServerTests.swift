@@ -370,7 +370,8 @@ struct ModelServerTests {
         let ids = ["plain", "quote\"d", "back\\slash", "new\nline", "tab\tand\u{01}control", "zażółć"]
         var buffer = ByteBuffer()
         RecommendationJSON.recommend(
-            customerID: "c\"1", Recommendations(productIds: ids, scores: [1, 0.5, -0.25, 0, 3e-8, .nan]), model: Self.model, into: &buffer)
+            customerID: "c\"1", Recommendations(productIds: ids, scores: [1, 0.5, -0.25, 0, 3e-8, .nan]), model: Self.model, format: .slipway,
+            into: &buffer)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
         #expect(object["product_ids"] as? [String] == ids)
         #expect(object["customer_id"] as? String == "c\"1")
