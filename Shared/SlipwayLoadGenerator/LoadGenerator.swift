@@ -112,10 +112,15 @@ public enum LoadGeneratorError: Error, CustomStringConvertible {
 ///
 /// Latency is measured from the moment a request is written to the end of its answer. Paced runs (`targetRPS`)
 /// measure from the actual send, so a server that falls behind shows as a lower achieved rate, not as queueing delay.
+///
+/// The end is one instant, the cutoff, that every connection reads for itself: nothing is sent at or after it and
+/// an answer arriving after it is not counted. The report's duration is from the start to the cutoff, so its rate
+/// stays exact however late a busy machine gets round to closing the connections.
 public final class LoadGenerator: Sendable {
     public let plan: LoadPlan
     let group: any EventLoopGroup
     private let collected = Mutex(Collected())
+    private let cutoff = LoadCutoff()
 
     struct Collected {
         var seconds: [Int: LoadSecond] = [:]
@@ -149,7 +154,7 @@ public final class LoadGenerator: Sendable {
         let templates = plan.requests.map(RequestTemplate.init)
         var connections: [LoadConnection] = []
         for index in 0..<plan.connections {
-            connections.append(LoadConnection(index: index, plan: plan, templates: templates, loop: group.next()))
+            connections.append(LoadConnection(index: index, plan: plan, templates: templates, cutoff: cutoff, loop: group.next()))
         }
         do {
             for connection in connections { try await connection.connect().get() }
@@ -158,12 +163,14 @@ public final class LoadGenerator: Sendable {
             throw LoadGeneratorError.unreachable(host: plan.host, port: plan.port, underlying: error)
         }
         let start = NIODeadline.now()
-        for connection in connections { connection.begin(at: start) }
         let end = start + .nanoseconds(Int64(plan.duration.components.seconds) * 1_000_000_000 + plan.duration.components.attoseconds / 1_000_000_000)
+        cutoff.set(end)
+        for connection in connections { connection.begin(at: start) }
         var harvested = 0
-        while !Task.isCancelled {
+        while true {
             let now = NIODeadline.now()
-            if now >= end { break }
+            if Task.isCancelled { cutoff.bringForward(to: now) }
+            if now >= cutoff.instant { break }
             let second = Int((now - start).nanoseconds / 1_000_000_000)
             if second > harvested {
                 await collect(from: connections, before: second)
@@ -171,8 +178,9 @@ public final class LoadGenerator: Sendable {
             }
             try? await Task.sleep(for: .milliseconds(min(100, max(1, (end - now).nanoseconds / 1_000_000))))
         }
-        let stoppedAt = NIODeadline.now()
-        for connection in connections { try? await connection.stop().get() }
+        let stoppedAt = cutoff.instant
+        // All at once: one by one, a connection waiting its turn on a busy loop would hold up the report.
+        try? await EventLoopFuture.andAllComplete(connections.map { $0.stop() }, on: group.next()).get()
         await collect(from: connections, before: Int.max)
 
         var report = LoadReport()
@@ -208,6 +216,19 @@ public final class LoadGenerator: Sendable {
     }
 }
 
+/// The instant a load test ends, shared by its connections: the plan's end, or earlier when it is cancelled.
+final class LoadCutoff: Sendable {
+    private let uptimeNanoseconds = Atomic<UInt64>(.max)
+
+    var instant: NIODeadline { .uptimeNanoseconds(uptimeNanoseconds.load(ordering: .relaxed)) }
+
+    func set(_ deadline: NIODeadline) { uptimeNanoseconds.store(deadline.uptimeNanoseconds, ordering: .relaxed) }
+
+    func bringForward(to deadline: NIODeadline) { uptimeNanoseconds.min(deadline.uptimeNanoseconds, ordering: .relaxed) }
+
+    func hasPassed(_ now: NIODeadline) -> Bool { now.uptimeNanoseconds >= uptimeNanoseconds.load(ordering: .relaxed) }
+}
+
 /// A request encoded once: the head and the body are sent as they are, again and again.
 struct RequestTemplate: Sendable {
     let head: HTTPRequestHead
@@ -228,6 +249,7 @@ final class LoadConnection: @unchecked Sendable {
     let index: Int
     let plan: LoadPlan
     let templates: [RequestTemplate]
+    let cutoff: LoadCutoff
     let loop: any EventLoop
     /// Between two sends of this connection when paced.
     let interval: TimeAmount?
@@ -245,10 +267,11 @@ final class LoadConnection: @unchecked Sendable {
     private var seconds: [Int: LoadSecond] = [:]
     private(set) var errorsByStatus: [String: Int] = [:]
 
-    init(index: Int, plan: LoadPlan, templates: [RequestTemplate], loop: any EventLoop) {
+    init(index: Int, plan: LoadPlan, templates: [RequestTemplate], cutoff: LoadCutoff, loop: any EventLoop) {
         self.index = index
         self.plan = plan
         self.templates = templates
+        self.cutoff = cutoff
         self.loop = loop
         self.nextRequest = index % templates.count
         if let rate = plan.targetRPS, rate > 0 {
@@ -312,7 +335,7 @@ final class LoadConnection: @unchecked Sendable {
     }
 
     private func send() {
-        guard !stopped, inFlightSince == nil, let channel else { return }
+        guard !stopped, inFlightSince == nil, let channel, !cutoff.hasPassed(.now()) else { return }
         let template = templates[nextRequest]
         nextRequest = (nextRequest + 1) % templates.count
         status = 0
@@ -336,6 +359,8 @@ final class LoadConnection: @unchecked Sendable {
         let now = NIODeadline.now()
         inFlightSince = nil
         timeout?.cancel()
+        // Cut off by the end, like the one in flight when the connection stops: neither counted nor followed.
+        if cutoff.hasPassed(now) { return }
         var second = seconds[secondOf(now), default: LoadSecond(second: secondOf(now))]
         second.requests += 1
         second.latency.add(Double((now - since).nanoseconds) / 1000)
@@ -357,6 +382,7 @@ final class LoadConnection: @unchecked Sendable {
         let now = NIODeadline.now()
         inFlightSince = nil
         timeout?.cancel()
+        if cutoff.hasPassed(now) { return }
         var second = seconds[secondOf(now), default: LoadSecond(second: secondOf(now))]
         second.requests += 1
         second.errors += 1
