@@ -22,17 +22,36 @@ struct RegistryRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.post("/api/registered-models", use: create)
-        routes.get("/api/registered-models", use: list)
+        routes.post("/api/registered-models", RouteDoc("Create a registered model", body: CreateBody.self, status: .created), use: create)
+        routes.get(
+            "/api/registered-models",
+            RouteDoc(
+                "List registered models with the registry's KPIs",
+                query: [
+                    .string("model_type", "Only this type (empty: all)", oneOf: ["", "retrieval", "ranking", "multitask"]),
+                    .string("status", "Only this status, or `blessed` (empty: all)"),
+                    .boolean("has_schedule", "Only models with (true) or without (false) a retraining schedule"),
+                    .string("search", "Case-insensitive substring of the name or description"),
+                ]), use: list)
         // A constant segment outranks `:name` in the router, and "check-name" is reserved as a model name.
-        routes.get("/api/registered-models/check-name", use: checkName)
-        routes.get("/api/registered-models/:name", use: get)
-        routes.patch("/api/registered-models/:name", use: update)
-        routes.get("/api/registered-models/:name/versions", use: versions)
-        routes.get("/api/registered-models/:name/versions/:version", use: version)
-        routes.put("/api/registered-models/:name/aliases/:alias", use: setAlias)
-        routes.delete("/api/registered-models/:name/aliases/:alias", use: deleteAlias)
-        routes.post("/api/training-runs/:run_id/push", use: push)
+        routes.get(
+            "/api/registered-models/check-name",
+            RouteDoc("Whether a name is valid and taken", query: [.string("name", "The name to check", required: true)]), use: checkName)
+        routes.get("/api/registered-models/:name", RouteDoc("A model with its versions and aliases", answer: .named("ModelJSON")), use: get)
+        routes.patch("/api/registered-models/:name", RouteDoc("Change a model's description or tags", body: UpdateBody.self), use: update)
+        routes.get(
+            "/api/registered-models/:name/versions", RouteDoc("A model's versions, newest first", answer: .named("VersionListJSON")), use: versions)
+        routes.get("/api/registered-models/:name/versions/:version", RouteDoc("One version of a model"), use: version)
+        routes.put(
+            "/api/registered-models/:name/aliases/:alias", RouteDoc("Point an alias (`production`, `staging`, …) at a version", body: AliasBody.self),
+            use: setAlias)
+        routes.delete("/api/registered-models/:name/aliases/:alias", RouteDoc("Remove an alias", status: .noContent), use: deleteAlias)
+        routes.post(
+            "/api/training-runs/:run_id/push",
+            RouteDoc(
+                "Register a completed run that was not registered automatically",
+                details: "`force` registers a run that was not blessed.", body: PushBody.self, required: false, status: .created),
+            use: push)
         return routes
     }
 

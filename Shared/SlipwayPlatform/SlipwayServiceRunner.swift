@@ -85,6 +85,7 @@ public enum SlipwayServiceRunner {
         InternalRoutes.addHealth(to: router, readiness: readiness, postgres: environment.postgres, kafkaBrokers: environment.config.kafkaBrokers)
         InternalRoutes.addEventRoutes(to: router, definition: definition, components: components, environment: environment)
         for routes in components.routes { router.addRoutes(routes) }
+        InternalRoutes.addDocument(to: router, service: definition.name, routes: RouteInventory(components.routes).routes)
         return router
     }
 

@@ -68,6 +68,24 @@ struct RouteAgreementTests {
         for route in Self.gatewayOwn { #expect(RouteTable.standard.service(for: route.concretePath()) == nil, "\(route)") }
     }
 
+    @Test("every public route is documented: a summary, and its body's schema derived from the type its handler decodes")
+    func everyRouteIsDocumented() throws {
+        let services = try Self.serviceRoutes() + [("gateway", Self.gatewayOwn)]
+        var documented = 0
+        for (service, routes) in services {
+            for route in routes where route.path.hasPrefix("/api/") {
+                guard let doc = route.doc else {
+                    Issue.record("\(route) of \(service) has no RouteDoc")
+                    continue
+                }
+                documented += 1
+                #expect(!doc.summary.isEmpty, "\(route) of \(service)")
+                if case .failure(let failure)? = doc.body?.schema { Issue.record("\(route) of \(service): \(failure)") }
+            }
+        }
+        #expect(documented > 100, "\(documented) documented routes")
+    }
+
     @Test("every write route refuses anonymous callers (401) and viewers (403) before anything is forwarded; internal routes are 404")
     func writesNeedAnEditor() async throws {
         let routes = try Self.serviceRoutes().flatMap(\.routes) + Self.gatewayOwn

@@ -34,6 +34,12 @@ public enum InternalRoutes {
         }
     }
 
+    /// `/internal/openapi.json`: the service's part of the API reference, which the gateway merges.
+    static func addDocument(to router: Router<SlipwayRequestContext>, service: String, routes: [RouteInventory.Route]) {
+        let document = (try? OpenAPIDocument.service(service, routes: routes).jsonData()).map { [UInt8]($0) } ?? []
+        router.get("/internal/openapi.json") { _, _ in RawJSON(document) }
+    }
+
     static func addEventRoutes(
         to router: Router<SlipwayRequestContext>, definition: ServiceDefinition, components: ServiceComponents, environment: ServiceEnvironment
     ) {

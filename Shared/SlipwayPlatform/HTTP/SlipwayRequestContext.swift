@@ -92,6 +92,12 @@ public struct PlatformRequestDecoder: RequestDecoder {
 
     /// nil for an empty body: for requests whose body is optional (all fields default).
     public func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T? {
+        // The reference documents the body a route declares; a handler decoding another would make it lie.
+        if case .some(let declared) = RouteDoc.servedBody, declared != ObjectIdentifier(T.self) {
+            throw APIError(
+                .internalServerError, code: "undocumented_body",
+                message: "this route decodes \(T.self), which its documentation does not declare")
+        }
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: context.maxUploadSize)
