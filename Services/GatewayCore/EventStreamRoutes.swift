@@ -14,7 +14,16 @@ struct EventStreamRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.get("/api/events/stream", use: stream)
+        routes.get(
+            "/api/events/stream",
+            RouteDoc(
+                "Every event of the platform as it happens (Server-Sent Events)",
+                details: "`event:` is the event's type, `id:` its id, `data:` the event as JSON with who caused it; a comment every 15 s.",
+                query: [
+                    .string("context", "Comma-separated contexts to follow (training, registry, schedule, deploy, testing, metrics, gateway)"),
+                    .string("aggregate_id", "Only events of this aggregate (a model, an endpoint, a run)"),
+                    .integer("limit", "End the stream after this many events", in: 1...100_000),
+                ], answer: .eventStream), use: stream)
         return routes
     }
 

@@ -19,16 +19,18 @@ public enum GatewayService {
             let usage = TokenUsageReporter(environment: environment, authenticator: authenticator)
             let live = LiveEvents(
                 brokers: environment.config.kafkaBrokers, fetchWaitMaxMs: environment.config.fetchWaitMaxMs, logger: environment.logger)
+            let policy = AccessPolicy(anonymousReads: settings.anonymousReads)
+            let own = [IdentityRoutes(environment: environment, authenticator: authenticator).collection, EventStreamRoutes(live: live).collection]
+            let reference = APIReference(
+                peers: environment.config.peers, routes: routes, policy: policy, httpClient: environment.httpClient,
+                own: RouteInventory(own).routes)
             return ServiceComponents(
-                routes: [
-                    IdentityRoutes(environment: environment, authenticator: authenticator).collection, EventStreamRoutes(live: live).collection,
-                    proxy.collection,
-                ],
+                routes: own + [reference.collection, proxy.collection],
                 workers: [
                     PollingWorker("token usage", every: settings.usageReportInterval, logger: environment.logger) { await usage.report() }, live,
                 ],
                 middleware: [
-                    ServiceMiddleware(AuthMiddleware(authenticator: authenticator, policy: AccessPolicy(anonymousReads: settings.anonymousReads)))
+                    ServiceMiddleware(AuthMiddleware(authenticator: authenticator, policy: policy))
                 ],
                 startupTasks: settings.bootstrapTokenFile.map { file in
                     [StartupTask("first admin") { try await FirstAdmin(environment: environment, tokenFile: file).ensure() }]

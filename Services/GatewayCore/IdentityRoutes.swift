@@ -4,8 +4,8 @@ import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayPlatform
 
-/// Users and personal API tokens: `GET /api/me`; `GET/POST /api/users`, `GET/PATCH /api/users/{username}`,
-/// `POST /api/users/{username}/disable` (admins); `GET/POST /api/tokens`, `GET/DELETE /api/tokens/{id}` (a user's own,
+/// Users and personal API tokens: `GET /api/me`; `GET/POST /api/users`, `GET/PATCH /api/users/:username`,
+/// `POST /api/users/:username/disable` (admins); `GET/POST /api/tokens`, `GET/DELETE /api/tokens/:id` (a user's own,
 /// or anyone's for an admin).
 struct IdentityRoutes: Sendable {
     let environment: ServiceEnvironment
@@ -20,16 +20,34 @@ struct IdentityRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.get("/api/me", use: me)
-        routes.get("/api/users", use: listUsers)
-        routes.post("/api/users", use: createUser)
-        routes.get("/api/users/:username", use: getUser)
-        routes.patch("/api/users/:username", use: changeRole)
-        routes.post("/api/users/:username/disable", use: disableUser)
-        routes.get("/api/tokens", use: listTokens)
-        routes.post("/api/tokens", use: issueToken)
-        routes.get("/api/tokens/:id", use: getToken)
-        routes.delete("/api/tokens/:id", use: revokeToken)
+        routes.get("/api/me", RouteDoc("Who the caller is: user, role and the token in use"), use: me)
+        routes.get("/api/users", RouteDoc("List users"), use: listUsers)
+        routes.post("/api/users", RouteDoc("Create a user with a role", body: CreateUserBody.self, status: .created), use: createUser)
+        routes.get("/api/users/:username", RouteDoc("One user"), use: getUser)
+        routes.patch(
+            "/api/users/:username",
+            RouteDoc("Change a user's role", details: "The last active admin cannot be demoted (409).", body: ChangeRoleBody.self),
+            use: changeRole)
+        routes.post(
+            "/api/users/:username/disable",
+            RouteDoc(
+                "Disable a user; their tokens stop working", details: "The last active admin cannot be disabled (409).", body: ReasonBody.self,
+                required: false), use: disableUser)
+        routes.get(
+            "/api/tokens",
+            RouteDoc(
+                "List API tokens: the caller's own, or (admins) another user's or everyone's",
+                query: [
+                    .string("username", "Whose tokens (admins only; default: the caller)"),
+                    .boolean("all", "Every user's tokens (admins only)"),
+                ]), use: listTokens)
+        routes.post(
+            "/api/tokens",
+            RouteDoc(
+                "Issue an API token", details: "The token is in this answer only; Slipway keeps its SHA-256.", body: IssueTokenBody.self,
+                status: .created), use: issueToken)
+        routes.get("/api/tokens/:id", RouteDoc("One API token (never its secret)"), use: getToken)
+        routes.delete("/api/tokens/:id", RouteDoc("Revoke an API token", body: ReasonBody.self, required: false), use: revokeToken)
         return routes
     }
 

@@ -31,7 +31,7 @@ struct GatewayAuthTests {
 
     /// Runs the gateway with the first admin's token written to a fresh file; `test` gets the admin's token.
     static func withGateway(
-        upstreamPort: Int?, anonymousReads: Bool = false, usageReportInterval: Duration = .seconds(60),
+        upstreamPort: Int?, anonymousReads: Bool = false, usageReportInterval: Duration = .seconds(60), peers: [String: String] = [:],
         _ test: @Sendable (TestService, _ adminToken: String, _ tokenFile: URL) async throws -> Void
     ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString)")
@@ -41,7 +41,7 @@ struct GatewayAuthTests {
         let reader = ConfigReader(
             arguments: [
                 "--peer", "training=http://127.0.0.1:\(upstreamPort ?? 1)", "--kafka-brokers", TestInfrastructure.shared.kafkaBrokers,
-            ], environment: [:])
+            ] + peers.flatMap { ["--peer", "\($0.key)=\($0.value)"] }, environment: [:])
         try await withTestService(GatewayService.definition(settings: settings), reader: reader) { gateway in
             let token = try String(contentsOf: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             try await test(gateway, token, tokenFile)

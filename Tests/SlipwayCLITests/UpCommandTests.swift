@@ -83,6 +83,8 @@ struct UpCommandTests {
             #expect(replay.status == 0, "\(service): \(replay.output)")
         }
 
+        try await everyDocumentedRouteAnswers(gateway: gatewayAPI)
+
         // Down leaves nothing of this platform running — deploy-svc stops its model-servers itself, so `down`
         // finds nothing left to end — and up at once serves what was deployed again.
         // Tokens never reach a log: every process's output so far, the gateway's refusals included.
@@ -111,6 +113,36 @@ struct UpCommandTests {
             #expect(
                 try await servedVersion(router, key: servingKey, within: .seconds(30)) == "1", "cycle \(cycle): the endpoint does not serve again")
         }
+    }
+
+    /// The API reference through the gateway has every service's part and no undocumented route, and every route it
+    /// documents answers a call with placeholder names and an empty JSON body by its handler — never with the router's
+    /// "no such route" and never with a 5xx.
+    func everyDocumentedRouteAnswers(gateway api: APITestClient) async throws {
+        let anonymous = APITestClient(baseURL: api.baseURL)
+        let document = try await anonymous.get("/api/openapi.json", expect: .ok).json()
+        #expect((document["info"] as? [String: Any])?["x-slipway-unavailable"] == nil, "\(document["info"] ?? "")")
+        try await anonymous.send(.get, "/docs", expect: .ok)
+        let paths = try #require(document["paths"] as? [String: [String: [String: Any]]])
+        var called = 0
+        for (path, operations) in paths.sorted(by: { $0.key < $1.key }) {
+            for (method, operation) in operations.sorted(by: { $0.key < $1.key }) {
+                #expect(operation["x-slipway-undocumented"] == nil, "\(method) \(path) is not documented")
+                let success = (operation["responses"] as? [String: Any])?.first { $0.key.hasPrefix("2") }?.value as? [String: Any]
+                // A live stream answers by staying open; /api/events/stream has its own tests.
+                if (success?["content"] as? [String: Any])?["text/event-stream"] != nil { continue }
+                let concrete = path.replacing(/\{[^}]+\}/, with: "e2e-missing")
+                let verb = try #require(HTTPRequest.Method(method.uppercased()))
+                let response = try await api.send(verb, concrete, verb == .get || verb == .delete ? nil : "{}")
+                called += 1
+                let message = (try? response.json()["error"] as? [String: Any])?["message"] as? String ?? ""
+                #expect(response.status.code < 500, "\(verb) \(concrete) answered \(response.status.code): \(response.text.prefix(300))")
+                #expect(
+                    response.status != .methodNotAllowed && !message.hasPrefix("no route for this path") && !message.hasPrefix("no API route"),
+                    "\(verb) \(concrete) reached no handler: \(response.status.code) \(message)")
+            }
+        }
+        #expect(called > 120, "\(called) routes called")
     }
 
     func startUp(slipway: String, arguments: [String], directory: URL, log: URL) throws -> Process {
