@@ -124,7 +124,8 @@ public struct AnswerDoc: Sendable {
     /// A JSON answer whose type is encoded only: named, its fields not yet described.
     public static func named(_ name: String) -> Self { AnswerDoc(schema: ["type": "object", "title": .string(name)]) }
 
-    public static let eventStream = AnswerDoc(contentType: "text/event-stream", schema: ["type": "string"])
+    /// Server-Sent Events; what each event carries is in the route's description.
+    public static let eventStream = AnswerDoc(contentType: "text/event-stream", schema: [:])
     public static let text = AnswerDoc(contentType: "text/plain", schema: ["type": "string"])
     public static let html = AnswerDoc(contentType: "text/html", schema: ["type": "string"])
     public static let binary = AnswerDoc(contentType: "application/octet-stream", schema: ["type": "string", "contentEncoding": "binary"])
