@@ -96,7 +96,8 @@ var targets: [Target] = [
 
     // The public REST entry point: authentication (users, roles, API tokens: the gateway context), routing to services.
     .target(name: "GatewayCore", dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", "SlipwayKafka", hummingbird, httpTypes,
-                                                 httpClient, postgres, crypto, log, lifecycle, asyncAlgorithms],
+                                                 httpClient, postgres, crypto, .product(name: "CryptoExtras", package: "swift-crypto"), log,
+                                                 lifecycle, asyncAlgorithms],
             path: "Services/GatewayCore"),
     .executableTarget(name: "gateway", dependencies: ["GatewayCore", "SlipwayPlatform"], path: "Services/Gateway"),
 

@@ -31,11 +31,12 @@ public struct AccessPolicy: Sendable {
         let rest = Array(segments.dropFirst())
         if method == .post, Self.selfAuthenticated.contains(where: { Self.matches($0, rest) }) { return .open }
         if Self.isRead(method), rest == ["openapi.json"] { return .open }
+        if method == .post, rest == ["session"] { return .open }  // the login checks the password itself
         if Self.isRead(method), Self.secretReads.contains(where: { Self.matches($0, rest) }) { return .role(.editor) }
         switch rest.first {
         case "users": return .role(.admin)
         // Every user manages their own tokens; the routes let only an admin touch another's.
-        case "me", "tokens": return .role(.viewer)
+        case "me", "tokens", "session": return .role(.viewer)
         default: return Self.isRead(method) ? .role(.viewer) : .role(.editor)
         }
     }

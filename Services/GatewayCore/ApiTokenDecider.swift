@@ -26,11 +26,14 @@ public enum ApiTokenDecider: Decider {
         public var expiresAt: Date?
         public var issuedBy: String
         public var now: Date
+        /// `""` a personal API token, `"session"` a browser session.
+        public var kind: String
 
         public init(
             id: String, username: String, ownerActive: Bool, name: String, tokenSha256: String, tokenPrefix: String, expiresAt: Date?,
-            issuedBy: String, now: Date
+            issuedBy: String, now: Date, kind: String = ""
         ) {
+            self.kind = kind
             self.id = id
             self.username = username
             self.ownerActive = ownerActive
@@ -49,6 +52,7 @@ public enum ApiTokenDecider: Decider {
     }
 
     public static let aggregateType = "ApiToken"
+    public static let sessionKind = "session"
     public static let initial = State()
 
     public static func decide(_ command: Command, _ state: State) throws -> [GatewayEvent] {
@@ -59,6 +63,7 @@ public enum ApiTokenDecider: Decider {
             if let expiry = token.expiresAt, expiry <= token.now {
                 throw CommandRejected(.invalid, field: "expires_at", "expires_at must be in the future")
             }
+            guard ["", Self.sessionKind].contains(token.kind) else { throw CommandRejected(.invalid, field: "kind", "unknown token kind") }
             guard token.ownerActive else { throw CommandRejected(.invalid, field: "username", "\(token.username) is not an active user") }
             guard state.issued == nil else { throw CommandRejected(.conflict, "token \(token.id) already exists") }
             var issued = ApiTokenIssued()
@@ -69,6 +74,7 @@ public enum ApiTokenDecider: Decider {
             issued.tokenPrefix = token.tokenPrefix
             if let expiry = token.expiresAt { issued.expiresAt = .init(date: expiry) }
             issued.issuedBy = token.issuedBy
+            issued.kind = token.kind
             return [.apiTokenIssued(issued)]
 
         case .revoke(let reason, let actor):
@@ -102,7 +108,7 @@ public enum ApiTokenDecider: Decider {
         case .apiTokenIssued(let issued): state.issued = issued
         case .apiTokenRevoked: state.revoked = true
         case .apiTokenUsed: break
-        case .userCreated, .userRoleChanged, .userDisabled: break  // the user's own aggregate
+        case .userCreated, .userRoleChanged, .userDisabled, .userPasswordSet: break  // the user's own aggregate
         }
         return state
     }

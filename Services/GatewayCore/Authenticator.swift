@@ -6,8 +6,9 @@ import SlipwayContracts
 import SlipwayPlatform
 import Synchronization
 
-/// Finds the caller of a request from its `Authorization: Bearer <token>` header: the token's SHA-256 is looked up
-/// among the live tokens of active users in the read model. Answers are kept for `cacheTTL` (1 s), so a revoked
+/// Finds the caller of a request from its `Authorization: Bearer <token>` header, or else from the browser session
+/// cookie a login set: the token's SHA-256 is looked up among the live tokens of active users in the read model
+/// (a cookie only counts when it holds a session). Answers are kept for `cacheTTL` (1 s), so a revoked
 /// token or a disabled user stops working within that on every replica, and at once on the replica that revoked it.
 /// Counts each token's use for the usage report (`drainUsage`).
 public final class Authenticator: Sendable {
@@ -15,12 +16,20 @@ public final class Authenticator: Sendable {
         /// No credentials presented.
         case anonymous
         case caller(Caller)
+        /// A browser session's cookie: a write must also carry `csrfToken` in `X-CSRF-Token`.
+        case sessionCookie(Caller, csrfToken: String)
         /// Credentials presented and not accepted; the reason is for the log, never for the caller.
         case refused(String)
     }
 
     /// Every token Slipway issues starts with this, so a leaked one is recognisable (secret scanners).
     public static let tokenPrefix = "slw_"
+    /// The cookie a login sets.
+    public static let sessionCookie = "slipway_session"
+
+    /// A session's CSRF token: derived from the session's secret, which a page of another site cannot read, so it
+    /// needs no storage and cannot be guessed without the cookie.
+    public static func csrfToken(forSession secret: String) -> String { String(SecretMaterial.sha256("csrf:" + secret).prefix(32)) }
 
     let postgres: PostgresClient
     let logger: Logger
@@ -29,7 +38,7 @@ public final class Authenticator: Sendable {
     private let usage = Mutex<[String: TokenUsage]>([:])
 
     struct CachedLookup {
-        var caller: Caller?
+        var found: Found?
         var fetchedAt: ContinuousClock.Instant
     }
 
@@ -45,36 +54,52 @@ public final class Authenticator: Sendable {
     }
 
     public func authenticate(_ request: Request) async throws -> Outcome {
-        guard let header = request.headers[.authorization] else { return .anonymous }
+        guard let header = request.headers[.authorization] else {
+            guard let secret = request.cookies[Self.sessionCookie]?.value, !secret.isEmpty else { return .anonymous }
+            guard let found = try await lookUp(SecretMaterial.sha256(secret)), found.kind == ApiTokenDecider.sessionKind else {
+                return .refused("unknown, ended or expired session")
+            }
+            count(found.caller)
+            return .sessionCookie(found.caller, csrfToken: Self.csrfToken(forSession: secret))
+        }
         guard header.count > 7, header.prefix(7).lowercased() == "bearer " else { return .refused("Authorization is not a bearer token") }
         let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
         guard token.hasPrefix(Self.tokenPrefix) else { return .refused("not a Slipway token") }
-        guard let caller = try await lookUp(SecretMaterial.sha256(token)) else { return .refused("unknown, revoked or expired token") }
+        guard let caller = try await lookUp(SecretMaterial.sha256(token))?.caller else { return .refused("unknown, revoked or expired token") }
+        count(caller)
+        return .caller(caller)
+    }
+
+    private func count(_ caller: Caller) {
         usage.withLock { usage in
             usage[caller.tokenID, default: TokenUsage(lastUsedAt: Date(), requestCount: 0)].requestCount += 1
             usage[caller.tokenID]!.lastUsedAt = Date()
         }
-        return .caller(caller)
     }
 
-    func lookUp(_ sha256: String) async throws -> Caller? {
+    struct Found {
+        var caller: Caller
+        var kind: String
+    }
+
+    func lookUp(_ sha256: String) async throws -> Found? {
         let now = ContinuousClock.now
-        if let cached = cache.withLock({ $0[sha256] }), now - cached.fetchedAt < cacheTTL { return cached.caller }
+        if let cached = cache.withLock({ $0[sha256] }), now - cached.fetchedAt < cacheTTL { return cached.found }
         let rows = try await postgres.query(
             """
-            SELECT t.token_id, t.username, u.role FROM api_tokens t JOIN users u ON u.username = t.username
+            SELECT t.token_id, t.username, u.role, t.kind FROM api_tokens t JOIN users u ON u.username = t.username
             WHERE t.token_sha256 = \(sha256) AND t.revoked_at IS NULL AND u.disabled_at IS NULL
               AND (t.expires_at IS NULL OR t.expires_at > now())
             """, logger: logger)
-        var caller: Caller?
-        for try await (tokenID, username, role) in rows.decode((String, String, String).self) {
-            caller = Caller(username: username, role: Role(name: role) ?? .unspecified, tokenID: tokenID)
+        var found: Found?
+        for try await (tokenID, username, role, kind) in rows.decode((String, String, String, String).self) {
+            found = Found(caller: Caller(username: username, role: Role(name: role) ?? .unspecified, tokenID: tokenID), kind: kind)
         }
         cache.withLock { cache in
             if cache.count >= 10_000 { cache.removeAll() }  // bounded: unknown tokens are cached too
-            cache[sha256] = CachedLookup(caller: caller, fetchedAt: now)
+            cache[sha256] = CachedLookup(found: found, fetchedAt: now)
         }
-        return caller
+        return found
     }
 
     /// Forgets every cached answer: after this replica revoked a token or changed a user.

@@ -46,7 +46,13 @@ public struct GatewayReadModel: Projection {
                         request_count bigint NOT NULL DEFAULT 0)
                     """,
                     "CREATE INDEX api_tokens_by_user ON api_tokens (username, issued_at)",
-                ])
+                ]),
+            Migration(
+                2, "browser logins: a user's password verifier, and sessions among the tokens",
+                [
+                    "ALTER TABLE users ADD COLUMN password_hash text",
+                    "ALTER TABLE api_tokens ADD COLUMN kind text NOT NULL DEFAULT ''",
+                ]),
         ]
     }
 
@@ -69,13 +75,16 @@ public struct GatewayReadModel: Projection {
                     UPDATE users SET disabled_at = \(at), disabled_by = \(disabled.disabledBy), disabled_reason = \(disabled.reason)
                     WHERE username = \(disabled.username)
                     """, logger: logger)
+            case .userPasswordSet(let set):
+                try await connection.query(
+                    "UPDATE users SET password_hash = \(set.passwordHash) WHERE username = \(set.username)", logger: logger)
             case .apiTokenIssued(let issued):
                 let expiresAt: Date? = issued.hasExpiresAt ? issued.expiresAt.date : nil
                 try await connection.query(
                     """
-                    INSERT INTO api_tokens (token_id, username, name, token_sha256, token_prefix, expires_at, issued_by, issued_at)
+                    INSERT INTO api_tokens (token_id, username, name, token_sha256, token_prefix, expires_at, issued_by, issued_at, kind)
                     VALUES (\(issued.tokenID), \(issued.username), \(issued.name), \(issued.tokenSha256), \(issued.tokenPrefix),
-                            \(expiresAt), \(issued.issuedBy), \(at))
+                            \(expiresAt), \(issued.issuedBy), \(at), \(issued.kind))
                     """, logger: logger)
             case .apiTokenRevoked(let revoked):
                 try await connection.query(

@@ -20,7 +20,10 @@ public enum GatewayService {
             let live = LiveEvents(
                 brokers: environment.config.kafkaBrokers, fetchWaitMaxMs: environment.config.fetchWaitMaxMs, logger: environment.logger)
             let policy = AccessPolicy(anonymousReads: settings.anonymousReads)
-            let own = [IdentityRoutes(environment: environment, authenticator: authenticator).collection, EventStreamRoutes(live: live).collection]
+            let own = [
+                IdentityRoutes(environment: environment, authenticator: authenticator).collection,
+                SessionRoutes(environment: environment, authenticator: authenticator).collection, EventStreamRoutes(live: live).collection,
+            ]
             let reference = APIReference(
                 peers: environment.config.peers, routes: routes, policy: policy, httpClient: environment.httpClient,
                 own: RouteInventory(own).routes)

@@ -11,13 +11,19 @@ public enum UserDecider: Decider {
         /// last admin cannot be demoted.
         case changeRole(Role, actor: String, otherActiveAdmins: Int)
         case disable(reason: String, actor: String, otherActiveAdmins: Int)
+        /// A browser-login password: its verifier (`PasswordHasher`) and its length, which the rule is about.
+        case setPassword(hash: String, length: Int, actor: String)
     }
 
     public struct State: Sendable, Equatable {
         public var username: String?
         public var role: Role = .unspecified
         public var disabled = false
+        public var hasPassword = false
     }
+
+    /// Long enough to resist guessing without a second factor, short enough to bound the hashing work.
+    public static let passwordLengths = 12...200
 
     public static let aggregateType = "User"
     public static let initial = State()
@@ -71,6 +77,19 @@ public enum UserDecider: Decider {
             disabled.reason = reason
             disabled.disabledBy = actor
             return [.userDisabled(disabled)]
+
+        case .setPassword(let hash, let length, let actor):
+            guard let username = state.username else { throw notFound }
+            guard passwordLengths.contains(length) else {
+                throw CommandRejected(
+                    .invalid, field: "password", "password must be \(passwordLengths.lowerBound) to \(passwordLengths.upperBound) characters")
+            }
+            guard !state.disabled else { throw CommandRejected(.conflict, "user \(username) is disabled") }
+            var set = UserPasswordSet()
+            set.username = username
+            set.passwordHash = hash
+            set.setBy = actor
+            return [.userPasswordSet(set)]
         }
     }
 
@@ -86,6 +105,8 @@ public enum UserDecider: Decider {
             state.role = changed.role
         case .userDisabled:
             state.disabled = true
+        case .userPasswordSet:
+            state.hasPassword = true
         case .apiTokenIssued, .apiTokenRevoked, .apiTokenUsed:
             break  // a token's own aggregate
         }

@@ -61,7 +61,7 @@ struct TokensCommand: AsyncParsableCommand {
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "users", abstract: "Users of the API and their roles: viewer, editor, admin (admins).",
-        subcommands: [List.self, Create.self, SetRole.self, Disable.self])
+        subcommands: [List.self, Create.self, SetRole.self, SetPassword.self, Disable.self])
 
     struct List: AsyncParsableCommand {
         @Option var gateway: String?
@@ -94,6 +94,37 @@ struct UsersCommand: AsyncParsableCommand {
         func run() async throws {
             _ = try await APIClient(gateway: gateway).expect(.PATCH, "/api/users/\(username)", ["role": role])
             say("\(username) is \(role)")
+        }
+    }
+
+    /// The password is read from standard input (one line), never from the command line, where `ps` and the shell's
+    /// history would show it.
+    struct SetPassword: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-password", abstract: "Set a user's password for browser logins (admins; your own with --current).")
+        @Argument var username: String
+        @Flag(help: "Your own password: reads the current one first (a line before the new one), if you have one.") var current = false
+        @Option var gateway: String?
+        func run() async throws {
+            let interactive = isatty(STDIN_FILENO) == 1
+            func line(_ prompt: String) throws -> String {
+                if interactive, let typed = getpass(prompt) { return String(cString: typed) }
+                guard let read = readLine(strippingNewline: true) else { throw ValidationErrorMessage("expected a password on standard input") }
+                return read
+            }
+            let client = try APIClient(gateway: gateway)
+            if current {
+                let me = try await client.expect(.GET, "/api/me")["username"] as? String
+                guard me == username else { throw ValidationErrorMessage("--current sets your own password; the CLI acts as \(me ?? "nobody")") }
+                let existing = try line("Current password (empty if none): ")
+                let new = try line("New password: ")
+                var body: [String: Any] = ["password": new]
+                if !existing.isEmpty { body["current_password"] = existing }
+                _ = try await client.expect(.PUT, "/api/me/password", body)
+            } else {
+                _ = try await client.expect(.PUT, "/api/users/\(username)/password", ["password": try line("Password for \(username): ")])
+            }
+            say("\(username) can log in from a browser")
         }
     }
 

@@ -51,6 +51,23 @@ struct IdentityDeciderTests {
         expectRejection(UserDecider.self, given: [], when: .disable(reason: "", actor: "root", otherActiveAdmins: 1), kind: .notFound)
     }
 
+    @Test func aPasswordIsSetWithinItsLengthsForAnActiveUser() throws {
+        let created = try history(UserDecider.self, [.create(username: "ed", role: .editor, displayName: "", actor: "root")])
+        let set = try decide(UserDecider.self, given: created, when: .setPassword(hash: "$scrypt$v", length: 12, actor: "root"))
+        guard case .userPasswordSet(let event)? = set.first else { throw CommandRejected(.invalid, "no UserPasswordSet") }
+        #expect(event.passwordHash == "$scrypt$v" && event.setBy == "root" && event.username == "ed")
+        #expect(UserDecider.fold(created + set).hasPassword)
+        for length in [0, 11, 201] {
+            expectRejection(
+                UserDecider.self, given: created, when: .setPassword(hash: "", length: length, actor: "root"), kind: .invalid, field: "password")
+        }
+        expectRejection(UserDecider.self, given: [], when: .setPassword(hash: "h", length: 20, actor: "root"), kind: .notFound)
+        let disabled = try history(
+            UserDecider.self,
+            [.create(username: "ed", role: .editor, displayName: "", actor: "root"), .disable(reason: "left", actor: "root", otherActiveAdmins: 1)])
+        expectRejection(UserDecider.self, given: disabled, when: .setPassword(hash: "h", length: 20, actor: "root"), kind: .conflict)
+    }
+
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     static func token(name: String = "ci", ownerActive: Bool = true, expiresAt: Date? = nil) -> ApiTokenDecider.Command {

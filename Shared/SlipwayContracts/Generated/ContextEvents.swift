@@ -623,6 +623,8 @@ public enum GatewayEvent: ContextEvent, Equatable {
     case userRoleChanged(UserRoleChanged)
     /// Emitted when a user is disabled: their tokens stop working; the user and their history stay.
     case userDisabled(UserDisabled)
+    /// Emitted when a user's password for browser logins is set: by an admin, or by the user with the current one. Only a salted scrypt verifier (PHC string `$scrypt$ln=…,r=…,p=…$salt$hash`), never the password.
+    case userPasswordSet(UserPasswordSet)
     /// Emitted when a personal API token is issued. The token itself is shown once, in the answer.
     case apiTokenIssued(ApiTokenIssued)
     /// Emitted when a token is revoked (by its owner or an admin); it stops working at once.
@@ -635,6 +637,7 @@ public enum GatewayEvent: ContextEvent, Equatable {
         UserCreated.self,
         UserRoleChanged.self,
         UserDisabled.self,
+        UserPasswordSet.self,
         ApiTokenIssued.self,
         ApiTokenRevoked.self,
         ApiTokenUsed.self,
@@ -645,6 +648,7 @@ public enum GatewayEvent: ContextEvent, Equatable {
         case .userCreated(let message): message
         case .userRoleChanged(let message): message
         case .userDisabled(let message): message
+        case .userPasswordSet(let message): message
         case .apiTokenIssued(let message): message
         case .apiTokenRevoked(let message): message
         case .apiTokenUsed(let message): message
@@ -656,6 +660,7 @@ public enum GatewayEvent: ContextEvent, Equatable {
         case let message as UserCreated: self = .userCreated(message)
         case let message as UserRoleChanged: self = .userRoleChanged(message)
         case let message as UserDisabled: self = .userDisabled(message)
+        case let message as UserPasswordSet: self = .userPasswordSet(message)
         case let message as ApiTokenIssued: self = .apiTokenIssued(message)
         case let message as ApiTokenRevoked: self = .apiTokenRevoked(message)
         case let message as ApiTokenUsed: self = .apiTokenUsed(message)
@@ -668,6 +673,7 @@ public enum GatewayEvent: ContextEvent, Equatable {
         case UserCreated.protoMessageName: .userCreated(try UserCreated(serializedBytes: payload))
         case UserRoleChanged.protoMessageName: .userRoleChanged(try UserRoleChanged(serializedBytes: payload))
         case UserDisabled.protoMessageName: .userDisabled(try UserDisabled(serializedBytes: payload))
+        case UserPasswordSet.protoMessageName: .userPasswordSet(try UserPasswordSet(serializedBytes: payload))
         case ApiTokenIssued.protoMessageName: .apiTokenIssued(try ApiTokenIssued(serializedBytes: payload))
         case ApiTokenRevoked.protoMessageName: .apiTokenRevoked(try ApiTokenRevoked(serializedBytes: payload))
         case ApiTokenUsed.protoMessageName: .apiTokenUsed(try ApiTokenUsed(serializedBytes: payload))

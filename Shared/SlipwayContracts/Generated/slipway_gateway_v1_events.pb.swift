@@ -124,6 +124,24 @@ public nonisolated struct UserDisabled: Sendable {
   public init() {}
 }
 
+/// Emitted when a user's password for browser logins is set: by an admin, or by the user with the current one.
+/// Only a salted scrypt verifier (PHC string `$scrypt$ln=…,r=…,p=…$salt$hash`), never the password.
+public nonisolated struct UserPasswordSet: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var username: String = String()
+
+  public var passwordHash: String = String()
+
+  public var setBy: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// Emitted when a personal API token is issued. The token itself is shown once, in the answer.
 public nonisolated struct ApiTokenIssued: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -154,6 +172,10 @@ public nonisolated struct ApiTokenIssued: Sendable {
   public mutating func clearExpiresAt() {self._expiresAt = nil}
 
   public var issuedBy: String = String()
+
+  /// "" for a personal API token; "session" for a browser session issued at login, sent as an HttpOnly cookie,
+  /// whose writes must carry its CSRF token.
+  public var kind: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -348,9 +370,49 @@ nonisolated extension UserDisabled: SwiftProtobuf.Message, SwiftProtobuf._Messag
   }
 }
 
+nonisolated extension UserPasswordSet: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UserPasswordSet"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}username\0\u{3}password_hash\0\u{3}set_by\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.username) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.passwordHash) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.setBy) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.username.isEmpty {
+      try visitor.visitSingularStringField(value: self.username, fieldNumber: 1)
+    }
+    if !self.passwordHash.isEmpty {
+      try visitor.visitSingularStringField(value: self.passwordHash, fieldNumber: 2)
+    }
+    if !self.setBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.setBy, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: UserPasswordSet, rhs: UserPasswordSet) -> Bool {
+    if lhs.username != rhs.username {return false}
+    if lhs.passwordHash != rhs.passwordHash {return false}
+    if lhs.setBy != rhs.setBy {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension ApiTokenIssued: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ApiTokenIssued"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}token_id\0\u{1}username\0\u{1}name\0\u{3}token_sha256\0\u{3}token_prefix\0\u{3}expires_at\0\u{3}issued_by\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}token_id\0\u{1}username\0\u{1}name\0\u{3}token_sha256\0\u{3}token_prefix\0\u{3}expires_at\0\u{3}issued_by\0\u{1}kind\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -365,6 +427,7 @@ nonisolated extension ApiTokenIssued: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 5: try { try decoder.decodeSingularStringField(value: &self.tokenPrefix) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._expiresAt) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.issuedBy) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.kind) }()
       default: break
       }
     }
@@ -396,6 +459,9 @@ nonisolated extension ApiTokenIssued: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if !self.issuedBy.isEmpty {
       try visitor.visitSingularStringField(value: self.issuedBy, fieldNumber: 7)
     }
+    if !self.kind.isEmpty {
+      try visitor.visitSingularStringField(value: self.kind, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -407,6 +473,7 @@ nonisolated extension ApiTokenIssued: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.tokenPrefix != rhs.tokenPrefix {return false}
     if lhs._expiresAt != rhs._expiresAt {return false}
     if lhs.issuedBy != rhs.issuedBy {return false}
+    if lhs.kind != rhs.kind {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
