@@ -13,8 +13,31 @@ struct DriftRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.get("/api/v1/monitoring/drift/:endpoint_id", use: drift)
-        routes.get("/api/v1/monitoring/drift/:endpoint_id/reports", use: reports)
+        routes.get(
+            "/api/v1/monitoring/drift/:endpoint_id",
+            RouteDoc(
+                "Drift of an endpoint's request features",
+                details: """
+                    `endpoint_id` takes an endpoint's id or name. The requests of the comparison window are compared with a \
+                    past serving window (`baseline_days` before it) or with the training data of a version \
+                    (`baseline=training`). `baseline_days` goes only with a serving baseline, `model_version_id` only with a \
+                    training one. 409 when a training baseline cannot be had: no requests say which version serves, or the \
+                    version's bundle is not local or holds no baseline.
+                    """,
+                query: [
+                    .string("baseline", "What the requests are compared with (default serving)", oneOf: ["serving", "training"]),
+                    .integer("baseline_days", "A serving baseline's length in days", in: 1...30, default: 7),
+                    .string(
+                        "model_version_id", "A training baseline's version (default: the one that answered most of the comparison window)"),
+                    .integer("comparison_hours", "The comparison window: this many hours until now", in: 1...168, default: 24),
+                ]),
+            use: drift)
+        routes.get(
+            "/api/v1/monitoring/drift/:endpoint_id/reports",
+            RouteDoc(
+                "An endpoint's scheduled drift analyses, newest first", details: "`endpoint_id` takes an endpoint's id or name.",
+                query: [.integer("limit", "How many reports", in: 1...500, default: 24)]),
+            use: reports)
         return routes
     }
 

@@ -13,9 +13,28 @@ struct ServingMetricsRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.get("/api/v1/monitoring/metrics/performance", use: performance)
-        routes.get("/api/v1/monitoring/metrics/realtime/:endpoint_id", use: realtime)
-        routes.get("/api/deployments/:deployment_id/metrics", use: deploymentMetrics)
+        routes.get(
+            "/api/v1/monitoring/metrics/performance",
+            RouteDoc(
+                "Serving figures of every endpoint, or of one",
+                details: "Busiest endpoints first; traffic to an endpoint id deploy-svc never announced is listed too.",
+                query: [
+                    .string("endpoint_id", "Only this endpoint (its id or name)"),
+                    .integer("hours", "The window: this many hours until now", in: 1...168, default: 24),
+                ]),
+            use: performance)
+        routes.get(
+            "/api/v1/monitoring/metrics/realtime/:endpoint_id",
+            RouteDoc(
+                "An endpoint's serving figures of the last minutes, per minute", details: "`endpoint_id` takes an endpoint's id or name.",
+                query: [.integer("minutes", "The current minute and the ones before it", in: 1...60, default: 5)]),
+            use: realtime)
+        routes.get(
+            "/api/deployments/:deployment_id/metrics",
+            RouteDoc(
+                "A deployment's serving figures, and today's since midnight UTC",
+                query: [.integer("hours", "The window: this many hours until now", in: 1...168, default: 24)]),
+            use: deploymentMetrics)
         routes.get("/internal/revisions/:revision_id/figures", use: revisionFigures)
         return routes
     }
