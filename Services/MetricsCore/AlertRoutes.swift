@@ -241,14 +241,15 @@ struct AlertRoutes: Sendable {
 
         enum CodingKeys: String, CodingKey { case kind, url, secret }
 
+        /// The object is tried first so that the API reference (`SchemaProbe`) shows its fields.
         init(from decoder: any Decoder) throws {
-            if let text = try? decoder.singleValueContainer().decode(String.self) {
+            guard let container = try? decoder.container(keyedBy: CodingKeys.self) else {
+                let text = try decoder.singleValueContainer().decode(String.self)
                 kind = text.contains("@") && !text.contains("://") ? "email" : nil
                 url = text
                 secret = nil
                 return
             }
-            let container = try decoder.container(keyedBy: CodingKeys.self)
             kind = try container.decodeIfPresent(String.self, forKey: .kind)
             url = try container.decode(String.self, forKey: .url)
             secret = try container.decodeIfPresent(String.self, forKey: .secret)
