@@ -30,11 +30,14 @@ struct DeploymentV1Routes: Sendable {
             "/api/v1/deployment/endpoints/:name",
             RouteDoc(
                 "Move an endpoint to another version of its model",
-                details: "Deploys as `POST /api/v1/deployment/deploy` does, with the parameters in the query; takes no body.",
+                details: """
+                    Deploys as `POST /api/v1/deployment/deploy` does, with the parameters in the query; takes no body. \
+                    `workload_size` and `scale_to_zero` are checked, but the endpoint exists, so it keeps its resources.
+                    """,
                 query: [
                     .string("model_version", "The version to deploy (`3` or `v3`)", required: true),
-                    .string("workload_size", "Small, Medium or Large (any case): at most 4, 16 or 64 instances"),
-                    .boolean("scale_to_zero", "A minimum of 0 instances (true) or 1 (false)"),
+                    .string("workload_size", "Small, Medium or Large (any case)"),
+                    .boolean("scale_to_zero", "Whether the endpoint may scale to zero instances"),
                 ], status: .accepted),
             use: update)
         routes.delete(
@@ -45,10 +48,11 @@ struct DeploymentV1Routes: Sendable {
                 "Deploy a version of a model",
                 details: """
                     `model_version` is a number or a string (`"3"`, `"v3"`). Without `endpoint_name` the version goes where \
-                    `POST /api/models/{model}/deployments` sends it. `workload_size` Small, Medium or Large (any case) is at \
-                    most 4, 16 or 64 instances; `scale_to_zero` a minimum of 0 instances (false: 1). `environment_vars` are \
-                    refused: a model-server is configured by its bundle. 409 when the version is not blessed or already \
-                    serves, or another deployment is in progress.
+                    `POST /api/models/{model}/deployments` sends it. An endpoint the deploy creates gets at most 4, 16 or 64 \
+                    instances for `workload_size` Small, Medium or Large (any case), and a minimum of 0 instances with \
+                    `scale_to_zero` (false: 1); an endpoint that exists keeps its resources. `environment_vars` are refused: a \
+                    model-server is configured by its bundle. 409 when the version is not blessed or already serves, or \
+                    another deployment is in progress.
                     """,
                 body: DeployBody.self, status: .accepted),
             use: deployVersion)
