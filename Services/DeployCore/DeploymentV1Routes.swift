@@ -116,7 +116,7 @@ struct DeploymentV1Routes: Sendable {
 
     // MARK: Models
 
-    struct ModelJSON: Encodable, Sendable {
+    struct ModelJSON: Codable, Sendable {
         var name: String
         @Nullable var latestVersion: Int?
         var versionCount: Int
@@ -124,7 +124,7 @@ struct DeploymentV1Routes: Sendable {
         var servingEndpoints: [String]
     }
 
-    struct ModelListJSON: ResponseEncodable, Sendable {
+    struct ModelListJSON: ResponseEncodable, Decodable, Sendable {
         var models: [ModelJSON]
     }
 
@@ -140,7 +140,7 @@ struct DeploymentV1Routes: Sendable {
         return ModelListJSON(models: models)
     }
 
-    struct VersionJSON: Encodable, Sendable {
+    struct VersionJSON: Codable, Sendable {
         var version: Int
         var versionId: String
         var blessed: Bool
@@ -150,7 +150,7 @@ struct DeploymentV1Routes: Sendable {
         var traffic: [String: Int]
     }
 
-    struct VersionListJSON: ResponseEncodable, Sendable {
+    struct VersionListJSON: ResponseEncodable, Decodable, Sendable {
         var modelName: String
         var versions: [VersionJSON]
     }
@@ -190,7 +190,7 @@ struct DeploymentV1Routes: Sendable {
         try await queries.endpoint(try context.parameters.require("name"))
     }
 
-    struct DeletedJSON: ResponseEncodable, Sendable {
+    struct DeletedJSON: ResponseEncodable, Decodable, Sendable {
         var endpointName: String
         var deleted: Bool
     }
@@ -315,7 +315,7 @@ struct DeploymentV1Routes: Sendable {
 
     // MARK: Rollback and history
 
-    struct RolledBackJSON: ResponseEncodable, Sendable {
+    struct RolledBackJSON: ResponseEncodable, Decodable, Sendable {
         var endpointName: String
         /// `rolled_back` (traffic moved back at once) or `redeploying` (the version's revision had stopped).
         var status: String
@@ -390,13 +390,13 @@ struct DeploymentV1Routes: Sendable {
 
     // MARK: Validate and query
 
-    struct CheckJSON: Encodable, Sendable {
+    struct CheckJSON: Codable, Sendable {
         var name: String
         var passed: Bool
         var detail: String
     }
 
-    struct ValidationJSON: ResponseEncodable, Sendable {
+    struct ValidationJSON: ResponseEncodable, Decodable, Sendable {
         var endpointName: String
         var valid: Bool
         var checks: [CheckJSON]
