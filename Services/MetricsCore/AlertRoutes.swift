@@ -101,7 +101,7 @@ struct AlertRoutes: Sendable {
         return EditedResponse(status: .created, response: try await require(id))
     }
 
-    struct ListJSON: ResponseEncodable, Sendable {
+    struct ListJSON: ResponseEncodable, Decodable, Sendable {
         let alerts: [AlertJSON]
     }
 

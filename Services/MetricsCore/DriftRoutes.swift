@@ -41,7 +41,7 @@ struct DriftRoutes: Sendable {
         return routes
     }
 
-    struct PeriodJSON: Encodable, Sendable {
+    struct PeriodJSON: Codable, Sendable {
         let start: Date
         let end: Date
         /// Sampled request instances compared.
@@ -49,7 +49,7 @@ struct DriftRoutes: Sendable {
     }
 
     /// What the requests were compared with: a past serving window, or a version's training rows.
-    struct BaselineJSON: Encodable, Sendable {
+    struct BaselineJSON: Codable, Sendable {
         /// `serving` or `training`.
         let kind: String
         @Nullable var start: Date?
@@ -60,7 +60,7 @@ struct DriftRoutes: Sendable {
         @Nullable var versionNumber: Int?
     }
 
-    struct DriftJSON: ResponseEncodable, Sendable {
+    struct DriftJSON: ResponseEncodable, Decodable, Sendable {
         let endpointId: String
         @Nullable var endpointName: String?
         let baseline: BaselineJSON
@@ -163,7 +163,7 @@ struct DriftRoutes: Sendable {
         return (versionID, found.number, baseline)
     }
 
-    struct ReportJSON: Encodable, Sendable {
+    struct ReportJSON: Codable, Sendable {
         let id: String
         let analyzedAt: Date
         let baselineStart: Date
@@ -177,7 +177,7 @@ struct DriftRoutes: Sendable {
         let comparisonRows: Int64
     }
 
-    struct ReportsJSON: ResponseEncodable, Sendable {
+    struct ReportsJSON: ResponseEncodable, Decodable, Sendable {
         let endpointId: String
         let reports: [ReportJSON]
     }

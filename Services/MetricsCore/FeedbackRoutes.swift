@@ -141,7 +141,7 @@ struct FeedbackRoutes: Sendable {
         return try await feedback.stats(endpointID: endpointID, days: days, now: now())
     }
 
-    struct RecentJSON: ResponseEncodable, Sendable {
+    struct RecentJSON: ResponseEncodable, Decodable, Sendable {
         let endpointId: String
         let items: [FeedbackJSON]
     }
@@ -182,7 +182,7 @@ struct FeedbackRoutes: Sendable {
     }
 
     /// What `to-training` created: the row every later run on the dataset trains on.
-    struct TrainingRowJSON: ResponseEncodable, Sendable {
+    struct TrainingRowJSON: ResponseEncodable, Decodable, Sendable {
         let feedbackId: String
         let datasetId: String
         let customerId: String

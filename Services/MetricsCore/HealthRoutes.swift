@@ -27,8 +27,8 @@ struct HealthRoutes: Sendable {
         return routes
     }
 
-    struct HealthJSON: ResponseEncodable, Sendable {
-        struct DriftJSON: Encodable, Sendable {
+    struct HealthJSON: ResponseEncodable, Decodable, Sendable {
+        struct DriftJSON: Codable, Sendable {
             let status: String
             let severity: String
             let driftScore: Double

@@ -39,7 +39,7 @@ struct ServingMetricsRoutes: Sendable {
         return routes
     }
 
-    struct WindowJSON: Encodable, Sendable {
+    struct WindowJSON: Codable, Sendable {
         let start: Date
         let end: Date
         /// `minute` or `hour`: the size of a series point.
@@ -52,7 +52,7 @@ struct ServingMetricsRoutes: Sendable {
         }
     }
 
-    struct EndpointFiguresJSON: ResponseEncodable, Sendable {
+    struct EndpointFiguresJSON: ResponseEncodable, Decodable, Sendable {
         let endpointId: String
         @Nullable var endpointName: String?
         let window: WindowJSON
@@ -72,7 +72,7 @@ struct ServingMetricsRoutes: Sendable {
         }
     }
 
-    struct PerformanceJSON: ResponseEncodable, Sendable {
+    struct PerformanceJSON: ResponseEncodable, Decodable, Sendable {
         let window: WindowJSON
         let endpoints: [EndpointFiguresJSON]
     }
@@ -108,13 +108,13 @@ struct ServingMetricsRoutes: Sendable {
         return EndpointFiguresJSON(endpoint: endpoint, figures: try await figures(.endpoint(endpoint.id), window: window))
     }
 
-    struct TodayJSON: Encodable, Sendable {
+    struct TodayJSON: Codable, Sendable {
         let predictions: Int64
         @Nullable var avgLatencyMs: Double?
         let errors: Int64
     }
 
-    struct DeploymentMetricsJSON: ResponseEncodable, Sendable {
+    struct DeploymentMetricsJSON: ResponseEncodable, Decodable, Sendable {
         let deploymentId: String
         let endpointId: String
         let window: WindowJSON
