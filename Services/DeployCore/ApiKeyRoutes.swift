@@ -17,10 +17,24 @@ struct ApiKeyRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.get("/api/models/:model/api-keys", use: list)
-        routes.post("/api/models/:model/api-keys", use: create)
-        routes.get("/api/api-keys/:id", use: get)
-        routes.delete("/api/api-keys/:id", use: revoke)
+        routes.get("/api/models/:model/api-keys", RouteDoc("A model's API keys, newest first (never the keys themselves)"), use: list)
+        routes.post(
+            "/api/models/:model/api-keys",
+            RouteDoc(
+                "Create an API key for a model",
+                details: """
+                    The answer is the only place the plain key appears. `purpose` is `client` (default) or `testing` (its \
+                    requests are logged as test traffic and left out of serving figures); `expires_at`, when given, is in the \
+                    future.
+                    """,
+                body: CreateBody.self, status: .created),
+            use: create)
+        routes.get("/api/api-keys/:id", RouteDoc("An API key (never the key itself)"), use: get)
+        routes.delete(
+            "/api/api-keys/:id",
+            RouteDoc(
+                "Revoke an API key", details: "Answers the revoked key. 409 when it is already revoked.", body: RevokeBody.self, required: false),
+            use: revoke)
         routes.post("/internal/api-keys/usage", use: recordUsage)
         return routes
     }

@@ -102,7 +102,7 @@ public struct DeploymentListJSON: ResponseEncodable, Sendable {
 }
 
 /// `POST /api/models/{model}/undeploy`.
-public struct ModelUndeployedJSON: ResponseEncodable, Sendable {
+public struct ModelUndeployedJSON: ResponseEncodable, Decodable, Sendable {
     public var model: String
     public var undeployedEndpoints: [String]
 }
@@ -149,7 +149,7 @@ public struct RoutingSnapshotJSON: ResponseEncodable, Sendable {
 }
 
 /// An API key as the API shows it: never the key itself. Absent dates are left out.
-public struct ApiKeyJSON: ResponseEncodable, Sendable {
+public struct ApiKeyJSON: ResponseEncodable, Decodable, Sendable {
     public var id: String
     public var modelName: String
     public var name: String
@@ -165,12 +165,12 @@ public struct ApiKeyJSON: ResponseEncodable, Sendable {
 }
 
 /// `GET /api/models/{model}/api-keys`.
-public struct ApiKeyListJSON: ResponseEncodable, Sendable {
+public struct ApiKeyListJSON: ResponseEncodable, Decodable, Sendable {
     public var apiKeys: [ApiKeyJSON]
 }
 
 /// `POST /api/models/{model}/api-keys`: the only answer with the plain key.
-public struct ApiKeyCreatedJSON: ResponseEncodable, Sendable {
+public struct ApiKeyCreatedJSON: ResponseEncodable, Decodable, Sendable {
     public var apiKey: ApiKeyJSON
     public var key: String
     public var message: String

@@ -21,23 +21,115 @@ struct DeployRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.get("/api/models/:model/endpoints", use: listEndpoints)
-        routes.get("/api/registered-models/:model/endpoints", use: listEndpoints)
-        routes.post("/api/models/:model/endpoints", use: createEndpoint)
-        routes.get("/api/endpoints/:name", use: getEndpoint)
-        routes.patch("/api/endpoints/:name", use: updateEndpoint)
-        routes.delete("/api/endpoints/:name", use: deleteEndpoint)
-        routes.post("/api/endpoints/:name/undeploy", use: undeployEndpoint)
-        routes.post("/api/models/:model/undeploy", use: undeployModel)
-        routes.post("/api/endpoints/:name/traffic", use: setTraffic)
-        routes.post("/api/endpoints/:name/rollback", use: rollbackEndpoint)
-        routes.get("/api/models/:model/deployments", use: listDeployments)
-        routes.post("/api/models/:model/deployments", use: deploy)
+        routes.get("/api/models/:model/endpoints", RouteDoc("A model's endpoints, by name"), use: listEndpoints)
+        routes.get("/api/registered-models/:model/endpoints", RouteDoc("A model's endpoints, by name (the registry's path)"), use: listEndpoints)
+        routes.post(
+            "/api/models/:model/endpoints",
+            RouteDoc(
+                "Create an endpoint for a model",
+                details: """
+                    Without `name` it is `<model>-serving`. `preset` (development, production, high_traffic or custom; default \
+                    production) gives the resources the other fields override; `timeout` is `timeout_seconds` spelled as the spec \
+                    does. 409 when an endpoint of that name exists.
+                    """,
+                body: EndpointBody.self, status: .created),
+            use: createEndpoint)
+        routes.get("/api/endpoints/:name", RouteDoc("An endpoint with its traffic and deployments"), use: getEndpoint)
+        routes.patch(
+            "/api/endpoints/:name",
+            RouteDoc(
+                "Change an endpoint's preset, resources or description",
+                details: """
+                    Absent fields stay as they are. A new `preset` starts from its own resources, which the given fields \
+                    override; without one, the given fields change the current resources. `name`, when given, must be the \
+                    endpoint's own: endpoints are not renamed.
+                    """,
+                body: EndpointBody.self),
+            use: updateEndpoint)
+        routes.delete(
+            "/api/endpoints/:name",
+            RouteDoc("Delete an endpoint", details: "409 while it serves or a deployment is in progress: undeploy it first.", status: .noContent),
+            use: deleteEndpoint)
+        routes.post(
+            "/api/endpoints/:name/undeploy",
+            RouteDoc(
+                "Stop an endpoint serving", details: "Its traffic stops and the endpoint stays. 409 when it serves nothing.", body: ReasonBody.self,
+                required: false),
+            use: undeployEndpoint)
+        routes.post(
+            "/api/models/:model/undeploy",
+            RouteDoc(
+                "Stop every endpoint of a model serving",
+                details: "Each endpoint that serves or is being deployed to; the answer names them (none: an empty list).", body: ReasonBody.self,
+                required: false),
+            use: undeployModel)
+        routes.post(
+            "/api/endpoints/:name/traffic",
+            RouteDoc(
+                "Split an endpoint's traffic between its deployments",
+                details: """
+                    `traffic` maps a deployment (its id, or `vN` for the newest deployment of version N) to a percent; the \
+                    percents sum to 100. 409 while a deployment is in progress, or when a deployment given traffic has no running \
+                    revision.
+                    """,
+                body: TrafficBody.self),
+            use: setTraffic)
+        routes.post(
+            "/api/endpoints/:name/rollback",
+            RouteDoc(
+                "Roll an endpoint back to an earlier deployment",
+                details: """
+                    To `to_deployment` (an id or `vN`) or `to_version`; by default to the deployment that served before. While \
+                    the target's revision runs the traffic moves back at once: 200 with the endpoint (`instant: true`). \
+                    Otherwise its version is deployed again: 202 with that deployment (`instant: false` and a `message`). 409 \
+                    when there is nothing earlier, or the target is what serves now.
+                    """,
+                body: RollbackBody.self, required: false),
+            use: rollbackEndpoint)
+        routes.get("/api/models/:model/deployments", RouteDoc("A model's deployments, newest first"), use: listDeployments)
+        routes.post(
+            "/api/models/:model/deployments",
+            RouteDoc(
+                "Deploy a version of a model",
+                details: """
+                    To `endpoint`; without it to `<model>-serving` when that exists, else to the model's only endpoint, else to a \
+                    new `<model>-serving`, created with the body's preset and resources (they are ignored for an endpoint that \
+                    exists). `strategy` is `immediate` or `gradual` (default: gradual when `steps` are given); a gradual rollout \
+                    moves traffic in `steps` (percents, default 10, 50, 100) while its gates hold, and needs a version already \
+                    serving. `on_inconclusive` is `fail` (default) or `hold`. 409 when the version is not blessed or already \
+                    serves (pass `force`), or another deployment is in progress.
+                    """,
+                body: DeployBody.self, status: .accepted),
+            use: deploy)
         // The spec's "deploy this training run" (deploy-cloud-run): the version the run registered.
-        routes.post("/api/training-runs/:run/deploy", use: deployRun)
-        routes.post("/api/training-runs/:run/deploy-cloud-run", use: deployRun)
-        routes.get("/api/deployments/:id", use: getDeployment)
-        routes.post("/api/deployments/:id/rollback", use: rollbackDeployment)
+        routes.post(
+            "/api/training-runs/:run/deploy",
+            RouteDoc(
+                "Deploy the version a training run registered",
+                details: """
+                    The body is `POST /api/models/{model}/deployments`'s, whose `version` is replaced by the run's. 404 when the \
+                    run registered no version.
+                    """,
+                body: DeployBody.self, required: false, status: .accepted),
+            use: deployRun)
+        routes.post(
+            "/api/training-runs/:run/deploy-cloud-run",
+            RouteDoc(
+                "Deploy the version a training run registered (the spec's path)",
+                details: "The same as `POST /api/training-runs/{run}/deploy`.", body: DeployBody.self, required: false, status: .accepted),
+            use: deployRun)
+        routes.get("/api/deployments/:id", RouteDoc("A deployment with its revision"), use: getDeployment)
+        routes.post(
+            "/api/deployments/:id/rollback",
+            RouteDoc(
+                "Roll the deployment's endpoint back to it",
+                details: """
+                    While its revision runs the traffic moves back at once: 200 with the endpoint (`instant: true`). Otherwise \
+                    its version is deployed again: 202 with that deployment (`instant: false` and a `message`). 409 when it is \
+                    what the endpoint serves now.
+                    """,
+                body: ReasonBody.self, required: false),
+            use: rollbackDeployment)
         // What serving-router loads at start and every resync; `version` lets it keep whichever is newer of
         // this snapshot and the events it already applied.
         routes.get("/internal/routing", use: routing)
@@ -340,5 +432,12 @@ extension DeployRoutes.ResourceOverrides {
         overrides.timeoutSeconds = timeoutSeconds ?? timeout
         overrides.maxBatchSize = maxBatchSize
         return overrides
+    }
+}
+
+extension DeployRoutes.RollbackAnswer: DescribedAnswer {
+    /// The endpoint (200), or the deployment that starts the version again (202).
+    static var answerDoc: AnswerDoc? {
+        AnswerDoc(schema: ["oneOf": [AnswerDoc.named("EndpointJSON").schema, AnswerDoc.named("DeploymentJSON").schema]])
     }
 }

@@ -17,25 +17,106 @@ struct DeploymentV1Routes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.get("/api/v1/deployment/models", use: models)
-        routes.get("/api/v1/deployment/models/:model/versions", use: versions)
-        routes.get("/api/v1/deployment/models/:model/deployments", use: modelEndpoints)
-        routes.get("/api/v1/deployment/endpoints", use: endpoints)
-        routes.get("/api/v1/deployment/endpoints/:name", use: endpoint)
-        routes.put("/api/v1/deployment/endpoints/:name", use: update)
-        routes.delete("/api/v1/deployment/endpoints/:name", use: delete)
-        routes.post("/api/v1/deployment/deploy", use: deployVersion)
-        routes.post("/api/v1/deployment/endpoints/:name/query", use: query)
-        routes.post("/api/v1/deployment/endpoints/:name/rollback", use: rollback)
-        routes.get("/api/v1/deployment/endpoints/:name/history", use: history)
-        routes.post("/api/v1/deployment/endpoints/:name/validate", use: validate)
-        routes.get("/api/v1/deployment/deployments", use: deployments)
+        routes.get(
+            "/api/v1/deployment/models", RouteDoc("Registered models with their latest version and the endpoints serving them"), use: models)
+        routes.get(
+            "/api/v1/deployment/models/:model/versions",
+            RouteDoc("A model's versions, newest first, with their share of each endpoint's traffic"), use: versions)
+        routes.get(
+            "/api/v1/deployment/models/:model/deployments", RouteDoc("The endpoints serving a model or being deployed to"), use: modelEndpoints)
+        routes.get("/api/v1/deployment/endpoints", RouteDoc("Every endpoint, by name"), use: endpoints)
+        routes.get("/api/v1/deployment/endpoints/:name", RouteDoc("An endpoint with its traffic and deployments"), use: endpoint)
+        routes.put(
+            "/api/v1/deployment/endpoints/:name",
+            RouteDoc(
+                "Move an endpoint to another version of its model",
+                details: """
+                    Deploys as `POST /api/v1/deployment/deploy` does, with the parameters in the query; takes no body. \
+                    `workload_size` and `scale_to_zero` are checked, but the endpoint exists, so it keeps its resources.
+                    """,
+                query: [
+                    .string("model_version", "The version to deploy (`3` or `v3`)", required: true),
+                    .string("workload_size", "Small, Medium or Large (any case)"),
+                    .boolean("scale_to_zero", "Whether the endpoint may scale to zero instances"),
+                ], status: .accepted),
+            use: update)
+        routes.delete(
+            "/api/v1/deployment/endpoints/:name", RouteDoc("Delete an endpoint, undeploying it first if it serves"), use: delete)
+        routes.post(
+            "/api/v1/deployment/deploy",
+            RouteDoc(
+                "Deploy a version of a model",
+                details: """
+                    `model_version` is a number or a string (`"3"`, `"v3"`). Without `endpoint_name` the version goes where \
+                    `POST /api/models/{model}/deployments` sends it. An endpoint the deploy creates gets at most 4, 16 or 64 \
+                    instances for `workload_size` Small, Medium or Large (any case), and a minimum of 0 instances with \
+                    `scale_to_zero` (false: 1); an endpoint that exists keeps its resources. `environment_vars` are refused: a \
+                    model-server is configured by its bundle. 409 when the version is not blessed or already serves, or \
+                    another deployment is in progress.
+                    """,
+                body: DeployBody.self, status: .accepted),
+            use: deployVersion)
+        routes.post(
+            "/api/v1/deployment/endpoints/:name/query",
+            RouteDoc(
+                "Ask an endpoint for a prediction (the playground)",
+                details: """
+                    The body is `{"inputs": {"customer_id": "…", "top_k": …, …features}}` (read as raw JSON); the endpoint's main \
+                    revision answers `{"endpoint_name", "model_version", "predictions"}`, `predictions` being its model-server's \
+                    answer. No API key is needed and the request is left out of the serving figures. A model-server's refusal \
+                    comes back with its status; 409 when the endpoint serves nothing, 502 when its model-server does not answer.
+                    """,
+                answer: AnswerDoc(
+                    schema: [
+                        "type": "object", "title": "PredictionJSON", "required": ["endpoint_name", "model_version", "predictions"],
+                        "properties": [
+                            "endpoint_name": ["type": "string"], "model_version": ["type": "integer"],
+                            "predictions": ["description": "The model-server's answer"],
+                        ],
+                    ])),
+            use: query)
+        routes.post(
+            "/api/v1/deployment/endpoints/:name/rollback",
+            RouteDoc(
+                "Roll an endpoint back to an earlier version",
+                details: """
+                    Takes no body. `status` is `rolled_back` when the traffic moved back at once, `redeploying` when the \
+                    version's revision had stopped and the version is being deployed again. 409 when there is nothing earlier, \
+                    or the target is what serves now.
+                    """,
+                query: [.string("target_version", "The version to return to (`2` or `v2`); default: the deployment that served before")]),
+            use: rollback)
+        routes.get(
+            "/api/v1/deployment/endpoints/:name/history",
+            RouteDoc(
+                "An endpoint's latest deployments, oldest first", query: [.integer("limit", "How many deployments", in: 1...100, default: 10)]),
+            use: history)
+        routes.post(
+            "/api/v1/deployment/endpoints/:name/validate",
+            RouteDoc(
+                "Check that an endpoint serves soundly, changing nothing",
+                details: """
+                    Takes no body. The checks: some deployment has traffic, the traffic adds up to 100, every version with \
+                    traffic is blessed (or was deployed with `force`), and each revision with traffic answers `/health`; `valid` \
+                    when all pass.
+                    """),
+            use: validate)
+        routes.get(
+            "/api/v1/deployment/deployments",
+            RouteDoc(
+                "Every deployment, newest first, a page at a time",
+                query: [
+                    .string("status", "Only deployments with this status (empty: all)", oneOf: [""] + Self.deploymentStatuses),
+                    .integer("page", "The page, from 1", in: 1...1_000_000, default: 1),
+                    .integer("page_size", "Deployments per page", in: 1...100, default: 20),
+                ]),
+            use: deployments)
         return routes
     }
 
     // MARK: Models
 
-    struct ModelJSON: Encodable, Sendable {
+    struct ModelJSON: Codable, Sendable {
         var name: String
         @Nullable var latestVersion: Int?
         var versionCount: Int
@@ -43,7 +124,7 @@ struct DeploymentV1Routes: Sendable {
         var servingEndpoints: [String]
     }
 
-    struct ModelListJSON: ResponseEncodable, Sendable {
+    struct ModelListJSON: ResponseEncodable, Decodable, Sendable {
         var models: [ModelJSON]
     }
 
@@ -59,7 +140,7 @@ struct DeploymentV1Routes: Sendable {
         return ModelListJSON(models: models)
     }
 
-    struct VersionJSON: Encodable, Sendable {
+    struct VersionJSON: Codable, Sendable {
         var version: Int
         var versionId: String
         var blessed: Bool
@@ -69,7 +150,7 @@ struct DeploymentV1Routes: Sendable {
         var traffic: [String: Int]
     }
 
-    struct VersionListJSON: ResponseEncodable, Sendable {
+    struct VersionListJSON: ResponseEncodable, Decodable, Sendable {
         var modelName: String
         var versions: [VersionJSON]
     }
@@ -109,7 +190,7 @@ struct DeploymentV1Routes: Sendable {
         try await queries.endpoint(try context.parameters.require("name"))
     }
 
-    struct DeletedJSON: ResponseEncodable, Sendable {
+    struct DeletedJSON: ResponseEncodable, Decodable, Sendable {
         var endpointName: String
         var deleted: Bool
     }
@@ -234,7 +315,7 @@ struct DeploymentV1Routes: Sendable {
 
     // MARK: Rollback and history
 
-    struct RolledBackJSON: ResponseEncodable, Sendable {
+    struct RolledBackJSON: ResponseEncodable, Decodable, Sendable {
         var endpointName: String
         /// `rolled_back` (traffic moved back at once) or `redeploying` (the version's revision had stopped).
         var status: String
@@ -309,13 +390,13 @@ struct DeploymentV1Routes: Sendable {
 
     // MARK: Validate and query
 
-    struct CheckJSON: Encodable, Sendable {
+    struct CheckJSON: Codable, Sendable {
         var name: String
         var passed: Bool
         var detail: String
     }
 
-    struct ValidationJSON: ResponseEncodable, Sendable {
+    struct ValidationJSON: ResponseEncodable, Decodable, Sendable {
         var endpointName: String
         var valid: Bool
         var checks: [CheckJSON]

@@ -5,11 +5,11 @@ import PostgresNIO
 import SlipwayPlatform
 
 /// An alert as the API shows it: the rule, its status and (on its own page) what it fired.
-struct AlertJSON: ResponseEncodable, Sendable {
+struct AlertJSON: ResponseEncodable, Decodable, Sendable {
     static let statuses = ["ok", "pending", "active", "acknowledged", "resolved"]
 
     /// One firing of the rule.
-    struct Fired: Encodable, Sendable {
+    struct Fired: Codable, Sendable {
         let id: String
         /// active, acknowledged or resolved.
         let status: String
@@ -30,14 +30,14 @@ struct AlertJSON: ResponseEncodable, Sendable {
         @Nullable var resolvedValue: Double?
     }
 
-    struct Channel: Encodable, Sendable {
+    struct Channel: Codable, Sendable {
         let kind: String
         let url: String
     }
 
     /// One notification of one transition to one webhook, with every attempt.
-    struct Delivery: Encodable, Sendable {
-        struct Attempt: Encodable, Sendable {
+    struct Delivery: Codable, Sendable {
+        struct Attempt: Codable, Sendable {
             let attempt: Int32
             let at: Date
             /// 0 when nothing answered.

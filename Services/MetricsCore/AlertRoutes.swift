@@ -13,13 +13,53 @@ struct AlertRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.post("/api/v1/monitoring/alerts", use: create)
-        routes.get("/api/v1/monitoring/alerts", use: list)
-        routes.get("/api/v1/monitoring/alerts/:alert_id", use: get)
-        routes.patch("/api/v1/monitoring/alerts/:alert_id", use: update)
-        routes.delete("/api/v1/monitoring/alerts/:alert_id", use: delete)
-        routes.post("/api/v1/monitoring/alerts/:alert_id/acknowledge", use: acknowledge)
-        routes.post("/api/v1/monitoring/alerts/:alert_id/resolve", use: resolve)
+        routes.post(
+            "/api/v1/monitoring/alerts",
+            RouteDoc(
+                "Create an alert rule on an endpoint",
+                details: """
+                    `endpoint_id` takes an endpoint's id or name. `alert_type` is latency, error_rate, drift or quality; \
+                    `metric` defaults by type (latency_p95_ms, error_rate, drift_score, feedback_positive_rate) and must be \
+                    one of its type's. `condition` is gt, lt or eq (default lt for quality, gt otherwise). The rule fires once \
+                    breached for `for_seconds` (default 60) with at least `min_samples` in its window, and resolves once the \
+                    value is back past `resolve_threshold` (default: the threshold). `notification_channels` are webhooks \
+                    `{"url", "secret"}`, signed with the secret (at least 16 characters); email is refused.
+                    """,
+                body: CreateBody.self, status: .created),
+            use: create)
+        routes.get(
+            "/api/v1/monitoring/alerts",
+            RouteDoc(
+                "Alert rules with their current status",
+                query: [
+                    .string("endpoint_id", "Only this endpoint's (its id or name)"),
+                    .string("status", "Only rules with this status (empty: all)", oneOf: [""] + AlertJSON.statuses),
+                    .string("alert_type", "Only rules of this type (empty: all)", oneOf: ["", "latency", "error_rate", "drift", "quality"]),
+                ]),
+            use: list)
+        routes.get(
+            "/api/v1/monitoring/alerts/:alert_id", RouteDoc("An alert rule with its status and the alerts it fired"), use: get)
+        routes.patch(
+            "/api/v1/monitoring/alerts/:alert_id",
+            RouteDoc(
+                "Change an alert rule",
+                details: """
+                    Absent fields stay as they are; the endpoint and the metric cannot change. A new `threshold` without \
+                    `resolve_threshold` resolves at the threshold itself. `notification_channels` replaces them all.
+                    """,
+                body: UpdateBody.self),
+            use: update)
+        routes.delete("/api/v1/monitoring/alerts/:alert_id", RouteDoc("Delete an alert rule", status: .noContent), use: delete)
+        routes.post(
+            "/api/v1/monitoring/alerts/:alert_id/acknowledge",
+            RouteDoc(
+                "Acknowledge a rule's firing alert",
+                details: "409 when nothing fires or it is already acknowledged.", body: NoteBody.self, required: false),
+            use: acknowledge)
+        routes.post(
+            "/api/v1/monitoring/alerts/:alert_id/resolve",
+            RouteDoc("Resolve a rule's firing alert by hand", details: "409 when nothing fires.", body: NoteBody.self, required: false),
+            use: resolve)
         return routes
     }
 
@@ -61,7 +101,7 @@ struct AlertRoutes: Sendable {
         return EditedResponse(status: .created, response: try await require(id))
     }
 
-    struct ListJSON: ResponseEncodable, Sendable {
+    struct ListJSON: ResponseEncodable, Decodable, Sendable {
         let alerts: [AlertJSON]
     }
 
@@ -201,14 +241,15 @@ struct AlertRoutes: Sendable {
 
         enum CodingKeys: String, CodingKey { case kind, url, secret }
 
+        /// The object is tried first so that the API reference (`SchemaProbe`) shows its fields.
         init(from decoder: any Decoder) throws {
-            if let text = try? decoder.singleValueContainer().decode(String.self) {
+            guard let container = try? decoder.container(keyedBy: CodingKeys.self) else {
+                let text = try decoder.singleValueContainer().decode(String.self)
                 kind = text.contains("@") && !text.contains("://") ? "email" : nil
                 url = text
                 secret = nil
                 return
             }
-            let container = try decoder.container(keyedBy: CodingKeys.self)
             kind = try container.decodeIfPresent(String.self, forKey: .kind)
             url = try container.decode(String.self, forKey: .url)
             secret = try container.decodeIfPresent(String.self, forKey: .secret)

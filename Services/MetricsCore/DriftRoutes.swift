@@ -13,12 +13,35 @@ struct DriftRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.get("/api/v1/monitoring/drift/:endpoint_id", use: drift)
-        routes.get("/api/v1/monitoring/drift/:endpoint_id/reports", use: reports)
+        routes.get(
+            "/api/v1/monitoring/drift/:endpoint_id",
+            RouteDoc(
+                "Drift of an endpoint's request features",
+                details: """
+                    `endpoint_id` takes an endpoint's id or name. The requests of the comparison window are compared with a \
+                    past serving window (`baseline_days` before it) or with the training data of a version \
+                    (`baseline=training`). `baseline_days` goes only with a serving baseline, `model_version_id` only with a \
+                    training one. 409 when a training baseline cannot be had: no requests say which version serves, or the \
+                    version's bundle is not local or holds no baseline.
+                    """,
+                query: [
+                    .string("baseline", "What the requests are compared with (default serving)", oneOf: ["serving", "training"]),
+                    .integer("baseline_days", "A serving baseline's length in days", in: 1...30, default: 7),
+                    .string(
+                        "model_version_id", "A training baseline's version (default: the one that answered most of the comparison window)"),
+                    .integer("comparison_hours", "The comparison window: this many hours until now", in: 1...168, default: 24),
+                ]),
+            use: drift)
+        routes.get(
+            "/api/v1/monitoring/drift/:endpoint_id/reports",
+            RouteDoc(
+                "An endpoint's scheduled drift analyses, newest first", details: "`endpoint_id` takes an endpoint's id or name.",
+                query: [.integer("limit", "How many reports", in: 1...500, default: 24)]),
+            use: reports)
         return routes
     }
 
-    struct PeriodJSON: Encodable, Sendable {
+    struct PeriodJSON: Codable, Sendable {
         let start: Date
         let end: Date
         /// Sampled request instances compared.
@@ -26,7 +49,7 @@ struct DriftRoutes: Sendable {
     }
 
     /// What the requests were compared with: a past serving window, or a version's training rows.
-    struct BaselineJSON: Encodable, Sendable {
+    struct BaselineJSON: Codable, Sendable {
         /// `serving` or `training`.
         let kind: String
         @Nullable var start: Date?
@@ -37,7 +60,7 @@ struct DriftRoutes: Sendable {
         @Nullable var versionNumber: Int?
     }
 
-    struct DriftJSON: ResponseEncodable, Sendable {
+    struct DriftJSON: ResponseEncodable, Decodable, Sendable {
         let endpointId: String
         @Nullable var endpointName: String?
         let baseline: BaselineJSON
@@ -140,7 +163,7 @@ struct DriftRoutes: Sendable {
         return (versionID, found.number, baseline)
     }
 
-    struct ReportJSON: Encodable, Sendable {
+    struct ReportJSON: Codable, Sendable {
         let id: String
         let analyzedAt: Date
         let baselineStart: Date
@@ -154,7 +177,7 @@ struct DriftRoutes: Sendable {
         let comparisonRows: Int64
     }
 
-    struct ReportsJSON: ResponseEncodable, Sendable {
+    struct ReportsJSON: ResponseEncodable, Decodable, Sendable {
         let endpointId: String
         let reports: [ReportJSON]
     }

@@ -63,7 +63,7 @@ public struct EndpointTestsProjection: Projection {
 }
 
 /// An endpoint's latest finished test, as health shows it.
-public struct LastEndpointTest: Encodable, Sendable {
+public struct LastEndpointTest: Codable, Sendable {
     public let testId: String
     public let passed: Bool
     public let triggeredBy: String

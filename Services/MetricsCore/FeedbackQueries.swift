@@ -5,7 +5,7 @@ import PostgresNIO
 import SlipwayPlatform
 
 /// A feedback item as the API shows it.
-struct FeedbackJSON: ResponseEncodable, Sendable {
+struct FeedbackJSON: ResponseEncodable, Decodable, Sendable {
     let id: String
     let endpointId: String
     /// positive or negative.
@@ -26,7 +26,7 @@ struct FeedbackJSON: ResponseEncodable, Sendable {
 }
 
 /// One page of a feedback list (`page` from 1).
-struct FeedbackPageJSON: ResponseEncodable, Sendable {
+struct FeedbackPageJSON: ResponseEncodable, Decodable, Sendable {
     let items: [FeedbackJSON]
     let total: Int64
     let page: Int
@@ -35,8 +35,8 @@ struct FeedbackPageJSON: ResponseEncodable, Sendable {
 }
 
 /// `GET /api/v1/feedback/stats`: counts over the last `days` days, and per day for a chart.
-struct FeedbackStatsJSON: ResponseEncodable, Sendable {
-    struct Day: Encodable, Sendable {
+struct FeedbackStatsJSON: ResponseEncodable, Decodable, Sendable {
+    struct Day: Codable, Sendable {
         let date: String
         let total: Int64
         let positive: Int64

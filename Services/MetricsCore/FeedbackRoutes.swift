@@ -13,15 +13,66 @@ struct FeedbackRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.post("/api/v1/feedback", use: create)
-        routes.get("/api/v1/feedback", use: list)
-        routes.get("/api/v1/feedback/stats", use: stats)
-        routes.get("/api/v1/feedback/endpoint/:endpoint_id/recent", use: recent)
-        routes.get("/api/v1/feedback/:feedback_id", use: get)
-        routes.delete("/api/v1/feedback/:feedback_id", use: delete)
-        routes.post("/api/v1/feedback/:feedback_id/flag", use: flag)
-        routes.delete("/api/v1/feedback/:feedback_id/flag", use: unflag)
-        routes.post("/api/v1/feedback/:feedback_id/to-training", use: toTraining)
+        routes.post(
+            "/api/v1/feedback",
+            RouteDoc(
+                "Record feedback on a prediction",
+                details: """
+                    `endpoint_id` takes an endpoint's id or name; `rating` is positive or negative. Without `customer_id`, it \
+                    is read from `input_text` when that is the prediction request's JSON. The submitter is the caller.
+                    """,
+                body: CreateBody.self, status: .created),
+            use: create)
+        routes.get(
+            "/api/v1/feedback",
+            RouteDoc(
+                "Feedback, newest first, a page at a time",
+                query: [
+                    .string("endpoint_id", "Only this endpoint's (its id or name)"),
+                    .string("rating", "Only this rating (empty: all)", oneOf: ["", "positive", "negative"]),
+                    .boolean("flagged_only", "Only feedback flagged for review"),
+                    .integer("page", "The page, from 1", in: 1...1_000_000, default: 1),
+                    .integer("page_size", "Items per page", in: 1...100, default: 20),
+                ]),
+            use: list)
+        routes.get(
+            "/api/v1/feedback/stats",
+            RouteDoc(
+                "Feedback statistics of the last days",
+                query: [
+                    .string("endpoint_id", "Only this endpoint's (its id or name)"),
+                    .integer("days", "How many days until now", in: 1...365, default: 30),
+                ]),
+            use: stats)
+        routes.get(
+            "/api/v1/feedback/endpoint/:endpoint_id/recent",
+            RouteDoc(
+                "An endpoint's latest feedback", details: "`endpoint_id` takes an endpoint's id or name.",
+                query: [.integer("limit", "How many items", in: 1...100, default: 10)]),
+            use: recent)
+        routes.get("/api/v1/feedback/:feedback_id", RouteDoc("One piece of feedback"), use: get)
+        routes.delete("/api/v1/feedback/:feedback_id", RouteDoc("Delete feedback", status: .noContent), use: delete)
+        routes.post(
+            "/api/v1/feedback/:feedback_id/flag",
+            RouteDoc("Flag feedback for review", details: "Flagging flagged feedback changes nothing."), use: flag)
+        routes.delete(
+            "/api/v1/feedback/:feedback_id/flag",
+            RouteDoc("Clear feedback's review flag", details: "Clearing a clear flag changes nothing."),
+            use: unflag)
+        routes.post(
+            "/api/v1/feedback/:feedback_id/to-training",
+            RouteDoc(
+                "Make positive feedback a training row of a dataset",
+                details: """
+                    Every later run on the dataset trains on the customer's interaction with the product. Only positive \
+                    feedback that names a customer and a product can be sent (422 otherwise); 409 when it is already in the \
+                    dataset.
+                    """,
+                query: [
+                    .string("dataset_id", "The training dataset (its id or name); required unless `assembly_id` is given"),
+                    .string("assembly_id", "The spec's name for `dataset_id`"),
+                ], status: .created),
+            use: toTraining)
         return routes
     }
 
@@ -90,7 +141,7 @@ struct FeedbackRoutes: Sendable {
         return try await feedback.stats(endpointID: endpointID, days: days, now: now())
     }
 
-    struct RecentJSON: ResponseEncodable, Sendable {
+    struct RecentJSON: ResponseEncodable, Decodable, Sendable {
         let endpointId: String
         let items: [FeedbackJSON]
     }
@@ -131,7 +182,7 @@ struct FeedbackRoutes: Sendable {
     }
 
     /// What `to-training` created: the row every later run on the dataset trains on.
-    struct TrainingRowJSON: ResponseEncodable, Sendable {
+    struct TrainingRowJSON: ResponseEncodable, Decodable, Sendable {
         let feedbackId: String
         let datasetId: String
         let customerId: String

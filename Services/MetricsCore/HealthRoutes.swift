@@ -10,12 +10,25 @@ struct HealthRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.get("/api/v1/monitoring/health/:endpoint_id", use: health)
+        routes.get(
+            "/api/v1/monitoring/health/:endpoint_id",
+            RouteDoc(
+                "An endpoint's health score and what made it",
+                details: """
+                    `endpoint_id` takes an endpoint's id or name. A score 0–100 and a status (healthy, degraded, warning or \
+                    critical) from the last `minutes` of errors and latency, the firing alerts, drift (the last 24 hours \
+                    against the 7 days before) and the latest endpoint test.
+                    """,
+                query: [
+                    .integer("minutes", "How many minutes of traffic are judged", in: 1...60, default: 15),
+                    .integer("latency_objective_ms", "The p95 latency the endpoint is meant to keep, in ms", in: 1...60_000, default: 100),
+                ]),
+            use: health)
         return routes
     }
 
-    struct HealthJSON: ResponseEncodable, Sendable {
-        struct DriftJSON: Encodable, Sendable {
+    struct HealthJSON: ResponseEncodable, Decodable, Sendable {
+        struct DriftJSON: Codable, Sendable {
             let status: String
             let severity: String
             let driftScore: Double

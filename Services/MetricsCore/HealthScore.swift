@@ -15,7 +15,7 @@ import SlipwayStatistics
 /// Status: ≥ 90 healthy, ≥ 70 degraded, ≥ 50 warning, else critical. Without traffic in the window the
 /// error and latency parts are not judged (and say so).
 public struct HealthScore: Sendable, Equatable {
-    public struct Part: Encodable, Sendable, Equatable {
+    public struct Part: Codable, Sendable, Equatable {
         public let name: String
         public let penalty: Double
         public let detail: String

@@ -4,8 +4,8 @@ import SlipwayStatistics
 
 /// The serving figures of one merged set of buckets, as the API shows them. Percentiles come from the
 /// merged sketch (≤ 1 % relative error), never from averaging stored percentiles.
-public struct ServingSummary: Encodable, Sendable, Equatable {
-    public struct Requests: Encodable, Sendable, Equatable {
+public struct ServingSummary: Codable, Sendable, Equatable {
+    public struct Requests: Codable, Sendable, Equatable {
         public let total: Int64
         public let successful: Int64
         /// Every answer that was not 2xx.
@@ -14,7 +14,7 @@ public struct ServingSummary: Encodable, Sendable, Equatable {
         public let serverErrors: Int64
     }
 
-    public struct Latency: Encodable, Sendable, Equatable {
+    public struct Latency: Codable, Sendable, Equatable {
         public let avgMs: Double
         public let p50Ms: Double
         public let p95Ms: Double
@@ -75,7 +75,7 @@ public struct ServingSummary: Encodable, Sendable, Equatable {
 }
 
 /// One point of a chartable series: a minute or an hour.
-public struct ServingPoint: Encodable, Sendable, Equatable {
+public struct ServingPoint: Codable, Sendable, Equatable {
     public let start: Date
     public let requests: Int64
     public let failed: Int64
@@ -101,7 +101,7 @@ public struct ServingPoint: Encodable, Sendable, Equatable {
 }
 
 /// One revision's figures in the window: how the canary compares with the stable revision.
-public struct RevisionFigures: Encodable, Sendable, Equatable {
+public struct RevisionFigures: Codable, Sendable, Equatable {
     public let deploymentId: String
     public let revisionId: String
     public let modelVersionId: String
@@ -110,7 +110,7 @@ public struct RevisionFigures: Encodable, Sendable, Equatable {
 }
 
 /// One API key's share of the traffic.
-public struct ApiKeyFigures: Encodable, Sendable, Equatable {
+public struct ApiKeyFigures: Codable, Sendable, Equatable {
     public let apiKeyId: String
     public let requests: Int64
     public let failed: Int64

@@ -13,14 +13,33 @@ struct ServingMetricsRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.get("/api/v1/monitoring/metrics/performance", use: performance)
-        routes.get("/api/v1/monitoring/metrics/realtime/:endpoint_id", use: realtime)
-        routes.get("/api/deployments/:deployment_id/metrics", use: deploymentMetrics)
+        routes.get(
+            "/api/v1/monitoring/metrics/performance",
+            RouteDoc(
+                "Serving figures of every endpoint, or of one",
+                details: "Busiest endpoints first; traffic to an endpoint id deploy-svc never announced is listed too.",
+                query: [
+                    .string("endpoint_id", "Only this endpoint (its id or name)"),
+                    .integer("hours", "The window: this many hours until now", in: 1...168, default: 24),
+                ]),
+            use: performance)
+        routes.get(
+            "/api/v1/monitoring/metrics/realtime/:endpoint_id",
+            RouteDoc(
+                "An endpoint's serving figures of the last minutes, per minute", details: "`endpoint_id` takes an endpoint's id or name.",
+                query: [.integer("minutes", "The current minute and the ones before it", in: 1...60, default: 5)]),
+            use: realtime)
+        routes.get(
+            "/api/deployments/:deployment_id/metrics",
+            RouteDoc(
+                "A deployment's serving figures, and today's since midnight UTC",
+                query: [.integer("hours", "The window: this many hours until now", in: 1...168, default: 24)]),
+            use: deploymentMetrics)
         routes.get("/internal/revisions/:revision_id/figures", use: revisionFigures)
         return routes
     }
 
-    struct WindowJSON: Encodable, Sendable {
+    struct WindowJSON: Codable, Sendable {
         let start: Date
         let end: Date
         /// `minute` or `hour`: the size of a series point.
@@ -33,7 +52,7 @@ struct ServingMetricsRoutes: Sendable {
         }
     }
 
-    struct EndpointFiguresJSON: ResponseEncodable, Sendable {
+    struct EndpointFiguresJSON: ResponseEncodable, Decodable, Sendable {
         let endpointId: String
         @Nullable var endpointName: String?
         let window: WindowJSON
@@ -53,7 +72,7 @@ struct ServingMetricsRoutes: Sendable {
         }
     }
 
-    struct PerformanceJSON: ResponseEncodable, Sendable {
+    struct PerformanceJSON: ResponseEncodable, Decodable, Sendable {
         let window: WindowJSON
         let endpoints: [EndpointFiguresJSON]
     }
@@ -89,13 +108,13 @@ struct ServingMetricsRoutes: Sendable {
         return EndpointFiguresJSON(endpoint: endpoint, figures: try await figures(.endpoint(endpoint.id), window: window))
     }
 
-    struct TodayJSON: Encodable, Sendable {
+    struct TodayJSON: Codable, Sendable {
         let predictions: Int64
         @Nullable var avgLatencyMs: Double?
         let errors: Int64
     }
 
-    struct DeploymentMetricsJSON: ResponseEncodable, Sendable {
+    struct DeploymentMetricsJSON: ResponseEncodable, Decodable, Sendable {
         let deploymentId: String
         let endpointId: String
         let window: WindowJSON

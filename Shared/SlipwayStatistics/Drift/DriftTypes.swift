@@ -26,13 +26,13 @@ public enum DriftSeverity: String, Codable, Sendable, CaseIterable, Comparable {
 }
 
 /// Which family of statistics was used for a feature.
-public enum DriftFeatureKind: String, Codable, Sendable {
+public enum DriftFeatureKind: String, Codable, Sendable, CaseIterable {
     case numeric
     case categorical
 }
 
 /// Whether a verdict could be reached at all.
-public enum DriftStatus: String, Codable, Sendable {
+public enum DriftStatus: String, Codable, Sendable, CaseIterable {
     /// Both sides had at least `DriftThresholds.minimumCount` usable values; statistics and severity are meaningful.
     case ok
     /// Too few values on one side. Statistics are omitted and no severity verdict is given, so a dashboard cannot
