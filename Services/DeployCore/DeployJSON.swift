@@ -6,8 +6,8 @@ import SlipwayPlatform
 // are whole seconds. Keys the answers promise even without a value are `@Nullable`.
 
 /// An endpoint with its traffic and its deployment history (newest first).
-public struct EndpointJSON: ResponseEncodable, Sendable {
-    public enum Status: String, Encodable, Sendable {
+public struct EndpointJSON: ResponseEncodable, Decodable, Sendable {
+    public enum Status: String, Codable, Sendable, CaseIterable {
         /// A deployment is in progress.
         case deploying
         case serving
@@ -38,7 +38,7 @@ public struct EndpointJSON: ResponseEncodable, Sendable {
 }
 
 /// A deployment's share of its endpoint's traffic.
-public struct TrafficJSON: Encodable, Sendable {
+public struct TrafficJSON: Codable, Sendable {
     public var deploymentID: String
     public var version: Int
     public var percent: Int
@@ -46,7 +46,7 @@ public struct TrafficJSON: Encodable, Sendable {
 }
 
 /// One deployment (an attempt to put a model version on an endpoint) with its revision.
-public struct DeploymentJSON: ResponseEncodable, Sendable {
+public struct DeploymentJSON: ResponseEncodable, Decodable, Sendable {
     public var id: String
     public var endpoint: String
     public var number: Int
@@ -83,7 +83,7 @@ public struct DeploymentJSON: ResponseEncodable, Sendable {
 }
 
 /// The model-server process (or pod) of a deployment.
-public struct RevisionJSON: Encodable, Sendable {
+public struct RevisionJSON: Codable, Sendable {
     public var id: String
     @Nullable public var address: String?
     public var status: String
@@ -92,12 +92,12 @@ public struct RevisionJSON: Encodable, Sendable {
 }
 
 /// `GET /api/models/{model}/endpoints`.
-public struct EndpointListJSON: ResponseEncodable, Sendable {
+public struct EndpointListJSON: ResponseEncodable, Decodable, Sendable {
     public var endpoints: [EndpointJSON]
 }
 
 /// `GET /api/models/{model}/deployments`.
-public struct DeploymentListJSON: ResponseEncodable, Sendable {
+public struct DeploymentListJSON: ResponseEncodable, Decodable, Sendable {
     public var deployments: [DeploymentJSON]
 }
 

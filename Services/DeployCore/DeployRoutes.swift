@@ -438,6 +438,6 @@ extension DeployRoutes.ResourceOverrides {
 extension DeployRoutes.RollbackAnswer: DescribedAnswer {
     /// The endpoint (200), or the deployment that starts the version again (202).
     static var answerDoc: AnswerDoc? {
-        AnswerDoc(schema: ["oneOf": [AnswerDoc.named("EndpointJSON").schema, AnswerDoc.named("DeploymentJSON").schema]])
+        AnswerDoc(schema: ["anyOf": [AnswerDoc.json(EndpointJSON.self).schema, AnswerDoc.json(DeploymentJSON.self).schema]])
     }
 }

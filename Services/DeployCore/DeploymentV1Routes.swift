@@ -169,7 +169,7 @@ struct DeploymentV1Routes: Sendable {
         return VersionListJSON(modelName: model, versions: versions)
     }
 
-    struct ModelEndpointsJSON: ResponseEncodable, Sendable {
+    struct ModelEndpointsJSON: ResponseEncodable, Decodable, Sendable {
         var modelName: String
         var endpoints: [EndpointJSON]
     }
@@ -252,7 +252,7 @@ struct DeploymentV1Routes: Sendable {
         return overrides
     }
 
-    struct DeployedJSON: ResponseEncodable, Sendable {
+    struct DeployedJSON: ResponseEncodable, Decodable, Sendable {
         var deploymentId: String
         var endpointName: String
         var modelName: String
@@ -349,7 +349,7 @@ struct DeploymentV1Routes: Sendable {
         }
     }
 
-    struct HistoryJSON: ResponseEncodable, Sendable {
+    struct HistoryJSON: ResponseEncodable, Decodable, Sendable {
         var endpointName: String
         /// Oldest first: the `limit` latest deployments in the order they happened.
         var history: [DeploymentJSON]
@@ -364,7 +364,7 @@ struct DeploymentV1Routes: Sendable {
 
     // MARK: Deployments
 
-    struct DeploymentPageJSON: ResponseEncodable, Sendable {
+    struct DeploymentPageJSON: ResponseEncodable, Decodable, Sendable {
         var deployments: [DeploymentJSON]
         var total: Int
         var page: Int

@@ -4,7 +4,7 @@ import SlipwayPlatform
 
 /// A registered model as the API shows it. Absent values are written as `null` rather than left
 /// out, so clients see the same keys for every model.
-public struct ModelJSON: ResponseEncodable, Sendable {
+public struct ModelJSON: ResponseEncodable, Decodable, Sendable {
     public enum Status: String, Codable, Sendable, CaseIterable {
         /// No version yet and no finished run to judge by.
         case pending
@@ -39,7 +39,7 @@ public struct ModelJSON: ResponseEncodable, Sendable {
 }
 
 /// One model version as the API shows it.
-public struct VersionJSON: ResponseEncodable, Sendable {
+public struct VersionJSON: ResponseEncodable, Decodable, Sendable {
     public struct Lineage: Codable, Sendable {
         @Nullable public var datasetID: String?
         @Nullable public var featureConfigID: String?
@@ -75,7 +75,7 @@ public struct VersionJSON: ResponseEncodable, Sendable {
 }
 
 /// `GET /api/registered-models`: the filtered models and KPIs over all of them.
-public struct ModelListJSON: ResponseEncodable, Sendable {
+public struct ModelListJSON: ResponseEncodable, Decodable, Sendable {
     public struct KPI: Codable, Sendable {
         public var total = 0
         public var registered = 0
@@ -109,7 +109,7 @@ public struct ModelListJSON: ResponseEncodable, Sendable {
 }
 
 /// `GET /api/registered-models/check-name?name=X`.
-public struct NameCheckJSON: ResponseEncodable, Sendable {
+public struct NameCheckJSON: ResponseEncodable, Decodable, Sendable {
     public var name: String
     /// Whether the name could be used for a new model (well-formed and not taken).
     public var valid: Bool
@@ -121,7 +121,7 @@ public struct NameCheckJSON: ResponseEncodable, Sendable {
 }
 
 /// `PUT /api/registered-models/{name}/aliases/{alias}`.
-public struct AliasJSON: ResponseEncodable, Sendable {
+public struct AliasJSON: ResponseEncodable, Decodable, Sendable {
     public var modelName: String
     public var alias: String
     public var version: Int32
@@ -129,6 +129,6 @@ public struct AliasJSON: ResponseEncodable, Sendable {
 }
 
 /// `GET /api/registered-models/{name}/versions`.
-public struct VersionListJSON: Encodable, Sendable {
+public struct VersionListJSON: Codable, Sendable {
     public var versions: [VersionJSON]
 }

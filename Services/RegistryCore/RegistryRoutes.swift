@@ -37,10 +37,10 @@ struct RegistryRoutes: Sendable {
         routes.get(
             "/api/registered-models/check-name",
             RouteDoc("Whether a name is valid and taken", query: [.string("name", "The name to check", required: true)]), use: checkName)
-        routes.get("/api/registered-models/:name", RouteDoc("A model with its versions and aliases", answer: .named("ModelJSON")), use: get)
+        routes.get("/api/registered-models/:name", RouteDoc("A model with its versions and aliases", answer: .json(ModelJSON.self)), use: get)
         routes.patch("/api/registered-models/:name", RouteDoc("Change a model's description or tags", body: UpdateBody.self), use: update)
         routes.get(
-            "/api/registered-models/:name/versions", RouteDoc("A model's versions, newest first", answer: .named("VersionListJSON")), use: versions)
+            "/api/registered-models/:name/versions", RouteDoc("A model's versions, newest first", answer: .json(VersionListJSON.self)), use: versions)
         routes.get("/api/registered-models/:name/versions/:version", RouteDoc("One version of a model"), use: version)
         routes.put(
             "/api/registered-models/:name/aliases/:alias", RouteDoc("Point an alias (`production`, `staging`, …) at a version", body: AliasBody.self),

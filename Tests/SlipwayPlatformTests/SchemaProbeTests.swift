@@ -40,8 +40,17 @@ struct SchemaProbeTests {
         #expect(properties["inner"]?["required"] == ["weight"])
         #expect(properties["inner"]?["properties"]?["tags"] == ["type": ["array", "null"], "items": ["type": "string"]])
         #expect(properties["steps"]?["type"] == "array")
-        #expect(properties["steps"]?["items"]?["properties"]?["weight"] == ["type": "number"])
+        // A number, or the spelling the platform's coders give a non-finite one.
+        #expect(
+            properties["steps"]?["items"]?["properties"]?["weight"]
+                == ["anyOf": [["type": "number"], ["type": "string", "enum": ["nan", "inf", "-inf"]]]])
         #expect(properties["labels"] == ["type": "object", "additionalProperties": ["type": "string"]])
+    }
+
+    @Test func keysAreWrittenAsTheEncoderWritesThem() {
+        #expect(SchemaProbe.snakeCased("sourceRunId") == "source_run_id")
+        #expect(SchemaProbe.snakeCased("activeDeploymentID") == "active_deployment_id")
+        #expect(SchemaProbe.snakeCased("p50Ms") == "p50_ms")
     }
 
     /// A custom decoding that reads a key only when it is present, and one that rejects what it cannot parse.

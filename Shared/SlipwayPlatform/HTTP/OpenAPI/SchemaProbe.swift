@@ -27,6 +27,31 @@ public enum SchemaProbe {
         return schema
     }
 
+    /// A key as the platform's encoder writes it (`PlatformJSON.encoder`, `convertToSnakeCase`: `activeDeploymentID` →
+    /// `active_deployment_id`, `p50Ms` → `p50_ms`), asked of the encoder itself so the two cannot disagree. Request
+    /// bodies spell acronyms as words (`sourceRunId`), on which decoding agrees.
+    public static func snakeCased(_ key: String) -> String {
+        let data = (try? PlatformJSON.encoder.encode(OneKey(name: key))) ?? Data()
+        return ((try? JSONSerialization.jsonObject(with: data)) as? [String: Int])?.keys.first ?? key
+    }
+
+    /// An object with one key named `name`.
+    private struct OneKey: Encodable {
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        let name: String
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(1, forKey: Key(stringValue: name))
+        }
+    }
+
     /// Decodes a placeholder `T`, recording its shape into `node`.
     static func probe<T: Decodable>(_ type: T.Type, into node: SchemaNode, codingPath: [any CodingKey]) throws -> T {
         if let scalar = placeholderScalar(T.self) {
@@ -164,14 +189,17 @@ struct ProbeDecoder: Decoder {
     }
 }
 
+/// A number, or one the platform's coders spell as a string because JSON has no such number.
+private let nonFiniteNumber: OpenAPIValue = ["anyOf": [["type": "number"], ["type": "string", "enum": ["nan", "inf", "-inf"]]]]
+
 /// The placeholder of a JSON scalar and its schema.
 private func scalar<T>(_ type: T.Type, into node: SchemaNode) -> T? {
     let (schema, value): (OpenAPIValue, Any)
     switch type {
     case is String.Type: (schema, value) = (["type": "string"], "")
     case is Bool.Type: (schema, value) = (["type": "boolean"], false)
-    case is Double.Type: (schema, value) = (["type": "number"], 0.0)
-    case is Float.Type: (schema, value) = (["type": "number"], Float(0))
+    case is Double.Type: (schema, value) = (nonFiniteNumber, 0.0)
+    case is Float.Type: (schema, value) = (nonFiniteNumber, Float(0))
     case is Int.Type: (schema, value) = (["type": "integer"], 0)
     case is Int64.Type: (schema, value) = (["type": "integer", "format": "int64"], Int64(0))
     case is Int32.Type: (schema, value) = (["type": "integer", "format": "int32"], Int32(0))
@@ -201,7 +229,7 @@ struct ProbeKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func contains(_ key: Key) -> Bool { true }
     func decodeNil(forKey key: Key) throws -> Bool { false }
 
-    private func name(_ key: Key) -> String { APIError.snakeCased(key.stringValue) }
+    private func name(_ key: Key) -> String { SchemaProbe.snakeCased(key.stringValue) }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try field(type, key) }
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? { try optionalField(type, key) }
