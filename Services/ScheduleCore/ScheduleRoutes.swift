@@ -258,7 +258,7 @@ struct ScheduleRoutes: Sendable {
         try await create(try await newSchedule(request, context), request: request)
     }
 
-    struct ValidJSON: ResponseEncodable, Sendable {
+    struct ValidJSON: ResponseEncodable, Decodable, Sendable {
         let valid: Bool
         let modelName: String
         @Nullable var nextRunAt: Date?
@@ -461,7 +461,7 @@ struct ScheduleRoutes: Sendable {
         var slotTime: Date?
     }
 
-    struct WebhookJSON: ResponseEncodable, Sendable {
+    struct WebhookJSON: ResponseEncodable, Decodable, Sendable {
         let scheduleId: String
         let slotTime: Date
         /// `started`, `skipped_overlap`, or `already_handled` (a repeated call for the slot).
@@ -514,7 +514,7 @@ struct ScheduleRoutes: Sendable {
     static let signatureHeader = HTTPField.Name("X-Slipway-Signature")!
     static let cloudSchedulerTimeHeader = HTTPField.Name("X-CloudScheduler-ScheduleTime")!
 
-    struct WebhookSecretJSON: ResponseEncodable, Sendable {
+    struct WebhookSecretJSON: ResponseEncodable, Decodable, Sendable {
         let scheduleId: String
         let path: String
         let secret: String
