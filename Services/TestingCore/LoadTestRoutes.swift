@@ -23,7 +23,7 @@ struct LoadTestRoutes: Sendable {
                     + "`target_rps` (1–100000), drawn from `sample_count` (1–1000, default 100) rows of the data that trained the served "
                     + "version; `top_k` 1–100 (default 10), `request_timeout_ms` 100–60000 (default 10000). The body is optional; the test "
                     + "runs after the answer (`GET /api/load-tests/{id}`).",
-                body: StartBody.self, required: false, status: .accepted, answer: .named("LoadTestReport")), use: start)
+                body: StartBody.self, required: false, status: .accepted, answer: .json(LoadTestReport.self)), use: start)
         routes.get(
             "/api/deployed-endpoints/:id/load-test",
             RouteDoc(
@@ -32,19 +32,20 @@ struct LoadTestRoutes: Sendable {
                     schema: [
                         "type": "object", "title": "LoadTestList",
                         "properties": [
-                            "endpoint": ["type": "string"], "load_tests": ["type": "array", "items": ["type": "object", "title": "LoadTestReport"]],
+                            "endpoint": ["type": "string"],
+                            "load_tests": ["type": "array", "items": (try? SchemaProbe.schema(of: LoadTestReport.self)) ?? ["type": "object"]],
                         ],
                     ])), use: list)
         routes.get(
             "/api/load-tests/:id",
             RouteDoc(
-                "A load test", details: "While it runs on the replica answering, with its `progress` so far.", answer: .named("LoadTestReport")),
+                "A load test", details: "While it runs on the replica answering, with its `progress` so far.", answer: .json(LoadTestReport.self)),
             use: get)
         routes.post(
             "/api/load-tests/:id/cancel",
             RouteDoc(
                 "Cancel a running load test", details: "It stops within a second; a test that has ended is a 409.", status: .accepted,
-                answer: .named("LoadTestReport")), use: cancel)
+                answer: .json(LoadTestReport.self)), use: cancel)
         return routes
     }
 
