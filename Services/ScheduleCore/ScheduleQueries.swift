@@ -10,7 +10,7 @@ import SwiftProtobuf
 /// A schedule as the API shows it; on its own page, with its ledger and next fire times.
 struct ScheduleJSON: ResponseEncodable, Sendable {
     /// One slot to come, in the schedule's zone and in UTC, with how DST moved it (`gap`, `repeated`).
-    struct Upcoming: Encodable, Sendable {
+    struct Upcoming: Codable, Sendable {
         let at: Date
         let local: String
         @Nullable var dst: String?

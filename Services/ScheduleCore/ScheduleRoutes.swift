@@ -18,22 +18,127 @@ struct ScheduleRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.post("/api/training/schedules", use: create)
-        routes.get("/api/training/schedules", use: list)
-        routes.post("/api/training/schedules/from-run", use: fromRun)
-        routes.post("/api/training/schedules/validate", use: validate)
-        routes.get("/api/training/schedules/preview", use: preview)
-        routes.get("/api/training/schedules/:id", use: get)
-        routes.put("/api/training/schedules/:id", use: update)
-        routes.delete("/api/training/schedules/:id", use: delete)
-        routes.post("/api/training/schedules/:id/pause", use: pause)
-        routes.post("/api/training/schedules/:id/resume", use: resume)
-        routes.post("/api/training/schedules/:id/cancel", use: cancel)
-        routes.post("/api/training/schedules/:id/trigger", use: trigger)
-        routes.post("/api/training/schedules/:id/webhook", use: webhook)
-        routes.get("/api/training/schedules/:id/webhook", use: webhookSecret)
-        routes.post("/api/training/schedules/:id/webhook/rotate", use: rotateWebhookSecret)
+        routes.post(
+            "/api/training/schedules",
+            RouteDoc(
+                "Make a retraining schedule", details: Self.configurationDetails + " " + Self.timingDetails + " " + Self.oneScheduleDetails,
+                body: Timed<CreateBody>.self, status: .created), use: create)
+        routes.get(
+            "/api/training/schedules",
+            RouteDoc(
+                "List schedules",
+                query: [
+                    .string("model_name", "Only this registered model's schedules"),
+                    .string("status", "Only schedules in this status", oneOf: ["active", "paused", "completed", "cancelled"]),
+                ]), use: list)
+        routes.post(
+            "/api/training/schedules/from-run",
+            RouteDoc(
+                "Make a retraining schedule from a training run",
+                details: "The run's model and configuration, frozen into the schedule. " + Self.timingDetails + " " + Self.oneScheduleDetails,
+                body: Timed<FromRunBody>.self, status: .created), use: fromRun)
+        routes.post(
+            "/api/training/schedules/validate",
+            RouteDoc(
+                "Check a schedule without making it",
+                details: "Every refusal `POST /api/training/schedules` would give (a bad field, an unknown dataset or config, a model that has "
+                    + "a schedule), or the fire times the schedule would have; nothing is written.", body: Timed<CreateBody>.self),
+            use: validate)
+        routes.get(
+            "/api/training/schedules/preview",
+            RouteDoc(
+                "Preview a schedule's configuration or fire times",
+                details: "`source_run_id` gives the configuration a schedule from that run would freeze; `schedule_type` with its timing "
+                    + "fields gives the next fire times; one of them is required. Nothing is written.",
+                query: [
+                    .string("source_run_id", "The training run whose configuration to show"),
+                    .string("schedule_type", "The timing's kind", oneOf: ScheduleRule.Kind.allCases.map(\.rawValue)),
+                    .string("schedule_time", "`HH:MM` (hourly: `00:MM`)"),
+                    .dateTime("scheduled_datetime", "The instant of a `once` schedule"),
+                    .integer("schedule_day_of_week", "A weekly schedule's day: 0 = Monday … 6", in: 0...6),
+                    .integer("schedule_day_of_month", "A monthly schedule's day", in: 1...31),
+                    .string("schedule_timezone", "An IANA time zone (`Europe/Warsaw`)"),
+                    .string("month_end", "A monthly day a month lacks: no slot, or the month's last day", oneOf: ["skip", "last_day"]),
+                    .integer("count", "How many fire times", in: 1...100, default: 10),
+                ]), use: preview)
+        routes.get("/api/training/schedules/:id", RouteDoc("A schedule with its next fire times and ledger"), use: get)
+        routes.put(
+            "/api/training/schedules/:id",
+            RouteDoc(
+                "Change a schedule's timing, policies, name or description",
+                details: "What is left out keeps its value. The training configuration is frozen when the schedule is made: a body naming "
+                    + "one of its fields (`model_name`, `dataset_id`, …, `training_config`) is a 422 naming it.",
+                body: Timed<UpdateBody>.self), use: update)
+        routes.delete(
+            "/api/training/schedules/:id",
+            RouteDoc(
+                "Delete a schedule for good", details: "The schedule and its ledger leave the API; its events keep its history.", status: .noContent),
+            use: delete)
+        routes.post(
+            "/api/training/schedules/:id/pause",
+            RouteDoc(
+                "Pause a schedule", details: "The body (`{\"reason\": \"…\"}`) is optional. A schedule that is not active is a 409.",
+                body: ReasonBody.self, required: false), use: pause)
+        routes.post(
+            "/api/training/schedules/:id/resume",
+            RouteDoc(
+                "Resume a paused schedule",
+                details: "The slots of the pause are recorded as skipped, never fired late; a schedule that is not "
+                    + "paused is a 409."), use: resume)
+        routes.post(
+            "/api/training/schedules/:id/cancel",
+            RouteDoc(
+                "Cancel a schedule",
+                details: "The body (`{\"reason\": \"…\"}`) is optional. A cancelled schedule starts no runs and stays listed (delete removes "
+                    + "it); one that is already completed or cancelled is a 409.", body: ReasonBody.self, required: false), use: cancel)
+        routes.post(
+            "/api/training/schedules/:id/trigger",
+            RouteDoc(
+                "Start a schedule's run now",
+                details: "An active or paused schedule's run, at once. While its previous run is still going, a schedule whose overlap policy is "
+                    + "not `allow` refuses (409) unless `force` is true.", body: TriggerBody.self, required: false, status: .accepted),
+            use: trigger)
+        routes.post(
+            "/api/training/schedules/:id/webhook",
+            RouteDoc(
+                "Fire an active schedule's slot (external schedulers)",
+                details: "Called by an external scheduler (cron, Airflow, Cloud Scheduler), not a user: `Authorization: Bearer <secret>`, or "
+                    + "`X-Slipway-Signature: sha256=<hex HMAC-SHA256 of the body keyed by the secret>` with `slot_time` in the body (see "
+                    + "`GET …/webhook`). The slot is `slot_time`, else the `X-CloudScheduler-ScheduleTime` header, else the current minute, "
+                    + "and must lie within the catch-up window (at least an hour) before now (422 otherwise); "
+                    + "each slot starts at most one run, so a repeated call is `already_handled` (200), an overlapping run "
+                    + "`skipped_overlap` (200), and a started run 202.", body: WebhookBody.self, required: false, status: .accepted),
+            use: webhook)
+        routes.get(
+            "/api/training/schedules/:id/webhook",
+            RouteDoc("A schedule's webhook path and secret", details: "What an external scheduler needs to call `POST …/webhook`."),
+            use: webhookSecret)
+        routes.post(
+            "/api/training/schedules/:id/webhook/rotate",
+            RouteDoc("Rotate a schedule's webhook secret", details: "The old secret is refused from now on."), use: rotateWebhookSecret)
         return routes
+    }
+
+    static let configurationDetails =
+        "The configuration each run trains: the ids (`dataset_id`, `feature_config_id`, `model_config_id`) with optional "
+        + "`training_params`, `gpu_config`, `evaluator_config` and `deployment_config` as training-svc spells them, over a whole "
+        + "`training_config` as schedules show it; it is frozen when the schedule is made."
+    static let timingDetails =
+        "`schedule_time` (`HH:MM`) is required but for `once` (which takes `scheduled_datetime`), `schedule_day_of_week` (0 = Monday … 6) "
+        + "for weekly, `schedule_day_of_month` (1–31) for monthly; `month_end` is `skip` (default) or `last_day`, `overlap` `skip` "
+        + "(default), `queue_one` or `allow`; a slot missed by at most `catchup_window_seconds` (default 3600) fires late."
+    static let oneScheduleDetails = "A model has at most one active or paused schedule: a second is a 409."
+
+    /// A body of `Fields` with the timing and policy fields beside them, in one JSON object: how the routes that make or
+    /// change a schedule read theirs, and what the reference shows of it.
+    struct Timed<Fields: Decodable>: Decodable {
+        var fields: Fields
+        var timing: TimingBody
+
+        init(from decoder: any Swift.Decoder) throws {
+            fields = try Fields(from: decoder)
+            timing = try TimingBody(from: decoder)
+        }
     }
 
     /// The timing and policy fields every body that sets them shares (the spec's names).
@@ -126,8 +231,7 @@ struct ScheduleRoutes: Sendable {
 
     @Sendable func fromRun(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<CreatedJSON> {
         let bytes = try await request.body.collect(upTo: context.maxUploadSize)
-        let body = try PlatformJSON.decode(FromRunBody.self, from: bytes.readableBytesView)
-        let timing = try PlatformJSON.decode(TimingBody.self, from: bytes.readableBytesView)
+        let (body, timing) = try Self.timed(FromRunBody.self, bytes.readableBytesView)
         guard let run = try await queries.run(body.sourceTrainingRunId) else {
             throw APIError.notFound("no training run '\(body.sourceTrainingRunId)' (source_training_run_id)")
         }
@@ -154,7 +258,7 @@ struct ScheduleRoutes: Sendable {
         try await create(try await newSchedule(request, context), request: request)
     }
 
-    struct ValidJSON: ResponseEncodable, Sendable {
+    struct ValidJSON: ResponseEncodable, Decodable, Sendable {
         let valid: Bool
         let modelName: String
         @Nullable var nextRunAt: Date?
@@ -173,8 +277,7 @@ struct ScheduleRoutes: Sendable {
 
     private func newSchedule(_ request: Request, _ context: SlipwayRequestContext) async throws -> TrainingScheduleDecider.NewSchedule {
         let bytes = try await request.body.collect(upTo: context.maxUploadSize)
-        let body = try PlatformJSON.decode(CreateBody.self, from: bytes.readableBytesView)
-        let timing = try PlatformJSON.decode(TimingBody.self, from: bytes.readableBytesView)
+        let (body, timing) = try Self.timed(CreateBody.self, bytes.readableBytesView)
         // The run's parameters as training-svc's API spells them (proto JSON), frozen with the rest.
         let object = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
         func part<M: SwiftProtobuf.Message>(_ field: String, _ type: M.Type) throws -> M? {
@@ -280,8 +383,7 @@ struct ScheduleRoutes: Sendable {
         if let frozen = Self.frozenFields.first(where: { object[$0] != nil }) {
             throw APIError.invalid("\(frozen) is frozen when the schedule is made; make a new schedule to change it", field: frozen)
         }
-        let body = try PlatformJSON.decode(UpdateBody.self, from: bytes.readableBytesView)
-        let timing = try PlatformJSON.decode(TimingBody.self, from: bytes.readableBytesView)
+        let (body, timing) = try Self.timed(UpdateBody.self, bytes.readableBytesView)
         let state = try await environment.store.state(TrainingScheduleDecider.self, aggregateID: id)
         guard state.exists, let current = state.timing else { throw APIError.notFound("no schedule '\(id)'") }
         let change = TrainingScheduleDecider.ScheduleChange(
@@ -359,7 +461,7 @@ struct ScheduleRoutes: Sendable {
         var slotTime: Date?
     }
 
-    struct WebhookJSON: ResponseEncodable, Sendable {
+    struct WebhookJSON: ResponseEncodable, Decodable, Sendable {
         let scheduleId: String
         let slotTime: Date
         /// `started`, `skipped_overlap`, or `already_handled` (a repeated call for the slot).
@@ -412,7 +514,7 @@ struct ScheduleRoutes: Sendable {
     static let signatureHeader = HTTPField.Name("X-Slipway-Signature")!
     static let cloudSchedulerTimeHeader = HTTPField.Name("X-CloudScheduler-ScheduleTime")!
 
-    struct WebhookSecretJSON: ResponseEncodable, Sendable {
+    struct WebhookSecretJSON: ResponseEncodable, Decodable, Sendable {
         let scheduleId: String
         let path: String
         let secret: String
@@ -504,6 +606,12 @@ struct ScheduleRoutes: Sendable {
     }
 
     // MARK: Helpers
+
+    /// A body's `Fields` and its timing (`Timed`).
+    static func timed<Fields: Decodable>(_ type: Fields.Type, _ bytes: some DataProtocol) throws -> (Fields, TimingBody) {
+        let timed = try PlatformJSON.decode(Timed<Fields>.self, from: bytes)
+        return (timed.fields, timed.timing)
+    }
 
     var queries: ScheduleQueries { ScheduleQueries(client: environment.postgres, logger: environment.logger) }
 

@@ -17,12 +17,40 @@ struct EndpointTestRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.post("/api/deployed-endpoints/:id/test", use: test)
-        routes.get("/api/deployed-endpoints/:id/test", use: history)
-        routes.get("/api/deployed-endpoints/:id/test/schedule", use: check)
-        routes.put("/api/deployed-endpoints/:id/test/schedule", use: configureCheck)
-        routes.get("/api/endpoint-tests/:id", use: get)
-        routes.get("/api/endpoint-tests/:id/export", use: export)
+        routes.post(
+            "/api/deployed-endpoints/:id/test",
+            RouteDoc(
+                "Test an endpoint now",
+                details: "The test runs before the answer: `sample_count` rows of the data that trained the served version (1–1000, default "
+                    + "10) become requests through the router, in batches of `batch_size` (1–100, default 1), asking for `top_k` (1–100, "
+                    + "default 10) within `timeout_seconds` (1–300, default 30); the report says what was found, or why the test could not "
+                    + "run. The default `seed` samples the same customers in every test, so versions compare. `triggered_by` is `api` "
+                    + "(default) or `manual`. An endpoint serving no version is a 409. The body is optional.",
+                body: TestBody.self, required: false, status: .created, answer: .named("TestReport")), use: test)
+        routes.get(
+            "/api/deployed-endpoints/:id/test",
+            RouteDoc(
+                "An endpoint's tests, newest first",
+                query: [
+                    .integer("limit", "How many", in: 1...200, default: 20), .integer("offset", "How many to skip", in: 0...1_000_000, default: 0),
+                ]), use: history)
+        routes.get(
+            "/api/deployed-endpoints/:id/test/schedule",
+            RouteDoc(
+                "An endpoint's scheduled check",
+                details: "Its interval, next slot, last test and the slots skipped; 404 when the endpoint has none."), use: check)
+        routes.put(
+            "/api/deployed-endpoints/:id/test/schedule",
+            RouteDoc(
+                "Configure an endpoint's scheduled check",
+                details: "What is left out keeps its value; a new check is enabled, every 15 minutes, with 10 samples. `interval_minutes` is "
+                    + "1 to 1440, `sample_count` 1 to 1000. The first check comes one interval after it is enabled.", body: CheckBody.self),
+            use: configureCheck)
+        routes.get("/api/endpoint-tests/:id", RouteDoc("An endpoint test's report", answer: .named("TestReport")), use: get)
+        routes.get(
+            "/api/endpoint-tests/:id/export",
+            RouteDoc("An endpoint test's report as a file", details: "Sent as an attachment, `<id>.json`.", answer: .named("TestReport")),
+            use: export)
         routes.post("/internal/rollout-tests", use: requestRolloutTest)
         routes.get("/internal/rollout-tests/:deployment/:step", use: rolloutTest)
         return routes

@@ -5,8 +5,8 @@ import SlipwayPlatform
 
 /// A load test as the API shows it, written by the read model from the test's events; while the test runs, the
 /// route adds `progress` from the generator when this replica runs it.
-struct LoadTestReport: Encodable {
-    struct Config: Encodable {
+struct LoadTestReport: Codable {
+    struct Config: Codable {
         var connections: Int
         @Nullable var targetRps: Int?
         var durationSeconds: Int
@@ -16,7 +16,7 @@ struct LoadTestReport: Encodable {
         var requestTimeoutMs: Int
     }
 
-    struct Latency: Encodable {
+    struct Latency: Codable {
         var avgMs: Double
         var minMs: Double
         var maxMs: Double
@@ -25,7 +25,7 @@ struct LoadTestReport: Encodable {
         var p99Ms: Double
     }
 
-    struct Results: Encodable {
+    struct Results: Codable {
         var requests: Int64
         var succeeded: Int64
         var failed: Int64
@@ -36,7 +36,7 @@ struct LoadTestReport: Encodable {
         var errorsByStatus: [String: Int64]
     }
 
-    struct Second: Encodable {
+    struct Second: Codable {
         var second: Int
         var requests: Int64
         var errors: Int64

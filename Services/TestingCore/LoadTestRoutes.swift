@@ -14,10 +14,38 @@ struct LoadTestRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.post("/api/deployed-endpoints/:id/load-test", use: start)
-        routes.get("/api/deployed-endpoints/:id/load-test", use: list)
-        routes.get("/api/load-tests/:id", use: get)
-        routes.post("/api/load-tests/:id/cancel", use: cancel)
+        routes.post(
+            "/api/deployed-endpoints/:id/load-test",
+            RouteDoc(
+                "Start a load test of an endpoint",
+                details: "One load test per endpoint at a time: another still running is a 409. `connections` (1–256, default 16) send "
+                    + "requests through the router for `duration_seconds` (1–300, default 30), as fast as they are answered or paced to "
+                    + "`target_rps` (1–100000), drawn from `sample_count` (1–1000, default 100) rows of the data that trained the served "
+                    + "version; `top_k` 1–100 (default 10), `request_timeout_ms` 100–60000 (default 10000). The body is optional; the test "
+                    + "runs after the answer (`GET /api/load-tests/{id}`).",
+                body: StartBody.self, required: false, status: .accepted, answer: .json(LoadTestReport.self)), use: start)
+        routes.get(
+            "/api/deployed-endpoints/:id/load-test",
+            RouteDoc(
+                "An endpoint's load tests, newest first", query: [.integer("limit", "How many", in: 1...200, default: 20)],
+                answer: AnswerDoc(
+                    schema: [
+                        "type": "object", "title": "LoadTestList",
+                        "properties": [
+                            "endpoint": ["type": "string"],
+                            "load_tests": ["type": "array", "items": (try? SchemaProbe.schema(of: LoadTestReport.self)) ?? ["type": "object"]],
+                        ],
+                    ])), use: list)
+        routes.get(
+            "/api/load-tests/:id",
+            RouteDoc(
+                "A load test", details: "While it runs on the replica answering, with its `progress` so far.", answer: .json(LoadTestReport.self)),
+            use: get)
+        routes.post(
+            "/api/load-tests/:id/cancel",
+            RouteDoc(
+                "Cancel a running load test", details: "It stops within a second; a test that has ended is a 409.", status: .accepted,
+                answer: .json(LoadTestReport.self)), use: cancel)
         return routes
     }
 

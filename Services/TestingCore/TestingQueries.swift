@@ -76,7 +76,7 @@ struct TestingQueries {
     }
 
     /// A scheduled check as the API shows it.
-    struct CheckJSON: ResponseEncodable, Sendable {
+    struct CheckJSON: ResponseEncodable, Decodable, Sendable {
         var endpoint: String
         var enabled: Bool
         var intervalSeconds: Int

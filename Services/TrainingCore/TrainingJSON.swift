@@ -79,7 +79,7 @@ public struct EpochView: Codable, Sendable {
 }
 
 /// `POST /api/training-runs` and `POST …/{id}/submit`: the run, and for an external one its webhook.
-struct RunResponse: ResponseEncodable {
+struct RunResponse: ResponseEncodable, Decodable {
     var trainingRun: RunView
     var webhook: WebhookInfo?
 }
@@ -93,7 +93,7 @@ struct CreatedRunResponse: ResponseEncodable {
 }
 
 /// `POST …/{id}/rerun`.
-struct RerunResponse: ResponseEncodable {
+struct RerunResponse: ResponseEncodable, Decodable {
     var success: Bool
     var trainingRun: RunView
     var webhook: WebhookInfo?
@@ -101,15 +101,15 @@ struct RerunResponse: ResponseEncodable {
 }
 
 /// Where and how an external trainer reports (README "Training webhooks"); the token is shown once.
-struct WebhookInfo: Encodable {
+struct WebhookInfo: Codable {
     var url: String
     var token: String
     var kinds: [String]
 }
 
 /// `GET /api/training-runs`.
-struct RunList: ResponseEncodable {
-    struct Pagination: Encodable {
+struct RunList: ResponseEncodable, Decodable {
+    struct Pagination: Codable {
         var total: Int
         var limit: Int
         var offset: Int
@@ -143,14 +143,14 @@ struct ConfigResponse: ResponseEncodable {
 }
 
 /// `GET …/{id}/metrics`.
-struct MetricsResponse: ResponseEncodable {
+struct MetricsResponse: ResponseEncodable, Decodable {
     var runId: String
     var epochs: [EpochView]
     var final: [String: Double]
 }
 
 /// `GET …/{id}/logs`.
-struct LogsResponse: ResponseEncodable {
+struct LogsResponse: ResponseEncodable, Decodable {
     var runId: String
     var lines: [String]
     var totalLines: Int
@@ -158,24 +158,24 @@ struct LogsResponse: ResponseEncodable {
 }
 
 /// A webhook call's answer.
-struct WebhookResponse: ResponseEncodable {
+struct WebhookResponse: ResponseEncodable, Decodable {
     var accepted: Bool
     var runId: String
     var status: String
 }
 
 /// `GET /api/datasets`.
-struct DatasetList: ResponseEncodable {
+struct DatasetList: ResponseEncodable, Decodable {
     var datasets: [DatasetView]
 }
 
 /// `GET /api/feature-configs`.
-struct FeatureConfigList: ResponseEncodable {
+struct FeatureConfigList: ResponseEncodable, Decodable {
     var featureConfigs: [FeatureConfigView]
 }
 
 /// `GET /api/model-configs`.
-struct ModelConfigList: ResponseEncodable {
+struct ModelConfigList: ResponseEncodable, Decodable {
     var modelConfigs: [ModelConfigView]
 }
 

@@ -20,7 +20,7 @@ extension TrainingRoutes {
         return dataset
     }
 
-    struct DatasetFeedbackList: ResponseEncodable, Sendable {
+    struct DatasetFeedbackList: ResponseEncodable, Decodable, Sendable {
         let datasetId: String
         /// What the next run on the dataset adds to its train split.
         let feedbackRows: [DatasetFeedbackRow]

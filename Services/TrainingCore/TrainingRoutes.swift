@@ -26,36 +26,158 @@ struct TrainingRoutes: Sendable {
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.post("/api/datasets", use: createDataset)
-        routes.get("/api/datasets", use: datasets)
-        routes.get("/api/datasets/:id", use: dataset)
-        routes.get("/api/datasets/:id/feedback", use: datasetFeedback)
-        routes.post("/api/feature-configs", use: createFeatureConfig)
-        routes.get("/api/feature-configs", use: featureConfigs)
-        routes.get("/api/feature-configs/:id", use: featureConfig)
-        routes.post("/api/model-configs", use: createModelConfig)
-        routes.get("/api/model-configs", use: modelConfigs)
-        routes.get("/api/model-configs/:id", use: modelConfig)
+        routes.post(
+            "/api/datasets",
+            RouteDoc(
+                "Register a dataset", details: "A dataset never changes once registered; its name is its id, and a name taken is a 409.",
+                body: DatasetDefinition.self, status: .created), use: createDataset)
+        routes.get("/api/datasets", RouteDoc("List datasets"), use: datasets)
+        routes.get("/api/datasets/:id", RouteDoc("A dataset"), use: dataset)
+        routes.get(
+            "/api/datasets/:id/feedback",
+            RouteDoc(
+                "Feedback sent to a dataset's training rows, oldest first",
+                details: "Users' feedback metrics-svc sent to training (`to-training`), until it is deleted: the next run on the dataset adds "
+                    + "it to its train split."), use: datasetFeedback)
+        routes.post(
+            "/api/feature-configs",
+            RouteDoc(
+                "Create a feature config", details: "A feature config never changes once created; a name taken is a 409.",
+                body: FeatureConfigDefinition.self, status: .created), use: createFeatureConfig)
+        routes.get("/api/feature-configs", RouteDoc("List feature configs"), use: featureConfigs)
+        routes.get("/api/feature-configs/:id", RouteDoc("A feature config"), use: featureConfig)
+        routes.post(
+            "/api/model-configs",
+            RouteDoc(
+                "Create a model config", details: "A model config never changes once created; a name taken is a 409.",
+                body: ModelConfigDefinition.self, status: .created), use: createModelConfig)
+        routes.get("/api/model-configs", RouteDoc("List model configs"), use: modelConfigs)
+        routes.get("/api/model-configs/:id", RouteDoc("A model config"), use: modelConfig)
 
-        routes.post("/api/training-runs", use: create)
-        routes.get("/api/training-runs", use: list)
-        routes.post("/api/models/:name/training-runs", use: createForModel)
-        routes.get("/api/models/:name/training-runs", use: listForModel)
-        routes.get("/api/training-runs/:id", use: get)
-        routes.post("/api/training-runs/:id/submit", use: submit)
-        routes.post("/api/training-runs/:id/cancel", use: cancel)
-        routes.post("/api/training-runs/:id/rerun", use: rerun)
-        routes.get("/api/training-runs/:id/config", use: config)
-        routes.patch("/api/training-runs/:id/config", use: editConfig)
-        routes.get("/api/training-runs/:id/logs", use: logs)
-        routes.get("/api/training-runs/:id/metrics", use: metrics)
-        routes.get("/api/training-runs/:id/statistics", use: statistics)
-        routes.get("/api/training-runs/:id/evaluation", use: evaluation)
-        routes.get("/api/training-runs/:id/schema", use: schema)
-        routes.post("/api/training-runs/:id/webhook/:kind", use: webhook)
-        routes.post("/api/training-runs/:id/schedule-webhook", use: scheduleWebhook)
+        routes.post(
+            "/api/training-runs",
+            RouteDoc(
+                "Create a training run", details: "`name` (required) is the registered model the run trains. " + Self.createDetails,
+                body: CreateRunBody.self, status: .created), use: create)
+        routes.get(
+            "/api/training-runs", RouteDoc("List training runs, newest first", query: [.string("name", "Only this model's runs")] + Self.listQuery),
+            use: list)
+        routes.post(
+            "/api/models/:name/training-runs",
+            RouteDoc(
+                "Create a training run of a model", details: "The path names the model (the body's `name` is ignored). " + Self.createDetails,
+                body: CreateRunBody.self, status: .created), use: createForModel)
+        routes.get(
+            "/api/models/:name/training-runs", RouteDoc("List a model's training runs, newest first", query: Self.listQuery), use: listForModel)
+        routes.get("/api/training-runs/:id", RouteDoc("A training run with its stages"), use: get)
+        routes.post(
+            "/api/training-runs/:id/submit",
+            RouteDoc(
+                "Submit a pending training run",
+                details: "Only a pending or scheduled run can be submitted (409 otherwise). A run for the external executor answers with its "
+                    + "webhook token, shown only here."), use: submit)
+        routes.post(
+            "/api/training-runs/:id/cancel",
+            RouteDoc(
+                "Cancel a training run", details: "The body (`{\"reason\": \"…\"}`) is optional. A run that has ended is a 409.",
+                body: CancelBody.self, required: false), use: cancel)
+        routes.post(
+            "/api/training-runs/:id/rerun",
+            RouteDoc(
+                "Re-run a training run with its configuration",
+                details: "The new run is the model's next and is submitted at once; a run that has not ended is a 409.", status: .created),
+            use: rerun)
+        routes.get("/api/training-runs/:id/config", RouteDoc("A training run's configuration", answer: .named("ConfigResponse")), use: config)
+        routes.patch(
+            "/api/training-runs/:id/config",
+            RouteDoc(
+                "Edit a training run's configuration",
+                details: "Only the fields given change; a submitting or running run is a 409. With the wizard's `schedule_config` (its timing "
+                    + "fields, `schedule_name`, `schedule_description`; `run_now` is refused), also the model's schedule: made from the "
+                    + "edited configuration when the model has none, retimed when it has one. A schedule's configuration is frozen, so "
+                    + "editing the settings and an existing schedule at once is a 409. schedule-svc checks the schedule before anything "
+                    + "changes.", body: RunSettings.self, answer: .named("ConfigResponse")), use: editConfig)
+        routes.get(
+            "/api/training-runs/:id/logs",
+            RouteDoc(
+                "The last lines of a training run's log",
+                details: "From the run's log file while it exists, else from the log tail the run recorded.",
+                query: [.integer("lines", "How many of the last lines", in: 1...10_000, default: 200)]), use: logs)
+        routes.get("/api/training-runs/:id/metrics", RouteDoc("A training run's metrics by epoch and final"), use: metrics)
+        routes.get(
+            "/api/training-runs/:id/statistics",
+            RouteDoc(
+                "A training run's data statistics",
+                details: "The statistics the run's `stats` stage wrote (the trainer's `statistics` output); 404 until the stage has completed "
+                    + "with them.", answer: .named("DataStatistics")), use: statistics)
+        routes.get(
+            "/api/training-runs/:id/evaluation",
+            RouteDoc(
+                "A training run's test evaluation",
+                details: "The test metrics with the protocol, split and algorithm that produced them, as the `evaluate` stage wrote them; 404 "
+                    + "until the stage has completed with them.", answer: .named("Evaluation")), use: evaluation)
+        routes.get(
+            "/api/training-runs/:id/schema",
+            RouteDoc(
+                "A training run's inferred data schema",
+                details: "The features' schema and anomalies the run's `schema` stage wrote; 404 until the stage has completed with it.",
+                answer: .named("DataSchema")), use: schema)
+        // One route per webhook kind, each with its body (an unknown kind is the router's 404).
+        routes.post(
+            "/api/training-runs/:id/webhook/stage-complete",
+            RouteDoc(
+                "Report a stage of an external training run",
+                details: "`stage` is compile, examples, stats, schema, transform, train or evaluate; `status` `started` or `completed` (the "
+                    + "default); a stage reported again changes nothing. "
+                    + Self.webhookAuthentication, body: Webhooks.StageBody.self), use: webhook("stage-complete"))
+        routes.post(
+            "/api/training-runs/:id/webhook/epoch-complete",
+            RouteDoc(
+                "Report an epoch of an external training run",
+                details: "`epoch` counts from 1; an epoch reported again changes nothing. " + Self.webhookAuthentication,
+                body: Webhooks.EpochBody.self),
+            use: webhook("epoch-complete"))
+        routes.post(
+            "/api/training-runs/:id/webhook/completed",
+            RouteDoc(
+                "Report that an external training run completed",
+                details: "`artifact_uri` is the model bundle: an absolute path or a URI, and a local one must load as a bundle (422 "
+                    + "otherwise). " + Self.webhookAuthentication, body: Webhooks.CompletedBody.self), use: webhook("completed"))
+        routes.post(
+            "/api/training-runs/:id/webhook/failed",
+            RouteDoc("Report that an external training run failed", details: Self.webhookAuthentication, body: Webhooks.FailedBody.self),
+            use: webhook("failed"))
+        routes.post(
+            "/api/training-runs/:id/schedule-webhook",
+            RouteDoc(
+                "Fire the schedule of a run's model (external schedulers)",
+                details: "Forwarded to `POST /api/training/schedules/{id}/webhook` of the model's active or paused schedule (404 when it has "
+                    + "none): the body, its `Authorization` or `X-Slipway-Signature` with the schedule's webhook secret (no user is needed), "
+                    + "`X-CloudScheduler-ScheduleTime`, and the answer are that route's: 202 when a run starts, 200 when the slot is skipped "
+                    + "or was handled before. The body is passed on as it is, unread.",
+                status: .accepted, answer: .named("WebhookJSON")), use: scheduleWebhook)
         return routes
     }
+
+    /// What both creation routes do with the body.
+    static let createDetails =
+        "`submit: false` keeps the run `pending` until `POST …/submit`. The wizard's `schedule_config` with a timing `schedule_type` "
+        + "(once, hourly, daily, weekly or monthly, with schedule-svc's timing fields, `run_now`, `schedule_name`, `schedule_description`) "
+        + "makes the model's retraining schedule from the run's configuration, checked by schedule-svc before anything is written, and "
+        + "starts the run too only with `run_now: true` (else `training_run` is null); `schedule_type: now` just starts the run. A run "
+        + "submitted to the external executor answers with its webhook token, shown only here."
+
+    /// The query of both run lists.
+    static let listQuery: [QueryParameterDoc] = [
+        .string("status", "Only runs in this status", oneOf: TrainingRunStatus.listable.map(\.apiName)),
+        .integer("limit", "How many", in: 1...500, default: 50),
+        .integer("offset", "How many to skip", in: 0...Int(Int32.max), default: 0),
+    ]
+
+    /// What every webhook route does with its caller and a repeated call.
+    static let webhookAuthentication =
+        "Called by the run's trainer with the run's token (`Authorization: Bearer <token>`, given when the run was submitted), not a "
+        + "user's; a wrong or missing token is a 401. A run that has ended answers 409."
 
     // MARK: Create
 
@@ -274,15 +396,17 @@ struct TrainingRoutes: Sendable {
     /// schedule-svc, called for this request's caller: what it writes names the same actor.
     func schedules(for request: Request) -> SchedulePeer { SchedulePeer(environment: environment, actor: request.actor) }
 
-    @Sendable func webhook(_ request: Request, context: SlipwayRequestContext) async throws -> WebhookResponse {
-        let run = try await run(context)
-        try authenticate(request, run)
-        let kind = try context.parameters.require("kind")
-        let command = try await Webhooks.command(kind: kind, request: request, context: context, run: run, now: Date())
-        // The run's status after the report, as its events say (and the read model, updated with them, shows).
-        let outcome = try await environment.execute(
-            TrainingRunDecider.self, aggregateID: run.id, command: command, metadata: try request.commandMetadata())
-        return WebhookResponse(accepted: true, runId: run.id, status: outcome.state.status.apiName)
+    /// The webhook of one kind (`Webhooks.kinds`), a route of its own so that its body is documented.
+    func webhook(_ kind: String) -> @Sendable (Request, SlipwayRequestContext) async throws -> WebhookResponse {
+        { request, context in
+            let run = try await run(context)
+            try authenticate(request, run)
+            let command = try await Webhooks.command(kind: kind, request: request, context: context, run: run, now: Date())
+            // The run's status after the report, as its events say (and the read model, updated with them, shows).
+            let outcome = try await environment.execute(
+                TrainingRunDecider.self, aggregateID: run.id, command: command, metadata: try request.commandMetadata())
+            return WebhookResponse(accepted: true, runId: run.id, status: outcome.state.status.apiName)
+        }
     }
 
     // MARK: Lists

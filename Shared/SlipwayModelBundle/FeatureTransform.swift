@@ -5,7 +5,7 @@
 ///   (`embedding/<name>` in the tower weights, `tableRows × embeddingDim`);
 /// - *dense* transforms (`normalize`, `cyclical`) write floats straight into the input vector.
 public struct FeatureTransform: Sendable, Codable, Equatable {
-    public enum Kind: String, Sendable, Codable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
         /// string/int value → vocabulary index; unknown values → one of `oovBuckets` OOV rows
         /// (FNV-1a 64 hash of the UTF-8 text mod `oovBuckets`); a missing optional value → first OOV row.
         case vocabulary
