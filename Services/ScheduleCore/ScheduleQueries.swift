@@ -8,7 +8,7 @@ import SlipwayPlatform
 import SwiftProtobuf
 
 /// A schedule as the API shows it; on its own page, with its ledger and next fire times.
-struct ScheduleJSON: ResponseEncodable, Sendable {
+struct ScheduleJSON: ResponseEncodable, Decodable, Sendable {
     /// One slot to come, in the schedule's zone and in UTC, with how DST moved it (`gap`, `repeated`).
     struct Upcoming: Codable, Sendable {
         let at: Date
@@ -17,7 +17,7 @@ struct ScheduleJSON: ResponseEncodable, Sendable {
     }
 
     /// One slot that came, and what became of it.
-    struct LedgerEntry: Encodable, Sendable {
+    struct LedgerEntry: Codable, Sendable {
         let slotTime: Date
         /// started, started_late, skipped_overlap, skipped_catchup, skipped_paused.
         let outcome: String

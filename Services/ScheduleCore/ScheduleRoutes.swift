@@ -310,7 +310,7 @@ struct ScheduleRoutes: Sendable {
             timing: timing, createdBy: request.actor)
     }
 
-    struct CreatedJSON: ResponseEncodable, Sendable {
+    struct CreatedJSON: ResponseEncodable, Decodable, Sendable {
         let success: Bool
         let schedule: ScheduleJSON
         let message: String
@@ -346,7 +346,7 @@ struct ScheduleRoutes: Sendable {
             status: .created, response: CreatedJSON(success: true, schedule: schedule, message: "Schedule '\(schedule.name)' created successfully"))
     }
 
-    struct ListJSON: ResponseEncodable, Sendable {
+    struct ListJSON: ResponseEncodable, Decodable, Sendable {
         let schedules: [ScheduleJSON]
     }
 
@@ -432,7 +432,7 @@ struct ScheduleRoutes: Sendable {
         var force: Bool?
     }
 
-    struct TriggeredJSON: ResponseEncodable, Sendable {
+    struct TriggeredJSON: ResponseEncodable, Decodable, Sendable {
         let scheduleId: String
         let runId: String
         let slotTime: Date
@@ -548,8 +548,8 @@ struct ScheduleRoutes: Sendable {
             ])
     }
 
-    struct PreviewJSON: ResponseEncodable, Sendable {
-        struct Source: Encodable, Sendable {
+    struct PreviewJSON: ResponseEncodable, Decodable, Sendable {
+        struct Source: Codable, Sendable {
             let sourceRunId: String
             let sourceRunNumber: Int
             let modelName: String

@@ -145,7 +145,9 @@ struct EndpointTestRoutes: Sendable {
         let current = try await queries.check(name)
         let settings = ScheduledCheckDecider.CheckSettings(
             endpoint: name, enabled: body.enabled ?? current?.enabled ?? true,
-            intervalSeconds: body.intervalMinutes.map { $0 * 60 } ?? current?.intervalSeconds ?? ScheduledCheckDecider.defaultIntervalSeconds,
+            // A product past Int's range (a huge interval_minutes) is out of the decider's range too, not a trap.
+            intervalSeconds: body.intervalMinutes.map { $0.multipliedReportingOverflow(by: 60) }.map { $0.overflow ? Int.max : $0.partialValue }
+                ?? current?.intervalSeconds ?? ScheduledCheckDecider.defaultIntervalSeconds,
             sampleCount: body.sampleCount ?? current?.sampleCount ?? 10)
         try await environment.execute(
             ScheduledCheckDecider.self, aggregateID: name, command: .configure(settings, actor: request.actor, now: tests.now()),

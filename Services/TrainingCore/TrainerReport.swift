@@ -10,6 +10,13 @@ struct TrainerReport {
 
     init(artifacts: URL) { self.artifacts = artifacts }
 
+    /// A reported duration in milliseconds; nil for one that is negative, not finite or over a year (a trainer's
+    /// bad value must not trap the conversion). The log's lines count such a value as 0.
+    static func milliseconds(_ seconds: Double) -> Int64? {
+        guard seconds.isFinite, (0...(365 * 86_400)).contains(seconds) else { return nil }
+        return Int64(seconds * 1000)
+    }
+
     mutating func command(for line: String, elapsedMs: Int64, logTail: () -> String) -> TrainingRunDecider.Command? {
         guard line.hasPrefix("{"), let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
             let kind = object["event"] as? String
@@ -24,7 +31,7 @@ struct TrainerReport {
             return .reportStage(.init(stage: stage.apiName, status: "started"))
         case "stage_completed":
             guard let stage = stage() else { return nil }
-            var report = TrainingRunDecider.StageReport(stage: stage.apiName, durationMs: Int64((number("seconds") ?? 0) * 1000))
+            var report = TrainingRunDecider.StageReport(stage: stage.apiName, durationMs: Self.milliseconds(number("seconds") ?? 0) ?? 0)
             if let details = object["details"] as? [String: Any] {
                 for (key, value) in details {
                     if let n = value as? NSNumber, !(value is Bool) { report.metrics[key] = n.doubleValue }
@@ -54,7 +61,7 @@ struct TrainerReport {
             return .reportEpoch(
                 .init(
                     epoch: (object["epoch"] as? NSNumber)?.intValue ?? 0, totalEpochs: Int(totalEpochs), loss: number("loss") ?? .nan,
-                    valLoss: number("val_loss"), recallAtK: recallAtK, metrics: metrics, durationMs: Int64((number("seconds") ?? 0) * 1000)))
+                    valLoss: number("val_loss"), recallAtK: recallAtK, metrics: metrics, durationMs: Self.milliseconds(number("seconds") ?? 0) ?? 0))
         case "completed":
             var metrics: [String: Double] = [:]
             for (key, value) in object["metrics"] as? [String: Any] ?? [:] {

@@ -86,7 +86,7 @@ struct RunResponse: ResponseEncodable, Decodable {
 
 /// `POST /api/training-runs`: the run, and the model's schedule when the wizard's `schedule_config` made one
 /// (`training_run` is null when it asked for the schedule alone).
-struct CreatedRunResponse: ResponseEncodable {
+struct CreatedRunResponse: ResponseEncodable, Decodable {
     @Nullable var trainingRun: RunView?
     var webhook: WebhookInfo?
     var schedule: EmbeddedJSON?

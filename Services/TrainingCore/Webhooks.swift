@@ -46,14 +46,22 @@ enum Webhooks {
     static func command(
         kind: String, request: Request, context: SlipwayRequestContext, run: RunRow, now: Date
     ) async throws -> TrainingRunDecider.Command {
-        func milliseconds(_ seconds: Double?) -> Int64 { Int64((seconds ?? 0) * 1000) }
+        /// A duration a trainer reports: not negative, finite and under a year, or the call is refused naming it
+        /// (converting 1e300 seconds would otherwise trap).
+        func milliseconds(_ seconds: Double?) throws -> Int64 {
+            guard let seconds else { return 0 }
+            guard let ms = TrainerReport.milliseconds(seconds) else {
+                throw APIError.invalid("duration_seconds must be a number of seconds from 0 to a year", field: "duration_seconds")
+            }
+            return ms
+        }
         let sinceStart = run.startedAt.map { now.timeIntervalSince($0) }
         switch kind {
         case "stage-complete":
             let body = try await request.decode(as: StageBody.self, context: context)
             return .reportStage(
                 .init(
-                    stage: body.stage, status: body.status, durationMs: milliseconds(body.durationSeconds), artifacts: body.artifacts ?? [:],
+                    stage: body.stage, status: body.status, durationMs: try milliseconds(body.durationSeconds), artifacts: body.artifacts ?? [:],
                     metrics: body.metrics ?? [:]))
         case "epoch-complete":
             let body = try await request.decode(as: EpochBody.self, context: context)
@@ -64,16 +72,16 @@ enum Webhooks {
             return .reportEpoch(
                 .init(
                     epoch: body.epoch, totalEpochs: body.totalEpochs, loss: body.loss, valLoss: body.valLoss, recallAtK: recallAtK,
-                    metrics: body.metrics ?? [:], durationMs: milliseconds(body.durationSeconds)))
+                    metrics: body.metrics ?? [:], durationMs: try milliseconds(body.durationSeconds)))
         case "completed":
             let body = try await request.decode(as: CompletedBody.self, context: context)
             return .complete(
                 .init(
                     metrics: body.metrics, artifactURI: body.artifactUri, artifacts: body.artifacts ?? [:],
-                    durationMs: milliseconds(body.durationSeconds ?? sinceStart), bundleProblem: bundleProblem(body.artifactUri)))
+                    durationMs: try milliseconds(body.durationSeconds ?? sinceStart), bundleProblem: bundleProblem(body.artifactUri)))
         case "failed":
             let body = try await request.decode(as: FailedBody.self, context: context)
-            return .fail(.init(stage: body.stage, error: body.error, logTail: body.logTail ?? "", durationMs: milliseconds(sinceStart)))
+            return .fail(.init(stage: body.stage, error: body.error, logTail: body.logTail ?? "", durationMs: (try? milliseconds(sinceStart)) ?? 0))
         default:
             throw APIError.notFound("unknown webhook '\(kind)': use stage-complete, epoch-complete, completed or failed")
         }

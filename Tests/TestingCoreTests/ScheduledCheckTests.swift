@@ -75,6 +75,8 @@ struct ScheduledCheckTests {
             let path = "/api/deployed-endpoints/shop/test/schedule"
             try await api.put(path, #"{"interval_minutes": 0}"#).expectError(.unprocessableContent, field: "interval_minutes")
             try await api.put(path, #"{"interval_minutes": 1441}"#).expectError(.unprocessableContent, field: "interval_minutes")
+            // Minutes whose seconds overflow Int are out of range too (it once trapped the service).
+            try await api.put(path, #"{"interval_minutes": 9223372036854775807}"#).expectError(.unprocessableContent, field: "interval_minutes")
             try await api.put(path, #"{"sample_count": 0}"#).expectError(.unprocessableContent, field: "sample_count")
             try await api.put(path, #"{"enabled": "yes"}"#).expectError(.badRequest, field: "enabled")
             try await api.put("/api/deployed-endpoints/nowhere/test/schedule", #"{"interval_minutes": 15}"#).expectError(.notFound)

@@ -121,6 +121,13 @@ struct TrainingServiceTests {
             ).json()
             let token = try #require((created["webhook"] as? [String: Any])?["token"] as? String)
             try await api.get("/api/training-runs/ins-1/statistics").expectError(.notFound)
+            // A duration no clock measures is refused by name, not converted (1e300 s would trap), and changes nothing.
+            for duration in ["1e300", "-1"] {
+                try await api.post(
+                    "/api/training-runs/ins-1/webhook/stage-complete", #"{"stage": "stats", "duration_seconds": \#(duration)}"#,
+                    headers: [.authorization: "Bearer \(token)"]
+                ).expectError(.unprocessableContent, field: "duration_seconds")
+            }
             try await api.post(
                 "/api/training-runs/ins-1/webhook/stage-complete", #"{"stage": "stats", "artifacts": {"statistics": "\#(file.path)"}}"#,
                 headers: [.authorization: "Bearer \(token)"], expect: .ok)

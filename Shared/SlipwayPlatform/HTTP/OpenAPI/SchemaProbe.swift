@@ -54,6 +54,10 @@ public enum SchemaProbe {
 
     /// Decodes a placeholder `T`, recording its shape into `node`.
     static func probe<T: Decodable>(_ type: T.Type, into node: SchemaNode, codingPath: [any CodingKey]) throws -> T {
+        if let described = T.self as? any SchemaDescribing.Type {
+            node.kind = .scalar(described.jsonSchema)
+            return described.schemaPlaceholder as! T
+        }
         if let scalar = placeholderScalar(T.self) {
             node.kind = .scalar(scalar.schema)
             return scalar.value as! T
@@ -95,6 +99,18 @@ public enum SchemaProbe {
         }
         return nil
     }
+}
+
+/// A type whose JSON the probe cannot learn from a placeholder — one that accepts any JSON, or tries several shapes
+/// in turn (the first would answer for all) — says its schema itself, and the placeholder the probe hands back.
+public protocol SchemaDescribing: Decodable {
+    static var jsonSchema: OpenAPIValue { get }
+    static var schemaPlaceholder: Self { get }
+}
+
+extension EmbeddedJSON: SchemaDescribing {
+    public static var jsonSchema: OpenAPIValue { ["description": "Any JSON value, kept as it was sent"] }
+    public static var schemaPlaceholder: EmbeddedJSON { EmbeddedJSON(text: "{}")! }
 }
 
 /// What the probe learned about one value.
