@@ -43,14 +43,12 @@ public struct RouteDoc: Sendable {
 /// A request body: JSON of a `Decodable` type.
 public struct BodyDoc: Sendable {
     public let typeID: ObjectIdentifier
-    public let typeName: String
     public let required: Bool
     /// The schema, or why it could not be derived (a route-agreement test fails on that).
     public let schema: Result<OpenAPIValue, SchemaProbe.Failure>
 
     init<Body: Decodable>(_ type: Body.Type, required: Bool) {
         typeID = ObjectIdentifier(Body.self)
-        typeName = String(describing: Body.self)
         self.required = required
         schema = Result { try SchemaProbe.schema(of: Body.self) }.mapError { $0 as! SchemaProbe.Failure }
     }
@@ -126,9 +124,6 @@ public struct AnswerDoc: Sendable {
 
     /// Server-Sent Events; what each event carries is in the route's description.
     public static let eventStream = AnswerDoc(contentType: "text/event-stream", schema: [:])
-    public static let text = AnswerDoc(contentType: "text/plain", schema: ["type": "string"])
-    public static let html = AnswerDoc(contentType: "text/html", schema: ["type": "string"])
-    public static let binary = AnswerDoc(contentType: "application/octet-stream", schema: ["type": "string", "contentEncoding": "binary"])
 }
 
 /// A route's responder carrying its documentation: the router serves it, `RouteInventory` reads the documentation.
