@@ -22,7 +22,8 @@ public enum GatewayService {
             let policy = AccessPolicy(anonymousReads: settings.anonymousReads)
             let own = [
                 IdentityRoutes(environment: environment, authenticator: authenticator).collection,
-                SessionRoutes(environment: environment, authenticator: authenticator).collection, EventStreamRoutes(live: live).collection,
+                SessionRoutes(environment: environment, authenticator: authenticator, throttle: LoginThrottle()).collection,
+                EventStreamRoutes(live: live).collection,
             ]
             let reference = APIReference(
                 peers: environment.config.peers, routes: routes, policy: policy, httpClient: environment.httpClient,

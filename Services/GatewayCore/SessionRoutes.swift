@@ -13,6 +13,7 @@ import SlipwayPlatform
 struct SessionRoutes: Sendable {
     let environment: ServiceEnvironment
     let authenticator: Authenticator
+    let throttle: LoginThrottle
     var queries: IdentityQueries { IdentityQueries(postgres: environment.postgres, logger: environment.logger) }
 
     static let lifetime: TimeInterval = 12 * 3600
@@ -27,7 +28,8 @@ struct SessionRoutes: Sendable {
                 details: """
                     Sets the session cookie (HttpOnly, Secure, SameSite=Strict; 12 hours) and answers the session's CSRF token, which \
                     every write made with the cookie must send as `X-CSRF-Token`. A wrong or unknown username, a wrong password, \
-                    a user without a password and a disabled user all get the same 401.
+                    a user without a password and a disabled user all get the same 401. After 10 failed logins for a username \
+                    within 15 minutes, its next attempts get 429 until the oldest failure is 15 minutes old.
                     """, body: LoginBody.self, status: .created), use: login)
         routes.get("/api/session", RouteDoc("The caller's browser session and its CSRF token"), use: current)
         routes.delete("/api/session", RouteDoc("Log out: end the session and clear its cookie"), use: logout)
@@ -67,14 +69,25 @@ struct SessionRoutes: Sendable {
 
     @Sendable func login(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<SessionJSON> {
         let body = try await request.decode(as: LoginBody.self, context: context)
+        if let wait = throttle.wait(for: body.username) {
+            let seconds = Int(wait.rounded(.up))
+            context.logger.notice(
+                "login refused",
+                metadata: [LogKey.httpPath: "\(request.uri.path)", LogKey.reason: "too many failed logins for '\(body.username.prefix(64))'"])
+            throw APIError(
+                .tooManyRequests, code: "too_many_attempts", message: "too many failed logins for this user: try again in \(seconds) s",
+                details: ["retry_after_seconds": "\(seconds)"])
+        }
         let found = try await queries.login(body.username)
         // Checked against a throwaway verifier when there is none, so a missing user takes as long as a wrong password.
         guard PasswordHasher.verify(body.password, against: found?.verifier), let found else {
+            throttle.failed(body.username)
             context.logger.notice(
                 "login refused",
                 metadata: [LogKey.httpPath: "\(request.uri.path)", LogKey.reason: "wrong username or password for '\(body.username.prefix(64))'"])
             throw Self.wrongLogin
         }
+        throttle.succeeded(body.username)
         let expiresAt = Date().addingTimeInterval(Self.lifetime)
         let issued = try await TokenIssuer(environment: environment).issue(
             for: body.username, ownerActive: true, name: "browser session", expiresAt: expiresAt, issuedBy: body.username,

@@ -23,6 +23,24 @@ struct SessionTests {
         #expect(!PasswordHasher.verify("x", against: "plain"))
     }
 
+    @Test("failed logins: the limit within the window, then a wait that ends when the oldest failure leaves it; a success clears")
+    func throttle() {
+        let throttle = LoginThrottle(limit: 3, window: 60)
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        for second in 0..<3 {
+            #expect(throttle.wait(for: "vera", now: t0 + Double(second)) == nil)
+            throttle.failed("vera", now: t0 + Double(second))
+        }
+        #expect(throttle.wait(for: "vera", now: t0 + 10) == 50)
+        #expect(throttle.wait(for: "ann", now: t0 + 10) == nil, "per username")
+        #expect(throttle.wait(for: "vera", now: t0 + 60) == nil, "the oldest failure left the window")
+        // The failures at 1 s and 2 s are still within the window: one more and it waits until 1 s leaves it.
+        throttle.failed("vera", now: t0 + 60)
+        #expect(throttle.wait(for: "vera", now: t0 + 60) == 1)
+        throttle.succeeded("vera")
+        #expect(throttle.wait(for: "vera", now: t0 + 60) == nil)
+    }
+
     static func cookie(of response: APIResponse) throws -> String {
         let header = try #require(response.headers[.setCookie])
         let pair = try #require(header.split(separator: ";").first)
@@ -125,6 +143,14 @@ struct SessionTests {
                 headers: GatewayAuthTests.bearer(vera), expect: .noContent)
             try await api.post("/api/session", #"{"username": "vera", "password": "first password here"}"#).expectError(.unauthorized)
             try await api.post("/api/session", #"{"username": "vera", "password": "second password here"}"#, expect: .created)
+            // Ten failed logins and the eleventh attempt waits, even with the right password; other users do not.
+            for _ in 0..<10 {
+                try await api.post("/api/session", #"{"username": "vera", "password": "a wrong password!"}"#).expectError(.unauthorized)
+            }
+            let throttled = try await api.post("/api/session", #"{"username": "vera", "password": "second password here"}"#)
+            throttled.expectError(.tooManyRequests)
+            #expect(throttled.text.contains("too_many_attempts") && throttled.headers[.setCookie] == nil)
+            try await api.post("/api/session", #"{"username": "admin", "password": "whatever it is"}"#).expectError(.unauthorized)
             // A viewer may not set another's.
             try await api.put("/api/users/admin/password", #"{"password": "long enough password"}"#, headers: GatewayAuthTests.bearer(vera))
                 .expectError(.forbidden)
