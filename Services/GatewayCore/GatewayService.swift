@@ -29,7 +29,9 @@ public enum GatewayService {
                 peers: environment.config.peers, routes: routes, policy: policy, httpClient: environment.httpClient,
                 own: RouteInventory(own).routes)
             return ServiceComponents(
-                routes: own + [reference.collection, proxy.collection],
+                routes: own + [
+                    reference.collection, WebPages(environment: environment, authenticator: authenticator).collection, proxy.collection,
+                ],
                 workers: [
                     PollingWorker("token usage", every: settings.usageReportInterval, logger: environment.logger) { await usage.report() }, live,
                 ],

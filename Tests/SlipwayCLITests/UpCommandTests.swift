@@ -84,6 +84,7 @@ struct UpCommandTests {
         }
 
         try await everyDocumentedRouteAnswers(gateway: gatewayAPI)
+        try await modelsPage(gateway: gatewayAPI)
 
         // Down leaves nothing of this platform running — deploy-svc stops its model-servers itself, so `down`
         // finds nothing left to end — and up at once serves what was deployed again.
@@ -143,6 +144,20 @@ struct UpCommandTests {
             }
         }
         #expect(called > 120, "\(called) routes called")
+    }
+
+    /// The web UI through the real gateway: the admin, given a password through the API, logs in and finds the model
+    /// trained above on the models page with the registry's figures; a filter that matches nothing says so.
+    func modelsPage(gateway api: APITestClient) async throws {
+        try await api.put("/api/users/admin/password", #"{"password": "e2e admin password"}"#, expect: .noContent)
+        let browser = APITestClient(baseURL: api.baseURL)
+        let login = try await browser.post("/api/session", #"{"username": "admin", "password": "e2e admin password"}"#, expect: .created)
+        let cookie = String(login.headers[.setCookie]?.split(separator: ";").first ?? "")
+        #expect(cookie.hasPrefix("slipway_session="))
+        let page = try await browser.send(.get, "/models", headers: [.cookie: cookie], expect: .ok)
+        #expect(page.text.contains("b2b-retrieval") && page.text.contains("Registered") && page.text.contains("admin · admin"))
+        let none = try await browser.send(.get, "/models?search=no-such-model", headers: [.cookie: cookie], expect: .ok)
+        #expect(none.text.contains("match these filters") && !none.text.contains("<strong>b2b-retrieval</strong>"))
     }
 
     func startUp(slipway: String, arguments: [String], directory: URL, log: URL) throws -> Process {

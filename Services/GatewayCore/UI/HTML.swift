@@ -1,0 +1,125 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Server-rendered pages: text escaped where it is written, one layout, one style sheet and a little script inline
+/// (nothing is fetched from elsewhere), a dark theme that follows the OS, and a layout that reads at phone width.
+enum HTML {
+    /// Text as HTML text or a quoted attribute value.
+    static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    static func page(_ html: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                // Inline style and script are the page's own; nothing else may load or frame it.
+                .contentSecurityPolicy: "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; frame-ancestors 'none'",
+            ], body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static func redirect(to location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+
+    /// The frame of every page: the navigation, who is logged in, and the logout button (which sends the session's
+    /// CSRF token from the page's meta tag).
+    static func layout(title: String, user: (name: String, role: String, csrf: String)?, current: String = "", main: String) -> String {
+        let nav =
+            user.map { user in
+                """
+                <nav aria-label="Main">
+                  <a href="/models"\(current == "models" ? #" aria-current="page""# : "")>Models</a>
+                  <a href="/docs">API reference</a>
+                </nav>
+                <div class="who"><span>\(escape(user.name)) · \(escape(user.role))</span>
+                  <button type="button" id="logout" class="secondary">Log out</button></div>
+                """
+            } ?? ""
+        return """
+            <!doctype html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <meta name="csrf-token" content="\(escape(user?.csrf ?? ""))">
+            <title>\(escape(title)) · Slipway</title>
+            <style>\(style)</style>
+            </head>
+            <body>
+            <header><a class="brand" href="/models">Slipway</a>\(nav)</header>
+            <main>\(main)</main>
+            <script>\(script)</script>
+            </body>
+            </html>
+            """
+    }
+
+    static let style = """
+        :root { --bg: #fff; --fg: #1b1f24; --muted: #5b6470; --line: #d8dde3; --panel: #f5f7f9; --accent: #0b62c4;
+                --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e; }
+        @media (prefers-color-scheme: dark) {
+          :root { --bg: #0f1317; --fg: #e6edf3; --muted: #9aa6b2; --line: #2d333b; --panel: #161b22; --accent: #58a6ff;
+                  --ok: #3fb950; --warn: #d29922; --bad: #f85149; }
+        }
+        * { box-sizing: border-box; }
+        body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; background: var(--bg); color: var(--fg); }
+        header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; padding: .6rem 1rem; border-bottom: 1px solid var(--line); }
+        header nav { display: flex; gap: 1rem; }
+        header a { color: var(--fg); text-decoration: none; }
+        header a[aria-current] { font-weight: 600; border-bottom: 2px solid var(--accent); }
+        .brand { font-weight: 700; }
+        .who { margin-left: auto; display: flex; gap: .6rem; align-items: center; color: var(--muted); }
+        main { max-width: 1200px; margin: 0 auto; padding: 1rem; }
+        h1 { font-size: 1.3rem; margin: .5rem 0 1rem; }
+        a { color: var(--accent); }
+        input, select, button { font: inherit; color: var(--fg); background: var(--bg); border: 1px solid var(--line);
+                 border-radius: 6px; padding: .35rem .6rem; }
+        input:focus, select:focus, button:focus, a:focus { outline: 2px solid var(--accent); outline-offset: 1px; }
+        button { cursor: pointer; background: var(--accent); border-color: var(--accent); color: #fff; }
+        button.secondary { background: transparent; color: var(--fg); border-color: var(--line); }
+        .kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(8rem, 1fr)); gap: .6rem; margin-bottom: 1rem; }
+        .kpi { border: 1px solid var(--line); border-radius: 8px; padding: .6rem .8rem; background: var(--panel); }
+        .kpi strong { display: block; font-size: 1.4rem; }
+        .kpi span { color: var(--muted); font-size: .85rem; }
+        form.filters { display: flex; flex-wrap: wrap; gap: .6rem; align-items: end; margin-bottom: 1rem; }
+        form.filters label { display: grid; gap: .2rem; font-size: .85rem; color: var(--muted); }
+        .table { overflow-x: auto; }
+        table { border-collapse: collapse; width: 100%; }
+        th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
+        th { font-size: .85rem; color: var(--muted); font-weight: 600; }
+        .badge { border-radius: 999px; padding: .05rem .55rem; font-size: .8rem; border: 1px solid currentColor; }
+        .badge.deployed { color: var(--ok); } .badge.idle { color: var(--accent); }
+        .badge.pending { color: var(--warn); } .badge.not_blessed { color: var(--bad); }
+        .muted { color: var(--muted); }
+        .error { color: var(--bad); border: 1px solid var(--bad); border-radius: 8px; padding: .6rem .8rem; }
+        .pages { display: flex; gap: 1rem; margin-top: 1rem; }
+        .login { max-width: 22rem; margin: 4rem auto; display: grid; gap: .8rem; }
+        .login label { display: grid; gap: .25rem; }
+        """
+
+    static let script = """
+        "use strict";
+        const logout = document.getElementById("logout");
+        if (logout) logout.addEventListener("click", async () => {
+          const csrf = document.querySelector('meta[name="csrf-token"]').content;
+          await fetch("/api/session", { method: "DELETE", headers: { "X-CSRF-Token": csrf } });
+          location.href = "/login";
+        });
+        """
+}

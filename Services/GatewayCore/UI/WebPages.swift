@@ -1,0 +1,224 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SlipwayContracts
+import SlipwayPlatform
+
+/// The web UI's pages, rendered here from the services' APIs, acting for the logged-in user (`X-Slipway-Actor`).
+/// A page needs a browser session: without one it sends the browser to `/login?next=<page>`.
+struct WebPages: Sendable {
+    let environment: ServiceEnvironment
+    let authenticator: Authenticator
+
+    static let pageSize = 50
+
+    var collection: RouteCollection<SlipwayRequestContext> {
+        let routes = RouteCollection(context: SlipwayRequestContext.self)
+        routes.get("/") { _, _ in HTML.redirect(to: "/models") }
+        routes.get("/login", use: login)
+        routes.get("/models", use: models)
+        return routes
+    }
+
+    typealias User = (name: String, role: String, csrf: String)
+
+    /// The session's user, or nil (the page redirects to the login).
+    func user(_ request: Request) async throws -> User? {
+        guard case .sessionCookie(let caller, let csrf) = try await authenticator.authenticate(request) else { return nil }
+        return (caller.username, caller.role.name, csrf)
+    }
+
+    static func loginRedirect(_ request: Request) -> Response {
+        HTML.redirect(to: "/login?next=" + (request.uri.description.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/"))
+    }
+
+    /// Where a login may send the browser: a path of this site only (never `//elsewhere` or `https://…`).
+    static func safeNext(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\") else { return "/models" }
+        return next
+    }
+
+    @Sendable func login(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
+        let next = Self.safeNext(request.uri.queryParameters.get("next"))
+        if try await user(request) != nil { return HTML.redirect(to: next) }
+        let main = """
+            <form class="login" id="login" data-next="\(HTML.escape(next))">
+              <h1>Log in to Slipway</h1>
+              <label>Username <input name="username" autocomplete="username" required autofocus></label>
+              <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+              <button type="submit">Log in</button>
+              <p class="error" id="login-error" role="alert" hidden></p>
+              <p class="muted">No password yet? An admin sets one: <code>slipway users set-password &lt;username&gt;</code>.</p>
+            </form>
+            <script>
+            "use strict";
+            document.getElementById("login").addEventListener("submit", async event => {
+              event.preventDefault();
+              const form = event.target;
+              const answer = await fetch("/api/session", { method: "POST", headers: { "Content-Type": "application/json" },
+                body: JSON.stringify({ username: form.username.value, password: form.password.value }) });
+              if (answer.ok) { location.href = form.dataset.next; return; }
+              const problem = document.getElementById("login-error");
+              problem.textContent = ((await answer.json().catch(() => ({}))).error || {}).message || "Login failed (" + answer.status + ")";
+              problem.hidden = false;
+            });
+            </script>
+            """
+        return HTML.page(HTML.layout(title: "Log in", user: nil, main: main))
+    }
+
+    /// The registry: the KPI row, filters, and the models a page at a time.
+    @Sendable func models(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
+        guard let user = try await user(request) else { return Self.loginRedirect(request) }
+        let query = request.uri.queryParameters
+        let filters = ModelFilters(
+            modelType: query.get("model_type") ?? "", status: query.get("status") ?? "", search: query.get("search") ?? "",
+            hasSchedule: query.get("has_schedule") ?? "")
+        let page = max(1, Int(query.get("page") ?? "") ?? 1)
+        var main = "<h1>Models</h1>"
+        let answer: PeerAnswer
+        do {
+            answer = try await environment.callPeer("registry", .GET, "/api/registered-models" + filters.apiQuery, actor: user.name)
+        } catch let unreachable as PeerUnreachable {
+            main += #"<p class="error" role="alert">The registry is not answering: \#(HTML.escape(unreachable.description))</p>"#
+            return HTML.page(HTML.layout(title: "Models", user: user, current: "models", main: main), status: .serviceUnavailable)
+        }
+        guard answer.isSuccess, let list = try? PlatformJSON.decoder.decode(ModelList.self, from: Data(answer.body)) else {
+            let message = ((answer.json["error"] as? [String: Any])?["message"] as? String) ?? "status \(answer.status)"
+            main += filters.form + #"<p class="error" role="alert">The registry refused: \#(HTML.escape(message))</p>"#
+            return HTML.page(HTML.layout(title: "Models", user: user, current: "models", main: main), status: .ok)
+        }
+        main += Self.kpis(list.kpi) + filters.form
+        let pages = max(1, (list.registeredModels.count + Self.pageSize - 1) / Self.pageSize)
+        let shown = list.registeredModels.sorted { $0.modelName < $1.modelName }.dropFirst((min(page, pages) - 1) * Self.pageSize).prefix(
+            Self.pageSize)
+        if shown.isEmpty {
+            main +=
+                #"<p class="muted">No models\#(filters.isEmpty ? " yet: train one with <code>slipway train --demo</code>" : " match these filters").</p>"#
+        } else {
+            main += Self.table(Array(shown))
+            if pages > 1 { main += filters.pager(page: min(page, pages), pages: pages) }
+        }
+        return HTML.page(HTML.layout(title: "Models", user: user, current: "models", main: main))
+    }
+
+    static func kpis(_ kpi: ModelList.KPI) -> String {
+        let cards = [
+            ("Models", kpi.total), ("Registered", kpi.registered), ("Blessed", kpi.blessed), ("Deployed", kpi.deployed), ("Idle", kpi.idle),
+            ("With a schedule", kpi.withSchedule),
+        ]
+        return #"<section class="kpis" aria-label="Registry figures">"#
+            + cards.map { #"<div class="kpi"><strong>\#($0.1)</strong><span>\#($0.0)</span></div>"# }.joined() + "</section>"
+    }
+
+    static func table(_ models: [ModelList.Model]) -> String {
+        var rows = ""
+        for model in models {
+            let latest =
+                model.latestVersion.map { version -> String in
+                    let metric = version.metrics["recall_at_100"].map { String(format: " · Recall@100 %.3f", $0) } ?? ""
+                    return "v\(version.version)\(metric)"
+                } ?? #"<span class="muted">none</span>"#
+            rows += """
+                <tr><td><strong>\(HTML.escape(model.modelName))</strong><div class="muted">\(HTML.escape(model.description))</div></td>
+                <td>\(HTML.escape(model.modelType))</td><td>\(model.totalVersions)</td><td>\(latest)</td>
+                <td><span class="badge \(HTML.escape(model.status))">\(HTML.escape(model.status.replacingOccurrences(of: "_", with: " ")))</span></td>
+                <td>\(model.deployedVersion.map { "v\($0)" } ?? #"<span class="muted">—</span>"#)</td>
+                <td>\(model.hasSchedule ? HTML.escape(model.scheduleStatus ?? "yes") : #"<span class="muted">—</span>"#)</td>
+                <td><time datetime="\(model.updatedAt.ISO8601Format())">\(Self.day(model.updatedAt))</time></td></tr>
+                """
+        }
+        return """
+            <div class="table"><table>
+            <thead><tr><th scope="col">Model</th><th scope="col">Type</th><th scope="col">Versions</th><th scope="col">Latest</th>
+            <th scope="col">Status</th><th scope="col">Deployed</th><th scope="col">Schedule</th><th scope="col">Updated</th></tr></thead>
+            <tbody>\(rows)</tbody></table></div>
+            """
+    }
+
+    static func day(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle().year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false))
+            .replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: "Z", with: " UTC")
+    }
+}
+
+/// The registry list's filters, as the page's form and as registry-svc's query.
+struct ModelFilters {
+    var modelType: String
+    var status: String
+    var search: String
+    var hasSchedule: String
+
+    var isEmpty: Bool { modelType.isEmpty && status.isEmpty && search.isEmpty && hasSchedule.isEmpty }
+
+    var items: [(String, String)] {
+        [("model_type", modelType), ("status", status), ("search", search), ("has_schedule", hasSchedule)].filter { !$0.1.isEmpty }
+    }
+
+    var apiQuery: String {
+        var components = URLComponents()
+        components.queryItems = items.map { URLQueryItem(name: $0.0, value: $0.1) }
+        return items.isEmpty ? "" : "?" + (components.percentEncodedQuery ?? "")
+    }
+
+    var form: String {
+        func select(_ name: String, _ label: String, _ options: [(String, String)], _ chosen: String) -> String {
+            let choices = options.map { value, text in
+                #"<option value="\#(HTML.escape(value))"\#(value == chosen ? " selected" : "")>\#(HTML.escape(text))</option>"#
+            }.joined()
+            return #"<label>\#(label) <select name="\#(name)">\#(choices)</select></label>"#
+        }
+        return """
+            <form class="filters" method="get" action="/models" role="search">
+            \(select("model_type", "Type", [("", "All"), ("retrieval", "Retrieval"), ("ranking", "Ranking"), ("multitask", "Multitask")], modelType))
+            \(select("status", "Status", [("", "All"), ("blessed", "Blessed"), ("deployed", "Deployed"), ("idle", "Idle"), ("pending", "Pending"), ("not_blessed", "Not blessed")], status))
+            \(select("has_schedule", "Schedule", [("", "All"), ("true", "With a schedule"), ("false", "Without")], hasSchedule))
+            <label>Search <input type="search" name="search" value="\(HTML.escape(search))"></label>
+            <button type="submit">Filter</button>
+            </form>
+            """
+    }
+
+    func pager(page: Int, pages: Int) -> String {
+        func link(_ target: Int, _ text: String) -> String {
+            var components = URLComponents()
+            components.queryItems = (items + [("page", String(target))]).map { URLQueryItem(name: $0.0, value: $0.1) }
+            return #"<a href="/models?\#(HTML.escape(components.percentEncodedQuery ?? ""))">\#(text)</a>"#
+        }
+        return #"<nav class="pages" aria-label="Pages">"# + (page > 1 ? link(page - 1, "← Previous") : "")
+            + #"<span>Page \#(page) of \#(pages)</span>"# + (page < pages ? link(page + 1, "Next →") : "") + "</nav>"
+    }
+}
+
+/// What the models page reads of registry-svc's list (`GET /api/registered-models`).
+struct ModelList: Decodable {
+    struct KPI: Decodable {
+        var total: Int
+        var registered: Int
+        var blessed: Int
+        var deployed: Int
+        var idle: Int
+        var withSchedule: Int
+    }
+
+    struct Version: Decodable {
+        var version: Int
+        var metrics: [String: Double]
+    }
+
+    struct Model: Decodable {
+        var modelName: String
+        var modelType: String
+        var description: String
+        var status: String
+        var totalVersions: Int
+        var latestVersion: Version?
+        var hasSchedule: Bool
+        var scheduleStatus: String?
+        var deployedVersion: Int?
+        var updatedAt: Date
+    }
+
+    var registeredModels: [Model]
+    var kpi: KPI
+}
