@@ -55,6 +55,11 @@ struct RegistryHTTPTests {
                 try await client.send(
                     .post, "/api/registered-models", #"{"name": "check-name", "model_type": "retrieval"}"#, expect: .unprocessableContent
                 ).errorField == "name")
+            // Text with U+0000, which PostgreSQL cannot store: a 400, in a query naming the parameter, and nothing written.
+            #expect(try await client.send(.get, "/api/registered-models?search=a%00b", expect: .badRequest).errorField == "search")
+            try await client.send(
+                .post, "/api/registered-models", #"{"name": "nul", "model_type": "retrieval", "description": "a\u0000b"}"#, expect: .badRequest)
+            try await client.send(.get, "/api/registered-models/nul", expect: .notFound)
             #expect(try await registry.count("SELECT count(*) FROM slipway.events") == 0)
 
             try await client.send(.post, "/api/registered-models", #"{"name": "recs", "model_type": "retrieval"}"#, expect: .created)

@@ -60,6 +60,11 @@ extension APIError {
     /// Maps every error a handler can throw onto the API's shape. Unknown errors become an opaque 500
     /// (logged by the middleware, never echoed).
     public static func from(_ error: any Error) -> APIError? {
+        // PostgreSQL refuses text with U+0000 (22021) in any column: the input was at fault, and the statement's
+        // transaction rolled back, so nothing was written.
+        if sqlState(of: error) == "22021" {
+            return .badRequest("text must not contain the NUL character (U+0000)")
+        }
         switch error {
         case let error as APIError:
             return error

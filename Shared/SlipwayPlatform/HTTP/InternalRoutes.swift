@@ -11,6 +11,7 @@ public func platformRouter() -> Router<SlipwayRequestContext> {
     let router = Router(context: SlipwayRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware())
     router.add(middleware: ErrorMiddleware())
+    router.add(middleware: QueryTextMiddleware())
     return router
 }
 
