@@ -105,8 +105,8 @@ public final class APIReference: Sendable {
             var operations = item.objectValue ?? [:]
             for (method, operation) in operations {
                 var operation = operation
-                let concrete = RouteInventory.Route(method: HTTPRequest.Method(method.uppercased()) ?? .get, path: path).concretePath()
-                switch policy.requirement(method: HTTPRequest.Method(method.uppercased()) ?? .get, path: concrete) {
+                let verb = HTTPRequest.Method(method.uppercased()) ?? .get
+                switch policy.requirement(method: verb, path: RouteInventory.Route(method: verb, path: path).concretePath()) {
                 case .open:
                     operation["security"] = []
                 case .hidden:
@@ -118,7 +118,7 @@ public final class APIReference: Sendable {
                     responses["401"] = ["$ref": "#/components/responses/Unauthenticated"]
                     responses["403"] = ["$ref": "#/components/responses/Forbidden"]
                     operation["responses"] = .object(responses)
-                    if policy.anonymousReads, AccessPolicy.isRead(HTTPRequest.Method(method.uppercased()) ?? .get) {
+                    if policy.anonymousReads, AccessPolicy.isRead(verb) {
                         operation["security"] = [[:], ["bearerToken": []]]
                     }
                 }

@@ -65,8 +65,7 @@ struct AuthMiddleware: RouterMiddleware {
 
     func checkCSRF(_ request: Request, expected: String, context: Context) throws {
         let presented = request.headers[.csrfToken] ?? ""
-        // Compared in constant time: the token is a secret.
-        let matches = presented.utf8.count == expected.utf8.count && zip(presented.utf8, expected.utf8).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+        let matches = SecretMaterial.constantTimeEqual(presented.utf8, expected.utf8)
         var sameOrigin = true
         if let origin = request.headers[.origin] {
             let from = URL(string: origin).flatMap { url in url.host.map { $0 + (url.port.map { ":\($0)" } ?? "") } }

@@ -1,6 +1,7 @@
 import Crypto
 import CryptoExtras
 import Foundation
+import SlipwayPlatform
 
 /// Browser-login passwords, kept as salted scrypt verifiers in the PHC string format
 /// (`$scrypt$ln=15,r=8,p=1$<salt>$<hash>`, base64 without padding): about 32 MiB and a few tens of milliseconds
@@ -28,9 +29,7 @@ public enum PasswordHasher {
         }
         guard let derived = try? derive(password, salt: parsed.salt, logN: parsed.logN, blockSize: parsed.blockSize, parallelism: parsed.parallelism)
         else { return false }
-        // Constant time: every byte is compared whatever the first difference.
-        guard derived.count == parsed.hash.count else { return false }
-        return zip(derived, parsed.hash).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+        return SecretMaterial.constantTimeEqual(derived, parsed.hash)
     }
 
     struct Parsed {

@@ -129,24 +129,24 @@ struct TrainingRoutes: Sendable {
                 "Report a stage of an external training run",
                 details: "`stage` is compile, examples, stats, schema, transform, train or evaluate; `status` `started` or `completed` (the "
                     + "default); a stage reported again changes nothing. "
-                    + Self.webhookAuthentication, body: Webhooks.StageBody.self), use: webhook("stage-complete"))
+                    + Self.webhookAuthentication, body: Webhooks.StageBody.self), use: webhook(.stageComplete))
         routes.post(
             "/api/training-runs/:id/webhook/epoch-complete",
             RouteDoc(
                 "Report an epoch of an external training run",
                 details: "`epoch` counts from 1; an epoch reported again changes nothing. " + Self.webhookAuthentication,
                 body: Webhooks.EpochBody.self),
-            use: webhook("epoch-complete"))
+            use: webhook(.epochComplete))
         routes.post(
             "/api/training-runs/:id/webhook/completed",
             RouteDoc(
                 "Report that an external training run completed",
                 details: "`artifact_uri` is the model bundle: an absolute path or a URI, and a local one must load as a bundle (422 "
-                    + "otherwise). " + Self.webhookAuthentication, body: Webhooks.CompletedBody.self), use: webhook("completed"))
+                    + "otherwise). " + Self.webhookAuthentication, body: Webhooks.CompletedBody.self), use: webhook(.completed))
         routes.post(
             "/api/training-runs/:id/webhook/failed",
             RouteDoc("Report that an external training run failed", details: Self.webhookAuthentication, body: Webhooks.FailedBody.self),
-            use: webhook("failed"))
+            use: webhook(.failed))
         routes.post(
             "/api/training-runs/:id/schedule-webhook",
             RouteDoc(
@@ -397,7 +397,7 @@ struct TrainingRoutes: Sendable {
     func schedules(for request: Request) -> SchedulePeer { SchedulePeer(environment: environment, actor: request.actor) }
 
     /// The webhook of one kind (`Webhooks.kinds`), a route of its own so that its body is documented.
-    func webhook(_ kind: String) -> @Sendable (Request, SlipwayRequestContext) async throws -> WebhookResponse {
+    func webhook(_ kind: Webhooks.Kind) -> @Sendable (Request, SlipwayRequestContext) async throws -> WebhookResponse {
         { request, context in
             let run = try await run(context)
             try authenticate(request, run)
@@ -458,14 +458,8 @@ struct TrainingRoutes: Sendable {
     func authenticate(_ request: Request, _ run: RunRow) throws {
         let header = request.headers[.authorization] ?? ""
         let token = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
-        guard let expected = run.tokenSha256, !token.isEmpty, Self.constantTimeEqual(RunToken.sha256(token), expected) else {
+        guard let expected = run.tokenSha256, !token.isEmpty, SecretMaterial.constantTimeEqual(RunToken.sha256(token).utf8, expected.utf8) else {
             throw APIError(.unauthorized, code: "unauthorized", message: "a valid run token is required (Authorization: Bearer <token>)")
         }
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }

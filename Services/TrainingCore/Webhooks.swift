@@ -6,7 +6,15 @@ import SlipwayPlatform
 /// The external-trainer contract (README "Training webhooks"): each body becomes the run's command, as
 /// reported; the decider holds every rule about it.
 enum Webhooks {
-    static let kinds = ["stage-complete", "epoch-complete", "completed", "failed"]
+    /// A webhook's kind: the last segment of its path, each a route of its own with its own body.
+    enum Kind: String, CaseIterable, Sendable {
+        case stageComplete = "stage-complete"
+        case epochComplete = "epoch-complete"
+        case completed
+        case failed
+    }
+
+    static let kinds = Kind.allCases.map(\.rawValue)
 
     struct StageBody: Decodable {
         var stage: String
@@ -44,7 +52,7 @@ enum Webhooks {
 
     /// The command a webhook call of `kind` asks for; `now` measures a run's duration when the trainer does not say.
     static func command(
-        kind: String, request: Request, context: SlipwayRequestContext, run: RunRow, now: Date
+        kind: Kind, request: Request, context: SlipwayRequestContext, run: RunRow, now: Date
     ) async throws -> TrainingRunDecider.Command {
         /// A duration a trainer reports: not negative, finite and under a year, or the call is refused naming it
         /// (converting 1e300 seconds would otherwise trap).
@@ -57,13 +65,13 @@ enum Webhooks {
         }
         let sinceStart = run.startedAt.map { now.timeIntervalSince($0) }
         switch kind {
-        case "stage-complete":
+        case .stageComplete:
             let body = try await request.decode(as: StageBody.self, context: context)
             return .reportStage(
                 .init(
                     stage: body.stage, status: body.status, durationMs: try milliseconds(body.durationSeconds), artifacts: body.artifacts ?? [:],
                     metrics: body.metrics ?? [:]))
-        case "epoch-complete":
+        case .epochComplete:
             let body = try await request.decode(as: EpochBody.self, context: context)
             var recallAtK: [Int32: Double] = [:]
             for (k, value) in [(5, body.recallAt5), (10, body.recallAt10), (50, body.recallAt50), (100, body.recallAt100)] {
@@ -73,17 +81,15 @@ enum Webhooks {
                 .init(
                     epoch: body.epoch, totalEpochs: body.totalEpochs, loss: body.loss, valLoss: body.valLoss, recallAtK: recallAtK,
                     metrics: body.metrics ?? [:], durationMs: try milliseconds(body.durationSeconds)))
-        case "completed":
+        case .completed:
             let body = try await request.decode(as: CompletedBody.self, context: context)
             return .complete(
                 .init(
                     metrics: body.metrics, artifactURI: body.artifactUri, artifacts: body.artifacts ?? [:],
                     durationMs: try milliseconds(body.durationSeconds ?? sinceStart), bundleProblem: bundleProblem(body.artifactUri)))
-        case "failed":
+        case .failed:
             let body = try await request.decode(as: FailedBody.self, context: context)
             return .fail(.init(stage: body.stage, error: body.error, logTail: body.logTail ?? "", durationMs: (try? milliseconds(sinceStart)) ?? 0))
-        default:
-            throw APIError.notFound("unknown webhook '\(kind)': use stage-complete, epoch-complete, completed or failed")
         }
     }
 

@@ -18,4 +18,12 @@ public enum SecretMaterial {
     }
 
     public static func prefix(_ secret: String, length: Int = 8) -> String { String(secret.prefix(length)) }
+
+    /// Whether two secrets (or their digests) are equal, comparing every byte whatever the first difference, so the
+    /// time taken says nothing about how much of a guess was right.
+    public static func constantTimeEqual(_ a: some Sequence<UInt8>, _ b: some Sequence<UInt8>) -> Bool {
+        let x = Array(a), y = Array(b)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
 }
