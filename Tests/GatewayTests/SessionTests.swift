@@ -82,6 +82,10 @@ struct SessionTests {
             let csrf = try #require(session["csrf_token"] as? String)
             #expect(session["username"] as? String == "vera" && session["role"] as? String == "editor")
 
+            // A token is not a browser session: there is no session to show or end.
+            try await api.get("/api/session", headers: GatewayAuthTests.bearer(admin)).expectError(.notFound)
+            try await api.delete("/api/session", headers: GatewayAuthTests.bearer(admin)).expectError(.notFound)
+            try await api.post("/api/session", #"{"username": "vera"}"#).expectError(.badRequest, field: "password")
             // Reads with the cookie alone; the session's own page gets the same CSRF token back.
             let me = try await api.get("/api/me", headers: [.cookie: cookie], expect: .ok).json()
             #expect(me["username"] as? String == "vera")
