@@ -28,23 +28,30 @@ public struct ScheduleWebhookAuth: Sendable {
             return ScheduleWebhookAuth(key: bytes)
         }
         let file = URL(fileURLWithPath: reader.string("webhook-key-file", default: ".slipway/schedule-webhook.key"))
-        if let text = try? String(contentsOf: file, encoding: .utf8) {
-            guard let bytes = bytes(hex: text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count >= 16 else {
-                throw ConfigError(key: "webhook-key-file", message: "\(file.path) does not hold at least 32 hexadecimal digits")
-            }
-            return ScheduleWebhookAuth(key: bytes)
-        }
+        if FileManager.default.fileExists(atPath: file.path) { return try read(file) }
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        // Two replicas starting together must not each write their own key: the first file made wins.
-        if FileManager.default.createFile(atPath: file.path + ".new", contents: Data(hex(bytes).utf8), attributes: [.posixPermissions: 0o600]),
-            link(file.path + ".new", file.path) == 0 || errno == EEXIST
+        // Two replicas starting together must not each write their own key: the first file linked wins. Each writes
+        // its own candidate first (a shared one could be replaced, or removed by the winner, before the other links it).
+        let candidate = file.path + ".\(UUID().uuidString).new"
+        defer { try? FileManager.default.removeItem(atPath: candidate) }
+        if FileManager.default.createFile(atPath: candidate, contents: Data(hex(bytes).utf8), attributes: [.posixPermissions: 0o600]),
+            link(candidate, file.path) == 0 || errno == EEXIST
         {
-            try? FileManager.default.removeItem(atPath: file.path + ".new")
-            return try load(reader: reader)
+            return try read(file)
         }
         throw ConfigError(key: "webhook-key-file", message: "cannot write \(file.path)")
+    }
+
+    private static func read(_ file: URL) throws -> ScheduleWebhookAuth {
+        guard let text = try? String(contentsOf: file, encoding: .utf8) else {
+            throw ConfigError(key: "webhook-key-file", message: "cannot read \(file.path)")
+        }
+        guard let bytes = bytes(hex: text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count >= 16 else {
+            throw ConfigError(key: "webhook-key-file", message: "\(file.path) does not hold at least 32 hexadecimal digits")
+        }
+        return ScheduleWebhookAuth(key: bytes)
     }
 
     public func secret(scheduleID: String, generation: Int64) -> String {

@@ -4,6 +4,7 @@ import HTTPTypes
 import SlipwayEventSourcing
 import SlipwayPlatform
 import SlipwayTestSupport
+import Synchronization
 import Testing
 
 @testable import ScheduleCore
@@ -122,5 +123,19 @@ struct ScheduleWebhookTests {
         let fileReader = ConfigReader(arguments: ["x", "--webhook-key-file", directory.appendingPathComponent("key").path], environment: [:])
         let first = try ScheduleWebhookAuth.load(reader: fileReader).secret(scheduleID: "s", generation: 1)
         #expect(try ScheduleWebhookAuth.load(reader: fileReader).secret(scheduleID: "s", generation: 1) == first)
+        // Replicas starting together in one directory all read the one key the first of them wrote (threads, not
+        // tasks: the pool would run two at a time).
+        for round in 0..<20 {
+            let raced = directory.appendingPathComponent("raced-\(round)")
+            let reader = ConfigReader(arguments: ["x", "--webhook-key-file", raced.appendingPathComponent("key").path], environment: [:])
+            let secrets = Mutex<[String?]>(Array(repeating: nil, count: 8))
+            DispatchQueue.concurrentPerform(iterations: 8) { index in
+                let secret = try? ScheduleWebhookAuth.load(reader: reader).secret(scheduleID: "s", generation: 1)
+                secrets.withLock { $0[index] = secret }
+            }
+            let read = secrets.withLock { $0 }
+            #expect(!read.contains(nil) && Set(read).count == 1, "round \(round): \(read)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: raced.path) == ["key"])
+        }
     }
 }
