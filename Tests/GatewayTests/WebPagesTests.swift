@@ -39,7 +39,7 @@ struct WebPagesTests {
             let page = try await api.send(.get, "/models", headers: [.cookie: cookie])
             #expect(page.status == .serviceUnavailable)
             #expect(page.text.contains("admin · admin") && page.text.contains(#"content="\#(csrf)""#))
-            #expect(page.text.contains("The registry is not answering"))
+            #expect(page.text.contains("registry-svc is not answering"))
         }
     }
 

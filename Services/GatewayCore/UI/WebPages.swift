@@ -5,7 +5,8 @@ import SlipwayContracts
 import SlipwayPlatform
 
 /// The web UI's pages, rendered here from the services' APIs, acting for the logged-in user (`X-Slipway-Actor`).
-/// A page needs a browser session: without one it sends the browser to `/login?next=<page>`.
+/// A page needs a browser session: without one it sends the browser to `/login?next=<page>`. Each family of pages
+/// is an extension in a file of its own that adds its routes in `collection`.
 struct WebPages: Sendable {
     let environment: ServiceEnvironment
     let authenticator: Authenticator
@@ -76,17 +77,12 @@ struct WebPages: Sendable {
             hasSchedule: query.get("has_schedule") ?? "")
         let page = max(1, Int(query.get("page") ?? "") ?? 1)
         var main = "<h1>Models</h1>"
-        let answer: PeerAnswer
-        do {
-            answer = try await environment.callPeer("registry", .GET, "/api/registered-models" + filters.apiQuery, actor: user.name)
-        } catch let unreachable as PeerUnreachable {
-            main += #"<p class="error" role="alert">The registry is not answering: \#(HTML.escape(unreachable.description))</p>"#
-            return HTML.page(HTML.layout(title: "Models", user: user, current: "models", main: main), status: .serviceUnavailable)
-        }
-        guard answer.isSuccess, let list = try? PlatformJSON.decoder.decode(ModelList.self, from: Data(answer.body)) else {
-            let message = ((answer.json["error"] as? [String: Any])?["message"] as? String) ?? "status \(answer.status)"
-            main += filters.form + #"<p class="error" role="alert">The registry refused: \#(HTML.escape(message))</p>"#
-            return HTML.page(HTML.layout(title: "Models", user: user, current: "models", main: main), status: .ok)
+        let list: ModelList
+        switch try await read(ModelList.self, from: "registry", "/api/registered-models" + filters.apiQuery, for: user) {
+        case .success(let answer): list = answer
+        case .failure(let problem):
+            main += filters.form + problem.html
+            return HTML.page(HTML.layout(title: "Models", user: user, current: "models", main: main), status: problem.status)
         }
         main += Self.kpis(list.kpi) + filters.form
         let pages = max(1, (list.registeredModels.count + Self.pageSize - 1) / Self.pageSize)
@@ -100,6 +96,37 @@ struct WebPages: Sendable {
             if pages > 1 { main += filters.pager(page: min(page, pages), pages: pages) }
         }
         return HTML.page(HTML.layout(title: "Models", user: user, current: "models", main: main))
+    }
+
+    /// What a page could not read from a service: said on the page, with the status the page answers with.
+    struct PageProblem: Error {
+        var message: String
+        var status: HTTPResponse.Status
+
+        var html: String { #"<p class="error" role="alert">\#(HTML.escape(message))</p>"# }
+    }
+
+    /// A service's answer to a GET, decoded, acting for the user; or what went wrong, for the page to say. A peer's
+    /// 4xx is the page's own (an unknown model is a 404 page); anything else is a 502, an unreachable peer a 503.
+    func read<Answer: Decodable>(_ type: Answer.Type, from service: String, _ path: String, for user: User) async throws
+        -> Result<Answer, PageProblem>
+    {
+        let answer: PeerAnswer
+        do {
+            answer = try await environment.callPeer(service, .GET, path, actor: user.name)
+        } catch let unreachable as PeerUnreachable {
+            return .failure(PageProblem(message: "\(service)-svc is not answering: \(unreachable.description)", status: .serviceUnavailable))
+        }
+        guard answer.isSuccess else {
+            let message = ((answer.json["error"] as? [String: Any])?["message"] as? String) ?? "status \(answer.status)"
+            let status = (400..<500).contains(answer.status) ? HTTPResponse.Status(code: Int(answer.status)) : .badGateway
+            return .failure(PageProblem(message: "\(service)-svc refused: \(message)", status: status))
+        }
+        do {
+            return .success(try PlatformJSON.decoder.decode(Answer.self, from: Data(answer.body)))
+        } catch {
+            return .failure(PageProblem(message: "\(service)-svc answered what this page cannot read: \(error)", status: .badGateway))
+        }
     }
 
     static func kpis(_ kpi: ModelList.KPI) -> String {
