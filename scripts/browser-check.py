@@ -1,13 +1,15 @@
 """The web UI in headless Chromium (Debian's chromium and chromium-driver, through Selenium): run by scripts/check-api
-against a running `slipway up` whose admin has a password. It logs in (after a wrong password), reads the models page
-at desktop and phone widths, opens the API reference, and logs out — asserting on what the pages show and saving a
-screenshot of each page in the screenshot directory.
+against a running `slipway up` where USERNAME (an editor) has a password and MODEL has a registered version. It logs in
+(after a wrong password), reads the models page at desktop and phone widths, opens the model's page and its tabs,
+deploys the model from its deployment tab and waits for the endpoint to serve, opens the API reference, and logs out
+— asserting on what the pages show and saving a screenshot of each page in the screenshot directory.
 
-Usage: browser-check.py BASE_URL USERNAME PASSWORD SCREENSHOT_DIR
+Usage: browser-check.py BASE_URL USERNAME PASSWORD SCREENSHOT_DIR MODEL
 """
 
 import os
 import sys
+import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -15,7 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
-base, username, password, shots = sys.argv[1:5]
+base, username, password, shots, model = sys.argv[1:6]
 os.makedirs(shots, exist_ok=True)
 failures = []
 
@@ -79,6 +81,45 @@ try:
     check(overflow <= 1, "no sideways scrolling at 390 px (%s px over)" % overflow)
     shot("models-phone")
     driver.set_window_size(1280, 900)
+
+    # The model's page, from the registry's table: its figures and the spec's tabs.
+    driver.get(base + "/models")
+    wait.until(seen.element_to_be_clickable((By.CSS_SELECTOR, 'a[href="/models/%s"]' % model))).click()
+    wait.until(seen.url_contains("/models/" + model))
+    check(model in driver.find_element(By.TAG_NAME, "h1").text, "the model's page is titled with its name")
+    tabs = [tab.text for tab in driver.find_elements(By.CSS_SELECTOR, "nav.tabs a")]
+    check(tabs == ["Overview", "Versions", "Artifacts", "Deployment", "Lineage"], "the model's tabs: %s" % tabs)
+    figures = driver.find_element(By.CSS_SELECTOR, "section.kpis").text
+    check("Recall@100" in figures and "v1" in figures, "the overview shows the latest version and its Recall@100")
+    shot("model")
+    driver.find_element(By.LINK_TEXT, "Versions").click()
+    wait.until(seen.url_contains("tab=versions"))
+    table = driver.find_element(By.CSS_SELECTOR, "main table").text
+    check("v1" in table and "Recall@100" in table, "the versions tab compares the versions' metrics")
+    shot("model-versions")
+    driver.find_element(By.LINK_TEXT, "Lineage").click()
+    wait.until(seen.url_contains("tab=lineage"))
+    check("Dataset" in driver.find_element(By.TAG_NAME, "main").text, "the lineage tab names the version's dataset")
+    shot("model-lineage")
+
+    # Deploy from the deployment tab (an editor sees the form), confirm, and watch the endpoint come up.
+    driver.find_element(By.LINK_TEXT, "Deployment").click()
+    wait.until(seen.url_contains("tab=deployment"))
+    form = wait.until(seen.visibility_of_element_located((By.CSS_SELECTOR, "form.action")))
+    form.find_element(By.NAME, "endpoint").send_keys("browser-check")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(seen.alert_is_present()).accept()
+    serving = False
+    for _ in range(90):
+        rows = [row.text for row in driver.find_elements(By.CSS_SELECTOR, "main tbody tr")]
+        if any("browser-check" in row and "serving" in row and "v1 100%" in row for row in rows):
+            serving = True
+            break
+        time.sleep(1)
+        driver.refresh()
+    check(serving, "the deploy from the page serves v1 on browser-check: %s" % rows)
+    check(not driver.find_element(By.ID, "action-error").is_displayed(), "no refusal shown")
+    shot("model-deployment")
 
     # The API reference renders every route.
     driver.get(base + "/docs")

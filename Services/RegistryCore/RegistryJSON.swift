@@ -104,7 +104,10 @@ public struct ModelListJSON: ResponseEncodable, Decodable, Sendable {
         }
     }
 
+    /// Newest first, after `offset`, at most `limit`.
     public var registeredModels: [ModelJSON]
+    /// How many models the filters match, however many are shown.
+    public var totalMatching: Int
     public var kpi: KPI
 }
 

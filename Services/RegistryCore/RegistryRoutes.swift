@@ -32,6 +32,8 @@ struct RegistryRoutes: Sendable {
                     .string("status", "Only this status, or `blessed` (empty: all)"),
                     .boolean("has_schedule", "Only models with (true) or without (false) a retraining schedule"),
                     .string("search", "Case-insensitive substring of the name or description"),
+                    .integer("limit", "At most this many of the matching models, newest first (absent: all)", in: 1...1000),
+                    .integer("offset", "Skip this many of the matching models", in: 0...1_000_000, default: 0),
                 ]), use: list)
         // A constant segment outranks `:name` in the router, and "check-name" is reserved as a model name.
         routes.get(
@@ -75,9 +77,14 @@ struct RegistryRoutes: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: SlipwayRequestContext) async throws -> ModelListJSON {
-        let filter = try ModelFilter(request.uri.queryParameters)
+        let query = request.uri.queryParameters
+        let filter = try ModelFilter(query)
+        let limit = query.get("limit") == nil ? nil : try query.integer("limit", default: 0, in: 1...1000)
+        let offset = try query.integer("offset", default: 0, in: 0...1_000_000)
         let models = try await queries.models()
-        return ModelListJSON(registeredModels: models.filter(filter.matches), kpi: .init(models))
+        let matching = models.filter(filter.matches)
+        let shown = matching.dropFirst(offset).prefix(limit ?? matching.count)
+        return ModelListJSON(registeredModels: Array(shown), totalMatching: matching.count, kpi: .init(models))
     }
 
     @Sendable func checkName(_ request: Request, context: SlipwayRequestContext) async throws -> NameCheckJSON {

@@ -38,7 +38,7 @@ struct BenchCommand: AsyncParsableCommand {
         subcommands: [
             BenchEventsCommand.self, BenchTrainCommand.self, BenchQualityCommand.self, BenchServeCommand.self, BenchLoadTestCommand.self,
             BenchRolloutCommand.self,
-            BenchApiCommand.self,
+            BenchApiCommand.self, BenchUiCommand.self,
             BenchMetricsCommand.self, BenchSchedulesCommand.self, BenchSinkCommand.self,
         ])
 }

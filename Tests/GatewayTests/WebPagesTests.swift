@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import RegistryCore
 import SlipwayTestSupport
 import Testing
 
@@ -59,5 +60,117 @@ struct WebPagesTests {
         #expect(!filters.form.contains("<img") && filters.form.contains("&quot;&gt;&lt;img src=x&gt;"))
         #expect(filters.apiQuery == "?model_type=ranking&search=%22%3E%3Cimg%20src%3Dx%3E&has_schedule=true")
         #expect(filters.pager(page: 2, pages: 3).contains("page=3") && filters.pager(page: 2, pages: 3).contains("model_type=ranking"))
+    }
+
+    /// A browser session for a new user with `role`, made by the admin and given a password: its cookie.
+    static func browserSession(_ api: APITestClient, admin: String, username: String, role: String) async throws -> String {
+        try await api.post(
+            "/api/users", #"{"username": "\#(username)", "role": "\#(role)"}"#, headers: GatewayAuthTests.bearer(admin), expect: .created)
+        try await api.put(
+            "/api/users/\(username)/password", #"{"password": "a password for \#(username)"}"#, headers: GatewayAuthTests.bearer(admin),
+            expect: .noContent)
+        let login = try await api.post(
+            "/api/session", #"{"username": "\#(username)", "password": "a password for \#(username)"}"#, expect: .created)
+        return try SessionTests.cookie(of: login)
+    }
+
+    @Test("a model's page from a real registry: its tabs, text escaped; an unknown model is a 404 page, an unknown tab a 400 naming it")
+    func modelPage() async throws {
+        try await withTestService(RegistryService.definition, live: true) { registry in
+            try await registry.api.post(
+                "/api/registered-models", #"{"name": "recs", "model_type": "retrieval", "description": "<b>two</b> towers"}"#, expect: .created)
+            let peers = ["registry": "http://127.0.0.1:\(try #require(registry.port))"]
+            try await GatewayAuthTests.withGateway(upstreamPort: nil, peers: peers) { gateway, admin, _ in
+                let api = gateway.api
+                let cookie: HTTPFields = [.cookie: try await Self.browserSession(api, admin: admin, username: "vic", role: "viewer")]
+                #expect(try await api.send(.get, "/models/recs").headers[.location] == "/login?next=%2Fmodels%2Frecs")
+                let overview = try await api.send(.get, "/models/recs", headers: cookie)
+                #expect(overview.status == .ok, "\(overview.text)")
+                #expect(overview.text.contains("&lt;b&gt;two&lt;/b&gt; towers") && !overview.text.contains("<b>two</b>"))
+                #expect(overview.text.contains(#"aria-current="page">Overview</a>"#))
+                #expect(overview.text.contains("No retraining schedule"))
+                let versions = try await api.send(.get, "/models/recs?tab=versions", headers: cookie)
+                #expect(versions.status == .ok && versions.text.contains("No versions yet"))
+                // This gateway has no deploy-svc: the tab says so, with the status of what happened.
+                let deployment = try await api.send(.get, "/models/recs?tab=deployment", headers: cookie)
+                #expect(deployment.status == .serviceUnavailable && deployment.text.contains("deploy-svc is not answering"))
+
+                let unknown = try await api.send(.get, "/models/no-such-model", headers: cookie)
+                #expect(unknown.status == .notFound && unknown.text.contains("no-such-model"), "\(unknown.text)")
+                let badTab = try await api.send(.get, "/models/recs?tab=%3Cscript%3E", headers: cookie)
+                #expect(badTab.status == .badRequest && badTab.text.contains("tab must be one of overview, versions"))
+                #expect(!badTab.text.contains("'<script>'") && badTab.text.contains("not &#39;&lt;script&gt;&#39;"))
+                // The models table links each model's page.
+                let list = try await api.send(.get, "/models", headers: cookie)
+                #expect(list.status == .ok && list.text.contains(#"<a href="/models/recs">"#))
+            }
+        }
+    }
+
+    static func version(_ number: Int, _ metrics: [String: Double], aliases: [String] = []) -> ModelVersions.Version {
+        ModelVersions.Version(
+            version: number, versionLabel: "v\(number)", sourceRunId: "run-\(number)", runNumber: number, artifactUri: "file:///bundles/\(number)",
+            metrics: metrics, blessed: true, aliases: aliases, registeredAt: Date(timeIntervalSince1970: 1_800_000_000 + Double(number) * 3600),
+            lineage: .init(
+                datasetId: "ds-1", featureConfigId: nil, modelConfigId: "mc-<1>", scheduleId: nil, parentVersionId: nil,
+                artifacts: ["vocabulary": "file:///v<\(number)>"]))
+    }
+
+    @Test("versions compare each metric with the version before; artifacts and lineage escape what the registry says")
+    func modelTabs() {
+        let versions = [
+            Self.version(1, ["recall_at_100": 0.30, "loss": 2.0]),
+            Self.version(2, ["recall_at_100": 0.35, "loss": 2.5, "recall_at_10": .nan], aliases: ["<prod>"]),
+        ]
+        let table = WebPages.versionsTable(versions, deployed: 2)
+        #expect(table.contains("<th scope=\"col\">Recall@100</th><th scope=\"col\">Recall@10</th><th scope=\"col\">loss</th>"))
+        // Recall went up (better), loss went up too (worse).
+        #expect(table.contains(#"<span class="delta better">+0.0500</span>"#) && table.contains(#"<span class="delta worse">+0.5000</span>"#))
+        #expect(table.contains(#"<span class="badge deployed">deployed</span>"#) && table.contains("&lt;prod&gt;") && !table.contains("<prod>"))
+        #expect(table.range(of: "<strong>v2</strong>")!.lowerBound < table.range(of: "<strong>v1</strong>")!.lowerBound, "newest first")
+        #expect(table.contains(#"<a href="/training/run-1">run 1</a>"#))
+        #expect(WebPages.artifacts(versions).contains("file:///v&lt;2&gt;"))
+        let lineage = WebPages.lineage(versions)
+        #expect(lineage.contains("mc-&lt;1&gt;") && !lineage.contains("Features"), "an absent link is left out")
+
+        let model = ModelDetail(
+            modelName: "recs", modelType: "retrieval", description: "", tags: [:], status: "deployed", isRegistered: true, totalVersions: 2,
+            latestVersion: versions[1], aliases: [:], scheduleId: nil, scheduleStatus: nil, deployedVersion: 2,
+            createdAt: Date(), updatedAt: Date())
+        let endpoints = [
+            ModelEndpoints.Endpoint(
+                name: "shop", status: "serving", url: "http://x/shop", traffic: [.init(version: 2, percent: 90), .init(version: 1, percent: 10)])
+        ]
+        let editor = WebPages.deploymentSection(model, endpoints: endpoints, canEdit: true)
+        #expect(editor.contains("v2 90% · v1 10%") && editor.contains(#"data-api="/api/models/recs/deployments""#))
+        #expect(editor.contains(#"data-api="/api/endpoints/shop/undeploy""#))
+        let viewer = WebPages.deploymentSection(model, endpoints: endpoints, canEdit: false)
+        #expect(!viewer.contains("data-api=") && viewer.contains("v2 90% · v1 10%"))
+    }
+
+    @Test("the schedule grid: a cell per day for twelve weeks ending this week, each day's slots told apart, the next fire times")
+    func scheduleGrid() throws {
+        let now = try Date("2026-12-06T12:00:00Z", strategy: .iso8601)  // a Sunday
+        func slot(_ text: String, _ outcome: String) throws -> ScheduleActivity.Slot {
+            ScheduleActivity.Slot(slotTime: try Date(text, strategy: .iso8601), outcome: outcome)
+        }
+        let schedule = ScheduleActivity(
+            name: "nightly <retrain>", status: "active", scheduleType: "daily", scheduleTime: "02:00", scheduleTimezone: "Europe/Berlin",
+            totalRuns: 3, successfulRuns: 2, failedRuns: 1, notBlessedRuns: 0, cancelledRuns: 0,
+            upcoming: [.init(at: try Date("2026-12-07T01:00:00Z", strategy: .iso8601), local: "2026-12-07T02:00:00+01:00")],
+            ledger: [
+                try slot("2026-12-05T01:00:00Z", "started"), try slot("2026-12-04T01:00:00Z", "skipped_overlap"),
+                try slot("2026-12-03T01:00:00Z", "started"), try slot("2026-12-03T13:00:00Z", "skipped_paused"),
+                try slot("2025-01-01T01:00:00Z", "started"),  // long before the grid: not drawn
+            ])
+        let grid = WebPages.scheduleGrid(schedule, now: now)
+        #expect(grid.components(separatedBy: #"<span class="day "#).count - 1 == 12 * 7 + 4, "84 days and the legend's four")
+        #expect(grid.contains(#"class="day started" title="2026-12-05: started""#))
+        #expect(grid.contains(#"class="day skipped" title="2026-12-04: skipped overlap""#))
+        #expect(grid.contains(#"class="day mixed" title="2026-12-03: started, skipped paused""#))
+        #expect(grid.contains(#"title="2026-12-06: no slot""#) && !grid.contains("2026-12-07:"), "the grid ends on today's week, Sunday")
+        #expect(grid.contains(#"title="2026-09-14: no slot""#), "and starts on the Monday eleven weeks before")
+        #expect(grid.contains("nightly &lt;retrain&gt;") && grid.contains("2026-12-07T02:00:00+01:00"))
+        #expect(grid.contains("2 of 3 ended ones succeeded"))
     }
 }

@@ -113,6 +113,21 @@ struct RegistryHTTPTests {
             #expect(kpi["idle"] as? Int == 1)
             #expect(kpi["deployed"] as? Int == 0)
             #expect(kpi["with_schedule"] as? Int == 0)
+            #expect(filtered["total_matching"] as? Int == 1)
+
+            // A page of the matching models, newest first; the count and the KPIs still over all of them.
+            func page(_ query: String) async throws -> (names: [String], matching: Int?, total: Int?) {
+                let list = try await client.send(.get, "/api/registered-models\(query)", expect: .ok).json()
+                let names = ((list["registered_models"] as? [[String: Any]]) ?? []).compactMap { $0["model_name"] as? String }
+                return (names, list["total_matching"] as? Int, (list["kpi"] as? [String: Any])?["total"] as? Int)
+            }
+            let everything = try await page("").names
+            #expect(try await page("?limit=1") == ([everything[0]], 2, 2))
+            #expect(try await page("?limit=1&offset=1") == ([everything[1]], 2, 2))
+            #expect(try await page("?offset=5") == ([], 2, 2))
+            #expect(try await page("?model_type=ranking&limit=5&offset=0") == (["ranker"], 1, 2))
+            #expect(try await client.send(.get, "/api/registered-models?limit=0", expect: .badRequest).errorField == "limit")
+            #expect(try await client.send(.get, "/api/registered-models?offset=-1", expect: .badRequest).errorField == "offset")
 
             #expect(try await client.send(.get, "/api/registered-models?status=sleeping", expect: .badRequest).errorField == "status")
             #expect(try await client.send(.get, "/api/registered-models?model_type=linear", expect: .badRequest).errorField == "model_type")

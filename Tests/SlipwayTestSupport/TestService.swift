@@ -13,6 +13,8 @@ import SwiftProtobuf
 /// a test feeds a projection with `project`, as the projector would.
 public struct TestService: Sendable {
     public let api: APITestClient
+    /// The port it listens on, when started `live` (another service, a gateway, calls it over TCP); else nil.
+    public let port: Int?
     public let environment: ServiceEnvironment
     public let projections: [ProjectionSubscription]
 
@@ -45,9 +47,10 @@ public struct TestService: Sendable {
 }
 
 /// Runs `test` against `definition` on a fresh database. `prepare` runs after the migrations, before the
-/// workers start and before the first request.
+/// workers start and before the first request. `live` serves it on a loopback port, for callers other than `api`.
 public func withTestService(
     _ definition: ServiceDefinition, reader: ConfigReader = ConfigReader(arguments: [], environment: [:]), runWorkers: Bool = true,
+    live: Bool = false,
     prepare: @Sendable (TestService) async throws -> Void = { _ in },
     _ test: @Sendable (TestService) async throws -> Void
 ) async throws {
@@ -73,8 +76,8 @@ public func withTestService(
         let router = SlipwayServiceRunner.buildRouter(definition, components, environment: environment, readiness: readiness)
         let projections = components.projections
         let workers = components.workers
-        try await Application(router: router).test(.router) { client in
-            let service = TestService(api: APITestClient(client), environment: environment, projections: projections)
+        try await Application(router: router).test(live ? .live : .router) { client in
+            let service = TestService(api: APITestClient(client), port: client.port, environment: environment, projections: projections)
             try await prepare(service)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 if runWorkers {

@@ -111,15 +111,56 @@ enum HTML {
         .pages { display: flex; gap: 1rem; margin-top: 1rem; }
         .login { max-width: 22rem; margin: 4rem auto; display: grid; gap: .8rem; }
         .login label { display: grid; gap: .25rem; }
+        h2 { font-size: 1.1rem; margin: 1.2rem 0 .6rem; } h3 { font-size: 1rem; margin: 1rem 0 .4rem; }
+        .crumbs { margin: 0; color: var(--muted); }
+        .tabs { display: flex; flex-wrap: wrap; gap: .2rem; border-bottom: 1px solid var(--line); margin-bottom: 1rem; }
+        .tabs a { padding: .4rem .8rem; text-decoration: none; color: var(--fg); border-bottom: 2px solid transparent; }
+        .tabs a[aria-current] { border-bottom-color: var(--accent); font-weight: 600; }
+        dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }
+        dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+        .card { border: 1px solid var(--line); border-radius: 8px; padding: .2rem 1rem .6rem; margin-bottom: .8rem; }
+        ul.plain { list-style: none; padding: 0; } ul.plain li, code { overflow-wrap: anywhere; }
+        ol.lineage { display: flex; flex-wrap: wrap; gap: .4rem; list-style: none; padding: 0; }
+        ol.lineage li:not(:last-child)::after { content: " →"; color: var(--muted); }
+        .delta { font-size: .8rem; } .delta.better { color: var(--ok); } .delta.worse { color: var(--bad); }
+        .grid { display: flex; gap: 3px; overflow-x: auto; padding: .2rem 0; }
+        .week { display: grid; grid-template-rows: repeat(7, 12px); gap: 3px; }
+        .day { display: inline-block; width: 12px; height: 12px; border-radius: 2px; background: var(--panel); border: 1px solid var(--line); }
+        .day.started { background: var(--ok); border-color: var(--ok); } .day.skipped { background: var(--bad); border-color: var(--bad); }
+        .day.mixed { background: var(--warn); border-color: var(--warn); } .day.future { opacity: .35; }
+        .legend { color: var(--muted); font-size: .85rem; display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; }
+        form.action { display: flex; flex-wrap: wrap; gap: .6rem; align-items: end; border: 1px solid var(--line); border-radius: 8px;
+                      padding: .2rem 1rem .8rem; margin: 1rem 0; }
+        form.action h2 { flex-basis: 100%; }
+        form.action label { display: grid; gap: .2rem; font-size: .85rem; color: var(--muted); }
         """
 
+    /// The logout button, and every `<form data-api="/api/…">`: its fields sent as a JSON body (numbers as numbers,
+    /// checkboxes as booleans, empty fields left out) with the session's CSRF token; `data-method` (default POST),
+    /// `data-confirm` asks first; a refusal's message is shown in `#action-error`, a success reloads the page.
     static let script = """
         "use strict";
+        const csrf = document.querySelector('meta[name="csrf-token"]').content;
         const logout = document.getElementById("logout");
         if (logout) logout.addEventListener("click", async () => {
-          const csrf = document.querySelector('meta[name="csrf-token"]').content;
           await fetch("/api/session", { method: "DELETE", headers: { "X-CSRF-Token": csrf } });
           location.href = "/login";
+        });
+        for (const form of document.querySelectorAll("form[data-api]")) form.addEventListener("submit", async event => {
+          event.preventDefault();
+          if (form.dataset.confirm && !confirm(form.dataset.confirm)) return;
+          const body = {};
+          for (const field of form.elements) {
+            if (!field.name || field.disabled) continue;
+            if (field.type === "checkbox") body[field.name] = field.checked;
+            else if (field.value !== "") body[field.name] = field.type === "number" ? Number(field.value) : field.value;
+          }
+          const problem = document.getElementById("action-error");
+          const answer = await fetch(form.dataset.api, { method: form.dataset.method || "POST",
+            headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body) });
+          if (answer.ok) { location.reload(); return; }
+          const message = ((await answer.json().catch(() => ({}))).error || {}).message || "refused (" + answer.status + ")";
+          if (problem) { problem.textContent = message; problem.hidden = false; } else alert(message);
         });
         """
 }

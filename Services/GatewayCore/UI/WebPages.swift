@@ -18,6 +18,7 @@ struct WebPages: Sendable {
         routes.get("/") { _, _ in HTML.redirect(to: "/models") }
         routes.get("/login", use: login)
         routes.get("/models", use: models)
+        routes.get("/models/:name", use: model)
         return routes
     }
 
@@ -68,32 +69,35 @@ struct WebPages: Sendable {
         return HTML.page(HTML.layout(title: "Log in", user: nil, main: main))
     }
 
-    /// The registry: the KPI row, filters, and the models a page at a time.
+    /// The registry: the KPI row, filters, and the models a page at a time, newest first (the registry pages them).
     @Sendable func models(_ request: Request, context: SlipwayRequestContext) async throws -> Response {
         guard let user = try await user(request) else { return Self.loginRedirect(request) }
         let query = request.uri.queryParameters
         let filters = ModelFilters(
             modelType: query.get("model_type") ?? "", status: query.get("status") ?? "", search: query.get("search") ?? "",
             hasSchedule: query.get("has_schedule") ?? "")
-        let page = max(1, Int(query.get("page") ?? "") ?? 1)
+        // The registry skips at most a million models.
+        let page = min(max(1, Int(query.get("page") ?? "") ?? 1), 1_000_000 / Self.pageSize)
         var main = "<h1>Models</h1>"
         let list: ModelList
-        switch try await read(ModelList.self, from: "registry", "/api/registered-models" + filters.apiQuery, for: user) {
+        let window = "limit=\(Self.pageSize)&offset=\((page - 1) * Self.pageSize)"
+        let apiQuery = filters.apiQuery.isEmpty ? "?" + window : filters.apiQuery + "&" + window
+        switch try await read(ModelList.self, from: "registry", "/api/registered-models" + apiQuery, for: user) {
         case .success(let answer): list = answer
         case .failure(let problem):
             main += filters.form + problem.html
             return HTML.page(HTML.layout(title: "Models", user: user, current: "models", main: main), status: problem.status)
         }
         main += Self.kpis(list.kpi) + filters.form
-        let pages = max(1, (list.registeredModels.count + Self.pageSize - 1) / Self.pageSize)
-        let shown = list.registeredModels.sorted { $0.modelName < $1.modelName }.dropFirst((min(page, pages) - 1) * Self.pageSize).prefix(
-            Self.pageSize)
-        if shown.isEmpty {
+        let pages = max(1, (list.totalMatching + Self.pageSize - 1) / Self.pageSize)
+        if list.registeredModels.isEmpty {
             main +=
-                #"<p class="muted">No models\#(filters.isEmpty ? " yet: train one with <code>slipway train --demo</code>" : " match these filters").</p>"#
+                list.totalMatching > 0
+                ? #"<p class="muted">Page \#(page) is past the last one (\#(pages)).</p>"# + filters.pager(page: pages + 1, pages: pages)
+                : #"<p class="muted">No models\#(filters.isEmpty ? " yet: train one with <code>slipway train --demo</code>" : " match these filters").</p>"#
         } else {
-            main += Self.table(Array(shown))
-            if pages > 1 { main += filters.pager(page: min(page, pages), pages: pages) }
+            main += Self.table(list.registeredModels)
+            if pages > 1 { main += filters.pager(page: page, pages: pages) }
         }
         return HTML.page(HTML.layout(title: "Models", user: user, current: "models", main: main))
     }
@@ -147,7 +151,7 @@ struct WebPages: Sendable {
                     return "v\(version.version)\(metric)"
                 } ?? #"<span class="muted">none</span>"#
             rows += """
-                <tr><td><strong>\(HTML.escape(model.modelName))</strong><div class="muted">\(HTML.escape(model.description))</div></td>
+                <tr><td><a href="/models/\(Self.pathSegment(model.modelName))"><strong>\(HTML.escape(model.modelName))</strong></a><div class="muted">\(HTML.escape(model.description))</div></td>
                 <td>\(HTML.escape(model.modelType))</td><td>\(model.totalVersions)</td><td>\(latest)</td>
                 <td><span class="badge \(HTML.escape(model.status))">\(HTML.escape(model.status.replacingOccurrences(of: "_", with: " ")))</span></td>
                 <td>\(model.deployedVersion.map { "v\($0)" } ?? #"<span class="muted">—</span>"#)</td>
@@ -247,5 +251,6 @@ struct ModelList: Decodable {
     }
 
     var registeredModels: [Model]
+    var totalMatching: Int
     var kpi: KPI
 }

@@ -74,8 +74,9 @@ struct BenchApiCommand: AsyncParsableCommand {
     }
 }
 
-/// One run of the bench: the phases in order, then the RESULT line.
-private struct Bench {
+/// One run of the bench: the phases in order, then the RESULT line. `slipway bench ui` seeds its history with
+/// `prepare` and `register`.
+struct Bench {
     let http: HTTPClient
     let gateway: String
     /// The CLI's token, on every request (registry-svc ignores it).
@@ -93,7 +94,7 @@ private struct Bench {
         if phases.contains("register") {
             let setup = try await prepare(api, workDir: workDir)
             say("setup: dataset, feature config and model config bench-api; bundle \(setup.bundle.path)")
-            let registered = try await register(versions: versions, setup: setup)
+            let registered = try await register(versions: versions, of: [model], setup: setup)
             say(
                 String(
                     format: "register: %d versions of %@ from %d clients in %.2f s → %.1f versions/s; create conflicts (409) %d",
@@ -209,17 +210,23 @@ private struct Bench {
         var completed: Latencies
     }
 
-    func register(versions: Int, setup: Setup) async throws -> Registered {
-        let createBody = try JSONSerialization.data(
-            withJSONObject: [
-                "name": model, "model_type": "retrieval", "dataset_id": "bench-api", "feature_config_id": "bench-api",
-                "model_config_id": "bench-api", "executor": "external", "submit": true,
-            ] as [String: Any])
+    /// `versions` runs, the n-th a run of `models[n % models.count]`, each created and completed through its webhook
+    /// by one of the clients; done when the registry lists every version.
+    func register(versions: Int, of models: [String], setup: Setup) async throws -> Registered {
+        let createBodies = try models.map { model in
+            Array(
+                try JSONSerialization.data(
+                    withJSONObject: [
+                        "name": model, "model_type": "retrieval", "dataset_id": "bench-api", "feature_config_id": "bench-api",
+                        "model_config_id": "bench-api", "executor": "external", "submit": true,
+                    ] as [String: Any]))
+        }
         let completedBody = try JSONSerialization.data(
             withJSONObject: [
                 "metrics": ["recall_at_10": 0.21, "recall_at_100": 0.43, "loss": 3.9],
                 "artifact_uri": setup.bundle.path, "duration_seconds": 1.0,
             ] as [String: Any])
+        let before = try await registeredVersions(of: models)
         let claimed = SharedCounter()
         let conflicts = SharedCounter()
         let start = ContinuousClock.now
@@ -228,11 +235,12 @@ private struct Bench {
                 group.addTask {
                     var creates: [Double] = []
                     var completions: [Double] = []
-                    while claimed.next() < versions {
+                    while case let index = claimed.next(), index < versions {
                         // Create (retrying a 409: the sweep still needs this run).
                         var answer: [String: Any] = [:]
                         while true {
-                            let (status, json, elapsed) = try await send(.POST, gateway + "/api/training-runs", body: Array(createBody))
+                            let (status, json, elapsed) = try await send(
+                                .POST, gateway + "/api/training-runs", body: createBodies[index % createBodies.count])
                             creates.append(elapsed)
                             if status == 409 {
                                 _ = conflicts.next()
@@ -266,9 +274,8 @@ private struct Bench {
         let deadline = webhooksDone.advanced(by: .seconds(600))
         var lastReport = webhooksDone
         while true {
-            let (status, json, _) = try await send(.GET, gateway + "/api/registered-models/\(model)")
-            let total = json["total_versions"] as? Int ?? 0
-            if status == 200, total >= versions { break }
+            let total = try await registeredVersions(of: models) - before
+            if total >= versions { break }
             let now = ContinuousClock.now
             guard now < deadline else { throw ValidationErrorMessage("the registry lists \(total) of \(versions) versions of \(model) after 600 s") }
             if now - lastReport > .seconds(5) {
@@ -281,6 +288,19 @@ private struct Bench {
         return Registered(
             seconds: (end - start).seconds, webhooksSeconds: (webhooksDone - start).seconds, conflicts: conflicts.value,
             create: Latencies(perClient.flatMap(\.0)), completed: Latencies(perClient.flatMap(\.1)))
+    }
+
+    /// How many versions the registry lists of these models (a model it does not know has none).
+    func registeredVersions(of models: [String]) async throws -> Int {
+        if models.count == 1 {
+            let (status, json, _) = try await send(.GET, gateway + "/api/registered-models/\(models[0])")
+            return status == 200 ? json["total_versions"] as? Int ?? 0 : 0
+        }
+        let (status, json, _) = try await send(.GET, gateway + "/api/registered-models")
+        guard status == 200 else { throw failure("GET /api/registered-models", status, json) }
+        let names = Set(models)
+        return (json["registered_models"] as? [[String: Any]] ?? []).filter { names.contains($0["model_name"] as? String ?? "") }
+            .map { $0["total_versions"] as? Int ?? 0 }.reduce(0, +)
     }
 
     // MARK: Measuring
