@@ -1,7 +1,8 @@
 """The web UI in headless Chromium (Debian's chromium and chromium-driver, through Selenium): run by scripts/check-api
 against a running `slipway up` where USERNAME (an editor) has a password and MODEL has a registered version. It logs in
 (after a wrong password), reads the models page at desktop and phone widths, opens the model's page and its tabs,
-deploys the model from its deployment tab and waits for the endpoint to serve, opens the API reference, and logs out
+deploys the model from its deployment tab and waits for the endpoint to serve, sees an undeploy made elsewhere appear
+without a reload, opens the API reference, and logs out
 — asserting on what the pages show and saving a screenshot of each page in the screenshot directory.
 
 Usage: browser-check.py BASE_URL USERNAME PASSWORD SCREENSHOT_DIR MODEL
@@ -12,6 +13,7 @@ import sys
 import time
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
@@ -26,6 +28,27 @@ def check(condition, what):
     print(("ok   " if condition else "FAIL ") + what, flush=True)
     if not condition:
         failures.append(what)
+
+
+def text_of(selector):
+    """An element's text, read at once (see table_rows)."""
+    return driver.execute_script("return document.querySelector(arguments[0]).innerText", selector)
+
+
+def live(action):
+    """Runs an action on a live page's elements again when the page swapped them out meanwhile."""
+    for attempt in range(5):
+        try:
+            return action()
+        except StaleElementReferenceException:
+            if attempt == 4:
+                raise
+            time.sleep(0.2)
+
+
+def table_rows():
+    """The text of the main table's rows, read at once: a live page may swap its content between two reads."""
+    return driver.execute_script("return [...document.querySelectorAll('main tbody tr')].map(row => row.innerText)")
 
 
 def shot(name):
@@ -86,40 +109,61 @@ try:
     driver.get(base + "/models")
     wait.until(seen.element_to_be_clickable((By.CSS_SELECTOR, 'a[href="/models/%s"]' % model))).click()
     wait.until(seen.url_contains("/models/" + model))
-    check(model in driver.find_element(By.TAG_NAME, "h1").text, "the model's page is titled with its name")
-    tabs = [tab.text for tab in driver.find_elements(By.CSS_SELECTOR, "nav.tabs a")]
+    check(model in text_of("h1"), "the model's page is titled with its name")
+    tabs = driver.execute_script("return [...document.querySelectorAll('nav.tabs a')].map(tab => tab.innerText)")
     check(tabs == ["Overview", "Versions", "Artifacts", "Deployment", "Lineage"], "the model's tabs: %s" % tabs)
-    figures = driver.find_element(By.CSS_SELECTOR, "section.kpis").text
+    figures = text_of("section.kpis")
     check("Recall@100" in figures and "v1" in figures, "the overview shows the latest version and its Recall@100")
     shot("model")
-    driver.find_element(By.LINK_TEXT, "Versions").click()
+    live(lambda: driver.find_element(By.LINK_TEXT, "Versions").click())
     wait.until(seen.url_contains("tab=versions"))
-    table = driver.find_element(By.CSS_SELECTOR, "main table").text
+    table = text_of("main table")
     check("v1" in table and "Recall@100" in table, "the versions tab compares the versions' metrics")
     shot("model-versions")
-    driver.find_element(By.LINK_TEXT, "Lineage").click()
+    live(lambda: driver.find_element(By.LINK_TEXT, "Lineage").click())
     wait.until(seen.url_contains("tab=lineage"))
-    check("Dataset" in driver.find_element(By.TAG_NAME, "main").text, "the lineage tab names the version's dataset")
+    check("Dataset" in text_of("main"), "the lineage tab names the version's dataset")
     shot("model-lineage")
 
     # Deploy from the deployment tab (an editor sees the form), confirm, and watch the endpoint come up.
-    driver.find_element(By.LINK_TEXT, "Deployment").click()
+    live(lambda: driver.find_element(By.LINK_TEXT, "Deployment").click())
     wait.until(seen.url_contains("tab=deployment"))
-    form = wait.until(seen.visibility_of_element_located((By.CSS_SELECTOR, "form.action")))
-    form.find_element(By.NAME, "endpoint").send_keys("browser-check")
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(seen.visibility_of_element_located((By.CSS_SELECTOR, "form.action")))
+    # Once a field has the focus, the page does not swap its content.
+    live(lambda: driver.find_element(By.CSS_SELECTOR, "form.action input[name=endpoint]").send_keys("browser-check"))
+    driver.find_element(By.CSS_SELECTOR, "form.action button[type=submit]").click()
     wait.until(seen.alert_is_present()).accept()
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete" and d.find_elements(By.CSS_SELECTOR, "main tbody tr"))
     serving = False
+    rows = []
     for _ in range(90):
-        rows = [row.text for row in driver.find_elements(By.CSS_SELECTOR, "main tbody tr")]
+        rows = table_rows()
         if any("browser-check" in row and "serving" in row and "v1 100%" in row for row in rows):
             serving = True
             break
         time.sleep(1)
-        driver.refresh()
     check(serving, "the deploy from the page serves v1 on browser-check: %s" % rows)
-    check(not driver.find_element(By.ID, "action-error").is_displayed(), "no refusal shown")
+    check(driver.execute_script("return document.getElementById('action-error').hidden"), "no refusal shown")
     shot("model-deployment")
+
+    # Live: an undeploy made elsewhere (here by a script of this session, not the page's form) shows on the page
+    # without a reload.
+    driver.execute_script("""
+        window.sameDocument = true;
+        fetch("/api/endpoints/browser-check/undeploy", { method: "POST", body: JSON.stringify({ reason: "browser check" }),
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content } });
+    """)
+    stopped = False
+    for _ in range(60):
+        rows = table_rows()
+        if any("browser-check" in row and "not serving" in row for row in rows):
+            stopped = True
+            break
+        time.sleep(0.5)
+    check(stopped, "the undeploy shows on the page: %s" % rows)
+    check(driver.execute_script("return window.sameDocument === true && !!document.querySelector('main').dataset.refreshed"),
+          "the page showed it without a reload, from the event stream")
+    shot("model-undeployed")
 
     # The API reference renders every route.
     driver.get(base + "/docs")

@@ -38,8 +38,11 @@ enum HTML {
     }
 
     /// The frame of every page: the navigation, who is logged in, and the logout button (which sends the session's
-    /// CSRF token from the page's meta tag).
-    static func layout(title: String, user: (name: String, role: String, csrf: String)?, current: String = "", main: String) -> String {
+    /// CSRF token from the page's meta tag). `live` names the event contexts whose events refresh the page's content
+    /// as they happen (see `script`).
+    static func layout(
+        title: String, user: (name: String, role: String, csrf: String)?, current: String = "", live: [String] = [], main: String
+    ) -> String {
         let nav =
             user.map { user in
                 """
@@ -63,7 +66,7 @@ enum HTML {
             </head>
             <body>
             <header><a class="brand" href="/models">Slipway</a>\(nav)</header>
-            <main>\(main)</main>
+            <main\(live.isEmpty ? "" : #" data-live="\#(escape(live.joined(separator: ",")))""#)>\(main)</main>
             <script>\(script)</script>
             </body>
             </html>
@@ -135,9 +138,13 @@ enum HTML {
         form.action label { display: grid; gap: .2rem; font-size: .85rem; color: var(--muted); }
         """
 
-    /// The logout button, and every `<form data-api="/api/…">`: its fields sent as a JSON body (numbers as numbers,
+    /// The logout button; every `<form data-api="/api/…">`: its fields sent as a JSON body (numbers as numbers,
     /// checkboxes as booleans, empty fields left out) with the session's CSRF token; `data-method` (default POST),
     /// `data-confirm` asks first; a refusal's message is shown in `#action-error`, a success reloads the page.
+    /// And live pages: `<main data-live="deploy,registry">` reads the gateway's event stream of those contexts and,
+    /// when events arrive, fetches the page again and swaps its content in (at most once a second, and not while
+    /// the user is in one of its forms). The stream is read with `fetch`, not `EventSource`: its events are named by
+    /// type, and `EventSource` has no listener for every name.
     static let script = """
         "use strict";
         const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -146,7 +153,41 @@ enum HTML {
           await fetch("/api/session", { method: "DELETE", headers: { "X-CSRF-Token": csrf } });
           location.href = "/login";
         });
-        for (const form of document.querySelectorAll("form[data-api]")) form.addEventListener("submit", async event => {
+        const live = document.querySelector("main[data-live]");
+        if (live) {
+          let stale = false, refreshing = false;
+          const refresh = async () => {
+            if (!stale || refreshing) return;
+            const editing = live.contains(document.activeElement) && document.activeElement.closest("form");
+            if (editing) return;
+            stale = false; refreshing = true;
+            try {
+              const answer = await fetch(location.href, { headers: { Accept: "text/html" } });
+              const fresh = new DOMParser().parseFromString(await answer.text(), "text/html").querySelector("main");
+              if (fresh) { live.innerHTML = fresh.innerHTML; live.dataset.refreshed = String(Date.now()); }
+            } finally { refreshing = false; }
+          };
+          setInterval(refresh, 1000);
+          const follow = async () => {
+            for (;;) {
+              try {
+                const answer = await fetch("/api/events/stream?context=" + encodeURIComponent(live.dataset.live));
+                const reader = answer.body.getReader();
+                for (;;) {
+                  const { done, value } = await reader.read();
+                  if (done) break;
+                  // A frame with data is an event; comments (connected, heartbeat) carry none.
+                  if (new TextDecoder().decode(value).includes("data:")) stale = true;
+                }
+              } catch (error) {}
+              await new Promise(resume => setTimeout(resume, 3000));
+            }
+          };
+          follow();
+        }
+        document.addEventListener("submit", async event => {
+          const form = event.target.closest("form[data-api]");
+          if (!form) return;
           event.preventDefault();
           if (form.dataset.confirm && !confirm(form.dataset.confirm)) return;
           const body = {};

@@ -17,7 +17,8 @@ extension WebPages {
         let name = try context.parameters.require("name")
         let path = "/models/" + Self.pathSegment(name)
         func page(_ main: String, status: HTTPResponse.Status = .ok) -> Response {
-            HTML.page(HTML.layout(title: name, user: user, current: "models", main: main), status: status)
+            // Live: what the registry, deploy-svc and schedule-svc record shows as it happens (a rollout's progress).
+            HTML.page(HTML.layout(title: name, user: user, current: "models", live: ["registry", "deploy", "schedule"], main: main), status: status)
         }
         let tabText = request.uri.queryParameters.get("tab") ?? ModelTab.overview.rawValue
         guard let tab = ModelTab(rawValue: tabText) else {

@@ -99,7 +99,7 @@ struct WebPages: Sendable {
             main += Self.table(list.registeredModels)
             if pages > 1 { main += filters.pager(page: page, pages: pages) }
         }
-        return HTML.page(HTML.layout(title: "Models", user: user, current: "models", main: main))
+        return HTML.page(HTML.layout(title: "Models", user: user, current: "models", live: ["registry"], main: main))
     }
 
     /// What a page could not read from a service: said on the page, with the status the page answers with.
