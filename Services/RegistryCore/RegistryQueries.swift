@@ -18,13 +18,25 @@ public struct RegistryQueries: Sendable {
 
     // MARK: Models
 
-    /// Every model, newest first. The list is small (one row per model name), and the KPIs need all of it
-    /// anyway, so filters are applied by the caller rather than in SQL.
-    public func models() async throws -> [ModelJSON] {
+    /// Every model, newest first, without its latest version (`latestVersion` nil): what the list's filters and
+    /// KPIs read. The KPIs need every model, so filters are applied by the caller rather than in SQL; the page it
+    /// shows is read whole with `models(named:)`. (With 1,000 models and 10,000 versions, reading every model whole
+    /// took 45 ms, this 10.)
+    public func modelSummaries() async throws -> [ModelJSON] {
         try await ModelRow.decode(
             try await client.query(
-                "SELECT \(unescaped: ModelRow.columns) \(unescaped: ModelRow.from) ORDER BY m.created_at DESC, m.name",
+                "SELECT \(unescaped: ModelRow.summaryColumns) \(unescaped: ModelRow.summaryFrom) ORDER BY m.created_at DESC, m.name",
                 logger: logger))
+    }
+
+    /// These models whole, in the order named (a name no model has is left out).
+    public func models(named names: [String]) async throws -> [ModelJSON] {
+        guard !names.isEmpty else { return [] }
+        let found = try await ModelRow.decode(
+            try await client.query(
+                "SELECT \(unescaped: ModelRow.columns) \(unescaped: ModelRow.from) WHERE m.name = ANY(\(names))", logger: logger))
+        let byName = Dictionary(found.map { ($0.modelName, $0) }, uniquingKeysWith: { first, _ in first })
+        return names.compactMap { byName[$0] }
     }
 
     public func model(_ name: String) async throws -> ModelJSON? {
@@ -117,7 +129,11 @@ struct ModelViewVersion: PostgresPreparedStatement {
 /// A model with everything its answer shows, in one row: its status inputs (the latest finished run's
 /// outcome, its schedule, the highest version serving), its aliases and its latest version.
 enum ModelRow {
-    static let columns = """
+    static let columns = summaryColumns + ",\n" + VersionRow.columns.replacingOccurrences(of: "v.", with: "lv.")
+    static let from = summaryFrom + "\nLEFT JOIN model_versions lv ON lv.model_name = m.name AND lv.version_number = m.latest_version"
+
+    /// Everything but the latest version's columns.
+    static let summaryColumns = """
         m.name, m.model_type, m.description, m.tags::text, m.created_at, m.updated_at, m.total_versions,
         m.first_registered_at, m.latest_registered_at, m.blessed,
         (SELECT r.status FROM training_runs_seen r
@@ -126,11 +142,10 @@ enum ModelRow {
         s.schedule_id, s.status,
         (SELECT max(v.version_number) FROM serving_versions sv JOIN model_versions v ON v.version_id = sv.version_id
           WHERE v.model_name = m.name),
-        coalesce(a.aliases, '{}'), coalesce(a.versions, '{}'),
-        \(VersionRow.columns.replacingOccurrences(of: "v.", with: "lv."))
+        coalesce(a.aliases, '{}'), coalesce(a.versions, '{}')
         """
 
-    static let from = """
+    static let summaryFrom = """
         FROM registered_models m
         LEFT JOIN LATERAL (
             SELECT schedule_id, status FROM model_schedules
@@ -139,7 +154,6 @@ enum ModelRow {
         LEFT JOIN LATERAL (
             SELECT array_agg(alias ORDER BY alias) AS aliases, array_agg(version_number ORDER BY alias) AS versions
             FROM model_aliases WHERE model_name = m.name) a ON true
-        LEFT JOIN model_versions lv ON lv.model_name = m.name AND lv.version_number = m.latest_version
         """
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [ModelJSON] {
@@ -161,8 +175,9 @@ enum ModelRow {
             } else {
                 status = .pending
             }
-            // The latest version's columns start at 16; NULL when the model has no version yet.
-            let latest = try c[16].decode(String?.self) == nil ? nil : try VersionRow.version(c, from: 16, modelName: name, aliases: aliases)
+            // The latest version's columns start at 16 (when read); NULL when the model has no version yet.
+            let latest =
+                try c.count <= 16 || c[16].decode(String?.self) == nil ? nil : try VersionRow.version(c, from: 16, modelName: name, aliases: aliases)
             let scheduleID = try c[11].decode(String?.self)
             models.append(
                 ModelJSON(

@@ -81,10 +81,11 @@ struct RegistryRoutes: Sendable {
         let filter = try ModelFilter(query)
         let limit = query.get("limit") == nil ? nil : try query.integer("limit", default: 0, in: 1...1000)
         let offset = try query.integer("offset", default: 0, in: 0...1_000_000)
-        let models = try await queries.models()
+        let models = try await queries.modelSummaries()
         let matching = models.filter(filter.matches)
         let shown = matching.dropFirst(offset).prefix(limit ?? matching.count)
-        return ModelListJSON(registeredModels: Array(shown), totalMatching: matching.count, kpi: .init(models))
+        return ModelListJSON(
+            registeredModels: try await queries.models(named: shown.map(\.modelName)), totalMatching: matching.count, kpi: .init(models))
     }
 
     @Sendable func checkName(_ request: Request, context: SlipwayRequestContext) async throws -> NameCheckJSON {
