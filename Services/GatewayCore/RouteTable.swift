@@ -52,6 +52,7 @@ public struct RouteTable: Sendable {
         Rule("deployments/*/metrics/**", "metrics"),
         Rule("deployed-endpoints/*/test/**", "testing"),
         Rule("deployed-endpoints/*/load-test/**", "testing"),
+        Rule("deployed-endpoints/*/examples", "testing"),
         Rule("deployments/**", "deploy"),
         Rule("endpoints/**", "deploy"),
         Rule("api-keys/**", "deploy"),

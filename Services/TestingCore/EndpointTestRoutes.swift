@@ -46,6 +46,18 @@ struct EndpointTestRoutes: Sendable {
                 details: "What is left out keeps its value; a new check is enabled, every 15 minutes, with 10 samples. `interval_minutes` is "
                     + "1 to 1440, `sample_count` 1 to 1000. The first check comes one interval after it is enabled.", body: CheckBody.self),
             use: configureCheck)
+        routes.get(
+            "/api/deployed-endpoints/:id/examples",
+            RouteDoc(
+                "Example requests for an endpoint, from the data that trained the version it serves",
+                details: "The version's input schema (its query features, their types and which are required) and `count` instances "
+                    + "(1–20, default 3) drawn by `seed` from its training data, each as a client sends it: what an endpoint's API "
+                    + "documentation shows and its playground sends. 409 when the endpoint serves no version; 422 when the data "
+                    + "cannot be read.",
+                query: [
+                    .integer("count", "How many instances", in: 1...20, default: 3),
+                    .integer("seed", "Which rows (the same seed gives the same rows)", in: 0...Int.max, default: 1),
+                ], answer: .json(ExamplesJSON.self)), use: examples)
         routes.get("/api/endpoint-tests/:id", RouteDoc("An endpoint test's report", answer: .named("TestReport")), use: get)
         routes.get(
             "/api/endpoint-tests/:id/export",
@@ -119,6 +131,43 @@ struct EndpointTestRoutes: Sendable {
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.contentDisposition] = "attachment; filename=\"\(id).json\""
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: report)))
+    }
+
+    // MARK: Examples
+
+    struct ExamplesJSON: ResponseEncodable, Decodable {
+        struct Feature: Codable {
+            var name: String
+            /// string, int, float or timestamp.
+            var type: String
+            var required: Bool
+        }
+
+        var endpoint: String
+        var modelName: String
+        var modelVersion: Int
+        var inputSchema: [Feature]
+        var instances: [[String: SlipwayModelBundle.FeatureValue]]
+    }
+
+    @Sendable func examples(_ request: Request, context: SlipwayRequestContext) async throws -> ExamplesJSON {
+        let parameters = request.uri.queryParameters
+        let count = try parameters.integer("count", default: 3, in: 1...20)
+        let seed = try parameters.integer("seed", default: 1, in: 0...Int.max)
+        let endpoint = try await tests.servingEndpoint(try context.parameters.require("id"))
+        let bundle = URL(fileURLWithPath: endpoint.artifactURI)
+        let manifest: Manifest
+        let samples: EndpointTestSamples
+        do {
+            manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: bundle.appendingPathComponent("manifest.json")))
+            samples = try tests.samples(bundle: bundle, count: count, seed: UInt64(seed))
+        } catch {
+            throw APIError.invalid("no examples for '\(endpoint.name)': \(error)", field: "id")
+        }
+        return ExamplesJSON(
+            endpoint: endpoint.name, modelName: endpoint.modelName, modelVersion: endpoint.versionNumber,
+            inputSchema: manifest.inputSchema.query.map { .init(name: $0.name, type: $0.type.rawValue, required: $0.required) },
+            instances: samples.instances)
     }
 
     // MARK: Scheduled checks

@@ -293,6 +293,36 @@ struct EndpointTestServiceTests {
         }
     }
 
+    @Test func examplesAreTheServedVersionsSchemaAndRowsOfItsTrainingData() async throws {
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("testing-keys-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: keys) }
+        let reader = Self.reader(port: 1, keys: keys)
+        try await withTestService(TestingService.definition(reader: reader), reader: reader, runWorkers: false) { service in
+            try await Self.deploy(service, endpoints: ["shop", "gone"])
+            var deploy = EnvelopeBuilder(service: "deploy")
+            var undeployed = Undeployed()
+            undeployed.endpointID = "ep-gone"
+            undeployed.deploymentID = "d-gone-1"
+            try await service.project([try deploy.envelope(undeployed, aggregateType: "Endpoint", aggregateID: "ep-gone")], into: "tested_endpoints")
+            let api = service.api
+            let examples = try await api.get("/api/deployed-endpoints/shop/examples?count=4&seed=7", expect: .ok).json()
+            #expect(examples["model_name"] as? String == "recs" && examples["model_version"] as? Int == 1)
+            let schema = try #require(examples["input_schema"] as? [[String: Any]])
+            #expect(schema.first?["name"] as? String == "customer_id" && schema.first?["required"] as? Bool == true, "\(schema)")
+            let instances = try #require(examples["instances"] as? [[String: Any]])
+            #expect(instances.count == 4 && instances.allSatisfy { ($0["customer_id"] as? String)?.isEmpty == false }, "\(instances)")
+            let again = try await api.get("/api/deployed-endpoints/shop/examples?count=4&seed=7", expect: .ok).json()
+            #expect((again["instances"] as? [[String: Any]])?.map { $0["customer_id"] as? String } == instances.map { $0["customer_id"] as? String })
+            #expect((try await api.get("/api/deployed-endpoints/shop/examples", expect: .ok).json()["instances"] as? [Any])?.count == 3)
+
+            try await api.get("/api/deployed-endpoints/shop/examples?count=0").expectError(.badRequest, field: "count")
+            try await api.get("/api/deployed-endpoints/shop/examples?count=21").expectError(.badRequest, field: "count")
+            try await api.get("/api/deployed-endpoints/shop/examples?seed=-1").expectError(.badRequest, field: "seed")
+            try await api.get("/api/deployed-endpoints/gone/examples").expectError(.conflict, field: "id")
+            try await api.get("/api/deployed-endpoints/nowhere/examples").expectError(.notFound)
+        }
+    }
+
     @Test func badRequestsNameTheFieldAndWriteNothing() async throws {
         let keys = FileManager.default.temporaryDirectory.appendingPathComponent("testing-keys-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: keys) }
