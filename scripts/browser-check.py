@@ -1,8 +1,9 @@
 """The web UI in headless Chromium (Debian's chromium and chromium-driver, through Selenium): run by scripts/check-api
-against a running `slipway up` where USERNAME (an editor) has a password and MODEL has a registered version. It logs in
+against a running `slipway up` where USERNAME (an editor) has a password and MODEL has versions 1 and 2. It logs in
 (after a wrong password), reads the models page at desktop and phone widths, opens the model's page and its tabs,
-deploys the model from its deployment tab and waits for the endpoint to serve, sees an undeploy made elsewhere appear
-without a reload, opens the API reference, and logs out
+deploys v1 then v2 from its deployment tab, rolls back to v1 on the endpoint's page, runs the endpoint's example in
+its API view's playground, creates an API key, sees an undeploy made elsewhere appear without a reload, opens the
+API reference, and logs out
 — asserting on what the pages show and saving a screenshot of each page in the screenshot directory.
 
 Usage: browser-check.py BASE_URL USERNAME PASSWORD SCREENSHOT_DIR MODEL
@@ -113,7 +114,7 @@ try:
     tabs = driver.execute_script("return [...document.querySelectorAll('nav.tabs a')].map(tab => tab.innerText)")
     check(tabs == ["Overview", "Versions", "Artifacts", "Deployment", "Lineage"], "the model's tabs: %s" % tabs)
     figures = text_of("section.kpis")
-    check("Recall@100" in figures and "v1" in figures, "the overview shows the latest version and its Recall@100")
+    check("Recall@100" in figures and "v2" in figures, "the overview shows the latest version and its Recall@100")
     shot("model")
     live(lambda: driver.find_element(By.LINK_TEXT, "Versions").click())
     wait.until(seen.url_contains("tab=versions"))
@@ -125,26 +126,74 @@ try:
     check("Dataset" in text_of("main"), "the lineage tab names the version's dataset")
     shot("model-lineage")
 
-    # Deploy from the deployment tab (an editor sees the form), confirm, and watch the endpoint come up.
+    # Deploy v1 and then v2 from the deployment tab (an editor sees the form), confirming each, and watch the
+    # endpoint serve them.
     live(lambda: driver.find_element(By.LINK_TEXT, "Deployment").click())
     wait.until(seen.url_contains("tab=deployment"))
-    wait.until(seen.visibility_of_element_located((By.CSS_SELECTOR, "form.action")))
-    # Once a field has the focus, the page does not swap its content.
-    live(lambda: driver.find_element(By.CSS_SELECTOR, "form.action input[name=endpoint]").send_keys("browser-check"))
-    driver.find_element(By.CSS_SELECTOR, "form.action button[type=submit]").click()
-    wait.until(seen.alert_is_present()).accept()
-    wait.until(lambda d: d.execute_script("return document.readyState") == "complete" and d.find_elements(By.CSS_SELECTOR, "main tbody tr"))
-    serving = False
     rows = []
-    for _ in range(90):
-        rows = table_rows()
-        if any("browser-check" in row and "serving" in row and "v1 100%" in row for row in rows):
-            serving = True
-            break
-        time.sleep(1)
-    check(serving, "the deploy from the page serves v1 on browser-check: %s" % rows)
+    for version in ["1", "2"]:
+        wait.until(seen.visibility_of_element_located((By.CSS_SELECTOR, "form.action")))
+        # Once a field has the focus, the page does not swap its content.
+        field = live(lambda: driver.find_element(By.CSS_SELECTOR, "form.action input[name=version]"))
+        field.clear()
+        field.send_keys(version)
+        endpoint_field = driver.find_element(By.CSS_SELECTOR, "form.action input[name=endpoint]")
+        endpoint_field.clear()
+        endpoint_field.send_keys("browser-check")
+        driver.find_element(By.CSS_SELECTOR, "form.action button[type=submit]").click()
+        wait.until(seen.alert_is_present()).accept()
+        wait.until(lambda d: d.execute_script("return document.readyState") == "complete" and d.find_elements(By.CSS_SELECTOR, "main tbody tr"))
+        serving = False
+        for _ in range(90):
+            rows = table_rows()
+            if any("browser-check" in row and "\tserving" in row and ("v%s 100%%" % version) in row for row in rows):
+                serving = True
+                break
+            time.sleep(1)
+        check(serving, "the deploy from the page serves v%s on browser-check: %s" % (version, rows))
     check(driver.execute_script("return document.getElementById('action-error').hidden"), "no refusal shown")
     shot("model-deployment")
+
+    # The endpoint's page: its traffic and deployments; roll back to v1 (its revision still runs: instantly).
+    live(lambda: driver.find_element(By.LINK_TEXT, "browser-check").click())
+    wait.until(seen.url_contains("/endpoints/browser-check"))
+    check("v2 · 100%" in text_of(".split"), "the endpoint's page shows the split: " + text_of(".split"))
+    shot("endpoint")
+    live(lambda: driver.find_element(By.XPATH, "//button[starts-with(normalize-space(.), 'Roll back to v1')]").click())
+    wait.until(seen.alert_is_present()).accept()
+    rolled = False
+    for _ in range(30):
+        if "v1 · 100%" in (driver.execute_script("const s = document.querySelector('.split'); return s ? s.innerText : ''") or ""):
+            rolled = True
+            break
+        time.sleep(0.5)
+    check(rolled, "the rollback from the page moves the traffic back to v1")
+    check(any("rolled_back" in row.replace(" ", "_") or "rolled back" in row for row in table_rows()), "the history shows the rollback")
+    shot("endpoint-rolled-back")
+
+    # Its API view: the routes, a request built from the served version's training data, the playground's answer.
+    live(lambda: driver.find_element(By.LINK_TEXT, "API").click())
+    wait.until(seen.url_contains("tab=api"))
+    wait.until(lambda d: "customer_id" in text_of("#curl-example"))
+    check("Authorization: Bearer" in text_of("#curl-example") and "requests.post" in text_of("#python-example"),
+          "curl and Python snippets with the example request")
+    driver.find_element(By.CSS_SELECTOR, "#playground button[type=submit]").click()
+    wait.until(lambda d: "predictions" in text_of("#playground-answer") or not d.find_element(By.ID, "playground-error").get_attribute("hidden"))
+    answer = text_of("#playground-answer")
+    check('"model_version": 1' in answer and "product_ids" in answer, "the playground runs the example: " + answer[:200])
+    shot("endpoint-api")
+
+    # A new API key is shown once, on the page.
+    driver.find_element(By.LINK_TEXT, "API keys").click()
+    wait.until(seen.url_contains("tab=keys"))
+    driver.find_element(By.CSS_SELECTOR, "form.action input[name=name]").send_keys("browser-check")
+    driver.find_element(By.CSS_SELECTOR, "form.action button[type=submit]").click()
+    wait.until(seen.visibility_of_element_located((By.ID, "action-result")))
+    check(len(text_of("#new-key")) > 20, "the new key is shown once")
+    shot("endpoint-keys")
+
+    driver.get(base + "/models/%s?tab=deployment" % model)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "main tbody tr"))
 
     # Live: an undeploy made elsewhere (here by a script of this session, not the page's form) shows on the page
     # without a reload.

@@ -173,4 +173,54 @@ struct WebPagesTests {
         #expect(grid.contains("nightly &lt;retrain&gt;") && grid.contains("2026-12-07T02:00:00+01:00"))
         #expect(grid.contains("2 of 3 ended ones succeeded"))
     }
+
+    static func deployment(
+        _ number: Int, version: Int, status: String, traffic: Int, steps: [Int] = [100], stepIndex: Int = 0, rollback: Bool = false
+    ) -> EndpointDetail.Deployment {
+        EndpointDetail.Deployment(
+            id: "d-\(number)", number: number, version: version, strategy: steps.count > 1 ? "gradual" : "immediate",
+            steps: steps.map { .init(trafficPercent: $0) }, status: status, trafficPercent: traffic, stepIndex: stepIndex, heldStep: nil,
+            requestedBy: "<alice>", reason: "", error: "", createdAt: Date(timeIntervalSince1970: 1_800_000_000 + Double(number)),
+            revision: .init(status: traffic > 0 ? "ready" : "stopped"), rollbackAvailable: rollback, rollbackInstant: rollback)
+    }
+
+    @Test("an endpoint's page: a rollout's steps, the split, rollbacks and key forms for editors only, the API view escapes what it shows")
+    func endpointPage() {
+        let endpoint = EndpointDetail(
+            name: "shop", modelName: "recs", preset: "production", url: "http://127.0.0.1:8081/shop", status: "deploying",
+            traffic: [.init(version: 1, percent: 90), .init(version: 2, percent: 10)],
+            deployments: [
+                Self.deployment(1, version: 1, status: "inactive", traffic: 0, rollback: true),
+                Self.deployment(2, version: 1, status: "active", traffic: 90),
+                Self.deployment(3, version: 2, status: "rolling_out", traffic: 10, steps: [10, 50, 100], stepIndex: 0),
+            ])
+        let rollout = WebPages.rollout(endpoint)
+        #expect(rollout.contains("Deploying v2") && rollout.contains(#"<li class="step current">10%</li><li class="step next">50%</li>"#))
+        #expect(rollout.contains("asked by &lt;alice&gt;"))
+        #expect(
+            WebPages.rollout(EndpointDetail(name: "shop", modelName: "recs", preset: "", url: "", status: "serving", traffic: [], deployments: []))
+                .isEmpty)
+
+        let editor = WebPages.traffic(endpoint, canEdit: true) + WebPages.history(endpoint, canEdit: true)
+        #expect(editor.contains("v1 · 90%") && editor.contains(#"name="traffic.d-2""#) && editor.contains(#"name="traffic.d-3""#))
+        #expect(!editor.contains(#"name="traffic.d-1""#), "a deployment whose revision stopped gets no share")
+        #expect(editor.contains(#"<input type="hidden" name="to_deployment" value="d-1">"#) && editor.contains("Roll back to v1 (instant)"))
+        #expect(editor.components(separatedBy: #"class="secondary">Roll back to"#).count == 2, "only the deployment that can serve again")
+        #expect(editor.range(of: "<td>#3</td>")!.lowerBound < editor.range(of: "<td>#1</td>")!.lowerBound, "newest first")
+        let viewer = WebPages.traffic(endpoint, canEdit: false) + WebPages.history(endpoint, canEdit: false)
+        #expect(!viewer.contains("data-api=") && viewer.contains("v1 · 90%"))
+
+        let key = ApiKeyList.Key(
+            id: "key-1", name: "<mobile>", keyPrefix: "sk_ab", isActive: true, purpose: "client", createdBy: "alice", expiresAt: nil, lastUsedAt: nil)
+        let keys = WebPages.keys([key], model: "recs", canEdit: true)
+        #expect(keys.contains("&lt;mobile&gt;") && keys.contains(#"data-api="/api/api-keys/key-1" data-method="DELETE""#))
+        #expect(keys.contains(#"data-api="/api/models/recs/api-keys" data-show="key""#) && keys.contains(#"id="action-result""#))
+        #expect(!WebPages.keys([key], model: "recs", canEdit: false).contains("data-api="))
+
+        let hostile = EndpointDetail(
+            name: #"a"b"#, modelName: "recs", preset: "", url: #"http://x/"><script>"#, status: "serving", traffic: [], deployments: [])
+        let view = WebPages.apiView(hostile, canEdit: false)
+        #expect(!view.contains(#""><script>"#) && view.contains("http://x/&quot;&gt;&lt;script&gt;/recommend"))
+        #expect(view.contains(#"data-endpoint="a&quot;b""#) && view.contains(#"disabled title="editors run the playground""#))
+    }
 }

@@ -136,11 +136,22 @@ enum HTML {
                       padding: .2rem 1rem .8rem; margin: 1rem 0; }
         form.action h2 { flex-basis: 100%; }
         form.action label { display: grid; gap: .2rem; font-size: .85rem; color: var(--muted); }
+        .split { display: flex; border-radius: 6px; overflow: hidden; border: 1px solid var(--line); margin-bottom: .8rem; }
+        .split span { padding: .35rem .6rem; background: var(--panel); border-right: 1px solid var(--line); white-space: nowrap; overflow: hidden; }
+        .split span:first-child { background: var(--accent); color: #fff; }
+        ol.steps { display: flex; flex-wrap: wrap; gap: .4rem; list-style: none; padding: 0; }
+        .step { border: 1px solid var(--line); border-radius: 999px; padding: .1rem .7rem; }
+        .step.done { background: var(--ok); border-color: var(--ok); color: #fff; } .step.current { border-color: var(--accent); font-weight: 600; }
+        pre { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: .6rem; overflow-x: auto; }
+        textarea { font: 13px/1.4 ui-monospace, monospace; width: 100%; color: var(--fg); background: var(--bg); border: 1px solid var(--line);
+                   border-radius: 6px; padding: .5rem; }
+        #playground label { display: grid; gap: .3rem; }
         """
 
     /// The logout button; every `<form data-api="/api/…">`: its fields sent as a JSON body (numbers as numbers,
-    /// checkboxes as booleans, empty fields left out) with the session's CSRF token; `data-method` (default POST),
-    /// `data-confirm` asks first; a refusal's message is shown in `#action-error`, a success reloads the page.
+    /// checkboxes as booleans, empty fields left out, `a.b` nested) with the session's CSRF token; `data-method`
+    /// (default POST), `data-confirm` asks first; a refusal's message is shown in `#action-error`, a success reloads
+    /// the page, or with `data-show="field"` shows that field of the answer in `#action-result`. Copy buttons.
     /// And live pages: `<main data-live="deploy,registry">` reads the gateway's event stream of those contexts and,
     /// when events arrive, fetches the page again and swaps its content in (at most once a second, and not while
     /// the user is in one of its forms). The stream is read with `fetch`, not `EventSource`: its events are named by
@@ -193,15 +204,37 @@ enum HTML {
           const body = {};
           for (const field of form.elements) {
             if (!field.name || field.disabled) continue;
-            if (field.type === "checkbox") body[field.name] = field.checked;
-            else if (field.value !== "") body[field.name] = field.type === "number" ? Number(field.value) : field.value;
+            const value = field.type === "checkbox" ? field.checked : field.type === "number" ? Number(field.value) : field.value;
+            if (field.type !== "checkbox" && field.value === "") continue;
+            // "traffic.v1" is body.traffic.v1.
+            const path = field.name.split(".");
+            let into = body;
+            for (const key of path.slice(0, -1)) into = into[key] = into[key] || {};
+            into[path[path.length - 1]] = value;
           }
           const problem = document.getElementById("action-error");
+          if (problem) problem.hidden = true;
           const answer = await fetch(form.dataset.api, { method: form.dataset.method || "POST",
             headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body) });
+          const json = await answer.json().catch(() => ({}));
+          if (answer.ok && form.dataset.show) {
+            // An answer to show once (a new API key), in #action-result, instead of reloading it away.
+            const result = document.getElementById("action-result");
+            result.querySelector("code").textContent = json[form.dataset.show];
+            result.hidden = false;
+            return;
+          }
           if (answer.ok) { location.reload(); return; }
-          const message = ((await answer.json().catch(() => ({}))).error || {}).message || "refused (" + answer.status + ")";
+          const message = (json.error || {}).message || "refused (" + answer.status + ")";
           if (problem) { problem.textContent = message; problem.hidden = false; } else alert(message);
+        });
+        // <button data-copy="#id">: the element's text to the clipboard.
+        document.addEventListener("click", async event => {
+          const button = event.target.closest("button[data-copy]");
+          if (!button) return;
+          await navigator.clipboard.writeText(document.querySelector(button.dataset.copy).textContent);
+          button.textContent = "Copied";
+          setTimeout(() => { button.textContent = "Copy"; }, 1500);
         });
         """
 }

@@ -34,12 +34,8 @@ extension WebPages {
             <p class="crumbs"><a href="/models">Models</a> /</p>
             <h1>\(HTML.escape(model.modelName)) \(Self.badge(model.status))</h1>
             <p class="muted">\(HTML.escape(model.modelType))\(model.description.isEmpty ? "" : " · " + HTML.escape(model.description))</p>
-            <nav class="tabs" aria-label="Model sections">
+            \(Self.tabNav(path: path, ModelTab.allCases.map { ($0.rawValue, $0.title) }, current: tab.rawValue, label: "Model sections"))
             """
-        for each in ModelTab.allCases {
-            main += #"<a href="\#(path)?tab=\#(each.rawValue)"\#(each == tab ? #" aria-current="page""# : "")>\#(each.title)</a>"#
-        }
-        main += "</nav>"
         let section: Result<String, PageProblem>
         switch tab {
         case .overview: section = try await overview(model, for: user)
@@ -63,6 +59,13 @@ extension WebPages {
     /// A value as one path segment of a URL (a model name is `[a-z0-9-_]`, but a page must not trust that).
     static func pathSegment(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
+    }
+
+    /// A page's tabs: links to `path?tab=<id>`, the current one marked.
+    static func tabNav(path: String, _ tabs: [(id: String, title: String)], current: String, label: String) -> String {
+        #"<nav class="tabs" aria-label="\#(label)">"#
+            + tabs.map { #"<a href="\#(path)?tab=\#($0.id)"\#($0.id == current ? #" aria-current="page""# : "")>\#($0.title)</a>"# }.joined()
+            + "</nav>"
     }
 
     static func badge(_ status: String) -> String {
@@ -279,7 +282,7 @@ extension WebPages {
                     <input type="hidden" name="reason" value="undeployed from the model page"><button type="submit" class="secondary">Undeploy</button></form>
                     """
                 rows += """
-                    <tr><td><strong>\(HTML.escape(endpoint.name))</strong></td><td>\(badge(endpoint.status))</td>
+                    <tr><td><a href="/endpoints/\(pathSegment(endpoint.name))"><strong>\(HTML.escape(endpoint.name))</strong></a></td><td>\(badge(endpoint.status))</td>
                     <td>\(split.isEmpty ? #"<span class="muted">no traffic</span>"# : HTML.escape(split))</td>
                     <td><code>\(HTML.escape(endpoint.url))</code></td><td>\(undeploy)</td></tr>
                     """

@@ -19,6 +19,7 @@ struct WebPages: Sendable {
         routes.get("/login", use: login)
         routes.get("/models", use: models)
         routes.get("/models/:name", use: model)
+        routes.get("/endpoints/:name", use: endpoint)
         return routes
     }
 
