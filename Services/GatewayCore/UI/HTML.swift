@@ -33,6 +33,25 @@ enum HTML {
             ], body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
+    /// A labelled `<select>` of (value, text) options with `chosen` selected.
+    static func select(_ name: String, _ label: String, _ options: [(String, String)], _ chosen: String) -> String {
+        let choices = options.map { value, text in
+            #"<option value="\#(escape(value))"\#(value == chosen ? " selected" : "")>\#(escape(text))</option>"#
+        }.joined()
+        return #"<label>\#(label) <select name="\#(name)">\#(choices)</select></label>"#
+    }
+
+    /// Previous / next links of a list page at `path`, keeping the list's filters (`query`).
+    static func pager(path: String, query: [(String, String)], page: Int, pages: Int) -> String {
+        func link(_ target: Int, _ text: String) -> String {
+            var components = URLComponents()
+            components.queryItems = (query + [("page", String(target))]).map { URLQueryItem(name: $0.0, value: $0.1) }
+            return #"<a href="\#(path)?\#(escape(components.percentEncodedQuery ?? ""))">\#(text)</a>"#
+        }
+        return #"<nav class="pages" aria-label="Pages">"# + (page > 1 ? link(page - 1, "← Previous") : "")
+            + #"<span>Page \#(page) of \#(pages)</span>"# + (page < pages ? link(page + 1, "Next →") : "") + "</nav>"
+    }
+
     static func redirect(to location: String) -> Response {
         Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
     }
