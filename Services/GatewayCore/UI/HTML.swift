@@ -91,10 +91,12 @@ enum HTML {
 
     static let style = """
         :root { --bg: #fff; --fg: #1b1f24; --muted: #5b6470; --line: #d8dde3; --panel: #f5f7f9; --accent: #0b62c4;
-                --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e; }
+                --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e;
+                --series-0: #0b62c4; --series-1: #d4561e; --series-2: #1a7f37; --series-3: #8250df; --series-4: #bf3989; --series-5: #6e7781; }
         @media (prefers-color-scheme: dark) {
           :root { --bg: #0f1317; --fg: #e6edf3; --muted: #9aa6b2; --line: #2d333b; --panel: #161b22; --accent: #58a6ff;
-                  --ok: #3fb950; --warn: #d29922; --bad: #f85149; }
+                  --ok: #3fb950; --warn: #d29922; --bad: #f85149;
+                  --series-0: #58a6ff; --series-1: #f0883e; --series-2: #3fb950; --series-3: #bc8cff; --series-4: #f778ba; --series-5: #9aa6b2; }
         }
         * { box-sizing: border-box; }
         body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; background: var(--bg); color: var(--fg); }
@@ -128,6 +130,22 @@ enum HTML {
         .muted { color: var(--muted); }
         .error { color: var(--bad); border: 1px solid var(--bad); border-radius: 8px; padding: .6rem .8rem; }
         .pages { display: flex; gap: 1rem; margin-top: 1rem; }
+        .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 28rem), 1fr)); gap: 1rem; }
+        .chart { margin: 0; min-width: 0; border: 1px solid var(--line); border-radius: 8px; padding: .5rem .6rem; }
+        .chart figcaption { font-weight: 600; font-size: .9rem; }
+        .chart svg { display: block; width: 100%; height: auto; overflow: visible; }
+        .chart text { fill: var(--muted); font-size: 11px; }
+        @media (max-width: 40rem) { .chart text { font-size: 18px; } }
+        .chart text.empty { font-size: 14px; }
+        .chart .grid { stroke: var(--line); }
+        .chart .axis { stroke: var(--muted); }
+        .chart .line { fill: none; stroke: var(--series); stroke-width: 2; stroke-linejoin: round; }
+        .chart .dot { fill: var(--series); }
+        .s0 { --series: var(--series-0); } .s1 { --series: var(--series-1); } .s2 { --series: var(--series-2); }
+        .s3 { --series: var(--series-3); } .s4 { --series: var(--series-4); } .s5 { --series: var(--series-5); }
+        .legend { list-style: none; display: flex; flex-wrap: wrap; gap: .2rem 1rem; padding: 0; margin: .3rem 0 0; font-size: .85rem; }
+        .swatch { display: inline-block; width: .9rem; height: .3rem; border-radius: 2px; margin-right: .35rem; vertical-align: middle;
+                  background: var(--series); }
         .login { max-width: 22rem; margin: 4rem auto; display: grid; gap: .8rem; }
         .login label { display: grid; gap: .25rem; }
         """
