@@ -64,6 +64,7 @@ enum HTML {
                 """
                 <nav aria-label="Main">
                   <a href="/models"\(current == "models" ? #" aria-current="page""# : "")>Models</a>
+                  <a href="/training"\(current == "training" ? #" aria-current="page""# : "")>Training</a>
                   <a href="/docs">API reference</a>
                 </nav>
                 <div class="who"><span>\(escape(user.name)) · \(escape(user.role))</span>
@@ -101,19 +102,23 @@ enum HTML {
         * { box-sizing: border-box; }
         body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; background: var(--bg); color: var(--fg); }
         header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; padding: .6rem 1rem; border-bottom: 1px solid var(--line); }
-        header nav { display: flex; gap: 1rem; }
+        header nav { display: flex; flex-wrap: wrap; gap: 1rem; }
         header a { color: var(--fg); text-decoration: none; }
         header a[aria-current] { font-weight: 600; border-bottom: 2px solid var(--accent); }
         .brand { font-weight: 700; }
         .who { margin-left: auto; display: flex; gap: .6rem; align-items: center; color: var(--muted); }
         main { max-width: 1200px; margin: 0 auto; padding: 1rem; }
         h1 { font-size: 1.3rem; margin: .5rem 0 1rem; }
+        h2 { font-size: 1.1rem; margin: 1.4rem 0 .6rem; }
+        h3 { font-size: 1rem; margin: 1rem 0 .4rem; }
         a { color: var(--accent); }
         input, select, button { font: inherit; color: var(--fg); background: var(--bg); border: 1px solid var(--line);
                  border-radius: 6px; padding: .35rem .6rem; }
         input:focus, select:focus, button:focus, a:focus { outline: 2px solid var(--accent); outline-offset: 1px; }
         button { cursor: pointer; background: var(--accent); border-color: var(--accent); color: #fff; }
         button.secondary { background: transparent; color: var(--fg); border-color: var(--line); }
+        button:disabled { opacity: .6; cursor: default; }
+        .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
         .kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(8rem, 1fr)); gap: .6rem; margin-bottom: 1rem; }
         .kpi { border: 1px solid var(--line); border-radius: 8px; padding: .6rem .8rem; background: var(--panel); }
         .kpi strong { display: block; font-size: 1.4rem; }
@@ -127,9 +132,42 @@ enum HTML {
         .badge { border-radius: 999px; padding: .05rem .55rem; font-size: .8rem; border: 1px solid currentColor; }
         .badge.deployed { color: var(--ok); } .badge.idle { color: var(--accent); }
         .badge.pending { color: var(--warn); } .badge.not_blessed { color: var(--bad); }
+        .badge.completed { color: var(--ok); } .badge.running, .badge.submitting, .badge.deploying { color: var(--accent); }
+        .badge.failed, .badge.deploy_failed { color: var(--bad); } .badge.scheduled, .badge.cancelled, .badge.skipped { color: var(--muted); }
         .muted { color: var(--muted); }
         .error { color: var(--bad); border: 1px solid var(--bad); border-radius: 8px; padding: .6rem .8rem; }
         .pages { display: flex; gap: 1rem; margin-top: 1rem; }
+        td.wrap { white-space: normal; min-width: 12rem; }
+        .run-cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 22rem), 1fr)); gap: .8rem; }
+        .run-card { display: grid; gap: .45rem; min-width: 0; border: 1px solid var(--line); border-radius: 8px; padding: .7rem .9rem;
+                    background: var(--panel); }
+        .run-card h2 { font-size: 1.05rem; margin: 0; overflow-wrap: anywhere; }
+        .run-card p { margin: 0; }
+        .run-title { display: flex; flex-wrap: wrap; gap: .6rem; align-items: center; }
+        .run-title h1 { margin: .5rem 0; overflow-wrap: anywhere; }
+        .run-error { color: var(--bad); overflow-wrap: anywhere; }
+        .facts { display: flex; flex-wrap: wrap; gap: .2rem 1.4rem; margin: 0; }
+        .facts dt { font-size: .8rem; color: var(--muted); }
+        .facts dd { margin: 0; font-weight: 600; }
+        .segments { display: grid; grid-auto-flow: column; grid-auto-columns: 1fr; gap: 3px; list-style: none; margin: 0; padding: 0; }
+        .segment { height: 1.2rem; border-radius: 3px; font-size: .7rem; line-height: 1.2rem; text-align: center; color: var(--muted);
+                   border: 1px solid var(--line); }
+        .segment.completed, .mark.completed { background: var(--ok); border-color: var(--ok); color: #fff; }
+        .segment.running, .mark.running { background: var(--accent); border-color: var(--accent); color: #fff; }
+        .segment.failed, .mark.failed { background: var(--bad); border-color: var(--bad); color: #fff; }
+        .segment.cancelled, .mark.cancelled { background: var(--warn); border-color: var(--warn); color: #fff; }
+        .segment.skipped { background: var(--line); }
+        .actions { display: flex; flex-wrap: wrap; gap: .6rem; align-items: center; margin: .5rem 0 1rem; }
+        .actions .error { flex-basis: 100%; margin: 0; }
+        .stage-list { list-style: none; padding: 0; margin: 0; display: grid; gap: .5rem; }
+        .stage { border: 1px solid var(--line); border-radius: 8px; padding: .5rem .7rem; min-width: 0; }
+        .stage-head { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; }
+        .mark { display: inline-grid; place-items: center; width: 1.3rem; height: 1.3rem; border-radius: 50%; font-size: .75rem;
+                border: 1px solid var(--line); color: var(--muted); }
+        .stage-details { display: flex; flex-wrap: wrap; gap: .2rem 1.2rem; margin: .4rem 0 0; font-size: .85rem; }
+        .stage-details dt { display: inline; color: var(--muted); }
+        .stage-details dd { display: inline; margin: 0 0 0 .3rem; }
+        .artifacts { margin: .3rem 0 0; padding-left: 1.2rem; font-size: .85rem; overflow-wrap: anywhere; }
         .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 28rem), 1fr)); gap: 1rem; }
         .chart { margin: 0; min-width: 0; border: 1px solid var(--line); border-radius: 8px; padding: .5rem .6rem; }
         .chart figcaption { font-weight: 600; font-size: .9rem; }
@@ -146,6 +184,9 @@ enum HTML {
         .legend { list-style: none; display: flex; flex-wrap: wrap; gap: .2rem 1rem; padding: 0; margin: .3rem 0 0; font-size: .85rem; }
         .swatch { display: inline-block; width: .9rem; height: .3rem; border-radius: 2px; margin-right: .35rem; vertical-align: middle;
                   background: var(--series); }
+        .histogram { fill: var(--accent); vertical-align: middle; }
+        pre.log, pre.config { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: .6rem; max-height: 24rem;
+                              overflow: auto; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .82rem; }
         .login { max-width: 22rem; margin: 4rem auto; display: grid; gap: .8rem; }
         .login label { display: grid; gap: .25rem; }
         """

@@ -18,6 +18,8 @@ struct WebPages: Sendable {
         routes.get("/") { _, _ in HTML.redirect(to: "/models") }
         routes.get("/login", use: login)
         routes.get("/models", use: models)
+        routes.get("/training", use: trainingRuns)
+        routes.get("/training/:id", use: trainingRun)
         return routes
     }
 
