@@ -30,6 +30,33 @@ def shot(name):
     driver.save_screenshot(os.path.join(shots, name + ".png"))
 
 
+def check_training(driver, wait, base):
+    """The training pages, once a run exists: the cards with their nine stage segments, then the first run's page with
+    its stage list and an SVG chart; neither scrolls sideways at phone width."""
+    driver.get(base + "/training")
+    card = wait.until(seen.visibility_of_element_located((By.CSS_SELECTOR, "article.run-card")))
+    segments = card.find_elements(By.CSS_SELECTOR, "ol.segments li.segment")
+    check(len(segments) == 9, "a run card shows nine stage segments (%d)" % len(segments))
+    check(all(segment.get_attribute("title") for segment in segments), "each segment names its stage and status")
+    shot("training")
+
+    card.find_element(By.CSS_SELECTOR, "h2 a").click()
+    wait.until(seen.url_contains("/training/"))
+    stages = wait.until(seen.visibility_of_all_elements_located((By.CSS_SELECTOR, "ol.stage-list li.stage")))
+    check(len(stages) == 9, "the run page lists its nine stages (%d)" % len(stages))
+    charts = driver.find_elements(By.CSS_SELECTOR, "figure.chart svg[role=img]")
+    check(any(chart.is_displayed() for chart in charts), "the run page draws an SVG chart (%d)" % len(charts))
+    shot("training-run")
+
+    driver.set_window_size(390, 844)
+    for page in [driver.current_url, base + "/training"]:
+        driver.get(page)
+        wait.until(seen.visibility_of_element_located((By.TAG_NAME, "h1")))
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        check(overflow <= 1, "%s: no sideways scrolling at 390 px (%s px over)" % (page, overflow))
+    driver.set_window_size(1280, 900)
+
+
 options = webdriver.ChromeOptions()
 options.binary_location = "/usr/bin/chromium"
 for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"]:
