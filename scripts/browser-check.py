@@ -1,6 +1,7 @@
 """The web UI in headless Chromium (Debian's chromium and chromium-driver, through Selenium): run by scripts/check-api
 against a running `slipway up` where USERNAME (an editor) has a password and MODEL has versions 1 and 2. It logs in
-(after a wrong password), reads the models page at desktop and phone widths, opens the model's page and its tabs,
+(after a wrong password), reads the models page at desktop and phone widths, the training runs and a run's page,
+opens the model's page and its tabs,
 deploys v1 then v2 from its deployment tab, rolls back to v1 on the endpoint's page, runs the endpoint's example in
 its API view's playground, creates an API key, sees an undeploy made elsewhere appear without a reload, opens the
 API reference, and logs out
@@ -56,6 +57,36 @@ def shot(name):
     driver.save_screenshot(os.path.join(shots, name + ".png"))
 
 
+def check_training():
+    """The training pages, once a run exists: the cards with their nine stage segments, then the newest run's page with
+    its stage list and an SVG chart; neither scrolls sideways at phone width."""
+    driver.get(base + "/training")
+    wait.until(seen.visibility_of_element_located((By.CSS_SELECTOR, "article.run-card")))
+    titles = driver.execute_script(
+        "return [...document.querySelector('article.run-card').querySelectorAll('ol.segments li.segment')].map(s => s.title)")
+    check(len(titles) == 9, "a run card shows nine stage segments (%d)" % len(titles))
+    check(all(titles), "each segment names its stage and status")
+    shot("training")
+
+    live(lambda: driver.find_element(By.CSS_SELECTOR, "article.run-card h2 a").click())
+    wait.until(seen.url_contains("/training/"))
+    wait.until(seen.visibility_of_element_located((By.CSS_SELECTOR, "ol.stage-list li.stage")))
+    stages = driver.execute_script("return document.querySelectorAll('ol.stage-list li.stage').length")
+    check(stages == 9, "the run page lists its nine stages (%d)" % stages)
+    charts = driver.execute_script("return [...document.querySelectorAll('figure.chart svg[role=img]')].filter(c => c.getBoundingClientRect().width > 0).length")
+    check(charts > 0, "the run page draws an SVG chart (%d)" % charts)
+    check("Rerun" in text_of(".actions"), "an editor may rerun the ended run")
+    shot("training-run")
+
+    driver.set_window_size(390, 844)
+    for page in [driver.current_url, base + "/training"]:
+        driver.get(page)
+        wait.until(seen.visibility_of_element_located((By.TAG_NAME, "h1")))
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        check(overflow <= 1, "%s: no sideways scrolling at 390 px (%s px over)" % (page, overflow))
+    driver.set_window_size(1280, 900)
+
+
 options = webdriver.ChromeOptions()
 options.binary_location = "/usr/bin/chromium"
 for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"]:
@@ -106,6 +137,8 @@ try:
     shot("models-phone")
     driver.set_window_size(1280, 900)
 
+    check_training()
+
     # The model's page, from the registry's table: its figures and the spec's tabs.
     driver.get(base + "/models")
     wait.until(seen.element_to_be_clickable((By.CSS_SELECTOR, 'a[href="/models/%s"]' % model))).click()
@@ -135,11 +168,11 @@ try:
         wait.until(seen.visibility_of_element_located((By.CSS_SELECTOR, "form.action")))
         # Once a field has the focus, the page does not swap its content.
         field = live(lambda: driver.find_element(By.CSS_SELECTOR, "form.action input[name=version]"))
-        field.clear()
-        field.send_keys(version)
+        field.click()
+        driver.execute_script("arguments[0].value = arguments[1]", field, version)
         endpoint_field = driver.find_element(By.CSS_SELECTOR, "form.action input[name=endpoint]")
-        endpoint_field.clear()
-        endpoint_field.send_keys("browser-check")
+        endpoint_field.click()
+        driver.execute_script("arguments[0].value = 'browser-check'", endpoint_field)
         driver.find_element(By.CSS_SELECTOR, "form.action button[type=submit]").click()
         wait.until(seen.alert_is_present()).accept()
         wait.until(lambda d: d.execute_script("return document.readyState") == "complete" and d.find_elements(By.CSS_SELECTOR, "main tbody tr"))
@@ -150,7 +183,7 @@ try:
                 serving = True
                 break
             time.sleep(1)
-        check(serving, "the deploy from the page serves v%s on browser-check: %s" % (version, rows))
+        check(serving, "the deploy from the page serves v%s on browser-check: %s %s" % (version, rows, text_of("#action-error")))
     check(driver.execute_script("return document.getElementById('action-error').hidden"), "no refusal shown")
     shot("model-deployment")
 
@@ -227,6 +260,14 @@ try:
     driver.get(base + "/models")
     wait.until(seen.url_contains("/login"))
     check("/login" in driver.current_url, "after logging out, pages need a login again")
+except Exception:
+    # What the page showed when a step gave up: its address, text and a screenshot.
+    print("FAIL at %s; the page says:\n%s" % (driver.current_url, driver.execute_script("return document.body.innerText")[:3000]), flush=True)
+    for path in ["/api/models/%s/endpoints" % model, "/api/models/%s/deployments" % model]:
+        print(path, driver.execute_async_script(
+            "const done = arguments[1]; fetch(arguments[0]).then(async r => done(r.status + ' ' + (await r.text()).slice(0, 1500)))", path), flush=True)
+    shot("failure")
+    raise
 finally:
     driver.quit()
 

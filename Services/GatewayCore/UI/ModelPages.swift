@@ -56,20 +56,11 @@ extension WebPages {
         }
     }
 
-    /// A value as one path segment of a URL (a model name is `[a-z0-9-_]`, but a page must not trust that).
-    static func pathSegment(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
-    }
-
     /// A page's tabs: links to `path?tab=<id>`, the current one marked.
     static func tabNav(path: String, _ tabs: [(id: String, title: String)], current: String, label: String) -> String {
         #"<nav class="tabs" aria-label="\#(label)">"#
             + tabs.map { #"<a href="\#(path)?tab=\#($0.id)"\#($0.id == current ? #" aria-current="page""# : "")>\#($0.title)</a>"# }.joined()
             + "</nav>"
-    }
-
-    static func badge(_ status: String) -> String {
-        #"<span class="badge \#(HTML.escape(status))">\#(HTML.escape(status.replacingOccurrences(of: "_", with: " ")))</span>"#
     }
 
     // MARK: Overview
@@ -84,7 +75,7 @@ extension WebPages {
         ] {
             html += #"<div class="kpi"><strong>\#(HTML.escape(value))</strong><span>\#(label)</span></div>"#
         }
-        html += "</section><dl class=\"facts\">"
+        html += "</section><dl class=\"props\">"
         let aliases = model.aliases.sorted { $0.key < $1.key }.map { "\($0.key) → v\($0.value)" }.joined(separator: ", ")
         let tags = model.tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
         for (term, value) in [
@@ -144,8 +135,8 @@ extension WebPages {
             <h2>Schedule: \(HTML.escape(schedule.name)) \(badge(schedule.status))</h2>
             <p class="muted">\(HTML.escape(schedule.scheduleType))\(schedule.scheduleTime.map { " at " + HTML.escape($0) } ?? "") \
             (\(HTML.escape(schedule.scheduleTimezone))) · \(schedule.totalRuns) runs, \(schedule.successfulRuns) of \(ended) ended ones succeeded</p>
-            <div class="grid" role="img" aria-label="What each day's slots became over the past \(weeks) weeks">\(cells)</div>
-            <p class="legend"><span class="day started"></span> started <span class="day mixed"></span> started and skipped \
+            <div class="activity" role="img" aria-label="What each day's slots became over the past \(weeks) weeks">\(cells)</div>
+            <p class="activity-legend"><span class="day started"></span> started <span class="day mixed"></span> started and skipped \
             <span class="day skipped"></span> skipped <span class="day none"></span> no slot</p>
             <h3>Next fire times</h3>
             \(next.isEmpty ? #"<p class="muted">None: the schedule is not active.</p>"# : "<ol class=\"upcoming\">\(next)</ol>")

@@ -20,6 +20,8 @@ struct WebPages: Sendable {
         routes.get("/models", use: models)
         routes.get("/models/:name", use: model)
         routes.get("/endpoints/:name", use: endpoint)
+        routes.get("/training", use: trainingRuns)
+        routes.get("/training/:id", use: trainingRun)
         return routes
     }
 
@@ -168,6 +170,19 @@ struct WebPages: Sendable {
             """
     }
 
+    /// `text` as one segment of a URL path (a name or id in a link, or in the path of a call to a service): only
+    /// ASCII letters, digits and `-._~` are left as they are.
+    static func pathSegment(_ text: String) -> String {
+        text.addingPercentEncoding(
+            withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"))
+            ?? text
+    }
+
+    /// A status as a badge: its class for the colour, its words for the text.
+    static func badge(_ status: String) -> String {
+        #"<span class="badge \#(HTML.escape(status))">\#(HTML.escape(status.replacingOccurrences(of: "_", with: " ")))</span>"#
+    }
+
     static func day(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle().year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false))
             .replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: "Z", with: " UTC")
@@ -194,32 +209,18 @@ struct ModelFilters {
     }
 
     var form: String {
-        func select(_ name: String, _ label: String, _ options: [(String, String)], _ chosen: String) -> String {
-            let choices = options.map { value, text in
-                #"<option value="\#(HTML.escape(value))"\#(value == chosen ? " selected" : "")>\#(HTML.escape(text))</option>"#
-            }.joined()
-            return #"<label>\#(label) <select name="\#(name)">\#(choices)</select></label>"#
-        }
         return """
             <form class="filters" method="get" action="/models" role="search">
-            \(select("model_type", "Type", [("", "All"), ("retrieval", "Retrieval"), ("ranking", "Ranking"), ("multitask", "Multitask")], modelType))
-            \(select("status", "Status", [("", "All"), ("blessed", "Blessed"), ("deployed", "Deployed"), ("idle", "Idle"), ("pending", "Pending"), ("not_blessed", "Not blessed")], status))
-            \(select("has_schedule", "Schedule", [("", "All"), ("true", "With a schedule"), ("false", "Without")], hasSchedule))
+            \(HTML.select("model_type", "Type", [("", "All"), ("retrieval", "Retrieval"), ("ranking", "Ranking"), ("multitask", "Multitask")], modelType))
+            \(HTML.select("status", "Status", [("", "All"), ("blessed", "Blessed"), ("deployed", "Deployed"), ("idle", "Idle"), ("pending", "Pending"), ("not_blessed", "Not blessed")], status))
+            \(HTML.select("has_schedule", "Schedule", [("", "All"), ("true", "With a schedule"), ("false", "Without")], hasSchedule))
             <label>Search <input type="search" name="search" value="\(HTML.escape(search))"></label>
             <button type="submit">Filter</button>
             </form>
             """
     }
 
-    func pager(page: Int, pages: Int) -> String {
-        func link(_ target: Int, _ text: String) -> String {
-            var components = URLComponents()
-            components.queryItems = (items + [("page", String(target))]).map { URLQueryItem(name: $0.0, value: $0.1) }
-            return #"<a href="/models?\#(HTML.escape(components.percentEncodedQuery ?? ""))">\#(text)</a>"#
-        }
-        return #"<nav class="pages" aria-label="Pages">"# + (page > 1 ? link(page - 1, "← Previous") : "")
-            + #"<span>Page \#(page) of \#(pages)</span>"# + (page < pages ? link(page + 1, "Next →") : "") + "</nav>"
-    }
+    func pager(page: Int, pages: Int) -> String { HTML.pager(path: "/models", query: items, page: page, pages: pages) }
 }
 
 /// What the models page reads of registry-svc's list (`GET /api/registered-models`).
