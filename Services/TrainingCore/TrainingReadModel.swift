@@ -50,6 +50,13 @@ public struct TrainingReadModel: Projection {
                     "ALTER TABLE training_runs ADD COLUMN schedule_id text, ADD COLUMN schedule_slot timestamptz",
                     "CREATE UNIQUE INDEX training_runs_one_per_slot ON training_runs (schedule_id, schedule_slot) WHERE schedule_id IS NOT NULL",
                 ]),
+            // The run list's order, whole and for one model: a page of the newest runs reads its rows, not all of them.
+            Migration(
+                3, "run list order",
+                [
+                    "CREATE INDEX training_runs_newest ON training_runs (created_at DESC, id DESC)",
+                    "CREATE INDEX training_runs_model_newest ON training_runs (name, created_at DESC, id DESC)",
+                ]),
         ]
     }
 

@@ -367,7 +367,7 @@ struct TrainingRoutes: Sendable {
 
     /// Data Insights: the file the stats/schema/evaluate stage wrote (its path is in the stage's artifacts).
     private func insight(_ run: RunRow, kind: String, stage: TrainingStage) async throws -> RawJSON {
-        let stageView = try await queries.stages(run.id).first { $0.name == stage.apiName }
+        let stageView = try await queries.stages([run.id])[run.id]?.first { $0.name == stage.apiName }
         let path = stageView?.details?.artifacts[kind]
         guard let path, let data = FileManager.default.contents(atPath: path.hasPrefix("file://") ? String(path.dropFirst(7)) : path) else {
             let why = stageView?.status == "completed" ? "no \(kind) artifact" : "not completed"
@@ -428,9 +428,7 @@ struct TrainingRoutes: Sendable {
         let limit = try query.integer("limit", default: 50, in: 1...500)
         let offset = try query.integer("offset", default: 0, in: 0...Int(Int32.max))
         let (rows, total) = try await queries.runs(model: model, status: status, limit: limit, offset: offset)
-        var views: [RunView] = []
-        for row in rows { views.append(try await queries.view(row)) }
-        return RunList(trainingRuns: views, pagination: .init(total: total, limit: limit, offset: offset))
+        return RunList(trainingRuns: try await queries.views(rows), pagination: .init(total: total, limit: limit, offset: offset))
     }
 
     // MARK: Helpers

@@ -38,6 +38,16 @@ struct RunNumberingTests {
         let ids = Set(((list["training_runs"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String })
         #expect(ids == Set((1...count).map { "sweep-\($0)" }))
         #expect((list["pagination"] as? [String: Any])?["total"] as? Int == count)
+        // Pages of it, newest first: consecutive pages are the whole list in order, one after the other.
+        let whole = ((list["training_runs"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }
+        var paged: [String] = []
+        for offset in stride(from: 0, to: count, by: 7) {
+            let page = try await training.api.get("/api/training-runs?name=sweep&limit=7&offset=\(offset)", expect: .ok).json()
+            paged += ((page["training_runs"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }
+        }
+        #expect(paged == whole, "pages in the list's order")
+        let created = ((list["training_runs"] as? [[String: Any]]) ?? []).compactMap { $0["created_at"] as? String }
+        #expect(created == created.sorted(by: >), "newest first")
         // External runs: the client holds the token (in the answer, once); nothing keeps it on disk.
         let tokens = (try? FileManager.default.contentsOfDirectory(atPath: training.scratch.appendingPathComponent("artifacts/tokens").path)) ?? []
         #expect(tokens.isEmpty, "an external run's token is kept only as its hash")

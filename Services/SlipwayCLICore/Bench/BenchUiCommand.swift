@@ -12,8 +12,9 @@ struct BenchUiCommand: AsyncParsableCommand {
             Needs `slipway up`. Seeds, unless the registry already holds them: --models models named
             <prefix>-0000… and --runs external training runs spread over them (created and completed through
             their webhooks, as `slipway bench api` does, so each run is also a registered version). Then logs in a
-            viewer (user <prefix>, by password, as a browser does) and, for each page, sends requests one after
-            another for --seconds, each answered in full; a page's latency is measured on the client (loopback, so
+            viewer (user <prefix>, by password, as a browser does) and, for each page — the models (first page,
+            a search, the last page), a model's overview, versions and lineage, the training runs (first page, the
+            last, one model's), a run, /docs — sends requests one after another for --seconds, each answered in full; a page's latency is measured on the client (loopback, so
             it bounds the server's render time from above). page_p99_ms is the slowest page's p99. Any answer but
             200 fails the bench.
             openapi_routes: the operations /api/openapi.json documents; undocumented_routes: those it lists as
@@ -74,11 +75,13 @@ struct BenchUiCommand: AsyncParsableCommand {
             http: http, gateway: api.base, authorization: ["Cookie": cookie], registry: api.base, model: names[0], clients: 1, seconds: seconds,
             phases: [])
         let middle = names[models / 2]
-        var pages: [(name: String, path: String)] = [
+        // The last page of the runs is the deepest offset training-svc pages to.
+        let pages: [(name: String, path: String)] = [
             ("models", "/models"), ("models_search", "/models?search=\(prefix)-00"), ("models_last_page", "/models?page=\((models + 49) / 50)"),
             ("model", "/models/\(middle)"), ("model_versions", "/models/\(middle)?tab=versions"), ("model_lineage", "/models/\(middle)?tab=lineage"),
+            ("training", "/training"), ("training_last_page", "/training?page=\((runs + 49) / 50)"), ("training_model", "/training?model=\(middle)"),
+            ("training_run", "/training/\(middle)-1"), ("docs", "/docs"),
         ]
-        pages.append(("docs", "/docs"))
         var slowest = 0.0
         var result: [(String, String)] = []
         for page in pages {
