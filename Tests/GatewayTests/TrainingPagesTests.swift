@@ -1,8 +1,5 @@
 import Foundation
 import HTTPTypes
-import Hummingbird
-import HummingbirdTesting
-import SlipwayEventSourcing
 import SlipwayPlatform
 import SlipwayTestSupport
 import Testing
@@ -140,14 +137,6 @@ struct TrainingPagesTests {
     // MARK: On a gateway, in front of a real training-svc
 
     /// Logs `username` in with a password set by the admin; answers the session cookie.
-    static func browserSession(_ username: String, gateway: TestService, admin: String) async throws -> String {
-        let password = "\(username) password here"
-        try await gateway.api.put(
-            "/api/users/\(username)/password", #"{"password": "\#(password)"}"#, headers: GatewayAuthTests.bearer(admin), expect: .noContent)
-        let session = try await gateway.api.post("/api/session", #"{"username": "\#(username)", "password": "\#(password)"}"#, expect: .created)
-        return try SessionTests.cookie(of: session)
-    }
-
     @Test("the cards list a real run and its page shows the stages, charts and insights; bad input is said on the page, never a 500")
     func withTrainingService() async throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("training-pages-\(UUID().uuidString.prefix(8))")
@@ -157,7 +146,7 @@ struct TrainingPagesTests {
         let reader = ConfigReader(
             arguments: ["--artifact-root", scratch.appendingPathComponent("artifacts").path, "--peer", "schedule=http://127.0.0.1:1"],
             environment: [:])
-        try await withTestService(TrainingService.definition(reader: reader), reader: reader) { training in
+        try await withTestService(TrainingService.definition(reader: reader), reader: reader, live: true) { training in
             for (path, json) in [
                 ("/api/datasets", #"{"name": "ds", "transactions": "/nowhere/transactions.csv"}"#),
                 ("/api/feature-configs", #"{"name": "fc", "query": [{"name": "customer_id"}], "candidate": [{"name": "product_id"}]}"#),
@@ -200,63 +189,56 @@ struct TrainingPagesTests {
                     headers: auth, expect: .ok)
             }
 
-            // training-svc on a port of its own, as the gateway reaches its peers (the same database and routes).
-            let definition = TrainingService.definition(reader: reader)
-            let router = SlipwayServiceRunner.buildRouter(
-                definition, try definition.build(training.environment), environment: training.environment, readiness: Readiness())
-            try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { live in
-                try await GatewayAuthTests.withGateway(upstreamPort: live.port) { gateway, admin, _ in
-                    let api = gateway.api
-                    #expect(try await api.send(.get, "/training").headers[.location] == "/login?next=%2Ftraining")
-                    let cookie = try await Self.browserSession("admin", gateway: gateway, admin: admin)
-                    let session: HTTPFields = [.cookie: cookie]
+            try await GatewayAuthTests.withGateway(upstreamPort: training.port) { gateway, admin, _ in
+                let api = gateway.api
+                #expect(try await api.send(.get, "/training").headers[.location] == "/login?next=%2Ftraining")
+                let cookie = try await WebPagesTests.browserSession(api, admin: admin, username: "admin")
+                let session: HTTPFields = [.cookie: cookie]
 
-                    let cards = try await api.send(.get, "/training", headers: session, expect: .ok)
-                    #expect(cards.text.contains(#"<a href="/training" aria-current="page">Training</a>"#))
-                    #expect(cards.text.contains(#"<a href="/training/shop-1">shop #1</a>"#) && cards.text.contains(#"<span class="badge running">"#))
-                    #expect(cards.text.components(separatedBy: #"<li class="segment "#).count - 1 == 9)
-                    #expect(cards.text.contains(#"title="stats: completed""#) && cards.text.contains(#"title="train: running""#))
-                    #expect(cards.text.contains("manual by ann") && cards.text.contains("3/5"))
-                    let none = try await api.send(.get, "/training?status=completed&model=shop", headers: session, expect: .ok)
-                    #expect(none.text.contains("No training runs match these filters") && none.text.contains(#"<option value="completed" selected>"#))
-                    #expect(try await api.send(.get, "/training?model=shop", headers: session, expect: .ok).text.contains("shop #1"))
+                let cards = try await api.send(.get, "/training", headers: session, expect: .ok)
+                #expect(cards.text.contains(#"<a href="/training" aria-current="page">Training</a>"#))
+                #expect(cards.text.contains(#"<a href="/training/shop-1">shop #1</a>"#) && cards.text.contains(#"<span class="badge running">"#))
+                #expect(cards.text.components(separatedBy: #"<li class="segment "#).count - 1 == 9)
+                #expect(cards.text.contains(#"title="stats: completed""#) && cards.text.contains(#"title="train: running""#))
+                #expect(cards.text.contains("manual by ann") && cards.text.contains("3/5"))
+                let none = try await api.send(.get, "/training?status=completed&model=shop", headers: session, expect: .ok)
+                #expect(none.text.contains("No training runs match these filters") && none.text.contains(#"<option value="completed" selected>"#))
+                #expect(try await api.send(.get, "/training?model=shop", headers: session, expect: .ok).text.contains("shop #1"))
 
-                    // Bad input: said on the page with the service's own words, as a 400 — never a 500.
-                    let badStatus = try await api.send(.get, "/training?status=bogus", headers: session)
-                    #expect(badStatus.status == .badRequest && badStatus.text.contains("status must be one of"))
-                    #expect(badStatus.text.contains(#"role="alert""#))
-                    for page in ["abc", "0", "-1", "99999999999"] {
-                        let bad = try await api.send(.get, "/training?page=\(page)", headers: session)
-                        #expect(bad.status == .badRequest && bad.text.contains("page must be a whole number"), "\(page)")
-                    }
-                    #expect(try await api.send(.get, "/training?page=3", headers: session, expect: .ok).text.contains("Page 3 is past the end"))
-
-                    let page = try await api.send(.get, "/training/shop-1", headers: session, expect: .ok)
-                    for stage in Self.stageNames { #expect(page.text.contains("<strong>\(stage)</strong>"), "\(stage)") }
-                    #expect(page.text.contains("&lt;i&gt;nightly&lt;/i&gt;") && !page.text.contains("<i>nightly"))
-                    #expect(page.text.contains("Loss per epoch") && page.text.contains("<polyline") && page.text.contains("recall_at_100"))
-                    #expect(page.text.contains("examples_per_s per epoch"), "a throughput has a chart of its own")
-                    #expect(page.text.contains("Numeric features") && page.text.contains("revenue") && page.text.contains("&lt;shoes&gt; (400)"))
-                    #expect(page.text.contains(#"class="histogram""#) && page.text.contains("<h3>Schema</h3>"))
-                    #expect(page.text.contains(#"&quot;dataset_id&quot; : &quot;ds&quot;"#), "the configuration")
-                    #expect(page.text.contains(#"data-api="/api/training-runs/shop-1/cancel""#) && !page.text.contains("/rerun\""))
-
-                    // A viewer reads the same page without a button.
-                    _ = try await GatewayAuthTests.user("vera", role: "viewer", gateway: gateway, admin: admin)
-                    let viewer = try await Self.browserSession("vera", gateway: gateway, admin: admin)
-                    let viewed = try await api.send(.get, "/training/shop-1", headers: [.cookie: viewer], expect: .ok)
-                    #expect(viewed.text.contains("<strong>train</strong>") && !viewed.text.contains("data-api="))
-
-                    // What the Cancel button sends (the session's cookie and CSRF token) cancels the run; then Rerun is offered.
-                    let csrf = try #require(try await api.get("/api/session", headers: session, expect: .ok).json()["csrf_token"] as? String)
-                    try await api.post("/api/training-runs/shop-1/cancel", "{}", headers: [.cookie: cookie, .csrfToken: csrf], expect: .ok)
-                    let cancelled = try await api.send(.get, "/training/shop-1", headers: session, expect: .ok)
-                    #expect(cancelled.text.contains(#"data-api="/api/training-runs/shop-1/rerun""#) && !cancelled.text.contains("/cancel\""))
-                    #expect(cancelled.text.contains(#"<span class="badge cancelled">"#))
-
-                    let unknown = try await api.send(.get, "/training/nope", headers: session)
-                    #expect(unknown.status == .notFound && unknown.text.contains("no training run &#39;nope&#39;"), "\(unknown.text)")
+                // Bad input: said on the page with the service's own words, as a 400 — never a 500.
+                let badStatus = try await api.send(.get, "/training?status=bogus", headers: session)
+                #expect(badStatus.status == .badRequest && badStatus.text.contains("status must be one of"))
+                #expect(badStatus.text.contains(#"role="alert""#))
+                for page in ["abc", "0", "-1", "99999999999"] {
+                    let bad = try await api.send(.get, "/training?page=\(page)", headers: session)
+                    #expect(bad.status == .badRequest && bad.text.contains("page must be a whole number"), "\(page)")
                 }
+                #expect(try await api.send(.get, "/training?page=3", headers: session, expect: .ok).text.contains("Page 3 is past the end"))
+
+                let page = try await api.send(.get, "/training/shop-1", headers: session, expect: .ok)
+                for stage in Self.stageNames { #expect(page.text.contains("<strong>\(stage)</strong>"), "\(stage)") }
+                #expect(page.text.contains("&lt;i&gt;nightly&lt;/i&gt;") && !page.text.contains("<i>nightly"))
+                #expect(page.text.contains("Loss per epoch") && page.text.contains("<polyline") && page.text.contains("recall_at_100"))
+                #expect(page.text.contains("examples_per_s per epoch"), "a throughput has a chart of its own")
+                #expect(page.text.contains("Numeric features") && page.text.contains("revenue") && page.text.contains("&lt;shoes&gt; (400)"))
+                #expect(page.text.contains(#"class="histogram""#) && page.text.contains("<h3>Schema</h3>"))
+                #expect(page.text.contains(#"&quot;dataset_id&quot; : &quot;ds&quot;"#), "the configuration")
+                #expect(page.text.contains(#"data-api="/api/training-runs/shop-1/cancel""#) && !page.text.contains("/rerun\""))
+
+                // A viewer reads the same page without a button.
+                let viewer = try await WebPagesTests.browserSession(api, admin: admin, username: "vera", role: "viewer")
+                let viewed = try await api.send(.get, "/training/shop-1", headers: [.cookie: viewer], expect: .ok)
+                #expect(viewed.text.contains("<strong>train</strong>") && !viewed.text.contains("data-api="))
+
+                // What the Cancel button sends (the session's cookie and CSRF token) cancels the run; then Rerun is offered.
+                let csrf = try #require(try await api.get("/api/session", headers: session, expect: .ok).json()["csrf_token"] as? String)
+                try await api.post("/api/training-runs/shop-1/cancel", "{}", headers: [.cookie: cookie, .csrfToken: csrf], expect: .ok)
+                let cancelled = try await api.send(.get, "/training/shop-1", headers: session, expect: .ok)
+                #expect(cancelled.text.contains(#"data-api="/api/training-runs/shop-1/rerun""#) && !cancelled.text.contains("/cancel\""))
+                #expect(cancelled.text.contains(#"<span class="badge cancelled">"#))
+
+                let unknown = try await api.send(.get, "/training/nope", headers: session)
+                #expect(unknown.status == .notFound && unknown.text.contains("no training run &#39;nope&#39;"), "\(unknown.text)")
             }
         }
     }

@@ -62,10 +62,13 @@ struct WebPagesTests {
         #expect(filters.pager(page: 2, pages: 3).contains("page=3") && filters.pager(page: 2, pages: 3).contains("model_type=ranking"))
     }
 
-    /// A browser session for a new user with `role`, made by the admin and given a password: its cookie.
-    static func browserSession(_ api: APITestClient, admin: String, username: String, role: String) async throws -> String {
-        try await api.post(
-            "/api/users", #"{"username": "\#(username)", "role": "\#(role)"}"#, headers: GatewayAuthTests.bearer(admin), expect: .created)
+    /// A browser session for `username` — made by the admin with `role` first, unless `role` is nil (the user
+    /// exists) — given a password by the admin: its cookie.
+    static func browserSession(_ api: APITestClient, admin: String, username: String, role: String? = nil) async throws -> String {
+        if let role {
+            try await api.post(
+                "/api/users", #"{"username": "\#(username)", "role": "\#(role)"}"#, headers: GatewayAuthTests.bearer(admin), expect: .created)
+        }
         try await api.put(
             "/api/users/\(username)/password", #"{"password": "a password for \#(username)"}"#, headers: GatewayAuthTests.bearer(admin),
             expect: .noContent)
