@@ -103,9 +103,21 @@ struct WebPagesTests {
                 let badTab = try await api.send(.get, "/models/recs?tab=%3Cscript%3E", headers: cookie)
                 #expect(badTab.status == .badRequest && badTab.text.contains("tab must be one of overview, versions"))
                 #expect(!badTab.text.contains("'<script>'") && badTab.text.contains("not &#39;&lt;script&gt;&#39;"))
-                // The models table links each model's page.
+                // The models table links each model's page; a page number that is none is said so.
                 let list = try await api.send(.get, "/models", headers: cookie)
                 #expect(list.status == .ok && list.text.contains(#"<a href="/models/recs">"#))
+                for bad in ["abc", "0", "-1", "20001"] {
+                    let page = try await api.send(.get, "/models?page=\(bad)", headers: cookie)
+                    #expect(page.status == .badRequest && page.text.contains("page must be a whole number from 1 to 20000"), "\(bad)")
+                }
+                #expect(try await api.send(.get, "/models?page=3", headers: cookie).text.contains("past the last one"))
+
+                // An endpoint's page: a tab that is none is a 400 before anything is read; this gateway has no deploy-svc.
+                let endpointTab = try await api.send(.get, "/endpoints/shop?tab=metrics", headers: cookie)
+                #expect(endpointTab.status == .badRequest && endpointTab.text.contains("tab must be one of overview, keys, api"))
+                let endpoint = try await api.send(.get, "/endpoints/shop", headers: cookie)
+                #expect(endpoint.status == .serviceUnavailable && endpoint.text.contains("deploy-svc is not answering"))
+                #expect(try await api.send(.get, "/endpoints/shop").headers[.location] == "/login?next=%2Fendpoints%2Fshop")
             }
         }
     }

@@ -16,8 +16,11 @@ extension WebPages {
         func answer(_ status: HTTPResponse.Status = .ok) -> Response {
             HTML.page(HTML.layout(title: "Training", user: user, current: "training", live: ["training"], main: main), status: status)
         }
-        guard let page = TrainingFilters.page(query.get("page")) else {
-            let problem = PageProblem(message: "page must be a whole number from 1 to \(TrainingFilters.lastPage)", status: .badRequest)
+        // training-svc's offset reaches Int32.max.
+        let page: Int
+        switch Self.pageNumber(query.get("page"), last: Int(Int32.max) / Self.pageSize) {
+        case .success(let number): page = number
+        case .failure(let problem):
             main += problem.html
             return answer(problem.status)
         }
@@ -402,16 +405,6 @@ struct TrainingFilters {
     static let statuses = [
         "pending", "scheduled", "submitting", "running", "completed", "failed", "cancelled", "not_blessed", "deploying", "deployed", "deploy_failed",
     ]
-
-    /// The last page training-svc's offset can reach (`offset` is at most Int32.max).
-    static let lastPage = Int(Int32.max) / WebPages.pageSize
-
-    /// The page asked for: 1 when none, nil when it is not a page number.
-    static func page(_ text: String?) -> Int? {
-        guard let text else { return 1 }
-        guard let page = Int(text), (1...lastPage).contains(page) else { return nil }
-        return page
-    }
 
     var isEmpty: Bool { status.isEmpty && model.isEmpty }
 

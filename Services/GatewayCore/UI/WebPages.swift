@@ -79,9 +79,15 @@ struct WebPages: Sendable {
         let filters = ModelFilters(
             modelType: query.get("model_type") ?? "", status: query.get("status") ?? "", search: query.get("search") ?? "",
             hasSchedule: query.get("has_schedule") ?? "")
-        // The registry skips at most a million models.
-        let page = min(max(1, Int(query.get("page") ?? "") ?? 1), 1_000_000 / Self.pageSize)
         var main = "<h1>Models</h1>"
+        // The registry skips at most a million models.
+        let page: Int
+        switch Self.pageNumber(query.get("page"), last: 1_000_000 / Self.pageSize) {
+        case .success(let number): page = number
+        case .failure(let problem):
+            main += filters.form + problem.html
+            return HTML.page(HTML.layout(title: "Models", user: user, current: "models", main: main), status: problem.status)
+        }
         let list: ModelList
         let window = "limit=\(Self.pageSize)&offset=\((page - 1) * Self.pageSize)"
         let apiQuery = filters.apiQuery.isEmpty ? "?" + window : filters.apiQuery + "&" + window
@@ -103,6 +109,15 @@ struct WebPages: Sendable {
             if pages > 1 { main += filters.pager(page: page, pages: pages) }
         }
         return HTML.page(HTML.layout(title: "Models", user: user, current: "models", live: ["registry"], main: main))
+    }
+
+    /// A list's `?page=`: 1 when absent; a 400 naming it when it is not a whole number from 1 to `last`.
+    static func pageNumber(_ text: String?, last: Int) -> Result<Int, PageProblem> {
+        guard let text else { return .success(1) }
+        guard let page = Int(text), (1...last).contains(page) else {
+            return .failure(PageProblem(message: "page must be a whole number from 1 to \(last)", status: .badRequest))
+        }
+        return .success(page)
     }
 
     /// What a page could not read from a service: said on the page, with the status the page answers with.
