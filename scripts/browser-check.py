@@ -3,8 +3,8 @@ against a running `slipway up` where USERNAME (an editor) has a password and MOD
 (after a wrong password), reads the models page at desktop and phone widths, the training runs and a run's page,
 opens the model's page and its tabs,
 deploys v1 then v2 from its deployment tab, rolls back to v1 on the endpoint's page, runs the endpoint's example in
-its API view's playground, creates an API key, sees an undeploy made elsewhere appear without a reload, opens the
-API reference, and logs out
+its API view's playground, creates an API key, sees an undeploy made elsewhere appear without a reload, makes a
+retraining schedule on the model's page and pauses it, opens the API reference, and logs out
 — asserting on what the pages show and saving a screenshot of each page in the screenshot directory.
 
 Usage: browser-check.py BASE_URL USERNAME PASSWORD SCREENSHOT_DIR MODEL
@@ -246,6 +246,29 @@ try:
     check(driver.execute_script("return window.sameDocument === true && !!document.querySelector('main').dataset.refreshed"),
           "the page showed it without a reload, from the event stream")
     shot("model-undeployed")
+
+    # A retraining schedule made on the model's overview from its latest run; then paused there.
+    driver.get(base + "/models/" + model)
+    wait.until(seen.visibility_of_element_located((By.CSS_SELECTOR, "form.action")))
+    live(lambda: driver.find_element(By.CSS_SELECTOR, "form.action button[type=submit]").click())
+    scheduled = False
+    for _ in range(60):
+        heading = driver.execute_script("const h = document.querySelector('section.schedule h2'); return h ? h.innerText : ''") or ""
+        if "Schedule:" in heading:
+            scheduled = True
+            break
+        time.sleep(0.5)
+    check(scheduled, "the schedule made on the page shows there: %s %s" % (heading, text_of("main")[-300:]))
+    check(driver.execute_script("return document.querySelectorAll('ol.upcoming li').length") > 0, "with its next fire times")
+    shot("model-schedule")
+    live(lambda: driver.find_element(By.XPATH, "//section[@class='schedule']//button[normalize-space(.)='Pause']").click())
+    paused = False
+    for _ in range(60):
+        if "paused" in (driver.execute_script("const h = document.querySelector('section.schedule h2'); return h ? h.innerText : ''") or ""):
+            paused = True
+            break
+        time.sleep(0.5)
+    check(paused, "pausing it from the page shows it paused")
 
     # The API reference renders every route.
     driver.get(base + "/docs")

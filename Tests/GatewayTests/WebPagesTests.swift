@@ -170,7 +170,8 @@ struct WebPagesTests {
             ScheduleActivity.Slot(slotTime: try Date(text, strategy: .iso8601), outcome: outcome)
         }
         let schedule = ScheduleActivity(
-            name: "nightly <retrain>", status: "active", scheduleType: "daily", scheduleTime: "02:00", scheduleTimezone: "Europe/Berlin",
+            id: "sched-1", name: "nightly <retrain>", status: "active", scheduleType: "daily", scheduleTime: "02:00",
+            scheduleTimezone: "Europe/Berlin",
             totalRuns: 3, successfulRuns: 2, failedRuns: 1, notBlessedRuns: 0, cancelledRuns: 0,
             upcoming: [.init(at: try Date("2026-12-07T01:00:00Z", strategy: .iso8601), local: "2026-12-07T02:00:00+01:00")],
             ledger: [
@@ -187,6 +188,19 @@ struct WebPagesTests {
         #expect(grid.contains(#"title="2026-09-14: no slot""#), "and starts on the Monday eleven weeks before")
         #expect(grid.contains("nightly &lt;retrain&gt;") && grid.contains("2026-12-07T02:00:00+01:00"))
         #expect(grid.contains("2 of 3 ended ones succeeded"))
+        #expect(!grid.contains("data-api="), "a viewer gets no buttons")
+        let editor = WebPages.scheduleGrid(schedule, now: now, canEdit: true)
+        #expect(editor.contains(#"data-api="/api/training/schedules/sched-1/pause""#) && editor.contains("/sched-1/trigger"))
+        #expect(!editor.contains("/resume"), "an active schedule is paused, not resumed")
+
+        // No schedule: an editor makes one from the latest version's run; a viewer is told there is none.
+        let model = ModelDetail(
+            modelName: "recs", modelType: "retrieval", description: "", tags: [:], status: "idle", isRegistered: true, totalVersions: 1,
+            latestVersion: Self.version(1, [:]), aliases: [:], scheduleId: nil, scheduleStatus: nil, deployedVersion: nil,
+            createdAt: Date(), updatedAt: Date())
+        let form = WebPages.newSchedule(model, canEdit: true)
+        #expect(form.contains(#"data-api="/api/training/schedules/from-run""#) && form.contains(#"name="source_training_run_id" value="run-1""#))
+        #expect(!WebPages.newSchedule(model, canEdit: false).contains("<form"))
     }
 
     static func deployment(

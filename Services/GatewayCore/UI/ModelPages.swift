@@ -85,17 +85,18 @@ extension WebPages {
             html += "<dt>\(term)</dt><dd>\(HTML.escape(value))</dd>"
         }
         html += "</dl>"
+        let canEdit = user.role != "viewer"
         guard let scheduleID = model.scheduleId else {
-            return .success(html + #"<p class="muted">No retraining schedule. <code>slipway schedule create</code> makes one.</p>"#)
+            return .success(html + Self.newSchedule(model, canEdit: canEdit))
         }
         return try await read(ScheduleActivity.self, from: "schedule", "/api/training/schedules/" + Self.pathSegment(scheduleID), for: user)
-            .map { html + Self.scheduleGrid($0, now: Date()) }
+            .map { html + Self.scheduleGrid($0, now: Date(), canEdit: canEdit) }
             .flatMapError { problem in .success(html + problem.html) }
     }
 
     /// The schedule's activity: a day per cell over the past twelve weeks (what each day's slots became) and the
     /// next fire times in the schedule's own zone.
-    static func scheduleGrid(_ schedule: ScheduleActivity, now: Date, weeks: Int = 12) -> String {
+    static func scheduleGrid(_ schedule: ScheduleActivity, now: Date, canEdit: Bool = false, weeks: Int = 12) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let today = calendar.startOfDay(for: now)
@@ -130,9 +131,22 @@ extension WebPages {
         let next = (schedule.upcoming ?? []).prefix(5).map { "<li><time datetime=\"\($0.at.ISO8601Format())\">\(HTML.escape($0.local))</time></li>" }
             .joined()
         let ended = schedule.successfulRuns + schedule.failedRuns + schedule.notBlessedRuns + schedule.cancelledRuns
+        // An editor pauses an active schedule, resumes a paused one, and starts a run now.
+        var actions = ""
+        if canEdit {
+            let path = "/api/training/schedules/" + pathSegment(schedule.id)
+            let verbs =
+                (schedule.status == "active" ? [("pause", "Pause")] : schedule.status == "paused" ? [("resume", "Resume")] : [])
+                + [("trigger", "Run now")]
+            actions =
+                #"<div class="actions">"#
+                + verbs.map { verb, title in
+                    #"<form data-api="\#(path)/\#(verb)"><button type="submit" class="secondary">\#(title)</button></form>"#
+                }.joined() + #"<p class="error" role="alert" id="action-error" hidden></p></div>"#
+        }
         return """
             <section class="schedule" aria-label="Retraining schedule">
-            <h2>Schedule: \(HTML.escape(schedule.name)) \(badge(schedule.status))</h2>
+            <h2>Schedule: \(HTML.escape(schedule.name)) \(badge(schedule.status))</h2>\(actions)
             <p class="muted">\(HTML.escape(schedule.scheduleType))\(schedule.scheduleTime.map { " at " + HTML.escape($0) } ?? "") \
             (\(HTML.escape(schedule.scheduleTimezone))) · \(schedule.totalRuns) runs, \(schedule.successfulRuns) of \(ended) ended ones succeeded</p>
             <div class="activity" role="img" aria-label="What each day's slots became over the past \(weeks) weeks">\(cells)</div>
@@ -141,6 +155,27 @@ extension WebPages {
             <h3>Next fire times</h3>
             \(next.isEmpty ? #"<p class="muted">None: the schedule is not active.</p>"# : "<ol class=\"upcoming\">\(next)</ol>")
             </section>
+            """
+    }
+
+    /// No schedule yet: an editor makes one from the latest version's run (its configuration frozen into it).
+    static func newSchedule(_ model: ModelDetail, canEdit: Bool) -> String {
+        let none = #"<p class="muted">No retraining schedule.</p>"#
+        guard canEdit, let run = model.latestVersion?.sourceRunId else { return none }
+        let kinds = ["daily", "weekly", "monthly", "hourly"].map { ($0, $0.prefix(1).uppercased() + $0.dropFirst()) }
+        return none + """
+            <form class="action" data-api="/api/training/schedules/from-run">
+            <h2>Retrain on a schedule</h2>
+            <input type="hidden" name="source_training_run_id" value="\(HTML.escape(run))">
+            <label>Name <input name="name" required maxlength="200" value="\(HTML.escape(model.modelName)) retraining"></label>
+            \(HTML.select("schedule_type", "Every", kinds, "daily"))
+            <label>At (HH:MM; hourly 00:MM) <input name="schedule_time" required pattern="[0-9]{2}:[0-9]{2}" value="02:00"></label>
+            <label>Weekday (weekly; 0 = Monday … 6) <input type="number" name="schedule_day_of_week" min="0" max="6" value="0"></label>
+            <label>Day (monthly) <input type="number" name="schedule_day_of_month" min="1" max="31" value="1"></label>
+            <label>Time zone <input name="schedule_timezone" required value="UTC"></label>
+            <button type="submit">Create</button>
+            </form>
+            <p class="error" role="alert" id="action-error" hidden></p>
             """
     }
 
@@ -376,6 +411,7 @@ struct ScheduleActivity: Decodable {
         var outcome: String
     }
 
+    var id: String
     var name: String
     var status: String
     var scheduleType: String
