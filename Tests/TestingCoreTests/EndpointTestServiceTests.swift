@@ -112,8 +112,9 @@ struct EndpointTestServiceTests {
         return Application(router: router)
     }
 
-    /// deploy-svc's events: endpoints `shop` and the faulty ones, each serving version 1 from the bundle.
-    static func deploy(_ service: TestService, endpoints: [String]) async throws {
+    /// deploy-svc's events: endpoints `shop` and the faulty ones, each serving version 1 from the bundle; then those
+    /// `undeployed` serve nothing.
+    static func deploy(_ service: TestService, endpoints: [String], undeployed: [String] = []) async throws {
         var deploy = EnvelopeBuilder(service: "deploy")
         var envelopes: [EventEnvelope] = []
         for name in endpoints {
@@ -124,6 +125,12 @@ struct EndpointTestServiceTests {
             created.modelName = "recs"
             envelopes.append(try deploy.envelope(created, aggregateType: "Endpoint", aggregateID: created.endpointID))
             envelopes += try activate(&deploy, endpoint: name, deployment: "d-\(name)-1", version: 1)
+        }
+        for name in undeployed {
+            var event = Undeployed()
+            event.endpointID = "ep-\(name)"
+            event.deploymentID = "d-\(name)-1"
+            envelopes.append(try deploy.envelope(event, aggregateType: "Endpoint", aggregateID: event.endpointID))
         }
         try await service.project(envelopes, into: "tested_endpoints")
     }
@@ -298,12 +305,7 @@ struct EndpointTestServiceTests {
         defer { try? FileManager.default.removeItem(at: keys) }
         let reader = Self.reader(port: 1, keys: keys)
         try await withTestService(TestingService.definition(reader: reader), reader: reader, runWorkers: false) { service in
-            try await Self.deploy(service, endpoints: ["shop", "gone"])
-            var deploy = EnvelopeBuilder(service: "deploy")
-            var undeployed = Undeployed()
-            undeployed.endpointID = "ep-gone"
-            undeployed.deploymentID = "d-gone-1"
-            try await service.project([try deploy.envelope(undeployed, aggregateType: "Endpoint", aggregateID: "ep-gone")], into: "tested_endpoints")
+            try await Self.deploy(service, endpoints: ["shop", "gone"], undeployed: ["gone"])
             let api = service.api
             let examples = try await api.get("/api/deployed-endpoints/shop/examples?count=4&seed=7", expect: .ok).json()
             #expect(examples["model_name"] as? String == "recs" && examples["model_version"] as? Int == 1)
@@ -328,12 +330,7 @@ struct EndpointTestServiceTests {
         defer { try? FileManager.default.removeItem(at: keys) }
         let reader = Self.reader(port: 1, keys: keys)
         try await withTestService(TestingService.definition(reader: reader), reader: reader, runWorkers: false) { service in
-            try await Self.deploy(service, endpoints: ["shop", "gone"])
-            var deploy = EnvelopeBuilder(service: "deploy")
-            var undeployed = Undeployed()
-            undeployed.endpointID = "ep-gone"
-            undeployed.deploymentID = "d-gone-1"
-            try await service.project([try deploy.envelope(undeployed, aggregateType: "Endpoint", aggregateID: "ep-gone")], into: "tested_endpoints")
+            try await Self.deploy(service, endpoints: ["shop", "gone"], undeployed: ["gone"])
             let api = service.api
             let path = "/api/deployed-endpoints/shop/test"
             for (body, field) in [

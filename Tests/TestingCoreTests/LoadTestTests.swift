@@ -139,12 +139,7 @@ struct LoadTestTests {
         defer { try? FileManager.default.removeItem(at: keys) }
         let reader = Fixture.reader(port: 1, keys: keys)
         try await withTestService(TestingService.definition(reader: reader), reader: reader, runWorkers: false) { service in
-            try await Fixture.deploy(service, endpoints: ["shop", "gone"])
-            var deploy = EnvelopeBuilder(service: "deploy")
-            var undeployed = Undeployed()
-            undeployed.endpointID = "ep-gone"
-            undeployed.deploymentID = "d-gone-1"
-            try await service.project([try deploy.envelope(undeployed, aggregateType: "Endpoint", aggregateID: "ep-gone")], into: "tested_endpoints")
+            try await Fixture.deploy(service, endpoints: ["shop", "gone"], undeployed: ["gone"])
             let api = service.api
             let path = "/api/deployed-endpoints/shop/load-test"
             for (body, field) in [

@@ -30,7 +30,7 @@ extension WebPages {
         case .success(let answer): model = answer
         case .failure(let problem): return page(#"<h1>\#(HTML.escape(name))</h1>"# + problem.html, status: problem.status)
         }
-        var main = """
+        let main = """
             <p class="crumbs"><a href="/models">Models</a> /</p>
             <h1>\(HTML.escape(model.modelName)) \(Self.badge(model.status))</h1>
             <p class="muted">\(HTML.escape(model.modelType))\(model.description.isEmpty ? "" : " · " + HTML.escape(model.description))</p>
