@@ -384,16 +384,11 @@ struct ModelVersions: Decodable {
 
 /// `GET /api/models/{model}/endpoints` (deploy-svc).
 struct ModelEndpoints: Decodable {
-    struct Traffic: Decodable {
-        var version: Int
-        var percent: Int
-    }
-
     struct Endpoint: Decodable {
         var name: String
         var status: String
         var url: String
-        var traffic: [Traffic]
+        var traffic: [EndpointDetail.Traffic]
     }
 
     var endpoints: [Endpoint]
