@@ -3,16 +3,19 @@ against a running `slipway up` where USERNAME (an editor) has a password and MOD
 (after a wrong password), reads the models page at desktop and phone widths, the training runs and a run's page,
 opens the model's page and its tabs,
 deploys v1 then v2 from its deployment tab, rolls back to v1 on the endpoint's page, runs the endpoint's example in
-its API view's playground, creates an API key, sees an undeploy made elsewhere appear without a reload, makes a
+its API view's playground, creates an API key, sends traffic with it, makes an alert rule on the monitoring tab,
+waits for it to fire and acknowledges it, sees an undeploy made elsewhere appear without a reload, makes a
 retraining schedule on the model's page and pauses it, opens the API reference, and logs out
 — asserting on what the pages show and saving a screenshot of each page in the screenshot directory.
 
 Usage: browser-check.py BASE_URL USERNAME PASSWORD SCREENSHOT_DIR MODEL
 """
 
+import json
 import os
 import sys
 import time
+import urllib.request
 
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
@@ -224,6 +227,44 @@ try:
     wait.until(seen.visibility_of_element_located((By.ID, "action-result")))
     check(len(text_of("#new-key")) > 20, "the new key is shown once")
     shot("endpoint-keys")
+
+    # Monitoring: traffic sent with the new key shows in the endpoint's figures; an alert rule made on the page fires
+    # on it and is acknowledged there, by this user.
+    key, url = text_of("#new-key"), text_of("main p.muted code")
+    for index in range(30):
+        request = urllib.request.Request(url + "/recommend", data=json.dumps({"customer_id": "C%d" % index, "top_k": 5}).encode(),
+                                         headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=10).read()
+    driver.find_element(By.LINK_TEXT, "Monitoring").click()
+    wait.until(seen.url_contains("tab=monitoring"))
+    check(driver.execute_script("return document.querySelectorAll('figure.chart svg').length") == 3,
+          "the monitoring tab draws requests, latency and errors")
+    check("Health score" in text_of(".health"), "with the endpoint's health score: " + text_of(".health")[:80])
+    form = driver.find_element(By.CSS_SELECTOR, "form[data-api='/api/v1/monitoring/alerts']")
+    form.find_element(By.NAME, "name").send_keys("browser-check latency")
+    form.find_element(By.NAME, "threshold").send_keys("0")
+    seconds = form.find_element(By.NAME, "for_seconds")
+    seconds.clear()
+    seconds.send_keys("0")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    # The rule fires at the evaluator's next pass (every 10 s), and the page follows metrics-svc's events.
+    firing = False
+    for _ in range(60):
+        if any("browser-check latency" in row and "active" in row for row in table_rows()):
+            firing = True
+            break
+        time.sleep(0.5)
+    check(firing, "the alert made on the page fires there: %s %s" % (table_rows(), text_of("#action-error")))
+    shot("endpoint-alert-firing")
+    live(lambda: driver.find_element(By.XPATH, "//tr[contains(., 'browser-check latency')]//button[normalize-space(.)='Acknowledge']").click())
+    acknowledged = False
+    for _ in range(30):
+        if any("browser-check latency" in row and "acknowledged by " + username in row for row in table_rows()):
+            acknowledged = True
+            break
+        time.sleep(0.5)
+    check(acknowledged, "acknowledging it from the page shows who did: %s" % table_rows())
+    shot("endpoint-monitoring")
 
     driver.get(base + "/models/%s?tab=deployment" % model)
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "main tbody tr"))

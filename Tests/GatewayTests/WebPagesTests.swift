@@ -114,7 +114,9 @@ struct WebPagesTests {
 
                 // An endpoint's page: a tab that is none is a 400 before anything is read; this gateway has no deploy-svc.
                 let endpointTab = try await api.send(.get, "/endpoints/shop?tab=metrics", headers: cookie)
-                #expect(endpointTab.status == .badRequest && endpointTab.text.contains("tab must be one of overview, keys, api"))
+                #expect(endpointTab.status == .badRequest && endpointTab.text.contains("tab must be one of overview, monitoring, keys, api"))
+                let window = try await api.send(.get, "/endpoints/shop?tab=monitoring&hours=720", headers: cookie)
+                #expect(window.status == .badRequest && window.text.contains("hours must be one of 1, 6, 24, 168"))
                 let endpoint = try await api.send(.get, "/endpoints/shop", headers: cookie)
                 #expect(endpoint.status == .serviceUnavailable && endpoint.text.contains("deploy-svc is not answering"))
                 #expect(try await api.send(.get, "/endpoints/shop").headers[.location] == "/login?next=%2Fendpoints%2Fshop")
@@ -216,7 +218,7 @@ struct WebPagesTests {
     @Test("an endpoint's page: a rollout's steps, the split, rollbacks and key forms for editors only, the API view escapes what it shows")
     func endpointPage() {
         let endpoint = EndpointDetail(
-            name: "shop", modelName: "recs", preset: "production", url: "http://127.0.0.1:8081/shop", status: "deploying",
+            name: "shop", id: "ep-1", modelName: "recs", preset: "production", url: "http://127.0.0.1:8081/shop", status: "deploying",
             traffic: [.init(version: 1, percent: 90), .init(version: 2, percent: 10)],
             deployments: [
                 Self.deployment(1, version: 1, status: "inactive", traffic: 0, rollback: true),
@@ -227,8 +229,10 @@ struct WebPagesTests {
         #expect(rollout.contains("Deploying v2") && rollout.contains(#"<li class="step current">10%</li><li class="step next">50%</li>"#))
         #expect(rollout.contains("asked by &lt;alice&gt;"))
         #expect(
-            WebPages.rollout(EndpointDetail(name: "shop", modelName: "recs", preset: "", url: "", status: "serving", traffic: [], deployments: []))
-                .isEmpty)
+            WebPages.rollout(
+                EndpointDetail(name: "shop", id: "ep-1", modelName: "recs", preset: "", url: "", status: "serving", traffic: [], deployments: [])
+            )
+            .isEmpty)
 
         let editor = WebPages.traffic(endpoint, canEdit: true) + WebPages.history(endpoint, canEdit: true)
         #expect(editor.contains("v1 · 90%") && editor.contains(#"name="traffic.d-2""#) && editor.contains(#"name="traffic.d-3""#))
@@ -247,7 +251,7 @@ struct WebPagesTests {
         #expect(!WebPages.keys([key], model: "recs", canEdit: false).contains("data-api="))
 
         let hostile = EndpointDetail(
-            name: #"a"b"#, modelName: "recs", preset: "", url: #"http://x/"><script>"#, status: "serving", traffic: [], deployments: [])
+            name: #"a"b"#, id: "ep-2", modelName: "recs", preset: "", url: #"http://x/"><script>"#, status: "serving", traffic: [], deployments: [])
         let view = WebPages.apiView(hostile, canEdit: false)
         #expect(!view.contains(#""><script>"#) && view.contains("http://x/&quot;&gt;&lt;script&gt;/recommend"))
         #expect(view.contains(#"data-endpoint="a&quot;b""#) && view.contains(#"disabled title="editors run the playground""#))

@@ -16,11 +16,30 @@ enum Charts {
     }
 
     /// How an axis writes its values: `format` for the tick labels, `integral` when only whole numbers are meaningful
-    /// (epochs).
+    /// (epochs). `span` fixes what the axis covers whatever the data (a time window: a lone point is drawn where it
+    /// falls in it); `fromZero` starts it at zero (counts, latencies: a flat line of 3 ms is not drawn at the bottom).
     struct Axis {
         var label: String
         var format: (Double) -> String = Charts.number
         var integral = false
+        var span: ClosedRange<Double>? = nil
+        var fromZero = false
+        /// The distances ticks may be apart, smallest first (a time axis: whole minutes and hours); nil: 1, 2 or 5
+        /// times a power of ten.
+        var tickSteps: [Double]? = nil
+
+        /// Seconds since 1970 as times of day.
+        static func time(_ span: ClosedRange<Double>, format: @escaping (Double) -> String) -> Axis {
+            Axis(label: "UTC", format: format, span: span, tickSteps: [60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400])
+        }
+
+        /// The values the axis covers for `values`: its fixed span, or theirs (from zero when asked).
+        func covering(_ values: [Double]) -> ClosedRange<Double>? {
+            if let span { return span }
+            guard let low = values.min(), let high = values.max() else { return nil }
+            if fromZero, low >= 0 { return high > 0 ? 0...high : 0...1 }
+            return Charts.range(values)
+        }
     }
 
     /// How many series colours the style sheet defines (`--series-0` …).
@@ -53,15 +72,15 @@ enum Charts {
         let (width, height) = (640.0, 240.0)
         let (left, right, top, bottom) = (56.0, 12.0, 10.0, 36.0)
         let caption = "<figcaption>\(HTML.escape(title))</figcaption>"
-        guard let xs = range(all.map(\.x)), let ys = range(all.map(\.y)) else {
+        guard !all.isEmpty, let xs = x.covering(all.map(\.x)), let ys = y.covering(all.map(\.y)) else {
             return """
                 <figure class="chart">\(caption)<svg viewBox="0 0 \(Int(width)) \(Int(height / 2))" role="img" \
                 aria-label="\(HTML.escape(title)): no data yet"><title>\(HTML.escape(title)): no data yet</title>\
                 <text class="empty" x="\(Int(width / 2))" y="\(Int(height / 4))" text-anchor="middle">No data yet</text></svg></figure>
                 """
         }
-        let xTicks = ticks(xs, integral: x.integral)
-        let yTicks = ticks(ys, integral: y.integral)
+        let xTicks = ticks(xs, integral: x.integral, steps: x.tickSteps)
+        let yTicks = ticks(ys, integral: y.integral, steps: y.tickSteps)
         let xSpan = (xTicks.first ?? xs.lowerBound)...(xTicks.last ?? xs.upperBound)
         let ySpan = (yTicks.first ?? ys.lowerBound)...(yTicks.last ?? ys.upperBound)
         func px(_ value: Double) -> Double { left + (value - xSpan.lowerBound) / span(of: xSpan) * (width - left - right) }
@@ -116,12 +135,13 @@ enum Charts {
 
     static func span(of range: ClosedRange<Double>) -> Double { max(range.upperBound - range.lowerBound, .leastNormalMagnitude) }
 
-    /// About five round tick values covering `range` (1, 2 or 5 times a power of ten apart; whole numbers when
-    /// `integral`).
-    static func ticks(_ range: ClosedRange<Double>, integral: Bool) -> [Double] {
+    /// About five round tick values covering `range` (1, 2 or 5 times a power of ten apart, or the first of `steps`
+    /// wide enough; whole numbers when `integral`).
+    static func ticks(_ range: ClosedRange<Double>, integral: Bool, steps: [Double]? = nil) -> [Double] {
         let raw = span(of: range) / 4
         let magnitude = pow(10, floor(log10(raw)))
         var step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
+        if let steps, let last = steps.last { step = steps.first { $0 >= raw } ?? (raw / last).rounded(.up) * last }
         if integral { step = max(1, step.rounded(.up)) }
         guard step.isFinite, step > 0 else { return [range.lowerBound, range.upperBound] }
         let first = (range.lowerBound / step).rounded(.down)

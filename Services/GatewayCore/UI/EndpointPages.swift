@@ -8,11 +8,12 @@ import SlipwayPlatform
 /// snippets, and a playground that asks the endpoint with the viewer's rights.
 extension WebPages {
     enum EndpointTab: String, CaseIterable {
-        case overview, keys, api
+        case overview, monitoring, keys, api
 
         var title: String {
             switch self {
             case .overview: "Rollout and traffic"
+            case .monitoring: "Monitoring"
             case .keys: "API keys"
             case .api: "API"
             }
@@ -23,14 +24,21 @@ extension WebPages {
         guard let user = try await user(request) else { return Self.loginRedirect(request) }
         let name = try context.parameters.require("name")
         let tabText = request.uri.queryParameters.get("tab") ?? EndpointTab.overview.rawValue
-        // The overview follows deploy-svc's events (a rollout's steps); the other tabs hold what the user typed or
-        // was shown once (a new key), which a refresh must not take away.
-        func page(_ main: String, status: HTTPResponse.Status = .ok, live: Bool = false) -> Response {
-            HTML.page(HTML.layout(title: name, user: user, current: "models", live: live ? ["deploy"] : [], main: main), status: status)
+        // The overview follows deploy-svc's events (a rollout's steps), monitoring metrics-svc's (alerts firing); the
+        // other tabs hold what the user typed or was shown once (a new key), which a refresh must not take away.
+        func page(_ main: String, status: HTTPResponse.Status = .ok, live: [String] = []) -> Response {
+            HTML.page(HTML.layout(title: name, user: user, current: "models", live: live, main: main), status: status)
         }
         guard let tab = EndpointTab(rawValue: tabText) else {
             let names = EndpointTab.allCases.map(\.rawValue).joined(separator: ", ")
             return page(PageProblem(message: "tab must be one of \(names), not '\(tabText)'", status: .badRequest).html, status: .badRequest)
+        }
+        var hours = 24
+        if tab == .monitoring {
+            switch Self.monitoringHours(request.uri.queryParameters.get("hours")) {
+            case .success(let chosen): hours = chosen
+            case .failure(let problem): return page(problem.html, status: problem.status)
+            }
         }
         let endpoint: EndpointDetail
         switch try await read(EndpointDetail.self, from: "deploy", "/api/endpoints/" + Self.pathSegment(name), for: user) {
@@ -48,7 +56,10 @@ extension WebPages {
         switch tab {
         case .overview:
             main += Self.rollout(endpoint) + Self.traffic(endpoint, canEdit: canEdit) + Self.history(endpoint, canEdit: canEdit)
-            return page(main, live: true)
+            return page(main, live: ["deploy"])
+        case .monitoring:
+            let (section, status) = try await monitoring(endpoint, hours: hours, user: user)
+            return page(main + section, status: status, live: ["metrics"])
         case .keys:
             switch try await read(ApiKeyList.self, from: "deploy", "/api/models/\(Self.pathSegment(endpoint.modelName))/api-keys", for: user) {
             case .success(let keys): return page(main + Self.keys(keys.apiKeys, model: endpoint.modelName, canEdit: canEdit))
@@ -307,6 +318,7 @@ struct EndpointDetail: Decodable {
     }
 
     var name: String
+    var id: String
     var modelName: String
     var preset: String
     var url: String

@@ -137,6 +137,9 @@ enum HTML {
         .badge.pending { color: var(--warn); } .badge.not_blessed { color: var(--bad); }
         .badge.completed { color: var(--ok); } .badge.running, .badge.submitting, .badge.deploying { color: var(--accent); }
         .badge.failed, .badge.deploy_failed { color: var(--bad); } .badge.scheduled, .badge.cancelled, .badge.skipped { color: var(--muted); }
+        .badge.healthy, .badge.ok, .badge.resolved, .badge.positive, .badge.none { color: var(--ok); }
+        .badge.degraded, .badge.warning, .badge.acknowledged, .badge.low, .badge.medium { color: var(--warn); }
+        .badge.critical, .badge.high, .badge.negative, .badge.flagged, .alerts .badge.active { color: var(--bad); }
         .muted { color: var(--muted); }
         .error { color: var(--bad); border: 1px solid var(--bad); border-radius: 8px; padding: .6rem .8rem; }
         .pages { display: flex; gap: 1rem; margin-top: 1rem; }
@@ -196,6 +199,9 @@ enum HTML {
         .tabs { display: flex; flex-wrap: wrap; gap: .2rem; border-bottom: 1px solid var(--line); margin-bottom: 1rem; }
         .tabs a { padding: .4rem .8rem; text-decoration: none; color: var(--fg); border-bottom: 2px solid transparent; }
         .tabs a[aria-current] { border-bottom-color: var(--accent); font-weight: 600; }
+        .health { display: grid; grid-template-columns: minmax(9rem, max-content) minmax(0, 1fr); gap: 1rem; align-items: start; }
+        @media (max-width: 40rem) { .health { grid-template-columns: minmax(0, 1fr); } }
+        .row-actions { display: flex; flex-wrap: wrap; gap: .4rem; }
         dl.props { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }
         dl.props dt { color: var(--muted); } dl.props dd { margin: 0; overflow-wrap: anywhere; }
         .card { border: 1px solid var(--line); border-radius: 8px; padding: .2rem 1rem .6rem; margin-bottom: .8rem; }
@@ -211,7 +217,7 @@ enum HTML {
         .activity-legend { color: var(--muted); font-size: .85rem; display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; }
         form.action { display: flex; flex-wrap: wrap; gap: .6rem; align-items: end; border: 1px solid var(--line); border-radius: 8px;
                       padding: .2rem 1rem .8rem; margin: 1rem 0; }
-        form.action h2 { flex-basis: 100%; }
+        form.action h2, form.action h3 { flex-basis: 100%; margin: 0; }
         form.action label { display: grid; gap: .2rem; font-size: .85rem; color: var(--muted); }
         .split { display: flex; border-radius: 6px; overflow: hidden; border: 1px solid var(--line); margin-bottom: .8rem; }
         .split span { padding: .35rem .6rem; background: var(--panel); border-right: 1px solid var(--line); white-space: nowrap; overflow: hidden; }

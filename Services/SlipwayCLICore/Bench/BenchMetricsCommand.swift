@@ -255,52 +255,16 @@ private struct MetricsBenchRun {
 
     // MARK: Plumbing
 
-    /// A request log as serving-router writes one for a `/recommend` with one instance.
+    /// A request log of `endpoint`, answered by one of `revisions` revisions, with one of `keys` API keys.
     func log(endpoint: String, index: Int, at date: Date, revisions: Int = 2, keys: Int = 4) -> PredictionRequestLogged {
-        var log = PredictionRequestLogged()
-        log.requestID = "\(runID)-\(index)"
-        log.endpointID = endpoint
-        log.endpointName = endpoint
-        log.deploymentID = "dep-\(endpoint)"
-        let revision = index % revisions
-        log.revisionID = "rev-\(endpoint)-\(revision)"
-        log.registeredModelID = "bench-model"
-        log.modelVersionID = "bench-model/\(revision + 1)"
-        log.versionNumber = Int32(revision + 1)
-        log.apiKeyID = "key-\(index % keys)"
-        log.api = .recommend
-        log.receivedAt = Google_Protobuf_Timestamp(date: date)
-        log.latencyUs = Int64(800 + (index * 7919) % 4000)
-        log.upstreamLatencyUs = log.latencyUs - 300
-        log.statusCode = index % 100 == 99 ? 503 : 200
-        log.customerID = "C\((index * 104_729) % 50_000)"
-        log.topK = 10
-        log.instanceCount = 1
-        var row = FeatureRow()
-        row.features["customer_id"] = .with { $0.stringValue = log.customerID }
-        row.features["city"] = .with { $0.stringValue = "city\(index % 40)" }
-        row.features["segment"] = .with { $0.stringValue = index % 3 == 0 ? "horeca" : "retail" }
-        row.features["basket_value"] = .with { $0.doubleValue = Double(index % 500) + 0.5 }
-        row.features["visits_30d"] = .with { $0.int64Value = Int64(index % 30) }
-        log.instances = [row]
-        log.productIds = (0..<10).map { "P\((index + $0 * 13) % 3000)" }
-        return log
+        let route = RequestLogs.Route(
+            endpointID: endpoint, deploymentID: "dep-\(endpoint)", registeredModelID: "bench-model",
+            revisions: (0..<revisions).map { .init(id: "rev-\(endpoint)-\($0)", version: Int32($0 + 1), modelVersionID: "bench-model/\($0 + 1)") })
+        return RequestLogs.log(id: "\(runID)-\(index)", route: route, index: index, at: date, keys: keys)
     }
 
     func send(_ producer: KafkaProducer, _ logs: [PredictionRequestLogged]) async throws {
-        let messages = try logs.map { log in
-            var envelope = EventEnvelope()
-            envelope.eventID = UUID().uuidString.lowercased()
-            envelope.aggregateType = "Endpoint"
-            envelope.aggregateID = log.endpointID
-            envelope.sourceService = "serving-router"
-            envelope.occurredAt = log.receivedAt
-            envelope.correlationID = log.requestID
-            envelope.schemaVersion = 1
-            try envelope.setPayload(log)
-            return KafkaOutgoingMessage(topic: EventContext.serving.topic, key: Array(log.endpointID.utf8), value: try envelope.serializedBytes())
-        }
-        _ = try await producer.send(messages)
+        _ = try await producer.send(try RequestLogs.messages(logs))
     }
 
     /// Requests counted in minute buckets for endpoints starting with `prefix` (or exactly `endpoint`).
