@@ -4,7 +4,7 @@ against a running `slipway up` where USERNAME (an editor) has a password and MOD
 opens the model's page and its tabs,
 deploys v1 then v2 from its deployment tab, rolls back to v1 on the endpoint's page, runs the endpoint's example in
 its API view's playground, creates an API key, sends traffic with it, makes an alert rule on the monitoring tab,
-waits for it to fire and acknowledges it, sees an undeploy made elsewhere appear without a reload, makes a
+waits for it to fire and acknowledges it, runs an endpoint test and a load test from the tests tab, sees an undeploy made elsewhere appear without a reload, makes a
 retraining schedule on the model's page and pauses it, opens the API reference, and logs out
 — asserting on what the pages show and saving a screenshot of each page in the screenshot directory.
 
@@ -265,6 +265,38 @@ try:
         time.sleep(0.5)
     check(acknowledged, "acknowledging it from the page shows who did: %s" % table_rows())
     shot("endpoint-monitoring")
+
+    # Endpoint tests: one run from the page opens its report; a load test started there draws its seconds as they
+    # pass (the page reads itself again while the test runs) and ends completed.
+    driver.find_element(By.LINK_TEXT, "Tests").click()
+    wait.until(seen.url_contains("tab=tests"))
+    driver.find_element(By.XPATH, "//button[normalize-space(.)='Run test']").click()
+    wait.until(seen.url_contains("test="))
+    report = text_of(".report")
+    check("passed" in report and "Answered" in report and "Sample predictions" in report, "the test's report opens: " + report[:200])
+    shot("endpoint-test")
+    form = driver.find_element(By.CSS_SELECTOR, "form[data-api$='/load-test']")
+    for name, value in [("connections", "2"), ("duration_seconds", "4"), ("target_rps", "25")]:
+        field = form.find_element(By.NAME, name)
+        field.clear()
+        field.send_keys(value)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(seen.url_contains("load_test="))
+    grew, completed = False, False
+    for _ in range(60):
+        status = driver.execute_script("const h = document.querySelector('.report h2'); return h ? h.innerText : ''")
+        points = driver.execute_script("return document.querySelectorAll('.report svg circle').length")
+        if "running" in status and points > 0:
+            grew = True
+        if "completed" in status:
+            completed = True
+            break
+        time.sleep(0.5)
+    check(grew, "while the load test runs, its chart shows the seconds so far")
+    check(completed and driver.execute_script("return !!document.querySelector('main').dataset.refreshed"),
+          "the load test ends completed on the page without a reload: " + status)
+    check(driver.execute_script("return document.querySelectorAll('.report svg circle').length") >= 6, "its chart has every second")
+    shot("endpoint-load-test")
 
     driver.get(base + "/models/%s?tab=deployment" % model)
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "main tbody tr"))

@@ -10,6 +10,8 @@ import SlipwayStatistics
 struct DriftRoutes: Sendable {
     let environment: ServiceEnvironment
     let now: @Sendable () -> Date
+    /// Shared with the health route: a page asking for both at once reads the samples once.
+    let analyses: DriftAnalyses
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
@@ -104,9 +106,7 @@ struct DriftRoutes: Sendable {
             report = DriftReport(training: version.baseline, comparison: comparison, comparisonStart: comparisonStart)
             baseline = BaselineJSON(kind: kind, rows: version.baseline.rows, modelVersionId: version.id, versionNumber: version.number)
         } else {
-            report = try await DriftReport.measure(
-                endpointID: endpoint.id, baselineDays: baselineDays, comparisonHours: comparisonHours, end: end, client: environment.postgres,
-                logger: environment.logger)
+            report = try await analyses.measure(endpointID: endpoint.id, baselineDays: baselineDays, comparisonHours: comparisonHours, end: end)
             baseline = BaselineJSON(kind: kind, start: report.baselineStart, end: report.comparisonStart, rows: report.baselineRows)
         }
         let summary = report.summary

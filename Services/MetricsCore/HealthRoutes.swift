@@ -7,6 +7,8 @@ import SlipwayPlatform
 struct HealthRoutes: Sendable {
     let environment: ServiceEnvironment
     let now: @Sendable () -> Date
+    /// Shared with the drift route: a page asking for both at once reads the samples once.
+    let analyses: DriftAnalyses
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
@@ -65,9 +67,7 @@ struct HealthRoutes: Sendable {
             .endpoint(endpoint.id), window: window, client: environment.postgres, logger: environment.logger)
         let summary = figures.summary
         let (active, acknowledged) = try await AlertQueries(client: environment.postgres, logger: environment.logger).firing(endpointID: endpoint.id)
-        let drift = try await DriftReport.measure(
-            endpointID: endpoint.id, baselineDays: 7, comparisonHours: 24, end: instant, client: environment.postgres, logger: environment.logger
-        ).summary
+        let drift = try await analyses.measure(endpointID: endpoint.id, baselineDays: 7, comparisonHours: 24, end: instant).summary
         let lastTest = try await EndpointTestQueries(client: environment.postgres, logger: environment.logger).last(endpointID: endpoint.id)
         let score = HealthScore(
             .init(

@@ -13,7 +13,8 @@ public enum MetricsService {
     /// `now` is where query windows end and when alerts are evaluated; tests pass their own clock.
     public static func definition(now: @escaping @Sendable () -> Date) -> ServiceDefinition {
         ServiceDefinition(context: .metrics, readModel: MetricsReadModel()) { environment in
-            ServiceComponents(
+            let analyses = DriftAnalyses(client: environment.postgres, logger: environment.logger)
+            return ServiceComponents(
                 projections: [
                     ProjectionSubscription(ServedEndpointsProjection(), from: [.deploy]),
                     ProjectionSubscription(TrainingDatasetsProjection(), from: [.training]),
@@ -21,8 +22,10 @@ public enum MetricsService {
                 ],
                 ingestions: [ServingRollupIngestion()],
                 routes: [
-                    ServingMetricsRoutes(environment: environment, now: now).collection, DriftRoutes(environment: environment, now: now).collection,
-                    AlertRoutes(environment: environment, now: now).collection, HealthRoutes(environment: environment, now: now).collection,
+                    ServingMetricsRoutes(environment: environment, now: now).collection,
+                    DriftRoutes(environment: environment, now: now, analyses: analyses).collection,
+                    AlertRoutes(environment: environment, now: now).collection,
+                    HealthRoutes(environment: environment, now: now, analyses: analyses).collection,
                     FeedbackRoutes(environment: environment, now: now).collection,
                 ],
                 workers: [

@@ -42,6 +42,21 @@ struct LoadTestReport: Codable {
         var errors: Int64
         var p50Ms: Double
         var p99Ms: Double
+
+        init(second: Int, requests: Int64, errors: Int64, p50Ms: Double, p99Ms: Double) {
+            self.second = second
+            self.requests = requests
+            self.errors = errors
+            self.p50Ms = p50Ms
+            self.p99Ms = p99Ms
+        }
+
+        /// A second measured so far, as the finished report will state it.
+        init(_ second: LoadSecond) {
+            self.init(
+                second: second.second, requests: Int64(second.requests), errors: Int64(second.errors),
+                p50Ms: (second.latency.quantile(0.5) ?? 0) / 1000, p99Ms: (second.latency.quantile(0.99) ?? 0) / 1000)
+        }
     }
 
     var id: String

@@ -39,7 +39,8 @@ struct LoadTestRoutes: Sendable {
         routes.get(
             "/api/load-tests/:id",
             RouteDoc(
-                "A load test", details: "While it runs on the replica answering, with its `progress` so far.", answer: .json(LoadTestReport.self)),
+                "A load test", details: "While it runs on the replica answering, with its `progress` and its `per_second` so far.",
+                answer: .json(LoadTestReport.self)),
             use: get)
         routes.post(
             "/api/load-tests/:id/cancel",
@@ -106,12 +107,16 @@ struct LoadTestRoutes: Sendable {
         return try await report(id, status: .accepted)
     }
 
-    /// The stored report; a test running here also shows how far it has got.
+    /// The stored report; a test running here also shows how far it has got: its `progress`, and its seconds so far
+    /// as `per_second`.
     func report(_ id: String, status: HTTPResponse.Status = .ok) async throws -> RawJSON {
-        guard let (report, _, _) = try await queries.loadTest(id) else { throw APIError.notFound("no load test '\(id)'") }
-        guard let progress = runner.progress(id), report.hasSuffix("}") else { return RawJSON(Array(report.utf8), status: status) }
+        guard let (stored, _, _) = try await queries.loadTest(id) else { throw APIError.notFound("no load test '\(id)'") }
+        guard let progress = runner.progress(id) else { return RawJSON(Array(stored.utf8), status: status) }
+        var report = try PlatformJSON.decoder.decode(LoadTestReport.self, from: Data(stored.utf8))
+        report.perSecond = progress.seconds.map(LoadTestReport.Second.init)
+        let text = String(decoding: try PlatformJSON.encode(report), as: UTF8.self)
         let extra = String(decoding: try PlatformJSON.encode(LoadTestReport.Progress(progress)), as: UTF8.self)
-        return RawJSON(Array((report.dropLast() + #", "progress": \#(extra)}"#).utf8), status: status)
+        return RawJSON(Array((text.dropLast() + #", "progress": \#(extra)}"#).utf8), status: status)
     }
 
     var queries: TestingQueries { tests.queries }

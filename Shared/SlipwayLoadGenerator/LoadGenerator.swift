@@ -94,6 +94,8 @@ public struct LoadProgress: Sendable {
     /// Requests of the last complete second.
     public var lastSecondRequests = 0
     public var lastSecondP99Ms = 0.0
+    /// Every complete second so far, in order: what a live chart draws.
+    public var seconds: [LoadSecond] = []
 }
 
 public enum LoadGeneratorError: Error, CustomStringConvertible {
@@ -144,6 +146,7 @@ public final class LoadGenerator: Sendable {
                 progress.lastSecondRequests = last.requests
                 progress.lastSecondP99Ms = (last.latency.quantile(0.99) ?? 0) / 1000
             }
+            progress.seconds = (0..<collected.complete).map { collected.seconds[$0] ?? LoadSecond(second: $0) }
             return progress
         }
     }

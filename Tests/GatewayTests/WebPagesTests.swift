@@ -114,9 +114,11 @@ struct WebPagesTests {
 
                 // An endpoint's page: a tab that is none is a 400 before anything is read; this gateway has no deploy-svc.
                 let endpointTab = try await api.send(.get, "/endpoints/shop?tab=metrics", headers: cookie)
-                #expect(endpointTab.status == .badRequest && endpointTab.text.contains("tab must be one of overview, monitoring, keys, api"))
+                #expect(endpointTab.status == .badRequest && endpointTab.text.contains("tab must be one of overview, monitoring, tests, keys, api"))
                 let window = try await api.send(.get, "/endpoints/shop?tab=monitoring&hours=720", headers: cookie)
                 #expect(window.status == .badRequest && window.text.contains("hours must be one of 1, 6, 24, 168"))
+                let testsPage = try await api.send(.get, "/endpoints/shop?tab=tests&page=0", headers: cookie)
+                #expect(testsPage.status == .badRequest && testsPage.text.contains("page must be a whole number from 1 to 50000"))
                 let endpoint = try await api.send(.get, "/endpoints/shop", headers: cookie)
                 #expect(endpoint.status == .serviceUnavailable && endpoint.text.contains("deploy-svc is not answering"))
                 #expect(try await api.send(.get, "/endpoints/shop").headers[.location] == "/login?next=%2Fendpoints%2Fshop")

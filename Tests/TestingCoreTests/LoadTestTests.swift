@@ -98,13 +98,19 @@ struct LoadTestTests {
                     "/api/deployed-endpoints/shop/load-test", #"{"connections": 2, "duration_seconds": 60}"#, expect: .accepted
                 ).json()
                 let longID = try #require(long["id"] as? String)
+                var running: [String: Any] = [:]
                 var progress: [String: Any] = [:]
                 for _ in 0..<100 {
-                    progress = try await api.get("/api/load-tests/\(longID)", expect: .ok).json()["progress"] as? [String: Any] ?? [:]
+                    running = try await api.get("/api/load-tests/\(longID)", expect: .ok).json()
+                    progress = running["progress"] as? [String: Any] ?? [:]
                     if progress["elapsed_seconds"] as? Int ?? 0 >= 1 { break }
                     try await Task.sleep(for: .milliseconds(50))
                 }
                 #expect(progress["elapsed_seconds"] as? Int ?? 0 >= 1 && progress["requests"] as? Int ?? 0 > 0, "\(progress)")
+                // The seconds so far, for a live chart: one per elapsed second, numbered from 0.
+                let soFar = running["per_second"] as? [[String: Any]] ?? []
+                #expect(soFar.count == progress["elapsed_seconds"] as? Int, "\(running)")
+                #expect(soFar.first?["second"] as? Int == 0, "\(running)")
                 let asked = ContinuousClock.now
                 let cancelling = try await api.post("/api/load-tests/\(longID)/cancel", headers: .actor("bob"), expect: .accepted).json()
                 #expect(cancelling["cancel_requested"] as? Bool == true)

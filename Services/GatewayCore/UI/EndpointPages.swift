@@ -8,12 +8,13 @@ import SlipwayPlatform
 /// snippets, and a playground that asks the endpoint with the viewer's rights.
 extension WebPages {
     enum EndpointTab: String, CaseIterable {
-        case overview, monitoring, keys, api
+        case overview, monitoring, tests, keys, api
 
         var title: String {
             switch self {
             case .overview: "Rollout and traffic"
             case .monitoring: "Monitoring"
+            case .tests: "Tests"
             case .keys: "API keys"
             case .api: "API"
             }
@@ -33,12 +34,22 @@ extension WebPages {
             let names = EndpointTab.allCases.map(\.rawValue).joined(separator: ", ")
             return page(PageProblem(message: "tab must be one of \(names), not '\(tabText)'", status: .badRequest).html, status: .badRequest)
         }
+        // A tab's own query is checked before anything is read.
+        let query = request.uri.queryParameters
         var hours = 24
-        if tab == .monitoring {
-            switch Self.monitoringHours(request.uri.queryParameters.get("hours")) {
+        var tests = TestsSelection()
+        switch tab {
+        case .monitoring:
+            switch Self.monitoringHours(query.get("hours")) {
             case .success(let chosen): hours = chosen
             case .failure(let problem): return page(problem.html, status: problem.status)
             }
+        case .tests:
+            switch Self.pageNumber(query.get("page"), last: 1_000_000 / Self.testsPageSize) {
+            case .success(let number): tests = TestsSelection(test: query.get("test"), loadTest: query.get("load_test"), page: number)
+            case .failure(let problem): return page(problem.html, status: problem.status)
+            }
+        default: break
         }
         let endpoint: EndpointDetail
         switch try await read(EndpointDetail.self, from: "deploy", "/api/endpoints/" + Self.pathSegment(name), for: user) {
@@ -60,6 +71,9 @@ extension WebPages {
         case .monitoring:
             let (section, status) = try await monitoring(endpoint, hours: hours, user: user)
             return page(main + section, status: status, live: ["metrics"])
+        case .tests:
+            let (section, status) = try await endpointTests(endpoint, selection: tests, user: user)
+            return page(main + section, status: status, live: ["testing"])
         case .keys:
             switch try await read(ApiKeyList.self, from: "deploy", "/api/models/\(Self.pathSegment(endpoint.modelName))/api-keys", for: user) {
             case .success(let keys): return page(main + Self.keys(keys.apiKeys, model: endpoint.modelName, canEdit: canEdit))

@@ -137,9 +137,9 @@ enum HTML {
         .badge.pending { color: var(--warn); } .badge.not_blessed { color: var(--bad); }
         .badge.completed { color: var(--ok); } .badge.running, .badge.submitting, .badge.deploying { color: var(--accent); }
         .badge.failed, .badge.deploy_failed { color: var(--bad); } .badge.scheduled, .badge.cancelled, .badge.skipped { color: var(--muted); }
-        .badge.healthy, .badge.ok, .badge.resolved, .badge.positive, .badge.none { color: var(--ok); }
+        .badge.healthy, .badge.ok, .badge.passed, .badge.resolved, .badge.positive, .badge.none { color: var(--ok); }
         .badge.degraded, .badge.warning, .badge.acknowledged, .badge.low, .badge.medium { color: var(--warn); }
-        .badge.critical, .badge.high, .badge.negative, .badge.flagged, .alerts .badge.active { color: var(--bad); }
+        .badge.critical, .badge.error, .badge.high, .badge.negative, .badge.flagged, .alerts .badge.active { color: var(--bad); }
         .muted { color: var(--muted); }
         .error { color: var(--bad); border: 1px solid var(--bad); border-radius: 8px; padding: .6rem .8rem; }
         .pages { display: flex; gap: 1rem; margin-top: 1rem; }
@@ -202,6 +202,10 @@ enum HTML {
         .health { display: grid; grid-template-columns: minmax(9rem, max-content) minmax(0, 1fr); gap: 1rem; align-items: start; }
         @media (max-width: 40rem) { .health { grid-template-columns: minmax(0, 1fr); } }
         .row-actions { display: flex; flex-wrap: wrap; gap: .4rem; }
+        form[aria-busy] button[type=submit]::after { content: " …"; }
+        .forms { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 26rem), 1fr)); gap: 1rem; }
+        .report { border: 1px solid var(--line); border-radius: 8px; padding: .2rem 1rem 1rem; margin-bottom: 1rem; }
+        .checks { list-style: none; padding: 0; display: grid; gap: .3rem; }
         dl.props { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }
         dl.props dt { color: var(--muted); } dl.props dd { margin: 0; overflow-wrap: anywhere; }
         .card { border: 1px solid var(--line); border-radius: 8px; padding: .2rem 1rem .6rem; margin-bottom: .8rem; }
@@ -219,6 +223,7 @@ enum HTML {
                       padding: .2rem 1rem .8rem; margin: 1rem 0; }
         form.action h2, form.action h3 { flex-basis: 100%; margin: 0; }
         form.action label { display: grid; gap: .2rem; font-size: .85rem; color: var(--muted); }
+        form.action label.check { display: flex; align-items: center; gap: .35rem; align-self: center; }
         .split { display: flex; border-radius: 6px; overflow: hidden; border: 1px solid var(--line); margin-bottom: .8rem; }
         .split span { padding: .35rem .6rem; background: var(--panel); border-right: 1px solid var(--line); white-space: nowrap; overflow: hidden; }
         .split span:first-child { background: var(--accent); color: #fff; }
@@ -236,9 +241,10 @@ enum HTML {
     /// (default POST), `data-confirm` asks first; a refusal's message is shown in `#action-error`, a success reloads
     /// the page, or with `data-show="field"` shows that field of the answer in `#action-result`, or with
     /// `data-redirect="/training/{training_run.id}"` opens the page the answer names. Copy buttons.
+    /// A form is `aria-busy` with its button disabled until the answer.
     /// And live pages: `<main data-live="deploy,registry">` reads the gateway's event stream of those contexts and,
     /// when events arrive, fetches the page again and swaps its content in (at most once a second, and not while
-    /// the user is in one of its forms). The stream is read with `fetch`, not `EventSource`: its events are named by
+    /// the user is in one of its forms); content with a `data-poll` element is fetched again every second. The stream is read with `fetch`, not `EventSource`: its events are named by
     /// type, and `EventSource` has no listener for every name.
     static let script = """
         "use strict";
@@ -252,6 +258,8 @@ enum HTML {
         if (live) {
           let stale = false, refreshing = false;
           const refresh = async () => {
+            // Content that changes without events (a running load test's seconds) asks to be read every second.
+            if (live.querySelector("[data-poll]")) stale = true;
             if (!stale || refreshing) return;
             const editing = live.contains(document.activeElement) && document.activeElement.closest("form");
             if (editing) return;
@@ -309,8 +317,13 @@ enum HTML {
           }
           const problem = document.getElementById("action-error");
           if (problem) problem.hidden = true;
+          // Some actions take seconds (an endpoint test runs before its answer): the form says it is working.
+          const button = form.querySelector("button[type=submit]");
+          form.setAttribute("aria-busy", "true");
+          if (button) button.disabled = true;
           const answer = await fetch(form.dataset.api, { method: form.dataset.method || "POST",
-            headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body) });
+            headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body) })
+            .finally(() => { form.removeAttribute("aria-busy"); if (button) button.disabled = false; });
           const json = await answer.json().catch(() => ({}));
           if (answer.ok && form.dataset.show) {
             // An answer to show once (a new API key), in #action-result, instead of reloading it away.

@@ -1,6 +1,8 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import SlipwayKafka
+import SlipwayPlatform
 
 /// `slipway bench ui`: against a running platform (`slipway up`), how fast the gateway renders the web UI's pages
 /// with a lot of history, and how much of the API its reference documents.
@@ -14,17 +16,24 @@ struct BenchUiCommand: AsyncParsableCommand {
             their webhooks, as `slipway bench api` does, so each run is also a registered version). Then logs in a
             viewer (user <prefix>, by password, as a browser does) and, for each page — the models (first page,
             a search, the last page), a model's overview, versions and lineage, the training runs (first page, the
-            last, one model's), a run, /docs — sends requests one after another for --seconds, each answered in full; a page's latency is measured on the client (loopback, so
-            it bounds the server's render time from above). page_p99_ms is the slowest page's p99. Any answer but
+            last, one model's), a run, an endpoint's monitoring tab (a day and a week) over --metrics-days of
+            minute metrics, /docs — sends requests one after another for --seconds, each answered in full; a
+            page's latency is measured on the client (loopback, so it bounds the server's render time from above). page_p99_ms is the slowest page's p99. Any answer but
             200 fails the bench.
             openapi_routes: the operations /api/openapi.json documents; undocumented_routes: those it lists as
             undocumented (`x-slipway-undocumented`).
+            The monitored endpoint, <prefix>-monitored, serves the first model's version 1 (deployed unless it
+            serves). Its history is request logs published to the serving topic as serving-router writes them,
+            one a minute for --metrics-days days (with five features each, which drift compares), unless the
+            last week already holds them; each chunk of 5,000 is followed by one log of now under its own key,
+            and the next chunk waits until metrics-svc has counted it (so a minute of now holds a few more).
             """)
 
     @Option(help: "Models in the registry.") var models = 1_000
     @Option(help: "Training runs (and so versions), spread over the models.") var runs = 10_000
     @Option(help: "Concurrent clients while seeding.") var clients = 8
     @Option(help: "Seconds of requests per page.") var seconds = 3.0
+    @Option(help: "Days of minute metrics behind the monitored endpoint.") var metricsDays = 30
     @Option(help: "Prefix of the seeded models' names and the viewer's username.") var prefix = "bench-ui"
     @Option(help: "Where the seeding's data file and model bundle live.") var workDir = FileManager.default.temporaryDirectory
         .appendingPathComponent("slipway-bench-ui").path
@@ -33,6 +42,7 @@ struct BenchUiCommand: AsyncParsableCommand {
     func validate() throws {
         guard models >= 1, runs >= models else { throw ValidationError("--runs must be at least --models (each model needs a version)") }
         guard clients >= 1, seconds > 0 else { throw ValidationError("--clients and --seconds must be positive") }
+        guard (8...365).contains(metricsDays) else { throw ValidationError("--metrics-days must be 8 to 365 (the week view reads 7)") }
         guard prefix.range(of: "^[a-z][a-z0-9-]{0,40}$", options: .regularExpression) != nil else {
             throw ValidationError("--prefix must be lowercase letters, digits and dashes, starting with a letter")
         }
@@ -70,6 +80,9 @@ struct BenchUiCommand: AsyncParsableCommand {
             say(String(format: "  seeded in %.1f s (%.0f runs/s)", registered.seconds, Double(missing) / registered.seconds))
         }
 
+        let monitored = try await monitoredEndpoint(admin, api: api, model: names[0])
+        try await seedServingHistory(admin, endpoint: monitored)
+
         let cookie = try await viewerSession(admin)
         let browser = Bench(
             http: http, gateway: api.base, authorization: ["Cookie": cookie], registry: api.base, model: names[0], clients: 1, seconds: seconds,
@@ -80,7 +93,8 @@ struct BenchUiCommand: AsyncParsableCommand {
             ("models", "/models"), ("models_search", "/models?search=\(prefix)-00"), ("models_last_page", "/models?page=\((models + 49) / 50)"),
             ("model", "/models/\(middle)"), ("model_versions", "/models/\(middle)?tab=versions"), ("model_lineage", "/models/\(middle)?tab=lineage"),
             ("training", "/training"), ("training_last_page", "/training?page=\((runs + 49) / 50)"), ("training_model", "/training?model=\(middle)"),
-            ("training_run", "/training/\(middle)-1"), ("docs", "/docs"),
+            ("training_run", "/training/\(middle)-1"), ("endpoint_monitoring", "/endpoints/\(monitored.name)?tab=monitoring"),
+            ("endpoint_monitoring_week", "/endpoints/\(monitored.name)?tab=monitoring&hours=168"), ("docs", "/docs"),
         ]
         var slowest = 0.0
         var result: [(String, String)] = []
@@ -104,7 +118,94 @@ struct BenchUiCommand: AsyncParsableCommand {
         print(
             "RESULT page_p99_ms=\(String(format: "%.2f", slowest)) "
                 + result.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
-                + " openapi_routes=\(operations.count) undocumented_routes=\(undocumented) models=\(models) runs=\(runs)")
+                + " openapi_routes=\(operations.count) undocumented_routes=\(undocumented) models=\(models) runs=\(runs)"
+                + " metrics_days=\(metricsDays)")
+    }
+
+    // MARK: The monitored endpoint
+
+    /// `<prefix>-monitored` serving `model` v1: where its serving logs say they were answered.
+    func monitoredEndpoint(_ admin: Bench, api: APIClient, model: String) async throws -> (name: String, route: RequestLogs.Route) {
+        let name = prefix + "-monitored"
+        var (status, endpoint, _) = try await admin.send(.GET, admin.gateway + "/api/endpoints/\(name)")
+        if status == 404 || endpoint["status"] as? String != "serving" {
+            say("deploy: \(model) v1 to \(name)")
+            let body: [String: Any] = ["version": 1, "endpoint": name, "preset": "development", "force": true, "reason": "slipway bench ui"]
+            let deployment = try await api.expect(.POST, "/api/models/\(model)/deployments", body)
+            _ = try await waitForOutcome(api, endpoint: name, deployment: deployment["id"] as? String ?? "", timeout: .seconds(120))
+            (status, endpoint, _) = try await admin.send(.GET, admin.gateway + "/api/endpoints/\(name)")
+        }
+        guard status == 200, let endpointID = endpoint["id"] as? String,
+            let deployment = (endpoint["deployments"] as? [[String: Any]] ?? []).first(where: { $0["status"] as? String == "active" }),
+            let deploymentID = deployment["id"] as? String, let revisionID = deployment["revision_id"] as? String
+        else { throw admin.failure("GET /api/endpoints/\(name)", status, endpoint) }
+        let route = RequestLogs.Route(
+            endpointID: endpointID, deploymentID: deploymentID, registeredModelID: model,
+            revisions: [
+                .init(
+                    id: revisionID, version: Int32(deployment["version"] as? Int ?? 1),
+                    modelVersionID: deployment["model_version_id"] as? String ?? "")
+            ])
+        return (name, route)
+    }
+
+    /// A log a minute for `metricsDays` days, oldest first, unless the last week already holds a week of them.
+    func seedServingHistory(_ admin: Bench, endpoint: (name: String, route: RequestLogs.Route)) async throws {
+        let week = 7 * 24 * 60
+        let held = try await requests(admin, "/api/v1/monitoring/metrics/performance?endpoint_id=\(endpoint.name)&hours=168")
+        if held >= week {
+            say("seed: \(endpoint.name) already holds \(held) requests in its last week")
+            return
+        }
+        let brokers = try Endpoints().kafkaBrokers(override: nil)
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: brokers, clientId: "bench-ui", lingerMs: 5),
+            logger: serviceLogger("bench", level: .warning))
+        do {
+            let minutes = metricsDays * 24 * 60
+            let now = Date()
+            let started = ContinuousClock.now
+            say("seed: \(minutes) minutes of request logs for \(endpoint.name) through \(brokers)")
+            // Each chunk ends with a log of now under a key of its own, counted in the last hour's figures by key.
+            let markerKey = prefix + "-marker"
+            let recent = "/api/v1/monitoring/metrics/realtime/\(endpoint.name)?minutes=60"
+            var markers = try await requests(admin, recent, apiKey: markerKey)
+            for first in stride(from: 0, to: minutes, by: 5_000) {
+                // Oldest first: `minutes - 1` minutes ago up to now.
+                let logs = (first..<min(first + 5_000, minutes)).map { index in
+                    RequestLogs.log(
+                        id: "\(prefix)-\(index)", route: endpoint.route, index: index,
+                        at: now.addingTimeInterval(-Double(minutes - 1 - index) * 60), keys: 2)
+                }
+                // The partition is read in order: once this log is counted, so is the chunk before it.
+                var marker = RequestLogs.log(id: "\(prefix)-marker-\(first)", route: endpoint.route, index: first, at: Date(), keys: 1)
+                marker.apiKeyID = markerKey
+                _ = try await producer.send(try RequestLogs.messages(logs + [marker]))
+                markers += 1
+                let deadline = ContinuousClock.now + .seconds(120)
+                while try await requests(admin, recent, apiKey: markerKey) < markers {
+                    guard ContinuousClock.now < deadline else { throw ValidationErrorMessage("metrics-svc did not count the logs within 120 s") }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            say(String(format: "  seeded in %.1f s", Double((ContinuousClock.now - started).milliseconds) / 1000))
+        } catch {
+            await producer.shutdown()
+            throw error
+        }
+        await producer.shutdown()
+    }
+
+    /// The requests a metrics-svc figures route counts, or those with `apiKey` (0 while metrics-svc has no figures of
+    /// the endpoint).
+    func requests(_ admin: Bench, _ path: String, apiKey: String? = nil) async throws -> Int {
+        let (status, json, _) = try await admin.send(.GET, admin.gateway + path)
+        guard status == 200 else { return 0 }
+        let figures = (json["endpoints"] as? [[String: Any]])?.first ?? json
+        if let apiKey {
+            return (figures["by_api_key"] as? [[String: Any]] ?? []).first { $0["api_key_id"] as? String == apiKey }?["requests"] as? Int ?? 0
+        }
+        return ((figures["summary"] as? [String: Any])?["requests"] as? [String: Any])?["total"] as? Int ?? 0
     }
 
     /// How many of the seeded names the registry lists.
