@@ -5,7 +5,7 @@ opens the model's page and its tabs,
 deploys v1 then v2 from its deployment tab, rolls back to v1 on the endpoint's page, runs the endpoint's example in
 its API view's playground, creates an API key, sends traffic with it, makes an alert rule on the monitoring tab,
 waits for it to fire and acknowledges it, runs an endpoint test and a load test from the tests tab, sees an undeploy made elsewhere appear without a reload, makes a
-retraining schedule on the model's page and pauses it, opens the API reference, and logs out
+retraining schedule on the model's page and pauses it, reads the model's timeline (and filters it), opens the API reference, and logs out
 — asserting on what the pages show and saving a screenshot of each page in the screenshot directory.
 
 Usage: browser-check.py BASE_URL USERNAME PASSWORD SCREENSHOT_DIR MODEL
@@ -342,6 +342,21 @@ try:
             break
         time.sleep(0.5)
     check(paused, "pausing it from the page shows it paused")
+
+    # The model's timeline: what this session did, with who did it, among the platform's other events about the model.
+    driver.get(base + "/models/%s?tab=timeline" % model)
+    events = driver.execute_script("return [...document.querySelectorAll('ol.timeline > li')].map(item => item.innerText)")
+    def shown(kind, who=None):
+        return any(kind in item and (who is None or "by " + who in item) for item in events)
+    check(shown("Deployment requested", username) and shown("Alert acknowledged", username) and shown("Schedule paused", username),
+          "the timeline shows this session's deployments, its acknowledged alert and its paused schedule, by %s" % username)
+    check(shown("Training run completed") and shown("Model version registered") and shown("Endpoint test completed"),
+          "and the model's runs, versions and endpoint tests: %s" % [item.split("\n")[0] for item in events[:8]])
+    shot("model-timeline")
+    driver.find_element(By.XPATH, "//nav[@aria-label='Contexts']/a[normalize-space(.)='Deployment']").click()
+    wait.until(seen.url_contains("context=deploy"))
+    contexts = set(driver.execute_script("return [...document.querySelectorAll('ol.timeline .badge.context')].map(badge => badge.innerText)"))
+    check(contexts == {"Deployment"}, "filtered to deployment, it shows deployment's events only: %s" % contexts)
 
     # The API reference renders every route.
     driver.get(base + "/docs")

@@ -403,6 +403,18 @@ public func sqlState(of error: any Error) -> String? {
 }
 
 extension EventStore {
+    /// The newest `limit` events of these aggregates of one type, newest first: a model's timeline gathers its runs',
+    /// its endpoints', its alerts' events this way (the type leads the unique index, so this is an index scan).
+    public func latest(aggregateType: String, aggregateIDs: [String], limit: Int) async throws -> [StoredEvent] {
+        guard !aggregateIDs.isEmpty else { return [] }
+        let rows = try await client.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM slipway.events
+            WHERE aggregate_type = \(aggregateType) AND aggregate_id = ANY(\(aggregateIDs)) ORDER BY sequence DESC LIMIT \(limit)
+            """, logger: logger)
+        return try await Self.decodeRows(rows)
+    }
+
     /// One aggregate's history, published or not, in order: "what happened to deployment 12".
     public func history(aggregateID: String, aggregateType: String? = nil) async throws -> [StoredEvent] {
         if let aggregateType { return try await events(aggregateType: aggregateType, aggregateID: aggregateID) }

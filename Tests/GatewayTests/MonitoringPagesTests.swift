@@ -60,7 +60,8 @@ struct MonitoringPagesTests {
     static func alert(_ status: String, name: String = "<slow>", acknowledgedBy: String? = nil) -> AlertList.Alert {
         let firing = status == "active" || status == "acknowledged"
         return AlertList.Alert(
-            id: "alert-\(status)", name: name, metric: "latency_p95_ms", condition: "gt", threshold: 200, windowSeconds: 300, forSeconds: 60,
+            id: "alert-\(status)", endpointId: "ep-1", name: name, metric: "latency_p95_ms", condition: "gt", threshold: 200, windowSeconds: 300,
+            forSeconds: 60,
             enabled: true, status: status,
             current: firing ? .init(message: "p95 <b>410</b> ms", firedAt: start, acknowledgedBy: acknowledgedBy) : nil, createdBy: "alice")
     }

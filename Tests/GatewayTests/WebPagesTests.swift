@@ -100,6 +100,10 @@ struct WebPagesTests {
 
                 let unknown = try await api.send(.get, "/models/no-such-model", headers: cookie)
                 #expect(unknown.status == .notFound && unknown.text.contains("no-such-model"), "\(unknown.text)")
+                let timelineFilter = try await api.send(.get, "/models/recs?tab=timeline&context=nope", headers: cookie)
+                #expect(timelineFilter.status == .badRequest && timelineFilter.text.contains("context must be one of training"))
+                let timeline = try await api.send(.get, "/models/recs?tab=timeline", headers: cookie)
+                #expect(timeline.status == .serviceUnavailable && timeline.text.contains("deploy-svc is not answering"))
                 let badTab = try await api.send(.get, "/models/recs?tab=%3Cscript%3E", headers: cookie)
                 #expect(badTab.status == .badRequest && badTab.text.contains("tab must be one of overview, versions"))
                 #expect(!badTab.text.contains("'<script>'") && badTab.text.contains("not &#39;&lt;script&gt;&#39;"))

@@ -41,6 +41,16 @@ struct RegistryActorTests {
             // What `slipway events show` reads shows it too.
             let shown = try await registry.api.get("/internal/events?aggregate_id=recs&format=json", expect: .ok).jsonArray()
             #expect(shown.compactMap { ($0 as? [String: Any])?["actor"] as? String }.first == "alice", "\(shown)")
+
+            // A timeline's read: the newest events of several aggregates of one type, newest first, at most `limit`.
+            try await registry.api.post("/api/registered-models", #"{"name": "ranker", "model_type": "ranking"}"#, expect: .created)
+            let newest = try await registry.api.get(
+                "/internal/events?newest_first=true&aggregate_type=RegisteredModel&aggregate_id=recs&aggregate_id=ranker&aggregate_id=none"
+                    + "&limit=3&format=json", expect: .ok
+            ).jsonArray().compactMap { $0 as? [String: Any] }
+            #expect(newest.map { $0["aggregate_id"] as? String } == ["ranker", "recs", "recs"], "\(newest)")
+            #expect(newest.last?["version"] as? Int == shown.count - 1, "recs's newest two, after ranker's only one")
+            try await registry.api.get("/internal/events?newest_first=true&aggregate_id=recs", expect: .badRequest)
         }
     }
 

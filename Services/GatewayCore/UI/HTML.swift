@@ -206,6 +206,12 @@ enum HTML {
         .forms { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 26rem), 1fr)); gap: 1rem; }
         .report { border: 1px solid var(--line); border-radius: 8px; padding: .2rem 1rem 1rem; margin-bottom: 1rem; }
         .checks { list-style: none; padding: 0; display: grid; gap: .3rem; }
+        .timeline { list-style: none; padding: 0; margin: 0; display: grid; gap: .5rem; }
+        .event { border-left: 3px solid var(--line); padding: .2rem .7rem; overflow-wrap: anywhere; }
+        .event time { color: var(--muted); font-size: .85rem; margin-right: .4rem; }
+        .event details summary { cursor: pointer; color: var(--muted); font-size: .85rem; }
+        .facts-line { font-size: .9rem; }
+        .badge.context { color: var(--accent); }
         dl.props { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }
         dl.props dt { color: var(--muted); } dl.props dd { margin: 0; overflow-wrap: anywhere; }
         .card { border: 1px solid var(--line); border-radius: 8px; padding: .2rem 1rem .6rem; margin-bottom: .8rem; }

@@ -7,7 +7,7 @@ import SlipwayPlatform
 /// one tab rendered per request (`?tab=`), so a page makes only the calls its tab needs.
 extension WebPages {
     enum ModelTab: String, CaseIterable {
-        case overview, versions, artifacts, deployment, lineage
+        case overview, versions, artifacts, deployment, lineage, timeline
 
         var title: String { rawValue.prefix(1).uppercased() + rawValue.dropFirst() }
     }
@@ -16,14 +16,23 @@ extension WebPages {
         guard let user = try await user(request) else { return Self.loginRedirect(request) }
         let name = try context.parameters.require("name")
         let path = "/models/" + Self.pathSegment(name)
-        func page(_ main: String, status: HTTPResponse.Status = .ok) -> Response {
-            // Live: what the registry, deploy-svc and schedule-svc record shows as it happens (a rollout's progress).
-            HTML.page(HTML.layout(title: name, user: user, current: "models", live: ["registry", "deploy", "schedule"], main: main), status: status)
-        }
         let tabText = request.uri.queryParameters.get("tab") ?? ModelTab.overview.rawValue
+        func page(_ main: String, status: HTTPResponse.Status = .ok) -> Response {
+            // Live: what the registry, deploy-svc and schedule-svc record shows as it happens (a rollout's progress);
+            // the timeline follows every context it shows.
+            let live = tabText == ModelTab.timeline.rawValue ? Self.timelineContexts.map(\.id) : ["registry", "deploy", "schedule"]
+            return HTML.page(HTML.layout(title: name, user: user, current: "models", live: live, main: main), status: status)
+        }
         guard let tab = ModelTab(rawValue: tabText) else {
             let names = ModelTab.allCases.map(\.rawValue).joined(separator: ", ")
             return page(PageProblem(message: "tab must be one of \(names), not '\(tabText)'", status: .badRequest).html, status: .badRequest)
+        }
+        var timelineContext: String?
+        if tab == .timeline {
+            switch Self.timelineContext(request.uri.queryParameters.get("context")) {
+            case .success(let context): timelineContext = context
+            case .failure(let problem): return page(problem.html, status: problem.status)
+            }
         }
         let model: ModelDetail
         switch try await read(ModelDetail.self, from: "registry", "/api/registered-models/" + Self.pathSegment(name), for: user) {
@@ -49,6 +58,7 @@ extension WebPages {
                     }
                 }
         case .deployment: section = try await deployment(model, for: user)
+        case .timeline: section = try await timeline(model, context: timelineContext, for: user)
         }
         switch section {
         case .success(let html): return page(main + html)

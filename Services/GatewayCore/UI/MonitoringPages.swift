@@ -371,6 +371,7 @@ struct AlertList: Decodable {
 
     struct Alert: Decodable {
         var id: String
+        var endpointId: String
         var name: String
         var metric: String
         var condition: String

@@ -49,12 +49,21 @@ public enum InternalRoutes {
         let projections = components.projections
 
         // The feed other services backfill from: published events by source position.
-        // `aggregate_id` switches to one aggregate's full history (published or not), for debugging.
+        // `aggregate_id` switches to one aggregate's full history (published or not), for debugging; with
+        // `newest_first=true`, the newest `limit` events of the `aggregate_id`s (one or more) of one `aggregate_type`
+        // (a model's timeline).
         router.get("/internal/events") { request, context in
             let query = request.uri.queryParameters
             let limit = try query.integer("limit", default: 1000, in: 1...EventFeedFormat.maxLimit)
             let events: [StoredEvent]
-            if let aggregateID = query.get("aggregate_id") {
+            let aggregateIDs = query.getAll("aggregate_id")
+            if query.get("newest_first") == "true" {
+                guard let type = query.get("aggregate_type") else {
+                    throw APIError.badRequest("newest_first reads aggregates of one aggregate_type", field: "aggregate_type")
+                }
+                guard aggregateIDs.count <= 1000 else { throw APIError.badRequest("at most 1000 aggregate_id", field: "aggregate_id") }
+                events = try await store.latest(aggregateType: type, aggregateIDs: aggregateIDs.map { String($0) }, limit: limit)
+            } else if let aggregateID = query.get("aggregate_id") {
                 events = try await store.history(aggregateID: aggregateID, aggregateType: query.get("aggregate_type"))
             } else {
                 let after = try query.integer("after", default: 0, in: 0...Int.max)
