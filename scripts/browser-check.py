@@ -5,7 +5,8 @@ opens the model's page and its tabs,
 deploys v1 then v2 from its deployment tab, rolls back to v1 on the endpoint's page, runs the endpoint's example in
 its API view's playground, creates an API key, sends traffic with it, makes an alert rule on the monitoring tab,
 waits for it to fire and acknowledges it, runs an endpoint test and a load test from the tests tab, sees an undeploy made elsewhere appear without a reload, makes a
-retraining schedule on the model's page and pauses it, reads the model's timeline (and filters it), opens the API reference, and logs out
+retraining schedule on the model's page and pauses it, changes its timing on its own page (previewing the fire times) and resumes it, reads the model's timeline (and
+filters it), opens the API reference, and logs out
 — asserting on what the pages show and saving a screenshot of each page in the screenshot directory.
 
 Usage: browser-check.py BASE_URL USERNAME PASSWORD SCREENSHOT_DIR MODEL
@@ -148,7 +149,7 @@ try:
     wait.until(seen.url_contains("/models/" + model))
     check(model in text_of("h1"), "the model's page is titled with its name")
     tabs = driver.execute_script("return [...document.querySelectorAll('nav.tabs a')].map(tab => tab.innerText)")
-    check(tabs == ["Overview", "Versions", "Artifacts", "Deployment", "Lineage"], "the model's tabs: %s" % tabs)
+    check(tabs == ["Overview", "Versions", "Artifacts", "Deployment", "Lineage", "Timeline"], "the model's tabs: %s" % tabs)
     figures = text_of("section.kpis")
     check("Recall@100" in figures and "v2" in figures, "the overview shows the latest version and its Recall@100")
     shot("model")
@@ -342,6 +343,31 @@ try:
             break
         time.sleep(0.5)
     check(paused, "pausing it from the page shows it paused")
+
+    # The schedules page lists it; its own page previews a new timing's fire times as it is typed, saves it, and
+    # resumes the schedule.
+    driver.get(base + "/schedules")
+    rows = table_rows()
+    check(any(model in row and "paused" in row for row in rows), "the schedules page lists the paused schedule: %s" % rows)
+    shot("schedules")
+    driver.find_element(By.XPATH, "//tr[contains(., '%s')]//a[starts-with(@href, '/schedules/')]" % model).click()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#preview li")) == 5)
+    before = text_of("#preview")
+    timing = driver.find_element(By.CSS_SELECTOR, "form.timing")
+    timing.find_element(By.CSS_SELECTOR, "select[name=schedule_type] option[value=weekly]").click()
+    for name, value in [("schedule_time", "09:30"), ("schedule_day_of_week", "2")]:
+        field = timing.find_element(By.NAME, name)
+        field.clear()
+        field.send_keys(value)
+    wait.until(lambda d: text_of("#preview") != before and len(d.find_elements(By.CSS_SELECTOR, "#preview li")) == 5)
+    check("09:30" in text_of("#preview"), "the form previews the new timing's fire times: " + text_of("#preview").replace("\n", "; "))
+    timing.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(lambda d: "weekly on Wednesday at 09:30" in text_of("dl.props"))
+    check(True, "the saved timing shows on the schedule's page")
+    live(lambda: driver.find_element(By.XPATH, "//button[normalize-space(.)='Resume']").click())
+    wait.until(lambda d: "active" in text_of("h1"))
+    check("active" in text_of("h1"), "resumed from its page, the schedule is active")
+    shot("schedule")
 
     # The model's timeline: what this session did, with who did it, among the platform's other events about the model.
     driver.get(base + "/models/%s?tab=timeline" % model)

@@ -146,16 +146,25 @@ struct ScheduleQueries: Sendable {
     }
 
     /// Newest first.
-    func schedules(model: String?, status: String?, now: Date) async throws -> [ScheduleJSON] {
+    /// The matching schedules, newest first: `limit` of them after `offset` (every one without a limit), and how many
+    /// match.
+    func schedules(model: String?, status: String?, limit: Int?, offset: Int) async throws -> (schedules: [ScheduleJSON], total: Int) {
+        let model = model ?? "", status = status ?? ""
+        var total = 0
+        let counted = try await client.query(
+            """
+            SELECT count(*) FROM schedules WHERE (\(model) = '' OR model_name = \(model)) AND (\(status) = '' OR status = \(status))
+            """, logger: logger)
+        for try await count in counted.decode(Int64.self) { total = Int(count) }
         let rows = try await client.query(
             """
             SELECT \(unescaped: Self.columns) FROM schedules
-            WHERE (\(model ?? "") = '' OR model_name = \(model ?? "")) AND (\(status ?? "") = '' OR status = \(status ?? ""))
-            ORDER BY created_at DESC, id
+            WHERE (\(model) = '' OR model_name = \(model)) AND (\(status) = '' OR status = \(status))
+            ORDER BY created_at DESC, id LIMIT \(limit.map(Int64.init)) OFFSET \(Int64(offset))
             """, logger: logger)
         var schedules: [ScheduleJSON] = []
         for try await row in rows { schedules.append(try Self.schedule(row).0) }
-        return schedules
+        return (schedules, total)
     }
 
     /// Newest slot first.

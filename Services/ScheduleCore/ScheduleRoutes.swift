@@ -27,9 +27,12 @@ struct ScheduleRoutes: Sendable {
             "/api/training/schedules",
             RouteDoc(
                 "List schedules",
+                details: "Newest first; `total_matching` counts every schedule the filters match.",
                 query: [
                     .string("model_name", "Only this registered model's schedules"),
                     .string("status", "Only schedules in this status", oneOf: ["active", "paused", "completed", "cancelled"]),
+                    .integer("limit", "At most this many (default: every one)", in: 1...1000),
+                    .integer("offset", "Skip this many", in: 0...1_000_000, default: 0),
                 ]), use: list)
         routes.post(
             "/api/training/schedules/from-run",
@@ -348,6 +351,7 @@ struct ScheduleRoutes: Sendable {
 
     struct ListJSON: ResponseEncodable, Decodable, Sendable {
         let schedules: [ScheduleJSON]
+        let totalMatching: Int
     }
 
     /// `?model_name=` `&status=` (active, paused, completed, cancelled).
@@ -357,7 +361,10 @@ struct ScheduleRoutes: Sendable {
         if let status, TrainingScheduleDecider.Status(rawValue: status) == nil {
             throw APIError.badRequest("status is active, paused, completed or cancelled", field: "status")
         }
-        return ListJSON(schedules: try await queries.schedules(model: parameters.nonEmpty("model_name"), status: status, now: now()))
+        let limit = parameters.get("limit") == nil ? nil : try parameters.integer("limit", default: 0, in: 1...1000)
+        let offset = try parameters.integer("offset", default: 0, in: 0...1_000_000)
+        let (schedules, total) = try await queries.schedules(model: parameters.nonEmpty("model_name"), status: status, limit: limit, offset: offset)
+        return ListJSON(schedules: schedules, totalMatching: total)
     }
 
     @Sendable func get(_ request: Request, context: SlipwayRequestContext) async throws -> ScheduleJSON {

@@ -100,6 +100,12 @@ struct WebPagesTests {
 
                 let unknown = try await api.send(.get, "/models/no-such-model", headers: cookie)
                 #expect(unknown.status == .notFound && unknown.text.contains("no-such-model"), "\(unknown.text)")
+                let scheduleFilter = try await api.send(.get, "/schedules?status=sleeping", headers: cookie)
+                #expect(scheduleFilter.status == .badRequest && scheduleFilter.text.contains("status must be active, paused"))
+                let schedulesPage = try await api.send(.get, "/schedules?page=0", headers: cookie)
+                #expect(schedulesPage.status == .badRequest && schedulesPage.text.contains("page must be a whole number"))
+                let schedules = try await api.send(.get, "/schedules", headers: cookie)
+                #expect(schedules.status == .serviceUnavailable && schedules.text.contains("schedule-svc is not answering"))
                 let timelineFilter = try await api.send(.get, "/models/recs?tab=timeline&context=nope", headers: cookie)
                 #expect(timelineFilter.status == .badRequest && timelineFilter.text.contains("context must be one of training"))
                 let timeline = try await api.send(.get, "/models/recs?tab=timeline", headers: cookie)

@@ -108,7 +108,11 @@ struct ScheduleIntegrationTests {
             #expect((shown["ledger"] as? [[String: Any]])?.first?["trigger"] as? String == "manual")
 
             let listed = try await api.get("/api/training/schedules?model_name=recs", expect: .ok).json()
-            #expect((listed["schedules"] as? [[String: Any]])?.count == 1)
+            #expect((listed["schedules"] as? [[String: Any]])?.count == 1 && listed["total_matching"] as? Int == 1)
+            // A page past the matches is empty and still counts them; a limit that is none is a 400 naming it.
+            let past = try await api.get("/api/training/schedules?limit=1&offset=1", expect: .ok).json()
+            #expect((past["schedules"] as? [[String: Any]])?.isEmpty == true && past["total_matching"] as? Int == 1)
+            try await api.get("/api/training/schedules?limit=0").expectError(.badRequest, field: "limit")
 
             // The read model derives from the events alone.
             let report = try await Replayer.replay(ScheduleReadModel(), from: service.store, verify: true, logger: TestInfrastructure.logger)

@@ -68,6 +68,7 @@ enum HTML {
                 <nav aria-label="Main">
                   <a href="/models"\(current == "models" ? #" aria-current="page""# : "")>Models</a>
                   <a href="/training"\(current == "training" ? #" aria-current="page""# : "")>Training</a>
+                  <a href="/schedules"\(current == "schedules" ? #" aria-current="page""# : "")>Schedules</a>
                   <a href="/docs">API reference</a>
                 </nav>
                 <div class="who"><span>\(escape(user.name)) · \(escape(user.role))</span>

@@ -106,7 +106,8 @@ extension WebPages {
 
     /// The schedule's activity: a day per cell over the past twelve weeks (what each day's slots became) and the
     /// next fire times in the schedule's own zone.
-    static func scheduleGrid(_ schedule: ScheduleActivity, now: Date, canEdit: Bool = false, weeks: Int = 12) -> String {
+    /// `titled`: headed by the schedule's name and status (the schedule's own page has them in its title).
+    static func scheduleGrid(_ schedule: ScheduleActivity, now: Date, canEdit: Bool = false, weeks: Int = 12, titled: Bool = true) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let today = calendar.startOfDay(for: now)
@@ -156,7 +157,7 @@ extension WebPages {
         }
         return """
             <section class="schedule" aria-label="Retraining schedule">
-            <h2>Schedule: \(HTML.escape(schedule.name)) \(badge(schedule.status))</h2>\(actions)
+            \(titled ? "<h2>Schedule: \(HTML.escape(schedule.name)) \(badge(schedule.status))</h2>" : "")\(actions)
             <p class="muted">\(HTML.escape(schedule.scheduleType))\(schedule.scheduleTime.map { " at " + HTML.escape($0) } ?? "") \
             (\(HTML.escape(schedule.scheduleTimezone))) · \(schedule.totalRuns) runs, \(schedule.successfulRuns) of \(ended) ended ones succeeded</p>
             <div class="activity" role="img" aria-label="What each day's slots became over the past \(weeks) weeks">\(cells)</div>

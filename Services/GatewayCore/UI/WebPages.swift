@@ -22,6 +22,8 @@ struct WebPages: Sendable {
         routes.get("/endpoints/:name", use: endpoint)
         routes.get("/training", use: trainingRuns)
         routes.get("/training/:id", use: trainingRun)
+        routes.get("/schedules", use: schedules)
+        routes.get("/schedules/:id", use: schedule)
         return routes
     }
 
