@@ -2,7 +2,7 @@
 against a running `slipway up` where USERNAME (an editor) has a password and MODEL has versions 1 and 2. It logs in
 (after a wrong password), reads the models page at desktop and phone widths, the training runs and a run's page,
 opens the model's page and its tabs,
-deploys v1 then v2 from its deployment tab, rolls back to v1 on the endpoint's page, runs the endpoint's example in
+deploys v1 then v2 from its deployment dashboard's dialogs, rolls back to v1 on the endpoint's page, runs the endpoint's example in
 its API view's playground, creates an API key, sends traffic with it, makes an alert rule on the monitoring tab,
 waits for it to fire and acknowledges it, runs an endpoint test and a load test from the tests tab, sees an undeploy made elsewhere appear without a reload, makes a
 retraining schedule on the model's page and pauses it, changes its timing on its own page (previewing the fire times) and resumes it, reads the model's timeline (and
@@ -163,22 +163,23 @@ try:
     check("Dataset" in text_of("main"), "the lineage tab names the version's dataset")
     shot("model-lineage")
 
-    # Deploy v1 and then v2 from the deployment tab (an editor sees the form), confirming each, and watch the
-    # endpoint serve them.
+    # Deploy v1 and then v2 from the deployment dashboard: each available version's dialog (the second compares it with
+    # the first, serving by then), and watch the endpoint serve them.
     live(lambda: driver.find_element(By.LINK_TEXT, "Deployment").click())
     wait.until(seen.url_contains("tab=deployment"))
     rows = []
     for version in ["1", "2"]:
-        wait.until(seen.visibility_of_element_located((By.CSS_SELECTOR, "form.action")))
-        # Once a field has the focus, the page does not swap its content.
-        field = live(lambda: driver.find_element(By.CSS_SELECTOR, "form.action input[name=version]"))
-        field.click()
-        driver.execute_script("arguments[0].value = arguments[1]", field, version)
-        endpoint_field = driver.find_element(By.CSS_SELECTOR, "form.action input[name=endpoint]")
-        endpoint_field.click()
-        driver.execute_script("arguments[0].value = 'browser-check'", endpoint_field)
-        driver.find_element(By.CSS_SELECTOR, "form.action button[type=submit]").click()
-        wait.until(seen.alert_is_present()).accept()
+        wait.until(seen.element_to_be_clickable((By.CSS_SELECTOR, "button[data-open='deploy-v%s']" % version)))
+        live(lambda: driver.find_element(By.CSS_SELECTOR, "button[data-open='deploy-v%s']" % version).click())
+        dialog = driver.find_element(By.ID, "deploy-v" + version)
+        wait.until(lambda d: dialog.is_displayed())
+        if version == "2":
+            check("Current (v1)" in dialog.text and "Recall@100" in dialog.text, "the dialog compares v2 with the serving v1: " + dialog.text[:300])
+            shot("deploy-dialog")
+        endpoint_field = dialog.find_element(By.NAME, "endpoint")
+        endpoint_field.clear()
+        endpoint_field.send_keys("browser-check")
+        dialog.find_element(By.XPATH, ".//button[normalize-space(.)='Deploy now']").click()
         wait.until(lambda d: d.execute_script("return document.readyState") == "complete" and d.find_elements(By.CSS_SELECTOR, "main tbody tr"))
         serving = False
         for _ in range(90):
@@ -188,6 +189,8 @@ try:
                 break
             time.sleep(1)
         check(serving, "the deploy from the page serves v%s on browser-check: %s %s" % (version, rows, text_of("#action-error")))
+    check("live" in text_of("section.production") and "predictions" in text_of("section.production"),
+          "current production shows the live version and today's figures: " + text_of("section.production")[:200])
     check(driver.execute_script("return document.getElementById('action-error').hidden"), "no refusal shown")
     shot("model-deployment")
 

@@ -162,19 +162,6 @@ struct WebPagesTests {
         let lineage = WebPages.lineage(versions)
         #expect(lineage.contains("mc-&lt;1&gt;") && !lineage.contains("Features"), "an absent link is left out")
 
-        let model = ModelDetail(
-            modelName: "recs", modelType: "retrieval", description: "", tags: [:], status: "deployed", isRegistered: true, totalVersions: 2,
-            latestVersion: versions[1], aliases: [:], scheduleId: nil, scheduleStatus: nil, deployedVersion: 2,
-            createdAt: Date(), updatedAt: Date())
-        let endpoints = [
-            ModelEndpoints.Endpoint(
-                name: "shop", status: "serving", url: "http://x/shop", traffic: [.init(version: 2, percent: 90), .init(version: 1, percent: 10)])
-        ]
-        let editor = WebPages.deploymentSection(model, endpoints: endpoints, canEdit: true)
-        #expect(editor.contains("v2 90% · v1 10%") && editor.contains(#"data-api="/api/models/recs/deployments""#))
-        #expect(editor.contains(#"data-api="/api/endpoints/shop/undeploy""#))
-        let viewer = WebPages.deploymentSection(model, endpoints: endpoints, canEdit: false)
-        #expect(!viewer.contains("data-api=") && viewer.contains("v2 90% · v1 10%"))
     }
 
     @Test("the schedule grid: a cell per day for twelve weeks ending this week, each day's slots told apart, the next fire times")

@@ -207,6 +207,15 @@ enum HTML {
         .forms { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 26rem), 1fr)); gap: 1rem; }
         .report { border: 1px solid var(--line); border-radius: 8px; padding: .2rem 1rem 1rem; margin-bottom: 1rem; }
         .checks { list-style: none; padding: 0; display: grid; gap: .3rem; }
+        .badge.better { color: var(--ok); } .badge.worse { color: var(--bad); }
+        .production h3, .candidate h3 { margin: .6rem 0; }
+        .links { display: flex; flex-wrap: wrap; gap: 1rem; }
+        dialog { border: 1px solid var(--line); border-radius: 10px; background: var(--bg); color: var(--fg); max-width: min(44rem, 95vw); }
+        dialog::backdrop { background: rgb(0 0 0 / .45); }
+        dialog form { display: grid; gap: .7rem; }
+        dialog fieldset { border: 1px solid var(--line); border-radius: 8px; display: grid; gap: .3rem; }
+        dialog label { display: grid; gap: .2rem; }
+        dialog label.check { display: flex; gap: .4rem; align-items: center; }
         .timeline { list-style: none; padding: 0; margin: 0; display: grid; gap: .5rem; }
         .event { border-left: 3px solid var(--line); padding: .2rem .7rem; overflow-wrap: anywhere; }
         .event time { color: var(--muted); font-size: .85rem; margin-right: .4rem; }
@@ -248,7 +257,8 @@ enum HTML {
     /// (default POST), `data-confirm` asks first; a refusal's message is shown in `#action-error`, a success reloads
     /// the page, or with `data-show="field"` shows that field of the answer in `#action-result`, or with
     /// `data-redirect="/training/{training_run.id}"` opens the page the answer names. Copy buttons.
-    /// A form is `aria-busy` with its button disabled until the answer.
+    /// A form is `aria-busy` with its button disabled until the answer; a refusal goes to the form's own `.form-error`
+    /// when it has one (a form in a dialog). `button[data-open="id"]` opens a `<dialog>`, `button[data-close]` closes it.
     /// And live pages: `<main data-live="deploy,registry">` reads the gateway's event stream of those contexts and,
     /// when events arrive, fetches the page again and swaps its content in (at most once a second, and not while
     /// the user is in one of its forms); content with a `data-poll` element is fetched again every second. The stream is read with `fetch`, not `EventSource`: its events are named by
@@ -322,7 +332,8 @@ enum HTML {
             for (const key of path.slice(0, -1)) into = into[key] = into[key] || {};
             into[path[path.length - 1]] = value;
           }
-          const problem = document.getElementById("action-error");
+          // A form's own slot for a refusal (one in a dialog), else the page's.
+          const problem = form.querySelector(".form-error") || document.getElementById("action-error");
           if (problem) problem.hidden = true;
           // Some actions take seconds (an endpoint test runs before its answer): the form says it is working.
           const button = form.querySelector("button[type=submit]");
@@ -349,6 +360,13 @@ enum HTML {
           if (answer.ok) { location.reload(); return; }
           const message = (json.error || {}).message || "refused (" + answer.status + ")";
           if (problem) { problem.textContent = message; problem.hidden = false; } else alert(message);
+        });
+        // <button data-open="id">: opens that dialog; <button data-close>: closes the dialog it is in.
+        document.addEventListener("click", event => {
+          const opener = event.target.closest("button[data-open]");
+          if (opener) document.getElementById(opener.dataset.open).showModal();
+          const closer = event.target.closest("button[data-close]");
+          if (closer) closer.closest("dialog").close();
         });
         // <button data-copy="#id">: the element's text to the clipboard.
         document.addEventListener("click", async event => {

@@ -196,11 +196,7 @@ extension WebPages {
     /// value with its change from the version before it, and the deployed version marked.
     static func versionsTable(_ versions: [ModelVersions.Version], deployed: Int?) -> String {
         guard !versions.isEmpty else { return #"<p class="muted">No versions yet: a blessed run registers one.</p>"# }
-        func order(_ name: String) -> (Int, Int, String) {
-            guard name.hasPrefix("recall_at_"), let cutoff = Int(name.dropFirst("recall_at_".count)) else { return (1, 0, name) }
-            return (0, -cutoff, name)
-        }
-        let names = Set(versions.flatMap(\.metrics.keys)).sorted { order($0) < order($1) }.prefix(6)
+        let names = comparedMetrics(versions)
         let byNumber = Dictionary(versions.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
         var rows = ""
         for version in versions.sorted(by: { $0.version > $1.version }) {
@@ -236,6 +232,17 @@ extension WebPages {
             <tbody>\(rows)</tbody></table></div>
             <p class="muted">Each metric's change is from the version before it.</p>
             """
+    }
+
+    /// The metrics versions are compared by: up to six, recalls first (the widest cut-off first), then the other ranking
+    /// measures, then the rest (a model's parameters may be among its metrics) by name.
+    static func comparedMetrics(_ versions: [ModelVersions.Version]) -> [String] {
+        func order(_ name: String) -> (Int, Int, String) {
+            if name.hasPrefix("recall_at_"), let cutoff = Int(name.dropFirst("recall_at_".count)) { return (0, -cutoff, name) }
+            if ["ndcg", "map_at", "mrr", "precision"].contains(where: name.hasPrefix) { return (1, 0, name) }
+            return (2, 0, name)
+        }
+        return Array(Set(versions.flatMap(\.metrics.keys)).sorted { order($0) < order($1) }.prefix(6))
     }
 
     /// Losses, errors and latencies improve downwards; recalls and the rest upwards.
@@ -285,66 +292,6 @@ extension WebPages {
                 """
         }
         return html
-    }
-
-    // MARK: Deployment
-
-    func deployment(_ model: ModelDetail, for user: User) async throws -> Result<String, PageProblem> {
-        let segment = Self.pathSegment(model.modelName)
-        var endpoints: [ModelEndpoints.Endpoint] = []
-        switch try await read(ModelEndpoints.self, from: "deploy", "/api/models/\(segment)/endpoints", for: user) {
-        case .success(let list): endpoints = list.endpoints
-        // deploy-svc learns of a model from the registry's events: until then it has no endpoints for it.
-        case .failure(let problem) where problem.status == .notFound: break
-        case .failure(let problem): return .failure(problem)
-        }
-        return .success(Self.deploymentSection(model, endpoints: endpoints, canEdit: user.role != "viewer"))
-    }
-
-    /// The model's endpoints with their traffic, and for an editor the deploy form and each endpoint's undeploy.
-    static func deploymentSection(_ model: ModelDetail, endpoints: [ModelEndpoints.Endpoint], canEdit: Bool) -> String {
-        let segment = pathSegment(model.modelName)
-        var html = ""
-        if endpoints.isEmpty {
-            html += #"<p class="muted">Not deployed anywhere.</p>"#
-        } else {
-            var rows = ""
-            for endpoint in endpoints.sorted(by: { $0.name < $1.name }) {
-                let split = endpoint.traffic.sorted { $0.percent > $1.percent }.map { "v\($0.version) \($0.percent)%" }.joined(separator: " · ")
-                let undeploy =
-                    !canEdit || endpoint.status == "not_serving"
-                    ? ""
-                    : """
-                    <form data-api="/api/endpoints/\(pathSegment(endpoint.name))/undeploy" data-confirm="Undeploy \(HTML.escape(endpoint.name))?">
-                    <input type="hidden" name="reason" value="undeployed from the model page"><button type="submit" class="secondary">Undeploy</button></form>
-                    """
-                rows += """
-                    <tr><td><a href="/endpoints/\(pathSegment(endpoint.name))"><strong>\(HTML.escape(endpoint.name))</strong></a></td><td>\(badge(endpoint.status))</td>
-                    <td>\(split.isEmpty ? #"<span class="muted">no traffic</span>"# : HTML.escape(split))</td>
-                    <td><code>\(HTML.escape(endpoint.url))</code></td><td>\(undeploy)</td></tr>
-                    """
-            }
-            html += """
-                <div class="table"><table>
-                <thead><tr><th scope="col">Endpoint</th><th scope="col">Status</th><th scope="col">Traffic</th><th scope="col">URL</th>
-                <th scope="col"><span class="muted">Actions</span></th></tr></thead><tbody>\(rows)</tbody></table></div>
-                """
-        }
-        if canEdit, model.totalVersions > 0 {
-            let newest = Int(model.latestVersion?.version ?? 1)
-            let choices = endpoints.map { #"<option value="\#(HTML.escape($0.name))">\#(HTML.escape($0.name))</option>"# }.joined()
-            html += """
-                <form class="action" data-api="/api/models/\(segment)/deployments" data-confirm="Deploy this version?">
-                <h2>Deploy a version</h2>
-                <label>Version <input type="number" name="version" min="1" max="\(newest)" value="\(newest)" required></label>
-                <label>Endpoint <input name="endpoint" list="endpoint-names" placeholder="a new one named after the model">
-                <datalist id="endpoint-names">\(choices)</datalist></label>
-                <label>Strategy <select name="strategy"><option value="immediate">Immediate</option><option value="gradual">Gradual (canary steps)</option></select></label>
-                <button type="submit">Deploy</button>
-                </form>
-                """
-        }
-        return html + #"<p class="error" role="alert" id="action-error" hidden></p>"#
     }
 }
 

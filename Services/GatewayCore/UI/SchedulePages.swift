@@ -216,7 +216,7 @@ extension WebPages {
             list.textContent = "";
             problem.hidden = answer.ok;
             if (!answer.ok) { problem.textContent = (json.error || {}).message || "no preview (" + answer.status + ")"; return; }
-            for (const time of json.upcoming || []) {
+            for (const time of json.next_runs || []) {
               const item = document.createElement("li");
               item.textContent = time.local + (time.dst ? " (" + time.dst + ")" : "");
               list.append(item);
