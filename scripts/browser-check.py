@@ -1,6 +1,7 @@
 """The web UI in headless Chromium (Debian's chromium and chromium-driver, through Selenium): run by scripts/check-api
-against a running `slipway up` where USERNAME (an editor) has a password and MODEL has versions 1 and 2. It logs in
-(after a wrong password), reads the models page at desktop and phone widths, the training runs and a run's page,
+against a running `slipway up` where USERNAME (an editor) has a password and MODEL has a version trained by `slipway train
+--demo`. It logs in (after a wrong password), reads the models page at desktop and phone widths, trains the model's
+second version through the training wizard and follows it to completion, reads the training runs and a run's page,
 opens the model's page and its tabs,
 deploys v1 then v2 from its deployment dashboard's dialogs, rolls back to v1 on the endpoint's page, runs the endpoint's example in
 its API view's playground, creates an API key, sends traffic with it, makes an alert rule on the monitoring tab,
@@ -59,6 +60,34 @@ def table_rows():
 
 def shot(name):
     driver.save_screenshot(os.path.join(shots, name + ".png"))
+
+
+def train_with_wizard():
+    """Trains the model's second version through the training wizard (the demo's dataset and configurations, which the
+    first run made), and follows the new run's page until it completes."""
+    driver.get(base + "/training")
+    live(lambda: driver.find_element(By.LINK_TEXT, "New training run").click())
+    wait.until(seen.url_contains("/training/new"))
+    form = driver.find_element(By.CSS_SELECTOR, "form.wizard")
+    form.find_element(By.NAME, "name").send_keys(model)
+    for name, wanted in [("dataset_id", "demo-"), ("feature_config_id", "b2b-default"), ("model_config_id", "mf-64")]:
+        options = form.find_elements(By.CSS_SELECTOR, "select[name='%s'] option" % name)
+        chosen = [option for option in options if option.text.startswith(wanted)]
+        check(bool(chosen), "the wizard offers %s %s: %s" % (name, wanted, [option.text for option in options]))
+        if chosen:
+            chosen[0].click()
+    check(not form.find_element(By.NAME, "schedule_config.schedule_time").is_enabled(), "training now, the wizard asks no timing")
+    shot("training-wizard")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(lambda d: "/training/new" not in d.current_url and "/training/" in d.current_url)
+    completed = False
+    for _ in range(240):
+        status = driver.execute_script("const b = document.querySelector('.run-title .badge'); return b ? b.innerText : ''") or ""
+        if "completed" in status:
+            completed = True
+            break
+        time.sleep(0.5)
+    check(completed, "the run the wizard started completes, on its page without a reload: %s" % status)
 
 
 def check_training():
@@ -141,6 +170,7 @@ try:
     shot("models-phone")
     driver.set_window_size(1280, 900)
 
+    train_with_wizard()
     check_training()
 
     # The model's page, from the registry's table: its figures and the spec's tabs.

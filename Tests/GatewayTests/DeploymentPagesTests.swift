@@ -61,7 +61,7 @@ struct DeploymentPagesTests {
         #expect(dialog.contains("<tr><td>Recall@100</td><td>0.3500</td><td>0.4100</td><td><span class=\"delta better\">↑ +0.0600</span></td></tr>"))
         #expect(dialog.contains("<tr><td>ndcg_at_10</td><td>0.1200</td><td>0.1100</td><td><span class=\"delta worse\">↓ −0.0100</span></td></tr>"))
         #expect(dialog.range(of: "ndcg_at_10")!.lowerBound < dialog.range(of: "alpha")!.lowerBound)
-        #expect(dialog.contains(#"<input type="hidden" name="version" value="3">"#) && dialog.contains(#"name="endpoint" value="shop""#))
+        #expect(dialog.contains(#"<input type="number" name="version" value="3" hidden>"#) && dialog.contains(#"name="endpoint" value="shop""#))
         #expect(dialog.contains("The current version (v2) stays warm for an instant rollback.") && dialog.contains(#"class="error form-error""#))
         let viewer = WebPages.deploymentDashboard(Self.dashboard(), canEdit: false)
         #expect(!viewer.contains("<dialog") && !viewer.contains("data-api=") && viewer.contains("v3 · run #3"))

@@ -100,6 +100,8 @@ struct WebPagesTests {
 
                 let unknown = try await api.send(.get, "/models/no-such-model", headers: cookie)
                 #expect(unknown.status == .notFound && unknown.text.contains("no-such-model"), "\(unknown.text)")
+                let wizard = try await api.send(.get, "/training/new", headers: cookie)
+                #expect(wizard.status == .forbidden && wizard.text.contains("needs the editor role"), "a viewer starts no run")
                 let scheduleFilter = try await api.send(.get, "/schedules?status=sleeping", headers: cookie)
                 #expect(scheduleFilter.status == .badRequest && scheduleFilter.text.contains("status must be active, paused"))
                 let schedulesPage = try await api.send(.get, "/schedules?page=0", headers: cookie)

@@ -193,7 +193,7 @@ extension WebPages {
             \(version.lineage.datasetId.map { " · dataset " + HTML.escape($0) } ?? "")\(version.lineage.modelConfigId.map { " · model config " + HTML.escape($0) } ?? "")</p>
             <table><thead><tr><th scope="col">Metric</th><th scope="col">Current\(current.map { " (v\($0.version))" } ?? "")</th>
             <th scope="col">New (v\(version.version))</th><th scope="col">Change</th></tr></thead><tbody>\(rows)</tbody></table>
-            <input type="hidden" name="version" value="\(version.version)">
+            <input type="number" name="version" value="\(version.version)" hidden>
             <fieldset><legend>How</legend>
             <label class="check"><input type="radio" name="strategy" value="immediate" checked> Immediate: all traffic at once</label>
             <label class="check"><input type="radio" name="strategy" value="gradual"> Gradual: 10 % → 50 % → 100 %, each step gated on its errors and latency</label>

@@ -207,6 +207,13 @@ enum HTML {
         .forms { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 26rem), 1fr)); gap: 1rem; }
         .report { border: 1px solid var(--line); border-radius: 8px; padding: .2rem 1rem 1rem; margin-bottom: 1rem; }
         .checks { list-style: none; padding: 0; display: grid; gap: .3rem; }
+        a.button { display: inline-block; background: var(--accent); color: #fff; border-radius: 6px; padding: .35rem .8rem; text-decoration: none; }
+        form.wizard { display: grid; gap: 1rem; max-width: 48rem; }
+        form.wizard fieldset { border: 1px solid var(--line); border-radius: 8px; display: grid; gap: .6rem; padding: .6rem 1rem 1rem; }
+        form.wizard legend { font-weight: 600; }
+        form.wizard label { display: grid; gap: .2rem; font-size: .9rem; }
+        form.wizard label.check { display: flex; gap: .4rem; align-items: center; }
+        form.wizard button { justify-self: start; }
         .badge.better { color: var(--ok); } .badge.worse { color: var(--bad); }
         .production h3, .candidate h3 { margin: .6rem 0; }
         .links { display: flex; flex-wrap: wrap; gap: 1rem; }

@@ -12,7 +12,9 @@ extension WebPages {
         guard let user = try await user(request) else { return Self.loginRedirect(request) }
         let query = request.uri.queryParameters
         let filters = TrainingFilters(status: query.get("status") ?? "", model: query.get("model") ?? "")
-        var main = "<h1>Training runs</h1>" + filters.form
+        var main = "<h1>Training runs</h1>"
+        if user.role != "viewer" { main += #"<p><a class="button" href="/training/new">New training run</a></p>"# }
+        main += filters.form
         func answer(_ status: HTTPResponse.Status = .ok) -> Response {
             HTML.page(HTML.layout(title: "Training", user: user, current: "training", live: ["training"], main: main), status: status)
         }

@@ -21,6 +21,7 @@ struct WebPages: Sendable {
         routes.get("/models/:name", use: model)
         routes.get("/endpoints/:name", use: endpoint)
         routes.get("/training", use: trainingRuns)
+        routes.get("/training/new", use: trainingWizard)
         routes.get("/training/:id", use: trainingRun)
         routes.get("/schedules", use: schedules)
         routes.get("/schedules/:id", use: schedule)
