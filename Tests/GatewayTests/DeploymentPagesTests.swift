@@ -63,6 +63,10 @@ struct DeploymentPagesTests {
         #expect(dialog.range(of: "ndcg_at_10")!.lowerBound < dialog.range(of: "alpha")!.lowerBound)
         #expect(dialog.contains(#"<input type="number" name="version" value="3" hidden>"#) && dialog.contains(#"name="endpoint" value="shop""#))
         #expect(dialog.contains("The current version (v2) stays warm for an instant rollback.") && dialog.contains(#"class="error form-error""#))
+        #expect(!dialog.contains(#"value="gradual" disabled"#))
+        var first = Self.dashboard()
+        first.live = []
+        #expect(WebPages.deploymentDashboard(first, canEdit: true).contains(#"value="gradual" disabled"#), "nothing serves: immediate only")
         let viewer = WebPages.deploymentDashboard(Self.dashboard(), canEdit: false)
         #expect(!viewer.contains("<dialog") && !viewer.contains("data-api=") && viewer.contains("v3 · run #3"))
     }

@@ -196,7 +196,8 @@ extension WebPages {
             <input type="number" name="version" value="\(version.version)" hidden>
             <fieldset><legend>How</legend>
             <label class="check"><input type="radio" name="strategy" value="immediate" checked> Immediate: all traffic at once</label>
-            <label class="check"><input type="radio" name="strategy" value="gradual"> Gradual: 10 % → 50 % → 100 %, each step gated on its errors and latency</label>
+            <label class="check"><input type="radio" name="strategy" value="gradual"\(current == nil ? " disabled" : "")> Gradual: 10 % → 50 % → 100 %, \
+            each step gated on its errors and latency\(current == nil ? " (once a version serves)" : "")</label>
             </fieldset>
             <label>Endpoint <input name="endpoint" value="\(HTML.escape(endpoint))" placeholder="a new one named after the model"></label>
             <p class="muted">\(keep)</p>

@@ -260,7 +260,7 @@ enum HTML {
         """
 
     /// The logout button; every `<form data-api="/api/…">`: its fields sent as a JSON body (numbers as numbers,
-    /// checkboxes as booleans, empty fields left out, `a.b` nested) with the session's CSRF token; `data-method`
+    /// checkboxes as booleans, the checked radio button of a group, empty fields left out, `a.b` nested) with the session's CSRF token; `data-method`
     /// (default POST), `data-confirm` asks first; a refusal's message is shown in `#action-error`, a success reloads
     /// the page, or with `data-show="field"` shows that field of the answer in `#action-result`, or with
     /// `data-redirect="/training/{training_run.id}"` opens the page the answer names. Copy buttons.
@@ -330,7 +330,7 @@ enum HTML {
           if (form.dataset.confirm && !confirm(form.dataset.confirm)) return;
           const body = {};
           for (const field of form.elements) {
-            if (!field.name || field.disabled) continue;
+            if (!field.name || field.disabled || (field.type === "radio" && !field.checked)) continue;
             const value = field.type === "checkbox" ? field.checked : field.type === "number" ? Number(field.value) : field.value;
             if (field.type !== "checkbox" && field.value === "") continue;
             // "traffic.v1" is body.traffic.v1.

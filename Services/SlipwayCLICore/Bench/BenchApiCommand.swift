@@ -388,7 +388,7 @@ struct Bench {
 }
 
 /// A counter the client tasks share.
-private final class SharedCounter: Sendable {
+final class SharedCounter: Sendable {
     private let count = Atomic<Int>(0)
 
     /// The value before this call's increment.

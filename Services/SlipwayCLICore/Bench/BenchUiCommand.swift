@@ -17,7 +17,8 @@ struct BenchUiCommand: AsyncParsableCommand {
             viewer (user <prefix>, by password, as a browser does) and, for each page — the models (first page,
             a search, the last page), a model's overview, versions and lineage, the training runs (first page, the
             last, one model's), a run, an endpoint's monitoring tab (a day and a week) over --metrics-days of
-            minute metrics, /docs — sends requests one after another for --seconds, each answered in full; a
+            minute metrics and its tests tab, a model's deployment dashboard and timeline, the schedules (first
+            page, the last) and one schedule, /docs — sends requests one after another for --seconds, each answered in full; a
             page's latency is measured on the client (loopback, so it bounds the server's render time from above). page_p99_ms is the slowest page's p99. Any answer but
             200 fails the bench.
             openapi_routes: the operations /api/openapi.json documents; undocumented_routes: those it lists as
@@ -27,6 +28,7 @@ struct BenchUiCommand: AsyncParsableCommand {
             one a minute for --metrics-days days (with five features each, which drift compares), unless the
             last week already holds them; each chunk of 5,000 is followed by one log of now under its own key,
             and the next chunk waits until metrics-svc has counted it (so a minute of now holds a few more).
+            Each model also gets a daily schedule made from its first run, paused at once (so that nothing fires).
             """)
 
     @Option(help: "Models in the registry.") var models = 1_000
@@ -82,6 +84,7 @@ struct BenchUiCommand: AsyncParsableCommand {
 
         let monitored = try await monitoredEndpoint(admin, api: api, model: names[0])
         try await seedServingHistory(admin, endpoint: monitored)
+        let scheduleID = try await seedSchedules(admin, models: names, showing: names[models / 2])
 
         let cookie = try await viewerSession(admin)
         let browser = Bench(
@@ -94,7 +97,10 @@ struct BenchUiCommand: AsyncParsableCommand {
             ("model", "/models/\(middle)"), ("model_versions", "/models/\(middle)?tab=versions"), ("model_lineage", "/models/\(middle)?tab=lineage"),
             ("training", "/training"), ("training_last_page", "/training?page=\((runs + 49) / 50)"), ("training_model", "/training?model=\(middle)"),
             ("training_run", "/training/\(middle)-1"), ("endpoint_monitoring", "/endpoints/\(monitored.name)?tab=monitoring"),
-            ("endpoint_monitoring_week", "/endpoints/\(monitored.name)?tab=monitoring&hours=168"), ("docs", "/docs"),
+            ("endpoint_monitoring_week", "/endpoints/\(monitored.name)?tab=monitoring&hours=168"),
+            ("endpoint_tests", "/endpoints/\(monitored.name)?tab=tests"), ("model_deployment", "/models/\(names[0])?tab=deployment"),
+            ("model_timeline", "/models/\(names[0])?tab=timeline"), ("schedules", "/schedules"),
+            ("schedules_last_page", "/schedules?page=\((models + 49) / 50)"), ("schedule", "/schedules/\(scheduleID)"), ("docs", "/docs"),
         ]
         var slowest = 0.0
         var result: [(String, String)] = []
@@ -194,6 +200,44 @@ struct BenchUiCommand: AsyncParsableCommand {
             throw error
         }
         await producer.shutdown()
+    }
+
+    /// A paused daily schedule for each model, made from its first run, unless there are as many already; the id of
+    /// `showing`'s.
+    func seedSchedules(_ admin: Bench, models: [String], showing: String) async throws -> String {
+        let (status, held, _) = try await admin.send(.GET, admin.gateway + "/api/training/schedules?limit=1")
+        guard status == 200 else { throw admin.failure("GET /api/training/schedules", status, held) }
+        if held["total_matching"] as? Int ?? 0 < models.count {
+            say("seed: a paused daily schedule for each of \(models.count) models")
+            let started = ContinuousClock.now
+            let next = SharedCounter()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<clients {
+                    group.addTask {
+                        while case let index = next.next(), index < models.count {
+                            let body: [String: Any] = [
+                                "source_training_run_id": "\(models[index])-1", "name": "\(models[index]) nightly", "schedule_type": "daily",
+                                "schedule_time": "02:00", "schedule_timezone": "UTC",
+                            ]
+                            let made = try await admin.send(
+                                .POST, admin.gateway + "/api/training/schedules/from-run", body: Array(try JSONSerialization.data(withJSONObject: body)))
+                            // 409: the model has a schedule already (an earlier, interrupted seeding).
+                            guard made.0 == 201 || made.0 == 409 else { throw admin.failure("POST /api/training/schedules/from-run", made.0, made.1) }
+                            guard let id = (made.1["schedule"] as? [String: Any])?["id"] as? String else { continue }
+                            let paused = try await admin.send(.POST, admin.gateway + "/api/training/schedules/\(id)/pause")
+                            guard paused.0 == 200 else { throw admin.failure("POST /api/training/schedules/\(id)/pause", paused.0, paused.1) }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            say(String(format: "  seeded in %.1f s", Double((ContinuousClock.now - started).milliseconds) / 1000))
+        }
+        let (found, list, _) = try await admin.send(.GET, admin.gateway + "/api/training/schedules?model_name=\(showing)")
+        guard found == 200, let id = (list["schedules"] as? [[String: Any]])?.first?["id"] as? String else {
+            throw admin.failure("GET /api/training/schedules?model_name=\(showing)", found, list)
+        }
+        return id
     }
 
     /// The requests a metrics-svc figures route counts, or those with `apiKey` (0 while metrics-svc has no figures of
