@@ -417,6 +417,17 @@ try:
     contexts = set(driver.execute_script("return [...document.querySelectorAll('ol.timeline .badge.context')].map(badge => badge.innerText)"))
     check(contexts == {"Deployment"}, "filtered to deployment, it shows deployment's events only: %s" % contexts)
 
+    # The newer pages at phone width: none scrolls sideways (tables and charts scroll or shrink inside their boxes).
+    driver.set_window_size(390, 844)
+    for page in ["/endpoints/browser-check?tab=monitoring", "/endpoints/browser-check?tab=tests", "/models/%s?tab=deployment" % model,
+                 "/models/%s?tab=timeline" % model, "/schedules", "/training/new"]:
+        driver.get(base + page)
+        wait.until(seen.visibility_of_element_located((By.TAG_NAME, "h1")))
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        check(overflow <= 1, "%s: no sideways scrolling at 390 px (%s px over)" % (page, overflow))
+    shot("monitoring-phone")
+    driver.set_window_size(1280, 900)
+
     # The API reference renders every route.
     driver.get(base + "/docs")
     status = wait.until(lambda d: d.find_element(By.ID, "status") if "routes." in d.find_element(By.ID, "status").text else False)

@@ -128,9 +128,7 @@ extension WebPages {
                 ("p95", String(format: "%.1f ms", results.p95LatencyMs)), ("p99", String(format: "%.1f ms", results.p99LatencyMs)),
                 ("Valid answers", report.validation.map { "\($0.validCount)/\($0.totalCount)" } ?? "—"),
             ]
-            html +=
-                #"<div class="kpis">"# + cards.map { #"<div class="kpi"><strong>\#($0.1)</strong><span>\#($0.0)</span></div>"# }.joined()
-                + "</div>"
+            html += HTML.kpis("Test figures", cards)
         }
         if !report.checks.isEmpty {
             html +=
@@ -239,9 +237,7 @@ extension WebPages {
                 ("Requests", "\(results.requests)"), ("Requests/s", String(format: "%.0f", results.achievedRps)), ("Failed", "\(results.failed)"),
                 ("p50", String(format: "%.1f ms", results.latency.p50Ms)), ("p99", String(format: "%.1f ms", results.latency.p99Ms)),
             ]
-            html +=
-                #"<div class="kpis">"# + cards.map { #"<div class="kpi"><strong>\#($0.1)</strong><span>\#($0.0)</span></div>"# }.joined()
-                + "</div>"
+            html += HTML.kpis("Load test figures", cards)
         }
         html += """
             <div class="charts">

@@ -33,6 +33,13 @@ enum HTML {
             ], body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
+    /// A row of figures (`label` names the row for a screen reader): each a value over its title. Values are HTML the
+    /// caller made safe (numbers, or escaped text).
+    static func kpis(_ label: String, _ figures: [(title: String, value: String)]) -> String {
+        #"<section class="kpis" aria-label="\#(escape(label))">"#
+            + figures.map { #"<div class="kpi"><strong>\#($0.value)</strong><span>\#($0.title)</span></div>"# }.joined() + "</section>"
+    }
+
     /// A labelled `<select>` of (value, text) options with `chosen` selected.
     static func select(_ name: String, _ label: String, _ options: [(String, String)], _ chosen: String) -> String {
         let choices = options.map { value, text in

@@ -78,14 +78,13 @@ extension WebPages {
     func overview(_ model: ModelDetail, for user: User) async throws -> Result<String, PageProblem> {
         let latest = model.latestVersion
         let recall = latest?.metrics["recall_at_100"].map { String(format: "%.3f", $0) } ?? "—"
-        var html = #"<section class="kpis" aria-label="Model figures">"#
-        for (label, value) in [
-            ("Versions", "\(model.totalVersions)"), ("Latest", latest.map { "v\($0.version)" } ?? "—"), ("Recall@100 (latest)", recall),
-            ("Deployed", model.deployedVersion.map { "v\($0)" } ?? "—"), ("Schedule", model.scheduleStatus ?? "none"),
-        ] {
-            html += #"<div class="kpi"><strong>\#(HTML.escape(value))</strong><span>\#(label)</span></div>"#
-        }
-        html += "</section><dl class=\"props\">"
+        var html = HTML.kpis(
+            "Model figures",
+            [
+                ("Versions", "\(model.totalVersions)"), ("Latest", latest.map { "v\($0.version)" } ?? "—"), ("Recall@100 (latest)", recall),
+                ("Deployed", model.deployedVersion.map { "v\($0)" } ?? "—"), ("Schedule", HTML.escape(model.scheduleStatus ?? "none")),
+            ])
+        html += "<dl class=\"props\">"
         let aliases = model.aliases.sorted { $0.key < $1.key }.map { "\($0.key) → v\($0.value)" }.joined(separator: ", ")
         let tags = model.tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
         for (term, value) in [

@@ -96,9 +96,7 @@ extension WebPages {
             ("Error rate", String(format: "%.2f %%", summary.errorRate * 100)), ("p50", ms(summary.latency?.p50Ms)),
             ("p95", ms(summary.latency?.p95Ms)), ("p99", ms(summary.latency?.p99Ms)), ("Customers", Charts.number(Double(summary.uniqueCustomers))),
         ]
-        var html =
-            #"<section class="kpis" aria-label="Serving figures">"#
-            + cards.map { #"<div class="kpi"><strong>\#($0.1)</strong><span>\#($0.0)</span></div>"# }.joined() + "</section>"
+        var html = HTML.kpis("Serving figures", cards)
         if !summary.complete {
             html +=
                 #"<p class="error" role="status">serving-router lost \#(summary.logsDropped) request logs in this window: the figures miss them.</p>"#
@@ -267,8 +265,7 @@ extension WebPages {
             ("Feedback (30 days)", String(stats.total)), ("Positive", stats.positiveRate.map { String(format: "%.0f %%", $0) } ?? "—"),
             ("Negative", String(stats.negative)), ("Flagged", String(stats.flagged)), ("Sent to training", String(stats.sentToTraining)),
         ]
-        return #"<section class="kpis" aria-label="Feedback figures">"#
-            + cards.map { #"<div class="kpi"><strong>\#($0.1)</strong><span>\#($0.0)</span></div>"# }.joined() + "</section>"
+        return HTML.kpis("Feedback figures", cards)
     }
 
     static func feedbackList(_ items: [FeedbackPage.Item]) -> String {

@@ -173,14 +173,13 @@ extension WebPages {
 
     /// The figures of the run, its failure, its registration and deployment.
     static func runSummary(_ run: TrainingRun) -> String {
-        func figure(_ label: String, _ value: String) -> String { #"<div class="kpi"><strong>\#(value)</strong><span>\#(label)</span></div>"# }
-        var figures = [figure("Duration", runDuration(run))]
-        if run.totalEpochs > 0 { figures.append(figure("Epochs", "\(run.epochsCompleted)/\(run.totalEpochs)")) }
+        var figures = [("Duration", runDuration(run))]
+        if run.totalEpochs > 0 { figures.append(("Epochs", "\(run.epochsCompleted)/\(run.totalEpochs)")) }
         for (label, value) in [("Recall@10", run.metrics["recall_at_10"]), ("Recall@100", run.recallAt100)] {
-            if let value, value.isFinite { figures.append(figure(label, String(format: "%.3f", value))) }
+            if let value, value.isFinite { figures.append((label, String(format: "%.3f", value))) }
         }
-        if let blessed = run.isBlessed { figures.append(figure("Evaluation", blessed ? "blessed" : "not blessed")) }
-        var html = #"<section class="kpis" aria-label="Run figures">"# + figures.joined() + "</section>"
+        if let blessed = run.isBlessed { figures.append(("Evaluation", blessed ? "blessed" : "not blessed")) }
+        var html = HTML.kpis("Run figures", figures)
         if let message = run.errorMessage {
             let stage = run.failedStage.map { " (stage \(HTML.escape($0)))" } ?? ""
             html += #"<p class="error">\#(HTML.escape(message))\#(stage)</p>"#
@@ -302,9 +301,7 @@ extension WebPages {
             ("Categorical features", stats.categoricalColumns.map(String.init) ?? "—"),
             ("Average missing", missing.isEmpty ? "—" : String(format: "%.1f%%", missing.reduce(0, +) / Double(missing.count))),
         ]
-        var html =
-            #"<section class="kpis" aria-label="Dataset statistics">"#
-            + figures.map { #"<div class="kpi"><strong>\#($0.1)</strong><span>\#($0.0)</span></div>"# }.joined() + "</section>"
+        var html = HTML.kpis("Dataset statistics", figures)
         func value(_ number: Double?) -> String { number.map(Charts.number) ?? "—" }
         func percent(_ number: Double?) -> String { number.map { String(format: "%.1f%%", $0) } ?? "—" }
         let numeric = features.filter { $0.type == "numeric" }

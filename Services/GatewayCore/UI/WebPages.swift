@@ -159,8 +159,7 @@ struct WebPages: Sendable {
             ("Models", kpi.total), ("Registered", kpi.registered), ("Blessed", kpi.blessed), ("Deployed", kpi.deployed), ("Idle", kpi.idle),
             ("With a schedule", kpi.withSchedule),
         ]
-        return #"<section class="kpis" aria-label="Registry figures">"#
-            + cards.map { #"<div class="kpi"><strong>\#($0.1)</strong><span>\#($0.0)</span></div>"# }.joined() + "</section>"
+        return HTML.kpis("Registry figures", cards.map { ($0.0, "\($0.1)") })
     }
 
     static func table(_ models: [ModelList.Model]) -> String {
