@@ -216,7 +216,9 @@ enum HTML {
         .checks { list-style: none; padding: 0; display: grid; gap: .3rem; }
         a.button { display: inline-block; background: var(--accent); color: #fff; border-radius: 6px; padding: .35rem .8rem; text-decoration: none; }
         form.wizard { display: grid; gap: 1rem; max-width: 48rem; }
-        form.wizard fieldset { border: 1px solid var(--line); border-radius: 8px; display: grid; gap: .6rem; padding: .6rem 1rem 1rem; }
+        form.wizard fieldset { border: 1px solid var(--line); border-radius: 8px; display: grid; gap: .6rem; padding: .6rem 1rem 1rem;
+                               min-width: 0; }
+        form.wizard select, form.wizard input:not([type=checkbox]) { max-width: 100%; min-width: 0; }
         form.wizard legend { font-weight: 600; }
         form.wizard label { display: grid; gap: .2rem; font-size: .9rem; }
         form.wizard label.check { display: flex; gap: .4rem; align-items: center; }
@@ -275,7 +277,8 @@ enum HTML {
     /// when it has one (a form in a dialog). `button[data-open="id"]` opens a `<dialog>`, `button[data-close]` closes it.
     /// And live pages: `<main data-live="deploy,registry">` reads the gateway's event stream of those contexts and,
     /// when events arrive, fetches the page again and swaps its content in (at most once a second, and not while
-    /// the user is in one of its forms); content with a `data-poll` element is fetched again every second. The stream is read with `fetch`, not `EventSource`: its events are named by
+    /// the user is in one of its forms); content with a `data-poll="seconds"` element is fetched again that often
+    /// (every second without a value). The stream is read with `fetch`, not `EventSource`: its events are named by
     /// type, and `EventSource` has no listener for every name.
     static let script = """
         "use strict";
@@ -288,9 +291,12 @@ enum HTML {
         const live = document.querySelector("main[data-live]");
         if (live) {
           let stale = false, refreshing = false;
+          const loaded = Date.now();
           const refresh = async () => {
-            // Content that changes without events (a running load test's seconds) asks to be read every second.
-            if (live.querySelector("[data-poll]")) stale = true;
+            // Content that changes without events asks to be read again every `data-poll` seconds (default 1): a running
+            // load test's seconds, serving figures.
+            const poll = live.querySelector("[data-poll]");
+            if (poll && Date.now() - Number(live.dataset.refreshed || loaded) >= 1000 * (Number(poll.dataset.poll) || 1)) stale = true;
             if (!stale || refreshing) return;
             const editing = live.contains(document.activeElement) && document.activeElement.closest("form");
             if (editing) return;

@@ -32,7 +32,8 @@ extension WebPages {
         async let recent = read(FeedbackPage.self, from: "metrics", "/api/v1/feedback?endpoint_id=\(id)&page_size=10", for: user)
         let canEdit = user.role != "viewer"
         let path = "/endpoints/" + Self.pathSegment(endpoint.name)
-        var html = Self.section(try await health, Self.health)
+        // Serving figures are not events: the tab reads itself again every 15 s.
+        var html = #"<span hidden data-poll="15"></span>"# + Self.section(try await health, Self.health)
         html += Self.windowNav(path: path, hours: hours)
         let served = try await figures
         html += Self.section(served) { performance in
