@@ -96,6 +96,20 @@ struct DriftIntegrationTests {
                 #expect(alert["status"] as? String == status, "\(name): \(alert)")
             }
 
+            // The health score reads the same hourly analysis while it is fresh: requests that shift "same" after it
+            // show in a drift analysis now, not in the health score until the next analysis.
+            let late = Self.logs(
+                endpoint: "\(prefix)-same", count: 4000, from: comparisonStart, seconds: 86_000, basketMean: 160, newCityShare: 0.8, seed: 3)
+            try await RequestLogs.publish(late, topic: topic)
+            try await ServingRollupIntegrationTests.ingest(service, topic: topic, group: "g") { ingestor in ingestor.messagesSeen >= late.count }
+            let now = try await service.api.get("/api/v1/monitoring/drift/\(prefix)-same", expect: .ok).json()
+            #expect(now["drift_detected"] as? Bool == true, "\(now)")
+            let health = try await service.api.get("/api/v1/monitoring/health/\(prefix)-same", expect: .ok).json()
+            let drift = try #require(health["drift"] as? [String: Any])
+            #expect(drift["affected_features"] as? [String] == [], "the hourly analysis, from before: \(drift)")
+            #expect(["none", "low"].contains(drift["severity"] as? String ?? ""), "\(drift)")
+            #expect((drift["analyzed_at"] as? String)?.hasPrefix(String(Self.now.ISO8601Format().dropLast())) == true, "\(drift)")
+
             for (path, field) in [
                 ("/api/v1/monitoring/drift/\(prefix)-same/reports?limit=0", "limit"),
                 ("/api/v1/monitoring/drift/\(prefix)-same?baseline_days=31", "baseline_days"),
