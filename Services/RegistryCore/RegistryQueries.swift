@@ -139,10 +139,7 @@ enum ModelRow {
         (SELECT r.status FROM training_runs_seen r
           WHERE r.model_name = m.name AND r.status IN ('completed', 'not_blessed')
           ORDER BY r.completed_at DESC NULLS LAST, r.run_number DESC LIMIT 1),
-        s.schedule_id, s.status,
-        (SELECT max(v.version_number) FROM serving_versions sv JOIN model_versions v ON v.version_id = sv.version_id
-          WHERE v.model_name = m.name),
-        coalesce(a.aliases, '{}'), coalesce(a.versions, '{}')
+        s.schedule_id, s.status, d.deployed, coalesce(a.aliases, '{}'), coalesce(a.versions, '{}')
         """
 
     static let summaryFrom = """
@@ -154,6 +151,11 @@ enum ModelRow {
         LEFT JOIN LATERAL (
             SELECT array_agg(alias ORDER BY alias) AS aliases, array_agg(version_number ORDER BY alias) AS versions
             FROM model_aliases WHERE model_name = m.name) a ON true
+        -- The highest version serving, for every model at once: a subquery per model cost 10 µs a model (10 ms for a
+        -- list of 1,000) as soon as anything served.
+        LEFT JOIN (
+            SELECT v.model_name, max(v.version_number) AS deployed FROM serving_versions sv JOIN model_versions v ON v.version_id = sv.version_id
+            GROUP BY v.model_name) d ON d.model_name = m.name
         """
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [ModelJSON] {
