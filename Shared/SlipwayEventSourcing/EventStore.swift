@@ -403,14 +403,16 @@ public func sqlState(of error: any Error) -> String? {
 }
 
 extension EventStore {
-    /// The newest `limit` events of these aggregates of one type, newest first: a model's timeline gathers its runs',
-    /// its endpoints', its alerts' events this way (the type leads the unique index, so this is an index scan).
-    public func latest(aggregateType: String, aggregateIDs: [String], limit: Int) async throws -> [StoredEvent] {
+    /// The newest `limit` events of these aggregates of one type that occurred before `before`, newest first: a model's
+    /// timeline gathers its runs', its endpoints', its alerts' events this way, a page at a time (the type leads the
+    /// unique index, so this is an index scan).
+    public func latest(aggregateType: String, aggregateIDs: [String], before: Date? = nil, limit: Int) async throws -> [StoredEvent] {
         guard !aggregateIDs.isEmpty else { return [] }
         let rows = try await client.query(
             """
             SELECT \(unescaped: Self.columns) FROM slipway.events
-            WHERE aggregate_type = \(aggregateType) AND aggregate_id = ANY(\(aggregateIDs)) ORDER BY sequence DESC LIMIT \(limit)
+            WHERE aggregate_type = \(aggregateType) AND aggregate_id = ANY(\(aggregateIDs)) AND occurred_at < \(before ?? .distantFuture)
+            ORDER BY sequence DESC LIMIT \(limit)
             """, logger: logger)
         return try await Self.decodeRows(rows)
     }

@@ -13,7 +13,7 @@ struct TimelinePagesTests {
     ) throws -> EventView {
         let json = """
             {"event_id": "\(id ?? "e-\(Int(seconds))")", "event_type": "\(type)", "aggregate_type": "\(aggregate.0)", "aggregate_id": "\(aggregate.1)",
-             "version": 1, "source_service": "\(type.split(separator: ".")[1])", "occurred_at": "\(Date(timeIntervalSince1970: 1_800_000_000 + seconds).ISO8601Format())",
+             "version": 1, "source_service": "\(type.split(separator: ".")[1])", "occurred_at": "\(ISO8601.millisecondString(Date(timeIntervalSince1970: 1_800_000_000 + seconds)))",
              "correlation_id": "c-1", "causation_id": "", "actor": "\(actor)", "payload": \(String(decoding: try JSONEncoder().encode(payload), as: UTF8.self))}
             """
         return try PlatformJSON.decoder.decode(EventView.self, from: Data(json.utf8))
@@ -63,5 +63,27 @@ struct TimelinePagesTests {
         #expect(html.contains("by</span> &lt;bob&gt;") && !html.contains("<bob>"))
         #expect(html.range(of: "Deployment requested")!.lowerBound < html.range(of: "Training run completed")!.lowerBound)
         #expect(WebPages.timeline([], model: "recs", context: nil).contains("No events yet."))
+    }
+
+    @Test("a full page links the events before its oldest (to the millisecond, rounded down); an older page links back")
+    func paging() throws {
+        let full = try (0..<WebPages.timelineLimit).map { index in
+            try Self.event(
+                "slipway.training.v1.EpochCompleted", aggregate: ("TrainingRun", "recs-1"), at: Double(1000 - index) + 0.25, id: "e\(index)")
+        }
+        let html = WebPages.timeline(full, model: "recs", context: "training")
+        let oldest = Date(timeIntervalSince1970: 1_800_000_000 + 801.2347)
+        #expect(WebPages.pageBoundary(oldest) == "2027-01-15T08:13:21.234Z")
+        #expect(html.contains("tab=timeline&amp;context=training&amp;before=2027-01-15T08:13:21.250Z\">Older events →</a>"), "\(html.suffix(300))")
+        #expect(!html.contains("The newest events"))
+        #expect(!WebPages.timeline(Array(full.prefix(10)), model: "recs", context: nil).contains("Older events"), "a short page is the last")
+        let older = WebPages.timeline([], model: "recs", context: nil, paged: true)
+        #expect(older.contains(#"<a href="/models/recs?tab=timeline">← The newest events</a>"#) && older.contains("No older events."))
+        guard case .failure(let problem) = WebPages.timelineBefore("yesterday") else {
+            Issue.record("a before that is no instant was accepted")
+            return
+        }
+        #expect(problem.status == .badRequest && problem.message == "before must be an ISO 8601 instant")
+        #expect(try WebPages.timelineBefore("2027-01-15T08:13:21.234Z").get() != nil)
     }
 }

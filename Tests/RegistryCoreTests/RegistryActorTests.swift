@@ -51,6 +51,15 @@ struct RegistryActorTests {
             #expect(newest.map { $0["aggregate_id"] as? String } == ["ranker", "recs", "recs"], "\(newest)")
             #expect(newest.last?["version"] as? Int == shown.count - 1, "recs's newest two, after ranker's only one")
             try await registry.api.get("/internal/events?newest_first=true&aggregate_id=recs", expect: .badRequest)
+            // A page further back: the events that occurred before an instant.
+            let newestAt = try #require(newest.first?["occurred_at"] as? String)
+            let before = try await registry.api.get(
+                "/internal/events?newest_first=true&aggregate_type=RegisteredModel&aggregate_id=ranker&before=\(newestAt)&format=json",
+                expect: .ok
+            ).jsonArray()
+            #expect(before.isEmpty, "ranker's only event is not before itself: \(before)")
+            try await registry.api.get(
+                "/internal/events?newest_first=true&aggregate_type=RegisteredModel&aggregate_id=recs&before=yesterday", expect: .badRequest)
         }
     }
 

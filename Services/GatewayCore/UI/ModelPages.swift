@@ -28,9 +28,12 @@ extension WebPages {
             return page(PageProblem(message: "tab must be one of \(names), not '\(tabText)'", status: .badRequest).html, status: .badRequest)
         }
         var timelineContext: String?
+        var timelineBefore: Date?
         if tab == .timeline {
-            switch Self.timelineContext(request.uri.queryParameters.get("context")) {
-            case .success(let context): timelineContext = context
+            switch Self.timelineContext(request.uri.queryParameters.get("context")).flatMap({ context in
+                Self.timelineBefore(request.uri.queryParameters.get("before")).map { (context, $0) }
+            }) {
+            case .success(let (context, before)): (timelineContext, timelineBefore) = (context, before)
             case .failure(let problem): return page(problem.html, status: problem.status)
             }
         }
@@ -58,7 +61,7 @@ extension WebPages {
                     }
                 }
         case .deployment: section = try await deployment(model, for: user)
-        case .timeline: section = try await timeline(model, context: timelineContext, for: user)
+        case .timeline: section = try await timeline(model, context: timelineContext, before: timelineBefore, for: user)
         }
         switch section {
         case .success(let html): return page(main + html)

@@ -35,7 +35,20 @@ extension WebPages {
         var ids: [String]
     }
 
-    func timeline(_ model: ModelDetail, context: String?, for user: User) async throws -> Result<String, PageProblem> {
+    /// The timeline's `?before=`: the events older than this instant (the next page); nil for the newest.
+    static func timelineBefore(_ text: String?) -> Result<Date?, PageProblem> {
+        guard let text, !text.isEmpty else { return .success(nil) }
+        guard let date = ISO8601.date(text) else { return .failure(PageProblem(message: "before must be an ISO 8601 instant", status: .badRequest)) }
+        return .success(date)
+    }
+
+    /// An instant as the next page's `before`: rounded down to the millisecond, so that the page's oldest event is not
+    /// shown again.
+    static func pageBoundary(_ date: Date) -> String {
+        ISO8601.millisecondString(Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded(.down) / 1000))
+    }
+
+    func timeline(_ model: ModelDetail, context: String?, before: Date?, for user: User) async throws -> Result<String, PageProblem> {
         let name = Self.pathSegment(model.modelName)
         func wanted(_ service: String) -> Bool { context == nil || context == service }
         // First what belongs to the model, each list read only when its context is shown.
@@ -69,7 +82,7 @@ extension WebPages {
         // Then the newest events of each group, all at once.
         let events = try await withThrowingTaskGroup(of: Result<[EventView], PageProblem>.self) { tasks in
             for group in groups where wanted(group.service) && !group.ids.isEmpty {
-                tasks.addTask { try await self.events(of: group, for: user) }
+                tasks.addTask { try await self.events(of: group, before: before, for: user) }
             }
             var all: [EventView] = []
             for try await answer in tasks {
@@ -80,7 +93,9 @@ extension WebPages {
             }
             return .success(all)
         }
-        return events.map { Self.timeline(Self.newest($0, limit: Self.timelineLimit), model: model.modelName, context: context) }
+        return events.map { all in
+            Self.timeline(Self.newest(all, limit: Self.timelineLimit), model: model.modelName, context: context, paged: before != nil)
+        }
     }
 
     /// An endpoint's tests and checks (testing-svc) and its alert rules and drift analyses (metrics-svc).
@@ -129,14 +144,15 @@ extension WebPages {
         return .success(groups)
     }
 
-    /// The newest events of a group's aggregates, from the service's event store.
-    func events(of group: Aggregates, for user: User) async throws -> Result<[EventView], PageProblem> {
+    /// The newest events of a group's aggregates (before `before`), from the service's event store.
+    func events(of group: Aggregates, before: Date?, for user: User) async throws -> Result<[EventView], PageProblem> {
         var components = URLComponents()
         components.queryItems =
             [
                 URLQueryItem(name: "newest_first", value: "true"), URLQueryItem(name: "aggregate_type", value: group.type),
                 URLQueryItem(name: "limit", value: String(Self.timelineLimit)), URLQueryItem(name: "format", value: "json"),
-            ] + group.ids.map { URLQueryItem(name: "aggregate_id", value: $0) }
+            ] + (before.map { [URLQueryItem(name: "before", value: ISO8601.millisecondString($0))] } ?? [])
+            + group.ids.map { URLQueryItem(name: "aggregate_id", value: $0) }
         // `+` is a space in a query; an id with one must keep it.
         let query = (components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
         return try await read([EventView].self, from: group.service, "/internal/events?" + query, for: user)
@@ -147,7 +163,8 @@ extension WebPages {
         Array(events.sorted { ($0.occurredAt, $0.eventId) > ($1.occurredAt, $1.eventId) }.prefix(limit))
     }
 
-    static func timeline(_ events: [EventView], model: String, context: String?) -> String {
+    /// `paged`: an older page (the filter and a link back to the newest say so).
+    static func timeline(_ events: [EventView], model: String, context: String?, paged: Bool = false) -> String {
         let path = "/models/\(pathSegment(model))?tab=timeline"
         let filters =
             #"<nav class="tabs windows" aria-label="Contexts">"#
@@ -155,7 +172,8 @@ extension WebPages {
                 let href = item.id.isEmpty ? path : path + "&amp;context=" + item.id
                 return #"<a href="\#(href)"\#((context ?? "") == item.id ? #" aria-current="page""# : "")>\#(item.title)</a>"#
             }.joined() + "</nav>"
-        guard !events.isEmpty else { return filters + #"<p class="muted">No events yet.</p>"# }
+        let newest = paged ? #"<p><a href="\#(path)\#(context.map { "&amp;context=" + $0 } ?? "")">← The newest events</a></p>"# : ""
+        guard !events.isEmpty else { return filters + newest + #"<p class="muted">\#(paged ? "No older events." : "No events yet.")</p>"# }
         let rows = events.map { event in
             let title = timelineContexts.first { $0.id == event.sourceService }?.title ?? event.sourceService
             let (summary, payload) = describe(event.payload)
@@ -169,10 +187,17 @@ extension WebPages {
                 \(event.correlationId.isEmpty ? "" : " · correlation " + HTML.escape(event.correlationId))</p></details></li>
                 """
         }.joined()
-        let note =
-            events.count >= timelineLimit
-            ? #"<p class="muted">The newest \#(timelineLimit) events\#(context == nil ? "; choose a context for older ones" : "").</p>"# : ""
-        return filters + note + #"<ol class="timeline">\#(rows)</ol>"#
+        // A full page may have older events behind it: the next page is those before its oldest.
+        var older = ""
+        if events.count >= timelineLimit, let oldest = events.last {
+            var query = [("tab", "timeline")] + (context.map { [("context", $0)] } ?? [])
+            query.append(("before", pageBoundary(oldest.occurredAt)))
+            var components = URLComponents()
+            components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
+            older =
+                #"<nav class="pages" aria-label="Pages"><a href="/models/\#(pathSegment(model))?\#(HTML.escape(components.percentEncodedQuery ?? ""))">Older events →</a></nav>"#
+        }
+        return filters + newest + #"<ol class="timeline">\#(rows)</ol>"# + older
     }
 
     /// "slipway.deploy.v1.DeploymentStarted" as "Deployment started".

@@ -50,8 +50,8 @@ public enum InternalRoutes {
 
         // The feed other services backfill from: published events by source position.
         // `aggregate_id` switches to one aggregate's full history (published or not), for debugging; with
-        // `newest_first=true`, the newest `limit` events of the `aggregate_id`s (one or more) of one `aggregate_type`
-        // (a model's timeline).
+        // `newest_first=true`, the newest `limit` events of the `aggregate_id`s (one or more) of one `aggregate_type`,
+        // those that occurred before `before` (ISO 8601) when it is given (a model's timeline, a page at a time).
         router.get("/internal/events") { request, context in
             let query = request.uri.queryParameters
             let limit = try query.integer("limit", default: 1000, in: 1...EventFeedFormat.maxLimit)
@@ -62,7 +62,12 @@ public enum InternalRoutes {
                     throw APIError.badRequest("newest_first reads aggregates of one aggregate_type", field: "aggregate_type")
                 }
                 guard aggregateIDs.count <= 1000 else { throw APIError.badRequest("at most 1000 aggregate_id", field: "aggregate_id") }
-                events = try await store.latest(aggregateType: type, aggregateIDs: aggregateIDs.map { String($0) }, limit: limit)
+                var before: Date?
+                if let text = query.get("before") {
+                    guard let date = ISO8601.date(text) else { throw APIError.badRequest("before is an ISO 8601 instant", field: "before") }
+                    before = date
+                }
+                events = try await store.latest(aggregateType: type, aggregateIDs: aggregateIDs.map { String($0) }, before: before, limit: limit)
             } else if let aggregateID = query.get("aggregate_id") {
                 events = try await store.history(aggregateID: aggregateID, aggregateType: query.get("aggregate_type"))
             } else {
