@@ -60,6 +60,8 @@ extension WebPages {
         let endpoints: [String]
         switch try await read(IDList.self, from: "deploy", "/api/models/\(name)/endpoints", for: user) {
         case .success(let list): endpoints = list.ids
+        // deploy-svc learns of a model from the registry's events: until then it has no endpoints (nor keys) for it.
+        case .failure(let problem) where problem.status == .notFound: endpoints = []
         case .failure(let problem): return .failure(problem)
         }
         var groups = [Aggregates(service: "registry", type: "RegisteredModel", ids: [model.modelName])]
@@ -70,6 +72,7 @@ extension WebPages {
             switch list {
             case .none: continue
             case .success(let list): groups.append(Aggregates(service: service, type: type, ids: list.ids))
+            case .failure(let problem) where problem.status == .notFound: continue
             case .failure(let problem): return .failure(problem)
             }
         }
