@@ -62,6 +62,33 @@ def shot(name):
     driver.save_screenshot(os.path.join(shots, name + ".png"))
 
 
+def eventually(probe, seconds, every=0.5):
+    """Whether `probe()` comes true within `seconds`: what a live page shows arrives when its event does."""
+    deadline = time.time() + seconds
+    while True:
+        if probe():
+            return True
+        if time.time() >= deadline:
+            return False
+        time.sleep(every)
+
+
+def text_or_empty(selector):
+    """An element's text, or "" while the page has none."""
+    return driver.execute_script("const e = document.querySelector(arguments[0]); return e ? e.innerText : ''", selector) or ""
+
+
+def no_sideways_scroll(pages):
+    """Each page at phone width (390 px): the page does not scroll sideways (tables and charts scroll or shrink inside
+    their boxes)."""
+    driver.set_window_size(390, 844)
+    for page in pages:
+        driver.get(page)
+        wait.until(seen.visibility_of_element_located((By.TAG_NAME, "h1")))
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        check(overflow <= 1, "%s: no sideways scrolling at 390 px (%s px over)" % (page, overflow))
+
+
 def train_with_wizard():
     """Trains the model's second version through the training wizard (the demo's dataset and configurations, which the
     first run made), and follows the new run's page until it completes."""
@@ -80,14 +107,8 @@ def train_with_wizard():
     shot("training-wizard")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait.until(lambda d: "/training/new" not in d.current_url and "/training/" in d.current_url)
-    completed = False
-    for _ in range(240):
-        status = driver.execute_script("const b = document.querySelector('.run-title .badge'); return b ? b.innerText : ''") or ""
-        if "completed" in status:
-            completed = True
-            break
-        time.sleep(0.5)
-    check(completed, "the run the wizard started completes, on its page without a reload: %s" % status)
+    completed = eventually(lambda: "completed" in text_or_empty(".run-title .badge"), 120)
+    check(completed, "the run the wizard started completes, on its page without a reload: %s" % text_or_empty(".run-title .badge"))
 
 
 def check_training():
@@ -111,12 +132,7 @@ def check_training():
     check("Rerun" in text_of(".actions"), "an editor may rerun the ended run")
     shot("training-run")
 
-    driver.set_window_size(390, 844)
-    for page in [driver.current_url, base + "/training"]:
-        driver.get(page)
-        wait.until(seen.visibility_of_element_located((By.TAG_NAME, "h1")))
-        overflow = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        check(overflow <= 1, "%s: no sideways scrolling at 390 px (%s px over)" % (page, overflow))
+    no_sideways_scroll([driver.current_url, base + "/training"])
     driver.set_window_size(1280, 900)
 
 
@@ -161,12 +177,7 @@ try:
     wait.until(seen.url_contains("search=no-such-model-anywhere"))
     check("match these filters" in driver.find_element(By.TAG_NAME, "main").text, "an empty filter result is explained")
 
-    # Phone width: the page does not scroll sideways (the table scrolls inside its box).
-    driver.set_window_size(390, 844)
-    driver.get(base + "/models")
-    wait.until(seen.visibility_of_element_located((By.TAG_NAME, "h1")))
-    overflow = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    check(overflow <= 1, "no sideways scrolling at 390 px (%s px over)" % overflow)
+    no_sideways_scroll([base + "/models"])
     shot("models-phone")
     driver.set_window_size(1280, 900)
 
@@ -211,14 +222,9 @@ try:
         endpoint_field.send_keys("browser-check")
         dialog.find_element(By.XPATH, ".//button[normalize-space(.)='Deploy now']").click()
         wait.until(lambda d: d.execute_script("return document.readyState") == "complete" and d.find_elements(By.CSS_SELECTOR, "main tbody tr"))
-        serving = False
-        for _ in range(90):
-            rows = table_rows()
-            if any("browser-check" in row and "\tserving" in row and ("v%s 100%%" % version) in row for row in rows):
-                serving = True
-                break
-            time.sleep(1)
-        check(serving, "the deploy from the page serves v%s on browser-check: %s %s" % (version, rows, text_of("#action-error")))
+        serving = eventually(lambda: any("browser-check" in row and "\tserving" in row and ("v%s 100%%" % version) in row
+                                         for row in table_rows()), 90, every=1)
+        check(serving, "the deploy from the page serves v%s on browser-check: %s %s" % (version, table_rows(), text_of("#action-error")))
     check("live" in text_of("section.production") and "predictions" in text_of("section.production"),
           "current production shows the live version and today's figures: " + text_of("section.production")[:200])
     check(driver.execute_script("return document.getElementById('action-error').hidden"), "no refusal shown")
@@ -231,12 +237,7 @@ try:
     shot("endpoint")
     live(lambda: driver.find_element(By.XPATH, "//button[starts-with(normalize-space(.), 'Roll back to v1')]").click())
     wait.until(seen.alert_is_present()).accept()
-    rolled = False
-    for _ in range(30):
-        if "v1 · 100%" in (driver.execute_script("const s = document.querySelector('.split'); return s ? s.innerText : ''") or ""):
-            rolled = True
-            break
-        time.sleep(0.5)
+    rolled = eventually(lambda: "v1 · 100%" in text_or_empty(".split"), 15)
     check(rolled, "the rollback from the page moves the traffic back to v1")
     check(any("rolled_back" in row.replace(" ", "_") or "rolled back" in row for row in table_rows()), "the history shows the rollback")
     shot("endpoint-rolled-back")
@@ -282,21 +283,12 @@ try:
     seconds.send_keys("0")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     # The rule fires at the evaluator's next pass (every 10 s), and the page follows metrics-svc's events.
-    firing = False
-    for _ in range(60):
-        if any("browser-check latency" in row and "active" in row for row in table_rows()):
-            firing = True
-            break
-        time.sleep(0.5)
+    firing = eventually(lambda: any("browser-check latency" in row and "active" in row for row in table_rows()), 30)
     check(firing, "the alert made on the page fires there: %s %s" % (table_rows(), text_of("#action-error")))
     shot("endpoint-alert-firing")
     live(lambda: driver.find_element(By.XPATH, "//tr[contains(., 'browser-check latency')]//button[normalize-space(.)='Acknowledge']").click())
-    acknowledged = False
-    for _ in range(30):
-        if any("browser-check latency" in row and "acknowledged by " + username in row for row in table_rows()):
-            acknowledged = True
-            break
-        time.sleep(0.5)
+    acknowledged = eventually(
+        lambda: any("browser-check latency" in row and "acknowledged by " + username in row for row in table_rows()), 15)
     check(acknowledged, "acknowledging it from the page shows who did: %s" % table_rows())
     shot("endpoint-monitoring")
 
@@ -342,14 +334,8 @@ try:
         fetch("/api/endpoints/browser-check/undeploy", { method: "POST", body: JSON.stringify({ reason: "browser check" }),
           headers: { "Content-Type": "application/json", "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content } });
     """)
-    stopped = False
-    for _ in range(60):
-        rows = table_rows()
-        if any("browser-check" in row and "not serving" in row for row in rows):
-            stopped = True
-            break
-        time.sleep(0.5)
-    check(stopped, "the undeploy shows on the page: %s" % rows)
+    stopped = eventually(lambda: any("browser-check" in row and "not serving" in row for row in table_rows()), 30)
+    check(stopped, "the undeploy shows on the page: %s" % table_rows())
     check(driver.execute_script("return window.sameDocument === true && !!document.querySelector('main').dataset.refreshed"),
           "the page showed it without a reload, from the event stream")
     shot("model-undeployed")
@@ -358,23 +344,12 @@ try:
     driver.get(base + "/models/" + model)
     wait.until(seen.visibility_of_element_located((By.CSS_SELECTOR, "form.action")))
     live(lambda: driver.find_element(By.CSS_SELECTOR, "form.action button[type=submit]").click())
-    scheduled = False
-    for _ in range(60):
-        heading = driver.execute_script("const h = document.querySelector('section.schedule h2'); return h ? h.innerText : ''") or ""
-        if "Schedule:" in heading:
-            scheduled = True
-            break
-        time.sleep(0.5)
-    check(scheduled, "the schedule made on the page shows there: %s %s" % (heading, text_of("main")[-300:]))
+    scheduled = eventually(lambda: "Schedule:" in text_or_empty("section.schedule h2"), 30)
+    check(scheduled, "the schedule made on the page shows there: %s %s" % (text_or_empty("section.schedule h2"), text_of("main")[-300:]))
     check(driver.execute_script("return document.querySelectorAll('ol.upcoming li').length") > 0, "with its next fire times")
     shot("model-schedule")
     live(lambda: driver.find_element(By.XPATH, "//section[@class='schedule']//button[normalize-space(.)='Pause']").click())
-    paused = False
-    for _ in range(60):
-        if "paused" in (driver.execute_script("const h = document.querySelector('section.schedule h2'); return h ? h.innerText : ''") or ""):
-            paused = True
-            break
-        time.sleep(0.5)
+    paused = eventually(lambda: "paused" in text_or_empty("section.schedule h2"), 30)
     check(paused, "pausing it from the page shows it paused")
 
     # The schedules page lists it; its own page previews a new timing's fire times as it is typed, saves it, and
@@ -417,14 +392,10 @@ try:
     contexts = set(driver.execute_script("return [...document.querySelectorAll('ol.timeline .badge.context')].map(badge => badge.innerText)"))
     check(contexts == {"Deployment"}, "filtered to deployment, it shows deployment's events only: %s" % contexts)
 
-    # The newer pages at phone width: none scrolls sideways (tables and charts scroll or shrink inside their boxes).
-    driver.set_window_size(390, 844)
-    for page in ["/endpoints/browser-check?tab=monitoring", "/endpoints/browser-check?tab=tests", "/models/%s?tab=deployment" % model,
-                 "/models/%s?tab=timeline" % model, "/schedules", "/training/new"]:
-        driver.get(base + page)
-        wait.until(seen.visibility_of_element_located((By.TAG_NAME, "h1")))
-        overflow = driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        check(overflow <= 1, "%s: no sideways scrolling at 390 px (%s px over)" % (page, overflow))
+    # The newer pages at phone width.
+    no_sideways_scroll([base + page for page in [
+        "/endpoints/browser-check?tab=monitoring", "/endpoints/browser-check?tab=tests", "/models/%s?tab=deployment" % model,
+        "/models/%s?tab=timeline" % model, "/schedules", "/training/new"]])
     shot("monitoring-phone")
     driver.set_window_size(1280, 900)
 

@@ -135,15 +135,18 @@ struct WebPagesTests {
                 #expect(endpoint.status == .serviceUnavailable && endpoint.text.contains("deploy-svc is not answering"))
                 #expect(try await api.send(.get, "/endpoints/shop").headers[.location] == "/login?next=%2Fendpoints%2Fshop")
             }
-            // The timeline from a real registry's events. Its "deploy-svc" here is the registry too, which knows no such
-            // route: a 404, as from a deploy-svc that has not heard of the model yet, is no endpoints rather than a
-            // failed page.
-            let both = ["registry": peers["registry"]!, "deploy": peers["registry"]!]
+            // The timeline from a real registry's events. Its "deploy-svc" (and "schedule-svc") here is the registry
+            // too, which knows no such route: a 404, as from a deploy-svc that has not heard of the model yet, is no
+            // endpoints rather than a failed page.
+            let both = ["registry": peers["registry"]!, "deploy": peers["registry"]!, "schedule": peers["registry"]!]
             try await GatewayAuthTests.withGateway(upstreamPort: nil, peers: both) { gateway, admin, _ in
                 let cookie: HTTPFields = [.cookie: try await Self.browserSession(gateway.api, admin: admin, username: "vic", role: "viewer")]
                 let timeline = try await gateway.api.send(.get, "/models/recs?tab=timeline&context=registry", headers: cookie)
                 #expect(timeline.status == .ok && timeline.text.contains("Registered model created"), "\(timeline.text)")
                 #expect(timeline.text.contains(#"<span class="badge context">Registry</span>"#))
+                // A schedule its service does not know is that service's 404, said on the page.
+                let schedule = try await gateway.api.send(.get, "/schedules/no-such-schedule", headers: cookie)
+                #expect(schedule.status == .notFound && schedule.text.contains("schedule-svc refused"), "\(schedule.text)")
             }
         }
     }
