@@ -119,6 +119,9 @@ final class RoutingSync: Sendable {
                         switch event {
                         case .partitionsAssigned:
                             streamAssigned.store(true, ordering: .relaxed)
+                            // The stream starts at the latest offset: what happened between the snapshot and now (a key
+                            // created while the consumer joined) is in neither until a snapshot taken after this.
+                            store.requestResync()
                             logger.info("deploy event stream assigned", metadata: [LogKey.kafkaTopic: "\(topic)"])
                         case .partitionsRevoked:
                             streamAssigned.store(false, ordering: .relaxed)

@@ -105,6 +105,9 @@ struct ServingRouterIntegrationTests {
     /// The product's figure is one second (a quiet machine shows 30–200 ms; ROUTER-LIVE prints it); the bound
     /// leaves room for the whole suite running in parallel on two cores, which once took a change past 1 s.
     static let streamBound: Duration = .seconds(2)
+    /// How long a test waits for resyncs it asked for every second. The test is about which version wins, not
+    /// about speed; the whole suite in parallel on two cores once kept two resyncs from finishing in 5 s.
+    static let resyncBound: Duration = .seconds(20)
 
     @Test func revocationAndTrafficChangesFromTheStreamApplyWithinOneSecond() async throws {
         let v1 = try await ModelServerProcess.start(version: "1")
@@ -154,6 +157,28 @@ struct ServingRouterIntegrationTests {
         }
     }
 
+    /// The stream starts at the latest offset, so an event published after the first snapshot and before the stream
+    /// joined reaches the router in neither; the router takes another snapshot once the stream has joined.
+    @Test func aKeyCreatedWhileTheStreamJoinsIsServedWithoutWaitingForTheResync() async throws {
+        let server = try await ModelServerProcess.start(version: "1")
+        defer { server.stop() }
+        let key = TestKey()
+        let name = uniqueName("gap")
+        let endpoint = endpointDocument(name: name, routes: [("r1", server.address, 100)])
+        try await withRouter(RoutingDocument(endpoints: [endpoint], apiKeys: []), configure: { $0.resyncSeconds = 600 }) { router in
+            // deploy-svc records the key now: in its next snapshot, and in an event the stream will not see.
+            router.deploy.document.withLock { $0.apiKeys = [key.document()] }
+            let joinedAlready = router.router.parts.sync.streamAssigned.load(ordering: .relaxed)
+            try #require(!joinedAlready, "the stream joined before the key was made")
+            #expect(try await router.call("/\(name)/recommend", key: key, body: #"{"customer_id": "C1"}"#).status == 401)
+            try await RouterHandle.waitUntil(timeout: Self.resyncBound) {
+                try await router.call("/\(name)/recommend", key: key, body: #"{"customer_id": "C1"}"#).status == 200
+            }
+            let joined = router.router.parts.sync.streamAssigned.load(ordering: .relaxed)
+            #expect(joined)
+        }
+    }
+
     @Test func olderSnapshotDoesNotUndoANewerStreamEvent() async throws {
         let v1 = try await ModelServerProcess.start(version: "1")
         let v2 = try await ModelServerProcess.start(version: "2")
@@ -172,13 +197,13 @@ struct ServingRouterIntegrationTests {
             }
             // deploy-svc's snapshot still says version 5 (r1); two more resyncs must not move traffic back.
             let fetches = router.deploy.routingFetches.load(ordering: .relaxed)
-            try await RouterHandle.waitUntil(timeout: .seconds(5)) { router.deploy.routingFetches.load(ordering: .relaxed) >= fetches + 2 }
+            try await RouterHandle.waitUntil(timeout: Self.resyncBound) { router.deploy.routingFetches.load(ordering: .relaxed) >= fetches + 2 }
             #expect(try await router.servedVersion(customer: "C1", key: key, endpoint: name) == "2")
             // A snapshot that is newer wins.
             var newer = endpoint
             newer.version = 7
             router.deploy.document.withLock { $0.endpoints = [newer] }
-            try await RouterHandle.waitUntil(timeout: .seconds(5)) {
+            try await RouterHandle.waitUntil(timeout: Self.resyncBound) {
                 try await router.servedVersion(customer: "C1", key: key, endpoint: name) == "1"
             }
         }
