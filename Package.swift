@@ -95,7 +95,7 @@ var targets: [Target] = [
                 path: "Tests/ServingRouterTests"),
 
     // The public REST entry point: authentication (users, roles, API tokens: the gateway context), routing to services.
-    .target(name: "GatewayCore", dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", "SlipwayKafka", hummingbird, httpTypes,
+    .target(name: "GatewayCore", dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", "SlipwayKafka", "ModelServerCore", hummingbird, httpTypes,
                                                  httpClient, postgres, crypto, .product(name: "CryptoExtras", package: "swift-crypto"), log,
                                                  lifecycle, asyncAlgorithms],
             path: "Services/GatewayCore"),
@@ -132,7 +132,7 @@ var targets: [Target] = [
     .testTarget(
         name: "GatewayTests",
         dependencies: ["SlipwayTestSupport", "GatewayCore", "SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", hummingbird, hummingbirdTesting,
-                       httpTypes, log, postgres, "TrainingCore", "RegistryCore", "ScheduleCore", "DeployCore", "TestingCore", "MetricsCore"],
+                       httpTypes, log, postgres, "TrainingCore", "RegistryCore", "ScheduleCore", "DeployCore", "TestingCore", "MetricsCore", "ModelServerCore"],
         path: "Tests/GatewayTests"
     ),
     .testTarget(

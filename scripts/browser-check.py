@@ -404,6 +404,14 @@ try:
     status = wait.until(lambda d: d.find_element(By.ID, "status") if "routes." in d.find_element(By.ID, "status").text else False)
     check(int(status.text.split(" ")[0]) > 100, "the API reference lists the routes: " + status.text)
     shot("docs")
+    # The prediction API's reference, reached from the platform's: its five routes, each with a curl command.
+    driver.find_element(By.ID, "prediction-api").click()
+    status = wait.until(lambda d: d.find_element(By.ID, "status") if "routes." in d.find_element(By.ID, "status").text else False)
+    check(status.text.startswith("5 routes."), "the prediction API's reference lists its routes: " + status.text)
+    recommend = driver.find_element(By.ID, "recommend")
+    recommend.find_element(By.TAG_NAME, "summary").click()
+    check("/recommend" in recommend.find_element(By.CSS_SELECTOR, "pre.result").text, "with a curl command per route")
+    shot("docs-prediction")
 
     # Logging out ends the session: the page sends the browser to the login again.
     driver.get(base + "/models")

@@ -3,13 +3,15 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import ModelServerCore
 import NIOCore
 import SlipwayEventSourcing
 import SlipwayPlatform
 import Synchronization
 
-/// The API reference: `GET /api/openapi.json`, every public route of every service as one OpenAPI 3.1 document, and
-/// `GET /docs`, a page that reads and renders it (served from here; nothing is fetched from the internet).
+/// The API reference: `GET /api/openapi.json`, every public route of every service as one OpenAPI 3.1 document;
+/// `GET /api/prediction/openapi.json`, the prediction API every endpoint serves (`PredictionAPIReference`); and
+/// `GET /docs`, a page that reads and renders either (served from here; nothing is fetched from the internet).
 ///
 /// Each service describes its own routes at `/internal/openapi.json`, from the same declarations it serves them from;
 /// the gateway merges them with its own routes and writes in who may call each (its `AccessPolicy`). A service that
@@ -32,12 +34,18 @@ public final class APIReference: Sendable {
         self.routes = routes
         self.policy = policy
         self.httpClient = httpClient
-        self.own = own + [RouteInventory.Route(method: .get, path: "/api/openapi.json", doc: Self.documentDoc, answer: Self.documentDoc.answer)]
+        self.own =
+            own + [
+                RouteInventory.Route(method: .get, path: "/api/openapi.json", doc: Self.documentDoc, answer: Self.documentDoc.answer),
+                RouteInventory.Route(
+                    method: .get, path: "/api/prediction/openapi.json", doc: Self.predictionDoc, answer: Self.predictionDoc.answer),
+            ]
     }
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let collection = RouteCollection(context: SlipwayRequestContext.self)
         collection.get("/api/openapi.json", Self.documentDoc, use: document)
+        collection.get("/api/prediction/openapi.json", Self.predictionDoc) { _, _ in RawJSON(Self.predictionDocument) }
         collection.get("/docs") { _, _ in DocsPage.html }
         return collection
     }
@@ -50,6 +58,14 @@ public final class APIReference: Sendable {
                 "type": "object", "required": ["openapi", "paths"],
                 "properties": ["openapi": ["type": "string"], "paths": ["type": "object"], "info": ["type": "object"]],
             ]))
+
+    static let predictionDoc = RouteDoc(
+        "The prediction API (each endpoint's) as OpenAPI 3.1",
+        details: "Open to every caller. Its routes are served at each endpoint's URL by serving-router, with an API key of the endpoint's model.",
+        answer: documentDoc.answer)
+
+    /// The same for every caller and every request: written once.
+    static let predictionDocument = [UInt8]((try? PredictionAPIReference.document().jsonData()) ?? Data())
 
     @Sendable func document(_ request: Request, context: SlipwayRequestContext) async throws -> RawJSON {
         if let cached = cache.withLock({ $0 }), ContinuousClock.now - cached.at < Self.cacheFor { return RawJSON(cached.document) }

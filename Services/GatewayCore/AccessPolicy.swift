@@ -5,7 +5,7 @@ import SlipwayContracts
 ///
 /// Reads need a viewer (reading a secret an editor), every write an editor, user management an admin. Routes that authenticate their caller
 /// themselves (a training run's webhook with its run token, a schedule's webhook with its signed secret) are
-/// open here, and so is the API reference (`/api/openapi.json`, `/docs`). Services' `/internal/...` routes — the gateway's own included — are not part of the public API.
+/// open here, and so is the API reference (`/api/openapi.json`, `/api/prediction/openapi.json`, `/docs`). Services' `/internal/...` routes — the gateway's own included — are not part of the public API.
 public struct AccessPolicy: Sendable {
     public enum Requirement: Equatable, Sendable {
         /// No credentials needed (health probes; routes with their own secret).
@@ -30,7 +30,7 @@ public struct AccessPolicy: Sendable {
         guard first == "api" else { return .open }
         let rest = Array(segments.dropFirst())
         if method == .post, Self.selfAuthenticated.contains(where: { Self.matches($0, rest) }) { return .open }
-        if Self.isRead(method), rest == ["openapi.json"] { return .open }
+        if Self.isRead(method), rest == ["openapi.json"] || rest == ["prediction", "openapi.json"] { return .open }
         if method == .post, rest == ["session"] { return .open }  // the login checks the password itself
         if Self.isRead(method), Self.secretReads.contains(where: { Self.matches($0, rest) }) { return .role(.editor) }
         switch rest.first {

@@ -4,6 +4,8 @@ import NIOCore
 /// `GET /docs`: the interactive API reference. One self-contained page (markup, style and script inline) that reads
 /// `/api/openapi.json` and renders it — routes by service, parameters, bodies and answers with their fields, the role
 /// each needs — with a form per route to call it with the token the reader pastes (kept in the tab's session storage).
+/// `/docs?api=prediction` renders the prediction API (`/api/prediction/openapi.json`) the same way, with a curl command
+/// per route instead of the form: its routes are served by serving-router at each endpoint's URL, another origin.
 public enum DocsPage {
     static var html: Response {
         Response(
@@ -57,27 +59,43 @@ public enum DocsPage {
         pre.result { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: .5rem; overflow: auto; max-height: 24rem; }
         .note { color: var(--muted); font-size: .9rem; }
         .warning { color: var(--delete); }
+        nav.apis { display: flex; gap: .75rem; }
+        nav.apis a[aria-current="page"] { font-weight: 600; color: var(--fg); text-decoration: none; }
         </style>
         </head>
         <body>
         <header>
           <h1>Slipway API</h1>
+          <nav class="apis" aria-label="APIs"><a id="platform-api" href="/docs">Platform API</a>
+            <a id="prediction-api" href="/docs?api=prediction">Prediction API</a></nav>
           <label>Filter <input id="filter" type="search" placeholder="path or words" aria-label="Filter routes"></label>
-          <label>Token <input id="token" type="password" autocomplete="off" placeholder="slw_…" aria-label="API token"></label>
-          <a href="/api/openapi.json">openapi.json</a>
+          <label id="token-label">Token <input id="token" type="password" autocomplete="off" placeholder="slw_…" aria-label="API token"></label>
+          <a id="source" href="/api/openapi.json">openapi.json</a>
         </header>
         <main>
-          <p class="note">Every public route of every Slipway service, from the declarations they are served from. A request
+          <p class="note" id="intro">Every public route of every Slipway service, from the declarations they are served from. A request
           sends the token above as <code>Authorization: Bearer …</code>; it stays in this tab only.</p>
-          <p id="status" class="note">Loading /api/openapi.json…</p>
+          <p id="status" class="note">Loading the reference…</p>
           <div id="routes"></div>
         </main>
         <script>
         "use strict";
         let doc = null;
+        // The prediction API: served at each endpoint's URL (another origin), so each route shows a curl command.
+        const prediction = new URLSearchParams(location.search).get("api") === "prediction";
+        const source = prediction ? "/api/prediction/openapi.json" : "/api/openapi.json";
+        document.getElementById(prediction ? "prediction-api" : "platform-api").setAttribute("aria-current", "page");
+        document.getElementById("source").href = source;
         const token = document.getElementById("token");
-        token.value = sessionStorage.getItem("slipway-token") || "";
-        token.addEventListener("change", () => sessionStorage.setItem("slipway-token", token.value.trim()));
+        if (prediction) {
+          document.getElementById("token-label").remove();  // an API key goes in the curl command instead
+          document.getElementById("intro").replaceChildren("What every deployed endpoint answers at its URL (",
+            element("code", {}, "<serving-router>/<endpoint>"), "), with an API key of the endpoint's model. ",
+            "An endpoint's API tab has the same routes with examples from its model's data, and a playground.");
+        }
+        const tokenKey = "slipway-token";
+        token.value = sessionStorage.getItem(tokenKey) || "";
+        token.addEventListener("change", () => sessionStorage.setItem(tokenKey, token.value.trim()));
 
         function element(tag, attributes, ...children) {
           const node = document.createElement(tag);
@@ -215,10 +233,22 @@ public enum DocsPage {
           return form;
         }
 
+        /// The route as a curl command against the document's server, its variables as shell variables.
+        function curlView(path, method, operation) {
+          const server = (doc.servers || [{ url: "" }])[0];
+          const base = server.url.replace(/\{([a-z_]+)\}/g, (_, name) => "$" + name.toUpperCase());
+          const content = operation.requestBody && operation.requestBody.content && operation.requestBody.content["application/json"];
+          const lines = ["curl -X " + method.toUpperCase() + " \"" + base + path.replace(/\{([a-z_]+)\}/g, (_, name) => "$" + name.toUpperCase()) + "\"",
+            "  -H \"Authorization: Bearer $API_KEY\""];
+          if (content) lines.push("  -H \"Content-Type: application/json\"", "  -d '" + JSON.stringify(example(content.schema, 0)) + "'");
+          const variables = Object.entries(server.variables || {}).map(([name, variable]) => name.toUpperCase() + "=" + variable.default);
+          return element("pre", { class: "result" }, variables.concat(["API_KEY=\"…\"  # an API key of the endpoint's model (its API keys tab)"]).join("\n") + "\n" + lines.join(" \\\n"));
+        }
+
         function operationView(path, method, operation) {
           const summary = element("summary", {}, element("span", { class: "method " + method }, method), element("code", {}, path),
             element("span", { class: "summary" }, operation.summary || ""),
-            element("span", { class: "role" }, operation.security && operation.security.length === 0 ? "open" : (operation["x-slipway-role"] || "")));
+            element("span", { class: "role" }, prediction ? "API key" : operation.security && operation.security.length === 0 ? "open" : (operation["x-slipway-role"] || "")));
           const content = element("div", { class: "content" });
           if (operation.description) content.append(element("p", {}, operation.description));
           if (operation["x-slipway-undocumented"]) content.append(element("p", { class: "warning" }, "Not documented yet."));
@@ -237,7 +267,7 @@ public enum DocsPage {
               media ? element("span", { class: "type" }, " · " + media[0] + " · " + typeName(media[1].schema)) : null,
               media && status.startsWith("2") ? fields(media[1].schema, 0) : null));
           }
-          content.append(element("h3", {}, "Try it"), tryForm(path, method, operation));
+          content.append(element("h3", {}, "Try it"), prediction ? curlView(path, method, operation) : tryForm(path, method, operation));
           const details = element("details", { class: "op", id: operation.operationId || "" }, summary, content);
           details.dataset.search = (method + " " + path + " " + (operation.summary || "")).toLowerCase();
           return details;
@@ -268,7 +298,7 @@ public enum DocsPage {
           for (const view of document.querySelectorAll("details.op")) view.hidden = words !== "" && !view.dataset.search.includes(words);
         });
 
-        fetch("/api/openapi.json").then(response => response.json()).then(loaded => { doc = loaded; render(); })
+        fetch(source).then(response => response.json()).then(loaded => { doc = loaded; render(); })
           .catch(error => { document.getElementById("status").textContent = "Could not load the reference: " + error; });
         </script>
         </body>

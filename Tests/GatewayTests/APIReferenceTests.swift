@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import HTTPTypes
 import Hummingbird
+import ModelServerCore
 import SlipwayPlatform
 import SlipwayTestSupport
 import Synchronization
@@ -60,6 +61,29 @@ struct APIReferenceTests {
         #expect(paths["/api/registered-models"]?["post"]?["responses"]?["201"] != nil)
 
         let file = TestInfrastructure.packageRoot.appendingPathComponent(".slipway-test/openapi/openapi.json")
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try document.jsonData().write(to: file)
+        let (status, output) = try Self.validate(file)
+        #expect(status == 0, "openapi-spec-validator: \(output)")
+    }
+
+    @Test("the prediction API's document validates as OpenAPI 3.1; its bodies are the decoded types with the routes' limits")
+    func predictionDocument() throws {
+        let document = PredictionAPIReference.document()
+        let paths = try #require(document["paths"]?.objectValue)
+        #expect(Set(paths.keys) == ["/recommend", "/recommend-batch", "/v1/models/{model}:predict", "/v1/models/{model}", "/health"])
+        let recommend = paths["/recommend"]?["post"]?["requestBody"]?["content"]?["application/json"]?["schema"]
+        #expect(recommend?["required"] == ["customer_id"], "\(String(describing: recommend))")
+        #expect(recommend?["properties"]?["top_k"]?["maximum"] == 1000)
+        #expect(recommend?["properties"]?["features"]?["additionalProperties"]?["type"] == ["string", "integer", "number"])
+        let batch = paths["/recommend-batch"]?["post"]?["requestBody"]?["content"]?["application/json"]?["schema"]
+        #expect(batch?["properties"]?["customer_ids"]?["maxItems"] == 1000 && batch?["properties"]?["customers"] != nil)
+        let predict = paths["/v1/models/{model}:predict"]?["post"]
+        #expect(predict?["requestBody"]?["content"]?["application/json"]?["schema"]?["required"] == ["instances"])
+        #expect(predict?["parameters"]?.arrayValue?.first?["name"] == "model")
+        #expect(paths["/health"]?["get"]?["parameters"]?.arrayValue?.first?["schema"]?["enum"] == ["slipway", "spec"])
+
+        let file = TestInfrastructure.packageRoot.appendingPathComponent(".slipway-test/openapi/prediction.json")
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         try document.jsonData().write(to: file)
         let (status, output) = try Self.validate(file)
@@ -125,6 +149,8 @@ struct APIReferenceTests {
                 let page = try await gateway.api.send(.get, "/docs", expect: .ok)
                 #expect(page.headers[.contentType]?.hasPrefix("text/html") == true)
                 #expect(page.text.contains("/api/openapi.json"))
+                let prediction = try await gateway.api.get("/api/prediction/openapi.json", expect: .ok).json()
+                #expect((prediction["paths"] as? [String: Any])?["/recommend"] != nil)
             }
         }
         // Nothing on the page is fetched from elsewhere.

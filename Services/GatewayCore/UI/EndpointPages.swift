@@ -232,7 +232,8 @@ extension WebPages {
         return """
             <section class="api-view" data-endpoint="\(HTML.escape(endpoint.name))" data-base="\(HTML.escape(base))">
             <h2>Base URL</h2><p><code>\(HTML.escape(base))</code> — every request sends an API key: <code>Authorization: Bearer &lt;key&gt;</code> \
-            (the <a href="?tab=keys">API keys</a> tab makes one). Add <code>?format=spec</code> for the specification's answer shapes.</p>
+            (the <a href="?tab=keys">API keys</a> tab makes one). Add <code>?format=spec</code> for the specification's answer shapes. \
+            Every field and answer: the <a href="/docs?api=prediction">prediction API reference</a>.</p>
             <div class="table"><table><thead><tr><th scope="col">Method</th><th scope="col">URL</th><th scope="col">Body → answer</th></tr></thead>
             <tbody>\(rows)</tbody></table></div>
             <h2>Input</h2><div id="schema" class="muted">Reading the served version's input schema…</div>

@@ -32,6 +32,7 @@ public indirect enum OpenAPIValue: Sendable, Equatable, Codable, ExpressibleBySt
 
     public var objectValue: [String: OpenAPIValue]? { if case .object(let members) = self { members } else { nil } }
     public var stringValue: String? { if case .string(let text) = self { text } else { nil } }
+    public var arrayValue: [OpenAPIValue]? { if case .array(let elements) = self { elements } else { nil } }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
