@@ -128,7 +128,7 @@ var targets: [Target] = [
     .testTarget(name: "SlipwayCLITests", dependencies: ["SlipwayTestSupport", "SlipwayLocalRuntime", httpTypes], path: "Tests/SlipwayCLITests"),
     .testTarget(name: "ShutdownTests", dependencies: ["SlipwayTestSupport", "SlipwayLocalRuntime", "SlipwayModelBundle", "SlipwayPlatform", postgres],
                 path: "Tests/ShutdownTests"),
-    .testTarget(name: "SlipwayPlatformTests", dependencies: ["SlipwayPlatform"], path: "Tests/SlipwayPlatformTests"),
+    .testTarget(name: "SlipwayPlatformTests", dependencies: ["SlipwayPlatform", hummingbird, hummingbirdTesting, httpTypes], path: "Tests/SlipwayPlatformTests"),
     .testTarget(
         name: "GatewayTests",
         dependencies: ["SlipwayTestSupport", "GatewayCore", "SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", hummingbird, hummingbirdTesting,

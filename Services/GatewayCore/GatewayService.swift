@@ -15,7 +15,8 @@ public enum GatewayService {
         ) { environment in
             let authenticator = Authenticator(postgres: environment.postgres, logger: environment.logger)
             let proxy = Proxy(
-                peers: environment.config.peers, maxBodyBytes: settings.maxBodyBytes, httpClient: environment.httpClient, routes: routes)
+                peers: environment.config.peers, maxBodyBytes: settings.maxBodyBytes, httpClient: environment.httpClient, routes: routes,
+                voucher: environment.config.actorVoucher)
             let usage = TokenUsageReporter(environment: environment, authenticator: authenticator)
             let live = LiveEvents(
                 brokers: environment.config.kafkaBrokers, fetchWaitMaxMs: environment.config.fetchWaitMaxMs, logger: environment.logger)

@@ -8,21 +8,23 @@ import SlipwayEventSourcing
 import SlipwayPlatform
 
 /// Forwards `/api/...` to the owning service by the route table, with a correlation id that the service writes
-/// into every event the request causes and the authenticated caller's name in `X-Slipway-Actor`, which services
-/// trust on their internal port. A client's own `X-Slipway-Actor` is dropped, and so are its credentials once the
-/// gateway has checked them (routes with their own secret get theirs).
+/// into every event the request causes and the authenticated caller's name in `X-Slipway-Actor`, signed with the
+/// actor secret so the service believes it (`ActorVoucher`). A client's own `X-Slipway-Actor` and signature are
+/// dropped, and so are its credentials once the gateway has checked them (routes with their own secret get theirs).
 struct Proxy: Sendable {
     let peers: [String: String]
     let maxBodyBytes: Int
     let httpClient: HTTPClient
     let routes: RouteTable
+    /// Signs the caller's name; without it services count every forwarded request as internal.
+    let voucher: ActorVoucher?
 
     /// Headers that describe one hop, not the message (RFC 9110 §7.6.1).
     static let hopByHop: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length",
     ]
     /// What the gateway decides and a client may not forge or pass on.
-    static let gatewayOwned: Set<String> = ["x-slipway-actor", "authorization", "cookie"]
+    static let gatewayOwned: Set<String> = ["x-slipway-actor", "x-slipway-actor-signature", "authorization", "cookie"]
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let collection = RouteCollection(context: SlipwayRequestContext.self)
@@ -44,12 +46,15 @@ struct Proxy: Sendable {
         var upstream = HTTPClientRequest(url: base + request.uri.description)
         upstream.method = HTTPMethod(rawValue: request.method.rawValue)
         // Routes the gateway let through without a caller check their own secret: it goes with them.
-        let dropped = context.caller == nil ? ["x-slipway-actor"] : Self.gatewayOwned
+        let dropped = context.caller == nil ? ["x-slipway-actor", "x-slipway-actor-signature"] : Self.gatewayOwned
         for field in request.headers where !Self.hopByHop.contains(field.name.canonicalName) && !dropped.contains(field.name.canonicalName) {
             upstream.headers.add(name: field.name.rawName, value: field.value)
         }
         upstream.headers.replaceOrAdd(name: "X-Correlation-ID", value: correlationID)
-        if let caller = context.caller { upstream.headers.replaceOrAdd(name: HTTPField.Name.actor.rawName, value: caller.username) }
+        if let caller = context.caller, let voucher {
+            upstream.headers.replaceOrAdd(name: HTTPField.Name.actor.rawName, value: caller.username)
+            upstream.headers.replaceOrAdd(name: ActorVoucher.signatureField.rawName, value: voucher.signature(for: caller.username))
+        }
         let body = try await request.body.collect(upTo: maxBodyBytes)
         if body.readableBytes > 0 { upstream.body = .bytes(body) }
 

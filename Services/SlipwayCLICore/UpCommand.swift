@@ -36,6 +36,7 @@ struct UpCommand: AsyncParsableCommand {
                 "Slipway is already running from \(paths.root.path) (pid \(state.supervisorPID)); `slipway status` or `slipway down`")
         }
         let environment = ProcessInfo.processInfo.environment
+        try ensureActorSecret(paths.actorSecretFile)
 
         // PostgreSQL: external, or the embedded cluster.
         var embedded: EmbeddedPostgres?
@@ -83,7 +84,7 @@ struct UpCommand: AsyncParsableCommand {
                     name: "\(service)-svc", executable: try executable("\(service)-svc"),
                     arguments: [
                         "--host", host, "--port", "\(port)", "--database-url", database, "--kafka-brokers", brokers,
-                        "--peer", peers, "--log-level", logLevel,
+                        "--peer", peers, "--log-level", logLevel, "--actor-secret-file", paths.actorSecretFile.path,
                     ] + (try serviceArguments(service, paths: paths)),
                     readiness: .http(URL(string: "http://\(host):\(port)/readyz")!), readinessTimeout: .seconds(60)))
         }
@@ -105,6 +106,7 @@ struct UpCommand: AsyncParsableCommand {
                 arguments: [
                     "--host", host, "--port", "\(gatewayPort)", "--database-url", database, "--kafka-brokers", brokers, "--peer", peers,
                     "--log-level", logLevel, "--bootstrap-token-file", paths.adminTokenFile.path, "--anonymous-reads", "\(anonymousReads)",
+                    "--actor-secret-file", paths.actorSecretFile.path,
                 ],
                 readiness: .http(URL(string: "http://\(host):\(gatewayPort)/readyz")!), readinessTimeout: .seconds(60)))
 
@@ -172,6 +174,16 @@ struct UpCommand: AsyncParsableCommand {
         default:
             return []
         }
+    }
+
+    /// The installation's actor secret (`ActorVoucher`), made once, readable by its owner only: the gateway signs who
+    /// each request acts for with it and the services believe only what it signed.
+    func ensureActorSecret(_ file: URL) throws {
+        guard !FileManager.default.fileExists(atPath: file.path) else { return }
+        guard
+            FileManager.default.createFile(
+                atPath: file.path, contents: Data((SecretMaterial.newSecret() + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else { throw ValidationErrorMessage("cannot write \(file.path)") }
     }
 
     func executable(_ name: String) throws -> URL {

@@ -21,6 +21,8 @@ public enum LogKey {
     public static let count = "slipway.count"
     public static let httpPort = "http.port"
     public static let httpRoute = "http.route"
+    /// Whether a request's `X-Slipway-Actor` came with a signature at all (`ActorVouchingMiddleware`).
+    public static let actorSigned = "slipway.actor.signed"
     public static let databaseName = "db.name"
     public static let migrationComponent = "slipway.migration.component"
     public static let migrationVersion = "slipway.migration.version"

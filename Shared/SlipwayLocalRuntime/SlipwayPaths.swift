@@ -28,6 +28,8 @@ public struct SlipwayPaths: Sendable, Equatable {
     public var postgresDirectory: URL { root.appendingPathComponent("postgres") }
     /// The first admin's API token, written by the gateway's first start (mode 0600); the CLI sends it.
     public var adminTokenFile: URL { root.appendingPathComponent("admin-token") }
+    /// The secret the gateway and the services sign and check who requests act for with (owner-only).
+    public var actorSecretFile: URL { root.appendingPathComponent("actor.secret") }
 
     public func logFile(for name: String) -> URL {
         logsDirectory.appendingPathComponent("\(name).log")

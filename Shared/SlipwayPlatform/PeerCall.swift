@@ -32,8 +32,8 @@ public struct PeerUnreachable: Error, CustomStringConvertible {
 extension ServiceEnvironment {
     /// One call to another service's API, by its name (`--peer`): the one way services ask each other synchronously
     /// (see docs/architecture.md). JSON bodies; `headers` are passed as given. `actor` is whom the call acts for
-    /// (`X-Slipway-Actor`: the caller a route passes on, or the worker's own name); the peer records it as who caused
-    /// what it does, and `internal` when nobody is named.
+    /// (`X-Slipway-Actor`: the caller a route passes on, or the worker's own name), signed with the actor secret
+    /// (`ActorVoucher`); the peer records it as who caused what it does, and `internal` when nobody is named or no secret is set.
     public func callPeer(
         _ peer: String, _ method: HTTPMethod, _ path: String, json body: [UInt8]? = nil, headers: [(String, String)] = [],
         actor: String? = nil, timeout: TimeAmount = .seconds(10)
@@ -42,7 +42,10 @@ extension ServiceEnvironment {
         var request = HTTPClientRequest(url: url)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let actor { request.headers.replaceOrAdd(name: HTTPField.Name.actor.rawName, value: actor) }
+        if let actor, let voucher = config.actorVoucher {
+            request.headers.replaceOrAdd(name: HTTPField.Name.actor.rawName, value: actor)
+            request.headers.replaceOrAdd(name: ActorVoucher.signatureField.rawName, value: voucher.signature(for: actor))
+        }
         if let body {
             request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))

@@ -28,6 +28,8 @@ public struct ServiceConfig: Sendable {
     public var peers: [String: String]
     public var logLevel: Logger.Level
     public var fetchWaitMaxMs: Int
+    /// Signs and checks who requests act for (`ActorVoucher`); nil when no secret is set, and then nobody is believed.
+    public var actorVoucher: ActorVoucher?
 
     public static func load(
         service: String, defaultPort: Int, defaultFetchWaitMs: Int = 20, reader: ConfigReader = ConfigReader()
@@ -45,8 +47,30 @@ public struct ServiceConfig: Sendable {
             kafkaBrokers: reader.string("kafka-brokers", default: "127.0.0.1:9092"),
             peers: try peers(reader),
             logLevel: logLevel,
-            fetchWaitMaxMs: try reader.int("fetch-wait-max-ms", default: defaultFetchWaitMs)
+            fetchWaitMaxMs: try reader.int("fetch-wait-max-ms", default: defaultFetchWaitMs),
+            actorVoucher: try actorSecret(reader).map(ActorVoucher.init(secret:))
         )
+    }
+
+    /// `--actor-secret` (or `SLIPWAY_ACTOR_SECRET`), else the file `--actor-secret-file` names (`slipway up` makes one
+    /// under its data directory); at least 32 characters.
+    static func actorSecret(_ reader: ConfigReader) throws -> String? {
+        let key: String
+        let secret: String
+        if let value = reader.string("actor-secret") {
+            (key, secret) = ("actor-secret", value)
+        } else if let path = reader.string("actor-secret-file") {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigError(key: "actor-secret-file", message: "cannot read \(path)")
+            }
+            (key, secret) = ("actor-secret-file", text.trimmingCharacters(in: .whitespacesAndNewlines))
+        } else {
+            return nil
+        }
+        guard secret.count >= ActorVoucher.minimumSecretLength else {
+            throw ConfigError(key: key, message: "the actor secret must be at least \(ActorVoucher.minimumSecretLength) characters")
+        }
+        return secret
     }
 
     /// A peer service's base URL: configured, or its default port on this machine.

@@ -72,6 +72,9 @@ public enum SlipwayServiceRunner {
             metadata: [
                 LogKey.httpPort: "\(config.port)", LogKey.databaseName: "\(config.database)", LogKey.kafkaBrokers: "\(config.kafkaBrokers)",
             ])
+        if config.actorVoucher == nil {
+            logger.warning("no actor secret (--actor-secret, --actor-secret-file, SLIPWAY_ACTOR_SECRET): every request counts as internal")
+        }
         try await ServiceGroup(configuration: configuration).run()
         logger.info("stopped")
     }
@@ -81,6 +84,7 @@ public enum SlipwayServiceRunner {
         _ definition: ServiceDefinition, _ components: ServiceComponents, environment: ServiceEnvironment, readiness: Readiness
     ) -> Router<SlipwayRequestContext> {
         let router = platformRouter()
+        router.add(middleware: ActorVouchingMiddleware(voucher: environment.config.actorVoucher))
         for middleware in components.middleware { router.add(middleware: middleware) }
         InternalRoutes.addHealth(to: router, readiness: readiness, postgres: environment.postgres, kafkaBrokers: environment.config.kafkaBrokers)
         InternalRoutes.addEventRoutes(to: router, definition: definition, components: components, environment: environment)

@@ -10,11 +10,12 @@ import SlipwayTestSupport
 import Testing
 
 /// The gateway as it runs: its own database, the access policy in front of every route, and a stand-in training-svc
-/// on loopback that echoes what it received, as a service would see it.
+/// on loopback that echoes what it received, as a service would see it (the actor only when the test secret vouches for it).
 @Suite("Gateway: authentication, roles and forwarding", .serialized, .timeLimit(.minutes(2)))
 struct GatewayAuthTests {
     static func upstream() -> Application<RouterResponder<SlipwayRequestContext>> {
         let router = platformRouter()
+        router.add(middleware: ActorVouchingMiddleware(voucher: ActorVoucher(secret: TestInfrastructure.actorSecret)))
         for method in [HTTPRequest.Method.get, .post] {
             router.on("/api/training-runs/**", method: method) { request, _ in
                 let body = try await request.body.collect(upTo: 1 << 20)
@@ -152,8 +153,8 @@ struct GatewayAuthTests {
         try await upstream.test(.live) { upstreamClient in
             try await Self.withGateway(upstreamPort: upstreamClient.port) { gateway, _, _ in
                 let echo = try await gateway.api.post(
-                    "/api/training-runs/r1/webhook/completed", "{}", headers: [.authorization: "Bearer run-token", .actor: "mallory"],
-                    expect: .created
+                    "/api/training-runs/r1/webhook/completed", "{}",
+                    headers: [.authorization: "Bearer run-token", .actor: "mallory", ActorVoucher.signatureField: "t=1,v1=00"], expect: .created
                 ).json()
                 #expect(echo["authorization"] as? String == "Bearer run-token")
                 #expect(echo["actor"] as? String == "", "a client cannot name the actor")

@@ -158,7 +158,7 @@ struct TrainingPagesTests {
             let created = try await training.api.post(
                 "/api/training-runs",
                 #"{"name": "shop", "description": "<i>nightly</i>", "dataset_id": "ds", "feature_config_id": "fc", "model_config_id": "mc", "executor": "external", "training_params": {"epochs": 5}}"#,
-                headers: [.actor: "ann"], expect: .created
+                headers: .actor("ann"), expect: .created
             ).json()
             let token = try #require((created["webhook"] as? [String: Any])?["token"] as? String)
             let hook = "/api/training-runs/shop-1/webhook"

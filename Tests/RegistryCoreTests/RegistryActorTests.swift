@@ -3,6 +3,7 @@ import HTTPTypes
 import RegistryCore
 import SlipwayContracts
 import SlipwayEventSourcing
+import SlipwayPlatform
 import SlipwayTestSupport
 import Testing
 
@@ -33,6 +34,20 @@ struct RegistryActorTests {
                 try await registry.api.patch(
                     "/api/registered-models/recs", #"{"description": "\#(unusable.count)"}"#, headers: .actor(unusable), expect: .ok)
                 #expect(try await Self.last(registry, "recs").actor == "internal", "X-Slipway-Actor: '\(unusable)'")
+            }
+            // A name the actor secret does not vouch for is a caller on the port: unsigned, signed with another
+            // secret, or signed too long ago.
+            let stale = ActorVoucher(secret: TestInfrastructure.actorSecret).signature(for: "mallory", at: Date() - 600)
+            let forgeries: [HTTPFields] = [
+                [.actor: "mallory"], .actor("mallory", signedWith: String(repeating: "x", count: 32)),
+                [.actor: "mallory", ActorVoucher.signatureField: stale],
+            ]
+            for (index, forged) in forgeries.enumerated() {
+                try await registry.api.patch(
+                    "/api/registered-models/recs", #"{"description": "forged \#(index)"}"#, headers: forged, expect: .ok)
+                let event = try await Self.last(registry, "recs")
+                #expect(try RegisteredModelUpdated(serializedBytes: event.payload).descriptionText == "forged \(index)")
+                #expect(event.actor == "internal", "\(forged)")
             }
             let longest = String(repeating: "b", count: 128)
             try await registry.api.patch("/api/registered-models/recs", #"{"description": "128"}"#, headers: .actor(longest), expect: .ok)

@@ -59,6 +59,9 @@ struct TopologyDriftTests {
             #expect(environment["SLIPWAY_PORT"] == "\(port)", "\(name)")
             #expect(environment["SLIPWAY_HOST"] == "0.0.0.0", "\(name)")
             #expect(environment["SLIPWAY_KAFKA_BROKERS"] == brokers, "\(name)")
+            if name != "serving-router" {
+                #expect((environment["SLIPWAY_ACTOR_SECRET"]?.count ?? 0) >= ActorVoucher.minimumSecretLength, "\(name): the actor secret")
+            }
             let check = ((service["healthcheck"] as? [String: Any])?["test"] as? [String])?.joined(separator: " ") ?? ""
             let dependsOn = service["depends_on"] as? [String: Any] ?? [:]
             #expect(dependsOn["kafka-topics"] != nil, "\(name) starts before the topics exist")
@@ -138,6 +141,7 @@ struct TopologyDriftTests {
                 #expect(probe("livenessProbe") == ("/healthz", probePort), "\(overlay) \(name)")
                 #expect((container["resources"] as? [String: Any])?["limits"] != nil, "\(overlay) \(name)")
                 if name != "serving-router" {
+                    #expect(environment["SLIPWAY_ACTOR_SECRET"] == "<from>", "\(overlay) \(name): the actor secret, from a Secret")
                     let url = try #require(environment["SLIPWAY_DATABASE_URL"], "\(overlay) \(name)")
                     #expect(url.hasSuffix("/?sslmode=$(DB_SSLMODE)") && url.contains("@$(DB_HOST):"), "\(overlay) \(name): its own database")
                 }

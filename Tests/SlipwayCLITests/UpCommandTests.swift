@@ -53,6 +53,8 @@ struct UpCommandTests {
         let tokenFile = directory.appendingPathComponent(".slipway/admin-token")
         let token = try String(contentsOf: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect((try FileManager.default.attributesOfItem(atPath: tokenFile.path)[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let actorSecret = directory.appendingPathComponent(".slipway/actor.secret").path
+        #expect((try FileManager.default.attributesOfItem(atPath: actorSecret)[.posixPermissions] as? NSNumber)?.intValue == 0o600)
         let anonymous = APITestClient(baseURL: "http://127.0.0.1:\(gatewayPort)")
         try await anonymous.get("/api/registered-models/", expect: .unauthorized)
         try await anonymous.post("/api/datasets/", "{}", expect: .unauthorized)
@@ -219,6 +221,9 @@ struct UpCommandTests {
         #expect(list.allSatisfy { ($0["metrics"] as? [String: Any])?["recall_at_100"] is Double })
         let model = try await api.get("/api/registered-models/b2b-retrieval/").json()
         #expect(model["total_versions"] as? Int == 2)
+        // Who: the gateway signed the CLI's user with the installation's actor secret, and training-svc believed it.
+        let run = try await api.get("/api/training-runs/b2b-retrieval-1/").json()
+        #expect(run["created_by"] as? String == "admin", "\(run)")
         let metrics = try await api.get("/api/training-runs/b2b-retrieval-1/metrics/").json()
         #expect(((metrics["epochs"] as? [Any])?.count ?? 0) >= 1)
         let statistics = try await api.get("/api/training-runs/b2b-retrieval-2/statistics/", expect: .ok).json()

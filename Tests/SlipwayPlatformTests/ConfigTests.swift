@@ -1,3 +1,4 @@
+import Foundation
 import SlipwayPlatform
 import Testing
 
@@ -37,6 +38,24 @@ struct ConfigTests {
         #expect(!config.database.description.contains("secret"), "passwords never reach logs")
     }
 
+    @Test("the actor secret: none by default, from the setting or from a file")
+    func actorSecret() throws {
+        let none = try ServiceConfig.load(service: "training", defaultPort: 1, reader: ConfigReader(arguments: [], environment: [:]))
+        #expect(none.actorVoucher == nil)
+        let secret = String(repeating: "s", count: 32)
+        let fromEnvironment = try ServiceConfig.load(
+            service: "training", defaultPort: 1, reader: ConfigReader(arguments: [], environment: ["SLIPWAY_ACTOR_SECRET": secret]))
+        let signature = try #require(fromEnvironment.actorVoucher).signature(for: "alice")
+        #expect(ActorVoucher(secret: secret).vouches(for: "alice", signature: signature))
+
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("actor-\(UUID().uuidString).secret")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try (secret + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let fromFile = try ServiceConfig.load(
+            service: "training", defaultPort: 1, reader: ConfigReader(arguments: ["--actor-secret-file", file.path], environment: [:]))
+        #expect(try #require(fromFile.actorVoucher).vouches(for: "alice", signature: signature), "the file's secret, its newline trimmed")
+    }
+
     @Test(
         "bad values are rejected with the setting's name",
         arguments: [
@@ -44,6 +63,8 @@ struct ConfigTests {
             ["--database-url", "postgres://h/db?sslmode=sometimes"],
             ["--peer", "registry"],
             ["--log-level", "loud"],
+            ["--actor-secret", "too-short"],
+            ["--actor-secret-file", "/nonexistent/actor.secret"],
         ])
     func rejects(arguments: [String]) {
         #expect(throws: ConfigError.self) {

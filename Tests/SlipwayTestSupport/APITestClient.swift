@@ -157,8 +157,9 @@ public struct APIResponse: Sendable {
 }
 
 extension HTTPFields {
-    /// `X-Slipway-Actor: name`, as the gateway forwards the caller it authenticated: `headers: .actor("alice")`.
-    public static func actor(_ name: String) -> HTTPFields {
-        [.actor: name]
+    /// `X-Slipway-Actor: name` and its signature, as the gateway forwards the caller it authenticated:
+    /// `headers: .actor("alice")` (signed with the test services' secret, `TestInfrastructure.actorSecret`).
+    public static func actor(_ name: String, signedWith secret: String = TestInfrastructure.actorSecret) -> HTTPFields {
+        [.actor: name, ActorVoucher.signatureField: ActorVoucher(secret: secret).signature(for: name)]
     }
 }

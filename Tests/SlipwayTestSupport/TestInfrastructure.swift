@@ -78,6 +78,10 @@ extension TestInfrastructure {
     /// Where a test's services find no peer (port 1 refuses at once).
     public static let noPeer = "http://127.0.0.1:1"
 
+    /// The actor secret every service a test starts in-process holds (unless its reader names one), as the gateway
+    /// and the services of one installation share theirs: `HTTPFields.actor(_:)` signs with it.
+    public static let actorSecret = "test-actor-secret-" + String(repeating: "0", count: 32)
+
     /// `--peer` arguments pointing every other service at `noPeer`, for service processes a test starts: the default
     /// ports may belong to another test's `slipway up`.
     public static var isolatedPeerArguments: [String] {

@@ -56,6 +56,7 @@ public func withTestService(
 ) async throws {
     let url = try await TestInfrastructure.shared.freshDatabase(definition.name)
     var loaded = try ServiceConfig.load(service: definition.name, defaultPort: 0, reader: reader)
+    if loaded.actorVoucher == nil { loaded.actorVoucher = ActorVoucher(secret: TestInfrastructure.actorSecret) }
     // A peer the test did not name is no peer: the default ports may belong to another test's `slipway up`, whose
     // feeds a projector here must not catch up from.
     for (name, url) in loaded.peers where url == "http://127.0.0.1:\(ServiceDirectory.defaultPorts[name] ?? 0)" {
