@@ -194,7 +194,9 @@ public final class LoadGenerator: Sendable {
             }
         }
         let seconds = collected.withLock { $0.seconds }
-        let last = seconds.keys.max() ?? -1
+        // Every whole second the run lasted, a quiet one too (a stall is a second of nothing, not a gap), and any
+        // second something was answered in.
+        let last = max(seconds.keys.max() ?? -1, Int(report.elapsed.components.seconds) - 1)
         for index in 0...max(last, 0) where last >= 0 {
             let second = seconds[index] ?? LoadSecond(second: index)
             report.seconds.append(second)

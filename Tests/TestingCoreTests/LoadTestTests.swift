@@ -1,4 +1,6 @@
 import Foundation
+import Hummingbird
+import HummingbirdTesting
 import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayLoadGenerator
@@ -137,6 +139,26 @@ struct LoadTestTests {
                 let replayed = try await Replayer.replay(TestingReadModel(), from: service.store, verify: true, logger: TestInfrastructure.logger)
                 #expect(replayed.verified == true, "\(replayed.tables)")
             }
+        }
+    }
+
+    /// A stall is a second of nothing in the report, not a missing second: a server that stops answering after its
+    /// first 300 ms leaves the second half of a 2 s run empty, and the report still has both seconds.
+    @Test func aSecondWithNothingAnsweredIsReportedAsZero() async throws {
+        let started = ContinuousClock.now
+        let router = Router()
+        router.post("/recommend") { _, _ -> String in
+            if ContinuousClock.now - started > .milliseconds(300) { try await Task.sleep(for: .seconds(3)) }
+            return "{}"
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            let plan = LoadPlan(
+                host: "127.0.0.1", port: client.port ?? 0, requests: [LoadPlan.Request(path: "/recommend", body: Array("{}".utf8))],
+                connections: 2, duration: .seconds(2))
+            let report = try await LoadGenerator(plan: plan).run()
+            #expect(report.seconds.map(\.second) == [0, 1], "\(report.seconds.map { ($0.second, $0.requests) })")
+            #expect((report.seconds.first?.requests ?? 0) > 0 && report.seconds.last?.requests == 0)
         }
     }
 
