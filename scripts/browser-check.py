@@ -212,16 +212,39 @@ try:
     for version in ["1", "2"]:
         wait.until(seen.element_to_be_clickable((By.CSS_SELECTOR, "button[data-open='deploy-v%s']" % version)))
         live(lambda: driver.find_element(By.CSS_SELECTOR, "button[data-open='deploy-v%s']" % version).click())
+        wait.until(lambda d: d.execute_script("const x = document.getElementById(arguments[0]); return x && x.open", "deploy-v" + version))
         dialog = driver.find_element(By.ID, "deploy-v" + version)
-        wait.until(lambda d: dialog.is_displayed())
         if version == "2":
             check("Current (v1)" in dialog.text and "Recall@100" in dialog.text, "the dialog compares v2 with the serving v1: " + dialog.text[:300])
             shot("deploy-dialog")
         endpoint_field = dialog.find_element(By.NAME, "endpoint")
         endpoint_field.clear()
         endpoint_field.send_keys("browser-check")
+        if version == "2":
+            # Gradually, in steps of three seconds judged without waiting for traffic; the step settings count only
+            # for a gradual rollout.
+            check(not dialog.find_element(By.NAME, "step_seconds").is_enabled(), "an immediate deploy asks nothing about steps")
+            dialog.find_element(By.CSS_SELECTOR, "input[name=strategy][value=gradual]").click()
+            dialog.find_element(By.NAME, "step_seconds").send_keys("3")
+            dialog.find_element(By.NAME, "min_requests").send_keys("0")
         dialog.find_element(By.XPATH, ".//button[normalize-space(.)='Deploy now']").click()
+        # Accepted, the page loads itself again (the dialog goes with the old page).
+        wait.until(seen.staleness_of(dialog))
         wait.until(lambda d: d.execute_script("return document.readyState") == "complete" and d.find_elements(By.CSS_SELECTOR, "main tbody tr"))
+        if version == "2":
+            # The endpoint's page shows the rollout as it goes, without a reload: its steps, done one after another.
+            driver.get(base + "/endpoints/browser-check")
+            seen_steps = set()
+            def rolled_out():
+                done = driver.execute_script("return document.querySelectorAll('section.rollout .step.done').length")
+                if text_or_empty("section.rollout"):
+                    seen_steps.add(done)
+                return "v2 · 100%" in text_or_empty(".split") and not text_or_empty("section.rollout")
+            finished = eventually(rolled_out, 90, every=0.3)
+            check(finished and len(seen_steps) >= 2,
+                  "the endpoint's page follows the gradual rollout live, step by step (steps done seen: %s)" % sorted(seen_steps))
+            shot("endpoint-rolled-out")
+            driver.get(base + "/models/%s?tab=deployment" % model)
         serving = eventually(lambda: any("browser-check" in row and "\tserving" in row and ("v%s 100%%" % version) in row
                                          for row in table_rows()), 90, every=1)
         check(serving, "the deploy from the page serves v%s on browser-check: %s %s" % (version, table_rows(), text_of("#action-error")))

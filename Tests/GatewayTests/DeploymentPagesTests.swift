@@ -63,6 +63,9 @@ struct DeploymentPagesTests {
         #expect(dialog.range(of: "ndcg_at_10")!.lowerBound < dialog.range(of: "alpha")!.lowerBound)
         #expect(dialog.contains(#"<input type="number" name="version" value="3" hidden>"#) && dialog.contains(#"name="endpoint" value="shop""#))
         #expect(dialog.contains("The current version (v2) stays warm for an instant rollback.") && dialog.contains(#"class="error form-error""#))
+        // A gradual rollout's step settings are sent only when gradual is chosen (the page's script enables them).
+        #expect(dialog.contains(#"<fieldset data-when="strategy=gradual" disabled>"#))
+        #expect(dialog.contains(#"name="step_seconds" min="0" max="86400""#) && dialog.contains(#"name="min_requests" min="0""#))
         #expect(!dialog.contains(#"value="gradual" disabled"#))
         var first = Self.dashboard()
         first.live = []

@@ -199,6 +199,11 @@ extension WebPages {
             <label class="check"><input type="radio" name="strategy" value="gradual"\(current == nil ? " disabled" : "")> Gradual: 10 % → 50 % → 100 %, \
             each step gated on its errors and latency\(current == nil ? " (once a version serves)" : "")</label>
             </fieldset>
+            <fieldset data-when="strategy=gradual" disabled><legend>Each step</legend>
+            <label>Seconds it lasts at least <input type="number" name="step_seconds" min="0" max="86400" placeholder="60"></label>
+            <label>Requests it needs before its gates judge (0: judge without traffic) \
+            <input type="number" name="min_requests" min="0" placeholder="20"></label>
+            </fieldset>
             <label>Endpoint <input name="endpoint" value="\(HTML.escape(endpoint))" placeholder="a new one named after the model"></label>
             <p class="muted">\(keep)</p>
             <p class="error form-error" role="alert" hidden></p>

@@ -275,6 +275,7 @@ enum HTML {
     /// `data-redirect="/training/{training_run.id}"` opens the page the answer names. Copy buttons.
     /// A form is `aria-busy` with its button disabled until the answer; a refusal goes to the form's own `.form-error`
     /// when it has one (a form in a dialog). `button[data-open="id"]` opens a `<dialog>`, `button[data-close]` closes it.
+    /// A `<fieldset data-when="name=value">` is enabled (and sent) only while its form's radio `name` has `value` checked.
     /// And live pages: `<main data-live="deploy,registry">` reads the gateway's event stream of those contexts and,
     /// when events arrive, fetches the page again and swaps its content in (at most once a second, and not while
     /// the user is in one of its forms); content with a `data-poll="seconds"` element is fetched again that often
@@ -288,6 +289,19 @@ enum HTML {
           await fetch("/api/session", { method: "DELETE", headers: { "X-CSRF-Token": csrf } });
           location.href = "/login";
         });
+        // Fields that belong to one choice of a radio group (a gradual rollout's step settings) count only with it.
+        const applyWhen = form => {
+          for (const fieldset of form.querySelectorAll("fieldset[data-when]")) {
+            const [name, value] = fieldset.dataset.when.split("=");
+            const chosen = form.querySelector(`input[type=radio][name="${name}"]:checked`);
+            fieldset.disabled = !chosen || chosen.value !== value;
+          }
+        };
+        document.querySelectorAll("form").forEach(applyWhen);
+        document.addEventListener("change", event => {
+          const form = event.target.closest("form");
+          if (form && event.target.type === "radio") applyWhen(form);
+        });
         const live = document.querySelector("main[data-live]");
         if (live) {
           let stale = false, refreshing = false;
@@ -298,19 +312,24 @@ enum HTML {
             const poll = live.querySelector("[data-poll]");
             if (poll && Date.now() - Number(live.dataset.refreshed || loaded) >= 1000 * (Number(poll.dataset.poll) || 1)) stale = true;
             if (!stale || refreshing) return;
-            const editing = live.contains(document.activeElement) && document.activeElement.closest("form");
-            if (editing) return;
+            // Not under the user's hands: a form being filled in, or an open dialog (a swap would close it). Asked
+            // again once the page is read, since the user may have opened one meanwhile; it is read again later.
+            const busy = () => (live.contains(document.activeElement) && document.activeElement.closest("form")) || live.querySelector("dialog[open]");
+            if (busy()) return;
             stale = false; refreshing = true;
             try {
               const answer = await fetch(location.href, { headers: { Accept: "text/html" } });
               const fresh = new DOMParser().parseFromString(await answer.text(), "text/html").querySelector("main");
-              if (fresh) {
+              if (fresh && busy()) {
+                stale = true;
+              } else if (fresh) {
                 // A refusal being shown stays shown.
                 const refusal = live.querySelector("#action-error:not([hidden])");
                 live.innerHTML = fresh.innerHTML;
                 live.dataset.refreshed = String(Date.now());
                 const slot = live.querySelector("#action-error");
                 if (refusal && slot) { slot.textContent = refusal.textContent; slot.hidden = false; }
+                live.querySelectorAll("form").forEach(applyWhen);
               }
             } finally { refreshing = false; }
           };
