@@ -74,7 +74,7 @@ var targets: [Target] = [
 
     // model-server: HTTP/1.1 straight on SwiftNIO (requests scored on the event loop that read them).
     .target(name: "ModelServerCore",
-            dependencies: ["SlipwayModelBundle", "SlipwayPlatform", .product(name: "NIOCore", package: "swift-nio"), nioPosix,
+            dependencies: ["SlipwayModelBundle", "SlipwayPlatform", "SlipwayContracts", .product(name: "NIOCore", package: "swift-nio"), nioPosix,
                            .product(name: "NIOHTTP1", package: "swift-nio"), httpTypes, lifecycle, log],
             path: "Services/ModelServerCore"),
     .executableTarget(name: "model-server", dependencies: ["ModelServerCore", "SlipwayModelBundle", "SlipwayPlatform", nioPosix, argumentParser, lifecycle, log],

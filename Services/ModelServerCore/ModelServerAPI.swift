@@ -5,6 +5,8 @@ import NIOHTTP1
 import SlipwayModelBundle
 import SlipwayPlatform
 
+import enum SlipwayContracts.PredictionRoute
+
 /// One answer of the API: a status and a JSON body, already encoded.
 public struct APIAnswer: Sendable {
     public var status: HTTPResponseStatus
@@ -51,30 +53,28 @@ public final class ModelServerAPI: Sendable {
     public func handle(method: HTTPMethod, uri: String, body: ByteBuffer?, allocator: ByteBufferAllocator, eventLoop: any EventLoop) -> Outcome {
         let path = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { uri[..<$0] } ?? uri[...]
         do throws(APIError) {
-            switch (method, path) {
-            case (.POST, "/recommend"):
+            guard let (route, model) = PredictionRoute.match(method: method.rawValue, path: path) else { throw Self.noRoute }
+            switch route {
+            case .recommend:
                 return .now(try recommend(body, format: try AnswerFormat.of(uri: uri), allocator: allocator))
-            case (.GET, "/health"):
-                return .now(ok(try AnswerFormat.of(uri: uri) == .spec ? specHealthBody : healthBody, allocator))
-            case (.POST, "/recommend-batch"):
+            case .recommendBatch:
                 return .now(try recommendBatch(body, format: try AnswerFormat.of(uri: uri), allocator: allocator))
-            case (_, _) where path.hasPrefix("/v1/models/") && (method == .GET || method == .POST):
-                let segment = path.dropFirst("/v1/models/".count)
-                guard !segment.isEmpty, !segment.contains("/") else { throw Self.noRoute }
-                if method == .GET {
-                    try requireName(segment)
-                    return .now(ok(statusBody, allocator))
-                }
-                return try predict(segment: segment, body, allocator: allocator, eventLoop: eventLoop)
-            default:
-                throw Self.noRoute
+            case .health:
+                return .now(ok(try AnswerFormat.of(uri: uri) == .spec ? specHealthBody : healthBody, allocator))
+            case .modelStatus:
+                try requireName(model ?? "")
+                return .now(ok(statusBody, allocator))
+            case .predict:
+                try requireName(model ?? "")
+                return try predict(body, allocator: allocator, eventLoop: eventLoop)
             }
         } catch {
             return .now(Self.errorAnswer(error, allocator: allocator))
         }
     }
 
-    static let noRoute = APIError.notFound("no route for this path")
+    static let noRoute = APIError.notFound(
+        "no route for this path; the API is " + PredictionRoute.allCases.map { "\($0.method) \($0.template)" }.joined(separator: ", "))
     static let tooLarge = APIError(.contentTooLarge, code: "too_large", message: "request body is larger than \(ServingLimits.maxBodyBytes) bytes")
 
     // MARK: - Routes
@@ -115,11 +115,7 @@ public final class ModelServerAPI: Sendable {
     }
 
     /// `POST /v1/models/{name}:predict`: `:predict` is part of the last segment, so the segment is split here.
-    func predict(segment: Substring, _ body: ByteBuffer?, allocator: ByteBufferAllocator, eventLoop: any EventLoop) throws(APIError) -> Outcome {
-        guard let colon = segment.lastIndex(of: ":"), segment[segment.index(after: colon)...] == "predict" else {
-            throw APIError.notFound("POST /v1/models/{name}:predict is the only model verb")
-        }
-        try requireName(segment[..<colon])
+    func predict(_ body: ByteBuffer?, allocator: ByteBufferAllocator, eventLoop: any EventLoop) throws(APIError) -> Outcome {
         let request = try RequestBody.decode(PredictRequest.self, from: body)
         let topK = try Self.checkedTopK(request.topK, default: ServingLimits.defaultPredictTopK)
         let instances = try Self.checkedBatch(request.instances, field: "instances")

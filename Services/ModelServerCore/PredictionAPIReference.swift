@@ -1,6 +1,8 @@
 import SlipwayModelBundle
 import SlipwayPlatform
 
+import enum SlipwayContracts.PredictionRoute
+
 /// The prediction API — what every endpoint answers at `<serving-router>/<endpoint>` and a model-server at its own
 /// port — as an OpenAPI 3.1 document. The gateway serves it at `/api/prediction/openapi.json`, beside the platform's.
 ///
@@ -39,39 +41,42 @@ public enum PredictionAPIReference {
 
     // MARK: - Routes
 
+    /// Every route of the API (`PredictionRoute`, which serving-router and model-server match with) and what it says.
     static var paths: OpenAPIValue {
-        [
-            "/recommend": [
-                "post": operation(
-                    "recommend", "Recommend products for one customer",
-                    details: "Features other than the customer id are optional; an unknown customer gets a fallback ranking, named in `fallback`.",
-                    body: RecommendRequest.self, query: [format], answer: ["anyOf": [ref("Recommendation"), ref("SpecRecommendation")]])
-            ],
-            "/recommend-batch": [
-                "post": operation(
-                    "recommend_batch", "Recommend products for up to \(ServingLimits.maxBatch) customers",
-                    details: "Send `customers` (each with its features) or the specification's `customer_ids`, not both.",
-                    body: RecommendBatchRequest.self, exactlyOneOf: ["customers", "customer_ids"], query: [format],
-                    answer: ["anyOf": [ref("RecommendationBatch"), ref("SpecRecommendationBatch")]])
-            ],
-            "/v1/models/{model}:predict": [
-                "post": operation(
-                    "predict", "Rank candidates for each instance (TensorFlow Serving's predict)",
-                    details:
-                        "`{model}` is the endpoint's model name; another name is a 404. Each instance holds the model's query features (its input schema; at least the customer id feature), by name.",
-                    body: PredictRequest.self, parameters: [modelParameter], answer: ref("Predictions"))
-            ],
-            "/v1/models/{model}": [
-                "get": operation(
-                    "model_status", "The served version's status (TensorFlow Serving's model status)", parameters: [modelParameter],
-                    answer: ref("ModelStatus"))
-            ],
-            "/health": [
-                "get": operation(
-                    "health", "The served version, and whether it answers", query: [format],
-                    answer: ["anyOf": [ref("Health"), ref("SpecHealth")]])
-            ],
-        ]
+        var paths: [String: OpenAPIValue] = [:]
+        for route in PredictionRoute.allCases {
+            paths[route.template] = .object([route.method.lowercased(): operation(route)])
+        }
+        return .object(paths)
+    }
+
+    static func operation(_ route: PredictionRoute) -> OpenAPIValue {
+        switch route {
+        case .recommend:
+            operation(
+                "recommend", "Recommend products for one customer",
+                details: "Features other than the customer id are optional; an unknown customer gets a fallback ranking, named in `fallback`.",
+                body: RecommendRequest.self, query: [format], answer: ["anyOf": [ref("Recommendation"), ref("SpecRecommendation")]])
+        case .recommendBatch:
+            operation(
+                "recommend_batch", "Recommend products for up to \(ServingLimits.maxBatch) customers",
+                details: "Send `customers` (each with its features) or the specification's `customer_ids`, not both.",
+                body: RecommendBatchRequest.self, exactlyOneOf: ["customers", "customer_ids"], query: [format],
+                answer: ["anyOf": [ref("RecommendationBatch"), ref("SpecRecommendationBatch")]])
+        case .predict:
+            operation(
+                "predict", "Rank candidates for each instance (TensorFlow Serving's predict)",
+                details:
+                    "`{model}` is the endpoint's model name; another name is a 404. Each instance holds the model's query features (its input schema; at least the customer id feature), by name.",
+                body: PredictRequest.self, parameters: [modelParameter], answer: ref("Predictions"))
+        case .modelStatus:
+            operation(
+                "model_status", "The served version's status (TensorFlow Serving's model status)", parameters: [modelParameter],
+                answer: ref("ModelStatus"))
+        case .health:
+            operation(
+                "health", "The served version, and whether it answers", query: [format], answer: ["anyOf": [ref("Health"), ref("SpecHealth")]])
+        }
     }
 
     static let format: OpenAPIValue = [

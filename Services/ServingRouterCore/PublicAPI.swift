@@ -73,7 +73,8 @@ struct PublicAPI: Sendable {
             return .respond(
                 .notFound,
                 Self.errorBody(
-                    "no route \(method.rawValue) /\(target.endpoint)\(target.rest); the API is GET /{endpoint}/v1/models/{model}, POST /{endpoint}/v1/models/{model}:predict, POST /{endpoint}/recommend, POST /{endpoint}/recommend-batch, GET /{endpoint}/health"
+                    "no route \(method.rawValue) /\(target.endpoint)\(target.rest); the API is "
+                        + PredictionRoute.allCases.map { "\($0.method) /{endpoint}\($0.template)" }.joined(separator: ", ")
                 ))
         }
         guard let index = endpoint.split.index(forCustomer: record.customerID) else {

@@ -239,6 +239,9 @@ struct RequestParsingTests {
         ("GET", "/ep/recommend", "ep", "/recommend", .unspecified, false),
         ("POST", "/ep/v1/models/b2b:explain", "ep", "/v1/models/b2b:explain", .unspecified, false),
         ("GET", "/ep", "ep", "/", .unspecified, false),
+        ("POST", "/ep/v1/models/:predict", "ep", "/v1/models/:predict", .unspecified, false),
+        ("GET", "/ep/v1/models/b2b:predict", "ep", "/v1/models/b2b:predict", .unspecified, false),
+        ("POST", "/ep/v1/models/a/b:predict", "ep", "/v1/models/a/b:predict", .unspecified, false),
     ])
     func targets(method: String, path: String, endpoint: String, rest: String, api: ServingApi, known: Bool) {
         let target = PublicTarget(method: HTTPMethod(rawValue: method), path: path)
@@ -246,6 +249,19 @@ struct RequestParsingTests {
         #expect(target.rest == rest)
         #expect(target.api == api)
         #expect(target.isKnownRoute == known)
+    }
+
+    /// The one table serving-router, model-server and the API reference share: every route matches its own template
+    /// (with a model for `{model}`), and the model is what the path names, colons and all.
+    @Test func everyDeclaredRouteMatchesItsTemplate() {
+        for route in PredictionRoute.allCases {
+            let path = route.template.replacingOccurrences(of: "{model}", with: "b2b")
+            let matched = PredictionRoute.match(method: route.method, path: path[...])
+            #expect(matched?.route == route, "\(route)")
+            #expect(matched?.model.map(String.init) == (route.template.contains("{model}") ? "b2b" : nil), "\(route)")
+            #expect(PredictionRoute.match(method: route.method == "GET" ? "POST" : "GET", path: path[...])?.route != route)
+        }
+        #expect(PredictionRoute.match(method: "POST", path: "/v1/models/a:b:predict")?.model == "a:b")
     }
 
     @Test func customerIDsAndCountsComeFromEachAPIsBody() {
