@@ -38,7 +38,10 @@ struct DriftRoutes: Sendable {
             "/api/v1/monitoring/drift/:endpoint_id/reports",
             RouteDoc(
                 "An endpoint's scheduled drift analyses, newest first", details: "`endpoint_id` takes an endpoint's id or name.",
-                query: [.integer("limit", "How many reports", in: 1...500, default: 24)]),
+                query: [
+                    .integer("limit", "How many reports", in: 1...500, default: 24),
+                    .dateTime("before", "Only analyses made before this instant (a page further back, as a model's timeline reads)"),
+                ]),
             use: reports)
         return routes
     }
@@ -185,13 +188,15 @@ struct DriftRoutes: Sendable {
     /// The scheduled analyses (hourly, `DriftDetected`), newest first: `?limit=` (1–500, default 24).
     @Sendable func reports(_ request: Request, context: SlipwayRequestContext) async throws -> ReportsJSON {
         let limit = try request.uri.queryParameters.integer("limit", default: 24, in: 1...500)
+        let before = try request.uri.queryParameters.instant("before")
         let queries = MetricsQueries(client: environment.postgres, logger: environment.logger)
         let endpoint = try await queries.requireEndpoint(try context.parameters.require("endpoint_id"), field: "endpoint_id")
         let rows = try await environment.postgres.query(
             """
             SELECT id, analyzed_at, baseline_start, comparison_start, status, drift_detected, drift_score, severity, affected_features::text,
                 baseline_rows, comparison_rows
-            FROM drift_reports WHERE endpoint_id = \(endpoint.id) ORDER BY analyzed_at DESC, id DESC LIMIT \(limit)
+            FROM drift_reports WHERE endpoint_id = \(endpoint.id) AND (\(before == nil) OR analyzed_at < \(before ?? .distantFuture))
+            ORDER BY analyzed_at DESC, id DESC LIMIT \(limit)
             """, logger: environment.logger)
         var reports: [ReportJSON] = []
         for try await row in rows {

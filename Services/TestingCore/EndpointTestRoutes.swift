@@ -33,6 +33,7 @@ struct EndpointTestRoutes: Sendable {
                 "An endpoint's tests, newest first",
                 query: [
                     .integer("limit", "How many", in: 1...200, default: 20), .integer("offset", "How many to skip", in: 0...1_000_000, default: 0),
+                    .dateTime("before", "Only tests started before this instant (a page further back, as a model's timeline reads)"),
                 ]), use: history)
         routes.get(
             "/api/deployed-endpoints/:id/test/schedule",
@@ -113,7 +114,8 @@ struct EndpointTestRoutes: Sendable {
         let limit = try parameters.integer("limit", default: 20, in: 1...200)
         let offset = try parameters.integer("offset", default: 0, in: 0...1_000_000)
         if case .missing = try await queries.endpoint(name) { throw APIError.notFound("no endpoint '\(name)'") }
-        let (reports, total) = try await queries.history(endpoint: name, limit: limit, offset: offset)
+        let before = try parameters.instant("before")
+        let (reports, total) = try await queries.history(endpoint: name, before: before, limit: limit, offset: offset)
         return HistoryJSON(endpoint: name, total: total, tests: reports.compactMap { EmbeddedJSON(text: $0) })
     }
 

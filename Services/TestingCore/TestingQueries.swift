@@ -56,10 +56,11 @@ struct TestingQueries {
     }
 
     /// Newest first.
-    func history(endpoint: String, limit: Int, offset: Int) async throws -> (reports: [String], total: Int) {
+    func history(endpoint: String, before: Date? = nil, limit: Int, offset: Int) async throws -> (reports: [String], total: Int) {
         let rows = try await client.query(
             """
-            SELECT report::text, count(*) OVER () FROM endpoint_tests WHERE endpoint_name = \(endpoint)
+            SELECT report::text, count(*) OVER () FROM endpoint_tests
+            WHERE endpoint_name = \(endpoint) AND (\(before == nil) OR started_at < \(before ?? .distantFuture))
             ORDER BY started_at DESC, id DESC LIMIT \(limit) OFFSET \(offset)
             """, logger: logger)
         var reports: [String] = []
@@ -69,7 +70,11 @@ struct TestingQueries {
             total = count
         }
         if reports.isEmpty, offset > 0 {
-            let counted = try await client.query("SELECT count(*) FROM endpoint_tests WHERE endpoint_name = \(endpoint)", logger: logger)
+            let counted = try await client.query(
+                """
+                SELECT count(*) FROM endpoint_tests
+                WHERE endpoint_name = \(endpoint) AND (\(before == nil) OR started_at < \(before ?? .distantFuture))
+                """, logger: logger)
             for try await count in counted.decode(Int.self) { total = count }
         }
         return (reports, total)

@@ -21,11 +21,12 @@ struct TrainingQueries: Sendable {
     }
 
     /// Newest first, optionally of one model and in one status; with the count of all that match.
-    func runs(model: String?, status: String?, limit: Int, offset: Int) async throws -> (runs: [RunRow], total: Int) {
+    func runs(model: String?, status: String?, before: Date? = nil, limit: Int, offset: Int) async throws -> (runs: [RunRow], total: Int) {
         let total = try await postgres.query(
             """
             SELECT count(*) FROM training_runs
             WHERE (\(model == nil) OR name = \(model ?? "")) AND (\(status == nil) OR status = \(status ?? ""))
+              AND (\(before == nil) OR created_at < \(before ?? .distantFuture))
             """, logger: logger)
         var count = 0
         for try await n in total.decode(Int.self) { count = n }
@@ -36,6 +37,7 @@ struct TrainingQueries: Sendable {
             SELECT \(unescaped: Self.runColumns) FROM training_runs WHERE id IN (
               SELECT id FROM training_runs
               WHERE (\(model == nil) OR name = \(model ?? "")) AND (\(status == nil) OR status = \(status ?? ""))
+                AND (\(before == nil) OR created_at < \(before ?? .distantFuture))
               ORDER BY created_at DESC, id DESC LIMIT \(limit) OFFSET \(offset))
             ORDER BY created_at DESC, id DESC
             """)

@@ -172,6 +172,7 @@ struct TrainingRoutes: Sendable {
         .string("status", "Only runs in this status", oneOf: TrainingRunStatus.listable.map(\.apiName)),
         .integer("limit", "How many", in: 1...500, default: 50),
         .integer("offset", "How many to skip", in: 0...Int(Int32.max), default: 0),
+        .dateTime("before", "Only runs created before this instant (a page further back, as a model's timeline reads)"),
     ]
 
     /// What every webhook route does with its caller and a repeated call.
@@ -427,7 +428,7 @@ struct TrainingRoutes: Sendable {
         }
         let limit = try query.integer("limit", default: 50, in: 1...500)
         let offset = try query.integer("offset", default: 0, in: 0...Int(Int32.max))
-        let (rows, total) = try await queries.runs(model: model, status: status, limit: limit, offset: offset)
+        let (rows, total) = try await queries.runs(model: model, status: status, before: try query.instant("before"), limit: limit, offset: offset)
         return RunList(trainingRuns: try await queries.views(rows), pagination: .init(total: total, limit: limit, offset: offset))
     }
 

@@ -77,6 +77,9 @@ struct DriftIntegrationTests {
             let report = try #require((history["reports"] as? [[String: Any]])?.first)
             #expect(report["drift_detected"] as? Bool == true)
             #expect(report["affected_features"] as? [String] == ["basket_value", "city"])
+            let analyzedAt = try #require(report["analyzed_at"] as? String)
+            let before = try await service.api.get("/api/v1/monitoring/drift/\(prefix)-shifted/reports?before=\(analyzedAt)", expect: .ok).json()
+            #expect((before["reports"] as? [[String: Any]])?.isEmpty == true, "none before the only analysis: \(before)")
             #expect(
                 (try await service.api.get("/api/v1/monitoring/drift/\(prefix)-few/reports", expect: .ok).json()["reports"] as? [[String: Any]])?
                     .first?["status"] as? String == "insufficient_data")
@@ -112,6 +115,7 @@ struct DriftIntegrationTests {
 
             for (path, field) in [
                 ("/api/v1/monitoring/drift/\(prefix)-same/reports?limit=0", "limit"),
+                ("/api/v1/monitoring/drift/\(prefix)-same/reports?before=an-hour-ago", "before"),
                 ("/api/v1/monitoring/drift/\(prefix)-same?baseline_days=31", "baseline_days"),
                 ("/api/v1/monitoring/drift/\(prefix)-same?comparison_hours=0", "comparison_hours"),
                 ("/api/v1/monitoring/drift/unknown-\(prefix)", "endpoint_id"),

@@ -242,6 +242,13 @@ struct EndpointTestServiceTests {
                 let history = try await api.get("/api/deployed-endpoints/shop/test?limit=10", expect: .ok).json()
                 let tests = try #require(history["tests"] as? [[String: Any]])
                 #expect(history["total"] as? Int == 2 && tests.first?["test_id"] as? String == second["test_id"] as? String)
+                // Before the second test started: only the first.
+                let secondStarted = try #require(second["created_at"] as? String, "\(second)")
+                let earlier = try await api.get("/api/deployed-endpoints/shop/test?before=\(secondStarted)", expect: .ok).json()
+                #expect(
+                    earlier["total"] as? Int == 1
+                        && (earlier["tests"] as? [[String: Any]])?.first?["test_id"] as? String == tests.last?["test_id"] as? String)
+                try await api.get("/api/deployed-endpoints/shop/test?before=soon").expectError(.badRequest, field: "before")
                 let id = try #require(second["test_id"] as? String)
                 #expect(try await api.get("/api/endpoint-tests/\(id)", expect: .ok).json()["version"] as? Int == 2)
                 let exported = try await api.get("/api/endpoint-tests/\(id)/export", expect: .ok)

@@ -48,6 +48,16 @@ struct RunNumberingTests {
         #expect(paged == whole, "pages in the list's order")
         let created = ((list["training_runs"] as? [[String: Any]]) ?? []).compactMap { $0["created_at"] as? String }
         #expect(created == created.sorted(by: >), "newest first")
+        // Before an instant: the runs created before it (where a timeline's older page begins). The answers' times are
+        // whole seconds, and the sweep took less than one: before its first second nothing, a second after it all.
+        let firstSecond = try #require(created.last)
+        let none = try await training.api.get("/api/training-runs?name=sweep&before=\(firstSecond)", expect: .ok).json()
+        #expect((none["pagination"] as? [String: Any])?["total"] as? Int == 0, "\(none)")
+        let afterAll = (ISO8601.date(try #require(created.first)) ?? Date()).addingTimeInterval(1)
+        let all = try await training.api.get("/api/training-runs?name=sweep&limit=500&before=\(ISO8601.millisecondString(afterAll))", expect: .ok)
+            .json()
+        #expect(((all["training_runs"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String } == whole)
+        try await training.api.get("/api/training-runs?name=sweep&before=yesterday").expectError(.badRequest, field: "before")
         // External runs: the client holds the token (in the answer, once); nothing keeps it on disk.
         let tokens = (try? FileManager.default.contentsOfDirectory(atPath: training.scratch.appendingPathComponent("artifacts/tokens").path)) ?? []
         #expect(tokens.isEmpty, "an external run's token is kept only as its hash")

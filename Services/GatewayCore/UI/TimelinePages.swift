@@ -15,7 +15,8 @@ extension WebPages {
     ]
     /// The events a timeline shows at most (the newest).
     static let timelineLimit = 200
-    /// How many of a model's newest runs, an endpoint's newest tests and drift analyses the timeline follows.
+    /// How many of a model's runs, an endpoint's tests and drift analyses a page follows: the newest, or the newest
+    /// before the page's instant (an aggregate's events come after its start, so these hold the page's events).
     static let timelineAggregates = 100
 
     /// The filter's `?context=`: nil for every context; a 400 naming it when it is none of them.
@@ -51,10 +52,13 @@ extension WebPages {
     func timeline(_ model: ModelDetail, context: String?, before: Date?, for user: User) async throws -> Result<String, PageProblem> {
         let name = Self.pathSegment(model.modelName)
         func wanted(_ service: String) -> Bool { context == nil || context == service }
+        let olderThanPage = before.map { "&before=" + ISO8601.millisecondString($0) } ?? ""
         // First what belongs to the model, each list read only when its context is shown.
         async let runs =
             wanted("training")
-            ? read(IDList.self, from: "training", "/api/training-runs?name=\(name)&limit=\(Self.timelineAggregates)&offset=0", for: user) : nil
+            ? read(
+                IDList.self, from: "training", "/api/training-runs?name=\(name)&limit=\(Self.timelineAggregates)&offset=0\(olderThanPage)", for: user)
+            : nil
         async let schedules = wanted("schedule") ? read(IDList.self, from: "schedule", "/api/training/schedules?model_name=\(name)", for: user) : nil
         async let keys = wanted("deploy") ? read(IDList.self, from: "deploy", "/api/models/\(name)/api-keys", for: user) : nil
         let endpoints: [String]
@@ -77,7 +81,9 @@ extension WebPages {
             }
         }
         if wanted("testing") || wanted("metrics") {
-            switch try await endpointAggregates(endpoints, tests: wanted("testing"), monitoring: wanted("metrics"), for: user) {
+            switch try await endpointAggregates(
+                endpoints, tests: wanted("testing"), monitoring: wanted("metrics"), olderThanPage: olderThanPage, for: user)
+            {
             case .success(let found): groups += found
             case .failure(let problem): return .failure(problem)
             }
@@ -102,7 +108,9 @@ extension WebPages {
     }
 
     /// An endpoint's tests and checks (testing-svc) and its alert rules and drift analyses (metrics-svc).
-    func endpointAggregates(_ endpoints: [String], tests: Bool, monitoring: Bool, for user: User) async throws -> Result<[Aggregates], PageProblem> {
+    func endpointAggregates(_ endpoints: [String], tests: Bool, monitoring: Bool, olderThanPage: String, for user: User) async throws
+        -> Result<[Aggregates], PageProblem>
+    {
         var groups: [Aggregates] = []
         if tests {
             groups += [
@@ -116,7 +124,8 @@ extension WebPages {
             let segment = Self.pathSegment(endpoint)
             if tests {
                 switch try await read(
-                    TestHistory.self, from: "testing", "/api/deployed-endpoints/\(segment)/test?limit=\(Self.timelineAggregates)", for: user)
+                    TestHistory.self, from: "testing", "/api/deployed-endpoints/\(segment)/test?limit=\(Self.timelineAggregates)\(olderThanPage)",
+                    for: user)
                 {
                 case .success(let history): testIDs += history.tests.map(\.testId)
                 // testing-svc has not heard of an endpoint that was never served: it has no tests.
@@ -126,7 +135,8 @@ extension WebPages {
             }
             if monitoring {
                 switch try await read(
-                    DriftReportList.self, from: "metrics", "/api/v1/monitoring/drift/\(segment)/reports?limit=\(Self.timelineAggregates)", for: user)
+                    DriftReportList.self, from: "metrics",
+                    "/api/v1/monitoring/drift/\(segment)/reports?limit=\(Self.timelineAggregates)\(olderThanPage)", for: user)
                 {
                 case .success(let list): reportIDs += list.reports.map(\.id)
                 case .failure(let problem) where problem.status == .notFound: break

@@ -62,12 +62,8 @@ public enum InternalRoutes {
                     throw APIError.badRequest("newest_first reads aggregates of one aggregate_type", field: "aggregate_type")
                 }
                 guard aggregateIDs.count <= 1000 else { throw APIError.badRequest("at most 1000 aggregate_id", field: "aggregate_id") }
-                var before: Date?
-                if let text = query.get("before") {
-                    guard let date = ISO8601.date(text) else { throw APIError.badRequest("before is an ISO 8601 instant", field: "before") }
-                    before = date
-                }
-                events = try await store.latest(aggregateType: type, aggregateIDs: aggregateIDs.map { String($0) }, before: before, limit: limit)
+                events = try await store.latest(
+                    aggregateType: type, aggregateIDs: aggregateIDs.map { String($0) }, before: try query.instant("before"), limit: limit)
             } else if let aggregateID = query.get("aggregate_id") {
                 events = try await store.history(aggregateID: aggregateID, aggregateType: query.get("aggregate_type"))
             } else {

@@ -59,6 +59,13 @@ extension Parameters {
         return number
     }
 
+    /// An ISO 8601 instant (`2026-12-04T18:50:32.123Z`), or nil when absent; anything else is a 400 naming the parameter.
+    public func instant(_ name: String) throws -> Date? {
+        guard let text = nonEmpty(name) else { return nil }
+        guard let date = ISO8601.date(text) else { throw APIError.badRequest("\(name) must be an ISO 8601 instant", field: name) }
+        return date
+    }
+
     /// A query parameter's non-empty, trimmed value (a UI's "All" sends an empty one), or nil.
     public func nonEmpty(_ name: String) -> String? {
         guard let text = get(name)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
