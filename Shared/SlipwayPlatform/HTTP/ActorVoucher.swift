@@ -50,8 +50,16 @@ public struct ActorVoucher: Sendable {
         HMAC<SHA256>.authenticationCode(for: Data("\(seconds).\(actor.trimmingCharacters(in: .whitespaces))".utf8), using: key)
     }
 
+    /// Lowercase hex, by table: every proxied request is signed and every service request checked.
     private func hex(_ code: HashedAuthenticationCode<SHA256>) -> String {
-        code.map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in code {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
