@@ -22,7 +22,19 @@ public struct DriftMonitor: Sendable {
     }
 
     var worker: PollingWorker {
-        PollingWorker("drift-monitor", every: Self.interval, logger: environment.logger) { try await analyzeAll(at: now()) }
+        PollingWorker("drift-monitor", every: Self.interval, logger: environment.logger, atStart: { try await analyzeIfOverdue(at: now()) }) {
+            try await analyzeAll(at: now())
+        }
+    }
+
+    /// At start: the analysis now when the newest is an interval old or there is none, so that drift alerts and the
+    /// health score have a report to read after the service was down, not only an hour later.
+    public func analyzeIfOverdue(at instant: Date) async throws {
+        let rows = try await environment.postgres.query("SELECT max(analyzed_at) FROM drift_reports", logger: environment.logger)
+        var newest: Date?
+        for try await value in rows.decode(Date?.self) { newest = value }
+        if let newest, instant.timeIntervalSince(newest) < Double(Self.interval.components.seconds) { return }
+        try await analyzeAll(at: instant)
     }
 
     /// One analysis per endpoint with traffic in the comparison window; one failing does not stop the others.

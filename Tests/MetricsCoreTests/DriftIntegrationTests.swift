@@ -71,8 +71,14 @@ struct DriftIntegrationTests {
             #expect(few["status"] as? String == "insufficient_data")
             #expect(few["drift_detected"] as? Bool == false)
 
-            // The hourly analysis records a report per endpoint with traffic; a drift alert reads the newest.
-            try await DriftMonitor(environment: service.environment, now: { Self.now }).analyzeAll(at: Self.now)
+            // The hourly analysis records a report per endpoint with traffic; a drift alert reads the newest. At start it
+            // runs at once when the newest report is an interval old or there is none, and not again before then.
+            let monitor = DriftMonitor(environment: service.environment, now: { Self.now })
+            try await monitor.analyzeIfOverdue(at: Self.now)
+            let recorded = try await service.scalar("SELECT count(*) FROM drift_reports")
+            #expect(recorded > 0)
+            try await monitor.analyzeIfOverdue(at: Self.now.addingTimeInterval(3599))
+            #expect(try await service.scalar("SELECT count(*) FROM drift_reports") == recorded, "not overdue yet")
             let history = try await service.api.get("/api/v1/monitoring/drift/\(prefix)-shifted/reports", expect: .ok).json()
             let report = try #require((history["reports"] as? [[String: Any]])?.first)
             #expect(report["drift_detected"] as? Bool == true)
