@@ -107,6 +107,6 @@ public struct WebhookDeliverer: Sendable {
 
     /// Hex HMAC-SHA256 of the body with the channel's secret: what a receiver recomputes to trust a delivery.
     static func signature(of body: [UInt8], secret: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8))).map { String(format: "%02x", $0) }.joined()
+        SecretMaterial.hex(HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8))))
     }
 }

@@ -95,7 +95,7 @@ public struct ScheduleWebhookAuth: Sendable {
         return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+    static func hex(_ bytes: [UInt8]) -> String { SecretMaterial.hex(bytes) }
 
     static func bytes(hex: String) -> [UInt8]? {
         let digits = Array(hex.utf8)

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import SlipwayContracts
 import SlipwayEventSourcing
+import SlipwayPlatform
 
 /// The public prediction API's decisions, apart from the network: which API a path is, the API key check,
 /// the endpoint and the revision of its split (sticky per customer). `PublicServer` runs it on its
@@ -116,15 +117,7 @@ struct PublicAPI: Sendable {
     }
 
     static func sha256Hex(_ text: String) -> String {
-        let digest = SHA256.hash(data: Array(text.utf8))
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in digest {
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        SecretMaterial.hex(SHA256.hash(data: Array(text.utf8)))
     }
 
     static func errorBody(_ message: String) -> String { #"{"error": "# + jsonString(message) + "}" }

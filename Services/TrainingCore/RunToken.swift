@@ -1,16 +1,17 @@
 import Crypto
 import Foundation
+import SlipwayPlatform
 
 /// Per-run webhook tokens: handed out once, kept under the artifact root for the run's executor (a local
 /// trainer gets it in its environment), and in events only as a SHA-256.
 enum RunToken {
     static func make() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        return SecretMaterial.hex((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
     static func sha256(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        SecretMaterial.hex(SHA256.hash(data: Data(token.utf8)))
     }
 
     /// A token's file, under the artifact root, is named by its hash: it is written before the run

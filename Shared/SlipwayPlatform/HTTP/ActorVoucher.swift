@@ -29,7 +29,7 @@ public struct ActorVoucher: Sendable {
     /// The signature header's value for `actor`, signed at `date`.
     public func signature(for actor: String, at date: Date = Date()) -> String {
         let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-        return "t=\(seconds),v1=\(hex(code(actor: actor, seconds: seconds)))"
+        return "t=\(seconds),v1=\(SecretMaterial.hex(code(actor: actor, seconds: seconds)))"
     }
 
     /// Whether `signature` is this secret's for `actor`, made within `maxAge` of `now`.
@@ -42,24 +42,12 @@ public struct ActorVoucher: Sendable {
             if part.hasPrefix("v1=") { given = String(part.dropFirst(3)) }
         }
         guard let seconds, let given, abs(now.timeIntervalSince1970 - TimeInterval(seconds)) <= Self.maxAge else { return false }
-        return SecretMaterial.constantTimeEqual(Array(hex(code(actor: actor, seconds: seconds)).utf8), Array(given.utf8))
+        return SecretMaterial.constantTimeEqual(Array(SecretMaterial.hex(code(actor: actor, seconds: seconds)).utf8), Array(given.utf8))
     }
 
     /// The name as signed: without the spaces around it, which HTTP does not keep in a field's value.
     private func code(actor: String, seconds: Int64) -> HashedAuthenticationCode<SHA256> {
         HMAC<SHA256>.authenticationCode(for: Data("\(seconds).\(actor.trimmingCharacters(in: .whitespaces))".utf8), using: key)
-    }
-
-    /// Lowercase hex, by table: every proxied request is signed and every service request checked.
-    private func hex(_ code: HashedAuthenticationCode<SHA256>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in code {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 
