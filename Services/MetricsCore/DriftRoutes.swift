@@ -24,7 +24,9 @@ struct DriftRoutes: Sendable {
                     past serving window (`baseline_days` before it) or with the training data of a version \
                     (`baseline=training`). `baseline_days` goes only with a serving baseline, `model_version_id` only with a \
                     training one. 409 when a training baseline cannot be had: no requests say which version serves, or the \
-                    version's bundle is not local or holds no baseline.
+                    version's bundle is not local or holds no baseline. With `recorded_within_minutes`, the newest hourly \
+                    analysis answers when it is at most that old (the hourly windows: a serving baseline of 7 days against 24 \
+                    hours), else one made now; `analyzed_at` says which.
                     """,
                 query: [
                     .string("baseline", "What the requests are compared with (default serving)", oneOf: ["serving", "training"]),
@@ -32,6 +34,7 @@ struct DriftRoutes: Sendable {
                     .string(
                         "model_version_id", "A training baseline's version (default: the one that answered most of the comparison window)"),
                     .integer("comparison_hours", "The comparison window: this many hours until now", in: 1...168, default: 24),
+                    .integer("recorded_within_minutes", "Answer with the newest hourly analysis when it is at most this old", in: 1...1440),
                 ]),
             use: drift)
         routes.get(
@@ -77,6 +80,8 @@ struct DriftRoutes: Sendable {
         let severity: String
         let affectedFeatures: [String]
         let features: [FeatureDriftResult]
+        /// The instant the analysis is as of: now, or the hourly analysis's.
+        let analyzedAt: Date
     }
 
     /// `?baseline=serving` (default) with `&baseline_days=` (1–30, default 7), or `?baseline=training` with an optional
@@ -95,9 +100,23 @@ struct DriftRoutes: Sendable {
         }
         let baselineDays = try parameters.integer("baseline_days", default: 7, in: 1...30)
         let comparisonHours = try parameters.integer("comparison_hours", default: 24, in: 1...168)
+        var recordedWithin: Int?
+        if parameters.nonEmpty("recorded_within_minutes") != nil {
+            guard kind == "serving", baselineDays == DriftMonitor.baselineDays, comparisonHours == DriftMonitor.comparisonHours else {
+                throw APIError.badRequest(
+                    "recorded_within_minutes reads the hourly analysis: a serving baseline of \(DriftMonitor.baselineDays) days against "
+                        + "\(DriftMonitor.comparisonHours) hours", field: "recorded_within_minutes")
+            }
+            recordedWithin = try parameters.integer("recorded_within_minutes", default: 120, in: 1...1440)
+        }
         let queries = MetricsQueries(client: environment.postgres, logger: environment.logger)
         let endpoint = try await queries.requireEndpoint(try context.parameters.require("endpoint_id"), field: "endpoint_id")
         let end = now()
+        if let recordedWithin,
+            let recorded = try await recordedAnalysis(endpoint: endpoint, since: end.addingTimeInterval(-Double(recordedWithin) * 60))
+        {
+            return recorded
+        }
         let report: DriftReport
         let baseline: BaselineJSON
         if kind == "training" {
@@ -117,7 +136,35 @@ struct DriftRoutes: Sendable {
             endpointId: endpoint.id, endpointName: endpoint.name, baseline: baseline,
             comparison: PeriodJSON(start: report.comparisonStart, end: end, rows: report.comparisonRows), status: summary.status.rawValue,
             driftDetected: summary.driftDetected, driftScore: summary.driftScore, severity: summary.severity.rawValue,
-            affectedFeatures: summary.affectedFeatures, features: summary.results)
+            affectedFeatures: summary.affectedFeatures, features: summary.results, analyzedAt: end)
+    }
+
+    /// The endpoint's newest hourly analysis made since `since`, as the route answers; nil when there is none, or it was
+    /// recorded before reports kept each feature's result.
+    func recordedAnalysis(endpoint: ServedEndpoint, since: Date) async throws -> DriftJSON? {
+        let rows = try await environment.postgres.query(
+            """
+            SELECT analyzed_at, baseline_start, comparison_start, status, drift_detected, drift_score, severity, affected_features::text,
+                baseline_rows, comparison_rows, features::text
+            FROM drift_reports WHERE endpoint_id = \(endpoint.id) AND analyzed_at >= \(since) AND features <> '[]'::jsonb
+            ORDER BY analyzed_at DESC, id DESC LIMIT 1
+            """, logger: environment.logger)
+        for try await row in rows {
+            let c = row.makeRandomAccess()
+            let analyzedAt = try c[0].decode(Date.self)
+            let comparisonStart = try c[2].decode(Date.self)
+            return DriftJSON(
+                endpointId: endpoint.id, endpointName: endpoint.name,
+                baseline: BaselineJSON(
+                    kind: "serving", start: try c[1].decode(Date.self), end: comparisonStart, rows: Int(try c[8].decode(Int64.self))),
+                comparison: PeriodJSON(start: comparisonStart, end: analyzedAt, rows: Int(try c[9].decode(Int64.self))),
+                status: try c[3].decode(String.self), driftDetected: try c[4].decode(Bool.self), driftScore: try c[5].decode(Double.self),
+                severity: try c[6].decode(String.self),
+                affectedFeatures: try JSONDecoder().decode([String].self, from: Data(try c[7].decode(String.self).utf8)),
+                features: try PlatformJSON.decoder.decode([FeatureDriftResult].self, from: Data(try c[10].decode(String.self).utf8)),
+                analyzedAt: analyzedAt)
+        }
+        return nil
     }
 
     /// The version whose training data is the baseline, with that baseline: the one named, else the one that answered most

@@ -77,6 +77,10 @@ public struct MetricsReadModel: Projection {
                         sent_at timestamptz NOT NULL, PRIMARY KEY (feedback_id, dataset_id))
                     """,
                 ]),
+            // Each feature's result, as the drift route answers it, so a page can show the hourly analysis instead of
+            // measuring again (reports recorded before have none: readers measure then).
+            Migration(
+                4, "drift reports keep each feature's result", ["ALTER TABLE drift_reports ADD COLUMN features jsonb NOT NULL DEFAULT '[]'::jsonb"]),
         ]
     }
 
@@ -188,13 +192,14 @@ public struct MetricsReadModel: Projection {
             case .driftDetected(let e):
                 let severity = Self.severityName(e.severity)
                 let affected = String(decoding: try JSONEncoder().encode(e.features.filter(\.drifted).map(\.feature)), as: UTF8.self)
+                let features = String(decoding: try PlatformJSON.encoder.encode(e.features.map(StoredFeatureDrift.init)), as: UTF8.self)
                 try await query(
                     """
                     INSERT INTO drift_reports (id, endpoint_id, analyzed_at, baseline_start, comparison_start, status, drift_detected, drift_score,
-                        severity, affected_features, baseline_rows, comparison_rows)
+                        severity, affected_features, baseline_rows, comparison_rows, features)
                     VALUES (\(e.reportID), \(e.endpointID), \(e.comparisonEnd.date), \(e.baselineStart.date), \(e.comparisonStart.date),
                         \(e.insufficientData ? "insufficient_data" : "ok"), \(e.driftDetected), \(e.driftScore), \(severity), \(affected)::jsonb,
-                        \(e.baselineRows), \(e.comparisonRows))
+                        \(e.baselineRows), \(e.comparisonRows), \(features)::jsonb)
                     ON CONFLICT (id) DO NOTHING
                     """)
             case .feedbackRecorded(let e):
@@ -240,6 +245,41 @@ public struct MetricsReadModel: Projection {
             WHERE r.id = \(notification.ruleId)
             ON CONFLICT (id) DO NOTHING
             """, logger: logger)
+    }
+
+    /// A feature's result as `DriftDetected` carries it, written in the shape of `FeatureDriftResult` (the drift route
+    /// decodes it as one): the statistics a kind has, none when there was too little data.
+    struct StoredFeatureDrift: Encodable {
+        var feature: String
+        var kind: String
+        var status: String
+        var psi: Double?
+        var ksStatistic: Double?
+        var ksPValue: Double?
+        var jensenShannon: Double?
+        var unseenShare: Double?
+        var severity: String
+        var drifted: Bool
+        var baselineCount: Int
+        var comparisonCount: Int
+
+        init(_ event: FeatureDrift) {
+            feature = event.feature
+            kind = event.numeric ? "numeric" : "categorical"
+            status = event.insufficientData ? "insufficient_data" : "ok"
+            if !event.insufficientData {
+                psi = event.psi
+                if event.numeric {
+                    (ksStatistic, ksPValue) = (event.ksStatistic, event.ksPValue)
+                } else {
+                    (jensenShannon, unseenShare) = (event.jensenShannon, event.unseenShare)
+                }
+            }
+            severity = MetricsReadModel.severityName(event.severity)
+            drifted = event.drifted
+            baselineCount = Int(event.baselineCount)
+            comparisonCount = Int(event.comparisonCount)
+        }
     }
 
     static func severityName(_ severity: DriftSeverity) -> String {

@@ -1,5 +1,6 @@
 import Foundation
 import SlipwayContracts
+import SlipwayEventSourcing
 import SlipwayStatistics
 import SlipwayTestSupport
 import SwiftProtobuf
@@ -75,14 +76,33 @@ struct DriftIntegrationTests {
             // runs at once when the newest report is an interval old or there is none, and not again before then.
             let monitor = DriftMonitor(environment: service.environment, now: { Self.now })
             try await monitor.analyzeIfOverdue(at: Self.now)
-            let recorded = try await service.scalar("SELECT count(*) FROM drift_reports")
-            #expect(recorded > 0)
+            let reportCount = try await service.scalar("SELECT count(*) FROM drift_reports")
+            #expect(reportCount > 0)
             try await monitor.analyzeIfOverdue(at: Self.now.addingTimeInterval(3599))
-            #expect(try await service.scalar("SELECT count(*) FROM drift_reports") == recorded, "not overdue yet")
+            #expect(try await service.scalar("SELECT count(*) FROM drift_reports") == reportCount, "not overdue yet")
             let history = try await service.api.get("/api/v1/monitoring/drift/\(prefix)-shifted/reports", expect: .ok).json()
             let report = try #require((history["reports"] as? [[String: Any]])?.first)
             #expect(report["drift_detected"] as? Bool == true)
             #expect(report["affected_features"] as? [String] == ["basket_value", "city"])
+            // The hourly analysis answers the drift route while it is fresh enough, feature by feature as a live one made
+            // at the same instant (the test's clock stands still); asked for the hourly analysis of other windows, a 400.
+            let live = try await service.api.get("/api/v1/monitoring/drift/\(prefix)-shifted", expect: .ok).json()
+            let recorded = try await service.api.get(
+                "/api/v1/monitoring/drift/\(prefix)-shifted?recorded_within_minutes=120", expect: .ok
+            ).json()
+            for key in ["features", "status", "drift_score", "severity", "affected_features", "baseline", "comparison", "analyzed_at"] {
+                #expect(
+                    try JSONSerialization.data(withJSONObject: ["v": live[key] as Any], options: .sortedKeys)
+                        == JSONSerialization.data(withJSONObject: ["v": recorded[key] as Any], options: .sortedKeys),
+                    "\(key): \(live[key] ?? "-") vs \(recorded[key] ?? "-")")
+            }
+            #expect(((recorded["features"] as? [[String: Any]]) ?? []).count >= 2, "\(recorded)")
+            let replay = try await Replayer.replay(MetricsReadModel(), from: service.store, verify: true, logger: TestInfrastructure.logger)
+            #expect(replay.verified == true, "the reports' features rebuild from the events: \(replay.tables)")
+            try await service.api.get("/api/v1/monitoring/drift/\(prefix)-shifted?recorded_within_minutes=120&comparison_hours=6")
+                .expectError(.badRequest, field: "recorded_within_minutes")
+            try await service.api.get("/api/v1/monitoring/drift/\(prefix)-shifted?recorded_within_minutes=0")
+                .expectError(.badRequest, field: "recorded_within_minutes")
             let analyzedAt = try #require(report["analyzed_at"] as? String)
             let before = try await service.api.get("/api/v1/monitoring/drift/\(prefix)-shifted/reports?before=\(analyzedAt)", expect: .ok).json()
             #expect((before["reports"] as? [[String: Any]])?.isEmpty == true, "none before the only analysis: \(before)")

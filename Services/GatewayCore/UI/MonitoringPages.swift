@@ -27,7 +27,9 @@ extension WebPages {
         async let figures = read(
             ServingPerformance.self, from: "metrics", "/api/v1/monitoring/metrics/performance?endpoint_id=\(id)&hours=\(hours)", for: user)
         async let alerts = read(AlertList.self, from: "metrics", "/api/v1/monitoring/alerts?endpoint_id=\(id)", for: user)
-        async let drift = read(DriftAnalysis.self, from: "metrics", "/api/v1/monitoring/drift/\(id)", for: user)
+        // The hourly analysis while it is at most two hours old, as the health score and drift alerts read it; measured
+        // now otherwise (a week of samples: most of what this tab would cost).
+        async let drift = read(DriftAnalysis.self, from: "metrics", "/api/v1/monitoring/drift/\(id)?recorded_within_minutes=120", for: user)
         async let stats = read(FeedbackStats.self, from: "metrics", "/api/v1/feedback/stats?endpoint_id=\(id)&days=30", for: user)
         async let recent = read(FeedbackPage.self, from: "metrics", "/api/v1/feedback?endpoint_id=\(id)&page_size=10", for: user)
         let canEdit = user.role != "viewer"
@@ -240,7 +242,8 @@ extension WebPages {
         var html = """
             <p>\(badge(analysis.severity)) score \(value(analysis.driftScore)) · \(analysis.comparison.rows) sampled recent requests against \
             \(analysis.baseline.rows) \(against)\
-            \(analysis.affectedFeatures.isEmpty ? "" : " · drifted: " + analysis.affectedFeatures.map(HTML.escape).joined(separator: ", "))</p>
+            \(analysis.affectedFeatures.isEmpty ? "" : " · drifted: " + analysis.affectedFeatures.map(HTML.escape).joined(separator: ", "))\
+            \(analysis.analyzedAt.map { " · as of " + day($0) } ?? "")</p>
             """
         guard !analysis.features.isEmpty else { return html + #"<p class="muted">No features were sampled.</p>"# }
         let rows = analysis.features.map { feature in
@@ -412,6 +415,8 @@ struct DriftAnalysis: Decodable {
     var severity: String
     var affectedFeatures: [String]
     var features: [Feature]
+    /// The instant the analysis is as of (the hourly one's, or now).
+    var analyzedAt: Date?
 }
 
 /// `GET /api/v1/feedback/stats?endpoint_id=`.
