@@ -27,10 +27,12 @@ public struct DriftMonitor: Sendable {
         }
     }
 
-    /// At start: the analysis now when the newest is an interval old or there is none, so that drift alerts and the
-    /// health score have a report to read after the service was down, not only an hour later.
+    /// At start: the analysis now when the newest is an interval old or there is none, so that drift alerts, the
+    /// health score and the monitoring tab have a report to read after the service was down, not only an hour later.
+    /// A report recorded before reports kept each feature's result does not count (the tab cannot show it).
     public func analyzeIfOverdue(at instant: Date) async throws {
-        let rows = try await environment.postgres.query("SELECT max(analyzed_at) FROM drift_reports", logger: environment.logger)
+        let rows = try await environment.postgres.query(
+            "SELECT max(analyzed_at) FROM drift_reports WHERE features <> '[]'::jsonb", logger: environment.logger)
         var newest: Date?
         for try await value in rows.decode(Date?.self) { newest = value }
         if let newest, instant.timeIntervalSince(newest) < Double(Self.interval.components.seconds) { return }
