@@ -4,6 +4,7 @@ import PostgresNIO
 import SlipwayContracts
 import SlipwayEventSourcing
 import SlipwayPlatform
+import SlipwayStatistics
 
 /// metrics-svc's own read model, updated in each command's transaction: alert rules with their current
 /// status, every alert they fired, and the webhook deliveries of each transition with their attempts;
@@ -192,7 +193,7 @@ public struct MetricsReadModel: Projection {
             case .driftDetected(let e):
                 let severity = Self.severityName(e.severity)
                 let affected = String(decoding: try JSONEncoder().encode(e.features.filter(\.drifted).map(\.feature)), as: UTF8.self)
-                let features = String(decoding: try PlatformJSON.encoder.encode(e.features.map(StoredFeatureDrift.init)), as: UTF8.self)
+                let features = String(decoding: try PlatformJSON.encoder.encode(e.features.map(Self.featureResult)), as: UTF8.self)
                 try await query(
                     """
                     INSERT INTO drift_reports (id, endpoint_id, analyzed_at, baseline_start, comparison_start, status, drift_detected, drift_score,
@@ -247,42 +248,19 @@ public struct MetricsReadModel: Projection {
             """, logger: logger)
     }
 
-    /// A feature's result as `DriftDetected` carries it, written in the shape of `FeatureDriftResult` (the drift route
-    /// decodes it as one): the statistics a kind has, none when there was too little data.
-    struct StoredFeatureDrift: Encodable {
-        var feature: String
-        var kind: String
-        var status: String
-        var psi: Double?
-        var ksStatistic: Double?
-        var ksPValue: Double?
-        var jensenShannon: Double?
-        var unseenShare: Double?
-        var severity: String
-        var drifted: Bool
-        var baselineCount: Int
-        var comparisonCount: Int
-
-        init(_ event: FeatureDrift) {
-            feature = event.feature
-            kind = event.numeric ? "numeric" : "categorical"
-            status = event.insufficientData ? "insufficient_data" : "ok"
-            if !event.insufficientData {
-                psi = event.psi
-                if event.numeric {
-                    (ksStatistic, ksPValue) = (event.ksStatistic, event.ksPValue)
-                } else {
-                    (jensenShannon, unseenShare) = (event.jensenShannon, event.unseenShare)
-                }
-            }
-            severity = MetricsReadModel.severityName(event.severity)
-            drifted = event.drifted
-            baselineCount = Int(event.baselineCount)
-            comparisonCount = Int(event.comparisonCount)
-        }
+    /// A feature's result as `DriftDetected` carries it: the statistics its kind has, none when there was too little data.
+    static func featureResult(_ event: FeatureDrift) -> FeatureDriftResult {
+        let measured = !event.insufficientData
+        return FeatureDriftResult(
+            feature: event.feature, kind: event.numeric ? .numeric : .categorical, status: measured ? .ok : .insufficientData,
+            psi: measured ? event.psi : nil, ksStatistic: measured && event.numeric ? event.ksStatistic : nil,
+            ksPValue: measured && event.numeric ? event.ksPValue : nil, jensenShannon: measured && !event.numeric ? event.jensenShannon : nil,
+            unseenShare: measured && !event.numeric ? event.unseenShare : nil,
+            severity: SlipwayStatistics.DriftSeverity(rawValue: severityName(event.severity)) ?? .none,
+            baselineCount: Int(event.baselineCount), comparisonCount: Int(event.comparisonCount))
     }
 
-    static func severityName(_ severity: DriftSeverity) -> String {
+    static func severityName(_ severity: SlipwayContracts.DriftSeverity) -> String {
         switch severity {
         case .none, .unspecified, .UNRECOGNIZED: "none"
         case .low: "low"

@@ -138,7 +138,8 @@ public struct FeatureDriftResult: Codable, Equatable, Sendable {
     public let baselineCount: Int
     public let comparisonCount: Int
 
-    init(
+    /// A result as the analyzer makes it, or as a recorded analysis carries it (`DriftDetected`).
+    public init(
         feature: String,
         kind: DriftFeatureKind,
         status: DriftStatus,
