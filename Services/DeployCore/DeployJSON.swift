@@ -85,7 +85,10 @@ public struct DeploymentJSON: ResponseEncodable, Decodable, Sendable {
 /// The model-server process (or pod) of a deployment.
 public struct RevisionJSON: Codable, Sendable {
     public var id: String
+    /// The first instance's address.
     @Nullable public var address: String?
+    /// Every instance's address (model-server processes serving it); empty while it is scaled to zero.
+    public var instances: [String]
     public var status: String
     @Nullable public var startupMs: Int64?
     public var error: String
@@ -127,7 +130,10 @@ public struct RoutingSnapshotJSON: ResponseEncodable, Sendable {
     public struct Route: Encodable, Sendable {
         public var revisionID: String
         public var deploymentID: String
+        /// The first instance's (kept while it is scaled to zero).
         public var address: String
+        /// Every instance serving it; empty while it is scaled to zero (a request wakes it).
+        public var addresses: [String]
         public var percent: Int
         public var modelVersionID: String
         public var versionNumber: Int

@@ -211,12 +211,15 @@ struct DeployQueries: Sendable {
         let ids = deployments.map(\.id)
         let rows = try await postgres.query(
             """
-            SELECT d.id, r.id, r.address, r.status, r.startup_ms, r.error FROM deployments d
+            SELECT d.id, r.id, r.address, r.addresses, r.status, r.startup_ms, r.error FROM deployments d
             JOIN revisions r ON r.id = d.revision_id WHERE d.id = ANY(\(ids))
             """, logger: logger)
         var revisions: [String: RevisionJSON] = [:]
-        for try await (deploymentID, id, address, status, startupMs, error) in rows.decode((String, String, String?, String, Int64?, String).self) {
-            revisions[deploymentID] = RevisionJSON(id: id, address: address, status: status, startupMs: startupMs, error: error)
+        for try await (deploymentID, id, address, addresses, status, startupMs, error) in rows.decode(
+            (String, String, String?, [String], String, Int64?, String).self)
+        {
+            revisions[deploymentID] = RevisionJSON(
+                id: id, address: address, instances: status == "stopped" ? [] : addresses, status: status, startupMs: startupMs, error: error)
         }
         var states: [String: EndpointState] = [:]
         for endpoint in Set(deployments.map(\.endpoint)) {
@@ -248,13 +251,14 @@ struct DeployQueries: Sendable {
     func routingSnapshot() async throws -> RoutingSnapshotJSON {
         let endpointRows = try await postgres.query(
             """
-            SELECT e.name, e.model_name, e.version, r.id, r.deployment_id, r.address, r.traffic_percent, r.model_version_id, r.version_number
+            SELECT e.name, e.model_name, e.version, r.id, r.deployment_id, r.address, r.traffic_percent, r.model_version_id, r.version_number,
+                r.addresses
             FROM endpoints e LEFT JOIN revisions r ON r.endpoint_name = e.name AND r.status <> 'stopped' AND r.address IS NOT NULL
             WHERE NOT e.deleted ORDER BY e.name, r.id
             """, logger: logger)
         var endpoints: [RoutingSnapshotJSON.Endpoint] = []
-        for try await (name, model, version, revision, deployment, address, percent, versionID, number)
-            in endpointRows.decode((String, String, Int64, String?, String?, String?, Int?, String?, Int?).self)
+        for try await (name, model, version, revision, deployment, address, percent, versionID, number, addresses)
+            in endpointRows.decode((String, String, Int64, String?, String?, String?, Int?, String?, Int?, [String]?).self)
         {
             if endpoints.last?.endpointID != name {
                 endpoints.append(.init(endpointID: name, name: name, modelName: model, version: version, routes: []))
@@ -262,7 +266,8 @@ struct DeployQueries: Sendable {
             if let revision, let address {
                 endpoints[endpoints.count - 1].routes.append(
                     .init(
-                        revisionID: revision, deploymentID: deployment ?? "", address: address, percent: percent ?? 0,
+                        revisionID: revision, deploymentID: deployment ?? "", address: address, addresses: addresses ?? [],
+                        percent: percent ?? 0,
                         modelVersionID: versionID ?? "",
                         versionNumber: number ?? 0))
             }

@@ -63,6 +63,12 @@ public struct DeployReadModel: Projection {
                     """
                 ]),
             Migration(4, "API key purposes", ["ALTER TABLE api_keys ADD COLUMN purpose text NOT NULL DEFAULT 'client'"]),
+            Migration(
+                5, "revision instances: every instance's address (`address` stays the first one's)",
+                [
+                    "ALTER TABLE revisions ADD COLUMN addresses text[] NOT NULL DEFAULT '{}', ADD COLUMN scaled_at timestamptz",
+                    "UPDATE revisions SET addresses = ARRAY[address] WHERE address IS NOT NULL",
+                ]),
         ]
     }
 
@@ -136,7 +142,15 @@ public struct DeployReadModel: Projection {
             case .revisionReady(let e):
                 try await query(
                     """
-                    UPDATE revisions SET status = 'ready', address = \(e.address), startup_ms = \(e.startupMs), ready_at = \(at), error = ''
+                    UPDATE revisions SET status = 'ready', address = \(e.address), startup_ms = \(e.startupMs), ready_at = \(at), error = '',
+                        addresses = ARRAY[\(e.address)] || addresses[2:]
+                    WHERE id = \(e.revisionID)
+                    """)
+            case .revisionScaled(let e):
+                try await query(
+                    """
+                    UPDATE revisions SET status = 'ready', addresses = \(e.addresses), address = COALESCE(\(e.addresses.first), address),
+                        scaled_at = \(at)
                     WHERE id = \(e.revisionID)
                     """)
             case .revisionFailed(let e):

@@ -12,12 +12,14 @@ public enum DeployService {
                 readinessTimeout: .seconds(settings.readinessTimeoutSeconds), bindHost: settings.servingBindHost,
                 advertiseHost: settings.servingAdvertiseHost, logger: environment.logger)
             let deployRoutes = DeployRoutes(environment: environment, settings: settings)
+            let controller = DeploymentController(settings: settings, target: target, environment: environment)
             return ServiceComponents(
                 projections: [ProjectionSubscription(KnownModelsProjection(), from: [.registry, .training])],
                 routes: [
                     ApiKeyRoutes(environment: environment).collection, deployRoutes.collection, DeploymentV1Routes(deploy: deployRoutes).collection,
+                    RevisionRoutes(controller: controller).collection,
                 ],
-                workers: [DeploymentController(settings: settings, target: target, environment: environment)])
+                workers: [controller])
         }
     }
 }

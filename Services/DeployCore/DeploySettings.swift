@@ -20,9 +20,17 @@ public struct DeploySettings: Sendable {
     /// The host put in a revision's address, which serving-router and testing-svc connect to (`127.0.0.1`; in
     /// compose deploy-svc's service name, in Kubernetes its pod IP).
     public var servingAdvertiseHost = "127.0.0.1"
+    /// Every serving-router's admin URL: the autoscaler reads each one's `GET /internal/load` and adds them up.
+    public var routerAdminURLs = ["http://127.0.0.1:8082"]
+    /// How revisions scale between their `min_instances` and `max_instances` (and to zero when min is 0).
+    public var autoscaler = Autoscaler(targetInFlight: 4, scaleDownDelaySeconds: 30, scaleToZeroAfterSeconds: 900)
+    /// The window the autoscaler averages requests in flight over, polling the routers every second.
+    public var autoscaleWindowSeconds = 6.0
 
     /// `--router-url`, `--serving-root`, `--model-server`, `--rollback-window-seconds`,
-    /// `--readiness-timeout-seconds`, `--stop-revisions-on-exit`, `--serving-bind-host`, `--serving-advertise-host`.
+    /// `--readiness-timeout-seconds`, `--stop-revisions-on-exit`, `--serving-bind-host`, `--serving-advertise-host`,
+    /// `--router-admin-url` (comma-separated, one per serving-router), `--autoscale-target-in-flight`,
+    /// `--autoscale-window-seconds`, `--scale-down-delay-seconds`, `--scale-to-zero-after-seconds`.
     public static func load(reader: ConfigReader) throws -> DeploySettings {
         let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("model-server")
         let window = try reader.int("rollback-window-seconds", default: 1800)
@@ -34,13 +42,36 @@ public struct DeploySettings: Sendable {
         guard advertiseHost != "0.0.0.0" else {
             throw ConfigError(key: "serving-advertise-host", message: "must be an address others can connect to, not \(advertiseHost)")
         }
-        return DeploySettings(
+        var settings = DeploySettings(
             routerURL: reader.string("router-url", default: "http://127.0.0.1:8081"),
             servingRoot: URL(fileURLWithPath: reader.string("serving-root", default: ".slipway/serving")).standardizedFileURL,
             modelServer: URL(fileURLWithPath: reader.string("model-server", default: sibling.path)),
             rollbackWindowSeconds: window, readinessTimeoutSeconds: readiness,
             stopRevisionsOnExit: ["1", "true", "yes"].contains(reader.string("stop-revisions-on-exit", default: "false").lowercased()),
             controllerInterval: .milliseconds(200), servingBindHost: bindHost, servingAdvertiseHost: advertiseHost)
+        let admins = reader.string("router-admin-url", default: "http://127.0.0.1:8082").split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        for url in admins where url.wholeMatch(of: /https?:\/\/[A-Za-z0-9.\-]+(:[0-9]+)?\/?/) == nil {
+            throw ConfigError(key: "router-admin-url", message: "expected http://host:port (comma-separated for several routers), got '\(url)'")
+        }
+        guard !admins.isEmpty else { throw ConfigError(key: "router-admin-url", message: "expected at least one URL") }
+        settings.routerAdminURLs = admins.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        settings.autoscaler.targetInFlight = try positiveNumber(reader, "autoscale-target-in-flight", settings.autoscaler.targetInFlight)
+        settings.autoscaleWindowSeconds = try positiveNumber(reader, "autoscale-window-seconds", settings.autoscaleWindowSeconds)
+        settings.autoscaler.scaleDownDelaySeconds = try positiveNumber(
+            reader, "scale-down-delay-seconds", settings.autoscaler.scaleDownDelaySeconds)
+        settings.autoscaler.scaleToZeroAfterSeconds = try positiveNumber(
+            reader, "scale-to-zero-after-seconds", settings.autoscaler.scaleToZeroAfterSeconds)
+        return settings
+    }
+
+    static func positiveNumber(_ reader: ConfigReader, _ key: String, _ fallback: Double) throws -> Double {
+        let text = reader.string(key, default: "\(fallback)")
+        guard let value = Double(text), value > 0, value.isFinite else {
+            throw ConfigError(key: key, message: "expected a number greater than 0, got '\(text)'")
+        }
+        return value
     }
 
     /// A host name or IPv4 address (no scheme, port or path); default 127.0.0.1.

@@ -12,9 +12,10 @@ import Synchronization
 
 /// Drives deployments forward from the read model: requests the auto-deploys training-svc asked for,
 /// starts the revisions of requested deployments on the target, reports them ready or failed, walks gradual
-/// rollouts through their gated steps, restarts crashed revisions, and stops the ones nothing needs any
-/// more. Every decision is a command on the endpoint, so the log says what happened and why; the loop
-/// itself only holds which starts are in flight.
+/// rollouts through their gated steps, scales revisions between their min and max instances by load (and to zero
+/// and back), restarts crashed instances, and stops the revisions nothing needs any more. Every decision is a
+/// command on the endpoint, so the log says what happened and why; the loop itself only holds which starts are in
+/// flight and the load window.
 ///
 /// A step every `controllerInterval` until graceful shutdown; revision starts run as child tasks of `run()`
 /// and are cancelled then (a restarted deploy-svc adopts or restarts those revisions). With
@@ -25,14 +26,21 @@ public final class DeploymentController: Service {
     let environment: ServiceEnvironment
     let queries: DeployQueries
     private let launching = Mutex<Set<String>>([])
-    /// Crash restarts per revision: (count, last attempt), for backoff.
+    /// Revisions whose instances are being changed (scaled, woken, an instance restarted): one change at a time each.
+    private let scaling = Mutex<Set<String>>([])
+    /// Crash restarts per revision instance: (count, last attempt), for backoff.
     private let restarts = Mutex<[String: (count: Int, at: ContinuousClock.Instant)]>([:])
+    /// serving-routers' load over the autoscale window, polled every second.
+    private let load: Mutex<LoadWindow>
+    private let lastPoll = Mutex<ContinuousClock.Instant?>(nil)
+    private let started = ContinuousClock.now
 
     public init(settings: DeploySettings, target: any ServingTarget, environment: ServiceEnvironment) {
         self.settings = settings
         self.target = target
         self.environment = environment
         self.queries = DeployQueries(environment: environment)
+        self.load = Mutex(LoadWindow(windowSeconds: settings.autoscaleWindowSeconds))
     }
 
     var logger: Logger { environment.logger }
@@ -43,7 +51,10 @@ public final class DeploymentController: Service {
                 do {
                     try await requestRunDeploys()
                     try await startRequested()
-                    for spec in try await superviseRevisions() { launch(spec, in: &group) }
+                    await pollRouterLoad()
+                    let actions = try await superviseRevisions()
+                    for spec in actions.launches { launch(spec, in: &group) }
+                    for change in actions.changes { apply(change, in: &group) }
                     try await advanceRollouts()
                 } catch is CancellationError {
                     break
@@ -114,7 +125,7 @@ public final class DeploymentController: Service {
         group.addTask { [self] in
             defer { _ = launching.withLock { $0.remove(spec.revisionID) } }
             do {
-                let (address, startupMs) = try await target.start(spec)
+                let (address, startupMs) = try await target.start(spec, instance: 0)
                 try await execute(spec.endpoint, .revisionReady(revisionID: spec.revisionID, address: address, startupMs: startupMs))
             } catch {
                 if error is CancellationError || Task.isCancelled { return }
@@ -132,52 +143,282 @@ public final class DeploymentController: Service {
 
     // MARK: - Supervising
 
-    /// Keeps what serves or may serve soon running and stops the rest; returns the revisions to (re)start.
-    func superviseRevisions() async throws -> [RevisionSpec] {
+    /// What one supervision pass asks for: revisions to start (or restart) and changes to ready revisions' instances.
+    struct SupervisionActions {
+        var launches: [RevisionSpec] = []
+        var changes: [InstanceChange] = []
+    }
+
+    /// A change to a ready revision's instances, carried out as a child task of `run()` (`apply`). Instance `k` is
+    /// always `addresses[k]`: a revision grows and shrinks at the end.
+    enum InstanceChange {
+        /// Start instances up to `count` and record them.
+        case grow(RevisionSpec, addresses: [String], to: Int, cause: RevisionScaleCause, reason: String)
+        /// Record the first `count` only, then stop the others once the routers have moved off them.
+        case shrink(RevisionSpec, addresses: [String], to: Int, cause: RevisionScaleCause, reason: String)
+        /// Start instance `index` again after a crash, at its address when that port is free.
+        case restart(RevisionSpec, addresses: [String], index: Int)
+
+        var spec: RevisionSpec {
+            switch self {
+            case .grow(let spec, _, _, _, _), .shrink(let spec, _, _, _, _), .restart(let spec, _, _): spec
+            }
+        }
+    }
+
+    /// Keeps what serves or may serve soon running — each ready revision at the instances the autoscaler decides —
+    /// and stops the rest; returns what to start and what to change.
+    func superviseRevisions() async throws -> SupervisionActions {
         let rows = try await environment.postgres.query(
             """
             SELECT r.id, r.endpoint_name, r.model_name, r.version_number, r.artifact_uri, r.address, r.status, r.traffic_percent,
                    d.status, d.ended_at > now() - make_interval(secs => \(Double(settings.rollbackWindowSeconds))),
-                   d.updated_at > now() - make_interval(secs => \(Self.drainSeconds))
+                   d.updated_at > now() - make_interval(secs => \(Self.drainSeconds)), r.addresses, r.resources,
+                   EXTRACT(EPOCH FROM now() - COALESCE(r.scaled_at, r.ready_at, r.started_at))::float8
             FROM revisions r JOIN deployments d ON d.id = r.deployment_id
             WHERE r.status <> 'stopped'
             """, logger: logger)
-        var revisions: [(RevisionSpec, String, Int, String, Bool?, Bool)] = []
-        for try await (id, endpoint, model, version, artifact, address, status, traffic, deploymentStatus, recentlyEnded, draining)
-            in rows.decode((String, String, String, Int32, String, String?, String, Int, String, Bool?, Bool).self)
+        struct Row {
+            var spec: RevisionSpec
+            var status: String
+            var traffic: Int
+            var deploymentStatus: String
+            var recentlyEnded: Bool?
+            var draining: Bool
+            var addresses: [String]
+            var bounds: ClosedRange<Int>
+            var sinceScaled: Double
+        }
+        var revisions: [Row] = []
+        for try await (id, endpoint, model, version, artifact, address, status, traffic, deploymentStatus, recentlyEnded, draining, addresses, resources, sinceScaled)
+            in rows.decode((String, String, String, Int32, String, String?, String, Int, String, Bool?, Bool, [String], String, Double).self)
         {
             let spec = RevisionSpec(
                 revisionID: id, endpoint: endpoint, modelName: model, versionNumber: version, artifactURI: artifact,
                 resources: ServingResources(), previousAddress: address)
-            revisions.append((spec, status, traffic, deploymentStatus, recentlyEnded, draining))
+            let column = try? DeployColumns.decodeResources(resources)
+            let bounds = EndpointDecider.instanceBounds(min: column?.minInstances ?? 0, max: column?.maxInstances ?? 0)
+            revisions.append(
+                Row(
+                    spec: spec, status: status, traffic: traffic, deploymentStatus: deploymentStatus, recentlyEnded: recentlyEnded,
+                    draining: draining, addresses: addresses, bounds: bounds, sinceScaled: sinceScaled))
         }
-        var toStart: [RevisionSpec] = []
-        for (spec, status, traffic, deploymentStatus, recentlyEnded, draining) in revisions {
-            let inFlight = launching.withLock { $0.contains(spec.revisionID) }
+        var actions = SupervisionActions()
+        let now = secondsSinceStart()
+        for row in revisions {
+            let spec = row.spec
+            let busy = launching.withLock { $0.contains(spec.revisionID) } || scaling.withLock { $0.contains(spec.revisionID) }
             // A revision that just lost its traffic keeps running a few seconds more: serving-router learns of
             // the new split through Kafka (tens of ms) and may still have requests on their way to it.
             let keep =
-                traffic > 0 || draining || ["deploying", "rolling_out"].contains(deploymentStatus)
-                || (["active", "inactive"].contains(deploymentStatus) && recentlyEnded != false)
+                row.traffic > 0 || row.draining || ["deploying", "rolling_out"].contains(row.deploymentStatus)
+                || (["active", "inactive"].contains(row.deploymentStatus) && row.recentlyEnded != false)
             if !keep {
-                guard !inFlight else { continue }
-                try await execute(spec.endpoint, .stopRevision(revisionID: spec.revisionID, reason: "not serving (deployment \(deploymentStatus))"))
+                guard !busy else { continue }
+                try await execute(
+                    spec.endpoint, .stopRevision(revisionID: spec.revisionID, reason: "not serving (deployment \(row.deploymentStatus))"))
                 await target.stop(spec.revisionID)
                 continue
             }
-            guard !inFlight else { continue }
-            if status == "starting" {
-                toStart.append(spec)  // first start, or one interrupted by a deploy-svc restart
-            } else if deploymentStatus != "deploying", !target.isRunning(spec.revisionID), restartDue(spec.revisionID) {
-                if status == "ready" {
-                    try await execute(
-                        spec.endpoint, .revisionFailed(revisionID: spec.revisionID, error: "model-server is not running; restarting it", logTail: ""))
+            guard !busy else { continue }
+            if row.status == "starting" {
+                actions.launches.append(spec)  // first start, or one interrupted by a deploy-svc restart
+                continue
+            }
+            guard row.deploymentStatus != "deploying" else { continue }
+            // Instance 0 is the revision's own start (RevisionReady); a revision scaled to zero runs none.
+            if row.status == "failed" || !row.addresses.isEmpty, !target.isRunning(spec.revisionID, instance: 0) {
+                if restartDue(spec.revisionID) {
+                    if row.status == "ready" {
+                        try await execute(
+                            spec.endpoint,
+                            .revisionFailed(revisionID: spec.revisionID, error: "model-server is not running; restarting it", logTail: ""))
+                    }
+                    logger.warning("restarting revision", metadata: [LogKey.revisionID: "\(spec.revisionID)"])
+                    actions.launches.append(spec)
                 }
-                logger.warning("restarting revision", metadata: [LogKey.revisionID: "\(spec.revisionID)"])
-                toStart.append(spec)
+                continue
+            }
+            guard row.status == "ready" else { continue }
+            if let crashed = row.addresses.indices.dropFirst().first(where: { !target.isRunning(spec.revisionID, instance: $0) }) {
+                if restartDue("\(spec.revisionID)#\(crashed)") {
+                    logger.warning("restarting revision instance", metadata: [LogKey.revisionID: "\(spec.revisionID)#\(crashed)"])
+                    actions.changes.append(.restart(spec, addresses: row.addresses, index: crashed))
+                }
+                continue
+            }
+            let observation = Autoscaler.Observation(
+                instances: row.addresses.count, bounds: row.bounds, serving: row.traffic > 0,
+                inFlight: load.withLock { $0.inFlight(spec.revisionID, at: now) },
+                idleSeconds: min(now - (load.withLock { $0.lastActive(spec.revisionID) } ?? 0), row.sinceScaled),
+                sinceLastScaleSeconds: row.sinceScaled)
+            guard let decision = settings.autoscaler.decide(observation) else { continue }
+            logger.info(
+                "scaling revision",
+                metadata: [
+                    LogKey.revisionID: "\(spec.revisionID)", LogKey.instances: "\(row.addresses.count)->\(decision.instances)",
+                    LogKey.reason: "\(decision.reason)",
+                ])
+            if decision.instances > row.addresses.count {
+                actions.changes.append(.grow(spec, addresses: row.addresses, to: decision.instances, cause: decision.cause, reason: decision.reason))
+            } else {
+                actions.changes.append(
+                    .shrink(spec, addresses: row.addresses, to: decision.instances, cause: decision.cause, reason: decision.reason))
             }
         }
-        return toStart
+        return actions
+    }
+
+    // MARK: - Scaling
+
+    /// Carries out an instance change as a child task of `run()`; one at a time per revision.
+    func apply(_ change: InstanceChange, in group: inout DiscardingTaskGroup) {
+        let revisionID = change.spec.revisionID
+        guard scaling.withLock({ $0.insert(revisionID).inserted }) else { return }
+        group.addTask { [self] in
+            defer { _ = scaling.withLock { $0.remove(revisionID) } }
+            do {
+                try await carryOut(change)
+            } catch {
+                if error is CancellationError || Task.isCancelled { return }
+                logger.warning("revision instance change failed", metadata: [LogKey.revisionID: "\(revisionID)", LogKey.error: "\(error)"])
+            }
+        }
+    }
+
+    func carryOut(_ change: InstanceChange) async throws {
+        switch change {
+        case .grow(let spec, let addresses, let count, let cause, let reason):
+            // The new instances start together; the ones up to the first that failed are recorded (instance k is always
+            // addresses[k]), any started past it stopped.
+            var started: [Int: (address: String, startupMs: Int64)] = [:]
+            try await withThrowingTaskGroup(of: (Int, String, Int64)?.self) { group in
+                for index in addresses.count..<count {
+                    group.addTask { [self] in
+                        do {
+                            let (address, ms) = try await target.start(spec, instance: index)
+                            return (index, address, ms)
+                        } catch {
+                            if error is CancellationError { throw error }
+                            logger.warning(
+                                "revision instance failed to start", metadata: [LogKey.revisionID: "\(spec.revisionID)#\(index)", LogKey.error: "\(error)"])
+                            return nil
+                        }
+                    }
+                }
+                for try await result in group { if let (index, address, ms) = result { started[index] = (address, ms) } }
+            }
+            var grown = addresses
+            var startupMs: Int64 = 0
+            while let next = started[grown.count] {
+                grown.append(next.address)
+                startupMs = max(startupMs, next.startupMs)
+            }
+            for index in started.keys where index >= grown.count { await target.stop(spec.revisionID, instance: index) }
+            guard grown.count > addresses.count else { return }
+            try await execute(
+                spec.endpoint,
+                .scaleRevision(.init(revisionID: spec.revisionID, addresses: grown, cause: cause, reason: reason, startupMs: startupMs)))
+            touch(spec.revisionID)
+        case .shrink(let spec, let addresses, let count, let cause, let reason):
+            try await execute(
+                spec.endpoint, .scaleRevision(.init(revisionID: spec.revisionID, addresses: Array(addresses.prefix(count)), cause: cause, reason: reason)))
+            // Requests already sent to the removed instances finish first: the routers learn of the change through Kafka.
+            try await Task.sleep(for: .seconds(Self.drainSeconds))
+            for index in count..<addresses.count { await target.stop(spec.revisionID, instance: index) }
+        case .restart(var spec, let addresses, let index):
+            spec.previousAddress = addresses[index]
+            let (address, _) = try await target.start(spec, instance: index)
+            guard address != addresses[index] else { return }
+            var moved = addresses
+            moved[index] = address
+            try await execute(
+                spec.endpoint,
+                .scaleRevision(.init(revisionID: spec.revisionID, addresses: moved, cause: .restart, reason: "instance \(index) restarted at a new address")))
+        }
+    }
+
+    /// How a wake request ended.
+    public enum WakeOutcome: String, Sendable {
+        /// Its first instance started now.
+        case woken
+        /// It had an instance already.
+        case running
+        /// Another change of its instances is in progress (a wake among them): the caller waits for the routing table.
+        case starting
+    }
+
+    /// Starts the first instance of a revision scaled to zero, for a request serving-router holds
+    /// (`POST /internal/revisions/{id}/wake`). Returns once it is recorded, with how long the start took.
+    public func wake(_ revisionID: String) async throws -> (outcome: WakeOutcome, startupMs: Int64) {
+        let rows = try await environment.postgres.query(
+            """
+            SELECT endpoint_name, model_name, version_number, artifact_uri, address, status, addresses FROM revisions WHERE id = \(revisionID)
+            """, logger: logger)
+        var found: (RevisionSpec, String, [String])?
+        for try await (endpoint, model, version, artifact, address, status, addresses) in rows.decode(
+            (String, String, Int32, String, String?, String, [String]).self)
+        {
+            let spec = RevisionSpec(
+                revisionID: revisionID, endpoint: endpoint, modelName: model, versionNumber: version, artifactURI: artifact,
+                resources: ServingResources(), previousAddress: address)
+            found = (spec, status, addresses)
+        }
+        guard let (spec, status, addresses) = found, status != "stopped" else {
+            throw CommandRejected(.notFound, field: "revision", "no running revision \(revisionID)")
+        }
+        guard addresses.isEmpty else { return (.running, 0) }
+        guard status == "ready", scaling.withLock({ $0.insert(revisionID).inserted }) else { return (.starting, 0) }
+        defer { _ = scaling.withLock { $0.remove(revisionID) } }
+        let (address, startupMs) = try await target.start(spec, instance: 0)
+        try await execute(
+            spec.endpoint,
+            .scaleRevision(
+                .init(
+                    revisionID: revisionID, addresses: [address], cause: .wake, reason: "a request arrived while it was scaled to zero",
+                    startupMs: startupMs)))
+        touch(revisionID)
+        logger.info("woke revision", metadata: [LogKey.revisionID: "\(revisionID)", LogKey.startupMs: "\(startupMs)"])
+        return (.woken, startupMs)
+    }
+
+    /// Reads every serving-router's load once a second into the window.
+    func pollRouterLoad() async {
+        let now = ContinuousClock.now
+        let due = lastPoll.withLock { last in
+            guard last.map({ now - $0 >= .seconds(1) }) ?? true else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        var reports: [String: RouterLoadReport?] = [:]
+        await withTaskGroup(of: (String, RouterLoadReport?).self) { group in
+            for url in settings.routerAdminURLs {
+                group.addTask { [environment] in
+                    do {
+                        let response = try await environment.httpClient.execute(HTTPClientRequest(url: url + "/internal/load"), timeout: .seconds(1))
+                        guard response.status == .ok else { return (url, nil) }
+                        let body = try await response.body.collect(upTo: 4 << 20)
+                        return (url, try JSONDecoder().decode(RouterLoadReport.self, from: body))
+                    } catch {
+                        return (url, nil)
+                    }
+                }
+            }
+            for await (url, report) in group { reports[url] = report }
+        }
+        let at = secondsSinceStart()
+        load.withLock { $0.add(reports, at: at) }
+    }
+
+    func touch(_ revisionID: String) {
+        let at = secondsSinceStart()
+        load.withLock { $0.touch(revisionID, at: at) }
+    }
+
+    func secondsSinceStart() -> Double {
+        let elapsed = ContinuousClock.now - started
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
     /// How long a revision keeps running after its deployment last changed (rolled back, undeployed, …).

@@ -21,6 +21,9 @@ public enum EndpointDecider: Decider {
         case startRevision(deploymentID: String, target: DeployTarget)
         case revisionReady(revisionID: String, address: String, startupMs: Int64)
         case revisionFailed(revisionID: String, error: String, logTail: String)
+        /// The controller changed a ready revision's instances (autoscaling, scale to zero, wake): `addresses` is every
+        /// instance serving it now. The revision's `min_instances`/`max_instances` bound it.
+        case scaleRevision(ScaleChange)
         case stopRevision(revisionID: String, reason: String)
         case passStep(deploymentID: String, stepIndex: Int32, observed: [String: Double])
         case failGate(GateFailure)
@@ -38,6 +41,24 @@ public enum EndpointDecider: Decider {
         /// An auto-deploy that could not even be requested (the endpoint belongs to another model, …): recorded
         /// as a `DeploymentFailed` without a deployment, so the training run learns why.
         case rejectRunDeploy(RunDeployRejection)
+    }
+
+    /// A revision's instances as the controller changed them.
+    public struct ScaleChange: Sendable, Equatable {
+        public var revisionID: String
+        public var addresses: [String]
+        public var cause: RevisionScaleCause
+        public var reason: String
+        /// How long the added instance took to start (0 when none was added).
+        public var startupMs: Int64 = 0
+
+        public init(revisionID: String, addresses: [String], cause: RevisionScaleCause, reason: String, startupMs: Int64 = 0) {
+            self.revisionID = revisionID
+            self.addresses = addresses
+            self.cause = cause
+            self.reason = reason
+            self.startupMs = startupMs
+        }
     }
 
     /// An endpoint as a request describes it; its preset and resources are resolved and checked here.
@@ -221,6 +242,17 @@ public enum EndpointDecider: Decider {
     public static let aggregateType = EndpointState.aggregateType
     public static let initial = State()
 
+    /// How many instances a revision may run: its `min_instances` to `max_instances` (one revision started before
+    /// they were recorded runs exactly one). A min of 0 lets it scale to zero when idle.
+    public static func instanceBounds(_ revision: EndpointState.Revision) -> ClosedRange<Int> {
+        instanceBounds(min: revision.minInstances, max: revision.maxInstances)
+    }
+
+    public static func instanceBounds(min minInstances: Int32, max maxInstances: Int32) -> ClosedRange<Int> {
+        let upper = max(1, Int(maxInstances))
+        return min(Int(minInstances), upper)...upper
+    }
+
     public static func revisionID(forDeployment deploymentID: String) -> String { "\(deploymentID)-r1" }
 
     /// The actor of decisions deploy-svc takes on its own (a failed gate's rollback).
@@ -245,7 +277,7 @@ public enum EndpointDecider: Decider {
         case .deploy(let request):
             return try decideDeploy(request, state)
 
-        case .update, .startRevision, .revisionReady, .revisionFailed, .stopRevision, .passStep, .failGate, .stepUnjudged, .alertFired, .rollback,
+        case .update, .startRevision, .revisionReady, .revisionFailed, .scaleRevision, .stopRevision, .passStep, .failGate, .stepUnjudged, .alertFired, .rollback,
             .setTraffic, .undeploy, .delete, .undeployAndDelete:
             guard let endpoint = state.endpoint, !state.deleted else { throw endpointNotFound }
             return try decide(command, on: endpoint, state)
@@ -323,6 +355,33 @@ public enum EndpointDecider: Decider {
                 break  // a serving revision died: the target restarts it, traffic stays
             }
             return events
+
+        case .scaleRevision(let change):
+            guard let revision = state.revisions[change.revisionID], !revision.stopped else {
+                throw CommandRejected(.conflict, "revision \(change.revisionID) is not running")
+            }
+            guard revision.ready else { throw CommandRejected(.conflict, "revision \(change.revisionID) is not ready") }
+            if revision.addresses == change.addresses { return [] }  // repeated report
+            let bounds = instanceBounds(revision)
+            guard change.addresses.count <= bounds.upperBound else {
+                throw CommandRejected(.invalid, field: "instances", "revision \(change.revisionID) runs at most \(bounds.upperBound) instance(s)")
+            }
+            guard !change.addresses.isEmpty || bounds.lowerBound == 0 else {
+                throw CommandRejected(.invalid, field: "instances", "revision \(change.revisionID) has min_instances \(bounds.lowerBound): it cannot scale to zero")
+            }
+            guard Set(change.addresses).count == change.addresses.count, !change.addresses.contains(where: \.isEmpty) else {
+                throw CommandRejected(.invalid, field: "addresses", "every instance needs its own address")
+            }
+            var scaled = RevisionScaled()
+            scaled.endpointID = name
+            scaled.deploymentID = revision.deploymentID
+            scaled.revisionID = change.revisionID
+            scaled.addresses = change.addresses
+            scaled.previousInstances = Int32(revision.addresses.count)
+            scaled.cause = change.cause
+            scaled.reason = change.reason
+            scaled.startupMs = change.startupMs
+            return [.revisionScaled(scaled)]
 
         case .stopRevision(let revisionID, let reason):
             guard let revision = state.revisions[revisionID], !revision.stopped else { return [] }

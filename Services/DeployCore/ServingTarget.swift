@@ -14,13 +14,18 @@ public struct RevisionSpec: Sendable {
 }
 
 /// Where revisions run. `local` (model-server processes on this machine) is the one built; a
-/// `kubernetes` target (a Deployment + Service per revision) implements the same four calls.
+/// `kubernetes` target (a Deployment + Service per revision) implements the same calls.
+///
+/// A revision runs one or more instances (model-server processes), numbered from 0; the controller decides how
+/// many (the revision's `min_instances`..`max_instances`, by load) and records their addresses.
 public protocol ServingTarget: Sendable {
-    /// Starts the revision — or adopts its process if one survived a deploy-svc restart — and returns once
-    /// it answers `/health`: its base URL and how long it took.
-    func start(_ revision: RevisionSpec) async throws -> (address: String, startupMs: Int64)
-    /// Whether the revision's process is running (false after a crash).
-    func isRunning(_ revisionID: String) -> Bool
+    /// Starts one instance of the revision — or adopts its process if one survived a deploy-svc restart — and
+    /// returns once it answers `/health`: its base URL and how long it took.
+    func start(_ revision: RevisionSpec, instance: Int) async throws -> (address: String, startupMs: Int64)
+    /// Whether the instance's process is running (false after a crash).
+    func isRunning(_ revisionID: String, instance: Int) -> Bool
+    func stop(_ revisionID: String, instance: Int) async
+    /// Stops every instance of the revision.
     func stop(_ revisionID: String) async
     func stopAll() async
 }

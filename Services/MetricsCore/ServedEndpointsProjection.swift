@@ -53,7 +53,7 @@ public struct ServedEndpointsProjection: Projection {
                     VALUES (\(e.deploymentID), \(e.endpointID), \(e.modelVersionID), \(e.versionNumber), \(recorded.occurredAt), \(e.artifactUri))
                     ON CONFLICT (deployment_id) DO NOTHING
                     """, logger: logger)
-            case .endpointUpdated, .revisionStarted, .revisionReady, .revisionFailed, .revisionStopped, .trafficShifted,
+            case .endpointUpdated, .revisionStarted, .revisionReady, .revisionScaled, .revisionFailed, .revisionStopped, .trafficShifted,
                 .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed, .rolloutStepHeld, .deploymentActivated, .deploymentFailed, .rolledBack,
                 .undeployed, .apiKeyCreated, .apiKeyRevoked, .apiKeyUsed:
                 break  // figures are keyed by endpoint and deployment; their lifecycle is deploy-svc's to show

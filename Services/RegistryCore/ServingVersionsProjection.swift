@@ -31,7 +31,7 @@ public struct ServingVersionsProjection: Projection {
                         "INSERT INTO serving_versions (endpoint_name, version_id) VALUES (\(shifted.endpointID), \(versionID))", logger: logger)
                 }
             case .endpointCreated, .endpointUpdated, .endpointDeleted, .deploymentRequested, .revisionStarted, .revisionReady,
-                .revisionFailed, .revisionStopped, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed, .rolloutStepHeld,
+                .revisionScaled, .revisionFailed, .revisionStopped, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed, .rolloutStepHeld,
                 .deploymentActivated,
                 .deploymentFailed, .rolledBack, .undeployed, .apiKeyCreated, .apiKeyRevoked, .apiKeyUsed:
                 break  // every change of what serves is a TrafficShifted with the complete split

@@ -14,6 +14,9 @@ struct PublicAPI: Sendable {
     let stats: RevisionStats
     let usage: KeyUsage
     let logs: RequestLogBuffer
+    /// Wakes revisions scaled to zero; a request for one waits up to `coldStartTimeout` for its first instance.
+    let waker: RevisionWaker
+    let coldStartTimeout: TimeAmount
 
     enum Decision {
         /// Answer right away (401, 404, 503, …) with a JSON body.

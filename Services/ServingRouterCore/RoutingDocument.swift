@@ -8,23 +8,29 @@ public struct RoutingDocument: Codable, Sendable, Equatable {
     public struct Route: Codable, Sendable, Equatable {
         public var revisionID: String
         public var deploymentID: String
+        /// The first instance's address (kept while the revision is scaled to zero).
         public var address: String
+        /// Every instance serving it; empty while it is scaled to zero.
+        public var addresses: [String]
         public var percent: Int
         public var modelVersionID: String
         public var versionNumber: Int
 
-        public init(revisionID: String, deploymentID: String = "", address: String, percent: Int, modelVersionID: String = "", versionNumber: Int = 0)
-        {
+        public init(
+            revisionID: String, deploymentID: String = "", address: String, addresses: [String]? = nil, percent: Int, modelVersionID: String = "",
+            versionNumber: Int = 0
+        ) {
             self.revisionID = revisionID
             self.deploymentID = deploymentID
             self.address = address
+            self.addresses = addresses ?? (address.isEmpty ? [] : [address])
             self.percent = percent
             self.modelVersionID = modelVersionID
             self.versionNumber = versionNumber
         }
 
         enum CodingKeys: String, CodingKey {
-            case revisionID = "revision_id", deploymentID = "deployment_id", address, percent
+            case revisionID = "revision_id", deploymentID = "deployment_id", address, addresses, percent
             case modelVersionID = "model_version_id", versionNumber = "version_number"
         }
 
@@ -33,6 +39,8 @@ public struct RoutingDocument: Codable, Sendable, Equatable {
             revisionID = try c.decode(String.self, forKey: .revisionID)
             deploymentID = try c.decodeIfPresent(String.self, forKey: .deploymentID) ?? ""
             address = try c.decodeIfPresent(String.self, forKey: .address) ?? ""
+            // A deploy-svc from before instances lists one address.
+            addresses = try c.decodeIfPresent([String].self, forKey: .addresses) ?? (address.isEmpty ? [] : [address])
             percent = try c.decodeIfPresent(Int.self, forKey: .percent) ?? 0
             modelVersionID = try c.decodeIfPresent(String.self, forKey: .modelVersionID) ?? ""
             versionNumber = try c.decodeIfPresent(Int.self, forKey: .versionNumber) ?? 0

@@ -66,8 +66,10 @@ struct RoutingState: Sendable {
         state.name = entry.name
         state.modelName = entry.modelName
         for route in entry.routes {
-            var revision = EndpointState.Revision(
-                id: route.revisionID, deploymentID: route.deploymentID, address: route.address.isEmpty ? nil : route.address)
+            var revision = EndpointState.Revision(id: route.revisionID, deploymentID: route.deploymentID)
+            revision.addresses = route.addresses
+            // A snapshot lists the revisions that became ready (those scaled to zero too, without addresses).
+            revision.ready = true
             revision.modelVersionID = route.modelVersionID
             revision.versionNumber = Int32(clamping: route.versionNumber)
             state.revisions[route.revisionID] = revision
@@ -103,7 +105,7 @@ struct RoutingState: Sendable {
                 routes: ids.map { id in
                     let revision = running[id] ?? EndpointState.Revision(id: id, deploymentID: "")
                     return RoutingDocument.Route(
-                        revisionID: id, deploymentID: revision.deploymentID, address: revision.address ?? "",
+                        revisionID: id, deploymentID: revision.deploymentID, address: revision.address ?? "", addresses: revision.addresses,
                         percent: Int(state.traffic[id] ?? 0), modelVersionID: revision.modelVersionID,
                         versionNumber: Int(revision.versionNumber))
                 })

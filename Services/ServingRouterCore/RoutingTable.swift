@@ -28,20 +28,34 @@ public final class RoutingTable: Sendable {
     let activeKeyCount: Int
     let document: RoutingDocument
 
-    static let empty = RoutingTable(RoutingState())
+    static let empty = RoutingTable(RoutingState(), loads: InstanceLoads())
 
-    init(_ state: RoutingState) {
+    /// A revision with a share routes to its instances; one with no instance (scaled to zero) stays in the split, so
+    /// its requests wake it. `loads` keeps each route's load objects across rebuilds.
+    init(_ state: RoutingState, loads: InstanceLoads = InstanceLoads()) {
         loaded = state.snapshotLoaded
-        var endpoints: [String: Endpoint] = [:]
-        for endpoint in state.endpoints.values where !endpoint.state.deleted && !endpoint.state.name.isEmpty {
-            let folded = endpoint.state
-            let routes = folded.traffic.compactMap { revisionID, percent -> TrafficSplit.Route? in
-                guard percent > 0, let revision = folded.revisions[revisionID], !revision.stopped, let address = revision.address, !address.isEmpty
-                else { return nil }
-                return TrafficSplit.Route(
-                    revisionID: revisionID, deploymentID: revision.deploymentID, address: address,
-                    modelVersionID: revision.modelVersionID, versionNumber: Int(revision.versionNumber), percent: Int(percent))
+        let live = state.endpoints.values.filter { !$0.state.deleted && !$0.state.name.isEmpty }
+        var serving: [(endpoint: String, revision: EndpointState.Revision, percent: Int32)] = []
+        for endpoint in live {
+            for (revisionID, percent) in endpoint.state.traffic where percent > 0 {
+                guard let revision = endpoint.state.revisions[revisionID], !revision.stopped, revision.ready || !revision.addresses.isEmpty
+                else { continue }
+                serving.append((endpoint.id, revision, percent))
             }
+        }
+        let made = loads.rebuild(serving.map { ($0.revision.id, $0.revision.addresses) })
+        var routesByEndpoint: [String: [TrafficSplit.Route]] = [:]
+        for (endpointID, revision, percent) in serving {
+            guard let (load, instances) = made[revision.id] else { continue }
+            routesByEndpoint[endpointID, default: []].append(
+                TrafficSplit.Route(
+                    revisionID: revision.id, deploymentID: revision.deploymentID, instances: instances, load: load,
+                    modelVersionID: revision.modelVersionID, versionNumber: Int(revision.versionNumber), percent: Int(percent)))
+        }
+        var endpoints: [String: Endpoint] = [:]
+        for endpoint in live {
+            let folded = endpoint.state
+            let routes = routesByEndpoint[endpoint.id] ?? []
             endpoints[folded.name] = Endpoint(
                 endpointID: endpoint.id, name: folded.name, modelName: folded.modelName,
                 split: TrafficSplit(routes))

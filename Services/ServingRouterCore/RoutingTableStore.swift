@@ -10,6 +10,8 @@ final class RoutingTableStore: Sendable {
     private let published = Mutex(RoutingTable.empty)
     /// Set when the stream shows a gap, so the resync loop reloads early.
     private let resyncWanted = Atomic<Bool>(false)
+    /// Each route's load (requests outstanding per instance, the revision's figures), carried across rebuilds.
+    let loads = InstanceLoads()
 
     init() {}
 
@@ -41,7 +43,7 @@ final class RoutingTableStore: Sendable {
             let before = state.generation
             let result = body(&state)
             if state.generation != before {
-                let table = RoutingTable(state)
+                let table = RoutingTable(state, loads: loads)
                 published.withLock { $0 = table }
             }
             return result

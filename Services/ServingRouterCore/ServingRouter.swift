@@ -26,6 +26,8 @@ public final class ServingRouter: Service, Sendable {
         let logs: RequestLogBuffer
         let shipper: RequestLogShipper
         let readiness: Readiness
+        /// This process in `GET /internal/load` (the autoscaler differences reports of one router only).
+        let routerID = UUID().uuidString.lowercased()
     }
 
     public let config: ServingRouterConfig
@@ -53,7 +55,13 @@ public final class ServingRouter: Service, Sendable {
             },
             readiness: readiness)
         publicServer = PublicServer(
-            api: PublicAPI(store: store, stats: parts.stats, usage: parts.usage, logs: logs), host: config.host, port: config.port,
+            api: PublicAPI(
+                store: store, stats: parts.stats, usage: parts.usage, logs: logs,
+                waker: RevisionWaker(
+                    deployURL: config.deployURL, timeout: .seconds(Int64(config.coldStartTimeoutSeconds)), httpClient: .slipwayInternal,
+                    logger: logger),
+                coldStartTimeout: .seconds(Int64(config.coldStartTimeoutSeconds))),
+            host: config.host, port: config.port,
             eventLoops: config.eventLoops, upstreamTimeoutSeconds: config.upstreamTimeoutSeconds,
             maxIdlePerAddress: config.upstreamConnectionsPerHost, logger: logger)
     }

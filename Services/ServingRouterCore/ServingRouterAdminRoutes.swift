@@ -1,10 +1,12 @@
 import Foundation
 import Hummingbird
+import SlipwayContracts
 import SlipwayPlatform
 
 /// The admin port's own routes: `/health`, `/internal/stats` (this process's live per-revision figures; rollout
-/// gates read metrics-svc's, which add up every router) and
-/// `/internal/routing` (the current table). The platform adds `/healthz`, `/readyz` and `/metrics`.
+/// gates read metrics-svc's, which add up every router), `/internal/load` (each revision's requests in flight, which
+/// deploy-svc's autoscaler reads) and `/internal/routing` (the current table). The platform adds `/healthz`, `/readyz`
+/// and `/metrics`.
 struct ServingRouterAdminRoutes: Sendable {
     let parts: ServingRouter.Parts
 
@@ -13,6 +15,7 @@ struct ServingRouterAdminRoutes: Sendable {
         routes.get("/health", use: health)
         routes.get("/internal/stats", use: stats)
         routes.get("/internal/routing", use: routing)
+        routes.get("/internal/load", use: load)
         return routes
     }
 
@@ -72,8 +75,14 @@ struct ServingRouterAdminRoutes: Sendable {
         return StatsJSON(windowSeconds: window, revisions: parts.stats.summaries(windowSeconds: window))
     }
 
+    @Sendable func load(_ request: Request, context: SlipwayRequestContext) async throws -> RouterLoadReport {
+        RouterLoadReport(routerID: parts.routerID, revisions: parts.store.loads.report())
+    }
+
     @Sendable func routing(_ request: Request, context: SlipwayRequestContext) async throws -> RoutingJSON {
         let table = parts.store.current
         return RoutingJSON(loaded: table.loaded, endpoints: table.document.endpoints, apiKeys: table.document.apiKeys)
     }
 }
+
+extension RouterLoadReport: ResponseEncodable {}

@@ -26,6 +26,8 @@ public struct ServingRouterConfig: Sendable {
     public var logSampleInstances = 10
     /// Upstream (model-server) request timeout.
     public var upstreamTimeoutSeconds = 30
+    /// How long a request for a revision scaled to zero waits for its first instance before a 503.
+    public var coldStartTimeoutSeconds = 60
     /// Idle keep-alive connections kept per revision address and event loop.
     public var upstreamConnectionsPerHost = 64
 
@@ -53,6 +55,7 @@ public struct ServingRouterConfig: Sendable {
         config.logBuffer = try positive(reader, "log-buffer", config.logBuffer)
         config.fetchWaitMaxMs = try positive(reader, "fetch-wait-max-ms", config.fetchWaitMaxMs)
         config.eventLoops = try positive(reader, "event-loops", config.eventLoops)
+        config.coldStartTimeoutSeconds = try positive(reader, "cold-start-timeout-seconds", config.coldStartTimeoutSeconds)
         return config
     }
 

@@ -3,14 +3,47 @@ import Foundation
 /// A weighted split across revisions, sticky per customer: the customer id hashes (FNV-1a) into a
 /// bucket 0..<100, and the bucket falls into one revision's cumulative share, revisions ordered by id.
 /// Shares that do not add up to 100 (a revision not ready yet is left out) are scaled onto the total.
+/// Within a revision, a request goes to the instance with the fewest requests outstanding.
 struct TrafficSplit: Sendable {
-    struct Route: Sendable, Equatable {
+    struct Route: Sendable {
         let revisionID: String
         let deploymentID: String
-        let address: String
+        /// Empty while the revision is scaled to zero (a request wakes it).
+        let instances: [UpstreamInstance]
+        let load: RevisionLoad
         let modelVersionID: String
         let versionNumber: Int
         let percent: Int
+
+        init(
+            revisionID: String, deploymentID: String, instances: [UpstreamInstance], load: RevisionLoad = RevisionLoad(),
+            modelVersionID: String, versionNumber: Int, percent: Int
+        ) {
+            self.revisionID = revisionID
+            self.deploymentID = deploymentID
+            self.instances = instances
+            self.load = load
+            self.modelVersionID = modelVersionID
+            self.versionNumber = versionNumber
+            self.percent = percent
+        }
+
+        /// The instance with the fewest requests outstanding, `excluding` those already tried; ties go to a random
+        /// one, so a burst does not all land on the first. Nil when none is left.
+        func leastOutstanding(excluding tried: Set<String> = []) -> UpstreamInstance? {
+            guard !instances.isEmpty else { return nil }
+            if instances.count == 1 { return tried.contains(instances[0].address) ? nil : instances[0] }
+            let start = Int.random(in: 0..<instances.count)
+            var best: UpstreamInstance?
+            var fewest = Int.max
+            for offset in 0..<instances.count {
+                let instance = instances[(start + offset) % instances.count]
+                guard !tried.contains(instance.address) else { continue }
+                let outstanding = instance.outstanding.load(ordering: .relaxed)
+                if outstanding < fewest { (best, fewest) = (instance, outstanding) }
+            }
+            return best
+        }
     }
 
     let routes: [Route]

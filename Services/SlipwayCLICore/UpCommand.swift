@@ -147,7 +147,7 @@ struct UpCommand: AsyncParsableCommand {
 
     /// Settings only one service takes: training-svc keeps run artifacts under `.slipway/artifacts` and runs
     /// the slipway-trainer built with it; deploy-svc runs model-server revisions with state under
-    /// `.slipway/serving`, stops them when it stops, and asks serving-router for rollout statistics; schedule-svc
+    /// `.slipway/serving`, stops them when it stops, and reads serving-router's load to scale them; schedule-svc
     /// keeps its webhook key and testing-svc its API keys under `.slipway`.
     func serviceArguments(_ service: String, paths: SlipwayPaths) throws -> [String] {
         switch service {
@@ -161,6 +161,7 @@ struct UpCommand: AsyncParsableCommand {
             return [
                 "--serving-root", paths.root.appendingPathComponent("serving").path, "--model-server", try executable("model-server").path,
                 "--stop-revisions-on-exit", "true", "--router-url", "http://\(host):\(routerPort)",
+                "--router-admin-url", "http://127.0.0.1:\(routerAdminPort)",
             ]
         case "testing":
             // Tests go through serving-router, with testing-svc's own keys kept under `.slipway`.

@@ -17,13 +17,14 @@ struct DeploymentControllerTests {
         let starts = Atomic<Int>(0)
         let stopAlls = Atomic<Int>(0)
 
-        func start(_ revision: RevisionSpec) async throws -> (address: String, startupMs: Int64) {
+        func start(_ revision: RevisionSpec, instance: Int) async throws -> (address: String, startupMs: Int64) {
             starts.add(1, ordering: .relaxed)
             try await Task.sleep(for: .seconds(600))
             return ("http://127.0.0.1:1", 0)
         }
 
-        func isRunning(_ revisionID: String) -> Bool { false }
+        func isRunning(_ revisionID: String, instance: Int) -> Bool { false }
+        func stop(_ revisionID: String, instance: Int) async {}
         func stop(_ revisionID: String) async {}
         func stopAll() async { stopAlls.add(1, ordering: .relaxed) }
     }

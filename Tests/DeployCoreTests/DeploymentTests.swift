@@ -88,8 +88,11 @@ struct DeploymentTests {
         (deployment(view, id)?["revision"] as? [String: Any])?["status"] as? String
     }
 
-    /// `metrics`: metrics-svc's base URL (default: an address that answers nothing).
-    func withDeployService(metrics: String = "http://127.0.0.1:9", _ test: @Sendable (Fixture) async throws -> Void) async throws {
+    /// `metrics`: metrics-svc's base URL (default: an address that answers nothing); `arguments`: more of deploy-svc's
+    /// flags; `live`: served on a loopback port too (`f.service.port`), for a serving-router to load its snapshot from.
+    func withDeployService(
+        metrics: String = "http://127.0.0.1:9", arguments: [String] = [], live: Bool = false, _ test: @Sendable (Fixture) async throws -> Void
+    ) async throws {
         let bin = TestInfrastructure.shared.binDirectory
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-deploy-tests-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: work) }
@@ -108,10 +111,10 @@ struct DeploymentTests {
                 "deploy-svc", "--model-server", "\(bin)/model-server", "--serving-root", servingRoot.path,
                 "--stop-revisions-on-exit", "true", "--peer", "metrics=\(metrics)",
                 "--rollback-window-seconds", "600",
-            ], environment: [:])
+            ] + arguments, environment: [:])
         let definition = try DeployService.definition(reader: reader)
         try await withTestService(
-            definition, reader: reader,
+            definition, reader: reader, live: live,
             prepare: { service in
                 // What registry-svc published: the model and three versions.
                 var registry = EnvelopeBuilder(service: "registry")
@@ -233,11 +236,11 @@ struct DeploymentTests {
             let fresh = LocalServingTarget(
                 root: f.servingRoot, modelServer: URL(fileURLWithPath: "/nonexistent"), readinessTimeout: .seconds(5),
                 logger: f.environment.logger)
-            #expect(fresh.isRunning("shop-3-r1"))
+            #expect(fresh.isRunning("shop-3-r1", instance: 0))
             let adopted = try await fresh.start(
                 RevisionSpec(
                     revisionID: "shop-3-r1", endpoint: "shop", modelName: Self.model, versionNumber: 2,
-                    artifactURI: "", resources: ServingResources(), previousAddress: nil))
+                    artifactURI: "", resources: ServingResources(), previousAddress: nil), instance: 0)
             #expect(adopted.startupMs == 0)
 
             // Undeploy stops everything; then the endpoint can be deleted.
@@ -251,7 +254,7 @@ struct DeploymentTests {
                     ($0["revision"] as? [String: Any])?["status"] as? String ?? "stopped" == "stopped"
                 }
             }
-            #expect(!fresh.isRunning("shop-1-r1") && !fresh.isRunning("shop-3-r1"))
+            #expect(!fresh.isRunning("shop-1-r1", instance: 0) && !fresh.isRunning("shop-3-r1", instance: 0))
             #expect(await probe("\(v1Address)/health") == nil)
             (status, _) = try await f.call(.delete, "/api/endpoints/shop")
             #expect(status == .noContent)

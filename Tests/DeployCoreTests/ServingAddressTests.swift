@@ -50,7 +50,7 @@ struct ServingAddressTests {
         let spec = RevisionSpec(
             revisionID: "shop-1-r1", endpoint: "shop", modelName: "shop-model", versionNumber: 1, artifactURI: bundle.path,
             resources: ServingResources(), previousAddress: nil)
-        let started = try await target.start(spec)
+        let started = try await target.start(spec, instance: 0)
         let restarted = LocalServingTarget(
             root: work.appendingPathComponent("serving"), modelServer: URL(fileURLWithPath: "/nonexistent"), readinessTimeout: .seconds(5),
             bindHost: "0.0.0.0", advertiseHost: "127.0.0.2", logger: logger)
@@ -59,7 +59,7 @@ struct ServingAddressTests {
             #expect(started.address == "http://127.0.0.2:\(port)")
             #expect(await HTTPProbe.status(of: URL(string: "\(started.address)/health")!) == 200)
             // A restarted deploy-svc with the same settings adopts the process and reports the same address.
-            let adopted = try await restarted.start(spec)
+            let adopted = try await restarted.start(spec, instance: 0)
             #expect(adopted.address == started.address && adopted.startupMs == 0)
         } catch {
             await target.stop("shop-1-r1")
@@ -71,7 +71,7 @@ struct ServingAddressTests {
         // The default binds loopback only: the second loopback address does not answer.
         let loopbackOnly = LocalServingTarget(
             root: work.appendingPathComponent("serving-loopback"), modelServer: modelServer, readinessTimeout: .seconds(30), logger: logger)
-        let local = try await loopbackOnly.start(spec)
+        let local = try await loopbackOnly.start(spec, instance: 0)
         let localPort = URL(string: local.address)?.port ?? 0
         let onLoopback = await HTTPProbe.status(of: URL(string: "http://127.0.0.1:\(localPort)/health")!)
         let elsewhere = await HTTPProbe.status(of: URL(string: "http://127.0.0.2:\(localPort)/health")!)

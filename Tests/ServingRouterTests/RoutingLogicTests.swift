@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import SlipwayContracts
@@ -10,7 +11,9 @@ import Testing
 @Suite("Traffic split")
 struct TrafficSplitTests {
     func route(_ id: String, _ percent: Int) -> TrafficSplit.Route {
-        TrafficSplit.Route(revisionID: id, deploymentID: "d", address: "http://\(id)", modelVersionID: "m/\(id)", versionNumber: 1, percent: percent)
+        TrafficSplit.Route(
+            revisionID: id, deploymentID: "d", instances: [UpstreamInstance(address: "http://\(id)")], modelVersionID: "m/\(id)", versionNumber: 1,
+            percent: percent)
     }
 
     @Test func fnv1aMatchesTheReferenceVectors() {
@@ -169,10 +172,8 @@ struct RoutingStateTests {
         }
         var table = RoutingTable(state)
         let route = table.endpointsByName["ep"]!.split.routes[0]
-        #expect(
-            route
-                == .init(
-                    revisionID: "r1", deploymentID: "d1", address: "http://127.0.0.1:1", modelVersionID: "b2b/v1", versionNumber: 1, percent: 100))
+        #expect(route.revisionID == "r1" && route.deploymentID == "d1" && route.instances.map(\.address) == ["http://127.0.0.1:1"])
+        #expect(route.modelVersionID == "b2b/v1" && route.versionNumber == 1 && route.percent == 100)
 
         _ = state.apply(aggregateType: "Endpoint", aggregateID: "e1", version: 5, event: .undeployed(Undeployed()))
         table = RoutingTable(state)
@@ -376,7 +377,9 @@ struct PublicAPITrafficTests {
                     RoutingDocument.ApiKey(apiKeyID: "k1", modelName: "b2b", keySha256: PublicAPI.sha256Hex("sk-1"), version: 1, purpose: purpose)
                 ]),
             startedAt: 0)
-        let api = PublicAPI(store: store, stats: RevisionStats(), usage: KeyUsage(), logs: RequestLogBuffer(capacity: 4))
+        let waker = RevisionWaker(deployURL: "http://127.0.0.1:1", timeout: .seconds(1), httpClient: .shared, logger: Logger(label: "test"))
+        let api = PublicAPI(
+            store: store, stats: RevisionStats(), usage: KeyUsage(), logs: RequestLogBuffer(capacity: 4), waker: waker, coldStartTimeout: .seconds(1))
         var record = RequestLogRecord(requestID: "q1", endpointID: "", endpointName: "", api: .unspecified, receivedAt: Date(), status: 0)
         let decision = api.decide(
             method: .POST, uri: "/shop/v1/models/b2b:predict", authorization: "Bearer sk-1", loadTest: marked,

@@ -27,20 +27,28 @@ public struct EndpointState: Sendable {
     public struct Revision: Sendable, Equatable {
         public var id: String
         public var deploymentID: String
-        public var address: String?
+        /// The first instance's address (`RevisionReady`'s); nil before it was ready, or while scaled to zero.
+        public var address: String? { addresses.first }
+        /// Every instance serving it (one until a `RevisionScaled`); empty before it is ready or while scaled to zero.
+        public var addresses: [String] = []
         public var modelVersionID = ""
         public var versionNumber: Int32 = 0
         public var ready = false
         public var stopped = false
+        /// Its instances' bounds, from the endpoint's resources when it started (0 and 0 when unknown: one instance).
+        public var minInstances: Int32 = 0
+        public var maxInstances: Int32 = 0
 
         public init(id: String, deploymentID: String, address: String? = nil) {
             self.id = id
             self.deploymentID = deploymentID
-            self.address = address
+            self.addresses = address.map { [$0] } ?? []
         }
 
-        /// Running and healthy: traffic can go (back) to it at once.
+        /// Running and healthy: traffic can go (back) to it at once (scaled to zero, the first request wakes it).
         public var isWarm: Bool { ready && !stopped }
+        /// Ready, but with no instance running until a request wakes it.
+        public var isScaledToZero: Bool { ready && !stopped && addresses.isEmpty }
     }
 
     /// The creation event, with later updates (preset, resources, description) applied.
@@ -86,6 +94,8 @@ public struct EndpointState: Sendable {
             revision.deploymentID = e.deploymentID
             revision.modelVersionID = e.modelVersionID
             revision.versionNumber = e.versionNumber
+            revision.minInstances = e.resources.minInstances
+            revision.maxInstances = e.resources.maxInstances
             revisions[e.revisionID] = revision
             updateDeployment(e.deploymentID) {
                 $0.status = .deploying; $0.revisionID = e.revisionID
@@ -93,9 +103,15 @@ public struct EndpointState: Sendable {
         case .revisionReady(let e):
             var revision = revisions[e.revisionID] ?? Revision(id: e.revisionID, deploymentID: e.deploymentID)
             revision.ready = true
-            revision.address = e.address
+            // A restarted first instance may come back on another port; the others keep theirs.
+            if revision.addresses.isEmpty { revision.addresses = [e.address] } else { revision.addresses[0] = e.address }
             if !e.deploymentID.isEmpty { revision.deploymentID = e.deploymentID }
             if !e.modelVersionID.isEmpty { revision.modelVersionID = e.modelVersionID }
+            revisions[e.revisionID] = revision
+        case .revisionScaled(let e):
+            var revision = revisions[e.revisionID] ?? Revision(id: e.revisionID, deploymentID: e.deploymentID)
+            revision.ready = true
+            revision.addresses = e.addresses
             revisions[e.revisionID] = revision
         case .revisionFailed(let e):
             revisions[e.revisionID]?.ready = false
@@ -210,7 +226,7 @@ public struct ApiKeyState: Sendable, Equatable {
         case .apiKeyRevoked: revoked = true
         case .apiKeyUsed: break  // usage is the read model's (last used, counts), not a rule's
         case .endpointCreated, .endpointUpdated, .endpointDeleted, .deploymentRequested, .revisionStarted, .revisionReady,
-            .revisionFailed, .revisionStopped, .trafficShifted, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed,
+            .revisionScaled, .revisionFailed, .revisionStopped, .trafficShifted, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed,
             .rolloutStepHeld, .deploymentActivated, .deploymentFailed, .rolledBack, .undeployed:
             break  // events of the Endpoint aggregate, never in a key's stream
         }

@@ -308,6 +308,8 @@ public enum DeployEvent: ContextEvent, Equatable {
     case revisionStarted(RevisionStarted)
     /// Emitted when the revision passes its health check; `address` is where serving-router sends its share of traffic.
     case revisionReady(RevisionReady)
+    /// Emitted when a revision's instances (model-server processes or pods of one version) change: the autoscaler added or removed one, or scaled the revision to zero or woke it. `addresses` is the complete set serving it now, empty when it is scaled to zero (still ready: a request wakes it). A revision runs one instance at `RevisionReady.address` until its first RevisionScaled.
+    case revisionScaled(RevisionScaled)
     /// Emitted when a revision fails to start or dies.
     case revisionFailed(RevisionFailed)
     /// Emitted when a revision is stopped (superseded, rolled back, undeployed).
@@ -345,6 +347,7 @@ public enum DeployEvent: ContextEvent, Equatable {
         DeploymentRequested.self,
         RevisionStarted.self,
         RevisionReady.self,
+        RevisionScaled.self,
         RevisionFailed.self,
         RevisionStopped.self,
         TrafficShifted.self,
@@ -369,6 +372,7 @@ public enum DeployEvent: ContextEvent, Equatable {
         case .deploymentRequested(let message): message
         case .revisionStarted(let message): message
         case .revisionReady(let message): message
+        case .revisionScaled(let message): message
         case .revisionFailed(let message): message
         case .revisionStopped(let message): message
         case .trafficShifted(let message): message
@@ -394,6 +398,7 @@ public enum DeployEvent: ContextEvent, Equatable {
         case let message as DeploymentRequested: self = .deploymentRequested(message)
         case let message as RevisionStarted: self = .revisionStarted(message)
         case let message as RevisionReady: self = .revisionReady(message)
+        case let message as RevisionScaled: self = .revisionScaled(message)
         case let message as RevisionFailed: self = .revisionFailed(message)
         case let message as RevisionStopped: self = .revisionStopped(message)
         case let message as TrafficShifted: self = .trafficShifted(message)
@@ -420,6 +425,7 @@ public enum DeployEvent: ContextEvent, Equatable {
         case DeploymentRequested.protoMessageName: .deploymentRequested(try DeploymentRequested(serializedBytes: payload))
         case RevisionStarted.protoMessageName: .revisionStarted(try RevisionStarted(serializedBytes: payload))
         case RevisionReady.protoMessageName: .revisionReady(try RevisionReady(serializedBytes: payload))
+        case RevisionScaled.protoMessageName: .revisionScaled(try RevisionScaled(serializedBytes: payload))
         case RevisionFailed.protoMessageName: .revisionFailed(try RevisionFailed(serializedBytes: payload))
         case RevisionStopped.protoMessageName: .revisionStopped(try RevisionStopped(serializedBytes: payload))
         case TrafficShifted.protoMessageName: .trafficShifted(try TrafficShifted(serializedBytes: payload))

@@ -339,6 +339,73 @@ public nonisolated enum RollbackTrigger: SwiftProtobuf.Enum, Swift.CaseIterable 
 
 }
 
+/// Why a revision's instances changed.
+public nonisolated enum RevisionScaleCause: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// brought up to the revision's min_instances
+  case minInstances // = 1
+
+  /// in-flight requests per instance above (up) or below (down) the target
+  case load // = 2
+
+  /// min_instances 0 and no request for the idle period: scaled to zero
+  case idle // = 3
+
+  /// a request arrived for a revision scaled to zero
+  case wake // = 4
+
+  /// brought down to the revision's max_instances
+  case maxInstances // = 5
+
+  /// an instance restarted after a crash came back at another address
+  case restart // = 6
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .minInstances
+    case 2: self = .load
+    case 3: self = .idle
+    case 4: self = .wake
+    case 5: self = .maxInstances
+    case 6: self = .restart
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .minInstances: return 1
+    case .load: return 2
+    case .idle: return 3
+    case .wake: return 4
+    case .maxInstances: return 5
+    case .restart: return 6
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [RevisionScaleCause] = [
+    .unspecified,
+    .minInstances,
+    .load,
+    .idle,
+    .wake,
+    .maxInstances,
+    .restart,
+  ]
+
+}
+
 /// Who uses an API key: a client, or Slipway's own endpoint tests (whose requests serving figures leave out).
 public nonisolated enum ApiKeyPurpose: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
@@ -670,6 +737,38 @@ public nonisolated struct RevisionReady: Sendable {
   public var startupMs: Int64 = 0
 
   public var modelVersionID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Emitted when a revision's instances (model-server processes or pods of one version) change: the
+/// autoscaler added or removed one, or scaled the revision to zero or woke it. `addresses` is the complete
+/// set serving it now, empty when it is scaled to zero (still ready: a request wakes it). A revision
+/// runs one instance at `RevisionReady.address` until its first RevisionScaled.
+public nonisolated struct RevisionScaled: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var endpointID: String = String()
+
+  public var deploymentID: String = String()
+
+  public var revisionID: String = String()
+
+  public var addresses: [String] = []
+
+  public var previousInstances: Int32 = 0
+
+  public var cause: RevisionScaleCause = .unspecified
+
+  /// what the autoscaler saw, e.g. "6.1 in flight per instance > target 4"
+  public var reason: String = String()
+
+  /// how long the instance it added took to start; 0 when none was added
+  public var startupMs: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1059,6 +1158,10 @@ nonisolated extension TrafficShiftReason: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension RollbackTrigger: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROLLBACK_TRIGGER_UNSPECIFIED\0\u{1}ROLLBACK_TRIGGER_MANUAL\0\u{1}ROLLBACK_TRIGGER_GATE_FAILED\0\u{1}ROLLBACK_TRIGGER_TEST_FAILED\0\u{1}ROLLBACK_TRIGGER_ALERT\0")
+}
+
+nonisolated extension RevisionScaleCause: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REVISION_SCALE_CAUSE_UNSPECIFIED\0\u{1}REVISION_SCALE_CAUSE_MIN_INSTANCES\0\u{1}REVISION_SCALE_CAUSE_LOAD\0\u{1}REVISION_SCALE_CAUSE_IDLE\0\u{1}REVISION_SCALE_CAUSE_WAKE\0\u{1}REVISION_SCALE_CAUSE_MAX_INSTANCES\0\u{1}REVISION_SCALE_CAUSE_RESTART\0")
 }
 
 nonisolated extension ApiKeyPurpose: SwiftProtobuf._ProtoNameProviding {
@@ -1627,6 +1730,71 @@ nonisolated extension RevisionReady: SwiftProtobuf.Message, SwiftProtobuf._Messa
     if lhs.address != rhs.address {return false}
     if lhs.startupMs != rhs.startupMs {return false}
     if lhs.modelVersionID != rhs.modelVersionID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension RevisionScaled: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RevisionScaled"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}endpoint_id\0\u{3}deployment_id\0\u{3}revision_id\0\u{1}addresses\0\u{3}previous_instances\0\u{1}cause\0\u{1}reason\0\u{3}startup_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.endpointID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.deploymentID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.revisionID) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.addresses) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.previousInstances) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.cause) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.startupMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.endpointID.isEmpty {
+      try visitor.visitSingularStringField(value: self.endpointID, fieldNumber: 1)
+    }
+    if !self.deploymentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.deploymentID, fieldNumber: 2)
+    }
+    if !self.revisionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.revisionID, fieldNumber: 3)
+    }
+    if !self.addresses.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.addresses, fieldNumber: 4)
+    }
+    if self.previousInstances != 0 {
+      try visitor.visitSingularInt32Field(value: self.previousInstances, fieldNumber: 5)
+    }
+    if self.cause != .unspecified {
+      try visitor.visitSingularEnumField(value: self.cause, fieldNumber: 6)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 7)
+    }
+    if self.startupMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.startupMs, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: RevisionScaled, rhs: RevisionScaled) -> Bool {
+    if lhs.endpointID != rhs.endpointID {return false}
+    if lhs.deploymentID != rhs.deploymentID {return false}
+    if lhs.revisionID != rhs.revisionID {return false}
+    if lhs.addresses != rhs.addresses {return false}
+    if lhs.previousInstances != rhs.previousInstances {return false}
+    if lhs.cause != rhs.cause {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.startupMs != rhs.startupMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
