@@ -9,6 +9,18 @@ import SlipwayPlatform
 enum DeployColumns {
     static func name(of target: DeployTarget) -> String { target == .kubernetes ? "kubernetes" : "local" }
 
+    static func name(of cause: RevisionScaleCause) -> String {
+        switch cause {
+        case .minInstances: "min_instances"
+        case .load: "load"
+        case .idle: "idle"
+        case .wake: "wake"
+        case .maxInstances: "max_instances"
+        case .restart: "restart"
+        case .unspecified, .UNRECOGNIZED: "unspecified"
+        }
+    }
+
     static func resources(_ resources: ServingResources) throws -> String {
         try jsonString([
             "min_instances": Int(resources.minInstances), "max_instances": Int(resources.maxInstances), "memory": resources.memory,

@@ -68,6 +68,12 @@ public struct DeployReadModel: Projection {
                 [
                     "ALTER TABLE revisions ADD COLUMN addresses text[] NOT NULL DEFAULT '{}', ADD COLUMN scaled_at timestamptz",
                     "UPDATE revisions SET addresses = ARRAY[address] WHERE address IS NOT NULL",
+                    """
+                    CREATE TABLE revision_scalings (position bigserial PRIMARY KEY, endpoint_name text NOT NULL, revision_id text NOT NULL,
+                        deployment_id text NOT NULL, instances int NOT NULL, previous_instances int NOT NULL, cause text NOT NULL,
+                        reason text NOT NULL, startup_ms bigint NOT NULL, at timestamptz NOT NULL)
+                    """,
+                    "CREATE INDEX revision_scalings_endpoint ON revision_scalings (endpoint_name, at DESC)",
                 ]),
         ]
     }
@@ -152,6 +158,12 @@ public struct DeployReadModel: Projection {
                     UPDATE revisions SET status = 'ready', addresses = \(e.addresses), address = COALESCE(\(e.addresses.first), address),
                         scaled_at = \(at)
                     WHERE id = \(e.revisionID)
+                    """)
+                try await query(
+                    """
+                    INSERT INTO revision_scalings (endpoint_name, revision_id, deployment_id, instances, previous_instances, cause, reason, startup_ms, at)
+                    VALUES (\(e.endpointID), \(e.revisionID), \(e.deploymentID), \(e.addresses.count), \(Int(e.previousInstances)),
+                            \(DeployColumns.name(of: e.cause)), \(e.reason), \(e.startupMs), \(at))
                     """)
             case .revisionFailed(let e):
                 try await query("UPDATE revisions SET status = 'failed', error = \(e.error), log_tail = \(e.logTail) WHERE id = \(e.revisionID)")

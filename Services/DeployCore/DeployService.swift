@@ -17,7 +17,7 @@ public enum DeployService {
                 projections: [ProjectionSubscription(KnownModelsProjection(), from: [.registry, .training])],
                 routes: [
                     ApiKeyRoutes(environment: environment).collection, deployRoutes.collection, DeploymentV1Routes(deploy: deployRoutes).collection,
-                    RevisionRoutes(controller: controller).collection,
+                    RevisionRoutes(controller: controller, environment: environment).collection,
                 ],
                 workers: [controller])
         }

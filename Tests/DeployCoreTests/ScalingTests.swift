@@ -140,6 +140,19 @@ struct ScalingTests {
             #expect(scaled.last?.addresses.count == 1 && (scaled.last?.startupMs ?? 0) > 0)
             view = try await f.waitFor("cold", "awake") { Self.instances($0, "cold-1").count == 1 }
 
+            // The endpoint's scaling history, newest first; one page back; bad parameters named.
+            let history = try await f.api.get("/api/endpoints/cold/scaling", expect: .ok).json()
+            let changes = history["changes"] as? [[String: Any]] ?? []
+            #expect(changes.map { $0["cause"] as? String } == ["wake", "idle"], "\(history)")
+            #expect(changes.first?["instances"] as? Int == 1 && changes.first?["previous_instances"] as? Int == 0)
+            #expect((changes.first?["startup_ms"] as? Int ?? 0) > 0 && changes.last?["reason"] as? String != "")
+            let newest = try #require(changes.first?["at"] as? String)
+            let older = try await f.api.get("/api/endpoints/cold/scaling?limit=5&before=\(newest)", expect: .ok).json()
+            #expect((older["changes"] as? [[String: Any]])?.map { $0["cause"] as? String } == ["idle"])
+            try await f.api.get("/api/endpoints/cold/scaling?limit=0").expectError(.badRequest, field: "limit")
+            try await f.api.get("/api/endpoints/cold/scaling?before=yesterday").expectError(.badRequest, field: "before")
+            try await f.api.get("/api/endpoints/nowhere/scaling").expectError(.notFound)
+
             // Bad input: waking a revision that does not exist names it.
             let unknown = try await f.api.post("/internal/revisions/nope-1-r1/wake")
             unknown.expectError(.notFound, field: "revision")

@@ -226,7 +226,33 @@ struct WebPagesTests {
             id: "d-\(number)", number: number, version: version, strategy: steps.count > 1 ? "gradual" : "immediate",
             steps: steps.map { .init(trafficPercent: $0) }, status: status, trafficPercent: traffic, stepIndex: stepIndex, heldStep: nil,
             requestedBy: "<alice>", reason: "", error: "", createdAt: Date(timeIntervalSince1970: 1_800_000_000 + Double(number)),
-            revision: .init(status: traffic > 0 ? "ready" : "stopped"), rollbackAvailable: rollback, rollbackInstant: rollback)
+            revision: .init(status: traffic > 0 ? "ready" : "stopped", instances: traffic > 0 ? ["http://127.0.0.1:1"] : []),
+            rollbackAvailable: rollback, rollbackInstant: rollback)
+    }
+
+    @Test("an endpoint's instances: each running revision's count (scaled to zero said so), and the latest changes with why")
+    func scalingSection() {
+        var cold = Self.deployment(2, version: 2, status: "active", traffic: 100)
+        cold.revision?.instances = []
+        var busy = Self.deployment(3, version: 3, status: "rolling_out", traffic: 0)
+        busy.revision = .init(status: "ready", instances: ["http://a:1", "http://a:2"])
+        let endpoint = EndpointDetail(
+            name: "shop", id: "ep-1", modelName: "recs", preset: "development", url: "", status: "serving", traffic: [],
+            deployments: [Self.deployment(1, version: 1, status: "inactive", traffic: 0), cold, busy])
+        let changes = [
+            ScalingHistory.Change(
+                revisionId: "d-2-r1", instances: 0, previousInstances: 1, cause: "idle", reason: "no request for <900> s", startupMs: 0,
+                at: Date(timeIntervalSince1970: 1_800_000_000)),
+            ScalingHistory.Change(
+                revisionId: "d-2-r1", instances: 1, previousInstances: 0, cause: "wake", reason: "a request arrived", startupMs: 412,
+                at: Date(timeIntervalSince1970: 1_800_000_060)),
+        ]
+        let html = WebPages.scaling(endpoint, changes)
+        #expect(html.contains("v2 (#2, 100% of the traffic): scaled to zero: the first request wakes it"), "\(html)")
+        #expect(html.contains("v3 (#3, 0% of the traffic): 2 instances") && !html.contains("v1 (#1"))
+        #expect(html.contains("<td>1 → 0</td>") && html.contains(#"<span class="badge wake">wake</span>"#) && html.contains("<td>412 ms</td>"))
+        #expect(html.contains("no request for &lt;900&gt; s"))
+        #expect(WebPages.scaling(endpoint, []).contains("No scaling yet."))
     }
 
     @Test("an endpoint's page: a rollout's steps, the split, rollbacks and key forms for editors only, the API view escapes what it shows")

@@ -66,8 +66,12 @@ extension WebPages {
             """
         switch tab {
         case .overview:
-            main += Self.rollout(endpoint) + Self.traffic(endpoint, canEdit: canEdit) + Self.history(endpoint, canEdit: canEdit)
-            return page(main, live: ["deploy"])
+            main += Self.rollout(endpoint) + Self.traffic(endpoint, canEdit: canEdit)
+            switch try await read(ScalingHistory.self, from: "deploy", "/api/endpoints/\(Self.pathSegment(endpoint.name))/scaling?limit=10", for: user) {
+            case .success(let history): main += Self.scaling(endpoint, history.changes)
+            case .failure(let problem): main += "<h2>Instances</h2>" + problem.html
+            }
+            return page(main + Self.history(endpoint, canEdit: canEdit), live: ["deploy"])
         case .monitoring:
             let (section, status) = try await monitoring(endpoint, hours: hours, user: user)
             return page(main + section, status: status, live: ["metrics"])
@@ -135,6 +139,41 @@ extension WebPages {
                 """
         }
         return html + #"<p class="error" role="alert" id="action-error" hidden></p>"#
+    }
+
+    /// The instances of each running revision (model-server processes), and the latest changes to them: the autoscaler
+    /// adding or removing one, an idle revision scaled to zero, a request waking it.
+    static func scaling(_ endpoint: EndpointDetail, _ changes: [ScalingHistory.Change]) -> String {
+        let running = endpoint.deployments.filter { $0.revision?.status == "ready" || $0.revision?.status == "failed" }
+        var html = "<h2>Instances</h2>"
+        if running.isEmpty {
+            html += #"<p class="muted">No revision runs.</p>"#
+        } else {
+            html += "<ul>"
+            for deployment in running.sorted(by: { $0.number > $1.number }) {
+                let count = deployment.revision?.instances?.count ?? 0
+                let instances =
+                    count == 0 ? "scaled to zero: the first request wakes it" : count == 1 ? "1 instance" : "\(count) instances"
+                html += "<li>v\(deployment.version) (#\(deployment.number), \(deployment.trafficPercent)% of the traffic): \(instances)</li>"
+            }
+            html += "</ul>"
+        }
+        guard !changes.isEmpty else { return html + #"<p class="muted">No scaling yet.</p>"# }
+        var rows = ""
+        for change in changes {
+            let startup = change.startupMs > 0 ? "\(change.startupMs) ms" : ""
+            rows += """
+                <tr><td><time datetime="\(change.at.ISO8601Format())">\(day(change.at))</time></td><td>\(HTML.escape(change.revisionId))</td>
+                <td>\(change.previousInstances) → \(change.instances)</td><td>\(badge(change.cause))</td><td>\(HTML.escape(change.reason))</td>
+                <td>\(startup)</td></tr>
+                """
+        }
+        return html + """
+            <div class="table"><table aria-label="Scaling history">
+            <thead><tr><th scope="col">When</th><th scope="col">Revision</th><th scope="col">Instances</th><th scope="col">Cause</th>
+            <th scope="col">Why</th><th scope="col">Start-up</th></tr></thead>
+            <tbody>\(rows)</tbody></table></div>
+            """
     }
 
     /// The deployments, newest first; an editor rolls back to one whose version can serve again.
@@ -311,6 +350,8 @@ struct EndpointDetail: Decodable {
 
     struct Revision: Decodable {
         var status: String
+        /// Every instance's address; empty while it is scaled to zero.
+        var instances: [String]?
     }
 
     struct Deployment: Decodable {
@@ -340,6 +381,21 @@ struct EndpointDetail: Decodable {
     var status: String
     var traffic: [Traffic]
     var deployments: [Deployment]
+}
+
+/// `GET /api/endpoints/{name}/scaling` (deploy-svc).
+struct ScalingHistory: Decodable {
+    struct Change: Decodable {
+        var revisionId: String
+        var instances: Int
+        var previousInstances: Int
+        var cause: String
+        var reason: String
+        var startupMs: Int64
+        var at: Date
+    }
+
+    var changes: [Change]
 }
 
 /// `GET /api/models/{model}/api-keys` (deploy-svc).
