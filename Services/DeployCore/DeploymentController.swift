@@ -94,7 +94,7 @@ public final class DeploymentController: Service {
             let name = try await queries.deployTarget(model: model, requested: endpointName.isEmpty ? nil : endpointName)
             if try await environment.store.state(EndpointDecider.self, aggregateID: name).inProgress != nil { continue }
             let endpoint = EndpointDecider.NewEndpoint(
-                name: name, model: model, preset: preset, url: settings.endpointURL(name), createdBy: "auto-deploy")
+                name: name, model: model, preset: preset.isEmpty ? nil : preset, url: settings.endpointURL(name), createdBy: "auto-deploy")
             let request = EndpointDecider.DeployRequest(
                 endpoint: endpoint, version: version, reason: "auto-deploy of training run \(runID)", sourceRunID: runID, requestedBy: "auto-deploy")
             do {

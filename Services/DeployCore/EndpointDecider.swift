@@ -590,11 +590,21 @@ public enum EndpointDecider: Decider {
         }
         var events: [DeployEvent] = []
         var state = state
-        if state.exists {
+        if state.exists, let endpoint = state.endpoint {
             guard state.modelName == model else {
                 throw CommandRejected(
                     .conflict, field: "endpoint",
                     "endpoint '\(name)' belongs to model '\(state.modelName)'; choose one of '\(model)''s endpoints or a new name")
+            }
+            // A preset or resources on the deploy change the endpoint first, in the same decision: its new revision runs with them.
+            let preset = request.endpoint.preset.flatMap { $0.isEmpty ? nil : $0 }
+            if preset != nil || !request.endpoint.overrides.isEmpty {
+                let change = EndpointChange(preset: preset, overrides: request.endpoint.overrides, updatedBy: request.requestedBy)
+                let updated = try endpointUpdated(change, endpoint)
+                if updated.preset != endpoint.preset || updated.resources != endpoint.resources {
+                    events.append(.endpointUpdated(updated))
+                    state = evolve(state, .endpointUpdated(updated))
+                }
             }
         } else {
             if let problem = EndpointName.problem(name) { throw CommandRejected(.invalid, field: "endpoint", "endpoint name \(problem)") }

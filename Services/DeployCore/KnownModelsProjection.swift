@@ -41,7 +41,8 @@ public struct KnownModelsProjection: Projection {
             case .registry(.registeredModelDeleted(let e)):
                 try await connection.query("UPDATE known_models SET deleted = true WHERE name = \(e.name)", logger: logger)
             case .training(.trainingRunDeployRequested(let e)):
-                let preset = e.deploymentConfig.preset == .unspecified ? "production" : ServingPresets.name(of: e.deploymentConfig.preset)
+                // None named: a new endpoint gets the default preset, an existing one keeps its own.
+                let preset = e.deploymentConfig.preset == .unspecified ? "" : ServingPresets.name(of: e.deploymentConfig.preset)
                 try await connection.query(
                     """
                     INSERT INTO run_deploy_requests (run_id, model_name, version_number, endpoint_name, preset, requested_at)

@@ -77,6 +77,31 @@ struct EndpointDeciderTests {
         #expect(requested.rollbackToDeploymentID.isEmpty)
     }
 
+    @Test("a deploy with a preset or resources onto an existing endpoint changes the endpoint first, in the same decision")
+    func deployChangesResources() throws {
+        let history = try history(Self.deployed(1, as: 1))
+        var overrides = ServingPresets.Overrides()
+        overrides.maxInstances = 4
+        let events = try decide(D.self, given: history, when: Self.deploy(2, endpoint: Self.endpoint(preset: "development", overrides: overrides)))
+        guard events.count == 2, case .endpointUpdated(let updated) = events[0], case .deploymentRequested = events[1] else {
+            Issue.record("got \(types(events))"); return
+        }
+        #expect(updated.preset == .development && updated.resources.minInstances == 0 && updated.resources.maxInstances == 4)
+        #expect(updated.updatedFields == ["preset", "resources"] && updated.updatedBy == "t")
+        // The revision it starts carries them.
+        let started = try decide(D.self, given: history + events, when: Self.start(2))
+        guard case .revisionStarted(let revision) = started.first else { Issue.record("got \(started)"); return }
+        #expect(revision.resources.maxInstances == 4)
+        // What the endpoint has already, or nothing named: no change.
+        #expect(try types(decide(D.self, given: history, when: Self.deploy(2, endpoint: Self.endpoint(preset: "production")))) == [
+            DeploymentRequested.protoMessageName
+        ])
+        #expect(try types(decide(D.self, given: history, when: Self.deploy(2))) == [DeploymentRequested.protoMessageName])
+        // A bad value is refused, naming the field, and nothing is requested.
+        overrides.maxInstances = 0
+        expectRejection(D.self, given: history, when: Self.deploy(2, endpoint: Self.endpoint(overrides: overrides)), kind: .invalid, field: "max_instances")
+    }
+
     @Test("an immediate deploy takes all traffic once its revision is ready; the previous deployment becomes inactive")
     func immediate() throws {
         let events = try decide(D.self, given: try history(Self.deployed(1, as: 1) + [Self.deploy(2), Self.start(2)]), when: Self.ready(2))

@@ -32,7 +32,8 @@ struct BenchRolloutCommand: AsyncParsableCommand {
     func run() async throws {
         guard let wrk = findExecutable(named: "wrk") else { throw ValidationErrorMessage("wrk not found: scripts/setup installs it") }
         let api = try APIClient(gateway: gateway)
-        let (v1, v2) = try await twoVersions(api)
+        let known = try await BenchVersions.ensure(api, model: model, count: 2, gateway: gateway)
+        let (v1, v2) = (known[0], known[1])
         say("versions: v\(v1) and v\(v2) of \(model)")
 
         // A clean endpoint serving v1, and a key for it.
@@ -54,8 +55,8 @@ struct BenchRolloutCommand: AsyncParsableCommand {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-bench-rollout-\(getpid())")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
-        let direct = try script(work, "direct.lua", path: "/recommend", key: nil)
-        let routed = try script(work, "routed.lua", path: "/\(endpoint)/recommend", key: key)
+        let direct = try Wrk.script(work, "direct.lua", path: "/recommend", key: nil)
+        let routed = try Wrk.script(work, "routed.lua", path: "/\(endpoint)/recommend", key: key)
 
         // Router overhead: one connection, so the difference is the router's own work, not queueing.
         _ = try Wrk.run(wrk, ["-t1", "-c4", "-d2s", "-s", routed.path, router])  // warm-up (connections, caches)
@@ -95,34 +96,13 @@ struct BenchRolloutCommand: AsyncParsableCommand {
         say(
             String(
                 format: "under load during deploy + rollback: %.0f requests/s, non-2xx %d, socket errors %d", during.rps, during.non2xx,
-                socketErrors(duringOutput)))
+                WrkResult.socketErrors(duringOutput)))
 
         _ = try? await api.call(.POST, "/api/endpoints/\(endpoint)/undeploy", ["reason": "bench done"])
         print(
             String(
                 format: "RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f router_overhead_p50_ms=%.3f rollback_visible_ms=%.0f non2xx=%d socket_errors=%d",
-                load.rps, load.p50, load.p99, overhead, visibleMs, during.non2xx + load.non2xx, socketErrors(duringOutput)))
-    }
-
-    /// The newest two versions of the model, training small demo versions first if there are fewer.
-    func twoVersions(_ api: APIClient) async throws -> (Int, Int) {
-        func versions() async throws -> [Int] {
-            let answer = try await api.call(.GET, "/api/registered-models/\(model)/versions")
-            guard answer.status == 200 else { return [] }
-            let list = answer.json["versions"] as? [[String: Any]] ?? answer.json["results"] as? [[String: Any]] ?? []
-            return list.compactMap { $0["version"] as? Int }.sorted()
-        }
-        var known = try await versions()
-        while known.count < 2 {
-            say("\(model) has \(known.count) version(s); training a small demo version")
-            let train =
-                try TrainCommand.parseAsRoot(
-                    ["--demo", "--model", model, "--transactions", "20000", "--epochs", "2"]
-                        + (gateway.map { ["--gateway", $0] } ?? [])) as! TrainCommand
-            try await train.run()
-            known = try await versions()
-        }
-        return (known[known.count - 2], known[known.count - 1])
+                load.rps, load.p50, load.p99, overhead, visibleMs, during.non2xx + load.non2xx, WrkResult.socketErrors(duringOutput)))
     }
 
     func deploy(_ api: APIClient, version: Int, steps: [Int]?) async throws {
@@ -159,25 +139,5 @@ struct BenchRolloutCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(5))
         }
         throw ValidationErrorMessage("the router did not serve v\(version) of \(endpoint) within 30 s")
-    }
-
-    /// wrk's "Socket errors: connect 0, read 0, write 0, timeout 0", summed.
-    func socketErrors(_ output: String) -> Int {
-        guard let line = output.split(separator: "\n").first(where: { $0.contains("Socket errors:") }) else { return 0 }
-        return line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }.reduce(0, +)
-    }
-
-    func script(_ directory: URL, _ name: String, path: String, key: String?) throws -> URL {
-        let file = directory.appendingPathComponent(name)
-        let auth = key.map { #", ["Authorization"] = "Bearer \#($0)""# } ?? ""
-        try """
-        local counter = 0
-        request = function()
-          counter = counter + 1
-          local body = '{"customer_id":"C' .. ((counter * 7919) % 5000) .. '","top_k":10}'
-          return wrk.format("POST", "\(path)", {["Content-Type"] = "application/json"\(auth)}, body)
-        end
-        """.write(to: file, atomically: true, encoding: .utf8)
-        return file
     }
 }

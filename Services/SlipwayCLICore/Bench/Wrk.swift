@@ -19,6 +19,21 @@ enum Wrk {
         return Running(process: process, pipe: pipe)
     }
 
+    /// A wrk script posting `/recommend` bodies for 5,000 customers to `path`, with the key when given.
+    static func script(_ directory: URL, _ name: String, path: String, key: String?) throws -> URL {
+        let file = directory.appendingPathComponent(name)
+        let auth = key.map { #", ["Authorization"] = "Bearer \#($0)""# } ?? ""
+        try """
+        local counter = 0
+        request = function()
+          counter = counter + 1
+          local body = '{"customer_id":"C' .. ((counter * 7919) % 5000) .. '","top_k":10}'
+          return wrk.format("POST", "\(path)", {["Content-Type"] = "application/json"\(auth)}, body)
+        end
+        """.write(to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
     struct Running {
         let process: Process
         let pipe: Pipe
@@ -47,6 +62,12 @@ struct WrkResult {
             if line.hasPrefix("99%"), let value = parts.last { p99 = Self.milliseconds(String(value)) }
             if line.hasPrefix("Non-2xx or 3xx responses:"), let value = parts.last.flatMap({ Int($0) }) { non2xx = value }
         }
+    }
+
+    /// wrk's "Socket errors: connect 0, read 0, write 0, timeout 0", summed.
+    static func socketErrors(_ output: String) -> Int {
+        guard let line = output.split(separator: "\n").first(where: { $0.contains("Socket errors:") }) else { return 0 }
+        return line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }.reduce(0, +)
     }
 
     /// wrk prints `812.00us`, `1.23ms` or `2.01s`.
