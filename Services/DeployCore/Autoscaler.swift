@@ -56,9 +56,13 @@ public struct Autoscaler: Sendable, Equatable {
     /// The change to make, or nil to leave it as it is.
     public func decide(_ o: Observation) -> Decision? {
         // Zero is reached only by idleness, and left only by a request (the wake).
-        if o.instances == 0 { return o.bounds.lowerBound > 0 ? Decision(instances: floor(o), cause: .minInstances, reason: "min_instances is \(o.bounds.lowerBound)") : nil }
+        if o.instances == 0 {
+            return o.bounds.lowerBound > 0
+                ? Decision(instances: floor(o), cause: .minInstances, reason: "min_instances is \(o.bounds.lowerBound)") : nil
+        }
         if o.bounds.lowerBound == 0, o.idleSeconds >= scaleToZeroAfterSeconds {
-            return Decision(instances: 0, cause: .idle, reason: "no request for \(Int(o.idleSeconds)) s (scale to zero after \(Int(scaleToZeroAfterSeconds)) s)")
+            return Decision(
+                instances: 0, cause: .idle, reason: "no request for \(Int(o.idleSeconds)) s (scale to zero after \(Int(scaleToZeroAfterSeconds)) s)")
         }
         if o.instances < floor(o) {
             return Decision(instances: floor(o), cause: .minInstances, reason: "min_instances is \(o.bounds.lowerBound)")

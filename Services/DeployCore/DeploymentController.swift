@@ -190,7 +190,10 @@ public final class DeploymentController: Service {
             var sinceScaled: Double
         }
         var revisions: [Row] = []
-        for try await (id, endpoint, model, version, artifact, address, status, traffic, deploymentStatus, recentlyEnded, draining, addresses, resources, sinceScaled)
+        for try await (
+            id, endpoint, model, version, artifact, address, status, traffic, deploymentStatus, recentlyEnded, draining, addresses, resources,
+            sinceScaled
+        )
             in rows.decode((String, String, String, Int32, String, String?, String, Int, String, Bool?, Bool, [String], String, Double).self)
         {
             let spec = RevisionSpec(
@@ -271,22 +274,47 @@ public final class DeploymentController: Service {
 
     // MARK: - Scaling
 
-    /// Carries out an instance change as a child task of `run()`; one at a time per revision.
+    /// Carries out an instance change as a child task of `run()`; one at a time per revision. Instances a shrink removed
+    /// are stopped after the drain, outside that one-at-a-time: a request may wake the revision meanwhile.
     func apply(_ change: InstanceChange, in group: inout DiscardingTaskGroup) {
-        let revisionID = change.spec.revisionID
-        guard scaling.withLock({ $0.insert(revisionID).inserted }) else { return }
+        let spec = change.spec
+        guard scaling.withLock({ $0.insert(spec.revisionID).inserted }) else { return }
         group.addTask { [self] in
-            defer { _ = scaling.withLock { $0.remove(revisionID) } }
+            var removed: [(index: Int, address: String)] = []
             do {
-                try await carryOut(change)
+                defer { _ = scaling.withLock { $0.remove(spec.revisionID) } }
+                removed = try await carryOut(change)
             } catch {
                 if error is CancellationError || Task.isCancelled { return }
-                logger.warning("revision instance change failed", metadata: [LogKey.revisionID: "\(revisionID)", LogKey.error: "\(error)"])
+                logger.warning("revision instance change failed", metadata: [LogKey.revisionID: "\(spec.revisionID)", LogKey.error: "\(error)"])
             }
+            guard !removed.isEmpty else { return }
+            // Requests already sent to the removed instances finish first: the routers learn of the change through Kafka.
+            do { try await Task.sleep(for: .seconds(Self.drainSeconds)) } catch { return }
+            await stopDrained(spec, removed)
         }
     }
 
-    func carryOut(_ change: InstanceChange) async throws {
+    /// Stops the instances a shrink removed — unless the revision took them back meanwhile (a wake or a grow adopts the
+    /// process that still runs, so a request right after scaling to zero finds it warm).
+    func stopDrained(_ spec: RevisionSpec, _ removed: [(index: Int, address: String)]) async {
+        while !scaling.withLock({ $0.insert(spec.revisionID).inserted }) {
+            do { try await Task.sleep(for: .milliseconds(100)) } catch { return }
+        }
+        defer { _ = scaling.withLock { $0.remove(spec.revisionID) } }
+        var recorded: [String] = []
+        do {
+            let rows = try await environment.postgres.query(
+                "SELECT addresses FROM revisions WHERE id = \(spec.revisionID) AND status <> 'stopped'", logger: logger)
+            for try await addresses in rows.decode([String].self) { recorded = addresses }
+        } catch {
+            logger.warning("cannot read a revision's instances; stopping the drained ones", metadata: [LogKey.error: "\(error)"])
+        }
+        for (index, address) in removed where !recorded.contains(address) { await target.stop(spec.revisionID, instance: index) }
+    }
+
+    /// Carries the change out; returns the instances it removed from the record, still running until drained.
+    func carryOut(_ change: InstanceChange) async throws -> [(index: Int, address: String)] {
         switch change {
         case .grow(let spec, let addresses, let count, let cause, let reason):
             // The new instances start together; the ones up to the first that failed are recorded (instance k is always
@@ -301,7 +329,8 @@ public final class DeploymentController: Service {
                         } catch {
                             if error is CancellationError { throw error }
                             logger.warning(
-                                "revision instance failed to start", metadata: [LogKey.revisionID: "\(spec.revisionID)#\(index)", LogKey.error: "\(error)"])
+                                "revision instance failed to start",
+                                metadata: [LogKey.revisionID: "\(spec.revisionID)#\(index)", LogKey.error: "\(error)"])
                             return nil
                         }
                     }
@@ -315,26 +344,28 @@ public final class DeploymentController: Service {
                 startupMs = max(startupMs, next.startupMs)
             }
             for index in started.keys where index >= grown.count { await target.stop(spec.revisionID, instance: index) }
-            guard grown.count > addresses.count else { return }
+            guard grown.count > addresses.count else { return [] }
             try await execute(
                 spec.endpoint,
                 .scaleRevision(.init(revisionID: spec.revisionID, addresses: grown, cause: cause, reason: reason, startupMs: startupMs)))
             touch(spec.revisionID)
+            return []
         case .shrink(let spec, let addresses, let count, let cause, let reason):
             try await execute(
-                spec.endpoint, .scaleRevision(.init(revisionID: spec.revisionID, addresses: Array(addresses.prefix(count)), cause: cause, reason: reason)))
-            // Requests already sent to the removed instances finish first: the routers learn of the change through Kafka.
-            try await Task.sleep(for: .seconds(Self.drainSeconds))
-            for index in count..<addresses.count { await target.stop(spec.revisionID, instance: index) }
+                spec.endpoint,
+                .scaleRevision(.init(revisionID: spec.revisionID, addresses: Array(addresses.prefix(count)), cause: cause, reason: reason)))
+            return (count..<addresses.count).map { ($0, addresses[$0]) }
         case .restart(var spec, let addresses, let index):
             spec.previousAddress = addresses[index]
             let (address, _) = try await target.start(spec, instance: index)
-            guard address != addresses[index] else { return }
+            guard address != addresses[index] else { return [] }
             var moved = addresses
             moved[index] = address
             try await execute(
                 spec.endpoint,
-                .scaleRevision(.init(revisionID: spec.revisionID, addresses: moved, cause: .restart, reason: "instance \(index) restarted at a new address")))
+                .scaleRevision(
+                    .init(revisionID: spec.revisionID, addresses: moved, cause: .restart, reason: "instance \(index) restarted at a new address")))
+            return []
         }
     }
 

@@ -277,7 +277,8 @@ public enum EndpointDecider: Decider {
         case .deploy(let request):
             return try decideDeploy(request, state)
 
-        case .update, .startRevision, .revisionReady, .revisionFailed, .scaleRevision, .stopRevision, .passStep, .failGate, .stepUnjudged, .alertFired, .rollback,
+        case .update, .startRevision, .revisionReady, .revisionFailed, .scaleRevision, .stopRevision, .passStep, .failGate, .stepUnjudged,
+            .alertFired, .rollback,
             .setTraffic, .undeploy, .delete, .undeployAndDelete:
             guard let endpoint = state.endpoint, !state.deleted else { throw endpointNotFound }
             return try decide(command, on: endpoint, state)
@@ -367,7 +368,8 @@ public enum EndpointDecider: Decider {
                 throw CommandRejected(.invalid, field: "instances", "revision \(change.revisionID) runs at most \(bounds.upperBound) instance(s)")
             }
             guard !change.addresses.isEmpty || bounds.lowerBound == 0 else {
-                throw CommandRejected(.invalid, field: "instances", "revision \(change.revisionID) has min_instances \(bounds.lowerBound): it cannot scale to zero")
+                throw CommandRejected(
+                    .invalid, field: "instances", "revision \(change.revisionID) has min_instances \(bounds.lowerBound): it cannot scale to zero")
             }
             guard Set(change.addresses).count == change.addresses.count, !change.addresses.contains(where: \.isEmpty) else {
                 throw CommandRejected(.invalid, field: "addresses", "every instance needs its own address")

@@ -17,7 +17,8 @@ extension DeployEvent {
         switch self {
         case .apiKeyCreated, .apiKeyRevoked, .apiKeyUsed:
             true
-        case .endpointCreated, .endpointUpdated, .endpointDeleted, .deploymentRequested, .revisionStarted, .revisionReady, .revisionScaled, .revisionFailed,
+        case .endpointCreated, .endpointUpdated, .endpointDeleted, .deploymentRequested, .revisionStarted, .revisionReady, .revisionScaled,
+            .revisionFailed,
             .revisionStopped, .trafficShifted, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed, .rolloutStepHeld, .deploymentActivated,
             .deploymentFailed, .rolledBack, .undeployed:
             false

@@ -95,7 +95,8 @@ final class PublicRequestHandler: ChannelInboundHandler {
         }
         guard let instance = route.leastOutstanding(excluding: attempt.triedInstances) else {
             if route.instances.isEmpty {
-                hold(context: context, exchange, endpoint: endpoint, revisionID: route.revisionID, record: record, attempt: attempt,
+                hold(
+                    context: context, exchange, endpoint: endpoint, revisionID: route.revisionID, record: record, attempt: attempt,
                     deadline: .now() + api.coldStartTimeout)
             } else {
                 unreachable(context: context, exchange, endpoint: endpoint, index: index, record: record, attempt: attempt)
@@ -175,7 +176,9 @@ final class PublicRequestHandler: ChannelInboundHandler {
         context.eventLoop.scheduleTask(in: .milliseconds(20)) {
             let (handler, context) = loopBound.value
             let table = handler.api.store.current
-            let current = table.endpointsByName[endpoint.name].map { (endpoint: $0, index: $0.split.routes.firstIndex { $0.revisionID == revisionID }) }
+            let current = table.endpointsByName[endpoint.name].map {
+                (endpoint: $0, index: $0.split.routes.firstIndex { $0.revisionID == revisionID })
+            }
             let waited = (NIODeadline.now() - (attempt.loadSince ?? exchange.start)).nanoseconds / 1000
             if let current, let index = current.index {
                 let route = current.endpoint.split.routes[index]

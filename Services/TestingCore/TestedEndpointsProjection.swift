@@ -79,7 +79,8 @@ public struct TestedEndpointsProjection: Projection {
                 try await serving(e.endpointID, e.toDeploymentID)
             case .undeployed(let e):
                 try await serving(e.endpointID, nil)
-            case .endpointUpdated, .revisionStarted, .revisionReady, .revisionScaled, .revisionFailed, .revisionStopped, .trafficShifted, .rolloutStepStarted,
+            case .endpointUpdated, .revisionStarted, .revisionReady, .revisionScaled, .revisionFailed, .revisionStopped, .trafficShifted,
+                .rolloutStepStarted,
                 .rolloutStepPassed, .rolloutGateFailed, .rolloutStepHeld, .deploymentFailed, .apiKeyCreated, .apiKeyRevoked, .apiKeyUsed:
                 break  // a test needs only which version serves, and from which bundle
             }

@@ -33,7 +33,8 @@ public struct RunDeployOutcomes: Projection {
             case .deploymentFailed(let e):
                 outcome = (e.sourceRunID, "failed", e.endpointID, e.deploymentID, "", e.error)
             case .endpointCreated, .endpointUpdated, .endpointDeleted, .deploymentRequested, .revisionStarted, .revisionReady,
-                .revisionScaled, .revisionFailed, .revisionStopped, .trafficShifted, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed, .rolloutStepHeld,
+                .revisionScaled, .revisionFailed, .revisionStopped, .trafficShifted, .rolloutStepStarted, .rolloutStepPassed, .rolloutGateFailed,
+                .rolloutStepHeld,
                 .rolledBack, .undeployed, .apiKeyCreated, .apiKeyRevoked, .apiKeyUsed:
                 continue  // a run's deployment ends activated or failed; nothing else is its outcome
             }

@@ -93,13 +93,15 @@ struct EndpointDeciderTests {
         guard case .revisionStarted(let revision) = started.first else { Issue.record("got \(started)"); return }
         #expect(revision.resources.maxInstances == 4)
         // What the endpoint has already, or nothing named: no change.
-        #expect(try types(decide(D.self, given: history, when: Self.deploy(2, endpoint: Self.endpoint(preset: "production")))) == [
-            DeploymentRequested.protoMessageName
-        ])
+        #expect(
+            try types(decide(D.self, given: history, when: Self.deploy(2, endpoint: Self.endpoint(preset: "production")))) == [
+                DeploymentRequested.protoMessageName
+            ])
         #expect(try types(decide(D.self, given: history, when: Self.deploy(2))) == [DeploymentRequested.protoMessageName])
         // A bad value is refused, naming the field, and nothing is requested.
         overrides.maxInstances = 0
-        expectRejection(D.self, given: history, when: Self.deploy(2, endpoint: Self.endpoint(overrides: overrides)), kind: .invalid, field: "max_instances")
+        expectRejection(
+            D.self, given: history, when: Self.deploy(2, endpoint: Self.endpoint(overrides: overrides)), kind: .invalid, field: "max_instances")
     }
 
     @Test("an immediate deploy takes all traffic once its revision is ready; the previous deployment becomes inactive")

@@ -148,7 +148,8 @@ struct ScalingDecisionTests {
         // A restarted first instance keeps the others.
         var restarted = D.fold(history + events)
         restarted = D.evolve(
-            restarted, try decide(D.self, given: history + events, when: .revisionReady(revisionID: "shop-1-r1", address: "http://x:1", startupMs: 1))
+            restarted,
+            try decide(D.self, given: history + events, when: .revisionReady(revisionID: "shop-1-r1", address: "http://x:1", startupMs: 1))
                 .first ?? .revisionReady(RevisionReady()))
         #expect(restarted.revisions["shop-1-r1"]?.addresses == ["http://x:1", "http://127.0.0.1:9100"])
     }

@@ -97,7 +97,8 @@ struct ScalingTests {
             for address in pair { #expect(await HTTPProbe.status(of: URL(string: "\(address)/health")!) == 200) }
             var events = try await f.events("busy")
             let up = events.compactMap { if case .revisionScaled(let e) = $0 { e } else { nil } }.first
-            #expect(up?.cause == .load && up?.previousInstances == 1 && up?.addresses.count == 2 && (up?.startupMs ?? 0) > 0, "\(String(describing: up))")
+            #expect(
+                up?.cause == .load && up?.previousInstances == 1 && up?.addresses.count == 2 && (up?.startupMs ?? 0) > 0, "\(String(describing: up))")
             #expect(up?.reason.contains("in flight per instance > target 2.0") == true, "\(up?.reason ?? "")")
 
             // Quiet: back to one instance after the delay, and the removed one is stopped once drained.

@@ -67,7 +67,9 @@ extension WebPages {
         switch tab {
         case .overview:
             main += Self.rollout(endpoint) + Self.traffic(endpoint, canEdit: canEdit)
-            switch try await read(ScalingHistory.self, from: "deploy", "/api/endpoints/\(Self.pathSegment(endpoint.name))/scaling?limit=10", for: user) {
+            switch try await read(
+                ScalingHistory.self, from: "deploy", "/api/endpoints/\(Self.pathSegment(endpoint.name))/scaling?limit=10", for: user)
+            {
             case .success(let history): main += Self.scaling(endpoint, history.changes)
             case .failure(let problem): main += "<h2>Instances</h2>" + problem.html
             }

@@ -17,9 +17,9 @@ struct BenchScaleCommand: AsyncParsableCommand {
               2. two instances (min = max = 2), balanced by requests outstanding → rps_2;
               3. one to two instances, then wrk overload: seconds until the router has sent requests to a second
                  instance → scale_up_s;
-              4. the development preset (min 0): once idle it scales to zero, and one request's time to answer
-                 (held by the router while the instance starts) → cold_start_ms; deploy-svc's own start-up time
-                 of the instance is printed too.
+              4. the development preset (min 0): once idle it scales to zero, and once its instance has drained and
+                 stopped, one request's time to answer (held by the router while the instance starts) → cold_start_ms;
+                 deploy-svc's start-up time of the instance → instance_start_ms.
             The idle period before scaling to zero is deploy-svc's --scale-to-zero-after-seconds (900 s by default): for
             phase 4, start the platform with `SLIPWAY_SCALE_TO_ZERO_AFTER_SECONDS=5 slipway up` (the bench waits at most
             --idle-wait seconds and skips the phase otherwise). On two cores expect little gain from a second instance:
@@ -96,6 +96,8 @@ struct BenchScaleCommand: AsyncParsableCommand {
         var coldStartMs: Double?
         var instanceStartMs: Int?
         if try await waitForZero(api, deployment: deployment) {
+            // The instance drains for 5 s before it stops (a request meanwhile finds it warm); measure from cold.
+            try await Task.sleep(for: .seconds(7))
             let sent = ContinuousClock.now
             let (status, _) = try await httpCall(
                 .POST, "\(router)/\(endpoint)/recommend", body: Array(#"{"customer_id": "C1", "top_k": 10}"#.utf8),
@@ -112,7 +114,9 @@ struct BenchScaleCommand: AsyncParsableCommand {
                     format: "scaled to zero, then one request: answered %d after %.0f ms (the instance's own start-up: %@ ms)", Int(status),
                     coldStartMs ?? 0, instanceStartMs.map { "\($0)" } ?? "?"))
         } else {
-            say("the revision did not scale to zero within \(idleWait) s: start the platform with SLIPWAY_SCALE_TO_ZERO_AFTER_SECONDS=5 to measure it")
+            say(
+                "the revision did not scale to zero within \(idleWait) s: start the platform with SLIPWAY_SCALE_TO_ZERO_AFTER_SECONDS=5 to measure it"
+            )
         }
 
         _ = try? await api.call(.POST, "/api/endpoints/\(endpoint)/undeploy", ["reason": "bench done"])
