@@ -102,6 +102,8 @@ struct TestFailure: Error, CustomStringConvertible {
 /// `POST /internal/api-keys/usage` (recorded).
 final class FakeDeploySvc: Sendable {
     let document = Mutex(RoutingDocument())
+    /// What the document becomes once a snapshot has been served: a change made right after the router's first snapshot.
+    let documentAfterFetch = Mutex<RoutingDocument?>(nil)
     let routingStatus = Mutex(200)
     let routingFetches = Atomic<Int>(0)
     let usageStatus = Mutex(200)
@@ -119,7 +121,11 @@ final class FakeDeploySvc: Sendable {
         routingFetches.add(1, ordering: .relaxed)
         let status = routingStatus.withLock { $0 }
         guard status == 200 else { throw Failure(status: .init(code: status)) }
-        return RawJSON(Array(try JSONEncoder().encode(document.withLock { $0 })))
+        let served = document.withLock { document in
+            defer { if let next = documentAfterFetch.withLock({ $0.take() }) { document = next } }
+            return document
+        }
+        return RawJSON(Array(try JSONEncoder().encode(served)))
     }
 
     @Sendable func usage(_ request: Request, context: SlipwayRequestContext) async throws -> HTTPResponse.Status {
@@ -259,9 +265,10 @@ struct RouterHandle: Sendable {
     }
 }
 
-/// Runs a router on free ports against a fake deploy-svc holding `document`, until `body` returns.
+/// Runs a router on free ports against a fake deploy-svc holding `document` (and `afterFirstSnapshot` once it served
+/// one), until `body` returns.
 func withRouter(
-    _ document: RoutingDocument, kafkaBrokers: String = TestInfrastructure.shared.kafkaBrokers,
+    _ document: RoutingDocument, afterFirstSnapshot: RoutingDocument? = nil, kafkaBrokers: String = TestInfrastructure.shared.kafkaBrokers,
     configure: (inout ServingRouterConfig) -> Void = { _ in },
     waitForLoad: Bool = true, initialRoutingStatus: Int = 200,
     _ body: @Sendable (RouterHandle) async throws -> Void
@@ -269,6 +276,7 @@ func withRouter(
     Observability.bootstrap(level: .warning)  // as the executable does: metrics reach /metrics
     let deploy = FakeDeploySvc()
     deploy.document.withLock { $0 = document }
+    deploy.documentAfterFetch.withLock { $0 = afterFirstSnapshot }
     deploy.routingStatus.withLock { $0 = initialRoutingStatus }
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await deploy.run() }
