@@ -28,6 +28,8 @@ public final class DeploymentController: Service {
     private let launching = Mutex<Set<String>>([])
     /// Revisions whose instances are being changed (scaled, woken, an instance restarted): one change at a time each.
     private let scaling = Mutex<Set<String>>([])
+    /// Instances ("<revision>#<k>") a shrink removed that still run until their drain ends.
+    private let draining = Mutex<Set<String>>([])
     /// Crash restarts per revision instance: (count, last attempt), for backoff.
     private let restarts = Mutex<[String: (count: Int, at: ContinuousClock.Instant)]>([:])
     /// serving-routers' load over the autoscale window, polled every second.
@@ -158,10 +160,12 @@ public final class DeploymentController: Service {
         case shrink(RevisionSpec, addresses: [String], to: Int, cause: RevisionScaleCause, reason: String)
         /// Start instance `index` again after a crash, at its address when that port is free.
         case restart(RevisionSpec, addresses: [String], index: Int)
+        /// Stop instances that run but are not recorded (a drain a deploy-svc restart cut short).
+        case stopStrays(RevisionSpec, indices: [Int])
 
         var spec: RevisionSpec {
             switch self {
-            case .grow(let spec, _, _, _, _), .shrink(let spec, _, _, _, _), .restart(let spec, _, _): spec
+            case .grow(let spec, _, _, _, _), .shrink(let spec, _, _, _, _), .restart(let spec, _, _), .stopStrays(let spec, _): spec
             }
         }
     }
@@ -243,6 +247,15 @@ public final class DeploymentController: Service {
                 continue
             }
             guard row.status == "ready" else { continue }
+            let strays = target.runningInstances(spec.revisionID).filter { index in
+                index >= row.addresses.count && !draining.withLock { $0.contains("\(spec.revisionID)#\(index)") }
+            }
+            if !strays.isEmpty {
+                logger.warning(
+                    "stopping unrecorded revision instances", metadata: [LogKey.revisionID: "\(spec.revisionID)", LogKey.instances: "\(strays)"])
+                actions.changes.append(.stopStrays(spec, indices: strays))
+                continue
+            }
             if let crashed = row.addresses.indices.dropFirst().first(where: { !target.isRunning(spec.revisionID, instance: $0) }) {
                 if restartDue("\(spec.revisionID)#\(crashed)") {
                     logger.warning("restarting revision instance", metadata: [LogKey.revisionID: "\(spec.revisionID)#\(crashed)"])
@@ -289,6 +302,9 @@ public final class DeploymentController: Service {
                 logger.warning("revision instance change failed", metadata: [LogKey.revisionID: "\(spec.revisionID)", LogKey.error: "\(error)"])
             }
             guard !removed.isEmpty else { return }
+            let keys = removed.map { "\(spec.revisionID)#\($0.index)" }
+            draining.withLock { $0.formUnion(keys) }
+            defer { draining.withLock { $0.subtract(keys) } }
             // Requests already sent to the removed instances finish first: the routers learn of the change through Kafka.
             do { try await Task.sleep(for: .seconds(Self.drainSeconds)) } catch { return }
             await stopDrained(spec, removed)
@@ -365,6 +381,9 @@ public final class DeploymentController: Service {
                 spec.endpoint,
                 .scaleRevision(
                     .init(revisionID: spec.revisionID, addresses: moved, cause: .restart, reason: "instance \(index) restarted at a new address")))
+            return []
+        case .stopStrays(let spec, let indices):
+            for index in indices { await target.stop(spec.revisionID, instance: index) }
             return []
         }
     }

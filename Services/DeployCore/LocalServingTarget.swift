@@ -149,13 +149,22 @@ public final class LocalServingTarget: ServingTarget {
 
     public func stop(_ revisionID: String, instance index: Int) async { await stop(Instance(revisionID: revisionID, index: index)) }
 
+    public func runningInstances(_ revisionID: String) -> [Int] {
+        knownInstances(revisionID).filter { isRunning(revisionID, instance: $0) }.sorted()
+    }
+
     /// Every instance known in memory or recorded on disk (a restarted deploy-svc knows only the records).
-    public func stop(_ revisionID: String) async {
+    func knownInstances(_ revisionID: String) -> Set<Int> {
         var indices = Set(running.withLock { $0.keys.filter { $0.revisionID == revisionID }.map(\.index) })
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory(revisionID).path)) ?? []
         for file in files where file == "process" || file.hasPrefix("process.") {
             if file == "process" { indices.insert(0) } else if let index = Int(file.dropFirst("process.".count)) { indices.insert(index) }
         }
+        return indices
+    }
+
+    public func stop(_ revisionID: String) async {
+        let indices = knownInstances(revisionID)
         await withDiscardingTaskGroup { group in
             for index in indices { group.addTask { await self.stop(Instance(revisionID: revisionID, index: index)) } }
         }

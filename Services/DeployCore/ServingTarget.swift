@@ -24,6 +24,8 @@ public protocol ServingTarget: Sendable {
     func start(_ revision: RevisionSpec, instance: Int) async throws -> (address: String, startupMs: Int64)
     /// Whether the instance's process is running (false after a crash).
     func isRunning(_ revisionID: String, instance: Int) -> Bool
+    /// The revision's instances whose processes run, recorded or not (one a drain was cut short by a restart, …).
+    func runningInstances(_ revisionID: String) -> [Int]
     func stop(_ revisionID: String, instance: Int) async
     /// Stops every instance of the revision.
     func stop(_ revisionID: String) async

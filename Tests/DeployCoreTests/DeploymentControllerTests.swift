@@ -24,6 +24,7 @@ struct DeploymentControllerTests {
         }
 
         func isRunning(_ revisionID: String, instance: Int) -> Bool { false }
+        func runningInstances(_ revisionID: String) -> [Int] { [] }
         func stop(_ revisionID: String, instance: Int) async {}
         func stop(_ revisionID: String) async {}
         func stopAll() async { stopAlls.add(1, ordering: .relaxed) }
