@@ -75,6 +75,14 @@ public struct ResourcesColumn: Codable, Sendable, Equatable {
     public var cpu: String
     public var timeoutSeconds: Int32
     public var maxBatchSize: Int32
+
+    /// As the events carry them.
+    var servingResources: ServingResources {
+        var resources = ServingResources()
+        (resources.minInstances, resources.maxInstances, resources.memory, resources.cpu) = (minInstances, maxInstances, memory, cpu)
+        (resources.timeoutSeconds, resources.maxBatchSize) = (timeoutSeconds, maxBatchSize)
+        return resources
+    }
 }
 
 /// One rollout step of a deployment's `steps` column, as its answers show it.

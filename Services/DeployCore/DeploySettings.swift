@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayContracts
 import SlipwayPlatform
 
 /// deploy-svc's settings beyond the common ones.
@@ -26,11 +27,18 @@ public struct DeploySettings: Sendable {
     public var autoscaler = Autoscaler(targetInFlight: 4, scaleDownDelaySeconds: 30, scaleToZeroAfterSeconds: 900)
     /// The window the autoscaler averages requests in flight over, polling the routers every second.
     public var autoscaleWindowSeconds = 6.0
+    /// Where revisions run: `local` (model-server processes of deploy-svc's) or `kubernetes` (`kubernetes`'s objects).
+    public var servingTarget: DeployTarget = .local
+    public var kubernetes: KubernetesServingTarget.Settings?
 
     /// `--router-url`, `--serving-root`, `--model-server`, `--rollback-window-seconds`,
     /// `--readiness-timeout-seconds`, `--stop-revisions-on-exit`, `--serving-bind-host`, `--serving-advertise-host`,
     /// `--router-admin-url` (comma-separated, one per serving-router), `--autoscale-target-in-flight`,
-    /// `--autoscale-window-seconds`, `--scale-down-delay-seconds`, `--scale-to-zero-after-seconds`.
+    /// `--autoscale-window-seconds`, `--scale-down-delay-seconds`, `--scale-to-zero-after-seconds`; `--serving-target`
+    /// (`local` or `kubernetes`) and for `kubernetes`: `--kubernetes-api-url` (default `http://127.0.0.1:8001`, a
+    /// `kubectl proxy` sidecar), `--kubernetes-namespace` (default the pod's own, else `slipway`),
+    /// `--model-server-image` (required; its pods run `--model-server`), `--artifacts-claim` (default `slipway-artifacts`), `--artifacts-path` (default
+    /// `/data/artifacts`), `--kubernetes-token-file`.
     public static func load(reader: ConfigReader) throws -> DeploySettings {
         let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("model-server")
         let window = try reader.int("rollback-window-seconds", default: 1800)
@@ -63,6 +71,30 @@ public struct DeploySettings: Sendable {
             reader, "scale-down-delay-seconds", settings.autoscaler.scaleDownDelaySeconds)
         settings.autoscaler.scaleToZeroAfterSeconds = try positiveNumber(
             reader, "scale-to-zero-after-seconds", settings.autoscaler.scaleToZeroAfterSeconds)
+        switch reader.string("serving-target", default: "local") {
+        case "local": settings.servingTarget = .local
+        case "kubernetes":
+            settings.servingTarget = .kubernetes
+            guard let image = reader.string("model-server-image"), !image.isEmpty else {
+                throw ConfigError(key: "model-server-image", message: "the kubernetes target needs the model-server image its pods run")
+            }
+            let podNamespace = try? String(contentsOfFile: "/var/run/secrets/kubernetes.io/serviceaccount/namespace", encoding: .utf8)
+            let namespace = reader.string("kubernetes-namespace", default: podNamespace?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "slipway")
+            guard namespace.wholeMatch(of: /[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/) != nil else {
+                throw ConfigError(key: "kubernetes-namespace", message: "expected a namespace name, got '\(namespace)'")
+            }
+            var api = reader.string("kubernetes-api-url", default: "http://127.0.0.1:8001")
+            while api.hasSuffix("/") { api.removeLast() }
+            guard api.wholeMatch(of: /https?:\/\/[A-Za-z0-9.\-]+(:[0-9]+)?/) != nil else {
+                throw ConfigError(key: "kubernetes-api-url", message: "expected http://host:port, got '\(api)'")
+            }
+            settings.kubernetes = KubernetesServingTarget.Settings(
+                apiURL: api, namespace: namespace, image: image, command: settings.modelServer.path,
+                artifactsClaim: reader.string("artifacts-claim", default: "slipway-artifacts"),
+                artifactsPath: reader.string("artifacts-path", default: "/data/artifacts"), tokenFile: reader.string("kubernetes-token-file"))
+        case let other:
+            throw ConfigError(key: "serving-target", message: "expected local or kubernetes, got '\(other)'")
+        }
         return settings
     }
 

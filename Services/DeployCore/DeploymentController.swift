@@ -116,7 +116,7 @@ public final class DeploymentController: Service {
         var requested: [(String, String)] = []
         for try await row in rows.decode((String, String).self) { requested.append(row) }
         for (deploymentID, endpoint) in requested {
-            try await execute(endpoint, .startRevision(deploymentID: deploymentID, target: .local))
+            try await execute(endpoint, .startRevision(deploymentID: deploymentID, target: settings.servingTarget))
         }
     }
 
@@ -200,10 +200,10 @@ public final class DeploymentController: Service {
         )
             in rows.decode((String, String, String, Int32, String, String?, String, Int, String, Bool?, Bool, [String], String, Double).self)
         {
+            let column = try? DeployColumns.decodeResources(resources)
             let spec = RevisionSpec(
                 revisionID: id, endpoint: endpoint, modelName: model, versionNumber: version, artifactURI: artifact,
-                resources: ServingResources(), previousAddress: address)
-            let column = try? DeployColumns.decodeResources(resources)
+                resources: column?.servingResources ?? ServingResources(), previousAddress: address)
             let bounds = EndpointDecider.instanceBounds(min: column?.minInstances ?? 0, max: column?.maxInstances ?? 0)
             revisions.append(
                 Row(
@@ -234,7 +234,7 @@ public final class DeploymentController: Service {
             }
             guard row.deploymentStatus != "deploying" else { continue }
             // Instance 0 is the revision's own start (RevisionReady); a revision scaled to zero runs none.
-            if row.status == "failed" || !row.addresses.isEmpty, !target.isRunning(spec.revisionID, instance: 0) {
+            if row.status == "failed" || !row.addresses.isEmpty, !(await target.isRunning(spec.revisionID, instance: 0)) {
                 if restartDue(spec.revisionID) {
                     if row.status == "ready" {
                         try await execute(
@@ -246,8 +246,9 @@ public final class DeploymentController: Service {
                 }
                 continue
             }
-            guard row.status == "ready" else { continue }
-            let strays = target.runningInstances(spec.revisionID).filter { index in
+            // Past here, instances: a kubernetes revision's pods are its Deployment's, scaled by its HPA.
+            guard row.status == "ready", settings.servingTarget == .local else { continue }
+            let strays = await target.runningInstances(spec.revisionID).filter { index in
                 index >= row.addresses.count && !draining.withLock { $0.contains("\(spec.revisionID)#\(index)") }
             }
             if !strays.isEmpty {
@@ -256,7 +257,12 @@ public final class DeploymentController: Service {
                 actions.changes.append(.stopStrays(spec, indices: strays))
                 continue
             }
-            if let crashed = row.addresses.indices.dropFirst().first(where: { !target.isRunning(spec.revisionID, instance: $0) }) {
+            var crashed: Int?
+            for index in row.addresses.indices.dropFirst() where !(await target.isRunning(spec.revisionID, instance: index)) {
+                crashed = index
+                break
+            }
+            if let crashed {
                 if restartDue("\(spec.revisionID)#\(crashed)") {
                     logger.warning("restarting revision instance", metadata: [LogKey.revisionID: "\(spec.revisionID)#\(crashed)"])
                     actions.changes.append(.restart(spec, addresses: row.addresses, index: crashed))

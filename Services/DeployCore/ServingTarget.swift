@@ -23,9 +23,9 @@ public protocol ServingTarget: Sendable {
     /// returns once it answers `/health`: its base URL and how long it took.
     func start(_ revision: RevisionSpec, instance: Int) async throws -> (address: String, startupMs: Int64)
     /// Whether the instance's process is running (false after a crash).
-    func isRunning(_ revisionID: String, instance: Int) -> Bool
+    func isRunning(_ revisionID: String, instance: Int) async -> Bool
     /// The revision's instances whose processes run, recorded or not (one a drain was cut short by a restart, …).
-    func runningInstances(_ revisionID: String) -> [Int]
+    func runningInstances(_ revisionID: String) async -> [Int]
     func stop(_ revisionID: String, instance: Int) async
     /// Stops every instance of the revision.
     func stop(_ revisionID: String) async
