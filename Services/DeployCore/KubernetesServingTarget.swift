@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import SlipwayContracts
 import SlipwayEventSourcing
+import Synchronization
 
 /// Revisions as Kubernetes objects in one namespace: a Deployment of model-server pods (the image given, the bundle read
 /// from the artifacts volume at the path its URI names, probes on `/health`, the preset's memory and cpu as requests and
@@ -49,6 +50,10 @@ public final class KubernetesServingTarget: ServingTarget {
     let readinessTimeout: Duration
     let httpClient: HTTPClient
     let logger: Logger
+    /// Whether a revision's Deployment existed, and when that was read: the controller asks every tick, the API is asked
+    /// at most every `existenceTTL`.
+    private let existence = Mutex<[String: (exists: Bool, at: ContinuousClock.Instant)]>([:])
+    static let existenceTTL = Duration.seconds(5)
 
     public init(settings: Settings, readinessTimeout: Duration, httpClient: HTTPClient, logger: Logger) {
         self.settings = settings
@@ -61,7 +66,8 @@ public final class KubernetesServingTarget: ServingTarget {
 
     public func start(_ revision: RevisionSpec, instance: Int) async throws -> (address: String, startupMs: Int64) {
         guard instance == 0 else {
-            throw RevisionStartError(message: "the kubernetes target scales a revision with its HorizontalPodAutoscaler, not by instance", logTail: "")
+            throw RevisionStartError(
+                message: "the kubernetes target scales a revision with its HorizontalPodAutoscaler, not by instance", logTail: "")
         }
         let clock = ContinuousClock()
         let began = clock.now
@@ -80,6 +86,7 @@ public final class KubernetesServingTarget: ServingTarget {
         } else {
             throw RevisionStartError(message: "reading the Deployment \(name): \(existing.message)", logTail: "")
         }
+        existence.withLock { $0[revision.revisionID] = nil }
         let deadline = clock.now.advanced(by: readinessTimeout)
         var last = existing
         while clock.now < deadline {
@@ -101,7 +108,12 @@ public final class KubernetesServingTarget: ServingTarget {
     /// Its Deployment exists: Kubernetes restarts its pods itself.
     public func isRunning(_ revisionID: String, instance: Int) async -> Bool {
         guard instance == 0 else { return false }
-        return (try? await call(.GET, path("apps/v1", "deployments", Self.objectName(revisionID))).status) == 200
+        let now = ContinuousClock.now
+        if let known = existence.withLock({ $0[revisionID] }), now - known.at < Self.existenceTTL { return known.exists }
+        // An API that does not answer is no reason to create the revision again.
+        guard let answer = try? await call(.GET, path("apps/v1", "deployments", Self.objectName(revisionID))) else { return true }
+        existence.withLock { $0[revisionID] = (answer.status == 200, now) }
+        return answer.status == 200
     }
 
     public func runningInstances(_ revisionID: String) async -> [Int] {
@@ -113,15 +125,19 @@ public final class KubernetesServingTarget: ServingTarget {
     }
 
     public func stop(_ revisionID: String) async {
+        existence.withLock { $0[revisionID] = nil }
         let name = Self.objectName(revisionID)
         for (group, resource) in [("autoscaling/v2", "horizontalpodautoscalers"), ("apps/v1", "deployments"), ("v1", "services")] {
             do {
                 let answer = try await call(.DELETE, path(group, resource, name))
                 if answer.status != 200, answer.status != 202, answer.status != 404 {
-                    logger.warning("could not delete a revision object", metadata: [LogKey.kubernetesName: "\(resource)/\(name)", LogKey.error: "\(answer.message)"])
+                    logger.warning(
+                        "could not delete a revision object",
+                        metadata: [LogKey.kubernetesName: "\(resource)/\(name)", LogKey.error: "\(answer.message)"])
                 }
             } catch {
-                logger.warning("could not delete a revision object", metadata: [LogKey.kubernetesName: "\(resource)/\(name)", LogKey.error: "\(error)"])
+                logger.warning(
+                    "could not delete a revision object", metadata: [LogKey.kubernetesName: "\(resource)/\(name)", LogKey.error: "\(error)"])
             }
         }
         logger.info("deleted revision objects", metadata: [LogKey.revisionID: "\(revisionID)"])

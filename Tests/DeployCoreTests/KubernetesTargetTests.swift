@@ -62,7 +62,8 @@ struct KubernetesTargetTests {
     }
 
     func target(_ server: FakeAPIServer) -> KubernetesServingTarget {
-        KubernetesServingTarget(settings: Self.settings(server.url), readinessTimeout: .seconds(10), httpClient: .shared, logger: Logger(label: "test"))
+        KubernetesServingTarget(
+            settings: Self.settings(server.url), readinessTimeout: .seconds(10), httpClient: .shared, logger: Logger(label: "test"))
     }
 
     @Test("a revision is a Deployment, a Service and an HPA the schemas accept; ready when available, adopted by name, deleted on stop")
@@ -70,7 +71,8 @@ struct KubernetesTargetTests {
         let server = try await FakeAPIServer()
         // The stand-in does validate: an object the schemas refuse is a 422, as from a real API server.
         let invalid = try await server.api.post(
-            "/api/v1/namespaces/slipway-test/services", #"{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"ports": [{"port": "http"}]}}"#)
+            "/api/v1/namespaces/slipway-test/services",
+            #"{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"ports": [{"port": "http"}]}}"#)
         #expect(invalid.status == .unprocessableContent && invalid.text.contains("spec.ports.0.port"), "\(invalid.text)")
 
         let target = target(server)
