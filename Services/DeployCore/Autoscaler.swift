@@ -60,7 +60,8 @@ public struct Autoscaler: Sendable, Equatable {
             return o.bounds.lowerBound > 0
                 ? Decision(instances: floor(o), cause: .minInstances, reason: "min_instances is \(o.bounds.lowerBound)") : nil
         }
-        if o.bounds.lowerBound == 0, o.idleSeconds >= scaleToZeroAfterSeconds {
+        // Idle only as far as the routers tell: with none answering, a revision's requests are unknown, not absent.
+        if o.bounds.lowerBound == 0, o.idleSeconds >= scaleToZeroAfterSeconds, o.inFlight != nil {
             return Decision(
                 instances: 0, cause: .idle, reason: "no request for \(Int(o.idleSeconds)) s (scale to zero after \(Int(scaleToZeroAfterSeconds)) s)")
         }

@@ -41,6 +41,9 @@ struct ScalingDecisionTests {
             Row(name: "unknown load: only the bounds decide", observation: observe(3, inFlight: nil), instances: nil, cause: nil),
             Row(name: "min 0 and idle: to zero", observation: observe(1, bounds: 0...2, idle: 300), instances: 0, cause: .idle),
             Row(name: "min 0, idle but not long enough", observation: observe(1, bounds: 0...2, idle: 299), instances: nil, cause: nil),
+            Row(
+                name: "min 0, no router answering: not idle as far as anyone knows",
+                observation: observe(1, bounds: 0...2, inFlight: nil, idle: 9999), instances: nil, cause: nil),
             Row(name: "min 1 never goes to zero", observation: observe(1, bounds: 1...2, idle: 9999), instances: nil, cause: nil),
             Row(name: "at zero it waits for a request", observation: observe(0, bounds: 0...2, inFlight: 5), instances: nil, cause: nil),
             Row(
