@@ -67,12 +67,15 @@ struct ScalingTests {
                 try await router.post("/busy/recommend", #"{"customer_id": "C1", "top_k": 3}"#).status == .ok
             }
 
-            // Sixteen clients at once: about sixteen requests in flight against a target of two per instance.
+            // Six clients at once, each waiting for its answer: about six requests in flight against a target of two per
+            // instance. (Few, and only until both instances have served: the suite's other tests share the two cores.)
             let failures = ManagedCounter()
             let answered = ManagedCounter()
             let loadDone = ManagedFlag()
+            let adminAPI = APITestClient(baseURL: "http://127.0.0.1:\(adminPort)")
+            let sent = Mutex<[RouterLoadReport.Instance]>([])
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for client in 0..<16 {
+                for client in 0..<6 {
                     group.addTask {
                         while !loadDone.isSet {
                             let answer = try await router.post("/busy/recommend", #"{"customer_id": "C\#(client)", "top_k": 10}"#)
@@ -82,18 +85,21 @@ struct ScalingTests {
                 }
                 defer { loadDone.set() }
                 view = try await f.waitFor("busy", timeout: .seconds(60), "a second instance under load") { Self.instances($0, "busy-1").count == 2 }
-                try await Task.sleep(for: .seconds(2))
+                // Both instances get requests: the router balances a revision's by requests outstanding.
+                try await eventually(timeout: .seconds(20), "both instances served") {
+                    let load = try await adminAPI.get("/internal/load").decode(RouterLoadReport.self, decoder: JSONDecoder())
+                    let instances = load.revisions.first { $0.revisionID == "busy-1-r1" }?.instances ?? []
+                    sent.withLock { $0 = instances }
+                    return instances.count == 2 && instances.allSatisfy { $0.sent > 10 }
+                }
                 loadDone.set()
                 try await group.waitForAll()
             }
             #expect(failures.value == 0, "every request under load was answered")
-            #expect(answered.value > 100)
+            #expect(answered.value > 20)
             let pair = Self.instances(view, "busy-1")
-            // Both instances got requests: the router balances a revision's by requests outstanding.
-            let load = try await APITestClient(baseURL: "http://127.0.0.1:\(adminPort)").get("/internal/load").decode(
-                RouterLoadReport.self, decoder: JSONDecoder())
-            let sent = load.revisions.first { $0.revisionID == "busy-1-r1" }?.instances ?? []
-            #expect(Set(sent.map(\.address)) == Set(pair) && sent.allSatisfy { $0.sent > 10 }, "\(sent)")
+            let served = sent.withLock { $0 }
+            #expect(Set(served.map(\.address)) == Set(pair), "\(served)")
             for address in pair { #expect(await HTTPProbe.status(of: URL(string: "\(address)/health")!) == 200) }
             var events = try await f.events("busy")
             let up = events.compactMap { if case .revisionScaled(let e) = $0 { e } else { nil } }.first
