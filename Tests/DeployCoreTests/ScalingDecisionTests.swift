@@ -144,7 +144,7 @@ struct ScalingDecisionTests {
 
         // To zero (development's min is 0): still ready and warm, no instance.
         let zero = try stateAfter(D.self, given: history + events, when: Self.scale([], cause: .idle))
-        #expect(zero.revisions["shop-1-r1"]?.isScaledToZero == true && zero.revisions["shop-1-r1"]?.isWarm == true)
+        #expect(zero.revisions["shop-1-r1"]?.addresses.isEmpty == true && zero.revisions["shop-1-r1"]?.isWarm == true)
         #expect(zero.traffic == ["shop-1-r1": 100], "the traffic stays: a request wakes it")
         // The same addresses again decide nothing.
         #expect(try decide(D.self, given: history + events, when: Self.scale(["http://127.0.0.1:9001", "http://127.0.0.1:9100"])).isEmpty)

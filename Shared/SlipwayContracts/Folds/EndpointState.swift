@@ -47,8 +47,6 @@ public struct EndpointState: Sendable {
 
         /// Running and healthy: traffic can go (back) to it at once (scaled to zero, the first request wakes it).
         public var isWarm: Bool { ready && !stopped }
-        /// Ready, but with no instance running until a request wakes it.
-        public var isScaledToZero: Bool { ready && !stopped && addresses.isEmpty }
     }
 
     /// The creation event, with later updates (preset, resources, description) applied.
