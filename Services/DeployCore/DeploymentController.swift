@@ -19,7 +19,8 @@ import Synchronization
 ///
 /// A step every `controllerInterval` until graceful shutdown; revision starts run as child tasks of `run()`
 /// and are cancelled then (a restarted deploy-svc adopts or restarts those revisions). With
-/// `stopRevisionsOnExit`, every revision is stopped before `run()` returns.
+/// `stopRevisionsOnExit`, every revision is stopped before `run()` returns. Of several deploy-svc replicas, one
+/// controls at a time (`leadership`, a PostgreSQL advisory lock); the others wait to take over.
 public final class DeploymentController: Service {
     let settings: DeploySettings
     let target: any ServingTarget
@@ -36,6 +37,8 @@ public final class DeploymentController: Service {
     private let load: Mutex<LoadWindow>
     private let lastPoll = Mutex<ContinuousClock.Instant?>(nil)
     private let started = ContinuousClock.now
+    /// Held by the one replica whose controller acts.
+    public let leadership = Leadership(name: "deploy-controller")
 
     public init(settings: DeploySettings, target: any ServingTarget, environment: ServiceEnvironment) {
         self.settings = settings
@@ -48,6 +51,12 @@ public final class DeploymentController: Service {
     var logger: Logger { environment.logger }
 
     public func run() async throws {
+        await leadership.run(postgres: environment.postgres, logger: logger) { [self] in try await control() }
+    }
+
+    /// The controller's loop while this replica leads. Cancelled when leadership is lost: then it leaves the revisions
+    /// running for the next leader; at graceful shutdown it stops them if configured.
+    func control() async throws {
         await withDiscardingTaskGroup { group in
             for await _ in AsyncTimerSequence(interval: settings.controllerInterval, clock: .continuous).cancelOnGracefulShutdown() {
                 do {
@@ -66,7 +75,8 @@ public final class DeploymentController: Service {
             }
             group.cancelAll()
         }
-        if settings.stopRevisionsOnExit { await target.stopAll() }
+        if settings.stopRevisionsOnExit, !Task.isCancelled { await target.stopAll() }
+        try Task.checkCancellation()
     }
 
     static func metadata() -> CommandMetadata { CommandMetadata(causationID: "deploy-controller", actor: "deploy-controller") }
@@ -407,6 +417,9 @@ public final class DeploymentController: Service {
     /// Starts the first instance of a revision scaled to zero, for a request serving-router holds
     /// (`POST /internal/revisions/{id}/wake`). Returns once it is recorded, with how long the start took.
     public func wake(_ revisionID: String) async throws -> (outcome: WakeOutcome, startupMs: Int64) {
+        guard leadership.isLeading else {
+            throw APIError(.serviceUnavailable, code: "not_leading", message: "this deploy-svc replica does not run the controller; try another")
+        }
         let rows = try await environment.postgres.query(
             """
             SELECT endpoint_name, model_name, version_number, artifact_uri, address, status, addresses FROM revisions WHERE id = \(revisionID)

@@ -19,6 +19,8 @@ public enum LogKey {
     /// A stream ingestion's name (`StreamIngestor`).
     public static let ingestion = "slipway.ingestion"
     public static let count = "slipway.count"
+    /// What a `Leadership` lock guards ("deploy-controller").
+    public static let leadership = "slipway.leadership"
     public static let httpPort = "http.port"
     public static let httpRoute = "http.route"
     /// Whether a request's `X-Slipway-Actor` came with a signature at all (`ActorVouchingMiddleware`).
