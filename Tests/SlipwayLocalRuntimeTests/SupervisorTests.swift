@@ -91,9 +91,11 @@ struct SupervisorTests {
         let temp = try TemporaryDirectory("restart")
         defer { temp.cleanup() }
         let paths = SlipwayPaths(root: temp.url.appendingPathComponent(".slipway"))
+        // The first run lives 3 s, so the supervisor sees it started even on a busy machine (a child that exits before its
+        // start is checked fails `up` as a whole, which is another test's); the restarts live 0.3 s.
         let crasher = shell(
-            "crasher", "echo run $$; sleep 0.3; exit 3",
-            restart: .always(Backoff(initial: .milliseconds(100), maximum: .milliseconds(400))))
+            "crasher", "echo run $$; if [ -e started ]; then sleep 0.3; else touch started; sleep 3; fi; exit 3",
+            restart: .always(Backoff(initial: .milliseconds(100), maximum: .milliseconds(400))), directory: temp.url)
         let steady = shell("steady", "while :; do sleep 0.1; done", restart: .never)
         let supervisor = try Supervisor(
             processes: [steady, crasher],
