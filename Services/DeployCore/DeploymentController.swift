@@ -54,8 +54,8 @@ public final class DeploymentController: Service {
         await leadership.run(postgres: environment.postgres, logger: logger) { [self] in try await control() }
     }
 
-    /// The controller's loop while this replica leads. Cancelled when leadership is lost: then it leaves the revisions
-    /// running for the next leader; at graceful shutdown it stops them if configured.
+    /// The controller's loop while this replica leads. Cancelled when the lock is lost: then it leaves the revisions
+    /// running for the next leader; when the service stops (gracefully, or cancelled) it stops them if configured.
     func control() async throws {
         await withDiscardingTaskGroup { group in
             for await _ in AsyncTimerSequence(interval: settings.controllerInterval, clock: .continuous).cancelOnGracefulShutdown() {
@@ -75,7 +75,7 @@ public final class DeploymentController: Service {
             }
             group.cancelAll()
         }
-        if settings.stopRevisionsOnExit, !Task.isCancelled { await target.stopAll() }
+        if settings.stopRevisionsOnExit, !leadership.lostLock { await target.stopAll() }
         try Task.checkCancellation()
     }
 

@@ -15,6 +15,7 @@ public final class Leadership: Sendable {
     let retry: Duration
     let check: Duration
     private let leading = Atomic<Bool>(false)
+    private let lost = Atomic<Bool>(false)
 
     public init(name: String, retry: Duration = .seconds(2), check: Duration = .seconds(2)) {
         self.name = name
@@ -28,6 +29,9 @@ public final class Leadership: Sendable {
 
     /// Whether this replica holds the lock now.
     public var isLeading: Bool { leading.load(ordering: .relaxed) }
+    /// Whether the work now ending was cancelled because the lock's connection was lost (another replica may lead
+    /// already), rather than because the service stops.
+    public var lostLock: Bool { lost.load(ordering: .relaxed) }
 
     /// Runs `work` whenever this replica leads, until graceful shutdown (or cancellation). `work` returns at graceful
     /// shutdown, or throws `CancellationError` when the lock's connection is lost.
@@ -56,6 +60,7 @@ public final class Leadership: Sendable {
         }
         guard acquired else { return false }
         leading.store(true, ordering: .relaxed)
+        lost.store(false, ordering: .relaxed)
         logger.info("leading", metadata: [LogKey.leadership: "\(name)"])
         defer { leading.store(false, ordering: .relaxed) }
         do {
@@ -65,7 +70,12 @@ public final class Leadership: Sendable {
                     // The lock lives as long as this connection: a failed query here means it may be gone.
                     while true {
                         try await Task.sleep(for: self.check)
-                        try await connection.query("SELECT 1", logger: logger)
+                        do {
+                            try await connection.query("SELECT 1", logger: logger)
+                        } catch {
+                            if !Task.isCancelled { self.lost.store(true, ordering: .relaxed) }
+                            throw error
+                        }
                     }
                 }
                 defer { group.cancelAll() }
