@@ -44,16 +44,16 @@ var targets: [Target] = [
     .target(name: "SlipwayContracts", dependencies: [protobuf], path: "Shared/SlipwayContracts"),
     .target(
         name: "SlipwayEventSourcing",
-        dependencies: ["SlipwayKafka", "SlipwayContracts", protobuf, postgres, log, metrics, lifecycle, httpClient, asyncAlgorithms],
+        dependencies: ["SlipwayKafka", "SlipwayContracts", "SlipwayStatistics", protobuf, postgres, log, metrics, lifecycle, httpClient, asyncAlgorithms],
         path: "Shared/SlipwayEventSourcing"
     ),
     .target(
         name: "SlipwayPlatform",
-        dependencies: ["SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", hummingbird, httpTypes, nioCore, nioHTTP1, postgres, httpClient, log, metrics,
+        dependencies: ["SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", "SlipwayStatistics", hummingbird, httpTypes, nioCore, nioHTTP1, postgres, httpClient, log, metrics,
                        prometheus, lifecycle, argumentParser, asyncAlgorithms, crypto],
         path: "Shared/SlipwayPlatform"
     ),
-    .target(name: "SlipwayLocalRuntime", dependencies: [log], path: "Shared/SlipwayLocalRuntime"),
+    .target(name: "SlipwayLocalRuntime", dependencies: ["SlipwayStatistics", log], path: "Shared/SlipwayLocalRuntime"),
     // testing-svc's load generator (keep-alive HTTP/1.1 on SwiftNIO), also run by `slipway bench loadtest` beside wrk.
     .target(name: "SlipwayLoadGenerator", dependencies: ["SlipwayStatistics", nioCore, nioPosix, nioHTTP1], path: "Shared/SlipwayLoadGenerator"),
     // Statistics metrics-svc computes: mergeable summaries (latency sketch, distinct counter) stored per bucket and
@@ -64,7 +64,7 @@ var targets: [Target] = [
 
     // Numeric kernels are optimised in every build: unoptimised, training and scoring run ~30x slower,
     // which would make the debug build's end-to-end tests (real training runs) take minutes.
-    .target(name: "SlipwayModelBundle", path: "Shared/SlipwayModelBundle", swiftSettings: alwaysOptimized),
+    .target(name: "SlipwayModelBundle", dependencies: ["SlipwayStatistics"], path: "Shared/SlipwayModelBundle", swiftSettings: alwaysOptimized),
     // The recommender ML library (towers, training loop, evaluation, bundle export): what slipway-trainer runs.
     .target(name: "RecommenderKit", dependencies: ["SlipwayModelBundle", "SlipwayStatistics"], path: "Shared/RecommenderKit", swiftSettings: alwaysOptimized),
     .executableTarget(name: "slipway-trainer", dependencies: ["RecommenderKit", "SlipwayModelBundle", argumentParser], path: "Services/SlipwayTrainer"),
@@ -84,13 +84,13 @@ var targets: [Target] = [
 
     // The public prediction entry point: API keys, weighted sticky split across revisions, request logs.
     .target(name: "ServingRouterCore",
-            dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", hummingbird, httpTypes, httpClient,
+            dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayKafka", "SlipwayContracts", "SlipwayStatistics", hummingbird, httpTypes, httpClient,
                            nioCore, nioPosix, nioHTTP1, crypto, protobuf, log, metrics, lifecycle],
             path: "Services/ServingRouterCore"),
     .executableTarget(name: "serving-router", dependencies: ["ServingRouterCore", "SlipwayPlatform", argumentParser, log, lifecycle],
                       path: "Services/ServingRouter"),
     .testTarget(name: "ServingRouterTests",
-                dependencies: ["SlipwayTestSupport", "ServingRouterCore", "MetricsCore", "SlipwayModelBundle", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka",
+                dependencies: ["SlipwayTestSupport", "ServingRouterCore", "MetricsCore", "SlipwayModelBundle", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayContracts", "SlipwayKafka", "SlipwayStatistics",
                                hummingbird, hummingbirdTesting, httpTypes, httpClient, log],
                 path: "Tests/ServingRouterTests"),
 

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayStatistics
 
 /// A weighted split across revisions, sticky per customer: the customer id hashes (FNV-1a) into a
 /// bucket 0..<100, and the bucket falls into one revision's cumulative share, revisions ordered by id.
@@ -78,15 +79,6 @@ struct TrafficSplit: Sendable {
         routes.count > 1 ? (index + 1) % routes.count : nil
     }
 
-    static func bucket(for customerID: String) -> Int { Int(fnv1a(customerID) % 100) }
-
-    /// 64-bit FNV-1a: stable across processes and releases (unlike `Hasher`).
-    static func fnv1a(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        return hash
-    }
+    /// FNV-1a: stable across processes and releases (unlike `Hasher`), so a customer keeps its bucket.
+    static func bucket(for customerID: String) -> Int { Int(StableHash.fnv1a64(customerID) % 100) }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import SlipwayStatistics
 import Synchronization
 
 /// One active replica for work that must not run twice at once (deploy-svc's deployment controller starts and stops
@@ -20,9 +21,7 @@ public final class Leadership: Sendable {
     public init(name: String, retry: Duration = .seconds(2), check: Duration = .seconds(2)) {
         self.name = name
         // A stable 64-bit key from the name (FNV-1a): the same on every replica and release.
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in "slipway.leadership.\(name)".utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        key = Int64(bitPattern: hash)
+        key = Int64(bitPattern: StableHash.fnv1a64("slipway.leadership.\(name)"))
         self.retry = retry
         self.check = check
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SlipwayStatistics
 
 #if canImport(Glibc)
     import Glibc
@@ -214,16 +215,12 @@ public actor EmbeddedPostgres {
     private func prepareSocketDirectory(runner: CommandRunner) async throws -> URL {
         let directory = configuration.directory
         if directory.path.utf8.count + "/.s.PGSQL.65535.lock".utf8.count < 100 { return directory }
-        let short = URL(fileURLWithPath: "/tmp/slipway-pg-\(String(Self.fnv1a(directory.path), radix: 36))")
+        let short = URL(fileURLWithPath: "/tmp/slipway-pg-\(String(StableHash.fnv1a64(directory.path), radix: 36))")
         try FileManager.default.createDirectory(at: short, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         if runner.runAsUser != nil {
             try await CommandRunner(runAsUser: nil).check("/bin/chown", ["postgres:", short.path])
         }
         return short
-    }
-
-    private static func fnv1a(_ text: String) -> UInt64 {
-        text.utf8.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
     }
 
     private static func owner(of path: String) -> uid_t? {

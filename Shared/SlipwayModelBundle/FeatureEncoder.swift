@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayStatistics
 
 /// A `FeatureTransform` prepared for fast repeated encoding (vocabulary dictionary built once).
 /// The trainer and the scorer both encode through this type, so training and serving agree.
@@ -93,7 +94,7 @@ public struct FeatureEncoder: Sendable {
     public func vocabularyIndex(_ key: String) -> Int32 {
         if let i = lookup[key] { return i }
         if oovBuckets == 1 { return Int32(vocabCount) }
-        return Int32(vocabCount + Int(fnv1a64(key.utf8) % UInt64(oovBuckets)))
+        return Int32(vocabCount + Int(StableHash.fnv1a64(key.utf8) % UInt64(oovBuckets)))
     }
 
     @inlinable

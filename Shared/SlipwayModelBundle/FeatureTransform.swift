@@ -112,11 +112,3 @@ public struct FeatureTransform: Sendable, Codable, Equatable {
         }
     }
 }
-
-/// FNV-1a 64-bit hash: stable across processes and languages (used for OOV buckets).
-@inlinable
-public func fnv1a64<S: Sequence>(_ bytes: S) -> UInt64 where S.Element == UInt8 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
-    return h
-}

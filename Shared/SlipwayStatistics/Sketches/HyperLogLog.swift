@@ -215,11 +215,13 @@ public struct HyperLogLog: Sendable, Equatable {
 /// high bits over all 64 bits (HyperLogLog takes its register index from the top bits).
 public enum StableHash {
     public static func hash64(_ s: String) -> UInt64 {
-        let fnv = s.utf8.withContiguousStorageIfAvailable(fnv1a64) ?? fnv1a64(s.utf8)
-        return fmix64(fnv)
+        fmix64(fnv1a64(s))
     }
 
-    private static func fnv1a64<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> UInt64 {
+    /// Plain FNV-1a 64 over bytes: the project's one stable hash where a name or key must map to the same number in
+    /// every process and release (traffic buckets, OOV buckets, lock keys, object names).
+    @inlinable
+    public static func fnv1a64<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes {
             hash ^= UInt64(byte)
@@ -227,6 +229,10 @@ public enum StableHash {
         }
         return hash
     }
+
+    /// FNV-1a 64 over the string's UTF-8 bytes.
+    @inlinable
+    public static func fnv1a64(_ text: String) -> UInt64 { text.utf8.withContiguousStorageIfAvailable(fnv1a64) ?? fnv1a64(text.utf8) }
 
     private static func fmix64(_ value: UInt64) -> UInt64 {
         var mixed = value
