@@ -78,20 +78,10 @@ public struct DeploySettings: Sendable {
             guard let image = reader.string("model-server-image"), !image.isEmpty else {
                 throw ConfigError(key: "model-server-image", message: "the kubernetes target needs the model-server image its pods run")
             }
-            let podNamespace = try? String(contentsOfFile: "/var/run/secrets/kubernetes.io/serviceaccount/namespace", encoding: .utf8)
-            let namespace = reader.string("kubernetes-namespace", default: podNamespace?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "slipway")
-            guard namespace.wholeMatch(of: /[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/) != nil else {
-                throw ConfigError(key: "kubernetes-namespace", message: "expected a namespace name, got '\(namespace)'")
-            }
-            var api = reader.string("kubernetes-api-url", default: "http://127.0.0.1:8001")
-            while api.hasSuffix("/") { api.removeLast() }
-            guard api.wholeMatch(of: /https?:\/\/[A-Za-z0-9.\-]+(:[0-9]+)?/) != nil else {
-                throw ConfigError(key: "kubernetes-api-url", message: "expected http://host:port, got '\(api)'")
-            }
             settings.kubernetes = KubernetesServingTarget.Settings(
-                apiURL: api, namespace: namespace, image: image, command: settings.modelServer.path,
+                connection: try KubernetesAPI.Connection.load(reader: reader), image: image, command: settings.modelServer.path,
                 artifactsClaim: reader.string("artifacts-claim", default: "slipway-artifacts"),
-                artifactsPath: reader.string("artifacts-path", default: "/data/artifacts"), tokenFile: reader.string("kubernetes-token-file"))
+                artifactsPath: reader.string("artifacts-path", default: "/data/artifacts"))
         case let other:
             throw ConfigError(key: "serving-target", message: "expected local or kubernetes, got '\(other)'")
         }

@@ -1,10 +1,10 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
-import NIOCore
 import NIOHTTP1
 import SlipwayContracts
 import SlipwayEventSourcing
+import SlipwayPlatform
 import Synchronization
 
 /// Revisions as Kubernetes objects in one namespace: a Deployment of model-server pods (the image given, the bundle read
@@ -13,33 +13,26 @@ import Synchronization
 /// HorizontalPodAutoscaler on cpu between the two. A revision's address is its Service; Kubernetes balances its pods,
 /// the HPA scales them (deploy-svc's own autoscaler and scale to zero are the local target's; an HPA does not go to
 /// zero). It is ready when the Deployment reports an available replica, adopted by name after a deploy-svc restart, and
-/// deleted (all three objects) when it stops.
-///
-/// It speaks plain HTTP to the API at `apiURL`: in a pod, a `kubectl proxy` sidecar on loopback does the TLS and the
-/// service account's credentials (k8s/README.md); `tokenFile`, when given, is sent as a bearer token.
+/// deleted (all three objects) when it stops. It reaches the API server through `KubernetesAPI`.
 public final class KubernetesServingTarget: ServingTarget {
     public struct Settings: Sendable, Equatable {
-        public var apiURL: String
-        public var namespace: String
+        public var connection: KubernetesAPI.Connection
         public var image: String
         /// The model-server executable in the image.
         public var command: String
         /// The PersistentVolumeClaim holding the bundles, mounted read-only at `artifactsPath` (where artifact URIs point).
         public var artifactsClaim: String
         public var artifactsPath: String
-        public var tokenFile: String?
 
         public init(
-            apiURL: String, namespace: String, image: String, command: String = "/usr/local/bin/model-server", artifactsClaim: String,
-            artifactsPath: String, tokenFile: String? = nil
+            connection: KubernetesAPI.Connection, image: String, command: String = "/usr/local/bin/model-server", artifactsClaim: String,
+            artifactsPath: String
         ) {
-            self.apiURL = apiURL
-            self.namespace = namespace
+            self.connection = connection
             self.image = image
             self.command = command
             self.artifactsClaim = artifactsClaim
             self.artifactsPath = artifactsPath
-            self.tokenFile = tokenFile
         }
     }
 
@@ -48,7 +41,7 @@ public final class KubernetesServingTarget: ServingTarget {
 
     let settings: Settings
     let readinessTimeout: Duration
-    let httpClient: HTTPClient
+    let api: KubernetesAPI
     let logger: Logger
     /// Whether a revision's Deployment existed, and when that was read: the controller asks every tick, the API is asked
     /// at most every `existenceTTL`.
@@ -58,7 +51,7 @@ public final class KubernetesServingTarget: ServingTarget {
     public init(settings: Settings, readinessTimeout: Duration, httpClient: HTTPClient, logger: Logger) {
         self.settings = settings
         self.readinessTimeout = readinessTimeout
-        self.httpClient = httpClient
+        self.api = KubernetesAPI(settings.connection, httpClient: httpClient)
         self.logger = logger
     }
 
@@ -72,10 +65,10 @@ public final class KubernetesServingTarget: ServingTarget {
         let clock = ContinuousClock()
         let began = clock.now
         let name = Self.objectName(revision.revisionID)
-        let existing = try await call(.GET, path("apps/v1", "deployments", name))
+        let existing = try await api.call(.GET, api.path("apps/v1", "deployments", name))
         if existing.status == 404 {
             for (group, resource, object) in try objects(revision) {
-                let created = try await call(.POST, path(group, resource), body: object)
+                let created = try await api.call(.POST, api.path(group, resource), body: object)
                 guard created.status == 201 || created.status == 409 else {
                     throw RevisionStartError(message: "creating the \(resource) \(name): \(created.message)", logTail: "")
                 }
@@ -90,15 +83,15 @@ public final class KubernetesServingTarget: ServingTarget {
         let deadline = clock.now.advanced(by: readinessTimeout)
         var last = existing
         while clock.now < deadline {
-            last = try await call(.GET, path("apps/v1", "deployments", name))
-            if last.status == 200, ((last.json["status"] as? [String: Any])?["availableReplicas"] as? Int ?? 0) >= 1 {
+            last = try await api.call(.GET, api.path("apps/v1", "deployments", name))
+            if last.status == 200, (last.objectStatus["availableReplicas"] as? Int ?? 0) >= 1 {
                 let elapsed = clock.now - began
                 let adopted = existing.status == 200
                 return (address(name), adopted ? 0 : elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
             }
             try await Task.sleep(for: .milliseconds(500))
         }
-        let conditions = ((last.json["status"] as? [String: Any])?["conditions"] as? [[String: Any]] ?? []).map {
+        let conditions = (last.objectStatus["conditions"] as? [[String: Any]] ?? []).map {
             "\($0["type"] ?? ""): \($0["message"] ?? "")"
         }
         throw RevisionStartError(
@@ -111,7 +104,7 @@ public final class KubernetesServingTarget: ServingTarget {
         let now = ContinuousClock.now
         if let known = existence.withLock({ $0[revisionID] }), now - known.at < Self.existenceTTL { return known.exists }
         // An API that does not answer is no reason to create the revision again.
-        guard let answer = try? await call(.GET, path("apps/v1", "deployments", Self.objectName(revisionID))) else { return true }
+        guard let answer = try? await api.call(.GET, api.path("apps/v1", "deployments", Self.objectName(revisionID))) else { return true }
         existence.withLock { $0[revisionID] = (answer.status == 200, now) }
         return answer.status == 200
     }
@@ -129,7 +122,7 @@ public final class KubernetesServingTarget: ServingTarget {
         let name = Self.objectName(revisionID)
         for (group, resource) in [("autoscaling/v2", "horizontalpodautoscalers"), ("apps/v1", "deployments"), ("v1", "services")] {
             do {
-                let answer = try await call(.DELETE, path(group, resource, name))
+                let answer = try await api.delete(group, resource, name)
                 if answer.status != 200, answer.status != 202, answer.status != 404 {
                     logger.warning(
                         "could not delete a revision object",
@@ -145,12 +138,10 @@ public final class KubernetesServingTarget: ServingTarget {
 
     /// Every revision this deploy-svc made in the namespace (by label).
     public func stopAll() async {
-        guard
-            let answer = try? await call(
-                .GET, path("apps/v1", "deployments") + "?labelSelector=app.kubernetes.io/managed-by%3D\(Self.managedBy)"),
+        guard let answer = try? await api.call(.GET, api.path("apps/v1", "deployments", labels: ["app.kubernetes.io/managed-by": Self.managedBy])),
             answer.status == 200
         else { return }
-        let revisions = (answer.json["items"] as? [[String: Any]] ?? []).compactMap {
+        let revisions = answer.items.compactMap {
             (($0["metadata"] as? [String: Any])?["labels"] as? [String: String])?["slipway.io/revision"]
         }
         await withDiscardingTaskGroup { group in
@@ -160,20 +151,13 @@ public final class KubernetesServingTarget: ServingTarget {
 
     // MARK: - Objects
 
-    /// A revision's Kubernetes name: `rev-<revision id>`, shortened with a hash past the 63 characters a Service name
-    /// (an RFC 1035 label) may have.
-    static func objectName(_ revisionID: String) -> String {
-        let name = "rev-" + revisionID.lowercased().map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined()
-        guard name.count > 63 else { return name }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in revisionID.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        return String(name.prefix(54)) + "-" + String(String(hash, radix: 16).prefix(8))
-    }
+    /// A revision's Kubernetes name: `rev-<revision id>`.
+    static func objectName(_ revisionID: String) -> String { KubernetesAPI.objectName("rev-", revisionID) }
 
     /// A label value (at most 63 characters).
     static func labelValue(_ text: String) -> String { text.count <= 63 ? text : objectName(text) }
 
-    func address(_ name: String) -> String { "http://\(name).\(settings.namespace).svc:\(Self.port)" }
+    func address(_ name: String) -> String { "http://\(name).\(api.namespace).svc:\(Self.port)" }
 
     /// The Service, the Deployment and (when it may scale) the HPA, as the API takes them.
     func objects(_ revision: RevisionSpec) throws -> [(group: String, resource: String, object: [String: Any])] {
@@ -183,7 +167,7 @@ public final class KubernetesServingTarget: ServingTarget {
             "slipway.io/endpoint": Self.labelValue(revision.endpoint), "slipway.io/revision": Self.labelValue(revision.revisionID),
         ]
         let selector = ["slipway.io/revision": Self.labelValue(revision.revisionID)]
-        let metadata: [String: Any] = ["name": name, "namespace": settings.namespace, "labels": labels]
+        let metadata: [String: Any] = ["name": name, "namespace": api.namespace, "labels": labels]
         let bundle = revision.artifactURI.hasPrefix("file://") ? String(revision.artifactURI.dropFirst(7)) : revision.artifactURI
         guard bundle.hasPrefix(settings.artifactsPath) else {
             throw RevisionStartError(
@@ -245,37 +229,5 @@ public final class KubernetesServingTarget: ServingTarget {
             objects.append(("autoscaling/v2", "horizontalpodautoscalers", autoscaler))
         }
         return objects
-    }
-
-    // MARK: - API calls
-
-    func path(_ group: String, _ resource: String, _ name: String? = nil) -> String {
-        let prefix = group == "v1" ? "/api/v1" : "/apis/\(group)"
-        return "\(prefix)/namespaces/\(settings.namespace)/\(resource)" + (name.map { "/\($0)" } ?? "")
-    }
-
-    struct Answer {
-        var status: UInt
-        var json: [String: Any]
-        /// The API's `Status.message`, or the status code.
-        var message: String { json["message"] as? String ?? "status \(status)" }
-    }
-
-    func call(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil) async throws -> Answer {
-        var request = HTTPClientRequest(url: settings.apiURL + path)
-        request.method = method
-        request.headers.add(name: "Accept", value: "application/json")
-        if let tokenFile = settings.tokenFile {
-            let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])))
-        }
-        let response = try await httpClient.execute(request, timeout: .seconds(10))
-        let bytes = try await response.body.collect(upTo: 16 << 20)
-        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
-        return Answer(status: response.status.code, json: json)
     }
 }

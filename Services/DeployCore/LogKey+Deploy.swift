@@ -12,8 +12,6 @@ extension LogKey {
     static let reason = "slipway.reason"
     /// A revision's instances before and after a change ("1->2").
     static let instances = "slipway.revision.instances"
-    /// A Kubernetes object's name (`deployments/rev-shop-3-r1`).
-    static let kubernetesName = "k8s.object.name"
     /// How long a revision instance took to start.
     static let startupMs = "slipway.revision.startup_ms"
 }

@@ -10,7 +10,8 @@ struct CreateRunBody: Decodable {
     var gpuConfig: RunSettings.GPUConfig?
     var evaluatorConfig: RunSettings.EvaluatorConfig?
     var deploymentConfig: RunSettings.DeploymentConfig?
-    /// "local" (default) runs the trainer here; "external" waits for a trainer that reports through the webhooks.
+    /// "local" runs the trainer as a process of training-svc's, "kubernetes" as a Job; "external" waits for a trainer that
+    /// reports through the webhooks. The default is the installation's executor (`--executor`).
     var executor: String?
     var autoRegister: Bool?
     /// false keeps the run `pending` until `POST .../submit`.

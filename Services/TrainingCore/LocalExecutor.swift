@@ -80,7 +80,7 @@ public final class LocalExecutor: Service {
     private func claimQueuedRuns() async throws -> [String] {
         let (free, claimed) = jobs.withLock { jobs in (settings.maxConcurrentRuns - jobs.claimed.count, jobs.claimed.count) }
         guard free > 0 else { return [] }
-        let queued = try await queries.queuedLocalRuns(limit: free + claimed)
+        let queued = try await queries.queuedRuns(executor: Executors.local, limit: free + claimed)
         return jobs.withLock { jobs in
             guard !jobs.stopping else { return [] }
             let fresh = queued.filter { !jobs.claimed.contains($0) }.prefix(free)
@@ -104,7 +104,7 @@ public final class LocalExecutor: Service {
     /// is `local:<host>:<pid of the training-svc>`; another replica on this host that is alive keeps its runs.
     func failRunsLeftRunning() async throws {
         let host = "local:\(ProcessInfo.processInfo.hostName):"
-        for (runID, jobID) in try await queries.runningLocalRuns(jobPrefix: host) {
+        for (runID, jobID) in try await queries.runningRuns(executor: Executors.local, jobPrefix: host) {
             if let owner = Int32(jobID.dropFirst(host.count)), owner != getpid(), kill(owner, 0) == 0 { continue }
             logger.warning("failing a run left running by an earlier training-svc", metadata: [LogKey.runID: "\(runID)"])
             _ = try? await environment.execute(
@@ -143,11 +143,9 @@ public final class LocalExecutor: Service {
                 return false
             }
         }
-        let artifacts = settings.artifactDirectory(for: runID)
-        let specFile = artifacts.appendingPathComponent("spec.json")
-        let token: String
+        let prepared: PreparedRun
         do {
-            token = try await prepare(runID: runID, specFile: specFile, artifacts: artifacts)
+            prepared = try await PreparedRun.prepare(runID: runID, settings: settings, queries: queries)
         } catch {
             // Claim first so a failure is recorded once, even with two replicas.
             guard await send(.start(jobID: jobPrefix)) else { return }
@@ -157,18 +155,13 @@ public final class LocalExecutor: Service {
         // Not claimed yet: the run waits for another replica, or for this service's next start.
         guard !isStopping else { return }
         guard await send(.start(jobID: jobPrefix)) else { return }
-        let arguments = settings.trainerCommand.map {
-            $0.replacingOccurrences(of: "{spec}", with: specFile.path).replacingOccurrences(of: "{artifacts}", with: artifacts.path)
-        }
+        let artifacts = prepared.artifacts
         let process: TrainerProcess
         do {
             process = try TrainerProcess(
-                arguments: arguments,
-                environment: [
-                    "SLIPWAY_RUN_ID": runID, "SLIPWAY_RUN_TOKEN": token, "SLIPWAY_SPEC": specFile.path,
-                    "SLIPWAY_ARTIFACT_DIR": artifacts.path,
-                    "SLIPWAY_WEBHOOK_URL": "\(settings.webhookBaseURL)/api/training-runs/\(runID)/webhook",
-                ], logFile: artifacts.appendingPathComponent("run.log"))
+                arguments: prepared.arguments(settings),
+                environment: prepared.environment(settings).merging(["SLIPWAY_RUN_TOKEN": prepared.token]) { $1 },
+                logFile: prepared.logFile)
         } catch {
             _ = await send(.fail(.init(stage: TrainingStage.compile.apiName, error: "\(error)", durationMs: elapsedMs())))
             return
@@ -210,60 +203,5 @@ public final class LocalExecutor: Service {
             }
         }
         logger.info("trainer ended", metadata: [LogKey.runID: "\(runID)", LogKey.exitStatus: "\(status)"])
-    }
-
-    /// Writes the trainer's spec file from the run's configuration; returns the run token.
-    func prepare(runID: String, specFile: URL, artifacts: URL) async throws -> String {
-        guard let run = try await queries.run(runID) else { throw TrainerLaunchError(message: "run \(runID) is not in the read model") }
-        let config = run.config
-        guard let dataset = try await queries.dataset(config.datasetId) else {
-            throw TrainerLaunchError(message: "dataset \(config.datasetId) does not exist")
-        }
-        guard let features = try await queries.featureConfig(config.featureConfigId) else {
-            throw TrainerLaunchError(message: "feature config \(config.featureConfigId) does not exist")
-        }
-        guard let model = try await queries.modelConfig(config.modelConfigId) else {
-            throw TrainerLaunchError(message: "model config \(config.modelConfigId) does not exist")
-        }
-        var modelConfig = ModelConfig()
-        modelConfig.id = model.id
-        modelConfig.queryLayers = model.queryLayers
-        modelConfig.candidateLayers = model.candidateLayers
-        modelConfig.outputDim = model.outputDim
-        modelConfig.temperature = model.temperature
-        modelConfig.logQCorrection = model.logQCorrection
-        modelConfig.algorithm = TrainingAlgorithm(rawValue: model.algorithm) ?? .auto
-        modelConfig.factors = model.factors
-        modelConfig.iterations = model.iterations
-        modelConfig.regularization = model.regularization
-        modelConfig.alpha = model.alpha
-        let params = config.trainingParams
-        modelConfig.epochs = params.epochs ?? modelConfig.epochs
-        modelConfig.batchSize = params.batchSize ?? modelConfig.batchSize
-        modelConfig.learningRate = params.learningRate ?? modelConfig.learningRate
-        modelConfig.optimizer = params.optimizer.flatMap(OptimizerKind.init(rawValue:)) ?? modelConfig.optimizer
-        modelConfig.earlyStoppingPatience = params.earlyStoppingPatience ?? modelConfig.earlyStoppingPatience
-        modelConfig.seed = params.seed.map { UInt64(bitPattern: $0) } ?? modelConfig.seed
-        var datasetSpec = dataset.trainerSpec
-        try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
-        // The feedback sent to the dataset as of now, kept with the run's artifacts (what it trained on stays known).
-        let feedback = try await queries.feedbackRows(datasetID: dataset.id)
-        if !feedback.isEmpty {
-            let file = artifacts.appendingPathComponent("feedback.csv")
-            try Data(DatasetFeedbackRow.csv(feedback).utf8).write(to: file)
-            datasetSpec.feedback = file.path
-        }
-        let spec = RunSpec(
-            runId: runID, modelName: run.name, dataset: datasetSpec, featureConfig: features.trainerConfig, modelConfig: modelConfig,
-            evaluator: RecommenderKit.EvaluatorConfig(
-                enabled: config.evaluatorConfig.enabled ?? true, blessingMetric: config.evaluatorConfig.blessingMetric ?? "recall_at_100",
-                blessingThreshold: config.evaluatorConfig.blessingThreshold ?? 0,
-                requireBeatingPopularity: !(config.evaluatorConfig.allowBelowPopularity ?? false)))
-        try RunSpec.encoder().encode(spec).write(to: specFile)
-        // Written at submit (only its hash is in the events), read here by whichever replica runs the job.
-        guard let hash = run.tokenSha256, let token = RunToken.read(root: settings.artifactRoot, artifacts: artifacts, sha256: hash) else {
-            throw TrainerLaunchError(message: "the run's webhook token file is missing from \(artifacts.path)")
-        }
-        return token
     }
 }

@@ -3,27 +3,28 @@ import SlipwayEventSourcing
 import SlipwayPlatform
 
 /// How a run comes to exist, whoever asks (the API, a rerun, a schedule's trigger): numbered per model by this
-/// process's `RunNumbers`, with its webhook token when it is submitted at once, handed to the local executor.
+/// process's `RunNumbers`, with its webhook token when it is submitted at once, handed to its executor.
 final class RunCreation: Sendable {
     let environment: ServiceEnvironment
-    let executor: LocalExecutor
+    let executors: TrainerExecutors
     let queries: TrainingQueries
     /// This process's numbering of runs: one per service, shared by every creation.
     let runNumbers = RunNumbers()
 
-    init(environment: ServiceEnvironment, executor: LocalExecutor) {
+    init(environment: ServiceEnvironment, executors: TrainerExecutors) {
         self.environment = environment
-        self.executor = executor
+        self.executors = executors
         queries = TrainingQueries(postgres: environment.postgres, logger: environment.logger)
     }
 
     /// Where runs' artifacts and tokens go.
-    var settings: TrainingSettings { executor.settings }
+    var settings: TrainingSettings { executors.settings }
 
     /// Runs a creation command under the model's next number (`RunNumbers`), with a fresh webhook token when
     /// the run is submitted at once. A dry run of the decider on a new aggregate comes first, so a creation
-    /// it refuses spends no number. Only a run the local executor will start keeps its token in a file (its
-    /// trainer gets it); an external trainer has it from the answer, once.
+    /// it refuses spends no number, nor does one for an executor this installation does not run. Only a run
+    /// training-svc will start keeps its token in a file (its trainer gets it); an external trainer has it from the
+    /// answer, once.
     func create(
         model: String, submit: Bool, metadata: CommandMetadata,
         _ command: (Int32, TrainingRunDecider.Submission?) -> TrainingRunDecider.Command
@@ -31,8 +32,10 @@ final class RunCreation: Sendable {
         let token = submit ? RunToken.make() : nil
         let dryRun = try TrainingRunDecider.decide(
             command(1, token.map { .init(tokenSHA256: RunToken.sha256($0), artifactURI: "") }), TrainingRunDecider.initial)
-        let local = dryRun.contains { if case .trainingRunCreated(let created) = $0 { created.config.executor == Executors.local } else { false } }
-        let tokenFile = try token.flatMap { local ? try RunToken.write($0, root: settings.artifactRoot) : nil }
+        let executor = dryRun.lazy.compactMap { if case .trainingRunCreated(let created) = $0 { created.config.executor } else { nil } }.first
+        if let executor { try executors.check(executor) }
+        let managed = executor.map(Executors.isManaged) ?? false
+        let tokenFile = try token.flatMap { managed ? try RunToken.write($0, root: settings.artifactRoot) : nil }
         let runID: String
         do {
             (runID, _) = try await runNumbers.create(model: model, highest: { try await self.queries.highestRunNumber(model) }) { number in
@@ -49,14 +52,8 @@ final class RunCreation: Sendable {
             if let tokenFile { try? FileManager.default.removeItem(at: tokenFile) }
             throw error
         }
-        if submit && local { startsLocally(runID) }
+        if submit && managed, let executor { executors.submitted(runID, executor: executor) }
         guard let run = try await queries.run(runID) else { throw APIError.notFound("run \(runID) vanished") }
         return (run, token)
-    }
-
-    /// A run went to the local executor: its artifact directory exists, and the executor looks now.
-    func startsLocally(_ runID: String) {
-        try? FileManager.default.createDirectory(at: settings.artifactDirectory(for: runID), withIntermediateDirectories: true)
-        executor.nudge()
     }
 }

@@ -12,7 +12,6 @@ final class TrainerProcess: Sendable {
     let lines: AsyncStream<String>
     private let process: Process
     private let output = Output()
-    static let tailLength = 40
 
     /// What the reader threads and the termination handler share (kept apart from `self` so the
     /// process's handler does not retain the process).
@@ -22,7 +21,7 @@ final class TrainerProcess: Sendable {
             var waiters: [CheckedContinuation<Int32, Never>] = []
         }
 
-        let tail = Mutex<[String]>([])
+        let tail = Mutex(LogTail())
         let exit = Mutex(Exit())
         /// Pipes still being read; the last reader to finish closes the log and ends `lines`.
         let openReaders = Mutex(2)
@@ -71,10 +70,7 @@ final class TrainerProcess: Sendable {
                 func deliver(_ line: [UInt8]) {
                     let text = String(decoding: line, as: UTF8.self)
                     logLock.withLock { _ in log.write(Data(line + [10])) }
-                    output.tail.withLock {
-                        $0.append(text)
-                        if $0.count > Self.tailLength { $0.removeFirst($0.count - Self.tailLength) }
-                    }
+                    output.tail.withLock { $0.append(text) }
                     if isStdout { continuation.yield(text) }
                 }
                 while true {
@@ -100,7 +96,7 @@ final class TrainerProcess: Sendable {
     }
 
     /// The last lines of output (stdout and stderr interleaved as they arrived).
-    var logTail: String { output.tail.withLock { $0.joined(separator: "\n") } }
+    var logTail: String { output.tail.withLock { $0.text } }
 
     /// The exit status once the process has ended (its output is fully read when `lines` finishes).
     /// Not cancellable: a cancelled job kills its process first (`killNow()`), so the wait is short.
@@ -149,4 +145,17 @@ final class TrainerProcess: Sendable {
 struct TrainerLaunchError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
+}
+
+/// The last lines of a log, for a failed run's `log_tail`.
+struct LogTail {
+    private var lines: [String] = []
+    static let limit = 40
+
+    mutating func append(_ line: String) {
+        lines.append(line)
+        if lines.count > Self.limit { lines.removeFirst(lines.count - Self.limit) }
+    }
+
+    var text: String { lines.joined(separator: "\n") }
 }

@@ -258,24 +258,24 @@ struct TrainingQueries: Sendable {
         return result
     }
 
-    // MARK: The local executor's
+    // MARK: The executors'
 
-    /// Submitted local runs in the order they were submitted.
-    func queuedLocalRuns(limit: Int) async throws -> [String] {
+    /// Submitted runs of `executor` in the order they were submitted.
+    func queuedRuns(executor: String, limit: Int) async throws -> [String] {
         let rows = try await postgres.query(
             """
-            SELECT id FROM training_runs WHERE status = 'submitting' AND executor = 'local' ORDER BY submitted_at, id LIMIT \(limit)
+            SELECT id FROM training_runs WHERE status = 'submitting' AND executor = \(executor) ORDER BY submitted_at, id LIMIT \(limit)
             """, logger: logger)
         var ids: [String] = []
         for try await id in rows.decode(String.self) { ids.append(id) }
         return ids
     }
 
-    /// Running local runs whose job id starts with `jobPrefix`, with their job ids.
-    func runningLocalRuns(jobPrefix: String) async throws -> [(runID: String, jobID: String)] {
+    /// Running runs of `executor` whose job id starts with `jobPrefix`, with their job ids.
+    func runningRuns(executor: String, jobPrefix: String) async throws -> [(runID: String, jobID: String)] {
         let rows = try await postgres.query(
             """
-            SELECT id, job_id FROM training_runs WHERE status = 'running' AND executor = 'local' AND job_id LIKE \(jobPrefix + "%")
+            SELECT id, job_id FROM training_runs WHERE status = 'running' AND executor = \(executor) AND job_id LIKE \(jobPrefix + "%")
             """, logger: logger)
         var result: [(String, String)] = []
         for try await row in rows.decode((String, String).self) { result.append(row) }
@@ -283,14 +283,17 @@ struct TrainingQueries: Sendable {
     }
 
     /// Those of `runIDs` that ended (cancelled, perhaps through another replica).
-    func endedRuns(among runIDs: [String]) async throws -> [String] {
+    func endedRuns(among runIDs: [String]) async throws -> [String] { try await endedRunStatuses(among: runIDs).map(\.runID) }
+
+    /// Those of `runIDs` that ended, with how: cancelled, failed, completed or not_blessed.
+    func endedRunStatuses(among runIDs: [String]) async throws -> [(runID: String, status: String)] {
         let rows = try await postgres.query(
             """
-            SELECT id FROM training_runs WHERE id = ANY(\(runIDs)) AND status IN ('cancelled', 'failed', 'completed', 'not_blessed')
+            SELECT id, status FROM training_runs WHERE id = ANY(\(runIDs)) AND status IN ('cancelled', 'failed', 'completed', 'not_blessed')
             """, logger: logger)
-        var ids: [String] = []
-        for try await id in rows.decode(String.self) { ids.append(id) }
-        return ids
+        var ended: [(String, String)] = []
+        for try await row in rows.decode((String, String).self) { ended.append(row) }
+        return ended
     }
 
     // MARK: Auto-deploy's

@@ -10,19 +10,19 @@ import SlipwayPlatform
 /// rerun's source, a bundle's loadability) and execute it; the deciders hold the rules.
 struct TrainingRoutes: Sendable {
     let environment: ServiceEnvironment
-    let executor: LocalExecutor
+    let executors: TrainerExecutors
     let queries: TrainingQueries
     let creation: RunCreation
 
-    init(environment: ServiceEnvironment, executor: LocalExecutor, creation: RunCreation) {
+    init(environment: ServiceEnvironment, executors: TrainerExecutors, creation: RunCreation) {
         self.environment = environment
-        self.executor = executor
+        self.executors = executors
         self.creation = creation
         queries = TrainingQueries(postgres: environment.postgres, logger: environment.logger)
     }
 
     /// Where runs' artifacts and tokens go.
-    var settings: TrainingSettings { executor.settings }
+    var settings: TrainingSettings { executors.settings }
 
     var collection: RouteCollection<SlipwayRequestContext> {
         let routes = RouteCollection(context: SlipwayRequestContext.self)
@@ -204,6 +204,8 @@ struct TrainingRoutes: Sendable {
         -> EditedResponse<CreatedRunResponse>
     {
         guard let name else { throw CommandRejected.invalid("name", "name is required: the registered model the run trains") }
+        var body = body
+        if body.executor == nil { body.executor = settings.executor }
         guard let schedule else {
             let (view, webhook) = try await startRun(body, name: name, request)
             return EditedResponse(status: .created, response: CreatedRunResponse(trainingRun: view, webhook: webhook, schedule: nil))
@@ -241,9 +243,10 @@ struct TrainingRoutes: Sendable {
 
     @Sendable func submit(_ request: Request, context: SlipwayRequestContext) async throws -> RunResponse {
         let run = try await run(context)
+        try executors.check(run.executor)
         let token = RunToken.make()
-        let local = run.executor == Executors.local
-        let tokenFile = local ? try RunToken.write(token, root: settings.artifactRoot) : nil
+        let managed = Executors.isManaged(run.executor)
+        let tokenFile = managed ? try RunToken.write(token, root: settings.artifactRoot) : nil
         do {
             let submission = TrainingRunDecider.Submission(
                 tokenSHA256: RunToken.sha256(token), artifactURI: settings.artifactDirectory(for: run.id).path)
@@ -252,7 +255,7 @@ struct TrainingRoutes: Sendable {
             if let tokenFile { try? FileManager.default.removeItem(at: tokenFile) }
             throw error
         }
-        if local { creation.startsLocally(run.id) }
+        if managed { executors.submitted(run.id, executor: run.executor) }
         return RunResponse(trainingRun: try await queries.view(try await self.run(context)), webhook: webhook(run, token))
     }
 
@@ -265,7 +268,7 @@ struct TrainingRoutes: Sendable {
         let run = try await run(context)
         let body = try await request.decodeIfPresent(as: CancelBody.self, context: context)
         try await execute(run.id, .cancel(reason: body?.reason ?? "", by: request.actor), request)
-        await executor.stop(runID: run.id)
+        await executors.stop(runID: run.id, executor: run.executor)
         return try await queries.view(try await self.run(context))
     }
 

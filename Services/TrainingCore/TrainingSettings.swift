@@ -8,8 +8,13 @@ public struct TrainingSettings: Sendable {
     /// argv; `{spec}` and `{artifacts}` are replaced per run. Default: the built-in slipway-trainer.
     public var trainerCommand: [String]
     public var maxConcurrentRuns: Int
-    /// How a local trainer reaches this service's webhooks.
+    /// How a trainer reaches this service's webhooks.
     public var webhookBaseURL: String
+    /// The executor this service runs trainers with (`local` or `kubernetes`), the one new runs get unless they ask
+    /// for `external`.
+    public var executor = Executors.local
+    /// For the kubernetes executor.
+    public var kubernetes: KubernetesExecutor.Settings?
 
     public init(artifactRoot: URL, trainerCommand: [String], maxConcurrentRuns: Int, webhookBaseURL: String) {
         self.artifactRoot = artifactRoot
@@ -18,7 +23,11 @@ public struct TrainingSettings: Sendable {
         self.webhookBaseURL = webhookBaseURL
     }
 
-    /// `--artifact-root`, `--trainer-command` (split on spaces), `--max-concurrent-runs`.
+    /// `--artifact-root`, `--trainer-command` (split on spaces), `--max-concurrent-runs` (the local executor's),
+    /// `--webhook-base-url` (default this service's own address); `--executor` (`local` or `kubernetes`) and for
+    /// `kubernetes`: `--trainer-image` (required; its Jobs run `--trainer-command` in it), `--artifacts-claim` (default
+    /// `slipway-artifacts`, mounted at the artifact root), `--job-ttl-seconds` (default 86400) and the API's
+    /// `--kubernetes-api-url`, `--kubernetes-namespace`, `--kubernetes-token-file`.
     public static func load(reader: ConfigReader, config: ServiceConfig) throws -> TrainingSettings {
         let root = reader.string("artifact-root", default: ".slipway/artifacts")
         let artifactRoot = URL(fileURLWithPath: root).standardizedFileURL
@@ -32,9 +41,28 @@ public struct TrainingSettings: Sendable {
         let limit = try reader.int("max-concurrent-runs", default: 1)
         guard limit >= 1 else { throw ConfigError(key: "max-concurrent-runs", message: "must be at least 1") }
         let host = config.host == "0.0.0.0" ? "127.0.0.1" : config.host
-        return TrainingSettings(
-            artifactRoot: artifactRoot, trainerCommand: command, maxConcurrentRuns: limit,
-            webhookBaseURL: "http://\(host):\(config.port)")
+        var webhookBase = reader.string("webhook-base-url", default: "http://\(host):\(config.port)")
+        while webhookBase.hasSuffix("/") { webhookBase.removeLast() }
+        guard webhookBase.hasPrefix("http://") || webhookBase.hasPrefix("https://") else {
+            throw ConfigError(key: "webhook-base-url", message: "expected http(s)://host:port, got '\(webhookBase)'")
+        }
+        var settings = TrainingSettings(artifactRoot: artifactRoot, trainerCommand: command, maxConcurrentRuns: limit, webhookBaseURL: webhookBase)
+        switch reader.string("executor", default: Executors.local) {
+        case Executors.local: break
+        case Executors.kubernetes:
+            guard let image = reader.string("trainer-image"), !image.isEmpty else {
+                throw ConfigError(key: "trainer-image", message: "the kubernetes executor needs the image its Jobs run the trainer in")
+            }
+            let ttl = try reader.int("job-ttl-seconds", default: 86_400)
+            guard ttl >= 0 else { throw ConfigError(key: "job-ttl-seconds", message: "must be 0 or more") }
+            settings.executor = Executors.kubernetes
+            settings.kubernetes = KubernetesExecutor.Settings(
+                connection: try KubernetesAPI.Connection.load(reader: reader), image: image,
+                artifactsClaim: reader.string("artifacts-claim", default: "slipway-artifacts"), jobTTLSeconds: ttl)
+        case let other:
+            throw ConfigError(key: "executor", message: "expected local or kubernetes, got '\(other)'")
+        }
+        return settings
     }
 
     func artifactDirectory(for runID: String) -> URL {

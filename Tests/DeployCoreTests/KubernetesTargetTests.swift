@@ -15,41 +15,9 @@ import Testing
 /// here: what a real API server, scheduler and kubelet would add (pulling the image, running pods) is not tested.
 @Suite("kubernetes serving target", .serialized, .timeLimit(.minutes(3)))
 struct KubernetesTargetTests {
-    /// The stand-in on a free port, its objects ready 0.3 s after they are created.
-    final class FakeAPIServer: Sendable {
-        let process: Launched
-        let url: String
-
-        init() async throws {
-            let infrastructure = TestInfrastructure.shared
-            let work = URL(fileURLWithPath: infrastructure.workDirectory).appendingPathComponent("kube-\(UUID().uuidString.prefix(8))")
-            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-            let venv = ProcessInfo.processInfo.environment["SLIPWAY_VALIDATE_VENV"] ?? "/tmp/slipway-validate-venv"
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("scripts/fake-kube-apiserver")
-            let portFile = work.appendingPathComponent("port")
-            process = try Launched(
-                URL(fileURLWithPath: "\(venv)/bin/python"), [script.path, "--port-file", portFile.path, "--ready-after", "0.3"],
-                log: work.appendingPathComponent("apiserver.log"))
-            try await process.waitUntil("the fake API server listening") {
-                ((try? String(contentsOf: portFile, encoding: .utf8)).flatMap { Int($0) }) != nil
-            }
-            url = "http://127.0.0.1:\(try String(contentsOf: portFile, encoding: .utf8))"
-        }
-
-        var api: APITestClient { APITestClient(baseURL: url) }
-
-        /// Every request it received: "METHOD path".
-        func requests() async throws -> [String] {
-            try await api.get("/_requests").jsonArray().compactMap { entry in
-                (entry as? [String: String]).map { "\($0["method"] ?? "") \($0["path"] ?? "")" }
-            }
-        }
-    }
-
     static func settings(_ url: String) -> KubernetesServingTarget.Settings {
         KubernetesServingTarget.Settings(
-            apiURL: url, namespace: "slipway-test", image: "registry.example/slipway:test", artifactsClaim: "slipway-artifacts",
+            connection: .init(url: url, namespace: "slipway-test"), image: "registry.example/slipway:test", artifactsClaim: "slipway-artifacts",
             artifactsPath: "/data/artifacts")
     }
 
@@ -61,14 +29,14 @@ struct KubernetesTargetTests {
             resources: resources, previousAddress: nil)
     }
 
-    func target(_ server: FakeAPIServer) -> KubernetesServingTarget {
+    func target(_ server: FakeKubernetesAPIServer) -> KubernetesServingTarget {
         KubernetesServingTarget(
             settings: Self.settings(server.url), readinessTimeout: .seconds(10), httpClient: .shared, logger: Logger(label: "test"))
     }
 
     @Test("a revision is a Deployment, a Service and an HPA the schemas accept; ready when available, adopted by name, deleted on stop")
     func revisionLifecycle() async throws {
-        let server = try await FakeAPIServer()
+        let server = try await FakeKubernetesAPIServer()
         // The stand-in does validate: an object the schemas refuse is a 422, as from a real API server.
         let invalid = try await server.api.post(
             "/api/v1/namespaces/slipway-test/services",
@@ -144,7 +112,7 @@ struct KubernetesTargetTests {
 
     @Test("deploy-svc on the kubernetes target: a deployment's revision is created there, serves at its Service, and goes on undeploy")
     func deploySvcOnKubernetes() async throws {
-        let server = try await FakeAPIServer()
+        let server = try await FakeKubernetesAPIServer()
         let arguments = [
             "--serving-target", "kubernetes", "--kubernetes-api-url", server.url, "--kubernetes-namespace", "slipway-test",
             "--model-server-image", "registry.example/slipway:test", "--artifacts-path", FileManager.default.temporaryDirectory.path,

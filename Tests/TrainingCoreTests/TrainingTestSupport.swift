@@ -39,7 +39,10 @@ struct TrainingHarness: Sendable {
     }
 }
 
-func withTraining(trainer: String = "exit 1", runWorkers: Bool = true, _ body: @Sendable (TrainingHarness) async throws -> Void) async throws {
+/// `arguments` are added to the service's own (an executor's settings).
+func withTraining(
+    trainer: String = "exit 1", arguments: [String] = [], runWorkers: Bool = true, _ body: @Sendable (TrainingHarness) async throws -> Void
+) async throws {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("training-svc-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: scratch) }
@@ -51,7 +54,7 @@ func withTraining(trainer: String = "exit 1", runWorkers: Bool = true, _ body: @
         arguments: [
             "--artifact-root", scratch.appendingPathComponent("artifacts").path, "--trainer-command", "\(script.path) {spec} {artifacts}",
             "--peer", "schedule=http://127.0.0.1:1",
-        ],
+        ] + arguments,
         environment: [:])
     try await withTestService(TrainingService.definition(reader: reader), reader: reader, runWorkers: runWorkers) { service in
         let harness = TrainingHarness(service: service, scratch: scratch, reader: reader)
