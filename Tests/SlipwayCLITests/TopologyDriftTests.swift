@@ -145,6 +145,14 @@ struct TopologyDriftTests {
                     let url = try #require(environment["SLIPWAY_DATABASE_URL"], "\(overlay) \(name)")
                     #expect(url.hasSuffix("/?sslmode=$(DB_SSLMODE)") && url.contains("@$(DB_HOST):"), "\(overlay) \(name): its own database")
                 }
+                if name == "deploy-svc" || name == "training-svc" {
+                    // Their model-server pods and trainer Jobs run the image the services run, through the API's proxy.
+                    #expect(config["WORKLOAD_IMAGE"] == container["image"] as? String, "\(overlay) \(name): the workload image")
+                    #expect(environment["SLIPWAY_KUBERNETES_API_URL"] == "http://127.0.0.1:8001", "\(overlay) \(name)")
+                    #expect((pod["containers"] as? [[String: Any]])?.contains { $0["name"] as? String == "kubectl-proxy" } == true)
+                    let target = name == "deploy-svc" ? "SLIPWAY_SERVING_TARGET" : "SLIPWAY_EXECUTOR"
+                    #expect(environment[target] == "kubernetes", "\(overlay) \(name)")
+                }
                 let replicas = (deployment["spec"] as? [String: Any])?["replicas"] as? Int
                 #expect(replicas == (overlay == "dev" ? 1 : 2), "\(overlay) \(name)")
                 let service = try #require(named("Service", name), "\(overlay): no Service \(name)")
