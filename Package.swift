@@ -44,7 +44,7 @@ var targets: [Target] = [
     .target(name: "SlipwayContracts", dependencies: [protobuf], path: "Shared/SlipwayContracts"),
     .target(
         name: "SlipwayEventSourcing",
-        dependencies: ["SlipwayKafka", "SlipwayContracts", "SlipwayStatistics", protobuf, postgres, log, metrics, lifecycle, httpClient, asyncAlgorithms],
+        dependencies: ["SlipwayKafka", "SlipwayContracts", "SlipwayStatistics", protobuf, postgres, log, metrics, lifecycle, httpClient, nioCore, nioPosix, asyncAlgorithms],
         path: "Shared/SlipwayEventSourcing"
     ),
     .target(
@@ -137,7 +137,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "SlipwayEventSourcingTests",
-        dependencies: ["SlipwayTestSupport", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayKafka", "SlipwayContracts", "SlipwayLocalRuntime", postgres, hummingbird, hummingbirdTesting, httpClient, log, lifecycle],
+        dependencies: ["SlipwayTestSupport", "SlipwayEventSourcing", "SlipwayPlatform", "SlipwayKafka", "SlipwayContracts", "SlipwayLocalRuntime", postgres, hummingbird, hummingbirdTesting, httpClient, nioCore, log, lifecycle],
         path: "Tests/SlipwayEventSourcingTests"
     ),
     // What the integration tests of the domain services share: the test database and a service harness.

@@ -18,7 +18,7 @@ import Synchronization
 /// does not answer is named in `info.x-slipway-unavailable` and its routes are missing until it is back; a complete
 /// merge is kept for 30 s.
 public final class APIReference: Sendable {
-    let peers: [String: String]
+    let peers: [String: PeerAddresses]
     let routes: RouteTable
     let policy: AccessPolicy
     let httpClient: HTTPClient
@@ -29,7 +29,7 @@ public final class APIReference: Sendable {
     static let cacheFor = Duration.seconds(30)
 
     /// `own`: the gateway's other routes; this reference adds its own.
-    public init(peers: [String: String], routes: RouteTable, policy: AccessPolicy, httpClient: HTTPClient, own: [RouteInventory.Route]) {
+    public init(peers: [String: PeerAddresses], routes: RouteTable, policy: AccessPolicy, httpClient: HTTPClient, own: [RouteInventory.Route]) {
         self.peers = peers
         self.routes = routes
         self.policy = policy
@@ -90,10 +90,11 @@ public final class APIReference: Sendable {
         return await withTaskGroup(of: (String, OpenAPIValue?).self) { group in
             for service in services {
                 group.addTask {
-                    guard let base = self.peers[service] else { return (service, nil) }
+                    guard let addresses = self.peers[service] else { return (service, nil) }
                     do {
-                        let response = try await self.httpClient.execute(
-                            HTTPClientRequest(url: base + "/internal/openapi.json"), timeout: .seconds(3))
+                        let response = try await addresses.withFailover { base in
+                            try await self.httpClient.execute(HTTPClientRequest(url: base + "/internal/openapi.json"), timeout: .seconds(3))
+                        }
                         guard response.status == .ok else { return (service, nil) }
                         let body = try await response.body.collect(upTo: 16 << 20)
                         return (service, try JSONDecoder().decode(OpenAPIValue.self, from: body))

@@ -12,7 +12,7 @@ import SlipwayPlatform
 /// actor secret so the service believes it (`ActorVoucher`). A client's own `X-Slipway-Actor` and signature are
 /// dropped, and so are its credentials once the gateway has checked them (routes with their own secret get theirs).
 struct Proxy: Sendable {
-    let peers: [String: String]
+    let peers: [String: PeerAddresses]
     let maxBodyBytes: Int
     let httpClient: HTTPClient
     let routes: RouteTable
@@ -39,11 +39,11 @@ struct Proxy: Sendable {
         guard let service = routes.service(for: path) else {
             throw APIError.notFound("no API route for \(path)")
         }
-        guard let base = peers[service] else {
+        guard let addresses = peers[service] else {
             throw APIError(.badGateway, code: "no_upstream", message: "no address configured for \(service)-svc")
         }
         let correlationID = request.correlationID
-        var upstream = HTTPClientRequest(url: base + request.uri.description)
+        var upstream = HTTPClientRequest(url: request.uri.description)
         upstream.method = HTTPMethod(rawValue: request.method.rawValue)
         // Routes the gateway let through without a caller check their own secret: it goes with them.
         let dropped = context.caller == nil ? ["x-slipway-actor", "x-slipway-actor-signature"] : Self.gatewayOwned
@@ -60,7 +60,12 @@ struct Proxy: Sendable {
 
         let response: HTTPClientResponse
         do {
-            response = try await httpClient.execute(upstream, timeout: .seconds(60))
+            // The next replica in turn; another only when this one could not be connected to (it never saw the request).
+            response = try await addresses.withFailover { base in
+                var request = upstream
+                request.url = base + upstream.url
+                return try await httpClient.execute(request, timeout: .seconds(60))
+            }
         } catch {
             context.logger.warning("upstream unavailable", metadata: [LogKey.service: "\(service)", LogKey.error: "\(error)"])
             throw APIError(.badGateway, code: "upstream_unavailable", message: "\(service)-svc is not reachable")

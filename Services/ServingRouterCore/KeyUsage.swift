@@ -7,7 +7,7 @@ import SlipwayEventSourcing
 import Synchronization
 
 /// Counts requests per API key and endpoint, and reports them to deploy-svc
-/// (`POST {deploy-url}/internal/api-keys/usage`), which records them as `ApiKeyUsed` events.
+/// (`POST {deploy-url}/internal/api-keys/usage`, any replica), which records them as `ApiKeyUsed` events.
 /// A failed report keeps its counts for the next one.
 final class KeyUsage: Sendable {
     struct Key: Hashable, Sendable {
@@ -80,15 +80,18 @@ final class KeyUsage: Sendable {
     }
 
     /// Sends what was counted since the last report; on failure the counts stay for the next try.
-    func flush(deployURL: String, httpClient: HTTPClient, logger: Logger) async {
+    func flush(deploy: PeerAddresses, httpClient: HTTPClient, logger: Logger) async {
         let taken = take()
         guard !taken.isEmpty else { return }
         do {
-            var request = HTTPClientRequest(url: deployURL + "/internal/api-keys/usage")
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(Self.report(taken))))
-            let response = try await httpClient.execute(request, timeout: .seconds(10))
+            let body = ByteBuffer(bytes: try JSONEncoder().encode(Self.report(taken)))
+            let response = try await deploy.withFailover { base in
+                var request = HTTPClientRequest(url: base + "/internal/api-keys/usage")
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(body)
+                return try await httpClient.execute(request, timeout: .seconds(10))
+            }
             _ = try? await response.body.collect(upTo: 1024 * 1024)
             guard (200..<300).contains(Int(response.status.code)) else {
                 throw SnapshotError(message: "deploy-svc answered \(response.status.code) to the usage report")
@@ -100,15 +103,15 @@ final class KeyUsage: Sendable {
         }
     }
 
-    func run(intervalSeconds: Int, deployURL: String, httpClient: HTTPClient, logger: Logger) async {
+    func run(intervalSeconds: Int, deploy: PeerAddresses, httpClient: HTTPClient, logger: Logger) async {
         var last = ContinuousClock.now
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: .milliseconds(200))
             guard ContinuousClock.now - last >= .seconds(intervalSeconds) else { continue }
             last = ContinuousClock.now
-            await flush(deployURL: deployURL, httpClient: httpClient, logger: logger)
+            await flush(deploy: deploy, httpClient: httpClient, logger: logger)
         }
         // Last report on shutdown (best effort).
-        await flush(deployURL: deployURL, httpClient: httpClient, logger: logger)
+        await flush(deploy: deploy, httpClient: httpClient, logger: logger)
     }
 }

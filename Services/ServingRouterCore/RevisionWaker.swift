@@ -7,9 +7,10 @@ import Synchronization
 
 /// Asks deploy-svc to wake a revision scaled to zero (`POST {deploy}/internal/revisions/{id}/wake`), while requests
 /// for it wait. One call per revision at a time, and after a failed one at most one a second; the requests waiting
-/// go on once the revision's instance reaches the routing table through the deploy stream.
+/// go on once the revision's instance reaches the routing table through the deploy stream. Only the replica leading
+/// deploy-svc's controller wakes (the others answer 503), so the replicas are asked in turn until one does.
 final class RevisionWaker: Sendable {
-    let deployURL: String
+    let deploy: PeerAddresses
     let timeout: TimeAmount
     let httpClient: HTTPClient
     let logger: Logger
@@ -19,8 +20,8 @@ final class RevisionWaker: Sendable {
     }
     private let calls = Mutex<[String: Call]>([:])
 
-    init(deployURL: String, timeout: TimeAmount, httpClient: HTTPClient, logger: Logger) {
-        self.deployURL = deployURL
+    init(deploy: PeerAddresses, timeout: TimeAmount, httpClient: HTTPClient, logger: Logger) {
+        self.deploy = deploy
         self.timeout = timeout
         self.httpClient = httpClient
         self.logger = logger
@@ -39,17 +40,21 @@ final class RevisionWaker: Sendable {
             if let failure { logger.warning("could not wake revision", metadata: [LogKey.revisionID: "\(revisionID)", LogKey.error: "\(failure)"]) }
         }
         logger.info("waking revision scaled to zero", metadata: [LogKey.revisionID: "\(revisionID)"])
-        do {
-            let request = try HTTPClient.Request(url: "\(deployURL)/internal/revisions/\(revisionID)/wake", method: .POST)
-            httpClient.execute(request: request, deadline: .now() + timeout).whenComplete { result in
-                switch result {
-                case .success(let response) where response.status.code < 300: finish(nil)
-                case .success(let response): finish("deploy-svc answered \(response.status.code)")
-                case .failure(let error): finish("\(error)")
+        Task { [deploy, httpClient, timeout] in
+            var failures: [String] = []
+            for base in deploy.urls {
+                do {
+                    var request = HTTPClientRequest(url: "\(base)/internal/revisions/\(revisionID)/wake")
+                    request.method = .POST
+                    let response = try await httpClient.execute(request, timeout: timeout)
+                    _ = try? await response.body.collect(upTo: 1 << 20)
+                    if response.status.code < 300 { return finish(nil) }
+                    failures.append("\(base) answered \(response.status.code)")
+                } catch {
+                    failures.append("\(base): \(error)")
                 }
             }
-        } catch {
-            finish("\(error)")
+            finish(failures.joined(separator: "; "))
         }
     }
 }

@@ -33,8 +33,9 @@ final class RoutingSync: Sendable {
     /// Fetches `GET {deploy-url}/internal/routing` and merges it.
     func loadSnapshot() async throws {
         let startedAt = store.generation
-        let request = HTTPClientRequest(url: config.deployURL + "/internal/routing")
-        let response = try await httpClient.execute(request, timeout: .seconds(10))
+        let response = try await config.deploy.withFailover { base in
+            try await httpClient.execute(HTTPClientRequest(url: base + "/internal/routing"), timeout: .seconds(10))
+        }
         let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
         guard response.status == .ok else {
             throw SnapshotError(message: "deploy-svc answered \(response.status.code) to GET /internal/routing")
@@ -61,7 +62,7 @@ final class RoutingSync: Sendable {
                 } catch {
                     if Task.isCancelled { return }
                     self.logger.warning(
-                        "routing snapshot failed, retrying", metadata: [LogKey.error: "\(error)", LogKey.deployURL: "\(self.config.deployURL)"])
+                        "routing snapshot failed, retrying", metadata: [LogKey.error: "\(error)", LogKey.deployURL: "\(self.config.deploy)"])
                     try? await Task.sleep(for: delay)
                     delay = min(delay * 2, .seconds(5))
                 }

@@ -58,7 +58,7 @@ public final class ServingRouter: Service, Sendable {
             api: PublicAPI(
                 store: store, stats: parts.stats, usage: parts.usage, logs: logs,
                 waker: RevisionWaker(
-                    deployURL: config.deployURL, timeout: .seconds(Int64(config.coldStartTimeoutSeconds)), httpClient: .slipwayInternal,
+                    deploy: config.deploy, timeout: .seconds(Int64(config.coldStartTimeoutSeconds)), httpClient: .slipwayInternal,
                     logger: logger),
                 coldStartTimeout: .seconds(Int64(config.coldStartTimeoutSeconds))),
             host: config.host, port: config.port,
@@ -85,7 +85,7 @@ public final class ServingRouter: Service, Sendable {
                     LoopService("request-log shipper") { try await parts.shipper.run() },
                     LoopService("key usage") {
                         await parts.usage.run(
-                            intervalSeconds: config.usageIntervalSeconds, deployURL: config.deployURL, httpClient: .slipwayInternal, logger: logger)
+                            intervalSeconds: config.usageIntervalSeconds, deploy: config.deploy, httpClient: .slipwayInternal, logger: logger)
                     },
                     LoopService("deploy event stream") { await parts.sync.runStream() },
                     LoopService("routing resync") { await parts.sync.runResync() },
@@ -95,7 +95,7 @@ public final class ServingRouter: Service, Sendable {
         logger.info(
             "starting",
             metadata: [
-                LogKey.httpPort: "\(config.port)", LogKey.httpAdminPort: "\(config.adminPort)", LogKey.deployURL: "\(config.deployURL)",
+                LogKey.httpPort: "\(config.port)", LogKey.httpAdminPort: "\(config.adminPort)", LogKey.deployURL: "\(config.deploy)",
                 LogKey.kafkaBrokers: "\(config.kafkaBrokers)",
             ])
         try await group.run()

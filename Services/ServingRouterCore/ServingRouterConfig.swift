@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SlipwayEventSourcing
 import SlipwayPlatform
 
 /// serving-router's settings, read with the platform's precedence: `--flag value` > `SLIPWAY_FLAG` > default.
@@ -11,8 +12,9 @@ public struct ServingRouterConfig: Sendable {
     /// container or pod must be probed and reached by testing-svc from outside).
     public var adminHost = "127.0.0.1"
     public var adminPort = 8082
-    /// deploy-svc's base URL: routing snapshot (`GET /internal/routing`) and key usage reports.
-    public var deployURL = "http://127.0.0.1:8104"
+    /// deploy-svc's base URL, or its replicas' (`url|url`): routing snapshot (`GET /internal/routing`), key usage
+    /// reports and wakes.
+    public var deploy = PeerAddresses(["http://127.0.0.1:8104"])
     public var kafkaBrokers = "127.0.0.1:9092"
     public var logLevel: Logger.Level = .info
     /// Full snapshot reload period, healing anything the event stream missed.
@@ -42,8 +44,12 @@ public struct ServingRouterConfig: Sendable {
         config.port = try reader.int("port", default: config.port)
         config.adminHost = reader.string("admin-host", default: config.adminHost)
         config.adminPort = try reader.int("admin-port", default: config.adminPort)
-        config.deployURL = reader.string("deploy-url", default: config.deployURL)
-        while config.deployURL.hasSuffix("/") { config.deployURL.removeLast() }
+        if let deploy = reader.string("deploy-url") {
+            guard deploy.split(separator: "|", omittingEmptySubsequences: false).allSatisfy({ $0.hasPrefix("http") }) else {
+                throw ConfigError(key: "deploy-url", message: "expected http://host:port (several replicas: url|url), got '\(deploy)'")
+            }
+            config.deploy = PeerAddresses(parsing: deploy)
+        }
         config.kafkaBrokers = reader.string("kafka-brokers", default: config.kafkaBrokers)
         let level = reader.string("log-level", default: "info")
         guard let logLevel = Logger.Level(rawValue: level) else {

@@ -7,20 +7,27 @@ import SlipwayPlatform
 struct Endpoints {
     let paths = SlipwayPaths.default
 
-    func serviceURL(_ service: String, override: String?) throws -> String {
-        if let override { return trimmed(override) }
-        if let value = ProcessInfo.processInfo.environment["SLIPWAY_\(service.uppercased())_URL"], !value.isEmpty { return trimmed(value) }
-        if let state = try? UpState.read(from: paths.stateFile),
-            let entry = state.processes.first(where: { $0.name == "\(service)-svc" || $0.name == service }),
-            let readiness = entry.readinessURL, let url = URL(string: readiness), let host = url.host, let port = url.port
-        {
-            return "http://\(host):\(port)"
+    func serviceURL(_ service: String, override: String?) throws -> String { try serviceURLs(service, override: override)[0] }
+
+    /// Every replica's URL (`slipway up --replicas`), the first replica's first.
+    func serviceURLs(_ service: String, override: String?) throws -> [String] {
+        if let override { return [trimmed(override)] }
+        if let value = ProcessInfo.processInfo.environment["SLIPWAY_\(service.uppercased())_URL"], !value.isEmpty { return [trimmed(value)] }
+        if let state = try? UpState.read(from: paths.stateFile) {
+            let name = ServiceDirectory.defaultPorts[service] == nil ? service : "\(service)-svc"
+            let urls = state.processes.filter { $0.name == name || $0.name.hasPrefix(name + "-") }.compactMap { entry -> String? in
+                guard let readiness = entry.readinessURL, let url = URL(string: readiness), let host = url.host, let port = url.port else {
+                    return nil
+                }
+                return "http://\(host):\(port)"
+            }
+            if !urls.isEmpty { return urls }
         }
         guard let port = ServiceDirectory.defaultPorts[service] ?? (service == "gateway" ? ServiceDirectory.gatewayPort : nil) else {
             throw ValidationErrorMessage(
                 "unknown service '\(service)'; expected one of \(ServiceDirectory.domainServices.map(\.rawValue).joined(separator: ", "))")
         }
-        return "http://127.0.0.1:\(port)"
+        return ["http://127.0.0.1:\(port)"]
     }
 
     func kafkaBrokers(override: String?) throws -> String {

@@ -37,7 +37,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench", abstract: "Benchmarks that print a RESULT line.",
         subcommands: [
             BenchEventsCommand.self, BenchTrainCommand.self, BenchQualityCommand.self, BenchServeCommand.self, BenchLoadTestCommand.self,
-            BenchRolloutCommand.self, BenchScaleCommand.self,
+            BenchRolloutCommand.self, BenchScaleCommand.self, BenchReplicasCommand.self,
             BenchApiCommand.self, BenchUiCommand.self,
             BenchMetricsCommand.self, BenchSchedulesCommand.self, BenchSinkCommand.self,
         ])

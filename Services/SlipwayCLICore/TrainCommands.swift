@@ -3,17 +3,20 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import SlipwayEventSourcing
 import SlipwayLocalRuntime
 
 /// The public API as the CLI uses it: JSON in, JSON (decoded loosely, for printing) out.
 struct APIClient {
-    let base: String
+    /// The gateways: with several (`slipway up --replicas`), the next one in turn, another when one cannot be reached.
+    let gateways: PeerAddresses
+    var base: String { gateways.urls[0] }
     /// Sent as `Authorization: Bearer`: `SLIPWAY_TOKEN`, else the admin token `slipway up` wrote.
     let token: String?
 
     init(gateway: String?) throws {
         let endpoints = Endpoints()
-        base = try endpoints.serviceURL("gateway", override: gateway)
+        gateways = PeerAddresses(try endpoints.serviceURLs("gateway", override: gateway))
         token = endpoints.apiToken()
     }
 
@@ -23,7 +26,7 @@ struct APIClient {
     /// Status and body; only a transport failure throws.
     func call(_ method: HTTPMethod, _ path: String, _ body: [String: Any]? = nil) async throws -> (status: UInt, json: [String: Any]) {
         let payload = try body.map { Array(try JSONSerialization.data(withJSONObject: $0)) }
-        let (status, bytes) = try await httpCall(method, base + path, body: payload, headers: headers)
+        let (status, bytes) = try await httpCall(method, gateways, path, body: payload, headers: headers)
         let json = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
         return (status, json)
     }
@@ -57,18 +60,28 @@ func httpCall(
     _ method: HTTPMethod, _ url: String, body: [UInt8]?, headers: [String: String] = [:],
     timeout: TimeAmount = .seconds(30)
 ) async throws -> (UInt, [UInt8]) {
-    var request = HTTPClientRequest(url: url)
-    request.method = method
-    for (name, value) in headers { request.headers.add(name: name, value: value) }
-    if let body {
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: body))
-    }
+    try await httpCall(method, PeerAddresses([url]), "", body: body, headers: headers, timeout: timeout)
+}
+
+/// `path` on one of `bases` (the next in turn; another only when one cannot be connected to).
+func httpCall(
+    _ method: HTTPMethod, _ bases: PeerAddresses, _ path: String, body: [UInt8]?, headers: [String: String] = [:],
+    timeout: TimeAmount = .seconds(30)
+) async throws -> (UInt, [UInt8]) {
     let response: HTTPClientResponse
     do {
-        response = try await HTTPClient.slipwayInternal.execute(request, timeout: timeout)
+        response = try await bases.withFailover { base in
+            var request = HTTPClientRequest(url: base + path)
+            request.method = method
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            if let body {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(bytes: body))
+            }
+            return try await HTTPClient.slipwayInternal.execute(request, timeout: timeout)
+        }
     } catch {
-        throw ValidationErrorMessage("cannot reach \(url): is the platform running? (`slipway status`)")
+        throw ValidationErrorMessage("cannot reach \(bases)\(path): is the platform running? (`slipway status`)")
     }
     return (response.status.code, Array(try await response.body.collect(upTo: 256 * 1024 * 1024).readableBytesView))
 }

@@ -13,7 +13,9 @@ struct UpCommand: AsyncParsableCommand {
             State lives in --data-dir (.slipway/): the PostgreSQL cluster, logs/<process>.log and up.json.
             SLIPWAY_DATABASE_URL / SLIPWAY_KAFKA_BROKERS (or the flags) use an external PostgreSQL server
             (one database per service is created on it) or external Kafka instead of the embedded ones.
-            Ctrl-C stops everything in reverse order.
+            Ctrl-C stops everything in reverse order. --replicas 2 runs two processes of each domain service and
+            two gateways, each on its own port, against the same databases and broker: peers call the next
+            replica in turn, and the CLI uses either gateway.
             """)
 
     @Option(help: "Directory for the embedded cluster, logs and state.") var dataDir = ".slipway"
@@ -25,6 +27,14 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "External Kafka bootstrap servers; default: the dev broker.") var kafkaBrokers: String?
     @Option(help: "Log level of the services (trace, debug, info, notice, warning, error).") var logLevel = "info"
     @Flag(help: "Let API reads through without a token (a local demo); writes always need one.") var anonymousReads = false
+    @Option(help: "Processes of each domain service, and gateways (1 to 3); the first on the usual ports.") var replicas = 1
+
+    func validate() throws {
+        guard (1...3).contains(replicas) else { throw ValidationError("--replicas must be 1, 2 or 3") }
+    }
+
+    /// A process's name: `training-svc`, then `training-svc-2`, `training-svc-3`.
+    static func processName(_ name: String, replica: Int) -> String { replica == 0 ? name : "\(name)-\(replica + 1)" }
 
     func run() async throws {
         var logger = Logger(label: "slipway.up")
@@ -70,56 +80,64 @@ struct UpCommand: AsyncParsableCommand {
         for (port, flag) in [(routerPort, "--router-port"), (routerAdminPort, "--router-admin-port")] where !isTCPPortFree(port) {
             throw ValidationErrorMessage("port \(port) is taken: pass \(flag)")
         }
-        // Services, each on its default port when free.
-        var ports: [String: Int] = [:]
+        // Services: the first replica on its default port when free, the others on free ports.
+        var ports: [String: [Int]] = [:]
         for service in ServiceDirectory.domainServices.map(\.rawValue) {
             let preferred = ServiceDirectory.defaultPorts[service]!
-            ports[service] = isTCPPortFree(preferred) ? preferred : try freeTCPPort()
+            ports[service] = [isTCPPortFree(preferred) ? preferred : try freeTCPPort()]
+            for _ in 1..<replicas { ports[service]!.append(try freeTCPPort(excluding: ports.values.flatMap { $0 })) }
         }
-        let peers = ServiceDirectory.domainServices.map { "\($0.rawValue)=http://\(host):\(ports[$0.rawValue]!)" }.joined(separator: ",")
+        func addresses(_ service: String) -> String { ports[service]!.map { "http://\(host):\($0)" }.joined(separator: "|") }
+        let peers = ServiceDirectory.domainServices.map { "\($0.rawValue)=\(addresses($0.rawValue))" }.joined(separator: ",")
         for service in ServiceDirectory.domainServices.map(\.rawValue) {
-            let port = ports[service]!
-            processes.append(
-                ManagedProcess(
-                    name: "\(service)-svc", executable: try executable("\(service)-svc"),
-                    arguments: [
-                        "--host", host, "--port", "\(port)", "--database-url", database, "--kafka-brokers", brokers,
-                        "--peer", peers, "--log-level", logLevel, "--actor-secret-file", paths.actorSecretFile.path,
-                    ] + (try serviceArguments(service, paths: paths)),
-                    readiness: .http(URL(string: "http://\(host):\(port)/readyz")!), readinessTimeout: .seconds(60)))
+            for (replica, port) in ports[service]!.enumerated() {
+                processes.append(
+                    ManagedProcess(
+                        name: Self.processName("\(service)-svc", replica: replica), executable: try executable("\(service)-svc"),
+                        arguments: [
+                            "--host", host, "--port", "\(port)", "--database-url", database, "--kafka-brokers", brokers,
+                            "--peer", peers, "--log-level", logLevel, "--actor-secret-file", paths.actorSecretFile.path,
+                        ] + (try serviceArguments(service, paths: paths)),
+                        readiness: .http(URL(string: "http://\(host):\(port)/readyz")!), readinessTimeout: .seconds(60)))
+            }
         }
         processes.append(
             ManagedProcess(
                 name: "serving-router", executable: try executable("serving-router"),
                 arguments: [
-                    "--host", host, "--port", "\(routerPort)", "--admin-port", "\(routerAdminPort)", "--deploy-url",
-                    "http://\(host):\(ports["deploy"]!)",
+                    "--host", host, "--port", "\(routerPort)", "--admin-port", "\(routerAdminPort)", "--deploy-url", addresses("deploy"),
                     "--kafka-brokers", brokers, "--log-level", logLevel,
                 ],
                 readiness: .http(URL(string: "http://\(host):\(routerAdminPort)/health")!), readinessTimeout: .seconds(60)))
         guard isTCPPortFree(gatewayPort) else {
             throw ValidationErrorMessage("port \(gatewayPort) is taken: pass --gateway-port")
         }
-        processes.append(
-            ManagedProcess(
-                name: "gateway", executable: try executable("gateway"),
-                arguments: [
-                    "--host", host, "--port", "\(gatewayPort)", "--database-url", database, "--kafka-brokers", brokers, "--peer", peers,
-                    "--log-level", logLevel, "--bootstrap-token-file", paths.adminTokenFile.path, "--anonymous-reads", "\(anonymousReads)",
-                    "--actor-secret-file", paths.actorSecretFile.path,
-                ],
-                readiness: .http(URL(string: "http://\(host):\(gatewayPort)/readyz")!), readinessTimeout: .seconds(60)))
+        var gatewayPorts = [gatewayPort]
+        for _ in 1..<replicas { gatewayPorts.append(try freeTCPPort(excluding: ports.values.flatMap { $0 } + gatewayPorts)) }
+        for (replica, port) in gatewayPorts.enumerated() {
+            processes.append(
+                ManagedProcess(
+                    name: Self.processName("gateway", replica: replica), executable: try executable("gateway"),
+                    arguments: [
+                        "--host", host, "--port", "\(port)", "--database-url", database, "--kafka-brokers", brokers, "--peer", peers,
+                        "--log-level", logLevel, "--bootstrap-token-file", paths.adminTokenFile.path, "--anonymous-reads", "\(anonymousReads)",
+                        "--actor-secret-file", paths.actorSecretFile.path,
+                    ],
+                    readiness: .http(URL(string: "http://\(host):\(port)/readyz")!), readinessTimeout: .seconds(60)))
+        }
 
         let cluster = embedded
         let supervisor = try Supervisor(processes: processes, options: SupervisorOptions(paths: paths), logger: logger) {
             if let cluster { try await cluster.stop() }
         }
         let gatewayURL = "http://\(host):\(gatewayPort)"
-        let servicePorts = ServiceDirectory.domainServices.map { "\($0.rawValue) :\(ports[$0.rawValue]!)" }.joined(separator: ", ")
+        let servicePorts = ServiceDirectory.domainServices.map { service in
+            "\(service.rawValue) " + ports[service.rawValue]!.map { ":\($0)" }.joined(separator: " ")
+        }.joined(separator: ", ")
         let banner = """
 
             Slipway is up.
-              API (gateway)   \(gatewayURL)/api/ (token: \(paths.adminTokenFile.path), sent by the CLI)
+              API (gateway)   \(gatewayURL)/api/ (token: \(paths.adminTokenFile.path), sent by the CLI)\(gatewayPorts.count > 1 ? ", also on " + gatewayPorts.dropFirst().map { ":\($0)" }.joined(separator: " ") : "")
               Predictions     http://\(host):\(routerPort)/<endpoint>/recommend (serving-router)
               Kafka           \(brokers)
               PostgreSQL      \(database)

@@ -11,26 +11,33 @@ public protocol EventFeed: Sendable {
 
 /// `GET {baseURL}/internal/events?after=POS&limit=N`, protobuf `EventEnvelopeBatch`.
 public struct HTTPEventFeed: EventFeed {
-    public let baseURL: String
+    /// The owner's replicas: any of them reads the same store.
+    public let addresses: PeerAddresses
     let httpClient: HTTPClient
     let timeout: TimeAmount
 
-    public init(baseURL: String, httpClient: HTTPClient = .slipwayInternal, timeout: TimeAmount = .seconds(10)) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+    public init(addresses: PeerAddresses, httpClient: HTTPClient = .slipwayInternal, timeout: TimeAmount = .seconds(10)) {
+        self.addresses = addresses
         self.httpClient = httpClient
         self.timeout = timeout
     }
 
+    public init(baseURL: String, httpClient: HTTPClient = .slipwayInternal, timeout: TimeAmount = .seconds(10)) {
+        self.init(addresses: PeerAddresses([baseURL]), httpClient: httpClient, timeout: timeout)
+    }
+
     public func events(after position: Int64, limit: Int) async throws -> [EventEnvelope] {
-        var request = HTTPClientRequest(url: "\(baseURL)/internal/events?after=\(position)&limit=\(limit)")
-        request.headers.add(name: "Accept", value: EventFeedFormat.protobufContentType)
-        let response = try await httpClient.execute(request, timeout: timeout)
-        let body = try await response.body.collect(upTo: 256 * 1024 * 1024)
-        guard response.status == .ok else {
-            throw EventFeedError(url: request.url, status: Int(response.status.code), body: String(buffer: body))
+        try await addresses.withFailover { baseURL in
+            var request = HTTPClientRequest(url: "\(baseURL)/internal/events?after=\(position)&limit=\(limit)")
+            request.headers.add(name: "Accept", value: EventFeedFormat.protobufContentType)
+            let response = try await httpClient.execute(request, timeout: timeout)
+            let body = try await response.body.collect(upTo: 256 * 1024 * 1024)
+            guard response.status == .ok else {
+                throw EventFeedError(url: request.url, status: Int(response.status.code), body: String(buffer: body))
+            }
+            let batch = try EventEnvelopeBatch(serializedBytes: Array(body.readableBytesView))
+            return batch.events
         }
-        let batch = try EventEnvelopeBatch(serializedBytes: Array(body.readableBytesView))
-        return batch.events
     }
 }
 

@@ -25,6 +25,15 @@ public func freeTCPPort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
+/// A free port (`freeTCPPort()`) that is none of `taken`: ports handed out already but not bound yet.
+public func freeTCPPort(excluding taken: [Int]) throws -> Int {
+    for _ in 0..<100 {
+        let port = try freeTCPPort()
+        if !taken.contains(port) { return port }
+    }
+    throw POSIXError(.EADDRINUSE, userInfo: [NSLocalizedDescriptionKey: "no free port outside \(taken)"])
+}
+
 /// Whether `port` on 127.0.0.1 can be bound right now (with SO_REUSEADDR, as servers do).
 public func isTCPPortFree(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM_VALUE), 0)

@@ -31,30 +31,32 @@ public struct PeerUnreachable: Error, CustomStringConvertible {
 
 extension ServiceEnvironment {
     /// One call to another service's API, by its name (`--peer`): the one way services ask each other synchronously
-    /// (see docs/architecture.md). JSON bodies; `headers` are passed as given. `actor` is whom the call acts for
+    /// (see docs/architecture.md). With several replicas, the next one in turn (`PeerAddresses`). JSON bodies; `headers` are passed as given. `actor` is whom the call acts for
     /// (`X-Slipway-Actor`: the caller a route passes on, or the worker's own name), signed with the actor secret
     /// (`ActorVoucher`); the peer records it as who caused what it does, and `internal` when nobody is named or no secret is set.
     public func callPeer(
         _ peer: String, _ method: HTTPMethod, _ path: String, json body: [UInt8]? = nil, headers: [(String, String)] = [],
         actor: String? = nil, timeout: TimeAmount = .seconds(10)
     ) async throws -> PeerAnswer {
-        let url = config.peerURL(peer) + path
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let actor, let voucher = config.actorVoucher {
-            request.headers.replaceOrAdd(name: HTTPField.Name.actor.rawName, value: actor)
-            request.headers.replaceOrAdd(name: ActorVoucher.signatureField.rawName, value: voucher.signature(for: actor))
-        }
-        if let body {
-            request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
+        let addresses = config.peer(peer)
         do {
-            let response = try await httpClient.execute(request, timeout: timeout)
-            return PeerAnswer(status: response.status.code, body: Array(try await response.body.collect(upTo: 16 << 20).readableBytesView))
+            return try await addresses.withFailover { base in
+                var request = HTTPClientRequest(url: base + path)
+                request.method = method
+                for (name, value) in headers { request.headers.add(name: name, value: value) }
+                if let actor, let voucher = config.actorVoucher {
+                    request.headers.replaceOrAdd(name: HTTPField.Name.actor.rawName, value: actor)
+                    request.headers.replaceOrAdd(name: ActorVoucher.signatureField.rawName, value: voucher.signature(for: actor))
+                }
+                if let body {
+                    request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+                    request.body = .bytes(ByteBuffer(bytes: body))
+                }
+                let response = try await httpClient.execute(request, timeout: timeout)
+                return PeerAnswer(status: response.status.code, body: Array(try await response.body.collect(upTo: 16 << 20).readableBytesView))
+            }
         } catch {
-            throw PeerUnreachable(peer: peer, url: url, underlying: error)
+            throw PeerUnreachable(peer: peer, url: "\(addresses)\(path)", underlying: error)
         }
     }
 

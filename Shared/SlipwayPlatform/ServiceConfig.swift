@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SlipwayContracts
+import SlipwayEventSourcing
 
 /// The domain services and where they listen by default; `slipway up` and the gateway use the same table.
 /// A service is named by its context (`deploy`); its topic is the context's (`EventContext.topic`).
@@ -25,7 +26,7 @@ public struct ServiceConfig: Sendable {
     public var database: DatabaseURL
     public var kafkaBrokers: String
     /// Base URLs of the other services, by service name (`--peer registry=http://127.0.0.1:8102`).
-    public var peers: [String: String]
+    public var peers: [String: PeerAddresses]
     public var logLevel: Logger.Level
     public var fetchWaitMaxMs: Int
     /// Signs and checks who requests act for (`ActorVoucher`); nil when no secret is set, and then nobody is believed.
@@ -73,21 +74,23 @@ public struct ServiceConfig: Sendable {
         return secret
     }
 
-    /// A peer service's base URL: configured, or its default port on this machine.
-    public func peerURL(_ service: String) -> String {
-        peers[service] ?? "http://127.0.0.1:\(ServiceDirectory.defaultPorts[service] ?? 80)"
+    /// A peer service's addresses: configured, or its default port on this machine.
+    public func peer(_ service: String) -> PeerAddresses {
+        peers[service] ?? PeerAddresses(["http://127.0.0.1:\(ServiceDirectory.defaultPorts[service] ?? 80)"])
     }
 
-    /// Peers from `--peer name=url` (repeatable) or `SLIPWAY_PEER=name=url,name=url`; unnamed services
-    /// default to 127.0.0.1 on their default port.
-    static func peers(_ reader: ConfigReader) throws -> [String: String] {
-        var peers = Dictionary(uniqueKeysWithValues: ServiceDirectory.defaultPorts.map { ($0.key, "http://127.0.0.1:\($0.value)") })
+    /// Peers from `--peer name=url` (repeatable) or `SLIPWAY_PEER=name=url,name=url`, a peer with several replicas
+    /// as `name=url|url`; unnamed services default to 127.0.0.1 on their default port.
+    static func peers(_ reader: ConfigReader) throws -> [String: PeerAddresses] {
+        var peers = Dictionary(uniqueKeysWithValues: ServiceDirectory.defaultPorts.map { ($0.key, PeerAddresses(["http://127.0.0.1:\($0.value)"])) })
         for entry in reader.strings("peer").flatMap({ $0.split(separator: ",") }) {
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty, parts[1].hasPrefix("http") else {
-                throw ConfigError(key: "peer", message: "expected name=http://host:port, got '\(entry)'")
+            guard parts.count == 2, !parts[0].isEmpty,
+                parts[1].split(separator: "|", omittingEmptySubsequences: false).allSatisfy({ $0.hasPrefix("http") })
+            else {
+                throw ConfigError(key: "peer", message: "expected name=http://host:port (several replicas: name=url|url), got '\(entry)'")
             }
-            peers[parts[0]] = parts[1].hasSuffix("/") ? String(parts[1].dropLast()) : parts[1]
+            peers[parts[0]] = PeerAddresses(parsing: parts[1])
         }
         return peers
     }

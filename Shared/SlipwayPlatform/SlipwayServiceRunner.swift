@@ -126,7 +126,7 @@ public enum SlipwayServiceRunner {
             let feed: any EventFeed =
                 service == environment.config.service
                 ? LocalEventFeed(store: environment.store)
-                : HTTPEventFeed(baseURL: environment.config.peerURL(service), httpClient: environment.httpClient)
+                : HTTPEventFeed(addresses: environment.config.peer(service), httpClient: environment.httpClient)
             return Projector.Source(service: service, topic: context.topic, feed: feed)
         }
     }

@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import SlipwayContracts
+import SlipwayEventSourcing
 import SlipwayKafka
 import SlipwayModelBundle
 import SlipwayPlatform
@@ -285,7 +286,7 @@ func withRouter(
         var config = ServingRouterConfig()
         config.port = 0
         config.adminPort = 0
-        config.deployURL = deploy.url
+        config.deploy = PeerAddresses([deploy.url])
         config.kafkaBrokers = kafkaBrokers
         config.logLevel = .warning
         configure(&config)

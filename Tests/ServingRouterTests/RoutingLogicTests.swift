@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import SlipwayContracts
+import SlipwayEventSourcing
 import SlipwayStatistics
 import SwiftProtobuf
 import Testing
@@ -378,7 +379,8 @@ struct PublicAPITrafficTests {
                     RoutingDocument.ApiKey(apiKeyID: "k1", modelName: "b2b", keySha256: PublicAPI.sha256Hex("sk-1"), version: 1, purpose: purpose)
                 ]),
             startedAt: 0)
-        let waker = RevisionWaker(deployURL: "http://127.0.0.1:1", timeout: .seconds(1), httpClient: .shared, logger: Logger(label: "test"))
+        let waker = RevisionWaker(
+            deploy: PeerAddresses(["http://127.0.0.1:1"]), timeout: .seconds(1), httpClient: .shared, logger: Logger(label: "test"))
         let api = PublicAPI(
             store: store, stats: RevisionStats(), usage: KeyUsage(), logs: RequestLogBuffer(capacity: 4), waker: waker, coldStartTimeout: .seconds(1))
         var record = RequestLogRecord(requestID: "q1", endpointID: "", endpointName: "", api: .unspecified, receivedAt: Date(), status: 0)

@@ -26,12 +26,20 @@ struct ConfigTests {
     @Test("service config: peers, database per service, log level")
     func serviceConfig() throws {
         let reader = ConfigReader(
-            arguments: ["--peer", "registry=http://10.0.0.5:9000/", "--database-url", "postgres://app:secret@db:6543/"],
+            arguments: [
+                "--peer", "registry=http://10.0.0.5:9000/", "--peer", "schedule=http://a:1|http://b:2/", "--database-url",
+                "postgres://app:secret@db:6543/",
+            ],
             environment: ["SLIPWAY_PEER": "ignored=http://x"])
         let config = try ServiceConfig.load(service: "training", defaultPort: 8101, reader: reader)
         #expect(config.port == 8101)
-        #expect(config.peers["registry"] == "http://10.0.0.5:9000")
-        #expect(config.peers["deploy"] == "http://127.0.0.1:8104")
+        #expect(config.peers["registry"]?.urls == ["http://10.0.0.5:9000"])
+        #expect(config.peers["deploy"]?.urls == ["http://127.0.0.1:8104"])
+        #expect(config.peers["schedule"]?.urls == ["http://a:1", "http://b:2"], "a peer's replicas")
+        #expect(throws: ConfigError.self) {
+            try ServiceConfig.load(
+                service: "training", defaultPort: 1, reader: ConfigReader(arguments: ["--peer", "schedule=http://a|b"], environment: [:]))
+        }
         #expect(config.database.database == "slipway_training")
         #expect(config.database.port == 6543)
         #expect(config.database.password == "secret")

@@ -59,8 +59,8 @@ public func withTestService(
     if loaded.actorVoucher == nil { loaded.actorVoucher = ActorVoucher(secret: TestInfrastructure.actorSecret) }
     // A peer the test did not name is no peer: the default ports may belong to another test's `slipway up`, whose
     // feeds a projector here must not catch up from.
-    for (name, url) in loaded.peers where url == "http://127.0.0.1:\(ServiceDirectory.defaultPorts[name] ?? 0)" {
-        loaded.peers[name] = TestInfrastructure.noPeer
+    for (name, addresses) in loaded.peers where addresses.urls == ["http://127.0.0.1:\(ServiceDirectory.defaultPorts[name] ?? 0)"] {
+        loaded.peers[name] = PeerAddresses([TestInfrastructure.noPeer])
     }
     let config = loaded
     try await withPostgres(url) { client in
