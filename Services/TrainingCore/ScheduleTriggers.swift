@@ -43,7 +43,9 @@ public struct ScheduleTriggers: Projection {
         let queries = creation.queries
         let slot = trigger.slotTime.date
         if try await queries.scheduledRun(scheduleID: trigger.scheduleID, slot: slot) != nil { return }  // started already
-        let config = try TrainingRunConfig(serializedBytes: trigger.trainingConfig)
+        var config = try TrainingRunConfig(serializedBytes: trigger.trainingConfig)
+        // Where the trainer runs is this installation's to say, unless the schedule's runs report from outside.
+        if config.executor != Executors.external { config.executor = creation.settings.executor }
         let catalog = try await queries.catalog(
             datasets: [config.datasetID], featureConfigs: [config.featureConfigID], modelConfigs: [config.modelConfigID])
         let metadata = CommandMetadata(reactingTo: recorded, reactor: "training-svc")
