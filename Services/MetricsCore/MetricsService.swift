@@ -30,10 +30,7 @@ public enum MetricsService {
                 ],
                 workers: [
                     AlertEvaluator(environment: environment, now: now).worker, WebhookDeliverer(environment: environment, now: now).worker,
-                    // One replica analyses: each analysis is a new report.
-                    LeaderOnly(
-                        "metrics-drift-monitor", postgres: environment.postgres, logger: environment.logger,
-                        DriftMonitor(environment: environment, now: now).worker),
+                    DriftMonitor(environment: environment, now: now).worker,
                 ])
         }
     }

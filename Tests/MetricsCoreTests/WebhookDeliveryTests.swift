@@ -52,7 +52,7 @@ struct WebhookDeliveryTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await receiver.run() }
             defer { group.cancelAll() }
-            try await eventually(timeout: .seconds(10), "the receiver listens") { receiver.port.withLock { $0 } != nil }
+            try await eventually(timeout: .seconds(30), "the receiver listens") { receiver.port.withLock { $0 } != nil }
             try await withTestService(MetricsService.definition(now: { clock.now }), runWorkers: false) { service in
                 try await RequestLogs.publish(slow, topic: topic)
                 try await ServingRollupIntegrationTests.ingest(service, topic: topic, group: "g") { _ in try await service.total(endpoint) == 30 }

@@ -5,7 +5,7 @@ import Testing
 
 @testable import SlipwayEventSourcing
 
-@Suite("Replay into a fresh schema", .serialized, .timeLimit(.minutes(2)))
+@Suite("Replay into a fresh schema", .serialized, .timeLimit(.minutes(5)))
 struct ReplayTests {
     let environment = TestEnvironment.shared
 
