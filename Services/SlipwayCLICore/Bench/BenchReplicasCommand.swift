@@ -58,6 +58,15 @@ struct BenchReplicasCommand: AsyncParsableCommand {
         let deployment = try await api.expect(
             .POST, "/api/models/\(model)/deployments", ["version": version, "endpoint": endpoint, "force": true, "reason": "bench replicas"])
         say(try await waitForOutcome(api, endpoint: endpoint, deployment: deployment["id"] as? String ?? "", timeout: .seconds(300)))
+        // The router learns the new key and the endpoint from deploy-svc's events: the workload starts once it answers.
+        let ready = ContinuousClock.now.advanced(by: .seconds(60))
+        while try await httpCall(
+            .POST, "\(router)/\(endpoint)/recommend", body: Array(#"{"customer_id": "C1", "top_k": 5}"#.utf8),
+            headers: ["Authorization": "Bearer \(key)"], timeout: .seconds(10)
+        ).0 != 200 {
+            guard ContinuousClock.now < ready else { throw ValidationErrorMessage("serving-router did not answer for \(endpoint) within 60 s") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         let run = "\(getpid())"
 
         let tally = Tally()
