@@ -47,7 +47,7 @@ struct DeployCommand: AsyncParsableCommand {
         if rollbackOnAlert { body["rollback_on_alert"] = true }
         if let onInconclusive { body["on_inconclusive"] = onInconclusive }
         if endpointTest { body["endpoint_test"] = true }
-        let deployment = try await client.expect(.POST, "/api/models/\(model)/deployments", body)
+        let deployment = try await client.deploy(model, body)
         let id = deployment["id"] as? String ?? ""
         let name = deployment["endpoint"] as? String ?? ""
         say("deployment \(id): v\(version) → \(name) (\(deployment["strategy"] ?? "immediate"))")

@@ -38,6 +38,20 @@ struct APIClient {
         return json
     }
 
+    /// `POST /api/models/{model}/deployments`. deploy-svc learns versions from registry-svc's events, so a version
+    /// registered a moment ago may not have reached it yet: a 422 naming `version` is asked again for up to 10 s.
+    func deploy(_ model: String, _ body: [String: Any]) async throws -> [String: Any] {
+        let path = "/api/models/\(model)/deployments"
+        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        while true {
+            let (status, json) = try await call(.POST, path, body)
+            if (200..<300).contains(status) { return json }
+            let field = ((json["error"] as? [String: Any])?["details"] as? [String: Any])?["field"] as? String
+            guard status == 422, field == "version", ContinuousClock.now < deadline else { throw apiError(status, json, path) }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
     /// Creates something that may already exist (a 409 is fine: datasets and configs never change).
     func ensure(_ path: String, _ body: [String: Any]) async throws {
         let (status, json) = try await call(.POST, path, body)

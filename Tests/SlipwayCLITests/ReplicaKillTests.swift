@@ -4,10 +4,11 @@ import SlipwayTestSupport
 import Testing
 
 /// `slipway up --replicas 2`: two processes of each domain service and two gateways on one machine, against the same
-/// databases and broker. `slipway bench replicas` runs a steady workload — commands to training-svc and deploy-svc
-/// through either gateway, predictions through serving-router — while one replica of each service, and a gateway, is
-/// killed with SIGKILL in turn (the supervisor starts it again). Nothing acknowledged may be lost, nothing applied
-/// twice, and predictions keep being answered.
+/// databases and broker. `slipway bench replicas` runs a steady workload through either gateway — datasets, API keys,
+/// external runs completed through their webhooks (registered), an endpoint deployed and rolled back, `once`
+/// schedules whose slots come during the kills — and predictions through serving-router, while one replica of each
+/// service, and a gateway, is killed with SIGKILL in turn (the supervisor starts it again). Nothing acknowledged may
+/// be lost, nothing applied twice, every slot fires once, and predictions keep being answered.
 @Suite("slipway up --replicas 2", .serialized, .timeLimit(.minutes(8)))
 struct ReplicaKillTests {
     @Test("one replica of each service and a gateway killed -9 in turn: nothing acknowledged is lost or applied twice, predictions go on")
@@ -56,6 +57,11 @@ struct ReplicaKillTests {
         #expect(figures["lost"] == 0 && figures["duplicates"] == 0, "\(result)")
         #expect(figures["predictions_failed"] == 0 && (figures["predictions"] ?? 0) > 100, "\(result)")
         #expect((figures["commands_acknowledged"] ?? 0) >= 40, "the workload ran: \(result)")
+        // The lifecycle went on through the kills: runs registered, deployments served and were rolled back, and every
+        // schedule slot started one run.
+        #expect((figures["runs_registered"] ?? 0) >= 5 && (figures["rollbacks"] ?? 0) >= 3, "\(result)")
+        #expect(figures["deployments_failed"] == 0, "\(result)")
+        #expect(figures["slots"] == 8 && figures["slots_fired_once"] == 8, "\(result)")
         #expect(try processes().filter { $0.restarts > 0 }.count >= 8, "the supervisor restarted every killed replica")
         // The CLI goes on through the other gateway while one is down.
         let gatewayTwo = try #require(try processes().first { $0.name == "gateway-2" }?.pid)

@@ -92,7 +92,7 @@ struct Bench {
         var measured: [Latencies] = []
         var count = versions
         if phases.contains("register") {
-            let setup = try await prepare(api, workDir: workDir)
+            let setup = try await Self.prepare(api, workDir: workDir)
             say("setup: dataset, feature config and model config bench-api; bundle \(setup.bundle.path)")
             let registered = try await register(versions: versions, of: [model], setup: setup)
             say(
@@ -165,8 +165,8 @@ struct Bench {
     }
 
     /// The catalog entries every run refers to (created once; a 409 means they exist) and a small but
-    /// real bundle: the `completed` webhook loads it before it accepts the run.
-    func prepare(_ api: APIClient, workDir: URL) async throws -> Setup {
+    /// real bundle: the `completed` webhook loads it before it accepts the run. `slipway bench replicas` uses them too.
+    static func prepare(_ api: APIClient, workDir: URL) async throws -> Setup {
         try FileManager.default.createDirectory(at: workDir, withIntermediateDirectories: true)
         let transactions = workDir.appendingPathComponent("transactions.csv")
         if !FileManager.default.fileExists(atPath: transactions.path) {

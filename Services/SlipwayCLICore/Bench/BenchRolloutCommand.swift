@@ -112,7 +112,7 @@ struct BenchRolloutCommand: AsyncParsableCommand {
             body["steps"] = steps
             body["step_seconds"] = stepSeconds
         }
-        let deployment = try await api.expect(.POST, "/api/models/\(model)/deployments", body)
+        let deployment = try await api.deploy(model, body)
         say(try await waitForOutcome(api, endpoint: endpoint, deployment: deployment["id"] as? String ?? "", timeout: .seconds(300)))
     }
 

@@ -132,7 +132,7 @@ struct BenchScaleCommand: AsyncParsableCommand {
         var body: [String: Any] = ["version": version, "endpoint": endpoint, "force": true, "preset": preset, "reason": "bench scale"]
         if let min { body["min_instances"] = min }
         if let max { body["max_instances"] = max }
-        let deployment = try await api.expect(.POST, "/api/models/\(model)/deployments", body)
+        let deployment = try await api.deploy(model, body)
         let id = deployment["id"] as? String ?? ""
         say(try await waitForOutcome(api, endpoint: endpoint, deployment: id, timeout: .seconds(300)))
         return id

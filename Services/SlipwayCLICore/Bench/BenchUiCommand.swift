@@ -75,7 +75,7 @@ struct BenchUiCommand: AsyncParsableCommand {
         if present == models && held >= runs {
             say("seed: the registry already holds \(models) \(prefix) models with \(held) versions")
         } else {
-            let setup = try await admin.prepare(api, workDir: URL(fileURLWithPath: workDir))
+            let setup = try await Bench.prepare(api, workDir: URL(fileURLWithPath: workDir))
             let missing = max(runs - held, models - present)
             say("seed: \(missing) runs over \(models) models from \(clients) clients (the registry holds \(held) versions of them)")
             let registered = try await admin.register(versions: missing, of: names, setup: setup)
@@ -137,7 +137,7 @@ struct BenchUiCommand: AsyncParsableCommand {
         if status == 404 || endpoint["status"] as? String != "serving" {
             say("deploy: \(model) v1 to \(name)")
             let body: [String: Any] = ["version": 1, "endpoint": name, "preset": "development", "force": true, "reason": "slipway bench ui"]
-            let deployment = try await api.expect(.POST, "/api/models/\(model)/deployments", body)
+            let deployment = try await api.deploy(model, body)
             _ = try await waitForOutcome(api, endpoint: name, deployment: deployment["id"] as? String ?? "", timeout: .seconds(120))
             (status, endpoint, _) = try await admin.send(.GET, admin.gateway + "/api/endpoints/\(name)")
         }
