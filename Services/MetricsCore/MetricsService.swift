@@ -29,8 +29,13 @@ public enum MetricsService {
                     FeedbackRoutes(environment: environment, now: now).collection,
                 ],
                 workers: [
-                    AlertEvaluator(environment: environment, now: now).worker, WebhookDeliverer(environment: environment, now: now).worker,
-                    DriftMonitor(environment: environment, now: now).worker,
+                    AlertEvaluator(environment: environment, now: now).worker,
+                    LeaderOnly(
+                        "metrics-webhook-deliverer", postgres: environment.postgres, logger: environment.logger,
+                        WebhookDeliverer(environment: environment, now: now).worker),
+                    LeaderOnly(
+                        "metrics-drift-monitor", postgres: environment.postgres, logger: environment.logger,
+                        DriftMonitor(environment: environment, now: now).worker),
                 ])
         }
     }

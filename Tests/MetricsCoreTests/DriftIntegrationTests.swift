@@ -1,6 +1,7 @@
 import Foundation
 import SlipwayContracts
 import SlipwayEventSourcing
+import SlipwayPlatform
 import SlipwayStatistics
 import SlipwayTestSupport
 import SwiftProtobuf
@@ -149,6 +150,24 @@ struct DriftIntegrationTests {
                 let answer = try await service.api.get(path)
                 #expect((400..<500).contains(answer.status.code) && answer.text.contains(field), "\(path): \(answer.text)")
             }
+
+            // Two replicas' monitors, each behind `LeaderOnly` as metrics-svc runs it, start when an analysis is overdue:
+            // one round of reports is recorded, not one a replica.
+            let perRound = try await service.scalar("SELECT count(DISTINCT endpoint_id) FROM drift_reports")
+            let reportsBefore = try await service.scalar("SELECT count(*) FROM drift_reports")
+            let lock = "drift-monitor-test-\(UUID().uuidString.prefix(8))"
+            let replicas = (0..<2).map { _ in
+                let monitor = DriftMonitor(environment: service.environment, now: { Self.now.addingTimeInterval(7200) })
+                return Task {
+                    try await LeaderOnly(lock, postgres: service.environment.postgres, logger: TestInfrastructure.logger, monitor.worker).run()
+                }
+            }
+            defer { replicas.forEach { $0.cancel() } }
+            try await eventually(timeout: .seconds(30), "a round of analyses") {
+                try await service.scalar("SELECT count(*) FROM drift_reports") >= reportsBefore + perRound
+            }
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await service.scalar("SELECT count(*) FROM drift_reports") == reportsBefore + perRound, "one replica analysed")
         }
     }
 
