@@ -51,7 +51,7 @@ public final class KubernetesExecutor: Service {
     private let following = Mutex<Set<String>>([])
     /// When a submitted run's Job could first not be created for want of an answer.
     private let unreachableSince = Mutex<[String: ContinuousClock.Instant]>([:])
-    private let nudged = Mutex(false)
+    private let nudged = WakeSignal()
 
     public init(settings: TrainingSettings, kubernetes: Settings, environment: ServiceEnvironment) {
         self.settings = settings
@@ -64,7 +64,7 @@ public final class KubernetesExecutor: Service {
     var logger: Logger { environment.logger }
 
     /// A run was submitted here: look now rather than at the next poll.
-    func nudge() { nudged.withLock { $0 = true } }
+    func nudge() { nudged.signal() }
 
     public func run() async throws {
         await leadership.run(postgres: environment.postgres, logger: logger) { [self] in try await control() }
@@ -93,24 +93,11 @@ public final class KubernetesExecutor: Service {
                 } catch {
                     logger.warning("kubernetes executor step failed", metadata: [LogKey.error: "\(error)"])
                 }
-                await pause()
+                await nudged.wait(upTo: .milliseconds(500))
             }
             group.cancelAll()
         }
         try Task.checkCancellation()
-    }
-
-    /// Up to 500 ms, less when nudged.
-    private func pause() async {
-        for _ in 0..<10 {
-            if nudged.withLock({
-                let was = $0; $0 = false; return was
-            }) {
-                return
-            }
-            do { try await Task.sleep(for: .milliseconds(50)) } catch { return }
-            if Task.isShuttingDownGracefully { return }
-        }
     }
 
     /// A run's job id: `kubernetes:<namespace>/<Job name>`.

@@ -26,7 +26,7 @@ public final class LocalExecutor: Service {
     }
 
     private let jobs = Mutex(Jobs())
-    private let nudged = Mutex(false)
+    private let nudged = WakeSignal()
 
     public init(settings: TrainingSettings, environment: ServiceEnvironment) {
         self.settings = settings
@@ -39,7 +39,7 @@ public final class LocalExecutor: Service {
     private var isStopping: Bool { jobs.withLock { $0.stopping } }
 
     /// A run was submitted or cancelled here: look now rather than at the next poll.
-    func nudge() { nudged.withLock { $0 = true } }
+    func nudge() { nudged.signal() }
 
     public func run() async throws {
         try await failRunsLeftRunning()
@@ -57,22 +57,9 @@ public final class LocalExecutor: Service {
                 } catch {
                     logger.warning("local executor poll failed", metadata: [LogKey.error: "\(error)"])
                 }
-                await pause()
+                await nudged.wait(upTo: .milliseconds(500))
             }
             await stopAll()
-        }
-    }
-
-    /// Up to 500 ms, less when nudged: a submitted run starts within ~50 ms, an idle queue costs one query per 0.5 s.
-    private func pause() async {
-        for _ in 0..<10 {
-            if nudged.withLock({
-                let was = $0; $0 = false; return was
-            }) {
-                return
-            }
-            do { try await Task.sleep(for: .milliseconds(50)) } catch { return }
-            if Task.isShuttingDownGracefully { return }
         }
     }
 
