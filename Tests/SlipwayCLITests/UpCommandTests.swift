@@ -36,11 +36,8 @@ struct UpCommandTests {
         up.standardOutput = try FileHandle(forWritingTo: logFile)
         up.standardError = up.standardOutput
         try up.run()
-        defer {
-            if up.isRunning { kill(up.processIdentifier, SIGKILL) }
-        }
-
         let dataDir = ["--data-dir", directory.appendingPathComponent(".slipway").path]
+        defer { leaveNothingRunning(slipway: slipway, dataDir: dataDir[1]) }
         try await eventually(timeout: .seconds(120), "slipway status reports every process ready", log: logFile) {
             try run(slipway, ["status"] + dataDir).status == 0
         }
@@ -160,6 +157,17 @@ struct UpCommandTests {
         #expect(page.text.contains("b2b-retrieval") && page.text.contains("Registered") && page.text.contains("admin · admin"))
         let none = try await browser.send(.get, "/models?search=no-such-model", headers: [.cookie: cookie], expect: .ok)
         #expect(none.text.contains("match these filters") && !none.text.contains("<strong>b2b-retrieval</strong>"))
+    }
+
+    /// However a test ends: `slipway down` for its data directory while anything of it runs, then SIGKILL to whatever
+    /// is still tagged with it. Killing only the supervisor, as a failed test used to, orphans the platform it started.
+    func leaveNothingRunning(slipway: String, dataDir: String) {
+        guard !ProcessInspection.processes(taggedWith: dataDir).isEmpty else { return }
+        _ = try? run(slipway, ["down", "--data-dir", dataDir])
+        // A supervisor that did not stop would start again what is killed next.
+        let state = try? UpState.read(from: SlipwayPaths(root: URL(fileURLWithPath: dataDir)).stateFile)
+        if let supervisor = state?.supervisorPID, ProcessInspection.isAlive(supervisor) { kill(supervisor, SIGKILL) }
+        for pid in ProcessInspection.processes(taggedWith: dataDir) { kill(pid, SIGKILL) }
     }
 
     func startUp(slipway: String, arguments: [String], directory: URL, log: URL) throws -> Process {
