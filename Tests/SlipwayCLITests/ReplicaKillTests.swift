@@ -28,7 +28,7 @@ struct ReplicaKillTests {
                 "--replicas", "2", "--gateway-port", "\(gatewayPort)", "--router-port", "\(routerPort)", "--router-admin-port",
                 "\(routerAdminPort)", "--log-level", "warning",
             ], directory: directory, log: logFile)
-        defer { if up.isRunning { kill(up.processIdentifier, SIGKILL) } }
+        defer { helper.leaveNothingRunning(slipway: slipway, dataDir: dataDir[1]) }
         try await helper.eventually(timeout: .seconds(180), "every replica ready", log: logFile) {
             try helper.run(slipway, ["status"] + dataDir).status == 0
         }
@@ -57,6 +57,7 @@ struct ReplicaKillTests {
         #expect(figures["lost"] == 0 && figures["duplicates"] == 0, "\(result)")
         #expect(figures["predictions_failed"] == 0 && (figures["predictions"] ?? 0) > 100, "\(result)")
         #expect((figures["commands_acknowledged"] ?? 0) >= 40, "the workload ran: \(result)")
+        #expect((figures["events"] ?? 0) >= (figures["commands_acknowledged"] ?? .max), "every acknowledged command is an event: \(result)")
         // The lifecycle went on through the kills: runs registered, deployments served and were rolled back, and every
         // schedule slot started one run.
         #expect((figures["runs_registered"] ?? 0) >= 5 && (figures["rollbacks"] ?? 0) >= 3, "\(result)")

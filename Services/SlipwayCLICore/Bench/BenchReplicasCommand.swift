@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import SlipwayContracts
+import SlipwayEventSourcing
 import SlipwayLocalRuntime
+import SlipwayPlatform
 import Synchronization
 
 /// `slipway bench replicas`: against `slipway up --replicas 2`, kills one replica of each domain service and a gateway
@@ -10,7 +13,7 @@ struct BenchReplicasCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replicas",
         abstract: """
-            Replicas killed -9 under load; prints RESULT commands_acknowledged=… commands_failed=… lost=… duplicates=… kills=… \
+            Replicas killed -9 under load; prints RESULT commands_acknowledged=… commands_failed=… events=… lost=… duplicates=… kills=… \
             runs_registered=… deployments=… rollbacks=… deployments_failed=… slots=… slots_fired_once=… predictions=… predictions_failed=….
             """,
         discussion: """
@@ -28,12 +31,17 @@ struct BenchReplicasCommand: AsyncParsableCommand {
             ready and every slot to come, and counts. lost: acknowledged with a 2xx and not there (a dataset, a key, a run;
             a completed run without its version; a deployment; a rolled-back deployment not rolled back) and slots that never
             fired. duplicates: a key's name twice, a run registered twice, a slot fired twice (in schedule-svc's ledger or as
-            training-svc runs). `slipway events replay --verify` per service afterwards checks that no event was applied twice.
+            training-svc runs). events: how many events the six services' logs gained meanwhile. `slipway events replay --verify`
+            per service afterwards checks that no event was applied twice.
             """)
 
     @Option var model = "b2b-retrieval"
     @Option var endpoint = "bench-replicas"
-    @Option(help: "The endpoint deployed and rolled back over and over (default: <endpoint>-rollbacks).") var endpointRollbacks: String?
+    @Option(
+        help:
+            "The endpoint deployed and rolled back over and over (default: bench-replicas-<pid>-rollbacks: an endpoint serves one model, and each run's model is its own)."
+    )
+    var endpointRollbacks: String?
     @Option(help: "serving-router's public URL.") var router = "http://127.0.0.1:8081"
     @Option(help: "Seconds between kills.") var pause = 4
     @Option(help: "The directory `slipway up` used.") var dataDir = ".slipway"
@@ -79,6 +87,11 @@ struct BenchReplicasCommand: AsyncParsableCommand {
     ]
 
     func run() async throws {
+        print("RESULT " + (try await measure()).map { "\($0.0)=\($0.1)" }.joined(separator: " "))
+    }
+
+    /// The whole bench; its figures, in the RESULT line's order (`slipway bench scale --kills` appends them to its own).
+    func measure() async throws -> [(String, String)] {
         let paths = SlipwayPaths(root: URL(fileURLWithPath: dataDir, isDirectory: true).standardizedFileURL)
         let names = Set(try UpState.read(from: paths.stateFile).processes.map(\.name))
         guard names.isSuperset(of: Self.victims) else {
@@ -102,7 +115,8 @@ struct BenchReplicasCommand: AsyncParsableCommand {
 
         let prefix = "bench-replicas-\(getpid())"
         let lifecycle = try await Lifecycle.prepare(
-            api, runModel: "\(prefix)-runs", endpoint: endpointRollbacks ?? "\(endpoint)-rollbacks", workDir: URL(fileURLWithPath: workDir))
+            api, runModel: "\(prefix)-runs", endpoint: endpointRollbacks ?? "\(prefix)-rollbacks", workDir: URL(fileURLWithPath: workDir))
+        let eventsBefore = try await Self.eventCount()
         // One `once` schedule a kill, the first slot 6 s after the workload starts (the first kill comes at 2 s).
         let firstSlot = Date().addingTimeInterval(6).timeIntervalSince1970.rounded(.up)
         var slots: [Lifecycle.Slot] = []
@@ -155,14 +169,36 @@ struct BenchReplicasCommand: AsyncParsableCommand {
         for failure in (failedCommands + failedPredictions).prefix(10) { say("failed: \(failure)") }
         for problem in count.problems { say(problem) }
 
+        let events = try await Self.eventCount() - eventsBefore
         _ = try? await api.call(.POST, "/api/endpoints/\(endpoint)/undeploy", ["reason": "bench done"])
         _ = try? await api.call(.POST, "/api/endpoints/\(lifecycle.endpoint)/undeploy", ["reason": "bench done"])
-        print(
-            "RESULT commands_acknowledged=\(seen.total) commands_failed=\(failedCommands.count) lost=\(count.lost) "
-                + "duplicates=\(count.duplicates) kills=\(Self.victims.count) runs_registered=\(count.registered) "
-                + "deployments=\(seen.deployments.count) rollbacks=\(seen.rolledBack.count) "
-                + "deployments_failed=\(count.failedDeployments) slots=\(slots.count) slots_fired_once=\(firedOnce) "
-                + "predictions=\(tally.predictions.load(ordering: .relaxed)) predictions_failed=\(failedPredictions.count)")
+        return [
+            ("commands_acknowledged", seen.total), ("commands_failed", failedCommands.count), ("events", events), ("lost", count.lost),
+            ("duplicates", count.duplicates), ("kills", Self.victims.count), ("runs_registered", count.registered),
+            ("deployments", seen.deployments.count), ("rollbacks", seen.rolledBack.count), ("deployments_failed", count.failedDeployments),
+            ("slots", slots.count), ("slots_fired_once", firedOnce), ("predictions", tally.predictions.load(ordering: .relaxed)),
+            ("predictions_failed", failedPredictions.count),
+        ].map { ($0.0, "\($0.1)") }
+    }
+
+    /// How many events the domain services' logs hold together, read page by page from each one's feed (any replica:
+    /// they share the store).
+    static func eventCount() async throws -> Int {
+        var total = 0
+        for service in ServiceDirectory.domainServices.map(\.rawValue) {
+            let replicas = PeerAddresses(try Endpoints().serviceURLs(service, override: nil))
+            var after: Int64 = 0
+            while true {
+                let (status, bytes) = try await httpCall(
+                    .GET, replicas, "/internal/events?after=\(after)&limit=\(EventFeedFormat.maxLimit)", body: nil)
+                guard status == 200 else { throw ValidationErrorMessage("\(service)-svc's event feed answered \(status)") }
+                let batch = try EventEnvelopeBatch(serializedBytes: bytes)
+                total += batch.events.count
+                after = batch.lastPosition
+                if !batch.hasMore { break }
+            }
+        }
+        return total
     }
 
     /// What the count found, each problem named.

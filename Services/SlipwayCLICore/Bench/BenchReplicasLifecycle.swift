@@ -96,8 +96,13 @@ extension BenchReplicasCommand {
             }
         }
 
+        /// The model's versions with the run each came from (none while the registry has not yet registered the first).
         func registeredVersions() async throws -> [(version: Int, run: String)] {
-            let list = try await api.expect(.GET, "/api/registered-models/\(runModel)/versions")["versions"] as? [[String: Any]] ?? []
+            let path = "/api/registered-models/\(runModel)/versions"
+            let (status, json) = try await api.call(.GET, path)
+            if status == 404 { return [] }
+            guard status == 200 else { throw api.apiError(status, json, path) }
+            let list = json["versions"] as? [[String: Any]] ?? []
             return list.compactMap { version in
                 (version["version"] as? Int).map { ($0, version["source_run_id"] as? String ?? "") }
             }

@@ -24,6 +24,8 @@ struct BenchScaleCommand: AsyncParsableCommand {
             phase 4, start the platform with `SLIPWAY_SCALE_TO_ZERO_AFTER_SECONDS=5 slipway up` (the bench waits at most
             --idle-wait seconds and skips the phase otherwise). On two cores expect little gain from a second instance:
             the router, wrk and the model-servers share the same two.
+            With --kills (and `slipway up --replicas 2`), 5. is `slipway bench replicas`, its figures appended to the same
+            RESULT line (lost=, duplicates=, events=, …).
             """)
 
     @Option var model = "b2b-retrieval"
@@ -35,6 +37,8 @@ struct BenchScaleCommand: AsyncParsableCommand {
     @Option(help: "wrk threads.") var threads = 2
     @Option(help: "Seconds of each throughput phase.") var duration = 10
     @Option(help: "Seconds to wait for an idle revision to scale to zero.") var idleWait = 120
+    @Flag(help: "Then kill replicas -9 under load, as `slipway bench replicas` does (needs `slipway up --replicas 2`).") var kills = false
+    @Option(help: "The directory `slipway up` used (for --kills).") var dataDir = ".slipway"
     @Option var gateway: String?
 
     func run() async throws {
@@ -121,10 +125,16 @@ struct BenchScaleCommand: AsyncParsableCommand {
 
         _ = try? await api.call(.POST, "/api/endpoints/\(endpoint)/undeploy", ["reason": "bench done"])
         _ = try? await api.call(.DELETE, "/api/api-keys/\(keyID)", ["reason": "bench done"])
-        print(
-            String(
-                format: "RESULT rps_1=%.0f rps_2=%.0f scale_up_s=%.1f cold_start_ms=%@ instance_start_ms=%@ failed=%d", rps1, rps2, scaleUpSeconds,
-                coldStartMs.map { String(format: "%.0f", $0) } ?? "NA", instanceStartMs.map { "\($0)" } ?? "NA", failed))
+        var result = String(
+            format: "RESULT rps_1=%.0f rps_2=%.0f scale_up_s=%.1f cold_start_ms=%@ instance_start_ms=%@ failed=%d", rps1, rps2, scaleUpSeconds,
+            coldStartMs.map { String(format: "%.0f", $0) } ?? "NA", instanceStartMs.map { "\($0)" } ?? "NA", failed)
+        if kills {
+            say("5. replicas killed -9 under load (`slipway bench replicas`)")
+            let replicas = try BenchReplicasCommand.parse(
+                ["--model", model, "--router", router, "--data-dir", dataDir] + (gateway.map { ["--gateway", $0] } ?? []))
+            result += (try await replicas.measure()).map { " \($0.0)=\($0.1)" }.joined()
+        }
+        print(result)
     }
 
     /// Deploys the version again onto the endpoint with these instance bounds; returns the deployment's id once it serves.
