@@ -6,9 +6,30 @@ import Foundation
     import Darwin
 #endif
 
-/// Returns a TCP port on 127.0.0.1 that was free a moment ago: binds port 0, reads the port the
-/// kernel chose, and closes the socket. Another process may take it before the caller binds it.
+/// Returns a TCP port on 127.0.0.1 that was free a moment ago, picked at random below the kernel's ephemeral range
+/// (`ip_local_port_range`). A port the kernel would choose for port 0 comes from that range, where the source port of
+/// any outgoing connection may take it before the caller binds it: on a busy machine a test's server failed so with
+/// "Address already in use". Below the range only another process picking the same port can. Falls back to the
+/// kernel's choice when nothing below is free.
 public func freeTCPPort() throws -> Int {
+    let ephemeralStart = ephemeralPortRangeStart()
+    if ephemeralStart - 10_000 >= 1_000 {
+        for _ in 0..<200 {
+            let port = Int.random(in: 10_000..<ephemeralStart)
+            if canBind(port, reuseAddress: false) { return port }
+        }
+    }
+    return try kernelChosenPort()
+}
+
+/// The first port of the kernel's ephemeral range (32768 where it cannot be read).
+func ephemeralPortRangeStart() -> Int {
+    let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+    return text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32768
+}
+
+/// Binds port 0 and reads the port the kernel chose.
+func kernelChosenPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM_VALUE), 0)
     guard fd >= 0 else { throw POSIXError.current("socket") }
     defer { close(fd) }
@@ -36,11 +57,17 @@ public func freeTCPPort(excluding taken: [Int]) throws -> Int {
 
 /// Whether `port` on 127.0.0.1 can be bound right now (with SO_REUSEADDR, as servers do).
 public func isTCPPortFree(_ port: Int) -> Bool {
+    canBind(port, reuseAddress: true)
+}
+
+/// Whether a socket can be bound to `port` on 127.0.0.1 now; without `reuseAddress` a port some connection left in
+/// TIME_WAIT counts as taken too.
+func canBind(_ port: Int, reuseAddress: Bool) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM_VALUE), 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
     var one: Int32 = 1
-    _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    if reuseAddress { _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)) }
     var address = loopbackAddress(port: port)
     let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
