@@ -294,8 +294,9 @@ func withRouter(
         let router = ServingRouter(config: config, logger: RouterTestEnvironment.logger)
         group.addTask { try await router.run() }
         let handle = RouterHandle(router: router, deploy: deploy)
-        try await RouterHandle.waitUntil(timeout: .seconds(10)) { router.publicPort != nil && router.adminPort != nil }
-        if waitForLoad { try await RouterHandle.waitUntil(timeout: .seconds(10)) { handle.table.loaded } }
+        // The default wait: at the parallel run's start, 10 s was once not enough for the listeners and the first snapshot.
+        try await RouterHandle.waitUntil { router.publicPort != nil && router.adminPort != nil }
+        if waitForLoad { try await RouterHandle.waitUntil { handle.table.loaded } }
         try await body(handle)
     }
 }
