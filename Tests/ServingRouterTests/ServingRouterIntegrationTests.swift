@@ -102,14 +102,16 @@ struct ServingRouterIntegrationTests {
         }
     }
 
-    /// The product's figure is one second (a quiet machine shows 30–200 ms; ROUTER-LIVE prints it); the bound
-    /// leaves room for the whole suite running in parallel on two cores, which once took a change past 1 s.
-    static let streamBound: Duration = .seconds(2)
+    /// How long a test waits for a change that only the stream carries (the stand-in's snapshot never has it, and
+    /// its resync is 30 s away). The product's figure is one second, measured by `slipway bench rollout`
+    /// (`rollback_visible_ms`); a quiet machine shows 30–200 ms here (ROUTER-LIVE prints it). The whole suite
+    /// starting in parallel on two cores took a change past 1 s once and past 2 s once, so the bound is wide.
+    static let streamBound: Duration = .seconds(10)
     /// How long a test waits for resyncs it asked for every second. The test is about which version wins, not
     /// about speed; the whole suite in parallel on two cores once kept two resyncs from finishing in 5 s.
     static let resyncBound: Duration = .seconds(20)
 
-    @Test func revocationAndTrafficChangesFromTheStreamApplyWithinOneSecond() async throws {
+    @Test func revocationAndTrafficChangesApplyFromTheStream() async throws {
         let v1 = try await ModelServerProcess.start(version: "1")
         let v2 = try await ModelServerProcess.start(version: "2")
         defer { v1.stop(); v2.stop() }
