@@ -298,7 +298,8 @@ struct TrainingQueries: Sendable {
 
     // MARK: Auto-deploy's
 
-    /// Completed runs with auto-deploy on whose version the registry has registered.
+    /// Completed runs with auto-deploy on whose version the registry has registered. Its WHERE is the
+    /// predicate of the index `training_runs_to_deploy` (TrainingReadModel, 4), so it reads only those runs.
     func registeredRunsToDeploy() async throws -> [(runID: String, version: TrainingRunDecider.RegisteredVersion)] {
         let rows = try await postgres.query(
             """

@@ -57,6 +57,16 @@ public struct TrainingReadModel: Projection {
                     "CREATE INDEX training_runs_newest ON training_runs (created_at DESC, id DESC)",
                     "CREATE INDEX training_runs_model_newest ON training_runs (name, created_at DESC, id DESC)",
                 ]),
+            // Auto-deploy looks for completed runs that deploy several times a second; without it, that read every
+            // completed run (`TrainingQueries.registeredRunsToDeploy` must keep the predicate's words).
+            Migration(
+                4, "completed runs to deploy",
+                [
+                    """
+                    CREATE INDEX training_runs_to_deploy ON training_runs (id)
+                    WHERE status = 'completed' AND COALESCE((config -> 'deployment_config' ->> 'enabled')::boolean, false)
+                    """
+                ]),
         ]
     }
 
