@@ -9,11 +9,13 @@ import SlipwayPlatform
 /// and — for what a rollback to each deployment would do — the endpoint's fold, so that answer comes from
 /// the same rule the decider applies (`EndpointState.rollbackPath`).
 struct DeployQueries: Sendable {
+    let environment: ServiceEnvironment
     let postgres: PostgresClient
     let store: EventStore
     let logger: Logger
 
     init(environment: ServiceEnvironment) {
+        self.environment = environment
         postgres = environment.postgres
         store = environment.store
         logger = environment.logger
@@ -21,11 +23,23 @@ struct DeployQueries: Sendable {
 
     // MARK: Facts for commands
 
-    /// The model's name when registry-svc registered it (and did not delete it); a 404 otherwise.
-    func knownModel(_ name: String) async throws -> String {
+    /// How long a deploy waits for a version registry-svc has and this service has not learned yet.
+    static let registryLag: Duration = .seconds(10)
+
+    /// The model's name when registry-svc registered it (and did not delete it); a 404 otherwise. With `version`, a
+    /// model registered a moment ago counts too, when registry-svc has that version (see `registeredVersion`).
+    func knownModel(_ name: String, version: Int32? = nil) async throws -> String {
+        if let known = try await modelIfKnown(name) { return known }
+        if let version, try await registeredVersion(model: name, number: version) != nil, let known = try await modelIfKnown(name) {
+            return known
+        }
+        throw APIError.notFound("no registered model '\(name)'")
+    }
+
+    private func modelIfKnown(_ name: String) async throws -> String? {
         let rows = try await postgres.query("SELECT name FROM known_models WHERE name = \(name) AND NOT deleted", logger: logger)
         for try await found in rows.decode(String.self) { return found }
-        throw APIError.notFound("no registered model '\(name)'")
+        return nil
     }
 
     func knownVersion(model: String, number: Int32) async throws -> EndpointDecider.KnownVersion? {
@@ -38,6 +52,27 @@ struct DeployQueries: Sendable {
             return EndpointDecider.KnownVersion(
                 id: id, number: number, artifactURI: uri, blessed: blessed, metrics: try DeployColumns.decodeMetrics(metrics), sourceRunID: run)
         }
+        return nil
+    }
+
+    /// `knownVersion`, also for a version registered a moment ago. deploy-svc learns versions from registry-svc's
+    /// events, a little after registry-svc has answered the registration; a client that deploys right after
+    /// registering (a pipeline, a sweep's best run) must not be refused for that. So while this service does not know
+    /// the version and registry-svc says it has it, this waits for the event, up to `registryLag`. nil when
+    /// registry-svc does not have it either, cannot be asked, or the event does not come in time.
+    func registeredVersion(model: String, number: Int32) async throws -> EndpointDecider.KnownVersion? {
+        if let known = try await knownVersion(model: model, number: number) { return known }
+        let segment = model.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? model
+        let path = "/api/registered-models/\(segment)/versions/\(number)"
+        guard (try? await environment.callPeer("registry", .GET, path, timeout: .seconds(2)))?.status == 200 else { return nil }
+        let deadline = ContinuousClock.now.advanced(by: Self.registryLag)
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            if let known = try await knownVersion(model: model, number: number) { return known }
+        }
+        logger.warning(
+            "registry-svc has the version, this service did not learn it in time",
+            metadata: [LogKey.model: "\(model)", LogKey.version: "\(number)"])
         return nil
     }
 

@@ -334,8 +334,9 @@ struct DeployRoutes: Sendable {
     }
 
     @Sendable func deploy(_ request: Request, context: SlipwayRequestContext) async throws -> EditedResponse<DeploymentJSON> {
-        let model = try await queries.knownModel(try context.parameters.require("model"))
+        let name = try context.parameters.require("model")
         let body = try await request.decode(as: DeployBody.self, context: context)
+        let model = try await queries.knownModel(name, version: body.version)
         let id = try await deploy(model: model, body, request)
         return EditedResponse(status: .accepted, response: try await queries.deployment(id))
     }
@@ -368,7 +369,7 @@ struct DeployRoutes: Sendable {
     /// The new deployment's id.
     func deploy(model: String, _ body: DeployBody, _ request: Request) async throws -> String {
         guard let number = body.version else { throw APIError.badRequest("missing field 'version'", field: "version") }
-        guard let version = try await queries.knownVersion(model: model, number: number) else {
+        guard let version = try await queries.registeredVersion(model: model, number: number) else {
             throw APIError.invalid("model '\(model)' has no version \(number)", field: "version")
         }
         let name = try await queries.deployTarget(model: model, requested: body.endpoint)

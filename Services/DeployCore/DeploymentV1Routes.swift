@@ -267,7 +267,7 @@ struct DeploymentV1Routes: Sendable {
         if let variables = body.environmentVars, !variables.isEmpty {
             throw APIError.invalid("environment_vars are not supported: a model-server is configured by its bundle", field: "environment_vars")
         }
-        let model = try await queries.knownModel(body.modelName)
+        let model = try await queries.knownModel(body.modelName, version: body.modelVersion.value)
         var previous: Int?
         if let name = body.endpointName { previous = try await servingVersion(name) }
         let answer = try await deploy(

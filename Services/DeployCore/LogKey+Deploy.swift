@@ -4,6 +4,8 @@ import SlipwayEventSourcing
 extension LogKey {
     /// A training run's id (an auto-deploy's).
     static let runID = "slipway.run.id"
+    static let model = "slipway.model.name"
+    static let version = "slipway.model.version"
     static let deploymentID = "slipway.deployment.id"
     static let revisionID = "slipway.revision.id"
     /// The loopback port a local revision listens on.

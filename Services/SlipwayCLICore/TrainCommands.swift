@@ -38,21 +38,10 @@ struct APIClient {
         return json
     }
 
-    /// `POST /api/models/{model}/deployments`. deploy-svc learns models and versions from registry-svc's events, so
-    /// a version registered a moment ago may not have reached it yet: while deploy-svc does not know the model (404)
-    /// or the version (422 naming `version`) and the registry has that version, it is asked again, for up to 10 s.
+    /// `POST /api/models/{model}/deployments` (a version registered a moment ago is fine: deploy-svc waits until it
+    /// has learned it from registry-svc, `DeployQueries.registeredVersion`).
     func deploy(_ model: String, _ body: [String: Any]) async throws -> [String: Any] {
-        let path = "/api/models/\(model)/deployments"
-        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
-        while true {
-            let (status, json) = try await call(.POST, path, body)
-            if (200..<300).contains(status) { return json }
-            let field = ((json["error"] as? [String: Any])?["details"] as? [String: Any])?["field"] as? String
-            guard status == 404 || (status == 422 && field == "version"), ContinuousClock.now < deadline, let version = body["version"],
-                try await call(.GET, "/api/registered-models/\(model)/versions/\(version)").status == 200
-            else { throw apiError(status, json, path) }
-            try await Task.sleep(for: .milliseconds(200))
-        }
+        try await expect(.POST, "/api/models/\(model)/deployments", body)
     }
 
     /// Creates something that may already exist (a 409 is fine: datasets and configs never change).

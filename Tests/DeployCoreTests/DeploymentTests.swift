@@ -11,6 +11,7 @@ import SlipwayModelBundle
 import SlipwayPlatform
 import SlipwayTestSupport
 import SwiftProtobuf
+import Synchronization
 import Testing
 
 @testable import DeployCore
@@ -334,6 +335,92 @@ struct DeploymentTests {
             #expect(Self.traffic(view) == [1: 100])
             guard let alerted = try await f.lastRollback("shop") else { return }
             #expect(alerted.trigger == .alert && alerted.fromDeploymentID == "shop-3", "\(alerted)")
+        }
+    }
+
+    /// registry-svc as deploy-svc asks it about a version: 200 for the versions in `has`, 404 for any other; `asked` counts.
+    final class RegistryStandIn: Sendable {
+        let has: Set<String>
+        let asked = Mutex(0)
+        let port = Mutex<Int?>(nil)
+
+        init(has: Set<String>) { self.has = has }
+
+        func run() async throws {
+            let router = Router()
+            router.get("/api/registered-models/:model/versions/:version") { [self] _, context -> Response in
+                asked.withLock { $0 += 1 }
+                let key = "\(try context.parameters.require("model"))/\(try context.parameters.require("version"))"
+                return Response(status: has.contains(key) ? .ok : .notFound)
+            }
+            let app = Application(
+                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { [self] channel in port.withLock { $0 = channel.localAddress?.port } })
+            try await app.runService()
+        }
+    }
+
+    @Test("a deploy of a version registered a moment ago waits for deploy-svc to learn it; one registry-svc lacks is refused at once")
+    func aJustRegisteredVersionIsDeployed() async throws {
+        let fresh = "fresh-\(UUID().uuidString.prefix(6).lowercased())"
+        let registry = RegistryStandIn(has: ["\(Self.model)/4", "\(fresh)/1"])
+        let bundle = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-late-bundle-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: bundle) }
+        try SyntheticBundle.make(candidates: 100, dim: 8, customers: 20, hidden: 8, modelName: fresh).write(to: bundle)
+        /// registry-svc's events for `version` of `model` (and the model itself when it is new), as deploy-svc receives them.
+        @Sendable func registered(_ model: String, _ version: Int32, new: Bool) throws -> [EventEnvelope] {
+            var registry = EnvelopeBuilder(service: "registry")
+            var envelopes: [EventEnvelope] = []
+            if new {
+                var created = RegisteredModelCreated()
+                created.modelID = model
+                created.name = model
+                envelopes.append(try registry.envelope(created, aggregateType: "RegisteredModel", aggregateID: model))
+            }
+            var event = ModelVersionRegistered()
+            event.modelID = model
+            event.modelName = model
+            event.versionID = "\(model)/v\(version)"
+            event.versionNumber = version
+            event.artifactUri = bundle.path
+            event.blessed = true
+            event.sourceRunID = "\(model)-\(version)"
+            envelopes.append(try registry.envelope(event, aggregateType: "RegisteredModel", aggregateID: model))
+            return envelopes
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await registry.run() }
+            defer { group.cancelAll() }
+            try await eventually(timeout: .seconds(20), "the registry stand-in listens") { registry.port.withLock { $0 } != nil }
+            let registryURL = "http://127.0.0.1:\(registry.port.withLock { $0 }!)"
+            try await withDeployService(arguments: ["--peer", "registry=\(registryURL)"]) { f in
+                // Version 4 of a known model, and a model deploy-svc has never heard of: their events arrive 600 ms late.
+                let late = Task {
+                    try await Task.sleep(for: .milliseconds(600))
+                    try await f.service.project(try registered(Self.model, 4, new: false) + registered(fresh, 1, new: true), into: "known_models")
+                }
+                defer { late.cancel() }
+                let started = ContinuousClock.now
+                var (status, body) = try await f.call(.post, "/api/models/\(Self.model)/deployments", #"{"version": 4, "endpoint": "late"}"#)
+                #expect(status == .accepted, "\(body)")
+                #expect(body["version"] as? Int == 4, "\(body)")
+                #expect(ContinuousClock.now - started >= .milliseconds(500), "it waited for the event, not for nothing")
+                (status, body) = try await f.call(.post, "/api/models/\(fresh)/deployments", #"{"version": 1}"#)
+                #expect(status == .accepted, "\(body)")
+                #expect(body["model_name"] as? String == fresh, "\(body)")
+                try await late.value
+
+                // Neither deploy-svc nor registry-svc has version 9, nor the model `nope`: refused without waiting.
+                let asked = registry.asked.withLock { $0 }
+                let refusedAt = ContinuousClock.now
+                (status, body) = try await f.call(.post, "/api/models/\(Self.model)/deployments", #"{"version": 9, "endpoint": "late"}"#)
+                #expect(status == .unprocessableContent, "\(body)")
+                #expect(((body["error"] as? [String: Any])?["details"] as? [String: String])?["field"] == "version", "\(body)")
+                (status, body) = try await f.call(.post, "/api/models/nope/deployments", #"{"version": 1}"#)
+                #expect(status == .notFound, "\(body)")
+                #expect(ContinuousClock.now - refusedAt < .seconds(2))
+                #expect(registry.asked.withLock { $0 } == asked + 2, "each refusal asked registry-svc once")
+            }
         }
     }
 
