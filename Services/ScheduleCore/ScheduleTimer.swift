@@ -44,11 +44,7 @@ public final class ScheduleTimer: Service, Sendable {
 
     /// Sleeps up to `duration`; a nudge or a shutdown ends it early.
     private func pause(_ duration: Duration) async {
-        await withGracefulShutdownHandler {
-            await wake.wait(upTo: duration)
-        } onGracefulShutdown: {
-            self.wake.signal()
-        }
+        await wake.waitUnlessShuttingDown(upTo: duration)
     }
 
     /// Ticks every active schedule with a slot due at `instant`, queued together so they commit in group-commit batches

@@ -32,11 +32,7 @@ final class CheckRunner: Service, Sendable {
                 } catch {
                     tests.environment.logger.warning("scheduled checks pass failed", metadata: [LogKey.error: "\(error)"])
                 }
-                await withGracefulShutdownHandler {
-                    await tests.wakeSignal.wait(upTo: self.interval)
-                } onGracefulShutdown: {
-                    self.tests.wake()
-                }
+                await tests.wakeSignal.waitUnlessShuttingDown(upTo: self.interval)
             }
             // Shutdown does not wait for tests in flight: a rollout's is run again at the next start, a check's
             // counts as abandoned after `TestingQueries.abandonedAfterSeconds`.

@@ -139,7 +139,7 @@ public final class OutboxRelay: Service {
             if batch.isEmpty {
                 backlog.record(0)
                 if Task.isShuttingDownGracefully { return }
-                await store.commits.wait(upTo: configuration.idlePoll)
+                await store.commits.waitUnlessShuttingDown(upTo: configuration.idlePoll)
                 continue
             }
             unsent = batch

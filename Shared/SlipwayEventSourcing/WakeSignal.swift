@@ -1,3 +1,4 @@
+import ServiceLifecycle
 import Synchronization
 
 /// A level-triggered wake-up: `signal()` when there is work (a commit for the outbox relay, a changed schedule for
@@ -25,6 +26,16 @@ public final class WakeSignal: Sendable {
             return nil
         }
         waiter?.resume()
+    }
+
+    /// `wait(upTo:)` that a graceful shutdown ends too: a loop asleep between rounds sees the shutdown at once, not
+    /// at its timeout (the outbox relay's 5 s idle wait once made every service take 5 s to stop).
+    public func waitUnlessShuttingDown(upTo timeout: Duration) async {
+        await withGracefulShutdownHandler {
+            await wait(upTo: timeout)
+        } onGracefulShutdown: {
+            self.signal()
+        }
     }
 
     /// One waiter at a time. The timeout only ends this wait: it never leaves a signal behind, or every later wait
