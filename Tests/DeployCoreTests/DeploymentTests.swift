@@ -277,7 +277,7 @@ struct DeploymentTests {
             [
                 "--host", "127.0.0.1", "--port", "\(port)", "--database-url", "\(try await infrastructure.freshDatabase("gates_metrics"))",
                 "--kafka-brokers", broker.address, "--log-level", "error",
-            ], log: work.appendingPathComponent("metrics.log"))
+            ] + TestInfrastructure.isolatedPeerArguments, log: work.appendingPathComponent("metrics.log"))
         defer { withExtendedLifetime(metricsProcess) {} }
         let metrics = APITestClient(baseURL: "http://127.0.0.1:\(port)")
         try await metricsProcess.waitUntil("metrics-svc ready") { (try? await metrics.get("/readyz").status) == .ok }

@@ -23,10 +23,11 @@ struct ShutdownTests {
         let work = try scratch(service)
         let broker = try await infrastructure.ownBroker(in: work)
         defer { withExtendedLifetime(broker.process) {} }
-        var arguments = [
-            "--host", "127.0.0.1", "--port", "\(port)", "--database-url", "\(database)",
-            "--kafka-brokers", broker.address, "--log-level", "warning",
-        ]
+        var arguments =
+            [
+                "--host", "127.0.0.1", "--port", "\(port)", "--database-url", "\(database)",
+                "--kafka-brokers", broker.address, "--log-level", "warning",
+            ] + TestInfrastructure.isolatedPeerArguments
         switch service {
         case "training": arguments += ["--artifact-root", work.appendingPathComponent("artifacts").path]
         case "deploy": arguments += ["--serving-root", work.appendingPathComponent("serving").path, "--stop-revisions-on-exit", "true"]
@@ -83,7 +84,7 @@ struct ShutdownTests {
             [
                 "--host", "127.0.0.1", "--port", "\(port)", "--database-url", "\(database)", "--kafka-brokers", broker.address,
                 "--bootstrap-token-file", tokenFile.path, "--log-level", "warning",
-            ],
+            ] + TestInfrastructure.isolatedPeerArguments,
             log: work.appendingPathComponent("gateway.log"))
         let probe = APITestClient(baseURL: "http://127.0.0.1:\(port)")
         try await process.waitUntil("gateway ready") { (try? await probe.get("/readyz").status) == .ok }
