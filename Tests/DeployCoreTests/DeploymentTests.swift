@@ -255,7 +255,10 @@ struct DeploymentTests {
                     ($0["revision"] as? [String: Any])?["status"] as? String ?? "stopped" == "stopped"
                 }
             }
-            #expect(!fresh.isRunning("shop-1-r1", instance: 0) && !fresh.isRunning("shop-3-r1", instance: 0))
+            // A revision is recorded stopped once it was told to stop; its process may take a moment longer to exit.
+            try await eventually(timeout: .seconds(10), "the stopped revisions' processes exit") {
+                !fresh.isRunning("shop-1-r1", instance: 0) && !fresh.isRunning("shop-3-r1", instance: 0)
+            }
             #expect(await probe("\(v1Address)/health") == nil)
             (status, _) = try await f.call(.delete, "/api/endpoints/shop")
             #expect(status == .noContent)
