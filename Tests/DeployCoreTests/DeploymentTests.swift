@@ -346,17 +346,21 @@ struct DeploymentTests {
     final class RegistryStandIn: Sendable {
         let has: Set<String>
         let asked = Mutex(0)
+        let port = Mutex<Int?>(nil)
 
         init(has: Set<String>) { self.has = has }
 
-        func routes() -> Router<BasicRequestContext> {
+        func run() async throws {
             let router = Router()
             router.get("/api/registered-models/:model/versions/:version") { [self] _, context -> Response in
                 asked.withLock { $0 += 1 }
                 let key = "\(try context.parameters.require("model"))/\(try context.parameters.require("version"))"
                 return Response(status: has.contains(key) ? .ok : .notFound)
             }
-            return router
+            let app = Application(
+                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { [self] channel in port.withLock { $0 = channel.localAddress?.port } })
+            try await app.runService()
         }
     }
 
@@ -388,7 +392,11 @@ struct DeploymentTests {
             envelopes.append(try registry.envelope(event, aggregateType: "RegisteredModel", aggregateID: model))
             return envelopes
         }
-        try await withStandInServer(registry.routes) { registryURL in
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await registry.run() }
+            defer { group.cancelAll() }
+            try await eventually(timeout: .seconds(20), "the registry stand-in listens") { registry.port.withLock { $0 } != nil }
+            let registryURL = "http://127.0.0.1:\(registry.port.withLock { $0 }!)"
             try await withDeployService(arguments: ["--peer", "registry=\(registryURL)"]) { f in
                 // Version 4 of a known model, and a model deploy-svc has never heard of: their events arrive 600 ms late.
                 let late = Task {
