@@ -62,9 +62,7 @@ struct DeployQueries: Sendable {
     /// registry-svc does not have it either, cannot be asked, or the event does not come in time.
     func registeredVersion(model: String, number: Int32) async throws -> EndpointDecider.KnownVersion? {
         if let known = try await knownVersion(model: model, number: number) { return known }
-        let segment = model.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? model
-        let path = "/api/registered-models/\(segment)/versions/\(number)"
-        guard (try? await environment.callPeer("registry", .GET, path, timeout: .seconds(2)))?.status == 200 else { return nil }
+        guard await askRegistry("/api/registered-models/\(Self.pathSegment(model))/versions/\(number)") != nil else { return nil }
         let deadline = ContinuousClock.now.advanced(by: Self.registryLag)
         while ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
@@ -101,14 +99,30 @@ struct DeployQueries: Sendable {
         return versions
     }
 
-    /// The model and version a training run registered.
+    /// The model and version a training run registered, also when it was registered a moment ago: then registry-svc
+    /// says which (and the deploy's `registeredVersion` waits for the event). nil when neither knows it.
     func version(ofRun run: String) async throws -> (model: String, number: Int32)? {
         let rows = try await postgres.query(
             """
             SELECT model_name, version_number FROM known_versions WHERE source_run_id = \(run) ORDER BY version_number DESC LIMIT 1
             """, logger: logger)
         for try await (model, number) in rows.decode((String, Int32).self) { return (model, number) }
-        return nil
+        let answer = await askRegistry("/api/training-runs/\(Self.pathSegment(run))/registered-version")
+        guard let model = answer?["model_name"] as? String, let number = answer?["version"] as? Int, let number = Int32(exactly: number) else {
+            return nil
+        }
+        return (model, number)
+    }
+
+    /// registry-svc's 200 answer to a GET, as a JSON object; nil for any other answer, or when it cannot be asked
+    /// (this service then knows only what it has learnt).
+    private func askRegistry(_ path: String) async -> [String: Any]? {
+        guard let answer = try? await environment.callPeer("registry", .GET, path, timeout: .seconds(2)), answer.status == 200 else { return nil }
+        return answer.json
+    }
+
+    static func pathSegment(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
     }
 
     /// The endpoint a deploy of `model` goes to: the one asked for; else `<model>-serving` when it exists,

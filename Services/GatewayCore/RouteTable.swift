@@ -61,8 +61,10 @@ public struct RouteTable: Sendable {
         // Deploying a run's registered version is a deploy-svc command.
         Rule("training-runs/*/deploy/**", "deploy"),
         Rule("training-runs/*/deploy-cloud-run/**", "deploy"),
-        // Pushing a run to the registry is a registry command, though it sits under the run's path.
+        // Pushing a run to the registry is a registry command, and its registered version a registry answer,
+        // though both sit under the run's path.
         Rule("training-runs/*/push/**", "registry"),
+        Rule("training-runs/*/registered-version", "registry"),
         // Training: datasets, configs, runs (including their webhooks).
         Rule("models/*/training-runs/**", "training"),
         Rule("training-runs/**", "training"),

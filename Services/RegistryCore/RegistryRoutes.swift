@@ -48,6 +48,10 @@ struct RegistryRoutes: Sendable {
             "/api/registered-models/:name/aliases/:alias", RouteDoc("Point an alias (`production`, `staging`, …) at a version", body: AliasBody.self),
             use: setAlias)
         routes.delete("/api/registered-models/:name/aliases/:alias", RouteDoc("Remove an alias", status: .noContent), use: deleteAlias)
+        routes.get(
+            "/api/training-runs/:run_id/registered-version",
+            RouteDoc("The version a run was registered as", details: "404 while the run is not registered.", answer: .json(VersionJSON.self)),
+            use: registeredVersion)
         routes.post(
             "/api/training-runs/:run_id/push",
             RouteDoc(
@@ -157,6 +161,15 @@ struct RegistryRoutes: Sendable {
         let alias = try context.parameters.require("alias")
         try await execute(name, .deleteAlias(alias: alias, deletedBy: request.actor), request)
         return .noContent
+    }
+
+    /// What registry-svc knows first: other services learn a registration from its event, a moment later.
+    @Sendable func registeredVersion(_ request: Request, context: SlipwayRequestContext) async throws -> VersionJSON {
+        let runID = try context.parameters.require("run_id")
+        guard let version = try await queries.version(fromRun: runID) else {
+            throw APIError.notFound("training run '\(runID)' has no registered version")
+        }
+        return version
     }
 
     // MARK: Push

@@ -342,13 +342,18 @@ struct DeploymentTests {
         }
     }
 
-    /// registry-svc as deploy-svc asks it about a version: 200 for the versions in `has`, 404 for any other; `asked` counts.
+    /// registry-svc as deploy-svc asks it about a version: 200 for the versions in `has` (`model/number`), 404 for any
+    /// other; a run's registered version from `runs` (run id → `model/number`); `asked` counts.
     final class RegistryStandIn: Sendable {
         let has: Set<String>
+        let runs: [String: String]
         let asked = Mutex(0)
         let port = Mutex<Int?>(nil)
 
-        init(has: Set<String>) { self.has = has }
+        init(has: Set<String>, runs: [String: String] = [:]) {
+            self.has = has
+            self.runs = runs
+        }
 
         func run() async throws {
             let router = Router()
@@ -357,6 +362,14 @@ struct DeploymentTests {
                 let key = "\(try context.parameters.require("model"))/\(try context.parameters.require("version"))"
                 return Response(status: has.contains(key) ? .ok : .notFound)
             }
+            router.get("/api/training-runs/:run/registered-version") { [self] _, context -> Response in
+                asked.withLock { $0 += 1 }
+                let parts = runs[try context.parameters.require("run")]?.split(separator: "/") ?? []
+                guard parts.count == 2 else { return Response(status: .notFound) }
+                let json = #"{"model_name": "\#(parts[0])", "version": \#(parts[1])}"#
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
+            }
             let app = Application(
                 router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                 onServerRunning: { [self] channel in port.withLock { $0 = channel.localAddress?.port } })
@@ -364,10 +377,12 @@ struct DeploymentTests {
         }
     }
 
-    @Test("a deploy of a version registered a moment ago waits for deploy-svc to learn it; one registry-svc lacks is refused at once")
+    @Test(
+        "a deploy of a version registered a moment ago (by model and version, or by run) waits for deploy-svc to learn it; one registry-svc lacks is refused at once"
+    )
     func aJustRegisteredVersionIsDeployed() async throws {
         let fresh = "fresh-\(UUID().uuidString.prefix(6).lowercased())"
-        let registry = RegistryStandIn(has: ["\(Self.model)/4", "\(fresh)/1"])
+        let registry = RegistryStandIn(has: ["\(Self.model)/4", "\(Self.model)/5", "\(fresh)/1"], runs: ["\(Self.model)-5": "\(Self.model)/5"])
         let bundle = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-late-bundle-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: bundle) }
         try SyntheticBundle.make(candidates: 100, dim: 8, customers: 20, hidden: 8, modelName: fresh).write(to: bundle)
@@ -424,6 +439,21 @@ struct DeploymentTests {
                 #expect(status == .notFound, "\(body)")
                 #expect(ContinuousClock.now - refusedAt < .seconds(2))
                 #expect(registry.asked.withLock { $0 } == asked + 2, "each refusal asked registry-svc once")
+
+                // A run registered a moment ago, deployed by its run id: registry-svc says which version it became.
+                let lateRun = Task {
+                    try await Task.sleep(for: .milliseconds(600))
+                    try await f.service.project(try registered(Self.model, 5, new: false), into: "known_models")
+                }
+                defer { lateRun.cancel() }
+                let runStarted = ContinuousClock.now
+                (status, body) = try await f.call(.post, "/api/training-runs/\(Self.model)-5/deploy", #"{"endpoint": "late-run"}"#)
+                #expect(status == .accepted, "\(body)")
+                #expect(body["version"] as? Int == 5, "\(body)")
+                #expect(ContinuousClock.now - runStarted >= .milliseconds(500), "it waited for the event, not for nothing")
+                try await lateRun.value
+                (status, body) = try await f.call(.post, "/api/training-runs/\(Self.model)-77/deploy", "{}")
+                #expect(status == .notFound, "a run neither service knows: \(body)")
             }
         }
     }

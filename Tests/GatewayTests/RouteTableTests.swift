@@ -14,6 +14,9 @@ struct RouteTableTests {
         arguments: [
             ("/api/training-runs/12/", "training"),
             ("/api/training-runs/12/webhook/epoch-complete/", "training"),
+            ("/api/training-runs/12/registered-version", "registry"),
+            ("/api/training-runs/12/push", "registry"),
+            ("/api/training-runs/12/deploy", "deploy"),
             ("/api/training/schedules/3/pause/", "schedule"),
             ("/api/registered-models/", "registry"),
             ("/api/registered-models/check-name/", "registry"),

@@ -171,7 +171,9 @@ struct RegistryHTTPTests {
 
     // MARK: Push, versions, aliases
 
-    @Test("push registers a completed run: 404 unknown, 409 not completed, not blessed (unless forced), already registered")
+    @Test(
+        "push registers a completed run: 404 unknown, 409 not completed, not blessed (unless forced), already registered; the run's registered version is asked by run"
+    )
     func push() async throws {
         try await withApp { client, registry in
             var feed = EventFeedBuilder(service: "training")
@@ -187,8 +189,12 @@ struct RegistryHTTPTests {
             let refused = try await client.send(.post, "/api/training-runs/run-1/push", #"{"force": false}"#, expect: .conflict).json()
             #expect(((refused["error"] as? [String: Any])?["message"] as? String)?.contains("not blessed") == true)
             #expect(try await registry.count("SELECT count(*) FROM model_versions") == 0)
+            let unregistered = try await client.send(.get, "/api/training-runs/run-1/registered-version", expect: .notFound).json()
+            #expect(((unregistered["error"] as? [String: Any])?["message"] as? String)?.contains("run-1") == true, "\(unregistered)")
 
             let version = try await client.send(.post, "/api/training-runs/run-1/push", #"{"force": true}"#, expect: .created).json()
+            let byRun = try await client.send(.get, "/api/training-runs/run-1/registered-version", expect: .ok).json()
+            #expect(byRun["model_name"] as? String == "recs" && byRun["version"] as? Int == 1, "\(byRun)")
             #expect(version["version"] as? Int == 1)
             #expect(version["version_label"] as? String == "v1")
             #expect(version["blessed"] as? Bool == false)
