@@ -141,7 +141,7 @@ var targets: [Target] = [
         path: "Tests/SlipwayEventSourcingTests"
     ),
     // What the integration tests of the domain services share: the test database and a service harness.
-    .target(name: "SlipwayTestSupport", dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", "SlipwayLocalRuntime", "SlipwayKafka", postgres, hummingbird, hummingbirdTesting, httpClient, httpTypes, protobuf, log],
+    .target(name: "SlipwayTestSupport", dependencies: ["SlipwayPlatform", "SlipwayEventSourcing", "SlipwayContracts", "SlipwayLocalRuntime", "SlipwayKafka", postgres, hummingbird, hummingbirdTesting, httpClient, httpTypes, protobuf, log, lifecycle],
             path: "Tests/SlipwayTestSupport"),
     .testTarget(
         name: "TrainingCoreTests",

@@ -348,14 +348,13 @@ struct DeploymentTests {
         let has: Set<String>
         let runs: [String: String]
         let asked = Mutex(0)
-        let port = Mutex<Int?>(nil)
 
         init(has: Set<String>, runs: [String: String] = [:]) {
             self.has = has
             self.runs = runs
         }
 
-        func run() async throws {
+        var router: Router<BasicRequestContext> {
             let router = Router()
             router.get("/api/registered-models/:model/versions/:version") { [self] _, context -> Response in
                 asked.withLock { $0 += 1 }
@@ -370,10 +369,7 @@ struct DeploymentTests {
                 return Response(
                     status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
             }
-            let app = Application(
-                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { [self] channel in port.withLock { $0 = channel.localAddress?.port } })
-            try await app.runService()
+            return router
         }
     }
 
@@ -407,11 +403,7 @@ struct DeploymentTests {
             envelopes.append(try registry.envelope(event, aggregateType: "RegisteredModel", aggregateID: model))
             return envelopes
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await registry.run() }
-            defer { group.cancelAll() }
-            try await eventually(timeout: .seconds(20), "the registry stand-in listens") { registry.port.withLock { $0 } != nil }
-            let registryURL = "http://127.0.0.1:\(registry.port.withLock { $0 }!)"
+        try await withStandInServer(registry.router) { registryURL in
             try await withDeployService(arguments: ["--peer", "registry=\(registryURL)"]) { f in
                 // Version 4 of a known model, and a model deploy-svc has never heard of: their events arrive 600 ms late.
                 let late = Task {

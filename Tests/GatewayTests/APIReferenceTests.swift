@@ -5,7 +5,6 @@ import Hummingbird
 import ModelServerCore
 import SlipwayPlatform
 import SlipwayTestSupport
-import Synchronization
 import Testing
 
 /// The merged API reference against the routes every service registers, validated as OpenAPI 3.1 by an independent
@@ -109,35 +108,15 @@ struct APIReferenceTests {
         return (process.terminationStatus, output)
     }
 
-    /// Serves a registry document at `/internal/openapi.json` on a real port, as registry-svc does.
-    final class FakeRegistry: Sendable {
-        let port = Mutex<Int?>(nil)
-
-        func run(document: [UInt8]) async throws {
-            let router = Router()
-            router.get("/internal/openapi.json") { _, _ in RawJSON(document) }
-            let app = Application(
-                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { [self] channel in port.withLock { $0 = channel.localAddress?.port } })
-            try await app.runService()
-        }
-    }
-
     @Test("the gateway serves the merged reference and /docs to anyone, and names the services that did not answer")
     func servedByTheGateway() async throws {
         let registryRoutes = try RouteAgreementTests.serviceRoutes().first { $0.service == "registry" }?.routes ?? []
         let document = [UInt8](try OpenAPIDocument.service("registry", routes: registryRoutes).jsonData())
-        let registry = FakeRegistry()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await registry.run(document: document) }
-            defer { group.cancelAll() }
-            var port: Int?
-            for _ in 0..<100 where port == nil {
-                port = registry.port.withLock { $0 }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            let registryPort = try #require(port)
-            try await GatewayAuthTests.withGateway(upstreamPort: nil, peers: ["registry": "http://127.0.0.1:\(registryPort)"]) { gateway, _, _ in
+        // registry-svc, as far as the gateway asks it: its document at `/internal/openapi.json`.
+        let registry = Router()
+        registry.get("/internal/openapi.json") { _, _ in RawJSON(document) }
+        try await withStandInServer(registry) { registryURL in
+            try await GatewayAuthTests.withGateway(upstreamPort: nil, peers: ["registry": registryURL]) { gateway, _, _ in
                 let answer = try await gateway.api.get("/api/openapi.json", expect: .ok).json()
                 let paths = try #require(answer["paths"] as? [String: Any])
                 #expect(paths["/api/registered-models/{name}"] != nil, "the registry's part, fetched over HTTP")

@@ -21,10 +21,8 @@ struct WebhookDeliveryTests {
         }
         let received = Mutex<[Received]>([])
         let statuses = Mutex<[Int]>([500])
-        let port = Mutex<Int?>(nil)
-        var url: String { "http://127.0.0.1:\(port.withLock { $0 } ?? 0)/hook" }
 
-        func run() async throws {
+        var router: Router<BasicRequestContext> {
             let router = Router()
             router.post("/hook") { [self] request, _ -> Response in
                 let body = try await request.body.collect(upTo: 1 << 20)
@@ -32,10 +30,7 @@ struct WebhookDeliveryTests {
                 let status = statuses.withLock { $0.isEmpty ? 200 : $0.removeFirst() }
                 return Response(status: .init(code: status))
             }
-            let app = Application(
-                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { [self] channel in port.withLock { $0 = channel.localAddress?.port } })
-            try await app.runService()
+            return router
         }
     }
 
@@ -49,20 +44,18 @@ struct WebhookDeliveryTests {
             RequestLogs.log(
                 endpoint: endpoint, revision: "r1", status: 503, latencyMicros: 5_000, at: AlertIntegrationTests.t0 - 20)
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await receiver.run() }
-            defer { group.cancelAll() }
-            try await eventually(timeout: .seconds(30), "the receiver listens") { receiver.port.withLock { $0 } != nil }
+        try await withStandInServer(receiver.router) { receiverBase in
+            let hook = receiverBase + "/hook"
             try await withTestService(MetricsService.definition(now: { clock.now }), runWorkers: false) { service in
                 try await RequestLogs.publish(slow, topic: topic)
                 try await ServingRollupIntegrationTests.ingest(service, topic: topic, group: "g") { _ in try await service.total(endpoint) == 30 }
                 let created = try await service.api.post(
                     "/api/v1/monitoring/alerts",
-                    #"{"endpoint_id": "\#(endpoint)", "alert_type": "error_rate", "threshold": 0.5, "for_seconds": 0, "notification_channels": [{"kind": "webhook", "url": "\#(receiver.url)", "secret": "\#(secret)"}]}"#,
+                    #"{"endpoint_id": "\#(endpoint)", "alert_type": "error_rate", "threshold": 0.5, "for_seconds": 0, "notification_channels": [{"kind": "webhook", "url": "\#(hook)", "secret": "\#(secret)"}]}"#,
                     expect: .created)
                 #expect(!created.text.contains(secret), "a channel's secret is never shown")
                 let id = try #require(try created.json()["id"] as? String)
-                #expect((try created.json()["notification_channels"] as? [[String: Any]])?.first?["url"] as? String == receiver.url)
+                #expect((try created.json()["notification_channels"] as? [[String: Any]])?.first?["url"] as? String == hook)
 
                 let deliverer = WebhookDeliverer(environment: service.environment, now: { clock.now })
                 try await AlertEvaluator(environment: service.environment, now: { clock.now }).evaluateAll(at: clock.now)

@@ -109,9 +109,6 @@ final class FakeDeploySvc: Sendable {
     let routingFetches = Atomic<Int>(0)
     let usageStatus = Mutex(200)
     let usageReports = Mutex<[KeyUsage.Report]>([])
-    let port = Mutex<Int?>(nil)
-
-    var url: String { "http://127.0.0.1:\(port.withLock { $0 } ?? 0)" }
 
     struct Failure: Error, HTTPResponseError {
         let status: HTTPResponse.Status
@@ -139,17 +136,11 @@ final class FakeDeploySvc: Sendable {
         return .noContent
     }
 
-    func run() async throws {
-        let routes = RouteCollection(context: SlipwayRequestContext.self)
-        routes.get("/internal/routing", use: routing)
-        routes.post("/internal/api-keys/usage", use: usage)
+    var router: Router<SlipwayRequestContext> {
         let router = Router(context: SlipwayRequestContext.self)
-        router.addRoutes(routes)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { [self] channel in port.withLock { $0 = channel.localAddress?.port } },
-            logger: RouterTestEnvironment.logger)
-        try await app.runService()
+        router.get("/internal/routing", use: routing)
+        router.post("/internal/api-keys/usage", use: usage)
+        return router
     }
 }
 
@@ -280,24 +271,22 @@ func withRouter(
     deploy.document.withLock { $0 = document }
     deploy.documentAfterFetch.withLock { $0 = afterFirstSnapshot }
     deploy.routingStatus.withLock { $0 = initialRoutingStatus }
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await deploy.run() }
-        defer { group.cancelAll() }
-        try await RouterHandle.waitUntil { deploy.port.withLock { $0 } != nil }
+    try await withStandInServer(deploy.router, logger: RouterTestEnvironment.logger) { deployURL in
         var config = ServingRouterConfig()
         config.port = 0
         config.adminPort = 0
-        config.deploy = PeerAddresses([deploy.url])
+        config.deploy = PeerAddresses([deployURL])
         config.kafkaBrokers = kafkaBrokers
         config.logLevel = .warning
         configure(&config)
         let router = ServingRouter(config: config, logger: RouterTestEnvironment.logger)
-        group.addTask { try await router.run() }
-        let handle = RouterHandle(router: router, deploy: deploy)
-        // The default wait: at the parallel run's start, 10 s was once not enough for the listeners and the first snapshot.
-        try await RouterHandle.waitUntil { router.publicPort != nil && router.adminPort != nil }
-        if waitForLoad { try await RouterHandle.waitUntil { handle.table.loaded } }
-        try await body(handle)
+        try await withServices([router], logger: RouterTestEnvironment.logger) {
+            let handle = RouterHandle(router: router, deploy: deploy)
+            // The default wait: at the parallel run's start, 10 s was once not enough for the listeners and the first snapshot.
+            try await RouterHandle.waitUntil { router.publicPort != nil && router.adminPort != nil }
+            if waitForLoad { try await RouterHandle.waitUntil { handle.table.loaded } }
+            try await body(handle)
+        }
     }
 }
 
