@@ -24,6 +24,8 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Port of serving-router (the public prediction API).") var routerPort = 8081
     @Option(help: "Port of serving-router's admin listener (/health, /metrics, rollout statistics).") var routerAdminPort = 8082
     @Option(help: "External PostgreSQL server (base URL); default: an embedded cluster in --data-dir.") var databaseURL: String?
+    @Flag(help: "Run the embedded PostgreSQL with fsync on: a crash of the machine then loses no acknowledged command (commits are slower).")
+    var durable = false
     @Option(help: "External Kafka bootstrap servers; default: the dev broker.") var kafkaBrokers: String?
     @Option(help: "Log level of the services (trace, debug, info, notice, warning, error).") var logLevel = "info"
     @Flag(help: "Let API reads through without a token (a local demo); writes always need one.") var anonymousReads = false
@@ -52,12 +54,15 @@ struct UpCommand: AsyncParsableCommand {
         var embedded: EmbeddedPostgres?
         let database: String
         if let external = databaseURL ?? environment["SLIPWAY_DATABASE_URL"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            guard !durable else {
+                throw ValidationErrorMessage("--durable is for the embedded PostgreSQL; an external server's durability is its own setting")
+            }
             database = external
         } else {
-            let cluster = EmbeddedPostgres(directory: paths.postgresDirectory, logger: logger)
+            let cluster = EmbeddedPostgres(directory: paths.postgresDirectory, durable: durable, logger: logger)
             database = try await cluster.start().absoluteString
             embedded = cluster
-            print("PostgreSQL   \(database) (embedded, \(paths.postgresDirectory.path))")
+            print("PostgreSQL   \(database) (embedded, \(paths.postgresDirectory.path), \(durable ? "durable" : "fsync off"))")
         }
 
         var processes: [ManagedProcess] = []

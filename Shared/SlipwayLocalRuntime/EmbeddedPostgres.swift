@@ -109,6 +109,10 @@ public actor EmbeddedPostgres {
             if let requested = configuration.port, requested != running.port {
                 throw LocalRuntimeError.postgresRunningOnOtherPort(pid: running.pid, port: running.port, requested: requested)
             }
+            // fsync=off is a start option: a cluster started without it cannot be made durable by the reuse.
+            if configuration.durable, try await setting("fsync", port: running.port, bin: bin) != "on" {
+                throw LocalRuntimeError.postgresRunningWithoutFsync(pid: running.pid)
+            }
             logger.info("reusing running PostgreSQL", metadata: [LogKey.postgresPid: "\(running.pid)", LogKey.postgresPort: "\(running.port)"])
             try? String(running.port).write(to: portFile, atomically: true, encoding: .utf8)
             port = running.port
@@ -165,14 +169,30 @@ public actor EmbeddedPostgres {
         }
         guard let port else { throw LocalRuntimeError.commandFailed(command: "createdb \(name)", status: 1, output: "PostgreSQL is not started") }
         let bin = try configuration.binDirectory ?? Self.findBinaries()
-        let runner = CommandRunner(runAsUser: nil)
-        let connection = ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres"]
-        let exists = try await runner.check(
-            bin.appendingPathComponent("psql").path, connection + ["-d", "postgres", "-tAc", "SELECT 1 FROM pg_database WHERE datname = '\(name)'"])
-        if exists.trimmingCharacters(in: .whitespacesAndNewlines) != "1" {
-            try await runner.check(bin.appendingPathComponent("createdb").path, connection + [name])
+        let exists = try await psql("SELECT 1 FROM pg_database WHERE datname = '\(name)'", port: port, bin: bin)
+        if exists != "1" {
+            try await CommandRunner(runAsUser: nil).check(bin.appendingPathComponent("createdb").path, Self.connection(port) + [name])
         }
     }
+
+    /// A server setting of the running cluster (`SHOW fsync`).
+    public func setting(_ name: String) async throws -> String {
+        guard let port else { throw LocalRuntimeError.commandFailed(command: "SHOW \(name)", status: 1, output: "PostgreSQL is not started") }
+        return try await setting(name, port: port, bin: try configuration.binDirectory ?? Self.findBinaries())
+    }
+
+    private func setting(_ name: String, port: Int, bin: URL) async throws -> String {
+        try await psql("SHOW \(name)", port: port, bin: bin)
+    }
+
+    /// One value from a query, trimmed.
+    private func psql(_ query: String, port: Int, bin: URL) async throws -> String {
+        let output = try await CommandRunner(runAsUser: nil).check(
+            bin.appendingPathComponent("psql").path, Self.connection(port) + ["-d", "postgres", "-tAc", query])
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func connection(_ port: Int) -> [String] { ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres"] }
 
     // MARK: - Private
 

@@ -13,6 +13,8 @@ public enum LocalRuntimeError: Error, Sendable, Equatable, CustomStringConvertib
     case portInUse(Int)
     /// The cluster directory is already served by a postmaster on another port than the one requested.
     case postgresRunningOnOtherPort(pid: Int32, port: Int, requested: Int)
+    /// A durable start found the cluster already running without fsync.
+    case postgresRunningWithoutFsync(pid: Int32)
     /// The `postgres` user cannot reach the cluster directory (a parent directory is not searchable).
     case directoryNotReachableByPostgresUser(String)
     /// A managed process could not be launched.
@@ -43,6 +45,9 @@ public enum LocalRuntimeError: Error, Sendable, Equatable, CustomStringConvertib
         case .postgresRunningOnOtherPort(let pid, let port, let requested):
             return "PostgreSQL (pid \(pid)) is already running for this directory on port \(port), "
                 + "but port \(requested) was requested; stop it first (`slipway down`) or use port \(port)."
+        case .postgresRunningWithoutFsync(let pid):
+            return "PostgreSQL (pid \(pid)) is already running for this directory with fsync=off, "
+                + "so it cannot be made durable in place; stop it first (`slipway down`), then start again."
         case .directoryNotReachableByPostgresUser(let path):
             return "The `postgres` user cannot reach \(path) (PostgreSQL refuses to run as root, so it runs as `postgres`); "
                 + "a parent directory is not searchable by other users. Use a directory under /tmp or /work, "

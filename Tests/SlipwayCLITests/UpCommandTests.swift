@@ -11,6 +11,17 @@ import Testing
 struct UpCommandTests {
     static let infrastructure = TestInfrastructure.shared
 
+    @Test("--durable with an external PostgreSQL is refused, naming the flag, before anything starts")
+    func durableNeedsTheEmbeddedPostgres() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-durable-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let slipway = Self.infrastructure.executable("slipway").path
+        let refused = try run(slipway, ["up", "--durable", "--database-url", "postgres://postgres@127.0.0.1:1/", "--data-dir", directory.path])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("--durable is for the embedded PostgreSQL"), "\(refused.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("up.json").path), "nothing started")
+    }
+
     @Test("up, status, train twice through the gateway, a failing dataset, down")
     func upStatusDown() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-up-\(UUID().uuidString.prefix(8))")

@@ -44,6 +44,25 @@ struct EmbeddedPostgresTests {
         try await postgres.stop()
     }
 
+    @Test("the dev default runs without fsync, a durable start with it; a durable start will not reuse a cluster running without")
+    func durability() async throws {
+        let temp = try TemporaryDirectory("pgdurable")
+        defer { temp.cleanup() }
+        let directory = temp.url.appendingPathComponent("postgres")
+        let fast = EmbeddedPostgres(directory: directory)
+        try await fast.start()
+        #expect(try await fast.setting("fsync") == "off")
+        let durable = EmbeddedPostgres(directory: directory, durable: true)
+        let running = try #require(fast.runningCluster())
+        await #expect(throws: LocalRuntimeError.postgresRunningWithoutFsync(pid: running.pid)) { try await durable.start() }
+        try await fast.stop()
+
+        try await durable.start()
+        #expect(try await durable.setting("fsync") == "on")
+        try await durable.start()  // reusing a durable cluster is fine
+        try await durable.stop()
+    }
+
     @Test func missingBinariesTellTheUserToRunSetup() throws {
         let error = #expect(throws: LocalRuntimeError.self) {
             try EmbeddedPostgres.findBinaries(root: URL(fileURLWithPath: "/nonexistent/postgresql"))
