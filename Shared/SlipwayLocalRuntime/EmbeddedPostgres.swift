@@ -110,7 +110,7 @@ public actor EmbeddedPostgres {
                 throw LocalRuntimeError.postgresRunningOnOtherPort(pid: running.pid, port: running.port, requested: requested)
             }
             // fsync=off is a start option: a cluster started without it cannot be made durable by the reuse.
-            if configuration.durable, try await setting("fsync", port: running.port, bin: bin) != "on" {
+            if configuration.durable, try await psql("SHOW fsync", port: running.port, bin: bin) != "on" {
                 throw LocalRuntimeError.postgresRunningWithoutFsync(pid: running.pid)
             }
             logger.info("reusing running PostgreSQL", metadata: [LogKey.postgresPid: "\(running.pid)", LogKey.postgresPort: "\(running.port)"])
@@ -178,11 +178,7 @@ public actor EmbeddedPostgres {
     /// A server setting of the running cluster (`SHOW fsync`).
     public func setting(_ name: String) async throws -> String {
         guard let port else { throw LocalRuntimeError.commandFailed(command: "SHOW \(name)", status: 1, output: "PostgreSQL is not started") }
-        return try await setting(name, port: port, bin: try configuration.binDirectory ?? Self.findBinaries())
-    }
-
-    private func setting(_ name: String, port: Int, bin: URL) async throws -> String {
-        try await psql("SHOW \(name)", port: port, bin: bin)
+        return try await psql("SHOW \(name)", port: port, bin: try configuration.binDirectory ?? Self.findBinaries())
     }
 
     /// One value from a query, trimmed.

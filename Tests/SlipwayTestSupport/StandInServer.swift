@@ -8,9 +8,9 @@ import Synchronization
 /// Gracefully, never by cancelling their task: a NIOAsyncChannel server (every Hummingbird application) cancelled
 /// while a connection is accepted but not yet served drops that connection's writer unfinished, and the process
 /// traps ("Deinited NIOAsyncWriter without calling finish()", apple/swift-nio#2813). It crashed a whole test run once.
-/// A service still shutting down after `gracefulShutdownBudget` is cancelled: the group stops services in reverse
-/// order, so the servers listed last are gone by then (serving-router's log shipper, with no broker to flush to,
-/// would otherwise take 50 s).
+/// A service still shutting down after `gracefulShutdownBudget` is cancelled, so no test hangs on one; servers stop
+/// first (a group stops its services in reverse order, and serving-router lists its servers last), so by then
+/// only loops are left to cancel.
 public func withServices<Result: Sendable>(
     _ services: [any Service], logger: Logger = Logger(label: "slipway.test-services"), gracefulShutdownBudget: Duration = .seconds(10),
     _ body: () async throws -> Result
