@@ -13,7 +13,10 @@ struct ServingRouterMain {
         Observability.bootstrap(level: config.logLevel)
         let logger = serviceLogger("serving-router", level: config.logLevel)
         let router = ServingRouter(config: config, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [router], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        // Bounded like every other process of Slipway's: SIGTERM ends it even with a loop stuck (a broker gone).
+        var configuration = ServiceGroupConfiguration(services: [router], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = ShutdownBudget.graceful
+        configuration.maximumCancellationDuration = ShutdownBudget.cancellation
+        try await ServiceGroup(configuration: configuration).run()
     }
 }
