@@ -53,9 +53,7 @@ struct ModelServerCommand: AsyncParsableCommand {
                 LogKey.httpPort: "\(port)", LogKey.batchMaxSize: "\(batcher?.maxBatchSize ?? 1)",
             ])
         let server = ModelHTTPServer(api: ModelServerAPI(model: model, batcher: batcher), host: host, port: port, group: group, logger: logger)
-        var configuration = ServiceGroupConfiguration(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        configuration.maximumGracefulShutdownDuration = ShutdownBudget.graceful
-        configuration.maximumCancellationDuration = ShutdownBudget.cancellation
+        let configuration = ShutdownBudget.processGroup([.init(service: server)], logger: logger)
         do {
             try await ServiceGroup(configuration: configuration).run()
         } catch {

@@ -14,9 +14,6 @@ struct ServingRouterMain {
         let logger = serviceLogger("serving-router", level: config.logLevel)
         let router = ServingRouter(config: config, logger: logger)
         // Bounded like every other process of Slipway's: SIGTERM ends it even with a loop stuck (a broker gone).
-        var configuration = ServiceGroupConfiguration(services: [router], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        configuration.maximumGracefulShutdownDuration = ShutdownBudget.graceful
-        configuration.maximumCancellationDuration = ShutdownBudget.cancellation
-        try await ServiceGroup(configuration: configuration).run()
+        try await ServiceGroup(configuration: ShutdownBudget.processGroup([.init(service: router)], logger: logger)).run()
     }
 }

@@ -64,9 +64,7 @@ public enum SlipwayServiceRunner {
         }
         services.append(.init(service: AfterStartup(app, name: "http", gate: startup, restartOnFailure: false, logger: logger), serviceName: "http"))
 
-        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        configuration.maximumGracefulShutdownDuration = ShutdownBudget.graceful
-        configuration.maximumCancellationDuration = ShutdownBudget.cancellation
+        let configuration = ShutdownBudget.processGroup(services, logger: logger)
         logger.info(
             "starting",
             metadata: [
@@ -140,6 +138,14 @@ public enum ShutdownBudget {
     public static let cancellation: Duration = .seconds(3)
     /// The longest a process takes from SIGTERM to exit.
     public static var total: Duration { graceful + cancellation }
+
+    /// The service group of a process of Slipway's: it stops on SIGTERM or SIGINT, within this budget.
+    public static func processGroup(_ services: [ServiceGroupConfiguration.ServiceConfiguration], logger: Logger) -> ServiceGroupConfiguration {
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = graceful
+        configuration.maximumCancellationDuration = cancellation
+        return configuration
+    }
 }
 
 public func serviceLogger(_ name: String, level: Logger.Level) -> Logger {
