@@ -213,6 +213,21 @@ struct EventStoreTests {
         }
     }
 
+    @Test("a service's connections run with JIT off: the pool's and the relay's own")
+    func connectionsRunWithoutJIT() async throws {
+        let url = try await environment.freshDatabase("store")
+        @Sendable func jit(_ rows: PostgresRowSequence) async throws -> String? {
+            for try await setting in rows.decode(String.self) { return setting }
+            return nil
+        }
+        let pooled = try await withPostgres(url) { client in try await jit(client.query("SHOW jit", logger: TestEnvironment.logger)) }
+        let connection = try await PostgresConnection.connect(configuration: url.connectionConfiguration(), id: 1, logger: TestEnvironment.logger)
+        let own = try await jit(connection.query("SHOW jit", logger: TestEnvironment.logger))
+        try await connection.close()
+        #expect(pooled == "off")
+        #expect(own == "off")
+    }
+
     @Test("an event keeps its command's actor: in the store, the feed and the envelope; one recorded before actors has none")
     func actorRoundTrips() async throws {
         let url = try await environment.freshDatabase("store")
