@@ -75,14 +75,14 @@ struct BenchEventsCommand: AsyncParsableCommand {
             // Warm-up: the sink joins its consumer group and the producer learns the partitions.
             let warmup = 500
             try await write(store: store, count: warmup, writers: 4)
-            try await waitForCheckpoint(sinkClient, Int64(warmup), timeout: .seconds(60))
+            try await waitForCheckpoint(sinkClient, Int64(warmup), sink: sink.process, timeout: .seconds(60))
             print("  warm-up: \(warmup) events projected")
 
             // Throughput: as fast as the writers go; the clock stops when the other process has applied the last event.
             let started = ContinuousClock.now
             try await write(store: store, count: events, writers: writers)
             let written = ContinuousClock.now - started
-            try await waitForCheckpoint(sinkClient, Int64(warmup + events), timeout: .seconds(600))
+            try await waitForCheckpoint(sinkClient, Int64(warmup + events), sink: sink.process, timeout: .seconds(600))
             let elapsed = ContinuousClock.now - started
             let eps = Double(events) / elapsed.seconds
             print(
@@ -95,7 +95,7 @@ struct BenchEventsCommand: AsyncParsableCommand {
             let latencyEvents = rate * latencySeconds
             try await writePaced(store: store, count: latencyEvents, rate: rate)
             let lastPosition = Int64(warmup + events + latencyEvents)
-            try await waitForCheckpoint(sinkClient, lastPosition, timeout: .seconds(120))
+            try await waitForCheckpoint(sinkClient, lastPosition, sink: sink.process, timeout: .seconds(120))
             let (p50, p99, maxLatency) = try await latencyPercentiles(sinkClient, from: firstPosition, to: lastPosition)
             print(
                 String(format: "  latency at %d events/s for %d s: p50 %.1f ms, p99 %.1f ms, max %.1f ms", rate, latencySeconds, p50, p99, maxLatency)
@@ -239,10 +239,14 @@ struct BenchEventsCommand: AsyncParsableCommand {
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
     }
 
-    func waitForCheckpoint(_ client: PostgresClient, _ position: Int64, timeout: Duration) async throws {
+    /// Fails at once when the sink process has ended: nothing would move the checkpoint any more.
+    func waitForCheckpoint(_ client: PostgresClient, _ position: Int64, sink: Process, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         let logger = Logger(label: "bench")
         while ContinuousClock.now < deadline {
+            guard sink.isRunning else {
+                throw BenchError("the bench sink process exited with status \(sink.terminationStatus) before reaching position \(position)")
+            }
             let rows = try await client.query(
                 "SELECT coalesce(max(position), 0) FROM slipway.projection_checkpoints WHERE projection = 'ledger'", logger: logger)
             for try await current in rows.decode(Int64.self) where current >= position { return }
