@@ -52,10 +52,17 @@ public actor EmbeddedPostgres {
     public nonisolated let configuration: Configuration
     private let logger: Logger
     private var port: Int?
+    /// Whether a port is free to take; tests replace it to stage a port taken between the check and the bind.
+    private let isPortFree: @Sendable (Int) -> Bool
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "slipway.postgres")) {
+        self.init(configuration: configuration, logger: logger, isPortFree: isTCPPortFree)
+    }
+
+    init(configuration: Configuration, logger: Logger, isPortFree: @escaping @Sendable (Int) -> Bool) {
         self.configuration = configuration
         self.logger = logger
+        self.isPortFree = isPortFree
     }
 
     public init(directory: URL, port: Int? = nil, durable: Bool = false, logger: Logger = Logger(label: "slipway.postgres")) {
@@ -119,7 +126,6 @@ public actor EmbeddedPostgres {
             return Self.url(port: running.port)
         }
 
-        let chosenPort = try choosePort()
         let runner = try await prepareRunner()
         let socketDirectory = try await prepareSocketDirectory(runner: runner)
 
@@ -131,13 +137,26 @@ public actor EmbeddedPostgres {
             )
         }
 
-        var options = "-p \(chosenPort) -c listen_addresses=127.0.0.1 -k \(socketDirectory.path)"
-        if !configuration.durable { options += " -c fsync=off" }
-        let result = try await runner.run(
-            bin.appendingPathComponent("pg_ctl").path,
-            ["-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", String(configuration.startTimeoutSeconds), "-o", options, "start"]
-        )
-        guard result.status == 0 else {
+        // Chosen only now, after initdb, so that the port stays free for as short a time as possible between our
+        // check and PostgreSQL's bind. A port we chose ourselves that another process took in that moment (a test
+        // run starts many servers at once) is chosen again; a port the user asked for is theirs to free.
+        var chosenPort = try choosePort()
+        var attempt = 1
+        while true {
+            let logOffset = Self.size(of: logFile)
+            var options = "-p \(chosenPort) -c listen_addresses=127.0.0.1 -k \(socketDirectory.path)"
+            if !configuration.durable { options += " -c fsync=off" }
+            let result = try await runner.run(
+                bin.appendingPathComponent("pg_ctl").path,
+                ["-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", String(configuration.startTimeoutSeconds), "-o", options, "start"]
+            )
+            if result.status == 0 { break }
+            if configuration.port == nil, attempt < 3, Self.text(of: logFile, from: logOffset).contains("Address already in use") {
+                logger.info("PostgreSQL's port was taken before it could bind it; choosing another", metadata: [LogKey.postgresPort: "\(chosenPort)"])
+                chosenPort = try freeTCPPort(excluding: [chosenPort])
+                attempt += 1
+                continue
+            }
             let tail = Self.tail(of: logFile, lines: 15).joined(separator: "\n")
             throw LocalRuntimeError.commandFailed(
                 command: "pg_ctl start (-D \(dataDirectory.path) \(options))", status: result.status,
@@ -194,11 +213,11 @@ public actor EmbeddedPostgres {
 
     private func choosePort() throws -> Int {
         if let requested = configuration.port {
-            guard isTCPPortFree(requested) else { throw LocalRuntimeError.portInUse(requested) }
+            guard isPortFree(requested) else { throw LocalRuntimeError.portInUse(requested) }
             return requested
         }
         if let text = try? String(contentsOf: portFile, encoding: .utf8),
-            let remembered = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), isTCPPortFree(remembered)
+            let remembered = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), isPortFree(remembered)
         {
             return remembered
         }
@@ -243,6 +262,16 @@ public actor EmbeddedPostgres {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         return info.st_uid
+    }
+
+    static func size(of file: URL) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: file.path))?[.size] as? NSNumber)?.intValue ?? 0
+    }
+
+    /// What the file holds from byte `offset` on (what a command appended to a log).
+    static func text(of file: URL, from offset: Int) -> String {
+        guard let data = FileManager.default.contents(atPath: file.path), data.count > offset else { return "" }
+        return String(decoding: data.dropFirst(offset), as: UTF8.self)
     }
 
     static func tail(of file: URL, lines count: Int) -> [String] {

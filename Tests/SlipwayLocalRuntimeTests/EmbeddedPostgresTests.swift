@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 
 @testable import SlipwayLocalRuntime
@@ -68,6 +69,28 @@ struct EmbeddedPostgresTests {
             try EmbeddedPostgres.findBinaries(root: URL(fileURLWithPath: "/nonexistent/postgresql"))
         }
         #expect(error?.description.contains("scripts/setup") == true)
+    }
+
+    @Test("a port it chose that another process takes before PostgreSQL binds it is chosen again")
+    func aPortTakenMeanwhileIsChosenAgain() async throws {
+        let temp = try TemporaryDirectory("pgrace")
+        defer { temp.cleanup() }
+        let port = try freeTCPPort()
+        let holder = Process()
+        holder.executableURL = try python3
+        holder.arguments = ["-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(port))); s.listen(); time.sleep(60)"]
+        try holder.run()
+        defer { holder.terminate() }
+        #expect(await eventually { !isTCPPortFree(port) })
+        // The remembered port looks free to the check, as it did a moment before another process bound it.
+        let directory = temp.url.appendingPathComponent("pg")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try String(port).write(to: directory.appendingPathComponent("port"), atomically: true, encoding: .utf8)
+        let postgres = EmbeddedPostgres(configuration: .init(directory: directory), logger: Logger(label: "test"), isPortFree: { _ in true })
+        let url = try await postgres.start()
+        #expect(url.port != nil && url.port != port)
+        #expect(postgres.runningCluster()?.port == url.port)
+        try await postgres.stop()
     }
 
     @Test func requestedBusyPortIsReportedClearly() async throws {
