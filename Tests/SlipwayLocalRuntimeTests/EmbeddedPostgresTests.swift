@@ -75,13 +75,8 @@ struct EmbeddedPostgresTests {
     func aPortTakenMeanwhileIsChosenAgain() async throws {
         let temp = try TemporaryDirectory("pgrace")
         defer { temp.cleanup() }
-        let port = try freeTCPPort()
-        let holder = Process()
-        holder.executableURL = try python3
-        holder.arguments = ["-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(port))); s.listen(); time.sleep(60)"]
-        try holder.run()
+        let (port, holder) = try await holdAPort()
         defer { holder.terminate() }
-        #expect(await eventually { !isTCPPortFree(port) })
         // The remembered port looks free to the check, as it did a moment before another process bound it.
         let directory = temp.url.appendingPathComponent("pg")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -93,17 +88,22 @@ struct EmbeddedPostgresTests {
         try await postgres.stop()
     }
 
-    @Test func requestedBusyPortIsReportedClearly() async throws {
-        let temp = try TemporaryDirectory("pgport")
-        defer { temp.cleanup() }
-        // Hold a port with a listening Python socket.
+    /// A free port, then held by a listening Python socket (terminate the process to free it).
+    func holdAPort() async throws -> (Int, Process) {
         let port = try freeTCPPort()
         let holder = Process()
         holder.executableURL = try python3
         holder.arguments = ["-c", "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', \(port))); s.listen(); time.sleep(60)"]
         try holder.run()
-        defer { holder.terminate() }
         #expect(await eventually { !isTCPPortFree(port) })
+        return (port, holder)
+    }
+
+    @Test func requestedBusyPortIsReportedClearly() async throws {
+        let temp = try TemporaryDirectory("pgport")
+        defer { temp.cleanup() }
+        let (port, holder) = try await holdAPort()
+        defer { holder.terminate() }
         let postgres = EmbeddedPostgres(directory: temp.url.appendingPathComponent("pg"), port: port)
         await #expect(throws: LocalRuntimeError.portInUse(port)) { try await postgres.start() }
     }
