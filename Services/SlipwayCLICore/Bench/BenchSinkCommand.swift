@@ -37,10 +37,7 @@ struct BenchSinkCommand: AsyncParsableCommand {
             sources: [Projector.Source(service: source, topic: topic, feed: HTTPEventFeed(baseURL: feedURL))],
             client: client, configuration: configuration, logger: logger)
         let sink = SinkService(client: client, projector: projector, readyFile: readyFile, logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: client), .init(service: sink)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await ServiceGroup(configuration: ShutdownBudget.processGroup([.init(service: client), .init(service: sink)], logger: logger)).run()
     }
 }
 
